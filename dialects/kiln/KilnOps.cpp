@@ -1,0 +1,1152 @@
+//===- KilnOps.cpp - kiln op verifiers and result-type inference ----------===//
+//
+// Each op's shape rules live in one function, `infer<Op>Type`, which either
+// returns the result type or reports the first broken rule through an
+// `emitError` callback. The op's verifier calls it with `emitOpError` (so
+// messages are located and name the op); `inferReturnTypes` calls it with a
+// plain located (or, without a location, silent) diagnostic. The
+// InferTypeOpInterface check then compares the declared result types with
+// the inferred ones after the verifier has passed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/kiln/KilnOps.h"
+
+#include "mlir/Dialect/Traits.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallBitVector.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace kiln;
+
+namespace {
+
+using EmitErrorFn = llvm::function_ref<InFlightDiagnostic()>;
+
+/// Diagnostics for inferReturnTypes (which the parser calls for ops whose
+/// result type is not spelled): worded as emitOpError words them when a
+/// location is known, discarded otherwise.
+InFlightDiagnostic emitOptional(std::optional<Location> loc,
+                                StringRef opName) {
+  if (!loc)
+    return InFlightDiagnostic();
+  InFlightDiagnostic diag = mlir::emitError(*loc);
+  diag << "'" << opName << "' op ";
+  return diag;
+}
+
+/// Shape printed as [2, ?, 768] in messages.
+std::string formatShape(ArrayRef<int64_t> shape) {
+  std::string out = "[";
+  llvm::raw_string_ostream os(out);
+  llvm::interleaveComma(shape, os, [&](int64_t d) {
+    if (ShapedType::isDynamic(d))
+      os << "?";
+    else
+      os << d;
+  });
+  os << "]";
+  return out;
+}
+
+/// Two dims may describe the same size (equal, or at least one dynamic).
+bool dimsCompatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+/// The more precise of two compatible dims.
+int64_t mergeDims(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) ? b : a;
+}
+
+/// Normalizes a dim index in [0, rank) or reports it.
+LogicalResult checkDim(EmitErrorFn emitError, StringRef what, int64_t dim,
+                       int64_t rank) {
+  if (dim < 0 || dim >= rank)
+    return emitError() << what << " " << dim << " is out of range for rank "
+                       << rank;
+  return success();
+}
+
+LogicalResult checkSameElementType(EmitErrorFn emitError, StringRef aName,
+                                   Type a, StringRef bName, Type b) {
+  Type ea = getElementTypeOrSelf(a), eb = getElementTypeOrSelf(b);
+  if (ea != eb)
+    return emitError() << aName << " element type " << ea << " differs from "
+                       << bName << " element type " << eb;
+  return success();
+}
+
+LogicalResult checkRank(EmitErrorFn emitError, StringRef what,
+                        RankedTensorType type, int64_t rank,
+                        StringRef layout) {
+  if (type.getRank() != rank)
+    return emitError() << what << " must be " << layout << " (rank " << rank
+                       << "), got " << type;
+  return success();
+}
+
+/// NumPy broadcast of two shapes, or a report naming both.
+FailureOr<SmallVector<int64_t>> broadcastShapes(EmitErrorFn emitError,
+                                                ArrayRef<int64_t> a,
+                                                ArrayRef<int64_t> b) {
+  SmallVector<int64_t> out;
+  if (!OpTrait::util::getBroadcastedShape(a, b, out)) {
+    emitError() << "shapes " << formatShape(a) << " and " << formatShape(b)
+                << " are not broadcastable";
+    return failure();
+  }
+  return out;
+}
+
+template <typename T>
+LogicalResult inferredOne(FailureOr<T> type,
+                          SmallVectorImpl<Type> &inferredReturnTypes) {
+  if (failed(type))
+    return failure();
+  inferredReturnTypes.push_back(*type);
+  return success();
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// custom<BroadcastTypes>: `T` when lhs, rhs and result share one type,
+// otherwise `L, R -> Res`.
+//===----------------------------------------------------------------------===//
+
+static ParseResult parseBroadcastTypes(OpAsmParser &parser, Type &lhs,
+                                       Type &rhs, Type &result) {
+  if (parser.parseType(lhs))
+    return failure();
+  if (failed(parser.parseOptionalComma())) {
+    rhs = result = lhs;
+    return success();
+  }
+  return failure(parser.parseType(rhs) || parser.parseArrow() ||
+                 parser.parseType(result));
+}
+
+static void printBroadcastTypes(OpAsmPrinter &printer, Operation *, Type lhs,
+                                Type rhs, Type result) {
+  if (lhs == rhs && rhs == result) {
+    printer << lhs;
+    return;
+  }
+  printer << lhs << ", " << rhs << " -> " << result;
+}
+
+//===----------------------------------------------------------------------===//
+// ParamOp, IotaOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  if (getName().empty())
+    return emitOpError("needs a non-empty parameter name");
+  if (!getType().hasStaticShape())
+    return emitOpError("parameter '")
+           << getName() << "' must have a static shape, got " << getType();
+  return success();
+}
+
+LogicalResult IotaOp::verify() {
+  auto source = cast<RankedTensorType>(getSource().getType());
+  if (failed(checkDim([&] { return emitOpError(); }, "dim", getDim(),
+                      source.getRank())))
+    return failure();
+  auto result = cast<RankedTensorType>(getType());
+  if (result.getRank() != 1)
+    return emitOpError("result must be 1-D, got ") << result;
+  if (!dimsCompatible(result.getDimSize(0), source.getDimSize(getDim())))
+    return emitOpError("result size ")
+           << result.getDimSize(0) << " differs from size "
+           << source.getDimSize(getDim()) << " of source dim " << getDim();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+static FailureOr<RankedTensorType>
+inferBroadcastType(EmitErrorFn emitError, Type lhs, Type rhs,
+                   Type resultElement = nullptr) {
+  auto l = cast<RankedTensorType>(lhs), r = cast<RankedTensorType>(rhs);
+  if (failed(checkSameElementType(emitError, "lhs", l, "rhs", r)))
+    return failure();
+  auto shape = broadcastShapes(emitError, l.getShape(), r.getShape());
+  if (failed(shape))
+    return failure();
+  return RankedTensorType::get(
+      *shape, resultElement ? resultElement : l.getElementType());
+}
+
+#define KILN_DEFINE_BINARY_OP(OP)                                              \
+  LogicalResult OP::verify() {                                                 \
+    return inferBroadcastType([&] { return emitOpError(); },                   \
+                              getLhs().getType(), getRhs().getType());         \
+  }                                                                            \
+  LogicalResult OP::inferReturnTypes(                                          \
+      MLIRContext *, std::optional<Location> loc, Adaptor adaptor,             \
+      SmallVectorImpl<Type> &inferred) {                                       \
+    return inferredOne(                                                        \
+        inferBroadcastType([&] { return emitOptional(loc, getOperationName()); },                  \
+                           adaptor.getLhs().getType(),                         \
+                           adaptor.getRhs().getType()),                        \
+        inferred);                                                             \
+  }
+
+KILN_DEFINE_BINARY_OP(AddOp)
+KILN_DEFINE_BINARY_OP(SubOp)
+KILN_DEFINE_BINARY_OP(MulOp)
+KILN_DEFINE_BINARY_OP(DivOp)
+KILN_DEFINE_BINARY_OP(MaxOp)
+KILN_DEFINE_BINARY_OP(MinOp)
+#undef KILN_DEFINE_BINARY_OP
+
+LogicalResult CompareOp::verify() {
+  return inferBroadcastType([&] { return emitOpError(); }, getLhs().getType(),
+                            getRhs().getType(),
+                            IntegerType::get(getContext(), 1));
+}
+
+LogicalResult CompareOp::inferReturnTypes(MLIRContext *context,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &inferred) {
+  return inferredOne(inferBroadcastType([&] { return emitOptional(loc, getOperationName()); },
+                                        adaptor.getLhs().getType(),
+                                        adaptor.getRhs().getType(),
+                                        IntegerType::get(context, 1)),
+                     inferred);
+}
+
+static FailureOr<RankedTensorType> inferSelectType(EmitErrorFn emitError,
+                                                   Type condition,
+                                                   Type onTrue, Type onFalse) {
+  auto values = inferBroadcastType(emitError, onTrue, onFalse);
+  if (failed(values))
+    return failure();
+  auto shape = broadcastShapes(
+      emitError, cast<RankedTensorType>(condition).getShape(),
+      values->getShape());
+  if (failed(shape))
+    return failure();
+  return RankedTensorType::get(*shape, values->getElementType());
+}
+
+LogicalResult SelectOp::verify() {
+  return inferSelectType([&] { return emitOpError(); },
+                         getCondition().getType(), getOnTrue().getType(),
+                         getOnFalse().getType());
+}
+
+LogicalResult SelectOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  return inferredOne(inferSelectType([&] { return emitOptional(loc, getOperationName()); },
+                                     adaptor.getCondition().getType(),
+                                     adaptor.getOnTrue().getType(),
+                                     adaptor.getOnFalse().getType()),
+                     inferred);
+}
+
+//===----------------------------------------------------------------------===//
+// MatmulOp
+//===----------------------------------------------------------------------===//
+
+static FailureOr<RankedTensorType> inferMatmulType(EmitErrorFn emitError,
+                                                   Type lhsType, Type rhsType,
+                                                   bool transposeLhs,
+                                                   bool transposeRhs) {
+  auto lhs = cast<RankedTensorType>(lhsType);
+  auto rhs = cast<RankedTensorType>(rhsType);
+  if (lhs.getRank() < 2)
+    return emitError() << "lhs must have rank >= 2, got " << lhs;
+  if (rhs.getRank() != lhs.getRank() && rhs.getRank() != 2)
+    return emitError() << "rhs rank " << rhs.getRank()
+                       << " must equal the lhs rank " << lhs.getRank()
+                       << " or be 2 (shared by every batch)";
+  if (failed(checkSameElementType(emitError, "lhs", lhs, "rhs", rhs)))
+    return failure();
+
+  int64_t lr = lhs.getRank(), rr = rhs.getRank();
+  int64_t m = lhs.getDimSize(transposeLhs ? lr - 1 : lr - 2);
+  int64_t kl = lhs.getDimSize(transposeLhs ? lr - 2 : lr - 1);
+  int64_t kr = rhs.getDimSize(transposeRhs ? rr - 1 : rr - 2);
+  int64_t n = rhs.getDimSize(transposeRhs ? rr - 2 : rr - 1);
+  if (!dimsCompatible(kl, kr))
+    return emitError() << "contraction dims differ: lhs " << formatShape(lhs.getShape())
+                       << " has K = " << kl << ", rhs "
+                       << formatShape(rhs.getShape()) << " has K = " << kr;
+
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < lr - 2; ++i) {
+    int64_t b = lhs.getDimSize(i);
+    if (rr == lr) {
+      if (!dimsCompatible(b, rhs.getDimSize(i)))
+        return emitError() << "batch dim " << i << " differs: lhs "
+                           << formatShape(lhs.getShape()) << ", rhs "
+                           << formatShape(rhs.getShape());
+      b = mergeDims(b, rhs.getDimSize(i));
+    }
+    shape.push_back(b);
+  }
+  shape.push_back(m);
+  shape.push_back(n);
+  return RankedTensorType::get(shape, lhs.getElementType());
+}
+
+LogicalResult MatmulOp::verify() {
+  return inferMatmulType([&] { return emitOpError(); }, getLhs().getType(),
+                         getRhs().getType(), getTransposeLhs(),
+                         getTransposeRhs());
+}
+
+LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  return inferredOne(inferMatmulType([&] { return emitOptional(loc, getOperationName()); },
+                                     adaptor.getLhs().getType(),
+                                     adaptor.getRhs().getType(),
+                                     adaptor.getTransposeLhs(),
+                                     adaptor.getTransposeRhs()),
+                     inferred);
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+static FailureOr<RankedTensorType>
+inferLinearType(EmitErrorFn emitError, Type inputType, Type weightType,
+                Type biasType, Type residualType, WeightLayout layout) {
+  auto input = cast<RankedTensorType>(inputType);
+  auto weight = cast<RankedTensorType>(weightType);
+  if (input.getRank() < 2)
+    return emitError() << "input must have rank >= 2 ([..., tokens, "
+                          "features]), got "
+                       << input;
+  if (failed(checkRank(emitError, "weight", weight, 2,
+                       layout == WeightLayout::InOut ? "[in, out]"
+                                                     : "[out, in]")))
+    return failure();
+  if (failed(checkSameElementType(emitError, "input", input, "weight",
+                                  weight)))
+    return failure();
+  bool inOut = layout == WeightLayout::InOut;
+  int64_t k = input.getShape().back();
+  int64_t wk = weight.getDimSize(inOut ? 0 : 1);
+  int64_t n = weight.getDimSize(inOut ? 1 : 0);
+  if (!dimsCompatible(k, wk))
+    return emitError() << "input features " << k << " differ from the "
+                       << "weight's in_features " << wk << " (layout "
+                       << stringifyWeightLayout(layout) << ", weight "
+                       << formatShape(weight.getShape()) << ")";
+  SmallVector<int64_t> shape(input.getShape());
+  shape.back() = n;
+  auto result = RankedTensorType::get(shape, input.getElementType());
+  if (biasType) {
+    auto bias = cast<RankedTensorType>(biasType);
+    if (bias.getRank() != 1 || !dimsCompatible(bias.getDimSize(0), n))
+      return emitError() << "bias must be [" << n << "], got " << bias;
+    if (failed(checkSameElementType(emitError, "bias", bias, "input", input)))
+      return failure();
+  }
+  if (residualType && residualType != result)
+    return emitError() << "residual type " << residualType
+                       << " must equal the result type " << result;
+  return result;
+}
+
+LogicalResult LinearOp::verify() {
+  return inferLinearType([&] { return emitOpError(); }, getInput().getType(),
+                         getWeight().getType(),
+                         getBias() ? getBias().getType() : Type(),
+                         getResidual() ? getResidual().getType() : Type(),
+                         getLayout());
+}
+
+LogicalResult LinearOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  Value bias = adaptor.getBias(), residual = adaptor.getResidual();
+  return inferredOne(
+      inferLinearType([&] { return emitOptional(loc, getOperationName()); },
+                      adaptor.getInput().getType(),
+                      adaptor.getWeight().getType(),
+                      bias ? bias.getType() : Type(),
+                      residual ? residual.getType() : Type(),
+                      adaptor.getLayout()),
+      inferred);
+}
+
+//===----------------------------------------------------------------------===//
+// SoftmaxOp, LayerNormOp, RmsNormOp, ReduceOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SoftmaxOp::verify() {
+  return checkDim([&] { return emitOpError(); }, "dim", getDim(),
+                  getInput().getType().getRank());
+}
+
+static LogicalResult checkNormOperand(EmitErrorFn emitError, StringRef name,
+                                      RankedTensorType input, Type operand) {
+  auto type = cast<RankedTensorType>(operand);
+  int64_t h = input.getShape().back();
+  if (type.getRank() != 1 || !dimsCompatible(type.getDimSize(0), h))
+    return emitError() << name << " must be [" << h
+                       << "] (the normalized last dim), got " << type;
+  return checkSameElementType(emitError, name, type, "input", input);
+}
+
+static FailureOr<RankedTensorType>
+inferNormType(EmitErrorFn emitError, Type inputType, Type scaleType,
+              Type biasType, double epsilon) {
+  auto input = cast<RankedTensorType>(inputType);
+  if (input.getRank() < 1)
+    return emitError() << "input must have rank >= 1";
+  if (failed(checkNormOperand(emitError, "scale", input, scaleType)))
+    return failure();
+  if (biasType && failed(checkNormOperand(emitError, "bias", input, biasType)))
+    return failure();
+  if (!(epsilon >= 0) || !std::isfinite(epsilon))
+    return emitError() << "epsilon must be finite and non-negative, got "
+                       << epsilon;
+  return input;
+}
+
+LogicalResult LayerNormOp::verify() {
+  return inferNormType([&] { return emitOpError(); }, getInput().getType(),
+                       getScale().getType(),
+                       getBias() ? getBias().getType() : Type(),
+                       getEpsilon().convertToDouble());
+}
+
+LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  Value bias = adaptor.getBias();
+  return inferredOne(inferNormType([&] { return emitOptional(loc, getOperationName()); },
+                                   adaptor.getInput().getType(),
+                                   adaptor.getScale().getType(),
+                                   bias ? bias.getType() : Type(),
+                                   adaptor.getEpsilon().convertToDouble()),
+                     inferred);
+}
+
+LogicalResult RmsNormOp::verify() {
+  return inferNormType([&] { return emitOpError(); }, getInput().getType(),
+                       getScale().getType(), Type(),
+                       getEpsilon().convertToDouble());
+}
+
+LogicalResult RmsNormOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &inferred) {
+  return inferredOne(inferNormType([&] { return emitOptional(loc, getOperationName()); },
+                                   adaptor.getInput().getType(),
+                                   adaptor.getScale().getType(), Type(),
+                                   adaptor.getEpsilon().convertToDouble()),
+                     inferred);
+}
+
+static FailureOr<RankedTensorType> inferReduceType(EmitErrorFn emitError,
+                                                   Type inputType,
+                                                   ArrayRef<int64_t> dims,
+                                                   bool keepDims) {
+  auto input = cast<RankedTensorType>(inputType);
+  if (dims.empty())
+    return emitError() << "needs at least one dim to reduce";
+  for (auto [i, d] : llvm::enumerate(dims)) {
+    if (failed(checkDim(emitError, "reduced dim", d, input.getRank())))
+      return failure();
+    if (i > 0 && d <= dims[i - 1])
+      return emitError() << "reduced dims must be distinct and increasing, "
+                            "got "
+                         << formatShape(dims);
+  }
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < input.getRank(); ++i) {
+    if (!llvm::is_contained(dims, i))
+      shape.push_back(input.getDimSize(i));
+    else if (keepDims)
+      shape.push_back(1);
+  }
+  return RankedTensorType::get(shape, input.getElementType());
+}
+
+LogicalResult ReduceOp::verify() {
+  return inferReduceType([&] { return emitOpError(); }, getInput().getType(),
+                         getDims(), getKeepDims());
+}
+
+LogicalResult ReduceOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  return inferredOne(inferReduceType([&] { return emitOptional(loc, getOperationName()); },
+                                     adaptor.getInput().getType(),
+                                     adaptor.getDims(), adaptor.getKeepDims()),
+                     inferred);
+}
+
+//===----------------------------------------------------------------------===//
+// EmbeddingOp
+//===----------------------------------------------------------------------===//
+
+static FailureOr<RankedTensorType>
+inferEmbeddingType(EmitErrorFn emitError, Type tableType, Type indicesType) {
+  auto table = cast<RankedTensorType>(tableType);
+  auto indices = cast<RankedTensorType>(indicesType);
+  if (failed(checkRank(emitError, "table", table, 2, "[vocab, hidden]")))
+    return failure();
+  SmallVector<int64_t> shape(indices.getShape());
+  shape.push_back(table.getDimSize(1));
+  return RankedTensorType::get(shape, table.getElementType());
+}
+
+LogicalResult EmbeddingOp::verify() {
+  return inferEmbeddingType([&] { return emitOpError(); },
+                            getTable().getType(), getIndices().getType());
+}
+
+LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  return inferredOne(inferEmbeddingType([&] { return emitOptional(loc, getOperationName()); },
+                                        adaptor.getTable().getType(),
+                                        adaptor.getIndices().getType()),
+                     inferred);
+}
+
+//===----------------------------------------------------------------------===//
+// ReshapeOp
+//===----------------------------------------------------------------------===//
+
+namespace kiln {
+/// Whether `source` can be reshaped to `target` (see ReshapeOp).
+bool isValidReshape(RankedTensorType source, RankedTensorType target) {
+  if (source.getElementType() != target.getElementType())
+    return false;
+  if (source.hasStaticShape() && target.hasStaticShape())
+    return source.getNumElements() == target.getNumElements();
+  if (source.getShape() == target.getShape())
+    return true;
+  if (source.getRank() == target.getRank())
+    return false;
+  // Merging dims always determines the merged size.
+  if (source.getRank() > target.getRank())
+    return getReassociationIndicesForCollapse(source.getShape(),
+                                              target.getShape())
+        .has_value();
+  // Splitting a dim determines the parts only if at most one is dynamic.
+  auto groups =
+      getReassociationIndicesForCollapse(target.getShape(), source.getShape());
+  if (!groups)
+    return false;
+  return llvm::all_of(*groups, [&](const ReassociationIndices &group) {
+    return llvm::count_if(group, [&](int64_t d) {
+             return target.isDynamicDim(d);
+           }) <= 1;
+  });
+}
+} // namespace kiln
+
+LogicalResult ReshapeOp::verify() {
+  auto source = cast<RankedTensorType>(getInput().getType());
+  auto target = cast<RankedTensorType>(getType());
+  if (failed(checkSameElementType([&] { return emitOpError(); }, "input",
+                                  source, "result", target)))
+    return failure();
+  if (isValidReshape(source, target))
+    return success();
+  if (source.hasStaticShape() && target.hasStaticShape())
+    return emitOpError("element count differs: ")
+           << formatShape(source.getShape()) << " has "
+           << source.getNumElements() << ", "
+           << formatShape(target.getShape()) << " has "
+           << target.getNumElements();
+  return emitOpError("cannot reshape ")
+         << formatShape(source.getShape()) << " to "
+         << formatShape(target.getShape())
+         << ": with dynamic dims a reshape must merge adjacent dims, or split "
+            "a dim into parts of which at most one is dynamic";
+}
+
+//===----------------------------------------------------------------------===//
+// TransposeOp, ConcatOp, SliceOp
+//===----------------------------------------------------------------------===//
+
+static FailureOr<RankedTensorType>
+inferTransposeType(EmitErrorFn emitError, Type inputType,
+                   ArrayRef<int64_t> permutation) {
+  auto input = cast<RankedTensorType>(inputType);
+  int64_t rank = input.getRank();
+  llvm::SmallBitVector seen(rank);
+  bool valid = static_cast<int64_t>(permutation.size()) == rank;
+  for (int64_t p : permutation) {
+    if (!valid || p < 0 || p >= rank || seen.test(p)) {
+      valid = false;
+      break;
+    }
+    seen.set(p);
+  }
+  if (!valid)
+    return emitError() << "permutation " << formatShape(permutation)
+                       << " is not a permutation of the " << rank
+                       << " dims of " << input;
+  SmallVector<int64_t> shape;
+  for (int64_t p : permutation)
+    shape.push_back(input.getDimSize(p));
+  return RankedTensorType::get(shape, input.getElementType());
+}
+
+LogicalResult TransposeOp::verify() {
+  return inferTransposeType([&] { return emitOpError(); },
+                            getInput().getType(), getPermutation());
+}
+
+LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  return inferredOne(inferTransposeType([&] { return emitOptional(loc, getOperationName()); },
+                                        adaptor.getInput().getType(),
+                                        adaptor.getPermutation()),
+                     inferred);
+}
+
+static FailureOr<RankedTensorType> inferConcatType(EmitErrorFn emitError,
+                                                   TypeRange inputs,
+                                                   int64_t dim) {
+  if (inputs.empty())
+    return emitError() << "needs at least one input";
+  auto first = cast<RankedTensorType>(inputs.front());
+  if (failed(checkDim(emitError, "dim", dim, first.getRank())))
+    return failure();
+  SmallVector<int64_t> shape(first.getShape());
+  for (auto [i, type] : llvm::enumerate(inputs.drop_front())) {
+    auto t = cast<RankedTensorType>(type);
+    if (t.getRank() != first.getRank())
+      return emitError() << "input " << i + 1 << " has rank " << t.getRank()
+                         << ", input 0 has rank " << first.getRank();
+    if (failed(checkSameElementType(emitError, "input 0", first,
+                                    "input " + std::to_string(i + 1), t)))
+      return failure();
+    for (int64_t d = 0; d < t.getRank(); ++d) {
+      if (d == dim) {
+        shape[d] = ShapedType::isDynamic(shape[d]) || t.isDynamicDim(d)
+                       ? ShapedType::kDynamic
+                       : shape[d] + t.getDimSize(d);
+        continue;
+      }
+      if (!dimsCompatible(shape[d], t.getDimSize(d)))
+        return emitError() << "input " << i + 1 << " "
+                           << formatShape(t.getShape())
+                           << " differs from input 0 "
+                           << formatShape(first.getShape()) << " in dim " << d
+                           << " (only dim " << dim << " may differ)";
+      shape[d] = mergeDims(shape[d], t.getDimSize(d));
+    }
+  }
+  return RankedTensorType::get(shape, first.getElementType());
+}
+
+LogicalResult ConcatOp::verify() {
+  return inferConcatType([&] { return emitOpError(); },
+                         getInputs().getTypes(), getDim());
+}
+
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  return inferredOne(inferConcatType([&] { return emitOptional(loc, getOperationName()); },
+                                     adaptor.getInputs().getTypes(),
+                                     adaptor.getDim()),
+                     inferred);
+}
+
+static FailureOr<RankedTensorType> inferSliceType(EmitErrorFn emitError,
+                                                  Type inputType, int64_t dim,
+                                                  int64_t start, int64_t end,
+                                                  int64_t step) {
+  auto input = cast<RankedTensorType>(inputType);
+  if (failed(checkDim(emitError, "dim", dim, input.getRank())))
+    return failure();
+  if (start < 0 || end <= start)
+    return emitError() << "needs 0 <= start < end, got [" << start << " : "
+                       << end << "]";
+  if (step < 1)
+    return emitError() << "step must be positive, got " << step;
+  int64_t size = input.getDimSize(dim);
+  if (!ShapedType::isDynamic(size) && end > size)
+    return emitError() << "end " << end << " exceeds size " << size
+                       << " of dim " << dim;
+  SmallVector<int64_t> shape(input.getShape());
+  shape[dim] = (end - start + step - 1) / step;
+  return RankedTensorType::get(shape, input.getElementType());
+}
+
+LogicalResult SliceOp::verify() {
+  return inferSliceType([&] { return emitOpError(); }, getInput().getType(),
+                        getDim(), getStart(), getEnd(), getStep());
+}
+
+LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &inferred) {
+  return inferredOne(inferSliceType([&] { return emitOptional(loc, getOperationName()); },
+                                    adaptor.getInput().getType(),
+                                    adaptor.getDim(), adaptor.getStart(),
+                                    adaptor.getEnd(), adaptor.getStep()),
+                     inferred);
+}
+
+//===----------------------------------------------------------------------===//
+// CausalMaskOp, CacheWriteOp
+//===----------------------------------------------------------------------===//
+
+static FailureOr<RankedTensorType>
+inferCausalMaskType(EmitErrorFn emitError, Type scoresType, Type offsetsType) {
+  auto scores = cast<RankedTensorType>(scoresType);
+  if (scores.getRank() < 2)
+    return emitError() << "scores must be [..., q_len, k_len], got "
+                       << scores;
+  if (offsetsType) {
+    auto offsets = cast<RankedTensorType>(offsetsType);
+    if (scores.getRank() < 3)
+      return emitError() << "with offsets, scores must be [batch, ..., "
+                            "q_len, k_len], got "
+                         << scores;
+    if (offsets.getRank() != 1 ||
+        !dimsCompatible(offsets.getDimSize(0), scores.getDimSize(0)))
+      return emitError() << "offsets must be [batch] = ["
+                         << formatShape(scores.getShape().take_front())
+                         << "], got " << offsets;
+  }
+  return scores;
+}
+
+LogicalResult CausalMaskOp::verify() {
+  return inferCausalMaskType([&] { return emitOpError(); },
+                             getScores().getType(),
+                             getOffsets() ? getOffsets().getType() : Type());
+}
+
+LogicalResult CausalMaskOp::inferReturnTypes(MLIRContext *,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &inferred) {
+  Value offsets = adaptor.getOffsets();
+  return inferredOne(inferCausalMaskType([&] { return emitOptional(loc, getOperationName()); },
+                                         adaptor.getScores().getType(),
+                                         offsets ? offsets.getType() : Type()),
+                     inferred);
+}
+
+/// Checks a cache [B, S_max, W] against the new rows [B, S, W] and the
+/// per-sequence positions [B].
+static LogicalResult checkCacheOperands(EmitErrorFn emitError,
+                                        StringRef cacheName,
+                                        RankedTensorType cache,
+                                        RankedTensorType update,
+                                        RankedTensorType positions) {
+  if (failed(checkRank(emitError, cacheName, cache, 3,
+                       "[batch, max_seq, width]")))
+    return failure();
+  if (update.getRank() != 3 ||
+      !dimsCompatible(update.getDimSize(0), cache.getDimSize(0)) ||
+      !dimsCompatible(update.getDimSize(2), cache.getDimSize(2)))
+    return emitError() << "new rows " << formatShape(update.getShape())
+                       << " do not fit " << cacheName << " "
+                       << formatShape(cache.getShape())
+                       << " (expected [batch, seq, width])";
+  if (!cache.isDynamicDim(1) && !update.isDynamicDim(1) &&
+      update.getDimSize(1) > cache.getDimSize(1))
+    return emitError() << update.getDimSize(1) << " new rows exceed the "
+                       << cache.getDimSize(1) << " rows of " << cacheName;
+  if (failed(checkSameElementType(emitError, cacheName, cache, "new rows",
+                                  update)))
+    return failure();
+  if (positions.getRank() != 1 ||
+      !dimsCompatible(positions.getDimSize(0), cache.getDimSize(0)))
+    return emitError() << "positions must be [batch] = ["
+                       << formatShape(cache.getShape().take_front())
+                       << "], got " << positions;
+  return success();
+}
+
+static FailureOr<RankedTensorType>
+inferCacheWriteType(EmitErrorFn emitError, Type cache, Type positions,
+                    Type update) {
+  if (failed(checkCacheOperands(emitError, "cache",
+                                cast<RankedTensorType>(cache),
+                                cast<RankedTensorType>(update),
+                                cast<RankedTensorType>(positions))))
+    return failure();
+  return cast<RankedTensorType>(cache);
+}
+
+LogicalResult CacheWriteOp::verify() {
+  return inferCacheWriteType([&] { return emitOpError(); },
+                             getCache().getType(), getPositions().getType(),
+                             getUpdate().getType());
+}
+
+LogicalResult CacheWriteOp::inferReturnTypes(MLIRContext *,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &inferred) {
+  return inferredOne(inferCacheWriteType([&] { return emitOptional(loc, getOperationName()); },
+                                         adaptor.getCache().getType(),
+                                         adaptor.getPositions().getType(),
+                                         adaptor.getUpdate().getType()),
+                     inferred);
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The operands and attributes of kiln.attention, independent of whether
+/// they come from an op or an adaptor.
+struct AttentionOperands {
+  RankedTensorType query, key, value;
+  RankedTensorType keyMask, bias, kCache, vCache, positions; // may be null
+  int64_t numHeads, numKvHeads;
+  MaskKind mask;
+  std::optional<double> scale;
+
+  template <typename OpOrAdaptor>
+  static AttentionOperands from(OpOrAdaptor op) {
+    auto typeOf = [](Value v) {
+      return v ? cast<RankedTensorType>(v.getType()) : RankedTensorType();
+    };
+    AttentionOperands a;
+    a.query = typeOf(op.getQuery());
+    a.key = typeOf(op.getKey());
+    a.value = typeOf(op.getValue());
+    a.keyMask = typeOf(op.getKeyMask());
+    a.bias = typeOf(op.getBias());
+    a.kCache = typeOf(op.getKCache());
+    a.vCache = typeOf(op.getVCache());
+    a.positions = typeOf(op.getPositions());
+    a.numHeads = op.getNumHeads();
+    a.numKvHeads = op.getNumKvHeads();
+    a.mask = op.getMask();
+    if (auto scale = op.getScale())
+      a.scale = scale->convertToDouble();
+    return a;
+  }
+};
+} // namespace
+
+static bool isCausal(MaskKind kind) {
+  return kind == MaskKind::Causal || kind == MaskKind::CausalPadding;
+}
+static bool isPadding(MaskKind kind) {
+  return kind == MaskKind::Padding || kind == MaskKind::CausalPadding;
+}
+
+static LogicalResult
+inferAttentionTypes(EmitErrorFn emitError, const AttentionOperands &a,
+                    SmallVectorImpl<Type> &results) {
+  const char *packed = "[batch, seq, heads * head_dim]";
+  if (failed(checkRank(emitError, "query", a.query, 3, packed)) ||
+      failed(checkRank(emitError, "key", a.key, 3, packed)) ||
+      failed(checkRank(emitError, "value", a.value, 3, packed)))
+    return failure();
+  if (a.numHeads <= 0 || a.numKvHeads <= 0)
+    return emitError() << "num_heads (" << a.numHeads << ") and num_kv_heads ("
+                       << a.numKvHeads << ") must be positive";
+  if (a.numHeads % a.numKvHeads != 0)
+    return emitError() << "num_heads (" << a.numHeads
+                       << ") must be a multiple of num_kv_heads ("
+                       << a.numKvHeads << ")";
+  int64_t qHidden = a.query.getDimSize(2);
+  if (ShapedType::isDynamic(qHidden))
+    return emitError() << "query hidden size must be static, got " << a.query;
+  if (qHidden % a.numHeads != 0)
+    return emitError() << "query hidden size " << qHidden
+                       << " is not divisible by num_heads " << a.numHeads;
+  int64_t headDim = qHidden / a.numHeads;
+  int64_t kvHidden = a.numKvHeads * headDim;
+  if (a.key.getDimSize(2) != kvHidden)
+    return emitError() << "key hidden size " << a.key.getDimSize(2)
+                       << " must be num_kv_heads * head_dim = "
+                       << a.numKvHeads << " * " << headDim << " = "
+                       << kvHidden;
+  if (a.value.getDimSize(2) != kvHidden)
+    return emitError() << "value hidden size " << a.value.getDimSize(2)
+                       << " must be num_kv_heads * head_dim = " << kvHidden;
+  if (failed(checkSameElementType(emitError, "query", a.query, "key",
+                                  a.key)) ||
+      failed(checkSameElementType(emitError, "query", a.query, "value",
+                                  a.value)))
+    return failure();
+  int64_t batch = a.query.getDimSize(0);
+  for (RankedTensorType t : {a.key, a.value}) {
+    if (!dimsCompatible(t.getDimSize(0), batch))
+      return emitError() << "batch sizes differ: query "
+                         << formatShape(a.query.getShape()) << ", "
+                         << formatShape(t.getShape());
+    batch = mergeDims(batch, t.getDimSize(0));
+  }
+  if (!dimsCompatible(a.key.getDimSize(1), a.value.getDimSize(1)))
+    return emitError() << "key and value lengths differ: "
+                       << formatShape(a.key.getShape()) << " vs "
+                       << formatShape(a.value.getShape());
+
+  // The keys attended over: the cache when there is one.
+  int64_t keyLen = mergeDims(a.key.getDimSize(1), a.value.getDimSize(1));
+  bool anyCache = a.kCache || a.vCache || a.positions;
+  if (anyCache) {
+    if (!a.kCache || !a.vCache || !a.positions)
+      return emitError() << "a kv cache needs k_cache, v_cache and "
+                            "positions together";
+    if (!isCausal(a.mask))
+      return emitError() << "a kv cache needs a causal mask kind, got '"
+                         << stringifyMaskKind(a.mask) << "'";
+    if (failed(checkCacheOperands(emitError, "k_cache", a.kCache, a.key,
+                                  a.positions)) ||
+        failed(checkCacheOperands(emitError, "v_cache", a.vCache, a.value,
+                                  a.positions)))
+      return failure();
+    if (a.kCache != a.vCache)
+      return emitError() << "k_cache " << a.kCache << " and v_cache "
+                         << a.vCache << " must have the same type";
+    keyLen = a.kCache.getDimSize(1);
+  }
+
+  if (isPadding(a.mask) != static_cast<bool>(a.keyMask)) {
+    if (a.keyMask)
+      return emitError() << "key_mask given but mask kind '"
+                         << stringifyMaskKind(a.mask)
+                         << "' does not use one";
+    return emitError() << "mask kind '" << stringifyMaskKind(a.mask)
+                       << "' needs a key_mask operand";
+  }
+  if (a.keyMask) {
+    if (a.keyMask.getRank() != 2 ||
+        !dimsCompatible(a.keyMask.getDimSize(0), batch) ||
+        !dimsCompatible(a.keyMask.getDimSize(1), keyLen))
+      return emitError() << "key_mask must be [batch, key_len] = "
+                         << formatShape({batch, keyLen}) << ", got "
+                         << a.keyMask;
+  }
+  if (a.bias) {
+    SmallVector<int64_t> full = {batch, a.numHeads, a.query.getDimSize(1),
+                                 keyLen};
+    bool fits = a.bias.getRank() == 4;
+    for (int64_t d = 0; fits && d < 4; ++d) {
+      int64_t b = a.bias.getDimSize(d);
+      fits = b == 1 || dimsCompatible(b, full[d]);
+    }
+    if (!fits)
+      return emitError() << "bias " << formatShape(a.bias.getShape())
+                         << " does not broadcast to [batch, num_heads, "
+                            "q_len, k_len] = "
+                         << formatShape(full);
+    if (failed(checkSameElementType(emitError, "bias", a.bias, "query",
+                                    a.query)))
+      return failure();
+  }
+  if (a.scale && (!(*a.scale > 0) || !std::isfinite(*a.scale)))
+    return emitError() << "scale must be positive and finite, got "
+                       << *a.scale;
+
+  results.push_back(a.query);
+  if (anyCache) {
+    results.push_back(a.kCache);
+    results.push_back(a.vCache);
+  }
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  SmallVector<Type> expected;
+  if (failed(inferAttentionTypes([&] { return emitOpError(); },
+                                 AttentionOperands::from(*this), expected)))
+    return failure();
+  size_t caches = getUpdatedCaches().size();
+  if (caches != expected.size() - 1)
+    return emitOpError("returns ")
+           << caches << " updated caches but "
+           << (hasCache() ? "has a kv cache (expected 2)"
+                          : "has no kv cache (expected 0)");
+  return success();
+}
+
+LogicalResult AttentionOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  return inferAttentionTypes([&] { return emitOptional(loc, getOperationName()); },
+                             AttentionOperands::from(adaptor), inferred);
+}
+
+int64_t AttentionOp::getHeadDim() {
+  return getQuery().getType().getDimSize(2) / getNumHeads();
+}
+
+double AttentionOp::getScaleOrDefault() {
+  if (auto scale = getScale())
+    return scale->convertToDouble();
+  return 1.0 / std::sqrt(static_cast<double>(getHeadDim()));
+}
+
+//===----------------------------------------------------------------------===//
+// RotaryOp
+//===----------------------------------------------------------------------===//
+
+static FailureOr<RankedTensorType>
+inferRotaryType(EmitErrorFn emitError, Type inputType, Type positionsType,
+                int64_t numHeads, double theta) {
+  auto input = cast<RankedTensorType>(inputType);
+  auto positions = cast<RankedTensorType>(positionsType);
+  if (failed(checkRank(emitError, "input", input, 3,
+                       "[batch, seq, heads * head_dim]")))
+    return failure();
+  if (numHeads <= 0)
+    return emitError() << "num_heads must be positive, got " << numHeads;
+  int64_t hidden = input.getDimSize(2);
+  if (ShapedType::isDynamic(hidden) || hidden % numHeads != 0 ||
+      (hidden / numHeads) % 2 != 0)
+    return emitError() << "hidden size " << formatShape({hidden})
+                       << " must be num_heads (" << numHeads
+                       << ") times an even head_dim";
+  ArrayRef<int64_t> expected = input.getShape().take_front(2);
+  ArrayRef<int64_t> got = positions.getShape();
+  bool fits = (got.size() == 2 && dimsCompatible(got[0], expected[0]) &&
+               dimsCompatible(got[1], expected[1])) ||
+              (got.size() == 1 && dimsCompatible(got[0], expected[1]));
+  if (!fits)
+    return emitError() << "positions must be [batch, seq] = "
+                       << formatShape(expected) << " or [seq], got "
+                       << positions;
+  if (!(theta > 0) || !std::isfinite(theta))
+    return emitError() << "theta must be positive and finite, got " << theta;
+  return input;
+}
+
+LogicalResult RotaryOp::verify() {
+  return inferRotaryType([&] { return emitOpError(); }, getInput().getType(),
+                         getPositions().getType(), getNumHeads(),
+                         getTheta().convertToDouble());
+}
+
+LogicalResult RotaryOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  return inferredOne(inferRotaryType([&] { return emitOptional(loc, getOperationName()); },
+                                     adaptor.getInput().getType(),
+                                     adaptor.getPositions().getType(),
+                                     adaptor.getNumHeads(),
+                                     adaptor.getTheta().convertToDouble()),
+                     inferred);
+}
+
+SmallVector<float> RotaryOp::computeInverseFrequencies() {
+  int64_t headDim = getInput().getType().getDimSize(2) / getNumHeads();
+  float theta = static_cast<float>(getTheta().convertToDouble());
+  // As transformers' _compute_default_rope_parameters, in f32:
+  // 1 / theta^(arange(0, D, 2) / D).
+  SmallVector<float> invFreq;
+  for (int64_t i = 0; i < headDim; i += 2)
+    invFreq.push_back(
+        1.0f / std::pow(theta, static_cast<float>(i) /
+                                   static_cast<float>(headDim)));
+  auto scaling = getScalingAttr();
+  if (!scaling)
+    return invFreq;
+  // As transformers' _compute_llama3_parameters.
+  const float pi = 3.14159265358979323846f;
+  float factor = scaling.getFactor().convertToDouble();
+  float low = scaling.getLowFreqFactor().convertToDouble();
+  float high = scaling.getHighFreqFactor().convertToDouble();
+  float oldContext =
+      static_cast<float>(scaling.getOriginalMaxPositionEmbeddings());
+  float lowFreqWavelen = oldContext / low;
+  float highFreqWavelen = oldContext / high;
+  for (float &f : invFreq) {
+    float wavelen = 2 * pi / f;
+    float scaled = wavelen > lowFreqWavelen ? f / factor : f;
+    float smooth = (oldContext / wavelen - low) / (high - low);
+    float smoothed = (1 - smooth) * scaled / factor + smooth * scaled;
+    bool medium = !(wavelen < highFreqWavelen) && !(wavelen > lowFreqWavelen);
+    f = medium ? smoothed : scaled;
+  }
+  return invFreq;
+}
+
+//===----------------------------------------------------------------------===//
+// RelativePositionBiasOp
+//===----------------------------------------------------------------------===//
+
+static FailureOr<RankedTensorType>
+inferRelativePositionBiasType(EmitErrorFn emitError, Type tableType,
+                              Type queryType, Type keyType, bool bidirectional,
+                              int64_t numBuckets, int64_t maxDistance) {
+  auto table = cast<RankedTensorType>(tableType);
+  auto query = cast<RankedTensorType>(queryType);
+  auto key = cast<RankedTensorType>(keyType);
+  if (failed(checkRank(emitError, "table", table, 2, "[num_buckets, heads]")))
+    return failure();
+  if (table.getDimSize(0) != numBuckets)
+    return emitError() << "table has " << table.getDimSize(0)
+                       << " rows but num_buckets is " << numBuckets;
+  // T5: bidirectional halves the buckets; half of the rest are exact.
+  int64_t maxExact = (bidirectional ? numBuckets / 2 : numBuckets) / 2;
+  if (maxExact < 1)
+    return emitError() << "num_buckets " << numBuckets << " is too small"
+                       << (bidirectional ? " for bidirectional bucketing" : "")
+                       << " (needs at least " << (bidirectional ? 4 : 2) << ")";
+  if (maxDistance <= maxExact)
+    return emitError() << "max_distance " << maxDistance
+                       << " must exceed the exact-bucket range " << maxExact;
+  if (failed(checkRank(emitError, "query_positions", query, 1, "[q_len]")) ||
+      failed(checkRank(emitError, "key_positions", key, 1, "[k_len]")))
+    return failure();
+  return RankedTensorType::get({1, table.getDimSize(1), query.getDimSize(0),
+                                key.getDimSize(0)},
+                               table.getElementType());
+}
+
+LogicalResult RelativePositionBiasOp::verify() {
+  return inferRelativePositionBiasType(
+      [&] { return emitOpError(); }, getTable().getType(),
+      getQueryPositions().getType(), getKeyPositions().getType(),
+      getBidirectional(), getNumBuckets(), getMaxDistance());
+}
+
+LogicalResult RelativePositionBiasOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  return inferredOne(
+      inferRelativePositionBiasType(
+          [&] { return emitOptional(loc, getOperationName()); }, adaptor.getTable().getType(),
+          adaptor.getQueryPositions().getType(),
+          adaptor.getKeyPositions().getType(), adaptor.getBidirectional(),
+          adaptor.getNumBuckets(), adaptor.getMaxDistance()),
+      inferred);
+}
+
+#define GET_OP_CLASSES
+#include "dialects/kiln/KilnOps.cpp.inc"

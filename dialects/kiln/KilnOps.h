@@ -1,0 +1,29 @@
+//===- KilnOps.h - kiln dialect operations ---------------------------------===//
+//
+// The ops of the kiln dialect (generated from KilnOps.td).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_DIALECTS_KILN_KILNOPS_H
+#define KILN_DIALECTS_KILN_KILNOPS_H
+
+#include "dialects/kiln/KilnDialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#define GET_OP_CLASSES
+#include "dialects/kiln/KilnOps.h.inc"
+
+namespace kiln {
+/// Whether `kiln.reshape` may turn `source` into `target`: equal element
+/// types, and equal element counts (static shapes) or adjacent dims split or
+/// merged with at most one dynamic dim per group (dynamic shapes).
+bool isValidReshape(mlir::RankedTensorType source,
+                    mlir::RankedTensorType target);
+} // namespace kiln
+
+#endif // KILN_DIALECTS_KILN_KILNOPS_H

@@ -1,0 +1,25 @@
+# lit configuration of Kiln's IR tests.
+import os
+
+import lit.formats
+
+config.name = "Kiln"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".mlir"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.kiln_obj_root, "test", "lit")
+
+# Our tools first, then FileCheck/not/count from the LLVM prefix.
+path = os.pathsep.join(
+    [config.kiln_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])]
+)
+config.environment["PATH"] = path
+# Every FileCheck run checks that captured variables do not leak across
+# CHECK-LABEL blocks, and shows the input when it fails.
+config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
+
+if config.have_cuda_toolkit:
+    config.available_features.add("cuda-toolkit")
+if config.have_cuda_device:
+    config.available_features.add("cuda-device")

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every system package Kiln needs to build and test, by Debian
+# package name. Idempotent: packages already present are skipped, so a second
+# run is quick and touches nothing. Runs as root or through sudo.
+set -euo pipefail
+
+PACKAGES=(
+  # Compiler infrastructure (LLVM/MLIR 22; version pinned in llvm-project.version).
+  llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
+  # Libraries and build tools.
+  libabsl-dev libgtest-dev cmake ninja-build ccache lld g++ python3
+  # Libraries that LLVM's exported CMake targets reference.
+  zlib1g-dev libzstd-dev libxml2-dev libedit-dev libcurl4-openssl-dev
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    SUDO="sudo"
+  else
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
