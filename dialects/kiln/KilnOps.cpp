@@ -32,8 +32,7 @@ using EmitErrorFn = llvm::function_ref<InFlightDiagnostic()>;
 /// Diagnostics for inferReturnTypes (which the parser calls for ops whose
 /// result type is not spelled): worded as emitOpError words them when a
 /// location is known, discarded otherwise.
-InFlightDiagnostic emitOptional(std::optional<Location> loc,
-                                StringRef opName) {
+InFlightDiagnostic emitOptional(std::optional<Location> loc, StringRef opName) {
   if (!loc)
     return InFlightDiagnostic();
   InFlightDiagnostic diag = mlir::emitError(*loc);
@@ -84,8 +83,7 @@ LogicalResult checkSameElementType(EmitErrorFn emitError, StringRef aName,
 }
 
 LogicalResult checkRank(EmitErrorFn emitError, StringRef what,
-                        RankedTensorType type, int64_t rank,
-                        StringRef layout) {
+                        RankedTensorType type, int64_t rank, StringRef layout) {
   if (type.getRank() != rank)
     return emitError() << what << " must be " << layout << " (rank " << rank
                        << "), got " << type;
@@ -105,6 +103,8 @@ FailureOr<SmallVector<int64_t>> broadcastShapes(EmitErrorFn emitError,
   return out;
 }
 
+Type typeOrNull(Value value) { return value ? value.getType() : Type(); }
+
 template <typename T>
 LogicalResult inferredOne(FailureOr<T> type,
                           SmallVectorImpl<Type> &inferredReturnTypes) {
@@ -115,6 +115,24 @@ LogicalResult inferredOne(FailureOr<T> type,
 }
 
 } // namespace
+
+/// Defines OP::verify() and OP::inferReturnTypes() from one expression,
+/// INFER, that computes the result type from `op` (the op, or its adaptor:
+/// both have the same getters) and reports through `emitError`. The verifier
+/// words messages as emitOpError does; inference without a location is
+/// silent.
+#define KILN_VERIFY_AND_INFER(OP, INFER)                                       \
+  LogicalResult OP::verify() {                                                 \
+    OP op = *this;                                                             \
+    auto emitError = [&] { return emitOpError(); };                            \
+    return success(succeeded(INFER));                                          \
+  }                                                                            \
+  LogicalResult OP::inferReturnTypes(MLIRContext *,                            \
+                                     std::optional<Location> loc, Adaptor op,  \
+                                     SmallVectorImpl<Type> &out) {             \
+    auto emitError = [&] { return emitOptional(loc, getOperationName()); };    \
+    return inferredOne(INFER, out);                                            \
+  }
 
 //===----------------------------------------------------------------------===//
 // custom<BroadcastTypes>: `T` when lhs, rhs and result share one type,
@@ -183,80 +201,52 @@ inferBroadcastType(EmitErrorFn emitError, Type lhs, Type rhs,
   auto shape = broadcastShapes(emitError, l.getShape(), r.getShape());
   if (failed(shape))
     return failure();
-  return RankedTensorType::get(
-      *shape, resultElement ? resultElement : l.getElementType());
+  return RankedTensorType::get(*shape, resultElement ? resultElement
+                                                     : l.getElementType());
 }
 
-#define KILN_DEFINE_BINARY_OP(OP)                                              \
-  LogicalResult OP::verify() {                                                 \
-    return inferBroadcastType([&] { return emitOpError(); },                   \
-                              getLhs().getType(), getRhs().getType());         \
-  }                                                                            \
-  LogicalResult OP::inferReturnTypes(                                          \
-      MLIRContext *, std::optional<Location> loc, Adaptor adaptor,             \
-      SmallVectorImpl<Type> &inferred) {                                       \
-    return inferredOne(                                                        \
-        inferBroadcastType([&] { return emitOptional(loc, getOperationName()); },                  \
-                           adaptor.getLhs().getType(),                         \
-                           adaptor.getRhs().getType()),                        \
-        inferred);                                                             \
-  }
+KILN_VERIFY_AND_INFER(AddOp,
+                      inferBroadcastType(emitError, op.getLhs().getType(),
+                                         op.getRhs().getType()))
+KILN_VERIFY_AND_INFER(SubOp,
+                      inferBroadcastType(emitError, op.getLhs().getType(),
+                                         op.getRhs().getType()))
+KILN_VERIFY_AND_INFER(MulOp,
+                      inferBroadcastType(emitError, op.getLhs().getType(),
+                                         op.getRhs().getType()))
+KILN_VERIFY_AND_INFER(DivOp,
+                      inferBroadcastType(emitError, op.getLhs().getType(),
+                                         op.getRhs().getType()))
+KILN_VERIFY_AND_INFER(MaxOp,
+                      inferBroadcastType(emitError, op.getLhs().getType(),
+                                         op.getRhs().getType()))
+KILN_VERIFY_AND_INFER(MinOp,
+                      inferBroadcastType(emitError, op.getLhs().getType(),
+                                         op.getRhs().getType()))
 
-KILN_DEFINE_BINARY_OP(AddOp)
-KILN_DEFINE_BINARY_OP(SubOp)
-KILN_DEFINE_BINARY_OP(MulOp)
-KILN_DEFINE_BINARY_OP(DivOp)
-KILN_DEFINE_BINARY_OP(MaxOp)
-KILN_DEFINE_BINARY_OP(MinOp)
-#undef KILN_DEFINE_BINARY_OP
-
-LogicalResult CompareOp::verify() {
-  return inferBroadcastType([&] { return emitOpError(); }, getLhs().getType(),
-                            getRhs().getType(),
-                            IntegerType::get(getContext(), 1));
-}
-
-LogicalResult CompareOp::inferReturnTypes(MLIRContext *context,
-                                          std::optional<Location> loc,
-                                          Adaptor adaptor,
-                                          SmallVectorImpl<Type> &inferred) {
-  return inferredOne(inferBroadcastType([&] { return emitOptional(loc, getOperationName()); },
-                                        adaptor.getLhs().getType(),
-                                        adaptor.getRhs().getType(),
-                                        IntegerType::get(context, 1)),
-                     inferred);
-}
+KILN_VERIFY_AND_INFER(
+    CompareOp,
+    inferBroadcastType(emitError, op.getLhs().getType(), op.getRhs().getType(),
+                       IntegerType::get(op.getLhs().getContext(), 1)))
 
 static FailureOr<RankedTensorType> inferSelectType(EmitErrorFn emitError,
-                                                   Type condition,
-                                                   Type onTrue, Type onFalse) {
+                                                   Type condition, Type onTrue,
+                                                   Type onFalse) {
   auto values = inferBroadcastType(emitError, onTrue, onFalse);
   if (failed(values))
     return failure();
-  auto shape = broadcastShapes(
-      emitError, cast<RankedTensorType>(condition).getShape(),
-      values->getShape());
+  auto shape =
+      broadcastShapes(emitError, cast<RankedTensorType>(condition).getShape(),
+                      values->getShape());
   if (failed(shape))
     return failure();
   return RankedTensorType::get(*shape, values->getElementType());
 }
 
-LogicalResult SelectOp::verify() {
-  return inferSelectType([&] { return emitOpError(); },
-                         getCondition().getType(), getOnTrue().getType(),
-                         getOnFalse().getType());
-}
-
-LogicalResult SelectOp::inferReturnTypes(MLIRContext *,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &inferred) {
-  return inferredOne(inferSelectType([&] { return emitOptional(loc, getOperationName()); },
-                                     adaptor.getCondition().getType(),
-                                     adaptor.getOnTrue().getType(),
-                                     adaptor.getOnFalse().getType()),
-                     inferred);
-}
+KILN_VERIFY_AND_INFER(SelectOp,
+                      inferSelectType(emitError, op.getCondition().getType(),
+                                      op.getOnTrue().getType(),
+                                      op.getOnFalse().getType()))
 
 //===----------------------------------------------------------------------===//
 // MatmulOp
@@ -283,9 +273,10 @@ static FailureOr<RankedTensorType> inferMatmulType(EmitErrorFn emitError,
   int64_t kr = rhs.getDimSize(transposeRhs ? rr - 1 : rr - 2);
   int64_t n = rhs.getDimSize(transposeRhs ? rr - 2 : rr - 1);
   if (!dimsCompatible(kl, kr))
-    return emitError() << "contraction dims differ: lhs " << formatShape(lhs.getShape())
-                       << " has K = " << kl << ", rhs "
-                       << formatShape(rhs.getShape()) << " has K = " << kr;
+    return emitError() << "contraction dims differ: lhs "
+                       << formatShape(lhs.getShape()) << " has K = " << kl
+                       << ", rhs " << formatShape(rhs.getShape())
+                       << " has K = " << kr;
 
   SmallVector<int64_t> shape;
   for (int64_t i = 0; i < lr - 2; ++i) {
@@ -304,23 +295,11 @@ static FailureOr<RankedTensorType> inferMatmulType(EmitErrorFn emitError,
   return RankedTensorType::get(shape, lhs.getElementType());
 }
 
-LogicalResult MatmulOp::verify() {
-  return inferMatmulType([&] { return emitOpError(); }, getLhs().getType(),
-                         getRhs().getType(), getTransposeLhs(),
-                         getTransposeRhs());
-}
-
-LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &inferred) {
-  return inferredOne(inferMatmulType([&] { return emitOptional(loc, getOperationName()); },
-                                     adaptor.getLhs().getType(),
-                                     adaptor.getRhs().getType(),
-                                     adaptor.getTransposeLhs(),
-                                     adaptor.getTransposeRhs()),
-                     inferred);
-}
+KILN_VERIFY_AND_INFER(MatmulOp,
+                      inferMatmulType(emitError, op.getLhs().getType(),
+                                      op.getRhs().getType(),
+                                      op.getTransposeLhs(),
+                                      op.getTransposeRhs()))
 
 //===----------------------------------------------------------------------===//
 // LinearOp
@@ -335,12 +314,11 @@ inferLinearType(EmitErrorFn emitError, Type inputType, Type weightType,
     return emitError() << "input must have rank >= 2 ([..., tokens, "
                           "features]), got "
                        << input;
-  if (failed(checkRank(emitError, "weight", weight, 2,
-                       layout == WeightLayout::InOut ? "[in, out]"
-                                                     : "[out, in]")))
+  if (failed(
+          checkRank(emitError, "weight", weight, 2,
+                    layout == WeightLayout::InOut ? "[in, out]" : "[out, in]")))
     return failure();
-  if (failed(checkSameElementType(emitError, "input", input, "weight",
-                                  weight)))
+  if (failed(checkSameElementType(emitError, "input", input, "weight", weight)))
     return failure();
   bool inOut = layout == WeightLayout::InOut;
   int64_t k = input.getShape().back();
@@ -367,28 +345,12 @@ inferLinearType(EmitErrorFn emitError, Type inputType, Type weightType,
   return result;
 }
 
-LogicalResult LinearOp::verify() {
-  return inferLinearType([&] { return emitOpError(); }, getInput().getType(),
-                         getWeight().getType(),
-                         getBias() ? getBias().getType() : Type(),
-                         getResidual() ? getResidual().getType() : Type(),
-                         getLayout());
-}
-
-LogicalResult LinearOp::inferReturnTypes(MLIRContext *,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &inferred) {
-  Value bias = adaptor.getBias(), residual = adaptor.getResidual();
-  return inferredOne(
-      inferLinearType([&] { return emitOptional(loc, getOperationName()); },
-                      adaptor.getInput().getType(),
-                      adaptor.getWeight().getType(),
-                      bias ? bias.getType() : Type(),
-                      residual ? residual.getType() : Type(),
-                      adaptor.getLayout()),
-      inferred);
-}
+KILN_VERIFY_AND_INFER(LinearOp,
+                      inferLinearType(emitError, op.getInput().getType(),
+                                      op.getWeight().getType(),
+                                      typeOrNull(op.getBias()),
+                                      typeOrNull(op.getResidual()),
+                                      op.getLayout()))
 
 //===----------------------------------------------------------------------===//
 // SoftmaxOp, LayerNormOp, RmsNormOp, ReduceOp
@@ -409,9 +371,10 @@ static LogicalResult checkNormOperand(EmitErrorFn emitError, StringRef name,
   return checkSameElementType(emitError, name, type, "input", input);
 }
 
-static FailureOr<RankedTensorType>
-inferNormType(EmitErrorFn emitError, Type inputType, Type scaleType,
-              Type biasType, double epsilon) {
+static FailureOr<RankedTensorType> inferNormType(EmitErrorFn emitError,
+                                                 Type inputType, Type scaleType,
+                                                 Type biasType,
+                                                 double epsilon) {
   auto input = cast<RankedTensorType>(inputType);
   if (input.getRank() < 1)
     return emitError() << "input must have rank >= 1";
@@ -425,42 +388,16 @@ inferNormType(EmitErrorFn emitError, Type inputType, Type scaleType,
   return input;
 }
 
-LogicalResult LayerNormOp::verify() {
-  return inferNormType([&] { return emitOpError(); }, getInput().getType(),
-                       getScale().getType(),
-                       getBias() ? getBias().getType() : Type(),
-                       getEpsilon().convertToDouble());
-}
+KILN_VERIFY_AND_INFER(LayerNormOp,
+                      inferNormType(emitError, op.getInput().getType(),
+                                    op.getScale().getType(),
+                                    typeOrNull(op.getBias()),
+                                    op.getEpsilon().convertToDouble()))
 
-LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *,
-                                            std::optional<Location> loc,
-                                            Adaptor adaptor,
-                                            SmallVectorImpl<Type> &inferred) {
-  Value bias = adaptor.getBias();
-  return inferredOne(inferNormType([&] { return emitOptional(loc, getOperationName()); },
-                                   adaptor.getInput().getType(),
-                                   adaptor.getScale().getType(),
-                                   bias ? bias.getType() : Type(),
-                                   adaptor.getEpsilon().convertToDouble()),
-                     inferred);
-}
-
-LogicalResult RmsNormOp::verify() {
-  return inferNormType([&] { return emitOpError(); }, getInput().getType(),
-                       getScale().getType(), Type(),
-                       getEpsilon().convertToDouble());
-}
-
-LogicalResult RmsNormOp::inferReturnTypes(MLIRContext *,
-                                          std::optional<Location> loc,
-                                          Adaptor adaptor,
-                                          SmallVectorImpl<Type> &inferred) {
-  return inferredOne(inferNormType([&] { return emitOptional(loc, getOperationName()); },
-                                   adaptor.getInput().getType(),
-                                   adaptor.getScale().getType(), Type(),
-                                   adaptor.getEpsilon().convertToDouble()),
-                     inferred);
-}
+KILN_VERIFY_AND_INFER(RmsNormOp,
+                      inferNormType(emitError, op.getInput().getType(),
+                                    op.getScale().getType(), Type(),
+                                    op.getEpsilon().convertToDouble()))
 
 static FailureOr<RankedTensorType> inferReduceType(EmitErrorFn emitError,
                                                    Type inputType,
@@ -487,20 +424,9 @@ static FailureOr<RankedTensorType> inferReduceType(EmitErrorFn emitError,
   return RankedTensorType::get(shape, input.getElementType());
 }
 
-LogicalResult ReduceOp::verify() {
-  return inferReduceType([&] { return emitOpError(); }, getInput().getType(),
-                         getDims(), getKeepDims());
-}
-
-LogicalResult ReduceOp::inferReturnTypes(MLIRContext *,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &inferred) {
-  return inferredOne(inferReduceType([&] { return emitOptional(loc, getOperationName()); },
-                                     adaptor.getInput().getType(),
-                                     adaptor.getDims(), adaptor.getKeepDims()),
-                     inferred);
-}
+KILN_VERIFY_AND_INFER(ReduceOp,
+                      inferReduceType(emitError, op.getInput().getType(),
+                                      op.getDims(), op.getKeepDims()))
 
 //===----------------------------------------------------------------------===//
 // EmbeddingOp
@@ -517,20 +443,9 @@ inferEmbeddingType(EmitErrorFn emitError, Type tableType, Type indicesType) {
   return RankedTensorType::get(shape, table.getElementType());
 }
 
-LogicalResult EmbeddingOp::verify() {
-  return inferEmbeddingType([&] { return emitOpError(); },
-                            getTable().getType(), getIndices().getType());
-}
-
-LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *,
-                                            std::optional<Location> loc,
-                                            Adaptor adaptor,
-                                            SmallVectorImpl<Type> &inferred) {
-  return inferredOne(inferEmbeddingType([&] { return emitOptional(loc, getOperationName()); },
-                                        adaptor.getTable().getType(),
-                                        adaptor.getIndices().getType()),
-                     inferred);
-}
+KILN_VERIFY_AND_INFER(EmbeddingOp,
+                      inferEmbeddingType(emitError, op.getTable().getType(),
+                                         op.getIndices().getType()))
 
 //===----------------------------------------------------------------------===//
 // ReshapeOp
@@ -558,9 +473,8 @@ bool isValidReshape(RankedTensorType source, RankedTensorType target) {
   if (!groups)
     return false;
   return llvm::all_of(*groups, [&](const ReassociationIndices &group) {
-    return llvm::count_if(group, [&](int64_t d) {
-             return target.isDynamicDim(d);
-           }) <= 1;
+    return llvm::count_if(
+               group, [&](int64_t d) { return target.isDynamicDim(d); }) <= 1;
   });
 }
 } // namespace kiln
@@ -576,9 +490,8 @@ LogicalResult ReshapeOp::verify() {
   if (source.hasStaticShape() && target.hasStaticShape())
     return emitOpError("element count differs: ")
            << formatShape(source.getShape()) << " has "
-           << source.getNumElements() << ", "
-           << formatShape(target.getShape()) << " has "
-           << target.getNumElements();
+           << source.getNumElements() << ", " << formatShape(target.getShape())
+           << " has " << target.getNumElements();
   return emitOpError("cannot reshape ")
          << formatShape(source.getShape()) << " to "
          << formatShape(target.getShape())
@@ -606,32 +519,20 @@ inferTransposeType(EmitErrorFn emitError, Type inputType,
   }
   if (!valid)
     return emitError() << "permutation " << formatShape(permutation)
-                       << " is not a permutation of the " << rank
-                       << " dims of " << input;
+                       << " is not a permutation of the " << rank << " dims of "
+                       << input;
   SmallVector<int64_t> shape;
   for (int64_t p : permutation)
     shape.push_back(input.getDimSize(p));
   return RankedTensorType::get(shape, input.getElementType());
 }
 
-LogicalResult TransposeOp::verify() {
-  return inferTransposeType([&] { return emitOpError(); },
-                            getInput().getType(), getPermutation());
-}
+KILN_VERIFY_AND_INFER(TransposeOp,
+                      inferTransposeType(emitError, op.getInput().getType(),
+                                         op.getPermutation()))
 
-LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
-                                            std::optional<Location> loc,
-                                            Adaptor adaptor,
-                                            SmallVectorImpl<Type> &inferred) {
-  return inferredOne(inferTransposeType([&] { return emitOptional(loc, getOperationName()); },
-                                        adaptor.getInput().getType(),
-                                        adaptor.getPermutation()),
-                     inferred);
-}
-
-static FailureOr<RankedTensorType> inferConcatType(EmitErrorFn emitError,
-                                                   TypeRange inputs,
-                                                   int64_t dim) {
+static FailureOr<RankedTensorType>
+inferConcatType(EmitErrorFn emitError, TypeRange inputs, int64_t dim) {
   if (inputs.empty())
     return emitError() << "needs at least one input";
   auto first = cast<RankedTensorType>(inputs.front());
@@ -665,20 +566,9 @@ static FailureOr<RankedTensorType> inferConcatType(EmitErrorFn emitError,
   return RankedTensorType::get(shape, first.getElementType());
 }
 
-LogicalResult ConcatOp::verify() {
-  return inferConcatType([&] { return emitOpError(); },
-                         getInputs().getTypes(), getDim());
-}
-
-LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &inferred) {
-  return inferredOne(inferConcatType([&] { return emitOptional(loc, getOperationName()); },
-                                     adaptor.getInputs().getTypes(),
-                                     adaptor.getDim()),
-                     inferred);
-}
+KILN_VERIFY_AND_INFER(ConcatOp,
+                      inferConcatType(emitError, op.getInputs().getTypes(),
+                                      op.getDim()))
 
 static FailureOr<RankedTensorType> inferSliceType(EmitErrorFn emitError,
                                                   Type inputType, int64_t dim,
@@ -701,21 +591,10 @@ static FailureOr<RankedTensorType> inferSliceType(EmitErrorFn emitError,
   return RankedTensorType::get(shape, input.getElementType());
 }
 
-LogicalResult SliceOp::verify() {
-  return inferSliceType([&] { return emitOpError(); }, getInput().getType(),
-                        getDim(), getStart(), getEnd(), getStep());
-}
-
-LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
-                                        std::optional<Location> loc,
-                                        Adaptor adaptor,
-                                        SmallVectorImpl<Type> &inferred) {
-  return inferredOne(inferSliceType([&] { return emitOptional(loc, getOperationName()); },
-                                    adaptor.getInput().getType(),
-                                    adaptor.getDim(), adaptor.getStart(),
-                                    adaptor.getEnd(), adaptor.getStep()),
-                     inferred);
-}
+KILN_VERIFY_AND_INFER(SliceOp,
+                      inferSliceType(emitError, op.getInput().getType(),
+                                     op.getDim(), op.getStart(), op.getEnd(),
+                                     op.getStep()))
 
 //===----------------------------------------------------------------------===//
 // CausalMaskOp, CacheWriteOp
@@ -725,8 +604,7 @@ static FailureOr<RankedTensorType>
 inferCausalMaskType(EmitErrorFn emitError, Type scoresType, Type offsetsType) {
   auto scores = cast<RankedTensorType>(scoresType);
   if (scores.getRank() < 2)
-    return emitError() << "scores must be [..., q_len, k_len], got "
-                       << scores;
+    return emitError() << "scores must be [..., q_len, k_len], got " << scores;
   if (offsetsType) {
     auto offsets = cast<RankedTensorType>(offsetsType);
     if (scores.getRank() < 3)
@@ -742,22 +620,9 @@ inferCausalMaskType(EmitErrorFn emitError, Type scoresType, Type offsetsType) {
   return scores;
 }
 
-LogicalResult CausalMaskOp::verify() {
-  return inferCausalMaskType([&] { return emitOpError(); },
-                             getScores().getType(),
-                             getOffsets() ? getOffsets().getType() : Type());
-}
-
-LogicalResult CausalMaskOp::inferReturnTypes(MLIRContext *,
-                                             std::optional<Location> loc,
-                                             Adaptor adaptor,
-                                             SmallVectorImpl<Type> &inferred) {
-  Value offsets = adaptor.getOffsets();
-  return inferredOne(inferCausalMaskType([&] { return emitOptional(loc, getOperationName()); },
-                                         adaptor.getScores().getType(),
-                                         offsets ? offsets.getType() : Type()),
-                     inferred);
-}
+KILN_VERIFY_AND_INFER(CausalMaskOp,
+                      inferCausalMaskType(emitError, op.getScores().getType(),
+                                          typeOrNull(op.getOffsets())))
 
 /// Checks a cache [B, S_max, W] against the new rows [B, S, W] and the
 /// per-sequence positions [B].
@@ -766,8 +631,8 @@ static LogicalResult checkCacheOperands(EmitErrorFn emitError,
                                         RankedTensorType cache,
                                         RankedTensorType update,
                                         RankedTensorType positions) {
-  if (failed(checkRank(emitError, cacheName, cache, 3,
-                       "[batch, max_seq, width]")))
+  if (failed(
+          checkRank(emitError, cacheName, cache, 3, "[batch, max_seq, width]")))
     return failure();
   if (update.getRank() != 3 ||
       !dimsCompatible(update.getDimSize(0), cache.getDimSize(0)) ||
@@ -791,33 +656,21 @@ static LogicalResult checkCacheOperands(EmitErrorFn emitError,
   return success();
 }
 
-static FailureOr<RankedTensorType>
-inferCacheWriteType(EmitErrorFn emitError, Type cache, Type positions,
-                    Type update) {
-  if (failed(checkCacheOperands(emitError, "cache",
-                                cast<RankedTensorType>(cache),
-                                cast<RankedTensorType>(update),
-                                cast<RankedTensorType>(positions))))
+static FailureOr<RankedTensorType> inferCacheWriteType(EmitErrorFn emitError,
+                                                       Type cache,
+                                                       Type positions,
+                                                       Type update) {
+  if (failed(checkCacheOperands(
+          emitError, "cache", cast<RankedTensorType>(cache),
+          cast<RankedTensorType>(update), cast<RankedTensorType>(positions))))
     return failure();
   return cast<RankedTensorType>(cache);
 }
 
-LogicalResult CacheWriteOp::verify() {
-  return inferCacheWriteType([&] { return emitOpError(); },
-                             getCache().getType(), getPositions().getType(),
-                             getUpdate().getType());
-}
-
-LogicalResult CacheWriteOp::inferReturnTypes(MLIRContext *,
-                                             std::optional<Location> loc,
-                                             Adaptor adaptor,
-                                             SmallVectorImpl<Type> &inferred) {
-  return inferredOne(inferCacheWriteType([&] { return emitOptional(loc, getOperationName()); },
-                                         adaptor.getCache().getType(),
-                                         adaptor.getPositions().getType(),
-                                         adaptor.getUpdate().getType()),
-                     inferred);
-}
+KILN_VERIFY_AND_INFER(CacheWriteOp,
+                      inferCacheWriteType(emitError, op.getCache().getType(),
+                                          op.getPositions().getType(),
+                                          op.getUpdate().getType()))
 
 //===----------------------------------------------------------------------===//
 // AttentionOp
@@ -864,9 +717,9 @@ static bool isPadding(MaskKind kind) {
   return kind == MaskKind::Padding || kind == MaskKind::CausalPadding;
 }
 
-static LogicalResult
-inferAttentionTypes(EmitErrorFn emitError, const AttentionOperands &a,
-                    SmallVectorImpl<Type> &results) {
+static LogicalResult inferAttentionTypes(EmitErrorFn emitError,
+                                         const AttentionOperands &a,
+                                         SmallVectorImpl<Type> &results) {
   const char *packed = "[batch, seq, heads * head_dim]";
   if (failed(checkRank(emitError, "query", a.query, 3, packed)) ||
       failed(checkRank(emitError, "key", a.key, 3, packed)) ||
@@ -889,16 +742,14 @@ inferAttentionTypes(EmitErrorFn emitError, const AttentionOperands &a,
   int64_t kvHidden = a.numKvHeads * headDim;
   if (a.key.getDimSize(2) != kvHidden)
     return emitError() << "key hidden size " << a.key.getDimSize(2)
-                       << " must be num_kv_heads * head_dim = "
-                       << a.numKvHeads << " * " << headDim << " = "
-                       << kvHidden;
+                       << " must be num_kv_heads * head_dim = " << a.numKvHeads
+                       << " * " << headDim << " = " << kvHidden;
   if (a.value.getDimSize(2) != kvHidden)
     return emitError() << "value hidden size " << a.value.getDimSize(2)
                        << " must be num_kv_heads * head_dim = " << kvHidden;
-  if (failed(checkSameElementType(emitError, "query", a.query, "key",
-                                  a.key)) ||
-      failed(checkSameElementType(emitError, "query", a.query, "value",
-                                  a.value)))
+  if (failed(checkSameElementType(emitError, "query", a.query, "key", a.key)) ||
+      failed(
+          checkSameElementType(emitError, "query", a.query, "value", a.value)))
     return failure();
   int64_t batch = a.query.getDimSize(0);
   for (RankedTensorType t : {a.key, a.value}) {
@@ -937,8 +788,7 @@ inferAttentionTypes(EmitErrorFn emitError, const AttentionOperands &a,
   if (isPadding(a.mask) != static_cast<bool>(a.keyMask)) {
     if (a.keyMask)
       return emitError() << "key_mask given but mask kind '"
-                         << stringifyMaskKind(a.mask)
-                         << "' does not use one";
+                         << stringifyMaskKind(a.mask) << "' does not use one";
     return emitError() << "mask kind '" << stringifyMaskKind(a.mask)
                        << "' needs a key_mask operand";
   }
@@ -963,13 +813,12 @@ inferAttentionTypes(EmitErrorFn emitError, const AttentionOperands &a,
                          << " does not broadcast to [batch, num_heads, "
                             "q_len, k_len] = "
                          << formatShape(full);
-    if (failed(checkSameElementType(emitError, "bias", a.bias, "query",
-                                    a.query)))
+    if (failed(
+            checkSameElementType(emitError, "bias", a.bias, "query", a.query)))
       return failure();
   }
   if (a.scale && (!(*a.scale > 0) || !std::isfinite(*a.scale)))
-    return emitError() << "scale must be positive and finite, got "
-                       << *a.scale;
+    return emitError() << "scale must be positive and finite, got " << *a.scale;
 
   results.push_back(a.query);
   if (anyCache) {
@@ -997,8 +846,9 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &inferred) {
-  return inferAttentionTypes([&] { return emitOptional(loc, getOperationName()); },
-                             AttentionOperands::from(adaptor), inferred);
+  return inferAttentionTypes(
+      [&] { return emitOptional(loc, getOperationName()); },
+      AttentionOperands::from(adaptor), inferred);
 }
 
 int64_t AttentionOp::getHeadDim() {
@@ -1045,23 +895,11 @@ inferRotaryType(EmitErrorFn emitError, Type inputType, Type positionsType,
   return input;
 }
 
-LogicalResult RotaryOp::verify() {
-  return inferRotaryType([&] { return emitOpError(); }, getInput().getType(),
-                         getPositions().getType(), getNumHeads(),
-                         getTheta().convertToDouble());
-}
-
-LogicalResult RotaryOp::inferReturnTypes(MLIRContext *,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &inferred) {
-  return inferredOne(inferRotaryType([&] { return emitOptional(loc, getOperationName()); },
-                                     adaptor.getInput().getType(),
-                                     adaptor.getPositions().getType(),
-                                     adaptor.getNumHeads(),
-                                     adaptor.getTheta().convertToDouble()),
-                     inferred);
-}
+KILN_VERIFY_AND_INFER(RotaryOp,
+                      inferRotaryType(emitError, op.getInput().getType(),
+                                      op.getPositions().getType(),
+                                      op.getNumHeads(),
+                                      op.getTheta().convertToDouble()))
 
 SmallVector<float> RotaryOp::computeInverseFrequencies() {
   int64_t headDim = getInput().getType().getDimSize(2) / getNumHeads();
@@ -1070,9 +908,8 @@ SmallVector<float> RotaryOp::computeInverseFrequencies() {
   // 1 / theta^(arange(0, D, 2) / D).
   SmallVector<float> invFreq;
   for (int64_t i = 0; i < headDim; i += 2)
-    invFreq.push_back(
-        1.0f / std::pow(theta, static_cast<float>(i) /
-                                   static_cast<float>(headDim)));
+    invFreq.push_back(1.0f / std::pow(theta, static_cast<float>(i) /
+                                                 static_cast<float>(headDim)));
   auto scaling = getScalingAttr();
   if (!scaling)
     return invFreq;
@@ -1124,29 +961,17 @@ inferRelativePositionBiasType(EmitErrorFn emitError, Type tableType,
   if (failed(checkRank(emitError, "query_positions", query, 1, "[q_len]")) ||
       failed(checkRank(emitError, "key_positions", key, 1, "[k_len]")))
     return failure();
-  return RankedTensorType::get({1, table.getDimSize(1), query.getDimSize(0),
-                                key.getDimSize(0)},
-                               table.getElementType());
+  return RankedTensorType::get(
+      {1, table.getDimSize(1), query.getDimSize(0), key.getDimSize(0)},
+      table.getElementType());
 }
 
-LogicalResult RelativePositionBiasOp::verify() {
-  return inferRelativePositionBiasType(
-      [&] { return emitOpError(); }, getTable().getType(),
-      getQueryPositions().getType(), getKeyPositions().getType(),
-      getBidirectional(), getNumBuckets(), getMaxDistance());
-}
-
-LogicalResult RelativePositionBiasOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
-  return inferredOne(
-      inferRelativePositionBiasType(
-          [&] { return emitOptional(loc, getOperationName()); }, adaptor.getTable().getType(),
-          adaptor.getQueryPositions().getType(),
-          adaptor.getKeyPositions().getType(), adaptor.getBidirectional(),
-          adaptor.getNumBuckets(), adaptor.getMaxDistance()),
-      inferred);
-}
+KILN_VERIFY_AND_INFER(RelativePositionBiasOp,
+                      inferRelativePositionBiasType(
+                          emitError, op.getTable().getType(),
+                          op.getQueryPositions().getType(),
+                          op.getKeyPositions().getType(), op.getBidirectional(),
+                          op.getNumBuckets(), op.getMaxDistance()))
 
 #define GET_OP_CLASSES
 #include "dialects/kiln/KilnOps.cpp.inc"
