@@ -7,8 +7,11 @@ set -euo pipefail
 PACKAGES=(
   # Compiler infrastructure (LLVM/MLIR 22; version pinned in llvm-project.version).
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
-  # Libraries and build tools.
-  libabsl-dev libgtest-dev cmake ninja-build ccache lld g++ python3
+  # Libraries and build tools. nlohmann-json (header-only) parses
+  # safetensors headers and Hugging Face configs without LLVM, so the runtime
+  # can share the readers; OpenBLAS serves the interpreter's matmuls.
+  libabsl-dev libgtest-dev nlohmann-json3-dev libopenblas-dev
+  cmake ninja-build ccache lld g++ python3
   # Libraries that LLVM's exported CMake targets reference.
   zlib1g-dev libzstd-dev libxml2-dev libedit-dev libcurl4-openssl-dev
 )

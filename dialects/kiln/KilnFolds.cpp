@@ -147,7 +147,7 @@ OpFoldResult ConcatOp::fold(FoldAdaptor) {
 OpFoldResult SliceOp::fold(FoldAdaptor) {
   auto input = cast<RankedTensorType>(getInput().getType());
   if (getStart() == 0 && getStep() == 1 &&
-      input.getDimSize(getDim()) == getEnd())
+      input.getDimSize(getDim()) == static_cast<int64_t>(getEnd()))
     return getInput();
   return {};
 }
