@@ -1,0 +1,62 @@
+//===- Interpreter.h - the reference interpreter of kiln IR ---------------===//
+//
+// Runs a kiln entry function on the CPU op by op: the numerical oracle of
+// every pass and backend. It favours obvious correctness over speed: each op
+// is computed in double precision and its result rounded to the result's
+// element type (f32 results to float unless the interpreter runs in f64,
+// bf16/f16 always to their precision), which is what an fp32 program
+// computes with correctly rounded ops. Matrix products use BLAS (dgemm).
+//
+// Composites are executed directly (not through --kiln-decompose), so that
+// running a decomposed module against the original checks the
+// decomposition.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_FRONTEND_INTERPRETER_H
+#define KILN_FRONTEND_INTERPRETER_H
+
+#include "frontend/SafeTensors.h"
+
+#include "absl/status/statusor.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace kiln {
+
+/// A concrete tensor: row-major values held as double, with the element
+/// type they represent (integers and i1 are exact in double).
+struct HostTensor {
+  std::vector<int64_t> shape;
+  std::vector<double> values;
+  mlir::Type elementType;
+
+  int64_t numElements() const;
+  static HostTensor zeros(std::vector<int64_t> shape, mlir::Type elementType);
+};
+
+enum class InterpreterPrecision { F32, F64 };
+
+class Interpreter {
+public:
+  Interpreter(const WeightStore &weights, InterpreterPrecision precision);
+
+  /// Runs `function` on `args` (one per argument, with concrete shapes that
+  /// fit the argument types). Run-time errors (an id outside a table, a
+  /// cache write past its end, shapes that do not broadcast) name the op.
+  absl::StatusOr<std::vector<HostTensor>>
+  run(mlir::func::FuncOp function, const std::vector<HostTensor> &args);
+
+private:
+  const WeightStore &weights_;
+  InterpreterPrecision precision_;
+  std::map<std::string, std::shared_ptr<const HostTensor>> params_;
+  friend class OpEvaluator;
+};
+
+} // namespace kiln
+
+#endif // KILN_FRONTEND_INTERPRETER_H

@@ -1,0 +1,108 @@
+//===- Npy.cpp - NumPy .npy files (float32, C order) ----------------------===//
+//
+// Format 1.0: "\x93NUMPY", version 1.0, a little-endian u16 header length,
+// a Python dict literal padded with spaces and a newline so that the data
+// starts at a multiple of 64 bytes, then the raw values.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontend/Npy.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace kiln {
+
+absl::Status writeNpy(const std::string &path,
+                      const std::vector<int64_t> &shape,
+                      const std::vector<float> &values) {
+  std::string dims;
+  for (int64_t d : shape)
+    absl::StrAppend(&dims, d, ",");
+  if (shape.size() > 1)
+    dims.pop_back(); // (n,) for rank 1, (a,b) otherwise
+  std::string header =
+      absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (",
+                   dims, "), }");
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header.push_back('\n');
+
+  std::ofstream out(path, std::ios::binary);
+  if (!out)
+    return absl::PermissionDeniedError(
+        absl::StrCat(path, ": cannot open for writing"));
+  const char magic[] = "\x93NUMPY\x01\x00";
+  out.write(magic, 8);
+  uint16_t length = static_cast<uint16_t>(header.size());
+  char lengthBytes[2] = {static_cast<char>(length & 0xff),
+                         static_cast<char>(length >> 8)};
+  out.write(lengthBytes, 2);
+  out.write(header.data(), header.size());
+  out.write(reinterpret_cast<const char *>(values.data()),
+            values.size() * sizeof(float));
+  if (!out)
+    return absl::DataLossError(absl::StrCat(path, ": write failed"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<NpyArray> readNpy(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string bytes = buffer.str();
+  auto bad = [&](const std::string &why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a float32 .npy file: ", why));
+  };
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
+    return bad("bad magic");
+  if (bytes[6] != 1)
+    return bad("only format version 1.0 is read");
+  size_t headerLength = static_cast<uint8_t>(bytes[8]) |
+                        (static_cast<size_t>(static_cast<uint8_t>(bytes[9]))
+                         << 8);
+  if (10 + headerLength > bytes.size())
+    return bad("header runs past the end");
+  std::string header = bytes.substr(10, headerLength);
+  if (header.find("'descr': '<f4'") == std::string::npos)
+    return bad("dtype is not '<f4'");
+  if (header.find("'fortran_order': False") == std::string::npos)
+    return bad("not C order");
+  size_t open = header.find("'shape': (");
+  size_t close = header.find(')', open);
+  if (open == std::string::npos || close == std::string::npos)
+    return bad("no shape");
+  NpyArray array;
+  std::string dims = header.substr(open + 10, close - open - 10);
+  for (absl::string_view part : absl::StrSplit(dims, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (part.empty())
+      continue;
+    int64_t d;
+    if (!absl::SimpleAtoi(part, &d) || d < 0)
+      return bad("bad shape");
+    array.shape.push_back(d);
+  }
+  int64_t count = 1;
+  for (int64_t d : array.shape)
+    count *= d;
+  size_t dataStart = 10 + headerLength;
+  if (bytes.size() - dataStart != static_cast<size_t>(count) * sizeof(float))
+    return bad("data size does not match the shape");
+  array.values.resize(count);
+  std::memcpy(array.values.data(), bytes.data() + dataStart,
+              count * sizeof(float));
+  return array;
+}
+
+} // namespace kiln

@@ -1,0 +1,57 @@
+//===- Models.cpp - dispatch to the model families ------------------------===//
+
+#include "models/Models.h"
+
+namespace kiln {
+
+absl::StatusOr<mlir::OwningOpRef<mlir::ModuleOp>>
+buildModel(mlir::MLIRContext &context, const ModelConfig &config,
+           const WeightStore &weights) {
+  GraphBuilder g(context, weights);
+  switch (config.family) {
+  case ModelFamily::Gpt2:
+    buildGpt2(g, config);
+    break;
+  case ModelFamily::Bert:
+  case ModelFamily::Roberta:
+    buildBert(g, config);
+    break;
+  case ModelFamily::T5:
+    buildT5(g, config);
+    break;
+  case ModelFamily::Llama:
+    buildLlama(g, config);
+    break;
+  }
+  return g.finish();
+}
+
+Activation toKilnActivation(HfActivation activation) {
+  switch (activation) {
+  case HfActivation::Relu:
+    return Activation::Relu;
+  case HfActivation::GeluErf:
+    return Activation::GeluErf;
+  case HfActivation::GeluTanh:
+    return Activation::GeluTanh;
+  case HfActivation::Silu:
+    return Activation::Silu;
+  }
+  return Activation::None;
+}
+
+std::vector<std::pair<std::string, mlir::Type>>
+decoderInputs(GraphBuilder &g, int64_t seqLen, int64_t numLayers,
+              int64_t cacheWidth) {
+  std::vector<std::pair<std::string, mlir::Type>> inputs = {
+      {"input_ids", g.i64({kDyn, seqLen})}, {"positions", g.i64({kDyn})}};
+  for (int64_t l = 0; l < numLayers; ++l) {
+    inputs.push_back({"k_cache." + std::to_string(l),
+                      g.f32({kDyn, kDyn, cacheWidth})});
+    inputs.push_back({"v_cache." + std::to_string(l),
+                      g.f32({kDyn, kDyn, cacheWidth})});
+  }
+  return inputs;
+}
+
+} // namespace kiln

@@ -1,0 +1,118 @@
+//===- kiln-interpret.cpp - run a Hugging Face folder on the interpreter --===//
+//
+//   kiln-interpret MODEL_DIR --input-ids 1,2,3[;4,5] [--token-type-ids ...]
+//                  [--output FILE.npy] [--output-dir DIR]
+//                  [--max-new-tokens N] [--greedy] [--ignore-eos]
+//                  [--fp64] [--decompose] [--emit-mlir]
+//
+// The inputs and outputs are kiln-run's (DESIGN.md §5): `--output` writes
+// what transformers returns first for the folder's architecture,
+// `--output-dir` every named output as NAME.npy, and generated tokens are
+// printed one line per sequence. Any failure is one line on stderr and exit
+// status 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontend/ModelRunner.h"
+#include "frontend/Npy.h"
+
+#include "absl/strings/str_join.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <sys/stat.h>
+
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> modelDir(cl::Positional, cl::Required,
+                                     cl::desc("<hugging face model folder>"));
+static cl::opt<std::string>
+    inputIds("input-ids", cl::desc("token ids: 1,2,3;4,5 (';' separates "
+                                   "sequences, padded on the right)"));
+static cl::opt<std::string>
+    tokenTypeIds("token-type-ids",
+                 cl::desc("token type ids, shaped like --input-ids"));
+static cl::opt<std::string>
+    outputFile("output", cl::desc("write the primary output as .npy"));
+static cl::opt<std::string>
+    outputDir("output-dir", cl::desc("write every named output as NAME.npy"));
+static cl::opt<int64_t> maxNewTokens("max-new-tokens", cl::init(0),
+                                     cl::desc("tokens to generate"));
+static cl::opt<bool> greedy("greedy", cl::desc("greedy decoding (the "
+                                               "interpreter's only mode)"));
+static cl::opt<bool> ignoreEos("ignore-eos",
+                               cl::desc("do not stop at an eos id"));
+static cl::opt<bool> fp64("fp64", cl::desc("compute in f64"));
+static cl::opt<bool>
+    decompose("decompose",
+              cl::desc("run --kiln-decompose before interpreting"));
+static cl::opt<bool> emitMlir("emit-mlir",
+                              cl::desc("print the model's kiln IR and exit"));
+
+static int fail(const std::string &message) {
+  llvm::errs() << "kiln-interpret: error: " << message << "\n";
+  return 1;
+}
+
+static std::vector<float> toFloat(const kiln::HostTensor &t) {
+  return std::vector<float>(t.values.begin(), t.values.end());
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "Run a Hugging Face model folder on Kiln's "
+                              "reference interpreter\n");
+  (void)greedy;
+  mlir::MLIRContext context;
+  auto model = kiln::loadModel(context, modelDir, decompose);
+  if (!model.ok())
+    return fail(std::string(model.status().message()));
+  if (emitMlir) {
+    model->module->print(llvm::outs());
+    llvm::outs() << "\n";
+    return 0;
+  }
+  if (inputIds.empty())
+    return fail("--input-ids is required");
+
+  kiln::RunRequest request;
+  auto ids = kiln::parseIdLists(inputIds, "--input-ids");
+  if (!ids.ok())
+    return fail(std::string(ids.status().message()));
+  request.inputIds = std::move(*ids);
+  if (!tokenTypeIds.empty()) {
+    auto types = kiln::parseIdLists(tokenTypeIds, "--token-type-ids");
+    if (!types.ok())
+      return fail(std::string(types.status().message()));
+    request.tokenTypeIds = std::move(*types);
+  }
+  request.maxNewTokens = maxNewTokens;
+  request.ignoreEos = ignoreEos;
+  request.precision = fp64 ? kiln::InterpreterPrecision::F64
+                           : kiln::InterpreterPrecision::F32;
+
+  auto result = kiln::runModel(*model, request);
+  if (!result.ok())
+    return fail(std::string(result.status().message()));
+
+  if (!outputFile.empty()) {
+    const kiln::HostTensor &primary = result->outputs.front().second;
+    if (auto s = kiln::writeNpy(outputFile, primary.shape, toFloat(primary));
+        !s.ok())
+      return fail(std::string(s.message()));
+  }
+  if (!outputDir.empty()) {
+    mkdir(outputDir.c_str(), 0755);
+    for (const auto &[name, tensor] : result->outputs)
+      if (auto s = kiln::writeNpy(outputDir + "/" + name + ".npy",
+                                  tensor.shape, toFloat(tensor));
+          !s.ok())
+        return fail(std::string(s.message()));
+  }
+  for (const auto &tokens : result->generated)
+    llvm::outs() << absl::StrJoin(tokens, ",") << "\n";
+  return 0;
+}
