@@ -5,7 +5,7 @@ import lit.formats
 
 config.name = "Kiln"
 config.test_format = lit.formats.ShTest(execute_external=True)
-config.suffixes = [".mlir"]
+config.suffixes = [".mlir", ".test"]
 config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.kiln_obj_root, "test", "lit")
@@ -18,6 +18,11 @@ config.environment["PATH"] = path
 # Every FileCheck run checks that captured variables do not leak across
 # CHECK-LABEL blocks, and shows the input when it fails.
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
+
+# The golden fixtures (tiny Hugging Face folders) for tool tests.
+config.substitutions.append(
+    ("%fixtures", os.path.join(config.kiln_src_root, "test", "golden", "fixtures"))
+)
 
 if config.have_cuda_toolkit:
     config.available_features.add("cuda-toolkit")
