@@ -109,6 +109,29 @@ int64_t argmaxRow(const HostTensor &logits, int64_t row) {
   return std::max_element(begin, begin + v) - begin;
 }
 
+/// One @decode call: ids [B, 1] from `next`, then `fixed` inputs, the
+/// positions, and the caches held in `state` (replaced by the updated ones).
+/// Returns the logits [B, 1, V].
+absl::StatusOr<HostTensor> decodeStep(Interpreter &interpreter,
+                                      const LoadedModel &model,
+                                      func::FuncOp decode,
+                                      const std::vector<int64_t> &next,
+                                      const std::vector<HostTensor> &fixed,
+                                      const std::vector<int64_t> &positions,
+                                      std::vector<HostTensor> &state) {
+  HostTensor ids = column(model, next);
+  ids.shape = {static_cast<int64_t>(next.size()), 1};
+  std::vector<HostTensor> args = {ids};
+  args.insert(args.end(), fixed.begin(), fixed.end());
+  args.push_back(column(model, positions));
+  args.insert(args.end(), state.begin(), state.end());
+  auto out = interpreter.run(decode, args);
+  if (!out.ok())
+    return out.status();
+  state.assign(out->begin() + 1, out->end());
+  return std::move((*out)[0]);
+}
+
 /// Greedy generation shared by the decoder families. `step(ids, positions)`
 /// runs one decode call and returns logits [B, 1, V]; `first[b]` is the
 /// token picked from the prompt.
@@ -269,17 +292,9 @@ absl::StatusOr<RunResult> runModel(const LoadedModel &model,
       return result;
     func::FuncOp decode = entry(model, "decode");
     auto step = [&](const std::vector<int64_t> &next,
-                    const std::vector<int64_t> &positions)
-        -> absl::StatusOr<HostTensor> {
-      HostTensor stepIds = column(model, next);
-      stepIds.shape = {batch, 1};
-      std::vector<HostTensor> stepArgs = {stepIds, column(model, positions)};
-      stepArgs.insert(stepArgs.end(), state.begin(), state.end());
-      auto stepOut = interpreter.run(decode, stepArgs);
-      if (!stepOut.ok())
-        return stepOut.status();
-      state.assign(stepOut->begin() + 1, stepOut->end());
-      return std::move((*stepOut)[0]);
+                    const std::vector<int64_t> &positions) {
+      return decodeStep(interpreter, model, decode, next, {}, positions,
+                        state);
     };
     result.generated =
         generateGreedy(c, request, first, lengths, step, status);
@@ -298,18 +313,9 @@ absl::StatusOr<RunResult> runModel(const LoadedModel &model,
   std::vector<HostTensor> state =
       zeroCaches(std::max<int64_t>(request.maxNewTokens, 1));
   auto step = [&](const std::vector<int64_t> &next,
-                  const std::vector<int64_t> &positions)
-      -> absl::StatusOr<HostTensor> {
-    HostTensor stepIds = column(model, next);
-    stepIds.shape = {batch, 1};
-    std::vector<HostTensor> stepArgs = {stepIds, encoderHidden, mask,
-                                        column(model, positions)};
-    stepArgs.insert(stepArgs.end(), state.begin(), state.end());
-    auto stepOut = interpreter.run(decode, stepArgs);
-    if (!stepOut.ok())
-      return stepOut.status();
-    state.assign(stepOut->begin() + 1, stepOut->end());
-    return std::move((*stepOut)[0]);
+                  const std::vector<int64_t> &positions) {
+    return decodeStep(interpreter, model, decode, next, {encoderHidden, mask},
+                      positions, state);
   };
   std::vector<int64_t> start(batch, *c.decoderStartId);
   auto logits = step(start, std::vector<int64_t>(batch, 0));

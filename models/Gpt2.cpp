@@ -38,17 +38,11 @@ void buildGpt2(GraphBuilder &g, const ModelConfig &c) {
           g.linear(x, g.param(p + "attn.c_attn.weight", {H, 3 * H}),
                    g.param(p + "attn.c_attn.bias", {3 * H}),
                    WeightLayout::InOut);
-      GraphBuilder::AttentionOptions options;
-      options.numHeads = options.numKvHeads = c.numHeads;
-      options.mask = MaskKind::Causal;
-      options.kCache = args[2 + 2 * l];
-      options.vCache = args[3 + 2 * l];
-      options.positions = positions;
-      auto attention =
-          g.attention(g.slice(qkv, 2, 0, H), g.slice(qkv, 2, H, 2 * H),
-                      g.slice(qkv, 2, 2 * H, 3 * H), options);
-      caches.push_back({"k_cache." + std::to_string(l), attention.kCache});
-      caches.push_back({"v_cache." + std::to_string(l), attention.vCache});
+      auto attention = g.attention(
+          g.slice(qkv, 2, 0, H), g.slice(qkv, 2, H, 2 * H),
+          g.slice(qkv, 2, 2 * H, 3 * H),
+          decoderAttention(c, args, l, /*firstCache=*/2, positions));
+      addCaches(caches, l, attention);
       h = g.linear(attention.output,
                    g.param(p + "attn.c_proj.weight", {H, H}),
                    g.param(p + "attn.c_proj.bias", {H}), WeightLayout::InOut,
@@ -65,10 +59,7 @@ void buildGpt2(GraphBuilder &g, const ModelConfig &c) {
     mlir::Value head = c.tieWordEmbeddings
                            ? g.param("wte.weight", {V, H})
                            : g.param("lm_head.weight", {V, H});
-    std::vector<std::pair<std::string, mlir::Value>> outputs = {
-        {"logits", g.linear(h, head, nullptr, WeightLayout::OutIn)}};
-    outputs.insert(outputs.end(), caches.begin(), caches.end());
-    g.endFunction(outputs);
+    endDecoder(g, g.linear(h, head, nullptr, WeightLayout::OutIn), caches);
   }
 }
 

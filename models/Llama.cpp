@@ -52,16 +52,9 @@ void buildLlama(GraphBuilder &g, const ModelConfig &c) {
           proj(x, p + "self_attn.v_proj", kvWidth, H, c.attentionBias);
       q = g.rotary(q, positionIds, c.numHeads, c.ropeTheta, scaling);
       k = g.rotary(k, positionIds, c.numKvHeads, c.ropeTheta, scaling);
-      GraphBuilder::AttentionOptions options;
-      options.numHeads = c.numHeads;
-      options.numKvHeads = c.numKvHeads;
-      options.mask = MaskKind::Causal;
-      options.kCache = args[2 + 2 * l];
-      options.vCache = args[3 + 2 * l];
-      options.positions = positions;
-      auto attention = g.attention(q, k, v, options);
-      caches.push_back({"k_cache." + std::to_string(l), attention.kCache});
-      caches.push_back({"v_cache." + std::to_string(l), attention.vCache});
+      auto attention = g.attention(
+          q, k, v, decoderAttention(c, args, l, /*firstCache=*/2, positions));
+      addCaches(caches, l, attention);
       h = proj(attention.output, p + "self_attn.o_proj", H, qWidth,
                c.attentionBias, Activation::None, h);
       x = g.rmsNorm(h, g.param(p + "post_attention_layernorm.weight", {H}),
@@ -76,10 +69,7 @@ void buildLlama(GraphBuilder &g, const ModelConfig &c) {
     mlir::Value head = c.tieWordEmbeddings
                            ? g.param("embed_tokens.weight", {V, H})
                            : g.param("lm_head.weight", {V, H});
-    std::vector<std::pair<std::string, mlir::Value>> outputs = {
-        {"logits", g.linear(h, head, nullptr, WeightLayout::OutIn)}};
-    outputs.insert(outputs.end(), caches.begin(), caches.end());
-    g.endFunction(outputs);
+    endDecoder(g, g.linear(h, head, nullptr, WeightLayout::OutIn), caches);
   }
 }
 

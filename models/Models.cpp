@@ -54,4 +54,33 @@ decoderInputs(GraphBuilder &g, int64_t seqLen, int64_t numLayers,
   return inputs;
 }
 
+GraphBuilder::AttentionOptions
+decoderAttention(const ModelConfig &config,
+                 const std::vector<mlir::Value> &args, int64_t layer,
+                 size_t firstCache, mlir::Value positions) {
+  GraphBuilder::AttentionOptions options;
+  options.numHeads = config.numHeads;
+  options.numKvHeads = config.numKvHeads;
+  options.mask = MaskKind::Causal;
+  options.kCache = args[firstCache + 2 * layer];
+  options.vCache = args[firstCache + 2 * layer + 1];
+  options.positions = positions;
+  return options;
+}
+
+void addCaches(std::vector<std::pair<std::string, mlir::Value>> &caches,
+               int64_t layer, const GraphBuilder::AttentionResult &attention) {
+  caches.push_back({"k_cache." + std::to_string(layer), attention.kCache});
+  caches.push_back({"v_cache." + std::to_string(layer), attention.vCache});
+}
+
+void endDecoder(
+    GraphBuilder &g, mlir::Value logits,
+    const std::vector<std::pair<std::string, mlir::Value>> &caches) {
+  std::vector<std::pair<std::string, mlir::Value>> outputs = {
+      {"logits", logits}};
+  outputs.insert(outputs.end(), caches.begin(), caches.end());
+  g.endFunction(outputs);
+}
+
 } // namespace kiln

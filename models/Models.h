@@ -50,6 +50,21 @@ std::vector<std::pair<std::string, mlir::Type>>
 decoderInputs(GraphBuilder &g, int64_t seqLen, int64_t numLayers,
               int64_t cacheWidth);
 
+/// Attention options of layer `layer` of a decoder entry point made with
+/// decoderInputs (causal, with that layer's caches at `firstCache`).
+GraphBuilder::AttentionOptions
+decoderAttention(const ModelConfig &config,
+                 const std::vector<mlir::Value> &args, int64_t layer,
+                 size_t firstCache, mlir::Value positions);
+
+/// Collects a layer's updated caches under the names decoderInputs uses.
+void addCaches(std::vector<std::pair<std::string, mlir::Value>> &caches,
+               int64_t layer, const GraphBuilder::AttentionResult &attention);
+
+/// Ends a decoder entry point: logits, then the updated caches.
+void endDecoder(GraphBuilder &g, mlir::Value logits,
+                const std::vector<std::pair<std::string, mlir::Value>> &caches);
+
 } // namespace kiln
 
 #endif // KILN_MODELS_MODELS_H

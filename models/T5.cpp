@@ -120,16 +120,13 @@ struct T5Builder {
       std::string p = "decoder.block." + std::to_string(l) + ".layer.";
       mlir::Value x = norm(h, p + "0.layer_norm");
       std::string a = p + "0.SelfAttention.";
-      auto self = options(MaskKind::Causal);
+      auto self = decoderAttention(c, args, l, /*firstCache=*/4, positions);
       self.bias = bias;
-      self.kCache = args[4 + 2 * l];
-      self.vCache = args[5 + 2 * l];
-      self.positions = positions;
+      self.scale = 1.0; // T5 does not scale Q K^T
       auto attention =
           g.attention(proj(x, a + "q", inner, D), proj(x, a + "k", inner, D),
                       proj(x, a + "v", inner, D), self);
-      caches.push_back({"k_cache." + std::to_string(l), attention.kCache});
-      caches.push_back({"v_cache." + std::to_string(l), attention.vCache});
+      addCaches(caches, l, attention);
       h = proj(attention.output, a + "o", D, inner, h);
 
       x = norm(h, p + "1.layer_norm");
@@ -151,10 +148,7 @@ struct T5Builder {
         c.tieWordEmbeddings
             ? g.linear(h, sharedEmbedding(), nullptr, WeightLayout::OutIn)
             : proj(h, "lm_head", c.vocabSize, D);
-    std::vector<std::pair<std::string, mlir::Value>> outputs = {
-        {"logits", logits}};
-    outputs.insert(outputs.end(), caches.begin(), caches.end());
-    g.endFunction(outputs);
+    endDecoder(g, logits, caches);
   }
 };
 
