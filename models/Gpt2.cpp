@@ -38,10 +38,11 @@ void buildGpt2(GraphBuilder &g, const ModelConfig &c) {
           g.linear(x, g.param(p + "attn.c_attn.weight", {H, 3 * H}),
                    g.param(p + "attn.c_attn.bias", {3 * H}),
                    WeightLayout::InOut);
+      mlir::Value q = g.slice(qkv, 2, 0, H);
+      mlir::Value k = g.slice(qkv, 2, H, 2 * H);
+      mlir::Value v = g.slice(qkv, 2, 2 * H, 3 * H);
       auto attention = g.attention(
-          g.slice(qkv, 2, 0, H), g.slice(qkv, 2, H, 2 * H),
-          g.slice(qkv, 2, 2 * H, 3 * H),
-          decoderAttention(c, args, l, /*firstCache=*/2, positions));
+          q, k, v, decoderAttention(c, args, l, /*firstCache=*/2, positions));
       addCaches(caches, l, attention);
       h = g.linear(attention.output,
                    g.param(p + "attn.c_proj.weight", {H, H}),
