@@ -25,4 +25,24 @@ def KilnDecompose : Pass<"kiln-decompose"> {
   }];
 }
 
+def KilnToLinalg : Pass<"kiln-to-linalg"> {
+  let summary = "Lower kiln primitives to linalg, tensor, arith and math";
+  let description = [{
+    Rewrites every kiln primitive into upstream ops on tensors, keeping
+    dynamic dims dynamic: elementwise ops become broadcasting
+    `linalg.generic`s, matmul a contraction `linalg.generic`, softmax
+    `linalg.softmax`, norms row reductions plus an elementwise generic,
+    reduce `linalg.reduce`, embedding a gathering generic, shape ops
+    `tensor` reshapes/slices/concat and `linalg.transpose`, causal_mask a
+    generic on `linalg.index`, cache_write an `scf.for` of
+    `tensor.insert_slice` (in place after bufferization). `kiln.param`
+    stays. Composites must be decomposed first.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // KILN_PASSES_TD
