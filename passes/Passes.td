@@ -45,4 +45,34 @@ def KilnToLinalg : Pass<"kiln-to-linalg"> {
   ];
 }
 
+def KilnBindParams : Pass<"kiln-bind-params"> {
+  let summary = "Turn kiln.param ops into function arguments";
+  let description = [{
+    Each distinct weight a function reads becomes a trailing argument with
+    the arg attribute `kiln.param = "checkpoint.name"`, and its reads use
+    the argument: generated code receives weights as caller-bound buffers.
+  }];
+}
+
+def KilnDecomposeAggregates : Pass<"kiln-decompose-aggregates"> {
+  let summary = "Decompose linalg aggregate ops (softmax) into generics";
+  let description = [{
+    Applies AggregatedOpInterface::decomposeOperation to every aggregate
+    linalg op (linalg.softmax: max, exp(x - max), sum, divide), for the
+    loop-based CPU path.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
+def KilnCopiesToLinalg : Pass<"kiln-copies-to-linalg"> {
+  let summary = "Rewrite memref.copy as linalg.copy";
+  let description = [{
+    So that strided copies (slices of the kv cache) lower to loops instead
+    of calls into MLIR's C runner utils, which generated code must not need.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // KILN_PASSES_TD

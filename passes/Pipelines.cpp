@@ -5,6 +5,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
 namespace kiln {
@@ -17,12 +18,44 @@ void buildKilnToLinalgPipeline(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCSEPass());
 }
 
+mlir::LogicalResult buildKilnCpuLoweringPipeline(mlir::OpPassManager &pm) {
+  return mlir::parsePassPipeline(
+      "kiln-bind-params,"
+      "kiln-decompose-aggregates,"
+      "one-shot-bufferize{bufferize-function-boundaries=1 "
+      "function-boundary-type-conversion=identity-layout-map},"
+      "buffer-results-to-out-params{modify-public-functions=1},"
+      "kiln-copies-to-linalg,"
+      "func.func(convert-linalg-to-loops),"
+      "lower-affine,"
+      "convert-scf-to-cf,"
+      "expand-strided-metadata,"
+      "lower-affine,"
+      "math-expand-ops{ops=rsqrt},"
+      "convert-math-to-libm,"
+      "convert-math-to-llvm,"
+      "finalize-memref-to-llvm,"
+      "convert-arith-to-llvm,"
+      "convert-index-to-llvm,"
+      "convert-cf-to-llvm,"
+      "convert-func-to-llvm,"
+      "reconcile-unrealized-casts",
+      pm);
+}
+
 void registerKilnPipelines() {
   mlir::PassPipelineRegistration<>(
       "kiln-lower-to-linalg",
       "kiln graph -> linalg on tensors (decompose, canonicalize, "
       "kiln-to-linalg, canonicalize, cse)",
       buildKilnToLinalgPipeline);
+  mlir::PassPipelineRegistration<>(
+      "kiln-cpu-lowering",
+      "linalg on tensors -> LLVM dialect for the CPU (bufferize, loops, "
+      "LLVM)",
+      [](mlir::OpPassManager &pm) {
+        (void)buildKilnCpuLoweringPipeline(pm);
+      });
 }
 
 } // namespace kiln

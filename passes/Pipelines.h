@@ -16,6 +16,14 @@ namespace kiln {
 /// --kiln-to-linalg, --canonicalize, --cse.
 void buildKilnToLinalgPipeline(mlir::OpPassManager &pm);
 
+/// linalg on tensors -> LLVM dialect for the CPU, one function per entry
+/// point with weights bound as arguments and results as out-params (the
+/// form the JIT harness calls): kiln-bind-params, kiln-decompose-aggregates,
+/// one-shot bufferization with function boundaries, results to
+/// out-params, copies as linalg.copy, linalg to loops, then memref/math/arith/cf/func to LLVM.
+/// Needs registerKilnCompilerPasses() (the pipeline is parsed by name).
+mlir::LogicalResult buildKilnCpuLoweringPipeline(mlir::OpPassManager &pm);
+
 /// Registers the pipelines with the pass registry (kiln-opt).
 void registerKilnPipelines();
 

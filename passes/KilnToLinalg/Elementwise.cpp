@@ -27,29 +27,31 @@ bool isFloat(Type t) { return isa<FloatType>(t); }
 
 
 // Scalar bodies, one per op. `e` is the operands' element type.
+/// The float or the (signed) integer form of a binary arith op.
+template <typename FloatOp, typename IntOp>
+Value floatOrInt(OpBuilder &b, Location l, ValueRange a, Type e) {
+  if (isFloat(e))
+    return FloatOp::create(b, l, a[0], a[1]);
+  return IntOp::create(b, l, a[0], a[1]);
+}
+
 Value scalar(AddOp, OpBuilder &b, Location l, ValueRange a, Type e) {
-  return isFloat(e) ? arith::AddFOp::create(b, l, a[0], a[1]).getResult()
-                    : arith::AddIOp::create(b, l, a[0], a[1]).getResult();
+  return floatOrInt<arith::AddFOp, arith::AddIOp>(b, l, a, e);
 }
 Value scalar(SubOp, OpBuilder &b, Location l, ValueRange a, Type e) {
-  return isFloat(e) ? arith::SubFOp::create(b, l, a[0], a[1]).getResult()
-                    : arith::SubIOp::create(b, l, a[0], a[1]).getResult();
+  return floatOrInt<arith::SubFOp, arith::SubIOp>(b, l, a, e);
 }
 Value scalar(MulOp, OpBuilder &b, Location l, ValueRange a, Type e) {
-  return isFloat(e) ? arith::MulFOp::create(b, l, a[0], a[1]).getResult()
-                    : arith::MulIOp::create(b, l, a[0], a[1]).getResult();
+  return floatOrInt<arith::MulFOp, arith::MulIOp>(b, l, a, e);
 }
 Value scalar(DivOp, OpBuilder &b, Location l, ValueRange a, Type e) {
-  return isFloat(e) ? arith::DivFOp::create(b, l, a[0], a[1]).getResult()
-                    : arith::DivSIOp::create(b, l, a[0], a[1]).getResult();
+  return floatOrInt<arith::DivFOp, arith::DivSIOp>(b, l, a, e);
 }
 Value scalar(MaxOp, OpBuilder &b, Location l, ValueRange a, Type e) {
-  return isFloat(e) ? arith::MaximumFOp::create(b, l, a[0], a[1]).getResult()
-                    : arith::MaxSIOp::create(b, l, a[0], a[1]).getResult();
+  return floatOrInt<arith::MaximumFOp, arith::MaxSIOp>(b, l, a, e);
 }
 Value scalar(MinOp, OpBuilder &b, Location l, ValueRange a, Type e) {
-  return isFloat(e) ? arith::MinimumFOp::create(b, l, a[0], a[1]).getResult()
-                    : arith::MinSIOp::create(b, l, a[0], a[1]).getResult();
+  return floatOrInt<arith::MinimumFOp, arith::MinSIOp>(b, l, a, e);
 }
 Value scalar(CompareOp op, OpBuilder &b, Location l, ValueRange a, Type e) {
   ComparePredicate p = op.getPredicate();
