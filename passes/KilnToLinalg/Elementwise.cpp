@@ -88,8 +88,14 @@ Value scalar(NegOp, OpBuilder &b, Location l, ValueRange a, Type e) {
   return arith::SubIOp::create(b, l, scalarConstant(b, l, e, 0), a[0]);
 }
 Value scalar(AbsOp, OpBuilder &b, Location l, ValueRange a, Type e) {
-  return isFloat(e) ? math::AbsFOp::create(b, l, a[0]).getResult()
-                    : math::AbsIOp::create(b, l, a[0]).getResult();
+  if (isFloat(e))
+    return math::AbsFOp::create(b, l, a[0]);
+  // x < 0 ? -x : x in arith (math.absi has no CPU lowering in this LLVM).
+  Value zero = scalarConstant(b, l, e, 0);
+  Value negative =
+      arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, a[0], zero);
+  return arith::SelectOp::create(
+      b, l, negative, arith::SubIOp::create(b, l, zero, a[0]), a[0]);
 }
 Value scalar(ExpOp, OpBuilder &b, Location l, ValueRange a, Type) {
   return math::ExpOp::create(b, l, a[0]);
