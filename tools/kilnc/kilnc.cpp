@@ -1,19 +1,24 @@
 //===- kilnc.cpp - the Kiln compiler driver --------------------------------===//
 //
-//   kilnc MODEL_DIR -o OUT --emit mlir [--stage kiln|decomposed|linalg]
+//   kilnc MODEL_DIR -o OUT --emit mlir [--stage kiln|decomposed|linalg|llvm]
+//   kilnc MODEL_DIR -o OUT.o --emit object
 //         [--report FILE.json] [--print-ir-after-all] [--mlir-timing]
 //
 // Reads a Hugging Face folder, builds the kiln graph and runs the pipeline
-// up to the requested stage, writing the IR. Each stage's wall time goes to
-// stderr as progress and to --report. `--emit kiln` (the packed artifact)
-// is refused until the artifact format lands.
+// up to the requested stage, writing the IR, or down to an x86-64 object
+// (every entry point as one function, weights as arguments). Each stage's
+// wall time goes to stderr as progress and to --report. `--emit kiln` (the
+// packed artifact) is refused until the artifact format lands.
 //
 //===----------------------------------------------------------------------===//
 
 #include "frontend/ModelRunner.h"
+#include "passes/CpuObject.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
+#include "passes/Registration.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
@@ -36,11 +41,12 @@ static cl::opt<std::string> modelDir(cl::Positional, cl::Required,
 static cl::opt<std::string> outputPath("o", cl::desc("output file"),
                                        cl::value_desc("OUT"), cl::init("-"));
 static cl::opt<std::string> emit("emit", cl::init("mlir"),
-                                 cl::desc("what to write: mlir | kiln"));
+                                 cl::desc("what to write: mlir | object | "
+                                          "kiln"));
 static cl::opt<std::string>
     stage("stage", cl::init("linalg"),
           cl::desc("with --emit mlir, the last stage to run: kiln (the "
-                   "graph as built), decomposed, linalg"));
+                   "graph as built), decomposed, linalg, llvm"));
 static cl::opt<std::string> reportPath("report",
                                        cl::desc("write a JSON report"));
 
@@ -67,11 +73,16 @@ int main(int argc, char **argv) {
   if (emit == "kiln")
     return fail("--emit kiln: the .kiln artifact is not implemented yet; "
                 "use --emit mlir");
-  if (emit != "mlir")
-    return fail("--emit must be mlir or kiln, got '" + emit + "'");
-  if (stage != "kiln" && stage != "decomposed" && stage != "linalg")
-    return fail("--stage must be kiln, decomposed or linalg, got '" + stage +
-                "'");
+  if (emit != "mlir" && emit != "object")
+    return fail("--emit must be mlir, object or kiln, got '" + emit + "'");
+  if (emit == "object")
+    stage = "llvm";
+  if (stage != "kiln" && stage != "decomposed" && stage != "linalg" &&
+      stage != "llvm")
+    return fail("--stage must be kiln, decomposed, linalg or llvm, got '" +
+                stage + "'");
+  if (emit == "object" && outputPath == "-")
+    return fail("--emit object needs -o FILE");
 
   llvm::json::Array stages;
   auto record = [&](const std::string &name, double seconds) {
@@ -80,8 +91,10 @@ int main(int argc, char **argv) {
     stages.push_back(llvm::json::Object{{"stage", name}, {"seconds", seconds}});
   };
 
-  mlir::MLIRContext context;
-  context.loadDialect<mlir::linalg::LinalgDialect>();
+  mlir::DialectRegistry registry;
+  kiln::registerKilnCompilerDialects(registry);
+  kiln::registerKilnCompilerPasses();
+  mlir::MLIRContext context(registry);
   auto start = Clock::now();
   llvm::errs() << "kilnc: reading " << modelDir << "\n";
   auto model = kiln::loadModel(context, modelDir);
@@ -98,8 +111,15 @@ int main(int argc, char **argv) {
   pm.enableTiming(rootTiming);
   if (stage == "decomposed")
     pm.addPass(kiln::createKilnDecompose());
-  else if (stage == "linalg")
+  else if (stage == "linalg" || stage == "llvm")
     kiln::buildKilnToLinalgPipeline(pm);
+  if (stage == "llvm") {
+    model->module->walk([&](mlir::func::FuncOp fn) {
+      fn->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(&context));
+    });
+    if (mlir::failed(kiln::buildKilnCpuLoweringPipeline(pm)))
+      return fail("cannot build the CPU lowering pipeline");
+  }
   start = Clock::now();
   if (mlir::failed(pm.run(*model->module)))
     return fail("the pipeline failed (see the diagnostics above)");
@@ -108,12 +128,19 @@ int main(int argc, char **argv) {
          secondsSince(start));
 
   std::string error;
-  auto output = mlir::openOutputFile(outputPath, &error);
-  if (!output)
-    return fail(error);
-  model->module->print(output->os());
-  output->os() << "\n";
-  output->keep();
+  if (emit == "object") {
+    start = Clock::now();
+    if (!kiln::emitCpuObject(*model->module, outputPath, error))
+      return fail(error);
+    record("x86-64 object", secondsSince(start));
+  } else {
+    auto output = mlir::openOutputFile(outputPath, &error);
+    if (!output)
+      return fail(error);
+    model->module->print(output->os());
+    output->os() << "\n";
+    output->keep();
+  }
 
   if (!reportPath.empty()) {
     int64_t kilnOps = 0, linalgOps = 0, weightBytes = 0;
