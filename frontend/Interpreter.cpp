@@ -379,6 +379,26 @@ absl::Status OpEvaluator::eval(Operation *op) {
       .Case([&](RelativePositionBiasOp o) {
         return evalRelativePositionBias(o);
       })
+      .Case([&](func::CallOp call) -> absl::Status {
+        std::vector<Tensor> args;
+        for (Value v : call.getOperands())
+          args.push_back(get(v));
+        absl::StatusOr<std::vector<Tensor>> results;
+        if (in_.callHandler_) {
+          results = in_.callHandler_(call, args);
+        } else {
+          auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+              call, call.getCalleeAttr());
+          if (!callee)
+            return error("unknown callee");
+          results = OpEvaluator(in_).run(callee, args);
+        }
+        if (!results.ok())
+          return results.status();
+        for (auto [value, tensor] : llvm::zip(call.getResults(), *results))
+          set(value, std::move(tensor));
+        return absl::OkStatus();
+      })
       .Default([&](Operation *) {
         return error("the interpreter does not implement this op");
       });

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -40,9 +41,17 @@ struct HostTensor {
 
 enum class InterpreterPrecision { F32, F64 };
 
+/// Runs a func.call (a kernel step): returns its results for `args`.
+using CallHandler = std::function<absl::StatusOr<std::vector<HostTensor>>(
+    mlir::func::CallOp call, const std::vector<HostTensor> &args)>;
+
 class Interpreter {
 public:
   Interpreter(const WeightStore &weights, InterpreterPrecision precision);
+
+  /// func.call runs the callee's body unless a handler is set (a test
+  /// harness runs compiled kernels in its place).
+  void setCallHandler(CallHandler handler) { callHandler_ = std::move(handler); }
 
   /// Runs `function` on `args` (one per argument, with concrete shapes that
   /// fit the argument types). Run-time errors (an id outside a table, a
@@ -54,6 +63,7 @@ private:
   const WeightStore &weights_;
   InterpreterPrecision precision_;
   std::map<std::string, std::shared_ptr<const HostTensor>> params_;
+  CallHandler callHandler_;
   friend class OpEvaluator;
 };
 

@@ -207,6 +207,8 @@ absl::StatusOr<RunResult> runModel(const LoadedModel &model,
 
   const int64_t batch = ids.size();
   Interpreter interpreter(*model.weights, request.precision);
+  if (request.callHandler)
+    interpreter.setCallHandler(request.callHandler);
   RunResult result;
   HostTensor inputIds = padded(model, ids, c.padIdOrZero(), longest);
   std::vector<int64_t> lengths;

@@ -41,6 +41,8 @@ struct RunRequest {
   int64_t maxNewTokens = 0;
   bool ignoreEos = false;
   InterpreterPrecision precision = InterpreterPrecision::F32;
+  /// Runs func.call steps (compiled kernels) in place of their bodies.
+  CallHandler callHandler;
 };
 
 struct RunResult {

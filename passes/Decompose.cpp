@@ -324,10 +324,14 @@ struct DecomposeRelativePositionBias
 
 struct KilnDecomposePass
     : public kiln::impl::KilnDecomposeBase<KilnDecomposePass> {
+  using KilnDecomposeBase::KilnDecomposeBase;
+
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<DecomposeLinear, DecomposeAttention, DecomposeRotary,
+    patterns.add<DecomposeLinear, DecomposeRotary,
                  DecomposeRelativePositionBias>(&getContext());
+    if (!keepAttention)
+      patterns.add<DecomposeAttention>(&getContext());
     // One walk suffices: every pattern emits primitives only. Unlike the
     // greedy driver it does not fold, so the output is exactly what the
     // patterns build.

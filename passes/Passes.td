@@ -22,7 +22,14 @@ def KilnDecompose : Pass<"kiln-decompose"> {
     Attention keeps grouped-query heads grouped instead of repeating keys:
     queries are viewed as [B, kv_heads, group, Sq, D] so one batched matmul
     per kv head serves its whole group.
+
+    With `keep-attention`, kiln.attention stays (code generation turns it
+    into an attention step).
   }];
+  let options = [
+    Option<"keepAttention", "keep-attention", "bool", /*default=*/"false",
+           "leave kiln.attention for the attention step">
+  ];
 }
 
 def KilnToLinalg : Pass<"kiln-to-linalg"> {
@@ -73,6 +80,24 @@ def KilnCopiesToLinalg : Pass<"kiln-copies-to-linalg"> {
     of calls into MLIR's C runner utils, which generated code must not need.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def KilnOutlineKernels : Pass<"kiln-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "Form the step list: outline every kernel op into a function";
+  let description = [{
+    In each public function, every op that is not a library step
+    (kiln.matmul -> gemm, kiln.attention -> attention) or a weight
+    (kiln.param) is replaced by a call to a private kernel function holding
+    that op alone. Kernels are keyed by op name, attributes and types, so
+    the identical ops of every layer share one kernel. The calls, gemms and
+    attentions left in the entry function, in order, are its step list.
+
+    Each kernel function carries `kiln.kernel` and `kiln.split`, one bool per
+    argument then result: whether that buffer is cut along dim 0 when the
+    kernel runs a work range [begin, end) of its result's dim 0. A kernel
+    that cannot be split that way has all false (its range is [0, 1)).
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
 #endif // KILN_PASSES_TD

@@ -1,0 +1,48 @@
+//===- CpuKernels.h - kernel functions -> a shared object with a flat ABI --===//
+//
+// Compiles the kernels of a step list (the private `kiln.kernel` functions
+// kiln-outline-kernels made) for the CPU. Every kernel gets the flat ABI of
+// DESIGN.md §3.1:
+//
+//   void kiln_<kernel>(void **buffers, const int64_t *shapes,
+//                      int64_t begin, int64_t end);
+//
+// `buffers` holds one pointer per argument then per result (row-major,
+// dense); `shapes` holds every buffer's dims, buffer after buffer; the
+// kernel computes rows [begin, end) of its result's dim 0, cutting the
+// buffers its `kiln.split` marks (a kernel that cannot be cut runs [0, 1)
+// and computes everything). The wrapper is generated in the LLVM dialect
+// around the kernel lowered by the CPU pipeline.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_PASSES_CPUKERNELS_H
+#define KILN_PASSES_CPUKERNELS_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+struct CompiledKernel {
+  std::string name;   // the kernel function
+  std::string symbol; // the exported ABI function, kiln_<name>
+  std::vector<bool> split; // per argument, then per result
+  bool splittable = false;
+};
+
+/// Lowers the kernels of `stepModule` to an x86-64 object at `objectPath`.
+bool compileCpuKernels(mlir::ModuleOp stepModule, const std::string &objectPath,
+                       std::vector<CompiledKernel> &kernels,
+                       std::string &error);
+
+/// Links objects into a shared object with the system C compiler driver
+/// (and libm, which the kernels call).
+bool linkSharedObject(const std::vector<std::string> &objects,
+                      const std::string &sharedObjectPath, std::string &error);
+
+} // namespace kiln
+
+#endif // KILN_PASSES_CPUKERNELS_H
