@@ -759,35 +759,8 @@ absl::Status OpEvaluator::evalEmbedding(EmbeddingOp op) {
 
 absl::Status OpEvaluator::evalReshape(ReshapeOp op) {
   const Tensor &x = get(op.getInput());
-  auto sourceType = cast<RankedTensorType>(op.getInput().getType());
-  auto targetType = cast<RankedTensorType>(op.getType());
-  Shape shape(targetType.getShape());
-  if (!targetType.hasStaticShape()) {
-    if (sourceType.getShape() == targetType.getShape()) {
-      shape = x.shape;
-    } else if (sourceType.getRank() > targetType.getRank()) {
-      auto groups = getReassociationIndicesForCollapse(sourceType.getShape(),
-                                                       targetType.getShape());
-      for (auto [i, group] : llvm::enumerate(*groups)) {
-        int64_t n = 1;
-        for (int64_t d : group)
-          n *= x.shape[d];
-        shape[i] = n;
-      }
-    } else {
-      auto groups = getReassociationIndicesForCollapse(targetType.getShape(),
-                                                       sourceType.getShape());
-      for (auto [i, group] : llvm::enumerate(*groups)) {
-        int64_t known = 1;
-        for (int64_t d : group)
-          if (!targetType.isDynamicDim(d))
-            known *= targetType.getDimSize(d);
-        for (int64_t d : group)
-          if (targetType.isDynamicDim(d))
-            shape[d] = known ? x.shape[i] / known : 0;
-      }
-    }
-  }
+  llvm::SmallVector<int64_t> dims = reshapeResultDims(op, x.shape);
+  Shape shape(dims.begin(), dims.end());
   if (product(shape) != x.numElements())
     return error(absl::StrCat("cannot reshape ", formatShape(x.shape), " to ",
                               formatShape(shape)));

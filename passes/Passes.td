@@ -100,4 +100,28 @@ def KilnOutlineKernels : Pass<"kiln-outline-kernels", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
+def KilnPlanMemory : Pass<"kiln-plan-memory", "::mlir::ModuleOp"> {
+  let summary = "Place every intermediate of each step list in one arena";
+  let description = [{
+    For each entry function (a step list: kernel calls, gemms, attentions),
+    sizes every step result for the maximum shapes (dim 0 of each argument
+    is the batch, at most `max-batch`; every other dynamic argument dim is a
+    sequence length, at most `max-seq`), finds its live range over the
+    steps, and assigns arena offsets greedily by size: largest buffers
+    first, each at the lowest 64-byte-aligned offset that overlaps no
+    already placed buffer whose live range intersects its own.
+
+    Results: `kiln.arena = array<i64: offset...>` on each step (-1 for an
+    attention's updated caches, which are the cache arguments updated in
+    place), and `kiln.arena_bytes`, `kiln.cache_bytes` (the kv cache
+    arguments) and `kiln.weight_bytes` on the function.
+  }];
+  let options = [
+    Option<"maxBatch", "max-batch", "int64_t", /*default=*/"1",
+           "largest batch the plan serves">,
+    Option<"maxSeq", "max-seq", "int64_t", /*default=*/"128",
+           "largest sequence (and cache) length the plan serves">
+  ];
+}
+
 #endif // KILN_PASSES_TD

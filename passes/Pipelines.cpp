@@ -18,6 +18,20 @@ void buildKilnToLinalgPipeline(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCSEPass());
 }
 
+void buildKilnStepListPipeline(mlir::OpPassManager &pm, int64_t maxBatch,
+                               int64_t maxSeq) {
+  KilnDecomposeOptions decompose;
+  decompose.keepAttention = true;
+  pm.addPass(createKilnDecompose(decompose));
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+  pm.addPass(createKilnOutlineKernels());
+  KilnPlanMemoryOptions plan;
+  plan.maxBatch = maxBatch;
+  plan.maxSeq = maxSeq;
+  pm.addPass(createKilnPlanMemory(plan));
+}
+
 mlir::LogicalResult buildKilnCpuLoweringPipeline(mlir::OpPassManager &pm) {
   return mlir::parsePassPipeline(
       "kiln-bind-params,"

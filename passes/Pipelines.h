@@ -27,6 +27,12 @@ void buildKilnToLinalgPipeline(mlir::OpPassManager &pm);
 /// Needs registerKilnCompilerPasses() (the pipeline is parsed by name).
 mlir::LogicalResult buildKilnCpuLoweringPipeline(mlir::OpPassManager &pm);
 
+/// kiln graph -> step list with an arena plan: --kiln-decompose
+/// (keep-attention), --canonicalize, --cse, --kiln-outline-kernels,
+/// --kiln-plan-memory.
+void buildKilnStepListPipeline(mlir::OpPassManager &pm, int64_t maxBatch,
+                               int64_t maxSeq);
+
 /// Registers the pipelines with the pass registry (kiln-opt).
 void registerKilnPipelines();
 

@@ -479,6 +479,40 @@ bool isValidReshape(RankedTensorType source, RankedTensorType target) {
 }
 } // namespace kiln
 
+SmallVector<int64_t> kiln::reshapeResultDims(ReshapeOp op,
+                                             ArrayRef<int64_t> sourceDims) {
+  auto source = cast<RankedTensorType>(op.getInput().getType());
+  auto target = cast<RankedTensorType>(op.getType());
+  SmallVector<int64_t> shape(target.getShape());
+  if (target.hasStaticShape())
+    return shape;
+  if (source.getShape() == target.getShape())
+    return SmallVector<int64_t>(sourceDims);
+  if (source.getRank() > target.getRank()) {
+    if (auto groups = getReassociationIndicesForCollapse(source.getShape(),
+                                                         target.getShape()))
+      for (auto [i, group] : llvm::enumerate(*groups)) {
+        int64_t n = 1;
+        for (int64_t d : group)
+          n *= sourceDims[d];
+        shape[i] = n;
+      }
+    return shape;
+  }
+  if (auto groups = getReassociationIndicesForCollapse(target.getShape(),
+                                                       source.getShape()))
+    for (auto [i, group] : llvm::enumerate(*groups)) {
+      int64_t known = 1;
+      for (int64_t d : group)
+        if (!target.isDynamicDim(d))
+          known *= target.getDimSize(d);
+      for (int64_t d : group)
+        if (target.isDynamicDim(d))
+          shape[d] = known ? sourceDims[i] / known : 0;
+    }
+  return shape;
+}
+
 LogicalResult ReshapeOp::verify() {
   auto source = cast<RankedTensorType>(getInput().getType());
   auto target = cast<RankedTensorType>(getType());

@@ -24,6 +24,12 @@ namespace kiln {
 /// merged with at most one dynamic dim per group (dynamic shapes).
 bool isValidReshape(mlir::RankedTensorType source,
                     mlir::RankedTensorType target);
+
+/// The concrete result dims of `op` when its input has dims `sourceDims`:
+/// the op's (possibly dynamic) types say how dims regroup, `sourceDims`
+/// give the sizes.
+llvm::SmallVector<int64_t> reshapeResultDims(ReshapeOp op,
+                                             llvm::ArrayRef<int64_t> sourceDims);
 } // namespace kiln
 
 #endif // KILN_DIALECTS_KILN_KILNOPS_H

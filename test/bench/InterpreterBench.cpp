@@ -7,6 +7,8 @@
 // --output computes them). Prints the numbers; asserts nothing.
 //
 //   build/bin/kiln-interpreter-bench [--tokens N] [--layers N]
+//   build/bin/kiln-interpreter-bench --write DIR [--layers N]
+//       (only writes the folder, e.g. for kilnc --report)
 //
 //===----------------------------------------------------------------------===//
 
@@ -91,11 +93,19 @@ void writeModel(const fs::path &dir, int layers) {
 
 int main(int argc, char **argv) {
   int tokens = 128, layers = 12;
+  std::string writeOnly;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--tokens"))
       tokens = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--layers"))
       layers = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--write"))
+      writeOnly = argv[i + 1];
+  }
+  if (!writeOnly.empty()) {
+    fs::create_directories(writeOnly);
+    writeModel(writeOnly, layers);
+    return 0;
   }
   fs::path dir = fs::temp_directory_path() /
                  ("kiln-bench-gpt2-" + std::to_string(::getpid()));

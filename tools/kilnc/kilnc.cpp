@@ -1,18 +1,27 @@
 //===- kilnc.cpp - the Kiln compiler driver --------------------------------===//
 //
-//   kilnc MODEL_DIR -o OUT --emit mlir [--stage kiln|decomposed|linalg|llvm]
+//   kilnc MODEL_DIR -o OUT --emit mlir
+//         [--stage kiln|decomposed|linalg|llvm|steps]
+//   kilnc MODEL_DIR -o OUT.so --emit kernels [--steps FILE.mlir]
 //   kilnc MODEL_DIR -o OUT.o --emit object
-//         [--report FILE.json] [--print-ir-after-all] [--mlir-timing]
+//         [--max-batch B] [--max-seq S] [--report FILE.json]
+//         [--print-ir-after-all] [--mlir-timing]
 //
-// Reads a Hugging Face folder, builds the kiln graph and runs the pipeline
-// up to the requested stage, writing the IR, or down to an x86-64 object
-// (every entry point as one function, weights as arguments). Each stage's
-// wall time goes to stderr as progress and to --report. `--emit kiln` (the
-// packed artifact) is refused until the artifact format lands.
+// Reads a Hugging Face folder and builds the kiln graph, then:
+//   --emit mlir     runs the pipeline to --stage and writes the IR; `steps`
+//                   is the step list (kernel calls, gemms, attentions) with
+//                   its arena plan;
+//   --emit kernels  compiles the step list's kernels into a shared object
+//                   with the flat kernel ABI (and writes the step list);
+//   --emit object   lowers every entry point whole to one x86-64 object.
+// Progress goes to stderr; --report writes counts, sizes and stage times.
+// `--emit kiln` (the packed artifact) is refused until the artifact lands.
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialects/kiln/KilnOps.h"
 #include "frontend/ModelRunner.h"
+#include "passes/CpuKernels.h"
 #include "passes/CpuObject.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
@@ -40,13 +49,22 @@ static cl::opt<std::string> modelDir(cl::Positional, cl::Required,
                                      cl::desc("<hugging face model folder>"));
 static cl::opt<std::string> outputPath("o", cl::desc("output file"),
                                        cl::value_desc("OUT"), cl::init("-"));
-static cl::opt<std::string> emit("emit", cl::init("mlir"),
-                                 cl::desc("what to write: mlir | object | "
-                                          "kiln"));
+static cl::opt<std::string>
+    emit("emit", cl::init("mlir"),
+         cl::desc("what to write: mlir | kernels | object | kiln"));
 static cl::opt<std::string>
     stage("stage", cl::init("linalg"),
           cl::desc("with --emit mlir, the last stage to run: kiln (the "
-                   "graph as built), decomposed, linalg, llvm"));
+                   "graph as built), decomposed, linalg, llvm, steps"));
+static cl::opt<std::string>
+    stepsPath("steps", cl::desc("with --emit kernels, also write the step "
+                                "list (MLIR) here"));
+static cl::opt<int64_t> maxBatch("max-batch", cl::init(1),
+                                 cl::desc("largest batch the arena serves"));
+static cl::opt<int64_t>
+    maxSeq("max-seq", cl::init(0),
+           cl::desc("largest sequence the arena serves (default: the "
+                    "model's position limit, or 512)"));
 static cl::opt<std::string> reportPath("report",
                                        cl::desc("write a JSON report"));
 
@@ -72,17 +90,22 @@ int main(int argc, char **argv) {
 
   if (emit == "kiln")
     return fail("--emit kiln: the .kiln artifact is not implemented yet; "
-                "use --emit mlir");
-  if (emit != "mlir" && emit != "object")
-    return fail("--emit must be mlir, object or kiln, got '" + emit + "'");
+                "use --emit mlir, kernels or object");
+  if (emit != "mlir" && emit != "object" && emit != "kernels")
+    return fail("--emit must be mlir, kernels, object or kiln, got '" +
+                emit + "'");
   if (emit == "object")
     stage = "llvm";
+  if (emit == "kernels")
+    stage = "steps";
   if (stage != "kiln" && stage != "decomposed" && stage != "linalg" &&
-      stage != "llvm")
-    return fail("--stage must be kiln, decomposed, linalg or llvm, got '" +
-                stage + "'");
-  if (emit == "object" && outputPath == "-")
-    return fail("--emit object needs -o FILE");
+      stage != "llvm" && stage != "steps")
+    return fail("--stage must be kiln, decomposed, linalg, llvm or steps, "
+                "got '" + stage + "'");
+  if (emit != "mlir" && outputPath == "-")
+    return fail("--emit " + emit + " needs -o FILE");
+  if (maxBatch < 1 || maxSeq < 0)
+    return fail("--max-batch must be >= 1 and --max-seq >= 0");
 
   llvm::json::Array stages;
   auto record = [&](const std::string &name, double seconds) {
@@ -101,6 +124,10 @@ int main(int argc, char **argv) {
   if (!model.ok())
     return fail(std::string(model.status().message()));
   record("read config, weights; build", secondsSince(start));
+  int64_t seqLimit = maxSeq ? int64_t(maxSeq)
+                            : (model->config.maxPositions
+                                   ? model->config.maxPositions
+                                   : 512);
 
   mlir::PassManager pm(&context);
   if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
@@ -113,6 +140,8 @@ int main(int argc, char **argv) {
     pm.addPass(kiln::createKilnDecompose());
   else if (stage == "linalg" || stage == "llvm")
     kiln::buildKilnToLinalgPipeline(pm);
+  else if (stage == "steps")
+    kiln::buildKilnStepListPipeline(pm, maxBatch, seqLimit);
   if (stage == "llvm") {
     model->module->walk([&](mlir::func::FuncOp fn) {
       fn->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(&context));
@@ -127,14 +156,56 @@ int main(int argc, char **argv) {
                          : "pipeline to " + stage,
          secondsSince(start));
 
+  // Step-list statistics.
+  int64_t kernelSteps = 0, gemmSteps = 0, attentionSteps = 0,
+          uniqueKernels = 0, arenaBytes = 0, cacheBytes = 0;
+  llvm::json::Object arenas;
+  model->module->walk([&](mlir::func::FuncOp fn) {
+    if (fn->hasAttr("kiln.kernel")) {
+      ++uniqueKernels;
+      return;
+    }
+    fn.walk([&](mlir::Operation *op) {
+      kernelSteps += mlir::isa<mlir::func::CallOp>(op);
+      gemmSteps += mlir::isa<kiln::MatmulOp>(op);
+      attentionSteps += mlir::isa<kiln::AttentionOp>(op);
+    });
+    if (auto bytes = fn->getAttrOfType<mlir::IntegerAttr>("kiln.arena_bytes")) {
+      arenas[fn.getName()] = bytes.getInt();
+      arenaBytes = std::max<int64_t>(arenaBytes, bytes.getInt());
+    }
+    if (auto bytes = fn->getAttrOfType<mlir::IntegerAttr>("kiln.cache_bytes"))
+      cacheBytes = std::max<int64_t>(cacheBytes, bytes.getInt());
+  });
+
   std::string error;
-  if (emit == "object") {
+  if (emit == "object" || emit == "kernels") {
     start = Clock::now();
-    if (!kiln::emitCpuObject(*model->module, outputPath, error))
-      return fail(error);
-    record("x86-64 object", secondsSince(start));
-  } else {
-    auto output = mlir::openOutputFile(outputPath, &error);
+    if (emit == "object") {
+      if (!kiln::emitCpuObject(*model->module, outputPath, error))
+        return fail(error);
+      record("x86-64 object", secondsSince(start));
+    } else {
+      llvm::errs() << "kilnc: compiling " << uniqueKernels
+                   << " unique kernels (" << kernelSteps
+                   << " kernel steps)\n";
+      std::vector<kiln::CompiledKernel> kernels;
+      std::string object = outputPath + ".o";
+      if (!kiln::compileCpuKernels(*model->module, object, kernels, error))
+        return fail(error);
+      record("kernels -> x86-64 object", secondsSince(start));
+      start = Clock::now();
+      bool linked = kiln::linkSharedObject({object}, outputPath, error);
+      llvm::sys::fs::remove(object);
+      if (!linked)
+        return fail(error);
+      record("link shared object", secondsSince(start));
+    }
+  }
+  std::string irPath = emit == "mlir" ? std::string(outputPath)
+                                      : std::string(stepsPath);
+  if (!irPath.empty()) {
+    auto output = mlir::openOutputFile(irPath, &error);
     if (!output)
       return fail(error);
     model->module->print(output->os());
@@ -158,6 +229,17 @@ int main(int argc, char **argv) {
                               {"linalg_ops", linalgOps},
                               {"weight_bytes", weightBytes},
                               {"compile_seconds", std::move(stages)}};
+    if (stage == "steps") {
+      report["unique_kernels"] = uniqueKernels;
+      report["steps"] = llvm::json::Object{{"kernel", kernelSteps},
+                                           {"gemm", gemmSteps},
+                                           {"attention", attentionSteps}};
+      report["arena_bytes"] = arenaBytes;
+      report["arena_bytes_per_entry"] = std::move(arenas);
+      report["kv_cache_bytes"] = cacheBytes;
+      report["max_batch"] = int64_t(maxBatch);
+      report["max_seq"] = seqLimit;
+    }
     std::error_code ec;
     llvm::raw_fd_ostream out(reportPath, ec);
     if (ec)
