@@ -111,10 +111,13 @@ def KilnPlanMemory : Pass<"kiln-plan-memory", "::mlir::ModuleOp"> {
     first, each at the lowest 64-byte-aligned offset that overlaps no
     already placed buffer whose live range intersects its own.
 
-    Results: `kiln.arena = array<i64: offset...>` on each step (-1 for an
+    Results: on each step, `kiln.dims` (per result, an affine map from the
+    entry's symbols to its dims: every dim is an expression over the
+    symbols, which are the arguments' dynamic dims listed in the function's
+    `kiln.symbols`) and `kiln.arena = array<i64: offset...>` (-1 for an
     attention's updated caches, which are the cache arguments updated in
-    place), and `kiln.arena_bytes`, `kiln.cache_bytes` (the kv cache
-    arguments) and `kiln.weight_bytes` on the function.
+    place); on the function `kiln.arena_bytes`, `kiln.cache_bytes` (the kv
+    cache arguments) and `kiln.weight_bytes`.
   }];
   let options = [
     Option<"maxBatch", "max-batch", "int64_t", /*default=*/"1",

@@ -1,22 +1,19 @@
 //===- PlanMemory.cpp - arena offsets for a step list ---------------------===//
 //
-// Sizes each step result at the maximum shapes, then packs the results into
-// one arena by live range, greedily by size (largest first, lowest fitting
-// 64-byte-aligned offset). Maximum shapes come from propagating static types
-// through the steps: each step's op (a kernel's op, a gemm, an attention) is
-// cloned onto operands of the maximum static types and its result types
-// are inferred by the op's own InferTypeOpInterface; the ops without it
-// (reshape, cast, iota, constant) have their rules here.
+// Writes each step result's dims as expressions over the entry's symbols
+// (`kiln.dims`, see StepShapes.h), sizes it by evaluating them at the
+// maximum batch and sequence, then packs the results into one arena by live
+// range, greedily by size (largest first, lowest fitting 64-byte-aligned
+// offset).
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialects/kiln/KilnOps.h"
 #include "passes/Passes.h"
+#include "passes/StepShapes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/IRMapping.h"
-#include "mlir/Interfaces/InferTypeOpInterface.h"
-#include "llvm/ADT/TypeSwitch.h"
+#include "mlir/IR/AffineMap.h"
 
 namespace kiln {
 #define GEN_PASS_DEF_KILNPLANMEMORY
@@ -30,70 +27,7 @@ namespace {
 
 constexpr int64_t kAlignment = 64;
 
-int64_t bytesOf(RankedTensorType type) {
-  int64_t bits = std::max<int64_t>(type.getElementTypeBitWidth(), 8);
-  return type.getNumElements() * (bits / 8);
-}
-
 int64_t alignUp(int64_t v) { return (v + kAlignment - 1) / kAlignment * kAlignment; }
-
-/// Result types of `op` when its operands have `operandTypes` (static).
-FailureOr<SmallVector<Type>> staticResultTypes(Operation *op,
-                                               TypeRange operandTypes) {
-  // Clone into a detached function whose arguments have the static types.
-  OpBuilder builder(op->getContext());
-  OwningOpRef<func::FuncOp> scratch = func::FuncOp::create(
-      builder, op->getLoc(), "scratch",
-      builder.getFunctionType(operandTypes, {}));
-  Block *block = scratch->addEntryBlock();
-  IRMapping mapping;
-  mapping.map(op->getOperands(), block->getArguments());
-  builder.setInsertionPointToStart(block);
-  Operation *clone = builder.clone(*op, mapping);
-  SmallVector<Type> types;
-  LogicalResult result =
-      llvm::TypeSwitch<Operation *, LogicalResult>(clone)
-          .Case([&](ReshapeOp) {
-            // The original op: its types still say which dims are dynamic.
-            auto reshape = cast<ReshapeOp>(op);
-            types.push_back(RankedTensorType::get(
-                reshapeResultDims(reshape, cast<RankedTensorType>(
-                                               operandTypes[0])
-                                               .getShape()),
-                getElementTypeOrSelf(reshape.getType())));
-            return success();
-          })
-          .Case([&](CastOp o) {
-            types.push_back(cast<RankedTensorType>(operandTypes[0])
-                                .clone(getElementTypeOrSelf(o.getType())));
-            return success();
-          })
-          .Case([&](IotaOp o) {
-            int64_t n = cast<RankedTensorType>(operandTypes[0])
-                            .getDimSize(o.getDim());
-            types.push_back(RankedTensorType::get(
-                {n}, getElementTypeOrSelf(o.getType())));
-            return success();
-          })
-          .Case<ConstantOp, ParamOp>([&](Operation *o) {
-            types.push_back(o->getResult(0).getType());
-            return success();
-          })
-          .Case([&](InferTypeOpInterface o) {
-            return o.inferReturnTypes(
-                o->getContext(), o->getLoc(), o->getOperands(),
-                o->getRawDictionaryAttrs(), o->getPropertiesStorage(),
-                o->getRegions(), types);
-          })
-          .Default([](Operation *) { return failure(); });
-  clone->erase();
-  if (failed(result))
-    return failure();
-  for (Type t : types)
-    if (!cast<RankedTensorType>(t).hasStaticShape())
-      return failure();
-  return types;
-}
 
 struct Buffer {
   Value value;
@@ -112,20 +46,36 @@ struct KilnPlanMemoryPass
 
   LogicalResult plan(func::FuncOp fn) {
     Builder b(&getContext());
-    llvm::DenseMap<Value, Type> staticType;
+    FailureOr<StepShapes> shapes = computeStepShapes(fn);
+    if (failed(shapes))
+      return failure();
+    // Every symbol at its maximum: dim 0 of an argument is the batch, any
+    // other dynamic dim a sequence length.
+    SmallVector<AffineExpr> maxima;
+    for (auto [argument, dim] : shapes->symbolSources)
+      maxima.push_back(b.getAffineConstantExpr(dim == 0 ? maxBatch : maxSeq));
+    auto maxBytes = [&](Value v) -> int64_t {
+      int64_t elements = 1;
+      for (AffineExpr e : shapes->dims.lookup(v))
+        elements *= cast<AffineConstantExpr>(
+                        simplifyAffineExpr(e.replaceSymbols(maxima), 0,
+                                           maxima.size()))
+                        .getValue();
+      int64_t bits = std::max<int64_t>(
+          getElementTypeOrSelf(v.getType()).getIntOrFloatBitWidth(), 8);
+      return elements * (bits / 8);
+    };
+    auto dimsMap = [&](Value v) {
+      return AffineMap::get(0, shapes->symbols.size(), shapes->dims.lookup(v),
+                            &getContext());
+    };
+
     int64_t cacheBytes = 0, weightBytes = 0;
     for (BlockArgument arg : fn.getArguments()) {
-      auto type = cast<RankedTensorType>(arg.getType());
-      SmallVector<int64_t> shape(type.getShape());
-      for (auto [d, size] : llvm::enumerate(shape))
-        if (ShapedType::isDynamic(size))
-          size = d == 0 ? maxBatch : maxSeq;
-      auto maxType = type.clone(shape);
-      staticType[arg] = maxType;
       auto name = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
                                                   "kiln.name");
       if (name && name.getValue().contains("_cache."))
-        cacheBytes += bytesOf(maxType);
+        cacheBytes += maxBytes(arg);
     }
 
     // Sizes and live ranges, step by step.
@@ -139,37 +89,23 @@ struct KilnPlanMemoryPass
             buffers[bufferOf[v]].last = index;
         break;
       }
-      SmallVector<Type> operandTypes;
-      for (Value v : op.getOperands()) {
-        operandTypes.push_back(staticType.lookup(v));
+      for (Value v : op.getOperands())
         if (bufferOf.count(v))
           buffers[bufferOf[v]].last = index;
-      }
-      FailureOr<SmallVector<Type>> types = failure();
-      if (auto call = dyn_cast<func::CallOp>(op)) {
-        auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
-            call, call.getCalleeAttr());
-        Operation *kernelOp = &callee.getBody().front().front();
-        types = staticResultTypes(kernelOp, operandTypes);
-      } else {
-        types = staticResultTypes(&op, operandTypes);
-      }
-      if (failed(types))
-        return op.emitOpError("cannot size this step's results for the "
-                              "maximum shapes");
-      SmallVector<int64_t> offsets;
+      SmallVector<Attribute> dims;
       for (auto [i, result] : llvm::enumerate(op.getResults())) {
-        staticType[result] = (*types)[i];
+        dims.push_back(AffineMapAttr::get(dimsMap(result)));
         if (isa<ParamOp>(op)) {
-          weightBytes += bytesOf(cast<RankedTensorType>((*types)[i]));
+          weightBytes += maxBytes(result);
           continue;
         }
         if (isa<AttentionOp>(op) && i > 0)
           continue; // updated caches: the cache arguments, in place
         bufferOf[result] = buffers.size();
-        buffers.push_back({result, bytesOf(cast<RankedTensorType>((*types)[i])),
-                           index, index});
+        buffers.push_back({result, maxBytes(result), index, index});
       }
+      if (!isa<ParamOp>(op))
+        op.setAttr("kiln.dims", b.getArrayAttr(dims));
       ++index;
     }
 
@@ -212,6 +148,10 @@ struct KilnPlanMemoryPass
                               : -1);
       op.setAttr("kiln.arena", b.getDenseI64ArrayAttr(offsets));
     }
+    SmallVector<Attribute> symbols;
+    for (const std::string &symbol : shapes->symbols)
+      symbols.push_back(b.getStringAttr(symbol));
+    fn->setAttr("kiln.symbols", b.getArrayAttr(symbols));
     fn->setAttr("kiln.arena_bytes", b.getI64IntegerAttr(arenaBytes));
     fn->setAttr("kiln.cache_bytes", b.getI64IntegerAttr(cacheBytes));
     fn->setAttr("kiln.weight_bytes", b.getI64IntegerAttr(weightBytes));
