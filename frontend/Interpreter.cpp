@@ -273,6 +273,11 @@ OpEvaluator::run(func::FuncOp function, const std::vector<Tensor> &args) {
     }
     if (absl::Status s = eval(&op); !s.ok())
       return s;
+    if (in_.observer_)
+      if (absl::Status s = in_.observer_(
+              &op, [&](Value v) -> const Tensor & { return get(v); });
+          !s.ok())
+        return s;
   }
   return absl::InternalError("function without a return");
 }

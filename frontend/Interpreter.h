@@ -45,6 +45,13 @@ enum class InterpreterPrecision { F32, F64 };
 using CallHandler = std::function<absl::StatusOr<std::vector<HostTensor>>(
     mlir::func::CallOp call, const std::vector<HostTensor> &args)>;
 
+/// Called after each op of a function the interpreter runs (not for the
+/// ops of callees); `valueOf` reads any value of that function computed so
+/// far. An error stops the run.
+using OpObserver = std::function<absl::Status(
+    mlir::Operation *op,
+    llvm::function_ref<const HostTensor &(mlir::Value)> valueOf)>;
+
 class Interpreter {
 public:
   Interpreter(const WeightStore &weights, InterpreterPrecision precision);
@@ -52,6 +59,7 @@ public:
   /// func.call runs the callee's body unless a handler is set (a test
   /// harness runs compiled kernels in its place).
   void setCallHandler(CallHandler handler) { callHandler_ = std::move(handler); }
+  void setObserver(OpObserver observer) { observer_ = std::move(observer); }
 
   /// Runs `function` on `args` (one per argument, with concrete shapes that
   /// fit the argument types). Run-time errors (an id outside a table, a
@@ -64,6 +72,7 @@ private:
   InterpreterPrecision precision_;
   std::map<std::string, std::shared_ptr<const HostTensor>> params_;
   CallHandler callHandler_;
+  OpObserver observer_;
   friend class OpEvaluator;
 };
 

@@ -209,6 +209,8 @@ absl::StatusOr<RunResult> runModel(const LoadedModel &model,
   Interpreter interpreter(*model.weights, request.precision);
   if (request.callHandler)
     interpreter.setCallHandler(request.callHandler);
+  if (request.observer)
+    interpreter.setObserver(request.observer);
   RunResult result;
   HostTensor inputIds = padded(model, ids, c.padIdOrZero(), longest);
   std::vector<int64_t> lengths;

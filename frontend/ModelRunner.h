@@ -43,6 +43,8 @@ struct RunRequest {
   InterpreterPrecision precision = InterpreterPrecision::F32;
   /// Runs func.call steps (compiled kernels) in place of their bodies.
   CallHandler callHandler;
+  /// Sees every op the interpreter runs (a harness checking the arena plan).
+  OpObserver observer;
 };
 
 struct RunResult {

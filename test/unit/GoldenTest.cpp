@@ -12,7 +12,9 @@
 // is generated x86-64 code (kilnc's CPU path, linked into a shared object
 // and called through the kernel ABI in two work ranges), gemm steps are
 // BLAS and attention steps the reference attention. Each kernel's result
-// is also checked against the interpreter on the same inputs.
+// is also checked against the interpreter on the same inputs. Step results
+// live in one arena at the planned offsets (kernels read their inputs from
+// it), and every step's shape is checked against its planned dims.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +22,7 @@
 #include "frontend/Npy.h"
 #include "passes/CpuKernels.h"
 #include "passes/Passes.h"
+#include "passes/Pipelines.h"
 #include "passes/Registration.h"
 
 #include "mlir/Pass/PassManager.h"
@@ -90,17 +93,22 @@ public:
       dlclose(handle_);
   }
 
-  /// Forms the step list in `model`'s module and compiles its kernels.
-  bool compile(kiln::LoadedModel &model, std::string &error) {
+  /// Forms the step list (with its arena plan for `maxBatch` x `maxSeq`)
+  /// in `model`'s module and compiles its kernels.
+  bool compile(kiln::LoadedModel &model, int64_t maxBatch, int64_t maxSeq,
+               std::string &error) {
     mlir::PassManager pm(model.module->getContext());
-    kiln::KilnDecomposeOptions decompose;
-    decompose.keepAttention = true;
-    pm.addPass(kiln::createKilnDecompose(decompose));
-    pm.addPass(kiln::createKilnOutlineKernels());
+    kiln::buildKilnStepListPipeline(pm, maxBatch, maxSeq);
     if (mlir::failed(pm.run(*model.module))) {
       error = "forming the step list failed";
       return false;
     }
+    int64_t arenaBytes = 0;
+    model.module->walk([&](mlir::func::FuncOp fn) {
+      if (auto bytes = fn->getAttrOfType<mlir::IntegerAttr>("kiln.arena_bytes"))
+        arenaBytes = std::max<int64_t>(arenaBytes, bytes.getInt());
+    });
+    arena_.assign(arenaBytes, 0);
     std::string base = ::testing::TempDir() + "kiln-kernels-" +
                        std::to_string(::getpid()) + "-" +
                        std::to_string(counter_++);
@@ -137,7 +145,17 @@ public:
       if (!fn)
         return absl::NotFoundError("no symbol " + kernel->symbol);
 
+      // Operands the plan places in the arena are read from there: a plan
+      // that let a live buffer be overwritten gives wrong inputs here.
       std::vector<kiln::HostTensor> tensors = args;
+      for (auto [i, operand] : llvm::enumerate(call.getOperands())) {
+        int64_t offset = arenaOffset(operand);
+        if (offset < 0)
+          continue;
+        std::vector<char> bytes = pack(tensors[i]);
+        std::memcpy(bytes.data(), arena_.data() + offset, bytes.size());
+        unpack(bytes, tensors[i]);
+      }
       kiln::HostTensor result = (*expected)[0];
       std::fill(result.values.begin(), result.values.end(), 0.0);
       tensors.push_back(result);
@@ -174,7 +192,62 @@ public:
     };
   }
 
+  /// Writes every planned step result into the arena at its offset,
+  /// after checking its dims against the plan's expressions evaluated with
+  /// the call's actual symbols.
+  kiln::OpObserver observer() {
+    return [this](mlir::Operation *op,
+                  llvm::function_ref<const kiln::HostTensor &(mlir::Value)>
+                      valueOf) -> absl::Status {
+      auto offsets = op->getAttrOfType<mlir::DenseI64ArrayAttr>("kiln.arena");
+      auto dims = op->getAttrOfType<mlir::ArrayAttr>("kiln.dims");
+      if (!offsets || !dims)
+        return absl::OkStatus();
+      auto fn = op->getParentOfType<mlir::func::FuncOp>();
+      llvm::SmallVector<mlir::AffineExpr> symbols;
+      for (mlir::BlockArgument arg : fn.getArguments()) {
+        auto type = mlir::cast<mlir::RankedTensorType>(arg.getType());
+        for (int64_t d = 0; d < type.getRank(); ++d)
+          if (type.isDynamicDim(d))
+            symbols.push_back(mlir::getAffineConstantExpr(
+                valueOf(arg).shape[d], op->getContext()));
+      }
+      for (auto [i, result] : llvm::enumerate(op->getResults())) {
+        const kiln::HostTensor &value = valueOf(result);
+        auto map = mlir::cast<mlir::AffineMapAttr>(dims[i]).getValue();
+        std::vector<int64_t> planned;
+        for (mlir::AffineExpr e : map.getResults())
+          planned.push_back(mlir::cast<mlir::AffineConstantExpr>(
+                                mlir::simplifyAffineExpr(
+                                    e.replaceSymbols(symbols), 0,
+                                    symbols.size()))
+                                .getValue());
+        if (planned != value.shape)
+          return absl::InternalError("kiln.dims of a step disagree with its "
+                                     "result's shape");
+        int64_t offset = offsets[i];
+        if (offset < 0)
+          continue;
+        std::vector<char> bytes = pack(value);
+        if (offset + static_cast<int64_t>(bytes.size()) >
+            static_cast<int64_t>(arena_.size()))
+          return absl::InternalError("a step result overflows the arena");
+        std::memcpy(arena_.data() + offset, bytes.data(), bytes.size());
+      }
+      return absl::OkStatus();
+    };
+  }
+
 private:
+  static int64_t arenaOffset(mlir::Value value) {
+    auto result = mlir::dyn_cast<mlir::OpResult>(value);
+    if (!result)
+      return -1;
+    auto offsets =
+        result.getOwner()->getAttrOfType<mlir::DenseI64ArrayAttr>("kiln.arena");
+    return offsets ? offsets[result.getResultNumber()] : -1;
+  }
+
   static std::vector<char> pack(const kiln::HostTensor &t) {
     mlir::Type e = t.elementType;
     size_t width = e.isF32() ? 4 : e.isInteger(64) ? 8 : 1;
@@ -211,6 +284,7 @@ private:
 
   void *handle_ = nullptr;
   std::vector<kiln::CompiledKernel> kernels_;
+  std::vector<char> arena_;
   static inline int counter_ = 0;
 };
 
@@ -251,9 +325,14 @@ TEST_P(GoldenTest, MatchesTransformers) {
     request.ignoreEos = true;
   }
   if (param.mode == Mode::CompiledKernels) {
+    // The arena is planned for this batch and the longest sequence the run
+    // makes (prompt + new tokens; T5's cache holds the new tokens).
+    int64_t maxSeq = padded.front().size() + request.maxNewTokens + 1;
     std::string error;
-    ASSERT_TRUE(compiled.compile(*model, error)) << error;
+    ASSERT_TRUE(compiled.compile(*model, padded.size(), maxSeq, error))
+        << error;
     request.callHandler = compiled.handler(reference, param.fixture);
+    request.observer = compiled.observer();
   }
   auto result = kiln::runModel(*model, request);
   ASSERT_TRUE(result.ok()) << result.status();
