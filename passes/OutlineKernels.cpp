@@ -175,6 +175,9 @@ struct KilnOutlineKernelsPass
           kernel->setAttr("kiln.kernel", builder.getUnitAttr());
           kernel->setAttr("kiln.split",
                           builder.getDenseBoolArrayAttr(splitFlags(op)));
+          SmallVector<Type> buffers(op->getOperandTypes());
+          llvm::append_range(buffers, op->getResultTypes());
+          kernel->setAttr("kiln.buffers", builder.getTypeArrayAttr(buffers));
           existing = kernel;
         }
         builder.setInsertionPoint(op);

@@ -92,10 +92,12 @@ def KilnOutlineKernels : Pass<"kiln-outline-kernels", "::mlir::ModuleOp"> {
     the identical ops of every layer share one kernel. The calls, gemms and
     attentions left in the entry function, in order, are its step list.
 
-    Each kernel function carries `kiln.kernel` and `kiln.split`, one bool per
-    argument then result: whether that buffer is cut along dim 0 when the
-    kernel runs a work range [begin, end) of its result's dim 0. A kernel
-    that cannot be split that way has all false (its range is [0, 1)).
+    Each kernel function carries `kiln.kernel`, `kiln.buffers` (the tensor
+    types of its arguments then results, which survive lowering to LLVM) and
+    `kiln.split`, one bool per buffer: whether that buffer is cut along dim
+    0 when the kernel runs a work range [begin, end) of its result's dim 0.
+    A kernel that cannot be split that way has all false (its range is
+    [0, 1)).
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
@@ -125,6 +127,24 @@ def KilnPlanMemory : Pass<"kiln-plan-memory", "::mlir::ModuleOp"> {
     Option<"maxSeq", "max-seq", "int64_t", /*default=*/"128",
            "largest sequence (and cache) length the plan serves">
   ];
+}
+
+def KilnKernelAbi : Pass<"kiln-kernel-abi", "::mlir::ModuleOp"> {
+  let summary = "Give every lowered kernel the flat work-range ABI";
+  let description = [{
+    For each LLVM-dialect function marked `kiln.kernel` (lowered from a
+    kernel function, its memrefs unpacked), adds the exported wrapper
+
+      void kiln_<kernel>(void **buffers, const int64_t *shapes,
+                         int64_t begin, int64_t end)
+
+    which reads one pointer per buffer and every buffer's dims in order,
+    computes row-major strides, and for the buffers `kiln.split` marks
+    advances the pointer by `begin` rows and sets dim 0 to `end - begin`:
+    the kernel then computes rows [begin, end) of its result. This is how a
+    thread pool splits a kernel without the kernel knowing.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 #endif // KILN_PASSES_TD

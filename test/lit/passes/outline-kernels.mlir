@@ -7,11 +7,11 @@
 // scale; a broadcast bias is whole; iota cannot be cut at all.
 // CHECK-LABEL: func.func private @kernel_0_rms_norm
 // CHECK-SAME: (%{{.+}}: tensor<?x?x64xf32>, %{{.+}}: tensor<64xf32>) -> tensor<?x?x64xf32>
-// CHECK-SAME: attributes {kiln.kernel, kiln.split = array<i1: true, false, true>}
+// CHECK-SAME: attributes {kiln.buffers = [tensor<?x?x64xf32>, tensor<64xf32>, tensor<?x?x64xf32>], kiln.kernel, kiln.split = array<i1: true, false, true>}
 // CHECK-NEXT: kiln.rms_norm
 // CHECK-NEXT: return
 // CHECK-LABEL: func.func private @kernel_1_add
-// CHECK-SAME: attributes {kiln.kernel, kiln.split = array<i1: true, false, true>}
+// CHECK-SAME: kiln.kernel, kiln.split = array<i1: true, false, true>}
 // CHECK-LABEL: func.func private @kernel_2_iota
 // CHECK-SAME: kiln.split = array<i1: false, false>
 // CHECK-LABEL: func.func @forward
