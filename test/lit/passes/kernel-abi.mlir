@@ -4,6 +4,7 @@
 // the buffers kiln.split marks (the rows %x and the result, not the bias)
 // starts `begin` rows in and makes dim 0 `end - begin` rows long; the kernel
 // itself (private, internal) stays unaware of it.
+// CHECK: llvm.func internal @kernel_0_add
 // CHECK-LABEL: llvm.func @kiln_kernel_0_add
 // CHECK-SAME: (%[[BUFFERS:.+]]: !llvm.ptr, %[[SHAPES:.+]]: !llvm.ptr, %[[BEGIN:.+]]: i64, %[[END:.+]]: i64)
 // Buffer 0, [?, ?, 8], split.
@@ -24,7 +25,6 @@
 // CHECK: llvm.sub %[[END]], %[[BEGIN]]
 // CHECK: llvm.call @kernel_0_add(%[[ROWS]], %[[ROWS]], %{{.+}}, %[[N0]], %[[D01]], %[[D02]], %[[S0]], %[[S1]], %{{.+}}, %[[P1]], %[[P1]], %{{.+}}, %[[D10]],
 // CHECK: llvm.return
-// CHECK: llvm.func internal @kernel_0_add
 func.func private @kernel_0_add(%a: tensor<?x?x8xf32>, %b: tensor<8xf32>) -> tensor<?x?x8xf32>
     attributes {kiln.kernel, kiln.split = array<i1: true, false, true>,
                 kiln.buffers = [tensor<?x?x8xf32>, tensor<8xf32>, tensor<?x?x8xf32>]} {
