@@ -1,9 +1,10 @@
 //===- CpuObject.h - LLVM dialect -> x86-64 object file --------------------===//
 //
 // The last step of CPU code generation: translate a module lowered to the
-// LLVM dialect into LLVM IR and emit an x86-64 relocatable object in
-// process with an LLVM TargetMachine (generic x86-64, PIC, so objects link
-// into a shared library and run on any x86-64 machine).
+// LLVM dialect into LLVM IR, optimize it with LLVM's O3 pipeline (which
+// vectorizes the loops), and emit an x86-64 relocatable object in process
+// with an LLVM TargetMachine (generic x86-64, PIC, so objects link into a
+// shared library and run on any x86-64 machine).
 //
 //===----------------------------------------------------------------------===//
 
