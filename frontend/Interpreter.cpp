@@ -185,6 +185,12 @@ double OpEvaluator::round(Type type, double value) const {
     return roundToF16(value);
   if (type.isInteger(1))
     return value != 0 ? 1 : 0;
+  // A float -> int cast of NaN, an infinity or an out-of-range value is
+  // unspecified (kiln.cast); the interpreter keeps the non-finite value as
+  // its marker instead of converting it, which C++ leaves undefined.
+  if ((!std::isfinite(value) || std::fabs(value) >= 9.2e18) &&
+      (type.isInteger(32) || type.isInteger(64)))
+    return value;
   if (type.isInteger(32))
     return static_cast<double>(static_cast<int32_t>(
         static_cast<int64_t>(std::trunc(value))));
@@ -753,8 +759,8 @@ absl::Status OpEvaluator::evalEmbedding(EmbeddingOp op) {
   for (size_t i = 0; i < ids.values.size(); ++i) {
     double id = ids.values[i];
     if (!(id >= 0 && id < rows))
-      return error(absl::StrCat("id ", static_cast<int64_t>(id),
-                                " is outside the table's ", rows, " rows"));
+      return error(absl::StrCat("id ", id, " is outside the table's ", rows,
+                                " rows"));
     std::copy_n(table.values.begin() + static_cast<int64_t>(id) * h, h,
                 t.values.begin() + i * h);
   }

@@ -257,7 +257,10 @@ private:
         float v = static_cast<float>(t.values[i]);
         std::memcpy(&bytes[i * 4], &v, 4);
       } else if (e.isInteger(64)) {
-        int64_t v = static_cast<int64_t>(t.values[i]);
+        // Non-finite stands for an unspecified integer (see the comparison
+        // below); any value will do, but converting it is undefined.
+        double d = t.values[i];
+        int64_t v = std::isfinite(d) ? static_cast<int64_t>(d) : 0;
         std::memcpy(&bytes[i * 8], &v, 8);
       } else {
         bytes[i] = t.values[i] != 0;
