@@ -94,7 +94,8 @@ struct KilnKernelAbiPass : public impl::KilnKernelAbiBase<KilnKernelAbiPass> {
     for (LLVM::LLVMFuncOp kernel : kernels) {
       auto types = kernel->getAttrOfType<ArrayAttr>("kiln.buffers");
       auto split = kernel->getAttrOfType<DenseBoolArrayAttr>("kiln.split");
-      if (!types || !split || types.size() != split.size()) {
+      if (!types || !split ||
+          static_cast<int64_t>(types.size()) != split.size()) {
         kernel.emitOpError("needs kiln.buffers and kiln.split of equal "
                            "length");
         return signalPassFailure();
