@@ -177,4 +177,31 @@ TEST_F(InterpreterTest, RunTimeErrorsNameTheOp) {
       << s;
 }
 
+TEST_F(InterpreterTest, ArgumentsAndRunTimeShapesAreChecked) {
+  const char *source = R"(
+    func.func @f(%a: tensor<?x4xf32>, %b: tensor<?x4xf32>) -> tensor<?x4xf32> {
+      %s = kiln.add %a, %b : tensor<?x4xf32>
+      return %s : tensor<?x4xf32>
+    })";
+  absl::Status s =
+      evaluate(source, {tensor({2, 4}, std::vector<double>(8, 1))}).status();
+  EXPECT_NE(s.message().find("@f takes 2 arguments, got 1"), std::string::npos)
+      << s;
+  s = evaluate(source, {tensor({2, 4}, std::vector<double>(8, 1)),
+                        tensor({2, 3}, std::vector<double>(6, 1))})
+          .status();
+  EXPECT_NE(s.message().find("@f argument 1 has shape [2, 3], which does not "
+                             "fit its type"),
+            std::string::npos)
+      << s;
+  // Dynamic dims that disagree only at run time.
+  s = evaluate(source, {tensor({2, 4}, std::vector<double>(8, 1)),
+                        tensor({3, 4}, std::vector<double>(12, 1))})
+          .status();
+  EXPECT_NE(s.message().find("'kiln.add': shapes [2, 4] and [3, 4] do not "
+                             "broadcast"),
+            std::string::npos)
+      << s;
+}
+
 } // namespace
