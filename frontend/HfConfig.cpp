@@ -9,33 +9,19 @@
 
 #include "frontend/HfConfig.h"
 
+#include "frontend/Files.h"
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
-#include <sstream>
-#include <sys/stat.h>
 
 namespace kiln {
 
 namespace {
 
 using Json = nlohmann::json;
-
-absl::StatusOr<Json> readJson(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  Json json = Json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object())
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a JSON object"));
-  return json;
-}
 
 /// Typed access to a JSON object that remembers the first error.
 class Fields {
@@ -310,11 +296,6 @@ void readLlama(Fields &f, ModelConfig &c) {
   c.eosIds = f.intList("eos_token_id");
 }
 
-bool fileExists(const std::string &path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 struct ArchitectureEntry {
   const char *name;
   Architecture arch;
@@ -347,7 +328,7 @@ const char *architectureName(Architecture arch) {
 
 absl::StatusOr<ModelConfig> loadModelConfig(const std::string &dir) {
   std::string path = dir + "/config.json";
-  auto json = readJson(path);
+  auto json = readJsonObject(path);
   if (!json.ok())
     return json.status();
   Fields f(*json, path);
@@ -432,8 +413,8 @@ absl::StatusOr<ModelConfig> loadModelConfig(const std::string &dir) {
 
   // generation_config.json overrides the token ids when present.
   std::string genPath = dir + "/generation_config.json";
-  if (fileExists(genPath)) {
-    auto gen = readJson(genPath);
+  if (isRegularFile(genPath)) {
+    auto gen = readJsonObject(genPath);
     if (!gen.ok())
       return gen.status();
     Fields g(*gen, genPath);

@@ -8,6 +8,8 @@
 
 #include "frontend/Npy.h"
 
+#include "frontend/Files.h"
+
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -16,7 +18,6 @@
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 namespace kiln {
 
@@ -54,12 +55,10 @@ absl::Status writeNpy(const std::string &path,
 }
 
 absl::StatusOr<NpyArray> readNpy(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string bytes = buffer.str();
+  auto content = readFile(path);
+  if (!content.ok())
+    return content.status();
+  const std::string &bytes = *content;
   auto bad = [&](const std::string &why) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a float32 .npy file: ", why));

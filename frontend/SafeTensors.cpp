@@ -9,6 +9,8 @@
 
 #include "frontend/SafeTensors.h"
 
+#include "frontend/Files.h"
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -18,8 +20,6 @@
 #include <algorithm>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
-#include <sstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -313,21 +313,6 @@ SafeTensorsFile::~SafeTensorsFile() {
 // WeightStore
 //===----------------------------------------------------------------------===//
 
-namespace {
-bool fileExists(const std::string &path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-absl::StatusOr<std::string> readText(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-} // namespace
 
 absl::StatusOr<std::unique_ptr<WeightStore>>
 WeightStore::openFile(const std::string &path) {
@@ -346,21 +331,17 @@ absl::StatusOr<std::unique_ptr<WeightStore>>
 WeightStore::openFolder(const std::string &dir) {
   std::string single = dir + "/model.safetensors";
   std::string indexPath = dir + "/model.safetensors.index.json";
-  if (fileExists(single))
+  if (isRegularFile(single))
     return openFile(single);
-  if (!fileExists(indexPath))
+  if (!isRegularFile(indexPath))
     return absl::NotFoundError(absl::StrCat(
         dir, ": no model.safetensors or model.safetensors.index.json"));
 
-  auto text = readText(indexPath);
-  if (!text.ok())
-    return text.status();
-  Json index = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (index.is_discarded() || !index.is_object())
-    return absl::InvalidArgumentError(
-        absl::StrCat(indexPath, ": not a JSON object"));
-  auto mapIt = index.find("weight_map");
-  if (mapIt == index.end() || !mapIt->is_object())
+  auto index = readJsonObject(indexPath);
+  if (!index.ok())
+    return index.status();
+  auto mapIt = index->find("weight_map");
+  if (mapIt == index->end() || !mapIt->is_object())
     return absl::InvalidArgumentError(
         absl::StrCat(indexPath, ": missing \"weight_map\" object"));
 

@@ -24,9 +24,7 @@ void buildGpt2(GraphBuilder &g, const ModelConfig &c) {
                                 decoderInputs(g, decode ? 1 : kDyn,
                                               c.numLayers, H));
     mlir::Value ids = args[0], positions = args[1];
-    // Position ids [B, S] = positions[b] + s.
-    mlir::Value positionIds =
-        g.add(g.reshape(positions, {kDyn, 1}), g.iota(ids, 1));
+    mlir::Value positionIds = decoderPositionIds(g, ids, positions);
     mlir::Value h = g.add(g.embedding(g.param("wte.weight", {V, H}), ids),
                           g.embedding(g.param("wpe.weight", {c.maxPositions, H}),
                                       positionIds));

@@ -36,8 +36,7 @@ void buildLlama(GraphBuilder &g, const ModelConfig &c) {
                                 decoderInputs(g, decode ? 1 : kDyn,
                                               c.numLayers, kvWidth));
     mlir::Value ids = args[0], positions = args[1];
-    mlir::Value positionIds =
-        g.add(g.reshape(positions, {kDyn, 1}), g.iota(ids, 1));
+    mlir::Value positionIds = decoderPositionIds(g, ids, positions);
     mlir::Value h = g.embedding(g.param("embed_tokens.weight", {V, H}), ids);
     std::vector<std::pair<std::string, mlir::Value>> caches;
     for (int64_t l = 0; l < c.numLayers; ++l) {

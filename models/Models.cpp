@@ -54,6 +54,11 @@ decoderInputs(GraphBuilder &g, int64_t seqLen, int64_t numLayers,
   return inputs;
 }
 
+mlir::Value decoderPositionIds(GraphBuilder &g, mlir::Value ids,
+                               mlir::Value positions) {
+  return g.add(g.reshape(positions, {kDyn, 1}), g.iota(ids, 1));
+}
+
 GraphBuilder::AttentionOptions
 decoderAttention(const ModelConfig &config,
                  const std::vector<mlir::Value> &args, int64_t layer,

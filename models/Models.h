@@ -50,6 +50,10 @@ std::vector<std::pair<std::string, mlir::Type>>
 decoderInputs(GraphBuilder &g, int64_t seqLen, int64_t numLayers,
               int64_t cacheWidth);
 
+/// Position ids [B, S] of a decoder entry point: positions[b] + s.
+mlir::Value decoderPositionIds(GraphBuilder &g, mlir::Value ids,
+                               mlir::Value positions);
+
 /// Attention options of layer `layer` of a decoder entry point made with
 /// decoderInputs (causal, with that layer's caches at `firstCache`).
 GraphBuilder::AttentionOptions

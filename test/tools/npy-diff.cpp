@@ -6,14 +6,14 @@
 // 1 when it exceeds --rtol, when the shapes differ, or when GOT holds NaN or
 // infinity. With --lengths, arrays whose dim 1 is the padded sequence
 // length skip the positions past each sequence's length (padding is never
-// compared). A test utility: lets lit tests check tools' .npy outputs
+// compared; test/support/Golden.h). A test utility: lets lit tests check tools' .npy outputs
 // against the golden fixtures without Python.
 //
 //===----------------------------------------------------------------------===//
 
 #include "frontend/Npy.h"
+#include "test/support/Golden.h"
 
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -51,26 +51,13 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "npy-diff: shapes differ\n");
     return 1;
   }
-  const std::vector<int64_t> &shape = expected->shape;
-  int64_t rows = shape.empty() ? 1 : shape[0];
-  int64_t perRow = rows ? expected->values.size() / rows : 0;
-  bool masked = !lengths.empty() && shape.size() >= 3 &&
-                static_cast<int64_t>(lengths.size()) == rows;
-  int64_t perToken = masked ? perRow / shape[1] : perRow;
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < expected->values.size(); ++i) {
-    int64_t b = i / perRow, s = (i % perRow) / perToken;
-    if (masked && s >= lengths[b])
-      continue;
-    double g = got->values[i], e = expected->values[i];
-    if (!std::isfinite(g)) {
-      std::fprintf(stderr, "npy-diff: %s holds NaN or infinity\n", argv[1]);
-      return 1;
-    }
-    diff += (g - e) * (g - e);
-    norm += e * e;
+  bool finite = true;
+  double relative = kiln::test::relativeErrorExcludingPadding(
+      expected->shape, got->values, expected->values, lengths, finite);
+  if (!finite) {
+    std::fprintf(stderr, "npy-diff: %s holds NaN or infinity\n", argv[1]);
+    return 1;
   }
-  double relative = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
   std::printf("relative error %.3g (tolerance %.3g)\n", relative, rtol);
   return relative <= rtol ? 0 : 1;
 }

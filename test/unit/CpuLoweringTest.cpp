@@ -10,10 +10,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "frontend/Files.h"
 #include "frontend/ModelRunner.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 #include "passes/Registration.h"
+#include "test/support/Golden.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -27,8 +29,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace {
 
@@ -68,14 +68,10 @@ struct Buffer {
 };
 
 double relativeError(const std::vector<float> &got, const HostTensor &ref) {
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (!std::isfinite(got[i]))
-      return INFINITY;
-    diff += (got[i] - ref.values[i]) * (got[i] - ref.values[i]);
-    norm += ref.values[i] * ref.values[i];
-  }
-  return norm == 0 ? std::sqrt(diff) : std::sqrt(diff / norm);
+  bool finite = true;
+  double relative = kiln::test::relativeErrorExcludingPadding(
+      ref.shape, got, ref.values, /*lengths=*/{}, finite);
+  return finite ? relative : INFINITY;
 }
 
 class CpuLoweringTest : public ::testing::TestWithParam<std::string> {
@@ -147,11 +143,9 @@ protected:
 
 TEST_P(CpuLoweringTest, MatchesInterpreter) {
   fs::path dir = fs::path(KILN_GOLDEN_DIR) / GetParam();
-  std::ifstream in(dir / "golden.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto golden = nlohmann::json::parse(text.str(), nullptr, false);
-  ASSERT_FALSE(golden.is_discarded());
+  auto goldenJson = kiln::readJsonObject((dir / "golden.json").string());
+  ASSERT_TRUE(goldenJson.ok()) << goldenJson.status();
+  nlohmann::json &golden = *goldenJson;
 
   mlir::DialectRegistry registry;
   kiln::registerKilnCompilerDialects(registry);
@@ -255,17 +249,8 @@ TEST_P(CpuLoweringTest, MatchesInterpreter) {
   }
 }
 
-std::vector<std::string> fixtures() {
-  std::vector<std::string> names;
-  for (const auto &entry : fs::directory_iterator(KILN_GOLDEN_DIR))
-    if (fs::exists(entry.path() / "golden.json"))
-      names.push_back(entry.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 INSTANTIATE_TEST_SUITE_P(Fixtures, CpuLoweringTest,
-                         ::testing::ValuesIn(fixtures()),
+                         ::testing::ValuesIn(kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR)),
                          [](const ::testing::TestParamInfo<std::string> &i) {
                            return i.param;
                          });

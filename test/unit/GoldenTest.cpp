@@ -18,12 +18,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "frontend/Files.h"
 #include "frontend/ModelRunner.h"
 #include "frontend/Npy.h"
 #include "passes/CpuKernels.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 #include "passes/Registration.h"
+#include "test/support/Golden.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/TargetSelect.h"
@@ -38,29 +40,11 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace {
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
-
-std::vector<std::string> fixtureNames() {
-  std::vector<std::string> names;
-  for (const auto &entry : fs::directory_iterator(KILN_GOLDEN_DIR))
-    if (fs::exists(entry.path() / "golden.json"))
-      names.push_back(entry.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-Json readJson(const fs::path &path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return Json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false);
-}
 
 enum class Mode { Interpreted, Decomposed, CompiledKernels };
 
@@ -296,8 +280,9 @@ class GoldenTest : public ::testing::TestWithParam<Case> {};
 TEST_P(GoldenTest, MatchesTransformers) {
   const Case &param = GetParam();
   fs::path dir = fs::path(KILN_GOLDEN_DIR) / param.fixture;
-  Json golden = readJson(dir / "golden.json");
-  ASSERT_FALSE(golden.is_discarded()) << dir;
+  auto goldenJson = kiln::readJsonObject((dir / "golden.json").string());
+  ASSERT_TRUE(goldenJson.ok()) << goldenJson.status();
+  Json &golden = *goldenJson;
 
   mlir::DialectRegistry registry;
   kiln::registerKilnCompilerDialects(registry);
@@ -340,7 +325,6 @@ TEST_P(GoldenTest, MatchesTransformers) {
   auto result = kiln::runModel(*model, request);
   ASSERT_TRUE(result.ok()) << result.status();
 
-  const int64_t paddedLength = padded.front().size();
   for (auto it = golden["outputs"].begin(); it != golden["outputs"].end();
        ++it) {
     auto expected = kiln::readNpy((dir / it.value().get<std::string>()).string());
@@ -352,23 +336,9 @@ TEST_P(GoldenTest, MatchesTransformers) {
     ASSERT_NE(ours, nullptr) << "no output named " << it.key();
     ASSERT_EQ(ours->shape, expected->shape) << it.key();
 
-    // Positions past a sequence's length are padding: not compared.
-    bool perPosition =
-        expected->shape.size() >= 3 && expected->shape[1] == paddedLength;
-    int64_t perRow = expected->values.size() / expected->shape[0];
-    int64_t perToken = perPosition ? perRow / paddedLength : perRow;
-    double diff = 0, norm = 0;
     bool finite = true;
-    for (size_t i = 0; i < expected->values.size(); ++i) {
-      int64_t b = i / perRow, s = (i % perRow) / perToken;
-      if (perPosition && s >= lengths[b])
-        continue;
-      double ref = expected->values[i], got = ours->values[i];
-      finite = finite && std::isfinite(got);
-      diff += (got - ref) * (got - ref);
-      norm += ref * ref;
-    }
-    double relative = std::sqrt(diff / norm);
+    double relative = kiln::test::relativeErrorExcludingPadding(
+        expected->shape, ours->values, expected->values, lengths, finite);
     EXPECT_TRUE(finite) << it.key() << " holds NaN or infinity";
     EXPECT_LE(relative, 1e-4) << param.fixture << " " << it.key();
     std::cout << "[golden] " << param.fixture << modeName(param.mode) << " "
@@ -395,7 +365,7 @@ TEST_P(GoldenTest, MatchesTransformers) {
 
 std::vector<Case> allCases() {
   std::vector<Case> cases;
-  for (const std::string &name : fixtureNames())
+  for (const std::string &name : kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR))
     for (Mode mode :
          {Mode::Interpreted, Mode::Decomposed, Mode::CompiledKernels})
       cases.push_back({name, mode});

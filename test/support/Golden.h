@@ -1,0 +1,62 @@
+//===- Golden.h - reading and comparing the golden fixtures (tests only) --===//
+//
+// Shared by the golden tests, the CPU lowering test and npy-diff: the list
+// of fixtures, and the error measure every comparison against transformers
+// uses (relative norm error, padding excluded).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_TEST_SUPPORT_GOLDEN_H
+#define KILN_TEST_SUPPORT_GOLDEN_H
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace kiln::test {
+
+/// The fixtures under `dir` (folders holding a golden.json), sorted.
+inline std::vector<std::string> goldenFixtureNames(const std::string &dir) {
+  std::vector<std::string> names;
+  for (const auto &entry : std::filesystem::directory_iterator(dir))
+    if (std::filesystem::exists(entry.path() / "golden.json"))
+      names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+/// ||got - expected|| / ||expected|| over row-major arrays of `shape`. When
+/// `lengths` has one entry per row and dim 1 is the padded length (the
+/// longest of them), positions past each sequence's length are padding and
+/// are skipped. `finite` is cleared if `got` holds NaN or an infinity.
+template <typename Got, typename Expected>
+double relativeErrorExcludingPadding(const std::vector<int64_t> &shape,
+                                     const Got &got, const Expected &expected,
+                                     const std::vector<int64_t> &lengths,
+                                     bool &finite) {
+  int64_t rows = shape.empty() ? 1 : shape[0];
+  int64_t perRow = rows ? static_cast<int64_t>(expected.size()) / rows : 0;
+  bool masked = shape.size() >= 3 && !lengths.empty() &&
+                static_cast<int64_t>(lengths.size()) == rows &&
+                shape[1] == *std::max_element(lengths.begin(), lengths.end());
+  int64_t perToken = masked ? perRow / shape[1] : perRow;
+  double diff = 0, norm = 0;
+  finite = true;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    int64_t b = i / perRow, s = (i % perRow) / perToken;
+    if (masked && s >= lengths[b])
+      continue;
+    double g = got[i], e = expected[i];
+    finite = finite && std::isfinite(g);
+    diff += (g - e) * (g - e);
+    norm += e * e;
+  }
+  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+}
+
+} // namespace kiln::test
+
+#endif // KILN_TEST_SUPPORT_GOLDEN_H
