@@ -6,14 +6,8 @@
 #include "passes/Passes.h"
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "mlir/Pass/PassManager.h"
-
-#include <algorithm>
-#include <functional>
 
 using namespace mlir;
 
@@ -44,299 +38,159 @@ absl::StatusOr<LoadedModel> loadModel(MLIRContext &context,
   return model;
 }
 
-absl::StatusOr<std::vector<std::vector<int64_t>>>
-parseIdLists(const std::string &text, const std::string &what) {
-  std::vector<std::vector<int64_t>> lists;
-  for (absl::string_view sequence : absl::StrSplit(text, ';')) {
-    std::vector<int64_t> ids;
-    for (absl::string_view item : absl::StrSplit(sequence, ',')) {
-      item = absl::StripAsciiWhitespace(item);
-      int64_t id;
-      if (!absl::SimpleAtoi(item, &id))
-        return absl::InvalidArgumentError(absl::StrCat(
-            what, ": '", item, "' is not an integer (expected e.g. 1,2,3;4,5)"));
-      ids.push_back(id);
-    }
-    lists.push_back(std::move(ids));
+rt::ModelInfo modelInfo(const ModelConfig &c) {
+  rt::ModelInfo m;
+  switch (c.family) {
+  case ModelFamily::Gpt2:
+    m.family = rt::Family::Gpt2;
+    break;
+  case ModelFamily::Llama:
+    m.family = rt::Family::Llama;
+    break;
+  case ModelFamily::Bert:
+    m.family = rt::Family::Bert;
+    break;
+  case ModelFamily::Roberta:
+    m.family = rt::Family::Roberta;
+    break;
+  case ModelFamily::T5:
+    m.family = rt::Family::T5;
+    break;
   }
-  return lists;
+  m.architecture = architectureName(c.architecture);
+  m.vocabSize = c.vocabSize;
+  m.typeVocabSize = c.typeVocabSize;
+  m.padId = c.padIdOrZero();
+  m.eosIds = c.eosIds;
+  // RoBERTa's positions start past the pad id; T5's are relative.
+  m.positionLimit = c.maxPositions;
+  if (c.family == ModelFamily::Roberta)
+    m.positionLimit = c.maxPositions - c.padIdOrZero() - 1;
+  if (c.family == ModelFamily::T5)
+    m.positionLimit = 0;
+  m.decoderStartId = c.decoderStartId.value_or(-1);
+  return m;
 }
 
 namespace {
 
-Type f32Type(const LoadedModel &m) {
-  return Float32Type::get(m.module.get().getContext());
-}
-Type i64Type(const LoadedModel &m) {
-  return IntegerType::get(m.module.get().getContext(), 64);
-}
-
-/// [B, S] right-padded with `pad`.
-HostTensor padded(const LoadedModel &m,
-                  const std::vector<std::vector<int64_t>> &lists, int64_t pad,
-                  int64_t width) {
-  HostTensor t = HostTensor::zeros(
-      {static_cast<int64_t>(lists.size()), width}, i64Type(m));
-  for (size_t b = 0; b < lists.size(); ++b)
-    for (int64_t s = 0; s < width; ++s)
-      t.values[b * width + s] =
-          s < static_cast<int64_t>(lists[b].size()) ? lists[b][s] : pad;
-  return t;
-}
-
-HostTensor column(const LoadedModel &m, const std::vector<int64_t> &values) {
-  HostTensor t = HostTensor::zeros({static_cast<int64_t>(values.size())},
-                                   i64Type(m));
-  for (size_t i = 0; i < values.size(); ++i)
-    t.values[i] = static_cast<double>(values[i]);
-  return t;
-}
-
-func::FuncOp entry(const LoadedModel &m, StringRef name) {
-  return m.module.get().lookupSymbol<func::FuncOp>(name);
-}
-
-std::string resultName(func::FuncOp fn, unsigned i) {
-  auto name = fn.getResultAttrOfType<StringAttr>(i, "kiln.name");
-  return name ? name.str() : absl::StrCat("result", i);
-}
-
-/// argmax of row `row` of a [rows, V] view of the logits (first maximum
-/// wins, as torch.argmax).
-int64_t argmaxRow(const HostTensor &logits, int64_t row) {
-  int64_t v = logits.shape.back();
-  auto begin = logits.values.begin() + row * v;
-  return std::max_element(begin, begin + v) - begin;
-}
-
-/// One @decode call: ids [B, 1] from `next`, then `fixed` inputs, the
-/// positions, and the caches held in `state` (replaced by the updated ones).
-/// Returns the logits [B, 1, V].
-absl::StatusOr<HostTensor> decodeStep(Interpreter &interpreter,
-                                      const LoadedModel &model,
-                                      func::FuncOp decode,
-                                      const std::vector<int64_t> &next,
-                                      const std::vector<HostTensor> &fixed,
-                                      const std::vector<int64_t> &positions,
-                                      std::vector<HostTensor> &state) {
-  HostTensor ids = column(model, next);
-  ids.shape = {static_cast<int64_t>(next.size()), 1};
-  std::vector<HostTensor> args = {ids};
-  args.insert(args.end(), fixed.begin(), fixed.end());
-  args.push_back(column(model, positions));
-  args.insert(args.end(), state.begin(), state.end());
-  auto out = interpreter.run(decode, args);
-  if (!out.ok())
-    return out.status();
-  state.assign(out->begin() + 1, out->end());
-  return std::move((*out)[0]);
-}
-
-/// Greedy generation shared by the decoder families. `step(ids, positions)`
-/// runs one decode call and returns logits [B, 1, V]; `first[b]` is the
-/// token picked from the prompt.
-std::vector<std::vector<int64_t>> generateGreedy(
-    const ModelConfig &config, const RunRequest &request,
-    std::vector<int64_t> first, std::vector<int64_t> positions,
-    const std::function<absl::StatusOr<HostTensor>(
-        const std::vector<int64_t> &, const std::vector<int64_t> &)> &step,
-    absl::Status &status) {
-  size_t batch = first.size();
-  std::vector<std::vector<int64_t>> generated(batch);
-  std::vector<bool> done(batch, false);
-  std::vector<int64_t> next = first;
-  for (int64_t t = 0; t < request.maxNewTokens; ++t) {
-    for (size_t b = 0; b < batch; ++b) {
-      if (done[b])
-        continue;
-      generated[b].push_back(next[b]);
-      if (!request.ignoreEos &&
-          std::find(config.eosIds.begin(), config.eosIds.end(), next[b]) !=
-              config.eosIds.end())
-        done[b] = true;
-    }
-    if (t + 1 == request.maxNewTokens ||
-        std::all_of(done.begin(), done.end(), [](bool d) { return d; }))
+HostTensor toHost(const rt::Tensor &t, Type elementType) {
+  HostTensor h = HostTensor::zeros(t.shape, elementType);
+  for (int64_t i = 0; i < t.numElements(); ++i) {
+    switch (t.dtype) {
+    case rt::DType::F64:
+      h.values[i] = t.data<double>()[i];
       break;
-    auto logits = step(next, positions);
-    if (!logits.ok()) {
-      status = logits.status();
-      return generated;
-    }
-    for (size_t b = 0; b < batch; ++b) {
-      next[b] = argmaxRow(*logits, b);
-      ++positions[b];
+    case rt::DType::F32:
+      h.values[i] = t.data<float>()[i];
+      break;
+    case rt::DType::I64:
+      h.values[i] = static_cast<double>(t.data<int64_t>()[i]);
+      break;
+    default:
+      h.values[i] = 0;
     }
   }
-  return generated;
+  return h;
 }
+
+/// Float results cross as f64, so --fp64 runs keep their precision.
+rt::Tensor fromHost(const HostTensor &h) {
+  bool isInt = h.elementType.isInteger(64) || h.elementType.isInteger(32);
+  rt::Tensor t = rt::Tensor::zeros(isInt ? rt::DType::I64 : rt::DType::F64,
+                                   h.shape);
+  for (size_t i = 0; i < h.values.size(); ++i) {
+    if (isInt)
+      t.data<int64_t>()[i] = static_cast<int64_t>(h.values[i]);
+    else
+      t.data<double>()[i] = h.values[i];
+  }
+  return t;
+}
+
+/// The entry points of a loaded module, run by the interpreter; the caches
+/// are host tensors passed in and taken back on every call.
+class InterpreterExecutor : public rt::Executor {
+public:
+  InterpreterExecutor(const LoadedModel &model, Interpreter &interpreter)
+      : model_(model), interpreter_(interpreter) {}
+
+  absl::Status resetCaches(int64_t batch, int64_t length) override {
+    const ModelConfig &c = model_.config;
+    int64_t layers =
+        c.family == ModelFamily::T5 ? c.numDecoderLayers : c.numLayers;
+    caches_.clear();
+    for (int64_t i = 0; i < 2 * layers; ++i)
+      caches_.push_back(HostTensor::zeros(
+          {batch, length, c.numKvHeads * c.headDim},
+          Float32Type::get(model_.module.get().getContext())));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<rt::NamedTensor>>
+  run(const std::string &entry,
+      const std::vector<rt::Tensor> &arguments) override {
+    auto fn = model_.module.get().lookupSymbol<func::FuncOp>(entry);
+    if (!fn)
+      return absl::InternalError("the model has no entry point " + entry);
+    std::vector<HostTensor> args;
+    for (size_t i = 0; i < arguments.size(); ++i)
+      args.push_back(toHost(arguments[i],
+                            getElementTypeOrSelf(fn.getArgumentTypes()[i])));
+    bool withCaches = fn.getNumArguments() > arguments.size();
+    if (withCaches)
+      args.insert(args.end(), caches_.begin(), caches_.end());
+    auto out = interpreter_.run(fn, args);
+    if (!out.ok())
+      return out.status();
+    std::vector<rt::NamedTensor> named;
+    std::vector<HostTensor> caches;
+    for (unsigned i = 0; i < out->size(); ++i) {
+      auto attr = fn.getResultAttrOfType<StringAttr>(i, "kiln.name");
+      std::string name = attr ? attr.str() : absl::StrCat("result", i);
+      if (rt::isCacheName(name))
+        caches.push_back(std::move((*out)[i]));
+      else
+        named.push_back({name, fromHost((*out)[i])});
+    }
+    if (withCaches)
+      caches_ = std::move(caches);
+    return named;
+  }
+
+private:
+  const LoadedModel &model_;
+  Interpreter &interpreter_;
+  std::vector<HostTensor> caches_;
+};
 
 } // namespace
 
 absl::StatusOr<RunResult> runModel(const LoadedModel &model,
                                    const RunRequest &request) {
-  const ModelConfig &c = model.config;
-  const auto &ids = request.inputIds;
-  if (ids.empty())
-    return absl::InvalidArgumentError("--input-ids: no sequence given");
-  int64_t longest = 0;
-  for (size_t b = 0; b < ids.size(); ++b) {
-    if (ids[b].empty())
-      return absl::InvalidArgumentError(
-          absl::StrCat("--input-ids: sequence ", b, " is empty"));
-    for (int64_t id : ids[b])
-      if (id < 0 || id >= c.vocabSize)
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--input-ids: id ", id, " in sequence ", b,
-            " is outside the vocabulary [0, ", c.vocabSize, ")"));
-    longest = std::max<int64_t>(longest, ids[b].size());
-  }
-  if (request.maxNewTokens < 0)
-    return absl::InvalidArgumentError("--max-new-tokens must be >= 0");
-
-  // The longest sequence the model can index.
-  int64_t needed = c.isDecoderOnly() ? longest + request.maxNewTokens : longest;
-  int64_t limit = c.maxPositions;
-  if (c.family == ModelFamily::Roberta)
-    limit = c.maxPositions - c.padIdOrZero() - 1; // positions start past pad
-  if (c.family != ModelFamily::T5 && needed > limit)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sequence of ", needed, " tokens",
-        c.isDecoderOnly() ? " (prompt + --max-new-tokens)" : "",
-        " exceeds the model's limit of ", limit, " positions"));
-
-  const int64_t batch = ids.size();
   Interpreter interpreter(*model.weights, request.precision);
   if (request.callHandler)
     interpreter.setCallHandler(request.callHandler);
   if (request.observer)
     interpreter.setObserver(request.observer);
+  InterpreterExecutor executor(model, interpreter);
+  rt::Request r;
+  r.inputIds = request.inputIds;
+  r.tokenTypeIds = request.tokenTypeIds;
+  r.maxNewTokens = request.maxNewTokens;
+  r.ignoreEos = request.ignoreEos;
+  r.sampling = request.sampling;
+  auto response = rt::runModel(modelInfo(model.config), executor, r);
+  if (!response.ok())
+    return response.status();
   RunResult result;
-  HostTensor inputIds = padded(model, ids, c.padIdOrZero(), longest);
-  std::vector<int64_t> lengths;
-  std::vector<std::vector<int64_t>> ones;
-  for (const auto &seq : ids) {
-    lengths.push_back(seq.size());
-    ones.push_back(std::vector<int64_t>(seq.size(), 1));
-  }
-  HostTensor mask = padded(model, ones, 0, longest);
-
-  auto named = [&](func::FuncOp fn, std::vector<HostTensor> &values) {
-    for (unsigned i = 0; i < values.size(); ++i) {
-      std::string name = resultName(fn, i);
-      if (name.rfind("k_cache.", 0) == 0 || name.rfind("v_cache.", 0) == 0)
-        continue;
-      result.outputs.push_back({name, std::move(values[i])});
-    }
-  };
-
-  if (c.family == ModelFamily::Bert || c.family == ModelFamily::Roberta) {
-    if (request.maxNewTokens > 0)
-      return absl::InvalidArgumentError(
-          "--max-new-tokens: encoders do not generate");
-    HostTensor tokenTypes = HostTensor::zeros({batch, longest}, i64Type(model));
-    if (!request.tokenTypeIds.empty()) {
-      if (request.tokenTypeIds.size() != ids.size())
-        return absl::InvalidArgumentError(
-            "--token-type-ids: needs one sequence per input sequence");
-      for (size_t b = 0; b < ids.size(); ++b) {
-        if (request.tokenTypeIds[b].size() != ids[b].size())
-          return absl::InvalidArgumentError(absl::StrCat(
-              "--token-type-ids: sequence ", b, " has ",
-              request.tokenTypeIds[b].size(), " ids, the input has ",
-              ids[b].size()));
-        for (int64_t t : request.tokenTypeIds[b])
-          if (t < 0 || t >= c.typeVocabSize)
-            return absl::InvalidArgumentError(
-                absl::StrCat("--token-type-ids: ", t, " is outside [0, ",
-                             c.typeVocabSize, ")"));
-      }
-      tokenTypes = padded(model, request.tokenTypeIds, 0, longest);
-    }
-    func::FuncOp forward = entry(model, "forward");
-    auto out = interpreter.run(forward, {inputIds, tokenTypes, mask});
-    if (!out.ok())
-      return out.status();
-    named(forward, *out);
-    return result;
-  }
-  if (!request.tokenTypeIds.empty())
-    return absl::InvalidArgumentError(
-        "--token-type-ids: only BERT and RoBERTa take token types");
-
-  const int64_t cacheWidth = c.numKvHeads * c.headDim;
-  const int64_t layers =
-      c.family == ModelFamily::T5 ? c.numDecoderLayers : c.numLayers;
-  auto zeroCaches = [&](int64_t maxSeq) {
-    std::vector<HostTensor> caches;
-    for (int64_t i = 0; i < 2 * layers; ++i)
-      caches.push_back(
-          HostTensor::zeros({batch, maxSeq, cacheWidth}, f32Type(model)));
-    return caches;
-  };
-  // Caches live in `state` between calls: [ids, ..., positions, caches].
-  absl::Status status;
-  if (c.isDecoderOnly()) {
-    std::vector<HostTensor> caches =
-        zeroCaches(longest + std::max<int64_t>(request.maxNewTokens, 1));
-    std::vector<HostTensor> args = {inputIds,
-                                    column(model, std::vector<int64_t>(batch))};
-    args.insert(args.end(), caches.begin(), caches.end());
-    func::FuncOp prefill = entry(model, "prefill");
-    auto out = interpreter.run(prefill, args);
-    if (!out.ok())
-      return out.status();
-    std::vector<HostTensor> state(out->begin() + 1, out->end());
-    std::vector<int64_t> first;
-    const HostTensor &logits = (*out)[0];
-    for (int64_t b = 0; b < batch; ++b)
-      first.push_back(argmaxRow(logits, b * longest + lengths[b] - 1));
-    named(prefill, *out);
-    if (request.maxNewTokens == 0)
-      return result;
-    func::FuncOp decode = entry(model, "decode");
-    auto step = [&](const std::vector<int64_t> &next,
-                    const std::vector<int64_t> &positions) {
-      return decodeStep(interpreter, model, decode, next, {}, positions,
-                        state);
-    };
-    result.generated =
-        generateGreedy(c, request, first, lengths, step, status);
-    if (!status.ok())
-      return status;
-    return result;
-  }
-
-  // T5: encode once, then decode from decoder_start_token_id.
-  func::FuncOp encode = entry(model, "encode");
-  auto encoded = interpreter.run(encode, {inputIds, mask});
-  if (!encoded.ok())
-    return encoded.status();
-  HostTensor encoderHidden = (*encoded)[0];
-  func::FuncOp decode = entry(model, "decode");
-  std::vector<HostTensor> state =
-      zeroCaches(std::max<int64_t>(request.maxNewTokens, 1));
-  auto step = [&](const std::vector<int64_t> &next,
-                  const std::vector<int64_t> &positions) {
-    return decodeStep(interpreter, model, decode, next, {encoderHidden, mask},
-                      positions, state);
-  };
-  std::vector<int64_t> start(batch, *c.decoderStartId);
-  auto logits = step(start, std::vector<int64_t>(batch, 0));
-  if (!logits.ok())
-    return logits.status();
-  std::vector<int64_t> first;
-  for (int64_t b = 0; b < batch; ++b)
-    first.push_back(argmaxRow(*logits, b));
-  result.outputs.push_back({"logits", *logits});
-  result.outputs.push_back({"encoder_last_hidden_state", encoderHidden});
-  if (request.maxNewTokens > 0) {
-    result.generated = generateGreedy(c, request, first,
-                                      std::vector<int64_t>(batch, 1), step,
-                                      status);
-    if (!status.ok())
-      return status;
-  }
+  Type f32 = Float32Type::get(model.module.get().getContext());
+  for (const auto &[name, tensor] : response->outputs)
+    result.outputs.push_back(
+        {name, toHost(tensor, tensor.dtype == rt::DType::I64
+                                  ? IntegerType::get(f32.getContext(), 64)
+                                  : f32)});
+  result.generated = std::move(response->generated);
   return result;
 }
 

@@ -1,10 +1,9 @@
 //===- ModelRunner.h - running a Hugging Face folder through the interpreter //
 //
 // What kiln-interpret does, as a library the golden tests call directly:
-// load a folder (config, weights, graph), validate the inputs against the
-// model (ids inside the vocabulary, lengths inside the position limit),
-// right-pad the batch, run the entry points, and generate greedily with the
-// kv cache, each sequence continuing from its own length.
+// load a folder (config, weights, graph) and run a request through the
+// runtime's model driver (runtime/Driver.h: input checks, padding, entry
+// points, generation with the kv cache) on the reference interpreter.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +12,7 @@
 
 #include "frontend/HfConfig.h"
 #include "frontend/Interpreter.h"
+#include "runtime/Driver.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -40,6 +40,7 @@ struct RunRequest {
   std::vector<std::vector<int64_t>> tokenTypeIds; // optional, same lengths
   int64_t maxNewTokens = 0;
   bool ignoreEos = false;
+  rt::SamplingOptions sampling;
   InterpreterPrecision precision = InterpreterPrecision::F32;
   /// Runs func.call steps (compiled kernels) in place of their bodies.
   CallHandler callHandler;
@@ -50,16 +51,15 @@ struct RunRequest {
 struct RunResult {
   /// Named outputs; the first is what `--output` writes (DESIGN.md §5).
   std::vector<std::pair<std::string, HostTensor>> outputs;
-  /// Greedy new tokens per sequence (decoders, maxNewTokens > 0).
+  /// New tokens per sequence (decoders, maxNewTokens > 0).
   std::vector<std::vector<int64_t>> generated;
 };
 
 absl::StatusOr<RunResult> runModel(const LoadedModel &model,
                                    const RunRequest &request);
 
-/// Parses "1,2,3;4,5" into sequences of ids.
-absl::StatusOr<std::vector<std::vector<int64_t>>>
-parseIdLists(const std::string &text, const std::string &what);
+/// What the runtime's driver needs to know of a model with `config`.
+rt::ModelInfo modelInfo(const ModelConfig &config);
 
 } // namespace kiln
 

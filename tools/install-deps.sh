@@ -11,6 +11,7 @@ PACKAGES=(
   # safetensors headers and Hugging Face configs without LLVM, so the runtime
   # can share the readers; OpenBLAS serves the interpreter's matmuls.
   libabsl-dev libgtest-dev nlohmann-json3-dev libopenblas-dev
+  libflatbuffers-dev flatbuffers-compiler libxxhash-dev pkg-config
   cmake ninja-build ccache lld g++ python3
   # Libraries that LLVM's exported CMake targets reference.
   zlib1g-dev libzstd-dev libxml2-dev libedit-dev libcurl4-openssl-dev

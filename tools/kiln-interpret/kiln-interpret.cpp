@@ -79,12 +79,12 @@ int main(int argc, char **argv) {
     return fail("--input-ids is required");
 
   kiln::RunRequest request;
-  auto ids = kiln::parseIdLists(inputIds, "--input-ids");
+  auto ids = kiln::rt::parseIdLists(inputIds, "--input-ids");
   if (!ids.ok())
     return fail(std::string(ids.status().message()));
   request.inputIds = std::move(*ids);
   if (!tokenTypeIds.empty()) {
-    auto types = kiln::parseIdLists(tokenTypeIds, "--token-type-ids");
+    auto types = kiln::rt::parseIdLists(tokenTypeIds, "--token-type-ids");
     if (!types.ok())
       return fail(std::string(types.status().message()));
     request.tokenTypeIds = std::move(*types);

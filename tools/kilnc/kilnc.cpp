@@ -1,5 +1,6 @@
 //===- kilnc.cpp - the Kiln compiler driver --------------------------------===//
 //
+//   kilnc MODEL_DIR -o OUT.kiln [--external-weights]
 //   kilnc MODEL_DIR -o OUT --emit mlir
 //         [--stage kiln|decomposed|linalg|llvm|steps]
 //   kilnc MODEL_DIR -o OUT.so --emit kernels [--steps FILE.mlir]
@@ -8,6 +9,10 @@
 //         [--print-ir-after-all] [--mlir-timing]
 //
 // Reads a Hugging Face folder and builds the kiln graph, then:
+//   --emit kiln     (the default for an OUT ending in .kiln) compiles the
+//                   step list and its kernels for the CPU and packs them with
+//                   the weights (or, with --external-weights, their names
+//                   and hashes) into one artifact for kiln-run;
 //   --emit mlir     runs the pipeline to --stage and writes the IR; `steps`
 //                   is the step list (kernel calls, gemms, attentions) with
 //                   its arena plan;
@@ -15,12 +20,12 @@
 //                   with the flat kernel ABI (and writes the step list);
 //   --emit object   lowers every entry point whole to one x86-64 object.
 // Progress goes to stderr; --report writes counts, sizes and stage times.
-// `--emit kiln` (the packed artifact) is refused until the artifact lands.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialects/kiln/KilnOps.h"
 #include "frontend/ModelRunner.h"
+#include "passes/ArtifactExport.h"
 #include "passes/CpuKernels.h"
 #include "passes/CpuObject.h"
 #include "passes/Passes.h"
@@ -50,8 +55,15 @@ static cl::opt<std::string> modelDir(cl::Positional, cl::Required,
 static cl::opt<std::string> outputPath("o", cl::desc("output file"),
                                        cl::value_desc("OUT"), cl::init("-"));
 static cl::opt<std::string>
-    emit("emit", cl::init("mlir"),
-         cl::desc("what to write: mlir | kernels | object | kiln"));
+    emit("emit",
+         cl::desc("what to write: kiln | mlir | kernels | object (default: "
+                  "kiln for an output ending in .kiln, else mlir)"));
+static cl::opt<bool> externalWeights(
+    "external-weights",
+    cl::desc("with --emit kiln, leave the weights out: kiln-run reads them "
+             "from the model folder (--weights) and checks their hashes"));
+static cl::opt<std::string> target("target", cl::init("cpu"),
+                                   cl::desc("cpu (cuda: not built yet)"));
 static cl::opt<std::string>
     stage("stage", cl::init("linalg"),
           cl::desc("with --emit mlir, the last stage to run: kiln (the "
@@ -88,16 +100,21 @@ int main(int argc, char **argv) {
   mlir::registerDefaultTimingManagerCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "Kiln ahead-of-time compiler\n");
 
-  if (emit == "kiln")
-    return fail("--emit kiln: the .kiln artifact is not implemented yet; "
-                "use --emit mlir, kernels or object");
-  if (emit != "mlir" && emit != "object" && emit != "kernels")
+  if (emit.getNumOccurrences() == 0)
+    emit = llvm::StringRef(outputPath).ends_with(".kiln") ? "kiln" : "mlir";
+  if (target != "cpu")
+    return fail("--target " + target + ": only the cpu target is built so "
+                "far (the CUDA backend is not implemented yet)");
+  if (emit != "mlir" && emit != "object" && emit != "kernels" &&
+      emit != "kiln")
     return fail("--emit must be mlir, kernels, object or kiln, got '" +
                 emit + "'");
   if (emit == "object")
     stage = "llvm";
-  if (emit == "kernels")
+  if (emit == "kernels" || emit == "kiln")
     stage = "steps";
+  if (externalWeights && emit != "kiln")
+    return fail("--external-weights applies to --emit kiln");
   if (stage != "kiln" && stage != "decomposed" && stage != "linalg" &&
       stage != "llvm" && stage != "steps")
     return fail("--stage must be kiln, decomposed, linalg, llvm or steps, "
@@ -179,27 +196,52 @@ int main(int argc, char **argv) {
   });
 
   std::string error;
-  if (emit == "object" || emit == "kernels") {
+  kiln::ExportSummary summary;
+  if (emit == "object") {
     start = Clock::now();
-    if (emit == "object") {
-      if (!kiln::emitCpuObject(*model->module, outputPath, error))
-        return fail(error);
-      record("x86-64 object", secondsSince(start));
-    } else {
-      llvm::errs() << "kilnc: compiling " << uniqueKernels
-                   << " unique kernels (" << kernelSteps
-                   << " kernel steps)\n";
-      std::vector<kiln::CompiledKernel> kernels;
-      std::string object = outputPath + ".o";
-      if (!kiln::compileCpuKernels(*model->module, object, kernels, error))
-        return fail(error);
-      record("kernels -> x86-64 object", secondsSince(start));
+    if (!kiln::emitCpuObject(*model->module, outputPath, error))
+      return fail(error);
+    record("x86-64 object", secondsSince(start));
+  } else if (emit == "kernels" || emit == "kiln") {
+    start = Clock::now();
+    llvm::errs() << "kilnc: compiling " << uniqueKernels
+                 << " unique kernels (" << kernelSteps << " kernel steps)\n";
+    std::vector<kiln::CompiledKernel> kernels;
+    std::string library =
+        emit == "kernels" ? std::string(outputPath) : outputPath + ".kernels.so";
+    std::string object = library + ".o";
+    if (!kiln::compileCpuKernels(*model->module, object, kernels, error))
+      return fail(error);
+    record("kernels -> x86-64 object", secondsSince(start));
+    start = Clock::now();
+    bool linked = kiln::linkSharedObject({object}, library, error);
+    llvm::sys::fs::remove(object);
+    if (!linked)
+      return fail(error);
+    record("link shared object", secondsSince(start));
+    if (emit == "kiln") {
       start = Clock::now();
-      bool linked = kiln::linkSharedObject({object}, outputPath, error);
-      llvm::sys::fs::remove(object);
-      if (!linked)
+      const kiln::ModelConfig &c = model->config;
+      kiln::ExportOptions options;
+      options.maxBatch = maxBatch;
+      options.maxSeq = seqLimit;
+      options.externalWeights = externalWeights;
+      options.cacheWidth = c.numKvHeads * c.headDim;
+      options.cacheLayers = c.family == kiln::ModelFamily::T5
+                                ? c.numDecoderLayers
+                                : c.isDecoderOnly() ? c.numLayers : 0;
+      bool written = kiln::writeArtifact(
+          *model->module, kernels, library, kiln::modelInfo(c),
+          *model->weights, options, outputPath, summary, error);
+      llvm::sys::fs::remove(library);
+      if (!written)
         return fail(error);
-      record("link shared object", secondsSince(start));
+      record(externalWeights ? "pack artifact (external weights)"
+                             : "pack artifact with weights",
+             secondsSince(start));
+      llvm::errs() << "kilnc: wrote " << outputPath << " ("
+                   << llvm::formatv("{0:f1}", summary.artifactBytes / 1048576.0)
+                   << " MiB)\n";
     }
   }
   std::string irPath = emit == "mlir" ? std::string(outputPath)
@@ -214,6 +256,8 @@ int main(int argc, char **argv) {
   }
 
   if (!reportPath.empty()) {
+    if (emit == "kiln")
+      stage = "steps";
     int64_t kilnOps = 0, linalgOps = 0, weightBytes = 0;
     model->module->walk([&](mlir::Operation *op) {
       if (op->getDialect() && op->getDialect()->getNamespace() == "kiln")
@@ -239,6 +283,11 @@ int main(int argc, char **argv) {
       report["kv_cache_bytes"] = cacheBytes;
       report["max_batch"] = int64_t(maxBatch);
       report["max_seq"] = seqLimit;
+    }
+    if (emit == "kiln") {
+      report["artifact_bytes"] = summary.artifactBytes;
+      report["runtime_weight_bytes"] = summary.weightBytes;
+      report["external_weights"] = bool(externalWeights);
     }
     std::error_code ec;
     llvm::raw_fd_ostream out(reportPath, ec);

@@ -1,0 +1,28 @@
+# Abseil, linked statically into every Kiln binary: kiln-run must start on
+# machines that have only the C/C++ runtime and glibc (the GPU machines have
+# no Abseil), and one linkage for all targets keeps a single copy per
+# process. Debian's CMake targets are the shared libraries, so the static
+# archives are found through pkg-config's --static closure instead.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+pkg_check_modules(KILN_ABSL REQUIRED absl_status absl_statusor absl_strings
+  absl_str_format)
+set(_kiln_absl_archives)
+foreach(_lib IN LISTS KILN_ABSL_STATIC_LIBRARIES)
+  if(_lib MATCHES "^absl_")
+    find_library(_kiln_${_lib}_a NAMES lib${_lib}.a
+      HINTS ${KILN_ABSL_STATIC_LIBRARY_DIRS} ${KILN_ABSL_LIBRARY_DIRS})
+    if(NOT _kiln_${_lib}_a)
+      message(FATAL_ERROR "Abseil static archive lib${_lib}.a not found "
+                          "(install libabsl-dev)")
+    endif()
+    list(APPEND _kiln_absl_archives ${_kiln_${_lib}_a})
+  endif()
+endforeach()
+list(REMOVE_DUPLICATES _kiln_absl_archives)
+add_library(kiln_absl INTERFACE)
+target_include_directories(kiln_absl SYSTEM INTERFACE ${KILN_ABSL_INCLUDE_DIRS})
+# The archives depend on each other in cycles: one linker group.
+target_link_libraries(kiln_absl INTERFACE
+  -Wl,--start-group ${_kiln_absl_archives} -Wl,--end-group
+  atomic rt Threads::Threads)

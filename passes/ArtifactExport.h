@@ -1,0 +1,55 @@
+//===- ArtifactExport.h - a step list -> the .kiln manifest and blobs -----===//
+//
+// The compiler's half of the artifact contract (DESIGN.md §3.1, §4): turns
+// the step list kiln-plan-memory annotated into the manifest's entries (the
+// arguments and their symbols, every step's buffers as arena offsets,
+// argument or weight slots with dims as postfix expressions over the
+// symbols), records each weight with its source tensor's dtype and hash,
+// and writes the artifact with the kernel library and (unless external)
+// the weights as blobs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_PASSES_ARTIFACTEXPORT_H
+#define KILN_PASSES_ARTIFACTEXPORT_H
+
+#include "passes/CpuKernels.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+class WeightStore;
+namespace rt {
+struct ModelInfo;
+}
+
+struct ExportOptions {
+  int64_t maxBatch = 1;
+  int64_t maxSeq = 1;
+  bool externalWeights = false;
+  int64_t cacheWidth = 0;  // for --info
+  int64_t cacheLayers = 0; // for --info
+};
+
+struct ExportSummary {
+  int64_t weightBytes = 0;   // as the runtime holds them
+  int64_t artifactBytes = 0; // the file
+};
+
+/// Writes `path` from `stepModule` (after kiln-plan-memory), its compiled
+/// `kernels` in the shared object at `kernelLibrary`, and the weights.
+bool writeArtifact(mlir::ModuleOp stepModule,
+                   const std::vector<CompiledKernel> &kernels,
+                   const std::string &kernelLibrary,
+                   const rt::ModelInfo &model, const WeightStore &weights,
+                   const ExportOptions &options, const std::string &path,
+                   ExportSummary &summary, std::string &error);
+
+} // namespace kiln
+
+#endif // KILN_PASSES_ARTIFACTEXPORT_H

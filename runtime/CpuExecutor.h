@@ -1,0 +1,56 @@
+//===- CpuExecutor.h - running an artifact's step lists on the CPU --------===//
+//
+// Loads what a .kiln artifact holds for the CPU: the generated kernels (the
+// embedded shared object, loaded from memory through memfd + dlopen), the
+// weights (mapped in place from the artifact, or read from a Hugging Face
+// folder and checked against the recorded names, shapes, dtypes and
+// hashes), and one arena sized by the memory plan. A call binds the entry's
+// symbols from its arguments' shapes, evaluates every step's dims, and runs
+// the steps in order: kernels through the flat kernel ABI split over the
+// thread pool by their work range, gemms on BLAS, attention on the runtime's
+// own kernel. The kv caches live in the executor between calls.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_RUNTIME_CPUEXECUTOR_H
+#define KILN_RUNTIME_CPUEXECUTOR_H
+
+#include "runtime/Artifact.h"
+#include "runtime/Executor.h"
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace kiln::rt {
+
+struct CpuOptions {
+  int threads = 0;            // 0: one per core
+  std::string weightsDir;     // external weights: the Hugging Face folder
+};
+
+class CpuExecutor : public Executor {
+public:
+  static absl::StatusOr<std::unique_ptr<CpuExecutor>>
+  create(const Artifact &artifact, const CpuOptions &options);
+  ~CpuExecutor() override;
+
+  absl::Status resetCaches(int64_t batch, int64_t length) override;
+  absl::StatusOr<std::vector<NamedTensor>>
+  run(const std::string &entry, const std::vector<Tensor> &arguments) override;
+
+  int threads() const;
+  const std::string &blasProvider() const;
+  int64_t arenaBytes() const;
+  int64_t cacheBytes() const;
+
+  struct Impl;
+
+private:
+  explicit CpuExecutor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_CPUEXECUTOR_H

@@ -1,0 +1,345 @@
+//===- Driver.cpp - running a model's entry points for a request ----------===//
+
+#include "runtime/Driver.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+namespace kiln::rt {
+
+const char *familyName(Family family) {
+  switch (family) {
+  case Family::Gpt2:
+    return "gpt2";
+  case Family::Llama:
+    return "llama";
+  case Family::Bert:
+    return "bert";
+  case Family::Roberta:
+    return "roberta";
+  case Family::T5:
+    return "t5";
+  }
+  return "?";
+}
+
+absl::StatusOr<Family> parseFamily(const std::string &name) {
+  for (Family f : {Family::Gpt2, Family::Llama, Family::Bert, Family::Roberta,
+                   Family::T5})
+    if (name == familyName(f))
+      return f;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown model family '", name, "'"));
+}
+
+std::unique_ptr<artifact::ModelT> toArtifact(const ModelInfo &m) {
+  auto t = std::make_unique<artifact::ModelT>();
+  t->family = familyName(m.family);
+  t->architecture = m.architecture;
+  t->vocab_size = m.vocabSize;
+  t->type_vocab_size = m.typeVocabSize;
+  t->pad_id = m.padId;
+  t->eos_ids = m.eosIds;
+  t->position_limit = m.positionLimit;
+  t->decoder_start_id = m.decoderStartId;
+  return t;
+}
+
+absl::StatusOr<ModelInfo> fromArtifact(const artifact::ModelT *t) {
+  if (!t)
+    return absl::InvalidArgumentError("damaged: the manifest has no model");
+  auto family = parseFamily(t->family);
+  if (!family.ok())
+    return family.status();
+  ModelInfo m;
+  m.family = *family;
+  m.architecture = t->architecture;
+  m.vocabSize = t->vocab_size;
+  m.typeVocabSize = t->type_vocab_size;
+  m.padId = t->pad_id;
+  m.eosIds = t->eos_ids;
+  m.positionLimit = t->position_limit;
+  m.decoderStartId = t->decoder_start_id;
+  if (m.vocabSize < 1 || (m.family == Family::T5 && m.decoderStartId < 0))
+    return absl::InvalidArgumentError("damaged: the model table is invalid");
+  return m;
+}
+
+absl::StatusOr<std::vector<std::vector<int64_t>>>
+parseIdLists(const std::string &text, const std::string &what) {
+  std::vector<std::vector<int64_t>> lists;
+  for (absl::string_view sequence : absl::StrSplit(text, ';')) {
+    std::vector<int64_t> ids;
+    for (absl::string_view item : absl::StrSplit(sequence, ',')) {
+      item = absl::StripAsciiWhitespace(item);
+      int64_t id;
+      if (!absl::SimpleAtoi(item, &id))
+        return absl::InvalidArgumentError(absl::StrCat(
+            what, ": '", item, "' is not an integer (expected e.g. 1,2,3;4,5)"));
+      ids.push_back(id);
+    }
+    lists.push_back(std::move(ids));
+  }
+  return lists;
+}
+
+absl::Status validateRequest(const ModelInfo &m, const Request &request) {
+  const auto &ids = request.inputIds;
+  if (ids.empty())
+    return absl::InvalidArgumentError("--input-ids: no sequence given");
+  int64_t longest = 0;
+  for (size_t b = 0; b < ids.size(); ++b) {
+    if (ids[b].empty())
+      return absl::InvalidArgumentError(
+          absl::StrCat("--input-ids: sequence ", b, " is empty"));
+    for (int64_t id : ids[b])
+      if (id < 0 || id >= m.vocabSize)
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--input-ids: id ", id, " in sequence ", b,
+            " is outside the vocabulary [0, ", m.vocabSize, ")"));
+    longest = std::max<int64_t>(longest, ids[b].size());
+  }
+  if (request.maxNewTokens < 0)
+    return absl::InvalidArgumentError("--max-new-tokens must be >= 0");
+  if (m.isEncoderOnly() && request.maxNewTokens > 0)
+    return absl::InvalidArgumentError(
+        "--max-new-tokens: encoders do not generate");
+  if (absl::Status s = request.sampling.validate(); !s.ok())
+    return s;
+
+  int64_t needed = m.isDecoderOnly() ? longest + request.maxNewTokens : longest;
+  if (m.positionLimit > 0 && needed > m.positionLimit)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sequence of ", needed, " tokens",
+        m.isDecoderOnly() ? " (prompt + --max-new-tokens)" : "",
+        " exceeds the model's limit of ", m.positionLimit, " positions"));
+
+  if (request.tokenTypeIds.empty())
+    return absl::OkStatus();
+  if (!m.isEncoderOnly())
+    return absl::InvalidArgumentError(
+        "--token-type-ids: only BERT and RoBERTa take token types");
+  if (request.tokenTypeIds.size() != ids.size())
+    return absl::InvalidArgumentError(
+        "--token-type-ids: needs one sequence per input sequence");
+  for (size_t b = 0; b < ids.size(); ++b) {
+    if (request.tokenTypeIds[b].size() != ids[b].size())
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--token-type-ids: sequence ", b, " has ",
+          request.tokenTypeIds[b].size(), " ids, the input has ",
+          ids[b].size()));
+    for (int64_t t : request.tokenTypeIds[b])
+      if (t < 0 || t >= m.typeVocabSize)
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--token-type-ids: ", t, " is outside [0, ", m.typeVocabSize,
+            ")"));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// [B, width] right-padded with `pad`.
+Tensor padded(const std::vector<std::vector<int64_t>> &lists, int64_t pad,
+              int64_t width) {
+  Tensor t = Tensor::zeros(DType::I64,
+                           {static_cast<int64_t>(lists.size()), width});
+  int64_t *out = t.data<int64_t>();
+  for (size_t b = 0; b < lists.size(); ++b)
+    for (int64_t s = 0; s < width; ++s)
+      out[b * width + s] =
+          s < static_cast<int64_t>(lists[b].size()) ? lists[b][s] : pad;
+  return t;
+}
+
+/// Row `row` of the logits viewed as [rows, V], as f32.
+std::vector<float> logitRow(const Tensor &logits, int64_t row) {
+  int64_t v = logits.shape.back();
+  std::vector<float> out(v);
+  if (logits.dtype == DType::F32)
+    std::memcpy(out.data(), logits.data<float>() + row * v, v * 4);
+  else if (logits.dtype == DType::F64)
+    for (int64_t i = 0; i < v; ++i)
+      out[i] = static_cast<float>(logits.data<double>()[row * v + i]);
+  return out;
+}
+
+absl::StatusOr<Tensor> takeOutput(std::vector<NamedTensor> &outputs,
+                                  const std::string &entry) {
+  if (outputs.empty())
+    return absl::InternalError(entry + " returned no output");
+  const Tensor &t = outputs.front().second;
+  if (t.dtype != DType::F32 && t.dtype != DType::F64)
+    return absl::InternalError(entry + "'s first output is not float logits");
+  return t;
+}
+
+/// Generation shared by the decoder families: `step(next, positions)` runs
+/// one decode call and returns logits [B, 1, V]; `next` holds the tokens
+/// picked from the first pass.
+std::vector<std::vector<int64_t>> generate(
+    const ModelInfo &m, const Request &request, Sampler &sampler,
+    std::vector<int64_t> next, std::vector<int64_t> positions,
+    const std::function<absl::StatusOr<Tensor>(
+        const std::vector<int64_t> &, const std::vector<int64_t> &)> &step,
+    Response &response, absl::Status &status) {
+  size_t batch = next.size();
+  std::vector<std::vector<int64_t>> generated(batch);
+  std::vector<bool> done(batch, false);
+  for (int64_t t = 0; t < request.maxNewTokens; ++t) {
+    for (size_t b = 0; b < batch; ++b) {
+      if (done[b])
+        continue;
+      generated[b].push_back(next[b]);
+      if (!request.ignoreEos &&
+          std::find(m.eosIds.begin(), m.eosIds.end(), next[b]) !=
+              m.eosIds.end())
+        done[b] = true;
+    }
+    if (t + 1 == request.maxNewTokens ||
+        std::all_of(done.begin(), done.end(), [](bool d) { return d; }))
+      break;
+    Clock::time_point start = Clock::now();
+    auto logits = step(next, positions);
+    if (!logits.ok()) {
+      status = logits.status();
+      return generated;
+    }
+    response.decodeStepSeconds.push_back(secondsSince(start));
+    for (size_t b = 0; b < batch; ++b) {
+      next[b] = sampler.pick(logitRow(*logits, b).data(),
+                             logits->shape.back());
+      ++positions[b];
+    }
+  }
+  return generated;
+}
+
+} // namespace
+
+absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
+                                  const Request &request) {
+  if (absl::Status s = validateRequest(m, request); !s.ok())
+    return s;
+  const auto &ids = request.inputIds;
+  const int64_t batch = ids.size();
+  int64_t longest = 0;
+  std::vector<int64_t> lengths;
+  std::vector<std::vector<int64_t>> ones;
+  for (const auto &seq : ids) {
+    longest = std::max<int64_t>(longest, seq.size());
+    lengths.push_back(seq.size());
+    ones.push_back(std::vector<int64_t>(seq.size(), 1));
+  }
+  Tensor inputIds = padded(ids, m.padId, longest);
+  Tensor mask = padded(ones, 0, longest);
+  Response response;
+  Sampler sampler(request.sampling);
+  Clock::time_point start = Clock::now();
+
+  if (m.isEncoderOnly()) {
+    Tensor tokenTypes =
+        request.tokenTypeIds.empty()
+            ? Tensor::zeros(DType::I64, {batch, longest})
+            : padded(request.tokenTypeIds, 0, longest);
+    auto out = executor.run("forward", {inputIds, tokenTypes, mask});
+    if (!out.ok())
+      return out.status();
+    response.firstPassSeconds = secondsSince(start);
+    response.outputs = std::move(*out);
+    return response;
+  }
+
+  // Decode calls: ids [B, 1], then `fixed` inputs, then the positions.
+  auto decodeCall = [&](const std::vector<Tensor> &fixed)
+      -> std::function<absl::StatusOr<Tensor>(const std::vector<int64_t> &,
+                                              const std::vector<int64_t> &)> {
+    return [&executor, fixed](const std::vector<int64_t> &next,
+                              const std::vector<int64_t> &positions)
+               -> absl::StatusOr<Tensor> {
+      std::vector<Tensor> args = {
+          Tensor::fromI64({static_cast<int64_t>(next.size()), 1}, next)};
+      args.insert(args.end(), fixed.begin(), fixed.end());
+      args.push_back(Tensor::fromI64(
+          {static_cast<int64_t>(positions.size())}, positions));
+      auto out = executor.run("decode", args);
+      if (!out.ok())
+        return out.status();
+      return takeOutput(*out, "decode");
+    };
+  };
+  absl::Status status;
+  if (m.isDecoderOnly()) {
+    if (absl::Status s = executor.resetCaches(
+            batch, longest + std::max<int64_t>(request.maxNewTokens, 1));
+        !s.ok())
+      return s;
+    auto out = executor.run(
+        "prefill", {inputIds, Tensor::fromI64({batch},
+                                              std::vector<int64_t>(batch))});
+    if (!out.ok())
+      return out.status();
+    response.firstPassSeconds = secondsSince(start);
+    auto logits = takeOutput(*out, "prefill");
+    if (!logits.ok())
+      return logits.status();
+    std::vector<int64_t> first;
+    for (int64_t b = 0; b < batch; ++b)
+      first.push_back(sampler.pick(
+          logitRow(*logits, b * longest + lengths[b] - 1).data(),
+          logits->shape.back()));
+    response.outputs = std::move(*out);
+    if (request.maxNewTokens == 0)
+      return response;
+    response.generated = generate(m, request, sampler, first, lengths,
+                                  decodeCall({}), response, status);
+    if (!status.ok())
+      return status;
+    return response;
+  }
+
+  // T5: encode once, then decode from decoder_start_token_id.
+  auto encoded = executor.run("encode", {inputIds, mask});
+  if (!encoded.ok())
+    return encoded.status();
+  auto hidden = takeOutput(*encoded, "encode");
+  if (!hidden.ok())
+    return hidden.status();
+  if (absl::Status s = executor.resetCaches(
+          batch, std::max<int64_t>(request.maxNewTokens, 1));
+      !s.ok())
+    return s;
+  auto step = decodeCall({*hidden, mask});
+  auto logits = step(std::vector<int64_t>(batch, m.decoderStartId),
+                     std::vector<int64_t>(batch, 0));
+  if (!logits.ok())
+    return logits.status();
+  response.firstPassSeconds = secondsSince(start);
+  std::vector<int64_t> first;
+  for (int64_t b = 0; b < batch; ++b)
+    first.push_back(
+        sampler.pick(logitRow(*logits, b).data(), logits->shape.back()));
+  response.outputs.push_back({"logits", *logits});
+  response.outputs.push_back({"encoder_last_hidden_state", *hidden});
+  if (request.maxNewTokens > 0) {
+    response.generated = generate(m, request, sampler, first,
+                                  std::vector<int64_t>(batch, 1), step,
+                                  response, status);
+    if (!status.ok())
+      return status;
+  }
+  return response;
+}
+
+} // namespace kiln::rt

@@ -1,0 +1,83 @@
+//===- Driver.h - running a model's entry points for a request ------------===//
+//
+// What kiln-run and kiln-interpret do with a model, whatever executes it:
+// validate the ids against the model (vocabulary, position limit), right-pad
+// the batch with the pad id and mask it, call the entry points of the
+// family's contract (models/Models.h), and generate with the kv cache, each
+// sequence continuing from its own length and stopping at an eos id.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_RUNTIME_DRIVER_H
+#define KILN_RUNTIME_DRIVER_H
+
+#include "runtime/Executor.h"
+#include "runtime/Sampling.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln::rt {
+
+enum class Family { Gpt2, Llama, Bert, Roberta, T5 };
+
+/// The names used in artifacts and messages ("gpt2", "llama", ...).
+const char *familyName(Family family);
+absl::StatusOr<Family> parseFamily(const std::string &name);
+
+/// What the driver needs to know of a model.
+struct ModelInfo {
+  Family family = Family::Gpt2;
+  std::string architecture;
+  int64_t vocabSize = 0;
+  int64_t typeVocabSize = 0;
+  int64_t padId = 0;
+  std::vector<int64_t> eosIds;
+  int64_t positionLimit = 0; // longest sequence the model indexes; 0: none
+  int64_t decoderStartId = -1;
+
+  bool isDecoderOnly() const {
+    return family == Family::Gpt2 || family == Family::Llama;
+  }
+  bool isEncoderOnly() const {
+    return family == Family::Bert || family == Family::Roberta;
+  }
+};
+
+/// The model table of an artifact's manifest, and back.
+std::unique_ptr<artifact::ModelT> toArtifact(const ModelInfo &model);
+absl::StatusOr<ModelInfo> fromArtifact(const artifact::ModelT *model);
+
+struct Request {
+  std::vector<std::vector<int64_t>> inputIds;     // unpadded, per sequence
+  std::vector<std::vector<int64_t>> tokenTypeIds; // optional, same lengths
+  int64_t maxNewTokens = 0;
+  bool ignoreEos = false;
+  SamplingOptions sampling;
+};
+
+struct Response {
+  /// Named outputs; the first is what `--output` writes (DESIGN.md §5).
+  std::vector<NamedTensor> outputs;
+  /// New tokens per sequence (decoders, maxNewTokens > 0).
+  std::vector<std::vector<int64_t>> generated;
+  /// Wall time of the first pass (prefill, forward, or encode plus the
+  /// first decode) and of each later decode step.
+  double firstPassSeconds = 0;
+  std::vector<double> decodeStepSeconds;
+};
+
+/// Checks `request` against `model` without running anything.
+absl::Status validateRequest(const ModelInfo &model, const Request &request);
+
+absl::StatusOr<Response> runModel(const ModelInfo &model, Executor &executor,
+                                  const Request &request);
+
+/// Parses "1,2,3;4,5" into sequences of ids.
+absl::StatusOr<std::vector<std::vector<int64_t>>>
+parseIdLists(const std::string &text, const std::string &what);
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_DRIVER_H

@@ -1,0 +1,38 @@
+//===- Executor.h - what runs an entry point ------------------------------===//
+//
+// The model driver (Driver.h) sees a compiled model, or the reference
+// interpreter, only through this interface. The kv caches (the `k_cache.*`
+// and `v_cache.*` arguments and results of the decoder entry points) stay
+// inside the executor between calls, so a decode step moves no cache bytes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_RUNTIME_EXECUTOR_H
+#define KILN_RUNTIME_EXECUTOR_H
+
+#include "runtime/Tensor.h"
+
+#include "absl/status/statusor.h"
+
+namespace kiln::rt {
+
+/// True for the names of cache arguments and results.
+inline bool isCacheName(const std::string &name) {
+  return name.rfind("k_cache.", 0) == 0 || name.rfind("v_cache.", 0) == 0;
+}
+
+class Executor {
+public:
+  virtual ~Executor() = default;
+  /// Makes every cache zero, for `batch` sequences of `length` rows.
+  virtual absl::Status resetCaches(int64_t batch, int64_t length) = 0;
+  /// Runs `entry` with its non-cache arguments in order (the caches are
+  /// bound from the executor's own) and returns its non-cache results,
+  /// named; the updated caches replace the old ones.
+  virtual absl::StatusOr<std::vector<NamedTensor>>
+  run(const std::string &entry, const std::vector<Tensor> &arguments) = 0;
+};
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_EXECUTOR_H

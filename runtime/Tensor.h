@@ -1,0 +1,61 @@
+//===- Tensor.h - host tensors crossing the runtime's interfaces ----------===//
+//
+// Inputs and outputs of entry points (ids, masks, logits, hidden states):
+// an element type from the artifact schema, a shape and dense row-major
+// bytes. Intermediates never take this form; they live in the arena.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_RUNTIME_TENSOR_H
+#define KILN_RUNTIME_TENSOR_H
+
+#include "runtime/Artifact_generated.h"
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kiln::rt {
+
+using artifact::DType;
+
+size_t dtypeBytes(DType dtype);
+
+struct Tensor {
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;
+
+  int64_t numElements() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+  template <typename T> T *data() { return reinterpret_cast<T *>(bytes.data()); }
+  template <typename T> const T *data() const {
+    return reinterpret_cast<const T *>(bytes.data());
+  }
+
+  static Tensor zeros(DType dtype, std::vector<int64_t> shape) {
+    Tensor t;
+    t.dtype = dtype;
+    t.shape = std::move(shape);
+    t.bytes.assign(t.numElements() * dtypeBytes(dtype), 0);
+    return t;
+  }
+  static Tensor fromI64(std::vector<int64_t> shape,
+                        const std::vector<int64_t> &values) {
+    Tensor t = zeros(DType::I64, std::move(shape));
+    std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+    return t;
+  }
+};
+
+using NamedTensor = std::pair<std::string, Tensor>;
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_TENSOR_H

@@ -1,0 +1,397 @@
+//===- kiln-run.cpp - run a compiled .kiln artifact -----------------------===//
+//
+//   kiln-run OUT.kiln [--device cpu|cuda] [--weights MODEL_DIR]
+//            --input-ids 1,2,3[;4,5] [--token-type-ids 0,0,1[;...]]
+//            [--output FILE.npy] [--output-dir DIR]
+//            [--max-new-tokens N] [--greedy | --top-k K --top-p P
+//             --temperature T --seed S] [--ignore-eos]
+//            [--bench [--warmup N] [--iters N]] [--report FILE.json]
+//            [--threads N] [--info]
+//
+// The command line of DESIGN.md §5. Generated tokens are printed one line
+// per sequence; --output writes the first output as float32 .npy,
+// --output-dir every output as NAME.npy. --bench repeats the request and
+// prints latency percentiles and tokens/s. Every failure prints one line
+// and exits 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontend/Npy.h"
+#include "runtime/Artifact.h"
+#include "runtime/CpuExecutor.h"
+#include "runtime/Driver.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sys/stat.h>
+
+namespace rt = kiln::rt;
+using Json = nlohmann::json;
+
+namespace {
+
+int fail(const std::string &message) {
+  std::fprintf(stderr, "kiln-run: error: %s\n", message.c_str());
+  return 1;
+}
+
+const char *kUsage =
+    "usage: kiln-run OUT.kiln --input-ids 1,2,3[;4,5] [options]\n"
+    "  --device cpu|cuda        where to run (default cpu)\n"
+    "  --weights MODEL_DIR      the weights of an artifact compiled with\n"
+    "                           --external-weights\n"
+    "  --token-type-ids LISTS   BERT/RoBERTa segment ids, like --input-ids\n"
+    "  --output FILE.npy        the first output as float32 .npy\n"
+    "  --output-dir DIR         every output as DIR/NAME.npy\n"
+    "  --max-new-tokens N       generate N tokens (decoders, T5)\n"
+    "  --greedy                 pick the most likely token (default)\n"
+    "  --top-k K --top-p P --temperature T --seed S   sample instead\n"
+    "  --ignore-eos             do not stop at an end-of-sequence id\n"
+    "  --bench [--warmup N] [--iters N]   time the request repeatedly\n"
+    "  --report FILE.json       write the measured numbers\n"
+    "  --threads N              CPU threads (default: one per core)\n"
+    "  --info                   print the artifact's manifest summary\n";
+
+struct Options {
+  std::string artifact, device = "cpu", weights, inputIds, tokenTypeIds,
+                        output, outputDir, report;
+  int64_t maxNewTokens = 0, warmup = 1, iters = 5, threads = 0, ranks = 1;
+  bool ignoreEos = false, bench = false, info = false, sample = false;
+  rt::SamplingOptions sampling;
+};
+
+/// Parses argv; returns an error message or "".
+std::string parse(int argc, char **argv, Options &o) {
+  std::map<std::string, std::string *> strings = {
+      {"--device", &o.device},       {"--weights", &o.weights},
+      {"--input-ids", &o.inputIds},  {"--token-type-ids", &o.tokenTypeIds},
+      {"--output", &o.output},       {"--output-dir", &o.outputDir},
+      {"--report", &o.report}};
+  std::map<std::string, int64_t *> ints = {
+      {"--max-new-tokens", &o.maxNewTokens}, {"--warmup", &o.warmup},
+      {"--iters", &o.iters},                 {"--threads", &o.threads},
+      {"--ranks", &o.ranks},                 {"--top-k", &o.sampling.topK}};
+  std::map<std::string, double *> doubles = {
+      {"--top-p", &o.sampling.topP},
+      {"--temperature", &o.sampling.temperature}};
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i], value;
+    bool hasValue = false;
+    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 &&
+                                   eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      hasValue = true;
+    }
+    auto takeValue = [&]() -> bool {
+      if (hasValue)
+        return true;
+      if (i + 1 >= argc)
+        return false;
+      value = argv[++i];
+      return true;
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
+    if (arg == "--ignore-eos") {
+      o.ignoreEos = true;
+    } else if (arg == "--bench") {
+      o.bench = true;
+    } else if (arg == "--info") {
+      o.info = true;
+    } else if (arg == "--greedy") {
+      o.sampling.greedy = true;
+    } else if (strings.count(arg)) {
+      if (!takeValue())
+        return arg + " needs a value";
+      *strings[arg] = value;
+    } else if (ints.count(arg)) {
+      if (!takeValue() || !absl::SimpleAtoi(value, ints[arg]))
+        return arg + " needs an integer";
+      if (arg == "--top-k")
+        o.sample = true;
+    } else if (doubles.count(arg)) {
+      if (!takeValue() || !absl::SimpleAtod(value, doubles[arg]))
+        return arg + " needs a number";
+      o.sample = true;
+    } else if (arg == "--seed") {
+      if (!takeValue() || !absl::SimpleAtoi(value, &o.sampling.seed))
+        return "--seed needs a non-negative integer";
+      o.sample = true;
+    } else if (arg.rfind("-", 0) == 0) {
+      return "unknown option " + arg + " (see --help)";
+    } else if (o.artifact.empty()) {
+      o.artifact = arg;
+    } else {
+      return "more than one artifact given: " + o.artifact + " and " + arg;
+    }
+  }
+  o.sampling.greedy = !o.sample;
+  return "";
+}
+
+std::string dims(const std::vector<std::unique_ptr<kiln::artifact::DimT>> &ds,
+                 const kiln::artifact::EntryT &entry) {
+  std::vector<std::string> parts;
+  for (const auto &d : ds) {
+    if (d->terms.size() == 1 && d->terms[0].op() == kiln::artifact::ExprOp::Const)
+      parts.push_back(std::to_string(d->terms[0].value()));
+    else if (d->terms.size() == 1)
+      parts.push_back(entry.symbols[d->terms[0].value()]->name);
+    else
+      parts.push_back("expr");
+  }
+  return "[" + absl::StrJoin(parts, ", ") + "]";
+}
+
+void printInfo(const rt::Artifact &artifact) {
+  const kiln::artifact::ManifestT &m = artifact.manifest();
+  std::printf("artifact     %s (%.1f MiB, format %u, by %s)\n",
+              artifact.path().c_str(), artifact.fileBytes() / 1048576.0,
+              rt::kArtifactVersion, m.producer.c_str());
+  if (m.model)
+    std::printf("model        %s (%s), vocabulary %lld\n",
+                m.model->architecture.c_str(), m.model->family.c_str(),
+                static_cast<long long>(m.model->vocab_size));
+  std::printf("target       %s, max batch %lld, max seq %lld\n",
+              m.target.c_str(), static_cast<long long>(m.max_batch),
+              static_cast<long long>(m.max_seq));
+  std::printf("kernels      %zu unique\n", m.kernels.size());
+  std::printf("weights      %zu tensors, %.1f MiB, %s\n", m.weights.size(),
+              m.weight_bytes / 1048576.0,
+              m.external_weights ? "external (kiln-run --weights MODEL_DIR)"
+                                 : "embedded");
+  std::printf("kv cache     %.1f MiB at the maximum shapes\n",
+              m.cache_bytes / 1048576.0);
+  for (const auto &e : m.entries) {
+    int counts[3] = {0, 0, 0};
+    for (const auto &s : e->steps)
+      ++counts[static_cast<int>(s->kind)];
+    std::printf("entry @%s   %d kernel, %d gemm, %d attention steps; arena "
+                "%.1f MiB\n",
+                e->name.c_str(), counts[0], counts[1], counts[2],
+                e->arena_bytes / 1048576.0);
+    for (const auto &a : e->arguments)
+      std::printf("  in  %-24s %s %s\n", a->name.c_str(),
+                  rt::dtypeName(a->dtype), dims(a->dims, *e).c_str());
+    for (const auto &r : e->results)
+      std::printf("  out %-24s %s %s\n", r->name.c_str(),
+                  rt::dtypeName(r->buffer->dtype),
+                  dims(r->buffer->dims, *e).c_str());
+  }
+}
+
+std::vector<float> toFloat(const rt::Tensor &t) {
+  std::vector<float> out(t.numElements());
+  for (int64_t i = 0; i < t.numElements(); ++i) {
+    switch (t.dtype) {
+    case rt::DType::F32:
+      out[i] = t.data<float>()[i];
+      break;
+    case rt::DType::F64:
+      out[i] = static_cast<float>(t.data<double>()[i]);
+      break;
+    case rt::DType::I64:
+      out[i] = static_cast<float>(t.data<int64_t>()[i]);
+      break;
+    default:
+      out[i] = 0;
+    }
+  }
+  return out;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  double index = p * (v.size() - 1);
+  size_t lo = static_cast<size_t>(std::floor(index));
+  size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (index - lo);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o;
+  if (std::string e = parse(argc, argv, o); !e.empty())
+    return fail(e);
+  if (o.artifact.empty()) {
+    std::fputs(kUsage, stderr);
+    return fail("no artifact given");
+  }
+  if (o.device == "cuda")
+    return fail("--device cuda: this kiln-run has no CUDA backend yet (it "
+                "is not implemented); use --device cpu");
+  if (o.device != "cpu")
+    return fail("--device must be cpu or cuda, got '" + o.device + "'");
+  if (o.ranks != 1)
+    return fail("--ranks: multi-rank execution is not implemented yet");
+  if (o.warmup < 0 || o.iters < 1)
+    return fail("--warmup must be >= 0 and --iters >= 1");
+
+  auto artifact = rt::Artifact::open(o.artifact);
+  if (!artifact.ok())
+    return fail(std::string(artifact.status().message()));
+  if (o.info) {
+    printInfo(**artifact);
+    if (o.inputIds.empty())
+      return 0;
+  }
+  auto model = rt::fromArtifact((*artifact)->manifest().model.get());
+  if (!model.ok())
+    return fail(absl::StrCat(o.artifact, ": ", model.status().message()));
+  if (o.inputIds.empty())
+    return fail("--input-ids is required");
+
+  rt::Request request;
+  auto ids = rt::parseIdLists(o.inputIds, "--input-ids");
+  if (!ids.ok())
+    return fail(std::string(ids.status().message()));
+  request.inputIds = std::move(*ids);
+  if (!o.tokenTypeIds.empty()) {
+    auto types = rt::parseIdLists(o.tokenTypeIds, "--token-type-ids");
+    if (!types.ok())
+      return fail(std::string(types.status().message()));
+    request.tokenTypeIds = std::move(*types);
+  }
+  request.maxNewTokens = o.maxNewTokens;
+  request.ignoreEos = o.ignoreEos;
+  request.sampling = o.sampling;
+  if (absl::Status s = rt::validateRequest(*model, request); !s.ok())
+    return fail(std::string(s.message()));
+
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point loadStart = Clock::now();
+  rt::CpuOptions cpu;
+  cpu.threads = static_cast<int>(o.threads);
+  cpu.weightsDir = o.weights;
+  auto executor = rt::CpuExecutor::create(**artifact, cpu);
+  if (!executor.ok())
+    return fail(std::string(executor.status().message()));
+  double loadSeconds =
+      std::chrono::duration<double>(Clock::now() - loadStart).count();
+
+  int runs = o.bench ? static_cast<int>(o.warmup + o.iters) : 1;
+  std::vector<double> firstPass, decodeStep, total;
+  int64_t newTokens = 0;
+  absl::StatusOr<rt::Response> response;
+  for (int r = 0; r < runs; ++r) {
+    Clock::time_point start = Clock::now();
+    response = rt::runModel(*model, **executor, request);
+    if (!response.ok())
+      return fail(std::string(response.status().message()));
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (o.bench && r < o.warmup)
+      continue;
+    firstPass.push_back(response->firstPassSeconds);
+    decodeStep.insert(decodeStep.end(), response->decodeStepSeconds.begin(),
+                      response->decodeStepSeconds.end());
+    total.push_back(seconds);
+    for (const auto &g : response->generated)
+      newTokens += g.size();
+  }
+
+  if (!o.output.empty()) {
+    const rt::Tensor &primary = response->outputs.front().second;
+    if (absl::Status s = kiln::writeNpy(o.output, primary.shape,
+                                        toFloat(primary));
+        !s.ok())
+      return fail(std::string(s.message()));
+  }
+  if (!o.outputDir.empty()) {
+    ::mkdir(o.outputDir.c_str(), 0755);
+    for (const auto &[name, tensor] : response->outputs)
+      if (absl::Status s = kiln::writeNpy(o.outputDir + "/" + name + ".npy",
+                                          tensor.shape, toFloat(tensor));
+          !s.ok())
+        return fail(std::string(s.message()));
+  }
+  if (!o.bench)
+    for (const auto &tokens : response->generated)
+      std::printf("%s\n", absl::StrJoin(tokens, ",").c_str());
+
+  double decodeSeconds = 0;
+  for (double s : decodeStep)
+    decodeSeconds += s;
+  int64_t batch = request.inputIds.size();
+  double tokensPerSecond =
+      decodeSeconds > 0 ? decodeStep.size() * batch / decodeSeconds : 0;
+  if (o.bench) {
+    int64_t longest = 0;
+    for (const auto &seq : request.inputIds)
+      longest = std::max<int64_t>(longest, seq.size());
+    std::printf("kiln-run --bench: %s, batch %lld, prompt %lld, %lld new "
+                "tokens, %d threads, BLAS %s\n",
+                o.artifact.c_str(), static_cast<long long>(batch),
+                static_cast<long long>(longest),
+                static_cast<long long>(o.maxNewTokens), (*executor)->threads(),
+                (*executor)->blasProvider().c_str());
+    std::printf("  load           %9.2f ms\n", loadSeconds * 1e3);
+    std::printf("  first pass     p50 %9.2f ms   p90 %9.2f ms   (%zu runs)\n",
+                percentile(firstPass, 0.5) * 1e3,
+                percentile(firstPass, 0.9) * 1e3, firstPass.size());
+    if (!decodeStep.empty())
+      std::printf("  decode step    p50 %9.2f ms   p90 %9.2f ms   (%zu "
+                  "steps)  %.1f tokens/s\n",
+                  percentile(decodeStep, 0.5) * 1e3,
+                  percentile(decodeStep, 0.9) * 1e3, decodeStep.size(),
+                  tokensPerSecond);
+    std::printf("  end to end     p50 %9.2f ms   p90 %9.2f ms\n",
+                percentile(total, 0.5) * 1e3, percentile(total, 0.9) * 1e3);
+  }
+  if (!o.report.empty()) {
+    const auto &m = (*artifact)->manifest();
+    Json report = {
+        {"artifact", o.artifact},
+        {"device", o.device},
+        {"threads", (*executor)->threads()},
+        {"blas", (*executor)->blasProvider()},
+        {"kernels", m.kernels.size()},
+        {"arena_bytes", (*executor)->arenaBytes()},
+        {"kv_cache_bytes", (*executor)->cacheBytes()},
+        {"weight_bytes", m.weight_bytes},
+        {"load_seconds", loadSeconds},
+        {"batch", batch},
+        {"runs", total.size()},
+        {"first_pass_seconds",
+         {{"p50", percentile(firstPass, 0.5)},
+          {"p90", percentile(firstPass, 0.9)}}},
+        {"decode_step_seconds",
+         {{"p50", percentile(decodeStep, 0.5)},
+          {"p90", percentile(decodeStep, 0.9)},
+          {"count", decodeStep.size()}}},
+        {"end_to_end_seconds",
+         {{"p50", percentile(total, 0.5)}, {"p90", percentile(total, 0.9)}}},
+        {"tokens_per_second", tokensPerSecond},
+        {"new_tokens", newTokens}};
+    Json steps = Json::object();
+    for (const auto &e : m.entries) {
+      int counts[3] = {0, 0, 0};
+      for (const auto &s : e->steps)
+        ++counts[static_cast<int>(s->kind)];
+      steps[e->name] = {{"kernel", counts[0]},
+                        {"gemm", counts[1]},
+                        {"attention", counts[2]}};
+    }
+    report["steps"] = steps;
+    std::ofstream out(o.report);
+    if (!out)
+      return fail(o.report + ": cannot write");
+    out << report.dump(2) << "\n";
+  }
+  return 0;
+}
