@@ -28,3 +28,6 @@ if config.have_cuda_toolkit:
     config.available_features.add("cuda-toolkit")
 if config.have_cuda_device:
     config.available_features.add("cuda-device")
+
+# The source tree, for tests that inspect it.
+config.substitutions.append(("%kiln_src", config.kiln_src_root))

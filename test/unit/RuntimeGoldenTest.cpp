@@ -1,0 +1,213 @@
+//===- RuntimeGoldenTest.cpp - kilnc -> .kiln -> runtime vs transformers --===//
+//
+// For every golden fixture, compiles the folder with the kilnc binary into
+// one artifact (max batch 3) and runs it with the runtime exactly as
+// kiln-run does (Artifact + CpuExecutor + the model driver), checking
+// against the outputs transformers computed:
+//   * the fixture's own batch: every named output within 1e-4 relative
+//     error (padded positions excluded), greedy ids equal up to the first
+//     near-tie (top-2 gap < 1e-3, DESIGN.md §6);
+//   * each sequence alone (batch 1, so two different prompt lengths) and a
+//     batch of 3 ([s1, s0, s1]) from the same artifact, row by row against
+//     HF's rows;
+//   * real incremental decoding: every decode call gets ids [B, 1].
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontend/Files.h"
+#include "frontend/Npy.h"
+#include "runtime/Artifact.h"
+#include "runtime/CpuExecutor.h"
+#include "runtime/Driver.h"
+#include "test/support/Golden.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace rt = kiln::rt;
+using Json = nlohmann::json;
+
+/// Passes calls through, recording each entry and its first argument's
+/// shape.
+class RecordingExecutor : public rt::Executor {
+public:
+  explicit RecordingExecutor(rt::Executor &inner) : inner_(inner) {}
+  absl::Status resetCaches(int64_t batch, int64_t length) override {
+    return inner_.resetCaches(batch, length);
+  }
+  absl::StatusOr<std::vector<rt::NamedTensor>>
+  run(const std::string &entry, const std::vector<rt::Tensor> &args) override {
+    calls.push_back({entry, args.front().shape});
+    return inner_.run(entry, args);
+  }
+  std::vector<std::pair<std::string, std::vector<int64_t>>> calls;
+
+private:
+  rt::Executor &inner_;
+};
+
+std::vector<float> toFloat(const rt::Tensor &t) {
+  std::vector<float> out(t.numElements());
+  for (int64_t i = 0; i < t.numElements(); ++i)
+    out[i] = t.dtype == rt::DType::F64
+                 ? static_cast<float>(t.data<double>()[i])
+                 : t.data<float>()[i];
+  return out;
+}
+
+class RuntimeGoldenTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RuntimeGoldenTest, MatchesTransformers) {
+  fs::path dir = fs::path(KILN_GOLDEN_DIR) / GetParam();
+  auto goldenJson = kiln::readJsonObject((dir / "golden.json").string());
+  ASSERT_TRUE(goldenJson.ok()) << goldenJson.status();
+  Json &golden = *goldenJson;
+  auto lengths = golden["lengths"].get<std::vector<int64_t>>();
+  auto padded = golden["input_ids"].get<std::vector<std::vector<int64_t>>>();
+  std::vector<std::vector<int64_t>> ids, types;
+  for (size_t b = 0; b < padded.size(); ++b)
+    ids.emplace_back(padded[b].begin(), padded[b].begin() + lengths[b]);
+  if (golden.contains("token_type_ids")) {
+    auto t = golden["token_type_ids"].get<std::vector<std::vector<int64_t>>>();
+    for (size_t b = 0; b < t.size(); ++b)
+      types.emplace_back(t[b].begin(), t[b].begin() + lengths[b]);
+  }
+  int64_t newTokens = golden.contains("generate")
+                          ? golden["generate"]["max_new_tokens"].get<int64_t>()
+                          : 0;
+
+  // Compile with the kilnc binary, as a user would.
+  std::string artifactPath = ::testing::TempDir() + "runtime-golden-" +
+                             GetParam() + "-" + std::to_string(::getpid()) +
+                             ".kiln";
+  int64_t maxSeq = padded.front().size() + newTokens + 1;
+  std::string command = std::string(KILN_TOOLS_DIR) + "/kilnc " +
+                        dir.string() + " -o " + artifactPath +
+                        " --max-batch 3 --max-seq " + std::to_string(maxSeq) +
+                        " 2>/dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  auto artifact = rt::Artifact::open(artifactPath);
+  ASSERT_TRUE(artifact.ok()) << artifact.status();
+  auto model = rt::fromArtifact((*artifact)->manifest().model.get());
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto executor = rt::CpuExecutor::create(**artifact, {});
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  RecordingExecutor recording(**executor);
+
+  std::map<std::string, kiln::NpyArray> expected;
+  for (auto it = golden["outputs"].begin(); it != golden["outputs"].end();
+       ++it) {
+    auto npy = kiln::readNpy((dir / it.value().get<std::string>()).string());
+    ASSERT_TRUE(npy.ok()) << npy.status();
+    expected[it.key()] = std::move(*npy);
+  }
+  auto goldIds =
+      newTokens ? golden["generate"]["ids"].get<std::vector<std::vector<int64_t>>>()
+                : std::vector<std::vector<int64_t>>();
+  auto gaps = newTokens ? golden["generate"]["top2_gaps"]
+                              .get<std::vector<std::vector<double>>>()
+                        : std::vector<std::vector<double>>();
+  int64_t paddedLength = padded.front().size();
+
+  // `rows[r]` is the fixture sequence batch row r holds.
+  auto check = [&](const std::vector<size_t> &rows) {
+    std::string label = "rows";
+    rt::Request request;
+    for (size_t b : rows) {
+      label += " " + std::to_string(b);
+      request.inputIds.push_back(ids[b]);
+      if (!types.empty())
+        request.tokenTypeIds.push_back(types[b]);
+    }
+    request.maxNewTokens = newTokens;
+    request.ignoreEos = true;
+    recording.calls.clear();
+    auto response = rt::runModel(*model, recording, request);
+    ASSERT_TRUE(response.ok()) << label << ": " << response.status();
+
+    int64_t longest = 0;
+    for (size_t b : rows)
+      longest = std::max<int64_t>(longest, lengths[b]);
+    for (const auto &[name, gold] : expected) {
+      const rt::Tensor *ours = nullptr;
+      for (const auto &[n, t] : response->outputs)
+        if (n == name)
+          ours = &t;
+      ASSERT_NE(ours, nullptr) << label << ": no output " << name;
+      std::vector<float> got = toFloat(*ours);
+      // A dim 1 of the padded length is the sequence: compare each row's
+      // real positions only.
+      bool sequence = gold.shape.size() >= 3 && gold.shape[1] == paddedLength;
+      int64_t goldRow = gold.values.size() / gold.shape[0];
+      int64_t oursRow = got.size() / ours->shape[0];
+      int64_t token = sequence ? goldRow / paddedLength : goldRow;
+      ASSERT_EQ(ours->shape[0], static_cast<int64_t>(rows.size())) << name;
+      ASSERT_EQ(token * (sequence ? longest : 1), oursRow) << name;
+      double diff = 0, norm = 0;
+      for (size_t r = 0; r < rows.size(); ++r) {
+        int64_t count = sequence ? lengths[rows[r]] * token : token;
+        for (int64_t i = 0; i < count; ++i) {
+          double e = gold.values[rows[r] * goldRow + i];
+          double g = got[r * oursRow + i];
+          ASSERT_TRUE(std::isfinite(g)) << label << " " << name;
+          diff += (g - e) * (g - e);
+          norm += e * e;
+        }
+      }
+      double relative = std::sqrt(diff / std::max(norm, 1e-30));
+      EXPECT_LE(relative, 1e-4) << GetParam() << " " << label << " " << name;
+      std::cout << "[runtime] " << GetParam() << " " << label << " " << name
+                << ": relative error " << relative << "\n";
+    }
+
+    if (!newTokens)
+      return;
+    ASSERT_EQ(response->generated.size(), rows.size());
+    for (size_t r = 0; r < rows.size(); ++r) {
+      size_t b = rows[r];
+      ASSERT_EQ(response->generated[r].size(), goldIds[b].size());
+      for (size_t t = 0; t < goldIds[b].size(); ++t) {
+        if (gaps[b][t] < 1e-3)
+          break;
+        EXPECT_EQ(response->generated[r][t], goldIds[b][t])
+            << label << ": sequence " << b << " step " << t;
+      }
+    }
+    // Incremental decoding: after the first pass, every call is @decode on
+    // one new token per sequence.
+    int decodes = 0;
+    for (const auto &[entry, shape] : recording.calls) {
+      if (entry != "decode")
+        continue;
+      ++decodes;
+      EXPECT_EQ(shape, (std::vector<int64_t>{
+                           static_cast<int64_t>(rows.size()), 1}));
+    }
+    EXPECT_EQ(decodes, model->isDecoderOnly() ? newTokens - 1 : newTokens);
+  };
+
+  std::vector<size_t> all;
+  for (size_t b = 0; b < ids.size(); ++b)
+    all.push_back(b);
+  check(all);
+  for (size_t b = 0; b < ids.size(); ++b)
+    check({b});
+  check({1, 0, 1});
+  fs::remove(artifactPath);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, RuntimeGoldenTest,
+    ::testing::ValuesIn(kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR)),
+    [](const ::testing::TestParamInfo<std::string> &info) {
+      return info.param;
+    });
+
+} // namespace

@@ -1,0 +1,222 @@
+//===- RuntimeUnitTest.cpp - the runtime's parts, without a compiler ------===//
+//
+// The artifact file (round trip; truncated, damaged, foreign and newer
+// files refused with their own messages), sampling, and the thread pool.
+// Links only the runtime: it builds with -DKILN_RUNTIME_ONLY too.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Artifact.h"
+#include "runtime/Sampling.h"
+#include "runtime/ThreadPool.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <set>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <unistd.h>
+
+namespace {
+
+namespace rt = kiln::rt;
+namespace art = kiln::artifact;
+
+std::string tempPath(const std::string &name) {
+  return ::testing::TempDir() + "runtime-unit-" + std::to_string(::getpid()) +
+         "-" + name;
+}
+
+std::vector<uint8_t> readAll(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+void writeAll(const std::string &path, const std::vector<uint8_t> &bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+}
+
+class ArtifactTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    path_ = tempPath("a.kiln");
+    rt::ArtifactWriter writer;
+    std::vector<uint8_t> first(100), second(1000);
+    for (size_t i = 0; i < first.size(); ++i)
+      first[i] = static_cast<uint8_t>(i);
+    for (size_t i = 0; i < second.size(); ++i)
+      second[i] = static_cast<uint8_t>(i * 7);
+    writer.addBlob(art::BlobKind::Weight, first);
+    writer.addBlob(art::BlobKind::Weight, second);
+    art::ManifestT manifest;
+    manifest.producer = "test";
+    manifest.target = "cpu";
+    manifest.max_batch = 3;
+    ASSERT_TRUE(writer.write(path_, std::move(manifest)).ok());
+    bytes_ = readAll(path_);
+  }
+  void TearDown() override { ::unlink(path_.c_str()); }
+
+  /// Opens `bytes` written to a file; returns the error message or "ok".
+  std::string openBytes(const std::vector<uint8_t> &bytes) {
+    writeAll(path_, bytes);
+    auto a = rt::Artifact::open(path_);
+    return a.ok() ? "ok" : std::string(a.status().message());
+  }
+
+  std::string path_;
+  std::vector<uint8_t> bytes_;
+};
+
+TEST_F(ArtifactTest, RoundTrip) {
+  auto a = rt::Artifact::open(path_);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const art::ManifestT &m = (*a)->manifest();
+  EXPECT_EQ(m.producer, "test");
+  EXPECT_EQ(m.max_batch, 3);
+  ASSERT_EQ(m.blobs.size(), 2u);
+  for (uint32_t i = 0; i < 2; ++i)
+    EXPECT_EQ(m.blobs[i]->offset % rt::kBlobAlignment, 0u);
+  EXPECT_EQ((*a)->blobSize(1), 1000u);
+  EXPECT_EQ((*a)->blobData(1)[3], 21);
+  EXPECT_EQ((*a)->fileBytes(), bytes_.size());
+}
+
+TEST_F(ArtifactTest, RefusesForeignAndEmptyFiles) {
+  EXPECT_NE(openBytes({}).find("not a Kiln artifact"), std::string::npos);
+  std::vector<uint8_t> json = {'{', '"', 'a', '"', ':', '1', '}', '\n',
+                               ' ', ' ', ' ', ' '};
+  EXPECT_NE(openBytes(json).find("not a Kiln artifact"), std::string::npos);
+  EXPECT_NE(rt::Artifact::open(tempPath("missing")).status().message().find(
+                "cannot open"),
+            std::string::npos);
+}
+
+TEST_F(ArtifactTest, RefusesTruncatedFiles) {
+  for (size_t keep : {size_t(12), size_t(63), size_t(64), bytes_.size() - 1}) {
+    std::vector<uint8_t> cut(bytes_.begin(), bytes_.begin() + keep);
+    EXPECT_NE(openBytes(cut).find("truncated"), std::string::npos) << keep;
+  }
+}
+
+TEST_F(ArtifactTest, RefusesANewerVersion) {
+  std::vector<uint8_t> newer = bytes_;
+  newer[8] = rt::kArtifactVersion + 1;
+  EXPECT_NE(openBytes(newer).find("format version 2 is newer than this "
+                                  "runtime reads (up to 1)"),
+            std::string::npos);
+}
+
+TEST_F(ArtifactTest, EveryFlippedByteIsCaught) {
+  // Any single flipped byte anywhere in the file is refused (the padding
+  // between blobs is not covered by a checksum, so it is skipped).
+  auto a = rt::Artifact::open(path_);
+  ASSERT_TRUE(a.ok());
+  std::vector<std::pair<uint64_t, uint64_t>> covered = {{0, 56}};
+  for (const auto &b : (*a)->manifest().blobs)
+    covered.push_back({b->offset, b->offset + b->size});
+  uint64_t manifestOffset;
+  std::memcpy(&manifestOffset, bytes_.data() + 16, 8);
+  covered.push_back({manifestOffset, bytes_.size()});
+  a->reset();
+  int checked = 0;
+  for (auto [begin, end] : covered)
+    for (uint64_t i = begin; i < end; ++i) {
+      std::vector<uint8_t> damaged = bytes_;
+      damaged[i] ^= 0x20;
+      std::string message = openBytes(damaged);
+      EXPECT_NE(message, "ok") << "byte " << i;
+      ++checked;
+    }
+  EXPECT_GT(checked, 1100);
+  // The message says what is damaged.
+  std::vector<uint8_t> blob = bytes_;
+  blob[64 + 5] ^= 1;
+  EXPECT_NE(openBytes(blob).find("blob 0 (Weight, bytes 64..164) fails its "
+                                 "checksum"),
+            std::string::npos);
+}
+
+TEST(SamplingTest, GreedyIsTheFirstMaximum) {
+  rt::Sampler sampler({});
+  std::vector<float> logits = {0.1f, 2.0f, -1.0f, 2.0f};
+  EXPECT_EQ(sampler.pick(logits.data(), 4), 1);
+}
+
+TEST(SamplingTest, SeedReproducesAndTopKOneIsGreedy) {
+  std::vector<float> logits(50);
+  for (size_t i = 0; i < logits.size(); ++i)
+    logits[i] = std::sin(static_cast<float>(i));
+  rt::SamplingOptions options;
+  options.greedy = false;
+  options.seed = 7;
+  options.temperature = 2.0;
+  rt::Sampler a(options), b(options);
+  std::vector<int64_t> drawsA, drawsB;
+  for (int i = 0; i < 20; ++i) {
+    drawsA.push_back(a.pick(logits.data(), 50));
+    drawsB.push_back(b.pick(logits.data(), 50));
+  }
+  EXPECT_EQ(drawsA, drawsB);
+  EXPECT_GT(std::set<int64_t>(drawsA.begin(), drawsA.end()).size(), 3u);
+
+  options.topK = 1;
+  rt::Sampler one(options);
+  int64_t best = std::max_element(logits.begin(), logits.end()) - logits.begin();
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(one.pick(logits.data(), 50), best);
+}
+
+TEST(SamplingTest, TopKAndTopPKeepOnlyTheMostLikely) {
+  std::vector<float> logits = {5.0f, 4.0f, 0.0f, -1.0f, 3.0f};
+  rt::SamplingOptions options;
+  options.greedy = false;
+  options.topK = 2;
+  rt::Sampler topK(options);
+  for (int i = 0; i < 200; ++i) {
+    int64_t t = topK.pick(logits.data(), 5);
+    EXPECT_TRUE(t == 0 || t == 1) << t;
+  }
+  // p(0) ~ 0.66, p(1) ~ 0.24: top-p 0.8 keeps exactly those two.
+  options.topK = 0;
+  options.topP = 0.8;
+  rt::Sampler topP(options);
+  std::set<int64_t> seen;
+  for (int i = 0; i < 500; ++i)
+    seen.insert(topP.pick(logits.data(), 5));
+  EXPECT_EQ(seen, (std::set<int64_t>{0, 1}));
+}
+
+TEST(SamplingTest, RejectsBadOptions) {
+  rt::SamplingOptions options;
+  options.greedy = false;
+  options.temperature = 0;
+  EXPECT_FALSE(options.validate().ok());
+  options.temperature = 1;
+  options.topP = 1.5;
+  EXPECT_FALSE(options.validate().ok());
+  options.topP = 1;
+  options.topK = -1;
+  EXPECT_FALSE(options.validate().ok());
+}
+
+TEST(ThreadPoolTest, CoversTheRangeOnce) {
+  rt::ThreadPool pool(3);
+  EXPECT_EQ(pool.threads(), 3);
+  for (int64_t n : {0, 1, 2, 3, 7, 1000}) {
+    std::vector<std::atomic<int>> hits(n);
+    for (int round = 0; round < 50; ++round)
+      pool.parallelFor(n, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i)
+          ++hits[i];
+      });
+    for (int64_t i = 0; i < n; ++i)
+      EXPECT_EQ(hits[i].load(), 50) << "n " << n << " index " << i;
+  }
+}
+
+} // namespace
