@@ -1,10 +1,12 @@
 # Kiln's one-command entry points. `make check` is what CI runs: install the
 # system packages if missing, configure, build with ninja, run every test.
+# `make demo` builds the same way, then compiles the committed GPT-2 and BERT
+# fixtures with kilnc and runs them with kiln-run (tools/demo.sh).
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= 2
 
-.PHONY: all deps configure build check clean
+.PHONY: all deps configure build check demo clean
 
 all: build
 
@@ -19,6 +21,9 @@ build: configure
 
 check: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+
+demo: build
+	bash tools/demo.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)
