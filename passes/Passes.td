@@ -82,6 +82,20 @@ def KilnCopiesToLinalg : Pass<"kiln-copies-to-linalg"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def KilnApproximateMath : Pass<"kiln-approximate-math"> {
+  let summary = "f32 tanh, erf and exp as polynomials (upstream's patterns)";
+  let description = [{
+    Applies MLIR's polynomial approximations of `math.tanh`, `math.erf` and
+    `math.exp` on f32, so GELU and softmax loops hold only arithmetic that
+    LLVM vectorizes instead of one libm call per element. Their error is a
+    few ulp, far inside the 1e-4 Kiln is held to; other math ops and other
+    types are left for libm.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def KilnOutlineKernels : Pass<"kiln-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Form the step list: outline every kernel op into a function";
   let description = [{

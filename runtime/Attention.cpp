@@ -8,6 +8,26 @@
 
 namespace kiln::rt {
 
+namespace {
+
+/// q . k with eight partial sums, so the compiler vectorizes it without
+/// reassociating a single sum (which it may not do for floats).
+float dot(const float *q, const float *k, int64_t d) {
+  float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t e = 0;
+  for (; e + 8 <= d; e += 8)
+    for (int l = 0; l < 8; ++l)
+      partial[l] += q[e + l] * k[e + l];
+  float sum = 0;
+  for (; e < d; ++e)
+    sum += q[e] * k[e];
+  for (int l = 0; l < 8; ++l)
+    sum += partial[l];
+  return sum;
+}
+
+} // namespace
+
 void attention(const AttentionArgs &a, ThreadPool &pool) {
   const int64_t d = a.headDim, group = a.heads / a.kvHeads;
   const int64_t qStride = a.heads * d, kvStride = a.kvHeads * d;
@@ -27,11 +47,7 @@ void attention(const AttentionArgs &a, ThreadPool &pool) {
           limit = std::clamp<int64_t>(i + a.offsets[b] + 1, 0, a.sk);
         float best = -INFINITY;
         for (int64_t j = 0; j < limit; ++j) {
-          const float *kj = kBase + j * kvStride;
-          float dot = 0;
-          for (int64_t e = 0; e < d; ++e)
-            dot += qi[e] * kj[e];
-          float s = dot * a.scale;
+          float s = dot(qi, kBase + j * kvStride, d) * a.scale;
           if (a.bias)
             s += a.bias[b * a.biasStrides[0] + h * a.biasStrides[1] +
                         i * a.biasStrides[2] + j * a.biasStrides[3]];

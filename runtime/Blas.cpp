@@ -26,6 +26,7 @@ Blas::Blas(ThreadPool &pool) : pool_(pool) {
       handle_ = nullptr;
       continue;
     }
+    cblasSgemv_ = reinterpret_cast<CblasSgemv>(dlsym(handle_, "cblas_sgemv"));
     provider_ = name;
     // The executor's own threads are idle during a gemm: BLAS gets as many.
     using SetThreads = void (*)(int);
@@ -44,6 +45,15 @@ Blas::~Blas() {
 void Blas::sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
                  const float *a, int64_t lda, const float *b, int64_t ldb,
                  float *c, int64_t ldc) {
+  if (cblasSgemv_ && m == 1 && !transA) {
+    // c[N] = a[K] . op(B): op(B) = B [K, N] is B^T x in row-major sgemv
+    // terms, op(B) = B^T (B [N, K]) is B x.
+    if (transB)
+      cblasSgemv_(kRowMajor, kNoTrans, n, k, 1.0f, b, ldb, a, 1, 0.0f, c, 1);
+    else
+      cblasSgemv_(kRowMajor, kTrans, k, n, 1.0f, b, ldb, a, 1, 0.0f, c, 1);
+    return;
+  }
   if (cblasSgemm_) {
     cblasSgemm_(kRowMajor, transA ? kTrans : kNoTrans,
                 transB ? kTrans : kNoTrans, m, n, k, 1.0f, a, lda, b, ldb,

@@ -2,7 +2,9 @@
 //
 // OpenBLAS is loaded at run time (dlopen), so kiln-run starts where it is
 // missing; there the gemm falls back to a plain loop nest parallelized over
-// rows of C, correct but much slower (--info says which is in use).
+// rows of C, correct but much slower (--bench says which is in use). A
+// single-row product (every decode step's) goes to sgemv, which streams the
+// matrix once instead of packing it first.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,9 +37,12 @@ private:
   using CblasSgemm = void (*)(int, int, int, int, int, int, float,
                               const float *, int, const float *, int, float,
                               float *, int);
+  using CblasSgemv = void (*)(int, int, int, int, float, const float *, int,
+                              const float *, int, float, float *, int);
   ThreadPool &pool_;
   void *handle_ = nullptr;
   CblasSgemm cblasSgemm_ = nullptr;
+  CblasSgemv cblasSgemv_ = nullptr;
   std::string provider_ = "built-in";
 };
 

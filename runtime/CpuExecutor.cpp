@@ -10,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -157,6 +159,8 @@ struct CpuExecutor::Impl {
   int64_t arenaBytes = 0;
   std::map<std::string, CacheSlot> caches;
   int64_t cacheBatch = 0, cacheLength = 0;
+  bool profiling = false;
+  std::map<std::string, StepProfile> profile;
 
   Impl(const Artifact &a, int threads)
       : artifact(a), m(a.manifest()), pool(threads), blas(pool) {}
@@ -589,8 +593,23 @@ CpuExecutor::Impl::run(const EntryT &entry,
 
   std::vector<void *> buffers;
   std::vector<int64_t> shapes;
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point stepStart;
+  auto account = [&](const StepT &step) {
+    const std::string &name =
+        step.kind == StepKind::Kernel ? m.kernels[step.kernel]->name
+        : step.kind == StepKind::Gemm ? std::string("gemm")
+                                      : std::string("attention");
+    StepProfile &p = profile[name];
+    p.name = name;
+    ++p.calls;
+    p.seconds +=
+        std::chrono::duration<double>(Clock::now() - stepStart).count();
+  };
   for (const auto &stepPtr : entry.steps) {
     const StepT &step = *stepPtr;
+    if (profiling)
+      stepStart = Clock::now();
     switch (step.kind) {
     case StepKind::Kernel: {
       buffers.clear();
@@ -657,6 +676,8 @@ CpuExecutor::Impl::run(const EntryT &entry,
         return s;
       break;
     }
+    if (profiling)
+      account(step);
   }
 
   std::vector<NamedTensor> outputs;
@@ -679,6 +700,7 @@ CpuExecutor::~CpuExecutor() = default;
 absl::StatusOr<std::unique_ptr<CpuExecutor>>
 CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   auto impl = std::make_unique<Impl>(artifact, options.threads);
+  impl->profiling = options.profile;
   if (absl::Status s = impl->loadKernels(); !s.ok())
     return s;
   if (absl::Status s = impl->loadWeights(options.weightsDir); !s.ok())
@@ -724,6 +746,17 @@ CpuExecutor::run(const std::string &entry,
     if (e->name == entry)
       return impl_->run(*e, arguments);
   return impl_->error("has no entry point '" + entry + "'");
+}
+
+std::vector<StepProfile> CpuExecutor::profile() const {
+  std::vector<StepProfile> out;
+  for (const auto &[name, p] : impl_->profile)
+    out.push_back(p);
+  std::sort(out.begin(), out.end(),
+            [](const StepProfile &a, const StepProfile &b) {
+              return a.seconds > b.seconds;
+            });
+  return out;
 }
 
 int CpuExecutor::threads() const { return impl_->pool.threads(); }

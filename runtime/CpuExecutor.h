@@ -27,6 +27,14 @@ namespace kiln::rt {
 struct CpuOptions {
   int threads = 0;            // 0: one per core
   std::string weightsDir;     // external weights: the Hugging Face folder
+  bool profile = false;       // time every step (see profile())
+};
+
+/// Wall time spent per step kind and per kernel, summed over calls.
+struct StepProfile {
+  std::string name; // "gemm", "attention" or the kernel's name
+  int64_t calls = 0;
+  double seconds = 0;
 };
 
 class CpuExecutor : public Executor {
@@ -38,6 +46,10 @@ public:
   absl::Status resetCaches(int64_t batch, int64_t length) override;
   absl::StatusOr<std::vector<NamedTensor>>
   run(const std::string &entry, const std::vector<Tensor> &arguments) override;
+
+  /// With CpuOptions::profile, the time per step kind and kernel, most
+  /// expensive first.
+  std::vector<StepProfile> profile() const;
 
   int threads() const;
   const std::string &blasProvider() const;

@@ -1,12 +1,14 @@
 //===- RuntimeUnitTest.cpp - the runtime's parts, without a compiler ------===//
 //
 // The artifact file (round trip; truncated, damaged, foreign and newer
-// files refused with their own messages), sampling, and the thread pool.
+// files refused with their own messages), the model driver (padding,
+// incremental decoding, eos) on a fake executor, sampling, the thread pool.
 // Links only the runtime: it builds with -DKILN_RUNTIME_ONLY too.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Artifact.h"
+#include "runtime/Driver.h"
 #include "runtime/Sampling.h"
 #include "runtime/ThreadPool.h"
 
@@ -217,6 +219,109 @@ TEST(ThreadPoolTest, CoversTheRangeOnce) {
     for (int64_t i = 0; i < n; ++i)
       EXPECT_EQ(hits[i].load(), 50) << "n " << n << " index " << i;
   }
+}
+
+} // namespace
+
+namespace {
+
+/// A decoder whose next token is always (last id + 1) % vocab: lets the
+/// driver's padding, positions, eos and step count be checked exactly.
+class CountingDecoder : public rt::Executor {
+public:
+  static constexpr int64_t kVocab = 10;
+  absl::Status resetCaches(int64_t batch, int64_t length) override {
+    cacheBatch = batch;
+    cacheLength = length;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<rt::NamedTensor>>
+  run(const std::string &entry, const std::vector<rt::Tensor> &args) override {
+    const rt::Tensor &ids = args[0];
+    const rt::Tensor &positions = args.back();
+    calls.push_back({entry, ids.shape,
+                     std::vector<int64_t>(positions.data<int64_t>(),
+                                          positions.data<int64_t>() +
+                                              positions.numElements())});
+    if (entry == "prefill")
+      prefillIds.assign(ids.data<int64_t>(),
+                        ids.data<int64_t>() + ids.numElements());
+    int64_t batch = ids.shape[0], seq = ids.shape[1];
+    rt::Tensor logits = rt::Tensor::zeros(rt::DType::F32, {batch, seq, kVocab});
+    for (int64_t i = 0; i < batch * seq; ++i)
+      logits.data<float>()[i * kVocab + (ids.data<int64_t>()[i] + 1) % kVocab] =
+          1.0f;
+    return std::vector<rt::NamedTensor>{{"logits", std::move(logits)}};
+  }
+  struct Call {
+    std::string entry;
+    std::vector<int64_t> idsShape, positions;
+  };
+  std::vector<Call> calls;
+  std::vector<int64_t> prefillIds;
+  int64_t cacheBatch = 0, cacheLength = 0;
+};
+
+rt::ModelInfo countingModel() {
+  rt::ModelInfo m;
+  m.family = rt::Family::Gpt2;
+  m.vocabSize = CountingDecoder::kVocab;
+  m.padId = 9;
+  m.eosIds = {7};
+  m.positionLimit = 32;
+  return m;
+}
+
+TEST(DriverTest, PadsDecodesIncrementallyAndStopsAtEos) {
+  CountingDecoder executor;
+  rt::Request request;
+  request.inputIds = {{1, 2, 3}, {4}};
+  request.maxNewTokens = 6;
+  auto response = rt::runModel(countingModel(), executor, request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  // Right-padded with the pad id; caches for the prompt plus new tokens.
+  EXPECT_EQ(executor.prefillIds, (std::vector<int64_t>{1, 2, 3, 4, 9, 9}));
+  EXPECT_EQ(executor.cacheBatch, 2);
+  EXPECT_EQ(executor.cacheLength, 3 + 6);
+  // Sequence 0 continues from 3, sequence 1 from 4 and stops at eos 7.
+  EXPECT_EQ(response->generated[0], (std::vector<int64_t>{4, 5, 6, 7}));
+  EXPECT_EQ(response->generated[1], (std::vector<int64_t>{5, 6, 7}));
+  // Each decode call: one token per sequence, at that sequence's position.
+  ASSERT_EQ(executor.calls.size(), 4u);
+  EXPECT_EQ(executor.calls[1].entry, "decode");
+  EXPECT_EQ(executor.calls[1].idsShape, (std::vector<int64_t>{2, 1}));
+  EXPECT_EQ(executor.calls[1].positions, (std::vector<int64_t>{3, 1}));
+  EXPECT_EQ(executor.calls[3].positions, (std::vector<int64_t>{5, 3}));
+}
+
+TEST(DriverTest, IgnoreEosGeneratesEveryToken) {
+  CountingDecoder executor;
+  rt::Request request;
+  request.inputIds = {{5}};
+  request.maxNewTokens = 5;
+  request.ignoreEos = true;
+  auto response = rt::runModel(countingModel(), executor, request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->generated[0], (std::vector<int64_t>{6, 7, 8, 9, 0}));
+  EXPECT_EQ(response->decodeStepSeconds.size(), 4u);
+}
+
+TEST(DriverTest, RejectsBadRequests) {
+  CountingDecoder executor;
+  rt::Request request;
+  request.inputIds = {{1, 2}, {}};
+  EXPECT_EQ(rt::runModel(countingModel(), executor, request).status().message(),
+            "--input-ids: sequence 1 is empty");
+  request.inputIds = {std::vector<int64_t>(30, 1)};
+  request.maxNewTokens = 3;
+  EXPECT_EQ(rt::runModel(countingModel(), executor, request).status().message(),
+            "sequence of 33 tokens (prompt + --max-new-tokens) exceeds the "
+            "model's limit of 32 positions");
+  request.inputIds = {{1}};
+  request.tokenTypeIds = {{0}};
+  EXPECT_EQ(rt::runModel(countingModel(), executor, request).status().message(),
+            "--token-type-ids: only BERT and RoBERTa take token types");
+  EXPECT_TRUE(executor.calls.empty());
 }
 
 } // namespace

@@ -6,7 +6,7 @@
 //            [--max-new-tokens N] [--greedy | --top-k K --top-p P
 //             --temperature T --seed S] [--ignore-eos]
 //            [--bench [--warmup N] [--iters N]] [--report FILE.json]
-//            [--threads N] [--info]
+//            [--threads N] [--profile] [--info]
 //
 // The command line of DESIGN.md §5. Generated tokens are printed one line
 // per sequence; --output writes the first output as float32 .npy,
@@ -60,13 +60,16 @@ const char *kUsage =
     "  --bench [--warmup N] [--iters N]   time the request repeatedly\n"
     "  --report FILE.json       write the measured numbers\n"
     "  --threads N              CPU threads (default: one per core)\n"
+    "  --profile                print the time spent per step kind and "
+    "kernel\n"
     "  --info                   print the artifact's manifest summary\n";
 
 struct Options {
   std::string artifact, device = "cpu", weights, inputIds, tokenTypeIds,
                         output, outputDir, report;
   int64_t maxNewTokens = 0, warmup = 1, iters = 5, threads = 0, ranks = 1;
-  bool ignoreEos = false, bench = false, info = false, sample = false;
+  bool ignoreEos = false, bench = false, info = false, sample = false,
+       profile = false;
   rt::SamplingOptions sampling;
 };
 
@@ -111,6 +114,8 @@ std::string parse(int argc, char **argv, Options &o) {
       o.bench = true;
     } else if (arg == "--info") {
       o.info = true;
+    } else if (arg == "--profile") {
+      o.profile = true;
     } else if (arg == "--greedy") {
       o.sampling.greedy = true;
     } else if (strings.count(arg)) {
@@ -279,6 +284,7 @@ int main(int argc, char **argv) {
   rt::CpuOptions cpu;
   cpu.threads = static_cast<int>(o.threads);
   cpu.weightsDir = o.weights;
+  cpu.profile = o.profile;
   auto executor = rt::CpuExecutor::create(**artifact, cpu);
   if (!executor.ok())
     return fail(std::string(executor.status().message()));
@@ -352,6 +358,17 @@ int main(int argc, char **argv) {
                   tokensPerSecond);
     std::printf("  end to end     p50 %9.2f ms   p90 %9.2f ms\n",
                 percentile(total, 0.5) * 1e3, percentile(total, 0.9) * 1e3);
+  }
+  if (o.profile) {
+    double all = 0;
+    for (const rt::StepProfile &p : (*executor)->profile())
+      all += p.seconds;
+    std::printf("profile: %.2f ms in steps over %zu runs\n", all * 1e3,
+                total.size() + (o.bench ? o.warmup : 0));
+    for (const rt::StepProfile &p : (*executor)->profile())
+      std::printf("  %-28s %7lld calls %10.2f ms %5.1f%%\n", p.name.c_str(),
+                  static_cast<long long>(p.calls), p.seconds * 1e3,
+                  all > 0 ? 100 * p.seconds / all : 0.0);
   }
   if (!o.report.empty()) {
     const auto &m = (*artifact)->manifest();
