@@ -361,6 +361,25 @@ bool writeArtifact(ModuleOp stepModule,
     kernel->name = k.name;
     kernel->symbol = k.symbol;
     kernel->splittable = k.splittable;
+    auto fn = stepModule.lookupSymbol<func::FuncOp>(k.name);
+    auto types = fn ? fn->getAttrOfType<ArrayAttr>("kiln.buffers") : nullptr;
+    if (!types) {
+      error = "kernel " + k.name + " has no kiln.buffers";
+      return false;
+    }
+    for (Attribute attr : types) {
+      auto type = cast<RankedTensorType>(cast<TypeAttr>(attr).getValue());
+      auto buffer = std::make_unique<art::KernelBufferT>();
+      auto dtype = dtypeOf(type);
+      if (failed(dtype)) {
+        error = "kernel " + k.name + " has a buffer of an unsupported type";
+        return false;
+      }
+      buffer->dtype = *dtype;
+      for (int64_t d : type.getShape())
+        buffer->shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
+      kernel->buffers.push_back(std::move(buffer));
+    }
     manifest.kernels.push_back(std::move(kernel));
   }
 

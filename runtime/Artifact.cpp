@@ -54,6 +54,61 @@ absl::Status writeAll(int fd, const void *data, size_t size) {
   return absl::OkStatus();
 }
 
+/// FlatBuffers' verifier checks a vector's length word but not that its
+/// 8-byte elements are 8-byte aligned; a crafted manifest could misalign
+/// them, so every such vector is checked here before the manifest is read.
+template <typename T> bool aligned(const flatbuffers::Vector<T> *v) {
+  return !v || reinterpret_cast<uintptr_t>(v->Data()) % alignof(int64_t) == 0;
+}
+
+bool alignedDims(
+    const flatbuffers::Vector<flatbuffers::Offset<artifact::Dim>> *dims) {
+  if (dims)
+    for (const artifact::Dim *d : *dims)
+      if (!aligned(d->terms()))
+        return false;
+  return true;
+}
+
+bool alignedBuffer(const artifact::Buffer *b) {
+  return !b || alignedDims(b->dims());
+}
+
+bool alignedManifest(const artifact::Manifest &m) {
+  if (m.model() && !aligned(m.model()->eos_ids()))
+    return false;
+  if (m.weights())
+    for (const artifact::Weight *w : *m.weights())
+      if (!aligned(w->shape()))
+        return false;
+  if (m.kernels())
+    for (const artifact::Kernel *k : *m.kernels())
+      if (k->buffers())
+        for (const artifact::KernelBuffer *b : *k->buffers())
+          if (!aligned(b->shape()))
+            return false;
+  if (m.entries())
+    for (const artifact::Entry *e : *m.entries()) {
+      if (e->arguments())
+        for (const artifact::Argument *a : *e->arguments())
+          if (!alignedDims(a->dims()))
+            return false;
+      if (e->results())
+        for (const artifact::Result *r : *e->results())
+          if (!alignedBuffer(r->buffer()))
+            return false;
+      if (e->steps())
+        for (const artifact::Step *s : *e->steps()) {
+          for (auto *list : {s->operands(), s->results()})
+            if (list)
+              for (const artifact::Buffer *b : *list)
+                if (!alignedBuffer(b))
+                  return false;
+        }
+    }
+  return true;
+}
+
 } // namespace
 
 uint64_t checksum(const void *data, size_t size) {
@@ -239,7 +294,8 @@ Artifact::open(const std::string &path) {
   if (checksum(m, manifestSize) != get64(d + 32))
     return error("damaged: the manifest checksum does not match");
   flatbuffers::Verifier verifier(m, manifestSize);
-  if (!artifact::VerifyManifestBuffer(verifier))
+  if (!artifact::VerifyManifestBuffer(verifier) ||
+      !alignedManifest(*artifact::GetManifest(m)))
     return error("damaged: the manifest is not a valid FlatBuffer");
   a->manifest_.reset(artifact::GetManifest(m)->UnPack());
 

@@ -46,6 +46,10 @@ struct Entry;
 struct EntryBuilder;
 struct EntryT;
 
+struct KernelBuffer;
+struct KernelBufferBuilder;
+struct KernelBufferT;
+
 struct Kernel;
 struct KernelBuilder;
 struct KernelT;
@@ -1167,21 +1171,105 @@ inline flatbuffers::Offset<Entry> CreateEntryDirect(
 
 flatbuffers::Offset<Entry> CreateEntry(flatbuffers::FlatBufferBuilder &_fbb, const EntryT *_o, const flatbuffers::rehasher_function_t *_rehasher = nullptr);
 
+struct KernelBufferT : public flatbuffers::NativeTable {
+  typedef KernelBuffer TableType;
+  kiln::artifact::DType dtype = kiln::artifact::DType::F32;
+  std::vector<int64_t> shape{};
+};
+
+/// A kernel buffer as compiled: its element type and dims (-1: dynamic).
+/// Steps must agree with it, so a kernel never reads past a buffer.
+struct KernelBuffer FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
+  typedef KernelBufferT NativeTableType;
+  typedef KernelBufferBuilder Builder;
+  enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
+    VT_DTYPE = 4,
+    VT_SHAPE = 6
+  };
+  kiln::artifact::DType dtype() const {
+    return static_cast<kiln::artifact::DType>(GetField<int8_t>(VT_DTYPE, 0));
+  }
+  const flatbuffers::Vector<int64_t> *shape() const {
+    return GetPointer<const flatbuffers::Vector<int64_t> *>(VT_SHAPE);
+  }
+  bool Verify(flatbuffers::Verifier &verifier) const {
+    return VerifyTableStart(verifier) &&
+           VerifyField<int8_t>(verifier, VT_DTYPE, 1) &&
+           VerifyOffset(verifier, VT_SHAPE) &&
+           verifier.VerifyVector(shape()) &&
+           verifier.EndTable();
+  }
+  KernelBufferT *UnPack(const flatbuffers::resolver_function_t *_resolver = nullptr) const;
+  void UnPackTo(KernelBufferT *_o, const flatbuffers::resolver_function_t *_resolver = nullptr) const;
+  static flatbuffers::Offset<KernelBuffer> Pack(flatbuffers::FlatBufferBuilder &_fbb, const KernelBufferT* _o, const flatbuffers::rehasher_function_t *_rehasher = nullptr);
+};
+
+struct KernelBufferBuilder {
+  typedef KernelBuffer Table;
+  flatbuffers::FlatBufferBuilder &fbb_;
+  flatbuffers::uoffset_t start_;
+  void add_dtype(kiln::artifact::DType dtype) {
+    fbb_.AddElement<int8_t>(KernelBuffer::VT_DTYPE, static_cast<int8_t>(dtype), 0);
+  }
+  void add_shape(flatbuffers::Offset<flatbuffers::Vector<int64_t>> shape) {
+    fbb_.AddOffset(KernelBuffer::VT_SHAPE, shape);
+  }
+  explicit KernelBufferBuilder(flatbuffers::FlatBufferBuilder &_fbb)
+        : fbb_(_fbb) {
+    start_ = fbb_.StartTable();
+  }
+  flatbuffers::Offset<KernelBuffer> Finish() {
+    const auto end = fbb_.EndTable(start_);
+    auto o = flatbuffers::Offset<KernelBuffer>(end);
+    return o;
+  }
+};
+
+inline flatbuffers::Offset<KernelBuffer> CreateKernelBuffer(
+    flatbuffers::FlatBufferBuilder &_fbb,
+    kiln::artifact::DType dtype = kiln::artifact::DType::F32,
+    flatbuffers::Offset<flatbuffers::Vector<int64_t>> shape = 0) {
+  KernelBufferBuilder builder_(_fbb);
+  builder_.add_shape(shape);
+  builder_.add_dtype(dtype);
+  return builder_.Finish();
+}
+
+inline flatbuffers::Offset<KernelBuffer> CreateKernelBufferDirect(
+    flatbuffers::FlatBufferBuilder &_fbb,
+    kiln::artifact::DType dtype = kiln::artifact::DType::F32,
+    const std::vector<int64_t> *shape = nullptr) {
+  auto shape__ = shape ? _fbb.CreateVector<int64_t>(*shape) : 0;
+  return kiln::artifact::CreateKernelBuffer(
+      _fbb,
+      dtype,
+      shape__);
+}
+
+flatbuffers::Offset<KernelBuffer> CreateKernelBuffer(flatbuffers::FlatBufferBuilder &_fbb, const KernelBufferT *_o, const flatbuffers::rehasher_function_t *_rehasher = nullptr);
+
 struct KernelT : public flatbuffers::NativeTable {
   typedef Kernel TableType;
   std::string name{};
   std::string symbol{};
   bool splittable = false;
+  std::vector<std::unique_ptr<kiln::artifact::KernelBufferT>> buffers{};
+  KernelT() = default;
+  KernelT(const KernelT &o);
+  KernelT(KernelT&&) FLATBUFFERS_NOEXCEPT = default;
+  KernelT &operator=(KernelT o) FLATBUFFERS_NOEXCEPT;
 };
 
-/// An exported kernel function of the kernel library.
+/// An exported kernel function of the kernel library; `buffers` are its
+/// arguments, then its result.
 struct Kernel FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   typedef KernelT NativeTableType;
   typedef KernelBuilder Builder;
   enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
     VT_NAME = 4,
     VT_SYMBOL = 6,
-    VT_SPLITTABLE = 8
+    VT_SPLITTABLE = 8,
+    VT_BUFFERS = 10
   };
   const flatbuffers::String *name() const {
     return GetPointer<const flatbuffers::String *>(VT_NAME);
@@ -1192,6 +1280,9 @@ struct Kernel FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   bool splittable() const {
     return GetField<uint8_t>(VT_SPLITTABLE, 0) != 0;
   }
+  const flatbuffers::Vector<flatbuffers::Offset<kiln::artifact::KernelBuffer>> *buffers() const {
+    return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<kiln::artifact::KernelBuffer>> *>(VT_BUFFERS);
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyOffset(verifier, VT_NAME) &&
@@ -1199,6 +1290,9 @@ struct Kernel FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            VerifyOffset(verifier, VT_SYMBOL) &&
            verifier.VerifyString(symbol()) &&
            VerifyField<uint8_t>(verifier, VT_SPLITTABLE, 1) &&
+           VerifyOffset(verifier, VT_BUFFERS) &&
+           verifier.VerifyVector(buffers()) &&
+           verifier.VerifyVectorOfTables(buffers()) &&
            verifier.EndTable();
   }
   KernelT *UnPack(const flatbuffers::resolver_function_t *_resolver = nullptr) const;
@@ -1219,6 +1313,9 @@ struct KernelBuilder {
   void add_splittable(bool splittable) {
     fbb_.AddElement<uint8_t>(Kernel::VT_SPLITTABLE, static_cast<uint8_t>(splittable), 0);
   }
+  void add_buffers(flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<kiln::artifact::KernelBuffer>>> buffers) {
+    fbb_.AddOffset(Kernel::VT_BUFFERS, buffers);
+  }
   explicit KernelBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -1234,8 +1331,10 @@ inline flatbuffers::Offset<Kernel> CreateKernel(
     flatbuffers::FlatBufferBuilder &_fbb,
     flatbuffers::Offset<flatbuffers::String> name = 0,
     flatbuffers::Offset<flatbuffers::String> symbol = 0,
-    bool splittable = false) {
+    bool splittable = false,
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<kiln::artifact::KernelBuffer>>> buffers = 0) {
   KernelBuilder builder_(_fbb);
+  builder_.add_buffers(buffers);
   builder_.add_symbol(symbol);
   builder_.add_name(name);
   builder_.add_splittable(splittable);
@@ -1246,14 +1345,17 @@ inline flatbuffers::Offset<Kernel> CreateKernelDirect(
     flatbuffers::FlatBufferBuilder &_fbb,
     const char *name = nullptr,
     const char *symbol = nullptr,
-    bool splittable = false) {
+    bool splittable = false,
+    const std::vector<flatbuffers::Offset<kiln::artifact::KernelBuffer>> *buffers = nullptr) {
   auto name__ = name ? _fbb.CreateString(name) : 0;
   auto symbol__ = symbol ? _fbb.CreateString(symbol) : 0;
+  auto buffers__ = buffers ? _fbb.CreateVector<flatbuffers::Offset<kiln::artifact::KernelBuffer>>(*buffers) : 0;
   return kiln::artifact::CreateKernel(
       _fbb,
       name__,
       symbol__,
-      splittable);
+      splittable,
+      buffers__);
 }
 
 flatbuffers::Offset<Kernel> CreateKernel(flatbuffers::FlatBufferBuilder &_fbb, const KernelT *_o, const flatbuffers::rehasher_function_t *_rehasher = nullptr);
@@ -2265,6 +2367,51 @@ inline flatbuffers::Offset<Entry> CreateEntry(flatbuffers::FlatBufferBuilder &_f
       _arena_bytes);
 }
 
+inline KernelBufferT *KernelBuffer::UnPack(const flatbuffers::resolver_function_t *_resolver) const {
+  auto _o = std::unique_ptr<KernelBufferT>(new KernelBufferT());
+  UnPackTo(_o.get(), _resolver);
+  return _o.release();
+}
+
+inline void KernelBuffer::UnPackTo(KernelBufferT *_o, const flatbuffers::resolver_function_t *_resolver) const {
+  (void)_o;
+  (void)_resolver;
+  { auto _e = dtype(); _o->dtype = _e; }
+  { auto _e = shape(); if (_e) { _o->shape.resize(_e->size()); for (flatbuffers::uoffset_t _i = 0; _i < _e->size(); _i++) { _o->shape[_i] = _e->Get(_i); } } }
+}
+
+inline flatbuffers::Offset<KernelBuffer> KernelBuffer::Pack(flatbuffers::FlatBufferBuilder &_fbb, const KernelBufferT* _o, const flatbuffers::rehasher_function_t *_rehasher) {
+  return CreateKernelBuffer(_fbb, _o, _rehasher);
+}
+
+inline flatbuffers::Offset<KernelBuffer> CreateKernelBuffer(flatbuffers::FlatBufferBuilder &_fbb, const KernelBufferT *_o, const flatbuffers::rehasher_function_t *_rehasher) {
+  (void)_rehasher;
+  (void)_o;
+  struct _VectorArgs { flatbuffers::FlatBufferBuilder *__fbb; const KernelBufferT* __o; const flatbuffers::rehasher_function_t *__rehasher; } _va = { &_fbb, _o, _rehasher}; (void)_va;
+  auto _dtype = _o->dtype;
+  auto _shape = _o->shape.size() ? _fbb.CreateVector(_o->shape) : 0;
+  return kiln::artifact::CreateKernelBuffer(
+      _fbb,
+      _dtype,
+      _shape);
+}
+
+inline KernelT::KernelT(const KernelT &o)
+      : name(o.name),
+        symbol(o.symbol),
+        splittable(o.splittable) {
+  buffers.reserve(o.buffers.size());
+  for (const auto &buffers_ : o.buffers) { buffers.emplace_back((buffers_) ? new kiln::artifact::KernelBufferT(*buffers_) : nullptr); }
+}
+
+inline KernelT &KernelT::operator=(KernelT o) FLATBUFFERS_NOEXCEPT {
+  std::swap(name, o.name);
+  std::swap(symbol, o.symbol);
+  std::swap(splittable, o.splittable);
+  std::swap(buffers, o.buffers);
+  return *this;
+}
+
 inline KernelT *Kernel::UnPack(const flatbuffers::resolver_function_t *_resolver) const {
   auto _o = std::unique_ptr<KernelT>(new KernelT());
   UnPackTo(_o.get(), _resolver);
@@ -2277,6 +2424,7 @@ inline void Kernel::UnPackTo(KernelT *_o, const flatbuffers::resolver_function_t
   { auto _e = name(); if (_e) _o->name = _e->str(); }
   { auto _e = symbol(); if (_e) _o->symbol = _e->str(); }
   { auto _e = splittable(); _o->splittable = _e; }
+  { auto _e = buffers(); if (_e) { _o->buffers.resize(_e->size()); for (flatbuffers::uoffset_t _i = 0; _i < _e->size(); _i++) { _o->buffers[_i] = std::unique_ptr<kiln::artifact::KernelBufferT>(_e->Get(_i)->UnPack(_resolver)); } } }
 }
 
 inline flatbuffers::Offset<Kernel> Kernel::Pack(flatbuffers::FlatBufferBuilder &_fbb, const KernelT* _o, const flatbuffers::rehasher_function_t *_rehasher) {
@@ -2290,11 +2438,13 @@ inline flatbuffers::Offset<Kernel> CreateKernel(flatbuffers::FlatBufferBuilder &
   auto _name = _o->name.empty() ? 0 : _fbb.CreateString(_o->name);
   auto _symbol = _o->symbol.empty() ? 0 : _fbb.CreateString(_o->symbol);
   auto _splittable = _o->splittable;
+  auto _buffers = _o->buffers.size() ? _fbb.CreateVector<flatbuffers::Offset<kiln::artifact::KernelBuffer>> (_o->buffers.size(), [](size_t i, _VectorArgs *__va) { return CreateKernelBuffer(*__va->__fbb, __va->__o->buffers[i].get(), __va->__rehasher); }, &_va ) : 0;
   return kiln::artifact::CreateKernel(
       _fbb,
       _name,
       _symbol,
-      _splittable);
+      _splittable,
+      _buffers);
 }
 
 inline WeightT *Weight::UnPack(const flatbuffers::resolver_function_t *_resolver) const {

@@ -38,6 +38,9 @@ int64_t floorDiv(int64_t a, int64_t b) {
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
+/// Evaluates a (validated) expression. Sums and products wrap instead of
+/// overflowing: a crafted expression gives a nonsense dim, which the
+/// capacity check of every buffer then refuses.
 int64_t evalDim(const DimT &dim, const std::vector<int64_t> &symbols) {
   int64_t stack[kMaxExprDepth];
   size_t top = 0;
@@ -55,16 +58,18 @@ int64_t evalDim(const DimT &dim, const std::vector<int64_t> &symbols) {
     int64_t rhs = stack[--top], lhs = stack[--top];
     switch (t.op()) {
     case ExprOp::Add:
-      stack[top++] = lhs + rhs;
+      stack[top++] = static_cast<int64_t>(static_cast<uint64_t>(lhs) +
+                                          static_cast<uint64_t>(rhs));
       break;
     case ExprOp::Mul:
-      stack[top++] = lhs * rhs;
+      stack[top++] = static_cast<int64_t>(static_cast<uint64_t>(lhs) *
+                                          static_cast<uint64_t>(rhs));
       break;
     case ExprOp::FloorDiv:
       stack[top++] = floorDiv(lhs, rhs);
       break;
     case ExprOp::CeilDiv:
-      stack[top++] = -floorDiv(-lhs, rhs);
+      stack[top++] = lhs == INT64_MIN ? lhs : -floorDiv(-lhs, rhs);
       break;
     case ExprOp::Mod:
       stack[top++] = lhs - floorDiv(lhs, rhs) * rhs;
@@ -138,6 +143,36 @@ std::string formatDims(const std::vector<int64_t> &dims) {
   return absl::StrCat("[", absl::StrJoin(dims, ", "), "]");
 }
 
+/// Whether `dim` is the constant `value`.
+bool isConst(const DimT &dim, int64_t value) {
+  return dim.terms.size() == 1 && dim.terms[0].op() == ExprOp::Const &&
+         dim.terms[0].value() == value;
+}
+
+bool sameDims(const std::vector<std::unique_ptr<DimT>> &a,
+              const std::vector<std::unique_ptr<DimT>> &b) {
+  if (a.size() != b.size())
+    return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i]->terms.size() != b[i]->terms.size())
+      return false;
+    for (size_t t = 0; t < a[i]->terms.size(); ++t)
+      if (a[i]->terms[t].op() != b[i]->terms[t].op() ||
+          a[i]->terms[t].value() != b[i]->terms[t].value())
+        return false;
+  }
+  return true;
+}
+
+/// Bytes of a buffer of `dims`, or -1 for a negative dim or an overflow.
+int64_t checkedBytes(const std::vector<int64_t> &dims, size_t elementBytes) {
+  int64_t bytes = static_cast<int64_t>(elementBytes);
+  for (int64_t d : dims)
+    if (d < 0 || __builtin_mul_overflow(bytes, d, &bytes))
+      return -1;
+  return bytes;
+}
+
 struct CacheSlot {
   int64_t width = 0;
   std::vector<float> data;
@@ -182,8 +217,9 @@ struct CpuExecutor::Impl {
                               const std::string &where);
   absl::StatusOr<std::vector<NamedTensor>>
   run(const EntryT &entry, const std::vector<Tensor> &arguments);
-  absl::Status runAttention(const StepT &step,
-                            const std::vector<int64_t> &symbols,
+  using DimsOf =
+      std::function<absl::StatusOr<std::vector<int64_t>>(const BufferT &)>;
+  absl::Status runAttention(const StepT &step, const DimsOf &dimsOf,
                             const std::function<uint8_t *(const BufferT &)>
                                 &pointer);
 };
@@ -240,13 +276,10 @@ absl::Status CpuExecutor::Impl::loadWeights(const std::string &weightsDir) {
       return error(absl::StrCat("weight '", w.name, "' is ",
                                 dtypeName(w.dtype),
                                 "; the CPU executor takes f32 weights"));
-    int64_t bytes = 4;
-    for (int64_t d : w.shape) {
-      if (d < 0)
-        return error(absl::StrCat("damaged: weight '", w.name,
-                                  "' has a negative dim"));
-      bytes *= d;
-    }
+    int64_t bytes = checkedBytes(w.shape, 4);
+    if (bytes < 0)
+      return error(absl::StrCat("damaged: weight '", w.name,
+                                "' has an impossible shape"));
     if (w.blob >= 0) {
       if (static_cast<size_t>(w.blob) >= m.blobs.size() ||
           m.blobs[w.blob]->kind != BlobKind::Weight ||
@@ -301,17 +334,37 @@ absl::Status CpuExecutor::Impl::loadWeights(const std::string &weightsDir) {
 absl::Status CpuExecutor::Impl::validateBuffer(const EntryT &entry,
                                                const BufferT &buffer,
                                                const std::string &where) {
+  // Every buffer's dims must fit its storage: then no step that respects
+  // the dims it is given reads or writes outside it.
   for (const auto &d : buffer.dims)
     if (!validDim(*d, entry.symbols.size()))
       return error(absl::StrCat("damaged: ", where, " has a malformed dim"));
+  if (buffer.kind == BufferKind::Argument && buffer.index >= 0 &&
+      static_cast<size_t>(buffer.index) < entry.arguments.size()) {
+    const ArgumentT &arg = *entry.arguments[buffer.index];
+    if (buffer.dtype != arg.dtype || !sameDims(buffer.dims, arg.dims))
+      return error(absl::StrCat("damaged: ", where, " disagrees with argument ",
+                                arg.name));
+  }
+  if (buffer.kind == BufferKind::Weight && buffer.index >= 0 &&
+      static_cast<size_t>(buffer.index) < m.weights.size()) {
+    const WeightT &w = *m.weights[buffer.index];
+    bool same = buffer.dtype == w.dtype && buffer.dims.size() == w.shape.size();
+    for (size_t i = 0; same && i < w.shape.size(); ++i)
+      same = isConst(*buffer.dims[i], w.shape[i]);
+    if (!same)
+      return error(absl::StrCat("damaged: ", where, " disagrees with weight ",
+                                w.name));
+  }
   switch (buffer.kind) {
   case BufferKind::Arena: {
     std::vector<int64_t> maxima;
     for (const auto &s : entry.symbols)
       maxima.push_back(s->max);
-    int64_t bytes = product(evalDims(buffer.dims, maxima)) *
-                    static_cast<int64_t>(dtypeBytes(buffer.dtype));
-    if (buffer.index < 0 || buffer.index + bytes > entry.arena_bytes)
+    int64_t bytes =
+        checkedBytes(evalDims(buffer.dims, maxima), dtypeBytes(buffer.dtype));
+    if (buffer.index < 0 || bytes < 0 || buffer.index > entry.arena_bytes ||
+        bytes > entry.arena_bytes - buffer.index)
       return error(absl::StrCat("damaged: ", where,
                                 " lies outside the arena"));
     return absl::OkStatus();
@@ -352,11 +405,29 @@ absl::Status CpuExecutor::Impl::validate() {
       std::string where = absl::StrCat("step ", i, " of ", entry->name);
       size_t operands = 0, results = 1;
       switch (step.kind) {
-      case StepKind::Kernel:
+      case StepKind::Kernel: {
         if (step.kernel >= kernels.size())
           return error("damaged: " + where + " names a missing kernel");
+        // The buffers must be those the kernel was compiled for.
+        const KernelT &k = *m.kernels[step.kernel];
         operands = step.operands.size();
+        if (k.buffers.size() != operands + 1 || step.results.size() != 1)
+          return error("damaged: " + where + " does not match kernel " +
+                       k.name);
+        for (size_t b = 0; b < k.buffers.size(); ++b) {
+          const BufferT &buffer =
+              b < operands ? *step.operands[b] : *step.results[0];
+          const KernelBufferT &kb = *k.buffers[b];
+          bool same = buffer.dtype == kb.dtype &&
+                      buffer.dims.size() == kb.shape.size();
+          for (size_t d = 0; same && d < kb.shape.size(); ++d)
+            same = kb.shape[d] < 0 || isConst(*buffer.dims[d], kb.shape[d]);
+          if (!same)
+            return error("damaged: " + where + " does not match kernel " +
+                         k.name);
+        }
         break;
+      }
       case StepKind::Gemm:
         operands = 2;
         break;
@@ -410,14 +481,26 @@ absl::Status CpuExecutor::Impl::validate() {
 }
 
 absl::Status CpuExecutor::Impl::runAttention(
-    const StepT &step, const std::vector<int64_t> &symbols,
+    const StepT &step, const DimsOf &dimsOf,
     const std::function<uint8_t *(const BufferT &)> &pointer) {
-  auto dims = [&](size_t i) { return evalDims(step.operands[i]->dims, symbols); };
+  std::vector<std::vector<int64_t>> all;
+  for (const auto &b : step.operands) {
+    auto d = dimsOf(*b);
+    if (!d.ok())
+      return d.status();
+    all.push_back(std::move(*d));
+  }
+  auto out = dimsOf(*step.results[0]);
+  if (!out.ok())
+    return out.status();
+  auto dims = [&](size_t i) { return all[i]; };
   std::vector<int64_t> q = dims(0), k = dims(1), v = dims(2);
   auto fail = [&](const std::string &what) {
     return absl::InvalidArgumentError(
         absl::StrCat("attention at ", step.location, ": ", what));
   };
+  if (*out != q)
+    return fail("the result is not the query's shape");
   if (q.size() != 3 || k.size() != 3 || v != k || k[0] != q[0] ||
       q[2] % step.num_heads != 0)
     return fail(absl::StrCat("query ", formatDims(q), ", key ", formatDims(k),
@@ -479,7 +562,7 @@ absl::Status CpuExecutor::Impl::runAttention(
   }
 
   if (maskBuffer) {
-    std::vector<int64_t> md = evalDims(maskBuffer->dims, symbols);
+    std::vector<int64_t> md = dims(3);
     if (md != std::vector<int64_t>{a.batch, a.sk})
       return fail(absl::StrCat("key_mask ", formatDims(md),
                                " is not [batch, key_len] = ",
@@ -507,7 +590,7 @@ absl::Status CpuExecutor::Impl::runAttention(
     }
   }
   if (biasBuffer) {
-    std::vector<int64_t> bd = evalDims(biasBuffer->dims, symbols);
+    std::vector<int64_t> bd = dims(step.has_key_mask ? 4 : 3);
     std::vector<int64_t> full = {a.batch, a.heads, a.sq, a.sk};
     if (bd.size() != 4)
       return fail("bias is not rank 4");
@@ -579,6 +662,24 @@ CpuExecutor::Impl::run(const EntryT &entry,
           formatDims(argShapes[i]), ", expected ", formatDims(expected)));
   }
 
+  // Every buffer's dims are evaluated through here, which refuses dims
+  // that do not fit the buffer's storage (only a crafted manifest has them).
+  std::vector<int64_t> argBytes;
+  for (size_t i = 0; i < entry.arguments.size(); ++i)
+    argBytes.push_back(checkedBytes(argShapes[i],
+                                    dtypeBytes(entry.arguments[i]->dtype)));
+  auto dimsOf = [&](const BufferT &b) -> absl::StatusOr<std::vector<int64_t>> {
+    std::vector<int64_t> dims = evalDims(b.dims, symbols);
+    int64_t bytes = checkedBytes(dims, dtypeBytes(b.dtype));
+    int64_t capacity = b.kind == BufferKind::Arena ? entry.arena_bytes - b.index
+                       : b.kind == BufferKind::Argument ? argBytes[b.index]
+                                                        : INT64_MAX;
+    if (bytes < 0 || bytes > capacity)
+      return error(absl::StrCat("damaged: a buffer of ", entry.name, " is ",
+                                formatDims(dims), ", larger than its storage"));
+    return dims;
+  };
+
   auto pointer = [&](const BufferT &b) -> uint8_t * {
     switch (b.kind) {
     case BufferKind::Arena:
@@ -614,15 +715,17 @@ CpuExecutor::Impl::run(const EntryT &entry,
     case StepKind::Kernel: {
       buffers.clear();
       shapes.clear();
-      for (const auto &b : step.operands) {
-        buffers.push_back(pointer(*b));
-        for (const auto &d : b->dims)
-          shapes.push_back(evalDim(*d, symbols));
+      std::vector<int64_t> dims;
+      for (size_t i = 0; i <= step.operands.size(); ++i) {
+        const BufferT &b =
+            i < step.operands.size() ? *step.operands[i] : *step.results[0];
+        auto d = dimsOf(b);
+        if (!d.ok())
+          return d.status();
+        buffers.push_back(pointer(b));
+        shapes.insert(shapes.end(), d->begin(), d->end());
+        dims = std::move(*d);
       }
-      const BufferT &result = *step.results[0];
-      buffers.push_back(pointer(result));
-      std::vector<int64_t> dims = evalDims(result.dims, symbols);
-      shapes.insert(shapes.end(), dims.begin(), dims.end());
       KernelFn fn = kernels[step.kernel];
       int64_t rows = dims.empty() ? 1 : dims[0];
       if (!m.kernels[step.kernel]->splittable) {
@@ -637,8 +740,12 @@ CpuExecutor::Impl::run(const EntryT &entry,
       break;
     }
     case StepKind::Gemm: {
-      std::vector<int64_t> l = evalDims(step.operands[0]->dims, symbols);
-      std::vector<int64_t> r = evalDims(step.operands[1]->dims, symbols);
+      auto lhs = dimsOf(*step.operands[0]), rhs = dimsOf(*step.operands[1]);
+      auto out = dimsOf(*step.results[0]);
+      if (!lhs.ok() || !rhs.ok() || !out.ok())
+        return !lhs.ok() ? lhs.status()
+                         : !rhs.ok() ? rhs.status() : out.status();
+      std::vector<int64_t> l = *lhs, r = *rhs;
       size_t rank = l.size();
       bool ta = step.transpose_lhs, tb = step.transpose_rhs;
       if (rank < 2 || r.size() < 2 ||
@@ -651,8 +758,8 @@ CpuExecutor::Impl::run(const EntryT &entry,
       int64_t k2 = tb ? r[r.size() - 1] : r[r.size() - 2];
       int64_t batch = product(l, rank - 2);
       bool shared = r.size() == 2;
-      if (k2 != kDim ||
-          (!shared && product(r, rank - 2) != batch))
+      if (k2 != kDim || (!shared && product(r, rank - 2) != batch) ||
+          product(*out) != batch * mDim * nDim)
         return absl::InvalidArgumentError(absl::StrCat(
             "gemm at ", step.location, ": ", formatDims(l), " x ",
             formatDims(r), " do not agree"));
@@ -672,7 +779,7 @@ CpuExecutor::Impl::run(const EntryT &entry,
       break;
     }
     case StepKind::Attention:
-      if (absl::Status s = runAttention(step, symbols, pointer); !s.ok())
+      if (absl::Status s = runAttention(step, dimsOf, pointer); !s.ok())
         return s;
       break;
     }
@@ -684,8 +791,10 @@ CpuExecutor::Impl::run(const EntryT &entry,
   for (const auto &r : entry.results) {
     if (isCacheName(r->name))
       continue;
-    Tensor t = Tensor::zeros(r->buffer->dtype,
-                             evalDims(r->buffer->dims, symbols));
+    auto dims = dimsOf(*r->buffer);
+    if (!dims.ok())
+      return dims.status();
+    Tensor t = Tensor::zeros(r->buffer->dtype, *dims);
     std::memcpy(t.bytes.data(), pointer(*r->buffer), t.bytes.size());
     outputs.push_back({r->name, std::move(t)});
   }

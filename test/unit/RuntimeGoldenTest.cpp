@@ -11,6 +11,10 @@
 //     batch of 3 ([s1, s0, s1]) from the same artifact, row by row against
 //     HF's rows;
 //   * real incremental decoding: every decode call gets ids [B, 1].
+// Then a manifest fuzz test: random bytes of a real artifact's manifest are
+// changed and its checksums recomputed (so the damage reaches the
+// structural checks), and loading and running it must end in an error or
+// a result, never a crash.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +29,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
 #include <filesystem>
 #include <unistd.h>
 
@@ -201,6 +209,66 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
     check({b});
   check({1, 0, 1});
   fs::remove(artifactPath);
+}
+
+std::string compileFixture(const std::string &fixture, const std::string &path) {
+  std::string command = std::string(KILN_TOOLS_DIR) + "/kilnc " +
+                        KILN_GOLDEN_DIR + "/" + fixture + " -o " + path +
+                        " --max-batch 2 --max-seq 16 2>/dev/null";
+  return std::system(command.c_str()) == 0 ? "" : command;
+}
+
+TEST(ManifestFuzzTest, DamagedManifestsNeverCrash) {
+  std::string path = ::testing::TempDir() + "manifest-fuzz-" +
+                     std::to_string(::getpid()) + ".kiln";
+  ASSERT_EQ(compileFixture("gpt2_tiny", path), "");
+  std::ifstream in(path, std::ios::binary);
+  std::vector<uint8_t> original{std::istreambuf_iterator<char>(in), {}};
+  in.close();
+  uint64_t offset, size;
+  std::memcpy(&offset, original.data() + 16, 8);
+  std::memcpy(&size, original.data() + 24, 8);
+
+  std::mt19937_64 rng(20261130);
+  int refusedOpen = 0, refusedLoad = 0, refusedRun = 0, ran = 0;
+  for (int iteration = 0; iteration < 1500; ++iteration) {
+    std::vector<uint8_t> bytes = original;
+    int flips = 1 + rng() % 3;
+    for (int f = 0; f < flips; ++f)
+      bytes[offset + rng() % size] = static_cast<uint8_t>(rng());
+    uint64_t sum = rt::checksum(bytes.data() + offset, size);
+    std::memcpy(bytes.data() + 32, &sum, 8);
+    sum = rt::checksum(bytes.data(), 48);
+    std::memcpy(bytes.data() + 48, &sum, 8);
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+    }
+    auto artifact = rt::Artifact::open(path);
+    if (!artifact.ok()) {
+      ++refusedOpen;
+      continue;
+    }
+    auto model = rt::fromArtifact((*artifact)->manifest().model.get());
+    auto executor = rt::CpuExecutor::create(**artifact, {});
+    if (!model.ok() || !executor.ok()) {
+      ++refusedLoad;
+      continue;
+    }
+    rt::Request request;
+    request.inputIds = {{79, 13, 27}, {89, 33}};
+    request.maxNewTokens = 3;
+    request.ignoreEos = true;
+    if (rt::runModel(*model, **executor, request).ok())
+      ++ran;
+    else
+      ++refusedRun;
+  }
+  std::cout << "[fuzz] 1500 damaged manifests: " << refusedOpen
+            << " refused on open, " << refusedLoad << " at load, "
+            << refusedRun << " at run, " << ran << " ran\n";
+  EXPECT_GT(refusedOpen + refusedLoad + refusedRun, 0);
+  std::filesystem::remove(path);
 }
 
 INSTANTIATE_TEST_SUITE_P(
