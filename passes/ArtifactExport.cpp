@@ -3,7 +3,6 @@
 #include "passes/ArtifactExport.h"
 
 #include "dialects/kiln/KilnOps.h"
-#include "frontend/Files.h"
 #include "frontend/SafeTensors.h"
 #include "passes/StepShapes.h"
 #include "runtime/Artifact.h"
@@ -330,14 +329,14 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn,
 
 bool writeArtifact(ModuleOp stepModule,
                    const std::vector<CompiledKernel> &kernels,
-                   const std::string &kernelLibrary,
+                   const std::string &kernelBinary,
                    const rt::ModelInfo &model, const WeightStore &weights,
                    const ExportOptions &options, const std::string &path,
                    ExportSummary &summary, std::string &error) {
   rt::ArtifactWriter writer;
   art::ManifestT manifest;
   manifest.producer = "kilnc";
-  manifest.target = "cpu";
+  manifest.target = options.target;
   manifest.model = rt::toArtifact(model);
   manifest.model->cache_width = options.cacheWidth;
   manifest.model->cache_layers = options.cacheLayers;
@@ -345,16 +344,11 @@ bool writeArtifact(ModuleOp stepModule,
   manifest.max_seq = options.maxSeq;
   manifest.external_weights = options.externalWeights;
 
-  auto library = std::make_shared<std::vector<uint8_t>>();
   if (!kernels.empty()) {
-    auto bytes = readFile(kernelLibrary);
-    if (!bytes.ok()) {
-      error = std::string(bytes.status().message());
-      return false;
-    }
-    library->assign(bytes->begin(), bytes->end());
-    writer.addBlob(art::BlobKind::CpuKernels, library->data(),
-                   library->size(), library);
+    auto bytes = std::make_shared<std::string>(kernelBinary);
+    writer.addBlob(options.target == "cuda" ? art::BlobKind::CudaKernels
+                                            : art::BlobKind::CpuKernels,
+                   bytes->data(), bytes->size(), bytes);
   }
   for (const CompiledKernel &k : kernels) {
     auto kernel = std::make_unique<art::KernelT>();

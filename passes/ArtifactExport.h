@@ -29,6 +29,7 @@ struct ModelInfo;
 }
 
 struct ExportOptions {
+  std::string target = "cpu"; // or "cuda": the kernel blob is a fatbin
   int64_t maxBatch = 1;
   int64_t maxSeq = 1;
   bool externalWeights = false;
@@ -42,10 +43,11 @@ struct ExportSummary {
 };
 
 /// Writes `path` from `stepModule` (after kiln-plan-memory), its compiled
-/// `kernels` in the shared object at `kernelLibrary`, and the weights.
+/// `kernels` (`kernelBinary`: the CPU shared object, or the CUDA fatbin),
+/// and the weights.
 bool writeArtifact(mlir::ModuleOp stepModule,
                    const std::vector<CompiledKernel> &kernels,
-                   const std::string &kernelLibrary,
+                   const std::string &kernelBinary,
                    const rt::ModelInfo &model, const WeightStore &weights,
                    const ExportOptions &options, const std::string &path,
                    ExportSummary &summary, std::string &error);

@@ -14,10 +14,8 @@ using namespace mlir;
 
 namespace kiln {
 
-bool compileCpuKernels(ModuleOp stepModule, const std::string &objectPath,
-                       std::vector<CompiledKernel> &kernels,
-                       std::string &error) {
-  MLIRContext *context = stepModule.getContext();
+OwningOpRef<ModuleOp> extractKernels(ModuleOp stepModule,
+                                     std::vector<CompiledKernel> &kernels) {
   OwningOpRef<ModuleOp> module = ModuleOp::create(stepModule.getLoc());
   OpBuilder b = OpBuilder::atBlockEnd(module->getBody());
   for (auto fn : stepModule.getOps<func::FuncOp>()) {
@@ -32,10 +30,20 @@ bool compileCpuKernels(ModuleOp stepModule, const std::string &objectPath,
     kernel.splittable = !kernel.split.empty() && kernel.split.back();
     kernels.push_back(kernel);
   }
+  return module;
+}
+
+bool compileCpuKernels(ModuleOp stepModule, const std::string &objectPath,
+                       std::vector<CompiledKernel> &kernels, std::string &error,
+                       int64_t emulateGpuThreads) {
+  MLIRContext *context = stepModule.getContext();
+  OwningOpRef<ModuleOp> module = extractKernels(stepModule, kernels);
 
   PassManager pm(context);
   buildKilnToLinalgPipeline(pm);
-  if (failed(buildKilnCpuLoweringPipeline(pm))) {
+  if (failed(emulateGpuThreads > 0
+                 ? buildKilnCudaLoweringPipeline(pm, emulateGpuThreads)
+                 : buildKilnCpuLoweringPipeline(pm))) {
     error = "cannot build the CPU lowering pipeline";
     return false;
   }

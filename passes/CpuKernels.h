@@ -33,10 +33,18 @@ struct CompiledKernel {
   bool splittable = false;
 };
 
+/// A module holding copies of the kernel functions of `stepModule`, and
+/// their descriptions (shared by the CPU and CUDA paths).
+mlir::OwningOpRef<mlir::ModuleOp>
+extractKernels(mlir::ModuleOp stepModule, std::vector<CompiledKernel> &kernels);
+
 /// Lowers the kernels of `stepModule` to an x86-64 object at `objectPath`.
+/// With `emulateGpuThreads` > 0 they go through the CUDA lowering instead,
+/// its GPU threads emulated by loops: the GPU distribution of every kernel
+/// then runs, and is checked, on the CPU.
 bool compileCpuKernels(mlir::ModuleOp stepModule, const std::string &objectPath,
-                       std::vector<CompiledKernel> &kernels,
-                       std::string &error);
+                       std::vector<CompiledKernel> &kernels, std::string &error,
+                       int64_t emulateGpuThreads = 0);
 
 /// Links objects into a shared object with the system C compiler driver
 /// (and libm, which the kernels call).

@@ -31,9 +31,9 @@ struct BufferInfo {
 
 /// Adds `llvm.func @<symbol>(ptr buffers, ptr shapes, i64 begin, i64 end)`
 /// calling the lowered kernel `callee` with unpacked memref descriptors.
-void addAbiWrapper(ModuleOp module, LLVM::LLVMFuncOp callee,
-                   const std::string &symbol,
-                   const std::vector<BufferInfo> &buffers) {
+LLVM::LLVMFuncOp addAbiWrapper(ModuleOp module, LLVM::LLVMFuncOp callee,
+                               const std::string &symbol,
+                               const std::vector<BufferInfo> &buffers) {
   MLIRContext *context = module.getContext();
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
   Location loc = callee.getLoc();
@@ -82,9 +82,11 @@ void addAbiWrapper(ModuleOp module, LLVM::LLVMFuncOp callee,
   }
   LLVM::CallOp::create(b, loc, callee, args);
   LLVM::ReturnOp::create(b, loc, ValueRange{});
+  return wrapper;
 }
 
 struct KilnKernelAbiPass : public impl::KilnKernelAbiBase<KilnKernelAbiPass> {
+  using KilnKernelAbiBase::KilnKernelAbiBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<LLVM::LLVMFuncOp> kernels;
@@ -106,8 +108,12 @@ struct KilnKernelAbiPass : public impl::KilnKernelAbiBase<KilnKernelAbiPass> {
         buffers.push_back(
             {tensor.getElementType(), tensor.getRank(), cut});
       }
-      addAbiWrapper(module, kernel, "kiln_" + kernel.getName().str(),
-                    buffers);
+      LLVM::LLVMFuncOp wrapper = addAbiWrapper(
+          module, kernel, "kiln_" + kernel.getName().str(), buffers);
+      // On the GPU every thread runs the wrapper; `buffers` and `shapes`
+      // are then device arrays the runtime fills per call.
+      if (gpu)
+        wrapper->setAttr("nvvm.kernel", UnitAttr::get(&getContext()));
       // Only the ABI functions are exported from the object.
       kernel.setLinkage(LLVM::Linkage::Internal);
     }

@@ -96,6 +96,62 @@ def KilnApproximateMath : Pass<"kiln-approximate-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def KilnTileKernels : Pass<"kiln-tile-kernels", "::mlir::ModuleOp"> {
+  let summary = "Tile each kernel's result op into an scf.forall and fuse "
+                "its producers";
+  let description = [{
+    For every function marked `kiln.kernel`, tiles the linalg op whose
+    result the function returns into an `scf.forall` (upstream
+    tile-and-fuse): tile size 1 on every parallel dim, reductions whole,
+    and the producers it reads (a norm's mean and variance, a softmax's
+    max and sum) fused into the loop body. When any producer reduces, the
+    innermost parallel dim is kept whole too, so a row's reduction is
+    computed once per row, not once per element. Every iteration of the
+    forall is then independent work a GPU thread can take; kernels whose
+    result is not made by a linalg op (slices, reshapes, concats) are left
+    alone.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::affine::AffineDialect"];
+}
+
+def KilnForwardOutParams : Pass<"kiln-forward-out-params", "::mlir::ModuleOp"> {
+  let summary = "Compute kernel results in their out-params, not in a copy";
+  let description = [{
+    After bufferization and buffer-results-to-out-params, a kernel computes
+    its result into a fresh `memref.alloc` and copies it into the out-param
+    (its last argument). When the alloc has the out-param's type, its uses
+    are redirected to the out-param and the copy and alloc are erased: no
+    heap allocation per call (none is possible in a GPU kernel) and one
+    pass over the result instead of two.
+  }];
+}
+
+def KilnMapToGpuThreads : Pass<"kiln-map-to-gpu-threads", "::mlir::ModuleOp"> {
+  let summary = "Distribute each kernel's parallel loops over GPU threads";
+  let description = [{
+    For every function marked `kiln.kernel` (bufferized): top-level linalg
+    ops become `scf.parallel` loops, and every top-level `scf.forall` or
+    `scf.parallel` becomes a grid-stride loop over its flattened iteration
+    space (thread `blockIdx.x * blockDim.x + threadIdx.x`, stride
+    `gridDim.x * blockDim.x`, innermost dim fastest so neighbouring threads
+    touch neighbouring elements). Any launch size computes the whole
+    result, so the runtime picks the grid from the element count. A loop
+    that reads what an earlier loop of the same kernel wrote would need a
+    grid-wide barrier: that is an error naming the kernel.
+  }];
+  let options = [
+    Option<"emulateThreads", "emulate-threads", "int64_t", /*default=*/"0",
+           "instead of NVVM registers, run the grid-stride loops for this "
+           "many virtual threads one after another (CPU check of the "
+           "distribution; 0: real GPU threads)">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::NVVM::NVVMDialect"];
+}
+
 def KilnOutlineKernels : Pass<"kiln-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Form the step list: outline every kernel op into a function";
   let description = [{
@@ -158,6 +214,10 @@ def KilnKernelAbi : Pass<"kiln-kernel-abi", "::mlir::ModuleOp"> {
     the kernel then computes rows [begin, end) of its result. This is how a
     thread pool splits a kernel without the kernel knowing.
   }];
+  let options = [
+    Option<"gpu", "gpu", "bool", /*default=*/"false",
+           "mark the wrappers as NVVM kernels (entry points of a cubin)">
+  ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 

@@ -32,32 +32,68 @@ void buildKilnStepListPipeline(mlir::OpPassManager &pm, int64_t maxBatch,
   pm.addPass(createKilnPlanMemory(plan));
 }
 
+namespace {
+
+/// Bufferization shared by both targets: whole kernels (function
+/// boundaries included), results as out-params computed in place.
+constexpr const char *kBufferize =
+    "one-shot-bufferize{bufferize-function-boundaries=1 "
+    "function-boundary-type-conversion=identity-layout-map},"
+    "buffer-results-to-out-params{modify-public-functions=1},"
+    "kiln-forward-out-params,";
+
+/// Loops to the LLVM dialect, shared by both targets: f32 tanh/erf/exp as
+/// polynomials, bf16/f16 arithmetic in f32, other math through libm names
+/// (the CUDA path renames them to libdevice's).
+constexpr const char *kLoopsToLlvm =
+    "lower-affine,"
+    "convert-scf-to-cf,"
+    "expand-strided-metadata,"
+    "lower-affine,"
+    "kiln-approximate-math,"
+    "math-expand-ops{ops=rsqrt,fma},"
+    "arith-emulate-unsupported-floats{source-types=bf16,f16 target-type=f32},"
+    "arith-expand{include-bf16=1},"
+    "convert-math-to-libm,"
+    "convert-math-to-llvm,"
+    "finalize-memref-to-llvm,"
+    "convert-arith-to-llvm,"
+    "convert-index-to-llvm,"
+    "convert-cf-to-llvm,"
+    "convert-func-to-llvm,"
+    "reconcile-unrealized-casts";
+
+} // namespace
+
 mlir::LogicalResult buildKilnCpuLoweringPipeline(mlir::OpPassManager &pm) {
   return mlir::parsePassPipeline(
-      "kiln-bind-params,"
-      "kiln-decompose-aggregates,"
-      "one-shot-bufferize{bufferize-function-boundaries=1 "
-      "function-boundary-type-conversion=identity-layout-map},"
-      "buffer-results-to-out-params{modify-public-functions=1},"
-      "buffer-deallocation-pipeline,"
-      "kiln-copies-to-linalg,"
-      "func.func(convert-linalg-to-loops),"
-      "lower-affine,"
-      "convert-scf-to-cf,"
-      "expand-strided-metadata,"
-      "lower-affine,"
-      "kiln-approximate-math,"
-      "math-expand-ops{ops=rsqrt,fma},"
-      "arith-emulate-unsupported-floats{source-types=bf16,f16 target-type=f32},"
-      "arith-expand{include-bf16=1},"
-      "convert-math-to-libm,"
-      "convert-math-to-llvm,"
-      "finalize-memref-to-llvm,"
-      "convert-arith-to-llvm,"
-      "convert-index-to-llvm,"
-      "convert-cf-to-llvm,"
-      "convert-func-to-llvm,"
-      "reconcile-unrealized-casts",
+      std::string("kiln-bind-params,"
+                  "kiln-decompose-aggregates,") +
+          kBufferize +
+          "buffer-deallocation-pipeline,"
+          "kiln-copies-to-linalg,"
+          "func.func(convert-linalg-to-loops)," +
+          kLoopsToLlvm,
+      pm);
+}
+
+mlir::LogicalResult buildKilnCudaLoweringPipeline(mlir::OpPassManager &pm,
+                                                  int64_t emulateThreads) {
+  return mlir::parsePassPipeline(
+      std::string("kiln-bind-params,"
+                  "kiln-decompose-aggregates,"
+                  "kiln-tile-kernels,"
+                  "canonicalize,") +
+          kBufferize +
+          "func.func(promote-buffers-to-stack{max-alloc-size-in-bytes=16384 "
+          "max-rank-of-allocated-memref=4}),"
+          "kiln-copies-to-linalg,"
+          "canonicalize,"
+          "cse,"
+          "kiln-map-to-gpu-threads{emulate-threads=" +
+          std::to_string(emulateThreads) + "},"
+          "func.func(convert-linalg-to-loops)," +
+          kLoopsToLlvm,
       pm);
 }
 
@@ -73,6 +109,13 @@ void registerKilnPipelines() {
       "LLVM)",
       [](mlir::OpPassManager &pm) {
         (void)buildKilnCpuLoweringPipeline(pm);
+      });
+  mlir::PassPipelineRegistration<>(
+      "kiln-cuda-lowering",
+      "linalg on tensors -> LLVM dialect kernels for NVVM (tile and fuse, "
+      "bufferize, grid-stride loops over GPU threads, LLVM)",
+      [](mlir::OpPassManager &pm) {
+        (void)buildKilnCudaLoweringPipeline(pm);
       });
 }
 

@@ -27,6 +27,15 @@ void buildKilnToLinalgPipeline(mlir::OpPassManager &pm);
 /// Needs registerKilnCompilerPasses() (the pipeline is parsed by name).
 mlir::LogicalResult buildKilnCpuLoweringPipeline(mlir::OpPassManager &pm);
 
+/// The same for GPU kernels (functions marked kiln.kernel): tile and fuse
+/// each kernel into an scf.forall, bufferize with stack temporaries,
+/// distribute its loops over GPU threads, lower to the LLVM dialect with
+/// NVVM special registers. Needs registerKilnCompilerPasses(). With
+/// `emulateThreads` > 0 the thread loops are emulated (see
+/// kiln-map-to-gpu-threads), so the result also runs on the CPU.
+mlir::LogicalResult buildKilnCudaLoweringPipeline(mlir::OpPassManager &pm,
+                                                  int64_t emulateThreads = 0);
+
 /// kiln graph -> step list with an arena plan: --kiln-decompose
 /// (keep-attention), --canonicalize, --cse, --kiln-outline-kernels,
 /// --kiln-plan-memory.

@@ -10,8 +10,8 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 namespace kiln {
 
@@ -19,8 +19,11 @@ void registerKilnCompilerDialects(mlir::DialectRegistry &registry) {
   registry.insert<KilnDialect>();
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
-  mlir::registerBuiltinDialectTranslation(registry);
-  mlir::registerLLVMDialectTranslation(registry);
+  // Every dialect's LLVM IR translation (the CPU path needs builtin and
+  // LLVM; the CUDA path NVVM and GPU too) and the NVVM target, with which
+  // gpu-module-to-binary assembles sm_90 code.
+  mlir::registerAllToLLVMIRTranslations(registry);
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
 }
 
 void registerKilnCompilerPasses() {

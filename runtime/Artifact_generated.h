@@ -273,29 +273,32 @@ inline const char *EnumNameMaskKind(MaskKind e) {
 enum class BlobKind : int8_t {
   CpuKernels = 0,
   Weight = 1,
+  CudaKernels = 2,
   MIN = CpuKernels,
-  MAX = Weight
+  MAX = CudaKernels
 };
 
-inline const BlobKind (&EnumValuesBlobKind())[2] {
+inline const BlobKind (&EnumValuesBlobKind())[3] {
   static const BlobKind values[] = {
     BlobKind::CpuKernels,
-    BlobKind::Weight
+    BlobKind::Weight,
+    BlobKind::CudaKernels
   };
   return values;
 }
 
 inline const char * const *EnumNamesBlobKind() {
-  static const char * const names[3] = {
+  static const char * const names[4] = {
     "CpuKernels",
     "Weight",
+    "CudaKernels",
     nullptr
   };
   return names;
 }
 
 inline const char *EnumNameBlobKind(BlobKind e) {
-  if (flatbuffers::IsOutRange(e, BlobKind::CpuKernels, BlobKind::Weight)) return "";
+  if (flatbuffers::IsOutRange(e, BlobKind::CpuKernels, BlobKind::CudaKernels)) return "";
   const size_t index = static_cast<size_t>(e);
   return EnumNamesBlobKind()[index];
 }

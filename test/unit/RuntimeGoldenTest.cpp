@@ -70,10 +70,26 @@ std::vector<float> toFloat(const rt::Tensor &t) {
   return out;
 }
 
-class RuntimeGoldenTest : public ::testing::TestWithParam<std::string> {};
+/// How the kernels are compiled: for the CPU, or through the CUDA lowering
+/// (tile and fuse, grid-stride loops over GPU threads) with 3 emulated
+/// threads, which checks the GPU distribution of every kernel on the CPU.
+enum class Kernels { Cpu, GpuEmulated };
+
+struct Case {
+  std::string fixture;
+  Kernels kernels;
+  std::string name() const {
+    return fixture + (kernels == Kernels::GpuEmulated ? "_gpu_emulated" : "");
+  }
+};
+
+void PrintTo(const Case &c, std::ostream *os) { *os << c.name(); }
+
+class RuntimeGoldenTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(RuntimeGoldenTest, MatchesTransformers) {
-  fs::path dir = fs::path(KILN_GOLDEN_DIR) / GetParam();
+  const std::string fixture = GetParam().fixture;
+  fs::path dir = fs::path(KILN_GOLDEN_DIR) / fixture;
   auto goldenJson = kiln::readJsonObject((dir / "golden.json").string());
   ASSERT_TRUE(goldenJson.ok()) << goldenJson.status();
   Json &golden = *goldenJson;
@@ -93,12 +109,15 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
 
   // Compile with the kilnc binary, as a user would.
   std::string artifactPath = ::testing::TempDir() + "runtime-golden-" +
-                             GetParam() + "-" + std::to_string(::getpid()) +
-                             ".kiln";
+                             GetParam().name() + "-" +
+                             std::to_string(::getpid()) + ".kiln";
   int64_t maxSeq = padded.front().size() + newTokens + 1;
   std::string command = std::string(KILN_TOOLS_DIR) + "/kilnc " +
                         dir.string() + " -o " + artifactPath +
                         " --max-batch 3 --max-seq " + std::to_string(maxSeq) +
+                        (GetParam().kernels == Kernels::GpuEmulated
+                             ? " --emulate-gpu-threads 3"
+                             : "") +
                         " 2>/dev/null";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   auto artifact = rt::Artifact::open(artifactPath);
@@ -170,8 +189,8 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
         }
       }
       double relative = std::sqrt(diff / std::max(norm, 1e-30));
-      EXPECT_LE(relative, 1e-4) << GetParam() << " " << label << " " << name;
-      std::cout << "[runtime] " << GetParam() << " " << label << " " << name
+      EXPECT_LE(relative, 1e-4) << GetParam().name() << " " << label << " " << name;
+      std::cout << "[runtime] " << GetParam().name() << " " << label << " " << name
                 << ": relative error " << relative << "\n";
     }
 
@@ -271,11 +290,19 @@ TEST(ManifestFuzzTest, DamagedManifestsNeverCrash) {
   std::filesystem::remove(path);
 }
 
+std::vector<Case> allCases() {
+  std::vector<Case> cases;
+  for (const std::string &name :
+       kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR))
+    for (Kernels k : {Kernels::Cpu, Kernels::GpuEmulated})
+      cases.push_back({name, k});
+  return cases;
+}
+
 INSTANTIATE_TEST_SUITE_P(
-    Fixtures, RuntimeGoldenTest,
-    ::testing::ValuesIn(kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR)),
-    [](const ::testing::TestParamInfo<std::string> &info) {
-      return info.param;
+    Fixtures, RuntimeGoldenTest, ::testing::ValuesIn(allCases()),
+    [](const ::testing::TestParamInfo<Case> &info) {
+      return info.param.name();
     });
 
 } // namespace

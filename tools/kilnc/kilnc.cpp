@@ -28,6 +28,8 @@
 #include "passes/ArtifactExport.h"
 #include "passes/CpuKernels.h"
 #include "passes/CpuObject.h"
+#include "passes/CudaKernels.h"
+#include "frontend/Files.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 #include "passes/Registration.h"
@@ -62,8 +64,22 @@ static cl::opt<bool> externalWeights(
     "external-weights",
     cl::desc("with --emit kiln, leave the weights out: kiln-run reads them "
              "from the model folder (--weights) and checks their hashes"));
-static cl::opt<std::string> target("target", cl::init("cpu"),
-                                   cl::desc("cpu (cuda: not built yet)"));
+static cl::opt<std::string>
+    target("target", cl::init("cpu"),
+           cl::desc("cpu, or cuda: kernels for sm_90 (a fatbin with SASS "
+                    "and PTX, assembled with the CUDA toolkit's ptxas)"));
+static cl::opt<std::string> cudaToolkit(
+    "cuda-toolkit",
+    cl::desc("the CUDA toolkit for --target cuda (default: $CUDA_HOME or "
+             "/usr/local/cuda)"));
+static cl::opt<int64_t> emulateGpuThreads(
+    "emulate-gpu-threads", cl::init(0), cl::Hidden,
+    cl::desc("with --target cpu, compile the kernels through the CUDA "
+             "lowering with N emulated GPU threads (tests the GPU "
+             "distribution on the CPU)"));
+static cl::opt<std::string>
+    ptxPath("ptx", cl::desc("with --target cuda, also write the kernels' "
+                            "PTX here"));
 static cl::opt<std::string>
     stage("stage", cl::init("linalg"),
           cl::desc("with --emit mlir, the last stage to run: kiln (the "
@@ -102,9 +118,11 @@ int main(int argc, char **argv) {
 
   if (emit.getNumOccurrences() == 0)
     emit = llvm::StringRef(outputPath).ends_with(".kiln") ? "kiln" : "mlir";
-  if (target != "cpu")
-    return fail("--target " + target + ": only the cpu target is built so "
-                "far (the CUDA backend is not implemented yet)");
+  if (target != "cpu" && target != "cuda")
+    return fail("--target must be cpu or cuda, got '" + target + "'");
+  if (target == "cuda" && emit == "object")
+    return fail("--emit object is CPU code; use --emit kernels or kiln "
+                "with --target cuda");
   if (emit != "mlir" && emit != "object" && emit != "kernels" &&
       emit != "kiln")
     return fail("--emit must be mlir, kernels, object or kiln, got '" +
@@ -205,24 +223,60 @@ int main(int argc, char **argv) {
   } else if (emit == "kernels" || emit == "kiln") {
     start = Clock::now();
     llvm::errs() << "kilnc: compiling " << uniqueKernels
-                 << " unique kernels (" << kernelSteps << " kernel steps)\n";
+                 << " unique kernels (" << kernelSteps << " kernel steps) for "
+                 << (target == "cuda" ? "sm_90" : "x86-64") << "\n";
     std::vector<kiln::CompiledKernel> kernels;
+    std::string binary;
+    if (target == "cuda") {
+      std::string toolkit = cudaToolkit.empty() ? kiln::defaultCudaToolkit()
+                                                : std::string(cudaToolkit);
+      std::string ptx;
+      if (!kiln::compileCudaKernels(*model->module, toolkit, kernels, binary,
+                                    error, ptxPath.empty() ? nullptr : &ptx))
+        return fail(error);
+      record("kernels -> sm_90 fatbin", secondsSince(start));
+      if (!ptxPath.empty()) {
+        std::error_code ec;
+        llvm::raw_fd_ostream out(ptxPath, ec);
+        if (ec)
+          return fail(ptxPath + ": " + ec.message());
+        out << ptx;
+      }
+      if (emit == "kernels") {
+        std::error_code ec;
+        llvm::raw_fd_ostream out(outputPath, ec, llvm::sys::fs::OF_None);
+        if (ec)
+          return fail(outputPath + ": " + ec.message());
+        out << binary;
+      }
+    }
     std::string library =
         emit == "kernels" ? std::string(outputPath) : outputPath + ".kernels.so";
-    std::string object = library + ".o";
-    if (!kiln::compileCpuKernels(*model->module, object, kernels, error))
-      return fail(error);
-    record("kernels -> x86-64 object", secondsSince(start));
-    start = Clock::now();
-    bool linked = kiln::linkSharedObject({object}, library, error);
-    llvm::sys::fs::remove(object);
-    if (!linked)
-      return fail(error);
-    record("link shared object", secondsSince(start));
+    if (target == "cpu") {
+      std::string object = library + ".o";
+      if (!kiln::compileCpuKernels(*model->module, object, kernels, error,
+                                   emulateGpuThreads))
+        return fail(error);
+      record("kernels -> x86-64 object", secondsSince(start));
+      start = Clock::now();
+      bool linked = kiln::linkSharedObject({object}, library, error);
+      llvm::sys::fs::remove(object);
+      if (!linked)
+        return fail(error);
+      record("link shared object", secondsSince(start));
+      if (emit == "kiln") {
+        auto bytes = kiln::readFile(library);
+        llvm::sys::fs::remove(library);
+        if (!bytes.ok())
+          return fail(std::string(bytes.status().message()));
+        binary = std::move(*bytes);
+      }
+    }
     if (emit == "kiln") {
       start = Clock::now();
       const kiln::ModelConfig &c = model->config;
       kiln::ExportOptions options;
+      options.target = target;
       options.maxBatch = maxBatch;
       options.maxSeq = seqLimit;
       options.externalWeights = externalWeights;
@@ -231,9 +285,8 @@ int main(int argc, char **argv) {
                                 ? c.numDecoderLayers
                                 : c.isDecoderOnly() ? c.numLayers : 0;
       bool written = kiln::writeArtifact(
-          *model->module, kernels, library, kiln::modelInfo(c),
+          *model->module, kernels, binary, kiln::modelInfo(c),
           *model->weights, options, outputPath, summary, error);
-      llvm::sys::fs::remove(library);
       if (!written)
         return fail(error);
       record(externalWeights ? "pack artifact (external weights)"
