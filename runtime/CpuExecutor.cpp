@@ -386,9 +386,6 @@ absl::Status CpuExecutor::Impl::validateBuffer(const EntryT &entry,
 }
 
 absl::Status CpuExecutor::Impl::validate() {
-  if (m.target != "cpu")
-    return error(absl::StrCat("compiled for target '", m.target,
-                              "', not the CPU"));
   for (const auto &entry : m.entries) {
     for (const auto &s : entry->symbols)
       if (s->argument >= entry->arguments.size() ||
@@ -808,6 +805,11 @@ CpuExecutor::~CpuExecutor() = default;
 
 absl::StatusOr<std::unique_ptr<CpuExecutor>>
 CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
+  if (artifact.manifest().target != "cpu")
+    return absl::InvalidArgumentError(absl::StrCat(
+        artifact.path(), ": compiled for target '",
+        artifact.manifest().target,
+        "', not the CPU (compile it with kilnc --target cpu)"));
   auto impl = std::make_unique<Impl>(artifact, options.threads);
   impl->profiling = options.profile;
   if (absl::Status s = impl->loadKernels(); !s.ok())
