@@ -19,6 +19,7 @@
 #include "frontend/Npy.h"
 #include "runtime/Artifact.h"
 #include "runtime/CpuExecutor.h"
+#include "runtime/CudaDriver.h"
 #include "runtime/Driver.h"
 
 #include "absl/strings/numbers.h"
@@ -238,10 +239,7 @@ int main(int argc, char **argv) {
     std::fputs(kUsage, stderr);
     return fail("no artifact given");
   }
-  if (o.device == "cuda")
-    return fail("--device cuda: this kiln-run has no CUDA backend yet (it "
-                "is not implemented); use --device cpu");
-  if (o.device != "cpu")
+  if (o.device != "cpu" && o.device != "cuda")
     return fail("--device must be cpu or cuda, got '" + o.device + "'");
   if (o.ranks != 1)
     return fail("--ranks: multi-rank execution is not implemented yet");
@@ -255,6 +253,26 @@ int main(int argc, char **argv) {
     printInfo(**artifact);
     if (o.inputIds.empty())
       return 0;
+  }
+  if (o.device == "cuda") {
+    // The driver is probed first: what a user without one needs to hear.
+    auto driver = rt::CudaDriver::load();
+    if (!driver.ok())
+      return fail("--device cuda: " + std::string(driver.status().message()));
+    auto devices = (*driver)->devices();
+    if (!devices.ok())
+      return fail("--device cuda: " +
+                  std::string(devices.status().message()));
+    const rt::CudaDevice &d = devices->front();
+    if ((*artifact)->manifest().target != "cuda")
+      return fail(absl::StrCat(o.artifact, " was compiled for the ",
+                               (*artifact)->manifest().target,
+                               "; for --device cuda compile it with kilnc "
+                               "--target cuda"));
+    return fail(absl::StrCat("--device cuda: found ", d.name, " (sm_",
+                             d.major, d.minor,
+                             "), but the CUDA executor is not implemented "
+                             "yet; use --device cpu"));
   }
   auto model = rt::fromArtifact((*artifact)->manifest().model.get());
   if (!model.ok())

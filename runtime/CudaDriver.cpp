@@ -1,0 +1,88 @@
+//===- CudaDriver.cpp - the CUDA driver, loaded at run time ---------------===//
+
+#include "runtime/CudaDriver.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <dlfcn.h>
+
+namespace kiln::rt {
+
+namespace {
+// Values from cuda.h (stable across driver versions).
+constexpr int kSuccess = 0;
+constexpr int kNoDevice = 100;
+constexpr int kAttrMajor = 75, kAttrMinor = 76;
+} // namespace
+
+CudaDriver::~CudaDriver() {
+  if (handle_)
+    dlclose(handle_);
+}
+
+std::string CudaDriver::describe(int result) const {
+  const char *name = nullptr, *text = nullptr;
+  if (getErrorName_)
+    getErrorName_(result, &name);
+  if (getErrorString_)
+    getErrorString_(result, &text);
+  return absl::StrCat(name ? name : "CUDA error", " (", result, ")",
+                      text ? absl::StrCat(": ", text) : "");
+}
+
+absl::StatusOr<std::unique_ptr<CudaDriver>> CudaDriver::load() {
+  std::unique_ptr<CudaDriver> d(new CudaDriver());
+  d->handle_ = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!d->handle_)
+    return absl::UnavailableError(absl::StrCat(
+        "no NVIDIA driver on this machine (", dlerror(), ")"));
+  auto resolve = [&](auto &fn, const char *name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
+        dlsym(d->handle_, name));
+    return fn != nullptr;
+  };
+  if (!resolve(d->getErrorName_, "cuGetErrorName") ||
+      !resolve(d->getErrorString_, "cuGetErrorString") ||
+      !resolve(d->init_, "cuInit") ||
+      !resolve(d->deviceGetCount_, "cuDeviceGetCount") ||
+      !resolve(d->deviceGet_, "cuDeviceGet") ||
+      !resolve(d->deviceGetName_, "cuDeviceGetName") ||
+      !resolve(d->deviceGetAttribute_, "cuDeviceGetAttribute") ||
+      !resolve(d->deviceTotalMem_, "cuDeviceTotalMem_v2"))
+    return absl::UnavailableError(
+        "the NVIDIA driver (libcuda.so.1) lacks the entry points Kiln uses; "
+        "is it older than CUDA 12?");
+  if (int r = d->init_(0); r != kSuccess)
+    return absl::UnavailableError(
+        r == kNoDevice ? std::string("the NVIDIA driver reports no CUDA device")
+                       : absl::StrCat("cuInit failed: ", d->describe(r)));
+  return d;
+}
+
+absl::StatusOr<std::vector<CudaDevice>> CudaDriver::devices() {
+  int count = 0;
+  if (int r = deviceGetCount_(&count); r != kSuccess)
+    return absl::UnavailableError(
+        absl::StrCat("cuDeviceGetCount failed: ", describe(r)));
+  if (count == 0)
+    return absl::UnavailableError("the NVIDIA driver reports no CUDA device");
+  std::vector<CudaDevice> out;
+  for (int i = 0; i < count; ++i) {
+    int device = 0;
+    char name[256] = {};
+    CudaDevice info;
+    info.ordinal = i;
+    if (int r = deviceGet_(&device, i); r != kSuccess)
+      return absl::UnavailableError(
+          absl::StrCat("cuDeviceGet(", i, ") failed: ", describe(r)));
+    deviceGetName_(name, sizeof(name) - 1, device);
+    info.name = name;
+    deviceGetAttribute_(&info.major, kAttrMajor, device);
+    deviceGetAttribute_(&info.minor, kAttrMinor, device);
+    deviceTotalMem_(&info.memoryBytes, device);
+    out.push_back(info);
+  }
+  return out;
+}
+
+} // namespace kiln::rt
