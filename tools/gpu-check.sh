@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The GPU check (one script, two halves):
+#
+#   tools/gpu-check.sh prepare   on the build machine: compiles the CUDA
+#                                artifacts (golden fixtures, and BERT-base /
+#                                GPT-2-small shapes with external weights)
+#                                into build/gpu-bundle with kiln-run and the
+#                                CUDA tests; carry build/gpu-bundle (a few
+#                                MiB) to the GPU machine.
+#   tools/gpu-check.sh run       on the GPU machine (from the repository
+#                                root): every step has its own time limit and
+#                                appends one line to $OUT/results.txt (or
+#                                build/gpu-results) as it finishes, so a
+#                                cut-off run still reports what it measured.
+#                                Weights are written there (tools/
+#                                bench_model.py), never copied. The table is
+#                                printed last. Fits in 8 minutes.
+#
+# Without a GPU, `run` stops with one message. Today the CUDA executor is not
+# implemented, so the kiln-run --device cuda steps record that; the probe,
+# the CUDA tests and the PyTorch baselines run.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bundle="$root/build/gpu-bundle"
+fixtures="$root/test/golden/fixtures"
+mode="${1:-}"
+
+prepare() {
+  set -e
+  local bin="$root/build/bin"
+  [ -x "$bin/kilnc" ] || { echo "gpu-check: build first (make build)" >&2; exit 1; }
+  rm -rf "$bundle" && mkdir -p "$bundle"
+  cp "$bin/kiln-run" "$bundle/"
+  [ -x "$root/build/test/unit/kiln-cuda-tests" ] && cp "$root/build/test/unit/kiln-cuda-tests" "$bundle/"
+  for f in gpt2_tiny bert_tiny t5_gated llama_gqa; do
+    "$bin/kilnc" "$fixtures/$f" --target cuda -o "$bundle/$f.kiln" \
+        --max-batch 3 --max-seq 32 2> "$bundle/kilnc-$f.log"
+  done
+  local tmp; tmp="$(mktemp -d)"
+  python3 "$root/tools/bench_model.py" bert-base "$tmp/bert-base"
+  "$bin/kilnc" "$tmp/bert-base" --target cuda --external-weights -o "$bundle/bert-base.kiln" \
+      --max-batch 32 --max-seq 128 2> "$bundle/kilnc-bert-base.log"
+  python3 "$root/tools/bench_model.py" gpt2-small "$tmp/gpt2-small"
+  "$bin/kilnc" "$tmp/gpt2-small" --target cuda --external-weights -o "$bundle/gpt2-small.kiln" \
+      --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small.log"
+  rm -rf "$tmp"
+  du -sh "$bundle"
+  echo "gpu-check: bundle ready; carry build/gpu-bundle and run 'tools/gpu-check.sh run'"
+}
+
+run() {
+  if ! command -v nvidia-smi > /dev/null || ! nvidia-smi -L 2> /dev/null | grep -q "^GPU "; then
+    echo "gpu-check: no NVIDIA GPU here (nvidia-smi lists none); run this on the GPU machine" >&2
+    exit 2
+  fi
+  [ -d "$bundle" ] || { echo "gpu-check: no build/gpu-bundle; run 'tools/gpu-check.sh prepare' on the build machine and carry it" >&2; exit 2; }
+  local out="${OUT:-$root/build/gpu-results}"
+  mkdir -p "$out"
+  local results="$out/results.txt" work; work="$(mktemp -d)"
+  : > "$results"
+  step() { # name, seconds, command...
+    local name="$1" limit="$2"; shift 2
+    local start end rc
+    start=$(date +%s.%N)
+    timeout "$limit" "$@" > "$out/$name.log" 2>&1
+    rc=$?
+    end=$(date +%s.%N)
+    local last; last="$(grep -v '^\s*$' "$out/$name.log" | tail -n 3 | tr '\n' ' ' | cut -c1-220)"
+    printf '%-22s rc=%-3s %6.1fs  %s\n' "$name" "$rc" "$(awk "BEGIN { print $end - $start }")" "$last" >> "$results"
+  }
+  nvidia-smi -L > "$out/gpu.txt"
+  step kiln-run-starts 20 "$bundle/kiln-run" --help
+  [ -x "$bundle/kiln-cuda-tests" ] && step cuda-tests 60 "$bundle/kiln-cuda-tests"
+  step device-probe 30 "$bundle/kiln-run" "$bundle/gpt2_tiny.kiln" --device cuda --input-ids 1,2
+  # Fixtures against the transformers goldens (fp32 within 1e-3).
+  step fixture-gpt2 60 bash -c "'$bundle/kiln-run' '$bundle/gpt2_tiny.kiln' --device cuda \
+      --input-ids '79,13,27,58,19,24,33;89,33,59,64' --max-new-tokens 6 --ignore-eos --output '$work/gpt2.npy' \
+      && python3 '$root/tools/gpu_bench.py' compare '$work/gpt2.npy' '$fixtures/gpt2_tiny/logits.npy' 7,4"
+  step fixture-bert 60 bash -c "'$bundle/kiln-run' '$bundle/bert_tiny.kiln' --device cuda \
+      --input-ids '90,47,9,78,69,57,74,100,89;6,96,6,12,4' --token-type-ids '0,0,0,0,1,1,1,1,1;0,0,1,1,1' --output '$work/bert.npy' \
+      && python3 '$root/tools/gpu_bench.py' compare '$work/bert.npy' '$fixtures/bert_tiny/last_hidden_state.npy' 9,5"
+  step fixture-t5 60 bash -c "'$bundle/kiln-run' '$bundle/t5_gated.kiln' --device cuda \
+      --input-ids '57,13,86,95,12,84,34;90,100,34,39' --max-new-tokens 6 --ignore-eos --output '$work/t5.npy' \
+      && python3 '$root/tools/gpu_bench.py' compare '$work/t5.npy' '$fixtures/t5_gated/logits.npy' -"
+  step fixture-llama 60 bash -c "'$bundle/kiln-run' '$bundle/llama_gqa.kiln' --device cuda \
+      --input-ids \"\$(python3 -c \"import json; g = json.load(open('$fixtures/llama_gqa/golden.json')); print(';'.join(','.join(map(str, s[:n])) for s, n in zip(g['input_ids'], g['lengths'])))\")\" \
+      --output '$work/llama.npy' \
+      && python3 '$root/tools/gpu_bench.py' compare '$work/llama.npy' '$fixtures/llama_gqa/logits.npy' \
+         \"\$(python3 -c \"import json; print(','.join(map(str, json.load(open('$fixtures/llama_gqa/golden.json'))['lengths'])))\")\""
+  step write-bench-models 120 bash -c "python3 '$root/tools/bench_model.py' bert-base '$work/bert-base' && python3 '$root/tools/bench_model.py' gpt2-small '$work/gpt2-small'"
+  step bandwidth 60 python3 "$root/tools/gpu_bench.py" bandwidth
+  step torch-bert 200 python3 "$root/tools/gpu_bench.py" bert "$work/bert-base"
+  step torch-gpt2 120 python3 "$root/tools/gpu_bench.py" gpt2 "$work/gpt2-small"
+  step kiln-bert 120 "$bundle/kiln-run" "$bundle/bert-base.kiln" --device cuda --weights "$work/bert-base" \
+      --input-ids "$(python3 -c "print(','.join(str(1000 + i) for i in range(128)))")" --bench --iters 20
+  step kiln-gpt2 120 "$bundle/kiln-run" "$bundle/gpt2-small.kiln" --device cuda --weights "$work/gpt2-small" \
+      --input-ids "$(python3 -c "print(','.join(str(1000 + i) for i in range(128)))")" --max-new-tokens 128 --ignore-eos --bench --iters 3
+  rm -rf "$work"
+  echo "== gpu-check results ($(head -1 "$out/gpu.txt")) =="
+  cat "$results"
+}
+
+case "$mode" in
+  prepare) prepare ;;
+  run) run ;;
+  *) echo "usage: tools/gpu-check.sh prepare|run" >&2; exit 2 ;;
+esac
