@@ -2,8 +2,10 @@
 //
 //   kilnc MODEL_DIR -o OUT.kiln [--external-weights]
 //   kilnc MODEL_DIR -o OUT --emit mlir
-//         [--stage kiln|decomposed|linalg|llvm|steps]
+//         [--stage kiln|decomposed|linalg|llvm|steps|gpu]
 //   kilnc MODEL_DIR -o OUT.so --emit kernels [--steps FILE.mlir]
+//   kilnc MODEL_DIR --target cuda -o OUT.kiln | --emit kernels -o OUT.fatbin
+//         [--ptx FILE.ptx] [--cuda-toolkit DIR]
 //   kilnc MODEL_DIR -o OUT.o --emit object
 //         [--max-batch B] [--max-seq S] [--report FILE.json]
 //         [--print-ir-after-all] [--mlir-timing]
@@ -83,7 +85,8 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     stage("stage", cl::init("linalg"),
           cl::desc("with --emit mlir, the last stage to run: kiln (the "
-                   "graph as built), decomposed, linalg, llvm, steps"));
+                   "graph as built), decomposed, linalg, llvm, steps, gpu "
+                   "(the kernels lowered to NVVM)"));
 static cl::opt<std::string>
     stepsPath("steps", cl::desc("with --emit kernels, also write the step "
                                 "list (MLIR) here"));
@@ -134,9 +137,14 @@ int main(int argc, char **argv) {
   if (externalWeights && emit != "kiln")
     return fail("--external-weights applies to --emit kiln");
   if (stage != "kiln" && stage != "decomposed" && stage != "linalg" &&
-      stage != "llvm" && stage != "steps")
-    return fail("--stage must be kiln, decomposed, linalg, llvm or steps, "
-                "got '" + stage + "'");
+      stage != "llvm" && stage != "steps" && stage != "gpu")
+    return fail("--stage must be kiln, decomposed, linalg, llvm, steps or "
+                "gpu, got '" + stage + "'");
+  // `gpu` is the step list's kernels lowered for the GPU (a gpu.module of
+  // LLVM/NVVM dialect kernels), what ptxas is given.
+  bool gpuStage = stage == "gpu";
+  if (gpuStage)
+    stage = "steps";
   if (emit != "mlir" && outputPath == "-")
     return fail("--emit " + emit + " needs -o FILE");
   if (maxBatch < 1 || maxSeq < 0)
@@ -297,13 +305,25 @@ int main(int argc, char **argv) {
                    << " MiB)\n";
     }
   }
+  mlir::OwningOpRef<mlir::ModuleOp> gpuKernels;
+  if (gpuStage && emit == "mlir") {
+    start = Clock::now();
+    std::vector<kiln::CompiledKernel> kernels;
+    gpuKernels = kiln::lowerCudaKernels(*model->module, kernels, error);
+    if (!gpuKernels)
+      return fail(error);
+    record("kernels -> NVVM", secondsSince(start));
+  }
   std::string irPath = emit == "mlir" ? std::string(outputPath)
                                       : std::string(stepsPath);
   if (!irPath.empty()) {
     auto output = mlir::openOutputFile(irPath, &error);
     if (!output)
       return fail(error);
-    model->module->print(output->os());
+    if (gpuKernels)
+      gpuKernels->print(output->os());
+    else
+      model->module->print(output->os());
     output->os() << "\n";
     output->keep();
   }
