@@ -30,6 +30,12 @@ std::string CudaDriver::describe(int result) const {
                       text ? absl::StrCat(": ", text) : "");
 }
 
+absl::Status CudaDriver::check(int result, const std::string &what) const {
+  if (result == kSuccess)
+    return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(what, ": ", describe(result)));
+}
+
 absl::StatusOr<std::unique_ptr<CudaDriver>> CudaDriver::load() {
   std::unique_ptr<CudaDriver> d(new CudaDriver());
   d->handle_ = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
@@ -49,6 +55,25 @@ absl::StatusOr<std::unique_ptr<CudaDriver>> CudaDriver::load() {
       !resolve(d->deviceGetName_, "cuDeviceGetName") ||
       !resolve(d->deviceGetAttribute_, "cuDeviceGetAttribute") ||
       !resolve(d->deviceTotalMem_, "cuDeviceTotalMem_v2"))
+    return absl::UnavailableError(
+        "the NVIDIA driver (libcuda.so.1) lacks the entry points Kiln uses; "
+        "is it older than CUDA 12?");
+  CudaApi &a = d->api_;
+  if (!resolve(a.devicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain") ||
+      !resolve(a.devicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2") ||
+      !resolve(a.ctxSetCurrent, "cuCtxSetCurrent") ||
+      !resolve(a.streamCreate, "cuStreamCreate") ||
+      !resolve(a.streamDestroy, "cuStreamDestroy_v2") ||
+      !resolve(a.streamSynchronize, "cuStreamSynchronize") ||
+      !resolve(a.memAlloc, "cuMemAlloc_v2") ||
+      !resolve(a.memFree, "cuMemFree_v2") ||
+      !resolve(a.memcpyHtoDAsync, "cuMemcpyHtoDAsync_v2") ||
+      !resolve(a.memcpyDtoHAsync, "cuMemcpyDtoHAsync_v2") ||
+      !resolve(a.memsetD8Async, "cuMemsetD8Async") ||
+      !resolve(a.moduleLoadData, "cuModuleLoadData") ||
+      !resolve(a.moduleUnload, "cuModuleUnload") ||
+      !resolve(a.moduleGetFunction, "cuModuleGetFunction") ||
+      !resolve(a.launchKernel, "cuLaunchKernel"))
     return absl::UnavailableError(
         "the NVIDIA driver (libcuda.so.1) lacks the entry points Kiln uses; "
         "is it older than CUDA 12?");

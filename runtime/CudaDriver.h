@@ -27,6 +27,34 @@ struct CudaDevice {
   size_t memoryBytes = 0;
 };
 
+/// Opaque driver handles, as in cuda.h.
+using CUdeviceptr = unsigned long long;
+using CUcontext = struct CUctx_st *;
+using CUstream = struct CUstream_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+
+/// The driver entry points the CUDA executor uses.
+struct CudaApi {
+  int (*devicePrimaryCtxRetain)(CUcontext *, int) = nullptr;
+  int (*devicePrimaryCtxRelease)(int) = nullptr;
+  int (*ctxSetCurrent)(CUcontext) = nullptr;
+  int (*streamCreate)(CUstream *, unsigned) = nullptr;
+  int (*streamDestroy)(CUstream) = nullptr;
+  int (*streamSynchronize)(CUstream) = nullptr;
+  int (*memAlloc)(CUdeviceptr *, size_t) = nullptr;
+  int (*memFree)(CUdeviceptr) = nullptr;
+  int (*memcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream) = nullptr;
+  int (*memcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream) = nullptr;
+  int (*memsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream) = nullptr;
+  int (*moduleLoadData)(CUmodule *, const void *) = nullptr;
+  int (*moduleUnload)(CUmodule) = nullptr;
+  int (*moduleGetFunction)(CUfunction *, CUmodule, const char *) = nullptr;
+  int (*launchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                      unsigned, unsigned, unsigned, CUstream, void **,
+                      void **) = nullptr;
+};
+
 class CudaDriver {
 public:
   /// Opens libcuda.so.1 and initializes it; fails with a message naming
@@ -39,10 +67,15 @@ public:
 
   /// "CUDA_ERROR_...: description" for a driver result code.
   std::string describe(int result) const;
+  /// OK, or an error naming `what` and the driver's code.
+  absl::Status check(int result, const std::string &what) const;
+
+  const CudaApi &api() const { return api_; }
 
 private:
   CudaDriver() = default;
   void *handle_ = nullptr;
+  CudaApi api_;
   using GetErrorName = int (*)(int, const char **);
   using GetErrorString = int (*)(int, const char **);
   using Init = int (*)(unsigned);

@@ -22,6 +22,10 @@
 #include "frontend/Npy.h"
 #include "runtime/Artifact.h"
 #include "runtime/CpuExecutor.h"
+#include "runtime/CudaDriver.h"
+#ifdef KILN_CUDA_EXECUTOR
+#include "runtime/CudaExecutor.h"
+#endif
 #include "runtime/Driver.h"
 #include "test/support/Golden.h"
 
@@ -73,13 +77,17 @@ std::vector<float> toFloat(const rt::Tensor &t) {
 /// How the kernels are compiled: for the CPU, or through the CUDA lowering
 /// (tile and fuse, grid-stride loops over GPU threads) with 3 emulated
 /// threads, which checks the GPU distribution of every kernel on the CPU.
-enum class Kernels { Cpu, GpuEmulated };
+/// Cuda: compiled for sm_90 and run by the CUDA executor (SKIPPED where
+/// there is no NVIDIA driver and device; fp32 within 1e-3).
+enum class Kernels { Cpu, GpuEmulated, Cuda };
 
 struct Case {
   std::string fixture;
   Kernels kernels;
   std::string name() const {
-    return fixture + (kernels == Kernels::GpuEmulated ? "_gpu_emulated" : "");
+    return fixture + (kernels == Kernels::GpuEmulated ? "_gpu_emulated"
+                      : kernels == Kernels::Cuda       ? "_cuda"
+                                                       : "");
   }
 };
 
@@ -107,6 +115,13 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
                           ? golden["generate"]["max_new_tokens"].get<int64_t>()
                           : 0;
 
+  if (GetParam().kernels == Kernels::Cuda) {
+    auto driver = rt::CudaDriver::load();
+    if (!driver.ok() || !(*driver)->devices().ok())
+      GTEST_SKIP() << "no CUDA device: "
+                   << (driver.ok() ? (*driver)->devices().status()
+                                   : driver.status());
+  }
   // Compile with the kilnc binary, as a user would.
   std::string artifactPath = ::testing::TempDir() + "runtime-golden-" +
                              GetParam().name() + "-" +
@@ -117,6 +132,8 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
                         " --max-batch 3 --max-seq " + std::to_string(maxSeq) +
                         (GetParam().kernels == Kernels::GpuEmulated
                              ? " --emulate-gpu-threads 3"
+                         : GetParam().kernels == Kernels::Cuda
+                             ? " --target cuda"
                              : "") +
                         " 2>/dev/null";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
@@ -124,9 +141,23 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
   ASSERT_TRUE(artifact.ok()) << artifact.status();
   auto model = rt::fromArtifact((*artifact)->manifest().model.get());
   ASSERT_TRUE(model.ok()) << model.status();
-  auto executor = rt::CpuExecutor::create(**artifact, {});
-  ASSERT_TRUE(executor.ok()) << executor.status();
-  RecordingExecutor recording(**executor);
+  std::unique_ptr<rt::Executor> executor;
+  double tolerance = 1e-4;
+  if (GetParam().kernels == Kernels::Cuda) {
+#ifdef KILN_CUDA_EXECUTOR
+    auto created = rt::CudaExecutor::create(**artifact, {});
+    ASSERT_TRUE(created.ok()) << created.status();
+    executor = std::move(*created);
+    tolerance = 1e-3;
+#else
+    GTEST_SKIP() << "built without the CUDA executor";
+#endif
+  } else {
+    auto created = rt::CpuExecutor::create(**artifact, {});
+    ASSERT_TRUE(created.ok()) << created.status();
+    executor = std::move(*created);
+  }
+  RecordingExecutor recording(*executor);
 
   std::map<std::string, kiln::NpyArray> expected;
   for (auto it = golden["outputs"].begin(); it != golden["outputs"].end();
@@ -189,7 +220,7 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
         }
       }
       double relative = std::sqrt(diff / std::max(norm, 1e-30));
-      EXPECT_LE(relative, 1e-4) << GetParam().name() << " " << label << " " << name;
+      EXPECT_LE(relative, tolerance) << GetParam().name() << " " << label << " " << name;
       std::cout << "[runtime] " << GetParam().name() << " " << label << " " << name
                 << ": relative error " << relative << "\n";
     }
@@ -294,7 +325,7 @@ std::vector<Case> allCases() {
   std::vector<Case> cases;
   for (const std::string &name :
        kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR))
-    for (Kernels k : {Kernels::Cpu, Kernels::GpuEmulated})
+    for (Kernels k : {Kernels::Cpu, Kernels::GpuEmulated, Kernels::Cuda})
       cases.push_back({name, k});
   return cases;
 }

@@ -20,6 +20,9 @@
 #include "runtime/Artifact.h"
 #include "runtime/CpuExecutor.h"
 #include "runtime/CudaDriver.h"
+#ifdef KILN_CUDA_EXECUTOR
+#include "runtime/CudaExecutor.h"
+#endif
 #include "runtime/Driver.h"
 
 #include "absl/strings/numbers.h"
@@ -263,16 +266,15 @@ int main(int argc, char **argv) {
     if (!devices.ok())
       return fail("--device cuda: " +
                   std::string(devices.status().message()));
-    const rt::CudaDevice &d = devices->front();
     if ((*artifact)->manifest().target != "cuda")
       return fail(absl::StrCat(o.artifact, " was compiled for the ",
                                (*artifact)->manifest().target,
                                "; for --device cuda compile it with kilnc "
                                "--target cuda"));
-    return fail(absl::StrCat("--device cuda: found ", d.name, " (sm_",
-                             d.major, d.minor,
-                             "), but the CUDA executor is not implemented "
-                             "yet; use --device cpu"));
+#ifndef KILN_CUDA_EXECUTOR
+    return fail("--device cuda: this kiln-run was built without the CUDA "
+                "executor (no CUDA toolkit at build time)");
+#endif
   }
   auto model = rt::fromArtifact((*artifact)->manifest().model.get());
   if (!model.ok())
@@ -299,13 +301,34 @@ int main(int argc, char **argv) {
 
   using Clock = std::chrono::steady_clock;
   Clock::time_point loadStart = Clock::now();
-  rt::CpuOptions cpu;
-  cpu.threads = static_cast<int>(o.threads);
-  cpu.weightsDir = o.weights;
-  cpu.profile = o.profile;
-  auto executor = rt::CpuExecutor::create(**artifact, cpu);
-  if (!executor.ok())
-    return fail(std::string(executor.status().message()));
+  std::unique_ptr<rt::CpuExecutor> cpuExecutor;
+  std::unique_ptr<rt::Executor> executor;
+  std::string deviceDescription;
+  if (o.device == "cpu") {
+    rt::CpuOptions cpu;
+    cpu.threads = static_cast<int>(o.threads);
+    cpu.weightsDir = o.weights;
+    cpu.profile = o.profile;
+    auto created = rt::CpuExecutor::create(**artifact, cpu);
+    if (!created.ok())
+      return fail(std::string(created.status().message()));
+    cpuExecutor = std::move(*created);
+    deviceDescription =
+        absl::StrCat("cpu, ", cpuExecutor->threads(), " threads, BLAS ",
+                     cpuExecutor->blasProvider());
+  } else {
+#ifdef KILN_CUDA_EXECUTOR
+    rt::CudaOptions cuda;
+    cuda.weightsDir = o.weights;
+    auto created = rt::CudaExecutor::create(**artifact, cuda);
+    if (!created.ok())
+      return fail("--device cuda: " + std::string(created.status().message()));
+    deviceDescription = "cuda, " + (*created)->deviceName();
+    executor = std::move(*created);
+#endif
+  }
+  rt::Executor &run = cpuExecutor ? static_cast<rt::Executor &>(*cpuExecutor)
+                                  : *executor;
   double loadSeconds =
       std::chrono::duration<double>(Clock::now() - loadStart).count();
 
@@ -315,7 +338,7 @@ int main(int argc, char **argv) {
   absl::StatusOr<rt::Response> response;
   for (int r = 0; r < runs; ++r) {
     Clock::time_point start = Clock::now();
-    response = rt::runModel(*model, **executor, request);
+    response = rt::runModel(*model, run, request);
     if (!response.ok())
       return fail(std::string(response.status().message()));
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -359,11 +382,11 @@ int main(int argc, char **argv) {
     for (const auto &seq : request.inputIds)
       longest = std::max<int64_t>(longest, seq.size());
     std::printf("kiln-run --bench: %s, batch %lld, prompt %lld, %lld new "
-                "tokens, %d threads, BLAS %s\n",
+                "tokens, %s\n",
                 o.artifact.c_str(), static_cast<long long>(batch),
                 static_cast<long long>(longest),
-                static_cast<long long>(o.maxNewTokens), (*executor)->threads(),
-                (*executor)->blasProvider().c_str());
+                static_cast<long long>(o.maxNewTokens),
+                deviceDescription.c_str());
     std::printf("  load           %9.2f ms\n", loadSeconds * 1e3);
     std::printf("  first pass     p50 %9.2f ms   p90 %9.2f ms   (%zu runs)\n",
                 percentile(firstPass, 0.5) * 1e3,
@@ -377,27 +400,29 @@ int main(int argc, char **argv) {
     std::printf("  end to end     p50 %9.2f ms   p90 %9.2f ms\n",
                 percentile(total, 0.5) * 1e3, percentile(total, 0.9) * 1e3);
   }
-  if (o.profile) {
+  if (o.profile && cpuExecutor) {
     double all = 0;
-    for (const rt::StepProfile &p : (*executor)->profile())
+    for (const rt::StepProfile &p : cpuExecutor->profile())
       all += p.seconds;
     std::printf("profile: %.2f ms in steps over %zu runs\n", all * 1e3,
                 total.size() + (o.bench ? o.warmup : 0));
-    for (const rt::StepProfile &p : (*executor)->profile())
+    for (const rt::StepProfile &p : cpuExecutor->profile())
       std::printf("  %-28s %7lld calls %10.2f ms %5.1f%%\n", p.name.c_str(),
                   static_cast<long long>(p.calls), p.seconds * 1e3,
                   all > 0 ? 100 * p.seconds / all : 0.0);
   }
   if (!o.report.empty()) {
     const auto &m = (*artifact)->manifest();
+    int64_t arenaBytes = 0;
+    for (const auto &e : m.entries)
+      arenaBytes = std::max(arenaBytes, e->arena_bytes);
     Json report = {
         {"artifact", o.artifact},
         {"device", o.device},
-        {"threads", (*executor)->threads()},
-        {"blas", (*executor)->blasProvider()},
+        {"executor", deviceDescription},
         {"kernels", m.kernels.size()},
-        {"arena_bytes", (*executor)->arenaBytes()},
-        {"kv_cache_bytes", (*executor)->cacheBytes()},
+        {"arena_bytes", arenaBytes},
+        {"kv_cache_bytes", cpuExecutor ? cpuExecutor->cacheBytes() : 0},
         {"weight_bytes", m.weight_bytes},
         {"load_seconds", loadSeconds},
         {"batch", batch},

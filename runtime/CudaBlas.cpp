@@ -1,0 +1,199 @@
+//===- CudaBlas.cpp - gemm steps on cuBLASLt, loaded at run time ----------===//
+
+#include "runtime/CudaBlas.h"
+
+#include "absl/strings/str_cat.h"
+
+// Types and enum values only; every function comes from dlsym.
+#include <cublasLt.h>
+#include <dlfcn.h>
+
+namespace kiln::rt {
+
+namespace {
+constexpr size_t kWorkspaceBytes = 32 << 20;
+} // namespace
+
+struct CudaBlas::Impl {
+  const CudaDriver &driver;
+  CUstream stream;
+  void *library = nullptr;
+  cublasLtHandle_t handle = nullptr;
+  CUdeviceptr workspace = 0;
+  decltype(&cublasLtCreate) create = nullptr;
+  decltype(&cublasLtDestroy) destroy = nullptr;
+  decltype(&cublasLtGetStatusString) statusString = nullptr;
+  decltype(&cublasLtMatmulDescCreate) descCreate = nullptr;
+  decltype(&cublasLtMatmulDescDestroy) descDestroy = nullptr;
+  decltype(&cublasLtMatmulDescSetAttribute) descSet = nullptr;
+  decltype(&cublasLtMatrixLayoutCreate) layoutCreate = nullptr;
+  decltype(&cublasLtMatrixLayoutDestroy) layoutDestroy = nullptr;
+  decltype(&cublasLtMatrixLayoutSetAttribute) layoutSet = nullptr;
+  decltype(&cublasLtMatmulPreferenceCreate) prefCreate = nullptr;
+  decltype(&cublasLtMatmulPreferenceDestroy) prefDestroy = nullptr;
+  decltype(&cublasLtMatmulPreferenceSetAttribute) prefSet = nullptr;
+  decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic = nullptr;
+  decltype(&cublasLtMatmul) matmul = nullptr;
+  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool,
+                         bool, int64_t, bool>;
+  std::map<Key, cublasLtMatmulAlgo_t> algos;
+
+  Impl(const CudaDriver &d, CUstream s) : driver(d), stream(s) {}
+  ~Impl() {
+    if (handle)
+      destroy(handle);
+    if (workspace)
+      driver.api().memFree(workspace);
+    if (library)
+      dlclose(library);
+  }
+  absl::Status check(cublasStatus_t s, const std::string &what) const {
+    if (s == CUBLAS_STATUS_SUCCESS)
+      return absl::OkStatus();
+    return absl::InternalError(
+        absl::StrCat(what, ": ", statusString ? statusString(s) : "cuBLASLt",
+                     " (", static_cast<int>(s), ")"));
+  }
+};
+
+CudaBlas::CudaBlas(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CudaBlas::~CudaBlas() = default;
+
+absl::StatusOr<std::unique_ptr<CudaBlas>>
+CudaBlas::load(const CudaDriver &driver, CUstream stream) {
+  auto impl = std::make_unique<Impl>(driver, stream);
+  for (const char *name : {"libcublasLt.so.13", "libcublasLt.so.12",
+                           "libcublasLt.so"})
+    if ((impl->library = dlopen(name, RTLD_NOW | RTLD_LOCAL)))
+      break;
+  if (!impl->library)
+    return absl::UnavailableError(
+        "cuBLASLt (libcublasLt.so.13) is not installed; gemm steps need it");
+  auto resolve = [&](auto &fn, const char *name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
+        dlsym(impl->library, name));
+    return fn != nullptr;
+  };
+  Impl &i = *impl;
+  if (!resolve(i.create, "cublasLtCreate") ||
+      !resolve(i.destroy, "cublasLtDestroy") ||
+      !resolve(i.statusString, "cublasLtGetStatusString") ||
+      !resolve(i.descCreate, "cublasLtMatmulDescCreate") ||
+      !resolve(i.descDestroy, "cublasLtMatmulDescDestroy") ||
+      !resolve(i.descSet, "cublasLtMatmulDescSetAttribute") ||
+      !resolve(i.layoutCreate, "cublasLtMatrixLayoutCreate") ||
+      !resolve(i.layoutDestroy, "cublasLtMatrixLayoutDestroy") ||
+      !resolve(i.layoutSet, "cublasLtMatrixLayoutSetAttribute") ||
+      !resolve(i.prefCreate, "cublasLtMatmulPreferenceCreate") ||
+      !resolve(i.prefDestroy, "cublasLtMatmulPreferenceDestroy") ||
+      !resolve(i.prefSet, "cublasLtMatmulPreferenceSetAttribute") ||
+      !resolve(i.heuristic, "cublasLtMatmulAlgoGetHeuristic") ||
+      !resolve(i.matmul, "cublasLtMatmul"))
+    return absl::UnavailableError("cuBLASLt lacks the entry points Kiln uses");
+  if (absl::Status s = i.check(i.create(&i.handle), "cublasLtCreate"); !s.ok())
+    return s;
+  if (absl::Status s = driver.check(
+          driver.api().memAlloc(&i.workspace, kWorkspaceBytes),
+          "allocating the cuBLASLt workspace");
+      !s.ok())
+    return s;
+  return std::unique_ptr<CudaBlas>(new CudaBlas(std::move(impl)));
+}
+
+absl::Status CudaBlas::gemm(const GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
+                            CUdeviceptr c, const std::string &where) {
+  Impl &i = *impl_;
+  // Column-major view: D[n, m] = X[n, k] * Y[k, m] with X = op(B)^T and
+  // Y = op(A)^T; a row-major matrix is its transpose in column-major.
+  int64_t m = g.folded ? g.batch * g.m : g.m;
+  int64_t batch = g.folded ? 1 : g.batch;
+  cublasOperation_t opX = g.transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t opY = g.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+  uint64_t xRows = g.transB ? g.k : g.n, xCols = g.transB ? g.n : g.k;
+  uint64_t yRows = g.transA ? m : g.k, yCols = g.transA ? g.k : m;
+  // A shared B with a transposed A: one product per batch.
+  int64_t launches = (g.shared && !g.folded) ? g.batch : 1;
+  if (launches > 1)
+    batch = 1;
+  int64_t strideX = g.shared ? 0 : g.k * g.n, strideY = g.m * g.k,
+          strideD = g.m * g.n;
+
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t x = nullptr, y = nullptr, d = nullptr;
+  cublasLtMatmulPreference_t pref = nullptr;
+  auto cleanup = [&]() {
+    if (pref)
+      i.prefDestroy(pref);
+    for (auto layout : {x, y, d})
+      if (layout)
+        i.layoutDestroy(layout);
+    if (desc)
+      i.descDestroy(desc);
+  };
+  absl::Status s = i.check(
+      i.descCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), where);
+  if (s.ok())
+    s = i.check(i.descSet(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opX, sizeof(opX)),
+                where);
+  if (s.ok())
+    s = i.check(i.descSet(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opY, sizeof(opY)),
+                where);
+  if (s.ok())
+    s = i.check(i.layoutCreate(&x, CUDA_R_32F, xRows, xCols, g.ldb), where);
+  if (s.ok())
+    s = i.check(i.layoutCreate(&y, CUDA_R_32F, yRows, yCols, g.lda), where);
+  if (s.ok())
+    s = i.check(i.layoutCreate(&d, CUDA_R_32F, g.n, m, g.n), where);
+  if (s.ok() && batch > 1) {
+    int32_t count = static_cast<int32_t>(batch);
+    for (auto [layout, stride] : {std::pair{x, strideX}, std::pair{y, strideY},
+                                  std::pair{d, strideD}}) {
+      if (s.ok())
+        s = i.check(i.layoutSet(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT,
+                                &count, sizeof(count)),
+                    where);
+      if (s.ok())
+        s = i.check(
+            i.layoutSet(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                        &stride, sizeof(stride)),
+            where);
+    }
+  }
+  Impl::Key key{m, g.n, g.k, g.lda, g.ldb, g.transA, g.transB, batch,
+                g.shared};
+  auto found = i.algos.find(key);
+  if (s.ok() && found == i.algos.end()) {
+    size_t workspace = kWorkspaceBytes;
+    cublasLtMatmulHeuristicResult_t result = {};
+    int count = 0;
+    s = i.check(i.prefCreate(&pref), where);
+    if (s.ok())
+      s = i.check(i.prefSet(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                            &workspace, sizeof(workspace)),
+                  where);
+    if (s.ok())
+      s = i.check(
+          i.heuristic(i.handle, desc, x, y, d, d, pref, 1, &result, &count),
+          where);
+    if (s.ok() && count == 0)
+      s = absl::InternalError(where + ": cuBLASLt has no algorithm for it");
+    if (s.ok())
+      found = i.algos.emplace(key, result.algo).first;
+  }
+  float one = 1, zero = 0;
+  for (int64_t l = 0; s.ok() && l < launches; ++l) {
+    CUdeviceptr yPtr = a + l * strideY * 4, dPtr = c + l * strideD * 4;
+    s = i.check(i.matmul(i.handle, desc, &one, reinterpret_cast<void *>(b),
+                         x, reinterpret_cast<void *>(yPtr), y, &zero,
+                         reinterpret_cast<void *>(dPtr), d,
+                         reinterpret_cast<void *>(dPtr), d, &found->second,
+                         reinterpret_cast<void *>(i.workspace),
+                         kWorkspaceBytes,
+                         reinterpret_cast<cudaStream_t>(i.stream)),
+                where);
+  }
+  cleanup();
+  return s;
+}
+
+} // namespace kiln::rt

@@ -1,0 +1,54 @@
+//===- CudaExecutor.h - running an artifact's step lists on a GPU ---------===//
+//
+// The CUDA counterpart of CpuExecutor, behind the same interface and on the
+// same device-independent plan (StepPlan.h). Everything CUDA is loaded at
+// run time: the driver (CudaDriver), cuBLASLt (CudaBlas), and the
+// artifact's fatbin plus the runtime's own attention kernels through
+// cuModuleLoadData. One stream; one device allocation each for the arena,
+// the weights (uploaded once) and the per-call argument table of the
+// generated kernels' ABI (`buffers` and `shapes` are device arrays).
+// Kernel launches use 256 threads and as many blocks as the result needs
+// (the kernels are grid-stride loops, so any grid is correct). fp32 only;
+// no CUDA graphs yet.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_RUNTIME_CUDAEXECUTOR_H
+#define KILN_RUNTIME_CUDAEXECUTOR_H
+
+#include "runtime/Artifact.h"
+#include "runtime/Executor.h"
+
+#include <memory>
+#include <string>
+
+namespace kiln::rt {
+
+struct CudaOptions {
+  int device = 0;
+  std::string weightsDir; // external weights: the Hugging Face folder
+};
+
+class CudaExecutor : public Executor {
+public:
+  static absl::StatusOr<std::unique_ptr<CudaExecutor>>
+  create(const Artifact &artifact, const CudaOptions &options);
+  ~CudaExecutor() override;
+
+  absl::Status resetCaches(int64_t batch, int64_t length) override;
+  absl::StatusOr<std::vector<NamedTensor>>
+  run(const std::string &entry, const std::vector<Tensor> &arguments) override;
+
+  const std::string &deviceName() const;
+  int64_t arenaBytes() const;
+
+  struct Impl;
+
+private:
+  explicit CudaExecutor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_CUDAEXECUTOR_H
