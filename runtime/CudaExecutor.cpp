@@ -102,16 +102,20 @@ struct CudaExecutor::Impl {
     return driver->check(result, what);
   }
   absl::Status load(const CudaOptions &options);
-  absl::Status launch(CUfunction fn, int64_t work, size_t sharedBytes,
-                      void **params, const std::string &what,
-                      unsigned gridY = 1, unsigned gridZ = 1) {
+  /// A grid-stride kernel over `work` items: as many 256-thread blocks as
+  /// that needs, at most kMaxBlocks.
+  absl::Status launch(CUfunction fn, int64_t work, void **params,
+                      const std::string &what) {
     unsigned blocks = static_cast<unsigned>(std::clamp<int64_t>(
         (work + kThreads - 1) / kThreads, 1, kMaxBlocks));
-    if (gridY > 1 || gridZ > 1)
-      blocks = static_cast<unsigned>(work);
-    return check(driver->api().launchKernel(fn, blocks, gridY, gridZ,
-                                            kThreads, 1, 1, sharedBytes,
-                                            stream, params, nullptr),
+    return launchGrid(fn, blocks, 1, 1, 0, params, what);
+  }
+  absl::Status launchGrid(CUfunction fn, unsigned x, unsigned y, unsigned z,
+                          size_t sharedBytes, void **params,
+                          const std::string &what) {
+    return check(driver->api().launchKernel(fn, x, y, z, kThreads, 1, 1,
+                                            sharedBytes, stream, params,
+                                            nullptr),
                  "launching " + what);
   }
   absl::StatusOr<std::vector<NamedTensor>>
@@ -338,7 +342,7 @@ CudaExecutor::Impl::run(const EntryT &entry,
         end = d->empty() ? 1 : (*d)[0];
       }
       void *params[] = {&buffers, &shapes, &begin, &end};
-      if (absl::Status s = launch(kernels[step.kernel], elements[i], 0, params,
+      if (absl::Status s = launch(kernels[step.kernel], elements[i], params,
                                   k.name + " at " + where);
           !s.ok())
         return s;
@@ -391,7 +395,7 @@ CudaExecutor::Impl::run(const EntryT &entry,
                   width = p.width;
           void *params[] = {&cache, &rows, &positions, &wide,
                             &batch, &count, &maxSeq, &width};
-          if (absl::Status s = launch(cacheWriteFn, batch * count * width, 0,
+          if (absl::Status s = launch(cacheWriteFn, batch * count * width,
                                       params, "the cache write at " + where);
               !s.ok())
             return s;
@@ -420,10 +424,12 @@ CudaExecutor::Impl::run(const EntryT &entry,
                         &sk,     &heads,   &kvHeads, &headDim, &scale,
                         &causal, &positions, &wide, &mask,    &kind,
                         &bias,   &bB,      &bH,    &bI,       &bJ};
-      if (absl::Status s = launch(attentionFn, sq, sk * sizeof(float), params,
-                                  "attention at " + where,
-                                  static_cast<unsigned>(heads),
-                                  static_cast<unsigned>(p.batch));
+      // One block per (query row, head, sequence); the row's scores in
+      // shared memory.
+      if (absl::Status s = launchGrid(
+              attentionFn, static_cast<unsigned>(sq),
+              static_cast<unsigned>(heads), static_cast<unsigned>(p.batch),
+              sk * sizeof(float), params, "attention at " + where);
           !s.ok())
         return s;
       break;
