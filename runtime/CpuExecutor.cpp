@@ -70,9 +70,9 @@ struct CpuExecutor::Impl {
   absl::Status loadKernels();
   absl::StatusOr<std::vector<NamedTensor>>
   run(const EntryT &entry, const std::vector<Tensor> &arguments);
-  absl::Status runAttention(const StepT &step, const CallBinding &binding,
-                            const std::function<uint8_t *(const BufferT &)>
-                                &pointer);
+  absl::Status
+  runAttention(const StepT &step, const CallBinding &binding,
+               const std::function<uint8_t *(const BufferT &)> &pointer);
 };
 
 absl::Status CpuExecutor::Impl::loadKernels() {
@@ -106,8 +106,8 @@ absl::Status CpuExecutor::Impl::loadKernels() {
   library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   ::close(fd);
   if (!library)
-    return error(absl::StrCat("cannot load the CPU kernel library: ",
-                              dlerror()));
+    return error(
+        absl::StrCat("cannot load the CPU kernel library: ", dlerror()));
   for (const auto &k : m.kernels) {
     auto fn = reinterpret_cast<KernelFn>(dlsym(library, k->symbol.c_str()));
     if (!fn)
@@ -151,13 +151,13 @@ absl::Status CpuExecutor::Impl::runAttention(
                            : reinterpret_cast<const int32_t *>(pos)[b];
       if (start < 0 || start + rows > maxSeq)
         return absl::InvalidArgumentError(absl::StrCat(
-            "attention at ", step.location, ": kv cache overflow: sequence ",
-            b, " writes rows [", start, ", ", start + rows,
-            ") of a cache of ", maxSeq));
-      std::memcpy(kCache + (b * maxSeq + start) * width,
-                  a.k + b * rows * width, rows * width * 4);
-      std::memcpy(vCache + (b * maxSeq + start) * width,
-                  a.v + b * rows * width, rows * width * 4);
+            "attention at ", step.location, ": kv cache overflow: sequence ", b,
+            " writes rows [", start, ", ", start + rows, ") of a cache of ",
+            maxSeq));
+      std::memcpy(kCache + (b * maxSeq + start) * width, a.k + b * rows * width,
+                  rows * width * 4);
+      std::memcpy(vCache + (b * maxSeq + start) * width, a.v + b * rows * width,
+                  rows * width * 4);
       a.offsets.push_back(start);
     }
     a.k = kCache;
@@ -218,10 +218,9 @@ CpuExecutor::Impl::run(const EntryT &entry,
   for (size_t i = 0; i < entry.arguments.size(); ++i) {
     int caller = binding->callerArgument(i);
     argPointers.push_back(
-        caller < 0
-            ? reinterpret_cast<uint8_t *>(
-                  caches[entry.arguments[i]->name].data.data())
-            : const_cast<uint8_t *>(arguments[caller].bytes.data()));
+        caller < 0 ? reinterpret_cast<uint8_t *>(
+                         caches[entry.arguments[i]->name].data.data())
+                   : const_cast<uint8_t *>(arguments[caller].bytes.data()));
   }
   auto dimsOf = [&](const BufferT &b) { return binding->dimsOf(b); };
 
@@ -289,8 +288,10 @@ CpuExecutor::Impl::run(const EntryT &entry,
       if (!plan.ok())
         return plan.status();
       const GemmPlan &g = *plan;
-      const float *a = reinterpret_cast<const float *>(pointer(*step.operands[0]));
-      const float *b = reinterpret_cast<const float *>(pointer(*step.operands[1]));
+      const float *a =
+          reinterpret_cast<const float *>(pointer(*step.operands[0]));
+      const float *b =
+          reinterpret_cast<const float *>(pointer(*step.operands[1]));
       float *c = reinterpret_cast<float *>(pointer(*step.results[0]));
       if (g.folded) {
         blas.sgemm(false, g.transB, g.batch * g.m, g.n, g.k, a, g.lda, b, g.ldb,
@@ -333,11 +334,8 @@ CpuExecutor::~CpuExecutor() = default;
 
 absl::StatusOr<std::unique_ptr<CpuExecutor>>
 CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
-  if (artifact.manifest().target != "cpu")
-    return absl::InvalidArgumentError(absl::StrCat(
-        artifact.path(), ": compiled for target '",
-        artifact.manifest().target,
-        "', not the CPU (compile it with kilnc --target cpu)"));
+  if (absl::Status s = checkArtifact(artifact, "cpu", "the CPU"); !s.ok())
+    return s;
   auto impl = std::make_unique<Impl>(artifact, options.threads);
   impl->profiling = options.profile;
   if (absl::Status s = impl->loadKernels(); !s.ok())
@@ -346,16 +344,14 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   if (!weights.ok())
     return weights.status();
   impl->weights = std::move(*weights);
-  if (absl::Status s = validateSteps(artifact); !s.ok())
-    return s;
   for (const auto &e : impl->m.entries)
     impl->arenaBytes = std::max(impl->arenaBytes, e->arena_bytes);
   if (impl->arenaBytes > 0) {
     void *arena = nullptr;
     if (posix_memalign(&arena, kBlobAlignment, impl->arenaBytes) != 0)
-      return absl::ResourceExhaustedError(absl::StrCat(
-          artifact.path(), ": cannot allocate the ", impl->arenaBytes,
-          "-byte arena"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat(artifact.path(), ": cannot allocate the ",
+                       impl->arenaBytes, "-byte arena"));
     impl->arena = static_cast<uint8_t *>(arena);
   }
   return std::unique_ptr<CpuExecutor>(new CpuExecutor(std::move(impl)));
@@ -363,30 +359,26 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
 
 absl::Status CpuExecutor::resetCaches(int64_t batch, int64_t length) {
   Impl &s = *impl_;
+  auto caches = cacheArguments(s.artifact);
+  if (!caches.ok())
+    return caches.status();
   s.cacheBatch = batch;
   s.cacheLength = length;
-  for (const auto &entry : s.m.entries)
-    for (const auto &arg : entry->arguments) {
-      if (!isCacheName(arg->name))
-        continue;
-      if (arg->dims.size() != 3 || arg->dims[2]->terms.size() != 1 ||
-          arg->dims[2]->terms[0].op() != ExprOp::Const)
-        return s.error("damaged: cache " + arg->name +
-                       " is not [batch, length, width]");
-      CacheSlot &slot = s.caches[arg->name];
-      slot.width = arg->dims[2]->terms[0].value();
-      slot.data.assign(batch * length * slot.width, 0.0f);
-    }
+  for (const auto &[name, width] : *caches) {
+    CacheSlot &slot = s.caches[name];
+    slot.width = width;
+    slot.data.assign(batch * length * width, 0.0f);
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<NamedTensor>>
 CpuExecutor::run(const std::string &entry,
                  const std::vector<Tensor> &arguments) {
-  for (const auto &e : impl_->m.entries)
-    if (e->name == entry)
-      return impl_->run(*e, arguments);
-  return impl_->error("has no entry point '" + entry + "'");
+  auto found = findEntry(impl_->artifact, entry);
+  if (!found.ok())
+    return found.status();
+  return impl_->run(**found, arguments);
 }
 
 std::vector<StepProfile> CpuExecutor::profile() const {

@@ -62,8 +62,8 @@ CudaBlas::~CudaBlas() = default;
 absl::StatusOr<std::unique_ptr<CudaBlas>>
 CudaBlas::load(const CudaDriver &driver, CUstream stream) {
   auto impl = std::make_unique<Impl>(driver, stream);
-  for (const char *name : {"libcublasLt.so.13", "libcublasLt.so.12",
-                           "libcublasLt.so"})
+  for (const char *name :
+       {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"})
     if ((impl->library = dlopen(name, RTLD_NOW | RTLD_LOCAL)))
       break;
   if (!impl->library)
@@ -92,9 +92,9 @@ CudaBlas::load(const CudaDriver &driver, CUstream stream) {
     return absl::UnavailableError("cuBLASLt lacks the entry points Kiln uses");
   if (absl::Status s = i.check(i.create(&i.handle), "cublasLtCreate"); !s.ok())
     return s;
-  if (absl::Status s = driver.check(
-          driver.api().memAlloc(&i.workspace, kWorkspaceBytes),
-          "allocating the cuBLASLt workspace");
+  if (absl::Status s =
+          driver.check(driver.api().memAlloc(&i.workspace, kWorkspaceBytes),
+                       "allocating the cuBLASLt workspace");
       !s.ok())
     return s;
   return std::unique_ptr<CudaBlas>(new CudaBlas(std::move(impl)));
@@ -130,8 +130,8 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
     if (desc)
       i.descDestroy(desc);
   };
-  absl::Status s = i.check(
-      i.descCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), where);
+  absl::Status s =
+      i.check(i.descCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), where);
   if (s.ok())
     s = i.check(i.descSet(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opX, sizeof(opX)),
                 where);
@@ -153,14 +153,13 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
                                 &count, sizeof(count)),
                     where);
       if (s.ok())
-        s = i.check(
-            i.layoutSet(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
-                        &stride, sizeof(stride)),
-            where);
+        s = i.check(i.layoutSet(layout,
+                                CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                &stride, sizeof(stride)),
+                    where);
     }
   }
-  Impl::Key key{m, g.n, g.k, g.lda, g.ldb, g.transA, g.transB, batch,
-                g.shared};
+  Impl::Key key{m, g.n, g.k, g.lda, g.ldb, g.transA, g.transB, batch, g.shared};
   auto found = i.algos.find(key);
   if (s.ok() && found == i.algos.end()) {
     size_t workspace = kWorkspaceBytes;
@@ -183,12 +182,11 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
   float one = 1, zero = 0;
   for (int64_t l = 0; s.ok() && l < launches; ++l) {
     CUdeviceptr yPtr = a + l * strideY * 4, dPtr = c + l * strideD * 4;
-    s = i.check(i.matmul(i.handle, desc, &one, reinterpret_cast<void *>(b),
-                         x, reinterpret_cast<void *>(yPtr), y, &zero,
+    s = i.check(i.matmul(i.handle, desc, &one, reinterpret_cast<void *>(b), x,
+                         reinterpret_cast<void *>(yPtr), y, &zero,
                          reinterpret_cast<void *>(dPtr), d,
                          reinterpret_cast<void *>(dPtr), d, &found->second,
-                         reinterpret_cast<void *>(i.workspace),
-                         kWorkspaceBytes,
+                         reinterpret_cast<void *>(i.workspace), kWorkspaceBytes,
                          reinterpret_cast<cudaStream_t>(i.stream)),
                 where);
   }

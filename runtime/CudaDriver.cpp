@@ -40,8 +40,8 @@ absl::StatusOr<std::unique_ptr<CudaDriver>> CudaDriver::load() {
   std::unique_ptr<CudaDriver> d(new CudaDriver());
   d->handle_ = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!d->handle_)
-    return absl::UnavailableError(absl::StrCat(
-        "no NVIDIA driver on this machine (", dlerror(), ")"));
+    return absl::UnavailableError(
+        absl::StrCat("no NVIDIA driver on this machine (", dlerror(), ")"));
   auto resolve = [&](auto &fn, const char *name) {
     fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
         dlsym(d->handle_, name));

@@ -106,8 +106,8 @@ struct CudaExecutor::Impl {
   /// that needs, at most kMaxBlocks.
   absl::Status launch(CUfunction fn, int64_t work, void **params,
                       const std::string &what) {
-    unsigned blocks = static_cast<unsigned>(std::clamp<int64_t>(
-        (work + kThreads - 1) / kThreads, 1, kMaxBlocks));
+    unsigned blocks = static_cast<unsigned>(
+        std::clamp<int64_t>((work + kThreads - 1) / kThreads, 1, kMaxBlocks));
     return launchGrid(fn, blocks, 1, 1, 0, params, what);
   }
   absl::Status launchGrid(CUfunction fn, unsigned x, unsigned y, unsigned z,
@@ -145,33 +145,34 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
     if (blob < 0)
       return absl::InvalidArgumentError(absl::StrCat(
           artifact.path(), ": damaged: no CUDA kernel fatbin is embedded"));
-    if (absl::Status s = check(api.moduleLoadData(&kernelsModule,
-                                                  artifact.blobData(blob)),
-                               "loading the artifact's sm_90 kernels");
+    if (absl::Status s =
+            check(api.moduleLoadData(&kernelsModule, artifact.blobData(blob)),
+                  "loading the artifact's sm_90 kernels");
         !s.ok())
       return s;
     for (const auto &k : m.kernels) {
       CUfunction fn = nullptr;
-      if (absl::Status s =
-              check(api.moduleGetFunction(&fn, kernelsModule, k->symbol.c_str()),
-                    "finding kernel " + k->symbol);
+      if (absl::Status s = check(
+              api.moduleGetFunction(&fn, kernelsModule, k->symbol.c_str()),
+              "finding kernel " + k->symbol);
           !s.ok())
         return s;
       kernels.push_back(fn);
     }
   }
-  if (absl::Status s = check(api.moduleLoadData(&ownModule, kKilnAttentionFatbin),
-                             "loading the runtime's attention kernels");
+  if (absl::Status s =
+          check(api.moduleLoadData(&ownModule, kKilnAttentionFatbin),
+                "loading the runtime's attention kernels");
       !s.ok())
     return s;
-  if (absl::Status s = check(api.moduleGetFunction(&attentionFn, ownModule,
-                                                   "kiln_attention"),
-                             "finding kiln_attention");
+  if (absl::Status s = check(
+          api.moduleGetFunction(&attentionFn, ownModule, "kiln_attention"),
+          "finding kiln_attention");
       !s.ok())
     return s;
-  if (absl::Status s = check(api.moduleGetFunction(&cacheWriteFn, ownModule,
-                                                   "kiln_cache_write"),
-                             "finding kiln_cache_write");
+  if (absl::Status s = check(
+          api.moduleGetFunction(&cacheWriteFn, ownModule, "kiln_cache_write"),
+          "finding kiln_cache_write");
       !s.ok())
     return s;
   auto loadedBlas = CudaBlas::load(*driver, stream);
@@ -190,17 +191,17 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
     total += alignUp((*host)->bytes(i));
   }
   if (total > 0) {
-    if (absl::Status s = check(api.memAlloc(&weights, total),
-                               absl::StrCat("allocating ", total,
-                                            " bytes of weights"));
+    if (absl::Status s =
+            check(api.memAlloc(&weights, total),
+                  absl::StrCat("allocating ", total, " bytes of weights"));
         !s.ok())
       return s;
     for (size_t i = 0; i < (*host)->size(); ++i) {
       weightPtrs.push_back(weights + offsets[i]);
-      if (absl::Status s = check(
-              api.memcpyHtoDAsync(weightPtrs.back(), (*host)->data(i),
-                                  (*host)->bytes(i), stream),
-              "uploading weight " + m.weights[i]->name);
+      if (absl::Status s =
+              check(api.memcpyHtoDAsync(weightPtrs.back(), (*host)->data(i),
+                                        (*host)->bytes(i), stream),
+                    "uploading weight " + m.weights[i]->name);
           !s.ok())
         return s;
     }
@@ -224,9 +225,9 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
     tableBytes = std::max(tableBytes, bytes);
   }
   if (arenaBytes > 0)
-    if (absl::Status s = check(api.memAlloc(&arena, arenaBytes),
-                               absl::StrCat("allocating the ", arenaBytes,
-                                            "-byte arena"));
+    if (absl::Status s =
+            check(api.memAlloc(&arena, arenaBytes),
+                  absl::StrCat("allocating the ", arenaBytes, "-byte arena"));
         !s.ok())
       return s;
   if (tableBytes > 0)
@@ -269,10 +270,10 @@ CudaExecutor::Impl::run(const EntryT &entry,
       inputBytes[i] = alignUp(bytes);
     }
     if (!arguments[i].bytes.empty())
-      if (absl::Status s = check(
-              api.memcpyHtoDAsync(inputs[i], arguments[i].bytes.data(),
-                                  arguments[i].bytes.size(), stream),
-              "uploading argument " + std::to_string(i));
+      if (absl::Status s =
+              check(api.memcpyHtoDAsync(inputs[i], arguments[i].bytes.data(),
+                                        arguments[i].bytes.size(), stream),
+                    "uploading argument " + std::to_string(i));
           !s.ok())
         return s;
   }
@@ -303,13 +304,13 @@ CudaExecutor::Impl::run(const EntryT &entry,
     size_t count = step.operands.size() + 1;
     std::vector<int64_t> dims;
     for (size_t k = 0; k < count; ++k) {
-      const BufferT &b = k < step.operands.size() ? *step.operands[k]
-                                                  : *step.results[0];
+      const BufferT &b =
+          k < step.operands.size() ? *step.operands[k] : *step.results[0];
       host.push_back(static_cast<int64_t>(pointer(b)));
     }
     for (size_t k = 0; k < count; ++k) {
-      const BufferT &b = k < step.operands.size() ? *step.operands[k]
-                                                  : *step.results[0];
+      const BufferT &b =
+          k < step.operands.size() ? *step.operands[k] : *step.results[0];
       auto d = binding->dimsOf(b);
       if (!d.ok())
         return d.status();
@@ -319,16 +320,16 @@ CudaExecutor::Impl::run(const EntryT &entry,
     elements[i] = product(dims);
   }
   if (!host.empty())
-    if (absl::Status s = check(api.memcpyHtoDAsync(table, host.data(),
-                                                   host.size() * 8, stream),
-                               "uploading the kernel argument table");
+    if (absl::Status s = check(
+            api.memcpyHtoDAsync(table, host.data(), host.size() * 8, stream),
+            "uploading the kernel argument table");
         !s.ok())
       return s;
 
   for (size_t i = 0; i < entry.steps.size(); ++i) {
     const StepT &step = *entry.steps[i];
-    std::string where = absl::StrCat("step ", i, " of ", entry.name, " (",
-                                     step.location, ")");
+    std::string where =
+        absl::StrCat("step ", i, " of ", entry.name, " (", step.location, ")");
     switch (step.kind) {
     case StepKind::Kernel: {
       const KernelT &k = *m.kernels[step.kernel];
@@ -352,10 +353,9 @@ CudaExecutor::Impl::run(const EntryT &entry,
       auto plan = planGemm(step, *binding);
       if (!plan.ok())
         return plan.status();
-      if (absl::Status s = blas->gemm(*plan, pointer(*step.operands[0]),
-                                      pointer(*step.operands[1]),
-                                      pointer(*step.results[0]),
-                                      "gemm at " + where);
+      if (absl::Status s = blas->gemm(
+              *plan, pointer(*step.operands[0]), pointer(*step.operands[1]),
+              pointer(*step.results[0]), "gemm at " + where);
           !s.ok())
         return s;
       break;
@@ -365,7 +365,8 @@ CudaExecutor::Impl::run(const EntryT &entry,
       if (!plan.ok())
         return plan.status();
       const AttentionPlan &p = *plan;
-      CUdeviceptr q = pointer(*step.operands[0]), k = pointer(*step.operands[1]),
+      CUdeviceptr q = pointer(*step.operands[0]),
+                  k = pointer(*step.operands[1]),
                   v = pointer(*step.operands[2]),
                   out = pointer(*step.results[0]);
       CUdeviceptr positions = 0;
@@ -393,8 +394,8 @@ CudaExecutor::Impl::run(const EntryT &entry,
               std::pair{pointer(*step.operands[p.vCache]), v}}) {
           int64_t batch = p.batch, count = p.sq, maxSeq = p.cacheLength,
                   width = p.width;
-          void *params[] = {&cache, &rows, &positions, &wide,
-                            &batch, &count, &maxSeq, &width};
+          void *params[] = {&cache, &rows,  &positions, &wide,
+                            &batch, &count, &maxSeq,    &width};
           if (absl::Status s = launch(cacheWriteFn, batch * count * width,
                                       params, "the cache write at " + where);
               !s.ok())
@@ -420,10 +421,10 @@ CudaExecutor::Impl::run(const EntryT &entry,
       int causal = p.causal;
       int64_t bB = p.biasStrides[0], bH = p.biasStrides[1],
               bI = p.biasStrides[2], bJ = p.biasStrides[3];
-      void *params[] = {&q,      &k,       &v,     &out,      &sq,
-                        &sk,     &heads,   &kvHeads, &headDim, &scale,
-                        &causal, &positions, &wide, &mask,    &kind,
-                        &bias,   &bB,      &bH,    &bI,       &bJ};
+      void *params[] = {&q,      &k,         &v,       &out,     &sq,
+                        &sk,     &heads,     &kvHeads, &headDim, &scale,
+                        &causal, &positions, &wide,    &mask,    &kind,
+                        &bias,   &bB,        &bH,      &bI,      &bJ};
       // One block per (query row, head, sequence); the row's scores in
       // shared memory.
       if (absl::Status s = launchGrid(
@@ -446,10 +447,10 @@ CudaExecutor::Impl::run(const EntryT &entry,
       return dims.status();
     Tensor t = Tensor::zeros(r->buffer->dtype, *dims);
     if (!t.bytes.empty())
-      if (absl::Status s = check(
-              api.memcpyDtoHAsync(t.bytes.data(), pointer(*r->buffer),
-                                  t.bytes.size(), stream),
-              "downloading " + r->name);
+      if (absl::Status s =
+              check(api.memcpyDtoHAsync(t.bytes.data(), pointer(*r->buffer),
+                                        t.bytes.size(), stream),
+                    "downloading " + r->name);
           !s.ok())
         return s;
     outputs.push_back({r->name, std::move(t)});
@@ -469,12 +470,7 @@ CudaExecutor::~CudaExecutor() = default;
 
 absl::StatusOr<std::unique_ptr<CudaExecutor>>
 CudaExecutor::create(const Artifact &artifact, const CudaOptions &options) {
-  if (artifact.manifest().target != "cuda")
-    return absl::InvalidArgumentError(absl::StrCat(
-        artifact.path(), ": compiled for target '",
-        artifact.manifest().target,
-        "', not CUDA (compile it with kilnc --target cuda)"));
-  if (absl::Status s = validateSteps(artifact); !s.ok())
+  if (absl::Status s = checkArtifact(artifact, "cuda", "CUDA"); !s.ok())
     return s;
   auto impl = std::make_unique<Impl>(artifact);
   auto driver = CudaDriver::load();
@@ -484,15 +480,14 @@ CudaExecutor::create(const Artifact &artifact, const CudaOptions &options) {
   auto devices = impl->driver->devices();
   if (!devices.ok())
     return devices.status();
-  if (options.device < 0 ||
-      options.device >= static_cast<int>(devices->size()))
+  if (options.device < 0 || options.device >= static_cast<int>(devices->size()))
     return absl::InvalidArgumentError(
         absl::StrCat("no CUDA device ", options.device));
   const CudaDevice &d = (*devices)[options.device];
   impl->deviceName = absl::StrCat(d.name, " (sm_", d.major, d.minor, ")");
   if (d.major < 9)
-    return absl::FailedPreconditionError(absl::StrCat(
-        impl->deviceName, ": the kernels are compiled for sm_90"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(impl->deviceName, ": the kernels are compiled for sm_90"));
   if (absl::Status s = impl->load(options); !s.ok())
     return s;
   return std::unique_ptr<CudaExecutor>(new CudaExecutor(std::move(impl)));
@@ -501,52 +496,46 @@ CudaExecutor::create(const Artifact &artifact, const CudaOptions &options) {
 absl::Status CudaExecutor::resetCaches(int64_t batch, int64_t length) {
   Impl &s = *impl_;
   const CudaApi &api = s.driver->api();
-  if (absl::Status st = s.check(api.ctxSetCurrent(s.context), "cuCtxSetCurrent");
+  if (absl::Status st =
+          s.check(api.ctxSetCurrent(s.context), "cuCtxSetCurrent");
       !st.ok())
     return st;
-  for (const auto &entry : s.m.entries)
-    for (const auto &arg : entry->arguments) {
-      if (!isCacheName(arg->name))
-        continue;
-      if (arg->dims.size() != 3 || arg->dims[2]->terms.size() != 1 ||
-          arg->dims[2]->terms[0].op() != ExprOp::Const)
-        return absl::InvalidArgumentError(absl::StrCat(
-            s.artifact.path(), ": damaged: cache ", arg->name,
-            " is not [batch, length, width]"));
-      int64_t width = arg->dims[2]->terms[0].value();
-      Impl::Cache &cache = s.caches[arg->name];
-      std::vector<int64_t> shape = {batch, length, width};
-      int64_t bytes = checkedBytes(shape, 4);
-      if (bytes < 0)
-        return absl::InvalidArgumentError("impossible cache shape");
-      if (cache.shape != shape) {
-        if (cache.data)
-          api.memFree(cache.data);
-        cache.data = 0;
-        if (absl::Status st =
-                s.check(api.memAlloc(&cache.data, std::max<int64_t>(bytes, 1)),
-                        "allocating the kv cache");
-            !st.ok())
-          return st;
-        cache.shape = shape;
-      }
-      if (absl::Status st = s.check(
-              api.memsetD8Async(cache.data, 0, bytes, s.stream),
-              "clearing the kv cache");
+  auto caches = cacheArguments(s.artifact);
+  if (!caches.ok())
+    return caches.status();
+  for (const auto &[name, width] : *caches) {
+    Impl::Cache &cache = s.caches[name];
+    std::vector<int64_t> shape = {batch, length, width};
+    int64_t bytes = checkedBytes(shape, 4);
+    if (bytes < 0)
+      return absl::InvalidArgumentError("impossible cache shape");
+    if (cache.shape != shape) {
+      if (cache.data)
+        api.memFree(cache.data);
+      cache.data = 0;
+      if (absl::Status st =
+              s.check(api.memAlloc(&cache.data, std::max<int64_t>(bytes, 1)),
+                      "allocating the kv cache");
           !st.ok())
         return st;
+      cache.shape = shape;
     }
+    if (absl::Status st =
+            s.check(api.memsetD8Async(cache.data, 0, bytes, s.stream),
+                    "clearing the kv cache");
+        !st.ok())
+      return st;
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<NamedTensor>>
 CudaExecutor::run(const std::string &entry,
                   const std::vector<Tensor> &arguments) {
-  for (const auto &e : impl_->m.entries)
-    if (e->name == entry)
-      return impl_->run(*e, arguments);
-  return absl::InvalidArgumentError(absl::StrCat(
-      impl_->artifact.path(), ": has no entry point '", entry, "'"));
+  auto found = findEntry(impl_->artifact, entry);
+  if (!found.ok())
+    return found.status();
+  return impl_->run(**found, arguments);
 }
 
 const std::string &CudaExecutor::deviceName() const {

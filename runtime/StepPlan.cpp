@@ -167,9 +167,7 @@ namespace {
 absl::Status validateBuffer(const Artifact &artifact, const EntryT &entry,
                             const BufferT &buffer, const std::string &where) {
   const ManifestT &m = artifact.manifest();
-  auto error = [&](const std::string &what) {
-    return damaged(artifact, what);
-  };
+  auto error = [&](const std::string &what) { return damaged(artifact, what); };
   // Every buffer's dims must fit its storage: then no step that respects
   // the dims it is given reads or writes outside it.
   for (const auto &d : buffer.dims)
@@ -189,8 +187,8 @@ absl::Status validateBuffer(const Artifact &artifact, const EntryT &entry,
     for (size_t i = 0; same && i < w.shape.size(); ++i)
       same = isConst(*buffer.dims[i], w.shape[i]);
     if (!same)
-      return error(absl::StrCat("damaged: ", where, " disagrees with weight ",
-                                w.name));
+      return error(
+          absl::StrCat("damaged: ", where, " disagrees with weight ", w.name));
   }
   switch (buffer.kind) {
   case BufferKind::Arena: {
@@ -201,21 +199,19 @@ absl::Status validateBuffer(const Artifact &artifact, const EntryT &entry,
         checkedBytes(evalDims(buffer.dims, maxima), dtypeBytes(buffer.dtype));
     if (buffer.index < 0 || bytes < 0 || buffer.index > entry.arena_bytes ||
         bytes > entry.arena_bytes - buffer.index)
-      return error(absl::StrCat("damaged: ", where,
-                                " lies outside the arena"));
+      return error(absl::StrCat("damaged: ", where, " lies outside the arena"));
     return absl::OkStatus();
   }
   case BufferKind::Argument:
     if (buffer.index < 0 ||
         static_cast<size_t>(buffer.index) >= entry.arguments.size())
-      return error(absl::StrCat("damaged: ", where,
-                                " names a missing argument"));
+      return error(
+          absl::StrCat("damaged: ", where, " names a missing argument"));
     return absl::OkStatus();
   case BufferKind::Weight:
     if (buffer.index < 0 ||
         static_cast<size_t>(buffer.index) >= m.weights.size())
-      return error(absl::StrCat("damaged: ", where,
-                                " names a missing weight"));
+      return error(absl::StrCat("damaged: ", where, " names a missing weight"));
     return absl::OkStatus();
   }
   return error(absl::StrCat("damaged: ", where, " has an unknown kind"));
@@ -223,11 +219,45 @@ absl::Status validateBuffer(const Artifact &artifact, const EntryT &entry,
 
 } // namespace
 
+absl::Status validateSteps(const Artifact &artifact);
+
+absl::Status checkArtifact(const Artifact &artifact, const std::string &target,
+                           const std::string &device) {
+  if (artifact.manifest().target != target)
+    return absl::InvalidArgumentError(absl::StrCat(
+        artifact.path(), ": compiled for target '", artifact.manifest().target,
+        "', not ", device, " (compile it with kilnc --target ", target, ")"));
+  return validateSteps(artifact);
+}
+
+absl::StatusOr<const EntryT *> findEntry(const Artifact &artifact,
+                                         const std::string &name) {
+  for (const auto &e : artifact.manifest().entries)
+    if (e->name == name)
+      return e.get();
+  return absl::InvalidArgumentError(
+      absl::StrCat(artifact.path(), ": has no entry point '", name, "'"));
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>>
+cacheArguments(const Artifact &artifact) {
+  std::vector<std::pair<std::string, int64_t>> caches;
+  for (const auto &entry : artifact.manifest().entries)
+    for (const auto &arg : entry->arguments) {
+      if (!isCacheName(arg->name))
+        continue;
+      if (arg->dims.size() != 3 || arg->dims[2]->terms.size() != 1 ||
+          arg->dims[2]->terms[0].op() != ExprOp::Const)
+        return damaged(artifact, "damaged: cache " + arg->name +
+                                     " is not [batch, length, width]");
+      caches.push_back({arg->name, arg->dims[2]->terms[0].value()});
+    }
+  return caches;
+}
+
 absl::Status validateSteps(const Artifact &artifact) {
   const ManifestT &m = artifact.manifest();
-  auto error = [&](const std::string &what) {
-    return damaged(artifact, what);
-  };
+  auto error = [&](const std::string &what) { return damaged(artifact, what); };
   for (const auto &entry : m.entries) {
     for (const auto &s : entry->symbols)
       if (s->argument >= entry->arguments.size() ||
@@ -257,8 +287,8 @@ absl::Status validateSteps(const Artifact &artifact) {
           const BufferT &buffer =
               b < operands ? *step.operands[b] : *step.results[0];
           const KernelBufferT &kb = *k.buffers[b];
-          bool same = buffer.dtype == kb.dtype &&
-                      buffer.dims.size() == kb.shape.size();
+          bool same =
+              buffer.dtype == kb.dtype && buffer.dims.size() == kb.shape.size();
           for (size_t d = 0; same && d < kb.shape.size(); ++d)
             same = kb.shape[d] < 0 || isConst(*buffer.dims[d], kb.shape[d]);
           if (!same)
@@ -283,10 +313,12 @@ absl::Status validateSteps(const Artifact &artifact) {
       if (step.operands.size() != operands || step.results.size() != results)
         return error("damaged: " + where + " has the wrong buffer count");
       for (const auto &b : step.operands)
-        if (absl::Status s = validateBuffer(artifact, *entry, *b, where); !s.ok())
+        if (absl::Status s = validateBuffer(artifact, *entry, *b, where);
+            !s.ok())
           return s;
       for (const auto &b : step.results)
-        if (absl::Status s = validateBuffer(artifact, *entry, *b, where); !s.ok())
+        if (absl::Status s = validateBuffer(artifact, *entry, *b, where);
+            !s.ok())
           return s;
       if (step.results[0]->kind != BufferKind::Arena)
         return error("damaged: " + where + " writes outside the arena");
@@ -306,13 +338,14 @@ absl::Status validateSteps(const Artifact &artifact) {
           const BufferT &b = *step.operands[c];
           if (b.kind != BufferKind::Argument ||
               !isCacheName(entry->arguments[b.index]->name))
-            return error("damaged: " + where + " has a cache that is not a "
+            return error("damaged: " + where +
+                         " has a cache that is not a "
                          "cache argument");
         }
     }
     for (const auto &r : entry->results)
-      if (absl::Status s = validateBuffer(artifact, *entry, *r->buffer,
-                                          "result " + r->name);
+      if (absl::Status s =
+              validateBuffer(artifact, *entry, *r->buffer, "result " + r->name);
           !s.ok())
         return s;
   }
@@ -337,8 +370,8 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
   for (size_t i = 0; i < m.weights.size(); ++i) {
     const WeightT &w = *m.weights[i];
     if (w.dtype != DType::F32)
-      return error(absl::StrCat("weight '", w.name, "' is ",
-                                dtypeName(w.dtype), "; the ", executor,
+      return error(absl::StrCat("weight '", w.name, "' is ", dtypeName(w.dtype),
+                                "; the ", executor,
                                 " executor takes f32 weights"));
     int64_t bytes = checkedBytes(w.shape, 4);
     if (bytes < 0)
@@ -365,15 +398,15 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
     }
     auto view = hw->store_->get(w.source);
     if (!view.ok())
-      return absl::NotFoundError(absl::StrCat(
-          "--weights ", weightsDir, ": ", view.status().message(),
-          " (the artifact needs it)"));
+      return absl::NotFoundError(absl::StrCat("--weights ", weightsDir, ": ",
+                                              view.status().message(),
+                                              " (the artifact needs it)"));
     const TensorView &t = **view;
     auto mismatch = [&](const std::string &what) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--weights ", weightsDir, ": tensor '", w.source, "' ", what,
-          "; these are not the weights ", artifact.path(),
-          " was compiled with"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--weights ", weightsDir, ": tensor '", w.source, "' ",
+                       what, "; these are not the weights ", artifact.path(),
+                       " was compiled with"));
     };
     if (t.shape != w.shape)
       return mismatch(absl::StrCat("has shape ", formatDims(t.shape),
@@ -381,8 +414,7 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
                                    formatDims(w.shape)));
     if (w.source_dtype != kiln::dtypeName(t.dtype))
       return mismatch(absl::StrCat("is ", kiln::dtypeName(t.dtype),
-                                   ", the artifact expects ",
-                                   w.source_dtype));
+                                   ", the artifact expects ", w.source_dtype));
     if (checksum(t.data, t.bytes) != w.source_hash)
       return mismatch("has different contents (hash mismatch)");
     if (t.dtype == kiln::DType::F32 &&
@@ -425,10 +457,10 @@ CallBinding::bind(const Artifact &artifact, const EntryT &entry,
           absl::StrCat(entry.name, ": argument ", arg.name, " is missing"));
     const Tensor &t = arguments[next];
     if (t.dtype != arg.dtype || t.shape.size() != arg.dims.size())
-      return absl::InvalidArgumentError(absl::StrCat(
-          entry.name, ": argument ", arg.name, " must be ",
-          dtypeName(arg.dtype), " of rank ", arg.dims.size(), ", got ",
-          dtypeName(t.dtype), " ", formatDims(t.shape)));
+      return absl::InvalidArgumentError(
+          absl::StrCat(entry.name, ": argument ", arg.name, " must be ",
+                       dtypeName(arg.dtype), " of rank ", arg.dims.size(),
+                       ", got ", dtypeName(t.dtype), " ", formatDims(t.shape)));
     shapes[i] = t.shape;
     b.caller_.push_back(static_cast<int>(next++));
   }
@@ -440,9 +472,10 @@ CallBinding::bind(const Artifact &artifact, const EntryT &entry,
     int64_t value = shapes[s->argument][s->dim];
     if (value > s->max)
       return absl::OutOfRangeError(absl::StrCat(
-          entry.name, ": ", s->dim == 0 ? "batch " : "length ", value,
-          " (dim ", s->dim, " of ", entry.arguments[s->argument]->name,
-          ") exceeds the ", s->max, " this artifact was compiled for; "
+          entry.name, ": ", s->dim == 0 ? "batch " : "length ", value, " (dim ",
+          s->dim, " of ", entry.arguments[s->argument]->name, ") exceeds the ",
+          s->max,
+          " this artifact was compiled for; "
           "recompile with a larger kilnc ",
           s->dim == 0 ? "--max-batch" : "--max-seq"));
     b.symbols_.push_back(value);
@@ -465,15 +498,13 @@ CallBinding::dimsOf(const BufferT &b) const {
   // Only a crafted manifest has dims that do not fit the storage.
   std::vector<int64_t> dims = evalDims(b.dims, symbols_);
   int64_t bytes = checkedBytes(dims, dtypeBytes(b.dtype));
-  int64_t capacity = b.kind == BufferKind::Arena
-                         ? entry_->arena_bytes - b.index
+  int64_t capacity = b.kind == BufferKind::Arena ? entry_->arena_bytes - b.index
                      : b.kind == BufferKind::Argument ? argBytes_[b.index]
                                                       : INT64_MAX;
   if (bytes < 0 || bytes > capacity)
     return damaged(*artifact_,
                    absl::StrCat("damaged: a buffer of ", entry_->name, " is ",
-                                formatDims(dims),
-                                ", larger than its storage"));
+                                formatDims(dims), ", larger than its storage"));
   return dims;
 }
 
@@ -504,9 +535,9 @@ absl::StatusOr<GemmPlan> planGemm(const StepT &step,
   g.shared = r.size() == 2;
   if (k2 != g.k || (!g.shared && product(r, rank - 2) != g.batch) ||
       product(*out) != g.batch * g.m * g.n)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "gemm at ", step.location, ": ", formatDims(l), " x ", formatDims(r),
-        " do not agree"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("gemm at ", step.location, ": ", formatDims(l), " x ",
+                     formatDims(r), " do not agree"));
   g.lda = l[rank - 1];
   g.ldb = r[r.size() - 1];
   g.folded = g.shared && !g.transA;
@@ -569,11 +600,10 @@ absl::StatusOr<AttentionPlan> planAttention(const StepT &step,
     a.cacheLength = kc[1];
     a.sk = kc[1];
   }
-  if (a.mask >= 0 &&
-      dims[a.mask] != std::vector<int64_t>{a.batch, a.sk})
-    return fail(absl::StrCat("key_mask ", formatDims(dims[a.mask]),
-                             " is not [batch, key_len] = ",
-                             formatDims({a.batch, a.sk})));
+  if (a.mask >= 0 && dims[a.mask] != std::vector<int64_t>{a.batch, a.sk})
+    return fail(absl::StrCat(
+        "key_mask ", formatDims(dims[a.mask]),
+        " is not [batch, key_len] = ", formatDims({a.batch, a.sk})));
   if (a.bias >= 0) {
     const std::vector<int64_t> &bd = dims[a.bias];
     std::vector<int64_t> full = {a.batch, a.heads, a.sq, a.sk};

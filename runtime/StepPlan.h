@@ -41,8 +41,19 @@ std::string formatDims(const std::vector<int64_t> &dims);
 /// Bytes of a buffer of `dims`, or -1 for a negative dim or an overflow.
 int64_t checkedBytes(const std::vector<int64_t> &dims, size_t elementBytes);
 
-/// The load-time structural checks of every entry and step.
-absl::Status validateSteps(const Artifact &artifact);
+/// Refuses an artifact compiled for another target (with the kilnc flag
+/// that makes the right one), then makes the load-time structural checks
+/// of every entry and step.
+absl::Status checkArtifact(const Artifact &artifact, const std::string &target,
+                           const std::string &device);
+
+/// The entry named `name`, or an error naming the artifact.
+absl::StatusOr<const artifact::EntryT *> findEntry(const Artifact &artifact,
+                                                   const std::string &name);
+
+/// Every cache argument's name and row width ([batch, length, width]).
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>>
+cacheArguments(const Artifact &artifact);
 
 /// Host copies of the weights, one per weight slot (f32).
 class HostWeights {
