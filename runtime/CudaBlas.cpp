@@ -101,22 +101,11 @@ CudaBlas::load(const CudaDriver &driver, CUstream stream) {
 }
 
 absl::Status CudaBlas::gemm(const GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
-                            CUdeviceptr c, const std::string &where) {
+                            CUdeviceptr out, const std::string &where) {
   Impl &i = *impl_;
-  // Column-major view: D[n, m] = X[n, k] * Y[k, m] with X = op(B)^T and
-  // Y = op(A)^T; a row-major matrix is its transpose in column-major.
-  int64_t m = g.folded ? g.batch * g.m : g.m;
-  int64_t batch = g.folded ? 1 : g.batch;
-  cublasOperation_t opX = g.transB ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasOperation_t opY = g.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
-  uint64_t xRows = g.transB ? g.k : g.n, xCols = g.transB ? g.n : g.k;
-  uint64_t yRows = g.transA ? m : g.k, yCols = g.transA ? g.k : m;
-  // A shared B with a transposed A: one product per batch.
-  int64_t launches = (g.shared && !g.folded) ? g.batch : 1;
-  if (launches > 1)
-    batch = 1;
-  int64_t strideX = g.shared ? 0 : g.k * g.n, strideY = g.m * g.k,
-          strideD = g.m * g.n;
+  const ColumnMajorGemm c = columnMajor(g);
+  cublasOperation_t opX = c.transX ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t opY = c.transY ? CUBLAS_OP_T : CUBLAS_OP_N;
 
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t x = nullptr, y = nullptr, d = nullptr;
@@ -139,15 +128,16 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
     s = i.check(i.descSet(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opY, sizeof(opY)),
                 where);
   if (s.ok())
-    s = i.check(i.layoutCreate(&x, CUDA_R_32F, xRows, xCols, g.ldb), where);
+    s = i.check(i.layoutCreate(&x, CUDA_R_32F, c.xRows, c.xCols, c.ldx), where);
   if (s.ok())
-    s = i.check(i.layoutCreate(&y, CUDA_R_32F, yRows, yCols, g.lda), where);
+    s = i.check(i.layoutCreate(&y, CUDA_R_32F, c.yRows, c.yCols, c.ldy), where);
   if (s.ok())
-    s = i.check(i.layoutCreate(&d, CUDA_R_32F, g.n, m, g.n), where);
-  if (s.ok() && batch > 1) {
-    int32_t count = static_cast<int32_t>(batch);
-    for (auto [layout, stride] : {std::pair{x, strideX}, std::pair{y, strideY},
-                                  std::pair{d, strideD}}) {
+    s = i.check(i.layoutCreate(&d, CUDA_R_32F, c.dRows, c.dCols, c.ldd), where);
+  if (s.ok() && c.batch > 1) {
+    int32_t count = static_cast<int32_t>(c.batch);
+    for (auto [layout, stride] :
+         {std::pair{x, c.strideX}, std::pair{y, c.strideY},
+          std::pair{d, c.strideD}}) {
       if (s.ok())
         s = i.check(i.layoutSet(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT,
                                 &count, sizeof(count)),
@@ -159,7 +149,8 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
                     where);
     }
   }
-  Impl::Key key{m, g.n, g.k, g.lda, g.ldb, g.transA, g.transB, batch, g.shared};
+  Impl::Key key{c.dCols,  g.n,      g.k,     g.lda,   g.ldb,
+                g.transA, g.transB, c.batch, g.shared};
   auto found = i.algos.find(key);
   if (s.ok() && found == i.algos.end()) {
     size_t workspace = kWorkspaceBytes;
@@ -180,8 +171,9 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
       found = i.algos.emplace(key, result.algo).first;
   }
   float one = 1, zero = 0;
-  for (int64_t l = 0; s.ok() && l < launches; ++l) {
-    CUdeviceptr yPtr = a + l * strideY * 4, dPtr = c + l * strideD * 4;
+  for (int64_t l = 0; s.ok() && l < c.launches; ++l) {
+    CUdeviceptr yPtr = a + l * c.launchStrideY * 4,
+                dPtr = out + l * c.launchStrideD * 4;
     s = i.check(i.matmul(i.handle, desc, &one, reinterpret_cast<void *>(b), x,
                          reinterpret_cast<void *>(yPtr), y, &zero,
                          reinterpret_cast<void *>(dPtr), d,

@@ -544,6 +544,39 @@ absl::StatusOr<GemmPlan> planGemm(const StepT &step,
   return g;
 }
 
+ColumnMajorGemm columnMajor(const GemmPlan &g) {
+  ColumnMajorGemm c;
+  int64_t m = g.folded ? g.batch * g.m : g.m;
+  // X = op(B)^T [n, k]: B row-major [k, n] is column-major [n, k] as is;
+  // B row-major [n, k] (transposed) is column-major [k, n], transposed.
+  c.transX = g.transB;
+  c.xRows = g.transB ? g.k : g.n;
+  c.xCols = g.transB ? g.n : g.k;
+  c.ldx = g.ldb;
+  // Y = op(A)^T [k, m], likewise.
+  c.transY = g.transA;
+  c.yRows = g.transA ? m : g.k;
+  c.yCols = g.transA ? g.k : m;
+  c.ldy = g.lda;
+  c.dRows = g.n;
+  c.dCols = m;
+  c.ldd = g.n;
+  if (g.folded)
+    return c;
+  if (g.shared) {
+    // One B for every batch but a transposed A: one product per batch.
+    c.launches = g.batch;
+    c.launchStrideY = g.m * g.k;
+    c.launchStrideD = g.m * g.n;
+    return c;
+  }
+  c.batch = g.batch;
+  c.strideX = g.k * g.n;
+  c.strideY = g.m * g.k;
+  c.strideD = g.m * g.n;
+  return c;
+}
+
 absl::StatusOr<AttentionPlan> planAttention(const StepT &step,
                                             const CallBinding &binding) {
   std::vector<std::vector<int64_t>> dims;

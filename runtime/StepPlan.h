@@ -109,6 +109,21 @@ struct GemmPlan {
 absl::StatusOr<GemmPlan> planGemm(const artifact::StepT &step,
                                   const CallBinding &binding);
 
+/// A gemm plan as column-major libraries (cuBLAS, cuBLASLt) take it: the
+/// row-major C = op(A) op(B) is the column-major D = C^T = opX(X) opY(Y)
+/// with X the memory of B and Y the memory of A. `launches` products of
+/// `batch` strided matrices each (strides in elements; X's is 0 when B is
+/// shared); launch l starts `l * launchStrideY` / `l * launchStrideD` in.
+struct ColumnMajorGemm {
+  bool transX = false, transY = false;
+  int64_t xRows = 0, xCols = 0, ldx = 0; // X as stored (before opX)
+  int64_t yRows = 0, yCols = 0, ldy = 0; // Y as stored (before opY)
+  int64_t dRows = 0, dCols = 0, ldd = 0; // D: n x m
+  int64_t batch = 1, strideX = 0, strideY = 0, strideD = 0;
+  int64_t launches = 1, launchStrideY = 0, launchStrideD = 0;
+};
+ColumnMajorGemm columnMajor(const GemmPlan &plan);
+
 /// An attention step's shapes; the operand indices of the optional parts
 /// (-1 when absent).
 struct AttentionPlan {

@@ -10,6 +10,7 @@
 #include "runtime/Artifact.h"
 #include "runtime/Driver.h"
 #include "runtime/Sampling.h"
+#include "runtime/StepPlan.h"
 #include "runtime/ThreadPool.h"
 
 #include <gtest/gtest.h>
@@ -21,6 +22,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <unistd.h>
 
 namespace {
@@ -322,6 +324,101 @@ TEST(DriverTest, RejectsBadRequests) {
   EXPECT_EQ(rt::runModel(countingModel(), executor, request).status().message(),
             "--token-type-ids: only BERT and RoBERTa take token types");
   EXPECT_TRUE(executor.calls.empty());
+}
+
+} // namespace
+
+namespace {
+
+/// Column-major D = opX(X) opY(Y) as cuBLAS defines it, for one batch.
+void columnMajorProduct(bool transX, bool transY, int64_t rows, int64_t cols,
+                        int64_t inner, const float *x, int64_t ldx,
+                        const float *y, int64_t ldy, float *d, int64_t ldd) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      double sum = 0;
+      for (int64_t p = 0; p < inner; ++p) {
+        float xv = transX ? x[r * ldx + p] : x[p * ldx + r];
+        float yv = transY ? y[p * ldy + c] : y[c * ldy + p];
+        sum += double(xv) * yv;
+      }
+      d[c * ldd + r] = static_cast<float>(sum);
+    }
+}
+
+/// The row-major reference, batch by batch.
+std::vector<float> rowMajorProduct(const rt::GemmPlan &g,
+                                   const std::vector<float> &a,
+                                   const std::vector<float> &b) {
+  std::vector<float> c(g.batch * g.m * g.n);
+  for (int64_t i = 0; i < g.batch; ++i) {
+    const float *ai = a.data() + i * g.m * g.k;
+    const float *bi = g.shared ? b.data() : b.data() + i * g.k * g.n;
+    for (int64_t r = 0; r < g.m; ++r)
+      for (int64_t col = 0; col < g.n; ++col) {
+        double sum = 0;
+        for (int64_t p = 0; p < g.k; ++p) {
+          float av = g.transA ? ai[p * g.lda + r] : ai[r * g.lda + p];
+          float bv = g.transB ? bi[col * g.ldb + p] : bi[p * g.ldb + col];
+          sum += double(av) * bv;
+        }
+        c[(i * g.m + r) * g.n + col] = static_cast<float>(sum);
+      }
+  }
+  return c;
+}
+
+// The GPU's gemm steps hand cuBLASLt the column-major form of each row-major
+// product: checked here for every layout the step list makes, by computing
+// it the way cuBLAS defines column-major products.
+TEST(GemmLayoutTest, ColumnMajorFormComputesTheRowMajorProduct) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> value(-1, 1);
+  struct Shape {
+    int64_t batch, m, n, k;
+    bool transA, transB, shared;
+  };
+  for (Shape s : {Shape{3, 4, 5, 6, false, false, true},  // x @ W
+                  Shape{3, 4, 5, 6, false, true, true},   // x @ W^T (tied)
+                  Shape{2, 4, 5, 6, true, false, true},   // x^T @ W
+                  Shape{3, 4, 5, 6, false, true, false},  // Q K^T
+                  Shape{3, 4, 5, 6, false, false, false}, // P V
+                  Shape{2, 4, 5, 6, true, true, false}}) {
+    rt::GemmPlan g;
+    g.batch = s.batch;
+    g.m = s.m;
+    g.n = s.n;
+    g.k = s.k;
+    g.transA = s.transA;
+    g.transB = s.transB;
+    g.shared = s.shared;
+    g.folded = s.shared && !s.transA;
+    g.lda = s.transA ? s.m : s.k;
+    g.ldb = s.transB ? s.k : s.n;
+    std::vector<float> a(g.batch * g.m * g.k),
+        b((g.shared ? 1 : g.batch) * g.k * g.n);
+    for (float &v : a)
+      v = value(rng);
+    for (float &v : b)
+      v = value(rng);
+
+    rt::ColumnMajorGemm c = rt::columnMajor(g);
+    std::vector<float> d(g.batch * g.m * g.n, NAN);
+    int64_t inner = c.transX ? c.xRows : c.xCols;
+    for (int64_t l = 0; l < c.launches; ++l)
+      for (int64_t i = 0; i < c.batch; ++i)
+        columnMajorProduct(c.transX, c.transY, c.dRows, c.dCols, inner,
+                           b.data() + i * c.strideX, c.ldx,
+                           a.data() + l * c.launchStrideY + i * c.strideY,
+                           c.ldy,
+                           d.data() + l * c.launchStrideD + i * c.strideD,
+                           c.ldd);
+    std::vector<float> expected = rowMajorProduct(g, a, b);
+    for (size_t i = 0; i < d.size(); ++i)
+      ASSERT_NEAR(d[i], expected[i], 1e-5)
+          << "batch " << s.batch << " transA " << s.transA << " transB "
+          << s.transB << " shared " << s.shared << " element " << i;
+  }
 }
 
 } // namespace
