@@ -84,7 +84,17 @@ absl::StatusOr<std::unique_ptr<CudaDriver>> CudaDriver::load() {
   return d;
 }
 
+std::unique_ptr<CudaDriver> CudaDriver::fromApi(const CudaApi &api,
+                                                std::vector<CudaDevice> devices) {
+  std::unique_ptr<CudaDriver> d(new CudaDriver());
+  d->api_ = api;
+  d->fixedDevices_ = std::move(devices);
+  return d;
+}
+
 absl::StatusOr<std::vector<CudaDevice>> CudaDriver::devices() {
+  if (!handle_)
+    return fixedDevices_;
   int count = 0;
   if (int r = deviceGetCount_(&count); r != kSuccess)
     return absl::UnavailableError(

@@ -60,6 +60,10 @@ public:
   /// Opens libcuda.so.1 and initializes it; fails with a message naming
   /// what is missing.
   static absl::StatusOr<std::unique_ptr<CudaDriver>> load();
+  /// A driver made of the given entry points and devices: the seam through
+  /// which a test runs the CUDA executor's host logic without a GPU.
+  static std::unique_ptr<CudaDriver> fromApi(const CudaApi &api,
+                                             std::vector<CudaDevice> devices);
   ~CudaDriver();
 
   /// Every device the driver reports (an error when there is none).
@@ -76,6 +80,7 @@ private:
   CudaDriver() = default;
   void *handle_ = nullptr;
   CudaApi api_;
+  std::vector<CudaDevice> fixedDevices_;
   using GetErrorName = int (*)(int, const char **);
   using GetErrorString = int (*)(int, const char **);
   using Init = int (*)(unsigned);

@@ -52,7 +52,10 @@ int maskKind(DType dtype) {
 struct CudaExecutor::Impl {
   const Artifact &artifact;
   const ManifestT &m;
-  std::unique_ptr<CudaDriver> driver;
+  std::shared_ptr<CudaDriver> driver;
+  std::function<absl::Status(const GemmPlan &, CUdeviceptr, CUdeviceptr,
+                             CUdeviceptr)>
+      gemmOverride;
   std::string deviceName;
   int device = 0;
   CUcontext context = nullptr;
@@ -175,10 +178,13 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
           "finding kiln_cache_write");
       !s.ok())
     return s;
-  auto loadedBlas = CudaBlas::load(*driver, stream);
-  if (!loadedBlas.ok())
-    return loadedBlas.status();
-  blas = std::move(*loadedBlas);
+  gemmOverride = options.gemm;
+  if (!gemmOverride) {
+    auto loadedBlas = CudaBlas::load(*driver, stream);
+    if (!loadedBlas.ok())
+      return loadedBlas.status();
+    blas = std::move(*loadedBlas);
+  }
 
   // Weights: one allocation, uploaded once.
   auto host = HostWeights::load(artifact, options.weightsDir, "CUDA");
@@ -353,10 +359,12 @@ CudaExecutor::Impl::run(const EntryT &entry,
       auto plan = planGemm(step, *binding);
       if (!plan.ok())
         return plan.status();
-      if (absl::Status s = blas->gemm(
-              *plan, pointer(*step.operands[0]), pointer(*step.operands[1]),
-              pointer(*step.results[0]), "gemm at " + where);
-          !s.ok())
+      CUdeviceptr a = pointer(*step.operands[0]),
+                  b = pointer(*step.operands[1]), c = pointer(*step.results[0]);
+      absl::Status s = gemmOverride
+                           ? gemmOverride(*plan, a, b, c)
+                           : blas->gemm(*plan, a, b, c, "gemm at " + where);
+      if (!s.ok())
         return s;
       break;
     }
@@ -473,10 +481,14 @@ CudaExecutor::create(const Artifact &artifact, const CudaOptions &options) {
   if (absl::Status s = checkArtifact(artifact, "cuda", "CUDA"); !s.ok())
     return s;
   auto impl = std::make_unique<Impl>(artifact);
-  auto driver = CudaDriver::load();
-  if (!driver.ok())
-    return driver.status();
-  impl->driver = std::move(*driver);
+  if (options.driver) {
+    impl->driver = options.driver;
+  } else {
+    auto driver = CudaDriver::load();
+    if (!driver.ok())
+      return driver.status();
+    impl->driver = std::move(*driver);
+  }
   auto devices = impl->driver->devices();
   if (!devices.ok())
     return devices.status();

@@ -19,14 +19,24 @@
 #include "runtime/Artifact.h"
 #include "runtime/Executor.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 
 namespace kiln::rt {
 
+class CudaDriver;
+struct GemmPlan;
+
 struct CudaOptions {
   int device = 0;
   std::string weightsDir; // external weights: the Hugging Face folder
+  /// Test seams: a driver to use instead of libcuda, and gemm steps run by
+  /// a function instead of cuBLASLt (device pointers as integers).
+  std::shared_ptr<CudaDriver> driver;
+  std::function<absl::Status(const GemmPlan &, unsigned long long a,
+                             unsigned long long b, unsigned long long c)>
+      gemm;
 };
 
 class CudaExecutor : public Executor {

@@ -1,0 +1,312 @@
+//===- CudaExecutorHostTest.cpp - the CUDA executor on a fake device ------===//
+//
+// Runs the CUDA executor's host logic without a GPU: a fake driver whose
+// "device memory" is host memory, whose module of generated kernels is the
+// same step list compiled for the CPU through the CUDA lowering (GPU
+// threads emulated), and whose runtime kernels (attention, cache write)
+// unpack their launch parameters exactly as runtime/cuda/Attention.cu
+// declares them and compute with the CPU reference. Gemm steps go through
+// a plain loop nest. Every fixture family must then match transformers:
+// this checks the executor's uploads, per-call argument tables, pointer
+// mapping, launch parameters, caches and downloads. What it cannot check
+// is the CUDA code itself (the fatbin, Attention.cu, cuBLASLt).
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontend/Files.h"
+#include "frontend/Npy.h"
+#include "runtime/Artifact.h"
+#include "runtime/Attention.h"
+#include "runtime/CudaDriver.h"
+#include "runtime/CudaExecutor.h"
+#include "runtime/Driver.h"
+#include "runtime/StepPlan.h"
+#include "runtime/ThreadPool.h"
+#include "test/support/Golden.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <filesystem>
+#include <sys/mman.h>
+#include <unistd.h>
+
+extern "C" const unsigned char kKilnAttentionFatbin[];
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace rt = kiln::rt;
+using rt::CUdeviceptr;
+
+void *kernelLibrary = nullptr; // the CPU-emulated kernels of the fixture
+const auto kOwnModule = reinterpret_cast<rt::CUmodule>(1);
+const auto kKernelsModule = reinterpret_cast<rt::CUmodule>(2);
+const auto kAttention = reinterpret_cast<rt::CUfunction>(1);
+const auto kCacheWrite = reinterpret_cast<rt::CUfunction>(2);
+
+template <typename T> T param(void **params, int i) {
+  return *static_cast<T *>(params[i]);
+}
+
+int launch(rt::CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned,
+           unsigned, unsigned, unsigned, rt::CUstream, void **p, void **) {
+  if (fn == kCacheWrite) {
+    auto *cache = reinterpret_cast<float *>(param<CUdeviceptr>(p, 0));
+    auto *rows = reinterpret_cast<const float *>(param<CUdeviceptr>(p, 1));
+    auto *positions = reinterpret_cast<const void *>(param<CUdeviceptr>(p, 2));
+    int wide = param<int>(p, 3);
+    int64_t batch = param<int64_t>(p, 4), count = param<int64_t>(p, 5),
+            maxSeq = param<int64_t>(p, 6), width = param<int64_t>(p, 7);
+    for (int64_t b = 0; b < batch; ++b) {
+      int64_t start = wide ? static_cast<const int64_t *>(positions)[b]
+                           : static_cast<const int32_t *>(positions)[b];
+      std::memcpy(cache + (b * maxSeq + start) * width,
+                  rows + b * count * width, count * width * 4);
+    }
+    return 0;
+  }
+  if (fn == kAttention) {
+    rt::AttentionArgs a;
+    a.q = reinterpret_cast<const float *>(param<CUdeviceptr>(p, 0));
+    a.k = reinterpret_cast<const float *>(param<CUdeviceptr>(p, 1));
+    a.v = reinterpret_cast<const float *>(param<CUdeviceptr>(p, 2));
+    a.out = reinterpret_cast<float *>(param<CUdeviceptr>(p, 3));
+    a.sq = param<int64_t>(p, 4);
+    a.sk = param<int64_t>(p, 5);
+    a.heads = param<int64_t>(p, 6);
+    a.kvHeads = param<int64_t>(p, 7);
+    a.headDim = param<int64_t>(p, 8);
+    a.scale = param<float>(p, 9);
+    a.causal = param<int>(p, 10) != 0;
+    auto *positions = reinterpret_cast<const void *>(param<CUdeviceptr>(p, 11));
+    int wide = param<int>(p, 12);
+    auto *mask = reinterpret_cast<const void *>(param<CUdeviceptr>(p, 13));
+    int maskKind = param<int>(p, 14);
+    a.bias = reinterpret_cast<const float *>(param<CUdeviceptr>(p, 15));
+    for (int i = 0; i < 4; ++i)
+      a.biasStrides[i] = param<int64_t>(p, 16 + i);
+    // The grid is (query rows, heads, sequences).
+    EXPECT_EQ(gx, a.sq);
+    EXPECT_EQ(gy, a.heads);
+    a.batch = gz;
+    for (int64_t b = 0; b < a.batch; ++b)
+      a.offsets.push_back(
+          positions ? (wide ? static_cast<const int64_t *>(positions)[b]
+                            : static_cast<const int32_t *>(positions)[b])
+                    : a.sk - a.sq);
+    if (maskKind)
+      for (int64_t i = 0; i < a.batch * a.sk; ++i)
+        a.keyMask.push_back(
+            maskKind == 1   ? static_cast<const int8_t *>(mask)[i] != 0
+            : maskKind == 2 ? static_cast<const int32_t *>(mask)[i]
+            : maskKind == 3
+                ? static_cast<float>(static_cast<const int64_t *>(mask)[i])
+                : static_cast<const float *>(mask)[i]);
+    rt::ThreadPool pool(1);
+    rt::attention(a, pool);
+    return 0;
+  }
+  using Kernel = void (*)(void **, const int64_t *, int64_t, int64_t);
+  reinterpret_cast<Kernel>(fn)(
+      reinterpret_cast<void **>(param<CUdeviceptr>(p, 0)),
+      reinterpret_cast<const int64_t *>(param<CUdeviceptr>(p, 1)),
+      param<int64_t>(p, 2), param<int64_t>(p, 3));
+  return 0;
+}
+
+rt::CudaApi fakeApi() {
+  rt::CudaApi api;
+  api.devicePrimaryCtxRetain = [](rt::CUcontext *c, int) {
+    *c = reinterpret_cast<rt::CUcontext>(1);
+    return 0;
+  };
+  api.devicePrimaryCtxRelease = [](int) { return 0; };
+  api.ctxSetCurrent = [](rt::CUcontext) { return 0; };
+  api.streamCreate = [](rt::CUstream *s, unsigned) {
+    *s = reinterpret_cast<rt::CUstream>(1);
+    return 0;
+  };
+  api.streamDestroy = [](rt::CUstream) { return 0; };
+  api.streamSynchronize = [](rt::CUstream) { return 0; };
+  api.memAlloc = [](CUdeviceptr *p, size_t n) {
+    void *m = std::aligned_alloc(256, (n + 255) / 256 * 256);
+    // Poisoned: an output the executor never writes shows as NaN.
+    std::memset(m, 0xff, (n + 255) / 256 * 256);
+    *p = reinterpret_cast<CUdeviceptr>(m);
+    return m ? 0 : 2;
+  };
+  api.memFree = [](CUdeviceptr p) {
+    std::free(reinterpret_cast<void *>(p));
+    return 0;
+  };
+  api.memcpyHtoDAsync = [](CUdeviceptr d, const void *s, size_t n,
+                           rt::CUstream) {
+    std::memcpy(reinterpret_cast<void *>(d), s, n);
+    return 0;
+  };
+  api.memcpyDtoHAsync = [](void *d, CUdeviceptr s, size_t n, rt::CUstream) {
+    std::memcpy(d, reinterpret_cast<const void *>(s), n);
+    return 0;
+  };
+  api.memsetD8Async = [](CUdeviceptr d, unsigned char v, size_t n,
+                         rt::CUstream) {
+    std::memset(reinterpret_cast<void *>(d), v, n);
+    return 0;
+  };
+  api.moduleLoadData = [](rt::CUmodule *m, const void *data) {
+    *m = data == kKilnAttentionFatbin ? kOwnModule : kKernelsModule;
+    return 0;
+  };
+  api.moduleUnload = [](rt::CUmodule) { return 0; };
+  api.moduleGetFunction = [](rt::CUfunction *f, rt::CUmodule m,
+                             const char *name) {
+    if (m == kOwnModule) {
+      *f = !std::strcmp(name, "kiln_attention") ? kAttention : kCacheWrite;
+      return 0;
+    }
+    *f = reinterpret_cast<rt::CUfunction>(dlsym(kernelLibrary, name));
+    return *f ? 0 : 500; // CUDA_ERROR_NOT_FOUND
+  };
+  api.launchKernel = launch;
+  return api;
+}
+
+/// Row-major products on host pointers.
+absl::Status hostGemm(const rt::GemmPlan &g, CUdeviceptr aPtr, CUdeviceptr bPtr,
+                      CUdeviceptr cPtr) {
+  auto *a = reinterpret_cast<const float *>(aPtr);
+  auto *b = reinterpret_cast<const float *>(bPtr);
+  auto *c = reinterpret_cast<float *>(cPtr);
+  for (int64_t i = 0; i < g.batch; ++i) {
+    const float *ai = a + i * g.m * g.k;
+    const float *bi = g.shared ? b : b + i * g.k * g.n;
+    for (int64_t r = 0; r < g.m; ++r)
+      for (int64_t col = 0; col < g.n; ++col) {
+        float sum = 0;
+        for (int64_t p = 0; p < g.k; ++p)
+          sum += (g.transA ? ai[p * g.lda + r] : ai[r * g.lda + p]) *
+                 (g.transB ? bi[col * g.ldb + p] : bi[p * g.ldb + col]);
+        c[(i * g.m + r) * g.n + col] = sum;
+      }
+  }
+  return absl::OkStatus();
+}
+
+std::string compile(const std::string &fixture, const std::string &flags,
+                    const std::string &suffix) {
+  std::string path = ::testing::TempDir() + "cuda-host-" + fixture + "-" +
+                     std::to_string(::getpid()) + "-" + suffix + ".kiln";
+  std::string command = std::string(KILN_TOOLS_DIR) + "/kilnc " +
+                        KILN_GOLDEN_DIR + "/" + fixture + " -o " + path +
+                        " --max-batch 2 --max-seq 32 " + flags + " 2>/dev/null";
+  return std::system(command.c_str()) == 0 ? path : "";
+}
+
+class CudaExecutorHostTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaExecutorHostTest, MatchesTransformersOnAFakeDevice) {
+  const std::string fixture = GetParam();
+  std::string cudaPath = compile(fixture, "--target cuda", "cuda");
+  std::string cpuPath = compile(fixture, "--emulate-gpu-threads 3", "cpu");
+  ASSERT_FALSE(cudaPath.empty() || cpuPath.empty());
+  auto cuda = rt::Artifact::open(cudaPath);
+  auto cpu = rt::Artifact::open(cpuPath);
+  ASSERT_TRUE(cuda.ok() && cpu.ok());
+
+  // The "device" kernels: the CPU-emulated build of the same step list.
+  int blob = -1;
+  for (size_t i = 0; i < (*cpu)->manifest().blobs.size(); ++i)
+    if ((*cpu)->manifest().blobs[i]->kind ==
+        kiln::artifact::BlobKind::CpuKernels)
+      blob = static_cast<int>(i);
+  ASSERT_GE(blob, 0);
+  int fd = memfd_create("fake-device-kernels", MFD_CLOEXEC);
+  ASSERT_EQ(::write(fd, (*cpu)->blobData(blob), (*cpu)->blobSize(blob)),
+            static_cast<ssize_t>((*cpu)->blobSize(blob)));
+  kernelLibrary = dlopen(("/proc/self/fd/" + std::to_string(fd)).c_str(),
+                         RTLD_NOW | RTLD_LOCAL);
+  ::close(fd);
+  ASSERT_NE(kernelLibrary, nullptr) << dlerror();
+
+  rt::CudaOptions options;
+  rt::CudaDevice device;
+  device.name = "fake";
+  device.major = 9;
+  options.driver = rt::CudaDriver::fromApi(fakeApi(), {device});
+  options.gemm = hostGemm;
+  auto executor = rt::CudaExecutor::create(**cuda, options);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  auto model = rt::fromArtifact((*cuda)->manifest().model.get());
+  ASSERT_TRUE(model.ok());
+
+  fs::path dir = fs::path(KILN_GOLDEN_DIR) / fixture;
+  auto golden = kiln::readJsonObject((dir / "golden.json").string());
+  ASSERT_TRUE(golden.ok());
+  auto lengths = (*golden)["lengths"].get<std::vector<int64_t>>();
+  auto padded = (*golden)["input_ids"].get<std::vector<std::vector<int64_t>>>();
+  rt::Request request;
+  for (size_t b = 0; b < padded.size(); ++b)
+    request.inputIds.emplace_back(padded[b].begin(),
+                                  padded[b].begin() + lengths[b]);
+  if (golden->contains("token_type_ids")) {
+    auto t =
+        (*golden)["token_type_ids"].get<std::vector<std::vector<int64_t>>>();
+    for (size_t b = 0; b < t.size(); ++b)
+      request.tokenTypeIds.emplace_back(t[b].begin(),
+                                        t[b].begin() + lengths[b]);
+  }
+  if (golden->contains("generate")) {
+    request.maxNewTokens =
+        (*golden)["generate"]["max_new_tokens"].get<int64_t>();
+    request.ignoreEos = true;
+  }
+  auto response = rt::runModel(*model, **executor, request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  for (auto it = (*golden)["outputs"].begin(); it != (*golden)["outputs"].end();
+       ++it) {
+    auto expected =
+        kiln::readNpy((dir / it.value().get<std::string>()).string());
+    ASSERT_TRUE(expected.ok());
+    const rt::Tensor *ours = nullptr;
+    for (const auto &[name, t] : response->outputs)
+      if (name == it.key())
+        ours = &t;
+    ASSERT_NE(ours, nullptr) << it.key();
+    ASSERT_EQ(ours->shape, expected->shape) << it.key();
+    std::vector<float> got(ours->data<float>(),
+                           ours->data<float>() + ours->numElements());
+    bool finite = true;
+    double error = kiln::test::relativeErrorExcludingPadding(
+        expected->shape, got, expected->values, lengths, finite);
+    EXPECT_TRUE(finite) << it.key();
+    EXPECT_LE(error, 1e-4) << fixture << " " << it.key();
+  }
+  if (golden->contains("generate")) {
+    auto ids =
+        (*golden)["generate"]["ids"].get<std::vector<std::vector<int64_t>>>();
+    auto gaps = (*golden)["generate"]["top2_gaps"]
+                    .get<std::vector<std::vector<double>>>();
+    for (size_t b = 0; b < ids.size(); ++b)
+      for (size_t t = 0; t < ids[b].size() && gaps[b][t] >= 1e-3; ++t)
+        EXPECT_EQ(response->generated[b][t], ids[b][t]) << b << " " << t;
+  }
+  executor->reset();
+  dlclose(kernelLibrary);
+  fs::remove(cudaPath);
+  fs::remove(cpuPath);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, CudaExecutorHostTest,
+                         ::testing::Values("gpt2_tiny", "bert_tiny",
+                                           "roberta_cls", "t5_gated",
+                                           "llama_gqa"),
+                         [](const ::testing::TestParamInfo<std::string> &info) {
+                           return info.param;
+                         });
+
+} // namespace
