@@ -12,7 +12,6 @@
 #include "mlir/IR/AffineExpr.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <fstream>
 #include <map>
 #include <memory>
 
@@ -149,8 +148,8 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     (void)fail(op, "only f32 weights can be packed so far");
     return failure();
   }
-  if (t.shape != std::vector<int64_t>(type.getShape().begin(),
-                                      type.getShape().end())) {
+  if (t.shape !=
+      std::vector<int64_t>(type.getShape().begin(), type.getShape().end())) {
     (void)fail(op, "tensor '" + name + "' does not have the IR's shape");
     return failure();
   }
@@ -168,8 +167,8 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
       w->blob = writer_.addBlob(art::BlobKind::Weight, t.data, t.bytes);
     else {
       auto converted = std::make_shared<std::vector<float>>(t.toFloat());
-      w->blob = writer_.addBlob(art::BlobKind::Weight, converted->data(),
-                                bytes, converted);
+      w->blob = writer_.addBlob(art::BlobKind::Weight, converted->data(), bytes,
+                                converted);
     }
   }
   slots_[name] = weightSlots_.size();
@@ -216,8 +215,7 @@ FailureOr<std::unique_ptr<art::BufferT>> Exporter::bufferOf(Value v) {
   return buffer;
 }
 
-LogicalResult Exporter::exportEntry(func::FuncOp fn,
-                                    art::ManifestT &manifest) {
+LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
   auto shapes = computeStepShapes(fn);
   if (failed(shapes))
     return fail(fn, "cannot derive the step dims");
@@ -231,8 +229,8 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn,
 
   for (BlockArgument arg : fn.getArguments()) {
     auto a = std::make_unique<art::ArgumentT>();
-    auto name = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                "kiln.name");
+    auto name =
+        fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "kiln.name");
     a->name = name ? name.str() : "#" + std::to_string(arg.getArgNumber());
     auto buffer = bufferOf(arg);
     if (failed(buffer))
@@ -270,10 +268,9 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn,
     step->location = locationOf(&op);
     if (auto call = dyn_cast<func::CallOp>(op)) {
       step->kind = art::StepKind::Kernel;
-      auto it = std::find_if(kernels_.begin(), kernels_.end(),
-                             [&](const CompiledKernel &k) {
-                               return k.name == call.getCallee();
-                             });
+      auto it = std::find_if(
+          kernels_.begin(), kernels_.end(),
+          [&](const CompiledKernel &k) { return k.name == call.getCallee(); });
       if (it == kernels_.end())
         return fail(&op, "calls a kernel that was not compiled");
       step->kernel = it - kernels_.begin();
@@ -329,10 +326,10 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn,
 
 bool writeArtifact(ModuleOp stepModule,
                    const std::vector<CompiledKernel> &kernels,
-                   const std::string &kernelBinary,
-                   const rt::ModelInfo &model, const WeightStore &weights,
-                   const ExportOptions &options, const std::string &path,
-                   ExportSummary &summary, std::string &error) {
+                   const std::string &kernelBinary, const rt::ModelInfo &model,
+                   const WeightStore &weights, const ExportOptions &options,
+                   const std::string &path, ExportSummary &summary,
+                   std::string &error) {
   rt::ArtifactWriter writer;
   art::ManifestT manifest;
   manifest.producer = "kilnc";
@@ -392,12 +389,12 @@ bool writeArtifact(ModuleOp stepModule,
   manifest.weight_bytes = exporter.weightBytes();
   manifest.weights = exporter.takeWeights();
   summary.weightBytes = manifest.weight_bytes;
-  if (absl::Status s = writer.write(path, std::move(manifest)); !s.ok()) {
-    error = std::string(s.message());
+  auto written = writer.write(path, std::move(manifest));
+  if (!written.ok()) {
+    error = std::string(written.status().message());
     return false;
   }
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  summary.artifactBytes = static_cast<int64_t>(in.tellg());
+  summary.artifactBytes = static_cast<int64_t>(*written);
   return true;
 }
 

@@ -154,8 +154,8 @@ uint32_t ArtifactWriter::addBlob(artifact::BlobKind kind,
   return addBlob(kind, owned->data(), owned->size(), owned);
 }
 
-absl::Status ArtifactWriter::write(const std::string &path,
-                                   artifact::ManifestT manifest) {
+absl::StatusOr<uint64_t> ArtifactWriter::write(const std::string &path,
+                                               artifact::ManifestT manifest) {
   // Blobs first (their offsets go into the manifest), manifest last.
   uint64_t offset = kHeaderBytes;
   manifest.blobs.clear();
@@ -199,8 +199,8 @@ absl::Status ArtifactWriter::write(const std::string &path,
   for (size_t i = 0; status.ok() && i < blobs_.size(); ++i) {
     status = writeAll(fd, blobs_[i].data, blobs_[i].size);
     at += blobs_[i].size;
-    uint64_t next = i + 1 < blobs_.size() ? manifest.blobs[i + 1]->offset
-                                          : manifestOffset;
+    uint64_t next =
+        i + 1 < blobs_.size() ? manifest.blobs[i + 1]->offset : manifestOffset;
     if (status.ok() && next > at)
       status = writeAll(fd, zeros, next - at);
     at = next;
@@ -214,7 +214,7 @@ absl::Status ArtifactWriter::write(const std::string &path,
     return absl::InternalError(
         absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
   }
-  return absl::OkStatus();
+  return fileSize;
 }
 
 //===----------------------------------------------------------------------===//
@@ -308,11 +308,10 @@ Artifact::open(const std::string &path) {
                                 artifact::EnumNameBlobKind(blob.kind),
                                 ") lies outside the blob area"));
     if (checksum(d + blob.offset, blob.size) != blob.checksum)
-      return error(absl::StrCat("damaged: blob ", i, " (",
-                                artifact::EnumNameBlobKind(blob.kind),
-                                ", bytes ", blob.offset, "..",
-                                blob.offset + blob.size,
-                                ") fails its checksum"));
+      return error(absl::StrCat(
+          "damaged: blob ", i, " (", artifact::EnumNameBlobKind(blob.kind),
+          ", bytes ", blob.offset, "..", blob.offset + blob.size,
+          ") fails its checksum"));
   }
   return a;
 }

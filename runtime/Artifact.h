@@ -49,8 +49,10 @@ public:
   uint32_t addBlob(artifact::BlobKind kind, std::vector<uint8_t> bytes);
 
   /// Fills `manifest.blobs` and writes the file (via a temporary file
-  /// renamed into place, so a failed write leaves no half artifact).
-  absl::Status write(const std::string &path, artifact::ManifestT manifest);
+  /// renamed into place, so a failed write leaves no half artifact);
+  /// returns its size in bytes.
+  absl::StatusOr<uint64_t> write(const std::string &path,
+                                 artifact::ManifestT manifest);
 
 private:
   struct Pending {

@@ -33,7 +33,7 @@ using KernelFn = void (*)(void **, const int64_t *, int64_t, int64_t);
 /// pool costs more than the work.
 constexpr int64_t kSplitElements = 1 << 15;
 struct CacheSlot {
-  int64_t width = 0;
+  std::vector<int64_t> shape; // [batch, length, width]
   std::vector<float> data;
 };
 
@@ -50,7 +50,6 @@ struct CpuExecutor::Impl {
   uint8_t *arena = nullptr;
   int64_t arenaBytes = 0;
   std::map<std::string, CacheSlot> caches;
-  int64_t cacheBatch = 0, cacheLength = 0;
   bool profiling = false;
   std::map<std::string, StepProfile> profile;
 
@@ -203,14 +202,11 @@ absl::Status CpuExecutor::Impl::runAttention(
 absl::StatusOr<std::vector<NamedTensor>>
 CpuExecutor::Impl::run(const EntryT &entry,
                        const std::vector<Tensor> &arguments) {
-  std::map<std::string, std::vector<int64_t>> cacheShapes;
-  for (auto &[name, slot] : caches)
-    cacheShapes[name] = {cacheBatch, cacheLength, slot.width};
   auto binding = CallBinding::bind(
       artifact, entry, arguments,
       [&](const std::string &name) -> const std::vector<int64_t> * {
-        auto it = cacheShapes.find(name);
-        return it == cacheShapes.end() ? nullptr : &it->second;
+        auto it = caches.find(name);
+        return it == caches.end() ? nullptr : &it->second.shape;
       });
   if (!binding.ok())
     return binding.status();
@@ -362,11 +358,9 @@ absl::Status CpuExecutor::resetCaches(int64_t batch, int64_t length) {
   auto caches = cacheArguments(s.artifact);
   if (!caches.ok())
     return caches.status();
-  s.cacheBatch = batch;
-  s.cacheLength = length;
   for (const auto &[name, width] : *caches) {
     CacheSlot &slot = s.caches[name];
-    slot.width = width;
+    slot.shape = {batch, length, width};
     slot.data.assign(batch * length * width, 0.0f);
   }
   return absl::OkStatus();

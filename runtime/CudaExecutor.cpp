@@ -302,6 +302,7 @@ CudaExecutor::Impl::run(const EntryT &entry,
   std::vector<int64_t> host;
   std::vector<size_t> tableAt(entry.steps.size(), 0);
   std::vector<int64_t> elements(entry.steps.size(), 0);
+  std::vector<int64_t> rows(entry.steps.size(), 1);
   for (size_t i = 0; i < entry.steps.size(); ++i) {
     const StepT &step = *entry.steps[i];
     if (step.kind != StepKind::Kernel)
@@ -324,6 +325,8 @@ CudaExecutor::Impl::run(const EntryT &entry,
       dims = std::move(*d);
     }
     elements[i] = product(dims);
+    if (!dims.empty())
+      rows[i] = dims[0];
   }
   if (!host.empty())
     if (absl::Status s = check(
@@ -343,11 +346,7 @@ CudaExecutor::Impl::run(const EntryT &entry,
       CUdeviceptr shapes = buffers + 8 * (step.operands.size() + 1);
       // A splittable kernel gets all its rows; the others [0, 1).
       int64_t begin = 0;
-      int64_t end = 1;
-      if (k.splittable) {
-        auto d = binding->dimsOf(*step.results[0]);
-        end = d->empty() ? 1 : (*d)[0];
-      }
+      int64_t end = k.splittable ? rows[i] : 1;
       void *params[] = {&buffers, &shapes, &begin, &end};
       if (absl::Status s = launch(kernels[step.kernel], elements[i], params,
                                   k.name + " at " + where);

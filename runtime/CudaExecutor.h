@@ -31,8 +31,9 @@ struct GemmPlan;
 struct CudaOptions {
   int device = 0;
   std::string weightsDir; // external weights: the Hugging Face folder
-  /// Test seams: a driver to use instead of libcuda, and gemm steps run by
-  /// a function instead of cuBLASLt (device pointers as integers).
+  /// A driver already loaded (kiln-run's probe, or a test's fake) instead
+  /// of loading libcuda again; and, for tests, gemm steps run by a function
+  /// instead of cuBLASLt (device pointers as integers).
   std::shared_ptr<CudaDriver> driver;
   std::function<absl::Status(const GemmPlan &, unsigned long long a,
                              unsigned long long b, unsigned long long c)>

@@ -34,7 +34,9 @@ struct Tensor {
       n *= d;
     return n;
   }
-  template <typename T> T *data() { return reinterpret_cast<T *>(bytes.data()); }
+  template <typename T> T *data() {
+    return reinterpret_cast<T *>(bytes.data());
+  }
   template <typename T> const T *data() const {
     return reinterpret_cast<const T *>(bytes.data());
   }
@@ -55,6 +57,21 @@ struct Tensor {
 };
 
 using NamedTensor = std::pair<std::string, Tensor>;
+
+/// The values as f32 (from f32, f64 or i64; others read as 0), for .npy
+/// output and comparisons.
+inline std::vector<float> toFloat(const Tensor &t) {
+  std::vector<float> out(t.numElements(), 0.0f);
+  for (int64_t i = 0; i < t.numElements(); ++i) {
+    if (t.dtype == DType::F32)
+      out[i] = t.data<float>()[i];
+    else if (t.dtype == DType::F64)
+      out[i] = static_cast<float>(t.data<double>()[i]);
+    else if (t.dtype == DType::I64)
+      out[i] = static_cast<float>(t.data<int64_t>()[i]);
+  }
+  return out;
+}
 
 } // namespace kiln::rt
 

@@ -23,6 +23,7 @@
 #include "runtime/StepPlan.h"
 #include "runtime/ThreadPool.h"
 #include "test/support/Golden.h"
+#include "test/support/ReferenceGemm.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -176,24 +177,12 @@ rt::CudaApi fakeApi() {
   return api;
 }
 
-/// Row-major products on host pointers.
-absl::Status hostGemm(const rt::GemmPlan &g, CUdeviceptr aPtr, CUdeviceptr bPtr,
-                      CUdeviceptr cPtr) {
-  auto *a = reinterpret_cast<const float *>(aPtr);
-  auto *b = reinterpret_cast<const float *>(bPtr);
-  auto *c = reinterpret_cast<float *>(cPtr);
-  for (int64_t i = 0; i < g.batch; ++i) {
-    const float *ai = a + i * g.m * g.k;
-    const float *bi = g.shared ? b : b + i * g.k * g.n;
-    for (int64_t r = 0; r < g.m; ++r)
-      for (int64_t col = 0; col < g.n; ++col) {
-        float sum = 0;
-        for (int64_t p = 0; p < g.k; ++p)
-          sum += (g.transA ? ai[p * g.lda + r] : ai[r * g.lda + p]) *
-                 (g.transB ? bi[col * g.ldb + p] : bi[p * g.ldb + col]);
-        c[(i * g.m + r) * g.n + col] = sum;
-      }
-  }
+/// Gemm steps on host pointers.
+absl::Status hostGemm(const rt::GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
+                      CUdeviceptr c) {
+  kiln::test::referenceGemm(g, reinterpret_cast<const float *>(a),
+                            reinterpret_cast<const float *>(b),
+                            reinterpret_cast<float *>(c));
   return absl::OkStatus();
 }
 

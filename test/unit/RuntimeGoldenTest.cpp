@@ -34,10 +34,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
-#include <filesystem>
 #include <unistd.h>
 
 namespace {
@@ -65,15 +65,6 @@ private:
   rt::Executor &inner_;
 };
 
-std::vector<float> toFloat(const rt::Tensor &t) {
-  std::vector<float> out(t.numElements());
-  for (int64_t i = 0; i < t.numElements(); ++i)
-    out[i] = t.dtype == rt::DType::F64
-                 ? static_cast<float>(t.data<double>()[i])
-                 : t.data<float>()[i];
-  return out;
-}
-
 /// How the kernels are compiled: for the CPU, or through the CUDA lowering
 /// (tile and fuse, grid-stride loops over GPU threads) with 3 emulated
 /// threads, which checks the GPU distribution of every kernel on the CPU.
@@ -86,8 +77,8 @@ struct Case {
   Kernels kernels;
   std::string name() const {
     return fixture + (kernels == Kernels::GpuEmulated ? "_gpu_emulated"
-                      : kernels == Kernels::Cuda       ? "_cuda"
-                                                       : "");
+                      : kernels == Kernels::Cuda      ? "_cuda"
+                                                      : "");
   }
 };
 
@@ -115,27 +106,27 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
                           ? golden["generate"]["max_new_tokens"].get<int64_t>()
                           : 0;
 
+  std::shared_ptr<rt::CudaDriver> cudaDriver;
   if (GetParam().kernels == Kernels::Cuda) {
     auto driver = rt::CudaDriver::load();
     if (!driver.ok() || !(*driver)->devices().ok())
       GTEST_SKIP() << "no CUDA device: "
                    << (driver.ok() ? (*driver)->devices().status()
                                    : driver.status());
+    cudaDriver = std::move(*driver);
   }
   // Compile with the kilnc binary, as a user would.
   std::string artifactPath = ::testing::TempDir() + "runtime-golden-" +
                              GetParam().name() + "-" +
                              std::to_string(::getpid()) + ".kiln";
   int64_t maxSeq = padded.front().size() + newTokens + 1;
-  std::string command = std::string(KILN_TOOLS_DIR) + "/kilnc " +
-                        dir.string() + " -o " + artifactPath +
-                        " --max-batch 3 --max-seq " + std::to_string(maxSeq) +
-                        (GetParam().kernels == Kernels::GpuEmulated
-                             ? " --emulate-gpu-threads 3"
-                         : GetParam().kernels == Kernels::Cuda
-                             ? " --target cuda"
-                             : "") +
-                        " 2>/dev/null";
+  std::string command =
+      std::string(KILN_TOOLS_DIR) + "/kilnc " + dir.string() + " -o " +
+      artifactPath + " --max-batch 3 --max-seq " + std::to_string(maxSeq) +
+      (GetParam().kernels == Kernels::GpuEmulated ? " --emulate-gpu-threads 3"
+       : GetParam().kernels == Kernels::Cuda      ? " --target cuda"
+                                                  : "") +
+      " 2>/dev/null";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   auto artifact = rt::Artifact::open(artifactPath);
   ASSERT_TRUE(artifact.ok()) << artifact.status();
@@ -145,7 +136,9 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
   double tolerance = 1e-4;
   if (GetParam().kernels == Kernels::Cuda) {
 #ifdef KILN_CUDA_EXECUTOR
-    auto created = rt::CudaExecutor::create(**artifact, {});
+    rt::CudaOptions options;
+    options.driver = cudaDriver;
+    auto created = rt::CudaExecutor::create(**artifact, options);
     ASSERT_TRUE(created.ok()) << created.status();
     executor = std::move(*created);
     tolerance = 1e-3;
@@ -167,8 +160,9 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
     expected[it.key()] = std::move(*npy);
   }
   auto goldIds =
-      newTokens ? golden["generate"]["ids"].get<std::vector<std::vector<int64_t>>>()
-                : std::vector<std::vector<int64_t>>();
+      newTokens
+          ? golden["generate"]["ids"].get<std::vector<std::vector<int64_t>>>()
+          : std::vector<std::vector<int64_t>>();
   auto gaps = newTokens ? golden["generate"]["top2_gaps"]
                               .get<std::vector<std::vector<double>>>()
                         : std::vector<std::vector<double>>();
@@ -199,7 +193,7 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
         if (n == name)
           ours = &t;
       ASSERT_NE(ours, nullptr) << label << ": no output " << name;
-      std::vector<float> got = toFloat(*ours);
+      std::vector<float> got = rt::toFloat(*ours);
       // A dim 1 of the padded length is the sequence: compare each row's
       // real positions only.
       bool sequence = gold.shape.size() >= 3 && gold.shape[1] == paddedLength;
@@ -220,9 +214,10 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
         }
       }
       double relative = std::sqrt(diff / std::max(norm, 1e-30));
-      EXPECT_LE(relative, tolerance) << GetParam().name() << " " << label << " " << name;
-      std::cout << "[runtime] " << GetParam().name() << " " << label << " " << name
-                << ": relative error " << relative << "\n";
+      EXPECT_LE(relative, tolerance)
+          << GetParam().name() << " " << label << " " << name;
+      std::cout << "[runtime] " << GetParam().name() << " " << label << " "
+                << name << ": relative error " << relative << "\n";
     }
 
     if (!newTokens)
@@ -245,8 +240,8 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
       if (entry != "decode")
         continue;
       ++decodes;
-      EXPECT_EQ(shape, (std::vector<int64_t>{
-                           static_cast<int64_t>(rows.size()), 1}));
+      EXPECT_EQ(shape,
+                (std::vector<int64_t>{static_cast<int64_t>(rows.size()), 1}));
     }
     EXPECT_EQ(decodes, model->isDecoderOnly() ? newTokens - 1 : newTokens);
   };
@@ -261,7 +256,8 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
   fs::remove(artifactPath);
 }
 
-std::string compileFixture(const std::string &fixture, const std::string &path) {
+std::string compileFixture(const std::string &fixture,
+                           const std::string &path) {
   std::string command = std::string(KILN_TOOLS_DIR) + "/kilnc " +
                         KILN_GOLDEN_DIR + "/" + fixture + " -o " + path +
                         " --max-batch 2 --max-seq 16 2>/dev/null";
@@ -315,8 +311,8 @@ TEST(ManifestFuzzTest, DamagedManifestsNeverCrash) {
       ++refusedRun;
   }
   std::cout << "[fuzz] 1500 damaged manifests: " << refusedOpen
-            << " refused on open, " << refusedLoad << " at load, "
-            << refusedRun << " at run, " << ran << " ran\n";
+            << " refused on open, " << refusedLoad << " at load, " << refusedRun
+            << " at run, " << ran << " ran\n";
   EXPECT_GT(refusedOpen + refusedLoad + refusedRun, 0);
   std::filesystem::remove(path);
 }
@@ -330,10 +326,10 @@ std::vector<Case> allCases() {
   return cases;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, RuntimeGoldenTest, ::testing::ValuesIn(allCases()),
-    [](const ::testing::TestParamInfo<Case> &info) {
-      return info.param.name();
-    });
+INSTANTIATE_TEST_SUITE_P(Fixtures, RuntimeGoldenTest,
+                         ::testing::ValuesIn(allCases()),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                           return info.param.name();
+                         });
 
 } // namespace

@@ -12,17 +12,18 @@
 #include "runtime/Sampling.h"
 #include "runtime/StepPlan.h"
 #include "runtime/ThreadPool.h"
+#include "test/support/ReferenceGemm.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <set>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <set>
 #include <unistd.h>
 
 namespace {
@@ -92,11 +93,13 @@ TEST_F(ArtifactTest, RoundTrip) {
 
 TEST_F(ArtifactTest, RefusesForeignAndEmptyFiles) {
   EXPECT_NE(openBytes({}).find("not a Kiln artifact"), std::string::npos);
-  std::vector<uint8_t> json = {'{', '"', 'a', '"', ':', '1', '}', '\n',
-                               ' ', ' ', ' ', ' '};
+  std::vector<uint8_t> json = {'{', '"',  'a', '"', ':', '1',
+                               '}', '\n', ' ', ' ', ' ', ' '};
   EXPECT_NE(openBytes(json).find("not a Kiln artifact"), std::string::npos);
-  EXPECT_NE(rt::Artifact::open(tempPath("missing")).status().message().find(
-                "cannot open"),
+  EXPECT_NE(rt::Artifact::open(tempPath("missing"))
+                .status()
+                .message()
+                .find("cannot open"),
             std::string::npos);
 }
 
@@ -170,7 +173,8 @@ TEST(SamplingTest, SeedReproducesAndTopKOneIsGreedy) {
 
   options.topK = 1;
   rt::Sampler one(options);
-  int64_t best = std::max_element(logits.begin(), logits.end()) - logits.begin();
+  int64_t best =
+      std::max_element(logits.begin(), logits.end()) - logits.begin();
   for (int i = 0; i < 10; ++i)
     EXPECT_EQ(one.pick(logits.data(), 50), best);
 }
@@ -346,28 +350,6 @@ void columnMajorProduct(bool transX, bool transY, int64_t rows, int64_t cols,
     }
 }
 
-/// The row-major reference, batch by batch.
-std::vector<float> rowMajorProduct(const rt::GemmPlan &g,
-                                   const std::vector<float> &a,
-                                   const std::vector<float> &b) {
-  std::vector<float> c(g.batch * g.m * g.n);
-  for (int64_t i = 0; i < g.batch; ++i) {
-    const float *ai = a.data() + i * g.m * g.k;
-    const float *bi = g.shared ? b.data() : b.data() + i * g.k * g.n;
-    for (int64_t r = 0; r < g.m; ++r)
-      for (int64_t col = 0; col < g.n; ++col) {
-        double sum = 0;
-        for (int64_t p = 0; p < g.k; ++p) {
-          float av = g.transA ? ai[p * g.lda + r] : ai[r * g.lda + p];
-          float bv = g.transB ? bi[col * g.ldb + p] : bi[p * g.ldb + col];
-          sum += double(av) * bv;
-        }
-        c[(i * g.m + r) * g.n + col] = static_cast<float>(sum);
-      }
-  }
-  return c;
-}
-
 // The GPU's gemm steps hand cuBLASLt the column-major form of each row-major
 // product: checked here for every layout the step list makes, by computing
 // it the way cuBLAS defines column-major products.
@@ -407,13 +389,13 @@ TEST(GemmLayoutTest, ColumnMajorFormComputesTheRowMajorProduct) {
     int64_t inner = c.transX ? c.xRows : c.xCols;
     for (int64_t l = 0; l < c.launches; ++l)
       for (int64_t i = 0; i < c.batch; ++i)
-        columnMajorProduct(c.transX, c.transY, c.dRows, c.dCols, inner,
-                           b.data() + i * c.strideX, c.ldx,
-                           a.data() + l * c.launchStrideY + i * c.strideY,
-                           c.ldy,
-                           d.data() + l * c.launchStrideD + i * c.strideD,
-                           c.ldd);
-    std::vector<float> expected = rowMajorProduct(g, a, b);
+        columnMajorProduct(
+            c.transX, c.transY, c.dRows, c.dCols, inner,
+            b.data() + i * c.strideX, c.ldx,
+            a.data() + l * c.launchStrideY + i * c.strideY, c.ldy,
+            d.data() + l * c.launchStrideD + i * c.strideD, c.ldd);
+    std::vector<float> expected(g.batch * g.m * g.n);
+    kiln::test::referenceGemm(g, a.data(), b.data(), expected.data());
     for (size_t i = 0; i < d.size(); ++i)
       ASSERT_NEAR(d[i], expected[i], 1e-5)
           << "batch " << s.batch << " transA " << s.transA << " transB "

@@ -69,8 +69,8 @@ const char *kUsage =
     "  --info                   print the artifact's manifest summary\n";
 
 struct Options {
-  std::string artifact, device = "cpu", weights, inputIds, tokenTypeIds,
-                        output, outputDir, report;
+  std::string artifact, device = "cpu", weights, inputIds, tokenTypeIds, output,
+                        outputDir, report;
   int64_t maxNewTokens = 0, warmup = 1, iters = 5, threads = 0, ranks = 1;
   bool ignoreEos = false, bench = false, info = false, sample = false,
        profile = false;
@@ -80,22 +80,25 @@ struct Options {
 /// Parses argv; returns an error message or "".
 std::string parse(int argc, char **argv, Options &o) {
   std::map<std::string, std::string *> strings = {
-      {"--device", &o.device},       {"--weights", &o.weights},
-      {"--input-ids", &o.inputIds},  {"--token-type-ids", &o.tokenTypeIds},
-      {"--output", &o.output},       {"--output-dir", &o.outputDir},
+      {"--device", &o.device},      {"--weights", &o.weights},
+      {"--input-ids", &o.inputIds}, {"--token-type-ids", &o.tokenTypeIds},
+      {"--output", &o.output},      {"--output-dir", &o.outputDir},
       {"--report", &o.report}};
   std::map<std::string, int64_t *> ints = {
-      {"--max-new-tokens", &o.maxNewTokens}, {"--warmup", &o.warmup},
-      {"--iters", &o.iters},                 {"--threads", &o.threads},
-      {"--ranks", &o.ranks},                 {"--top-k", &o.sampling.topK}};
+      {"--max-new-tokens", &o.maxNewTokens},
+      {"--warmup", &o.warmup},
+      {"--iters", &o.iters},
+      {"--threads", &o.threads},
+      {"--ranks", &o.ranks},
+      {"--top-k", &o.sampling.topK}};
   std::map<std::string, double *> doubles = {
       {"--top-p", &o.sampling.topP},
       {"--temperature", &o.sampling.temperature}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;
     bool hasValue = false;
-    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 &&
-                                   eq != std::string::npos) {
+    if (size_t eq = arg.find('=');
+        arg.rfind("--", 0) == 0 && eq != std::string::npos) {
       value = arg.substr(eq + 1);
       arg = arg.substr(0, eq);
       hasValue = true;
@@ -155,7 +158,8 @@ std::string dims(const std::vector<std::unique_ptr<kiln::artifact::DimT>> &ds,
                  const kiln::artifact::EntryT &entry) {
   std::vector<std::string> parts;
   for (const auto &d : ds) {
-    if (d->terms.size() == 1 && d->terms[0].op() == kiln::artifact::ExprOp::Const)
+    if (d->terms.size() == 1 &&
+        d->terms[0].op() == kiln::artifact::ExprOp::Const)
       parts.push_back(std::to_string(d->terms[0].value()));
     else if (d->terms.size() == 1)
       parts.push_back(entry.symbols[d->terms[0].value()]->name);
@@ -202,26 +206,6 @@ void printInfo(const rt::Artifact &artifact) {
   }
 }
 
-std::vector<float> toFloat(const rt::Tensor &t) {
-  std::vector<float> out(t.numElements());
-  for (int64_t i = 0; i < t.numElements(); ++i) {
-    switch (t.dtype) {
-    case rt::DType::F32:
-      out[i] = t.data<float>()[i];
-      break;
-    case rt::DType::F64:
-      out[i] = static_cast<float>(t.data<double>()[i]);
-      break;
-    case rt::DType::I64:
-      out[i] = static_cast<float>(t.data<int64_t>()[i]);
-      break;
-    default:
-      out[i] = 0;
-    }
-  }
-  return out;
-}
-
 double percentile(std::vector<double> v, double p) {
   if (v.empty())
     return 0;
@@ -257,15 +241,16 @@ int main(int argc, char **argv) {
     if (o.inputIds.empty())
       return 0;
   }
+  std::shared_ptr<rt::CudaDriver> cudaDriver;
   if (o.device == "cuda") {
     // The driver is probed first: what a user without one needs to hear.
     auto driver = rt::CudaDriver::load();
     if (!driver.ok())
       return fail("--device cuda: " + std::string(driver.status().message()));
-    auto devices = (*driver)->devices();
+    cudaDriver = std::move(*driver);
+    auto devices = cudaDriver->devices();
     if (!devices.ok())
-      return fail("--device cuda: " +
-                  std::string(devices.status().message()));
+      return fail("--device cuda: " + std::string(devices.status().message()));
     if ((*artifact)->manifest().target != "cuda")
       return fail(absl::StrCat(o.artifact, " was compiled for the ",
                                (*artifact)->manifest().target,
@@ -320,6 +305,7 @@ int main(int argc, char **argv) {
 #ifdef KILN_CUDA_EXECUTOR
     rt::CudaOptions cuda;
     cuda.weightsDir = o.weights;
+    cuda.driver = cudaDriver;
     auto created = rt::CudaExecutor::create(**artifact, cuda);
     if (!created.ok())
       return fail("--device cuda: " + std::string(created.status().message()));
@@ -327,8 +313,8 @@ int main(int argc, char **argv) {
     executor = std::move(*created);
 #endif
   }
-  rt::Executor &run = cpuExecutor ? static_cast<rt::Executor &>(*cpuExecutor)
-                                  : *executor;
+  rt::Executor &run =
+      cpuExecutor ? static_cast<rt::Executor &>(*cpuExecutor) : *executor;
   double loadSeconds =
       std::chrono::duration<double>(Clock::now() - loadStart).count();
 
@@ -341,7 +327,8 @@ int main(int argc, char **argv) {
     response = rt::runModel(*model, run, request);
     if (!response.ok())
       return fail(std::string(response.status().message()));
-    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    double seconds =
+        std::chrono::duration<double>(Clock::now() - start).count();
     if (o.bench && r < o.warmup)
       continue;
     firstPass.push_back(response->firstPassSeconds);
@@ -354,8 +341,8 @@ int main(int argc, char **argv) {
 
   if (!o.output.empty()) {
     const rt::Tensor &primary = response->outputs.front().second;
-    if (absl::Status s = kiln::writeNpy(o.output, primary.shape,
-                                        toFloat(primary));
+    if (absl::Status s =
+            kiln::writeNpy(o.output, primary.shape, rt::toFloat(primary));
         !s.ok())
       return fail(std::string(s.message()));
   }
@@ -363,7 +350,7 @@ int main(int argc, char **argv) {
     ::mkdir(o.outputDir.c_str(), 0755);
     for (const auto &[name, tensor] : response->outputs)
       if (absl::Status s = kiln::writeNpy(o.outputDir + "/" + name + ".npy",
-                                          tensor.shape, toFloat(tensor));
+                                          tensor.shape, rt::toFloat(tensor));
           !s.ok())
         return fail(std::string(s.message()));
   }
@@ -443,9 +430,8 @@ int main(int argc, char **argv) {
       int counts[3] = {0, 0, 0};
       for (const auto &s : e->steps)
         ++counts[static_cast<int>(s->kind)];
-      steps[e->name] = {{"kernel", counts[0]},
-                        {"gemm", counts[1]},
-                        {"attention", counts[2]}};
+      steps[e->name] = {
+          {"kernel", counts[0]}, {"gemm", counts[1]}, {"attention", counts[2]}};
     }
     report["steps"] = steps;
     std::ofstream out(o.report);

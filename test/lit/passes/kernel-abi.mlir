@@ -1,4 +1,10 @@
 // RUN: kiln-opt %s --kiln-lower-to-linalg --kiln-cpu-lowering --kiln-kernel-abi | FileCheck %s
+// RUN: kiln-opt %s --kiln-lower-to-linalg --kiln-cpu-lowering "--kiln-kernel-abi=gpu=1" | FileCheck %s --check-prefix=GPU
+
+// With gpu=1 the same wrapper is an NVVM kernel entry point; on the CPU it
+// is a plain function.
+// GPU: llvm.func @kiln_kernel_0_add({{.*}}) attributes {nvvm.kernel}
+// CHECK-NOT: nvvm.kernel
 
 // The work range: the wrapper reads each buffer's pointer and dims, and for
 // the buffers kiln.split marks (the rows %x and the result, not the bias)
