@@ -12,7 +12,7 @@ namespace {
 // Values from cuda.h (stable across driver versions).
 constexpr int kSuccess = 0;
 constexpr int kNoDevice = 100;
-constexpr int kAttrMajor = 75, kAttrMinor = 76;
+constexpr int kAttrMajor = 75, kAttrMinor = 76, kAttrMultiprocessors = 16;
 } // namespace
 
 CudaDriver::~CudaDriver() {
@@ -73,7 +73,13 @@ absl::StatusOr<std::unique_ptr<CudaDriver>> CudaDriver::load() {
       !resolve(a.moduleLoadData, "cuModuleLoadData") ||
       !resolve(a.moduleUnload, "cuModuleUnload") ||
       !resolve(a.moduleGetFunction, "cuModuleGetFunction") ||
-      !resolve(a.launchKernel, "cuLaunchKernel"))
+      !resolve(a.launchKernel, "cuLaunchKernel") ||
+      !resolve(a.streamBeginCapture, "cuStreamBeginCapture_v2") ||
+      !resolve(a.streamEndCapture, "cuStreamEndCapture") ||
+      !resolve(a.graphInstantiate, "cuGraphInstantiateWithFlags") ||
+      !resolve(a.graphLaunch, "cuGraphLaunch") ||
+      !resolve(a.graphExecDestroy, "cuGraphExecDestroy") ||
+      !resolve(a.graphDestroy, "cuGraphDestroy"))
     return absl::UnavailableError(
         "the NVIDIA driver (libcuda.so.1) lacks the entry points Kiln uses; "
         "is it older than CUDA 12?");
@@ -114,6 +120,7 @@ absl::StatusOr<std::vector<CudaDevice>> CudaDriver::devices() {
     info.name = name;
     deviceGetAttribute_(&info.major, kAttrMajor, device);
     deviceGetAttribute_(&info.minor, kAttrMinor, device);
+    deviceGetAttribute_(&info.multiprocessors, kAttrMultiprocessors, device);
     deviceTotalMem_(&info.memoryBytes, device);
     out.push_back(info);
   }

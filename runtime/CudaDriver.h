@@ -24,6 +24,7 @@ struct CudaDevice {
   int ordinal = 0;
   std::string name;
   int major = 0, minor = 0; // compute capability
+  int multiprocessors = 1;
   size_t memoryBytes = 0;
 };
 
@@ -33,6 +34,8 @@ using CUcontext = struct CUctx_st *;
 using CUstream = struct CUstream_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
 
 /// The driver entry points the CUDA executor uses.
 struct CudaApi {
@@ -53,7 +56,19 @@ struct CudaApi {
   int (*launchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
                       unsigned, unsigned, unsigned, CUstream, void **,
                       void **) = nullptr;
+  // CUDA graphs: a stream's work captured once, replayed by one launch.
+  int (*streamBeginCapture)(CUstream, int mode) = nullptr;
+  int (*streamEndCapture)(CUstream, CUgraph *) = nullptr;
+  int (*graphInstantiate)(CUgraphExec *, CUgraph, unsigned long long) =
+      nullptr;
+  int (*graphLaunch)(CUgraphExec, CUstream) = nullptr;
+  int (*graphExecDestroy)(CUgraphExec) = nullptr;
+  int (*graphDestroy)(CUgraph) = nullptr;
 };
+
+/// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: only this thread's unsafe calls
+/// (allocations) invalidate a capture.
+inline constexpr int kCaptureThreadLocal = 1;
 
 class CudaDriver {
 public:

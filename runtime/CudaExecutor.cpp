@@ -2,6 +2,7 @@
 
 #include "runtime/CudaExecutor.h"
 
+#include "runtime/CudaAttention.h"
 #include "runtime/CudaBlas.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/StepPlan.h"
@@ -23,9 +24,12 @@ using namespace artifact;
 
 namespace {
 
-constexpr unsigned kThreads = 256;
+constexpr unsigned kThreads = kOwnKernelThreads;
 constexpr int64_t kMaxBlocks = 65535;
 constexpr size_t kDeviceAlignment = 256;
+/// Call plans (argument tables, graphs) kept at once; beyond this the
+/// oldest shapes are dropped together.
+constexpr size_t kMaxPlans = 64;
 
 size_t alignUp(size_t v) {
   return (v + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment;
@@ -58,15 +62,17 @@ struct CudaExecutor::Impl {
       gemmOverride;
   std::string deviceName;
   int device = 0;
+  int multiprocessors = 1;
+  bool useGraphs = true;
   CUcontext context = nullptr;
   CUstream stream = nullptr;
   CUmodule kernelsModule = nullptr, ownModule = nullptr;
   std::vector<CUfunction> kernels;
-  CUfunction attentionFn = nullptr, cacheWriteFn = nullptr;
+  CUfunction own[kOwnKernelCount] = {};
   std::unique_ptr<CudaBlas> blas;
-  CUdeviceptr weights = 0, arena = 0, table = 0;
+  CUdeviceptr weights = 0, arena = 0, workspace = 0;
   std::vector<CUdeviceptr> weightPtrs;
-  int64_t arenaBytes = 0, tableBytes = 0;
+  int64_t arenaBytes = 0, workspaceBytes = 0;
   struct Cache {
     CUdeviceptr data = 0;
     std::vector<int64_t> shape;
@@ -75,6 +81,23 @@ struct CudaExecutor::Impl {
   std::vector<CUdeviceptr> inputs;
   std::vector<size_t> inputBytes;
 
+  /// What one (entry, symbol values) call launches, given the buffers'
+  /// current addresses: the generated kernels' argument table (pointers and
+  /// dims, uploaded once) and, from the second call on, the CUDA graph of
+  /// all its steps. Dropped whenever an input, cache or workspace buffer
+  /// moves, since the table and the graph hold addresses.
+  struct CallPlan {
+    CUdeviceptr table = 0;
+    std::vector<int64_t> host;
+    std::vector<size_t> tableAt;  // per step, its byte offset in the table
+    std::vector<int64_t> work;    // per kernel step, the result's elements
+    std::vector<int64_t> rows;    // per kernel step, the result's dim 0
+    CUgraphExec graph = nullptr;
+    int64_t calls = 0;
+  };
+  std::map<std::pair<std::string, std::vector<int64_t>>, CallPlan> plans;
+  CudaStats stats;
+
   Impl(const Artifact &a) : artifact(a), m(a.manifest()) {}
   ~Impl() {
     if (!driver)
@@ -82,8 +105,9 @@ struct CudaExecutor::Impl {
     const CudaApi &api = driver->api();
     if (stream)
       api.streamSynchronize(stream);
+    dropPlans();
     blas.reset();
-    for (CUdeviceptr p : {weights, arena, table})
+    for (CUdeviceptr p : {weights, arena, workspace})
       if (p)
         api.memFree(p);
     for (auto &[name, cache] : caches)
@@ -104,15 +128,19 @@ struct CudaExecutor::Impl {
   absl::Status check(int result, const std::string &what) const {
     return driver->check(result, what);
   }
-  absl::Status load(const CudaOptions &options);
-  /// A grid-stride kernel over `work` items: as many 256-thread blocks as
-  /// that needs, at most kMaxBlocks.
-  absl::Status launch(CUfunction fn, int64_t work, void **params,
-                      const std::string &what) {
-    unsigned blocks = static_cast<unsigned>(
-        std::clamp<int64_t>((work + kThreads - 1) / kThreads, 1, kMaxBlocks));
-    return launchGrid(fn, blocks, 1, 1, 0, params, what);
+  void dropPlans() {
+    const CudaApi &api = driver->api();
+    if (!plans.empty() && stream)
+      api.streamSynchronize(stream);
+    for (auto &[key, plan] : plans) {
+      if (plan.graph)
+        api.graphExecDestroy(plan.graph);
+      if (plan.table)
+        api.memFree(plan.table);
+    }
+    plans.clear();
   }
+  absl::Status load(const CudaOptions &options);
   absl::Status launchGrid(CUfunction fn, unsigned x, unsigned y, unsigned z,
                           size_t sharedBytes, void **params,
                           const std::string &what) {
@@ -121,6 +149,23 @@ struct CudaExecutor::Impl {
                                             nullptr),
                  "launching " + what);
   }
+  absl::Status launchOwn(KernelLaunch &l, const std::string &what) {
+    return launchGrid(own[static_cast<int>(l.kernel)], l.grid[0], l.grid[1],
+                      l.grid[2], l.sharedBytes, l.params(),
+                      absl::StrCat(ownKernelName(l.kernel), " at ", what));
+  }
+  absl::StatusOr<CallPlan *> planFor(const EntryT &entry,
+                                     const CallBinding &binding,
+                                     const std::function<CUdeviceptr(
+                                         const BufferT &)> &pointer);
+  absl::Status checkPositions(const EntryT &entry, const CallBinding &binding,
+                              const std::vector<Tensor> &arguments);
+  absl::Status reserveWorkspace(const EntryT &entry,
+                                const CallBinding &binding);
+  absl::Status enqueue(const EntryT &entry, const CallBinding &binding,
+                       const CallPlan &plan,
+                       const std::function<CUdeviceptr(const BufferT &)>
+                           &pointer);
   absl::StatusOr<std::vector<NamedTensor>>
   run(const EntryT &entry, const std::vector<Tensor> &arguments);
 };
@@ -128,6 +173,7 @@ struct CudaExecutor::Impl {
 absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
   const CudaApi &api = driver->api();
   device = options.device;
+  useGraphs = options.graphs;
   if (absl::Status s = check(api.devicePrimaryCtxRetain(&context, device),
                              "creating the CUDA context");
       !s.ok())
@@ -168,16 +214,13 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
                 "loading the runtime's attention kernels");
       !s.ok())
     return s;
-  if (absl::Status s = check(
-          api.moduleGetFunction(&attentionFn, ownModule, "kiln_attention"),
-          "finding kiln_attention");
-      !s.ok())
-    return s;
-  if (absl::Status s = check(
-          api.moduleGetFunction(&cacheWriteFn, ownModule, "kiln_cache_write"),
-          "finding kiln_cache_write");
-      !s.ok())
-    return s;
+  for (int i = 0; i < kOwnKernelCount; ++i) {
+    const char *name = ownKernelName(static_cast<OwnKernel>(i));
+    if (absl::Status s = check(api.moduleGetFunction(&own[i], ownModule, name),
+                               absl::StrCat("finding ", name));
+        !s.ok())
+      return s;
+  }
   gemmOverride = options.gemm;
   if (!gemmOverride) {
     auto loadedBlas = CudaBlas::load(*driver, stream);
@@ -217,30 +260,213 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
       return s;
   }
 
-  // The arena and the kernels' argument table.
-  for (const auto &e : m.entries) {
+  for (const auto &e : m.entries)
     arenaBytes = std::max(arenaBytes, e->arena_bytes);
-    int64_t bytes = 0;
-    for (const auto &step : e->steps)
-      if (step->kind == StepKind::Kernel) {
-        bytes += 8 * (step->operands.size() + 1);
-        for (const auto &b : step->operands)
-          bytes += 8 * b->dims.size();
-        bytes += 8 * step->results[0]->dims.size();
-      }
-    tableBytes = std::max(tableBytes, bytes);
-  }
   if (arenaBytes > 0)
     if (absl::Status s =
             check(api.memAlloc(&arena, arenaBytes),
                   absl::StrCat("allocating the ", arenaBytes, "-byte arena"));
         !s.ok())
       return s;
-  if (tableBytes > 0)
-    if (absl::Status s = check(api.memAlloc(&table, tableBytes),
-                               "allocating the kernel argument table");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CudaExecutor::Impl::CallPlan *> CudaExecutor::Impl::planFor(
+    const EntryT &entry, const CallBinding &binding,
+    const std::function<CUdeviceptr(const BufferT &)> &pointer) {
+  auto key = std::make_pair(entry.name, binding.symbols());
+  auto found = plans.find(key);
+  if (found != plans.end())
+    return &found->second;
+  if (plans.size() >= kMaxPlans)
+    dropPlans();
+  CallPlan plan;
+  plan.tableAt.assign(entry.steps.size(), 0);
+  plan.work.assign(entry.steps.size(), 0);
+  plan.rows.assign(entry.steps.size(), 1);
+  for (size_t i = 0; i < entry.steps.size(); ++i) {
+    const StepT &step = *entry.steps[i];
+    if (step.kind != StepKind::Kernel)
+      continue;
+    plan.tableAt[i] = plan.host.size() * 8;
+    size_t count = step.operands.size() + 1;
+    auto buffer = [&](size_t k) -> const BufferT & {
+      return k < step.operands.size() ? *step.operands[k] : *step.results[0];
+    };
+    for (size_t k = 0; k < count; ++k)
+      plan.host.push_back(static_cast<int64_t>(pointer(buffer(k))));
+    std::vector<int64_t> dims;
+    for (size_t k = 0; k < count; ++k) {
+      auto d = binding.dimsOf(buffer(k));
+      if (!d.ok())
+        return d.status();
+      plan.host.insert(plan.host.end(), d->begin(), d->end());
+      dims = std::move(*d);
+    }
+    plan.work[i] = product(dims);
+    if (!dims.empty())
+      plan.rows[i] = dims[0];
+  }
+  const CudaApi &api = driver->api();
+  if (!plan.host.empty()) {
+    size_t bytes = plan.host.size() * 8;
+    if (absl::Status s = check(api.memAlloc(&plan.table, bytes),
+                               "allocating a kernel argument table");
         !s.ok())
       return s;
+    if (absl::Status s = check(api.memcpyHtoDAsync(plan.table,
+                                                   plan.host.data(), bytes,
+                                                   stream),
+                               "uploading the kernel argument table");
+        !s.ok()) {
+      api.memFree(plan.table);
+      return s;
+    }
+  }
+  return &plans.emplace(key, std::move(plan)).first->second;
+}
+
+absl::Status
+CudaExecutor::Impl::checkPositions(const EntryT &entry,
+                                   const CallBinding &binding,
+                                   const std::vector<Tensor> &arguments) {
+  // Positions given by the caller are checked on the host, where a cache
+  // overflow can still be reported (the kernels would skip the rows).
+  for (const auto &step : entry.steps) {
+    if (step->kind != StepKind::Attention || !step->has_cache)
+      continue;
+    auto plan = planAttention(*step, binding);
+    if (!plan.ok())
+      return plan.status();
+    const BufferT &pos = *step->operands[plan->positions];
+    if (pos.kind != BufferKind::Argument ||
+        binding.callerArgument(pos.index) < 0)
+      continue;
+    const Tensor &t = arguments[binding.callerArgument(pos.index)];
+    bool wide = pos.dtype == DType::I64;
+    for (int64_t b = 0; b < plan->batch; ++b) {
+      int64_t start = wide ? t.data<int64_t>()[b] : t.data<int32_t>()[b];
+      if (start < 0 || start + plan->sq > plan->cacheLength)
+        return absl::InvalidArgumentError(absl::StrCat(
+            "attention at ", step->location, ": kv cache overflow: sequence ",
+            b, " writes rows [", start, ", ", start + plan->sq,
+            ") of a cache of ", plan->cacheLength));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status
+CudaExecutor::Impl::reserveWorkspace(const EntryT &entry,
+                                     const CallBinding &binding) {
+  int64_t bytes = 0;
+  for (const auto &step : entry.steps)
+    if (step->kind == StepKind::Attention) {
+      auto plan = planAttention(*step, binding);
+      if (!plan.ok())
+        return plan.status();
+      bytes = std::max(bytes, attentionWorkspaceBytes(*plan, multiprocessors));
+    }
+  if (bytes <= workspaceBytes)
+    return absl::OkStatus();
+  dropPlans(); // their graphs hold the old workspace
+  const CudaApi &api = driver->api();
+  if (workspace)
+    api.memFree(workspace);
+  workspace = 0;
+  workspaceBytes = 0;
+  if (absl::Status s = check(api.memAlloc(&workspace, bytes),
+                             "allocating the attention workspace");
+      !s.ok())
+    return s;
+  workspaceBytes = bytes;
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::Impl::enqueue(
+    const EntryT &entry, const CallBinding &binding, const CallPlan &plan,
+    const std::function<CUdeviceptr(const BufferT &)> &pointer) {
+  for (size_t i = 0; i < entry.steps.size(); ++i) {
+    const StepT &step = *entry.steps[i];
+    std::string where =
+        absl::StrCat("step ", i, " of ", entry.name, " (", step.location, ")");
+    switch (step.kind) {
+    case StepKind::Kernel: {
+      const KernelT &k = *m.kernels[step.kernel];
+      CUdeviceptr buffers = plan.table + plan.tableAt[i];
+      CUdeviceptr shapes = buffers + 8 * (step.operands.size() + 1);
+      // A splittable kernel gets all its rows; the others [0, 1). The
+      // kernels are grid-stride loops, so any grid is correct.
+      int64_t begin = 0;
+      int64_t end = k.splittable ? plan.rows[i] : 1;
+      void *params[] = {&buffers, &shapes, &begin, &end};
+      unsigned blocks = static_cast<unsigned>(std::clamp<int64_t>(
+          (plan.work[i] + kThreads - 1) / kThreads, 1, kMaxBlocks));
+      if (absl::Status s = launchGrid(kernels[step.kernel], blocks, 1, 1, 0,
+                                      params, k.name + " at " + where);
+          !s.ok())
+        return s;
+      break;
+    }
+    case StepKind::Gemm: {
+      auto g = planGemm(step, binding);
+      if (!g.ok())
+        return g.status();
+      CUdeviceptr a = pointer(*step.operands[0]),
+                  b = pointer(*step.operands[1]), c = pointer(*step.results[0]);
+      absl::Status s = gemmOverride
+                           ? gemmOverride(*g, a, b, c)
+                           : blas->gemm(*g, a, b, c, "gemm at " + where);
+      if (!s.ok())
+        return s;
+      break;
+    }
+    case StepKind::Attention: {
+      auto plan = planAttention(step, binding);
+      if (!plan.ok())
+        return plan.status();
+      DeviceAttention d;
+      d.plan = *plan;
+      const AttentionPlan &p = d.plan;
+      d.q = pointer(*step.operands[0]);
+      d.k = pointer(*step.operands[1]);
+      d.v = pointer(*step.operands[2]);
+      d.out = pointer(*step.results[0]);
+      if (p.kCache >= 0) {
+        const BufferT &pos = *step.operands[p.positions];
+        d.positions = pointer(pos);
+        d.widePositions = pos.dtype == DType::I64;
+        for (auto [cache, rows] :
+             {std::pair{pointer(*step.operands[p.kCache]), d.k},
+              std::pair{pointer(*step.operands[p.vCache]), d.v}}) {
+          KernelLaunch l =
+              cacheWriteLaunch(cache, rows, d.positions, d.widePositions,
+                               p.batch, p.sq, p.cacheLength, p.width);
+          if (absl::Status s = launchOwn(l, where); !s.ok())
+            return s;
+        }
+        d.k = pointer(*step.operands[p.kCache]);
+        d.v = pointer(*step.operands[p.vCache]);
+      }
+      if (p.mask >= 0) {
+        d.mask = pointer(*step.operands[p.mask]);
+        d.maskKind = maskKind(step.operands[p.mask]->dtype);
+        if (d.maskKind < 0)
+          return absl::InvalidArgumentError(
+              where + ": key_mask has an unsupported element type");
+      }
+      if (p.bias >= 0)
+        d.bias = pointer(*step.operands[p.bias]);
+      auto launches = attentionLaunches(d, multiprocessors, workspace, where);
+      if (!launches.ok())
+        return launches.status();
+      for (KernelLaunch &l : *launches)
+        if (absl::Status s = launchOwn(l, where); !s.ok())
+          return s;
+      break;
+    }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -259,6 +485,10 @@ CudaExecutor::Impl::run(const EntryT &entry,
       });
   if (!binding.ok())
     return binding.status();
+  if (absl::Status s = checkPositions(entry, *binding, arguments); !s.ok())
+    return s;
+  if (absl::Status s = reserveWorkspace(entry, *binding); !s.ok())
+    return s;
 
   // The caller's tensors go to device buffers kept between calls.
   inputs.resize(std::max(inputs.size(), arguments.size()), 0);
@@ -266,9 +496,11 @@ CudaExecutor::Impl::run(const EntryT &entry,
   for (size_t i = 0; i < arguments.size(); ++i) {
     size_t bytes = std::max<size_t>(arguments[i].bytes.size(), 1);
     if (bytes > inputBytes[i]) {
+      dropPlans(); // they hold the old address
       if (inputs[i])
         api.memFree(inputs[i]);
       inputs[i] = 0;
+      inputBytes[i] = 0;
       if (absl::Status s = check(api.memAlloc(&inputs[i], alignUp(bytes)),
                                  "allocating an input");
           !s.ok())
@@ -283,7 +515,8 @@ CudaExecutor::Impl::run(const EntryT &entry,
           !s.ok())
         return s;
   }
-  auto pointer = [&](const BufferT &b) -> CUdeviceptr {
+  std::function<CUdeviceptr(const BufferT &)> pointer =
+      [&](const BufferT &b) -> CUdeviceptr {
     switch (b.kind) {
     case BufferKind::Arena:
       return arena + b.index;
@@ -298,151 +531,43 @@ CudaExecutor::Impl::run(const EntryT &entry,
     return 0;
   };
 
-  // Every kernel step's pointers and dims, in one table uploaded once.
-  std::vector<int64_t> host;
-  std::vector<size_t> tableAt(entry.steps.size(), 0);
-  std::vector<int64_t> elements(entry.steps.size(), 0);
-  std::vector<int64_t> rows(entry.steps.size(), 1);
-  for (size_t i = 0; i < entry.steps.size(); ++i) {
-    const StepT &step = *entry.steps[i];
-    if (step.kind != StepKind::Kernel)
-      continue;
-    tableAt[i] = host.size() * 8;
-    size_t count = step.operands.size() + 1;
-    std::vector<int64_t> dims;
-    for (size_t k = 0; k < count; ++k) {
-      const BufferT &b =
-          k < step.operands.size() ? *step.operands[k] : *step.results[0];
-      host.push_back(static_cast<int64_t>(pointer(b)));
-    }
-    for (size_t k = 0; k < count; ++k) {
-      const BufferT &b =
-          k < step.operands.size() ? *step.operands[k] : *step.results[0];
-      auto d = binding->dimsOf(b);
-      if (!d.ok())
-        return d.status();
-      host.insert(host.end(), d->begin(), d->end());
-      dims = std::move(*d);
-    }
-    elements[i] = product(dims);
-    if (!dims.empty())
-      rows[i] = dims[0];
-  }
-  if (!host.empty())
-    if (absl::Status s = check(
-            api.memcpyHtoDAsync(table, host.data(), host.size() * 8, stream),
-            "uploading the kernel argument table");
+  auto plan = planFor(entry, *binding, pointer);
+  if (!plan.ok())
+    return plan.status();
+  CallPlan &p = **plan;
+  ++p.calls;
+  // The first call of a shape runs step by step, so that a failure names
+  // its step; from the second on the steps are captured once as a CUDA
+  // graph and replayed, one launch instead of hundreds.
+  if (useGraphs && !p.graph && p.calls >= 2) {
+    if (absl::Status s = check(api.streamBeginCapture(stream,
+                                                      kCaptureThreadLocal),
+                               "beginning a CUDA graph capture");
         !s.ok())
       return s;
-
-  for (size_t i = 0; i < entry.steps.size(); ++i) {
-    const StepT &step = *entry.steps[i];
-    std::string where =
-        absl::StrCat("step ", i, " of ", entry.name, " (", step.location, ")");
-    switch (step.kind) {
-    case StepKind::Kernel: {
-      const KernelT &k = *m.kernels[step.kernel];
-      CUdeviceptr buffers = table + tableAt[i];
-      CUdeviceptr shapes = buffers + 8 * (step.operands.size() + 1);
-      // A splittable kernel gets all its rows; the others [0, 1).
-      int64_t begin = 0;
-      int64_t end = k.splittable ? rows[i] : 1;
-      void *params[] = {&buffers, &shapes, &begin, &end};
-      if (absl::Status s = launch(kernels[step.kernel], elements[i], params,
-                                  k.name + " at " + where);
-          !s.ok())
-        return s;
-      break;
-    }
-    case StepKind::Gemm: {
-      auto plan = planGemm(step, *binding);
-      if (!plan.ok())
-        return plan.status();
-      CUdeviceptr a = pointer(*step.operands[0]),
-                  b = pointer(*step.operands[1]), c = pointer(*step.results[0]);
-      absl::Status s = gemmOverride
-                           ? gemmOverride(*plan, a, b, c)
-                           : blas->gemm(*plan, a, b, c, "gemm at " + where);
-      if (!s.ok())
-        return s;
-      break;
-    }
-    case StepKind::Attention: {
-      auto plan = planAttention(step, *binding);
-      if (!plan.ok())
-        return plan.status();
-      const AttentionPlan &p = *plan;
-      CUdeviceptr q = pointer(*step.operands[0]),
-                  k = pointer(*step.operands[1]),
-                  v = pointer(*step.operands[2]),
-                  out = pointer(*step.results[0]);
-      CUdeviceptr positions = 0;
-      int wide = 1;
-      if (p.kCache >= 0) {
-        const BufferT &pos = *step.operands[p.positions];
-        positions = pointer(pos);
-        wide = pos.dtype == DType::I64;
-        // Positions given by the caller are checked here, where the
-        // overflow can still be reported.
-        if (pos.kind == BufferKind::Argument &&
-            binding->callerArgument(pos.index) >= 0) {
-          const Tensor &t = arguments[binding->callerArgument(pos.index)];
-          for (int64_t b = 0; b < p.batch; ++b) {
-            int64_t start = wide ? t.data<int64_t>()[b] : t.data<int32_t>()[b];
-            if (start < 0 || start + p.sq > p.cacheLength)
-              return absl::InvalidArgumentError(absl::StrCat(
-                  "attention at ", step.location,
-                  ": kv cache overflow: sequence ", b, " writes rows [", start,
-                  ", ", start + p.sq, ") of a cache of ", p.cacheLength));
-          }
-        }
-        for (auto [cache, rows] :
-             {std::pair{pointer(*step.operands[p.kCache]), k},
-              std::pair{pointer(*step.operands[p.vCache]), v}}) {
-          int64_t batch = p.batch, count = p.sq, maxSeq = p.cacheLength,
-                  width = p.width;
-          void *params[] = {&cache, &rows,  &positions, &wide,
-                            &batch, &count, &maxSeq,    &width};
-          if (absl::Status s = launch(cacheWriteFn, batch * count * width,
-                                      params, "the cache write at " + where);
-              !s.ok())
-            return s;
-        }
-        k = pointer(*step.operands[p.kCache]);
-        v = pointer(*step.operands[p.vCache]);
-      }
-      CUdeviceptr mask = 0, bias = 0;
-      int kind = 0;
-      if (p.mask >= 0) {
-        mask = pointer(*step.operands[p.mask]);
-        kind = maskKind(step.operands[p.mask]->dtype);
-        if (kind < 0)
-          return absl::InvalidArgumentError(
-              where + ": key_mask has an unsupported element type");
-      }
-      if (p.bias >= 0)
-        bias = pointer(*step.operands[p.bias]);
-      int64_t sq = p.sq, sk = p.sk, heads = p.heads, kvHeads = p.kvHeads,
-              headDim = p.headDim;
-      float scale = p.scale;
-      int causal = p.causal;
-      int64_t bB = p.biasStrides[0], bH = p.biasStrides[1],
-              bI = p.biasStrides[2], bJ = p.biasStrides[3];
-      void *params[] = {&q,      &k,         &v,       &out,     &sq,
-                        &sk,     &heads,     &kvHeads, &headDim, &scale,
-                        &causal, &positions, &wide,    &mask,    &kind,
-                        &bias,   &bB,        &bH,      &bI,      &bJ};
-      // One block per (query row, head, sequence); the row's scores in
-      // shared memory.
-      if (absl::Status s = launchGrid(
-              attentionFn, static_cast<unsigned>(sq),
-              static_cast<unsigned>(heads), static_cast<unsigned>(p.batch),
-              sk * sizeof(float), params, "attention at " + where);
-          !s.ok())
-        return s;
-      break;
-    }
-    }
+    absl::Status enqueued = enqueue(entry, *binding, p, pointer);
+    CUgraph graph = nullptr;
+    absl::Status ended = check(api.streamEndCapture(stream, &graph),
+                               "capturing " + entry.name + " as a CUDA graph");
+    if (enqueued.ok() && ended.ok())
+      ended = check(api.graphInstantiate(&p.graph, graph, 0),
+                    "instantiating the CUDA graph of " + entry.name);
+    if (graph)
+      api.graphDestroy(graph);
+    if (!enqueued.ok())
+      return enqueued;
+    if (!ended.ok())
+      return ended;
+    ++stats.graphsCaptured;
+  }
+  if (p.graph) {
+    if (absl::Status s = check(api.graphLaunch(p.graph, stream),
+                               "replaying the CUDA graph of " + entry.name);
+        !s.ok())
+      return s;
+    ++stats.graphReplays;
+  } else if (absl::Status s = enqueue(entry, *binding, p, pointer); !s.ok()) {
+    return s;
   }
 
   std::vector<NamedTensor> outputs;
@@ -468,8 +593,6 @@ CudaExecutor::Impl::run(const EntryT &entry,
     return s;
   return outputs;
 }
-
-//===----------------------------------------------------------------------===//
 
 CudaExecutor::CudaExecutor(std::unique_ptr<Impl> impl)
     : impl_(std::move(impl)) {}
@@ -499,6 +622,7 @@ CudaExecutor::create(const Artifact &artifact, const CudaOptions &options) {
   if (d.major < 9)
     return absl::FailedPreconditionError(
         absl::StrCat(impl->deviceName, ": the kernels are compiled for sm_90"));
+  impl->multiprocessors = std::max(d.multiprocessors, 1);
   if (absl::Status s = impl->load(options); !s.ok())
     return s;
   return std::unique_ptr<CudaExecutor>(new CudaExecutor(std::move(impl)));
@@ -521,6 +645,7 @@ absl::Status CudaExecutor::resetCaches(int64_t batch, int64_t length) {
     if (bytes < 0)
       return absl::InvalidArgumentError("impossible cache shape");
     if (cache.shape != shape) {
+      s.dropPlans(); // they hold the old address
       if (cache.data)
         api.memFree(cache.data);
       cache.data = 0;
@@ -553,5 +678,6 @@ const std::string &CudaExecutor::deviceName() const {
   return impl_->deviceName;
 }
 int64_t CudaExecutor::arenaBytes() const { return impl_->arenaBytes; }
+const CudaStats &CudaExecutor::stats() const { return impl_->stats; }
 
 } // namespace kiln::rt

@@ -8,8 +8,11 @@
 // the weights (uploaded once) and the per-call argument table of the
 // generated kernels' ABI (`buffers` and `shapes` are device arrays).
 // Kernel launches use 256 threads and as many blocks as the result needs
-// (the kernels are grid-stride loops, so any grid is correct). fp32 only;
-// no CUDA graphs yet.
+// (the kernels are grid-stride loops, so any grid is correct); attention
+// steps launch the runtime's kernels as runtime/CudaAttention.h plans them.
+// A call shape seen before (same entry, same symbol values: every decode
+// step of a generation) replays a CUDA graph captured at its second call.
+// fp32 only.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,6 +41,12 @@ struct CudaOptions {
   std::function<absl::Status(const GemmPlan &, unsigned long long a,
                              unsigned long long b, unsigned long long c)>
       gemm;
+  /// Capture repeated call shapes as CUDA graphs and replay them.
+  bool graphs = true;
+};
+
+struct CudaStats {
+  int64_t graphsCaptured = 0, graphReplays = 0;
 };
 
 class CudaExecutor : public Executor {
@@ -52,6 +61,7 @@ public:
 
   const std::string &deviceName() const;
   int64_t arenaBytes() const;
+  const CudaStats &stats() const;
 
   struct Impl;
 

@@ -2,19 +2,45 @@
 //
 // Compiled by nvcc at build time into a fatbin (sm_90 SASS + PTX) that
 // kiln-run carries and loads through the driver; kiln-run links no CUDA
-// library. fp32 throughout, the reference path for checking:
-//   kiln_cache_write  the new key/value rows into the kv cache at each
-//                     sequence's position;
-//   kiln_attention    softmax(scale * Q K^T + bias + mask) V, one block per
-//                     (batch, head, query row), keys past the causal limit
-//                     never read.
+// library. fp32 throughout (the compiler emits fp32 steps today):
+//   kiln_cache_write      the new key/value rows into the kv cache at each
+//                         sequence's position;
+//   kiln_attention        prefill and encoder attention, flash-attention
+//                         style: a block takes 16 query rows of one head and
+//                         walks the keys in tiles held in shared memory with
+//                         an online softmax, so each key is read once per 16
+//                         queries and the scores never reach global memory;
+//   kiln_decode_attention one query row against the kv cache, split along
+//   kiln_decode_combine   the context (flash-decoding): each block reduces
+//                         one chunk of keys to (max, sum, weighted values),
+//                         and a second kernel merges the chunks. The split
+//                         is fixed by the cache's capacity, not the filled
+//                         length, so the launch is the same at every decode
+//                         step and can be replayed from a CUDA graph;
+//                         chunks past a sequence's position exit at once.
+// Semantics are kiln.attention's (runtime/Attention.cpp is the reference):
+// grouped-query heads, causal limit at each sequence's position, a 0/1 key
+// mask adding -FLT_MAX, T5's additive bias, keys past the causal limit never
+// read. The launches assume 256-thread blocks.
+//
+// The file is also compiled as C++ against test/support/CudaEmulator.h, which
+// runs these kernels on the CPU in CI.
 //
 //===----------------------------------------------------------------------===//
 
 #include <cfloat>
+#include <cmath>
 #include <cstdint>
 
+#ifndef KILN_DYNAMIC_SHARED
+#define KILN_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 namespace {
+
+/// Query rows per block of kiln_attention, and threads per row.
+constexpr int kRows = 16;
+constexpr int kRowThreads = 16;
 
 __device__ int64_t position(const void *positions, int wide, int64_t b) {
   return wide ? static_cast<const int64_t *>(positions)[b]
@@ -26,7 +52,7 @@ __device__ float maskValue(const void *mask, int kind, int64_t i) {
   case 1:
     return static_cast<const int8_t *>(mask)[i] != 0;
   case 2:
-    return static_cast<const int32_t *>(mask)[i];
+    return static_cast<float>(static_cast<const int32_t *>(mask)[i]);
   case 3:
     return static_cast<float>(static_cast<const int64_t *>(mask)[i]);
   case 4:
@@ -35,27 +61,54 @@ __device__ float maskValue(const void *mask, int kind, int64_t i) {
   return 1;
 }
 
-__device__ float blockReduce(float v, float *scratch, bool isMax) {
-  for (int o = 16; o > 0; o /= 2) {
-    float other = __shfl_xor_sync(0xffffffff, v, o);
-    v = isMax ? fmaxf(v, other) : v + other;
+/// The additive terms of one score: T5's bias and the key mask.
+struct ScoreTerms {
+  const void *mask;
+  int maskKind;
+  const float *bias;
+  int64_t biasB, biasH, biasI, biasJ;
+
+  __device__ float apply(float s, int64_t b, int64_t h, int64_t i, int64_t j,
+                         int64_t sk) const {
+    if (bias)
+      s += bias[b * biasB + h * biasH + i * biasI + j * biasJ];
+    if (maskKind)
+      s += (1.0f - maskValue(mask, maskKind, b * sk + j)) * -FLT_MAX;
+    return s;
   }
+};
+
+/// The keys query row `i` of sequence `b` may see.
+__device__ int64_t keyLimit(int64_t i, int64_t offset, int64_t sk,
+                            int causal) {
+  if (!causal)
+    return sk;
+  return min(max(i + offset + 1, int64_t(0)), sk);
+}
+
+template <bool IsMax> __device__ float combine(float a, float b) {
+  return IsMax ? fmaxf(a, b) : a + b;
+}
+
+/// Reduces over the `width` lanes (a power of two, at most 32) that share
+/// a group within the warp.
+template <bool IsMax> __device__ float groupReduce(float v, int width) {
+  for (int o = width / 2; o > 0; o /= 2)
+    v = combine<IsMax>(v, __shfl_xor_sync(0xffffffff, v, o));
+  return v;
+}
+
+/// Reduces over the whole block; every thread gets the result.
+template <bool IsMax> __device__ float blockReduce(float v, float *scratch) {
+  v = groupReduce<IsMax>(v, 32);
   int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   __syncthreads();
   if (lane == 0)
     scratch[warp] = v;
   __syncthreads();
   int warps = (blockDim.x + 31) / 32;
-  v = threadIdx.x < warps ? scratch[threadIdx.x] : (isMax ? -FLT_MAX : 0.0f);
-  if (warp == 0)
-    for (int o = 16; o > 0; o /= 2) {
-      float other = __shfl_xor_sync(0xffffffff, v, o);
-      v = isMax ? fmaxf(v, other) : v + other;
-    }
-  if (threadIdx.x == 0)
-    scratch[0] = v;
-  __syncthreads();
-  v = scratch[0];
+  v = lane < warps ? scratch[lane] : (IsMax ? -FLT_MAX : 0.0f);
+  v = groupReduce<IsMax>(v, 32);
   __syncthreads();
   return v;
 }
@@ -76,53 +129,216 @@ kiln_cache_write(float *cache, const float *rows, const void *positions,
   }
 }
 
-/// Grid (sq, heads, batch); dynamic shared memory: sk floats of scores.
+/// Grid (ceil(sq / 16), heads, batch), 256 threads: 16 per query row.
+/// Dynamic shared memory (floats): Q tile [16, D], K tile [blockKeys, D + 1]
+/// (padded against bank conflicts), V tile [blockKeys, D], probabilities
+/// [16, blockKeys], output accumulators [16, D]. The host picks blockKeys so
+/// that this fits in 48 KiB.
 extern "C" __global__ void
 kiln_attention(const float *q, const float *k, const float *v, float *out,
                int64_t sq, int64_t sk, int64_t heads, int64_t kvHeads,
                int64_t headDim, float scale, int causal,
                const void *positions, int wide, const void *mask,
                int maskKind, const float *bias, int64_t biasB, int64_t biasH,
-               int64_t biasI, int64_t biasJ) {
-  extern __shared__ float scores[];
-  __shared__ float scratch[32];
-  int64_t i = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-  int64_t kvh = h / (heads / kvHeads);
-  int64_t qStride = heads * headDim, kvStride = kvHeads * headDim;
-  const float *qi = q + (b * sq + i) * qStride + h * headDim;
-  const float *kb = k + b * sk * kvStride + kvh * headDim;
-  const float *vb = v + b * sk * kvStride + kvh * headDim;
-  int64_t offset = positions ? position(positions, wide, b) : sk - sq;
-  int64_t limit = causal ? min(max(i + offset + 1, int64_t(0)), sk) : sk;
+               int64_t biasI, int64_t biasJ, int64_t blockKeys) {
+  KILN_DYNAMIC_SHARED(float, smem);
+  const int64_t D = headDim, BK = blockKeys;
+  float *qs = smem;
+  float *ks = qs + kRows * D;
+  float *vs = ks + BK * (D + 1);
+  float *ps = vs + BK * D;
+  float *os = ps + kRows * BK;
 
-  float best = -FLT_MAX;
-  for (int64_t j = threadIdx.x; j < limit; j += blockDim.x) {
-    const float *kj = kb + j * kvStride;
-    float dot = 0;
-    for (int64_t e = 0; e < headDim; ++e)
-      dot += qi[e] * kj[e];
-    float s = dot * scale;
-    if (bias)
-      s += bias[b * biasB + h * biasH + i * biasI + j * biasJ];
-    if (maskKind)
-      s += (1.0f - maskValue(mask, maskKind, b * sk + j)) * -FLT_MAX;
-    scores[j] = s;
-    best = fmaxf(best, s);
+  const ScoreTerms terms{mask, maskKind, bias, biasB, biasH, biasI, biasJ};
+  const int64_t h = blockIdx.y, b = blockIdx.z, first = blockIdx.x * kRows;
+  const int64_t kvh = h / (heads / kvHeads);
+  const int64_t qStride = heads * D, kvStride = kvHeads * D;
+  const float *kb = k + b * sk * kvStride + kvh * D;
+  const float *vb = v + b * sk * kvStride + kvh * D;
+  const int64_t offset = positions ? position(positions, wide, b) : sk - sq;
+  const int tid = threadIdx.x, r = tid / kRowThreads, lane = tid % kRowThreads;
+  const int64_t i = first + r;
+  const int64_t rowLimit = i < sq ? keyLimit(i, offset, sk, causal) : 0;
+  const int64_t lastRow = min(first + kRows, sq) - 1;
+  const int64_t tileLimit = keyLimit(lastRow, offset, sk, causal);
+
+  for (int64_t x = tid; x < kRows * D; x += blockDim.x) {
+    int64_t row = first + x / D;
+    qs[x] = row < sq ? q[(b * sq + row) * qStride + h * D + x % D] : 0.0f;
+    os[x] = 0.0f;
   }
-  best = blockReduce(best, scratch, true);
-  float sum = 0;
-  for (int64_t j = threadIdx.x; j < limit; j += blockDim.x) {
-    float p = expf(scores[j] - best);
-    scores[j] = p;
+  float m = -INFINITY, l = 0.0f;
+  for (int64_t j0 = 0; j0 < tileLimit; j0 += BK) {
+    const int64_t n = min(BK, tileLimit - j0);
+    __syncthreads(); // the previous tile is no longer read
+    for (int64_t x = tid; x < n * D; x += blockDim.x) {
+      int64_t c = x / D, e = x % D;
+      ks[c * (D + 1) + e] = kb[(j0 + c) * kvStride + e];
+      vs[c * D + e] = vb[(j0 + c) * kvStride + e];
+    }
+    __syncthreads();
+
+    // Scores of row r; keys it may not see are -inf and weigh exactly 0.
+    float tileMax = -INFINITY;
+    for (int64_t c = lane; c < BK; c += kRowThreads) {
+      float s = -INFINITY;
+      if (c < n && j0 + c < rowLimit) {
+        float dot = 0.0f;
+        for (int64_t e = 0; e < D; ++e)
+          dot += qs[r * D + e] * ks[c * (D + 1) + e];
+        s = terms.apply(dot * scale, b, h, i, j0 + c, sk);
+      }
+      ps[r * BK + c] = s;
+      tileMax = fmaxf(tileMax, s);
+    }
+    tileMax = groupReduce<true>(tileMax, kRowThreads);
+    const float mNew = fmaxf(m, tileMax);
+    const float correction = mNew == -INFINITY ? 1.0f : expf(m - mNew);
+    float sum = 0.0f;
+    for (int64_t c = lane; c < BK; c += kRowThreads) {
+      float s = ps[r * BK + c];
+      float p = s == -INFINITY ? 0.0f : expf(s - mNew);
+      ps[r * BK + c] = p;
+      sum += p;
+    }
+    sum = groupReduce<false>(sum, kRowThreads);
+    l = l * correction + sum;
+    m = mNew;
+    __syncthreads(); // the row's probabilities are all written
+
+    for (int64_t e = lane; e < D; e += kRowThreads) {
+      float acc = os[r * D + e] * correction;
+      for (int64_t c = 0; c < n; ++c)
+        acc += ps[r * BK + c] * vs[c * D + e];
+      os[r * D + e] = acc;
+    }
+  }
+  if (i < sq) {
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    float *oi = out + (b * sq + i) * qStride + h * D;
+    for (int64_t e = lane; e < D; e += kRowThreads)
+      oi[e] = os[r * D + e] * inv;
+  }
+}
+
+/// Grid (splits, heads, batch), 256 threads; block s takes keys
+/// [s * chunk, (s + 1) * chunk) below the sequence's limit and writes
+/// (max, sum, sum of p * V[D]) to partial[((b * heads + h) * splits + s) *
+/// (D + 2)]. Dynamic shared memory (floats): the query [D], the chunk's
+/// scores [chunk], and [blockDim] for the cross-group sum.
+extern "C" __global__ void
+kiln_decode_attention(const float *q, const float *k, const float *v,
+                      float *partial, int64_t sk, int64_t heads,
+                      int64_t kvHeads, int64_t headDim, float scale,
+                      int causal, const void *positions, int wide,
+                      const void *mask, int maskKind, const float *bias,
+                      int64_t biasB, int64_t biasH, int64_t biasI,
+                      int64_t biasJ, int64_t chunk) {
+  KILN_DYNAMIC_SHARED(float, smem);
+  __shared__ float scratch[32];
+  const int64_t D = headDim;
+  float *qs = smem;
+  float *ps = qs + D;
+  float *red = ps + chunk;
+
+  const ScoreTerms terms{mask, maskKind, bias, biasB, biasH, biasI, biasJ};
+  const int64_t s = blockIdx.x, splits = gridDim.x, h = blockIdx.y,
+                b = blockIdx.z;
+  const int64_t kvh = h / (heads / kvHeads);
+  const int64_t kvStride = kvHeads * D;
+  const float *kb = k + b * sk * kvStride + kvh * D;
+  const float *vb = v + b * sk * kvStride + kvh * D;
+  const int64_t offset = positions ? position(positions, wide, b) : sk - 1;
+  const int64_t limit = keyLimit(0, offset, sk, causal);
+  const int64_t begin = s * chunk, n = max(min(chunk, limit - begin), int64_t(0));
+  float *result = partial + ((b * heads + h) * splits + s) * (D + 2);
+  const int tid = threadIdx.x;
+  if (n == 0) { // the whole block agrees: no barrier is skipped by some
+    for (int64_t e = tid; e < D + 2; e += blockDim.x)
+      result[e] = e == 0 ? -INFINITY : 0.0f;
+    return;
+  }
+
+  for (int64_t e = tid; e < D; e += blockDim.x)
+    qs[e] = q[(b * heads + h) * D + e];
+  __syncthreads();
+  // A warp per key: lanes read consecutive elements of the key.
+  const int lane = tid % 32, warp = tid / 32, warps = blockDim.x / 32;
+  for (int64_t c = warp; c < n; c += warps) {
+    const float *kj = kb + (begin + c) * kvStride;
+    float dot = 0.0f;
+    for (int64_t e = lane; e < D; e += 32)
+      dot += qs[e] * kj[e];
+    dot = groupReduce<false>(dot, 32);
+    if (lane == 0)
+      ps[c] = terms.apply(dot * scale, b, h, 0, begin + c, sk);
+  }
+  __syncthreads();
+  float best = -INFINITY;
+  for (int64_t c = tid; c < n; c += blockDim.x)
+    best = fmaxf(best, ps[c]);
+  best = blockReduce<true>(best, scratch);
+  float sum = 0.0f;
+  for (int64_t c = tid; c < n; c += blockDim.x) {
+    float p = expf(ps[c] - best);
+    ps[c] = p;
     sum += p;
   }
-  sum = blockReduce(sum, scratch, false);
-  float inv = limit > 0 ? 1.0f / sum : 0.0f;
-  float *oi = out + (b * sq + i) * qStride + h * headDim;
-  for (int64_t e = threadIdx.x; e < headDim; e += blockDim.x) {
-    float acc = 0;
-    for (int64_t j = 0; j < limit; ++j)
-      acc += scores[j] * vb[j * kvStride + e];
-    oi[e] = acc * inv;
+  sum = blockReduce<false>(sum, scratch); // its barriers publish ps too
+
+  // p . V: `groups` sets of `width` threads over the elements, each set
+  // summing every groups-th key; the sets are then added up.
+  const int64_t width = min(D, int64_t(blockDim.x));
+  const int64_t groups = blockDim.x / width, g = tid / width;
+  if (g < groups)
+    for (int64_t e = tid % width; e < D; e += width) {
+      float a = 0.0f;
+      for (int64_t c = g; c < n; c += groups)
+        a += ps[c] * vb[(begin + c) * kvStride + e];
+      if (groups == 1)
+        result[2 + e] = a;
+      else
+        red[g * width + e] = a; // width == D here
+    }
+  if (groups > 1) {
+    __syncthreads();
+    for (int64_t e = tid; e < D; e += blockDim.x) {
+      float total = 0.0f;
+      for (int64_t x = 0; x < groups; ++x)
+        total += red[x * width + e];
+      result[2 + e] = total;
+    }
+  }
+  if (tid == 0) {
+    result[0] = best;
+    result[1] = sum;
+  }
+}
+
+/// Grid (heads, batch): out[b, 0, h, :] from the splits' partial results.
+extern "C" __global__ void kiln_decode_combine(const float *partial,
+                                               float *out, int64_t heads,
+                                               int64_t headDim,
+                                               int64_t splits) {
+  const int64_t D = headDim, h = blockIdx.x, b = blockIdx.y;
+  const float *base = partial + (b * heads + h) * splits * (D + 2);
+  float best = -INFINITY;
+  for (int64_t s = 0; s < splits; ++s)
+    best = fmaxf(best, base[s * (D + 2)]);
+  float total = 0.0f;
+  for (int64_t s = 0; s < splits; ++s) {
+    const float *r = base + s * (D + 2);
+    if (r[0] != -INFINITY)
+      total += r[1] * expf(r[0] - best);
+  }
+  const float inv = total > 0.0f ? 1.0f / total : 0.0f;
+  for (int64_t e = threadIdx.x; e < D; e += blockDim.x) {
+    float acc = 0.0f;
+    for (int64_t s = 0; s < splits; ++s) {
+      const float *r = base + s * (D + 2);
+      if (r[0] != -INFINITY)
+        acc += r[2 + e] * expf(r[0] - best);
+    }
+    out[(b * heads + h) * D + e] = acc * inv;
   }
 }

@@ -3,25 +3,28 @@
 // Runs the CUDA executor's host logic without a GPU: a fake driver whose
 // "device memory" is host memory, whose module of generated kernels is the
 // same step list compiled for the CPU through the CUDA lowering (GPU
-// threads emulated), and whose runtime kernels (attention, cache write)
-// unpack their launch parameters exactly as runtime/cuda/Attention.cu
-// declares them and compute with the CPU reference. Gemm steps go through
-// a plain loop nest. Every fixture family must then match transformers:
-// this checks the executor's uploads, per-call argument tables, pointer
-// mapping, launch parameters, caches and downloads. What it cannot check
-// is the CUDA code itself (the fatbin, Attention.cu, cuBLASLt).
+// threads emulated), and whose module of runtime kernels is
+// runtime/cuda/Attention.cu itself on the CPU emulator
+// (test/support/CudaEmulator.h). Stream capture records the launches and
+// gemms with their parameter values and graphs replay them, as the driver
+// does; an allocation or copy during a capture is refused. Gemm steps go
+// through a plain loop nest. Every fixture family must then match
+// transformers: this checks the executor's uploads, per-call argument
+// tables, pointer mapping, launch parameters, caches, CUDA graph reuse and
+// downloads, and the runtime's kernels. What it cannot check is the
+// generated fatbin and cuBLASLt.
 //
 //===----------------------------------------------------------------------===//
 
 #include "frontend/Files.h"
 #include "frontend/Npy.h"
 #include "runtime/Artifact.h"
-#include "runtime/Attention.h"
 #include "runtime/CudaDriver.h"
+#include "runtime/CudaAttention.h"
 #include "runtime/CudaExecutor.h"
 #include "runtime/Driver.h"
 #include "runtime/StepPlan.h"
-#include "runtime/ThreadPool.h"
+#include "test/support/EmulatedKernels.h"
 #include "test/support/Golden.h"
 #include "test/support/ReferenceGemm.h"
 
@@ -33,6 +36,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <filesystem>
+#include <functional>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -47,76 +51,57 @@ using rt::CUdeviceptr;
 void *kernelLibrary = nullptr; // the CPU-emulated kernels of the fixture
 const auto kOwnModule = reinterpret_cast<rt::CUmodule>(1);
 const auto kKernelsModule = reinterpret_cast<rt::CUmodule>(2);
-const auto kAttention = reinterpret_cast<rt::CUfunction>(1);
-const auto kCacheWrite = reinterpret_cast<rt::CUfunction>(2);
 
 template <typename T> T param(void **params, int i) {
   return *static_cast<T *>(params[i]);
 }
 
-int launch(rt::CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned,
-           unsigned, unsigned, unsigned, rt::CUstream, void **p, void **) {
-  if (fn == kCacheWrite) {
-    auto *cache = reinterpret_cast<float *>(param<CUdeviceptr>(p, 0));
-    auto *rows = reinterpret_cast<const float *>(param<CUdeviceptr>(p, 1));
-    auto *positions = reinterpret_cast<const void *>(param<CUdeviceptr>(p, 2));
-    int wide = param<int>(p, 3);
-    int64_t batch = param<int64_t>(p, 4), count = param<int64_t>(p, 5),
-            maxSeq = param<int64_t>(p, 6), width = param<int64_t>(p, 7);
-    for (int64_t b = 0; b < batch; ++b) {
-      int64_t start = wide ? static_cast<const int64_t *>(positions)[b]
-                           : static_cast<const int32_t *>(positions)[b];
-      std::memcpy(cache + (b * maxSeq + start) * width,
-                  rows + b * count * width, count * width * 4);
-    }
-    return 0;
-  }
-  if (fn == kAttention) {
-    rt::AttentionArgs a;
-    a.q = reinterpret_cast<const float *>(param<CUdeviceptr>(p, 0));
-    a.k = reinterpret_cast<const float *>(param<CUdeviceptr>(p, 1));
-    a.v = reinterpret_cast<const float *>(param<CUdeviceptr>(p, 2));
-    a.out = reinterpret_cast<float *>(param<CUdeviceptr>(p, 3));
-    a.sq = param<int64_t>(p, 4);
-    a.sk = param<int64_t>(p, 5);
-    a.heads = param<int64_t>(p, 6);
-    a.kvHeads = param<int64_t>(p, 7);
-    a.headDim = param<int64_t>(p, 8);
-    a.scale = param<float>(p, 9);
-    a.causal = param<int>(p, 10) != 0;
-    auto *positions = reinterpret_cast<const void *>(param<CUdeviceptr>(p, 11));
-    int wide = param<int>(p, 12);
-    auto *mask = reinterpret_cast<const void *>(param<CUdeviceptr>(p, 13));
-    int maskKind = param<int>(p, 14);
-    a.bias = reinterpret_cast<const float *>(param<CUdeviceptr>(p, 15));
-    for (int i = 0; i < 4; ++i)
-      a.biasStrides[i] = param<int64_t>(p, 16 + i);
-    // The grid is (query rows, heads, sequences).
-    EXPECT_EQ(gx, a.sq);
-    EXPECT_EQ(gy, a.heads);
-    a.batch = gz;
-    for (int64_t b = 0; b < a.batch; ++b)
-      a.offsets.push_back(
-          positions ? (wide ? static_cast<const int64_t *>(positions)[b]
-                            : static_cast<const int32_t *>(positions)[b])
-                    : a.sk - a.sq);
-    if (maskKind)
-      for (int64_t i = 0; i < a.batch * a.sk; ++i)
-        a.keyMask.push_back(
-            maskKind == 1   ? static_cast<const int8_t *>(mask)[i] != 0
-            : maskKind == 2 ? static_cast<const int32_t *>(mask)[i]
-            : maskKind == 3
-                ? static_cast<float>(static_cast<const int64_t *>(mask)[i])
-                : static_cast<const float *>(mask)[i]);
-    rt::ThreadPool pool(1);
-    rt::attention(a, pool);
-    return 0;
+/// Stream capture: while a capture is open, work is recorded (with its
+/// parameter values, as the driver copies them) instead of run; a graph
+/// replays the record.
+using Graph = std::vector<std::function<int()>>;
+Graph *capturing = nullptr;
+constexpr int kCaptureUnsupported = 900; // CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED
+
+int runKernel(rt::CUfunction fn, const unsigned grid[3], unsigned shared,
+              void **p) {
+  if (kiln::test::isEmulatedKernel(fn)) {
+    const auto *k = reinterpret_cast<const kiln::test::EmulatedKernel *>(fn);
+    unsigned block[3] = {rt::kOwnKernelThreads, 1, 1};
+    std::string error = k->launch(grid, block, shared, p);
+    EXPECT_EQ(error, "") << k->name;
+    return error.empty() ? 0 : 719; // CUDA_ERROR_LAUNCH_FAILED
   }
   using Kernel = void (*)(void **, const int64_t *, int64_t, int64_t);
   reinterpret_cast<Kernel>(fn)(
       reinterpret_cast<void **>(param<CUdeviceptr>(p, 0)),
       reinterpret_cast<const int64_t *>(param<CUdeviceptr>(p, 1)),
       param<int64_t>(p, 2), param<int64_t>(p, 3));
+  return 0;
+}
+
+int launch(rt::CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
+           unsigned bx, unsigned, unsigned, unsigned shared, rt::CUstream,
+           void **p, void **) {
+  EXPECT_EQ(bx, rt::kOwnKernelThreads);
+  unsigned grid[3] = {gx, gy, gz};
+  if (!capturing)
+    return runKernel(fn, grid, shared, p);
+  // Every parameter of these kernels is passed in an 8-byte slot.
+  size_t arity =
+      kiln::test::isEmulatedKernel(fn)
+          ? reinterpret_cast<const kiln::test::EmulatedKernel *>(fn)->arity
+          : 4;
+  std::vector<uint64_t> values(arity);
+  for (size_t i = 0; i < arity; ++i)
+    std::memcpy(&values[i], p[i], 8);
+  capturing->push_back([=]() mutable {
+    std::vector<void *> params;
+    for (uint64_t &v : values)
+      params.push_back(&v);
+    unsigned g[3] = {grid[0], grid[1], grid[2]};
+    return runKernel(fn, g, shared, params.data());
+  });
   return 0;
 }
 
@@ -135,6 +120,8 @@ rt::CudaApi fakeApi() {
   api.streamDestroy = [](rt::CUstream) { return 0; };
   api.streamSynchronize = [](rt::CUstream) { return 0; };
   api.memAlloc = [](CUdeviceptr *p, size_t n) {
+    if (capturing)
+      return kCaptureUnsupported;
     void *m = std::aligned_alloc(256, (n + 255) / 256 * 256);
     // Poisoned: an output the executor never writes shows as NaN.
     std::memset(m, 0xff, (n + 255) / 256 * 256);
@@ -147,15 +134,21 @@ rt::CudaApi fakeApi() {
   };
   api.memcpyHtoDAsync = [](CUdeviceptr d, const void *s, size_t n,
                            rt::CUstream) {
+    if (capturing) // the executor uploads before it captures
+      return kCaptureUnsupported;
     std::memcpy(reinterpret_cast<void *>(d), s, n);
     return 0;
   };
   api.memcpyDtoHAsync = [](void *d, CUdeviceptr s, size_t n, rt::CUstream) {
+    if (capturing)
+      return kCaptureUnsupported;
     std::memcpy(d, reinterpret_cast<const void *>(s), n);
     return 0;
   };
   api.memsetD8Async = [](CUdeviceptr d, unsigned char v, size_t n,
                          rt::CUstream) {
+    if (capturing)
+      return kCaptureUnsupported;
     std::memset(reinterpret_cast<void *>(d), v, n);
     return 0;
   };
@@ -167,19 +160,61 @@ rt::CudaApi fakeApi() {
   api.moduleGetFunction = [](rt::CUfunction *f, rt::CUmodule m,
                              const char *name) {
     if (m == kOwnModule) {
-      *f = !std::strcmp(name, "kiln_attention") ? kAttention : kCacheWrite;
-      return 0;
+      *f = reinterpret_cast<rt::CUfunction>(
+          const_cast<kiln::test::EmulatedKernel *>(
+              kiln::test::emulatedKernel(name)));
+      return *f ? 0 : 500; // CUDA_ERROR_NOT_FOUND
     }
     *f = reinterpret_cast<rt::CUfunction>(dlsym(kernelLibrary, name));
-    return *f ? 0 : 500; // CUDA_ERROR_NOT_FOUND
+    return *f ? 0 : 500;
   };
   api.launchKernel = launch;
+  api.streamBeginCapture = [](rt::CUstream, int) {
+    if (capturing)
+      return 1;
+    capturing = new Graph();
+    return 0;
+  };
+  api.streamEndCapture = [](rt::CUstream, rt::CUgraph *g) {
+    *g = reinterpret_cast<rt::CUgraph>(capturing);
+    capturing = nullptr;
+    return *g ? 0 : 1;
+  };
+  api.graphInstantiate = [](rt::CUgraphExec *e, rt::CUgraph g,
+                            unsigned long long) {
+    *e = reinterpret_cast<rt::CUgraphExec>(
+        new Graph(*reinterpret_cast<Graph *>(g)));
+    return 0;
+  };
+  api.graphLaunch = [](rt::CUgraphExec e, rt::CUstream) {
+    for (auto &op : *reinterpret_cast<Graph *>(e))
+      if (int r = op())
+        return r;
+    return 0;
+  };
+  api.graphExecDestroy = [](rt::CUgraphExec e) {
+    delete reinterpret_cast<Graph *>(e);
+    return 0;
+  };
+  api.graphDestroy = [](rt::CUgraph g) {
+    delete reinterpret_cast<Graph *>(g);
+    return 0;
+  };
   return api;
 }
 
 /// Gemm steps on host pointers.
 absl::Status hostGemm(const rt::GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
                       CUdeviceptr c) {
+  if (capturing) {
+    capturing->push_back([=] {
+      kiln::test::referenceGemm(g, reinterpret_cast<const float *>(a),
+                                reinterpret_cast<const float *>(b),
+                                reinterpret_cast<float *>(c));
+      return 0;
+    });
+    return absl::OkStatus();
+  }
   kiln::test::referenceGemm(g, reinterpret_cast<const float *>(a),
                             reinterpret_cast<const float *>(b),
                             reinterpret_cast<float *>(c));
@@ -283,6 +318,11 @@ TEST_P(CudaExecutorHostTest, MatchesTransformersOnAFakeDevice) {
     for (size_t b = 0; b < ids.size(); ++b)
       for (size_t t = 0; t < ids[b].size() && gaps[b][t] >= 1e-3; ++t)
         EXPECT_EQ(response->generated[b][t], ids[b][t]) << b << " " << t;
+  }
+  // Every decode step after the first two replays a graph.
+  if (golden->contains("generate") && request.maxNewTokens >= 3) {
+    EXPECT_GE((*executor)->stats().graphsCaptured, 1);
+    EXPECT_GE((*executor)->stats().graphReplays, request.maxNewTokens - 3);
   }
   executor->reset();
   dlclose(kernelLibrary);

@@ -1,0 +1,158 @@
+//===- CudaAttention.cpp - launches of the runtime's own CUDA kernels -----===//
+
+#include "runtime/CudaAttention.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <algorithm>
+
+namespace kiln::rt {
+
+namespace {
+
+/// Without cuFuncSetAttribute a kernel gets at most 48 KiB of dynamic
+/// shared memory; every launch here stays within it.
+constexpr int64_t kSharedLimit = 48 << 10;
+constexpr int64_t kRows = 16; // query rows per kiln_attention block
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// kiln_attention's dynamic shared memory for head dim `d` and key tiles of
+/// `keys` (see the kernel's comment).
+int64_t tiledSharedBytes(int64_t d, int64_t keys) {
+  return 4 * (2 * kRows * d + keys * (2 * d + 1) + kRows * keys);
+}
+
+/// The largest key tile that fits: a multiple of 16 up to 64 when one
+/// does, else anything from 15 down; 0 when none fits.
+int64_t tileKeys(int64_t d) {
+  for (int64_t keys = 64; keys >= 16; keys -= 16)
+    if (tiledSharedBytes(d, keys) <= kSharedLimit)
+      return keys;
+  for (int64_t keys = 15; keys >= 1; --keys)
+    if (tiledSharedBytes(d, keys) <= kSharedLimit)
+      return keys;
+  return 0;
+}
+
+int64_t decodeSharedBytes(int64_t d, int64_t chunk) {
+  return 4 * (d + chunk + kOwnKernelThreads);
+}
+
+} // namespace
+
+const char *ownKernelName(OwnKernel kernel) {
+  switch (kernel) {
+  case OwnKernel::CacheWrite:
+    return "kiln_cache_write";
+  case OwnKernel::Attention:
+    return "kiln_attention";
+  case OwnKernel::DecodeAttention:
+    return "kiln_decode_attention";
+  case OwnKernel::DecodeCombine:
+    return "kiln_decode_combine";
+  }
+  return "";
+}
+
+KernelLaunch cacheWriteLaunch(CUdeviceptr cache, CUdeviceptr rows,
+                              CUdeviceptr positions, bool widePositions,
+                              int64_t batch, int64_t count, int64_t maxSeq,
+                              int64_t width) {
+  KernelLaunch l;
+  l.kernel = OwnKernel::CacheWrite;
+  // A grid-stride loop: any grid is correct; at most 65535 blocks.
+  l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>(
+      ceilDiv(batch * count * width, kOwnKernelThreads), 1, 65535));
+  l.add(cache).add(rows).add(positions).add(int(widePositions)).add(batch);
+  l.add(count).add(maxSeq).add(width);
+  return l;
+}
+
+DecodeSplit decodeSplit(const AttentionPlan &p, int multiprocessors) {
+  DecodeSplit s;
+  int64_t blocks = std::max<int64_t>(p.batch * p.heads, 1);
+  s.splits = std::max<int64_t>(ceilDiv(2 * multiprocessors, blocks), 1);
+  s.splits = std::min(s.splits, std::max<int64_t>(ceilDiv(p.sk, 64), 1));
+  s.chunk = ceilDiv(p.sk, s.splits);
+  if (s.chunk > 2048) {
+    s.chunk = 2048;
+    s.splits = ceilDiv(p.sk, s.chunk);
+  }
+  return s;
+}
+
+int64_t attentionWorkspaceBytes(const AttentionPlan &p, int multiprocessors) {
+  if (p.sq != 1)
+    return 0;
+  DecodeSplit s = decodeSplit(p, multiprocessors);
+  return 4 * p.batch * p.heads * s.splits * (p.headDim + 2);
+}
+
+absl::StatusOr<std::vector<KernelLaunch>>
+attentionLaunches(const DeviceAttention &a, int multiprocessors,
+                  CUdeviceptr workspace, const std::string &where) {
+  const AttentionPlan &p = a.plan;
+  if (p.batch > 65535 || p.heads > 65535)
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": ", p.batch, " sequences of ", p.heads,
+        " heads exceed the attention kernels' grid (65535 each)"));
+  auto terms = [&](KernelLaunch &l) {
+    l.add(p.scale).add(int(p.causal)).add(a.positions);
+    l.add(int(a.widePositions)).add(a.mask).add(a.maskKind).add(a.bias);
+    for (int64_t stride : p.biasStrides)
+      l.add(stride);
+  };
+  std::vector<KernelLaunch> launches;
+  if (p.batch == 0 || p.sq == 0 || p.heads == 0)
+    return launches;
+  if (p.sq == 1) {
+    DecodeSplit s = decodeSplit(p, multiprocessors);
+    KernelLaunch partial;
+    partial.kernel = OwnKernel::DecodeAttention;
+    partial.grid[0] = static_cast<unsigned>(s.splits);
+    partial.grid[1] = static_cast<unsigned>(p.heads);
+    partial.grid[2] = static_cast<unsigned>(p.batch);
+    partial.sharedBytes = decodeSharedBytes(p.headDim, s.chunk);
+    if (static_cast<int64_t>(partial.sharedBytes) > kSharedLimit)
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": head dim ", p.headDim,
+          " is too large for the decode attention kernel"));
+    partial.add(a.q).add(a.k).add(a.v).add(workspace).add(p.sk);
+    partial.add(p.heads).add(p.kvHeads).add(p.headDim);
+    terms(partial);
+    partial.add(s.chunk);
+    launches.push_back(std::move(partial));
+
+    KernelLaunch combine;
+    combine.kernel = OwnKernel::DecodeCombine;
+    combine.grid[0] = static_cast<unsigned>(p.heads);
+    combine.grid[1] = static_cast<unsigned>(p.batch);
+    combine.add(workspace).add(a.out).add(p.heads).add(p.headDim);
+    combine.add(s.splits);
+    launches.push_back(std::move(combine));
+    return launches;
+  }
+  int64_t keys = tileKeys(p.headDim);
+  if (keys == 0)
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": head dim ", p.headDim,
+        " is too large for the attention kernel's 48 KiB of shared memory"));
+  KernelLaunch l;
+  l.kernel = OwnKernel::Attention;
+  int64_t tiles = ceilDiv(p.sq, kRows);
+  if (tiles > 0x7fffffff)
+    return absl::InvalidArgumentError(where + ": too many query rows");
+  l.grid[0] = static_cast<unsigned>(std::max<int64_t>(tiles, 1));
+  l.grid[1] = static_cast<unsigned>(p.heads);
+  l.grid[2] = static_cast<unsigned>(p.batch);
+  l.sharedBytes = tiledSharedBytes(p.headDim, keys);
+  l.add(a.q).add(a.k).add(a.v).add(a.out).add(p.sq).add(p.sk);
+  l.add(p.heads).add(p.kvHeads).add(p.headDim);
+  terms(l);
+  l.add(keys);
+  launches.push_back(std::move(l));
+  return launches;
+}
+
+} // namespace kiln::rt

@@ -1,0 +1,99 @@
+//===- CudaAttention.h - launches of the runtime's own CUDA kernels -------===//
+//
+// What the CUDA executor launches for an attention step, as data: which of
+// runtime/cuda/Attention.cu's kernels, its grid, its dynamic shared memory
+// and its parameters packed as cuLaunchKernel takes them. Kept apart from the
+// executor so that a test runs the very same launches through the CPU
+// emulator of those kernels (test/support/CudaEmulator.h).
+//
+// Paths: a step with one query row (decode, or T5's decoder against the
+// encoder) takes flash-decoding (kiln_decode_attention split along the keys,
+// then kiln_decode_combine); every other step takes the tiled
+// kiln_attention. Both are fp32.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_RUNTIME_CUDAATTENTION_H
+#define KILN_RUNTIME_CUDAATTENTION_H
+
+#include "runtime/CudaDriver.h"
+#include "runtime/StepPlan.h"
+
+#include "absl/status/statusor.h"
+
+#include <cstring>
+#include <vector>
+
+namespace kiln::rt {
+
+enum class OwnKernel { CacheWrite, Attention, DecodeAttention, DecodeCombine };
+inline constexpr int kOwnKernelCount = 4;
+/// The kernel's symbol in the fatbin.
+const char *ownKernelName(OwnKernel kernel);
+
+/// Threads per block of every launch here.
+inline constexpr unsigned kOwnKernelThreads = 256;
+
+/// One kernel launch; params() gives cuLaunchKernel's `void **`.
+class KernelLaunch {
+public:
+  OwnKernel kernel = OwnKernel::Attention;
+  unsigned grid[3] = {1, 1, 1};
+  size_t sharedBytes = 0;
+
+  template <typename T> KernelLaunch &add(T value) {
+    static_assert(sizeof(T) <= 8);
+    uint64_t slot = 0;
+    std::memcpy(&slot, &value, sizeof(T));
+    slots_.push_back(slot);
+    return *this;
+  }
+  void **params() {
+    pointers_.clear();
+    for (uint64_t &slot : slots_)
+      pointers_.push_back(&slot);
+    return pointers_.data();
+  }
+  size_t paramCount() const { return slots_.size(); }
+
+private:
+  std::vector<uint64_t> slots_;
+  std::vector<void *> pointers_;
+};
+
+/// An attention step's device buffers (0 where absent) and plan.
+struct DeviceAttention {
+  AttentionPlan plan;
+  CUdeviceptr q = 0, k = 0, v = 0, out = 0;
+  CUdeviceptr positions = 0, mask = 0, bias = 0;
+  bool widePositions = true;
+  int maskKind = 0; // 1 i8/i1, 2 i32, 3 i64, 4 f32
+};
+
+/// kiln_cache_write of `rows` ([batch, count, width]) into `cache`.
+KernelLaunch cacheWriteLaunch(CUdeviceptr cache, CUdeviceptr rows,
+                              CUdeviceptr positions, bool widePositions,
+                              int64_t batch, int64_t count, int64_t maxSeq,
+                              int64_t width);
+
+/// The flash-decoding split of a one-row step: `splits` chunks of `chunk`
+/// keys, enough blocks to fill `multiprocessors` twice over, chunks of at
+/// least 64 and at most 2048 keys. Depends only on the shapes, so a decode
+/// step launches identically at every position.
+struct DecodeSplit {
+  int64_t splits = 1, chunk = 0;
+};
+DecodeSplit decodeSplit(const AttentionPlan &plan, int multiprocessors);
+/// Bytes of the partial results flash-decoding needs (0 for other steps).
+int64_t attentionWorkspaceBytes(const AttentionPlan &plan,
+                                int multiprocessors);
+
+/// The launches of one attention step (after its cache writes), or why the
+/// kernels cannot take it. `workspace` holds attentionWorkspaceBytes.
+absl::StatusOr<std::vector<KernelLaunch>>
+attentionLaunches(const DeviceAttention &step, int multiprocessors,
+                  CUdeviceptr workspace, const std::string &where);
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_CUDAATTENTION_H

@@ -1,0 +1,55 @@
+//===- EmulatedKernels.cpp - the runtime's CUDA kernels, run on the CPU ---===//
+
+#include "test/support/EmulatedKernels.h"
+
+#include "test/support/CudaEmulator.h"
+
+#include "runtime/cuda/Attention.cu"
+
+#include <vector>
+
+namespace kiln::test {
+
+namespace {
+
+template <typename... Args>
+EmulatedKernel make(const char *name, void (*fn)(Args...)) {
+  EmulatedKernel k;
+  k.name = name;
+  k.arity = sizeof...(Args);
+  emu::Launcher run = emu::launcher(fn);
+  k.launch = [run](const unsigned grid[3], const unsigned block[3],
+                   size_t sharedBytes, void **params) {
+    return run({grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]},
+               sharedBytes, params);
+  };
+  return k;
+}
+
+const std::vector<EmulatedKernel> &all() {
+  static const std::vector<EmulatedKernel> kernels = {
+      make("kiln_cache_write", kiln_cache_write),
+      make("kiln_attention", kiln_attention),
+      make("kiln_decode_attention", kiln_decode_attention),
+      make("kiln_decode_combine", kiln_decode_combine),
+  };
+  return kernels;
+}
+
+} // namespace
+
+const EmulatedKernel *emulatedKernel(const std::string &name) {
+  for (const EmulatedKernel &k : all())
+    if (k.name == name)
+      return &k;
+  return nullptr;
+}
+
+bool isEmulatedKernel(const void *p) {
+  for (const EmulatedKernel &k : all())
+    if (&k == p)
+      return true;
+  return false;
+}
+
+} // namespace kiln::test

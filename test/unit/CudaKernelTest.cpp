@@ -1,0 +1,440 @@
+//===- CudaKernelTest.cpp - the runtime's CUDA kernels on the CPU ---------===//
+//
+// runtime/cuda/Attention.cu run through the CPU emulator
+// (test/support/CudaEmulator.h) with the launches the CUDA executor makes
+// (runtime/CudaAttention.h), against the CPU attention step
+// (runtime/Attention.cpp), which the golden tests tie to transformers.
+// Covers both paths (tiled prefill, flash-decoding) over head dims 32 to
+// 256, grouped-query heads, every mask type, T5 bias, kv caches at several
+// positions, fully masked rows, and the decode split at several machine
+// sizes. Also checks the emulator itself: its barrier and shuffle meanings
+// and the errors it must report.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Attention.h"
+#include "runtime/CudaAttention.h"
+#include "runtime/ThreadPool.h"
+#include "test/support/EmulatedKernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace {
+
+namespace rt = kiln::rt;
+using rt::CUdeviceptr;
+
+CUdeviceptr dev(const void *p) { return reinterpret_cast<CUdeviceptr>(p); }
+
+/// Runs one launch on the emulator; "" or its error.
+std::string run(rt::KernelLaunch &l) {
+  const kiln::test::EmulatedKernel *k =
+      kiln::test::emulatedKernel(rt::ownKernelName(l.kernel));
+  if (!k)
+    return "no kernel";
+  if (k->arity != l.paramCount())
+    return "the launch passes " + std::to_string(l.paramCount()) +
+           " parameters to a kernel of " + std::to_string(k->arity);
+  unsigned block[3] = {rt::kOwnKernelThreads, 1, 1};
+  return k->launch(l.grid, block, l.sharedBytes, l.params());
+}
+
+struct Case {
+  std::string name;
+  int64_t batch = 2, sq = 8, sk = 8, heads = 4, kvHeads = 4, headDim = 32;
+  bool causal = false;
+  bool cache = false; // sk is then the cache's length
+  std::vector<int64_t> positions;
+  int maskKind = 0;   // 1 i8, 2 i32, 3 i64, 4 f32
+  bool fullyMasked = false; // sequence 0 masks every key
+  bool bias = false;
+  int multiprocessors = 132;
+};
+
+std::ostream &operator<<(std::ostream &os, const Case &c) {
+  return os << c.name;
+}
+
+class AttentionKernelTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(AttentionKernelTest, MatchesTheCpuStep) {
+  const Case &c = GetParam();
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal(0, 1);
+  auto randoms = [&](int64_t n) {
+    std::vector<float> v(n);
+    for (float &x : v)
+      x = normal(gen);
+    return v;
+  };
+  const int64_t width = c.kvHeads * c.headDim;
+  const int64_t newKeys = c.cache ? c.sq : c.sk;
+  std::vector<float> q = randoms(c.batch * c.sq * c.heads * c.headDim);
+  std::vector<float> k = randoms(c.batch * newKeys * width);
+  std::vector<float> v = randoms(c.batch * newKeys * width);
+
+  rt::AttentionArgs ref;
+  ref.batch = c.batch;
+  ref.sq = c.sq;
+  ref.sk = c.sk;
+  ref.heads = c.heads;
+  ref.kvHeads = c.kvHeads;
+  ref.headDim = c.headDim;
+  ref.scale = 1.0f / std::sqrt(static_cast<float>(c.headDim));
+  ref.causal = c.causal;
+
+  // Caches: earlier rows random, the new rows written at each position.
+  std::vector<float> kCache, vCache, kExpected, vExpected;
+  std::vector<int64_t> positions = c.positions;
+  if (c.cache) {
+    kCache = randoms(c.batch * c.sk * width);
+    vCache = randoms(c.batch * c.sk * width);
+    kExpected = kCache;
+    vExpected = vCache;
+    for (int64_t b = 0; b < c.batch; ++b)
+      for (int64_t r = 0; r < c.sq; ++r)
+        for (int64_t e = 0; e < width; ++e) {
+          int64_t to = (b * c.sk + positions[b] + r) * width + e;
+          int64_t from = (b * c.sq + r) * width + e;
+          kExpected[to] = k[from];
+          vExpected[to] = v[from];
+        }
+    ref.k = kExpected.data();
+    ref.v = vExpected.data();
+    ref.offsets = positions;
+  } else {
+    ref.k = k.data();
+    ref.v = v.data();
+    ref.offsets.assign(c.batch, c.sk - c.sq);
+  }
+
+  // Key mask: sequence b keeps its first sk - 3b keys (none when fully
+  // masked), in the case's element type.
+  std::vector<int8_t> maskI8;
+  std::vector<int32_t> maskI32;
+  std::vector<int64_t> maskI64;
+  std::vector<float> maskF32;
+  if (c.maskKind) {
+    for (int64_t b = 0; b < c.batch; ++b)
+      for (int64_t j = 0; j < c.sk; ++j) {
+        bool keep = j < c.sk - 3 * b && !(c.fullyMasked && b == 0);
+        ref.keyMask.push_back(keep);
+        maskI8.push_back(keep);
+        maskI32.push_back(keep);
+        maskI64.push_back(keep);
+        maskF32.push_back(keep);
+      }
+  }
+  std::vector<float> bias;
+  if (c.bias) { // [1, H, Sq, Sk], broadcast over the batch
+    bias = randoms(c.heads * c.sq * c.sk);
+    ref.bias = bias.data();
+    ref.biasStrides[0] = 0;
+    ref.biasStrides[1] = c.sq * c.sk;
+    ref.biasStrides[2] = c.sk;
+    ref.biasStrides[3] = 1;
+  }
+  std::vector<float> expected(q.size());
+  ref.q = q.data();
+  ref.out = expected.data();
+  rt::ThreadPool pool(1);
+  rt::attention(ref, pool);
+
+  // The same through the kernels.
+  std::vector<float> out(q.size(), std::nanf(""));
+  rt::DeviceAttention d;
+  rt::AttentionPlan &p = d.plan;
+  p.batch = c.batch;
+  p.sq = c.sq;
+  p.sk = c.sk;
+  p.heads = c.heads;
+  p.kvHeads = c.kvHeads;
+  p.headDim = c.headDim;
+  p.width = width;
+  p.scale = ref.scale;
+  p.causal = c.causal;
+  for (int i = 0; i < 4; ++i)
+    p.biasStrides[i] = ref.biasStrides[i];
+  d.q = dev(q.data());
+  d.k = dev(k.data());
+  d.v = dev(v.data());
+  d.out = dev(out.data());
+  if (c.cache) {
+    p.cacheLength = c.sk;
+    d.positions = dev(positions.data());
+    d.widePositions = true;
+    for (auto [cache, rows] : {std::pair{dev(kCache.data()), d.k},
+                               std::pair{dev(vCache.data()), d.v}}) {
+      rt::KernelLaunch l = rt::cacheWriteLaunch(cache, rows, d.positions, true,
+                                                c.batch, c.sq, c.sk, width);
+      ASSERT_EQ(run(l), "");
+    }
+    EXPECT_EQ(kCache, kExpected);
+    EXPECT_EQ(vCache, vExpected);
+    d.k = dev(kCache.data());
+    d.v = dev(vCache.data());
+  }
+  d.maskKind = c.maskKind;
+  const void *masks[] = {nullptr, maskI8.data(), maskI32.data(),
+                         maskI64.data(), maskF32.data()};
+  d.mask = dev(masks[c.maskKind]);
+  d.bias = dev(c.bias ? bias.data() : nullptr);
+  std::vector<float> workspace(
+      rt::attentionWorkspaceBytes(p, c.multiprocessors) / 4 + 1,
+      std::nanf(""));
+  auto launches =
+      rt::attentionLaunches(d, c.multiprocessors, dev(workspace.data()), c.name);
+  ASSERT_TRUE(launches.ok()) << launches.status();
+  ASSERT_EQ(launches->size(), c.sq == 1 ? 2u : 1u);
+  EXPECT_EQ((*launches)[0].kernel, c.sq == 1 ? rt::OwnKernel::DecodeAttention
+                                             : rt::OwnKernel::Attention);
+  for (rt::KernelLaunch &l : *launches)
+    ASSERT_EQ(run(l), "");
+
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(out[i])) << "element " << i;
+    diff += (out[i] - expected[i]) * double(out[i] - expected[i]);
+    norm += expected[i] * double(expected[i]);
+  }
+  EXPECT_LE(std::sqrt(diff / std::max(norm, 1e-30)), 1e-5);
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> all;
+  auto add = [&](Case c) { all.push_back(c); };
+  Case c;
+  c = {};
+  c.name = "EncoderPaddedI64Mask";
+  c.sq = c.sk = 37;
+  c.headDim = 64;
+  c.maskKind = 3;
+  add(c);
+  c = {};
+  c.name = "EncoderI32MaskHeadDim80";
+  c.sq = c.sk = 21;
+  c.heads = c.kvHeads = 2;
+  c.headDim = 80;
+  c.maskKind = 2;
+  add(c);
+  c = {};
+  c.name = "FullyMaskedSequence";
+  c.sq = c.sk = 19;
+  c.maskKind = 1;
+  c.fullyMasked = true;
+  add(c);
+  c = {};
+  c.name = "CausalGqaHeadDim128";
+  c.sq = c.sk = 33;
+  c.heads = 8;
+  c.kvHeads = 2;
+  c.headDim = 128;
+  c.causal = true;
+  add(c);
+  c = {};
+  c.name = "CausalHeadDim256";
+  c.batch = 1;
+  c.sq = c.sk = 20;
+  c.heads = c.kvHeads = 2;
+  c.headDim = 256;
+  c.causal = true;
+  add(c);
+  c = {};
+  c.name = "T5BiasI8Mask";
+  c.sq = 9;
+  c.sk = 23;
+  c.headDim = 64;
+  c.bias = true;
+  c.maskKind = 1;
+  add(c);
+  c = {};
+  c.name = "PrefillIntoCache";
+  c.sq = 20;
+  c.sk = 48;
+  c.cache = true;
+  c.causal = true;
+  c.positions = {0, 5};
+  c.maskKind = 4;
+  add(c);
+  c = {};
+  c.name = "DecodeSplitAlongTheContext";
+  c.batch = 3;
+  c.sq = 1;
+  c.sk = 300;
+  c.heads = 4;
+  c.kvHeads = 2;
+  c.headDim = 64;
+  c.cache = true;
+  c.causal = true;
+  c.positions = {0, 137, 299};
+  c.maskKind = 4;
+  c.multiprocessors = 8;
+  add(c);
+  c.name = "DecodeOneChunk";
+  c.multiprocessors = 1;
+  add(c);
+  c = {};
+  c.name = "DecodeHeadDim128Bias";
+  c.batch = 2;
+  c.sq = 1;
+  c.sk = 200;
+  c.headDim = 128;
+  c.cache = true;
+  c.causal = true;
+  c.positions = {199, 64};
+  c.bias = true;
+  c.multiprocessors = 16;
+  add(c);
+  c = {};
+  c.name = "DecodeHeadDim256";
+  c.batch = 1;
+  c.sq = 1;
+  c.sk = 130;
+  c.heads = c.kvHeads = 2;
+  c.headDim = 256;
+  c.cache = true;
+  c.causal = true;
+  c.positions = {100};
+  add(c);
+  c = {};
+  c.name = "OneQueryNoCache"; // T5's decoder against the encoder
+  c.sq = 1;
+  c.sk = 70;
+  c.headDim = 64;
+  c.maskKind = 3;
+  c.multiprocessors = 4;
+  add(c);
+  return all;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, AttentionKernelTest,
+                         ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                           return info.param.name;
+                         });
+
+TEST(AttentionLaunchTest, DecodeSplitFillsTheMachineAndIgnoresThePosition) {
+  rt::AttentionPlan p;
+  p.batch = 1;
+  p.sq = 1;
+  p.heads = 12;
+  p.kvHeads = 12;
+  p.headDim = 64;
+  p.sk = 1024;
+  rt::DecodeSplit s = rt::decodeSplit(p, 132);
+  EXPECT_EQ(s.splits, 16); // 12 * 16 blocks >= 2 * 132
+  EXPECT_EQ(s.chunk, 64);
+  p.batch = 32;
+  s = rt::decodeSplit(p, 132);
+  EXPECT_EQ(s.splits, 1);
+  EXPECT_EQ(s.chunk, 1024);
+  p.sk = 32768;
+  s = rt::decodeSplit(p, 132);
+  EXPECT_EQ(s.chunk, 2048);
+  EXPECT_EQ(s.splits, 16);
+}
+
+TEST(AttentionLaunchTest, RefusesHeadDimsBeyondSharedMemory) {
+  rt::DeviceAttention d;
+  d.plan.batch = 1;
+  d.plan.sq = 4;
+  d.plan.sk = 4;
+  d.plan.heads = d.plan.kvHeads = 1;
+  d.plan.headDim = 512;
+  auto launches = rt::attentionLaunches(d, 132, 0, "attention at here");
+  ASSERT_FALSE(launches.ok());
+  EXPECT_NE(launches.status().message().find("head dim 512"),
+            std::string::npos);
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// The emulator itself, on kernels written for it.
+//===----------------------------------------------------------------------===//
+
+#include "test/support/CudaEmulator.h"
+
+namespace {
+
+__global__ void warpSum(float *out) {
+  float v = static_cast<float>(threadIdx.x % 32);
+  for (int o = 16; o > 0; o /= 2)
+    v += __shfl_xor_sync(0xffffffff, v, o);
+  out[blockIdx.x * blockDim.x + threadIdx.x] = v;
+}
+
+__global__ void blockSum(const float *in, float *out) {
+  __shared__ float partial[256];
+  partial[threadIdx.x] = in[threadIdx.x];
+  __syncthreads();
+  for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half)
+      partial[threadIdx.x] += partial[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0)
+    *out = partial[0];
+}
+
+__global__ void earlyExitBeforeBarrier(float *out) {
+  if (threadIdx.x < 128)
+    return;
+  __syncthreads();
+  out[0] = 1;
+}
+
+__global__ void shuffleAgainstBarrier(float *out) {
+  if (threadIdx.x == 0)
+    __syncthreads();
+  else
+    out[0] = __shfl_xor_sync(0xffffffff, 1.0f, 1);
+}
+
+kiln::emu::Dim3 dim(unsigned x) { return {x, 1, 1}; }
+
+TEST(CudaEmulatorTest, ShufflesExchangeWithinTheWarp) {
+  std::vector<float> out(2 * 64);
+  float *p = out.data();
+  void *params[] = {&p};
+  ASSERT_EQ(kiln::emu::launcher(warpSum)(dim(2), dim(64), 0, params), "");
+  for (float v : out)
+    EXPECT_EQ(v, 496.0f); // 0 + 1 + ... + 31
+}
+
+TEST(CudaEmulatorTest, BarriersOrderSharedMemory) {
+  std::vector<float> in(256);
+  for (int i = 0; i < 256; ++i)
+    in[i] = static_cast<float>(i);
+  float sum = 0;
+  const float *a = in.data();
+  float *b = &sum;
+  void *params[] = {&a, &b};
+  ASSERT_EQ(kiln::emu::launcher(blockSum)(dim(1), dim(256), 0, params), "");
+  EXPECT_EQ(sum, 255.0f * 256 / 2);
+}
+
+TEST(CudaEmulatorTest, ReportsABarrierSomeThreadsNeverReach) {
+  float out = 0;
+  float *p = &out;
+  void *params[] = {&p};
+  std::string error =
+      kiln::emu::launcher(earlyExitBeforeBarrier)(dim(1), dim(256), 0, params);
+  EXPECT_NE(error.find("__syncthreads not reached by 128 exited threads"),
+            std::string::npos)
+      << error;
+}
+
+TEST(CudaEmulatorTest, ReportsDeadlock) {
+  float out = 0;
+  float *p = &out;
+  void *params[] = {&p};
+  std::string error =
+      kiln::emu::launcher(shuffleAgainstBarrier)(dim(1), dim(32), 0, params);
+  EXPECT_NE(error.find("deadlock"), std::string::npos) << error;
+}
+
+} // namespace
