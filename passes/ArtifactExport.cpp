@@ -4,6 +4,7 @@
 
 #include "dialects/kiln/KilnOps.h"
 #include "frontend/SafeTensors.h"
+#include "passes/GemmEpilogue.h"
 #include "passes/StepShapes.h"
 #include "runtime/Artifact.h"
 #include "runtime/Driver.h"
@@ -278,6 +279,18 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
       step->kind = art::StepKind::Gemm;
       step->transpose_lhs = matmul.getTransposeLhs();
       step->transpose_rhs = matmul.getTransposeRhs();
+    } else if (auto linear = dyn_cast<LinearOp>(op)) {
+      if (!fitsGemmEpilogue(linear))
+        return fail(&op, "has an epilogue a gemm step cannot hold");
+      step->kind = art::StepKind::Gemm;
+      step->transpose_rhs = linear.getLayout() == WeightLayout::OutIn;
+      step->has_bias = linear.getBias() != nullptr;
+      step->has_residual = linear.getResidual() != nullptr;
+      step->activation = linear.getActivation() == Activation::Relu
+                             ? art::Activation::Relu
+                         : linear.getActivation() == Activation::GeluTanh
+                             ? art::Activation::GeluTanh
+                             : art::Activation::None;
     } else if (auto attention = dyn_cast<AttentionOp>(op)) {
       step->kind = art::StepKind::Attention;
       step->num_heads = attention.getNumHeads();
@@ -302,7 +315,7 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
       }
     } else {
       return fail(&op, "is not a step the runtime runs (kernel call, "
-                       "matmul or attention)");
+                       "matmul, linear or attention)");
     }
     for (Value v : op.getOperands()) {
       auto buffer = bufferOf(v);

@@ -20,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/kiln/KilnOps.h"
+#include "passes/GemmEpilogue.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -91,18 +92,34 @@ Value lowestValue(ImplicitLocOpBuilder &b, Type elementType) {
 //===----------------------------------------------------------------------===//
 
 struct DecomposeLinear : public OpRewritePattern<LinearOp> {
-  using OpRewritePattern::OpRewritePattern;
+  DecomposeLinear(MLIRContext *context, bool keepEpilogue)
+      : OpRewritePattern(context), keepEpilogue(keepEpilogue) {}
 
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
+    if (keepEpilogue && fitsGemmEpilogue(op))
+      return failure();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    Value y = MatmulOp::create(b, op.getInput(), op.getWeight(),
-                               /*transpose_lhs=*/false,
-                               /*transpose_rhs=*/op.getLayout() ==
-                                   WeightLayout::OutIn);
-    if (Value bias = op.getBias())
-      y = AddOp::create(b, y, bias);
-    switch (op.getActivation()) {
+    Value y;
+    Activation activation = op.getActivation();
+    if (keepEpilogue) {
+      // The gemm keeps the bias, and the activation when it can.
+      bool fused =
+          activation == Activation::Relu || activation == Activation::GeluTanh;
+      y = LinearOp::create(b, op.getInput(), op.getWeight(), op.getBias(),
+                           /*residual=*/Value(), op.getLayout(),
+                           fused ? activation : Activation::None);
+      if (fused)
+        activation = Activation::None;
+    } else {
+      y = MatmulOp::create(b, op.getInput(), op.getWeight(),
+                           /*transpose_lhs=*/false,
+                           /*transpose_rhs=*/op.getLayout() ==
+                               WeightLayout::OutIn);
+      if (Value bias = op.getBias())
+        y = AddOp::create(b, y, bias);
+    }
+    switch (activation) {
     case Activation::None:
       break;
     case Activation::Relu:
@@ -123,6 +140,9 @@ struct DecomposeLinear : public OpRewritePattern<LinearOp> {
     rewriter.replaceOp(op, y);
     return success();
   }
+
+private:
+  bool keepEpilogue;
 };
 
 //===----------------------------------------------------------------------===//
@@ -328,8 +348,9 @@ struct KilnDecomposePass
 
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<DecomposeLinear, DecomposeRotary,
-                 DecomposeRelativePositionBias>(&getContext());
+    patterns.add<DecomposeLinear>(&getContext(), keepLinear);
+    patterns.add<DecomposeRotary, DecomposeRelativePositionBias>(
+        &getContext());
     if (!keepAttention)
       patterns.add<DecomposeAttention>(&getContext());
     // One walk suffices: every pattern emits primitives only. Unlike the

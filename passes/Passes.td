@@ -24,11 +24,17 @@ def KilnDecompose : Pass<"kiln-decompose"> {
     per kv head serves its whole group.
 
     With `keep-attention`, kiln.attention stays (code generation turns it
-    into an attention step).
+    into an attention step). With `keep-linear`, kiln.linear stays for a
+    gemm step with an epilogue (passes/GemmEpilogue.h): a linear whose
+    activation or residual the epilogue cannot hold keeps its bias (and
+    activation) and the rest follows as primitives.
   }];
   let options = [
     Option<"keepAttention", "keep-attention", "bool", /*default=*/"false",
-           "leave kiln.attention for the attention step">
+           "leave kiln.attention for the attention step">,
+    Option<"keepLinear", "keep-linear", "bool", /*default=*/"false",
+           "leave kiln.linear (with what a gemm epilogue holds) for the "
+           "gemm step">
   ];
 }
 

@@ -22,6 +22,7 @@ void buildKilnStepListPipeline(mlir::OpPassManager &pm, int64_t maxBatch,
                                int64_t maxSeq) {
   KilnDecomposeOptions decompose;
   decompose.keepAttention = true;
+  decompose.keepLinear = true;
   pm.addPass(createKilnDecompose(decompose));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());

@@ -82,6 +82,12 @@ ruleFor(Operation *op, ArrayRef<DimExprs> operands) {
           return tb ? r[r.size() - 2] : r[r.size() - 1];
         })};
       })
+      .Case([&](LinearOp o) -> FailureOr<SmallVector<DimExprs>> {
+        DimExprs dims = operands[0];
+        const DimExprs &w = operands[1];
+        dims.back() = o.getLayout() == WeightLayout::OutIn ? w[0] : w[1];
+        return SmallVector<DimExprs>{dims};
+      })
       .Case([&](ReduceOp o) -> FailureOr<SmallVector<DimExprs>> {
         DimExprs kept;
         for (int64_t d = 0; d < static_cast<int64_t>(operands[0].size()); ++d)

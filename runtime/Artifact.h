@@ -33,7 +33,7 @@ namespace kiln::rt {
 inline constexpr char kArtifactMagic[8] = {'K', 'I', 'L', 'N',
                                            'A', 'R', 'T', '\0'};
 /// The format this runtime writes and the newest it reads.
-inline constexpr uint32_t kArtifactVersion = 1;
+inline constexpr uint32_t kArtifactVersion = 2;
 inline constexpr uint64_t kBlobAlignment = 64;
 
 /// XXH3-64 of `size` bytes.

@@ -270,6 +270,39 @@ inline const char *EnumNameMaskKind(MaskKind e) {
   return EnumNamesMaskKind()[index];
 }
 
+enum class Activation : int8_t {
+  None = 0,
+  Relu = 1,
+  GeluTanh = 2,
+  MIN = None,
+  MAX = GeluTanh
+};
+
+inline const Activation (&EnumValuesActivation())[3] {
+  static const Activation values[] = {
+    Activation::None,
+    Activation::Relu,
+    Activation::GeluTanh
+  };
+  return values;
+}
+
+inline const char * const *EnumNamesActivation() {
+  static const char * const names[4] = {
+    "None",
+    "Relu",
+    "GeluTanh",
+    nullptr
+  };
+  return names;
+}
+
+inline const char *EnumNameActivation(Activation e) {
+  if (flatbuffers::IsOutRange(e, Activation::None, Activation::GeluTanh)) return "";
+  const size_t index = static_cast<size_t>(e);
+  return EnumNamesActivation()[index];
+}
+
 enum class BlobKind : int8_t {
   CpuKernels = 0,
   Weight = 1,
@@ -523,6 +556,8 @@ struct StepT : public flatbuffers::NativeTable {
   bool has_bias = false;
   bool has_cache = false;
   std::string location{};
+  kiln::artifact::Activation activation = kiln::artifact::Activation::None;
+  bool has_residual = false;
   StepT() = default;
   StepT(const StepT &o);
   StepT(StepT&&) FLATBUFFERS_NOEXCEPT = default;
@@ -530,7 +565,8 @@ struct StepT : public flatbuffers::NativeTable {
 };
 
 /// A kernel step: `operands` are the kernel's arguments, `results` its one
-/// result. A gemm: operands lhs, rhs. An attention: operands query, key,
+/// result. A gemm: operands lhs, rhs, then bias and residual when present
+/// (see below). An attention: operands query, key,
 /// value, then key_mask, bias and k_cache, v_cache, positions when present
 /// (the flags say which); its results are the output, then the updated
 /// caches (which are the cache operands, written in place).
@@ -551,7 +587,9 @@ struct Step FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_HAS_KEY_MASK = 24,
     VT_HAS_BIAS = 26,
     VT_HAS_CACHE = 28,
-    VT_LOCATION = 30
+    VT_LOCATION = 30,
+    VT_ACTIVATION = 32,
+    VT_HAS_RESIDUAL = 34
   };
   kiln::artifact::StepKind kind() const {
     return static_cast<kiln::artifact::StepKind>(GetField<int8_t>(VT_KIND, 0));
@@ -595,6 +633,15 @@ struct Step FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   const flatbuffers::String *location() const {
     return GetPointer<const flatbuffers::String *>(VT_LOCATION);
   }
+  /// A gemm's epilogue, on C = A B: + bias (operand 2, [N]) when has_bias,
+  /// then the activation, then + residual (the next operand, C's shape)
+  /// when has_residual (only without an activation).
+  kiln::artifact::Activation activation() const {
+    return static_cast<kiln::artifact::Activation>(GetField<int8_t>(VT_ACTIVATION, 0));
+  }
+  bool has_residual() const {
+    return GetField<uint8_t>(VT_HAS_RESIDUAL, 0) != 0;
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<int8_t>(verifier, VT_KIND, 1) &&
@@ -616,6 +663,8 @@ struct Step FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            VerifyField<uint8_t>(verifier, VT_HAS_CACHE, 1) &&
            VerifyOffset(verifier, VT_LOCATION) &&
            verifier.VerifyString(location()) &&
+           VerifyField<int8_t>(verifier, VT_ACTIVATION, 1) &&
+           VerifyField<uint8_t>(verifier, VT_HAS_RESIDUAL, 1) &&
            verifier.EndTable();
   }
   StepT *UnPack(const flatbuffers::resolver_function_t *_resolver = nullptr) const;
@@ -669,6 +718,12 @@ struct StepBuilder {
   void add_location(flatbuffers::Offset<flatbuffers::String> location) {
     fbb_.AddOffset(Step::VT_LOCATION, location);
   }
+  void add_activation(kiln::artifact::Activation activation) {
+    fbb_.AddElement<int8_t>(Step::VT_ACTIVATION, static_cast<int8_t>(activation), 0);
+  }
+  void add_has_residual(bool has_residual) {
+    fbb_.AddElement<uint8_t>(Step::VT_HAS_RESIDUAL, static_cast<uint8_t>(has_residual), 0);
+  }
   explicit StepBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -695,7 +750,9 @@ inline flatbuffers::Offset<Step> CreateStep(
     bool has_key_mask = false,
     bool has_bias = false,
     bool has_cache = false,
-    flatbuffers::Offset<flatbuffers::String> location = 0) {
+    flatbuffers::Offset<flatbuffers::String> location = 0,
+    kiln::artifact::Activation activation = kiln::artifact::Activation::None,
+    bool has_residual = false) {
   StepBuilder builder_(_fbb);
   builder_.add_scale(scale);
   builder_.add_num_kv_heads(num_kv_heads);
@@ -704,6 +761,8 @@ inline flatbuffers::Offset<Step> CreateStep(
   builder_.add_results(results);
   builder_.add_operands(operands);
   builder_.add_kernel(kernel);
+  builder_.add_has_residual(has_residual);
+  builder_.add_activation(activation);
   builder_.add_has_cache(has_cache);
   builder_.add_has_bias(has_bias);
   builder_.add_has_key_mask(has_key_mask);
@@ -729,7 +788,9 @@ inline flatbuffers::Offset<Step> CreateStepDirect(
     bool has_key_mask = false,
     bool has_bias = false,
     bool has_cache = false,
-    const char *location = nullptr) {
+    const char *location = nullptr,
+    kiln::artifact::Activation activation = kiln::artifact::Activation::None,
+    bool has_residual = false) {
   auto operands__ = operands ? _fbb.CreateVector<flatbuffers::Offset<kiln::artifact::Buffer>>(*operands) : 0;
   auto results__ = results ? _fbb.CreateVector<flatbuffers::Offset<kiln::artifact::Buffer>>(*results) : 0;
   auto location__ = location ? _fbb.CreateString(location) : 0;
@@ -748,7 +809,9 @@ inline flatbuffers::Offset<Step> CreateStepDirect(
       has_key_mask,
       has_bias,
       has_cache,
-      location__);
+      location__,
+      activation,
+      has_residual);
 }
 
 flatbuffers::Offset<Step> CreateStep(flatbuffers::FlatBufferBuilder &_fbb, const StepT *_o, const flatbuffers::rehasher_function_t *_rehasher = nullptr);
@@ -2095,7 +2158,9 @@ inline StepT::StepT(const StepT &o)
         has_key_mask(o.has_key_mask),
         has_bias(o.has_bias),
         has_cache(o.has_cache),
-        location(o.location) {
+        location(o.location),
+        activation(o.activation),
+        has_residual(o.has_residual) {
   operands.reserve(o.operands.size());
   for (const auto &operands_ : o.operands) { operands.emplace_back((operands_) ? new kiln::artifact::BufferT(*operands_) : nullptr); }
   results.reserve(o.results.size());
@@ -2117,6 +2182,8 @@ inline StepT &StepT::operator=(StepT o) FLATBUFFERS_NOEXCEPT {
   std::swap(has_bias, o.has_bias);
   std::swap(has_cache, o.has_cache);
   std::swap(location, o.location);
+  std::swap(activation, o.activation);
+  std::swap(has_residual, o.has_residual);
   return *this;
 }
 
@@ -2143,6 +2210,8 @@ inline void Step::UnPackTo(StepT *_o, const flatbuffers::resolver_function_t *_r
   { auto _e = has_bias(); _o->has_bias = _e; }
   { auto _e = has_cache(); _o->has_cache = _e; }
   { auto _e = location(); if (_e) _o->location = _e->str(); }
+  { auto _e = activation(); _o->activation = _e; }
+  { auto _e = has_residual(); _o->has_residual = _e; }
 }
 
 inline flatbuffers::Offset<Step> Step::Pack(flatbuffers::FlatBufferBuilder &_fbb, const StepT* _o, const flatbuffers::rehasher_function_t *_rehasher) {
@@ -2167,6 +2236,8 @@ inline flatbuffers::Offset<Step> CreateStep(flatbuffers::FlatBufferBuilder &_fbb
   auto _has_bias = _o->has_bias;
   auto _has_cache = _o->has_cache;
   auto _location = _o->location.empty() ? 0 : _fbb.CreateString(_o->location);
+  auto _activation = _o->activation;
+  auto _has_residual = _o->has_residual;
   return kiln::artifact::CreateStep(
       _fbb,
       _kind,
@@ -2182,7 +2253,9 @@ inline flatbuffers::Offset<Step> CreateStep(flatbuffers::FlatBufferBuilder &_fbb
       _has_key_mask,
       _has_bias,
       _has_cache,
-      _location);
+      _location,
+      _activation,
+      _has_residual);
 }
 
 inline ArgumentT::ArgumentT(const ArgumentT &o)

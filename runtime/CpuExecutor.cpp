@@ -292,12 +292,28 @@ CpuExecutor::Impl::run(const EntryT &entry,
       if (g.folded) {
         blas.sgemm(false, g.transB, g.batch * g.m, g.n, g.k, a, g.lda, b, g.ldb,
                    c, g.n);
-        break;
+      } else {
+        for (int64_t i = 0; i < g.batch; ++i)
+          blas.sgemm(g.transA, g.transB, g.m, g.n, g.k, a + i * g.m * g.k,
+                     g.lda, g.shared ? b : b + i * g.k * g.n, g.ldb,
+                     c + i * g.m * g.n, g.n);
       }
-      for (int64_t i = 0; i < g.batch; ++i)
-        blas.sgemm(g.transA, g.transB, g.m, g.n, g.k, a + i * g.m * g.k, g.lda,
-                   g.shared ? b : b + i * g.k * g.n, g.ldb, c + i * g.m * g.n,
-                   g.n);
+      if (g.hasEpilogue()) {
+        auto operand = [&](int i) {
+          return i < 0 ? nullptr
+                       : reinterpret_cast<const float *>(
+                             pointer(*step.operands[i]));
+        };
+        const float *bias = operand(g.bias), *residual = operand(g.residual);
+        int64_t rows = g.batch * g.m;
+        auto apply = [&](int64_t begin, int64_t end) {
+          applyGemmEpilogue(g, c, bias, residual, begin, end);
+        };
+        if (rows * g.n >= kSplitElements)
+          pool.parallelFor(rows, apply);
+        else
+          apply(0, rows);
+      }
       break;
     }
     case StepKind::Attention:

@@ -35,7 +35,7 @@ struct CudaBlas::Impl {
   decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic = nullptr;
   decltype(&cublasLtMatmul) matmul = nullptr;
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool,
-                         bool, int64_t, bool>;
+                         bool, int64_t, bool, int, bool>;
   std::map<Key, cublasLtMatmulAlgo_t> algos;
 
   Impl(const CudaDriver &d, CUstream s) : driver(d), stream(s) {}
@@ -100,9 +100,23 @@ CudaBlas::load(const CudaDriver &driver, CUstream stream) {
   return std::unique_ptr<CudaBlas>(new CudaBlas(std::move(impl)));
 }
 
-absl::Status CudaBlas::gemm(const GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
-                            CUdeviceptr out, const std::string &where) {
+absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
+                            const std::string &where) {
   Impl &i = *impl_;
+  const CUdeviceptr a = buffers.a, b = buffers.b, out = buffers.c;
+  const bool hasBias = g.bias >= 0, hasResidual = g.residual >= 0;
+  cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+  switch (g.activation) {
+  case artifact::Activation::Relu:
+    epilogue = hasBias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+    break;
+  case artifact::Activation::GeluTanh:
+    epilogue = hasBias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+    break;
+  default:
+    epilogue = hasBias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    break;
+  }
   const ColumnMajorGemm c = columnMajor(g);
   cublasOperation_t opX = c.transX ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opY = c.transY ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -127,6 +141,16 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
   if (s.ok())
     s = i.check(i.descSet(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opY, sizeof(opY)),
                 where);
+  if (s.ok() && epilogue != CUBLASLT_EPILOGUE_DEFAULT)
+    s = i.check(i.descSet(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                          sizeof(epilogue)),
+                where);
+  if (s.ok() && hasBias) {
+    void *bias = reinterpret_cast<void *>(buffers.bias);
+    s = i.check(i.descSet(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                          sizeof(bias)),
+                where);
+  }
   if (s.ok())
     s = i.check(i.layoutCreate(&x, CUDA_R_32F, c.xRows, c.xCols, c.ldx), where);
   if (s.ok())
@@ -149,8 +173,9 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
                     where);
     }
   }
-  Impl::Key key{c.dCols,  g.n,      g.k,     g.lda,   g.ldb,
-                g.transA, g.transB, c.batch, g.shared};
+  Impl::Key key{c.dCols,  g.n,      g.k,      g.lda,
+                g.ldb,    g.transA, g.transB, c.batch,
+                g.shared, static_cast<int>(epilogue), hasResidual};
   auto found = i.algos.find(key);
   if (s.ok() && found == i.algos.end()) {
     size_t workspace = kWorkspaceBytes;
@@ -170,13 +195,16 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
     if (s.ok())
       found = i.algos.emplace(key, result.algo).first;
   }
-  float one = 1, zero = 0;
+  // The residual is C, added with beta = 1; else C is D, scaled by 0.
+  float one = 1, beta = hasResidual ? 1.0f : 0.0f;
   for (int64_t l = 0; s.ok() && l < c.launches; ++l) {
     CUdeviceptr yPtr = a + l * c.launchStrideY * 4,
-                dPtr = out + l * c.launchStrideD * 4;
+                dPtr = out + l * c.launchStrideD * 4,
+                cPtr = hasResidual ? buffers.residual + l * c.launchStrideD * 4
+                                   : dPtr;
     s = i.check(i.matmul(i.handle, desc, &one, reinterpret_cast<void *>(b), x,
-                         reinterpret_cast<void *>(yPtr), y, &zero,
-                         reinterpret_cast<void *>(dPtr), d,
+                         reinterpret_cast<void *>(yPtr), y, &beta,
+                         reinterpret_cast<void *>(cPtr), d,
                          reinterpret_cast<void *>(dPtr), d, &found->second,
                          reinterpret_cast<void *>(i.workspace), kWorkspaceBytes,
                          reinterpret_cast<cudaStream_t>(i.stream)),

@@ -2,9 +2,13 @@
 //
 // fp32 GEMMs with fp32 accumulation and TF32 off (CUBLAS_COMPUTE_32F), on
 // row-major operands: C = op(A) op(B) is computed as the column-major
-// C^T = op(B)^T op(A)^T, strided-batched where B is per batch. The chosen
-// algorithm is cached per shape. libcublasLt is opened with dlopen, so
-// kiln-run starts without it.
+// C^T = op(B)^T op(A)^T, strided-batched where B is per batch. A gemm
+// step's epilogue runs inside the GEMM: the bias ([N], the rows of the
+// column-major D) through CUBLASLT_EPILOGUE_BIAS / RELU_BIAS / GELU_BIAS
+// (GELU is the tanh form, which is why only tanh-GELU linears carry it),
+// the residual as C with beta = 1. The chosen algorithm is cached per
+// shape and epilogue. libcublasLt is opened with dlopen, so kiln-run
+// starts without it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,15 +24,20 @@
 
 namespace kiln::rt {
 
+/// A gemm step's device buffers (0 where the plan has none).
+struct GemmBuffers {
+  CUdeviceptr a = 0, b = 0, c = 0, bias = 0, residual = 0;
+};
+
 class CudaBlas {
 public:
   static absl::StatusOr<std::unique_ptr<CudaBlas>>
   load(const CudaDriver &driver, CUstream stream);
   ~CudaBlas();
 
-  /// C = op(A) op(B) for every batch of `plan` (device pointers).
-  absl::Status gemm(const GemmPlan &plan, CUdeviceptr a, CUdeviceptr b,
-                    CUdeviceptr c, const std::string &where);
+  /// C = epilogue(op(A) op(B)) for every batch of `plan`.
+  absl::Status gemm(const GemmPlan &plan, const GemmBuffers &buffers,
+                    const std::string &where);
 
   struct Impl;
 

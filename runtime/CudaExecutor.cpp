@@ -57,8 +57,7 @@ struct CudaExecutor::Impl {
   const Artifact &artifact;
   const ManifestT &m;
   std::shared_ptr<CudaDriver> driver;
-  std::function<absl::Status(const GemmPlan &, CUdeviceptr, CUdeviceptr,
-                             CUdeviceptr)>
+  std::function<absl::Status(const GemmPlan &, const GemmBuffers &)>
       gemmOverride;
   std::string deviceName;
   int device = 0;
@@ -412,11 +411,20 @@ absl::Status CudaExecutor::Impl::enqueue(
       auto g = planGemm(step, binding);
       if (!g.ok())
         return g.status();
-      CUdeviceptr a = pointer(*step.operands[0]),
-                  b = pointer(*step.operands[1]), c = pointer(*step.results[0]);
-      absl::Status s = gemmOverride
-                           ? gemmOverride(*g, a, b, c)
-                           : blas->gemm(*g, a, b, c, "gemm at " + where);
+      GemmBuffers buffers;
+      buffers.a = pointer(*step.operands[0]);
+      buffers.b = pointer(*step.operands[1]);
+      buffers.c = pointer(*step.results[0]);
+      if (g->bias >= 0)
+        buffers.bias = pointer(*step.operands[g->bias]);
+      if (g->residual >= 0)
+        buffers.residual = pointer(*step.operands[g->residual]);
+      absl::Status s =
+          gemmOverride ? gemmOverride(*g, buffers)
+                       : blas->gemm(*g, buffers,
+                                    absl::StrCat("gemm ", g->batch, "x[", g->m,
+                                                 ",", g->k, "]x[", g->k, ",",
+                                                 g->n, "] at ", where));
       if (!s.ok())
         return s;
       break;

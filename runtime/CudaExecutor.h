@@ -29,6 +29,7 @@
 namespace kiln::rt {
 
 class CudaDriver;
+struct GemmBuffers;
 struct GemmPlan;
 
 struct CudaOptions {
@@ -38,9 +39,7 @@ struct CudaOptions {
   /// of loading libcuda again; and, for tests, gemm steps run by a function
   /// instead of cuBLASLt (device pointers as integers).
   std::shared_ptr<CudaDriver> driver;
-  std::function<absl::Status(const GemmPlan &, unsigned long long a,
-                             unsigned long long b, unsigned long long c)>
-      gemm;
+  std::function<absl::Status(const GemmPlan &, const GemmBuffers &)> gemm;
   /// Capture repeated call shapes as CUDA graphs and replay them.
   bool graphs = true;
 };

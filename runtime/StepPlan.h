@@ -105,9 +105,23 @@ private:
 struct GemmPlan {
   int64_t batch = 1, m = 0, n = 0, k = 0, lda = 0, ldb = 0;
   bool transA = false, transB = false, shared = false, folded = false;
+  /// The epilogue on C's batch * m rows: + bias[n] (operand `bias`), the
+  /// activation, + residual (operand `residual`, C's shape); -1: none.
+  int bias = -1, residual = -1;
+  artifact::Activation activation = artifact::Activation::None;
+  bool hasEpilogue() const {
+    return bias >= 0 || residual >= 0 ||
+           activation != artifact::Activation::None;
+  }
 };
 absl::StatusOr<GemmPlan> planGemm(const artifact::StepT &step,
                                   const CallBinding &binding);
+
+/// Applies the plan's epilogue to rows [rowBegin, rowEnd) of C, which the
+/// product has just written (the CPU path; cuBLASLt fuses it).
+void applyGemmEpilogue(const GemmPlan &plan, float *c, const float *bias,
+                       const float *residual, int64_t rowBegin,
+                       int64_t rowEnd);
 
 /// A gemm plan as column-major libraries (cuBLAS, cuBLASLt) take it: the
 /// row-major C = op(A) op(B) is the column-major D = C^T = opX(X) opY(Y)

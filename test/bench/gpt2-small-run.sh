@@ -33,7 +33,7 @@ done
 
 # The reference interpreter on the same request (one run each; it includes
 # building the graph and reading the weights, as kiln-run's load does).
-for new in 0 32; do
+for new in ${KILN_BENCH_INTERPRETER-0 32}; do
   start=$(date +%s.%N)
   "$build/bin/kiln-interpret" "$work/gpt2" --input-ids "$(ids 128)" \
       --max-new-tokens $new --ignore-eos > /dev/null

@@ -21,6 +21,7 @@
 #include "runtime/Artifact.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/CudaAttention.h"
+#include "runtime/CudaBlas.h"
 #include "runtime/CudaExecutor.h"
 #include "runtime/Driver.h"
 #include "runtime/StepPlan.h"
@@ -204,20 +205,18 @@ rt::CudaApi fakeApi() {
 }
 
 /// Gemm steps on host pointers.
-absl::Status hostGemm(const rt::GemmPlan &g, CUdeviceptr a, CUdeviceptr b,
-                      CUdeviceptr c) {
-  if (capturing) {
-    capturing->push_back([=] {
-      kiln::test::referenceGemm(g, reinterpret_cast<const float *>(a),
-                                reinterpret_cast<const float *>(b),
-                                reinterpret_cast<float *>(c));
-      return 0;
-    });
-    return absl::OkStatus();
-  }
-  kiln::test::referenceGemm(g, reinterpret_cast<const float *>(a),
-                            reinterpret_cast<const float *>(b),
-                            reinterpret_cast<float *>(c));
+absl::Status hostGemm(const rt::GemmPlan &g, const rt::GemmBuffers &d) {
+  auto run = [=] {
+    auto in = [](CUdeviceptr p) { return reinterpret_cast<const float *>(p); };
+    kiln::test::referenceGemm(g, in(d.a), in(d.b),
+                              reinterpret_cast<float *>(d.c), in(d.bias),
+                              in(d.residual));
+    return 0;
+  };
+  if (capturing)
+    capturing->push_back(run);
+  else
+    run();
   return absl::OkStatus();
 }
 

@@ -210,7 +210,7 @@ int main(int argc, char **argv) {
     }
     fn.walk([&](mlir::Operation *op) {
       kernelSteps += mlir::isa<mlir::func::CallOp>(op);
-      gemmSteps += mlir::isa<kiln::MatmulOp>(op);
+      gemmSteps += mlir::isa<kiln::MatmulOp, kiln::LinearOp>(op);
       attentionSteps += mlir::isa<kiln::AttentionOp>(op);
     });
     if (auto bytes = fn->getAttrOfType<mlir::IntegerAttr>("kiln.arena_bytes")) {
