@@ -3,8 +3,22 @@
 # no Abseil), and one linkage for all targets keeps a single copy per
 # process. Debian's CMake targets are the shared libraries, so the static
 # archives are found through pkg-config's --static closure instead.
-find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
+if(KILN_DEPS_DIR)
+  # A carried folder (tools/gpu-check.sh prepare) on a machine without the
+  # packages: every Abseil archive it holds, in one linker group.
+  file(GLOB _kiln_absl_archives ${KILN_DEPS_DIR}/lib/libabsl_*.a)
+  if(NOT _kiln_absl_archives)
+    message(FATAL_ERROR "KILN_DEPS_DIR=${KILN_DEPS_DIR} holds no lib/libabsl_*.a")
+  endif()
+  add_library(kiln_absl INTERFACE)
+  target_include_directories(kiln_absl SYSTEM INTERFACE ${KILN_DEPS_DIR}/include)
+  target_link_libraries(kiln_absl INTERFACE
+    -Wl,--start-group ${_kiln_absl_archives} -Wl,--end-group
+    atomic rt Threads::Threads)
+  return()
+endif()
+find_package(PkgConfig REQUIRED)
 pkg_check_modules(KILN_ABSL REQUIRED absl_status absl_statusor absl_strings
   absl_str_format)
 set(_kiln_absl_archives)

@@ -5,7 +5,9 @@
 #                                artifacts (golden fixtures, and BERT-base /
 #                                GPT-2-small shapes with external weights)
 #                                into build/gpu-bundle with kiln-run and the
-#                                CUDA tests; carry build/gpu-bundle (a few
+#                                CUDA tests, and the headers and Abseil
+#                                archives a runtime-only build needs there
+#                                (deps/); carry build/gpu-bundle (about 15
 #                                MiB) to the GPU machine.
 #   tools/gpu-check.sh run       on the GPU machine (from the repository
 #                                root): every step has its own time limit and
@@ -14,7 +16,10 @@
 #                                cut-off run still reports what it measured.
 #                                Weights are written there (tools/
 #                                bench_model.py), never copied. The table is
-#                                printed last. Fits in 8 minutes.
+#                                printed last. Fits in 8 minutes. If the
+#                                carried kiln-run does not start there, it
+#                                is built there first (-DKILN_RUNTIME_ONLY
+#                                with the carried deps/).
 #
 # Without a GPU, `run` stops with one message. The CUDA executor has not run
 # on a GPU before this script's first run: expect its steps to need fixes.
@@ -43,6 +48,11 @@ prepare() {
   "$bin/kilnc" "$tmp/gpt2-small" --target cuda --external-weights -o "$bundle/gpt2-small.kiln" \
       --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small.log"
   rm -rf "$tmp"
+  # What -DKILN_RUNTIME_ONLY needs that the GPU machine lacks.
+  local deps="$bundle/deps"
+  mkdir -p "$deps/include" "$deps/lib"
+  cp -r /usr/include/absl /usr/include/flatbuffers /usr/include/nlohmann /usr/include/xxhash.h "$deps/include/"
+  cp /usr/lib/x86_64-linux-gnu/libabsl_*.a "$deps/lib/"
   du -sh "$bundle"
   echo "gpu-check: bundle ready; carry build/gpu-bundle and run 'tools/gpu-check.sh run'"
 }
@@ -68,20 +78,27 @@ run() {
     printf '%-22s rc=%-3s %6.1fs  %s\n' "$name" "$rc" "$(awk "BEGIN { print $end - $start }")" "$last" >> "$results"
   }
   nvidia-smi -L > "$out/gpu.txt"
-  step kiln-run-starts 20 "$bundle/kiln-run" --help
+  local kr="$bundle/kiln-run"
+  step kiln-run-starts 20 "$kr" --help
+  if ! "$kr" --help > /dev/null 2>&1; then
+    step build-runtime 300 bash -c "cmake -S '$root' -B '$root/build-gpu' -G Ninja \
+        -DCMAKE_BUILD_TYPE=Release -DKILN_RUNTIME_ONLY=ON -DKILN_DEPS_DIR='$bundle/deps' \
+        && ninja -C '$root/build-gpu' kiln-run"
+    kr="$root/build-gpu/bin/kiln-run"
+  fi
   [ -x "$bundle/kiln-cuda-tests" ] && step cuda-tests 60 "$bundle/kiln-cuda-tests"
-  step device-probe 30 "$bundle/kiln-run" "$bundle/gpt2_tiny.kiln" --device cuda --input-ids 1,2
+  step device-probe 30 "$kr" "$bundle/gpt2_tiny.kiln" --device cuda --input-ids 1,2
   # Fixtures against the transformers goldens (fp32 within 1e-3).
-  step fixture-gpt2 60 bash -c "'$bundle/kiln-run' '$bundle/gpt2_tiny.kiln' --device cuda \
+  step fixture-gpt2 60 bash -c "'$kr' '$bundle/gpt2_tiny.kiln' --device cuda \
       --input-ids '79,13,27,58,19,24,33;89,33,59,64' --max-new-tokens 6 --ignore-eos --output '$work/gpt2.npy' \
       && python3 '$root/tools/gpu_bench.py' compare '$work/gpt2.npy' '$fixtures/gpt2_tiny/logits.npy' 7,4"
-  step fixture-bert 60 bash -c "'$bundle/kiln-run' '$bundle/bert_tiny.kiln' --device cuda \
+  step fixture-bert 60 bash -c "'$kr' '$bundle/bert_tiny.kiln' --device cuda \
       --input-ids '90,47,9,78,69,57,74,100,89;6,96,6,12,4' --token-type-ids '0,0,0,0,1,1,1,1,1;0,0,1,1,1' --output '$work/bert.npy' \
       && python3 '$root/tools/gpu_bench.py' compare '$work/bert.npy' '$fixtures/bert_tiny/last_hidden_state.npy' 9,5"
-  step fixture-t5 60 bash -c "'$bundle/kiln-run' '$bundle/t5_gated.kiln' --device cuda \
+  step fixture-t5 60 bash -c "'$kr' '$bundle/t5_gated.kiln' --device cuda \
       --input-ids '57,13,86,95,12,84,34;90,100,34,39' --max-new-tokens 6 --ignore-eos --output '$work/t5.npy' \
       && python3 '$root/tools/gpu_bench.py' compare '$work/t5.npy' '$fixtures/t5_gated/logits.npy' -"
-  step fixture-llama 60 bash -c "'$bundle/kiln-run' '$bundle/llama_gqa.kiln' --device cuda \
+  step fixture-llama 60 bash -c "'$kr' '$bundle/llama_gqa.kiln' --device cuda \
       --input-ids \"\$(python3 -c \"import json; g = json.load(open('$fixtures/llama_gqa/golden.json')); print(';'.join(','.join(map(str, s[:n])) for s, n in zip(g['input_ids'], g['lengths'])))\")\" \
       --output '$work/llama.npy' \
       && python3 '$root/tools/gpu_bench.py' compare '$work/llama.npy' '$fixtures/llama_gqa/logits.npy' \
@@ -90,12 +107,14 @@ run() {
   step bandwidth 60 python3 "$root/tools/gpu_bench.py" bandwidth
   step torch-bert 200 python3 "$root/tools/gpu_bench.py" bert "$work/bert-base"
   step torch-gpt2 120 python3 "$root/tools/gpu_bench.py" gpt2 "$work/gpt2-small"
-  step kiln-bert 120 "$bundle/kiln-run" "$bundle/bert-base.kiln" --device cuda --weights "$work/bert-base" \
+  step kiln-bert 120 "$kr" "$bundle/bert-base.kiln" --device cuda --weights "$work/bert-base" \
       --input-ids "$(python3 -c "print(','.join(str(1000 + i) for i in range(128)))")" --bench --iters 20
-  step kiln-bert-b32 120 "$bundle/kiln-run" "$bundle/bert-base.kiln" --device cuda --weights "$work/bert-base" \
+  step kiln-bert-b32 120 "$kr" "$bundle/bert-base.kiln" --device cuda --weights "$work/bert-base" \
       --input-ids "$(python3 -c "print(';'.join([','.join(str(1000 + i) for i in range(128))] * 32))")" --bench --iters 20
-  step kiln-gpt2 120 "$bundle/kiln-run" "$bundle/gpt2-small.kiln" --device cuda --weights "$work/gpt2-small" \
+  step kiln-gpt2 120 "$kr" "$bundle/gpt2-small.kiln" --device cuda --weights "$work/gpt2-small" \
       --input-ids "$(python3 -c "print(','.join(str(1000 + i) for i in range(128)))")" --max-new-tokens 128 --ignore-eos --bench --iters 3
+  step kiln-gpt2-nographs 120 "$kr" "$bundle/gpt2-small.kiln" --device cuda --weights "$work/gpt2-small" \
+      --input-ids "$(python3 -c "print(','.join(str(1000 + i) for i in range(128)))")" --max-new-tokens 128 --ignore-eos --bench --iters 3 --no-cuda-graphs
   rm -rf "$work"
   echo "== gpu-check results ($(head -1 "$out/gpu.txt")) =="
   cat "$results"

@@ -66,6 +66,8 @@ const char *kUsage =
     "  --threads N              CPU threads (default: one per core)\n"
     "  --profile                print the time spent per step kind and "
     "kernel\n"
+    "  --no-cuda-graphs         with --device cuda, launch every step of\n"
+    "                           every call (no graph capture and replay)\n"
     "  --info                   print the artifact's manifest summary\n";
 
 struct Options {
@@ -73,7 +75,7 @@ struct Options {
                         outputDir, report;
   int64_t maxNewTokens = 0, warmup = 1, iters = 5, threads = 0, ranks = 1;
   bool ignoreEos = false, bench = false, info = false, sample = false,
-       profile = false;
+       profile = false, cudaGraphs = true;
   rt::SamplingOptions sampling;
 };
 
@@ -123,6 +125,8 @@ std::string parse(int argc, char **argv, Options &o) {
       o.info = true;
     } else if (arg == "--profile") {
       o.profile = true;
+    } else if (arg == "--no-cuda-graphs") {
+      o.cudaGraphs = false;
     } else if (arg == "--greedy") {
       o.sampling.greedy = true;
     } else if (strings.count(arg)) {
@@ -288,6 +292,9 @@ int main(int argc, char **argv) {
   Clock::time_point loadStart = Clock::now();
   std::unique_ptr<rt::CpuExecutor> cpuExecutor;
   std::unique_ptr<rt::Executor> executor;
+#ifdef KILN_CUDA_EXECUTOR
+  rt::CudaExecutor *cudaExecutor = nullptr; // owned by `executor`
+#endif
   std::string deviceDescription;
   if (o.device == "cpu") {
     rt::CpuOptions cpu;
@@ -306,10 +313,12 @@ int main(int argc, char **argv) {
     rt::CudaOptions cuda;
     cuda.weightsDir = o.weights;
     cuda.driver = cudaDriver;
+    cuda.graphs = o.cudaGraphs;
     auto created = rt::CudaExecutor::create(**artifact, cuda);
     if (!created.ok())
       return fail("--device cuda: " + std::string(created.status().message()));
     deviceDescription = "cuda, " + (*created)->deviceName();
+    cudaExecutor = created->get();
     executor = std::move(*created);
 #endif
   }
@@ -386,6 +395,13 @@ int main(int argc, char **argv) {
                   tokensPerSecond);
     std::printf("  end to end     p50 %9.2f ms   p90 %9.2f ms\n",
                 percentile(total, 0.5) * 1e3, percentile(total, 0.9) * 1e3);
+#ifdef KILN_CUDA_EXECUTOR
+    if (cudaExecutor)
+      std::printf("  cuda graphs    %s: %lld captured, %lld replays\n",
+                  o.cudaGraphs ? "on" : "off",
+                  static_cast<long long>(cudaExecutor->stats().graphsCaptured),
+                  static_cast<long long>(cudaExecutor->stats().graphReplays));
+#endif
   }
   if (o.profile && cpuExecutor) {
     double all = 0;
