@@ -51,6 +51,8 @@ const char *ownKernelName(OwnKernel kernel) {
     return "kiln_decode_attention";
   case OwnKernel::DecodeCombine:
     return "kiln_decode_combine";
+  case OwnKernel::GemmEpilogue:
+    return "kiln_gemm_epilogue";
   }
   return "";
 }
@@ -66,6 +68,17 @@ KernelLaunch cacheWriteLaunch(CUdeviceptr cache, CUdeviceptr rows,
       ceilDiv(batch * count * width, kOwnKernelThreads), 1, 65535));
   l.add(cache).add(rows).add(positions).add(int(widePositions)).add(batch);
   l.add(count).add(maxSeq).add(width);
+  return l;
+}
+
+KernelLaunch gemmEpilogueLaunch(CUdeviceptr c, CUdeviceptr bias,
+                                CUdeviceptr residual, int64_t rows, int64_t n,
+                                int activation) {
+  KernelLaunch l;
+  l.kernel = OwnKernel::GemmEpilogue;
+  l.grid[0] = static_cast<unsigned>(
+      std::clamp<int64_t>(ceilDiv(rows * n, kOwnKernelThreads), 1, 65535));
+  l.add(c).add(bias).add(residual).add(rows).add(n).add(activation);
   return l;
 }
 

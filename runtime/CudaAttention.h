@@ -26,8 +26,14 @@
 
 namespace kiln::rt {
 
-enum class OwnKernel { CacheWrite, Attention, DecodeAttention, DecodeCombine };
-inline constexpr int kOwnKernelCount = 4;
+enum class OwnKernel {
+  CacheWrite,
+  Attention,
+  DecodeAttention,
+  DecodeCombine,
+  GemmEpilogue
+};
+inline constexpr int kOwnKernelCount = 5;
 /// The kernel's symbol in the fatbin.
 const char *ownKernelName(OwnKernel kernel);
 
@@ -75,6 +81,12 @@ KernelLaunch cacheWriteLaunch(CUdeviceptr cache, CUdeviceptr rows,
                               CUdeviceptr positions, bool widePositions,
                               int64_t batch, int64_t count, int64_t maxSeq,
                               int64_t width);
+
+/// kiln_gemm_epilogue over C's `rows` x `n` (bias, residual: 0 for none;
+/// activation as artifact::Activation).
+KernelLaunch gemmEpilogueLaunch(CUdeviceptr c, CUdeviceptr bias,
+                                CUdeviceptr residual, int64_t rows, int64_t n,
+                                int activation);
 
 /// The flash-decoding split of a one-row step: `splits` chunks of `chunk`
 /// keys, enough blocks to fill `multiprocessors` twice over, chunks of at

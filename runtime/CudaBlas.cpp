@@ -7,6 +7,7 @@
 // Types and enum values only; every function comes from dlsym.
 #include <cublasLt.h>
 #include <dlfcn.h>
+#include <set>
 
 namespace kiln::rt {
 
@@ -37,6 +38,7 @@ struct CudaBlas::Impl {
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool,
                          bool, int64_t, bool, int, bool>;
   std::map<Key, cublasLtMatmulAlgo_t> algos;
+  std::set<Key> unfused; // shapes whose epilogue cuBLASLt cannot fuse
 
   Impl(const CudaDriver &d, CUstream s) : driver(d), stream(s) {}
   ~Impl() {
@@ -176,6 +178,11 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
   Impl::Key key{c.dCols,  g.n,      g.k,      g.lda,
                 g.ldb,    g.transA, g.transB, c.batch,
                 g.shared, static_cast<int>(epilogue), hasResidual};
+  if (i.unfused.count(key)) {
+    cleanup();
+    return absl::UnimplementedError(
+        where + ": cuBLASLt has no algorithm with this epilogue fused");
+  }
   auto found = i.algos.find(key);
   if (s.ok() && found == i.algos.end()) {
     size_t workspace = kWorkspaceBytes;
@@ -186,10 +193,20 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
       s = i.check(i.prefSet(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                             &workspace, sizeof(workspace)),
                   where);
-    if (s.ok())
-      s = i.check(
-          i.heuristic(i.handle, desc, x, y, d, d, pref, 1, &result, &count),
-          where);
+    if (s.ok()) {
+      cublasStatus_t status =
+          i.heuristic(i.handle, desc, x, y, d, d, pref, 1, &result, &count);
+      // An epilogue cuBLASLt cannot fuse here is the caller's to run.
+      if (epilogue != CUBLASLT_EPILOGUE_DEFAULT &&
+          (status == CUBLAS_STATUS_NOT_SUPPORTED ||
+           (status == CUBLAS_STATUS_SUCCESS && count == 0))) {
+        i.unfused.insert(key);
+        s = absl::UnimplementedError(
+            where + ": cuBLASLt has no algorithm with this epilogue fused");
+      } else {
+        s = i.check(status, where);
+      }
+    }
     if (s.ok() && count == 0)
       s = absl::InternalError(where + ": cuBLASLt has no algorithm for it");
     if (s.ok())

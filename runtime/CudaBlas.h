@@ -35,7 +35,9 @@ public:
   load(const CudaDriver &driver, CUstream stream);
   ~CudaBlas();
 
-  /// C = epilogue(op(A) op(B)) for every batch of `plan`.
+  /// C = epilogue(op(A) op(B)) for every batch of `plan`. Unimplemented
+  /// (nothing run) when cuBLASLt has no algorithm with that epilogue fused:
+  /// the caller runs the product without it, then the epilogue.
   absl::Status gemm(const GemmPlan &plan, const GemmBuffers &buffers,
                     const std::string &where);
 

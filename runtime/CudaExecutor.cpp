@@ -419,12 +419,28 @@ absl::Status CudaExecutor::Impl::enqueue(
         buffers.bias = pointer(*step.operands[g->bias]);
       if (g->residual >= 0)
         buffers.residual = pointer(*step.operands[g->residual]);
-      absl::Status s =
-          gemmOverride ? gemmOverride(*g, buffers)
-                       : blas->gemm(*g, buffers,
-                                    absl::StrCat("gemm ", g->batch, "x[", g->m,
-                                                 ",", g->k, "]x[", g->k, ",",
-                                                 g->n, "] at ", where));
+      std::string what = absl::StrCat("gemm ", g->batch, "x[", g->m, ",", g->k,
+                                      "]x[", g->k, ",", g->n, "] at ", where);
+      auto gemm = [&](const GemmPlan &plan, const GemmBuffers &b) {
+        return gemmOverride ? gemmOverride(plan, b)
+                            : blas->gemm(plan, b, what);
+      };
+      absl::Status s = gemm(*g, buffers);
+      if (absl::IsUnimplemented(s) && g->hasEpilogue()) {
+        // cuBLASLt cannot fuse this epilogue: the plain product, then the
+        // epilogue as a kernel.
+        GemmPlan plain = *g;
+        plain.bias = plain.residual = -1;
+        plain.activation = Activation::None;
+        GemmBuffers product{buffers.a, buffers.b, buffers.c};
+        s = gemm(plain, product);
+        if (s.ok()) {
+          KernelLaunch l = gemmEpilogueLaunch(
+              buffers.c, buffers.bias, buffers.residual, g->batch * g->m, g->n,
+              static_cast<int>(g->activation));
+          s = launchOwn(l, where);
+        }
+      }
       if (!s.ok())
         return s;
       break;

@@ -17,7 +17,10 @@
 //                         is fixed by the cache's capacity, not the filled
 //                         length, so the launch is the same at every decode
 //                         step and can be replayed from a CUDA graph;
-//                         chunks past a sequence's position exit at once.
+//                         chunks past a sequence's position exit at once;
+//   kiln_gemm_epilogue    a gemm step's epilogue (bias, relu or tanh-GELU,
+//                         residual) as a separate pass, for the shapes
+//                         where cuBLASLt offers no algorithm with it fused.
 // Semantics are kiln.attention's (runtime/Attention.cpp is the reference):
 // grouped-query heads, causal limit at each sequence's position, a 0/1 key
 // mask adding -FLT_MAX, T5's additive bias, keys past the causal limit never
@@ -126,6 +129,29 @@ kiln_cache_write(float *cache, const float *rows, const void *positions,
     int64_t at = position(positions, wide, b) + r;
     if (at >= 0 && at < maxSeq)
       cache[(b * maxSeq + at) * width + e] = rows[i];
+  }
+}
+
+/// c = act(c + bias[col]) + residual over rows x n, in place; activation
+/// 0 none, 1 relu, 2 tanh-GELU (runtime/StepPlan.cpp's applyGemmEpilogue).
+extern "C" __global__ void kiln_gemm_epilogue(float *c, const float *bias,
+                                              const float *residual,
+                                              int64_t rows, int64_t n,
+                                              int activation) {
+  const int64_t total = rows * n;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    float x = c[i];
+    if (bias)
+      x += bias[i % n];
+    if (activation == 1)
+      x = fmaxf(x, 0.0f);
+    else if (activation == 2)
+      x = 0.5f * x *
+          (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
+    if (residual)
+      x += residual[i];
+    c[i] = x;
   }
 }
 

@@ -64,10 +64,16 @@ using Graph = std::vector<std::function<int()>>;
 Graph *capturing = nullptr;
 constexpr int kCaptureUnsupported = 900; // CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED
 
+/// Whether the fake cuBLASLt fuses epilogues; without, the executor must
+/// run the plain product and then kiln_gemm_epilogue.
+bool fusesEpilogues = true;
+int64_t epilogueLaunches = 0;
+
 int runKernel(rt::CUfunction fn, const unsigned grid[3], unsigned shared,
               void **p) {
   if (kiln::test::isEmulatedKernel(fn)) {
     const auto *k = reinterpret_cast<const kiln::test::EmulatedKernel *>(fn);
+    epilogueLaunches += k->name == "kiln_gemm_epilogue";
     unsigned block[3] = {rt::kOwnKernelThreads, 1, 1};
     std::string error = k->launch(grid, block, shared, p);
     EXPECT_EQ(error, "") << k->name;
@@ -205,12 +211,16 @@ rt::CudaApi fakeApi() {
 }
 
 /// Gemm steps on host pointers.
+
 absl::Status hostGemm(const rt::GemmPlan &g, const rt::GemmBuffers &d) {
+  if (!fusesEpilogues && g.hasEpilogue())
+    return absl::UnimplementedError("no algorithm with this epilogue fused");
   auto run = [=] {
     auto in = [](CUdeviceptr p) { return reinterpret_cast<const float *>(p); };
     kiln::test::referenceGemm(g, in(d.a), in(d.b),
-                              reinterpret_cast<float *>(d.c), in(d.bias),
-                              in(d.residual));
+                              reinterpret_cast<float *>(d.c),
+                              g.bias >= 0 ? in(d.bias) : nullptr,
+                              g.residual >= 0 ? in(d.residual) : nullptr);
     return 0;
   };
   if (capturing)
@@ -232,8 +242,8 @@ std::string compile(const std::string &fixture, const std::string &flags,
 
 class CudaExecutorHostTest : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(CudaExecutorHostTest, MatchesTransformersOnAFakeDevice) {
-  const std::string fixture = GetParam();
+void runFamily(const std::string &fixture) {
+  epilogueLaunches = 0;
   std::string cudaPath = compile(fixture, "--target cuda", "cuda");
   std::string cpuPath = compile(fixture, "--emulate-gpu-threads 3", "cpu");
   ASSERT_FALSE(cudaPath.empty() || cpuPath.empty());
@@ -327,6 +337,22 @@ TEST_P(CudaExecutorHostTest, MatchesTransformersOnAFakeDevice) {
   dlclose(kernelLibrary);
   fs::remove(cudaPath);
   fs::remove(cpuPath);
+  // Every family has gemm epilogues (bias, activation or residual).
+  if (fusesEpilogues)
+    EXPECT_EQ(epilogueLaunches, 0);
+  else
+    EXPECT_GT(epilogueLaunches, 0);
+}
+
+TEST_P(CudaExecutorHostTest, MatchesTransformersOnAFakeDevice) {
+  fusesEpilogues = true;
+  runFamily(GetParam());
+}
+
+TEST_P(CudaExecutorHostTest, MatchesTransformersWithEpiloguesAsKernels) {
+  fusesEpilogues = false;
+  runFamily(GetParam());
+  fusesEpilogues = true;
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, CudaExecutorHostTest,

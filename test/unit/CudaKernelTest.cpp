@@ -316,6 +316,40 @@ INSTANTIATE_TEST_SUITE_P(Cases, AttentionKernelTest,
                            return info.param.name;
                          });
 
+TEST(GemmEpilogueKernelTest, MatchesTheCpuEpilogue) {
+  std::mt19937 gen(3);
+  std::normal_distribution<float> normal(0, 2);
+  const int64_t rows = 37, n = 300;
+  std::vector<float> bias(n), residual(rows * n), c(rows * n);
+  for (float &x : bias)
+    x = normal(gen);
+  for (float &x : residual)
+    x = normal(gen);
+  for (int activation = 0; activation < 3; ++activation)
+    for (bool withBias : {false, true})
+      for (bool withResidual : {false, true}) {
+        for (float &x : c)
+          x = normal(gen);
+        rt::GemmPlan g;
+        g.m = rows;
+        g.n = n;
+        g.activation = static_cast<kiln::artifact::Activation>(activation);
+        std::vector<float> expected = c;
+        rt::applyGemmEpilogue(g, expected.data(),
+                              withBias ? bias.data() : nullptr,
+                              withResidual ? residual.data() : nullptr, 0,
+                              rows);
+        rt::KernelLaunch l = rt::gemmEpilogueLaunch(
+            dev(c.data()), withBias ? dev(bias.data()) : 0,
+            withResidual ? dev(residual.data()) : 0, rows, n, activation);
+        ASSERT_EQ(run(l), "");
+        for (int64_t i = 0; i < rows * n; ++i)
+          ASSERT_NEAR(c[i], expected[i], 1e-5f * (1 + std::fabs(expected[i])))
+              << "activation " << activation << " bias " << withBias
+              << " residual " << withResidual << " element " << i;
+      }
+}
+
 TEST(AttentionLaunchTest, DecodeSplitFillsTheMachineAndIgnoresThePosition) {
   rt::AttentionPlan p;
   p.batch = 1;
