@@ -118,6 +118,8 @@ run() {
   rm -rf "$work"
   echo "== gpu-check results ($(head -1 "$out/gpu.txt")) =="
   cat "$results"
+  echo "== Kiln vs PyTorch =="
+  python3 "$root/tools/gpu_bench.py" table "$out" | tee "$out/table.txt"
 }
 
 case "$mode" in

@@ -9,7 +9,12 @@ writes (the same weights Kiln runs). One line of results per measurement.
     tools/gpu_bench.py bandwidth       # device-to-device copy GB/s
     tools/gpu_bench.py compare GOT.npy EXPECTED.npy LENGTHS|-
                                        # relative error, padding excluded
+    tools/gpu_bench.py table OUT_DIR   # the summary of gpu-check's logs:
+                                       # Kiln vs PyTorch, ratios, decode
+                                       # bandwidth fraction
 """
+import os
+import re
 import sys
 
 
@@ -89,7 +94,52 @@ def compare(got, expected, lengths, tolerance=1e-3):
     sys.exit(0 if np.isfinite(g).all() and error <= tolerance else 1)
 
 
+def table(out):
+    def read(name):
+        path = os.path.join(out, name + ".log")
+        return open(path).read() if os.path.exists(path) else ""
+
+    def number(text, pattern):
+        m = re.search(pattern, text)
+        return float(m.group(1)) if m else None
+
+    def fmt(v, unit=""):
+        return "n/a" if v is None else f"{v:.3f}{unit}"
+
+    def ratio(a, b):
+        return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}x"
+
+    torch_bert = read("torch-bert")
+    rows = []
+    for batch, log in ((1, "kiln-bert"), (32, "kiln-bert-b32")):
+        kiln = number(read(log), r"first pass\s+p50\s+([\d.]+) ms")
+        eager = number(torch_bert, rf"batch {batch}: eager ([\d.]+) ms")
+        compiled = number(torch_bert, rf"batch {batch}: eager [\d.]+ ms, torch.compile ([\d.]+) ms")
+        rows.append((f"BERT-base fp32 seq 128 batch {batch} (ms)", kiln, eager, compiled))
+    torch_gpt2 = read("torch-gpt2")
+    kiln_decode = number(read("kiln-gpt2"), r"decode step\s+p50\s+([\d.]+) ms")
+    kiln_nographs = number(read("kiln-gpt2-nographs"), r"decode step\s+p50\s+([\d.]+) ms")
+    eager_decode = number(torch_gpt2, r"([\d.]+) ms/token decode")
+    rows.append(("GPT-2-small decode, prompt 128 (ms/token)", kiln_decode, eager_decode, None))
+    print(f"{'':44} {'Kiln':>10} {'eager':>10} {'compile':>10} {'vs eager':>9} {'vs compile':>10}")
+    for name, kiln, eager, compiled in rows:
+        print(f"{name:44} {fmt(kiln):>10} {fmt(eager):>10} {fmt(compiled):>10} "
+              f"{ratio(eager, kiln):>9} {ratio(compiled, kiln):>10}")
+    print(f"Kiln decode without CUDA graphs: {fmt(kiln_nographs, ' ms/token')} "
+          f"(graphs save {ratio(kiln_nographs, kiln_decode)})")
+    weights = number(torch_gpt2, r"weight bytes: (\d+)")
+    bandwidth = number(read("bandwidth"), r"copy: (\d+) GB/s")
+    for name, ms in (("Kiln", kiln_decode), ("eager", eager_decode)):
+        if weights and bandwidth and ms:
+            achieved = weights / (ms / 1e3) / 1e9
+            print(f"{name} decode reads the weights at {achieved:.0f} GB/s, "
+                  f"{100 * achieved / bandwidth:.1f}% of the measured {bandwidth:.0f} GB/s copy")
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["table"]:
+        table(sys.argv[2])
+        sys.exit(0)
     if sys.argv[1:2] == ["compare"]:
         compare(*sys.argv[2:5])
         sys.exit(0)
