@@ -9,6 +9,8 @@
 
 #include "frontend/SafeTensors.h"
 
+#include "frontend/Half.h"
+
 #include "frontend/Files.h"
 
 #include "absl/status/status.h"
@@ -66,34 +68,6 @@ absl::Status invalid(const std::string &file, const std::string &what) {
       absl::StrCat(file, ": invalid safetensors file: ", what));
 }
 
-/// IEEE half to float.
-float halfToFloat(uint16_t h) {
-  uint32_t sign = (h & 0x8000u) << 16;
-  uint32_t exponent = (h >> 10) & 0x1f;
-  uint32_t mantissa = h & 0x3ff;
-  uint32_t bits;
-  if (exponent == 0) {
-    if (mantissa == 0) {
-      bits = sign;
-    } else { // subnormal: renormalize
-      exponent = 127 - 15 + 1;
-      while (!(mantissa & 0x400)) {
-        mantissa <<= 1;
-        --exponent;
-      }
-      mantissa &= 0x3ff;
-      bits = sign | (exponent << 23) | (mantissa << 13);
-    }
-  } else if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (mantissa << 13);
-  } else {
-    bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
 template <typename T> T load(const uint8_t *p) {
   T value;
   std::memcpy(&value, p, sizeof value);
@@ -115,12 +89,8 @@ double elementAsDouble(const TensorView &view, int64_t i) {
     return load<uint16_t>(p);
   case DType::F16:
     return halfToFloat(load<uint16_t>(p));
-  case DType::BF16: {
-    uint32_t bits = static_cast<uint32_t>(load<uint16_t>(p)) << 16;
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    return f;
-  }
+  case DType::BF16:
+    return bf16ToFloat(load<uint16_t>(p));
   case DType::I32:
     return load<int32_t>(p);
   case DType::U32:

@@ -3,6 +3,7 @@
 #include "passes/ArtifactExport.h"
 
 #include "dialects/kiln/KilnOps.h"
+#include "frontend/Half.h"
 #include "frontend/SafeTensors.h"
 #include "passes/GemmEpilogue.h"
 #include "passes/StepShapes.h"
@@ -14,6 +15,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
+#include <set>
 #include <memory>
 
 using namespace mlir;
@@ -94,6 +96,9 @@ public:
         writer_(writer), error_(error) {}
 
   LogicalResult exportEntry(func::FuncOp fn, art::ManifestT &manifest);
+  /// Marks the weights every entry reads only as a gemm's B operand: the
+  /// ones --gemm-dtype stores in half precision.
+  void findGemmOnlyWeights(ModuleOp module);
   int64_t weightBytes() const { return weightBytes_; }
   std::vector<std::unique_ptr<art::WeightT>> takeWeights() {
     return std::move(weightSlots_);
@@ -115,6 +120,7 @@ private:
   std::string &error_;
   std::vector<std::unique_ptr<art::WeightT>> weightSlots_;
   std::map<std::string, int64_t> slots_;
+  std::set<std::string> gemmOnly_;
   int64_t weightBytes_ = 0;
   // Per entry:
   StepShapes shapes_;
@@ -162,6 +168,23 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
   w->source_dtype = dtypeName(t.dtype);
   w->source_hash = rt::checksum(t.data, t.bytes);
   int64_t bytes = t.numElements() * 4;
+  if (options_.gemmDtype != "f32" && gemmOnly_.count(name)) {
+    bool bf16 = options_.gemmDtype == "bf16";
+    w->dtype = bf16 ? art::DType::BF16 : art::DType::F16;
+    bytes = t.numElements() * 2;
+    weightBytes_ += bytes;
+    if (!options_.externalWeights) {
+      auto narrowed = std::make_shared<std::vector<uint16_t>>();
+      narrowed->reserve(t.numElements());
+      for (float x : t.toFloat())
+        narrowed->push_back(bf16 ? floatToBf16(x) : floatToHalf(x));
+      w->blob = writer_.addBlob(art::BlobKind::Weight, narrowed->data(), bytes,
+                                narrowed);
+    }
+    slots_[name] = weightSlots_.size();
+    weightSlots_.push_back(std::move(w));
+    return slots_[name];
+  }
   weightBytes_ += bytes;
   if (!options_.externalWeights) {
     if (t.dtype == DType::F32)
@@ -199,6 +222,7 @@ FailureOr<std::unique_ptr<art::BufferT>> Exporter::bufferOf(Value v) {
       return failure();
     buffer->kind = art::BufferKind::Weight;
     buffer->index = *slot;
+    buffer->dtype = weightSlots_[*slot]->dtype; // f32, or --gemm-dtype
     return buffer;
   }
   unsigned result = cast<OpResult>(v).getResultNumber();
@@ -214,6 +238,20 @@ FailureOr<std::unique_ptr<art::BufferT>> Exporter::bufferOf(Value v) {
   buffer->kind = art::BufferKind::Arena;
   buffer->index = offsets[result];
   return buffer;
+}
+
+void Exporter::findGemmOnlyWeights(ModuleOp module) {
+  std::set<std::string> other;
+  module.walk([&](ParamOp param) {
+    std::string name = param.getName().str();
+    for (OpOperand &use : param->getUses()) {
+      bool rhs = use.getOperandNumber() == 1 &&
+                 isa<MatmulOp, LinearOp>(use.getOwner());
+      (rhs ? gemmOnly_ : other).insert(name);
+    }
+  });
+  for (const std::string &name : other)
+    gemmOnly_.erase(name);
 }
 
 LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
@@ -388,6 +426,7 @@ bool writeArtifact(ModuleOp stepModule,
   }
 
   Exporter exporter(kernels, weights, options, writer, error);
+  exporter.findGemmOnlyWeights(stepModule);
   for (auto fn : stepModule.getOps<func::FuncOp>()) {
     if (!fn.isPublic() || fn.isExternal())
       continue;

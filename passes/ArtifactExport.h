@@ -33,6 +33,10 @@ struct ExportOptions {
   int64_t maxBatch = 1;
   int64_t maxSeq = 1;
   bool externalWeights = false;
+  /// "f32", "bf16" or "f16": how the weights that only gemm steps read (as
+  /// their B operand) are stored; the gemms then compute in that type with
+  /// f32 accumulation (the CPU widens them back at load).
+  std::string gemmDtype = "f32";
   int64_t cacheWidth = 0;  // for --info
   int64_t cacheLayers = 0; // for --info
 };

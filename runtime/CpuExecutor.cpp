@@ -352,7 +352,8 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   impl->profiling = options.profile;
   if (absl::Status s = impl->loadKernels(); !s.ok())
     return s;
-  auto weights = HostWeights::load(artifact, options.weightsDir, "CPU");
+  auto weights = HostWeights::load(artifact, options.weightsDir, "CPU",
+                                    /*widen=*/true);
   if (!weights.ok())
     return weights.status();
   impl->weights = std::move(*weights);

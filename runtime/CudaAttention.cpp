@@ -53,6 +53,8 @@ const char *ownKernelName(OwnKernel kernel) {
     return "kiln_decode_combine";
   case OwnKernel::GemmEpilogue:
     return "kiln_gemm_epilogue";
+  case OwnKernel::Narrow:
+    return "kiln_narrow";
   }
   return "";
 }
@@ -79,6 +81,16 @@ KernelLaunch gemmEpilogueLaunch(CUdeviceptr c, CUdeviceptr bias,
   l.grid[0] = static_cast<unsigned>(
       std::clamp<int64_t>(ceilDiv(rows * n, kOwnKernelThreads), 1, 65535));
   l.add(c).add(bias).add(residual).add(rows).add(n).add(activation);
+  return l;
+}
+
+KernelLaunch narrowLaunch(CUdeviceptr dst, CUdeviceptr src, int64_t count,
+                          bool bf16) {
+  KernelLaunch l;
+  l.kernel = OwnKernel::Narrow;
+  l.grid[0] = static_cast<unsigned>(
+      std::clamp<int64_t>(ceilDiv(count, kOwnKernelThreads), 1, 65535));
+  l.add(dst).add(src).add(count).add(int(bf16));
   return l;
 }
 

@@ -31,9 +31,10 @@ enum class OwnKernel {
   Attention,
   DecodeAttention,
   DecodeCombine,
-  GemmEpilogue
+  GemmEpilogue,
+  Narrow
 };
-inline constexpr int kOwnKernelCount = 5;
+inline constexpr int kOwnKernelCount = 6;
 /// The kernel's symbol in the fatbin.
 const char *ownKernelName(OwnKernel kernel);
 
@@ -87,6 +88,10 @@ KernelLaunch cacheWriteLaunch(CUdeviceptr cache, CUdeviceptr rows,
 KernelLaunch gemmEpilogueLaunch(CUdeviceptr c, CUdeviceptr bias,
                                 CUdeviceptr residual, int64_t rows, int64_t n,
                                 int activation);
+
+/// kiln_narrow of `count` f32 values at `src` into bf16 or f16 at `dst`.
+KernelLaunch narrowLaunch(CUdeviceptr dst, CUdeviceptr src, int64_t count,
+                          bool bf16);
 
 /// The flash-decoding split of a one-row step: `splits` chunks of `chunk`
 /// keys, enough blocks to fill `multiprocessors` twice over, chunks of at

@@ -36,7 +36,7 @@ struct CudaBlas::Impl {
   decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic = nullptr;
   decltype(&cublasLtMatmul) matmul = nullptr;
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool,
-                         bool, int64_t, bool, int, bool>;
+                         bool, int64_t, bool, int, bool, int>;
   std::map<Key, cublasLtMatmulAlgo_t> algos;
   std::set<Key> unfused; // shapes whose epilogue cuBLASLt cannot fuse
 
@@ -107,6 +107,12 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
   Impl &i = *impl_;
   const CUdeviceptr a = buffers.a, b = buffers.b, out = buffers.c;
   const bool hasBias = g.bias >= 0, hasResidual = g.residual >= 0;
+  // A and B in f32, or both in bf16/f16 (A narrowed by the caller); C, D,
+  // bias and the accumulation in f32 either way.
+  const cudaDataType_t operands = g.bType == artifact::DType::BF16 ? CUDA_R_16BF
+                                  : g.bType == artifact::DType::F16 ? CUDA_R_16F
+                                                                    : CUDA_R_32F;
+  const int64_t operandBytes = g.halfPrecision() ? 2 : 4;
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
   switch (g.activation) {
   case artifact::Activation::Relu:
@@ -154,9 +160,9 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
                 where);
   }
   if (s.ok())
-    s = i.check(i.layoutCreate(&x, CUDA_R_32F, c.xRows, c.xCols, c.ldx), where);
+    s = i.check(i.layoutCreate(&x, operands, c.xRows, c.xCols, c.ldx), where);
   if (s.ok())
-    s = i.check(i.layoutCreate(&y, CUDA_R_32F, c.yRows, c.yCols, c.ldy), where);
+    s = i.check(i.layoutCreate(&y, operands, c.yRows, c.yCols, c.ldy), where);
   if (s.ok())
     s = i.check(i.layoutCreate(&d, CUDA_R_32F, c.dRows, c.dCols, c.ldd), where);
   if (s.ok() && c.batch > 1) {
@@ -177,7 +183,8 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
   }
   Impl::Key key{c.dCols,  g.n,      g.k,      g.lda,
                 g.ldb,    g.transA, g.transB, c.batch,
-                g.shared, static_cast<int>(epilogue), hasResidual};
+                g.shared, static_cast<int>(epilogue), hasResidual,
+                static_cast<int>(g.bType)};
   if (i.unfused.count(key)) {
     cleanup();
     return absl::UnimplementedError(
@@ -215,7 +222,7 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
   // The residual is C, added with beta = 1; else C is D, scaled by 0.
   float one = 1, beta = hasResidual ? 1.0f : 0.0f;
   for (int64_t l = 0; s.ok() && l < c.launches; ++l) {
-    CUdeviceptr yPtr = a + l * c.launchStrideY * 4,
+    CUdeviceptr yPtr = a + l * c.launchStrideY * operandBytes,
                 dPtr = out + l * c.launchStrideD * 4,
                 cPtr = hasResidual ? buffers.residual + l * c.launchStrideD * 4
                                    : dPtr;

@@ -1,6 +1,7 @@
 //===- CudaBlas.h - gemm steps on cuBLASLt, loaded at run time ------------===//
 //
-// fp32 GEMMs with fp32 accumulation and TF32 off (CUBLAS_COMPUTE_32F), on
+// GEMMs with fp32 accumulation and TF32 off (CUBLAS_COMPUTE_32F): fp32
+// operands, or bf16/fp16 ones (kilnc --gemm-dtype) with an fp32 result, on
 // row-major operands: C = op(A) op(B) is computed as the column-major
 // C^T = op(B)^T op(A)^T, strided-batched where B is per batch. A gemm
 // step's epilogue runs inside the GEMM: the bias ([N], the rows of the
@@ -24,7 +25,8 @@
 
 namespace kiln::rt {
 
-/// A gemm step's device buffers (0 where the plan has none).
+/// A gemm step's device buffers (0 where the plan has none); with a
+/// half-precision plan, `a` holds A already narrowed to B's type.
 struct GemmBuffers {
   CUdeviceptr a = 0, b = 0, c = 0, bias = 0, residual = 0;
 };

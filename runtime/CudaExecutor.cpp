@@ -229,7 +229,8 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
   }
 
   // Weights: one allocation, uploaded once.
-  auto host = HostWeights::load(artifact, options.weightsDir, "CUDA");
+  auto host = HostWeights::load(artifact, options.weightsDir, "CUDA",
+                                /*widen=*/false);
   if (!host.ok())
     return host.status();
   size_t total = 0;
@@ -358,14 +359,24 @@ CudaExecutor::Impl::checkPositions(const EntryT &entry,
 absl::Status
 CudaExecutor::Impl::reserveWorkspace(const EntryT &entry,
                                      const CallBinding &binding) {
+  // One scratch for the steps that need one, in turn on the stream:
+  // flash-decoding's partial results, and a half-precision gemm's A.
   int64_t bytes = 0;
-  for (const auto &step : entry.steps)
+  for (const auto &step : entry.steps) {
     if (step->kind == StepKind::Attention) {
       auto plan = planAttention(*step, binding);
       if (!plan.ok())
         return plan.status();
       bytes = std::max(bytes, attentionWorkspaceBytes(*plan, multiprocessors));
     }
+    if (step->kind == StepKind::Gemm) {
+      auto plan = planGemm(*step, binding);
+      if (!plan.ok())
+        return plan.status();
+      if (plan->halfPrecision())
+        bytes = std::max(bytes, 2 * plan->batch * plan->m * plan->k);
+    }
+  }
   if (bytes <= workspaceBytes)
     return absl::OkStatus();
   dropPlans(); // their graphs hold the old workspace
@@ -413,6 +424,16 @@ absl::Status CudaExecutor::Impl::enqueue(
         return g.status();
       GemmBuffers buffers;
       buffers.a = pointer(*step.operands[0]);
+      if (g->halfPrecision()) {
+        // cuBLASLt multiplies bf16 by bf16 (f16 by f16): A is narrowed
+        // into the workspace first.
+        KernelLaunch l = narrowLaunch(workspace, buffers.a,
+                                      g->batch * g->m * g->k,
+                                      g->bType == DType::BF16);
+        if (absl::Status s = launchOwn(l, where); !s.ok())
+          return s;
+        buffers.a = workspace;
+      }
       buffers.b = pointer(*step.operands[1]);
       buffers.c = pointer(*step.results[0]);
       if (g->bias >= 0)

@@ -2,6 +2,7 @@
 
 #include "runtime/StepPlan.h"
 
+#include "frontend/Half.h"
 #include "frontend/SafeTensors.h"
 
 #include "runtime/Executor.h"
@@ -330,7 +331,12 @@ absl::Status validateSteps(const Artifact &artifact) {
         for (const auto &b : step.operands) {
           bool index = step.has_cache && &b == &step.operands.back();
           bool mask = step.has_key_mask && &b == &step.operands[3];
-          if (!index && !mask && b->dtype != DType::F32)
+          // A gemm's B may be a half-precision weight (--gemm-dtype).
+          bool halfWeight = step.kind == StepKind::Gemm &&
+                            &b == &step.operands[1] &&
+                            b->kind == BufferKind::Weight &&
+                            (b->dtype == DType::BF16 || b->dtype == DType::F16);
+          if (!index && !mask && !halfWeight && b->dtype != DType::F32)
             return error(absl::StrCat(
                 where, " (", step.location, ") computes in ",
                 dtypeName(b->dtype), "; the CPU executor runs f32 ",
@@ -364,24 +370,34 @@ HostWeights::~HostWeights() = default;
 
 absl::StatusOr<std::unique_ptr<HostWeights>>
 HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
-                  const std::string &executor) {
+                  const std::string &executor, bool widen) {
   const ManifestT &m = artifact.manifest();
   std::unique_ptr<HostWeights> hw(new HostWeights());
   hw->data_.assign(m.weights.size(), nullptr);
   hw->bytes_.assign(m.weights.size(), 0);
   hw->owned_.resize(m.weights.size());
+  hw->ownedHalf_.resize(m.weights.size());
   auto error = [&](const std::string &what) { return damaged(artifact, what); };
   for (size_t i = 0; i < m.weights.size(); ++i) {
     const WeightT &w = *m.weights[i];
-    if (w.dtype != DType::F32)
+    bool half = w.dtype == DType::BF16 || w.dtype == DType::F16;
+    if (w.dtype != DType::F32 && !half)
       return error(absl::StrCat("weight '", w.name, "' is ", dtypeName(w.dtype),
                                 "; the ", executor,
-                                " executor takes f32 weights"));
-    int64_t bytes = checkedBytes(w.shape, 4);
+                                " executor takes f32, bf16 and f16 weights"));
+    int64_t bytes = checkedBytes(w.shape, half ? 2 : 4);
     if (bytes < 0)
       return error(absl::StrCat("damaged: weight '", w.name,
                                 "' has an impossible shape"));
     hw->bytes_[i] = bytes;
+    auto widened = [&](const uint16_t *h) {
+      std::vector<float> &out = hw->owned_[i];
+      out.resize(bytes / 2);
+      for (size_t e = 0; e < out.size(); ++e)
+        out[e] = w.dtype == DType::BF16 ? bf16ToFloat(h[e]) : halfToFloat(h[e]);
+      hw->data_[i] = reinterpret_cast<const uint8_t *>(out.data());
+      hw->bytes_[i] = bytes * 2;
+    };
     if (w.blob >= 0) {
       if (static_cast<size_t>(w.blob) >= m.blobs.size() ||
           m.blobs[w.blob]->kind != BlobKind::Weight ||
@@ -389,6 +405,8 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
         return error(absl::StrCat("damaged: weight '", w.name,
                                   "' does not match its blob"));
       hw->data_[i] = artifact.blobData(w.blob);
+      if (half && widen)
+        widened(reinterpret_cast<const uint16_t *>(hw->data_[i]));
       continue;
     }
     if (weightsDir.empty())
@@ -421,6 +439,16 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
                                    ", the artifact expects ", w.source_dtype));
     if (checksum(t.data, t.bytes) != w.source_hash)
       return mismatch("has different contents (hash mismatch)");
+    if (half) {
+      std::vector<uint16_t> &narrow = hw->ownedHalf_[i];
+      for (float x : t.toFloat())
+        narrow.push_back(w.dtype == DType::BF16 ? floatToBf16(x)
+                                                : floatToHalf(x));
+      hw->data_[i] = reinterpret_cast<const uint8_t *>(narrow.data());
+      if (widen)
+        widened(narrow.data());
+      continue;
+    }
     if (t.dtype == kiln::DType::F32 &&
         reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0) {
       hw->data_[i] = t.data;
@@ -546,6 +574,7 @@ absl::StatusOr<GemmPlan> planGemm(const StepT &step,
   g.ldb = r[r.size() - 1];
   g.folded = g.shared && !g.transA;
   g.activation = step.activation;
+  g.bType = step.operands[1]->dtype;
   int next = 2;
   if (step.has_bias) {
     g.bias = next++;

@@ -58,9 +58,13 @@ cacheArguments(const Artifact &artifact);
 /// Host copies of the weights, one per weight slot (f32).
 class HostWeights {
 public:
+  /// Every weight as the executor holds it: f32 as stored; bf16/f16 ones
+  /// (gemm weights of kilnc --gemm-dtype) as stored, or widened to f32
+  /// with `widen` (the CPU, whose BLAS is f32). External weights are
+  /// narrowed the way kilnc narrows embedded ones.
   static absl::StatusOr<std::unique_ptr<HostWeights>>
   load(const Artifact &artifact, const std::string &weightsDir,
-       const std::string &executor);
+       const std::string &executor, bool widen);
   ~HostWeights();
   const uint8_t *data(size_t slot) const { return data_[slot]; }
   int64_t bytes(size_t slot) const { return bytes_[slot]; }
@@ -71,6 +75,7 @@ private:
   std::vector<const uint8_t *> data_;
   std::vector<int64_t> bytes_;
   std::vector<std::vector<float>> owned_;
+  std::vector<std::vector<uint16_t>> ownedHalf_;
   std::unique_ptr<WeightStore> store_;
 };
 
@@ -109,6 +114,10 @@ struct GemmPlan {
   /// activation, + residual (operand `residual`, C's shape); -1: none.
   int bias = -1, residual = -1;
   artifact::Activation activation = artifact::Activation::None;
+  /// B's element type: f32, or bf16/f16 (a --gemm-dtype weight; A is then
+  /// narrowed to it and the product accumulates in f32).
+  artifact::DType bType = artifact::DType::F32;
+  bool halfPrecision() const { return bType != artifact::DType::F32; }
   bool hasEpilogue() const {
     return bias >= 0 || residual >= 0 ||
            activation != artifact::Activation::None;

@@ -39,6 +39,8 @@ prepare() {
   for f in gpt2_tiny bert_tiny t5_gated llama_gqa; do
     "$bin/kilnc" "$fixtures/$f" --target cuda -o "$bundle/$f.kiln" \
         --max-batch 3 --max-seq 32 2> "$bundle/kilnc-$f.log"
+    "$bin/kilnc" "$fixtures/$f" --target cuda --gemm-dtype bf16 -o "$bundle/$f-bf16.kiln" \
+        --max-batch 3 --max-seq 32 2> "$bundle/kilnc-$f-bf16.log"
   done
   local tmp; tmp="$(mktemp -d)"
   python3 "$root/tools/bench_model.py" bert-base "$tmp/bert-base"
@@ -47,6 +49,8 @@ prepare() {
   python3 "$root/tools/bench_model.py" gpt2-small "$tmp/gpt2-small"
   "$bin/kilnc" "$tmp/gpt2-small" --target cuda --external-weights -o "$bundle/gpt2-small.kiln" \
       --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small.log"
+  "$bin/kilnc" "$tmp/gpt2-small" --target cuda --external-weights --gemm-dtype bf16 \
+      -o "$bundle/gpt2-small-bf16.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small-bf16.log"
   rm -rf "$tmp"
   # What -DKILN_RUNTIME_ONLY needs that the GPU machine lacks.
   local deps="$bundle/deps"
@@ -103,6 +107,13 @@ run() {
       --output '$work/llama.npy' \
       && python3 '$root/tools/gpu_bench.py' compare '$work/llama.npy' '$fixtures/llama_gqa/logits.npy' \
          \"\$(python3 -c \"import json; print(','.join(map(str, json.load(open('$fixtures/llama_gqa/golden.json'))['lengths'])))\")\""
+  # The same with bf16 gemms (within 2e-2).
+  step fixture-gpt2-bf16 60 bash -c "'$kr' '$bundle/gpt2_tiny-bf16.kiln' --device cuda \
+      --input-ids '79,13,27,58,19,24,33;89,33,59,64' --output '$work/gpt2-bf16.npy' \
+      && python3 '$root/tools/gpu_bench.py' compare '$work/gpt2-bf16.npy' '$fixtures/gpt2_tiny/logits.npy' 7,4 2e-2"
+  step fixture-bert-bf16 60 bash -c "'$kr' '$bundle/bert_tiny-bf16.kiln' --device cuda \
+      --input-ids '90,47,9,78,69,57,74,100,89;6,96,6,12,4' --token-type-ids '0,0,0,0,1,1,1,1,1;0,0,1,1,1' --output '$work/bert-bf16.npy' \
+      && python3 '$root/tools/gpu_bench.py' compare '$work/bert-bf16.npy' '$fixtures/bert_tiny/last_hidden_state.npy' 9,5 2e-2"
   step write-bench-models 120 bash -c "python3 '$root/tools/bench_model.py' bert-base '$work/bert-base' && python3 '$root/tools/bench_model.py' gpt2-small '$work/gpt2-small'"
   step bandwidth 60 python3 "$root/tools/gpu_bench.py" bandwidth
   step torch-bert 200 python3 "$root/tools/gpu_bench.py" bert "$work/bert-base"
@@ -112,6 +123,8 @@ run() {
   step kiln-bert-b32 120 "$kr" "$bundle/bert-base.kiln" --device cuda --weights "$work/bert-base" \
       --input-ids "$(python3 -c "print(';'.join([','.join(str(1000 + i) for i in range(128))] * 32))")" --bench --iters 20
   step kiln-gpt2 120 "$kr" "$bundle/gpt2-small.kiln" --device cuda --weights "$work/gpt2-small" \
+      --input-ids "$(python3 -c "print(','.join(str(1000 + i) for i in range(128)))")" --max-new-tokens 128 --ignore-eos --bench --iters 3
+  step kiln-gpt2-bf16 120 "$kr" "$bundle/gpt2-small-bf16.kiln" --device cuda --weights "$work/gpt2-small" \
       --input-ids "$(python3 -c "print(','.join(str(1000 + i) for i in range(128)))")" --max-new-tokens 128 --ignore-eos --bench --iters 3
   step kiln-gpt2-nographs 120 "$kr" "$bundle/gpt2-small.kiln" --device cuda --weights "$work/gpt2-small" \
       --input-ids "$(python3 -c "print(','.join(str(1000 + i) for i in range(128)))")" --max-new-tokens 128 --ignore-eos --bench --iters 3 --no-cuda-graphs

@@ -7,8 +7,9 @@ writes (the same weights Kiln runs). One line of results per measurement.
     tools/gpu_bench.py gpt2 DIR        # GPT-2 generate, prompt 128, 128 new
                                        # tokens, batch 1: ms/token, tokens/s
     tools/gpu_bench.py bandwidth       # device-to-device copy GB/s
-    tools/gpu_bench.py compare GOT.npy EXPECTED.npy LENGTHS|-
+    tools/gpu_bench.py compare GOT.npy EXPECTED.npy LENGTHS|- [TOLERANCE]
                                        # relative error, padding excluded
+                                       # (default tolerance 1e-3)
     tools/gpu_bench.py table OUT_DIR   # the summary of gpu-check's logs:
                                        # Kiln vs PyTorch, ratios, decode
                                        # bandwidth fraction
@@ -119,8 +120,10 @@ def table(out):
     torch_gpt2 = read("torch-gpt2")
     kiln_decode = number(read("kiln-gpt2"), r"decode step\s+p50\s+([\d.]+) ms")
     kiln_nographs = number(read("kiln-gpt2-nographs"), r"decode step\s+p50\s+([\d.]+) ms")
+    kiln_bf16 = number(read("kiln-gpt2-bf16"), r"decode step\s+p50\s+([\d.]+) ms")
     eager_decode = number(torch_gpt2, r"([\d.]+) ms/token decode")
     rows.append(("GPT-2-small decode, prompt 128 (ms/token)", kiln_decode, eager_decode, None))
+    rows.append(("  the same, Kiln with bf16 gemms", kiln_bf16, eager_decode, None))
     print(f"{'':44} {'Kiln':>10} {'eager':>10} {'compile':>10} {'vs eager':>9} {'vs compile':>10}")
     for name, kiln, eager, compiled in rows:
         print(f"{name:44} {fmt(kiln):>10} {fmt(eager):>10} {fmt(compiled):>10} "
@@ -141,7 +144,7 @@ if __name__ == "__main__":
         table(sys.argv[2])
         sys.exit(0)
     if sys.argv[1:2] == ["compare"]:
-        compare(*sys.argv[2:5])
+        compare(*sys.argv[2:5], *[float(t) for t in sys.argv[5:6]])
         sys.exit(0)
     if len(sys.argv) < 2:
         sys.exit(__doc__)

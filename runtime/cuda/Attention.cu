@@ -20,7 +20,10 @@
 //                         chunks past a sequence's position exit at once;
 //   kiln_gemm_epilogue    a gemm step's epilogue (bias, relu or tanh-GELU,
 //                         residual) as a separate pass, for the shapes
-//                         where cuBLASLt offers no algorithm with it fused.
+//                         where cuBLASLt offers no algorithm with it fused;
+//   kiln_narrow           f32 activations to bf16 or f16 (round to nearest
+//                         even, as frontend/Half.h) for the gemms of
+//                         kilnc --gemm-dtype.
 // Semantics are kiln.attention's (runtime/Attention.cpp is the reference):
 // grouped-query heads, causal limit at each sequence's position, a 0/1 key
 // mask adding -FLT_MAX, T5's additive bias, keys past the causal limit never
@@ -34,6 +37,8 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+
+#include "frontend/Half.h"
 
 #ifndef KILN_DYNAMIC_SHARED
 #define KILN_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
@@ -130,6 +135,14 @@ kiln_cache_write(float *cache, const float *rows, const void *positions,
     if (at >= 0 && at < maxSeq)
       cache[(b * maxSeq + at) * width + e] = rows[i];
   }
+}
+
+/// dst[i] = src[i] as bf16 (bf16 != 0) or f16.
+extern "C" __global__ void kiln_narrow(uint16_t *dst, const float *src,
+                                       int64_t count, int bf16) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count;
+       i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = bf16 ? kiln::floatToBf16(src[i]) : kiln::floatToHalf(src[i]);
 }
 
 /// c = act(c + bias[col]) + residual over rows x n, in place; activation

@@ -118,4 +118,5 @@ using std::min;
 inline float __expf(float x) { return std::exp(x); }
 inline float __fdividef(float x, float y) { return x / y; }
 
+
 #endif // KILN_TEST_SUPPORT_CUDAEMULATOR_H

@@ -33,6 +33,7 @@ const std::vector<EmulatedKernel> &all() {
       make("kiln_decode_attention", kiln_decode_attention),
       make("kiln_decode_combine", kiln_decode_combine),
       make("kiln_gemm_epilogue", kiln_gemm_epilogue),
+      make("kiln_narrow", kiln_narrow),
   };
   return kernels;
 }

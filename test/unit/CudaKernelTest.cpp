@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "frontend/Half.h"
 #include "runtime/Attention.h"
 #include "runtime/CudaAttention.h"
 #include "runtime/ThreadPool.h"
@@ -20,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 namespace {
@@ -348,6 +350,35 @@ TEST(GemmEpilogueKernelTest, MatchesTheCpuEpilogue) {
               << "activation " << activation << " bias " << withBias
               << " residual " << withResidual << " element " << i;
       }
+}
+
+TEST(NarrowKernelTest, RoundsToNearestEvenLikeTheHost) {
+  std::mt19937 gen(5);
+  std::normal_distribution<float> normal(0, 100);
+  std::vector<float> src = {0.0f, -0.0f, 1.0f, 65504.0f, 65520.0f, 1e-8f,
+                            6.0e-8f, -3.0e-5f, 1e30f, -1e-40f,
+                            std::numeric_limits<float>::infinity(),
+                            std::nanf("")};
+  for (int i = 0; i < 5000; ++i)
+    src.push_back(normal(gen));
+  for (bool bf16 : {true, false}) {
+    std::vector<uint16_t> dst(src.size(), 0xdead);
+    rt::KernelLaunch l = rt::narrowLaunch(dev(dst.data()), dev(src.data()),
+                                          static_cast<int64_t>(src.size()),
+                                          bf16);
+    ASSERT_EQ(run(l), "");
+    for (size_t i = 0; i < src.size(); ++i) {
+      uint16_t expected =
+          bf16 ? kiln::floatToBf16(src[i]) : kiln::floatToHalf(src[i]);
+      ASSERT_EQ(dst[i], expected) << src[i] << (bf16 ? " bf16" : " f16");
+      float back = bf16 ? kiln::bf16ToFloat(dst[i]) : kiln::halfToFloat(dst[i]);
+      if (std::isfinite(back) && std::fabs(src[i]) > 1e-4f)
+        EXPECT_NEAR(back, src[i], std::fabs(src[i]) * (bf16 ? 4e-3 : 5e-4));
+    }
+  }
+  // Ties go to even: 1 + 2^-8 sits between two bf16 values.
+  EXPECT_EQ(kiln::floatToBf16(1.00390625f), kiln::floatToBf16(1.0f));
+  EXPECT_EQ(kiln::floatToHalf(65520.0f), 0x7c00); // rounds up to inf
 }
 
 TEST(AttentionLaunchTest, DecodeSplitFillsTheMachineAndIgnoresThePosition) {

@@ -66,6 +66,13 @@ static cl::opt<bool> externalWeights(
     "external-weights",
     cl::desc("with --emit kiln, leave the weights out: kiln-run reads them "
              "from the model folder (--weights) and checks their hashes"));
+static cl::opt<std::string> gemmDtype(
+    "gemm-dtype", cl::init("f32"),
+    cl::desc("with --emit kiln: f32, bf16 or f16. The weights only gemm "
+             "steps read are stored in that type and those gemms compute in "
+             "it with f32 accumulation (cuBLASLt on the GPU; the CPU widens "
+             "the weights back to f32 at load). Activations, attention and "
+             "the other kernels stay f32"));
 static cl::opt<std::string>
     target("target", cl::init("cpu"),
            cl::desc("cpu, or cuda: kernels for sm_90 (a fatbin with SASS "
@@ -134,6 +141,11 @@ int main(int argc, char **argv) {
     stage = "llvm";
   if (emit == "kernels" || emit == "kiln")
     stage = "steps";
+  if (gemmDtype != "f32" && gemmDtype != "bf16" && gemmDtype != "f16")
+    return fail("--gemm-dtype must be f32, bf16 or f16, got '" + gemmDtype +
+                "'");
+  if (gemmDtype != "f32" && emit != "kiln")
+    return fail("--gemm-dtype applies to --emit kiln");
   if (externalWeights && emit != "kiln")
     return fail("--external-weights applies to --emit kiln");
   if (stage != "kiln" && stage != "decomposed" && stage != "linalg" &&
@@ -288,6 +300,7 @@ int main(int argc, char **argv) {
       options.maxBatch = maxBatch;
       options.maxSeq = seqLimit;
       options.externalWeights = externalWeights;
+      options.gemmDtype = gemmDtype;
       options.cacheWidth = c.numKvHeads * c.headDim;
       options.cacheLayers = c.family == kiln::ModelFamily::T5
                                 ? c.numDecoderLayers
@@ -361,6 +374,7 @@ int main(int argc, char **argv) {
       report["artifact_bytes"] = summary.artifactBytes;
       report["runtime_weight_bytes"] = summary.weightBytes;
       report["external_weights"] = bool(externalWeights);
+      report["gemm_dtype"] = std::string(gemmDtype);
     }
     std::error_code ec;
     llvm::raw_fd_ostream out(reportPath, ec);
