@@ -86,8 +86,8 @@ KILN_HOST_DEVICE inline uint16_t floatToHalf(float f) {
       ++half;
     return static_cast<uint16_t>(sign | half);
   }
-  uint32_t half = sign | (static_cast<uint32_t>(exponent) << 10) |
-                  (mantissa >> 13);
+  uint32_t half =
+      sign | (static_cast<uint32_t>(exponent) << 10) | (mantissa >> 13);
   uint32_t rest = mantissa & 0x1fffu;
   if (rest > 0x1000u || (rest == 0x1000u && (half & 1)))
     ++half; // a carry into the exponent is still right (up to inf)

@@ -201,8 +201,8 @@ SafeTensorsFile::open(const std::string &path) {
         return invalid(path, "__metadata__ is not an object");
       for (auto m = entry.begin(); m != entry.end(); ++m) {
         if (!m.value().is_string())
-          return invalid(path, absl::StrCat("__metadata__ value of '",
-                                            m.key(), "' is not a string"));
+          return invalid(path, absl::StrCat("__metadata__ value of '", m.key(),
+                                            "' is not a string"));
         file->metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -247,11 +247,11 @@ SafeTensorsFile::open(const std::string &path) {
       return invalid(path, where + absl::StrCat("data_offsets [", begin, ", ",
                                                 end, "] are reversed"));
     if (end > dataSize)
-      return invalid(path, where + absl::StrCat("data_offsets [", begin, ", ",
-                                                end,
-                                                "] run past the data section "
-                                                "of ",
-                                                dataSize, " bytes"));
+      return invalid(path,
+                     where + absl::StrCat("data_offsets [", begin, ", ", end,
+                                          "] run past the data section "
+                                          "of ",
+                                          dataSize, " bytes"));
     uint64_t expected = elements * info->size;
     if (end - begin != expected)
       return invalid(path,
@@ -268,9 +268,9 @@ SafeTensorsFile::open(const std::string &path) {
             [](const Range &a, const Range &b) { return a.begin < b.begin; });
   for (size_t i = 1; i < ranges.size(); ++i)
     if (ranges[i].begin < ranges[i - 1].end)
-      return invalid(path, absl::StrCat("tensors '", *ranges[i - 1].name,
-                                        "' and '", *ranges[i].name,
-                                        "' overlap"));
+      return invalid(path,
+                     absl::StrCat("tensors '", *ranges[i - 1].name, "' and '",
+                                  *ranges[i].name, "' overlap"));
   return file;
 }
 
@@ -282,7 +282,6 @@ SafeTensorsFile::~SafeTensorsFile() {
 //===----------------------------------------------------------------------===//
 // WeightStore
 //===----------------------------------------------------------------------===//
-
 
 absl::StatusOr<std::unique_ptr<WeightStore>>
 WeightStore::openFile(const std::string &path) {
@@ -336,9 +335,9 @@ WeightStore::openFolder(const std::string &dir) {
     }
     auto found = shard->tensors().find(it.key());
     if (found == shard->tensors().end())
-      return absl::NotFoundError(absl::StrCat(
-          indexPath, ": tensor '", it.key(), "' is not in its shard ",
-          shard->path()));
+      return absl::NotFoundError(absl::StrCat(indexPath, ": tensor '", it.key(),
+                                              "' is not in its shard ",
+                                              shard->path()));
     store->index_[it.key()] = &found->second;
   }
   return store;

@@ -15,8 +15,8 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 
 using namespace mlir;
 namespace art = kiln::artifact;

@@ -51,10 +51,10 @@ struct ExportSummary {
 /// and the weights.
 bool writeArtifact(mlir::ModuleOp stepModule,
                    const std::vector<CompiledKernel> &kernels,
-                   const std::string &kernelBinary,
-                   const rt::ModelInfo &model, const WeightStore &weights,
-                   const ExportOptions &options, const std::string &path,
-                   ExportSummary &summary, std::string &error);
+                   const std::string &kernelBinary, const rt::ModelInfo &model,
+                   const WeightStore &weights, const ExportOptions &options,
+                   const std::string &path, ExportSummary &summary,
+                   std::string &error);
 
 } // namespace kiln
 

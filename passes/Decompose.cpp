@@ -1,4 +1,4 @@
-//===- Decompose.cpp - kiln composites -> kiln primitives ------------------===//
+//===- Decompose.cpp - kiln composites -> kiln primitives -----------------===//
 //
 // Rewrites the composite ops into primitives, computing exactly what Hugging
 // Face transformers computes:
@@ -12,7 +12,8 @@
 //              are viewed as [B, kv_heads, group * Sq, D] so that one batched
 //              matmul per kv head serves its group.
 //   rotary     inv_freq (a compile-time constant, llama3 scaling applied),
-//              cos/sin of position * inv_freq in f32, x*cos + rotate_half(x)*sin
+//              cos/sin of position * inv_freq in f32, x*cos +
+//              rotate_half(x)*sin
 //   relative_position_bias
 //              T5's bucketing (exact near buckets, log-spaced far ones) as
 //              integer/float elementwise ops, then a gather from the table.
@@ -56,8 +57,8 @@ ArrayRef<int64_t> shapeOf(Value v) {
 }
 
 Value reshape(ImplicitLocOpBuilder &b, Value input, ArrayRef<int64_t> shape) {
-  return ReshapeOp::create(b, RankedTensorType::get(shape, elementTypeOf(input)),
-                           input);
+  return ReshapeOp::create(
+      b, RankedTensorType::get(shape, elementTypeOf(input)), input);
 }
 
 Value castTo(ImplicitLocOpBuilder &b, Value input, Type elementType) {
@@ -72,8 +73,8 @@ Value scalar(ImplicitLocOpBuilder &b, Type elementType, double value) {
   auto type = RankedTensorType::get({}, elementType);
   Attribute attr = isa<FloatType>(elementType)
                        ? Attribute(b.getFloatAttr(elementType, value))
-                       : Attribute(b.getIntegerAttr(elementType,
-                                                    static_cast<int64_t>(value)));
+                       : Attribute(b.getIntegerAttr(
+                             elementType, static_cast<int64_t>(value)));
   return ConstantOp::create(b, DenseElementsAttr::get(type, attr));
 }
 
@@ -196,9 +197,9 @@ struct DecomposeAttention : public OpRewritePattern<AttentionOp> {
     if (Value bias = op.getBias()) {
       ArrayRef<int64_t> bs = shapeOf(bias);
       SmallVector<int64_t> grouped =
-          bs[1] == 1 ? SmallVector<int64_t>{bs[0], 1, 1, bs[2], bs[3]}
-                     : SmallVector<int64_t>{bs[0], kvHeads, group, bs[2],
-                                            bs[3]};
+          bs[1] == 1
+              ? SmallVector<int64_t>{bs[0], 1, 1, bs[2], bs[3]}
+              : SmallVector<int64_t>{bs[0], kvHeads, group, bs[2], bs[3]};
       scores = AddOp::create(b, scores, reshape(b, bias, grouped));
     }
     if (Value keyMask = op.getKeyMask()) {
@@ -207,16 +208,16 @@ struct DecomposeAttention : public OpRewritePattern<AttentionOp> {
       Value masked = SubOp::create(b, scalar(b, element, 1.0), mask);
       masked = MulOp::create(b, masked, lowestValue(b, element));
       ArrayRef<int64_t> ms = shapeOf(masked);
-      scores = AddOp::create(b, scores,
-                             reshape(b, masked, {ms[0], 1, 1, 1, ms[1]}));
+      scores =
+          AddOp::create(b, scores, reshape(b, masked, {ms[0], 1, 1, 1, ms[1]}));
     }
     MaskKind kind = op.getMask();
     if (kind == MaskKind::Causal || kind == MaskKind::CausalPadding)
       scores = CausalMaskOp::create(b, scores, op.getPositions());
 
     Value probs = SoftmaxOp::create(b, scores, /*dim=*/4);
-    probs = reshape(b, probs,
-                    {batch, kvHeads, mulDims(group, queryLen), keyLen});
+    probs =
+        reshape(b, probs, {batch, kvHeads, mulDims(group, queryLen), keyLen});
     Value out = MatmulOp::create(b, probs, v, false, false);
     // [B, Hkv, G*Sq, D] -> [B, H, Sq, D] -> [B, Sq, H, D] -> [B, Sq, H*D].
     out = reshape(b, out, {batch, kvHeads, group, queryLen, headDim});
@@ -262,10 +263,10 @@ struct DecomposeRotary : public OpRewritePattern<RotaryOp> {
     // Broadcast over heads: [..., S, 1, D].
     SmallVector<int64_t> trigShape(posShape.begin(), posShape.end() - 1);
     trigShape.append({1, headDim});
-    Value cos = reshape(b, castTo(b, CosOp::create(b, angles), element),
-                        trigShape);
-    Value sin = reshape(b, castTo(b, SinOp::create(b, angles), element),
-                        trigShape);
+    Value cos =
+        reshape(b, castTo(b, CosOp::create(b, angles), element), trigShape);
+    Value sin =
+        reshape(b, castTo(b, SinOp::create(b, angles), element), trigShape);
 
     Value x = reshape(b, op.getInput(), {xShape[0], xShape[1], heads, headDim});
     Value x1 = SliceOp::create(b, x, 3, 0, half, 1);
@@ -320,15 +321,16 @@ struct DecomposeRelativePositionBias
                                       scalar(b, index, maxExact));
     // maxExact + log(rel / maxExact) / log(maxDistance / maxExact)
     //            * (numBuckets - maxExact), truncated, capped at numBuckets-1.
-    Value large = DivOp::create(b, castTo(b, relative, f32),
-                                scalar(b, f32, maxExact));
+    Value large =
+        DivOp::create(b, castTo(b, relative, f32), scalar(b, f32, maxExact));
     large = LogOp::create(b, large);
     large = DivOp::create(
         b, large,
         scalar(b, f32,
                std::log(static_cast<double>(op.getMaxDistance()) / maxExact)));
     large = MulOp::create(b, large, scalar(b, f32, numBuckets - maxExact));
-    large = AddOp::create(b, scalar(b, index, maxExact), castTo(b, large, index));
+    large =
+        AddOp::create(b, scalar(b, index, maxExact), castTo(b, large, index));
     large = MinOp::create(b, large, scalar(b, index, numBuckets - 1));
     Value chosen = SelectOp::create(b, isSmall, relative, large);
     buckets = buckets ? AddOp::create(b, buckets, chosen).getResult() : chosen;
@@ -349,8 +351,7 @@ struct KilnDecomposePass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<DecomposeLinear>(&getContext(), keepLinear);
-    patterns.add<DecomposeRotary, DecomposeRelativePositionBias>(
-        &getContext());
+    patterns.add<DecomposeRotary, DecomposeRelativePositionBias>(&getContext());
     if (!keepAttention)
       patterns.add<DecomposeAttention>(&getContext());
     // One walk suffices: every pattern emits primitives only. Unlike the

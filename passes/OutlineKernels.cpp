@@ -1,9 +1,9 @@
 //===- OutlineKernels.cpp - the step list: one function per kernel op -----===//
 //
 // Every op of an entry function that is neither a library step (matmul or
-// linear -> gemm, attention -> attention) nor a weight becomes a call to a private
-// kernel function holding that op alone. Kernels are deduplicated by their
-// printed body (op, attributes, types), so a 12-layer model compiles each
+// linear -> gemm, attention -> attention) nor a weight becomes a call to a
+// private kernel function holding that op alone. Kernels are deduplicated by
+// their printed body (op, attributes, types), so a 12-layer model compiles each
 // distinct kernel once. Each kernel also records which of its buffers a
 // work range [begin, end) of the result's dim 0 cuts (`kiln.split`).
 //
@@ -30,7 +30,9 @@ bool isLibraryOrLeaf(Operation *op) {
   return isa<ParamOp, MatmulOp, LinearOp, AttentionOp, func::ReturnOp>(op);
 }
 
-int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
+int64_t rankOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getRank();
+}
 int64_t dim0Of(Value v) {
   return cast<RankedTensorType>(v.getType()).getDimSize(0);
 }
@@ -147,8 +149,8 @@ struct KilnOutlineKernelsPass
         builder.setInsertionPoint(entry);
         auto type = builder.getFunctionType(op->getOperandTypes(),
                                             op->getResultTypes());
-        auto kernel = func::FuncOp::create(builder, op->getLoc(), "kernel",
-                                           type);
+        auto kernel =
+            func::FuncOp::create(builder, op->getLoc(), "kernel", type);
         kernel.setPrivate();
         Block *body = kernel.addEntryBlock();
         OpBuilder inner = OpBuilder::atBlockBegin(body);
@@ -169,9 +171,9 @@ struct KilnOutlineKernelsPass
         if (existing) {
           kernel.erase();
         } else {
-          kernel.setName(builder.getStringAttr(
-              "kernel_" + std::to_string(counter++) + "_" +
-              op->getName().stripDialect().str()));
+          kernel.setName(
+              builder.getStringAttr("kernel_" + std::to_string(counter++) +
+                                    "_" + op->getName().stripDialect().str()));
           kernel->setAttr("kiln.kernel", builder.getUnitAttr());
           kernel->setAttr("kiln.split",
                           builder.getDenseBoolArrayAttr(splitFlags(op)));

@@ -1,11 +1,11 @@
-//===- Pipelines.cpp - kiln pass pipelines ---------------------------------===//
+//===- Pipelines.cpp - kiln pass pipelines --------------------------------===//
 
 #include "passes/Pipelines.h"
 
 #include "passes/Passes.h"
 
-#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 namespace kiln {
@@ -67,15 +67,14 @@ constexpr const char *kLoopsToLlvm =
 } // namespace
 
 mlir::LogicalResult buildKilnCpuLoweringPipeline(mlir::OpPassManager &pm) {
-  return mlir::parsePassPipeline(
-      std::string("kiln-bind-params,"
-                  "kiln-decompose-aggregates,") +
-          kBufferize +
-          "buffer-deallocation-pipeline,"
-          "kiln-copies-to-linalg,"
-          "func.func(convert-linalg-to-loops)," +
-          kLoopsToLlvm,
-      pm);
+  return mlir::parsePassPipeline(std::string("kiln-bind-params,"
+                                             "kiln-decompose-aggregates,") +
+                                     kBufferize +
+                                     "buffer-deallocation-pipeline,"
+                                     "kiln-copies-to-linalg,"
+                                     "func.func(convert-linalg-to-loops)," +
+                                     kLoopsToLlvm,
+                                 pm);
 }
 
 mlir::LogicalResult buildKilnCudaLoweringPipeline(mlir::OpPassManager &pm,
@@ -92,7 +91,8 @@ mlir::LogicalResult buildKilnCudaLoweringPipeline(mlir::OpPassManager &pm,
           "canonicalize,"
           "cse,"
           "kiln-map-to-gpu-threads{emulate-threads=" +
-          std::to_string(emulateThreads) + "},"
+          std::to_string(emulateThreads) +
+          "},"
           "func.func(convert-linalg-to-loops)," +
           kLoopsToLlvm,
       pm);
@@ -108,16 +108,12 @@ void registerKilnPipelines() {
       "kiln-cpu-lowering",
       "linalg on tensors -> LLVM dialect for the CPU (bufferize, loops, "
       "LLVM)",
-      [](mlir::OpPassManager &pm) {
-        (void)buildKilnCpuLoweringPipeline(pm);
-      });
+      [](mlir::OpPassManager &pm) { (void)buildKilnCpuLoweringPipeline(pm); });
   mlir::PassPipelineRegistration<>(
       "kiln-cuda-lowering",
       "linalg on tensors -> LLVM dialect kernels for NVVM (tile and fuse, "
       "bufferize, grid-stride loops over GPU threads, LLVM)",
-      [](mlir::OpPassManager &pm) {
-        (void)buildKilnCudaLoweringPipeline(pm);
-      });
+      [](mlir::OpPassManager &pm) { (void)buildKilnCudaLoweringPipeline(pm); });
 }
 
 } // namespace kiln

@@ -28,15 +28,15 @@ DimExprs withStatic(RankedTensorType result,
                     llvm::function_ref<AffineExpr(int64_t)> pick) {
   DimExprs out;
   for (int64_t d = 0; d < result.getRank(); ++d)
-    out.push_back(result.isDynamicDim(d)
-                      ? pick(d)
-                      : getAffineConstantExpr(result.getDimSize(d),
-                                              result.getContext()));
+    out.push_back(
+        result.isDynamicDim(d)
+            ? pick(d)
+            : getAffineConstantExpr(result.getDimSize(d), result.getContext()));
   return out;
 }
 
-FailureOr<SmallVector<DimExprs>>
-ruleFor(Operation *op, ArrayRef<DimExprs> operands) {
+FailureOr<SmallVector<DimExprs>> ruleFor(Operation *op,
+                                         ArrayRef<DimExprs> operands) {
   MLIRContext *context = op->getContext();
   auto constant = [&](int64_t v) { return getAffineConstantExpr(v, context); };
   RankedTensorType result = typeOf(op->getResult(0));
@@ -112,16 +112,15 @@ ruleFor(Operation *op, ArrayRef<DimExprs> operands) {
         DimExprs dims = operands[0];
         for (const DimExprs &e : operands.drop_front())
           dims[o.getDim()] = dims[o.getDim()] + e[o.getDim()];
-        return SmallVector<DimExprs>{withStatic(result, [&](int64_t d) {
-          return dims[d];
-        })};
+        return SmallVector<DimExprs>{
+            withStatic(result, [&](int64_t d) { return dims[d]; })};
       })
       .Case([&](SliceOp) -> FailureOr<SmallVector<DimExprs>> {
         return SmallVector<DimExprs>{same(operands[0])};
       })
       .Case([&](IotaOp o) -> FailureOr<SmallVector<DimExprs>> {
-        return SmallVector<DimExprs>{
-            withStatic(result, [&](int64_t) { return operands[0][o.getDim()]; })};
+        return SmallVector<DimExprs>{withStatic(
+            result, [&](int64_t) { return operands[0][o.getDim()]; })};
       })
       .Case([&](ReshapeOp o) -> FailureOr<SmallVector<DimExprs>> {
         auto source = typeOf(o.getInput());
@@ -150,9 +149,8 @@ ruleFor(Operation *op, ArrayRef<DimExprs> operands) {
               if (!result.isDynamicDim(d))
                 known *= result.getDimSize(d);
             for (int64_t d : group)
-              dims[d] = result.isDynamicDim(d)
-                            ? operands[0][i].floorDiv(known)
-                            : constant(result.getDimSize(d));
+              dims[d] = result.isDynamicDim(d) ? operands[0][i].floorDiv(known)
+                                               : constant(result.getDimSize(d));
           }
         }
         return SmallVector<DimExprs>{
@@ -183,7 +181,8 @@ FailureOr<StepShapes> computeStepShapes(func::FuncOp entry) {
     auto type = typeOf(arg);
     auto name =
         entry.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "kiln.name");
-    std::string base = name ? name.str() : "#" + std::to_string(arg.getArgNumber());
+    std::string base =
+        name ? name.str() : "#" + std::to_string(arg.getArgNumber());
     DimExprs dims;
     for (int64_t d = 0; d < type.getRank(); ++d) {
       if (!type.isDynamicDim(d)) {

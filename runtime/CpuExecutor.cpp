@@ -353,7 +353,7 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   if (absl::Status s = impl->loadKernels(); !s.ok())
     return s;
   auto weights = HostWeights::load(artifact, options.weightsDir, "CPU",
-                                    /*widen=*/true);
+                                   /*widen=*/true);
   if (!weights.ok())
     return weights.status();
   impl->weights = std::move(*weights);

@@ -119,9 +119,9 @@ attentionLaunches(const DeviceAttention &a, int multiprocessors,
                   CUdeviceptr workspace, const std::string &where) {
   const AttentionPlan &p = a.plan;
   if (p.batch > 65535 || p.heads > 65535)
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": ", p.batch, " sequences of ", p.heads,
-        " heads exceed the attention kernels' grid (65535 each)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ", p.batch, " sequences of ", p.heads,
+                     " heads exceed the attention kernels' grid (65535 each)"));
   auto terms = [&](KernelLaunch &l) {
     l.add(p.scale).add(int(p.causal)).add(a.positions);
     l.add(int(a.widePositions)).add(a.mask).add(a.maskKind).add(a.bias);
@@ -140,9 +140,9 @@ attentionLaunches(const DeviceAttention &a, int multiprocessors,
     partial.grid[2] = static_cast<unsigned>(p.batch);
     partial.sharedBytes = decodeSharedBytes(p.headDim, s.chunk);
     if (static_cast<int64_t>(partial.sharedBytes) > kSharedLimit)
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": head dim ", p.headDim,
-          " is too large for the decode attention kernel"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": head dim ", p.headDim,
+                       " is too large for the decode attention kernel"));
     partial.add(a.q).add(a.k).add(a.v).add(workspace).add(p.sk);
     partial.add(p.heads).add(p.kvHeads).add(p.headDim);
     terms(partial);

@@ -102,8 +102,7 @@ struct DecodeSplit {
 };
 DecodeSplit decodeSplit(const AttentionPlan &plan, int multiprocessors);
 /// Bytes of the partial results flash-decoding needs (0 for other steps).
-int64_t attentionWorkspaceBytes(const AttentionPlan &plan,
-                                int multiprocessors);
+int64_t attentionWorkspaceBytes(const AttentionPlan &plan, int multiprocessors);
 
 /// The launches of one attention step (after its cache writes), or why the
 /// kernels cannot take it. `workspace` holds attentionWorkspaceBytes.

@@ -110,8 +110,9 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
   // A and B in f32, or both in bf16/f16 (A narrowed by the caller); C, D,
   // bias and the accumulation in f32 either way.
   const cudaDataType_t operands = g.bType == artifact::DType::BF16 ? CUDA_R_16BF
-                                  : g.bType == artifact::DType::F16 ? CUDA_R_16F
-                                                                    : CUDA_R_32F;
+                                  : g.bType == artifact::DType::F16
+                                      ? CUDA_R_16F
+                                      : CUDA_R_32F;
   const int64_t operandBytes = g.halfPrecision() ? 2 : 4;
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
   switch (g.activation) {
@@ -155,9 +156,9 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
                 where);
   if (s.ok() && hasBias) {
     void *bias = reinterpret_cast<void *>(buffers.bias);
-    s = i.check(i.descSet(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
-                          sizeof(bias)),
-                where);
+    s = i.check(
+        i.descSet(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)),
+        where);
   }
   if (s.ok())
     s = i.check(i.layoutCreate(&x, operands, c.xRows, c.xCols, c.ldx), where);
@@ -181,10 +182,12 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
                     where);
     }
   }
-  Impl::Key key{c.dCols,  g.n,      g.k,      g.lda,
-                g.ldb,    g.transA, g.transB, c.batch,
-                g.shared, static_cast<int>(epilogue), hasResidual,
-                static_cast<int>(g.bType)};
+  Impl::Key key{c.dCols,     g.n,
+                g.k,         g.lda,
+                g.ldb,       g.transA,
+                g.transB,    c.batch,
+                g.shared,    static_cast<int>(epilogue),
+                hasResidual, static_cast<int>(g.bType)};
   if (i.unfused.count(key)) {
     cleanup();
     return absl::UnimplementedError(

@@ -90,8 +90,8 @@ absl::StatusOr<std::unique_ptr<CudaDriver>> CudaDriver::load() {
   return d;
 }
 
-std::unique_ptr<CudaDriver> CudaDriver::fromApi(const CudaApi &api,
-                                                std::vector<CudaDevice> devices) {
+std::unique_ptr<CudaDriver>
+CudaDriver::fromApi(const CudaApi &api, std::vector<CudaDevice> devices) {
   std::unique_ptr<CudaDriver> d(new CudaDriver());
   d->api_ = api;
   d->fixedDevices_ = std::move(devices);

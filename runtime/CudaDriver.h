@@ -59,8 +59,7 @@ struct CudaApi {
   // CUDA graphs: a stream's work captured once, replayed by one launch.
   int (*streamBeginCapture)(CUstream, int mode) = nullptr;
   int (*streamEndCapture)(CUstream, CUgraph *) = nullptr;
-  int (*graphInstantiate)(CUgraphExec *, CUgraph, unsigned long long) =
-      nullptr;
+  int (*graphInstantiate)(CUgraphExec *, CUgraph, unsigned long long) = nullptr;
   int (*graphLaunch)(CUgraphExec, CUstream) = nullptr;
   int (*graphExecDestroy)(CUgraphExec) = nullptr;
   int (*graphDestroy)(CUgraph) = nullptr;

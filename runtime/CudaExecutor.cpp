@@ -88,9 +88,9 @@ struct CudaExecutor::Impl {
   struct CallPlan {
     CUdeviceptr table = 0;
     std::vector<int64_t> host;
-    std::vector<size_t> tableAt;  // per step, its byte offset in the table
-    std::vector<int64_t> work;    // per kernel step, the result's elements
-    std::vector<int64_t> rows;    // per kernel step, the result's dim 0
+    std::vector<size_t> tableAt; // per step, its byte offset in the table
+    std::vector<int64_t> work;   // per kernel step, the result's elements
+    std::vector<int64_t> rows;   // per kernel step, the result's dim 0
     CUgraphExec graph = nullptr;
     int64_t calls = 0;
   };
@@ -153,18 +153,16 @@ struct CudaExecutor::Impl {
                       l.grid[2], l.sharedBytes, l.params(),
                       absl::StrCat(ownKernelName(l.kernel), " at ", what));
   }
-  absl::StatusOr<CallPlan *> planFor(const EntryT &entry,
-                                     const CallBinding &binding,
-                                     const std::function<CUdeviceptr(
-                                         const BufferT &)> &pointer);
+  absl::StatusOr<CallPlan *>
+  planFor(const EntryT &entry, const CallBinding &binding,
+          const std::function<CUdeviceptr(const BufferT &)> &pointer);
   absl::Status checkPositions(const EntryT &entry, const CallBinding &binding,
                               const std::vector<Tensor> &arguments);
   absl::Status reserveWorkspace(const EntryT &entry,
                                 const CallBinding &binding);
-  absl::Status enqueue(const EntryT &entry, const CallBinding &binding,
-                       const CallPlan &plan,
-                       const std::function<CUdeviceptr(const BufferT &)>
-                           &pointer);
+  absl::Status
+  enqueue(const EntryT &entry, const CallBinding &binding, const CallPlan &plan,
+          const std::function<CUdeviceptr(const BufferT &)> &pointer);
   absl::StatusOr<std::vector<NamedTensor>>
   run(const EntryT &entry, const std::vector<Tensor> &arguments);
 };
@@ -314,10 +312,9 @@ absl::StatusOr<CudaExecutor::Impl::CallPlan *> CudaExecutor::Impl::planFor(
                                "allocating a kernel argument table");
         !s.ok())
       return s;
-    if (absl::Status s = check(api.memcpyHtoDAsync(plan.table,
-                                                   plan.host.data(), bytes,
-                                                   stream),
-                               "uploading the kernel argument table");
+    if (absl::Status s = check(
+            api.memcpyHtoDAsync(plan.table, plan.host.data(), bytes, stream),
+            "uploading the kernel argument table");
         !s.ok()) {
       api.memFree(plan.table);
       return s;
@@ -356,9 +353,8 @@ CudaExecutor::Impl::checkPositions(const EntryT &entry,
   return absl::OkStatus();
 }
 
-absl::Status
-CudaExecutor::Impl::reserveWorkspace(const EntryT &entry,
-                                     const CallBinding &binding) {
+absl::Status CudaExecutor::Impl::reserveWorkspace(const EntryT &entry,
+                                                  const CallBinding &binding) {
   // One scratch for the steps that need one, in turn on the stream:
   // flash-decoding's partial results, and a half-precision gemm's A.
   int64_t bytes = 0;
@@ -427,9 +423,9 @@ absl::Status CudaExecutor::Impl::enqueue(
       if (g->halfPrecision()) {
         // cuBLASLt multiplies bf16 by bf16 (f16 by f16): A is narrowed
         // into the workspace first.
-        KernelLaunch l = narrowLaunch(workspace, buffers.a,
-                                      g->batch * g->m * g->k,
-                                      g->bType == DType::BF16);
+        KernelLaunch l =
+            narrowLaunch(workspace, buffers.a, g->batch * g->m * g->k,
+                         g->bType == DType::BF16);
         if (absl::Status s = launchOwn(l, where); !s.ok())
           return s;
         buffers.a = workspace;
@@ -443,8 +439,7 @@ absl::Status CudaExecutor::Impl::enqueue(
       std::string what = absl::StrCat("gemm ", g->batch, "x[", g->m, ",", g->k,
                                       "]x[", g->k, ",", g->n, "] at ", where);
       auto gemm = [&](const GemmPlan &plan, const GemmBuffers &b) {
-        return gemmOverride ? gemmOverride(plan, b)
-                            : blas->gemm(plan, b, what);
+        return gemmOverride ? gemmOverride(plan, b) : blas->gemm(plan, b, what);
       };
       absl::Status s = gemm(*g, buffers);
       if (absl::IsUnimplemented(s) && g->hasEpilogue()) {
@@ -585,9 +580,9 @@ CudaExecutor::Impl::run(const EntryT &entry,
   // its step; from the second on the steps are captured once as a CUDA
   // graph and replayed, one launch instead of hundreds.
   if (useGraphs && !p.graph && p.calls >= 2) {
-    if (absl::Status s = check(api.streamBeginCapture(stream,
-                                                      kCaptureThreadLocal),
-                               "beginning a CUDA graph capture");
+    if (absl::Status s =
+            check(api.streamBeginCapture(stream, kCaptureThreadLocal),
+                  "beginning a CUDA graph capture");
         !s.ok())
       return s;
     absl::Status enqueued = enqueue(entry, *binding, p, pointer);

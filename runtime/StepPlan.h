@@ -86,9 +86,10 @@ public:
   /// The shape of a cache argument by name, or null (caches not set up).
   using CacheShape =
       std::function<const std::vector<int64_t> *(const std::string &)>;
-  static absl::StatusOr<CallBinding>
-  bind(const Artifact &artifact, const artifact::EntryT &entry,
-       const std::vector<Tensor> &arguments, const CacheShape &cacheShape);
+  static absl::StatusOr<CallBinding> bind(const Artifact &artifact,
+                                          const artifact::EntryT &entry,
+                                          const std::vector<Tensor> &arguments,
+                                          const CacheShape &cacheShape);
 
   const std::vector<int64_t> &symbols() const { return symbols_; }
   /// The caller's tensor feeding argument `i`, or -1 for a cache.
@@ -129,8 +130,7 @@ absl::StatusOr<GemmPlan> planGemm(const artifact::StepT &step,
 /// Applies the plan's epilogue to rows [rowBegin, rowEnd) of C, which the
 /// product has just written (the CPU path; cuBLASLt fuses it).
 void applyGemmEpilogue(const GemmPlan &plan, float *c, const float *bias,
-                       const float *residual, int64_t rowBegin,
-                       int64_t rowEnd);
+                       const float *residual, int64_t rowBegin, int64_t rowEnd);
 
 /// A gemm plan as column-major libraries (cuBLAS, cuBLASLt) take it: the
 /// row-major C = op(A) op(B) is the column-major D = C^T = opX(X) opY(Y)

@@ -87,8 +87,7 @@ struct ScoreTerms {
 };
 
 /// The keys query row `i` of sequence `b` may see.
-__device__ int64_t keyLimit(int64_t i, int64_t offset, int64_t sk,
-                            int causal) {
+__device__ int64_t keyLimit(int64_t i, int64_t offset, int64_t sk, int causal) {
   if (!causal)
     return sk;
   return min(max(i + offset + 1, int64_t(0)), sk);
@@ -123,10 +122,10 @@ template <bool IsMax> __device__ float blockReduce(float v, float *scratch) {
 
 } // namespace
 
-extern "C" __global__ void
-kiln_cache_write(float *cache, const float *rows, const void *positions,
-                 int wide, int64_t batch, int64_t count, int64_t maxSeq,
-                 int64_t width) {
+extern "C" __global__ void kiln_cache_write(float *cache, const float *rows,
+                                            const void *positions, int wide,
+                                            int64_t batch, int64_t count,
+                                            int64_t maxSeq, int64_t width) {
   int64_t total = batch * count * width;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
@@ -176,10 +175,10 @@ extern "C" __global__ void kiln_gemm_epilogue(float *c, const float *bias,
 extern "C" __global__ void
 kiln_attention(const float *q, const float *k, const float *v, float *out,
                int64_t sq, int64_t sk, int64_t heads, int64_t kvHeads,
-               int64_t headDim, float scale, int causal,
-               const void *positions, int wide, const void *mask,
-               int maskKind, const float *bias, int64_t biasB, int64_t biasH,
-               int64_t biasI, int64_t biasJ, int64_t blockKeys) {
+               int64_t headDim, float scale, int causal, const void *positions,
+               int wide, const void *mask, int maskKind, const float *bias,
+               int64_t biasB, int64_t biasH, int64_t biasI, int64_t biasJ,
+               int64_t blockKeys) {
   KILN_DYNAMIC_SHARED(float, smem);
   const int64_t D = headDim, BK = blockKeys;
   float *qs = smem;
@@ -265,14 +264,12 @@ kiln_attention(const float *q, const float *k, const float *v, float *out,
 /// (max, sum, sum of p * V[D]) to partial[((b * heads + h) * splits + s) *
 /// (D + 2)]. Dynamic shared memory (floats): the query [D], the chunk's
 /// scores [chunk], and [blockDim] for the cross-group sum.
-extern "C" __global__ void
-kiln_decode_attention(const float *q, const float *k, const float *v,
-                      float *partial, int64_t sk, int64_t heads,
-                      int64_t kvHeads, int64_t headDim, float scale,
-                      int causal, const void *positions, int wide,
-                      const void *mask, int maskKind, const float *bias,
-                      int64_t biasB, int64_t biasH, int64_t biasI,
-                      int64_t biasJ, int64_t chunk) {
+extern "C" __global__ void kiln_decode_attention(
+    const float *q, const float *k, const float *v, float *partial, int64_t sk,
+    int64_t heads, int64_t kvHeads, int64_t headDim, float scale, int causal,
+    const void *positions, int wide, const void *mask, int maskKind,
+    const float *bias, int64_t biasB, int64_t biasH, int64_t biasI,
+    int64_t biasJ, int64_t chunk) {
   KILN_DYNAMIC_SHARED(float, smem);
   __shared__ float scratch[32];
   const int64_t D = headDim;
@@ -289,7 +286,8 @@ kiln_decode_attention(const float *q, const float *k, const float *v,
   const float *vb = v + b * sk * kvStride + kvh * D;
   const int64_t offset = positions ? position(positions, wide, b) : sk - 1;
   const int64_t limit = keyLimit(0, offset, sk, causal);
-  const int64_t begin = s * chunk, n = max(min(chunk, limit - begin), int64_t(0));
+  const int64_t begin = s * chunk,
+                n = max(min(chunk, limit - begin), int64_t(0));
   float *result = partial + ((b * heads + h) * splits + s) * (D + 2);
   const int tid = threadIdx.x;
   if (n == 0) { // the whole block agrees: no barrier is skipped by some
@@ -355,9 +353,8 @@ kiln_decode_attention(const float *q, const float *k, const float *v,
 }
 
 /// Grid (heads, batch): out[b, 0, h, :] from the splits' partial results.
-extern "C" __global__ void kiln_decode_combine(const float *partial,
-                                               float *out, int64_t heads,
-                                               int64_t headDim,
+extern "C" __global__ void kiln_decode_combine(const float *partial, float *out,
+                                               int64_t heads, int64_t headDim,
                                                int64_t splits) {
   const int64_t D = headDim, h = blockIdx.x, b = blockIdx.y;
   const float *base = partial + (b * heads + h) * splits * (D + 2);

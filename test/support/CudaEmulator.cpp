@@ -89,9 +89,8 @@ bool release(Block &b) {
       if (!named)
         continue;
       if (b.fibers[i].state == State::Done) {
-        b.error = where(b) + ": a shuffle names lane " +
-                  std::to_string(i - w) + " of warp " +
-                  std::to_string(w / 32) + ", which has exited";
+        b.error = where(b) + ": a shuffle names lane " + std::to_string(i - w) +
+                  " of warp " + std::to_string(w / 32) + ", which has exited";
         return false;
       }
       ready &= b.fibers[i].state == State::AtShuffle;
@@ -135,10 +134,9 @@ std::string runBlock(Block &b) {
       swapcontext(&b.scheduler, &f.context);
       ran = true;
     }
-    bool allDone = std::all_of(b.fibers.begin(), b.fibers.end(),
-                               [](const Fiber &f) {
-                                 return f.state == State::Done;
-                               });
+    bool allDone =
+        std::all_of(b.fibers.begin(), b.fibers.end(),
+                    [](const Fiber &f) { return f.state == State::Done; });
     if (allDone)
       return "";
     if (!ran && !release(b))

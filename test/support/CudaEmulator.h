@@ -75,9 +75,8 @@ template <typename T> T shflIndex(unsigned mask, T value, int source) {
 
 /// A kernel's launch: its parameters unpacked from the driver's `void **`
 /// by the kernel's own signature, as cuLaunchKernel does.
-using Launcher =
-    std::function<std::string(Dim3 grid, Dim3 block, size_t sharedBytes,
-                              void **params)>;
+using Launcher = std::function<std::string(Dim3 grid, Dim3 block,
+                                           size_t sharedBytes, void **params)>;
 
 template <typename... Args, size_t... I>
 void callWith(void (*fn)(Args...), void **params, std::index_sequence<I...>) {
@@ -117,6 +116,5 @@ using std::max;
 using std::min;
 inline float __expf(float x) { return std::exp(x); }
 inline float __fdividef(float x, float y) { return x / y; }
-
 
 #endif // KILN_TEST_SUPPORT_CUDAEMULATOR_H

@@ -20,9 +20,9 @@
 #include "frontend/Half.h"
 #include "frontend/Npy.h"
 #include "runtime/Artifact.h"
-#include "runtime/CudaDriver.h"
 #include "runtime/CudaAttention.h"
 #include "runtime/CudaBlas.h"
+#include "runtime/CudaDriver.h"
 #include "runtime/CudaExecutor.h"
 #include "runtime/Driver.h"
 #include "runtime/StepPlan.h"
@@ -63,7 +63,8 @@ template <typename T> T param(void **params, int i) {
 /// replays the record.
 using Graph = std::vector<std::function<int()>>;
 Graph *capturing = nullptr;
-constexpr int kCaptureUnsupported = 900; // CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED
+constexpr int kCaptureUnsupported =
+    900; // CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED
 
 /// Whether the fake cuBLASLt fuses epilogues; without, the executor must
 /// run the plain product and then kiln_gemm_epilogue.

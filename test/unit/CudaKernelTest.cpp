@@ -50,7 +50,7 @@ struct Case {
   bool causal = false;
   bool cache = false; // sk is then the cache's length
   std::vector<int64_t> positions;
-  int maskKind = 0;   // 1 i8, 2 i32, 3 i64, 4 f32
+  int maskKind = 0;         // 1 i8, 2 i32, 3 i64, 4 f32
   bool fullyMasked = false; // sequence 0 masks every key
   bool bias = false;
   int multiprocessors = 132;
@@ -64,7 +64,10 @@ class AttentionKernelTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(AttentionKernelTest, MatchesTheCpuStep) {
   const Case &c = GetParam();
-  std::mt19937 gen(7);
+  // Fresh inputs every run; the seed is printed on a failure.
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 gen(seed);
   std::normal_distribution<float> normal(0, 1);
   auto randoms = [&](int64_t n) {
     std::vector<float> v(n);
@@ -180,15 +183,14 @@ TEST_P(AttentionKernelTest, MatchesTheCpuStep) {
     d.v = dev(vCache.data());
   }
   d.maskKind = c.maskKind;
-  const void *masks[] = {nullptr, maskI8.data(), maskI32.data(),
-                         maskI64.data(), maskF32.data()};
+  const void *masks[] = {nullptr, maskI8.data(), maskI32.data(), maskI64.data(),
+                         maskF32.data()};
   d.mask = dev(masks[c.maskKind]);
   d.bias = dev(c.bias ? bias.data() : nullptr);
   std::vector<float> workspace(
-      rt::attentionWorkspaceBytes(p, c.multiprocessors) / 4 + 1,
-      std::nanf(""));
-  auto launches =
-      rt::attentionLaunches(d, c.multiprocessors, dev(workspace.data()), c.name);
+      rt::attentionWorkspaceBytes(p, c.multiprocessors) / 4 + 1, std::nanf(""));
+  auto launches = rt::attentionLaunches(d, c.multiprocessors,
+                                        dev(workspace.data()), c.name);
   ASSERT_TRUE(launches.ok()) << launches.status();
   ASSERT_EQ(launches->size(), c.sq == 1 ? 2u : 1u);
   EXPECT_EQ((*launches)[0].kernel, c.sq == 1 ? rt::OwnKernel::DecodeAttention
@@ -319,7 +321,10 @@ INSTANTIATE_TEST_SUITE_P(Cases, AttentionKernelTest,
                          });
 
 TEST(GemmEpilogueKernelTest, MatchesTheCpuEpilogue) {
-  std::mt19937 gen(3);
+  // Fresh inputs every run; the seed is printed on a failure.
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 gen(seed);
   std::normal_distribution<float> normal(0, 2);
   const int64_t rows = 37, n = 300;
   std::vector<float> bias(n), residual(rows * n), c(rows * n);
@@ -337,10 +342,9 @@ TEST(GemmEpilogueKernelTest, MatchesTheCpuEpilogue) {
         g.n = n;
         g.activation = static_cast<kiln::artifact::Activation>(activation);
         std::vector<float> expected = c;
-        rt::applyGemmEpilogue(g, expected.data(),
-                              withBias ? bias.data() : nullptr,
-                              withResidual ? residual.data() : nullptr, 0,
-                              rows);
+        rt::applyGemmEpilogue(
+            g, expected.data(), withBias ? bias.data() : nullptr,
+            withResidual ? residual.data() : nullptr, 0, rows);
         rt::KernelLaunch l = rt::gemmEpilogueLaunch(
             dev(c.data()), withBias ? dev(bias.data()) : 0,
             withResidual ? dev(residual.data()) : 0, rows, n, activation);
@@ -353,19 +357,30 @@ TEST(GemmEpilogueKernelTest, MatchesTheCpuEpilogue) {
 }
 
 TEST(NarrowKernelTest, RoundsToNearestEvenLikeTheHost) {
-  std::mt19937 gen(5);
+  // Fresh inputs every run; the seed is printed on a failure.
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 gen(seed);
   std::normal_distribution<float> normal(0, 100);
-  std::vector<float> src = {0.0f, -0.0f, 1.0f, 65504.0f, 65520.0f, 1e-8f,
-                            6.0e-8f, -3.0e-5f, 1e30f, -1e-40f,
+  std::vector<float> src = {0.0f,
+                            -0.0f,
+                            1.0f,
+                            65504.0f,
+                            65520.0f,
+                            1e-8f,
+                            6.0e-8f,
+                            -3.0e-5f,
+                            1e30f,
+                            -1e-40f,
                             std::numeric_limits<float>::infinity(),
                             std::nanf("")};
   for (int i = 0; i < 5000; ++i)
     src.push_back(normal(gen));
   for (bool bf16 : {true, false}) {
     std::vector<uint16_t> dst(src.size(), 0xdead);
-    rt::KernelLaunch l = rt::narrowLaunch(dev(dst.data()), dev(src.data()),
-                                          static_cast<int64_t>(src.size()),
-                                          bf16);
+    rt::KernelLaunch l =
+        rt::narrowLaunch(dev(dst.data()), dev(src.data()),
+                         static_cast<int64_t>(src.size()), bf16);
     ASSERT_EQ(run(l), "");
     for (size_t i = 0; i < src.size(); ++i) {
       uint16_t expected =

@@ -1,4 +1,4 @@
-//===- kilnc.cpp - the Kiln compiler driver --------------------------------===//
+//===- kilnc.cpp - the Kiln compiler driver -------------------------------===//
 //
 //   kilnc MODEL_DIR -o OUT.kiln [--external-weights]
 //   kilnc MODEL_DIR -o OUT --emit mlir
@@ -26,12 +26,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/kiln/KilnOps.h"
+#include "frontend/Files.h"
 #include "frontend/ModelRunner.h"
 #include "passes/ArtifactExport.h"
 #include "passes/CpuKernels.h"
 #include "passes/CpuObject.h"
 #include "passes/CudaKernels.h"
-#include "frontend/Files.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 #include "passes/Registration.h"
@@ -133,10 +133,9 @@ int main(int argc, char **argv) {
   if (target == "cuda" && emit == "object")
     return fail("--emit object is CPU code; use --emit kernels or kiln "
                 "with --target cuda");
-  if (emit != "mlir" && emit != "object" && emit != "kernels" &&
-      emit != "kiln")
-    return fail("--emit must be mlir, kernels, object or kiln, got '" +
-                emit + "'");
+  if (emit != "mlir" && emit != "object" && emit != "kernels" && emit != "kiln")
+    return fail("--emit must be mlir, kernels, object or kiln, got '" + emit +
+                "'");
   if (emit == "object")
     stage = "llvm";
   if (emit == "kernels" || emit == "kiln")
@@ -151,7 +150,8 @@ int main(int argc, char **argv) {
   if (stage != "kiln" && stage != "decomposed" && stage != "linalg" &&
       stage != "llvm" && stage != "steps" && stage != "gpu")
     return fail("--stage must be kiln, decomposed, linalg, llvm, steps or "
-                "gpu, got '" + stage + "'");
+                "gpu, got '" +
+                stage + "'");
   // `gpu` is the step list's kernels lowered for the GPU (a gpu.module of
   // LLVM/NVVM dialect kernels), what ptxas is given.
   bool gpuStage = stage == "gpu";
@@ -164,8 +164,7 @@ int main(int argc, char **argv) {
 
   llvm::json::Array stages;
   auto record = [&](const std::string &name, double seconds) {
-    llvm::errs() << llvm::formatv("kilnc: {0,-28} {1,8:f3} s\n", name,
-                                  seconds);
+    llvm::errs() << llvm::formatv("kilnc: {0,-28} {1,8:f3} s\n", name, seconds);
     stages.push_back(llvm::json::Object{{"stage", name}, {"seconds", seconds}});
   };
 
@@ -179,10 +178,9 @@ int main(int argc, char **argv) {
   if (!model.ok())
     return fail(std::string(model.status().message()));
   record("read config, weights; build", secondsSince(start));
-  int64_t seqLimit = maxSeq ? int64_t(maxSeq)
-                            : (model->config.maxPositions
-                                   ? model->config.maxPositions
-                                   : 512);
+  int64_t seqLimit =
+      maxSeq ? int64_t(maxSeq)
+             : (model->config.maxPositions ? model->config.maxPositions : 512);
 
   mlir::PassManager pm(&context);
   if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
@@ -212,8 +210,8 @@ int main(int argc, char **argv) {
          secondsSince(start));
 
   // Step-list statistics.
-  int64_t kernelSteps = 0, gemmSteps = 0, attentionSteps = 0,
-          uniqueKernels = 0, arenaBytes = 0, cacheBytes = 0;
+  int64_t kernelSteps = 0, gemmSteps = 0, attentionSteps = 0, uniqueKernels = 0,
+          arenaBytes = 0, cacheBytes = 0;
   llvm::json::Object arenas;
   model->module->walk([&](mlir::func::FuncOp fn) {
     if (fn->hasAttr("kiln.kernel")) {
@@ -242,8 +240,8 @@ int main(int argc, char **argv) {
     record("x86-64 object", secondsSince(start));
   } else if (emit == "kernels" || emit == "kiln") {
     start = Clock::now();
-    llvm::errs() << "kilnc: compiling " << uniqueKernels
-                 << " unique kernels (" << kernelSteps << " kernel steps) for "
+    llvm::errs() << "kilnc: compiling " << uniqueKernels << " unique kernels ("
+                 << kernelSteps << " kernel steps) for "
                  << (target == "cuda" ? "sm_90" : "x86-64") << "\n";
     std::vector<kiln::CompiledKernel> kernels;
     std::string binary;
@@ -270,8 +268,8 @@ int main(int argc, char **argv) {
         out << binary;
       }
     }
-    std::string library =
-        emit == "kernels" ? std::string(outputPath) : outputPath + ".kernels.so";
+    std::string library = emit == "kernels" ? std::string(outputPath)
+                                            : outputPath + ".kernels.so";
     if (target == "cpu") {
       std::string object = library + ".o";
       if (!kiln::compileCpuKernels(*model->module, object, kernels, error,
@@ -304,10 +302,11 @@ int main(int argc, char **argv) {
       options.cacheWidth = c.numKvHeads * c.headDim;
       options.cacheLayers = c.family == kiln::ModelFamily::T5
                                 ? c.numDecoderLayers
-                                : c.isDecoderOnly() ? c.numLayers : 0;
-      bool written = kiln::writeArtifact(
-          *model->module, kernels, binary, kiln::modelInfo(c),
-          *model->weights, options, outputPath, summary, error);
+                            : c.isDecoderOnly() ? c.numLayers
+                                                : 0;
+      bool written = kiln::writeArtifact(*model->module, kernels, binary,
+                                         kiln::modelInfo(c), *model->weights,
+                                         options, outputPath, summary, error);
       if (!written)
         return fail(error);
       record(externalWeights ? "pack artifact (external weights)"
@@ -327,8 +326,8 @@ int main(int argc, char **argv) {
       return fail(error);
     record("kernels -> NVVM", secondsSince(start));
   }
-  std::string irPath = emit == "mlir" ? std::string(outputPath)
-                                      : std::string(stepsPath);
+  std::string irPath =
+      emit == "mlir" ? std::string(outputPath) : std::string(stepsPath);
   if (!irPath.empty()) {
     auto output = mlir::openOutputFile(irPath, &error);
     if (!output)
@@ -353,12 +352,10 @@ int main(int argc, char **argv) {
     });
     for (const std::string &name : model->weights->names())
       weightBytes += static_cast<int64_t>((*model->weights->get(name))->bytes);
-    llvm::json::Object report{{"model", modelDir},
-                              {"stage", stage},
-                              {"kiln_ops", kilnOps},
-                              {"linalg_ops", linalgOps},
-                              {"weight_bytes", weightBytes},
-                              {"compile_seconds", std::move(stages)}};
+    llvm::json::Object report{
+        {"model", modelDir},           {"stage", stage},
+        {"kiln_ops", kilnOps},         {"linalg_ops", linalgOps},
+        {"weight_bytes", weightBytes}, {"compile_seconds", std::move(stages)}};
     if (stage == "steps") {
       report["unique_kernels"] = uniqueKernels;
       report["steps"] = llvm::json::Object{{"kernel", kernelSteps},
@@ -380,8 +377,7 @@ int main(int argc, char **argv) {
     llvm::raw_fd_ostream out(reportPath, ec);
     if (ec)
       return fail(reportPath + ": " + ec.message());
-    out << llvm::formatv("{0:2}", llvm::json::Value(std::move(report)))
-        << "\n";
+    out << llvm::formatv("{0:2}", llvm::json::Value(std::move(report))) << "\n";
   }
   return 0;
 }
