@@ -5,9 +5,11 @@
 #include "absl/strings/str_cat.h"
 
 // Types and enum values only; every function comes from dlsym.
+#include <cstdlib>
 #include <cublasLt.h>
 #include <dlfcn.h>
 #include <set>
+#include <vector>
 
 namespace kiln::rt {
 
@@ -64,9 +66,17 @@ CudaBlas::~CudaBlas() = default;
 absl::StatusOr<std::unique_ptr<CudaBlas>>
 CudaBlas::load(const CudaDriver &driver, CUstream stream) {
   auto impl = std::make_unique<Impl>(driver, stream);
-  for (const char *name :
-       {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"})
-    if ((impl->library = dlopen(name, RTLD_NOW | RTLD_LOCAL)))
+  // The loader's path first, then the toolkit's usual folders (a machine
+  // with the toolkit need not have them on the loader's path).
+  std::vector<std::string> candidates = {"libcublasLt.so.13",
+                                         "libcublasLt.so.12"};
+  for (const char *dir : std::initializer_list<const char *>{
+           getenv("CUDA_HOME"), "/usr/local/cuda"})
+    if (dir)
+      for (const char *sub : {"/lib64/", "/targets/x86_64-linux/lib/"})
+        candidates.push_back(std::string(dir) + sub + "libcublasLt.so.13");
+  for (const std::string &name : candidates)
+    if ((impl->library = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL)))
       break;
   if (!impl->library)
     return absl::UnavailableError(
