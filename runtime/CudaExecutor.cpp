@@ -63,6 +63,7 @@ struct CudaExecutor::Impl {
   int device = 0;
   int multiprocessors = 1;
   bool useGraphs = true;
+  bool syncSteps = false;
   CUcontext context = nullptr;
   CUstream stream = nullptr;
   CUmodule kernelsModule = nullptr, ownModule = nullptr;
@@ -170,7 +171,8 @@ struct CudaExecutor::Impl {
 absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
   const CudaApi &api = driver->api();
   device = options.device;
-  useGraphs = options.graphs;
+  syncSteps = options.syncSteps;
+  useGraphs = options.graphs && !syncSteps;
   if (absl::Status s = check(api.devicePrimaryCtxRetain(&context, device),
                              "creating the CUDA context");
       !s.ok())
@@ -506,6 +508,13 @@ absl::Status CudaExecutor::Impl::enqueue(
       break;
     }
     }
+    // A fault inside a kernel surfaces at the next synchronization; with
+    // syncSteps that is right here, named by its step.
+    if (syncSteps)
+      if (absl::Status s = check(driver->api().streamSynchronize(stream),
+                                 "running " + where);
+          !s.ok())
+        return s;
   }
   return absl::OkStatus();
 }

@@ -42,6 +42,9 @@ struct CudaOptions {
   std::function<absl::Status(const GemmPlan &, const GemmBuffers &)> gemm;
   /// Capture repeated call shapes as CUDA graphs and replay them.
   bool graphs = true;
+  /// Synchronize after every step, so that a kernel fault is reported with
+  /// the step it happened in (debugging; no graphs then).
+  bool syncSteps = false;
 };
 
 struct CudaStats {

@@ -80,6 +80,7 @@ run() {
     end=$(date +%s.%N)
     local last; last="$(grep -v '^\s*$' "$out/$name.log" | tail -n 3 | tr '\n' ' ' | cut -c1-220)"
     printf '%-22s rc=%-3s %6.1fs  %s\n' "$name" "$rc" "$(awk "BEGIN { print $end - $start }")" "$last" >> "$results"
+    return $rc
   }
   nvidia-smi -L > "$out/gpu.txt"
   local kr="$bundle/kiln-run"
@@ -95,7 +96,14 @@ run() {
   # Fixtures against the transformers goldens (fp32 within 1e-3).
   step fixture-gpt2 60 bash -c "'$kr' '$bundle/gpt2_tiny.kiln' --device cuda \
       --input-ids '79,13,27,58,19,24,33;89,33,59,64' --max-new-tokens 6 --ignore-eos --output '$work/gpt2.npy' \
-      && python3 '$root/tools/gpu_bench.py' compare '$work/gpt2.npy' '$fixtures/gpt2_tiny/logits.npy' 7,4"
+      && python3 '$root/tools/gpu_bench.py' compare '$work/gpt2.npy' '$fixtures/gpt2_tiny/logits.npy' 7,4" ||
+    # On a failure, again with each step waited for: a fault names its step.
+    step fixture-gpt2-sync 60 "$kr" "$bundle/gpt2_tiny.kiln" --device cuda --cuda-sync-steps \
+        --input-ids '79,13,27,58,19,24,33;89,33,59,64' --max-new-tokens 6 --ignore-eos
+  # compute-sanitizer's memcheck over prefill and decode (generated and own
+  # kernels, cuBLASLt), graphs on as in a normal run.
+  step memcheck-gpt2 150 compute-sanitizer --tool memcheck --error-exitcode 1 "$kr" "$bundle/gpt2_tiny.kiln" \
+      --device cuda --input-ids '79,13,27;89,33' --max-new-tokens 3 --ignore-eos
   step fixture-bert 60 bash -c "'$kr' '$bundle/bert_tiny.kiln' --device cuda \
       --input-ids '90,47,9,78,69,57,74,100,89;6,96,6,12,4' --token-type-ids '0,0,0,0,1,1,1,1,1;0,0,1,1,1' --output '$work/bert.npy' \
       && python3 '$root/tools/gpu_bench.py' compare '$work/bert.npy' '$fixtures/bert_tiny/last_hidden_state.npy' 9,5"

@@ -68,6 +68,8 @@ const char *kUsage =
     "kernel\n"
     "  --no-cuda-graphs         with --device cuda, launch every step of\n"
     "                           every call (no graph capture and replay)\n"
+    "  --cuda-sync-steps        with --device cuda, wait for each step, so a\n"
+    "                           kernel fault names its step (slow; debugging)\n"
     "  --info                   print the artifact's manifest summary\n";
 
 struct Options {
@@ -75,7 +77,7 @@ struct Options {
                         outputDir, report;
   int64_t maxNewTokens = 0, warmup = 1, iters = 5, threads = 0, ranks = 1;
   bool ignoreEos = false, bench = false, info = false, sample = false,
-       profile = false, cudaGraphs = true;
+       profile = false, cudaGraphs = true, cudaSyncSteps = false;
   rt::SamplingOptions sampling;
 };
 
@@ -127,6 +129,8 @@ std::string parse(int argc, char **argv, Options &o) {
       o.profile = true;
     } else if (arg == "--no-cuda-graphs") {
       o.cudaGraphs = false;
+    } else if (arg == "--cuda-sync-steps") {
+      o.cudaSyncSteps = true;
     } else if (arg == "--greedy") {
       o.sampling.greedy = true;
     } else if (strings.count(arg)) {
@@ -314,6 +318,7 @@ int main(int argc, char **argv) {
     cuda.weightsDir = o.weights;
     cuda.driver = cudaDriver;
     cuda.graphs = o.cudaGraphs;
+    cuda.syncSteps = o.cudaSyncSteps;
     auto created = rt::CudaExecutor::create(**artifact, cuda);
     if (!created.ok())
       return fail("--device cuda: " + std::string(created.status().message()));
