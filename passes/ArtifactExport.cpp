@@ -329,6 +329,15 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
                          : linear.getActivation() == Activation::GeluTanh
                              ? art::Activation::GeluTanh
                              : art::Activation::None;
+    } else if (auto norm = dyn_cast<LayerNormOp>(op)) {
+      step->kind = art::StepKind::Norm;
+      step->norm = art::NormKind::Layer;
+      step->epsilon = norm.getEpsilon().convertToDouble();
+      step->has_bias = norm.getBias() != nullptr;
+    } else if (auto norm = dyn_cast<RmsNormOp>(op)) {
+      step->kind = art::StepKind::Norm;
+      step->norm = art::NormKind::Rms;
+      step->epsilon = norm.getEpsilon().convertToDouble();
     } else if (auto attention = dyn_cast<AttentionOp>(op)) {
       step->kind = art::StepKind::Attention;
       step->num_heads = attention.getNumHeads();
@@ -353,7 +362,7 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
       }
     } else {
       return fail(&op, "is not a step the runtime runs (kernel call, "
-                       "matmul, linear or attention)");
+                       "matmul, linear, norm or attention)");
     }
     for (Value v : op.getOperands()) {
       auto buffer = bufferOf(v);

@@ -11,6 +11,7 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FileSystem.h"
 
 #include <cstdlib>
 
@@ -109,6 +110,13 @@ bool compileCudaKernels(ModuleOp stepModule, const std::string &toolkit,
                         std::vector<CompiledKernel> &kernels,
                         std::string &fatbin, std::string &error,
                         std::string *ptx) {
+  // gpu-module-to-binary only warns about a missing toolkit folder and may
+  // find a ptxas elsewhere: name the one we were given, or stop here.
+  if (!llvm::sys::fs::can_execute(toolkit + "/bin/ptxas")) {
+    error = "the CUDA toolkit at " + toolkit +
+            " has no bin/ptxas (set --cuda-toolkit or CUDA_HOME)";
+    return false;
+  }
   OwningOpRef<ModuleOp> container =
       lowerCudaKernels(stepModule, kernels, error);
   if (!container)

@@ -1,7 +1,8 @@
 //===- OutlineKernels.cpp - the step list: one function per kernel op -----===//
 //
 // Every op of an entry function that is neither a library step (matmul or
-// linear -> gemm, attention -> attention) nor a weight becomes a call to a
+// linear -> gemm, attention -> attention, layer/rms norm -> norm) nor a
+// weight becomes a call to a
 // private kernel function holding that op alone. Kernels are deduplicated by
 // their printed body (op, attributes, types), so a 12-layer model compiles each
 // distinct kernel once. Each kernel also records which of its buffers a
@@ -27,7 +28,8 @@ namespace kiln {
 namespace {
 
 bool isLibraryOrLeaf(Operation *op) {
-  return isa<ParamOp, MatmulOp, LinearOp, AttentionOp, func::ReturnOp>(op);
+  return isa<ParamOp, MatmulOp, LinearOp, AttentionOp, LayerNormOp, RmsNormOp,
+             func::ReturnOp>(op);
 }
 
 int64_t rankOf(Value v) {

@@ -298,6 +298,14 @@ Artifact::open(const std::string &path) {
       !alignedManifest(*artifact::GetManifest(m)))
     return error("damaged: the manifest is not a valid FlatBuffer");
   a->manifest_.reset(artifact::GetManifest(m)->UnPack());
+  // A table field left out of a valid FlatBuffer unpacks to null; vectors
+  // of tables cannot hold one, so Result.buffer is the field to check
+  // (Manifest.model is checked where it is read).
+  for (const auto &entry : a->manifest_->entries)
+    for (const auto &r : entry->results)
+      if (!r->buffer)
+        return error(absl::StrCat("damaged: result ", r->name, " of ",
+                                  entry->name, " has no buffer"));
 
   for (size_t i = 0; i < a->manifest_->blobs.size(); ++i) {
     const artifact::BlobT &blob = *a->manifest_->blobs[i];

@@ -205,33 +205,66 @@ enum class StepKind : int8_t {
   Kernel = 0,
   Gemm = 1,
   Attention = 2,
+  Norm = 3,
   MIN = Kernel,
-  MAX = Attention
+  MAX = Norm
 };
 
-inline const StepKind (&EnumValuesStepKind())[3] {
+inline const StepKind (&EnumValuesStepKind())[4] {
   static const StepKind values[] = {
     StepKind::Kernel,
     StepKind::Gemm,
-    StepKind::Attention
+    StepKind::Attention,
+    StepKind::Norm
   };
   return values;
 }
 
 inline const char * const *EnumNamesStepKind() {
-  static const char * const names[4] = {
+  static const char * const names[5] = {
     "Kernel",
     "Gemm",
     "Attention",
+    "Norm",
     nullptr
   };
   return names;
 }
 
 inline const char *EnumNameStepKind(StepKind e) {
-  if (flatbuffers::IsOutRange(e, StepKind::Kernel, StepKind::Attention)) return "";
+  if (flatbuffers::IsOutRange(e, StepKind::Kernel, StepKind::Norm)) return "";
   const size_t index = static_cast<size_t>(e);
   return EnumNamesStepKind()[index];
+}
+
+enum class NormKind : int8_t {
+  Layer = 0,
+  Rms = 1,
+  MIN = Layer,
+  MAX = Rms
+};
+
+inline const NormKind (&EnumValuesNormKind())[2] {
+  static const NormKind values[] = {
+    NormKind::Layer,
+    NormKind::Rms
+  };
+  return values;
+}
+
+inline const char * const *EnumNamesNormKind() {
+  static const char * const names[3] = {
+    "Layer",
+    "Rms",
+    nullptr
+  };
+  return names;
+}
+
+inline const char *EnumNameNormKind(NormKind e) {
+  if (flatbuffers::IsOutRange(e, NormKind::Layer, NormKind::Rms)) return "";
+  const size_t index = static_cast<size_t>(e);
+  return EnumNamesNormKind()[index];
 }
 
 enum class MaskKind : int8_t {
@@ -558,6 +591,8 @@ struct StepT : public flatbuffers::NativeTable {
   std::string location{};
   kiln::artifact::Activation activation = kiln::artifact::Activation::None;
   bool has_residual = false;
+  kiln::artifact::NormKind norm = kiln::artifact::NormKind::Layer;
+  double epsilon = 0.0;
   StepT() = default;
   StepT(const StepT &o);
   StepT(StepT&&) FLATBUFFERS_NOEXCEPT = default;
@@ -589,7 +624,9 @@ struct Step FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_HAS_CACHE = 28,
     VT_LOCATION = 30,
     VT_ACTIVATION = 32,
-    VT_HAS_RESIDUAL = 34
+    VT_HAS_RESIDUAL = 34,
+    VT_NORM = 36,
+    VT_EPSILON = 38
   };
   kiln::artifact::StepKind kind() const {
     return static_cast<kiln::artifact::StepKind>(GetField<int8_t>(VT_KIND, 0));
@@ -642,6 +679,14 @@ struct Step FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   bool has_residual() const {
     return GetField<uint8_t>(VT_HAS_RESIDUAL, 0) != 0;
   }
+  /// A norm over the last dim: operands input, scale ([H]) and, for a layer
+  /// norm with has_bias, bias ([H]); the result has the input's shape.
+  kiln::artifact::NormKind norm() const {
+    return static_cast<kiln::artifact::NormKind>(GetField<int8_t>(VT_NORM, 0));
+  }
+  double epsilon() const {
+    return GetField<double>(VT_EPSILON, 0.0);
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<int8_t>(verifier, VT_KIND, 1) &&
@@ -665,6 +710,8 @@ struct Step FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            verifier.VerifyString(location()) &&
            VerifyField<int8_t>(verifier, VT_ACTIVATION, 1) &&
            VerifyField<uint8_t>(verifier, VT_HAS_RESIDUAL, 1) &&
+           VerifyField<int8_t>(verifier, VT_NORM, 1) &&
+           VerifyField<double>(verifier, VT_EPSILON, 8) &&
            verifier.EndTable();
   }
   StepT *UnPack(const flatbuffers::resolver_function_t *_resolver = nullptr) const;
@@ -724,6 +771,12 @@ struct StepBuilder {
   void add_has_residual(bool has_residual) {
     fbb_.AddElement<uint8_t>(Step::VT_HAS_RESIDUAL, static_cast<uint8_t>(has_residual), 0);
   }
+  void add_norm(kiln::artifact::NormKind norm) {
+    fbb_.AddElement<int8_t>(Step::VT_NORM, static_cast<int8_t>(norm), 0);
+  }
+  void add_epsilon(double epsilon) {
+    fbb_.AddElement<double>(Step::VT_EPSILON, epsilon, 0.0);
+  }
   explicit StepBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -752,8 +805,11 @@ inline flatbuffers::Offset<Step> CreateStep(
     bool has_cache = false,
     flatbuffers::Offset<flatbuffers::String> location = 0,
     kiln::artifact::Activation activation = kiln::artifact::Activation::None,
-    bool has_residual = false) {
+    bool has_residual = false,
+    kiln::artifact::NormKind norm = kiln::artifact::NormKind::Layer,
+    double epsilon = 0.0) {
   StepBuilder builder_(_fbb);
+  builder_.add_epsilon(epsilon);
   builder_.add_scale(scale);
   builder_.add_num_kv_heads(num_kv_heads);
   builder_.add_num_heads(num_heads);
@@ -761,6 +817,7 @@ inline flatbuffers::Offset<Step> CreateStep(
   builder_.add_results(results);
   builder_.add_operands(operands);
   builder_.add_kernel(kernel);
+  builder_.add_norm(norm);
   builder_.add_has_residual(has_residual);
   builder_.add_activation(activation);
   builder_.add_has_cache(has_cache);
@@ -790,7 +847,9 @@ inline flatbuffers::Offset<Step> CreateStepDirect(
     bool has_cache = false,
     const char *location = nullptr,
     kiln::artifact::Activation activation = kiln::artifact::Activation::None,
-    bool has_residual = false) {
+    bool has_residual = false,
+    kiln::artifact::NormKind norm = kiln::artifact::NormKind::Layer,
+    double epsilon = 0.0) {
   auto operands__ = operands ? _fbb.CreateVector<flatbuffers::Offset<kiln::artifact::Buffer>>(*operands) : 0;
   auto results__ = results ? _fbb.CreateVector<flatbuffers::Offset<kiln::artifact::Buffer>>(*results) : 0;
   auto location__ = location ? _fbb.CreateString(location) : 0;
@@ -811,7 +870,9 @@ inline flatbuffers::Offset<Step> CreateStepDirect(
       has_cache,
       location__,
       activation,
-      has_residual);
+      has_residual,
+      norm,
+      epsilon);
 }
 
 flatbuffers::Offset<Step> CreateStep(flatbuffers::FlatBufferBuilder &_fbb, const StepT *_o, const flatbuffers::rehasher_function_t *_rehasher = nullptr);
@@ -2160,7 +2221,9 @@ inline StepT::StepT(const StepT &o)
         has_cache(o.has_cache),
         location(o.location),
         activation(o.activation),
-        has_residual(o.has_residual) {
+        has_residual(o.has_residual),
+        norm(o.norm),
+        epsilon(o.epsilon) {
   operands.reserve(o.operands.size());
   for (const auto &operands_ : o.operands) { operands.emplace_back((operands_) ? new kiln::artifact::BufferT(*operands_) : nullptr); }
   results.reserve(o.results.size());
@@ -2184,6 +2247,8 @@ inline StepT &StepT::operator=(StepT o) FLATBUFFERS_NOEXCEPT {
   std::swap(location, o.location);
   std::swap(activation, o.activation);
   std::swap(has_residual, o.has_residual);
+  std::swap(norm, o.norm);
+  std::swap(epsilon, o.epsilon);
   return *this;
 }
 
@@ -2212,6 +2277,8 @@ inline void Step::UnPackTo(StepT *_o, const flatbuffers::resolver_function_t *_r
   { auto _e = location(); if (_e) _o->location = _e->str(); }
   { auto _e = activation(); _o->activation = _e; }
   { auto _e = has_residual(); _o->has_residual = _e; }
+  { auto _e = norm(); _o->norm = _e; }
+  { auto _e = epsilon(); _o->epsilon = _e; }
 }
 
 inline flatbuffers::Offset<Step> Step::Pack(flatbuffers::FlatBufferBuilder &_fbb, const StepT* _o, const flatbuffers::rehasher_function_t *_rehasher) {
@@ -2238,6 +2305,8 @@ inline flatbuffers::Offset<Step> CreateStep(flatbuffers::FlatBufferBuilder &_fbb
   auto _location = _o->location.empty() ? 0 : _fbb.CreateString(_o->location);
   auto _activation = _o->activation;
   auto _has_residual = _o->has_residual;
+  auto _norm = _o->norm;
+  auto _epsilon = _o->epsilon;
   return kiln::artifact::CreateStep(
       _fbb,
       _kind,
@@ -2255,7 +2324,9 @@ inline flatbuffers::Offset<Step> CreateStep(flatbuffers::FlatBufferBuilder &_fbb
       _has_cache,
       _location,
       _activation,
-      _has_residual);
+      _has_residual,
+      _norm,
+      _epsilon);
 }
 
 inline ArgumentT::ArgumentT(const ArgumentT &o)

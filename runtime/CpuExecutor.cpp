@@ -5,6 +5,7 @@
 #include "frontend/SafeTensors.h"
 #include "runtime/Attention.h"
 #include "runtime/Blas.h"
+#include "runtime/Norm.h"
 #include "runtime/StepPlan.h"
 #include "runtime/ThreadPool.h"
 
@@ -240,6 +241,7 @@ CpuExecutor::Impl::run(const EntryT &entry,
     const std::string &name =
         step.kind == StepKind::Kernel ? m.kernels[step.kernel]->name
         : step.kind == StepKind::Gemm ? std::string("gemm")
+        : step.kind == StepKind::Norm ? std::string("norm")
                                       : std::string("attention");
     StepProfile &p = profile[name];
     p.name = name;
@@ -314,6 +316,24 @@ CpuExecutor::Impl::run(const EntryT &entry,
         else
           apply(0, rows);
       }
+      break;
+    }
+    case StepKind::Norm: {
+      auto plan = planNorm(step, *binding);
+      if (!plan.ok())
+        return plan.status();
+      auto in = [&](size_t i) {
+        return reinterpret_cast<const float *>(pointer(*step.operands[i]));
+      };
+      const float *bias = plan->bias ? in(2) : nullptr;
+      float *out = reinterpret_cast<float *>(pointer(*step.results[0]));
+      auto apply = [&](int64_t begin, int64_t end) {
+        normalizeRows(*plan, in(0), in(1), bias, out, begin, end);
+      };
+      if (plan->rows * plan->width >= kSplitElements)
+        pool.parallelFor(plan->rows, apply);
+      else
+        apply(0, plan->rows);
       break;
     }
     case StepKind::Attention:

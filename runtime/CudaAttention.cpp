@@ -55,6 +55,8 @@ const char *ownKernelName(OwnKernel kernel) {
     return "kiln_gemm_epilogue";
   case OwnKernel::Narrow:
     return "kiln_narrow";
+  case OwnKernel::Norm:
+    return "kiln_norm";
   }
   return "";
 }
@@ -91,6 +93,21 @@ KernelLaunch narrowLaunch(CUdeviceptr dst, CUdeviceptr src, int64_t count,
   l.grid[0] = static_cast<unsigned>(
       std::clamp<int64_t>(ceilDiv(count, kOwnKernelThreads), 1, 65535));
   l.add(dst).add(src).add(count).add(int(bf16));
+  return l;
+}
+
+absl::StatusOr<KernelLaunch> normLaunch(CUdeviceptr out, CUdeviceptr x,
+                                        CUdeviceptr scale, CUdeviceptr bias,
+                                        const NormPlan &plan,
+                                        const std::string &where) {
+  if (plan.rows > 0x7fffffff)
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": ", plan.rows, " rows exceed the norm kernel's grid"));
+  KernelLaunch l;
+  l.kernel = OwnKernel::Norm;
+  l.grid[0] = static_cast<unsigned>(plan.rows);
+  l.add(out).add(x).add(scale).add(bias).add(plan.width).add(plan.epsilon);
+  l.add(int(plan.rms));
   return l;
 }
 

@@ -32,9 +32,10 @@ enum class OwnKernel {
   DecodeAttention,
   DecodeCombine,
   GemmEpilogue,
-  Narrow
+  Narrow,
+  Norm
 };
-inline constexpr int kOwnKernelCount = 6;
+inline constexpr int kOwnKernelCount = 7;
 /// The kernel's symbol in the fatbin.
 const char *ownKernelName(OwnKernel kernel);
 
@@ -92,6 +93,13 @@ KernelLaunch gemmEpilogueLaunch(CUdeviceptr c, CUdeviceptr bias,
 /// kiln_narrow of `count` f32 values at `src` into bf16 or f16 at `dst`.
 KernelLaunch narrowLaunch(CUdeviceptr dst, CUdeviceptr src, int64_t count,
                           bool bf16);
+
+/// kiln_norm over `rows` rows of `width` (bias: 0 for none), or why the
+/// kernel cannot take them.
+absl::StatusOr<KernelLaunch> normLaunch(CUdeviceptr out, CUdeviceptr x,
+                                        CUdeviceptr scale, CUdeviceptr bias,
+                                        const NormPlan &plan,
+                                        const std::string &where);
 
 /// The flash-decoding split of a one-row step: `splits` chunks of `chunk`
 /// keys, enough blocks to fill `multiprocessors` twice over, chunks of at

@@ -463,6 +463,22 @@ absl::Status CudaExecutor::Impl::enqueue(
         return s;
       break;
     }
+    case StepKind::Norm: {
+      auto plan = planNorm(step, binding);
+      if (!plan.ok())
+        return plan.status();
+      if (plan->rows == 0)
+        break;
+      auto l =
+          normLaunch(pointer(*step.results[0]), pointer(*step.operands[0]),
+                     pointer(*step.operands[1]),
+                     plan->bias ? pointer(*step.operands[2]) : 0, *plan, where);
+      if (!l.ok())
+        return l.status();
+      if (absl::Status s = launchOwn(*l, where); !s.ok())
+        return s;
+      break;
+    }
     case StepKind::Attention: {
       auto plan = planAttention(step, binding);
       if (!plan.ok())

@@ -202,6 +202,11 @@ absl::Status validateBuffer(const Artifact &artifact, const EntryT &entry,
     if (buffer.index < 0 || bytes < 0 || buffer.index > entry.arena_bytes ||
         bytes > entry.arena_bytes - buffer.index)
       return error(absl::StrCat("damaged: ", where, " lies outside the arena"));
+    // kilnc places every arena buffer at a multiple of 64 bytes; generated
+    // kernels may assume their buffers are aligned.
+    if (buffer.index % 64 != 0)
+      return error(
+          absl::StrCat("damaged: ", where, " is not aligned in the arena"));
     return absl::OkStatus();
   }
   case BufferKind::Argument:
@@ -305,6 +310,13 @@ absl::Status validateSteps(const Artifact &artifact) {
             (step.has_residual && step.activation != Activation::None))
           return error("damaged: " + where + " has an unknown epilogue");
         break;
+      case StepKind::Norm:
+        operands = 2 + step.has_bias;
+        if (step.norm > NormKind::MAX ||
+            (step.norm == NormKind::Rms && step.has_bias) ||
+            !(step.epsilon >= 0))
+          return error("damaged: " + where + " has a bad norm");
+        break;
       case StepKind::Attention:
         operands = 3 + step.has_key_mask + step.has_bias + 3 * step.has_cache;
         results = step.has_cache ? 3 : 1;
@@ -328,22 +340,27 @@ absl::Status validateSteps(const Artifact &artifact) {
       if (step.results[0]->kind != BufferKind::Arena)
         return error("damaged: " + where + " writes outside the arena");
       if (step.kind != StepKind::Kernel) {
-        for (const auto &b : step.operands) {
-          bool index = step.has_cache && &b == &step.operands.back();
-          bool mask = step.has_key_mask && &b == &step.operands[3];
+        // An attention's flags name its operands; other steps' are unused.
+        const bool attention = step.kind == StepKind::Attention;
+        for (size_t o = 0; o < step.operands.size(); ++o) {
+          const auto &b = step.operands[o];
+          bool index =
+              attention && step.has_cache && o + 1 == step.operands.size();
+          bool mask = attention && step.has_key_mask && o == 3;
           // A gemm's B may be a half-precision weight (--gemm-dtype).
-          bool halfWeight = step.kind == StepKind::Gemm &&
-                            &b == &step.operands[1] &&
+          bool halfWeight = step.kind == StepKind::Gemm && o == 1 &&
                             b->kind == BufferKind::Weight &&
                             (b->dtype == DType::BF16 || b->dtype == DType::F16);
           if (!index && !mask && !halfWeight && b->dtype != DType::F32)
             return error(absl::StrCat(
                 where, " (", step.location, ") computes in ",
                 dtypeName(b->dtype), "; the CPU executor runs f32 ",
-                step.kind == StepKind::Gemm ? "gemms" : "attention"));
+                step.kind == StepKind::Gemm   ? "gemms"
+                : step.kind == StepKind::Norm ? "norms"
+                                              : "attention"));
         }
       }
-      if (step.has_cache)
+      if (step.kind == StepKind::Attention && step.has_cache)
         for (size_t c : {step.operands.size() - 3, step.operands.size() - 2}) {
           const BufferT &b = *step.operands[c];
           if (b.kind != BufferKind::Argument ||
@@ -699,6 +716,34 @@ ColumnMajorGemm columnMajor(const GemmPlan &g) {
   c.strideY = g.m * g.k;
   c.strideD = g.m * g.n;
   return c;
+}
+
+absl::StatusOr<NormPlan> planNorm(const StepT &step,
+                                  const CallBinding &binding) {
+  auto in = binding.dimsOf(*step.operands[0]);
+  auto scale = binding.dimsOf(*step.operands[1]);
+  auto out = binding.dimsOf(*step.results[0]);
+  if (!in.ok() || !scale.ok() || !out.ok())
+    return !in.ok() ? in.status() : !scale.ok() ? scale.status() : out.status();
+  NormPlan p;
+  p.rms = step.norm == NormKind::Rms;
+  p.bias = step.has_bias;
+  p.epsilon = static_cast<float>(step.epsilon);
+  p.width = in->empty() ? 0 : in->back();
+  p.rows = p.width > 0 ? product(*in) / p.width : 0;
+  bool ok =
+      !in->empty() && *out == *in && *scale == std::vector<int64_t>{p.width};
+  if (ok && p.bias) {
+    auto bias = binding.dimsOf(*step.operands[2]);
+    if (!bias.ok())
+      return bias.status();
+    ok = *bias == *scale;
+  }
+  if (!ok)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "norm at ", step.location, ": input ", formatDims(*in), ", scale ",
+        formatDims(*scale), " and result ", formatDims(*out), " do not agree"));
+  return p;
 }
 
 absl::StatusOr<AttentionPlan> planAttention(const StepT &step,

@@ -149,6 +149,15 @@ ColumnMajorGemm columnMajor(const GemmPlan &plan);
 
 /// An attention step's shapes; the operand indices of the optional parts
 /// (-1 when absent).
+/// A norm step over the last dim of `rows` x `width`.
+struct NormPlan {
+  int64_t rows = 0, width = 0;
+  float epsilon = 0;
+  bool rms = false, bias = false;
+};
+absl::StatusOr<NormPlan> planNorm(const artifact::StepT &step,
+                                  const CallBinding &binding);
+
 struct AttentionPlan {
   int64_t batch = 0, sq = 0, sk = 0, heads = 0, kvHeads = 0, headDim = 0;
   int64_t width = 0;       // kv_heads * head_dim

@@ -1,7 +1,10 @@
 //===- DataMovement.cpp - gather and shape ops -> linalg / tensor ----------===//
 //
 // embedding is a linalg.generic over the result that reads its id and
-// tensor.extracts the row element; reshape becomes tensor.collapse_shape /
+// tensor.extracts the row element (an id outside the table is clamped to
+// its first or last row, as XLA's gather does, so no kernel reads outside
+// the table whatever the ids; the drivers refuse such ids from users
+// before they get here); reshape becomes tensor.collapse_shape /
 // expand_shape (through a flat 1-D tensor when a static reshape is no
 // regrouping); transpose is linalg.transpose; concat is tensor.concat; slice
 // is tensor.extract_slice.
@@ -41,12 +44,18 @@ struct EmbeddingLowering : public OpConversionPattern<EmbeddingOp> {
                                      rewriter.getContext());
     SmallVector<utils::IteratorType> iterators(rank,
                                                utils::IteratorType::parallel);
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value lastRow = arith::SubIOp::create(
+        rewriter, loc, tensor::DimOp::create(rewriter, loc, table, 0),
+        arith::ConstantIndexOp::create(rewriter, loc, 1));
     auto generic = linalg::GenericOp::create(
         rewriter, loc, TypeRange{type}, ValueRange{ids}, ValueRange{init},
         ArrayRef<AffineMap>{idMap, identity}, iterators,
         [&](OpBuilder &b, Location l, ValueRange args) {
-          Value row =
+          Value id =
               arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
+          Value row = arith::MinSIOp::create(
+              b, l, arith::MaxSIOp::create(b, l, id, zero), lastRow);
           Value column = linalg::IndexOp::create(b, l, rank - 1);
           Value element = tensor::ExtractOp::create(b, l, table,
                                                     ValueRange{row, column});

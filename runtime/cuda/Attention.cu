@@ -23,7 +23,12 @@
 //                         where cuBLASLt offers no algorithm with it fused;
 //   kiln_narrow           f32 activations to bf16 or f16 (round to nearest
 //                         even, as frontend/Half.h) for the gemms of
-//                         kilnc --gemm-dtype.
+//                         kilnc --gemm-dtype;
+//   kiln_norm             layer and RMS norm, a block per row: the
+//                         generated kernels give a row to one thread,
+//                         which leaves a decode step's norm (one row) on a
+//                         single thread; here 256 threads share the row's
+//                         reductions.
 // Semantics are kiln.attention's (runtime/Attention.cpp is the reference):
 // grouped-query heads, causal limit at each sequence's position, a 0/1 key
 // mask adding -FLT_MAX, T5's additive bias, keys past the causal limit never
@@ -164,6 +169,34 @@ extern "C" __global__ void kiln_gemm_epilogue(float *c, const float *bias,
     if (residual)
       x += residual[i];
     c[i] = x;
+  }
+}
+
+/// Grid (rows); out = norm(x) over the last dim (runtime/Norm.cpp's
+/// normalizeRows): rms != 0 for RMS norm, bias may be null.
+extern "C" __global__ void kiln_norm(float *out, const float *x,
+                                     const float *scale, const float *bias,
+                                     int64_t width, float epsilon, int rms) {
+  __shared__ float scratch[32];
+  const float *xr = x + blockIdx.x * width;
+  float *o = out + blockIdx.x * width;
+  float mean = 0.0f;
+  if (!rms) {
+    float sum = 0.0f;
+    for (int64_t e = threadIdx.x; e < width; e += blockDim.x)
+      sum += xr[e];
+    mean = blockReduce<false>(sum, scratch) / static_cast<float>(width);
+  }
+  float squares = 0.0f;
+  for (int64_t e = threadIdx.x; e < width; e += blockDim.x) {
+    float d = xr[e] - mean;
+    squares += d * d;
+  }
+  squares = blockReduce<false>(squares, scratch);
+  const float inv = 1.0f / sqrtf(squares / static_cast<float>(width) + epsilon);
+  for (int64_t e = threadIdx.x; e < width; e += blockDim.x) {
+    float y = (xr[e] - mean) * inv * scale[e];
+    o[e] = bias ? y + bias[e] : y;
   }
 }
 

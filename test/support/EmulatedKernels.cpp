@@ -34,6 +34,7 @@ const std::vector<EmulatedKernel> &all() {
       make("kiln_decode_combine", kiln_decode_combine),
       make("kiln_gemm_epilogue", kiln_gemm_epilogue),
       make("kiln_narrow", kiln_narrow),
+      make("kiln_norm", kiln_norm),
   };
   return kernels;
 }

@@ -15,6 +15,7 @@
 #include "frontend/Half.h"
 #include "runtime/Attention.h"
 #include "runtime/CudaAttention.h"
+#include "runtime/Norm.h"
 #include "runtime/ThreadPool.h"
 #include "test/support/EmulatedKernels.h"
 
@@ -353,6 +354,48 @@ TEST(GemmEpilogueKernelTest, MatchesTheCpuEpilogue) {
           ASSERT_NEAR(c[i], expected[i], 1e-5f * (1 + std::fabs(expected[i])))
               << "activation " << activation << " bias " << withBias
               << " residual " << withResidual << " element " << i;
+      }
+}
+
+TEST(NormKernelTest, MatchesTheCpuNorm) {
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> normal(1, 3);
+  // Widths below, at and above the block's 256 threads; one row (decode).
+  for (int64_t width : {48, 256, 768, 1000})
+    for (int64_t rows : {1, 5})
+      for (bool rms : {false, true}) {
+        std::vector<float> x(rows * width), scale(width), bias(width);
+        for (float &v : x)
+          v = normal(gen);
+        for (float &v : scale)
+          v = normal(gen);
+        for (float &v : bias)
+          v = normal(gen);
+        rt::NormPlan p;
+        p.rows = rows;
+        p.width = width;
+        p.epsilon = 1e-5f;
+        p.rms = rms;
+        p.bias = !rms;
+        std::vector<float> expected(x.size()), out(x.size(), std::nanf(""));
+        rt::normalizeRows(p, x.data(), scale.data(),
+                          p.bias ? bias.data() : nullptr, expected.data(), 0,
+                          rows);
+        auto l =
+            rt::normLaunch(dev(out.data()), dev(x.data()), dev(scale.data()),
+                           p.bias ? dev(bias.data()) : 0, p, "test");
+        ASSERT_TRUE(l.ok());
+        ASSERT_EQ(run(*l), "");
+        double diff = 0, norm = 0;
+        for (size_t i = 0; i < out.size(); ++i) {
+          ASSERT_TRUE(std::isfinite(out[i])) << i;
+          diff += (out[i] - expected[i]) * double(out[i] - expected[i]);
+          norm += expected[i] * double(expected[i]);
+        }
+        EXPECT_LE(std::sqrt(diff / norm), 1e-6)
+            << "width " << width << " rows " << rows << " rms " << rms;
       }
 }
 

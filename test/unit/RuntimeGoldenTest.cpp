@@ -275,9 +275,16 @@ TEST(ManifestFuzzTest, DamagedManifestsNeverCrash) {
   std::memcpy(&offset, original.data() + 16, 8);
   std::memcpy(&size, original.data() + 24, 8);
 
-  std::mt19937_64 rng(20261130);
+  // CI runs one fixed seed; KILN_FUZZ_SEED and KILN_FUZZ_ITERATIONS explore
+  // further by hand.
+  const char *seedText = std::getenv("KILN_FUZZ_SEED");
+  const char *iterationsText = std::getenv("KILN_FUZZ_ITERATIONS");
+  uint64_t seed = seedText ? std::strtoull(seedText, nullptr, 10) : 20261130;
+  int iterations = iterationsText ? std::atoi(iterationsText) : 1500;
+  SCOPED_TRACE("KILN_FUZZ_SEED=" + std::to_string(seed));
+  std::mt19937_64 rng(seed);
   int refusedOpen = 0, refusedLoad = 0, refusedRun = 0, ran = 0;
-  for (int iteration = 0; iteration < 1500; ++iteration) {
+  for (int iteration = 0; iteration < iterations; ++iteration) {
     std::vector<uint8_t> bytes = original;
     int flips = 1 + rng() % 3;
     for (int f = 0; f < flips; ++f)
@@ -310,7 +317,7 @@ TEST(ManifestFuzzTest, DamagedManifestsNeverCrash) {
     else
       ++refusedRun;
   }
-  std::cout << "[fuzz] 1500 damaged manifests: " << refusedOpen
+  std::cout << "[fuzz] " << iterations << " damaged manifests: " << refusedOpen
             << " refused on open, " << refusedLoad << " at load, " << refusedRun
             << " at run, " << ran << " ran\n";
   EXPECT_GT(refusedOpen + refusedLoad + refusedRun, 0);

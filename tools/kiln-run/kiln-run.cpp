@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -43,6 +44,15 @@ namespace rt = kiln::rt;
 using Json = nlohmann::json;
 
 namespace {
+
+/// An entry's kernel, gemm, attention and norm steps.
+std::array<int, 4> stepCounts(const kiln::artifact::EntryT &entry) {
+  std::array<int, 4> counts = {0, 0, 0, 0};
+  for (const auto &s : entry.steps)
+    if (static_cast<size_t>(s->kind) < counts.size())
+      ++counts[static_cast<size_t>(s->kind)];
+  return counts;
+}
 
 int fail(const std::string &message) {
   std::fprintf(stderr, "kiln-run: error: %s\n", message.c_str());
@@ -197,12 +207,10 @@ void printInfo(const rt::Artifact &artifact) {
   std::printf("kv cache     %.1f MiB at the maximum shapes\n",
               m.cache_bytes / 1048576.0);
   for (const auto &e : m.entries) {
-    int counts[3] = {0, 0, 0};
-    for (const auto &s : e->steps)
-      ++counts[static_cast<int>(s->kind)];
-    std::printf("entry @%s   %d kernel, %d gemm, %d attention steps; arena "
-                "%.1f MiB\n",
-                e->name.c_str(), counts[0], counts[1], counts[2],
+    std::array<int, 4> counts = stepCounts(*e);
+    std::printf("entry @%s   %d kernel, %d gemm, %d attention, %d norm steps; "
+                "arena %.1f MiB\n",
+                e->name.c_str(), counts[0], counts[1], counts[2], counts[3],
                 e->arena_bytes / 1048576.0);
     for (const auto &a : e->arguments)
       std::printf("  in  %-24s %s %s\n", a->name.c_str(),
@@ -448,11 +456,11 @@ int main(int argc, char **argv) {
         {"new_tokens", newTokens}};
     Json steps = Json::object();
     for (const auto &e : m.entries) {
-      int counts[3] = {0, 0, 0};
-      for (const auto &s : e->steps)
-        ++counts[static_cast<int>(s->kind)];
-      steps[e->name] = {
-          {"kernel", counts[0]}, {"gemm", counts[1]}, {"attention", counts[2]}};
+      std::array<int, 4> counts = stepCounts(*e);
+      steps[e->name] = {{"kernel", counts[0]},
+                        {"gemm", counts[1]},
+                        {"attention", counts[2]},
+                        {"norm", counts[3]}};
     }
     report["steps"] = steps;
     std::ofstream out(o.report);

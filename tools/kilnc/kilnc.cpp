@@ -210,8 +210,8 @@ int main(int argc, char **argv) {
          secondsSince(start));
 
   // Step-list statistics.
-  int64_t kernelSteps = 0, gemmSteps = 0, attentionSteps = 0, uniqueKernels = 0,
-          arenaBytes = 0, cacheBytes = 0;
+  int64_t kernelSteps = 0, gemmSteps = 0, attentionSteps = 0, normSteps = 0,
+          uniqueKernels = 0, arenaBytes = 0, cacheBytes = 0;
   llvm::json::Object arenas;
   model->module->walk([&](mlir::func::FuncOp fn) {
     if (fn->hasAttr("kiln.kernel")) {
@@ -222,6 +222,7 @@ int main(int argc, char **argv) {
       kernelSteps += mlir::isa<mlir::func::CallOp>(op);
       gemmSteps += mlir::isa<kiln::MatmulOp, kiln::LinearOp>(op);
       attentionSteps += mlir::isa<kiln::AttentionOp>(op);
+      normSteps += mlir::isa<kiln::LayerNormOp, kiln::RmsNormOp>(op);
     });
     if (auto bytes = fn->getAttrOfType<mlir::IntegerAttr>("kiln.arena_bytes")) {
       arenas[fn.getName()] = bytes.getInt();
@@ -360,7 +361,8 @@ int main(int argc, char **argv) {
       report["unique_kernels"] = uniqueKernels;
       report["steps"] = llvm::json::Object{{"kernel", kernelSteps},
                                            {"gemm", gemmSteps},
-                                           {"attention", attentionSteps}};
+                                           {"attention", attentionSteps},
+                                           {"norm", normSteps}};
       report["arena_bytes"] = arenaBytes;
       report["arena_bytes_per_entry"] = std::move(arenas);
       report["kv_cache_bytes"] = cacheBytes;

@@ -4,9 +4,14 @@
 // CHECK-LABEL: func.func @embedding
 // CHECK-SAME: (%[[IDS_ARG:.+]]: tensor<?x?xi64>)
 // CHECK: %[[T:.+]] = kiln.param "wte.weight"
+// CHECK: %[[ROWS:.+]] = tensor.dim %[[T]], %{{.+}} : tensor<50257x768xf32>
+// CHECK: %[[LAST:.+]] = arith.subi %[[ROWS]], %{{.+}} : index
 // CHECK: linalg.generic {indexing_maps = [#[[$IDS]], #{{.+}}], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[IDS_ARG]] : tensor<?x?xi64>)
 // CHECK: ^bb0(%[[ID:.+]]: i64, %{{.+}}: f32):
-// CHECK: %[[ROW:.+]] = arith.index_cast %[[ID]] : i64 to index
+// CHECK: %[[CAST:.+]] = arith.index_cast %[[ID]] : i64 to index
+// An id outside the table reads its first or last row, never past it.
+// CHECK: %[[LOW:.+]] = arith.maxsi %[[CAST]], %{{.+}} : index
+// CHECK: %[[ROW:.+]] = arith.minsi %[[LOW]], %[[LAST]] : index
 // CHECK: %[[COL:.+]] = linalg.index 2 : index
 // CHECK: tensor.extract %[[T]][%[[ROW]], %[[COL]]] : tensor<50257x768xf32>
 func.func @embedding(%ids: tensor<?x?xi64>) -> tensor<?x?x768xf32> {
