@@ -2,7 +2,7 @@
 //
 // Widening is exact; narrowing rounds to nearest even, NaN stays NaN. Also
 // compiled by nvcc into the CUDA executor's narrowing kernel
-// (runtime/cuda/Attention.cu, kiln_narrow), so both round alike.
+// (runtime/cuda/Kernels.cu, kiln_narrow), so both round alike.
 //
 //===----------------------------------------------------------------------===//
 

@@ -2,7 +2,7 @@
 
 #include "runtime/CudaExecutor.h"
 
-#include "runtime/CudaAttention.h"
+#include "runtime/CudaLaunch.h"
 #include "runtime/CudaBlas.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/StepPlan.h"
@@ -13,10 +13,10 @@
 #include <cstring>
 #include <map>
 
-// The runtime's own kernels (runtime/cuda/Attention.cu), embedded at build
+// The runtime's own kernels (runtime/cuda/Kernels.cu), embedded at build
 // time.
-extern "C" const unsigned char kKilnAttentionFatbin[];
-extern "C" const size_t kKilnAttentionFatbinSize;
+extern "C" const unsigned char kKilnRuntimeKernelsFatbin[];
+extern "C" const size_t kKilnRuntimeKernelsFatbinSize;
 
 namespace kiln::rt {
 
@@ -209,7 +209,7 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
     }
   }
   if (absl::Status s =
-          check(api.moduleLoadData(&ownModule, kKilnAttentionFatbin),
+          check(api.moduleLoadData(&ownModule, kKilnRuntimeKernelsFatbin),
                 "loading the runtime's attention kernels");
       !s.ok())
     return s;

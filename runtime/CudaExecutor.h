@@ -9,7 +9,7 @@
 // generated kernels' ABI (`buffers` and `shapes` are device arrays).
 // Kernel launches use 256 threads and as many blocks as the result needs
 // (the kernels are grid-stride loops, so any grid is correct); attention
-// steps launch the runtime's kernels as runtime/CudaAttention.h plans them.
+// steps launch the runtime's kernels as runtime/CudaLaunch.h plans them.
 // A call shape seen before (same entry, same symbol values: every decode
 // step of a generation) replays a CUDA graph captured at its second call.
 // fp32 only.

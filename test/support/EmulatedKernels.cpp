@@ -4,7 +4,7 @@
 
 #include "test/support/CudaEmulator.h"
 
-#include "runtime/cuda/Attention.cu"
+#include "runtime/cuda/Kernels.cu"
 
 #include <vector>
 

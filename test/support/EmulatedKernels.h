@@ -1,6 +1,6 @@
 //===- EmulatedKernels.h - the runtime's CUDA kernels, run on the CPU -----===//
 //
-// runtime/cuda/Attention.cu compiled against test/support/CudaEmulator.h,
+// runtime/cuda/Kernels.cu compiled against test/support/CudaEmulator.h,
 // found by symbol as cuModuleGetFunction finds them. Kept behind this plain
 // interface so that the emulator's CUDA spellings (threadIdx, __shared__,
 // ...) stay inside one translation unit.

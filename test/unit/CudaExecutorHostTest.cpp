@@ -4,7 +4,7 @@
 // "device memory" is host memory, whose module of generated kernels is the
 // same step list compiled for the CPU through the CUDA lowering (GPU
 // threads emulated), and whose module of runtime kernels is
-// runtime/cuda/Attention.cu itself on the CPU emulator
+// runtime/cuda/Kernels.cu itself on the CPU emulator
 // (test/support/CudaEmulator.h). Stream capture records the launches and
 // gemms with their parameter values and graphs replay them, as the driver
 // does; an allocation or copy during a capture is refused. Gemm steps go
@@ -20,7 +20,7 @@
 #include "frontend/Half.h"
 #include "frontend/Npy.h"
 #include "runtime/Artifact.h"
-#include "runtime/CudaAttention.h"
+#include "runtime/CudaLaunch.h"
 #include "runtime/CudaBlas.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/CudaExecutor.h"
@@ -42,7 +42,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-extern "C" const unsigned char kKilnAttentionFatbin[];
+extern "C" const unsigned char kKilnRuntimeKernelsFatbin[];
 
 namespace {
 
@@ -162,7 +162,7 @@ rt::CudaApi fakeApi() {
     return 0;
   };
   api.moduleLoadData = [](rt::CUmodule *m, const void *data) {
-    *m = data == kKilnAttentionFatbin ? kOwnModule : kKernelsModule;
+    *m = data == kKilnRuntimeKernelsFatbin ? kOwnModule : kKernelsModule;
     return 0;
   };
   api.moduleUnload = [](rt::CUmodule) { return 0; };

@@ -1,8 +1,8 @@
 //===- CudaKernelTest.cpp - the runtime's CUDA kernels on the CPU ---------===//
 //
-// runtime/cuda/Attention.cu run through the CPU emulator
+// runtime/cuda/Kernels.cu run through the CPU emulator
 // (test/support/CudaEmulator.h) with the launches the CUDA executor makes
-// (runtime/CudaAttention.h), against the CPU attention step
+// (runtime/CudaLaunch.h), against the CPU attention step
 // (runtime/Attention.cpp), which the golden tests tie to transformers.
 // Covers both paths (tiled prefill, flash-decoding) over head dims 32 to
 // 256, grouped-query heads, every mask type, T5 bias, kv caches at several
@@ -14,7 +14,7 @@
 
 #include "frontend/Half.h"
 #include "runtime/Attention.h"
-#include "runtime/CudaAttention.h"
+#include "runtime/CudaLaunch.h"
 #include "runtime/Norm.h"
 #include "runtime/ThreadPool.h"
 #include "test/support/EmulatedKernels.h"

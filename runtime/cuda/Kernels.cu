@@ -1,4 +1,4 @@
-//===- Attention.cu - the CUDA executor's own kernels ---------------------===//
+//===- Kernels.cu - the CUDA executor's own kernels -----------------------===//
 //
 // Compiled by nvcc at build time into a fatbin (sm_90 SASS + PTX) that
 // kiln-run carries and loads through the driver; kiln-run links no CUDA

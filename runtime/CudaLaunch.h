@@ -1,20 +1,21 @@
-//===- CudaAttention.h - launches of the runtime's own CUDA kernels -------===//
+//===- CudaLaunch.h - launches of the runtime's own CUDA kernels ----------===//
 //
-// What the CUDA executor launches for an attention step, as data: which of
-// runtime/cuda/Attention.cu's kernels, its grid, its dynamic shared memory
+// What the CUDA executor launches of its own kernels (attention, cache
+// writes, norms, gemm epilogues, narrowing), as data: which of
+// runtime/cuda/Kernels.cu's kernels, its grid, its dynamic shared memory
 // and its parameters packed as cuLaunchKernel takes them. Kept apart from the
 // executor so that a test runs the very same launches through the CPU
 // emulator of those kernels (test/support/CudaEmulator.h).
 //
-// Paths: a step with one query row (decode, or T5's decoder against the
-// encoder) takes flash-decoding (kiln_decode_attention split along the keys,
-// then kiln_decode_combine); every other step takes the tiled
+// Attention paths: a step with one query row (decode, or T5's decoder against
+// the encoder) takes flash-decoding (kiln_decode_attention split along the
+// keys, then kiln_decode_combine); every other step takes the tiled
 // kiln_attention. Both are fp32.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef KILN_RUNTIME_CUDAATTENTION_H
-#define KILN_RUNTIME_CUDAATTENTION_H
+#ifndef KILN_RUNTIME_CUDALAUNCH_H
+#define KILN_RUNTIME_CUDALAUNCH_H
 
 #include "runtime/CudaDriver.h"
 #include "runtime/StepPlan.h"
@@ -120,4 +121,4 @@ attentionLaunches(const DeviceAttention &step, int multiprocessors,
 
 } // namespace kiln::rt
 
-#endif // KILN_RUNTIME_CUDAATTENTION_H
+#endif // KILN_RUNTIME_CUDALAUNCH_H

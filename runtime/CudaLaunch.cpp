@@ -1,6 +1,6 @@
-//===- CudaAttention.cpp - launches of the runtime's own CUDA kernels -----===//
+//===- CudaLaunch.cpp - launches of the runtime's own CUDA kernels --------===//
 
-#include "runtime/CudaAttention.h"
+#include "runtime/CudaLaunch.h"
 
 #include "absl/strings/str_cat.h"
 
