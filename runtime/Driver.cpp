@@ -2,6 +2,8 @@
 
 #include "runtime/Driver.h"
 
+#include "runtime/StepPlan.h"
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -30,8 +32,8 @@ const char *familyName(Family family) {
 }
 
 absl::StatusOr<Family> parseFamily(const std::string &name) {
-  for (Family f : {Family::Gpt2, Family::Llama, Family::Bert, Family::Roberta,
-                   Family::T5})
+  for (Family f :
+       {Family::Gpt2, Family::Llama, Family::Bert, Family::Roberta, Family::T5})
     if (name == familyName(f))
       return f;
   return absl::InvalidArgumentError(
@@ -80,8 +82,9 @@ parseIdLists(const std::string &text, const std::string &what) {
       item = absl::StripAsciiWhitespace(item);
       int64_t id;
       if (!absl::SimpleAtoi(item, &id))
-        return absl::InvalidArgumentError(absl::StrCat(
-            what, ": '", item, "' is not an integer (expected e.g. 1,2,3;4,5)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, ": '", item,
+                         "' is not an integer (expected e.g. 1,2,3;4,5)"));
       ids.push_back(id);
     }
     lists.push_back(std::move(ids));
@@ -100,9 +103,9 @@ absl::Status validateRequest(const ModelInfo &m, const Request &request) {
           absl::StrCat("--input-ids: sequence ", b, " is empty"));
     for (int64_t id : ids[b])
       if (id < 0 || id >= m.vocabSize)
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--input-ids: id ", id, " in sequence ", b,
-            " is outside the vocabulary [0, ", m.vocabSize, ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--input-ids: id ", id, " in sequence ", b,
+                         " is outside the vocabulary [0, ", m.vocabSize, ")"));
     longest = std::max<int64_t>(longest, ids[b].size());
   }
   if (request.maxNewTokens < 0)
@@ -130,15 +133,14 @@ absl::Status validateRequest(const ModelInfo &m, const Request &request) {
         "--token-type-ids: needs one sequence per input sequence");
   for (size_t b = 0; b < ids.size(); ++b) {
     if (request.tokenTypeIds[b].size() != ids[b].size())
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--token-type-ids: sequence ", b, " has ",
-          request.tokenTypeIds[b].size(), " ids, the input has ",
-          ids[b].size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-type-ids: sequence ", b, " has ",
+                       request.tokenTypeIds[b].size(), " ids, the input has ",
+                       ids[b].size()));
     for (int64_t t : request.tokenTypeIds[b])
       if (t < 0 || t >= m.typeVocabSize)
         return absl::InvalidArgumentError(absl::StrCat(
-            "--token-type-ids: ", t, " is outside [0, ", m.typeVocabSize,
-            ")"));
+            "--token-type-ids: ", t, " is outside [0, ", m.typeVocabSize, ")"));
   }
   return absl::OkStatus();
 }
@@ -153,8 +155,8 @@ double secondsSince(Clock::time_point start) {
 /// [B, width] right-padded with `pad`.
 Tensor padded(const std::vector<std::vector<int64_t>> &lists, int64_t pad,
               int64_t width) {
-  Tensor t = Tensor::zeros(DType::I64,
-                           {static_cast<int64_t>(lists.size()), width});
+  Tensor t =
+      Tensor::zeros(DType::I64, {static_cast<int64_t>(lists.size()), width});
   int64_t *out = t.data<int64_t>();
   for (size_t b = 0; b < lists.size(); ++b)
     for (int64_t s = 0; s < width; ++s)
@@ -185,15 +187,28 @@ absl::StatusOr<Tensor> takeOutput(std::vector<NamedTensor> &outputs,
   return t;
 }
 
+/// Logits read as [rows, V]: a shape the request does not explain (a
+/// damaged artifact's result dims) is refused before logitRow reads it.
+absl::Status checkLogits(const Tensor &t, const std::string &entry,
+                         int64_t rows, int64_t vocab) {
+  if (t.shape.size() < 2 || t.shape.back() < 1 ||
+      (vocab > 0 && t.shape.back() != vocab) ||
+      t.numElements() != rows * t.shape.back())
+    return absl::InternalError(absl::StrCat(
+        entry, " returned logits ", formatDims(t.shape), ", not ", rows,
+        " rows of the vocabulary (", vocab, "); the artifact is damaged"));
+  return absl::OkStatus();
+}
+
 /// Generation shared by the decoder families: `step(next, positions)` runs
 /// one decode call and returns logits [B, 1, V]; `next` holds the tokens
 /// picked from the first pass.
-std::vector<std::vector<int64_t>> generate(
-    const ModelInfo &m, const Request &request, Sampler &sampler,
-    std::vector<int64_t> next, std::vector<int64_t> positions,
-    const std::function<absl::StatusOr<Tensor>(
-        const std::vector<int64_t> &, const std::vector<int64_t> &)> &step,
-    Response &response, absl::Status &status) {
+std::vector<std::vector<int64_t>>
+generate(const ModelInfo &m, const Request &request, Sampler &sampler,
+         std::vector<int64_t> next, std::vector<int64_t> positions,
+         const std::function<absl::StatusOr<Tensor>(
+             const std::vector<int64_t> &, const std::vector<int64_t> &)> &step,
+         Response &response, absl::Status &status) {
   size_t batch = next.size();
   std::vector<std::vector<int64_t>> generated(batch);
   std::vector<bool> done(batch, false);
@@ -202,9 +217,8 @@ std::vector<std::vector<int64_t>> generate(
       if (done[b])
         continue;
       generated[b].push_back(next[b]);
-      if (!request.ignoreEos &&
-          std::find(m.eosIds.begin(), m.eosIds.end(), next[b]) !=
-              m.eosIds.end())
+      if (!request.ignoreEos && std::find(m.eosIds.begin(), m.eosIds.end(),
+                                          next[b]) != m.eosIds.end())
         done[b] = true;
     }
     if (t + 1 == request.maxNewTokens ||
@@ -218,8 +232,7 @@ std::vector<std::vector<int64_t>> generate(
     }
     response.decodeStepSeconds.push_back(secondsSince(start));
     for (size_t b = 0; b < batch; ++b) {
-      next[b] = sampler.pick(logitRow(*logits, b).data(),
-                             logits->shape.back());
+      next[b] = sampler.pick(logitRow(*logits, b).data(), logits->shape.back());
       ++positions[b];
     }
   }
@@ -249,10 +262,9 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
   Clock::time_point start = Clock::now();
 
   if (m.isEncoderOnly()) {
-    Tensor tokenTypes =
-        request.tokenTypeIds.empty()
-            ? Tensor::zeros(DType::I64, {batch, longest})
-            : padded(request.tokenTypeIds, 0, longest);
+    Tensor tokenTypes = request.tokenTypeIds.empty()
+                            ? Tensor::zeros(DType::I64, {batch, longest})
+                            : padded(request.tokenTypeIds, 0, longest);
     auto out = executor.run("forward", {inputIds, tokenTypes, mask});
     if (!out.ok())
       return out.status();
@@ -265,19 +277,27 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
   auto decodeCall = [&](const std::vector<Tensor> &fixed)
       -> std::function<absl::StatusOr<Tensor>(const std::vector<int64_t> &,
                                               const std::vector<int64_t> &)> {
-    return [&executor, fixed](const std::vector<int64_t> &next,
-                              const std::vector<int64_t> &positions)
-               -> absl::StatusOr<Tensor> {
-      std::vector<Tensor> args = {
-          Tensor::fromI64({static_cast<int64_t>(next.size()), 1}, next)};
-      args.insert(args.end(), fixed.begin(), fixed.end());
-      args.push_back(Tensor::fromI64(
-          {static_cast<int64_t>(positions.size())}, positions));
-      auto out = executor.run("decode", args);
-      if (!out.ok())
-        return out.status();
-      return takeOutput(*out, "decode");
-    };
+    return
+        [&executor, fixed, vocab = m.vocabSize](
+            const std::vector<int64_t> &next,
+            const std::vector<int64_t> &positions) -> absl::StatusOr<Tensor> {
+          std::vector<Tensor> args = {
+              Tensor::fromI64({static_cast<int64_t>(next.size()), 1}, next)};
+          args.insert(args.end(), fixed.begin(), fixed.end());
+          args.push_back(Tensor::fromI64(
+              {static_cast<int64_t>(positions.size())}, positions));
+          auto out = executor.run("decode", args);
+          if (!out.ok())
+            return out.status();
+          auto logits = takeOutput(*out, "decode");
+          if (logits.ok())
+            if (absl::Status s =
+                    checkLogits(*logits, "decode",
+                                static_cast<int64_t>(next.size()), vocab);
+                !s.ok())
+              return s;
+          return logits;
+        };
   };
   absl::Status status;
   if (m.isDecoderOnly()) {
@@ -286,19 +306,23 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
         !s.ok())
       return s;
     auto out = executor.run(
-        "prefill", {inputIds, Tensor::fromI64({batch},
-                                              std::vector<int64_t>(batch))});
+        "prefill",
+        {inputIds, Tensor::fromI64({batch}, std::vector<int64_t>(batch))});
     if (!out.ok())
       return out.status();
     response.firstPassSeconds = secondsSince(start);
     auto logits = takeOutput(*out, "prefill");
     if (!logits.ok())
       return logits.status();
+    if (absl::Status s =
+            checkLogits(*logits, "prefill", batch * longest, m.vocabSize);
+        !s.ok())
+      return s;
     std::vector<int64_t> first;
     for (int64_t b = 0; b < batch; ++b)
-      first.push_back(sampler.pick(
-          logitRow(*logits, b * longest + lengths[b] - 1).data(),
-          logits->shape.back()));
+      first.push_back(
+          sampler.pick(logitRow(*logits, b * longest + lengths[b] - 1).data(),
+                       logits->shape.back()));
     response.outputs = std::move(*out);
     if (request.maxNewTokens == 0)
       return response;
@@ -333,9 +357,9 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
   response.outputs.push_back({"logits", *logits});
   response.outputs.push_back({"encoder_last_hidden_state", *hidden});
   if (request.maxNewTokens > 0) {
-    response.generated = generate(m, request, sampler, first,
-                                  std::vector<int64_t>(batch, 1), step,
-                                  response, status);
+    response.generated =
+        generate(m, request, sampler, first, std::vector<int64_t>(batch, 1),
+                 step, response, status);
     if (!status.ok())
       return status;
   }
