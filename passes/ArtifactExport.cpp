@@ -167,29 +167,24 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
   w->source = name;
   w->source_dtype = dtypeName(t.dtype);
   w->source_hash = rt::checksum(t.data, t.bytes);
-  int64_t bytes = t.numElements() * 4;
-  if (options_.gemmDtype != "f32" && gemmOnly_.count(name)) {
-    bool bf16 = options_.gemmDtype == "bf16";
+  // A weight only gemms read is stored in --gemm-dtype; the rest in f32.
+  bool half = options_.gemmDtype != "f32" && gemmOnly_.count(name);
+  bool bf16 = options_.gemmDtype == "bf16";
+  if (half)
     w->dtype = bf16 ? art::DType::BF16 : art::DType::F16;
-    bytes = t.numElements() * 2;
-    weightBytes_ += bytes;
-    if (!options_.externalWeights) {
+  int64_t bytes = t.numElements() * (half ? 2 : 4);
+  weightBytes_ += bytes;
+  if (!options_.externalWeights) {
+    if (half) {
       auto narrowed = std::make_shared<std::vector<uint16_t>>();
       narrowed->reserve(t.numElements());
       for (float x : t.toFloat())
         narrowed->push_back(bf16 ? floatToBf16(x) : floatToHalf(x));
       w->blob = writer_.addBlob(art::BlobKind::Weight, narrowed->data(), bytes,
                                 narrowed);
-    }
-    slots_[name] = weightSlots_.size();
-    weightSlots_.push_back(std::move(w));
-    return slots_[name];
-  }
-  weightBytes_ += bytes;
-  if (!options_.externalWeights) {
-    if (t.dtype == DType::F32)
+    } else if (t.dtype == DType::F32) {
       w->blob = writer_.addBlob(art::BlobKind::Weight, t.data, t.bytes);
-    else {
+    } else {
       auto converted = std::make_shared<std::vector<float>>(t.toFloat());
       w->blob = writer_.addBlob(art::BlobKind::Weight, converted->data(), bytes,
                                 converted);

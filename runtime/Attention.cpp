@@ -28,6 +28,20 @@ float dot(const float *q, const float *k, int64_t d) {
 
 } // namespace
 
+AttentionArgs attentionArgs(const AttentionPlan &p) {
+  AttentionArgs a;
+  a.batch = p.batch;
+  a.sq = p.sq;
+  a.sk = p.sk;
+  a.heads = p.heads;
+  a.kvHeads = p.kvHeads;
+  a.headDim = p.headDim;
+  a.scale = p.scale;
+  a.causal = p.causal;
+  std::copy(std::begin(p.biasStrides), std::end(p.biasStrides), a.biasStrides);
+  return a;
+}
+
 void attention(const AttentionArgs &a, ThreadPool &pool) {
   const int64_t d = a.headDim, group = a.heads / a.kvHeads;
   const int64_t qStride = a.heads * d, kvStride = a.kvHeads * d;

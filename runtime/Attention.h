@@ -3,15 +3,16 @@
 // softmax(scale * Q K^T + bias + mask) V per head, as kiln.attention
 // defines it (grouped-query heads, causal masking aligned bottom-right or at
 // each sequence's cache position, an additive padding mask, T5's additive
-// bias), computed row by row in f32, parallel over (batch, head). Keys a causal mask hides are never visited, so a
-// decode step's cost grows with the positions actually filled, not with the
-// cache's capacity.
+// bias), computed row by row in f32, parallel over (batch, head). Keys a causal
+// mask hides are never visited, so a decode step's cost grows with the
+// positions actually filled, not with the cache's capacity.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef KILN_RUNTIME_ATTENTION_H
 #define KILN_RUNTIME_ATTENTION_H
 
+#include "runtime/StepPlan.h"
 #include "runtime/ThreadPool.h"
 
 #include <cstdint>
@@ -36,6 +37,10 @@ struct AttentionArgs {
   const float *bias = nullptr;
   int64_t biasStrides[4] = {0, 0, 0, 0};
 };
+
+/// The shape, scale, causality and bias strides of a planned step; the
+/// buffers, causal offsets and key mask are the caller's to fill.
+AttentionArgs attentionArgs(const AttentionPlan &plan);
 
 void attention(const AttentionArgs &args, ThreadPool &pool);
 

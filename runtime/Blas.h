@@ -5,12 +5,15 @@
 // rows of C, correct but much slower (--bench says which is in use). A
 // single-row product (every decode step's) goes to sgemv, which streams the
 // matrix once instead of packing it first.
+// applyGemmEpilogue is a gemm step's bias, activation and residual, run
+// after the product.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef KILN_RUNTIME_BLAS_H
 #define KILN_RUNTIME_BLAS_H
 
+#include "runtime/StepPlan.h"
 #include "runtime/ThreadPool.h"
 
 #include <cstdint>
@@ -30,8 +33,8 @@ public:
   /// Row-major C[M, N] = op(A) op(B), op(A) [M, K], op(B) [K, N]; lda, ldb,
   /// ldc are row strides.
   void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
-             const float *a, int64_t lda, const float *b, int64_t ldb,
-             float *c, int64_t ldc);
+             const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+             int64_t ldc);
 
 private:
   using CblasSgemm = void (*)(int, int, int, int, int, int, float,
@@ -45,6 +48,11 @@ private:
   CblasSgemv cblasSgemv_ = nullptr;
   std::string provider_ = "built-in";
 };
+
+/// Applies a gemm step's epilogue to rows [rowBegin, rowEnd) of C, which
+/// the product has just written (the CPU path; cuBLASLt fuses it).
+void applyGemmEpilogue(const GemmPlan &plan, float *c, const float *bias,
+                       const float *residual, int64_t rowBegin, int64_t rowEnd);
 
 } // namespace kiln::rt
 

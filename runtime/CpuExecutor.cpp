@@ -68,6 +68,14 @@ struct CpuExecutor::Impl {
   }
 
   absl::Status loadKernels();
+  /// `body` over rows [0, rows), split over the pool when the step's
+  /// `elements` are worth waking it.
+  void overRows(int64_t rows, int64_t elements, const ThreadPool::Body &body) {
+    if (rows > 1 && elements >= kSplitElements)
+      pool.parallelFor(rows, body);
+    else
+      body(0, rows);
+  }
   absl::StatusOr<std::vector<NamedTensor>>
   run(const EntryT &entry, const std::vector<Tensor> &arguments);
   absl::Status
@@ -125,15 +133,7 @@ absl::Status CpuExecutor::Impl::runAttention(
   if (!plan.ok())
     return plan.status();
   const AttentionPlan &p = *plan;
-  AttentionArgs a;
-  a.batch = p.batch;
-  a.sq = p.sq;
-  a.sk = p.sk;
-  a.heads = p.heads;
-  a.kvHeads = p.kvHeads;
-  a.headDim = p.headDim;
-  a.scale = p.scale;
-  a.causal = p.causal;
+  AttentionArgs a = attentionArgs(p);
   a.q = reinterpret_cast<const float *>(pointer(*step.operands[0]));
   a.k = reinterpret_cast<const float *>(pointer(*step.operands[1]));
   a.v = reinterpret_cast<const float *>(pointer(*step.operands[2]));
@@ -143,17 +143,13 @@ absl::Status CpuExecutor::Impl::runAttention(
     auto *kCache = reinterpret_cast<float *>(pointer(*step.operands[p.kCache]));
     auto *vCache = reinterpret_cast<float *>(pointer(*step.operands[p.vCache]));
     const BufferT &positions = *step.operands[p.positions];
-    const uint8_t *pos = pointer(positions);
-    bool wide = positions.dtype == DType::I64;
+    auto starts = cacheRowStarts(step, p, pointer(positions),
+                                 positions.dtype == DType::I64);
+    if (!starts.ok())
+      return starts.status();
     int64_t width = p.width, rows = p.sq, maxSeq = p.cacheLength;
     for (int64_t b = 0; b < a.batch; ++b) {
-      int64_t start = wide ? reinterpret_cast<const int64_t *>(pos)[b]
-                           : reinterpret_cast<const int32_t *>(pos)[b];
-      if (start < 0 || start + rows > maxSeq)
-        return absl::InvalidArgumentError(absl::StrCat(
-            "attention at ", step.location, ": kv cache overflow: sequence ", b,
-            " writes rows [", start, ", ", start + rows, ") of a cache of ",
-            maxSeq));
+      int64_t start = (*starts)[b];
       std::memcpy(kCache + (b * maxSeq + start) * width, a.k + b * rows * width,
                   rows * width * 4);
       std::memcpy(vCache + (b * maxSeq + start) * width, a.v + b * rows * width,
@@ -191,11 +187,8 @@ absl::Status CpuExecutor::Impl::runAttention(
       }
     }
   }
-  if (p.bias >= 0) {
+  if (p.bias >= 0)
     a.bias = reinterpret_cast<const float *>(pointer(*step.operands[p.bias]));
-    std::copy(std::begin(p.biasStrides), std::end(p.biasStrides),
-              a.biasStrides);
-  }
   attention(a, pool);
   return absl::OkStatus();
 }
@@ -272,12 +265,10 @@ CpuExecutor::Impl::run(const EntryT &entry,
       int64_t rows = dims.empty() ? 1 : dims[0];
       if (!m.kernels[step.kernel]->splittable) {
         fn(buffers.data(), shapes.data(), 0, 1);
-      } else if (rows > 1 && product(dims) >= kSplitElements) {
-        pool.parallelFor(rows, [&](int64_t begin, int64_t end) {
+      } else {
+        overRows(rows, product(dims), [&](int64_t begin, int64_t end) {
           fn(buffers.data(), shapes.data(), begin, end);
         });
-      } else {
-        fn(buffers.data(), shapes.data(), 0, rows);
       }
       break;
     }
@@ -308,13 +299,9 @@ CpuExecutor::Impl::run(const EntryT &entry,
         };
         const float *bias = operand(g.bias), *residual = operand(g.residual);
         int64_t rows = g.batch * g.m;
-        auto apply = [&](int64_t begin, int64_t end) {
+        overRows(rows, rows * g.n, [&](int64_t begin, int64_t end) {
           applyGemmEpilogue(g, c, bias, residual, begin, end);
-        };
-        if (rows * g.n >= kSplitElements)
-          pool.parallelFor(rows, apply);
-        else
-          apply(0, rows);
+        });
       }
       break;
     }
@@ -327,13 +314,10 @@ CpuExecutor::Impl::run(const EntryT &entry,
       };
       const float *bias = plan->bias ? in(2) : nullptr;
       float *out = reinterpret_cast<float *>(pointer(*step.results[0]));
-      auto apply = [&](int64_t begin, int64_t end) {
-        normalizeRows(*plan, in(0), in(1), bias, out, begin, end);
-      };
-      if (plan->rows * plan->width >= kSplitElements)
-        pool.parallelFor(plan->rows, apply);
-      else
-        apply(0, plan->rows);
+      overRows(plan->rows, plan->rows * plan->width,
+               [&](int64_t begin, int64_t end) {
+                 normalizeRows(*plan, in(0), in(1), bias, out, begin, end);
+               });
       break;
     }
     case StepKind::Attention:

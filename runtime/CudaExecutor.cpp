@@ -2,9 +2,9 @@
 
 #include "runtime/CudaExecutor.h"
 
-#include "runtime/CudaLaunch.h"
 #include "runtime/CudaBlas.h"
 #include "runtime/CudaDriver.h"
+#include "runtime/CudaLaunch.h"
 #include "runtime/StepPlan.h"
 
 #include "absl/strings/str_cat.h"
@@ -94,6 +94,17 @@ struct CudaExecutor::Impl {
     std::vector<int64_t> rows;   // per kernel step, the result's dim 0
     CUgraphExec graph = nullptr;
     int64_t calls = 0;
+    /// The scratch its steps need (flash-decoding's partial results, a
+    /// half-precision gemm's A), and its cached attention steps whose
+    /// positions come from the caller: checked on the host every call.
+    int64_t workspaceBytes = 0;
+    struct CachePositions {
+      const StepT *step;
+      AttentionPlan attention;
+      int caller;
+      bool wide;
+    };
+    std::vector<CachePositions> cachePositions;
   };
   std::map<std::pair<std::string, std::vector<int64_t>>, CallPlan> plans;
   CudaStats stats;
@@ -157,10 +168,7 @@ struct CudaExecutor::Impl {
   absl::StatusOr<CallPlan *>
   planFor(const EntryT &entry, const CallBinding &binding,
           const std::function<CUdeviceptr(const BufferT &)> &pointer);
-  absl::Status checkPositions(const EntryT &entry, const CallBinding &binding,
-                              const std::vector<Tensor> &arguments);
-  absl::Status reserveWorkspace(const EntryT &entry,
-                                const CallBinding &binding);
+  absl::Status reserveWorkspace(int64_t bytes);
   absl::Status
   enqueue(const EntryT &entry, const CallBinding &binding, const CallPlan &plan,
           const std::function<CUdeviceptr(const BufferT &)> &pointer);
@@ -307,6 +315,35 @@ absl::StatusOr<CudaExecutor::Impl::CallPlan *> CudaExecutor::Impl::planFor(
     if (!dims.empty())
       plan.rows[i] = dims[0];
   }
+  for (const auto &step : entry.steps) {
+    if (step->kind == StepKind::Attention) {
+      auto a = planAttention(*step, binding);
+      if (!a.ok())
+        return a.status();
+      plan.workspaceBytes = std::max(
+          plan.workspaceBytes, attentionWorkspaceBytes(*a, multiprocessors));
+      if (a->kCache >= 0) {
+        const BufferT &pos = *step->operands[a->positions];
+        int caller = pos.kind == BufferKind::Argument
+                         ? binding.callerArgument(pos.index)
+                         : -1;
+        if (caller >= 0)
+          plan.cachePositions.push_back(
+              {step.get(), *a, caller, pos.dtype == DType::I64});
+      }
+    }
+    if (step->kind == StepKind::Gemm) {
+      auto g = planGemm(*step, binding);
+      if (!g.ok())
+        return g.status();
+      if (g->halfPrecision())
+        plan.workspaceBytes =
+            std::max(plan.workspaceBytes, 2 * g->batch * g->m * g->k);
+    }
+  }
+  // Before this plan joins the others: growing the workspace drops them.
+  if (absl::Status s = reserveWorkspace(plan.workspaceBytes); !s.ok())
+    return s;
   const CudaApi &api = driver->api();
   if (!plan.host.empty()) {
     size_t bytes = plan.host.size() * 8;
@@ -325,56 +362,7 @@ absl::StatusOr<CudaExecutor::Impl::CallPlan *> CudaExecutor::Impl::planFor(
   return &plans.emplace(key, std::move(plan)).first->second;
 }
 
-absl::Status
-CudaExecutor::Impl::checkPositions(const EntryT &entry,
-                                   const CallBinding &binding,
-                                   const std::vector<Tensor> &arguments) {
-  // Positions given by the caller are checked on the host, where a cache
-  // overflow can still be reported (the kernels would skip the rows).
-  for (const auto &step : entry.steps) {
-    if (step->kind != StepKind::Attention || !step->has_cache)
-      continue;
-    auto plan = planAttention(*step, binding);
-    if (!plan.ok())
-      return plan.status();
-    const BufferT &pos = *step->operands[plan->positions];
-    if (pos.kind != BufferKind::Argument ||
-        binding.callerArgument(pos.index) < 0)
-      continue;
-    const Tensor &t = arguments[binding.callerArgument(pos.index)];
-    bool wide = pos.dtype == DType::I64;
-    for (int64_t b = 0; b < plan->batch; ++b) {
-      int64_t start = wide ? t.data<int64_t>()[b] : t.data<int32_t>()[b];
-      if (start < 0 || start + plan->sq > plan->cacheLength)
-        return absl::InvalidArgumentError(absl::StrCat(
-            "attention at ", step->location, ": kv cache overflow: sequence ",
-            b, " writes rows [", start, ", ", start + plan->sq,
-            ") of a cache of ", plan->cacheLength));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CudaExecutor::Impl::reserveWorkspace(const EntryT &entry,
-                                                  const CallBinding &binding) {
-  // One scratch for the steps that need one, in turn on the stream:
-  // flash-decoding's partial results, and a half-precision gemm's A.
-  int64_t bytes = 0;
-  for (const auto &step : entry.steps) {
-    if (step->kind == StepKind::Attention) {
-      auto plan = planAttention(*step, binding);
-      if (!plan.ok())
-        return plan.status();
-      bytes = std::max(bytes, attentionWorkspaceBytes(*plan, multiprocessors));
-    }
-    if (step->kind == StepKind::Gemm) {
-      auto plan = planGemm(*step, binding);
-      if (!plan.ok())
-        return plan.status();
-      if (plan->halfPrecision())
-        bytes = std::max(bytes, 2 * plan->batch * plan->m * plan->k);
-    }
-  }
+absl::Status CudaExecutor::Impl::reserveWorkspace(int64_t bytes) {
   if (bytes <= workspaceBytes)
     return absl::OkStatus();
   dropPlans(); // their graphs hold the old workspace
@@ -550,10 +538,6 @@ CudaExecutor::Impl::run(const EntryT &entry,
       });
   if (!binding.ok())
     return binding.status();
-  if (absl::Status s = checkPositions(entry, *binding, arguments); !s.ok())
-    return s;
-  if (absl::Status s = reserveWorkspace(entry, *binding); !s.ok())
-    return s;
 
   // The caller's tensors go to device buffers kept between calls.
   inputs.resize(std::max(inputs.size(), arguments.size()), 0);
@@ -600,6 +584,13 @@ CudaExecutor::Impl::run(const EntryT &entry,
   if (!plan.ok())
     return plan.status();
   CallPlan &p = **plan;
+  // Positions given by the caller are checked here, where a cache overflow
+  // can still be reported (the kernels would skip the rows).
+  for (const CallPlan::CachePositions &c : p.cachePositions)
+    if (auto starts = cacheRowStarts(*c.step, c.attention,
+                                     arguments[c.caller].bytes.data(), c.wide);
+        !starts.ok())
+      return starts.status();
   ++p.calls;
   // The first call of a shape runs step by step, so that a failure names
   // its step; from the second on the steps are captured once as a CUDA

@@ -616,75 +616,6 @@ absl::StatusOr<GemmPlan> planGemm(const StepT &step,
   return g;
 }
 
-namespace {
-
-/// tanh as the rational approximation MLIR's math polynomial approximation
-/// (and Eigen) use, which the generated kernels get from
-/// kiln-approximate-math: within 4e-7 of tanh, and unlike std::tanh it
-/// vectorizes (measured on a GPT-2-small prefill of 128 tokens: the GELU
-/// epilogue took 103 ms with std::tanh, 44 ms with this, one thread).
-inline float rationalTanh(float x) {
-  const float clamp = 7.90531110763549805f;
-  float c = std::min(std::max(x, -clamp), clamp);
-  float x2 = c * c;
-  float p = -2.76076847742355e-16f;
-  p = p * x2 + 2.00018790482477e-13f;
-  p = p * x2 + -8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  float q = 1.19825839466702e-06f;
-  q = q * x2 + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;
-  float r = c * p / q;
-  return std::fabs(x) < 0.0004f ? x : r;
-}
-
-/// One row of the epilogue, one pass, specialized so that each loop is a
-/// plain vectorizable body.
-template <Activation A>
-void epilogueRow(float *row, const float *bias, const float *residual,
-                 int64_t n) {
-  for (int64_t j = 0; j < n; ++j) {
-    float x = row[j];
-    if (bias)
-      x += bias[j];
-    if constexpr (A == Activation::Relu)
-      x = std::max(x, 0.0f);
-    if constexpr (A == Activation::GeluTanh)
-      // GPT-2's gelu_new, as cuBLASLt's GELU epilogue computes it.
-      x = 0.5f * x *
-          (1.0f + rationalTanh(0.7978845608f * (x + 0.044715f * x * x * x)));
-    if (residual)
-      x += residual[j];
-    row[j] = x;
-  }
-}
-
-} // namespace
-
-void applyGemmEpilogue(const GemmPlan &g, float *c, const float *bias,
-                       const float *residual, int64_t rowBegin,
-                       int64_t rowEnd) {
-  for (int64_t r = rowBegin; r < rowEnd; ++r) {
-    float *row = c + r * g.n;
-    const float *res = residual ? residual + r * g.n : nullptr;
-    switch (g.activation) {
-    case Activation::Relu:
-      epilogueRow<Activation::Relu>(row, bias, res, g.n);
-      break;
-    case Activation::GeluTanh:
-      epilogueRow<Activation::GeluTanh>(row, bias, res, g.n);
-      break;
-    default:
-      epilogueRow<Activation::None>(row, bias, res, g.n);
-      break;
-    }
-  }
-}
-
 ColumnMajorGemm columnMajor(const GemmPlan &g) {
   ColumnMajorGemm c;
   int64_t m = g.folded ? g.batch * g.m : g.m;
@@ -744,6 +675,24 @@ absl::StatusOr<NormPlan> planNorm(const StepT &step,
         "norm at ", step.location, ": input ", formatDims(*in), ", scale ",
         formatDims(*scale), " and result ", formatDims(*out), " do not agree"));
   return p;
+}
+
+absl::StatusOr<std::vector<int64_t>> cacheRowStarts(const StepT &step,
+                                                    const AttentionPlan &p,
+                                                    const void *positions,
+                                                    bool wide) {
+  std::vector<int64_t> starts(p.batch);
+  for (int64_t b = 0; b < p.batch; ++b) {
+    int64_t start = wide ? static_cast<const int64_t *>(positions)[b]
+                         : static_cast<const int32_t *>(positions)[b];
+    if (start < 0 || start + p.sq > p.cacheLength)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "attention at ", step.location, ": kv cache overflow: sequence ", b,
+          " writes rows [", start, ", ", start + p.sq, ") of a cache of ",
+          p.cacheLength));
+    starts[b] = start;
+  }
+  return starts;
 }
 
 absl::StatusOr<AttentionPlan> planAttention(const StepT &step,

@@ -127,11 +127,6 @@ struct GemmPlan {
 absl::StatusOr<GemmPlan> planGemm(const artifact::StepT &step,
                                   const CallBinding &binding);
 
-/// Applies the plan's epilogue to rows [rowBegin, rowEnd) of C, which the
-/// product has just written (the CPU path; cuBLASLt fuses it).
-void applyGemmEpilogue(const GemmPlan &plan, float *c, const float *bias,
-                       const float *residual, int64_t rowBegin, int64_t rowEnd);
-
 /// A gemm plan as column-major libraries (cuBLAS, cuBLASLt) take it: the
 /// row-major C = op(A) op(B) is the column-major D = C^T = opX(X) opY(Y)
 /// with X the memory of B and Y the memory of A. `launches` products of
@@ -170,6 +165,13 @@ struct AttentionPlan {
 };
 absl::StatusOr<AttentionPlan> planAttention(const artifact::StepT &step,
                                             const CallBinding &binding);
+/// Where each sequence's new rows start in the kv cache of a cached
+/// attention step (`positions`: i64 when `wide`, else i32), or a cache
+/// overflow error naming the step.
+absl::StatusOr<std::vector<int64_t>> cacheRowStarts(const artifact::StepT &step,
+                                                    const AttentionPlan &plan,
+                                                    const void *positions,
+                                                    bool wide);
 
 } // namespace kiln::rt
 

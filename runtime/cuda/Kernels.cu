@@ -150,7 +150,7 @@ extern "C" __global__ void kiln_narrow(uint16_t *dst, const float *src,
 }
 
 /// c = act(c + bias[col]) + residual over rows x n, in place; activation
-/// 0 none, 1 relu, 2 tanh-GELU (runtime/StepPlan.cpp's applyGemmEpilogue).
+/// 0 none, 1 relu, 2 tanh-GELU (runtime/Blas.cpp's applyGemmEpilogue).
 extern "C" __global__ void kiln_gemm_epilogue(float *c, const float *bias,
                                               const float *residual,
                                               int64_t rows, int64_t n,

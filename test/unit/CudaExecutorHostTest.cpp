@@ -20,10 +20,10 @@
 #include "frontend/Half.h"
 #include "frontend/Npy.h"
 #include "runtime/Artifact.h"
-#include "runtime/CudaLaunch.h"
 #include "runtime/CudaBlas.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/CudaExecutor.h"
+#include "runtime/CudaLaunch.h"
 #include "runtime/Driver.h"
 #include "runtime/StepPlan.h"
 #include "test/support/EmulatedKernels.h"
@@ -219,8 +219,11 @@ absl::Status hostGemm(const rt::GemmPlan &g, const rt::GemmBuffers &d) {
     return absl::UnimplementedError("no algorithm with this epilogue fused");
   auto run = [=] {
     auto in = [](CUdeviceptr p) { return reinterpret_cast<const float *>(p); };
+    const float *a = in(d.a), *b = in(d.b);
+    // Half precision: A (narrowed by kiln_narrow) and B in bf16/f16, as
+    // cuBLASLt gets them, widened for the reference.
+    std::vector<float> wideA, wideB;
     if (g.halfPrecision()) {
-      // A (narrowed by kiln_narrow) and B in bf16/f16, as cuBLASLt gets them.
       auto widen = [&](CUdeviceptr p, int64_t count) {
         const auto *h = reinterpret_cast<const uint16_t *>(p);
         std::vector<float> out(count);
@@ -230,16 +233,12 @@ absl::Status hostGemm(const rt::GemmPlan &g, const rt::GemmBuffers &d) {
                        : kiln::halfToFloat(h[i]);
         return out;
       };
-      std::vector<float> a = widen(d.a, g.batch * g.m * g.k);
-      std::vector<float> b = widen(d.b, (g.shared ? 1 : g.batch) * g.k * g.n);
-      kiln::test::referenceGemm(g, a.data(), b.data(),
-                                reinterpret_cast<float *>(d.c),
-                                g.bias >= 0 ? in(d.bias) : nullptr,
-                                g.residual >= 0 ? in(d.residual) : nullptr);
-      return 0;
+      wideA = widen(d.a, g.batch * g.m * g.k);
+      wideB = widen(d.b, (g.shared ? 1 : g.batch) * g.k * g.n);
+      a = wideA.data();
+      b = wideB.data();
     }
-    kiln::test::referenceGemm(g, in(d.a), in(d.b),
-                              reinterpret_cast<float *>(d.c),
+    kiln::test::referenceGemm(g, a, b, reinterpret_cast<float *>(d.c),
                               g.bias >= 0 ? in(d.bias) : nullptr,
                               g.residual >= 0 ? in(d.residual) : nullptr);
     return 0;
