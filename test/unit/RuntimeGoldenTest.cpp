@@ -36,6 +36,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <random>
 #include <unistd.h>
@@ -322,6 +323,122 @@ TEST(ManifestFuzzTest, DamagedManifestsNeverCrash) {
             << " at run, " << ran << " ran\n";
   EXPECT_GT(refusedOpen + refusedLoad + refusedRun, 0);
   std::filesystem::remove(path);
+}
+
+/// `from` rewritten to `to` with `change` applied to a copy of its
+/// manifest (blobs and checksums as the writer makes them): a damaged
+/// artifact whose damage is known.
+void rewrite(const std::string &from, const std::string &to,
+             const std::function<void(kiln::artifact::ManifestT &)> &change) {
+  auto source = rt::Artifact::open(from);
+  ASSERT_TRUE(source.ok()) << source.status();
+  flatbuffers::FlatBufferBuilder builder;
+  builder.Finish(
+      kiln::artifact::Manifest::Pack(builder, &(*source)->manifest()));
+  std::unique_ptr<kiln::artifact::ManifestT> copy(
+      kiln::artifact::GetManifest(builder.GetBufferPointer())->UnPack());
+  change(*copy);
+  rt::ArtifactWriter writer;
+  for (uint32_t i = 0; i < copy->blobs.size(); ++i)
+    writer.addBlob(copy->blobs[i]->kind, (*source)->blobData(i),
+                   (*source)->blobSize(i));
+  auto written = writer.write(to, std::move(*copy));
+  ASSERT_TRUE(written.ok()) << written.status();
+}
+
+/// The first error of opening `path`, loading it on the CPU and running a
+/// short GPT-2 request; "" when all succeed.
+std::string firstError(const std::string &path) {
+  auto artifact = rt::Artifact::open(path);
+  if (!artifact.ok())
+    return std::string(artifact.status().message());
+  auto model = rt::fromArtifact((*artifact)->manifest().model.get());
+  if (!model.ok())
+    return std::string(model.status().message());
+  auto executor = rt::CpuExecutor::create(**artifact, {});
+  if (!executor.ok())
+    return std::string(executor.status().message());
+  rt::Request request;
+  request.inputIds = {{79, 13, 27}};
+  request.maxNewTokens = 2;
+  request.ignoreEos = true;
+  auto response = rt::runModel(*model, **executor, request);
+  return response.ok() ? "" : std::string(response.status().message());
+}
+
+TEST(DamagedStepsTest, EachDamageIsOneClearError) {
+  namespace art = kiln::artifact;
+  std::string good = ::testing::TempDir() + "damaged-steps-" +
+                     std::to_string(::getpid()) + ".kiln";
+  std::string bad = good + ".bad";
+  ASSERT_EQ(compileFixture("gpt2_tiny", good), "");
+  ASSERT_EQ(firstError(good), "");
+  auto entry = [](art::ManifestT &m) -> art::EntryT & {
+    return *m.entries[0]; // prefill
+  };
+  auto firstStep = [&](art::ManifestT &m, art::StepKind kind) -> art::StepT & {
+    for (auto &step : entry(m).steps)
+      if (step->kind == kind)
+        return *step;
+    ADD_FAILURE() << "no such step";
+    return *entry(m).steps[0];
+  };
+  auto expect = [&](const std::function<void(art::ManifestT &)> &change,
+                    const std::string &message) {
+    rewrite(good, bad, change);
+    std::string error = firstError(bad);
+    EXPECT_NE(error.find(message), std::string::npos) << error;
+  };
+  expect(
+      [&](art::ManifestT &m) {
+        for (auto &step : entry(m).steps)
+          if (step->results[0]->kind == art::BufferKind::Arena &&
+              step->results[0]->index > 0) {
+            step->results[0]->index += 8;
+            return;
+          }
+      },
+      "is not aligned in the arena");
+  expect([&](art::ManifestT &m) { entry(m).results[0]->buffer.reset(); },
+         "has no buffer");
+  expect(
+      [&](art::ManifestT &m) {
+        firstStep(m, art::StepKind::Norm).norm = art::NormKind::Rms;
+      },
+      "has a bad norm");
+  expect(
+      [&](art::ManifestT &m) {
+        firstStep(m, art::StepKind::Norm).epsilon = -1;
+      },
+      "has a bad norm");
+  expect(
+      [&](art::ManifestT &m) {
+        art::StepT &gemm = firstStep(m, art::StepKind::Gemm);
+        gemm.has_residual = true;
+        gemm.activation = art::Activation::GeluTanh;
+      },
+      "has an unknown epilogue");
+  // A norm whose result is narrower than its input: caught when the call's
+  // dims are known.
+  expect(
+      [&](art::ManifestT &m) {
+        art::StepT &norm = firstStep(m, art::StepKind::Norm);
+        norm.results[0]->dims.back()->terms = {
+            art::Term(art::ExprOp::Const, 24)};
+      },
+      "and result");
+  // Logits narrower than the vocabulary: the driver refuses them before
+  // sampling reads past them.
+  expect(
+      [&](art::ManifestT &m) {
+        for (auto &r : entry(m).results)
+          if (r->name == "logits")
+            r->buffer->dims.back()->terms = {
+                art::Term(art::ExprOp::Const, 100)};
+      },
+      "returned logits");
+  fs::remove(good);
+  fs::remove(bad);
 }
 
 std::vector<Case> allCases() {
