@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cublasLt.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <set>
 #include <vector>
 
@@ -15,12 +16,25 @@ namespace kiln::rt {
 
 namespace {
 constexpr size_t kWorkspaceBytes = 32 << 20;
+
+/// The largest power of two, at most 256, dividing `base` and every
+/// multiple of each step in `steps` (0: no such step): the alignment
+/// cuBLASLt may assume of an operand over all batches and launches. Its
+/// heuristic assumes 256 bytes unless told less, and an algorithm chosen
+/// for 256-byte operands may fault on the arena's 64-byte ones.
+uint32_t alignment(CUdeviceptr base, std::initializer_list<int64_t> steps) {
+  uint64_t bits = base | 256;
+  for (int64_t step : steps)
+    bits |= static_cast<uint64_t>(step);
+  return static_cast<uint32_t>(bits & -bits);
+}
 } // namespace
 
 struct CudaBlas::Impl {
   const CudaDriver &driver;
   CUstream stream;
   void *library = nullptr;
+  std::string libraryPath;
   cublasLtHandle_t handle = nullptr;
   CUdeviceptr workspace = 0;
   decltype(&cublasLtCreate) create = nullptr;
@@ -38,7 +52,8 @@ struct CudaBlas::Impl {
   decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic = nullptr;
   decltype(&cublasLtMatmul) matmul = nullptr;
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool,
-                         bool, int64_t, bool, int, bool, int>;
+                         bool, int64_t, bool, int, bool, int,
+                         std::array<uint32_t, 4>>;
   std::map<Key, cublasLtMatmulAlgo_t> algos;
   std::set<Key> unfused; // shapes whose epilogue cuBLASLt cannot fuse
 
@@ -64,23 +79,37 @@ CudaBlas::CudaBlas(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CudaBlas::~CudaBlas() = default;
 
 absl::StatusOr<std::unique_ptr<CudaBlas>>
-CudaBlas::load(const CudaDriver &driver, CUstream stream) {
+CudaBlas::load(const CudaDriver &driver, CUstream stream,
+               const std::string &library) {
   auto impl = std::make_unique<Impl>(driver, stream);
   // The loader's path first, then the toolkit's usual folders (a machine
   // with the toolkit need not have them on the loader's path).
-  std::vector<std::string> candidates = {"libcublasLt.so.13",
-                                         "libcublasLt.so.12"};
-  for (const char *dir : std::initializer_list<const char *>{
-           getenv("CUDA_HOME"), "/usr/local/cuda"})
-    if (dir)
-      for (const char *sub : {"/lib64/", "/targets/x86_64-linux/lib/"})
-        candidates.push_back(std::string(dir) + sub + "libcublasLt.so.13");
-  for (const std::string &name : candidates)
+  std::vector<std::string> candidates = {library};
+  if (library.empty()) {
+    candidates = {"libcublasLt.so.13", "libcublasLt.so.12"};
+    for (const char *dir : std::initializer_list<const char *>{
+             getenv("CUDA_HOME"), "/usr/local/cuda"})
+      if (dir)
+        for (const char *sub : {"/lib64/", "/targets/x86_64-linux/lib/"})
+          candidates.push_back(std::string(dir) + sub + "libcublasLt.so.13");
+  }
+  std::string lastError;
+  for (const std::string &name : candidates) {
     if ((impl->library = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL)))
       break;
+    lastError = dlerror();
+  }
   if (!impl->library)
     return absl::UnavailableError(
-        "cuBLASLt (libcublasLt.so.13) is not installed; gemm steps need it");
+        library.empty()
+            ? "cuBLASLt (libcublasLt.so.13) is not installed; gemm steps "
+              "need it (add its folder to LD_LIBRARY_PATH)"
+            : absl::StrCat("cannot open cuBLASLt ", library, ": ", lastError));
+  // Which file the loader chose, for the logs.
+  impl->libraryPath = candidates.front();
+  if (struct link_map *map = nullptr;
+      dlinfo(impl->library, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name)
+    impl->libraryPath = map->l_name;
   auto resolve = [&](auto &fn, const char *name) {
     fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
         dlsym(impl->library, name));
@@ -111,6 +140,8 @@ CudaBlas::load(const CudaDriver &driver, CUstream stream) {
     return s;
   return std::unique_ptr<CudaBlas>(new CudaBlas(std::move(impl)));
 }
+
+const std::string &CudaBlas::libraryPath() const { return impl_->libraryPath; }
 
 absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
                             const std::string &where) {
@@ -192,12 +223,22 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
                     where);
     }
   }
+  // cuBLASLt's A is X (B's buffer), its B is Y (A's), C the residual or D.
+  const int64_t batched = c.batch > 1, launched = c.launches > 1;
+  const CUdeviceptr cBase = hasResidual ? buffers.residual : out;
+  const std::array<uint32_t, 4> aligned = {
+      alignment(b, {batched * c.strideX * operandBytes}),
+      alignment(a, {batched * c.strideY * operandBytes,
+                    launched * c.launchStrideY * operandBytes}),
+      alignment(cBase, {batched * c.strideD * 4, launched * c.launchStrideD * 4}),
+      alignment(out, {batched * c.strideD * 4, launched * c.launchStrideD * 4})};
   Impl::Key key{c.dCols,     g.n,
                 g.k,         g.lda,
                 g.ldb,       g.transA,
                 g.transB,    c.batch,
                 g.shared,    static_cast<int>(epilogue),
-                hasResidual, static_cast<int>(g.bType)};
+                hasResidual, static_cast<int>(g.bType),
+                aligned};
   if (i.unfused.count(key)) {
     cleanup();
     return absl::UnimplementedError(
@@ -212,6 +253,14 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
     if (s.ok())
       s = i.check(i.prefSet(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                             &workspace, sizeof(workspace)),
+                  where);
+    const cublasLtMatmulPreferenceAttributes_t alignments[4] = {
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+    for (int o = 0; o < 4 && s.ok(); ++o)
+      s = i.check(i.prefSet(pref, alignments[o], &aligned[o], sizeof(uint32_t)),
                   where);
     if (s.ok()) {
       cublasStatus_t status =

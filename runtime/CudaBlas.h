@@ -8,7 +8,9 @@
 // column-major D) through CUBLASLT_EPILOGUE_BIAS / RELU_BIAS / GELU_BIAS
 // (GELU is the tanh form, which is why only tanh-GELU linears carry it),
 // the residual as C with beta = 1. The chosen algorithm is cached per
-// shape and epilogue. libcublasLt is opened with dlopen, so kiln-run
+// shape, epilogue and operand alignment: the heuristic is told the
+// alignment the real pointers have (arena buffers are 64-byte aligned, not
+// the 256 it assumes). libcublasLt is opened with dlopen, so kiln-run
 // starts without it.
 //
 //===----------------------------------------------------------------------===//
@@ -19,6 +21,7 @@
 #include "runtime/CudaDriver.h"
 #include "runtime/StepPlan.h"
 
+#include <array>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -33,9 +36,15 @@ struct GemmBuffers {
 
 class CudaBlas {
 public:
+  /// Opens `library` (a path or soname), or where empty the first
+  /// libcublasLt.so.13 of the loader's path and the toolkit's folders.
   static absl::StatusOr<std::unique_ptr<CudaBlas>>
-  load(const CudaDriver &driver, CUstream stream);
+  load(const CudaDriver &driver, CUstream stream,
+       const std::string &library = "");
   ~CudaBlas();
+
+  /// The file the library was loaded from.
+  const std::string &libraryPath() const;
 
   /// C = epilogue(op(A) op(B)) for every batch of `plan`. Unimplemented
   /// (nothing run) when cuBLASLt has no algorithm with that epilogue fused:

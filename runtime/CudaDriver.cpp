@@ -79,7 +79,13 @@ absl::StatusOr<std::unique_ptr<CudaDriver>> CudaDriver::load() {
       !resolve(a.graphInstantiate, "cuGraphInstantiateWithFlags") ||
       !resolve(a.graphLaunch, "cuGraphLaunch") ||
       !resolve(a.graphExecDestroy, "cuGraphExecDestroy") ||
-      !resolve(a.graphDestroy, "cuGraphDestroy"))
+      !resolve(a.graphDestroy, "cuGraphDestroy") ||
+      !resolve(a.eventCreate, "cuEventCreate") ||
+      !resolve(a.eventDestroy, "cuEventDestroy_v2") ||
+      !resolve(a.eventRecord, "cuEventRecord") ||
+      // _v2 from CUDA 12.8 on (what cuda.h 13 maps the name to).
+      !(resolve(a.eventElapsedTime, "cuEventElapsedTime_v2") ||
+        resolve(a.eventElapsedTime, "cuEventElapsedTime")))
     return absl::UnavailableError(
         "the NVIDIA driver (libcuda.so.1) lacks the entry points Kiln uses; "
         "is it older than CUDA 12?");

@@ -36,6 +36,7 @@ using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUgraph = struct CUgraph_st *;
 using CUgraphExec = struct CUgraphExec_st *;
+using CUevent = struct CUevent_st *;
 
 /// The driver entry points the CUDA executor uses.
 struct CudaApi {
@@ -63,11 +64,19 @@ struct CudaApi {
   int (*graphLaunch)(CUgraphExec, CUstream) = nullptr;
   int (*graphExecDestroy)(CUgraphExec) = nullptr;
   int (*graphDestroy)(CUgraph) = nullptr;
+  // Events: the device time of a call's steps, apart from its copies.
+  int (*eventCreate)(CUevent *, unsigned flags) = nullptr;
+  int (*eventDestroy)(CUevent) = nullptr;
+  int (*eventRecord)(CUevent, CUstream) = nullptr;
+  int (*eventElapsedTime)(float *ms, CUevent start, CUevent end) = nullptr;
 };
 
 /// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: only this thread's unsafe calls
 /// (allocations) invalidate a capture.
 inline constexpr int kCaptureThreadLocal = 1;
+/// CU_STREAM_NON_BLOCKING: the executor's stream does not wait for (nor
+/// hold up) work on the legacy default stream of other code in the process.
+inline constexpr unsigned kStreamNonBlocking = 1;
 
 class CudaDriver {
 public:

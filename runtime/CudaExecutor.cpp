@@ -66,6 +66,10 @@ struct CudaExecutor::Impl {
   bool syncSteps = false;
   CUcontext context = nullptr;
   CUstream stream = nullptr;
+  /// Recorded around every call's steps (after its uploads, before its
+  /// downloads): deviceSeconds is their sum over all calls.
+  CUevent stepsBegin = nullptr, stepsEnd = nullptr;
+  double deviceSeconds = 0;
   CUmodule kernelsModule = nullptr, ownModule = nullptr;
   std::vector<CUfunction> kernels;
   CUfunction own[kOwnKernelCount] = {};
@@ -130,6 +134,9 @@ struct CudaExecutor::Impl {
     for (CUmodule module : {kernelsModule, ownModule})
       if (module)
         api.moduleUnload(module);
+    for (CUevent e : {stepsBegin, stepsEnd})
+      if (e)
+        api.eventDestroy(e);
     if (stream)
       api.streamDestroy(stream);
     if (context)
@@ -188,9 +195,14 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
   if (absl::Status s = check(api.ctxSetCurrent(context), "cuCtxSetCurrent");
       !s.ok())
     return s;
-  if (absl::Status s = check(api.streamCreate(&stream, 0), "cuStreamCreate");
+  if (absl::Status s = check(api.streamCreate(&stream, kStreamNonBlocking),
+                             "cuStreamCreate");
       !s.ok())
     return s;
+  for (CUevent *e : {&stepsBegin, &stepsEnd})
+    if (absl::Status s = check(api.eventCreate(e, 0), "cuEventCreate");
+        !s.ok())
+      return s;
 
   // The generated kernels and the runtime's own.
   int blob = -1;
@@ -230,7 +242,7 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
   }
   gemmOverride = options.gemm;
   if (!gemmOverride) {
-    auto loadedBlas = CudaBlas::load(*driver, stream);
+    auto loadedBlas = CudaBlas::load(*driver, stream, options.cublasLt);
     if (!loadedBlas.ok())
       return loadedBlas.status();
     blas = std::move(*loadedBlas);
@@ -592,6 +604,11 @@ CudaExecutor::Impl::run(const EntryT &entry,
         !starts.ok())
       return starts.status();
   ++p.calls;
+  // Outside any capture: the events time this call, not the graph.
+  if (absl::Status s =
+          check(api.eventRecord(stepsBegin, stream), "cuEventRecord");
+      !s.ok())
+    return s;
   // The first call of a shape runs step by step, so that a failure names
   // its step; from the second on the steps are captured once as a CUDA
   // graph and replayed, one launch instead of hundreds.
@@ -625,6 +642,9 @@ CudaExecutor::Impl::run(const EntryT &entry,
   } else if (absl::Status s = enqueue(entry, *binding, p, pointer); !s.ok()) {
     return s;
   }
+  if (absl::Status s = check(api.eventRecord(stepsEnd, stream), "cuEventRecord");
+      !s.ok())
+    return s;
 
   std::vector<NamedTensor> outputs;
   for (const auto &r : entry.results) {
@@ -647,6 +667,12 @@ CudaExecutor::Impl::run(const EntryT &entry,
                              "running " + entry.name + " on the GPU");
       !s.ok())
     return s;
+  float ms = 0;
+  if (absl::Status s = check(api.eventElapsedTime(&ms, stepsBegin, stepsEnd),
+                             "cuEventElapsedTime");
+      !s.ok())
+    return s;
+  deviceSeconds += ms / 1e3;
   return outputs;
 }
 
@@ -735,5 +761,9 @@ const std::string &CudaExecutor::deviceName() const {
 }
 int64_t CudaExecutor::arenaBytes() const { return impl_->arenaBytes; }
 const CudaStats &CudaExecutor::stats() const { return impl_->stats; }
+double CudaExecutor::deviceSeconds() const { return impl_->deviceSeconds; }
+std::string CudaExecutor::gemmLibrary() const {
+  return impl_->blas ? impl_->blas->libraryPath() : "a test's gemm function";
+}
 
 } // namespace kiln::rt

@@ -12,7 +12,8 @@
 // steps launch the runtime's kernels as runtime/CudaLaunch.h plans them.
 // A call shape seen before (same entry, same symbol values: every decode
 // step of a generation) replays a CUDA graph captured at its second call.
-// fp32 only.
+// The stream is non-blocking; CUDA events around each call's steps give
+// its device time apart from the input and output copies.
 //
 //===----------------------------------------------------------------------===//
 
@@ -40,6 +41,9 @@ struct CudaOptions {
   /// instead of cuBLASLt (device pointers as integers).
   std::shared_ptr<CudaDriver> driver;
   std::function<absl::Status(const GemmPlan &, const GemmBuffers &)> gemm;
+  /// The cuBLASLt library to open (a path or a soname); empty: the
+  /// loader's path, then the toolkit's folders (CudaBlas::load).
+  std::string cublasLt;
   /// Capture repeated call shapes as CUDA graphs and replay them.
   bool graphs = true;
   /// Synchronize after every step, so that a kernel fault is reported with
@@ -64,6 +68,9 @@ public:
   const std::string &deviceName() const;
   int64_t arenaBytes() const;
   const CudaStats &stats() const;
+  double deviceSeconds() const override;
+  /// The file cuBLASLt was loaded from.
+  std::string gemmLibrary() const;
 
   struct Impl;
 

@@ -152,6 +152,14 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+/// Appends the executor's device time since `before` (its deviceSeconds()
+/// then) to `to`, where it measures one.
+void addDeviceTime(const Executor &executor, double before,
+                   std::vector<double> &to) {
+  if (before >= 0)
+    to.push_back(executor.deviceSeconds() - before);
+}
+
 /// [B, width] right-padded with `pad`.
 Tensor padded(const std::vector<std::vector<int64_t>> &lists, int64_t pad,
               int64_t width) {
@@ -204,7 +212,8 @@ absl::Status checkLogits(const Tensor &t, const std::string &entry,
 /// one decode call and returns logits [B, 1, V]; `next` holds the tokens
 /// picked from the first pass.
 std::vector<std::vector<int64_t>>
-generate(const ModelInfo &m, const Request &request, Sampler &sampler,
+generate(const ModelInfo &m, const Executor &executor, const Request &request,
+         Sampler &sampler,
          std::vector<int64_t> next, std::vector<int64_t> positions,
          const std::function<absl::StatusOr<Tensor>(
              const std::vector<int64_t> &, const std::vector<int64_t> &)> &step,
@@ -225,12 +234,14 @@ generate(const ModelInfo &m, const Request &request, Sampler &sampler,
         std::all_of(done.begin(), done.end(), [](bool d) { return d; }))
       break;
     Clock::time_point start = Clock::now();
+    double deviceBefore = executor.deviceSeconds();
     auto logits = step(next, positions);
     if (!logits.ok()) {
       status = logits.status();
       return generated;
     }
     response.decodeStepSeconds.push_back(secondsSince(start));
+    addDeviceTime(executor, deviceBefore, response.decodeStepDeviceSeconds);
     for (size_t b = 0; b < batch; ++b) {
       next[b] = sampler.pick(logitRow(*logits, b).data(), logits->shape.back());
       ++positions[b];
@@ -260,6 +271,7 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
   Response response;
   Sampler sampler(request.sampling);
   Clock::time_point start = Clock::now();
+  const double deviceStart = executor.deviceSeconds();
 
   if (m.isEncoderOnly()) {
     Tensor tokenTypes = request.tokenTypeIds.empty()
@@ -269,6 +281,7 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
     if (!out.ok())
       return out.status();
     response.firstPassSeconds = secondsSince(start);
+    addDeviceTime(executor, deviceStart, response.firstPassDeviceSeconds);
     response.outputs = std::move(*out);
     return response;
   }
@@ -311,6 +324,7 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
     if (!out.ok())
       return out.status();
     response.firstPassSeconds = secondsSince(start);
+    addDeviceTime(executor, deviceStart, response.firstPassDeviceSeconds);
     auto logits = takeOutput(*out, "prefill");
     if (!logits.ok())
       return logits.status();
@@ -326,7 +340,7 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
     response.outputs = std::move(*out);
     if (request.maxNewTokens == 0)
       return response;
-    response.generated = generate(m, request, sampler, first, lengths,
+    response.generated = generate(m, executor, request, sampler, first, lengths,
                                   decodeCall({}), response, status);
     if (!status.ok())
       return status;
@@ -350,6 +364,7 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
   if (!logits.ok())
     return logits.status();
   response.firstPassSeconds = secondsSince(start);
+  addDeviceTime(executor, deviceStart, response.firstPassDeviceSeconds);
   std::vector<int64_t> first;
   for (int64_t b = 0; b < batch; ++b)
     first.push_back(
@@ -358,7 +373,7 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
   response.outputs.push_back({"encoder_last_hidden_state", *hidden});
   if (request.maxNewTokens > 0) {
     response.generated =
-        generate(m, request, sampler, first, std::vector<int64_t>(batch, 1),
+        generate(m, executor, request, sampler, first, std::vector<int64_t>(batch, 1),
                  step, response, status);
     if (!status.ok())
       return status;

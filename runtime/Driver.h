@@ -66,6 +66,9 @@ struct Response {
   /// first decode) and of each later decode step.
   double firstPassSeconds = 0;
   std::vector<double> decodeStepSeconds;
+  /// The same as device time (Executor::deviceSeconds), without the copies
+  /// of inputs and outputs; empty where the executor does not measure it.
+  std::vector<double> firstPassDeviceSeconds, decodeStepDeviceSeconds;
 };
 
 /// Checks `request` against `model` without running anything.

@@ -31,6 +31,11 @@ public:
   /// named; the updated caches replace the old ones.
   virtual absl::StatusOr<std::vector<NamedTensor>>
   run(const std::string &entry, const std::vector<Tensor> &arguments) = 0;
+  /// The device time of the steps of every call so far, measured apart
+  /// from the calls' input and output copies (CUDA events around the
+  /// steps); negative where the executor has no such clock (the CPU, where
+  /// wall time is the device time).
+  virtual double deviceSeconds() const { return -1; }
 };
 
 } // namespace kiln::rt

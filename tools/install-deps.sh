@@ -15,6 +15,8 @@ PACKAGES=(
   libabsl-dev libgtest-dev nlohmann-json3-dev libopenblas-dev
   libflatbuffers-dev flatbuffers-compiler libxxhash-dev pkg-config
   cmake ninja-build ccache lld g++ python3
+  # numpy: tools/gpu-check.sh's checks and tools/bench_model.py.
+  python3-numpy
   # Libraries that LLVM's exported CMake targets reference.
   zlib1g-dev libzstd-dev libxml2-dev libedit-dev libcurl4-openssl-dev
 )

@@ -238,6 +238,10 @@ kiln_attention(const float *q, const float *k, const float *v, float *out,
     qs[x] = row < sq ? q[(b * sq + row) * qStride + h * D + x % D] : 0.0f;
     os[x] = 0.0f;
   }
+  // The accumulators were zeroed by other threads: without this barrier a
+  // block whose rows see no key (tileLimit 0: causal rows before the first
+  // key) would read them unwritten below.
+  __syncthreads();
   float m = -INFINITY, l = 0.0f;
   for (int64_t j0 = 0; j0 < tileLimit; j0 += BK) {
     const int64_t n = min(BK, tileLimit - j0);

@@ -8,11 +8,15 @@
 // (test/support/CudaEmulator.h). Stream capture records the launches and
 // gemms with their parameter values and graphs replay them, as the driver
 // does; an allocation or copy during a capture is refused. Gemm steps go
-// through a plain loop nest. Every fixture family must then match
-// transformers: this checks the executor's uploads, per-call argument
-// tables, pointer mapping, launch parameters, caches, CUDA graph reuse and
-// downloads, and the runtime's kernels. What it cannot check is the
-// generated fatbin and cuBLASLt.
+// through a plain loop nest, or through the real runtime/CudaBlas driving a
+// fake cuBLASLt (test/support/FakeCublasLt.h) that computes what cuBLASLt
+// documents for the descriptors, layouts, epilogues and batch strides it
+// is given and refuses what cuBLASLt would refuse. Every fixture family
+// must then match transformers: this checks the executor's uploads,
+// per-call argument tables, pointer mapping, launch parameters, caches,
+// CUDA graph reuse and downloads, the runtime's kernels, and what is asked
+// of cuBLASLt. What it cannot check is the generated fatbin and cuBLASLt's
+// own kernels.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,14 +31,18 @@
 #include "runtime/Driver.h"
 #include "runtime/StepPlan.h"
 #include "test/support/EmulatedKernels.h"
+#include "test/support/FakeCublasLt.h"
 #include "test/support/Golden.h"
 #include "test/support/ReferenceGemm.h"
 
+#include <cublasLt.h> // the epilogue values the fake records
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <set>
 #include <cstring>
 #include <dlfcn.h>
 #include <filesystem>
@@ -209,6 +217,30 @@ rt::CudaApi fakeApi() {
     delete reinterpret_cast<Graph *>(g);
     return 0;
   };
+  // Events: a call's device time is the host time between its records
+  // (the fake device runs everything at once).
+  api.eventCreate = [](rt::CUevent *e, unsigned) {
+    *e = reinterpret_cast<rt::CUevent>(new double(0));
+    return 0;
+  };
+  api.eventDestroy = [](rt::CUevent e) {
+    delete reinterpret_cast<double *>(e);
+    return 0;
+  };
+  api.eventRecord = [](rt::CUevent e, rt::CUstream) {
+    if (capturing) // the executor times calls, not graphs
+      return kCaptureUnsupported;
+    *reinterpret_cast<double *>(e) =
+        std::chrono::duration<double>(
+            std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    return 0;
+  };
+  api.eventElapsedTime = [](float *ms, rt::CUevent begin, rt::CUevent end) {
+    *ms = static_cast<float>(1e3 * (*reinterpret_cast<double *>(end) -
+                                    *reinterpret_cast<double *>(begin)));
+    return 0;
+  };
   return api;
 }
 
@@ -262,11 +294,50 @@ std::string compile(const std::string &fixture, const std::string &flags,
 
 class CudaExecutorHostTest : public ::testing::TestWithParam<std::string> {};
 
+/// The fake cuBLASLt library, opened once (CudaBlas opens the same copy).
+kiln::test::FakeCublasLt *fakeCublasLt() {
+  static void *library = dlopen(KILN_FAKE_CUBLASLT, RTLD_NOW | RTLD_LOCAL);
+  if (!library)
+    return nullptr;
+  auto state = reinterpret_cast<kiln::test::FakeCublasLt *(*)()>(
+      dlsym(library, "kilnFakeCublasLt"));
+  return state ? state() : nullptr;
+}
+
+/// The cuBLASLt epilogue each gemm step of the artifact should ask for,
+/// with whether it has a residual (C = residual, beta 1).
+std::set<std::pair<int, bool>> expectedEpilogues(const rt::Artifact &a) {
+  std::set<std::pair<int, bool>> kinds;
+  for (const auto &e : a.manifest().entries)
+    for (const auto &step : e->steps) {
+      if (step->kind != kiln::artifact::StepKind::Gemm)
+        continue;
+      int epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+      switch (step->activation) {
+      case kiln::artifact::Activation::Relu:
+        epilogue = step->has_bias ? CUBLASLT_EPILOGUE_RELU_BIAS
+                                  : CUBLASLT_EPILOGUE_RELU;
+        break;
+      case kiln::artifact::Activation::GeluTanh:
+        epilogue = step->has_bias ? CUBLASLT_EPILOGUE_GELU_BIAS
+                                  : CUBLASLT_EPILOGUE_GELU;
+        break;
+      default:
+        epilogue = step->has_bias ? CUBLASLT_EPILOGUE_BIAS
+                                  : CUBLASLT_EPILOGUE_DEFAULT;
+      }
+      kinds.insert({epilogue, step->has_residual});
+    }
+  return kinds;
+}
+
 /// `gemmDtype`: kilnc --gemm-dtype; with bf16/f16 the outputs must agree
 /// within 2e-2 and the generated ids are not compared (rounding moves near
 /// ties). `syncSteps`: CudaOptions::syncSteps (no graphs then).
+/// `throughCublasLt`: gemms through runtime/CudaBlas and the fake cuBLASLt
+/// instead of the plain loop nest.
 void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
-               bool syncSteps = false) {
+               bool syncSteps = false, bool throughCublasLt = false) {
   const bool exact = gemmDtype == "f32";
   epilogueLaunches = 0;
   std::string cudaPath = compile(
@@ -297,8 +368,26 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
   device.name = "fake";
   device.major = 9;
   options.driver = rt::CudaDriver::fromApi(fakeApi(), {device});
-  options.gemm = hostGemm;
   options.syncSteps = syncSteps;
+  kiln::test::FakeCublasLt *fake = nullptr;
+  if (throughCublasLt) {
+    fake = fakeCublasLt();
+    ASSERT_NE(fake, nullptr) << KILN_FAKE_CUBLASLT << ": " << dlerror();
+    bool fuses = fusesEpilogues;
+    fake->reset();
+    fake->fusesEpilogues = fuses;
+    fake->enqueue = [](std::function<void()> product) {
+      if (!capturing)
+        return product();
+      capturing->push_back([product] {
+        product();
+        return 0;
+      });
+    };
+    options.cublasLt = KILN_FAKE_CUBLASLT;
+  } else {
+    options.gemm = hostGemm;
+  }
   auto executor = rt::CudaExecutor::create(**cuda, options);
   ASSERT_TRUE(executor.ok()) << executor.status();
   auto model = rt::fromArtifact((*cuda)->manifest().model.get());
@@ -327,6 +416,11 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
   }
   auto response = rt::runModel(*model, **executor, request);
   ASSERT_TRUE(response.ok()) << response.status();
+  // Device time is measured per pass, apart from wall time.
+  EXPECT_EQ(response->firstPassDeviceSeconds.size(), 1u);
+  EXPECT_EQ(response->decodeStepDeviceSeconds.size(),
+            response->decodeStepSeconds.size());
+  EXPECT_GE((*executor)->deviceSeconds(), 0);
   for (auto it = (*golden)["outputs"].begin(); it != (*golden)["outputs"].end();
        ++it) {
     auto expected =
@@ -345,8 +439,9 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
         expected->shape, got, expected->values, lengths, finite);
     EXPECT_TRUE(finite) << it.key();
     EXPECT_LE(error, exact ? 1e-4 : 2e-2) << fixture << " " << it.key();
-    if (!exact) // rounded weights: not bit-identical to f32
+    if (!exact) { // rounded weights: not bit-identical to f32
       EXPECT_GE(error, 1e-6) << fixture << " " << it.key();
+    }
   }
   if (golden->contains("generate") && exact) {
     auto ids =
@@ -364,15 +459,47 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
     EXPECT_GE((*executor)->stats().graphsCaptured, 1);
     EXPECT_GE((*executor)->stats().graphReplays, request.maxNewTokens - 3);
   }
+  if (fake) {
+    EXPECT_EQ(fake->error, "") << fixture;
+    EXPECT_EQ((*executor)->gemmLibrary(), KILN_FAKE_CUBLASLT);
+    ASSERT_FALSE(fake->calls.empty());
+    // Each gemm step's epilogue was asked for (with C the residual at beta
+    // 1, or C = D at beta 0), and only those.
+    std::set<std::pair<int, bool>> asked;
+    for (const kiln::test::FakeMatmul &call : fake->calls) {
+      EXPECT_EQ(call.alpha, 1.0f);
+      EXPECT_EQ(call.beta, call.cIsD ? 0.0f : 1.0f);
+      asked.insert({call.epilogue, !call.cIsD});
+    }
+    if (fusesEpilogues) // (pointer alignment is checked by the fake)
+      EXPECT_EQ(asked, expectedEpilogues(**cuda)) << fixture;
+    else // fused epilogues refused: plain products (a residual stays C)
+      for (const auto &[epilogue, residual] : asked)
+        EXPECT_EQ(epilogue, CUBLASLT_EPILOGUE_DEFAULT) << fixture;
+    // One heuristic query per distinct shape, not per call.
+    EXPECT_LT(fake->heuristicQueries, static_cast<int64_t>(fake->calls.size()));
+  }
   executor->reset();
+  if (fake) {
+    EXPECT_EQ(fake->live, 0) << "cuBLASLt descriptors leaked";
+    fake->enqueue = nullptr;
+  }
   dlclose(kernelLibrary);
   fs::remove(cudaPath);
   fs::remove(cpuPath);
-  // Every family has gemm epilogues (bias, activation or residual).
-  if (fusesEpilogues)
-    EXPECT_EQ(epilogueLaunches, 0);
-  else
+  // Every family has gemm epilogues (bias, activation or residual); the
+  // loop nest refuses them all, cuBLASLt only those it is asked to fuse
+  // (a residual is C, never refused).
+  bool refused = !fusesEpilogues;
+  if (refused && throughCublasLt) {
+    refused = false;
+    for (const auto &[epilogue, residual] : expectedEpilogues(**cuda))
+      refused |= epilogue != CUBLASLT_EPILOGUE_DEFAULT;
+  }
+  if (refused)
     EXPECT_GT(epilogueLaunches, 0);
+  else
+    EXPECT_EQ(epilogueLaunches, 0);
 }
 
 TEST_P(CudaExecutorHostTest, MatchesTransformersOnAFakeDevice) {
@@ -391,6 +518,22 @@ TEST_P(CudaExecutorHostTest, MatchesTransformersWithF16Gemms) {
 TEST_P(CudaExecutorHostTest, MatchesTransformersWithEpiloguesAsKernels) {
   fusesEpilogues = false;
   runFamily(GetParam(), "f32", /*syncSteps=*/true);
+  fusesEpilogues = true;
+}
+
+TEST_P(CudaExecutorHostTest, MatchesTransformersThroughCuBLASLtCalls) {
+  fusesEpilogues = true;
+  runFamily(GetParam(), "f32", /*syncSteps=*/false, /*throughCublasLt=*/true);
+}
+
+TEST_P(CudaExecutorHostTest, MatchesTransformersThroughCuBLASLtBf16) {
+  fusesEpilogues = true;
+  runFamily(GetParam(), "bf16", /*syncSteps=*/false, /*throughCublasLt=*/true);
+}
+
+TEST_P(CudaExecutorHostTest, CuBLASLtRefusingEpiloguesFallsBackToKernels) {
+  fusesEpilogues = false;
+  runFamily(GetParam(), "f32", /*syncSteps=*/false, /*throughCublasLt=*/true);
   fusesEpilogues = true;
 }
 

@@ -242,6 +242,14 @@ std::vector<Case> cases() {
   c.causal = true;
   add(c);
   c = {};
+  // More queries than keys, causal: the first 32 rows see no key, so the
+  // first two blocks of 16 rows walk no tile at all (output 0).
+  c.name = "CausalRowsBeforeTheFirstKey";
+  c.sq = 40;
+  c.sk = 8;
+  c.causal = true;
+  add(c);
+  c = {};
   c.name = "T5BiasI8Mask";
   c.sq = 9;
   c.sk = 23;

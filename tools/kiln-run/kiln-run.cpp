@@ -330,7 +330,8 @@ int main(int argc, char **argv) {
     auto created = rt::CudaExecutor::create(**artifact, cuda);
     if (!created.ok())
       return fail("--device cuda: " + std::string(created.status().message()));
-    deviceDescription = "cuda, " + (*created)->deviceName();
+    deviceDescription = absl::StrCat("cuda, ", (*created)->deviceName(),
+                                     ", cuBLASLt ", (*created)->gemmLibrary());
     cudaExecutor = created->get();
     executor = std::move(*created);
 #endif
@@ -341,7 +342,8 @@ int main(int argc, char **argv) {
       std::chrono::duration<double>(Clock::now() - loadStart).count();
 
   int runs = o.bench ? static_cast<int>(o.warmup + o.iters) : 1;
-  std::vector<double> firstPass, decodeStep, total;
+  std::vector<double> firstPass, decodeStep, total, deviceFirstPass,
+      deviceDecodeStep;
   int64_t newTokens = 0;
   absl::StatusOr<rt::Response> response;
   for (int r = 0; r < runs; ++r) {
@@ -356,6 +358,12 @@ int main(int argc, char **argv) {
     firstPass.push_back(response->firstPassSeconds);
     decodeStep.insert(decodeStep.end(), response->decodeStepSeconds.begin(),
                       response->decodeStepSeconds.end());
+    deviceFirstPass.insert(deviceFirstPass.end(),
+                           response->firstPassDeviceSeconds.begin(),
+                           response->firstPassDeviceSeconds.end());
+    deviceDecodeStep.insert(deviceDecodeStep.end(),
+                            response->decodeStepDeviceSeconds.begin(),
+                            response->decodeStepDeviceSeconds.end());
     total.push_back(seconds);
     for (const auto &g : response->generated)
       newTokens += g.size();
@@ -408,6 +416,16 @@ int main(int argc, char **argv) {
                   tokensPerSecond);
     std::printf("  end to end     p50 %9.2f ms   p90 %9.2f ms\n",
                 percentile(total, 0.5) * 1e3, percentile(total, 0.9) * 1e3);
+    // The same without the input uploads and output downloads: what the
+    // device spent in the steps (events around them).
+    if (!deviceFirstPass.empty())
+      std::printf("  device first   p50 %9.3f ms   p90 %9.3f ms\n",
+                  percentile(deviceFirstPass, 0.5) * 1e3,
+                  percentile(deviceFirstPass, 0.9) * 1e3);
+    if (!deviceDecodeStep.empty())
+      std::printf("  device decode  p50 %9.3f ms   p90 %9.3f ms\n",
+                  percentile(deviceDecodeStep, 0.5) * 1e3,
+                  percentile(deviceDecodeStep, 0.9) * 1e3);
 #ifdef KILN_CUDA_EXECUTOR
     if (cudaExecutor)
       std::printf("  cuda graphs    %s: %lld captured, %lld replays\n",
@@ -454,6 +472,22 @@ int main(int argc, char **argv) {
          {{"p50", percentile(total, 0.5)}, {"p90", percentile(total, 0.9)}}},
         {"tokens_per_second", tokensPerSecond},
         {"new_tokens", newTokens}};
+    if (!deviceFirstPass.empty())
+      report["device_first_pass_seconds"] = {
+          {"p50", percentile(deviceFirstPass, 0.5)},
+          {"p90", percentile(deviceFirstPass, 0.9)}};
+    if (!deviceDecodeStep.empty())
+      report["device_decode_step_seconds"] = {
+          {"p50", percentile(deviceDecodeStep, 0.5)},
+          {"p90", percentile(deviceDecodeStep, 0.9)}};
+#ifdef KILN_CUDA_EXECUTOR
+    if (cudaExecutor)
+      report["cuda"] = {
+          {"graphs", o.cudaGraphs},
+          {"graphs_captured", cudaExecutor->stats().graphsCaptured},
+          {"graph_replays", cudaExecutor->stats().graphReplays},
+          {"cublaslt", cudaExecutor->gemmLibrary()}};
+#endif
     Json steps = Json::object();
     for (const auto &e : m.entries) {
       std::array<int, 4> counts = stepCounts(*e);
