@@ -8,10 +8,10 @@
 #                                CUDA tests, and the headers and Abseil
 #                                archives a runtime-only build needs there
 #                                (deps/). Measured on the 2-core build
-#                                machine: about 3 minutes (kilnc, fixtures
-#                                and both benchmark models); the bundle is
-#                                about 15 MiB. Needs numpy ($PYTHON or
-#                                python3).
+#                                machine: 16 s (kilnc on 8 fixture builds
+#                                and 3 benchmark models, weights written
+#                                by numpy); the bundle is about 15 MiB.
+#                                Needs numpy ($PYTHON or python3).
 #   tools/gpu-check.sh run       on the GPU machine, from the repository root,
 #                                with build/gpu-bundle carried there.
 #
