@@ -1,5 +1,7 @@
 # Kiln's one-command entry points. `make check` is what CI runs: install the
-# system packages if missing, configure, build with ninja, run every test.
+# system packages if missing, configure, build with ninja, run every test,
+# then build the runtime-only configuration (no LLVM/MLIR) and check its
+# kiln-run against the full build's.
 # `make demo` builds the same way, then compiles the committed GPT-2 and BERT
 # fixtures with kilnc and runs them with kiln-run (tools/demo.sh).
 BUILD_DIR ?= build
@@ -21,9 +23,10 @@ build: configure
 
 check: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+	bash test/tools/runtime-only-check.sh $(BUILD_DIR)
 
 demo: build
 	bash tools/demo.sh $(BUILD_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-runtime-only

@@ -26,7 +26,7 @@
 #define KILN_FRONTEND_GRAPHBUILDER_H
 
 #include "dialects/kiln/KilnOps.h"
-#include "frontend/SafeTensors.h"
+#include "support/SafeTensors.h"
 
 #include "absl/status/statusor.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"

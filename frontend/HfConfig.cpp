@@ -9,7 +9,7 @@
 
 #include "frontend/HfConfig.h"
 
-#include "frontend/Files.h"
+#include "support/Files.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -299,22 +299,22 @@ void readLlama(Fields &f, ModelConfig &c) {
 struct ArchitectureEntry {
   const char *name;
   Architecture arch;
-  ModelFamily family;
+  Family family;
 };
 constexpr ArchitectureEntry kArchitectures[] = {
-    {"GPT2LMHeadModel", Architecture::Gpt2LMHead, ModelFamily::Gpt2},
-    {"BertModel", Architecture::BertModel, ModelFamily::Bert},
-    {"BertForMaskedLM", Architecture::BertForMaskedLM, ModelFamily::Bert},
+    {"GPT2LMHeadModel", Architecture::Gpt2LMHead, Family::Gpt2},
+    {"BertModel", Architecture::BertModel, Family::Bert},
+    {"BertForMaskedLM", Architecture::BertForMaskedLM, Family::Bert},
     {"BertForSequenceClassification",
-     Architecture::BertForSequenceClassification, ModelFamily::Bert},
-    {"RobertaModel", Architecture::RobertaModel, ModelFamily::Roberta},
+     Architecture::BertForSequenceClassification, Family::Bert},
+    {"RobertaModel", Architecture::RobertaModel, Family::Roberta},
     {"RobertaForMaskedLM", Architecture::RobertaForMaskedLM,
-     ModelFamily::Roberta},
+     Family::Roberta},
     {"RobertaForSequenceClassification",
-     Architecture::RobertaForSequenceClassification, ModelFamily::Roberta},
+     Architecture::RobertaForSequenceClassification, Family::Roberta},
     {"T5ForConditionalGeneration", Architecture::T5ForConditionalGeneration,
-     ModelFamily::T5},
-    {"LlamaForCausalLM", Architecture::LlamaForCausalLM, ModelFamily::Llama},
+     Family::T5},
+    {"LlamaForCausalLM", Architecture::LlamaForCausalLM, Family::Llama},
 };
 
 } // namespace
@@ -339,14 +339,14 @@ absl::StatusOr<ModelConfig> loadModelConfig(const std::string &dir) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": missing required field \"model_type\""));
   std::string modelType = f.stringOr("model_type", "");
-  static const std::pair<const char *, std::pair<ModelFamily, Architecture>>
+  static const std::pair<const char *, std::pair<Family, Architecture>>
       kFamilies[] = {
-          {"gpt2", {ModelFamily::Gpt2, Architecture::Gpt2LMHead}},
-          {"bert", {ModelFamily::Bert, Architecture::BertModel}},
-          {"roberta", {ModelFamily::Roberta, Architecture::RobertaModel}},
+          {"gpt2", {Family::Gpt2, Architecture::Gpt2LMHead}},
+          {"bert", {Family::Bert, Architecture::BertModel}},
+          {"roberta", {Family::Roberta, Architecture::RobertaModel}},
           {"t5",
-           {ModelFamily::T5, Architecture::T5ForConditionalGeneration}},
-          {"llama", {ModelFamily::Llama, Architecture::LlamaForCausalLM}},
+           {Family::T5, Architecture::T5ForConditionalGeneration}},
+          {"llama", {Family::Llama, Architecture::LlamaForCausalLM}},
       };
   bool known = false;
   for (const auto &[name, entry] : kFamilies) {
@@ -379,17 +379,17 @@ absl::StatusOr<ModelConfig> loadModelConfig(const std::string &dir) {
   }
 
   switch (c.family) {
-  case ModelFamily::Gpt2:
+  case Family::Gpt2:
     readGpt2(f, c);
     break;
-  case ModelFamily::Bert:
-  case ModelFamily::Roberta:
-    readBert(f, c, c.family == ModelFamily::Roberta);
+  case Family::Bert:
+  case Family::Roberta:
+    readBert(f, c, c.family == Family::Roberta);
     break;
-  case ModelFamily::T5:
+  case Family::T5:
     readT5(f, c);
     break;
-  case ModelFamily::Llama:
+  case Family::Llama:
     readLlama(f, c);
     break;
   }
@@ -407,7 +407,7 @@ absl::StatusOr<ModelConfig> loadModelConfig(const std::string &dir) {
         absl::StrCat(path, ": ", c.numHeads,
                      " attention heads are not a multiple of ", c.numKvHeads,
                      " key/value heads"));
-  if (c.family == ModelFamily::Llama && c.headDim % 2 != 0)
+  if (c.family == Family::Llama && c.headDim % 2 != 0)
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": rotary embeddings need an even head_dim, got ", c.headDim));
 
@@ -429,7 +429,7 @@ absl::StatusOr<ModelConfig> loadModelConfig(const std::string &dir) {
     if (!g.status().ok())
       return g.status();
   }
-  if (c.family == ModelFamily::T5 && !c.decoderStartId)
+  if (c.family == Family::T5 && !c.decoderStartId)
     c.decoderStartId = c.padIdOrZero();
   return c;
 }

@@ -10,6 +10,8 @@
 #ifndef KILN_FRONTEND_HFCONFIG_H
 #define KILN_FRONTEND_HFCONFIG_H
 
+#include "artifact/Family.h"
+
 #include "absl/status/statusor.h"
 
 #include <cstdint>
@@ -18,8 +20,6 @@
 #include <vector>
 
 namespace kiln {
-
-enum class ModelFamily { Gpt2, Bert, Roberta, T5, Llama };
 
 /// The `architectures[0]` classes Kiln builds.
 enum class Architecture {
@@ -47,7 +47,7 @@ struct Llama3RopeScaling {
 
 struct ModelConfig {
   std::string dir; // the folder, for messages
-  ModelFamily family;
+  Family family;
   Architecture architecture;
 
   int64_t vocabSize = 0;
@@ -88,7 +88,7 @@ struct ModelConfig {
   std::optional<int64_t> decoderStartId;
 
   bool isDecoderOnly() const {
-    return family == ModelFamily::Gpt2 || family == ModelFamily::Llama;
+    return family == Family::Gpt2 || family == Family::Llama;
   }
   /// Pad id used to right-pad input batches.
   int64_t padIdOrZero() const { return padId.value_or(0); }

@@ -16,7 +16,7 @@
 #ifndef KILN_FRONTEND_INTERPRETER_H
 #define KILN_FRONTEND_INTERPRETER_H
 
-#include "frontend/SafeTensors.h"
+#include "support/SafeTensors.h"
 
 #include "absl/status/statusor.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"

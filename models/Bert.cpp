@@ -13,7 +13,7 @@
 namespace kiln {
 
 void buildBert(GraphBuilder &g, const ModelConfig &c) {
-  const bool roberta = c.family == ModelFamily::Roberta;
+  const bool roberta = c.family == Family::Roberta;
   g.setWeightPrefix(roberta ? "roberta." : "bert.");
   const int64_t H = c.hiddenSize, V = c.vocabSize, I = c.intermediateSize;
   const double eps = c.normEps;

@@ -9,17 +9,17 @@ buildModel(mlir::MLIRContext &context, const ModelConfig &config,
            const WeightStore &weights) {
   GraphBuilder g(context, weights);
   switch (config.family) {
-  case ModelFamily::Gpt2:
+  case Family::Gpt2:
     buildGpt2(g, config);
     break;
-  case ModelFamily::Bert:
-  case ModelFamily::Roberta:
+  case Family::Bert:
+  case Family::Roberta:
     buildBert(g, config);
     break;
-  case ModelFamily::T5:
+  case Family::T5:
     buildT5(g, config);
     break;
-  case ModelFamily::Llama:
+  case Family::Llama:
     buildLlama(g, config);
     break;
   }

@@ -3,12 +3,12 @@
 #include "passes/ArtifactExport.h"
 
 #include "dialects/kiln/KilnOps.h"
-#include "frontend/Half.h"
-#include "frontend/SafeTensors.h"
+#include "support/Half.h"
+#include "support/SafeTensors.h"
 #include "passes/GemmEpilogue.h"
 #include "passes/StepShapes.h"
-#include "runtime/Artifact.h"
-#include "runtime/Driver.h"
+#include "artifact/Artifact.h"
+#include "artifact/ModelInfo.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AffineExpr.h"
@@ -91,7 +91,7 @@ class Exporter {
 public:
   Exporter(const std::vector<CompiledKernel> &kernels,
            const WeightStore &weights, const ExportOptions &options,
-           rt::ArtifactWriter &writer, std::string &error)
+           kiln::ArtifactWriter &writer, std::string &error)
       : kernels_(kernels), weights_(weights), options_(options),
         writer_(writer), error_(error) {}
 
@@ -116,7 +116,7 @@ private:
   const std::vector<CompiledKernel> &kernels_;
   const WeightStore &weights_;
   const ExportOptions &options_;
-  rt::ArtifactWriter &writer_;
+  kiln::ArtifactWriter &writer_;
   std::string &error_;
   std::vector<std::unique_ptr<art::WeightT>> weightSlots_;
   std::map<std::string, int64_t> slots_;
@@ -166,7 +166,7 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
   w->shape = t.shape;
   w->source = name;
   w->source_dtype = dtypeName(t.dtype);
-  w->source_hash = rt::checksum(t.data, t.bytes);
+  w->source_hash = kiln::checksum(t.data, t.bytes);
   // A weight only gemms read is stored in --gemm-dtype; the rest in f32.
   bool half = options_.gemmDtype != "f32" && gemmOnly_.count(name);
   bool bf16 = options_.gemmDtype == "bf16";
@@ -381,15 +381,15 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
 
 bool writeArtifact(ModuleOp stepModule,
                    const std::vector<CompiledKernel> &kernels,
-                   const std::string &kernelBinary, const rt::ModelInfo &model,
+                   const std::string &kernelBinary, const kiln::ModelInfo &model,
                    const WeightStore &weights, const ExportOptions &options,
                    const std::string &path, ExportSummary &summary,
                    std::string &error) {
-  rt::ArtifactWriter writer;
+  kiln::ArtifactWriter writer;
   art::ManifestT manifest;
   manifest.producer = "kilnc";
   manifest.target = options.target;
-  manifest.model = rt::toArtifact(model);
+  manifest.model = kiln::toArtifact(model);
   manifest.model->cache_width = options.cacheWidth;
   manifest.model->cache_layers = options.cacheLayers;
   manifest.max_batch = options.maxBatch;

@@ -24,9 +24,7 @@
 namespace kiln {
 
 class WeightStore;
-namespace rt {
 struct ModelInfo;
-}
 
 struct ExportOptions {
   std::string target = "cpu"; // or "cuda": the kernel blob is a fatbin
@@ -51,7 +49,7 @@ struct ExportSummary {
 /// and the weights.
 bool writeArtifact(mlir::ModuleOp stepModule,
                    const std::vector<CompiledKernel> &kernels,
-                   const std::string &kernelBinary, const rt::ModelInfo &model,
+                   const std::string &kernelBinary, const kiln::ModelInfo &model,
                    const WeightStore &weights, const ExportOptions &options,
                    const std::string &path, ExportSummary &summary,
                    std::string &error);

@@ -2,7 +2,7 @@
 
 #include "runtime/CpuExecutor.h"
 
-#include "frontend/SafeTensors.h"
+#include "support/SafeTensors.h"
 #include "runtime/Attention.h"
 #include "runtime/Blas.h"
 #include "runtime/Norm.h"

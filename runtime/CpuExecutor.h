@@ -15,7 +15,7 @@
 #ifndef KILN_RUNTIME_CPUEXECUTOR_H
 #define KILN_RUNTIME_CPUEXECUTOR_H
 
-#include "runtime/Artifact.h"
+#include "artifact/Artifact.h"
 #include "runtime/Executor.h"
 
 #include <map>

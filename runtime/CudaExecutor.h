@@ -20,7 +20,7 @@
 #ifndef KILN_RUNTIME_CUDAEXECUTOR_H
 #define KILN_RUNTIME_CUDAEXECUTOR_H
 
-#include "runtime/Artifact.h"
+#include "artifact/Artifact.h"
 #include "runtime/Executor.h"
 
 #include <functional>

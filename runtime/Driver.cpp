@@ -15,64 +15,6 @@
 
 namespace kiln::rt {
 
-const char *familyName(Family family) {
-  switch (family) {
-  case Family::Gpt2:
-    return "gpt2";
-  case Family::Llama:
-    return "llama";
-  case Family::Bert:
-    return "bert";
-  case Family::Roberta:
-    return "roberta";
-  case Family::T5:
-    return "t5";
-  }
-  return "?";
-}
-
-absl::StatusOr<Family> parseFamily(const std::string &name) {
-  for (Family f :
-       {Family::Gpt2, Family::Llama, Family::Bert, Family::Roberta, Family::T5})
-    if (name == familyName(f))
-      return f;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown model family '", name, "'"));
-}
-
-std::unique_ptr<artifact::ModelT> toArtifact(const ModelInfo &m) {
-  auto t = std::make_unique<artifact::ModelT>();
-  t->family = familyName(m.family);
-  t->architecture = m.architecture;
-  t->vocab_size = m.vocabSize;
-  t->type_vocab_size = m.typeVocabSize;
-  t->pad_id = m.padId;
-  t->eos_ids = m.eosIds;
-  t->position_limit = m.positionLimit;
-  t->decoder_start_id = m.decoderStartId;
-  return t;
-}
-
-absl::StatusOr<ModelInfo> fromArtifact(const artifact::ModelT *t) {
-  if (!t)
-    return absl::InvalidArgumentError("damaged: the manifest has no model");
-  auto family = parseFamily(t->family);
-  if (!family.ok())
-    return family.status();
-  ModelInfo m;
-  m.family = *family;
-  m.architecture = t->architecture;
-  m.vocabSize = t->vocab_size;
-  m.typeVocabSize = t->type_vocab_size;
-  m.padId = t->pad_id;
-  m.eosIds = t->eos_ids;
-  m.positionLimit = t->position_limit;
-  m.decoderStartId = t->decoder_start_id;
-  if (m.vocabSize < 1 || (m.family == Family::T5 && m.decoderStartId < 0))
-    return absl::InvalidArgumentError("damaged: the model table is invalid");
-  return m;
-}
-
 absl::StatusOr<std::vector<std::vector<int64_t>>>
 parseIdLists(const std::string &text, const std::string &what) {
   std::vector<std::vector<int64_t>> lists;

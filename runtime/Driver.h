@@ -11,6 +11,7 @@
 #ifndef KILN_RUNTIME_DRIVER_H
 #define KILN_RUNTIME_DRIVER_H
 
+#include "artifact/ModelInfo.h"
 #include "runtime/Executor.h"
 #include "runtime/Sampling.h"
 
@@ -19,35 +20,6 @@
 #include <vector>
 
 namespace kiln::rt {
-
-enum class Family { Gpt2, Llama, Bert, Roberta, T5 };
-
-/// The names used in artifacts and messages ("gpt2", "llama", ...).
-const char *familyName(Family family);
-absl::StatusOr<Family> parseFamily(const std::string &name);
-
-/// What the driver needs to know of a model.
-struct ModelInfo {
-  Family family = Family::Gpt2;
-  std::string architecture;
-  int64_t vocabSize = 0;
-  int64_t typeVocabSize = 0;
-  int64_t padId = 0;
-  std::vector<int64_t> eosIds;
-  int64_t positionLimit = 0; // longest sequence the model indexes; 0: none
-  int64_t decoderStartId = -1;
-
-  bool isDecoderOnly() const {
-    return family == Family::Gpt2 || family == Family::Llama;
-  }
-  bool isEncoderOnly() const {
-    return family == Family::Bert || family == Family::Roberta;
-  }
-};
-
-/// The model table of an artifact's manifest, and back.
-std::unique_ptr<artifact::ModelT> toArtifact(const ModelInfo &model);
-absl::StatusOr<ModelInfo> fromArtifact(const artifact::ModelT *model);
 
 struct Request {
   std::vector<std::vector<int64_t>> inputIds;     // unpadded, per sequence

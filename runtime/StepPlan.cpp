@@ -2,8 +2,8 @@
 
 #include "runtime/StepPlan.h"
 
-#include "frontend/Half.h"
-#include "frontend/SafeTensors.h"
+#include "support/Half.h"
+#include "support/SafeTensors.h"
 
 #include "runtime/Executor.h"
 

@@ -14,7 +14,7 @@
 #ifndef KILN_RUNTIME_STEPPLAN_H
 #define KILN_RUNTIME_STEPPLAN_H
 
-#include "runtime/Artifact.h"
+#include "artifact/Artifact.h"
 #include "runtime/Tensor.h"
 
 #include "absl/status/statusor.h"

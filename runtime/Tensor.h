@@ -9,7 +9,7 @@
 #ifndef KILN_RUNTIME_TENSOR_H
 #define KILN_RUNTIME_TENSOR_H
 
-#include "runtime/Artifact_generated.h"
+#include "artifact/Artifact.h"
 
 #include <cstdint>
 #include <cstring>
@@ -20,8 +20,6 @@
 namespace kiln::rt {
 
 using artifact::DType;
-
-size_t dtypeBytes(DType dtype);
 
 struct Tensor {
   DType dtype = DType::F32;

@@ -94,6 +94,9 @@ prepare() {
   mkdir -p "$deps/include" "$deps/lib"
   cp -r /usr/include/absl /usr/include/flatbuffers /usr/include/nlohmann /usr/include/xxhash.h "$deps/include/"
   cp /usr/lib/x86_64-linux-gnu/libabsl_*.a "$deps/lib/"
+  # The artifact schema's generated header (the GPU machine has no flatc).
+  mkdir -p "$deps/include/artifact"
+  cp "$root/build/artifact/include/artifact/Artifact_generated.h" "$deps/include/artifact/"
   du -sh "$bundle"
   echo "gpu-check: bundle ready in $(( $(date +%s) - began )) s; carry build/gpu-bundle and run 'tools/gpu-check.sh run'"
 }

@@ -43,7 +43,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "frontend/Half.h"
+#include "support/Half.h"
 
 #ifndef KILN_DYNAMIC_SHARED
 #define KILN_DYNAMIC_SHARED(type, name) extern __shared__ type name[]

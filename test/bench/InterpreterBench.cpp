@@ -12,7 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontend/ModelRunner.h"
+#include "compiler/ReferenceRun.h"
 
 #include "mlir/IR/MLIRContext.h"
 

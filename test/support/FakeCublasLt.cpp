@@ -8,7 +8,7 @@
 
 #include "test/support/FakeCublasLt.h"
 
-#include "frontend/Half.h"
+#include "support/Half.h"
 
 #include <cublasLt.h>
 

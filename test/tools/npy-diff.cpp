@@ -11,7 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontend/Npy.h"
+#include "support/Npy.h"
 #include "test/support/Golden.h"
 
 #include <cstdio>

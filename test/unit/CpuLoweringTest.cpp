@@ -10,8 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontend/Files.h"
-#include "frontend/ModelRunner.h"
+#include "support/Files.h"
+#include "compiler/ReferenceRun.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 #include "passes/Registration.h"
@@ -204,8 +204,8 @@ TEST_P(CpuLoweringTest, MatchesInterpreter) {
   };
 
   switch (c.family) {
-  case kiln::ModelFamily::Gpt2:
-  case kiln::ModelFamily::Llama: {
+  case kiln::Family::Gpt2:
+  case kiln::Family::Llama: {
     std::vector<HostTensor> args = {ids, column(std::vector<int64_t>(batch, 0),
                                                 {batch})};
     for (HostTensor &cache : caches(c.numLayers, seq + 2))
@@ -221,8 +221,8 @@ TEST_P(CpuLoweringTest, MatchesInterpreter) {
     check(*model, *lowered, params["decode"], **engine, "decode", step);
     break;
   }
-  case kiln::ModelFamily::Bert:
-  case kiln::ModelFamily::Roberta: {
+  case kiln::Family::Bert:
+  case kiln::Family::Roberta: {
     HostTensor types = HostTensor::zeros({batch, seq}, i64);
     if (golden.contains("token_type_ids")) {
       auto tt = golden["token_type_ids"].get<std::vector<std::vector<int64_t>>>();
@@ -234,7 +234,7 @@ TEST_P(CpuLoweringTest, MatchesInterpreter) {
           {ids, types, mask});
     break;
   }
-  case kiln::ModelFamily::T5: {
+  case kiln::Family::T5: {
     auto encoded = check(*model, *lowered, params["encode"], **engine,
                          "encode", {ids, mask});
     ASSERT_FALSE(encoded.empty());

@@ -20,10 +20,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontend/Files.h"
-#include "frontend/Half.h"
-#include "frontend/Npy.h"
-#include "runtime/Artifact.h"
+#include "support/Files.h"
+#include "support/Half.h"
+#include "support/Npy.h"
+#include "artifact/Artifact.h"
 #include "runtime/CudaBlas.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/CudaExecutor.h"
@@ -306,7 +306,7 @@ kiln::test::FakeCublasLt *fakeCublasLt() {
 
 /// The cuBLASLt epilogue each gemm step of the artifact should ask for,
 /// with whether it has a residual (C = residual, beta 1).
-std::set<std::pair<int, bool>> expectedEpilogues(const rt::Artifact &a) {
+std::set<std::pair<int, bool>> expectedEpilogues(const kiln::Artifact &a) {
   std::set<std::pair<int, bool>> kinds;
   for (const auto &e : a.manifest().entries)
     for (const auto &step : e->steps) {
@@ -344,8 +344,8 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
       fixture, "--target cuda --gemm-dtype " + gemmDtype, "cuda-" + gemmDtype);
   std::string cpuPath = compile(fixture, "--emulate-gpu-threads 3", "cpu");
   ASSERT_FALSE(cudaPath.empty() || cpuPath.empty());
-  auto cuda = rt::Artifact::open(cudaPath);
-  auto cpu = rt::Artifact::open(cpuPath);
+  auto cuda = kiln::Artifact::open(cudaPath);
+  auto cpu = kiln::Artifact::open(cpuPath);
   ASSERT_TRUE(cuda.ok() && cpu.ok());
 
   // The "device" kernels: the CPU-emulated build of the same step list.
@@ -390,7 +390,7 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
   }
   auto executor = rt::CudaExecutor::create(**cuda, options);
   ASSERT_TRUE(executor.ok()) << executor.status();
-  auto model = rt::fromArtifact((*cuda)->manifest().model.get());
+  auto model = kiln::fromArtifact((*cuda)->manifest().model.get());
   ASSERT_TRUE(model.ok());
 
   fs::path dir = fs::path(KILN_GOLDEN_DIR) / fixture;

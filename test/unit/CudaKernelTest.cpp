@@ -12,7 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontend/Half.h"
+#include "support/Half.h"
 #include "runtime/Attention.h"
 #include "runtime/Blas.h"
 #include "runtime/CudaLaunch.h"

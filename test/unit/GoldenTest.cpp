@@ -18,9 +18,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontend/Files.h"
-#include "frontend/ModelRunner.h"
-#include "frontend/Npy.h"
+#include "support/Files.h"
+#include "compiler/ReferenceRun.h"
+#include "support/Npy.h"
 #include "passes/CpuKernels.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"

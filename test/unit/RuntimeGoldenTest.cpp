@@ -18,9 +18,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontend/Files.h"
-#include "frontend/Npy.h"
-#include "runtime/Artifact.h"
+#include "support/Files.h"
+#include "support/Npy.h"
+#include "artifact/Artifact.h"
 #include "runtime/CpuExecutor.h"
 #include "runtime/CudaDriver.h"
 #ifdef KILN_CUDA_EXECUTOR
@@ -129,9 +129,9 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
                                                   : "") +
       " 2>/dev/null";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  auto artifact = rt::Artifact::open(artifactPath);
+  auto artifact = kiln::Artifact::open(artifactPath);
   ASSERT_TRUE(artifact.ok()) << artifact.status();
-  auto model = rt::fromArtifact((*artifact)->manifest().model.get());
+  auto model = kiln::fromArtifact((*artifact)->manifest().model.get());
   ASSERT_TRUE(model.ok()) << model.status();
   std::unique_ptr<rt::Executor> executor;
   double tolerance = 1e-4;
@@ -290,20 +290,20 @@ TEST(ManifestFuzzTest, DamagedManifestsNeverCrash) {
     int flips = 1 + rng() % 3;
     for (int f = 0; f < flips; ++f)
       bytes[offset + rng() % size] = static_cast<uint8_t>(rng());
-    uint64_t sum = rt::checksum(bytes.data() + offset, size);
+    uint64_t sum = kiln::checksum(bytes.data() + offset, size);
     std::memcpy(bytes.data() + 32, &sum, 8);
-    sum = rt::checksum(bytes.data(), 48);
+    sum = kiln::checksum(bytes.data(), 48);
     std::memcpy(bytes.data() + 48, &sum, 8);
     {
       std::ofstream out(path, std::ios::binary | std::ios::trunc);
       out.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
     }
-    auto artifact = rt::Artifact::open(path);
+    auto artifact = kiln::Artifact::open(path);
     if (!artifact.ok()) {
       ++refusedOpen;
       continue;
     }
-    auto model = rt::fromArtifact((*artifact)->manifest().model.get());
+    auto model = kiln::fromArtifact((*artifact)->manifest().model.get());
     auto executor = rt::CpuExecutor::create(**artifact, {});
     if (!model.ok() || !executor.ok()) {
       ++refusedLoad;
@@ -330,7 +330,7 @@ TEST(ManifestFuzzTest, DamagedManifestsNeverCrash) {
 /// artifact whose damage is known.
 void rewrite(const std::string &from, const std::string &to,
              const std::function<void(kiln::artifact::ManifestT &)> &change) {
-  auto source = rt::Artifact::open(from);
+  auto source = kiln::Artifact::open(from);
   ASSERT_TRUE(source.ok()) << source.status();
   flatbuffers::FlatBufferBuilder builder;
   builder.Finish(
@@ -338,7 +338,7 @@ void rewrite(const std::string &from, const std::string &to,
   std::unique_ptr<kiln::artifact::ManifestT> copy(
       kiln::artifact::GetManifest(builder.GetBufferPointer())->UnPack());
   change(*copy);
-  rt::ArtifactWriter writer;
+  kiln::ArtifactWriter writer;
   for (uint32_t i = 0; i < copy->blobs.size(); ++i)
     writer.addBlob(copy->blobs[i]->kind, (*source)->blobData(i),
                    (*source)->blobSize(i));
@@ -349,10 +349,10 @@ void rewrite(const std::string &from, const std::string &to,
 /// The first error of opening `path`, loading it on the CPU and running a
 /// short GPT-2 request; "" when all succeed.
 std::string firstError(const std::string &path) {
-  auto artifact = rt::Artifact::open(path);
+  auto artifact = kiln::Artifact::open(path);
   if (!artifact.ok())
     return std::string(artifact.status().message());
-  auto model = rt::fromArtifact((*artifact)->manifest().model.get());
+  auto model = kiln::fromArtifact((*artifact)->manifest().model.get());
   if (!model.ok())
     return std::string(model.status().message());
   auto executor = rt::CpuExecutor::create(**artifact, {});

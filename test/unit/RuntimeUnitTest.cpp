@@ -7,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/Artifact.h"
+#include "artifact/Artifact.h"
 #include "runtime/Driver.h"
 #include "runtime/Sampling.h"
 #include "runtime/StepPlan.h"
@@ -49,7 +49,7 @@ class ArtifactTest : public ::testing::Test {
 protected:
   void SetUp() override {
     path_ = tempPath("a.kiln");
-    rt::ArtifactWriter writer;
+    kiln::ArtifactWriter writer;
     std::vector<uint8_t> first(100), second(1000);
     for (size_t i = 0; i < first.size(); ++i)
       first[i] = static_cast<uint8_t>(i);
@@ -69,7 +69,7 @@ protected:
   /// Opens `bytes` written to a file; returns the error message or "ok".
   std::string openBytes(const std::vector<uint8_t> &bytes) {
     writeAll(path_, bytes);
-    auto a = rt::Artifact::open(path_);
+    auto a = kiln::Artifact::open(path_);
     return a.ok() ? "ok" : std::string(a.status().message());
   }
 
@@ -78,14 +78,14 @@ protected:
 };
 
 TEST_F(ArtifactTest, RoundTrip) {
-  auto a = rt::Artifact::open(path_);
+  auto a = kiln::Artifact::open(path_);
   ASSERT_TRUE(a.ok()) << a.status();
   const art::ManifestT &m = (*a)->manifest();
   EXPECT_EQ(m.producer, "test");
   EXPECT_EQ(m.max_batch, 3);
   ASSERT_EQ(m.blobs.size(), 2u);
   for (uint32_t i = 0; i < 2; ++i)
-    EXPECT_EQ(m.blobs[i]->offset % rt::kBlobAlignment, 0u);
+    EXPECT_EQ(m.blobs[i]->offset % kiln::kBlobAlignment, 0u);
   EXPECT_EQ((*a)->blobSize(1), 1000u);
   EXPECT_EQ((*a)->blobData(1)[3], 21);
   EXPECT_EQ((*a)->fileBytes(), bytes_.size());
@@ -96,7 +96,7 @@ TEST_F(ArtifactTest, RefusesForeignAndEmptyFiles) {
   std::vector<uint8_t> json = {'{', '"',  'a', '"', ':', '1',
                                '}', '\n', ' ', ' ', ' ', ' '};
   EXPECT_NE(openBytes(json).find("not a Kiln artifact"), std::string::npos);
-  EXPECT_NE(rt::Artifact::open(tempPath("missing"))
+  EXPECT_NE(kiln::Artifact::open(tempPath("missing"))
                 .status()
                 .message()
                 .find("cannot open"),
@@ -112,18 +112,18 @@ TEST_F(ArtifactTest, RefusesTruncatedFiles) {
 
 TEST_F(ArtifactTest, RefusesANewerVersion) {
   std::vector<uint8_t> newer = bytes_;
-  newer[8] = rt::kArtifactVersion + 1;
+  newer[8] = kiln::kArtifactVersion + 1;
   std::string expected = "format version " +
-                         std::to_string(rt::kArtifactVersion + 1) +
+                         std::to_string(kiln::kArtifactVersion + 1) +
                          " is newer than this runtime reads (up to " +
-                         std::to_string(rt::kArtifactVersion) + ")";
+                         std::to_string(kiln::kArtifactVersion) + ")";
   EXPECT_NE(openBytes(newer).find(expected), std::string::npos);
 }
 
 TEST_F(ArtifactTest, EveryFlippedByteIsCaught) {
   // Any single flipped byte anywhere in the file is refused (the padding
   // between blobs is not covered by a checksum, so it is skipped).
-  auto a = rt::Artifact::open(path_);
+  auto a = kiln::Artifact::open(path_);
   ASSERT_TRUE(a.ok());
   std::vector<std::pair<uint64_t, uint64_t>> covered = {{0, 56}};
   for (const auto &b : (*a)->manifest().blobs)
@@ -270,9 +270,9 @@ public:
   int64_t cacheBatch = 0, cacheLength = 0;
 };
 
-rt::ModelInfo countingModel() {
-  rt::ModelInfo m;
-  m.family = rt::Family::Gpt2;
+kiln::ModelInfo countingModel() {
+  kiln::ModelInfo m;
+  m.family = kiln::Family::Gpt2;
   m.vocabSize = CountingDecoder::kVocab;
   m.padId = 9;
   m.eosIds = {7};

@@ -13,8 +13,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontend/ModelRunner.h"
-#include "frontend/Npy.h"
+#include "compiler/ReferenceRun.h"
+#include "support/Npy.h"
 
 #include "absl/strings/str_join.h"
 #include "mlir/IR/MLIRContext.h"

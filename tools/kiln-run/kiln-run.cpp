@@ -16,8 +16,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontend/Npy.h"
-#include "runtime/Artifact.h"
+#include "support/Npy.h"
+#include "artifact/Artifact.h"
 #include "runtime/CpuExecutor.h"
 #include "runtime/CudaDriver.h"
 #ifdef KILN_CUDA_EXECUTOR
@@ -187,11 +187,11 @@ std::string dims(const std::vector<std::unique_ptr<kiln::artifact::DimT>> &ds,
   return "[" + absl::StrJoin(parts, ", ") + "]";
 }
 
-void printInfo(const rt::Artifact &artifact) {
+void printInfo(const kiln::Artifact &artifact) {
   const kiln::artifact::ManifestT &m = artifact.manifest();
   std::printf("artifact     %s (%.1f MiB, format %u, by %s)\n",
               artifact.path().c_str(), artifact.fileBytes() / 1048576.0,
-              rt::kArtifactVersion, m.producer.c_str());
+              kiln::kArtifactVersion, m.producer.c_str());
   if (m.model)
     std::printf("model        %s (%s), vocabulary %lld\n",
                 m.model->architecture.c_str(), m.model->family.c_str(),
@@ -214,10 +214,10 @@ void printInfo(const rt::Artifact &artifact) {
                 e->arena_bytes / 1048576.0);
     for (const auto &a : e->arguments)
       std::printf("  in  %-24s %s %s\n", a->name.c_str(),
-                  rt::dtypeName(a->dtype), dims(a->dims, *e).c_str());
+                  kiln::dtypeName(a->dtype), dims(a->dims, *e).c_str());
     for (const auto &r : e->results)
       std::printf("  out %-24s %s %s\n", r->name.c_str(),
-                  rt::dtypeName(r->buffer->dtype),
+                  kiln::dtypeName(r->buffer->dtype),
                   dims(r->buffer->dims, *e).c_str());
   }
 }
@@ -249,7 +249,7 @@ int main(int argc, char **argv) {
   if (o.warmup < 0 || o.iters < 1)
     return fail("--warmup must be >= 0 and --iters >= 1");
 
-  auto artifact = rt::Artifact::open(o.artifact);
+  auto artifact = kiln::Artifact::open(o.artifact);
   if (!artifact.ok())
     return fail(std::string(artifact.status().message()));
   if (o.info) {
@@ -277,7 +277,7 @@ int main(int argc, char **argv) {
                 "executor (no CUDA toolkit at build time)");
 #endif
   }
-  auto model = rt::fromArtifact((*artifact)->manifest().model.get());
+  auto model = kiln::fromArtifact((*artifact)->manifest().model.get());
   if (!model.ok())
     return fail(absl::StrCat(o.artifact, ": ", model.status().message()));
   if (o.inputIds.empty())

@@ -26,8 +26,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/kiln/KilnOps.h"
-#include "frontend/Files.h"
-#include "frontend/ModelRunner.h"
+#include "support/Files.h"
+#include "compiler/ModelLoader.h"
 #include "passes/ArtifactExport.h"
 #include "passes/CpuKernels.h"
 #include "passes/CpuObject.h"
@@ -301,7 +301,7 @@ int main(int argc, char **argv) {
       options.externalWeights = externalWeights;
       options.gemmDtype = gemmDtype;
       options.cacheWidth = c.numKvHeads * c.headDim;
-      options.cacheLayers = c.family == kiln::ModelFamily::T5
+      options.cacheLayers = c.family == kiln::Family::T5
                                 ? c.numDecoderLayers
                             : c.isDecoderOnly() ? c.numLayers
                                                 : 0;

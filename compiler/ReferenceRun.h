@@ -1,16 +1,16 @@
-//===- ModelRunner.h - running a Hugging Face folder through the interpreter //
+//===- ReferenceRun.h - a loaded model run on the reference interpreter ---===//
 //
 // What kiln-interpret does, as a library the golden tests call directly:
-// load a folder (config, weights, graph) and run a request through the
+// run a request on a loaded model (compiler/ModelLoader.h) through the
 // runtime's model driver (runtime/Driver.h: input checks, padding, entry
 // points, generation with the kv cache) on the reference interpreter.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef KILN_FRONTEND_MODELRUNNER_H
-#define KILN_FRONTEND_MODELRUNNER_H
+#ifndef KILN_COMPILER_REFERENCERUN_H
+#define KILN_COMPILER_REFERENCERUN_H
 
-#include "frontend/HfConfig.h"
+#include "compiler/ModelLoader.h"
 #include "frontend/Interpreter.h"
 #include "runtime/Driver.h"
 
@@ -22,18 +22,6 @@
 #include <vector>
 
 namespace kiln {
-
-struct LoadedModel {
-  ModelConfig config;
-  std::unique_ptr<WeightStore> weights;
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-};
-
-/// Reads config and weights from `dir` and builds the graph; with
-/// `decompose`, runs --kiln-decompose over it.
-absl::StatusOr<LoadedModel> loadModel(mlir::MLIRContext &context,
-                                      const std::string &dir,
-                                      bool decompose = false);
 
 struct RunRequest {
   std::vector<std::vector<int64_t>> inputIds; // one unpadded list per sequence
@@ -58,9 +46,6 @@ struct RunResult {
 absl::StatusOr<RunResult> runModel(const LoadedModel &model,
                                    const RunRequest &request);
 
-/// What the runtime's driver needs to know of a model with `config`.
-rt::ModelInfo modelInfo(const ModelConfig &config);
-
 } // namespace kiln
 
-#endif // KILN_FRONTEND_MODELRUNNER_H
+#endif // KILN_COMPILER_REFERENCERUN_H

@@ -4,8 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef KILN_FRONTEND_FILES_H
-#define KILN_FRONTEND_FILES_H
+#ifndef KILN_SUPPORT_FILES_H
+#define KILN_SUPPORT_FILES_H
 
 #include "absl/status/statusor.h"
 
@@ -26,4 +26,4 @@ absl::StatusOr<nlohmann::json> readJsonObject(const std::string &path);
 
 } // namespace kiln
 
-#endif // KILN_FRONTEND_FILES_H
+#endif // KILN_SUPPORT_FILES_H

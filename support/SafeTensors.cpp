@@ -7,11 +7,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontend/SafeTensors.h"
+#include "support/SafeTensors.h"
 
-#include "frontend/Half.h"
+#include "support/Half.h"
 
-#include "frontend/Files.h"
+#include "support/Files.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"

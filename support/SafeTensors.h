@@ -12,8 +12,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef KILN_FRONTEND_SAFETENSORS_H
-#define KILN_FRONTEND_SAFETENSORS_H
+#ifndef KILN_SUPPORT_SAFETENSORS_H
+#define KILN_SUPPORT_SAFETENSORS_H
 
 #include "absl/status/statusor.h"
 
@@ -106,4 +106,4 @@ private:
 
 } // namespace kiln
 
-#endif // KILN_FRONTEND_SAFETENSORS_H
+#endif // KILN_SUPPORT_SAFETENSORS_H

@@ -1,6 +1,6 @@
 //===- Artifact.cpp - the .kiln file: write, map, validate ----------------===//
 
-#include "runtime/Artifact.h"
+#include "artifact/Artifact.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace kiln::rt {
+namespace kiln {
 
 namespace {
 
@@ -324,4 +324,4 @@ Artifact::open(const std::string &path) {
   return a;
 }
 
-} // namespace kiln::rt
+} // namespace kiln

@@ -16,10 +16,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef KILN_RUNTIME_ARTIFACT_H
-#define KILN_RUNTIME_ARTIFACT_H
+#ifndef KILN_ARTIFACT_ARTIFACT_H
+#define KILN_ARTIFACT_ARTIFACT_H
 
-#include "runtime/Artifact_generated.h"
+#include "artifact/Artifact_generated.h"
 
 #include "absl/status/statusor.h"
 
@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-namespace kiln::rt {
+namespace kiln {
 
 inline constexpr char kArtifactMagic[8] = {'K', 'I', 'L', 'N',
                                            'A', 'R', 'T', '\0'};
@@ -91,6 +91,6 @@ private:
 const char *dtypeName(artifact::DType dtype);
 size_t dtypeBytes(artifact::DType dtype);
 
-} // namespace kiln::rt
+} // namespace kiln
 
-#endif // KILN_RUNTIME_ARTIFACT_H
+#endif // KILN_ARTIFACT_ARTIFACT_H

@@ -6,9 +6,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontend/Npy.h"
+#include "support/Npy.h"
 
-#include "frontend/Files.h"
+#include "support/Files.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"

@@ -1,6 +1,6 @@
 //===- Files.cpp - reading the files of a model folder ---------------------===//
 
-#include "frontend/Files.h"
+#include "support/Files.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"

@@ -1,76 +1,13 @@
-//===- ModelRunner.cpp - running a folder through the interpreter ---------===//
+//===- ReferenceRun.cpp - a loaded model run on the reference interpreter -===//
 
-#include "frontend/ModelRunner.h"
-
-#include "models/Models.h"
-#include "passes/Passes.h"
+#include "compiler/ReferenceRun.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "mlir/Pass/PassManager.h"
 
 using namespace mlir;
 
 namespace kiln {
-
-absl::StatusOr<LoadedModel> loadModel(MLIRContext &context,
-                                      const std::string &dir,
-                                      bool decompose) {
-  LoadedModel model;
-  auto config = loadModelConfig(dir);
-  if (!config.ok())
-    return config.status();
-  model.config = std::move(*config);
-  auto weights = WeightStore::openFolder(dir);
-  if (!weights.ok())
-    return weights.status();
-  model.weights = std::move(*weights);
-  auto module = buildModel(context, model.config, *model.weights);
-  if (!module.ok())
-    return module.status();
-  model.module = std::move(*module);
-  if (decompose) {
-    PassManager pm(&context);
-    pm.addPass(createKilnDecompose());
-    if (failed(pm.run(*model.module)))
-      return absl::InternalError("--kiln-decompose failed");
-  }
-  return model;
-}
-
-rt::ModelInfo modelInfo(const ModelConfig &c) {
-  rt::ModelInfo m;
-  switch (c.family) {
-  case ModelFamily::Gpt2:
-    m.family = rt::Family::Gpt2;
-    break;
-  case ModelFamily::Llama:
-    m.family = rt::Family::Llama;
-    break;
-  case ModelFamily::Bert:
-    m.family = rt::Family::Bert;
-    break;
-  case ModelFamily::Roberta:
-    m.family = rt::Family::Roberta;
-    break;
-  case ModelFamily::T5:
-    m.family = rt::Family::T5;
-    break;
-  }
-  m.architecture = architectureName(c.architecture);
-  m.vocabSize = c.vocabSize;
-  m.typeVocabSize = c.typeVocabSize;
-  m.padId = c.padIdOrZero();
-  m.eosIds = c.eosIds;
-  // RoBERTa's positions start past the pad id; T5's are relative.
-  m.positionLimit = c.maxPositions;
-  if (c.family == ModelFamily::Roberta)
-    m.positionLimit = c.maxPositions - c.padIdOrZero() - 1;
-  if (c.family == ModelFamily::T5)
-    m.positionLimit = 0;
-  m.decoderStartId = c.decoderStartId.value_or(-1);
-  return m;
-}
 
 namespace {
 
@@ -118,7 +55,7 @@ public:
   absl::Status resetCaches(int64_t batch, int64_t length) override {
     const ModelConfig &c = model_.config;
     int64_t layers =
-        c.family == ModelFamily::T5 ? c.numDecoderLayers : c.numLayers;
+        c.family == Family::T5 ? c.numDecoderLayers : c.numLayers;
     caches_.clear();
     for (int64_t i = 0; i < 2 * layers; ++i)
       caches_.push_back(HostTensor::zeros(

@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef KILN_FRONTEND_HALF_H
-#define KILN_FRONTEND_HALF_H
+#ifndef KILN_SUPPORT_HALF_H
+#define KILN_SUPPORT_HALF_H
 
 #include <cstdint>
 #include <cstring>
@@ -96,4 +96,4 @@ KILN_HOST_DEVICE inline uint16_t floatToHalf(float f) {
 
 } // namespace kiln
 
-#endif // KILN_FRONTEND_HALF_H
+#endif // KILN_SUPPORT_HALF_H

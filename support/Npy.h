@@ -5,8 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef KILN_FRONTEND_NPY_H
-#define KILN_FRONTEND_NPY_H
+#ifndef KILN_SUPPORT_NPY_H
+#define KILN_SUPPORT_NPY_H
 
 #include "absl/status/statusor.h"
 
@@ -31,4 +31,4 @@ absl::StatusOr<NpyArray> readNpy(const std::string &path);
 
 } // namespace kiln
 
-#endif // KILN_FRONTEND_NPY_H
+#endif // KILN_SUPPORT_NPY_H

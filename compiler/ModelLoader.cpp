@@ -1,0 +1,57 @@
+//===- ModelLoader.cpp - a Hugging Face folder as kiln IR -----------------===//
+
+#include "compiler/ModelLoader.h"
+
+#include "models/Models.h"
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+
+using namespace mlir;
+
+namespace kiln {
+
+absl::StatusOr<LoadedModel> loadModel(MLIRContext &context,
+                                      const std::string &dir,
+                                      bool decompose) {
+  LoadedModel model;
+  auto config = loadModelConfig(dir);
+  if (!config.ok())
+    return config.status();
+  model.config = std::move(*config);
+  auto weights = WeightStore::openFolder(dir);
+  if (!weights.ok())
+    return weights.status();
+  model.weights = std::move(*weights);
+  auto module = buildModel(context, model.config, *model.weights);
+  if (!module.ok())
+    return module.status();
+  model.module = std::move(*module);
+  if (decompose) {
+    PassManager pm(&context);
+    pm.addPass(createKilnDecompose());
+    if (failed(pm.run(*model.module)))
+      return absl::InternalError("--kiln-decompose failed");
+  }
+  return model;
+}
+
+kiln::ModelInfo modelInfo(const ModelConfig &c) {
+  kiln::ModelInfo m;
+  m.family = c.family;
+  m.architecture = architectureName(c.architecture);
+  m.vocabSize = c.vocabSize;
+  m.typeVocabSize = c.typeVocabSize;
+  m.padId = c.padIdOrZero();
+  m.eosIds = c.eosIds;
+  // RoBERTa's positions start past the pad id; T5's are relative.
+  m.positionLimit = c.maxPositions;
+  if (c.family == Family::Roberta)
+    m.positionLimit = c.maxPositions - c.padIdOrZero() - 1;
+  if (c.family == Family::T5)
+    m.positionLimit = 0;
+  m.decoderStartId = c.decoderStartId.value_or(-1);
+  return m;
+}
+
+} // namespace kiln

@@ -1,0 +1,40 @@
+//===- ModelLoader.h - a Hugging Face folder as kiln IR -------------------===//
+//
+// What every tool starts from: config.json and the safetensors of a folder,
+// the model built as a kiln module (models/), and what the runtime's driver
+// needs to know of it. Needs no interpreter and no BLAS.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_COMPILER_MODELLOADER_H
+#define KILN_COMPILER_MODELLOADER_H
+
+#include "artifact/ModelInfo.h"
+#include "frontend/HfConfig.h"
+#include "support/SafeTensors.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <memory>
+#include <string>
+
+namespace kiln {
+
+struct LoadedModel {
+  ModelConfig config;
+  std::unique_ptr<WeightStore> weights;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+};
+
+/// Reads config and weights from `dir` and builds the graph; with
+/// `decompose`, runs --kiln-decompose over it.
+absl::StatusOr<LoadedModel> loadModel(mlir::MLIRContext &context,
+                                      const std::string &dir,
+                                      bool decompose = false);
+
+/// What the runtime's driver needs to know of a model with `config`.
+ModelInfo modelInfo(const ModelConfig &config);
+
+} // namespace kiln
+
+#endif // KILN_COMPILER_MODELLOADER_H
