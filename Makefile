@@ -1,14 +1,15 @@
 # Kiln's one-command entry points. `make check` is what CI runs: install the
 # system packages if missing, configure, build with ninja, run every test,
 # then build the runtime-only configuration (no LLVM/MLIR) and check its
-# kiln-run against the full build's.
+# kiln-run against the full build's, then the ASan + UBSan tests of the
+# libraries below the compiler (make check-asan).
 # `make demo` builds the same way, then compiles the committed GPT-2 and BERT
 # fixtures with kilnc and runs them with kiln-run (tools/demo.sh).
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= 2
 
-.PHONY: all deps configure build check demo clean
+.PHONY: all deps configure build check check-asan demo clean
 
 all: build
 
@@ -24,9 +25,17 @@ build: configure
 check: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
 	bash test/tools/runtime-only-check.sh $(BUILD_DIR)
+	$(MAKE) check-asan
+
+# ASan + UBSan build of the support, artifact, runtime and interpreter
+# tests (CMakePresets.json "asan", build-asan/).
+check-asan: deps
+	cmake --preset asan
+	cmake --build --preset asan -j$(JOBS)
+	ctest --preset asan
 
 demo: build
 	bash tools/demo.sh $(BUILD_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR) $(BUILD_DIR)-runtime-only
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-runtime-only build-asan

@@ -3,6 +3,12 @@
 #include "artifact/Artifact.h"
 
 #include "absl/strings/str_cat.h"
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>

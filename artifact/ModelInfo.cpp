@@ -1,6 +1,8 @@
 //===- ModelInfo.cpp - what running a model needs to know of it -----------===//
 
 #include "artifact/ModelInfo.h"
+#include "artifact/Family.h"
+#include <memory>
 
 namespace kiln {
 

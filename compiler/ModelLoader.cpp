@@ -12,8 +12,7 @@ using namespace mlir;
 namespace kiln {
 
 absl::StatusOr<LoadedModel> loadModel(MLIRContext &context,
-                                      const std::string &dir,
-                                      bool decompose) {
+                                      const std::string &dir, bool decompose) {
   LoadedModel model;
   auto config = loadModelConfig(dir);
   if (!config.ok())

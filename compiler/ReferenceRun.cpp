@@ -34,8 +34,8 @@ HostTensor toHost(const rt::Tensor &t, Type elementType) {
 /// Float results cross as f64, so --fp64 runs keep their precision.
 rt::Tensor fromHost(const HostTensor &h) {
   bool isInt = h.elementType.isInteger(64) || h.elementType.isInteger(32);
-  rt::Tensor t = rt::Tensor::zeros(isInt ? rt::DType::I64 : rt::DType::F64,
-                                   h.shape);
+  rt::Tensor t =
+      rt::Tensor::zeros(isInt ? rt::DType::I64 : rt::DType::F64, h.shape);
   for (size_t i = 0; i < h.values.size(); ++i) {
     if (isInt)
       t.data<int64_t>()[i] = static_cast<int64_t>(h.values[i]);
@@ -54,8 +54,7 @@ public:
 
   absl::Status resetCaches(int64_t batch, int64_t length) override {
     const ModelConfig &c = model_.config;
-    int64_t layers =
-        c.family == Family::T5 ? c.numDecoderLayers : c.numLayers;
+    int64_t layers = c.family == Family::T5 ? c.numDecoderLayers : c.numLayers;
     caches_.clear();
     for (int64_t i = 0; i < 2 * layers; ++i)
       caches_.push_back(HostTensor::zeros(
@@ -72,8 +71,8 @@ public:
       return absl::InternalError("the model has no entry point " + entry);
     std::vector<HostTensor> args;
     for (size_t i = 0; i < arguments.size(); ++i)
-      args.push_back(toHost(arguments[i],
-                            getElementTypeOrSelf(fn.getArgumentTypes()[i])));
+      args.push_back(
+          toHost(arguments[i], getElementTypeOrSelf(fn.getArgumentTypes()[i])));
     bool withCaches = fn.getNumArguments() > arguments.size();
     if (withCaches)
       args.insert(args.end(), caches_.begin(), caches_.end());
@@ -111,13 +110,7 @@ absl::StatusOr<RunResult> runModel(const LoadedModel &model,
   if (request.observer)
     interpreter.setObserver(request.observer);
   InterpreterExecutor executor(model, interpreter);
-  rt::Request r;
-  r.inputIds = request.inputIds;
-  r.tokenTypeIds = request.tokenTypeIds;
-  r.maxNewTokens = request.maxNewTokens;
-  r.ignoreEos = request.ignoreEos;
-  r.sampling = request.sampling;
-  auto response = rt::runModel(modelInfo(model.config), executor, r);
+  auto response = rt::runModel(modelInfo(model.config), executor, request);
   if (!response.ok())
     return response.status();
   RunResult result;

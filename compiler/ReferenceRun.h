@@ -23,12 +23,8 @@
 
 namespace kiln {
 
-struct RunRequest {
-  std::vector<std::vector<int64_t>> inputIds; // one unpadded list per sequence
-  std::vector<std::vector<int64_t>> tokenTypeIds; // optional, same lengths
-  int64_t maxNewTokens = 0;
-  bool ignoreEos = false;
-  rt::SamplingOptions sampling;
+/// The runtime driver's request, and how the interpreter runs it.
+struct RunRequest : rt::Request {
   InterpreterPrecision precision = InterpreterPrecision::F32;
   /// Runs func.call steps (compiled kernels) in place of their bodies.
   CallHandler callHandler;

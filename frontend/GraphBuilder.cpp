@@ -56,14 +56,14 @@ RankedTensorType GraphBuilder::i64(Shape shape) {
   return RankedTensorType::get(shape, b_.getI64Type());
 }
 
-std::vector<Value> GraphBuilder::beginFunction(
-    StringRef name, ArrayRef<std::pair<std::string, Type>> inputs) {
+std::vector<Value>
+GraphBuilder::beginFunction(StringRef name,
+                            ArrayRef<std::pair<std::string, Type>> inputs) {
   SmallVector<Type> types;
   for (const auto &input : inputs)
     types.push_back(input.second);
   b_.setInsertionPointToEnd(module_->getBody());
-  function_ =
-      func::FuncOp::create(b_, name, b_.getFunctionType(types, {}));
+  function_ = func::FuncOp::create(b_, name, b_.getFunctionType(types, {}));
   for (auto [i, input] : llvm::enumerate(inputs))
     function_.setArgAttr(i, "kiln.name", b_.getStringAttr(input.first));
   Block *entry = function_.addEntryBlock();
@@ -71,7 +71,8 @@ std::vector<Value> GraphBuilder::beginFunction(
   return std::vector<Value>(entry->args_begin(), entry->args_end());
 }
 
-void GraphBuilder::endFunction(ArrayRef<std::pair<std::string, Value>> outputs) {
+void GraphBuilder::endFunction(
+    ArrayRef<std::pair<std::string, Value>> outputs) {
   SmallVector<Value> values;
   SmallVector<Type> types;
   for (const auto &output : outputs) {
@@ -79,8 +80,7 @@ void GraphBuilder::endFunction(ArrayRef<std::pair<std::string, Value>> outputs) 
     types.push_back(output.second.getType());
   }
   func::ReturnOp::create(b_, values);
-  function_.setType(
-      b_.getFunctionType(function_.getArgumentTypes(), types));
+  function_.setType(b_.getFunctionType(function_.getArgumentTypes(), types));
   for (auto [i, output] : llvm::enumerate(outputs))
     function_.setResultAttr(i, "kiln.name", b_.getStringAttr(output.first));
 }
@@ -99,9 +99,8 @@ absl::StatusOr<OwningOpRef<ModuleOp>> GraphBuilder::finish() {
     return success();
   });
   if (failed(verify(*module_)))
-    return absl::InternalError(
-        absl::StrCat("the built graph does not verify (a Kiln bug):\n",
-                     messages));
+    return absl::InternalError(absl::StrCat(
+        "the built graph does not verify (a Kiln bug):\n", messages));
   return std::move(module_);
 }
 
@@ -129,8 +128,8 @@ Value GraphBuilder::param(const std::string &name, Shape shape) {
                         "F64)"));
     else if (llvm::ArrayRef<int64_t>(view->shape) != shape)
       fail(absl::StrCat("tensor '", *resolved, "' in ", view->file,
-                        " has shape ", formatDims(view->shape),
-                        ", expected ", formatDims(shape)));
+                        " has shape ", formatDims(view->shape), ", expected ",
+                        formatDims(shape)));
     else
       elementType = stored;
   }
@@ -180,8 +179,7 @@ Value GraphBuilder::select(Value condition, Value onTrue, Value onFalse) {
   return SelectOp::create(b_, condition, onTrue, onFalse);
 }
 
-Value GraphBuilder::matmul(Value a, Value b, bool transposeA,
-                           bool transposeB) {
+Value GraphBuilder::matmul(Value a, Value b, bool transposeA, bool transposeB) {
   return MatmulOp::create(b_, a, b, transposeA, transposeB);
 }
 
@@ -210,9 +208,8 @@ Value GraphBuilder::embedding(Value table, Value ids) {
 
 Value GraphBuilder::reshape(Value x, Shape shape) {
   auto type = llvm::cast<RankedTensorType>(x.getType());
-  return ReshapeOp::create(b_, RankedTensorType::get(shape,
-                                                     type.getElementType()),
-                           x);
+  return ReshapeOp::create(
+      b_, RankedTensorType::get(shape, type.getElementType()), x);
 }
 
 Value GraphBuilder::transpose(Value x, ArrayRef<int64_t> permutation) {
@@ -231,8 +228,7 @@ GraphBuilder::attention(Value q, Value k, Value v,
       options.scale ? b_.getF64FloatAttr(*options.scale) : FloatAttr();
   auto op = AttentionOp::create(
       b_, q, k, v, options.keyMask, options.bias, options.kCache,
-      options.vCache, options.positions,
-      b_.getI64IntegerAttr(options.numHeads),
+      options.vCache, options.positions, b_.getI64IntegerAttr(options.numHeads),
       b_.getI64IntegerAttr(options.numKvHeads),
       MaskKindAttr::get(&context_, options.mask), scale);
   AttentionResult result;
@@ -251,13 +247,11 @@ Value GraphBuilder::rotary(Value x, Value positions, int64_t numHeads,
 }
 
 Value GraphBuilder::relativePositionBias(Value table, Value queryPositions,
-                                         Value keyPositions,
-                                         bool bidirectional,
+                                         Value keyPositions, bool bidirectional,
                                          int64_t numBuckets,
                                          int64_t maxDistance) {
-  return RelativePositionBiasOp::create(
-      b_, table, queryPositions, keyPositions, bidirectional, numBuckets,
-      maxDistance);
+  return RelativePositionBiasOp::create(b_, table, queryPositions, keyPositions,
+                                        bidirectional, numBuckets, maxDistance);
 }
 
 } // namespace kiln

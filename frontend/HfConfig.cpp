@@ -1,4 +1,4 @@
-//===- HfConfig.cpp - Hugging Face config readers --------------------------===//
+//===- HfConfig.cpp - Hugging Face config readers -------------------------===//
 //
 // One reader per family. Defaults are transformers' (GPT2Config, BertConfig,
 // RobertaConfig, T5Config, LlamaConfig); the size fields (vocab, width,
@@ -15,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 
 #include <nlohmann/json.hpp>
-
 
 namespace kiln {
 
@@ -140,8 +139,7 @@ std::optional<HfActivation> parseActivation(const std::string &name) {
     return HfActivation::Relu;
   if (name == "gelu")
     return HfActivation::GeluErf;
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh" ||
-      name == "gelu_fast")
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast")
     return HfActivation::GeluTanh;
   if (name == "silu" || name == "swish")
     return HfActivation::Silu;
@@ -308,8 +306,7 @@ constexpr ArchitectureEntry kArchitectures[] = {
     {"BertForSequenceClassification",
      Architecture::BertForSequenceClassification, Family::Bert},
     {"RobertaModel", Architecture::RobertaModel, Family::Roberta},
-    {"RobertaForMaskedLM", Architecture::RobertaForMaskedLM,
-     Family::Roberta},
+    {"RobertaForMaskedLM", Architecture::RobertaForMaskedLM, Family::Roberta},
     {"RobertaForSequenceClassification",
      Architecture::RobertaForSequenceClassification, Family::Roberta},
     {"T5ForConditionalGeneration", Architecture::T5ForConditionalGeneration,
@@ -344,8 +341,7 @@ absl::StatusOr<ModelConfig> loadModelConfig(const std::string &dir) {
           {"gpt2", {Family::Gpt2, Architecture::Gpt2LMHead}},
           {"bert", {Family::Bert, Architecture::BertModel}},
           {"roberta", {Family::Roberta, Architecture::RobertaModel}},
-          {"t5",
-           {Family::T5, Architecture::T5ForConditionalGeneration}},
+          {"t5", {Family::T5, Architecture::T5ForConditionalGeneration}},
           {"llama", {Family::Llama, Architecture::LlamaForCausalLM}},
       };
   bool known = false;
@@ -357,9 +353,9 @@ absl::StatusOr<ModelConfig> loadModelConfig(const std::string &dir) {
     }
   }
   if (!known)
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": unknown model_type \"", modelType,
-        "\" (Kiln builds gpt2, bert, roberta, t5 and llama)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": unknown model_type \"", modelType,
+                     "\" (Kiln builds gpt2, bert, roberta, t5 and llama)"));
 
   if (f.has("architectures")) {
     const Json &archs = (*json)["architectures"];
@@ -403,10 +399,9 @@ absl::StatusOr<ModelConfig> loadModelConfig(const std::string &dir) {
     c.headDim = c.hiddenSize / c.numHeads;
   }
   if (c.numKvHeads <= 0 || c.numHeads % c.numKvHeads != 0)
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": ", c.numHeads,
-                     " attention heads are not a multiple of ", c.numKvHeads,
-                     " key/value heads"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ", c.numHeads, " attention heads are not a multiple of ",
+        c.numKvHeads, " key/value heads"));
   if (c.family == Family::Llama && c.headDim % 2 != 0)
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": rotary embeddings need an even head_dim, got ", c.headDim));

@@ -10,6 +10,7 @@
 #include "frontend/Interpreter.h"
 
 #include "dialects/kiln/KilnOps.h"
+#include "support/Half.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -78,34 +79,6 @@ std::vector<int64_t> stridesOf(const Shape &shape) {
   return strides;
 }
 
-/// Rounds a value to bf16 (round to nearest even), kept as double.
-double roundToBF16(double value) {
-  float f = static_cast<float>(value);
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof bits);
-  if ((bits & 0x7f800000u) == 0x7f800000u) // inf / nan
-    return f;
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  bits &= 0xffff0000u;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-/// Rounds a value to IEEE half precision, kept as double.
-double roundToF16(double value) {
-  if (!std::isfinite(value))
-    return value;
-  double magnitude = std::fabs(value);
-  if (magnitude >= 65520.0)
-    return std::copysign(std::numeric_limits<double>::infinity(), value);
-  int exponent;
-  std::frexp(magnitude, &exponent); // magnitude = m * 2^exponent, m in [.5,1)
-  // 11 significant bits for normals; subnormals have a fixed quantum 2^-24.
-  int quantumExponent = std::max(exponent - 11, -24);
-  double quantum = std::ldexp(1.0, quantumExponent);
-  return std::copysign(std::nearbyint(magnitude / quantum) * quantum, value);
-}
-
 /// The lowest finite value of a float type.
 double lowestOf(Type type) {
   auto floatType = cast<FloatType>(type);
@@ -131,8 +104,7 @@ private:
   absl::Status error(const std::string &message) {
     return absl::InvalidArgumentError(
         absl::StrCat(locationOf(current_), ": '",
-                     current_->getName().getStringRef().str(), "': ",
-                     message));
+                     current_->getName().getStringRef().str(), "': ", message));
   }
   const Tensor &get(Value v) { return *values_.lookup(v); }
   /// Rounds to the element type of `result` and binds it.
@@ -180,9 +152,9 @@ double OpEvaluator::round(Type type, double value) const {
                ? static_cast<double>(static_cast<float>(value))
                : value;
   if (type.isBF16())
-    return roundToBF16(value);
+    return roundToBf16(value);
   if (type.isF16())
-    return roundToF16(value);
+    return roundToHalf(value);
   if (type.isInteger(1))
     return value != 0 ? 1 : 0;
   // A float -> int cast of NaN, an infinity or an out-of-range value is
@@ -192,8 +164,8 @@ double OpEvaluator::round(Type type, double value) const {
       (type.isInteger(32) || type.isInteger(64)))
     return value;
   if (type.isInteger(32))
-    return static_cast<double>(static_cast<int32_t>(
-        static_cast<int64_t>(std::trunc(value))));
+    return static_cast<double>(
+        static_cast<int32_t>(static_cast<int64_t>(std::trunc(value))));
   if (type.isInteger(64))
     return std::trunc(value);
   return value;
@@ -202,8 +174,7 @@ double OpEvaluator::round(Type type, double value) const {
 void OpEvaluator::set(Value result, Tensor t) {
   t.elementType = cast<RankedTensorType>(result.getType()).getElementType();
   if (!t.elementType.isF64() &&
-      !(t.elementType.isF32() &&
-        in_.precision_ == InterpreterPrecision::F64))
+      !(t.elementType.isF32() && in_.precision_ == InterpreterPrecision::F64))
     for (double &v : t.values)
       v = round(t.elementType, v);
   values_[result] = std::make_shared<const Tensor>(std::move(t));
@@ -250,10 +221,9 @@ std::vector<int64_t> OpEvaluator::broadcastIndex(const Shape &from,
 absl::StatusOr<std::vector<Tensor>>
 OpEvaluator::run(func::FuncOp function, const std::vector<Tensor> &args) {
   if (args.size() != function.getNumArguments())
-    return absl::InvalidArgumentError(
-        absl::StrCat("@", function.getName().str(), " takes ",
-                     function.getNumArguments(), " arguments, got ",
-                     args.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "@", function.getName().str(), " takes ", function.getNumArguments(),
+        " arguments, got ", args.size()));
   for (auto [i, arg] : llvm::enumerate(function.getArguments())) {
     auto type = cast<RankedTensorType>(arg.getType());
     const Tensor &t = args[i];
@@ -313,14 +283,16 @@ absl::Status OpEvaluator::eval(Operation *op) {
         return evalBinary(op, fn);
       })
       .Case([&](MaxOp) {
-        return evalBinary(op, +[](double a, double b) {
-          return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
-        });
+        return evalBinary(
+            op, +[](double a, double b) {
+              return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
+            });
       })
       .Case([&](MinOp) {
-        return evalBinary(op, +[](double a, double b) {
-          return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
-        });
+        return evalBinary(
+            op, +[](double a, double b) {
+              return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
+            });
       })
       .Case([&](CompareOp o) { return evalCompare(o); })
       .Case([&](SelectOp o) { return evalSelect(o); })
@@ -339,8 +311,8 @@ absl::Status OpEvaluator::eval(Operation *op) {
         return evalUnary(op, +[](double x) { return x > 0 ? x : 0.0; });
       })
       .Case([&](SiluOp) {
-        return evalUnary(op,
-                         +[](double x) { return x / (1.0 + std::exp(-x)); });
+        return evalUnary(
+            op, +[](double x) { return x / (1.0 + std::exp(-x)); });
       })
       .Case([&](GeluOp o) {
         Fn1 fn = o.getApproximation() == GeluApproximation::Erf
@@ -387,9 +359,8 @@ absl::Status OpEvaluator::eval(Operation *op) {
       })
       .Case([&](AttentionOp o) { return evalAttention(o); })
       .Case([&](RotaryOp o) { return evalRotary(o); })
-      .Case([&](RelativePositionBiasOp o) {
-        return evalRelativePositionBias(o);
-      })
+      .Case(
+          [&](RelativePositionBiasOp o) { return evalRelativePositionBias(o); })
       .Case([&](func::CallOp call) -> absl::Status {
         std::vector<Tensor> args;
         for (Value v : call.getOperands())
@@ -586,9 +557,8 @@ absl::Status OpEvaluator::evalMatmul(MatmulOp op) {
     const double *pa = a.values.data() + i * m * k;
     const double *pb = b.values.data() + (rb == ra ? i * k * n : 0);
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, pa,
-                ta ? m : k, pb, tb ? k : n, 0.0, t.values.data() + i * m * n,
-                n);
+                tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, pa, ta ? m : k,
+                pb, tb ? k : n, 0.0, t.values.data() + i * m * n, n);
   }
   set(op.getResult(), std::move(t));
   return absl::OkStatus();
@@ -605,7 +575,8 @@ double applyActivation(Activation activation, double x) {
     return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
   case Activation::GeluTanh:
     return 0.5 * x *
-           (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+           (1.0 +
+            std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
   case Activation::Silu:
     return x / (1.0 + std::exp(-x));
   }
@@ -626,8 +597,8 @@ absl::Status OpEvaluator::evalLinear(LinearOp op) {
   t.shape = x.shape;
   t.shape.back() = n;
   t.values.assign(m * n, 0.0);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, inOut ? CblasNoTrans : CblasTrans,
-              m, n, k, 1.0, x.values.data(), k, w.values.data(), inOut ? n : k,
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, inOut ? CblasNoTrans : CblasTrans, m,
+              n, k, 1.0, x.values.data(), k, w.values.data(), inOut ? n : k,
               0.0, t.values.data(), n);
   const Tensor *bias = op.getBias() ? &get(op.getBias()) : nullptr;
   const Tensor *residual = op.getResidual() ? &get(op.getResidual()) : nullptr;
@@ -717,7 +688,7 @@ absl::Status OpEvaluator::evalReduce(ReduceOp op) {
     keptShape[d] = 1;
   int64_t outCount = product(keptShape);
   ReduceKind kind = op.getKind();
-  double init = kind == ReduceKind::Max ? -INFINITY
+  double init = kind == ReduceKind::Max   ? -INFINITY
                 : kind == ReduceKind::Min ? INFINITY
                                           : 0.0;
   Tensor t;
@@ -759,8 +730,8 @@ absl::Status OpEvaluator::evalEmbedding(EmbeddingOp op) {
   for (size_t i = 0; i < ids.values.size(); ++i) {
     double id = ids.values[i];
     if (!(id >= 0 && id < rows))
-      return error(absl::StrCat("id ", id, " is outside the table's ", rows,
-                                " rows"));
+      return error(
+          absl::StrCat("id ", id, " is outside the table's ", rows, " rows"));
     std::copy_n(table.values.begin() + static_cast<int64_t>(id) * h, h,
                 t.values.begin() + i * h);
   }
@@ -822,8 +793,8 @@ absl::Status OpEvaluator::evalConcat(ConcatOp op) {
     for (size_t d = 0; d < x.shape.size(); ++d)
       if (static_cast<int64_t>(d) != dim && x.shape[d] != first.shape[d])
         return error(absl::StrCat("inputs ", formatShape(first.shape), " and ",
-                                  formatShape(x.shape),
-                                  " differ outside dim ", dim));
+                                  formatShape(x.shape), " differ outside dim ",
+                                  dim));
     t.shape[dim] += x.shape[dim];
   }
   int64_t outer = product(Shape(t.shape.begin(), t.shape.begin() + dim));
@@ -845,8 +816,8 @@ absl::Status OpEvaluator::evalSlice(SliceOp op) {
   int64_t dim = op.getDim(), start = op.getStart(), end = op.getEnd(),
           step = op.getStep();
   if (end > x.shape[dim])
-    return error(absl::StrCat("slice end ", end, " exceeds size ",
-                              x.shape[dim], " of dim ", dim));
+    return error(absl::StrCat("slice end ", end, " exceeds size ", x.shape[dim],
+                              " of dim ", dim));
   Tensor t;
   t.shape = x.shape;
   t.shape[dim] = (end - start + step - 1) / step;
@@ -870,16 +841,15 @@ absl::Status OpEvaluator::evalCausalMask(CausalMaskOp op) {
   const Tensor *offsets = op.getOffsets() ? &get(op.getOffsets()) : nullptr;
   size_t rank = scores.shape.size();
   int64_t sq = scores.shape[rank - 2], sk = scores.shape[rank - 1];
-  int64_t perBatch = rank >= 3 ? product(Shape(scores.shape.begin() + 1,
-                                               scores.shape.end()))
-                               : scores.numElements();
+  int64_t perBatch =
+      rank >= 3 ? product(Shape(scores.shape.begin() + 1, scores.shape.end()))
+                : scores.numElements();
   double lowest = lowestOf(getElementTypeOrSelf(op.getType()));
   Tensor t = scores;
   for (int64_t e = 0; e < t.numElements(); ++e) {
     int64_t j = e % sk, i = (e / sk) % sq;
     int64_t offset =
-        offsets ? static_cast<int64_t>(offsets->values[e / perBatch])
-                : sk - sq;
+        offsets ? static_cast<int64_t>(offsets->values[e / perBatch]) : sk - sq;
     if (j > i + offset)
       t.values[e] = lowest;
   }
@@ -894,10 +864,9 @@ absl::StatusOr<Tensor> OpEvaluator::cacheWrite(const Tensor &cache,
           width = cache.shape[2], rows = update.shape[1];
   if (update.shape[0] != batch || positions.shape[0] != batch ||
       update.shape[2] != width)
-    return error(absl::StrCat("cache ", formatShape(cache.shape),
-                              ", new rows ", formatShape(update.shape),
-                              " and positions ", formatShape(positions.shape),
-                              " do not agree"));
+    return error(absl::StrCat("cache ", formatShape(cache.shape), ", new rows ",
+                              formatShape(update.shape), " and positions ",
+                              formatShape(positions.shape), " do not agree"));
   Tensor t = cache;
   for (int64_t b = 0; b < batch; ++b) {
     int64_t start = static_cast<int64_t>(positions.values[b]);
@@ -941,9 +910,9 @@ absl::Status OpEvaluator::evalAttention(AttentionOp op) {
   const Tensor *keyMask = op.getKeyMask() ? &get(op.getKeyMask()) : nullptr;
   const Tensor *bias = op.getBias() ? &get(op.getBias()) : nullptr;
   if (keyMask && (keyMask->shape != Shape{batch, sk}))
-    return error(absl::StrCat("key_mask ", formatShape(keyMask->shape),
-                              " is not [batch, key_len] = ",
-                              formatShape({batch, sk})));
+    return error(
+        absl::StrCat("key_mask ", formatShape(keyMask->shape),
+                     " is not [batch, key_len] = ", formatShape({batch, sk})));
   Shape biasShape = {batch, heads, sq, sk};
   std::vector<int64_t> biasIndex;
   if (bias) {
@@ -977,8 +946,8 @@ absl::Status OpEvaluator::evalAttention(AttentionOp op) {
             dot += qi[e] * kj[e];
           double s = scale == 1.0 ? r(dot) : r(r(dot) * scale);
           if (bias)
-            s = r(s + bias->values[biasIndex[((b * heads + h) * sq + i) * sk +
-                                             j]]);
+            s = r(s +
+                  bias->values[biasIndex[((b * heads + h) * sq + i) * sk + j]]);
           if (keyMask)
             s = r(s + r(r(1.0 - keyMask->values[b * sk + j]) * lowest));
           if (causal && j > i + offset)

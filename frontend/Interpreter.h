@@ -58,7 +58,9 @@ public:
 
   /// func.call runs the callee's body unless a handler is set (a test
   /// harness runs compiled kernels in its place).
-  void setCallHandler(CallHandler handler) { callHandler_ = std::move(handler); }
+  void setCallHandler(CallHandler handler) {
+    callHandler_ = std::move(handler);
+  }
   void setObserver(OpObserver observer) { observer_ = std::move(observer); }
 
   /// Runs `function` on `args` (one per argument, with concrete shapes that

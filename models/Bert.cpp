@@ -1,4 +1,4 @@
-//===- Bert.cpp - BERT and RoBERTa encoders and their heads ----------------===//
+//===- Bert.cpp - BERT and RoBERTa encoders and their heads ---------------===//
 //
 // transformers' BertModel / RobertaModel (post-norm encoder, absolute
 // positions, token types, pooler), the masked-LM heads and the
@@ -30,10 +30,10 @@ void buildBert(GraphBuilder &g, const ModelConfig &c) {
                        g.param(name + ".bias", {n}), eps);
   };
 
-  auto args = g.beginFunction(
-      "forward", {{"input_ids", g.i64({kDyn, kDyn})},
-                  {"token_type_ids", g.i64({kDyn, kDyn})},
-                  {"attention_mask", g.i64({kDyn, kDyn})}});
+  auto args =
+      g.beginFunction("forward", {{"input_ids", g.i64({kDyn, kDyn})},
+                                  {"token_type_ids", g.i64({kDyn, kDyn})},
+                                  {"attention_mask", g.i64({kDyn, kDyn})}});
   mlir::Value ids = args[0], tokenTypes = args[1], mask = args[2];
 
   mlir::Value positionIds;
@@ -47,15 +47,15 @@ void buildBert(GraphBuilder &g, const ModelConfig &c) {
     mlir::Value real = g.cast(g.compare(ComparePredicate::NE, ids, pad),
                               g.builder().getF32Type());
     mlir::Value s = g.iota(ids, 1);
-    mlir::Value upper = g.cast(
-        g.compare(ComparePredicate::LE, g.reshape(s, {kDyn, 1}),
-                  g.reshape(s, {1, kDyn})),
-        g.builder().getF32Type());
+    mlir::Value upper =
+        g.cast(g.compare(ComparePredicate::LE, g.reshape(s, {kDyn, 1}),
+                         g.reshape(s, {1, kDyn})),
+               g.builder().getF32Type());
     mlir::Value count = g.mul(g.matmul(real, upper), real);
     positionIds = g.add(g.cast(count, g.builder().getI64Type()), pad);
   }
-  mlir::Value h = g.embedding(
-      g.param("embeddings.word_embeddings.weight", {V, H}), ids);
+  mlir::Value h =
+      g.embedding(g.param("embeddings.word_embeddings.weight", {V, H}), ids);
   h = g.add(h, g.embedding(g.param("embeddings.position_embeddings.weight",
                                    {c.maxPositions, H}),
                            positionIds));
@@ -70,14 +70,14 @@ void buildBert(GraphBuilder &g, const ModelConfig &c) {
     options.numHeads = options.numKvHeads = c.numHeads;
     options.mask = MaskKind::Padding;
     options.keyMask = mask;
-    mlir::Value a = g.attention(dense(h, p + "attention.self.query", H, H),
-                                dense(h, p + "attention.self.key", H, H),
-                                dense(h, p + "attention.self.value", H, H),
-                                options)
-                        .output;
-    h = layerNorm(dense(a, p + "attention.output.dense", H, H,
-                        Activation::None, h),
-                  p + "attention.output.LayerNorm", H);
+    mlir::Value a =
+        g.attention(dense(h, p + "attention.self.query", H, H),
+                    dense(h, p + "attention.self.key", H, H),
+                    dense(h, p + "attention.self.value", H, H), options)
+            .output;
+    h = layerNorm(
+        dense(a, p + "attention.output.dense", H, H, Activation::None, h),
+        p + "attention.output.LayerNorm", H);
     mlir::Value m = dense(h, p + "intermediate.dense", I, H, act);
     h = layerNorm(dense(m, p + "output.dense", H, I, Activation::None, h),
                   p + "output.LayerNorm", H);
@@ -99,9 +99,8 @@ void buildBert(GraphBuilder &g, const ModelConfig &c) {
     mlir::Value x = dense(h, "cls.predictions.transform.dense", H, H, act);
     x = layerNorm(x, "cls.predictions.transform.LayerNorm", H);
     mlir::Value decoder =
-        c.tieWordEmbeddings
-            ? g.param(wordEmbeddings, {V, H})
-            : g.param("cls.predictions.decoder.weight", {V, H});
+        c.tieWordEmbeddings ? g.param(wordEmbeddings, {V, H})
+                            : g.param("cls.predictions.decoder.weight", {V, H});
     mlir::Value logits = g.linear(
         x, decoder,
         g.paramAny({"cls.predictions.bias", "cls.predictions.decoder.bias"},
@@ -123,8 +122,7 @@ void buildBert(GraphBuilder &g, const ModelConfig &c) {
     break;
   }
   case Architecture::BertForSequenceClassification:
-    g.endFunction(
-        {{"logits", dense(pooler(), "classifier", c.numLabels, H)}});
+    g.endFunction({{"logits", dense(pooler(), "classifier", c.numLabels, H)}});
     break;
   case Architecture::RobertaForSequenceClassification: {
     mlir::Value x = g.tanh(dense(firstToken(h), "classifier.dense", H, H));

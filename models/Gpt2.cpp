@@ -1,4 +1,4 @@
-//===- Gpt2.cpp - GPT2LMHeadModel ------------------------------------------===//
+//===- Gpt2.cpp - GPT2LMHeadModel -----------------------------------------===//
 //
 // transformers' GPT2LMHeadModel: learned positions, pre-norm blocks with
 // Conv1D weights stored [in, out] (used as stored), fused c_attn split into
@@ -20,30 +20,28 @@ void buildGpt2(GraphBuilder &g, const ModelConfig &c) {
   };
 
   for (bool decode : {false, true}) {
-    auto args = g.beginFunction(decode ? "decode" : "prefill",
-                                decoderInputs(g, decode ? 1 : kDyn,
-                                              c.numLayers, H));
+    auto args =
+        g.beginFunction(decode ? "decode" : "prefill",
+                        decoderInputs(g, decode ? 1 : kDyn, c.numLayers, H));
     mlir::Value ids = args[0], positions = args[1];
     mlir::Value positionIds = decoderPositionIds(g, ids, positions);
-    mlir::Value h = g.add(g.embedding(g.param("wte.weight", {V, H}), ids),
-                          g.embedding(g.param("wpe.weight", {c.maxPositions, H}),
-                                      positionIds));
+    mlir::Value h = g.add(
+        g.embedding(g.param("wte.weight", {V, H}), ids),
+        g.embedding(g.param("wpe.weight", {c.maxPositions, H}), positionIds));
     std::vector<std::pair<std::string, mlir::Value>> caches;
     for (int64_t l = 0; l < c.numLayers; ++l) {
       std::string p = "h." + std::to_string(l) + ".";
       mlir::Value x = layerNorm(h, p + "ln_1");
-      mlir::Value qkv =
-          g.linear(x, g.param(p + "attn.c_attn.weight", {H, 3 * H}),
-                   g.param(p + "attn.c_attn.bias", {3 * H}),
-                   WeightLayout::InOut);
+      mlir::Value qkv = g.linear(
+          x, g.param(p + "attn.c_attn.weight", {H, 3 * H}),
+          g.param(p + "attn.c_attn.bias", {3 * H}), WeightLayout::InOut);
       mlir::Value q = g.slice(qkv, 2, 0, H);
       mlir::Value k = g.slice(qkv, 2, H, 2 * H);
       mlir::Value v = g.slice(qkv, 2, 2 * H, 3 * H);
       auto attention = g.attention(
           q, k, v, decoderAttention(c, args, l, /*firstCache=*/2, positions));
       addCaches(caches, l, attention);
-      h = g.linear(attention.output,
-                   g.param(p + "attn.c_proj.weight", {H, H}),
+      h = g.linear(attention.output, g.param(p + "attn.c_proj.weight", {H, H}),
                    g.param(p + "attn.c_proj.bias", {H}), WeightLayout::InOut,
                    Activation::None, h);
       x = layerNorm(h, p + "ln_2");
@@ -55,9 +53,8 @@ void buildGpt2(GraphBuilder &g, const ModelConfig &c) {
                    Activation::None, h);
     }
     h = layerNorm(h, "ln_f");
-    mlir::Value head = c.tieWordEmbeddings
-                           ? g.param("wte.weight", {V, H})
-                           : g.param("lm_head.weight", {V, H});
+    mlir::Value head = c.tieWordEmbeddings ? g.param("wte.weight", {V, H})
+                                           : g.param("lm_head.weight", {V, H});
     endDecoder(g, g.linear(h, head, nullptr, WeightLayout::OutIn), caches);
   }
 }

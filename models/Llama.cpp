@@ -1,4 +1,4 @@
-//===- Llama.cpp - LlamaForCausalLM ----------------------------------------===//
+//===- Llama.cpp - LlamaForCausalLM ---------------------------------------===//
 //
 // transformers' LlamaForCausalLM: RMSNorm pre-norm blocks, rotary
 // embeddings (rope_theta, optional llama3 rope_scaling) on q and k,
@@ -23,8 +23,7 @@ void buildLlama(GraphBuilder &g, const ModelConfig &c) {
         c.ropeScaling->lowFreqFactor, c.ropeScaling->highFreqFactor,
         c.ropeScaling->originalMaxPositionEmbeddings);
   auto proj = [&](mlir::Value x, const std::string &name, int64_t out,
-                  int64_t in, bool hasBias,
-                  Activation act = Activation::None,
+                  int64_t in, bool hasBias, Activation act = Activation::None,
                   mlir::Value residual = nullptr) {
     mlir::Value bias = hasBias ? g.param(name + ".bias", {out}) : nullptr;
     return g.linear(x, g.param(name + ".weight", {out, in}), bias,
@@ -32,9 +31,9 @@ void buildLlama(GraphBuilder &g, const ModelConfig &c) {
   };
 
   for (bool decode : {false, true}) {
-    auto args = g.beginFunction(decode ? "decode" : "prefill",
-                                decoderInputs(g, decode ? 1 : kDyn,
-                                              c.numLayers, kvWidth));
+    auto args = g.beginFunction(
+        decode ? "decode" : "prefill",
+        decoderInputs(g, decode ? 1 : kDyn, c.numLayers, kvWidth));
     mlir::Value ids = args[0], positions = args[1];
     mlir::Value positionIds = decoderPositionIds(g, ids, positions);
     mlir::Value h = g.embedding(g.param("embed_tokens.weight", {V, H}), ids);

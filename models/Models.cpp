@@ -46,10 +46,10 @@ decoderInputs(GraphBuilder &g, int64_t seqLen, int64_t numLayers,
   std::vector<std::pair<std::string, mlir::Type>> inputs = {
       {"input_ids", g.i64({kDyn, seqLen})}, {"positions", g.i64({kDyn})}};
   for (int64_t l = 0; l < numLayers; ++l) {
-    inputs.push_back({"k_cache." + std::to_string(l),
-                      g.f32({kDyn, kDyn, cacheWidth})});
-    inputs.push_back({"v_cache." + std::to_string(l),
-                      g.f32({kDyn, kDyn, cacheWidth})});
+    inputs.push_back(
+        {"k_cache." + std::to_string(l), g.f32({kDyn, kDyn, cacheWidth})});
+    inputs.push_back(
+        {"v_cache." + std::to_string(l), g.f32({kDyn, kDyn, cacheWidth})});
   }
   return inputs;
 }

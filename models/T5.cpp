@@ -1,4 +1,4 @@
-//===- T5.cpp - T5ForConditionalGeneration ---------------------------------===//
+//===- T5.cpp - T5ForConditionalGeneration --------------------------------===//
 //
 // transformers' T5ForConditionalGeneration: shared embeddings, RMS layer
 // norms without bias, unscaled attention with bucketed relative-position
@@ -64,9 +64,9 @@ struct T5Builder {
   }
 
   void encode() {
-    auto args = g.beginFunction("encode",
-                                {{"input_ids", g.i64({kDyn, kDyn})},
-                                 {"attention_mask", g.i64({kDyn, kDyn})}});
+    auto args =
+        g.beginFunction("encode", {{"input_ids", g.i64({kDyn, kDyn})},
+                                   {"attention_mask", g.i64({kDyn, kDyn})}});
     mlir::Value ids = args[0], mask = args[1];
     mlir::Value h = g.embedding(sharedEmbedding(), ids);
     mlir::Value positions = g.iota(ids, 1);
@@ -98,10 +98,10 @@ struct T5Builder {
         {"attention_mask", g.i64({kDyn, kDyn})},
         {"positions", g.i64({kDyn})}};
     for (int64_t l = 0; l < c.numDecoderLayers; ++l) {
-      inputs.push_back({"k_cache." + std::to_string(l),
-                        g.f32({kDyn, kDyn, inner})});
-      inputs.push_back({"v_cache." + std::to_string(l),
-                        g.f32({kDyn, kDyn, inner})});
+      inputs.push_back(
+          {"k_cache." + std::to_string(l), g.f32({kDyn, kDyn, inner})});
+      inputs.push_back(
+          {"v_cache." + std::to_string(l), g.f32({kDyn, kDyn, inner})});
     }
     auto args = g.beginFunction("decode", inputs);
     mlir::Value ids = args[0], encoder = args[1], mask = args[2],
@@ -133,11 +133,11 @@ struct T5Builder {
       std::string e = p + "1.EncDecAttention.";
       auto cross = options(MaskKind::Padding);
       cross.keyMask = mask;
-      mlir::Value crossOut = g.attention(proj(x, e + "q", inner, D),
-                                         proj(encoder, e + "k", inner, D),
-                                         proj(encoder, e + "v", inner, D),
-                                         cross)
-                                 .output;
+      mlir::Value crossOut =
+          g.attention(proj(x, e + "q", inner, D),
+                      proj(encoder, e + "k", inner, D),
+                      proj(encoder, e + "v", inner, D), cross)
+              .output;
       h = proj(crossOut, e + "o", D, inner, h);
       h = feedForward(h, p + "2.");
     }

@@ -1,4 +1,4 @@
-//===- Passes.h - kiln passes ----------------------------------------------===//
+//===- Passes.h - kiln passes ---------------------------------------------===//
 //
 // Declarations and registration of every kiln pass (generated from
 // Passes.td).

@@ -1,4 +1,4 @@
-//===- Pipelines.h - kiln pass pipelines -----------------------------------===//
+//===- Pipelines.h - kiln pass pipelines ----------------------------------===//
 //
 // Pipelines are library functions shared by kilnc, kiln-opt (registered by
 // name) and tests.
@@ -20,9 +20,9 @@ void buildKilnToLinalgPipeline(mlir::OpPassManager &pm);
 /// point with weights bound as arguments and results as out-params (the
 /// form the JIT harness calls): kiln-bind-params, kiln-decompose-aggregates,
 /// one-shot bufferization with function boundaries, results to
-/// out-params, temporaries freed (ownership-based deallocation), copies as linalg.copy, linalg to loops, bf16/f16 arithmetic
-/// done in f32 and bf16 conversions expanded to integer ops (no
-/// compiler-runtime helpers), then
+/// out-params, temporaries freed (ownership-based deallocation), copies as
+/// linalg.copy, linalg to loops, bf16/f16 arithmetic done in f32 and bf16
+/// conversions expanded to integer ops (no compiler-runtime helpers), then
 /// memref/math/arith/cf/func to LLVM.
 /// Needs registerKilnCompilerPasses() (the pipeline is parsed by name).
 mlir::LogicalResult buildKilnCpuLoweringPipeline(mlir::OpPassManager &pm);

@@ -1,4 +1,4 @@
-//===- Registration.cpp - what Kiln's compiler tools register --------------===//
+//===- Registration.cpp - what Kiln's compiler tools register -------------===//
 
 #include "passes/Registration.h"
 

@@ -1,4 +1,4 @@
-//===- Registration.h - what Kiln's compiler tools register ----------------===//
+//===- Registration.h - what Kiln's compiler tools register ---------------===//
 //
 // One place (one heavy translation unit) registers the dialects, interface
 // extensions, LLVM IR translations and passes the compiler uses, so tools

@@ -1,10 +1,15 @@
 //===- Attention.cpp - the CPU attention step -----------------------------===//
 
 #include "runtime/Attention.h"
+#include "runtime/StepPlan.h"
+#include "runtime/ThreadPool.h"
 
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
+#include <iterator>
+#include <vector>
 
 namespace kiln::rt {
 

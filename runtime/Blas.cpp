@@ -1,9 +1,12 @@
 //===- Blas.cpp - single-precision GEMM for gemm steps --------------------===//
 
 #include "runtime/Blas.h"
+#include "runtime/StepPlan.h"
+#include "runtime/ThreadPool.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <dlfcn.h>
 

@@ -2,25 +2,35 @@
 
 #include "runtime/CpuExecutor.h"
 
-#include "support/SafeTensors.h"
+#include "artifact/Artifact.h"
 #include "runtime/Attention.h"
 #include "runtime/Blas.h"
+#include "runtime/Executor.h"
 #include "runtime/Norm.h"
 #include "runtime/StepPlan.h"
+#include "runtime/Tensor.h"
 #include "runtime/ThreadPool.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
 #include <functional>
 #include <map>
+#include <memory>
+#include <stdlib.h>
+#include <string>
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 namespace kiln::rt {
 

@@ -25,9 +25,9 @@
 namespace kiln::rt {
 
 struct CpuOptions {
-  int threads = 0;            // 0: one per core
-  std::string weightsDir;     // external weights: the Hugging Face folder
-  bool profile = false;       // time every step (see profile())
+  int threads = 0;        // 0: one per core
+  std::string weightsDir; // external weights: the Hugging Face folder
+  bool profile = false;   // time every step (see profile())
 };
 
 /// Wall time spent per step kind and per kernel, summed over calls.

@@ -3,13 +3,24 @@
 #include "runtime/CudaBlas.h"
 
 #include "absl/strings/str_cat.h"
+#include "runtime/CudaDriver.h"
+#include "runtime/StepPlan.h"
 
 // Types and enum values only; every function comes from dlsym.
+#include <array>
+#include <cstdint>
 #include <cstdlib>
 #include <cublasLt.h>
 #include <dlfcn.h>
+#include <initializer_list>
 #include <link.h>
+#include <map>
+#include <memory>
 #include <set>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace kiln::rt {
@@ -51,9 +62,9 @@ struct CudaBlas::Impl {
   decltype(&cublasLtMatmulPreferenceSetAttribute) prefSet = nullptr;
   decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic = nullptr;
   decltype(&cublasLtMatmul) matmul = nullptr;
-  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool,
-                         bool, int64_t, bool, int, bool, int,
-                         std::array<uint32_t, 4>>;
+  using Key =
+      std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool,
+                 int64_t, bool, int, bool, int, std::array<uint32_t, 4>>;
   std::map<Key, cublasLtMatmulAlgo_t> algos;
   std::set<Key> unfused; // shapes whose epilogue cuBLASLt cannot fuse
 
@@ -230,8 +241,10 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
       alignment(b, {batched * c.strideX * operandBytes}),
       alignment(a, {batched * c.strideY * operandBytes,
                     launched * c.launchStrideY * operandBytes}),
-      alignment(cBase, {batched * c.strideD * 4, launched * c.launchStrideD * 4}),
-      alignment(out, {batched * c.strideD * 4, launched * c.launchStrideD * 4})};
+      alignment(cBase,
+                {batched * c.strideD * 4, launched * c.launchStrideD * 4}),
+      alignment(out,
+                {batched * c.strideD * 4, launched * c.launchStrideD * 4})};
   Impl::Key key{c.dCols,     g.n,
                 g.k,         g.lda,
                 g.ldb,       g.transA,

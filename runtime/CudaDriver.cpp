@@ -5,6 +5,11 @@
 #include "absl/strings/str_cat.h"
 
 #include <dlfcn.h>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace kiln::rt {
 

@@ -2,16 +2,25 @@
 
 #include "runtime/CudaExecutor.h"
 
+#include "artifact/Artifact.h"
 #include "runtime/CudaBlas.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/CudaLaunch.h"
+#include "runtime/Executor.h"
 #include "runtime/StepPlan.h"
 
 #include "absl/strings/str_cat.h"
+#include "runtime/Tensor.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 // The runtime's own kernels (runtime/cuda/Kernels.cu), embedded at build
 // time.
@@ -200,8 +209,7 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
       !s.ok())
     return s;
   for (CUevent *e : {&stepsBegin, &stepsEnd})
-    if (absl::Status s = check(api.eventCreate(e, 0), "cuEventCreate");
-        !s.ok())
+    if (absl::Status s = check(api.eventCreate(e, 0), "cuEventCreate"); !s.ok())
       return s;
 
   // The generated kernels and the runtime's own.
@@ -642,7 +650,8 @@ CudaExecutor::Impl::run(const EntryT &entry,
   } else if (absl::Status s = enqueue(entry, *binding, p, pointer); !s.ok()) {
     return s;
   }
-  if (absl::Status s = check(api.eventRecord(stepsEnd, stream), "cuEventRecord");
+  if (absl::Status s =
+          check(api.eventRecord(stepsEnd, stream), "cuEventRecord");
       !s.ok())
     return s;
 

@@ -3,8 +3,14 @@
 #include "runtime/CudaLaunch.h"
 
 #include "absl/strings/str_cat.h"
+#include "runtime/CudaDriver.h"
+#include "runtime/StepPlan.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace kiln::rt {
 

@@ -2,16 +2,26 @@
 
 #include "runtime/Driver.h"
 
+#include "artifact/ModelInfo.h"
+#include "runtime/Executor.h"
+#include "runtime/Sampling.h"
 #include "runtime/StepPlan.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/Tensor.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace kiln::rt {
 
@@ -155,8 +165,8 @@ absl::Status checkLogits(const Tensor &t, const std::string &entry,
 /// picked from the first pass.
 std::vector<std::vector<int64_t>>
 generate(const ModelInfo &m, const Executor &executor, const Request &request,
-         Sampler &sampler,
-         std::vector<int64_t> next, std::vector<int64_t> positions,
+         Sampler &sampler, std::vector<int64_t> next,
+         std::vector<int64_t> positions,
          const std::function<absl::StatusOr<Tensor>(
              const std::vector<int64_t> &, const std::vector<int64_t> &)> &step,
          Response &response, absl::Status &status) {
@@ -315,8 +325,8 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
   response.outputs.push_back({"encoder_last_hidden_state", *hidden});
   if (request.maxNewTokens > 0) {
     response.generated =
-        generate(m, executor, request, sampler, first, std::vector<int64_t>(batch, 1),
-                 step, response, status);
+        generate(m, executor, request, sampler, first,
+                 std::vector<int64_t>(batch, 1), step, response, status);
     if (!status.ok())
       return status;
   }

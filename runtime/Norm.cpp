@@ -1,8 +1,10 @@
 //===- Norm.cpp - the CPU norm step ---------------------------------------===//
 
 #include "runtime/Norm.h"
+#include "runtime/StepPlan.h"
 
 #include <cmath>
+#include <cstdint>
 
 namespace kiln::rt {
 

@@ -20,8 +20,8 @@ namespace kiln::rt {
 
 struct SamplingOptions {
   bool greedy = true;
-  int64_t topK = 0;        // 0: no top-k filter
-  double topP = 1.0;       // 1: no top-p filter
+  int64_t topK = 0;  // 0: no top-k filter
+  double topP = 1.0; // 1: no top-p filter
   double temperature = 1.0;
   uint64_t seed = 0;
 

@@ -2,6 +2,8 @@
 
 #include "runtime/StepPlan.h"
 
+#include "artifact/Artifact.h"
+#include "runtime/Tensor.h"
 #include "support/Half.h"
 #include "support/SafeTensors.h"
 
@@ -10,9 +12,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace kiln::rt {
 

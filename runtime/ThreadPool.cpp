@@ -3,6 +3,10 @@
 #include "runtime/ThreadPool.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 namespace kiln::rt {
 

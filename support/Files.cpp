@@ -1,4 +1,4 @@
-//===- Files.cpp - reading the files of a model folder ---------------------===//
+//===- Files.cpp - reading the files of a model folder --------------------===//
 
 #include "support/Files.h"
 
@@ -6,7 +6,9 @@
 #include "absl/strings/str_cat.h"
 
 #include <fstream>
+#include <ios>
 #include <sstream>
+#include <string>
 #include <sys/stat.h>
 
 namespace kiln {

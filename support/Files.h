@@ -1,4 +1,4 @@
-//===- Files.h - reading the files of a model folder -----------------------===//
+//===- Files.h - reading the files of a model folder ----------------------===//
 //
 // The few file helpers the readers share (no LLVM: the runtime links them).
 //

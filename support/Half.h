@@ -9,6 +9,8 @@
 #ifndef KILN_SUPPORT_HALF_H
 #define KILN_SUPPORT_HALF_H
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -93,6 +95,30 @@ KILN_HOST_DEVICE inline uint16_t floatToHalf(float f) {
     ++half; // a carry into the exponent is still right (up to inf)
   return static_cast<uint16_t>(half);
 }
+
+#ifndef __CUDACC__
+/// `value` rounded to bf16 (through f32, as an f32 program narrows), kept
+/// in a double: what the reference interpreter stores for a bf16 result.
+inline double roundToBf16(double value) {
+  return bf16ToFloat(floatToBf16(static_cast<float>(value)));
+}
+
+/// `value` rounded to IEEE half precision directly (no f32 step), kept in a
+/// double: what the reference interpreter stores for an f16 result.
+inline double roundToHalf(double value) {
+  if (!std::isfinite(value))
+    return value;
+  double magnitude = std::fabs(value);
+  if (magnitude >= 65520.0)
+    return std::copysign(HUGE_VAL, value);
+  int exponent;
+  std::frexp(magnitude, &exponent); // magnitude = m * 2^exponent, m in [.5,1)
+  // 11 significant bits for normals; subnormals have a fixed quantum 2^-24.
+  int quantumExponent = std::max(exponent - 11, -24);
+  double quantum = std::ldexp(1.0, quantumExponent);
+  return std::copysign(std::nearbyint(magnitude / quantum) * quantum, value);
+}
+#endif
 
 } // namespace kiln
 

@@ -16,8 +16,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <ios>
+#include <string>
+#include <vector>
 
 namespace kiln {
 
@@ -29,9 +33,8 @@ absl::Status writeNpy(const std::string &path,
     absl::StrAppend(&dims, d, ",");
   if (shape.size() > 1)
     dims.pop_back(); // (n,) for rank 1, (a,b) otherwise
-  std::string header =
-      absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (",
-                   dims, "), }");
+  std::string header = absl::StrCat(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (", dims, "), }");
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
@@ -67,9 +70,9 @@ absl::StatusOr<NpyArray> readNpy(const std::string &path) {
     return bad("bad magic");
   if (bytes[6] != 1)
     return bad("only format version 1.0 is read");
-  size_t headerLength = static_cast<uint8_t>(bytes[8]) |
-                        (static_cast<size_t>(static_cast<uint8_t>(bytes[9]))
-                         << 8);
+  size_t headerLength =
+      static_cast<uint8_t>(bytes[8]) |
+      (static_cast<size_t>(static_cast<uint8_t>(bytes[9])) << 8);
   if (10 + headerLength > bytes.size())
     return bad("header runs past the end");
   std::string header = bytes.substr(10, headerLength);

@@ -17,14 +17,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
+#include <cerrno>
+#include <cstdint>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstring>
 #include <fcntl.h>
+#include <string>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 namespace kiln {
 

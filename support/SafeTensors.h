@@ -28,7 +28,20 @@ namespace kiln {
 
 /// Element types of the safetensors format.
 enum class DType {
-  Bool, U8, I8, F8E4M3, F8E5M2, I16, U16, F16, BF16, I32, U32, F32, I64, U64,
+  Bool,
+  U8,
+  I8,
+  F8E4M3,
+  F8E5M2,
+  I16,
+  U16,
+  F16,
+  BF16,
+  I32,
+  U32,
+  F32,
+  I64,
+  U64,
   F64
 };
 

@@ -17,6 +17,8 @@ PACKAGES=(
   cmake ninja-build ccache lld g++ python3
   # numpy: tools/gpu-check.sh's checks and tools/bench_model.py.
   python3-numpy
+  # The format and tidy checks (test/tools/) use LLVM 22's.
+  clang-format-22 clang-tidy-22
   # Libraries that LLVM's exported CMake targets reference.
   zlib1g-dev libzstd-dev libxml2-dev libedit-dev libcurl4-openssl-dev
 )

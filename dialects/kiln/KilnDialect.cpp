@@ -32,9 +32,8 @@ void KilnDialect::initialize() {
       >();
 }
 
-Operation *KilnDialect::materializeConstant(OpBuilder &builder,
-                                            Attribute value, Type type,
-                                            Location loc) {
+Operation *KilnDialect::materializeConstant(OpBuilder &builder, Attribute value,
+                                            Type type, Location loc) {
   auto elements = dyn_cast<ElementsAttr>(value);
   if (!elements || elements.getType() != type)
     return nullptr;
@@ -77,18 +76,15 @@ void RopeLlama3ScalingAttr::print(AsmPrinter &printer) const {
           << getOriginalMaxPositionEmbeddings() << ">";
 }
 
-LogicalResult
-RopeLlama3ScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                              llvm::APFloat factorValue,
-                              llvm::APFloat lowFreqFactorValue,
-                              llvm::APFloat highFreqFactorValue,
-                              int64_t originalMaxPositionEmbeddings) {
+LogicalResult RopeLlama3ScalingAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, llvm::APFloat factorValue,
+    llvm::APFloat lowFreqFactorValue, llvm::APFloat highFreqFactorValue,
+    int64_t originalMaxPositionEmbeddings) {
   double factor = factorValue.convertToDouble();
   double lowFreqFactor = lowFreqFactorValue.convertToDouble();
   double highFreqFactor = highFreqFactorValue.convertToDouble();
   if (!(factor > 0))
-    return emitError() << "rope_llama3 factor must be positive, got "
-                       << factor;
+    return emitError() << "rope_llama3 factor must be positive, got " << factor;
   if (!(lowFreqFactor > 0) || !(highFreqFactor > lowFreqFactor))
     return emitError() << "rope_llama3 needs 0 < low_freq_factor < "
                           "high_freq_factor, got "

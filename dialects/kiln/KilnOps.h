@@ -1,4 +1,4 @@
-//===- KilnOps.h - kiln dialect operations ---------------------------------===//
+//===- KilnOps.h - kiln dialect operations --------------------------------===//
 //
 // The ops of the kiln dialect (generated from KilnOps.td).
 //
@@ -28,8 +28,8 @@ bool isValidReshape(mlir::RankedTensorType source,
 /// The concrete result dims of `op` when its input has dims `sourceDims`:
 /// the op's (possibly dynamic) types say how dims regroup, `sourceDims`
 /// give the sizes.
-llvm::SmallVector<int64_t> reshapeResultDims(ReshapeOp op,
-                                             llvm::ArrayRef<int64_t> sourceDims);
+llvm::SmallVector<int64_t>
+reshapeResultDims(ReshapeOp op, llvm::ArrayRef<int64_t> sourceDims);
 } // namespace kiln
 
 #endif // KILN_DIALECTS_KILN_KILNOPS_H

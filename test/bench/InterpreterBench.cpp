@@ -36,8 +36,10 @@ double secondsSince(Clock::time_point start) {
 void writeModel(const fs::path &dir, int layers) {
   const int64_t H = 768, V = 50257, P = 1024, I = 3072;
   std::vector<std::pair<std::string, std::vector<int64_t>>> tensors = {
-      {"wte.weight", {V, H}}, {"wpe.weight", {P, H}},
-      {"ln_f.weight", {H}},   {"ln_f.bias", {H}}};
+      {"wte.weight", {V, H}},
+      {"wpe.weight", {P, H}},
+      {"ln_f.weight", {H}},
+      {"ln_f.bias", {H}}};
   for (int l = 0; l < layers; ++l) {
     std::string p = "h." + std::to_string(l) + ".";
     for (const char *ln : {"ln_1", "ln_2"}) {
@@ -136,8 +138,7 @@ int main(int argc, char **argv) {
                  std::string(result.status().message()).c_str());
     return 1;
   }
-  std::printf("gpt2-small shape: %d layers, %d-token prompt\n", layers,
-              tokens);
+  std::printf("gpt2-small shape: %d layers, %d-token prompt\n", layers, tokens);
   std::printf("  write random weights   %8.2f s\n", writeSeconds);
   std::printf("  config + graph build   %8.3f s\n", loadSeconds);
   std::printf("  interpret prefill      %8.2f s  (first run: includes "

@@ -78,9 +78,7 @@ float element(const void *base, cudaDataType_t type, int64_t i) {
   }
 }
 
-int64_t elementBytes(cudaDataType_t type) {
-  return type == CUDA_R_32F ? 4 : 2;
-}
+int64_t elementBytes(cudaDataType_t type) { return type == CUDA_R_32F ? 4 : 2; }
 
 } // namespace
 
@@ -151,9 +149,8 @@ cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *layout,
   if (ld < static_cast<int64_t>(std::max<uint64_t>(rows, 1)))
     return misuse("column-major layout with ld " + std::to_string(ld) +
                   " below its " + std::to_string(rows) + " rows");
-  *layout = reinterpret_cast<cublasLtMatrixLayout_t>(
-      new Layout{type, static_cast<int64_t>(rows), static_cast<int64_t>(cols),
-                 ld});
+  *layout = reinterpret_cast<cublasLtMatrixLayout_t>(new Layout{
+      type, static_cast<int64_t>(rows), static_cast<int64_t>(cols), ld});
   ++state.live;
   return CUBLAS_STATUS_SUCCESS;
 }
@@ -254,15 +251,12 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(
   return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t descHandle,
-                              const void *alphaPtr, const void *aPtr,
-                              cublasLtMatrixLayout_t aHandle, const void *bPtr,
-                              cublasLtMatrixLayout_t bHandle,
-                              const void *betaPtr, const void *cPtr,
-                              cublasLtMatrixLayout_t cHandle, void *dPtr,
-                              cublasLtMatrixLayout_t dHandle,
-                              const cublasLtMatmulAlgo_t *algo, void *, size_t,
-                              cudaStream_t) {
+cublasStatus_t cublasLtMatmul(
+    cublasLtHandle_t, cublasLtMatmulDesc_t descHandle, const void *alphaPtr,
+    const void *aPtr, cublasLtMatrixLayout_t aHandle, const void *bPtr,
+    cublasLtMatrixLayout_t bHandle, const void *betaPtr, const void *cPtr,
+    cublasLtMatrixLayout_t cHandle, void *dPtr, cublasLtMatrixLayout_t dHandle,
+    const cublasLtMatmulAlgo_t *algo, void *, size_t, cudaStream_t) {
   if (!algo)
     return misuse("cublasLtMatmul without an algorithm from the heuristic");
   // Copies: the descriptors may be destroyed before a captured product
@@ -344,7 +338,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t descHandle,
           if (d.epilogue == CUBLASLT_EPILOGUE_GELU ||
               d.epilogue == CUBLASLT_EPILOGUE_GELU_BIAS)
             v = 0.5 * v *
-                (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+                (1 +
+                 std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
           result[row + col * m] = static_cast<float>(v);
         }
       for (int64_t col = 0; col < n; ++col)

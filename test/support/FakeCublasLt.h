@@ -36,8 +36,8 @@ struct FakeMatmul {
   int operandType = 0; // cudaDataType_t of A and B
   int64_t m = 0, n = 0, k = 0, batch = 1;
   float alpha = 0, beta = 0;
-  bool cIsD = false;           // C and D the same buffer
-  uint32_t alignment[4] = {};  // A, B, C, D as the algorithm assumed
+  bool cIsD = false;          // C and D the same buffer
+  uint32_t alignment[4] = {}; // A, B, C, D as the algorithm assumed
 };
 
 struct FakeCublasLt {

@@ -1,4 +1,4 @@
-//===- npy-diff.cpp - compare two float32 .npy files -----------------------===//
+//===- npy-diff.cpp - compare two float32 .npy files ----------------------===//
 //
 //   npy-diff GOT.npy EXPECTED.npy [--rtol 1e-4] [--lengths 7,4]
 //
@@ -6,8 +6,8 @@
 // 1 when it exceeds --rtol, when the shapes differ, or when GOT holds NaN or
 // infinity. With --lengths, arrays whose dim 1 is the padded sequence
 // length skip the positions past each sequence's length (padding is never
-// compared; test/support/Golden.h). A test utility: lets lit tests check tools' .npy outputs
-// against the golden fixtures without Python.
+// compared; test/support/Golden.h). A test utility: lets lit tests check tools'
+// .npy outputs against the golden fixtures without Python.
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,9 +42,9 @@ int main(int argc, char **argv) {
   auto got = kiln::readNpy(argv[1]);
   auto expected = kiln::readNpy(argv[2]);
   if (!got.ok() || !expected.ok()) {
-    std::fprintf(stderr, "npy-diff: %s\n",
-                 std::string((!got.ok() ? got : expected).status().message())
-                     .c_str());
+    std::fprintf(
+        stderr, "npy-diff: %s\n",
+        std::string((!got.ok() ? got : expected).status().message()).c_str());
     return 1;
   }
   if (got->shape != expected->shape) {

@@ -10,11 +10,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "support/Files.h"
 #include "compiler/ReferenceRun.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 #include "passes/Registration.h"
+#include "support/Files.h"
 #include "test/support/Golden.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -107,8 +107,8 @@ protected:
       HostTensor t;
       t.shape = view->shape;
       t.values = view->toDouble();
-      buffers.push_back(Buffer::from(
-          t, mlir::Float32Type::get(lowered.getContext())));
+      buffers.push_back(
+          Buffer::from(t, mlir::Float32Type::get(lowered.getContext())));
     }
     size_t firstResult = buffers.size();
     for (auto [i, result] : llvm::enumerate(*expected)) {
@@ -127,13 +127,13 @@ protected:
 
     for (size_t i = 0; i < expected->size(); ++i) {
       const Buffer &out = buffers[firstResult + i];
-      double relative =
-          out.isFloat ? relativeError(out.f32, (*expected)[i])
-                      : relativeError(std::vector<float>(out.i64.begin(),
-                                                         out.i64.end()),
-                                      (*expected)[i]);
-      EXPECT_LE(relative, 1e-4) << GetParam() << " @" << name << " result "
-                                << i;
+      double relative = out.isFloat
+                            ? relativeError(out.f32, (*expected)[i])
+                            : relativeError(std::vector<float>(out.i64.begin(),
+                                                               out.i64.end()),
+                                            (*expected)[i]);
+      EXPECT_LE(relative, 1e-4)
+          << GetParam() << " @" << name << " result " << i;
       std::cout << "[cpu] " << GetParam() << " @" << name << " result " << i
                 << ": relative error " << relative << "\n";
     }
@@ -173,8 +173,7 @@ TEST_P(CpuLoweringTest, MatchesInterpreter) {
   ASSERT_TRUE(mlir::succeeded(toLLVM.run(*lowered)));
   mlir::ExecutionEngineOptions options;
   auto engine = mlir::ExecutionEngine::create(*lowered, options);
-  ASSERT_TRUE(static_cast<bool>(engine))
-      << llvm::toString(engine.takeError());
+  ASSERT_TRUE(static_cast<bool>(engine)) << llvm::toString(engine.takeError());
 
   // The fixture's padded batch.
   auto padded = golden["input_ids"].get<std::vector<std::vector<int64_t>>>();
@@ -206,12 +205,12 @@ TEST_P(CpuLoweringTest, MatchesInterpreter) {
   switch (c.family) {
   case kiln::Family::Gpt2:
   case kiln::Family::Llama: {
-    std::vector<HostTensor> args = {ids, column(std::vector<int64_t>(batch, 0),
-                                                {batch})};
+    std::vector<HostTensor> args = {
+        ids, column(std::vector<int64_t>(batch, 0), {batch})};
     for (HostTensor &cache : caches(c.numLayers, seq + 2))
       args.push_back(cache);
-    auto prefill = check(*model, *lowered, params["prefill"], **engine,
-                         "prefill", args);
+    auto prefill =
+        check(*model, *lowered, params["prefill"], **engine, "prefill", args);
     ASSERT_FALSE(prefill.empty());
     // One decode step per sequence at its own length, on the prefill
     // caches.
@@ -225,7 +224,8 @@ TEST_P(CpuLoweringTest, MatchesInterpreter) {
   case kiln::Family::Roberta: {
     HostTensor types = HostTensor::zeros({batch, seq}, i64);
     if (golden.contains("token_type_ids")) {
-      auto tt = golden["token_type_ids"].get<std::vector<std::vector<int64_t>>>();
+      auto tt =
+          golden["token_type_ids"].get<std::vector<std::vector<int64_t>>>();
       for (int64_t b = 0; b < batch; ++b)
         for (int64_t s = 0; s < seq; ++s)
           types.values[b * seq + s] = tt[b][s];
@@ -235,8 +235,8 @@ TEST_P(CpuLoweringTest, MatchesInterpreter) {
     break;
   }
   case kiln::Family::T5: {
-    auto encoded = check(*model, *lowered, params["encode"], **engine,
-                         "encode", {ids, mask});
+    auto encoded = check(*model, *lowered, params["encode"], **engine, "encode",
+                         {ids, mask});
     ASSERT_FALSE(encoded.empty());
     std::vector<HostTensor> args = {
         column(std::vector<int64_t>(batch, *c.decoderStartId), {batch, 1}),
@@ -249,10 +249,9 @@ TEST_P(CpuLoweringTest, MatchesInterpreter) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, CpuLoweringTest,
-                         ::testing::ValuesIn(kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR)),
-                         [](const ::testing::TestParamInfo<std::string> &i) {
-                           return i.param;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, CpuLoweringTest,
+    ::testing::ValuesIn(kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR)),
+    [](const ::testing::TestParamInfo<std::string> &i) { return i.param; });
 
 } // namespace

@@ -20,9 +20,6 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "support/Files.h"
-#include "support/Half.h"
-#include "support/Npy.h"
 #include "artifact/Artifact.h"
 #include "runtime/CudaBlas.h"
 #include "runtime/CudaDriver.h"
@@ -30,6 +27,10 @@
 #include "runtime/CudaLaunch.h"
 #include "runtime/Driver.h"
 #include "runtime/StepPlan.h"
+#include "support/Files.h"
+#include "support/Half.h"
+#include "support/Npy.h"
+#include "test/support/CompiledFixture.h"
 #include "test/support/EmulatedKernels.h"
 #include "test/support/FakeCublasLt.h"
 #include "test/support/Golden.h"
@@ -42,11 +43,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <set>
 #include <cstring>
 #include <dlfcn.h>
 #include <filesystem>
 #include <functional>
+#include <set>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -282,14 +283,23 @@ absl::Status hostGemm(const rt::GemmPlan &g, const rt::GemmBuffers &d) {
   return absl::OkStatus();
 }
 
-std::string compile(const std::string &fixture, const std::string &flags,
-                    const std::string &suffix) {
-  std::string path = ::testing::TempDir() + "cuda-host-" + fixture + "-" +
-                     std::to_string(::getpid()) + "-" + suffix + ".kiln";
-  std::string command = std::string(KILN_TOOLS_DIR) + "/kilnc " +
-                        KILN_GOLDEN_DIR + "/" + fixture + " -o " + path +
-                        " --max-batch 2 --max-seq 32 " + flags + " 2>/dev/null";
-  return std::system(command.c_str()) == 0 ? path : "";
+/// `fixture` for the fake device (`cpuThreads` 0: --target cuda with
+/// `gemmDtype`) or, with `cpuThreads` > 0, for the CPU through the CUDA
+/// lowering with that many emulated GPU threads: the fake device's kernels.
+std::string compile(const std::string &fixture, const std::string &gemmDtype,
+                    int64_t cpuThreads) {
+  kiln::CompileOptions options;
+  options.maxBatch = 2;
+  options.maxSeq = 32;
+  if (cpuThreads > 0) {
+    options.emulateGpuThreads = cpuThreads;
+  } else {
+    options.target = "cuda";
+    options.gemmDtype = gemmDtype;
+  }
+  auto path = kiln::test::compiledFixture(fixture, options);
+  EXPECT_TRUE(path.ok()) << path.status();
+  return path.ok() ? *path : "";
 }
 
 class CudaExecutorHostTest : public ::testing::TestWithParam<std::string> {};
@@ -323,8 +333,8 @@ std::set<std::pair<int, bool>> expectedEpilogues(const kiln::Artifact &a) {
                                   : CUBLASLT_EPILOGUE_GELU;
         break;
       default:
-        epilogue = step->has_bias ? CUBLASLT_EPILOGUE_BIAS
-                                  : CUBLASLT_EPILOGUE_DEFAULT;
+        epilogue =
+            step->has_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
       }
       kinds.insert({epilogue, step->has_residual});
     }
@@ -340,9 +350,8 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
                bool syncSteps = false, bool throughCublasLt = false) {
   const bool exact = gemmDtype == "f32";
   epilogueLaunches = 0;
-  std::string cudaPath = compile(
-      fixture, "--target cuda --gemm-dtype " + gemmDtype, "cuda-" + gemmDtype);
-  std::string cpuPath = compile(fixture, "--emulate-gpu-threads 3", "cpu");
+  std::string cudaPath = compile(fixture, gemmDtype, 0);
+  std::string cpuPath = compile(fixture, "f32", 3);
   ASSERT_FALSE(cudaPath.empty() || cpuPath.empty());
   auto cuda = kiln::Artifact::open(cudaPath);
   auto cpu = kiln::Artifact::open(cpuPath);
@@ -485,8 +494,6 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
     fake->enqueue = nullptr;
   }
   dlclose(kernelLibrary);
-  fs::remove(cudaPath);
-  fs::remove(cpuPath);
   // Every family has gemm epilogues (bias, activation or residual); the
   // loop nest refuses them all, cuBLASLt only those it is asked to fuse
   // (a residual is C, never refused).

@@ -12,12 +12,12 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "support/Half.h"
 #include "runtime/Attention.h"
 #include "runtime/Blas.h"
 #include "runtime/CudaLaunch.h"
 #include "runtime/Norm.h"
 #include "runtime/ThreadPool.h"
+#include "support/Half.h"
 #include "test/support/EmulatedKernels.h"
 #include "test/support/Golden.h"
 

@@ -32,15 +32,15 @@ protected:
 
   /// A function taking `inputs`; the builder inserts into its body.
   func::FuncOp beginFunction(ArrayRef<Type> inputs) {
-    auto fn = func::FuncOp::create(builder, "f",
-                                   builder.getFunctionType(inputs, {}));
+    auto fn =
+        func::FuncOp::create(builder, "f", builder.getFunctionType(inputs, {}));
     builder.setInsertionPointToStart(fn.addEntryBlock());
     return fn;
   }
 
   RankedTensorType tensor(ArrayRef<int64_t> shape, Type element = nullptr) {
-    return RankedTensorType::get(shape, element ? element
-                                                : builder.getF32Type());
+    return RankedTensorType::get(shape,
+                                 element ? element : builder.getF32Type());
   }
 
   Value param(StringRef name, ArrayRef<int64_t> shape) {
@@ -126,9 +126,9 @@ TEST_F(KilnDialectTest, VerifierRejectsBadHeadCounts) {
   beginFunction({});
   Value q = param("q", {1, 4, 768});
   Value k = param("k", {1, 4, 768});
-  AttentionOp::create(builder, TypeRange{tensor({1, 4, 768})}, q, k, k,
-                      Value(), Value(), Value(), Value(), Value(), 12, 5,
-                      MaskKind::None, nullptr);
+  AttentionOp::create(builder, TypeRange{tensor({1, 4, 768})}, q, k, k, Value(),
+                      Value(), Value(), Value(), Value(), 12, 5, MaskKind::None,
+                      nullptr);
   func::ReturnOp::create(builder, ValueRange{});
   std::string messages = test::verifyMessages(*module);
   EXPECT_NE(messages.find("num_heads (12) must be a multiple of num_kv_heads "
@@ -163,12 +163,12 @@ TEST_F(KilnDialectTest, TransposeOfTransposeFolds) {
 }
 
 TEST_F(KilnDialectTest, RotaryInverseFrequencies) {
-  auto fn = beginFunction({tensor({kDyn, kDyn, 256}),
-                           tensor({kDyn, kDyn}, builder.getI64Type())});
-  auto plain = RotaryOp::create(builder, fn.getArgument(0), fn.getArgument(1),
-                                /*num_heads=*/builder.getI64IntegerAttr(2),
-                                builder.getF64FloatAttr(1e4),
-                                RopeLlama3ScalingAttr());
+  auto fn = beginFunction(
+      {tensor({kDyn, kDyn, 256}), tensor({kDyn, kDyn}, builder.getI64Type())});
+  auto plain =
+      RotaryOp::create(builder, fn.getArgument(0), fn.getArgument(1),
+                       /*num_heads=*/builder.getI64IntegerAttr(2),
+                       builder.getF64FloatAttr(1e4), RopeLlama3ScalingAttr());
   SmallVector<float> invFreq = plain.computeInverseFrequencies();
   ASSERT_EQ(invFreq.size(), 64u);
   EXPECT_FLOAT_EQ(invFreq[0], 1.0f);

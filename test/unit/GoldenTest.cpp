@@ -18,14 +18,14 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "support/Files.h"
+#include "test/support/Golden.h"
 #include "compiler/ReferenceRun.h"
-#include "support/Npy.h"
-#include "passes/CpuKernels.h"
+#include "passes/Codegen/CpuKernels.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 #include "passes/Registration.h"
-#include "test/support/Golden.h"
+#include "support/Files.h"
+#include "support/Npy.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/TargetSelect.h"
@@ -111,12 +111,13 @@ public:
   /// reference; the generated kernel computes it in two work ranges.
   kiln::CallHandler handler(kiln::Interpreter &reference,
                             const std::string &fixture) {
-    return [this, &reference, fixture](
-               mlir::func::CallOp call, const std::vector<kiln::HostTensor>
-                                            &args)
+    return [this, &reference,
+            fixture](mlir::func::CallOp call,
+                     const std::vector<kiln::HostTensor> &args)
                -> absl::StatusOr<std::vector<kiln::HostTensor>> {
-      auto callee = mlir::SymbolTable::lookupNearestSymbolFrom<
-          mlir::func::FuncOp>(call, call.getCalleeAttr());
+      auto callee =
+          mlir::SymbolTable::lookupNearestSymbolFrom<mlir::func::FuncOp>(
+              call, call.getCalleeAttr());
       auto expected = reference.run(callee, args);
       if (!expected.ok())
         return expected.status();
@@ -193,19 +194,19 @@ public:
         auto type = mlir::cast<mlir::RankedTensorType>(arg.getType());
         for (int64_t d = 0; d < type.getRank(); ++d)
           if (type.isDynamicDim(d))
-            symbols.push_back(mlir::getAffineConstantExpr(
-                valueOf(arg).shape[d], op->getContext()));
+            symbols.push_back(mlir::getAffineConstantExpr(valueOf(arg).shape[d],
+                                                          op->getContext()));
       }
       for (auto [i, result] : llvm::enumerate(op->getResults())) {
         const kiln::HostTensor &value = valueOf(result);
         auto map = mlir::cast<mlir::AffineMapAttr>(dims[i]).getValue();
         std::vector<int64_t> planned;
         for (mlir::AffineExpr e : map.getResults())
-          planned.push_back(mlir::cast<mlir::AffineConstantExpr>(
-                                mlir::simplifyAffineExpr(
-                                    e.replaceSymbols(symbols), 0,
-                                    symbols.size()))
-                                .getValue());
+          planned.push_back(
+              mlir::cast<mlir::AffineConstantExpr>(
+                  mlir::simplifyAffineExpr(e.replaceSymbols(symbols), 0,
+                                           symbols.size()))
+                  .getValue());
         if (planned != value.shape)
           return absl::InternalError("kiln.dims of a step disagree with its "
                                      "result's shape");
@@ -288,12 +289,11 @@ TEST_P(GoldenTest, MatchesTransformers) {
   kiln::registerKilnCompilerDialects(registry);
   kiln::registerKilnCompilerPasses();
   mlir::MLIRContext context(registry);
-  auto model = kiln::loadModel(context, dir.string(),
-                               param.mode == Mode::Decomposed);
+  auto model =
+      kiln::loadModel(context, dir.string(), param.mode == Mode::Decomposed);
   ASSERT_TRUE(model.ok()) << model.status();
   CompiledKernels compiled;
-  kiln::Interpreter reference(*model->weights,
-                              kiln::InterpreterPrecision::F32);
+  kiln::Interpreter reference(*model->weights, kiln::InterpreterPrecision::F32);
 
   kiln::RunRequest request;
   std::vector<int64_t> lengths = golden["lengths"].get<std::vector<int64_t>>();
@@ -327,7 +327,8 @@ TEST_P(GoldenTest, MatchesTransformers) {
 
   for (auto it = golden["outputs"].begin(); it != golden["outputs"].end();
        ++it) {
-    auto expected = kiln::readNpy((dir / it.value().get<std::string>()).string());
+    auto expected =
+        kiln::readNpy((dir / it.value().get<std::string>()).string());
     ASSERT_TRUE(expected.ok()) << expected.status();
     const kiln::HostTensor *ours = nullptr;
     for (const auto &[name, tensor] : result->outputs)
@@ -342,8 +343,7 @@ TEST_P(GoldenTest, MatchesTransformers) {
     EXPECT_TRUE(finite) << it.key() << " holds NaN or infinity";
     EXPECT_LE(relative, 1e-4) << param.fixture << " " << it.key();
     std::cout << "[golden] " << param.fixture << modeName(param.mode) << " "
-              << it.key()
-              << ": relative error " << relative << "\n";
+              << it.key() << ": relative error " << relative << "\n";
   }
 
   if (!golden.contains("generate"))
@@ -365,17 +365,18 @@ TEST_P(GoldenTest, MatchesTransformers) {
 
 std::vector<Case> allCases() {
   std::vector<Case> cases;
-  for (const std::string &name : kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR))
+  for (const std::string &name :
+       kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR))
     for (Mode mode :
          {Mode::Interpreted, Mode::Decomposed, Mode::CompiledKernels})
       cases.push_back({name, mode});
   return cases;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, GoldenTest, ::testing::ValuesIn(allCases()),
-    [](const ::testing::TestParamInfo<Case> &info) {
-      return info.param.fixture + modeName(info.param.mode);
-    });
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenTest, ::testing::ValuesIn(allCases()),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                           return info.param.fixture +
+                                  modeName(info.param.mode);
+                         });
 
 } // namespace

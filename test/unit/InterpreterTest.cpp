@@ -107,7 +107,8 @@ TEST_F(InterpreterTest, UnaryAndBinaryMath) {
 }
 
 TEST_F(InterpreterTest, IntegerDivisionTruncatesAndCastsRound) {
-  auto out = run(R"(
+  auto out = run(
+      R"(
     func.func @f(%a: tensor<4xi64>, %x: tensor<3xf32>) -> (tensor<4xi64>, tensor<3xbf16>, tensor<3xi64>, tensor<3xf16>) {
       %c = kiln.constant dense<2> : tensor<i64>
       %d = kiln.div %a, %c : tensor<4xi64>, tensor<i64> -> tensor<4xi64>
@@ -116,8 +117,7 @@ TEST_F(InterpreterTest, IntegerDivisionTruncatesAndCastsRound) {
       %h = kiln.cast %x : tensor<3xf32> -> tensor<3xf16>
       return %d, %b, %i, %h : tensor<4xi64>, tensor<3xbf16>, tensor<3xi64>, tensor<3xf16>
     })",
-                 {tensor({4}, {7, -7, 1, -1}),
-                  tensor({3}, {1.00390625, -2.7, 70000})});
+      {tensor({4}, {7, -7, 1, -1}), tensor({3}, {1.00390625, -2.7, 70000})});
   ASSERT_EQ(out.size(), 4u);
   EXPECT_EQ(out[0].values, (std::vector<double>{3, -3, 0, 0}));
   // 1 + 2^-8 is halfway between bf16 neighbours 1 and 1 + 2^-7: to even.
@@ -129,13 +129,13 @@ TEST_F(InterpreterTest, IntegerDivisionTruncatesAndCastsRound) {
 }
 
 TEST_F(InterpreterTest, CausalMaskWithOffsets) {
-  auto out = run(R"(
+  auto out = run(
+      R"(
     func.func @f(%s: tensor<2x2x4xf32>, %p: tensor<2xi64>) -> tensor<2x2x4xf32> {
       %m = kiln.causal_mask %s offsets %p : tensor<2x2x4xf32>, tensor<2xi64>
       return %m : tensor<2x2x4xf32>
     })",
-                 {tensor({2, 2, 4}, std::vector<double>(16, 1.0)),
-                  tensor({2}, {0, 2})});
+      {tensor({2, 2, 4}, std::vector<double>(16, 1.0)), tensor({2}, {0, 2})});
   ASSERT_EQ(out.size(), 1u);
   double low = -std::numeric_limits<float>::max();
   // Sequence 0 at offset 0: query i sees keys j <= i.
@@ -153,22 +153,22 @@ TEST_F(InterpreterTest, RunTimeErrorsNameTheOp) {
       %e = kiln.embedding %t[%i] : tensor<4x2xf32>, tensor<3xi64> -> tensor<3x2xf32>
       return %e : tensor<3x2xf32>
     })",
-                             {tensor({4, 2}, std::vector<double>(8, 0)),
-                              tensor({3}, {0, 4, 1})})
-                         .status();
+                            {tensor({4, 2}, std::vector<double>(8, 0)),
+                             tensor({3}, {0, 4, 1})})
+                       .status();
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("'kiln.embedding': id 4 is outside the table's "
                              "4 rows"),
             std::string::npos)
       << s;
 
-  s = evaluate(R"(
+  s = evaluate(
+          R"(
     func.func @f(%c: tensor<1x2x1xf32>, %u: tensor<1x1x1xf32>, %p: tensor<1xi64>) -> tensor<1x2x1xf32> {
       %w = kiln.cache_write %c[%p] = %u : tensor<1x2x1xf32>, tensor<1x1x1xf32>, tensor<1xi64>
       return %w : tensor<1x2x1xf32>
     })",
-                {tensor({1, 2, 1}, {0, 0}), tensor({1, 1, 1}, {5}),
-                 tensor({1}, {2})})
+          {tensor({1, 2, 1}, {0, 0}), tensor({1, 1, 1}, {5}), tensor({1}, {2})})
           .status();
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("kv cache overflow: sequence 0 writes rows "

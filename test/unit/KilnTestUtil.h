@@ -53,8 +53,7 @@ inline std::string verifyMessages(mlir::Operation *op) {
                                         });
   if (mlir::succeeded(mlir::verify(op)))
     return "";
-  return messages.empty() ? "verification failed without a message"
-                          : messages;
+  return messages.empty() ? "verification failed without a message" : messages;
 }
 
 } // namespace kiln::test

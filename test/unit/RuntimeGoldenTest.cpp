@@ -18,15 +18,16 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "support/Files.h"
-#include "support/Npy.h"
 #include "artifact/Artifact.h"
 #include "runtime/CpuExecutor.h"
 #include "runtime/CudaDriver.h"
+#include "support/Files.h"
+#include "support/Npy.h"
 #ifdef KILN_CUDA_EXECUTOR
 #include "runtime/CudaExecutor.h"
 #endif
 #include "runtime/Driver.h"
+#include "test/support/CompiledFixture.h"
 #include "test/support/Golden.h"
 
 #include <gtest/gtest.h>
@@ -116,19 +117,18 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
                                    : driver.status());
     cudaDriver = std::move(*driver);
   }
-  // Compile with the kilnc binary, as a user would.
-  std::string artifactPath = ::testing::TempDir() + "runtime-golden-" +
-                             GetParam().name() + "-" +
-                             std::to_string(::getpid()) + ".kiln";
-  int64_t maxSeq = padded.front().size() + newTokens + 1;
-  std::string command =
-      std::string(KILN_TOOLS_DIR) + "/kilnc " + dir.string() + " -o " +
-      artifactPath + " --max-batch 3 --max-seq " + std::to_string(maxSeq) +
-      (GetParam().kernels == Kernels::GpuEmulated ? " --emulate-gpu-threads 3"
-       : GetParam().kernels == Kernels::Cuda      ? " --target cuda"
-                                                  : "") +
-      " 2>/dev/null";
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  // Compiled in process by the library kilnc calls (kilnc itself is
+  // covered by the lit tests).
+  kiln::CompileOptions compile;
+  compile.maxBatch = 3;
+  compile.maxSeq = padded.front().size() + newTokens + 1;
+  if (GetParam().kernels == Kernels::GpuEmulated)
+    compile.emulateGpuThreads = 3;
+  if (GetParam().kernels == Kernels::Cuda)
+    compile.target = "cuda";
+  auto compiled = kiln::test::compiledFixture(GetParam().fixture, compile);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  const std::string &artifactPath = *compiled;
   auto artifact = kiln::Artifact::open(artifactPath);
   ASSERT_TRUE(artifact.ok()) << artifact.status();
   auto model = kiln::fromArtifact((*artifact)->manifest().model.get());
@@ -254,15 +254,21 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
   for (size_t b = 0; b < ids.size(); ++b)
     check({b});
   check({1, 0, 1});
-  fs::remove(artifactPath);
 }
 
+/// A fixture compiled into its own file at `path`, which the caller may
+/// overwrite.
 std::string compileFixture(const std::string &fixture,
                            const std::string &path) {
-  std::string command = std::string(KILN_TOOLS_DIR) + "/kilnc " +
-                        KILN_GOLDEN_DIR + "/" + fixture + " -o " + path +
-                        " --max-batch 2 --max-seq 16 2>/dev/null";
-  return std::system(command.c_str()) == 0 ? "" : command;
+  kiln::CompileOptions compile;
+  compile.maxBatch = 2;
+  compile.maxSeq = 16;
+  auto compiled = kiln::test::compiledFixture(fixture, compile);
+  if (!compiled.ok())
+    return std::string(compiled.status().message());
+  std::error_code ec;
+  fs::copy_file(*compiled, path, fs::copy_options::overwrite_existing, ec);
+  return ec ? ec.message() : "";
 }
 
 TEST(ManifestFuzzTest, DamagedManifestsNeverCrash) {

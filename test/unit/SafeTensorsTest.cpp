@@ -56,12 +56,12 @@ protected:
 };
 
 TEST_F(SafeTensorsTest, ReadsAValidFile) {
-  std::string path = write(
-      "ok.safetensors",
-      R"({"__metadata__":{"format":"pt"},)"
-      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[16,24]},)"
-      R"("a":{"dtype":"BF16","shape":[2,4],"data_offsets":[0,16]}})",
-      24);
+  std::string path =
+      write("ok.safetensors",
+            R"({"__metadata__":{"format":"pt"},)"
+            R"("b":{"dtype":"F32","shape":[2],"data_offsets":[16,24]},)"
+            R"("a":{"dtype":"BF16","shape":[2,4],"data_offsets":[0,16]}})",
+            24);
   auto file = kiln::SafeTensorsFile::open(path);
   ASSERT_TRUE(file.ok()) << file.status();
   ASSERT_EQ((*file)->tensors().size(), 2u);
@@ -74,11 +74,11 @@ TEST_F(SafeTensorsTest, ReadsAValidFile) {
 
 TEST_F(SafeTensorsTest, ConvertsHalfAndBFloat16) {
   // 1.0 in f16 is 0x3c00, -2.5 in bf16 is 0xc020.
-  std::string path = write(
-      "convert.safetensors",
-      R"({"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},)"
-      R"("b":{"dtype":"BF16","shape":[1],"data_offsets":[2,4]}})",
-      0);
+  std::string path =
+      write("convert.safetensors",
+            R"({"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},)"
+            R"("b":{"dtype":"BF16","shape":[1],"data_offsets":[2,4]}})",
+            0);
   {
     std::ofstream out(path, std::ios::binary | std::ios::app);
     const unsigned char data[] = {0x00, 0x3c, 0x20, 0xc0};
@@ -113,18 +113,18 @@ TEST_F(SafeTensorsTest, RefusesMalformedJson) {
 }
 
 TEST_F(SafeTensorsTest, RefusesUnknownDtype) {
-  std::string path = write(
-      "dtype.safetensors",
-      R"({"a":{"dtype":"F12","shape":[1],"data_offsets":[0,4]}})", 4);
+  std::string path =
+      write("dtype.safetensors",
+            R"({"a":{"dtype":"F12","shape":[1],"data_offsets":[0,4]}})", 4);
   EXPECT_NE(errorOf(path).find("tensor 'a': unknown dtype 'F12'"),
             std::string::npos)
       << errorOf(path);
 }
 
 TEST_F(SafeTensorsTest, RefusesSizeThatDoesNotMatchShape) {
-  std::string path = write(
-      "size.safetensors",
-      R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8);
+  std::string path =
+      write("size.safetensors",
+            R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8);
   EXPECT_NE(errorOf(path).find("tensor 'a': holds 8 bytes but shape and "
                                "dtype F32 need 12"),
             std::string::npos)
@@ -132,9 +132,9 @@ TEST_F(SafeTensorsTest, RefusesSizeThatDoesNotMatchShape) {
 }
 
 TEST_F(SafeTensorsTest, RefusesOutOfRangeOffsets) {
-  std::string path = write(
-      "range.safetensors",
-      R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})", 16);
+  std::string path =
+      write("range.safetensors",
+            R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})", 16);
   EXPECT_NE(errorOf(path).find("tensor 'a': data_offsets [8, 24] run past "
                                "the data section of 16 bytes"),
             std::string::npos)
@@ -142,29 +142,29 @@ TEST_F(SafeTensorsTest, RefusesOutOfRangeOffsets) {
 }
 
 TEST_F(SafeTensorsTest, RefusesReversedOffsets) {
-  std::string path = write(
-      "reversed.safetensors",
-      R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})", 8);
+  std::string path =
+      write("reversed.safetensors",
+            R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})", 8);
   EXPECT_NE(errorOf(path).find("data_offsets [8, 4] are reversed"),
             std::string::npos)
       << errorOf(path);
 }
 
 TEST_F(SafeTensorsTest, RefusesOverlappingTensors) {
-  std::string path = write(
-      "overlap.safetensors",
-      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-      12);
+  std::string path =
+      write("overlap.safetensors",
+            R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+            R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+            12);
   EXPECT_NE(errorOf(path).find("tensors 'a' and 'b' overlap"),
             std::string::npos)
       << errorOf(path);
 }
 
 TEST_F(SafeTensorsTest, RefusesNegativeDims) {
-  std::string path = write(
-      "negative.safetensors",
-      R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4);
+  std::string path =
+      write("negative.safetensors",
+            R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4);
   EXPECT_NE(errorOf(path).find("shape holds a negative or non-integer dim"),
             std::string::npos)
       << errorOf(path);
@@ -192,8 +192,7 @@ TEST_F(SafeTensorsTest, ShardedIndexChecksEveryTensor) {
       << R"({"weight_map": {"b": "model-00001-of-00002.safetensors"}})";
   auto wrong = kiln::WeightStore::openFolder(dir_.string());
   ASSERT_FALSE(wrong.ok());
-  EXPECT_NE(wrong.status().message().find(
-                "tensor 'b' is not in its shard"),
+  EXPECT_NE(wrong.status().message().find("tensor 'b' is not in its shard"),
             std::string::npos)
       << wrong.status();
 

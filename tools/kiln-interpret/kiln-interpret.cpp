@@ -2,7 +2,7 @@
 //
 //   kiln-interpret MODEL_DIR --input-ids 1,2,3[;4,5] [--token-type-ids ...]
 //                  [--output FILE.npy] [--output-dir DIR]
-//                  [--max-new-tokens N] [--greedy] [--ignore-eos]
+//                  [--max-new-tokens N] [--ignore-eos]
 //                  [--fp64] [--decompose] [--emit-mlir]
 //
 // The inputs and outputs are kiln-run's (DESIGN.md §5): `--output` writes
@@ -40,8 +40,6 @@ static cl::opt<std::string>
     outputDir("output-dir", cl::desc("write every named output as NAME.npy"));
 static cl::opt<int64_t> maxNewTokens("max-new-tokens", cl::init(0),
                                      cl::desc("tokens to generate"));
-static cl::opt<bool> greedy("greedy", cl::desc("greedy decoding (the "
-                                               "interpreter's only mode)"));
 static cl::opt<bool> ignoreEos("ignore-eos",
                                cl::desc("do not stop at an eos id"));
 static cl::opt<bool> fp64("fp64", cl::desc("compute in f64"));
@@ -65,7 +63,6 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "Run a Hugging Face model folder on Kiln's "
                               "reference interpreter\n");
-  (void)greedy;
   mlir::MLIRContext context;
   auto model = kiln::loadModel(context, modelDir, decompose);
   if (!model.ok())
@@ -91,8 +88,8 @@ int main(int argc, char **argv) {
   }
   request.maxNewTokens = maxNewTokens;
   request.ignoreEos = ignoreEos;
-  request.precision = fp64 ? kiln::InterpreterPrecision::F64
-                           : kiln::InterpreterPrecision::F32;
+  request.precision =
+      fp64 ? kiln::InterpreterPrecision::F64 : kiln::InterpreterPrecision::F32;
 
   auto result = kiln::runModel(*model, request);
   if (!result.ok())
@@ -107,8 +104,8 @@ int main(int argc, char **argv) {
   if (!outputDir.empty()) {
     mkdir(outputDir.c_str(), 0755);
     for (const auto &[name, tensor] : result->outputs)
-      if (auto s = kiln::writeNpy(outputDir + "/" + name + ".npy",
-                                  tensor.shape, toFloat(tensor));
+      if (auto s = kiln::writeNpy(outputDir + "/" + name + ".npy", tensor.shape,
+                                  toFloat(tensor));
           !s.ok())
         return fail(std::string(s.message()));
   }

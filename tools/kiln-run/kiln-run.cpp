@@ -16,10 +16,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "support/Npy.h"
 #include "artifact/Artifact.h"
 #include "runtime/CpuExecutor.h"
 #include "runtime/CudaDriver.h"
+#include "support/Npy.h"
 #ifdef KILN_CUDA_EXECUTOR
 #include "runtime/CudaExecutor.h"
 #endif

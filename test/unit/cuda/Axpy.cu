@@ -25,8 +25,7 @@ __global__ void axpyKernel(float a, const float *x, float *y, int n) {
       return err;                                                              \
   } while (0)
 
-cudaError_t kiln::test::axpyOnDevice(float a, const float *x, float *y,
-                                     int n) {
+cudaError_t kiln::test::axpyOnDevice(float a, const float *x, float *y, int n) {
   size_t bytes = sizeof(float) * n;
   float *dx = nullptr, *dy = nullptr;
   KILN_RETURN_IF_CUDA_ERROR(cudaMalloc(&dx, bytes));

@@ -28,8 +28,7 @@ TEST(CudaBuild, AxpyRunsOnSm90) {
   std::vector<float> expected(n);
   for (int i = 0; i < n; ++i)
     expected[i] = 2.0f * x[i] + y[i];
-  ASSERT_EQ(kiln::test::axpyOnDevice(2.0f, x.data(), y.data(), n),
-            cudaSuccess);
+  ASSERT_EQ(kiln::test::axpyOnDevice(2.0f, x.data(), y.data(), n), cudaSuccess);
   for (int i = 0; i < n; ++i)
     EXPECT_FLOAT_EQ(y[i], expected[i]) << "at " << i;
 }

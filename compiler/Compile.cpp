@@ -1,0 +1,312 @@
+//===- Compile.cpp - a Hugging Face folder to what kilnc writes -----------===//
+
+#include "compiler/Compile.h"
+
+#include "compiler/ModelLoader.h"
+#include "dialects/kiln/KilnOps.h"
+#include "passes/Codegen/CpuKernels.h"
+#include "passes/Codegen/CpuObject.h"
+#include "passes/Codegen/CudaKernels.h"
+#include "passes/Passes.h"
+#include "passes/Pipelines.h"
+#include "passes/Registration.h"
+#include "passes/StepList/ArtifactExport.h"
+#include "support/Files.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+namespace kiln {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+absl::Status invalid(const std::string &message) {
+  return absl::InvalidArgumentError(message);
+}
+
+/// The options made whole (emit and stage derived) and checked.
+absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
+  if (o.emit.empty())
+    o.emit = llvm::StringRef(o.output).ends_with(".kiln") ? "kiln" : "mlir";
+  if (o.target != "cpu" && o.target != "cuda")
+    return invalid("--target must be cpu or cuda, got '" + o.target + "'");
+  if (o.target == "cuda" && o.emit == "object")
+    return invalid("--emit object is CPU code; use --emit kernels or kiln "
+                   "with --target cuda");
+  if (o.emit != "mlir" && o.emit != "object" && o.emit != "kernels" &&
+      o.emit != "kiln")
+    return invalid("--emit must be mlir, kernels, object or kiln, got '" +
+                   o.emit + "'");
+  if (o.emit == "object")
+    o.stage = "llvm";
+  if (o.emit == "kernels" || o.emit == "kiln")
+    o.stage = "steps";
+  if (o.gemmDtype != "f32" && o.gemmDtype != "bf16" && o.gemmDtype != "f16")
+    return invalid("--gemm-dtype must be f32, bf16 or f16, got '" +
+                   o.gemmDtype + "'");
+  if (o.gemmDtype != "f32" && o.emit != "kiln")
+    return invalid("--gemm-dtype applies to --emit kiln");
+  if (o.externalWeights && o.emit != "kiln")
+    return invalid("--external-weights applies to --emit kiln");
+  if (o.stage != "kiln" && o.stage != "decomposed" && o.stage != "linalg" &&
+      o.stage != "llvm" && o.stage != "steps" && o.stage != "gpu")
+    return invalid("--stage must be kiln, decomposed, linalg, llvm, steps or "
+                   "gpu, got '" +
+                   o.stage + "'");
+  if (o.emit != "mlir" && o.output == "-")
+    return invalid("--emit " + o.emit + " needs -o FILE");
+  if (o.maxBatch < 1 || o.maxSeq < 0)
+    return invalid("--max-batch must be >= 1 and --max-seq >= 0");
+  return o;
+}
+
+/// Step-list counts for the report and the progress line.
+struct StepCounts {
+  int64_t kernelSteps = 0, gemmSteps = 0, attentionSteps = 0, normSteps = 0,
+          uniqueKernels = 0, arenaBytes = 0, cacheBytes = 0;
+  llvm::json::Object arenas;
+};
+
+StepCounts countSteps(mlir::ModuleOp module) {
+  StepCounts c;
+  module->walk([&](mlir::func::FuncOp fn) {
+    if (fn->hasAttr("kiln.kernel")) {
+      ++c.uniqueKernels;
+      return;
+    }
+    fn.walk([&](mlir::Operation *op) {
+      c.kernelSteps += mlir::isa<mlir::func::CallOp>(op);
+      c.gemmSteps += mlir::isa<MatmulOp, LinearOp>(op);
+      c.attentionSteps += mlir::isa<AttentionOp>(op);
+      c.normSteps += mlir::isa<LayerNormOp, RmsNormOp>(op);
+    });
+    if (auto bytes = fn->getAttrOfType<mlir::IntegerAttr>("kiln.arena_bytes")) {
+      c.arenas[fn.getName()] = bytes.getInt();
+      c.arenaBytes = std::max<int64_t>(c.arenaBytes, bytes.getInt());
+    }
+    if (auto bytes = fn->getAttrOfType<mlir::IntegerAttr>("kiln.cache_bytes"))
+      c.cacheBytes = std::max<int64_t>(c.cacheBytes, bytes.getInt());
+  });
+  return c;
+}
+
+absl::Status writeText(const std::string &path, llvm::StringRef text) {
+  std::error_code ec;
+  llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return absl::InvalidArgumentError(path + ": " + ec.message());
+  out << text;
+  return absl::OkStatus();
+}
+
+} // namespace
+
+absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
+  auto resolved = resolve(given);
+  if (!resolved.ok())
+    return resolved.status();
+  const CompileOptions &o = *resolved;
+  // `gpu` is the step list's kernels lowered for the GPU (a gpu.module of
+  // LLVM/NVVM dialect kernels), what ptxas is given.
+  const bool gpuStage = o.stage == "gpu";
+  const std::string stage = gpuStage ? "steps" : o.stage;
+  llvm::raw_ostream &progress = o.progress ? *o.progress : llvm::nulls();
+
+  llvm::json::Array stages;
+  auto record = [&](const std::string &name, double seconds) {
+    progress << llvm::formatv("kilnc: {0,-28} {1,8:f3} s\n", name, seconds);
+    stages.push_back(llvm::json::Object{{"stage", name}, {"seconds", seconds}});
+  };
+
+  mlir::DialectRegistry registry;
+  registerKilnCompilerDialects(registry);
+  registerKilnCompilerPasses();
+  mlir::MLIRContext context(registry);
+  auto start = Clock::now();
+  progress << "kilnc: reading " << o.modelDir << "\n";
+  auto model = loadModel(context, o.modelDir);
+  if (!model.ok())
+    return model.status();
+  record("read config, weights; build", secondsSince(start));
+  const int64_t seqLimit =
+      o.maxSeq
+          ? o.maxSeq
+          : (model->config.maxPositions ? model->config.maxPositions : 512);
+
+  mlir::PassManager pm(&context);
+  if (o.configurePassManager)
+    if (absl::Status s = o.configurePassManager(pm); !s.ok())
+      return s;
+  if (stage == "decomposed")
+    pm.addPass(createKilnDecompose());
+  else if (stage == "linalg" || stage == "llvm")
+    buildKilnToLinalgPipeline(pm);
+  else if (stage == "steps")
+    buildKilnStepListPipeline(pm, o.maxBatch, seqLimit);
+  if (stage == "llvm") {
+    model->module->walk([&](mlir::func::FuncOp fn) {
+      fn->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(&context));
+    });
+    if (mlir::failed(buildKilnCpuLoweringPipeline(pm)))
+      return absl::InternalError("cannot build the CPU lowering pipeline");
+  }
+  start = Clock::now();
+  if (mlir::failed(pm.run(*model->module)))
+    return absl::InvalidArgumentError(
+        "the pipeline failed (see the diagnostics above)");
+  record(stage == "kiln" ? std::string("graph (no passes)")
+                         : "pipeline to " + stage,
+         secondsSince(start));
+  StepCounts counts = countSteps(*model->module);
+
+  std::string error;
+  ExportSummary summary;
+  if (o.emit == "object") {
+    start = Clock::now();
+    if (!emitCpuObject(*model->module, o.output, error))
+      return absl::InternalError(error);
+    record("x86-64 object", secondsSince(start));
+  } else if (o.emit == "kernels" || o.emit == "kiln") {
+    start = Clock::now();
+    progress << "kilnc: compiling " << counts.uniqueKernels
+             << " unique kernels (" << counts.kernelSteps
+             << " kernel steps) for "
+             << (o.target == "cuda" ? "sm_90" : "x86-64") << "\n";
+    std::vector<CompiledKernel> kernels;
+    std::string binary;
+    if (o.target == "cuda") {
+      std::string toolkit =
+          o.cudaToolkit.empty() ? defaultCudaToolkit() : o.cudaToolkit;
+      std::string ptx;
+      if (!compileCudaKernels(*model->module, toolkit, kernels, binary, error,
+                              o.ptxPath.empty() ? nullptr : &ptx))
+        return absl::InvalidArgumentError(error);
+      record("kernels -> sm_90 fatbin", secondsSince(start));
+      if (!o.ptxPath.empty())
+        if (absl::Status s = writeText(o.ptxPath, ptx); !s.ok())
+          return s;
+      if (o.emit == "kernels")
+        if (absl::Status s = writeText(o.output, binary); !s.ok())
+          return s;
+    }
+    std::string library =
+        o.emit == "kernels" ? o.output : o.output + ".kernels.so";
+    if (o.target == "cpu") {
+      std::string object = library + ".o";
+      if (!compileCpuKernels(*model->module, object, kernels, error,
+                             o.emulateGpuThreads))
+        return absl::InternalError(error);
+      record("kernels -> x86-64 object", secondsSince(start));
+      start = Clock::now();
+      bool linked = linkSharedObject({object}, library, error);
+      llvm::sys::fs::remove(object);
+      if (!linked)
+        return absl::InternalError(error);
+      record("link shared object", secondsSince(start));
+      if (o.emit == "kiln") {
+        auto bytes = readFile(library);
+        llvm::sys::fs::remove(library);
+        if (!bytes.ok())
+          return bytes.status();
+        binary = std::move(*bytes);
+      }
+    }
+    if (o.emit == "kiln") {
+      start = Clock::now();
+      const ModelConfig &c = model->config;
+      ExportOptions options;
+      options.target = o.target;
+      options.maxBatch = o.maxBatch;
+      options.maxSeq = seqLimit;
+      options.externalWeights = o.externalWeights;
+      options.gemmDtype = o.gemmDtype;
+      options.cacheWidth = c.numKvHeads * c.headDim;
+      options.cacheLayers = c.family == Family::T5 ? c.numDecoderLayers
+                            : c.isDecoderOnly()    ? c.numLayers
+                                                   : 0;
+      if (!writeArtifact(*model->module, kernels, binary, modelInfo(c),
+                         *model->weights, options, o.output, summary, error))
+        return absl::InvalidArgumentError(error);
+      record(o.externalWeights ? "pack artifact (external weights)"
+                               : "pack artifact with weights",
+             secondsSince(start));
+      progress << "kilnc: wrote " << o.output << " ("
+               << llvm::formatv("{0:f1}", summary.artifactBytes / 1048576.0)
+               << " MiB)\n";
+    }
+  }
+  mlir::OwningOpRef<mlir::ModuleOp> gpuKernels;
+  if (gpuStage && o.emit == "mlir") {
+    start = Clock::now();
+    std::vector<CompiledKernel> kernels;
+    gpuKernels = lowerCudaKernels(*model->module, kernels, error);
+    if (!gpuKernels)
+      return absl::InvalidArgumentError(error);
+    record("kernels -> NVVM", secondsSince(start));
+  }
+  std::string irPath = o.emit == "mlir" ? o.output : o.stepsPath;
+  if (!irPath.empty()) {
+    auto output = mlir::openOutputFile(irPath, &error);
+    if (!output)
+      return absl::InvalidArgumentError(error);
+    if (gpuKernels)
+      gpuKernels->print(output->os());
+    else
+      model->module->print(output->os());
+    output->os() << "\n";
+    output->keep();
+  }
+
+  int64_t kilnOps = 0, linalgOps = 0, weightBytes = 0;
+  model->module->walk([&](mlir::Operation *op) {
+    if (op->getDialect() && op->getDialect()->getNamespace() == "kiln")
+      ++kilnOps;
+    if (mlir::isa<mlir::linalg::LinalgOp>(op))
+      ++linalgOps;
+  });
+  for (const std::string &name : model->weights->names())
+    weightBytes += static_cast<int64_t>((*model->weights->get(name))->bytes);
+  llvm::json::Object report{
+      {"model", o.modelDir},         {"stage", stage},
+      {"kiln_ops", kilnOps},         {"linalg_ops", linalgOps},
+      {"weight_bytes", weightBytes}, {"compile_seconds", std::move(stages)}};
+  if (stage == "steps") {
+    report["unique_kernels"] = counts.uniqueKernels;
+    report["steps"] = llvm::json::Object{{"kernel", counts.kernelSteps},
+                                         {"gemm", counts.gemmSteps},
+                                         {"attention", counts.attentionSteps},
+                                         {"norm", counts.normSteps}};
+    report["arena_bytes"] = counts.arenaBytes;
+    report["arena_bytes_per_entry"] = std::move(counts.arenas);
+    report["kv_cache_bytes"] = counts.cacheBytes;
+    report["max_batch"] = o.maxBatch;
+    report["max_seq"] = seqLimit;
+  }
+  if (o.emit == "kiln") {
+    report["artifact_bytes"] = summary.artifactBytes;
+    report["runtime_weight_bytes"] = summary.weightBytes;
+    report["external_weights"] = o.externalWeights;
+    report["gemm_dtype"] = o.gemmDtype;
+  }
+  CompileReport result;
+  llvm::raw_string_ostream json(result.json);
+  json << llvm::formatv("{0:2}", llvm::json::Value(std::move(report)));
+  return result;
+}
+
+} // namespace kiln

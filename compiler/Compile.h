@@ -1,0 +1,70 @@
+//===- Compile.h - a Hugging Face folder to what kilnc writes -------------===//
+//
+// The compiler's whole flow as a library call: kilnc parses its flags into
+// CompileOptions and calls compileModel; tests compile fixtures the same
+// way, in process. Reads the folder and builds the kiln graph, then:
+//   emit "kiln"     compiles the step list and its kernels (CPU or sm_90)
+//                   and packs them with the weights (or, with
+//                   externalWeights, their names and hashes) into one
+//                   artifact for kiln-run;
+//   emit "mlir"     runs the pipeline to `stage` and writes the IR;
+//   emit "kernels"  compiles the step list's kernels into a shared object
+//                   (CPU) or fatbin (CUDA), and writes the step list;
+//   emit "object"   lowers every entry point whole to one x86-64 object.
+// Progress lines ("kilnc: ...") go to `progress`; the report holds the
+// counts, sizes and stage times kilnc --report writes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_COMPILER_COMPILE_H
+#define KILN_COMPILER_COMPILE_H
+
+#include "absl/status/statusor.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace llvm {
+class raw_ostream;
+} // namespace llvm
+namespace mlir {
+class PassManager;
+} // namespace mlir
+
+namespace kiln {
+
+struct CompileOptions {
+  std::string modelDir;
+  std::string output = "-";     // "-": stdout (emit mlir only)
+  std::string emit;             // kiln | mlir | kernels | object; "": by output
+  std::string target = "cpu";   // or cuda
+  std::string stage = "linalg"; // with emit mlir: kiln, decomposed, linalg,
+                                // llvm, steps, gpu
+  std::string gemmDtype = "f32"; // with emit kiln: f32, bf16, f16
+  bool externalWeights = false;  // with emit kiln
+  std::string cudaToolkit;       // "": $CUDA_HOME or /usr/local/cuda
+  std::string ptxPath;           // with target cuda: also write the PTX
+  std::string stepsPath;         // with emit kernels: also write the steps
+  int64_t maxBatch = 1;
+  int64_t maxSeq = 0; // 0: the model's position limit, or 512
+  /// With target cpu, the kernels through the CUDA lowering with N
+  /// emulated GPU threads (checks the GPU distribution on the CPU).
+  int64_t emulateGpuThreads = 0;
+  /// Applied to the pass manager before it runs (kilnc: the command line's
+  /// --print-ir-after-all, --mlir-timing, ...).
+  std::function<absl::Status(mlir::PassManager &)> configurePassManager;
+  /// Where progress lines go; null: nowhere.
+  llvm::raw_ostream *progress = nullptr;
+};
+
+/// What kilnc --report writes, as JSON text.
+struct CompileReport {
+  std::string json;
+};
+
+absl::StatusOr<CompileReport> compileModel(const CompileOptions &options);
+
+} // namespace kiln
+
+#endif // KILN_COMPILER_COMPILE_H

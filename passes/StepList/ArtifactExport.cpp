@@ -1,0 +1,457 @@
+//===- ArtifactExport.cpp - a step list -> the .kiln manifest and blobs ---===//
+
+#include "passes/StepList/ArtifactExport.h"
+
+#include "artifact/Artifact.h"
+#include "artifact/ModelInfo.h"
+#include "dialects/kiln/KilnOps.h"
+#include "passes/StepList/StepShapes.h"
+#include "passes/Transforms/GemmEpilogue.h"
+#include "support/Half.h"
+#include "support/SafeTensors.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AffineExpr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+#include <memory>
+#include <set>
+
+using namespace mlir;
+namespace art = kiln::artifact;
+
+namespace kiln {
+namespace {
+
+std::string locationOf(Operation *op) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  op->getLoc().print(os);
+  return os.str();
+}
+
+FailureOr<art::DType> dtypeOf(Type type) {
+  Type e = getElementTypeOrSelf(type);
+  if (e.isF32())
+    return art::DType::F32;
+  if (e.isF16())
+    return art::DType::F16;
+  if (e.isBF16())
+    return art::DType::BF16;
+  if (e.isF64())
+    return art::DType::F64;
+  if (e.isInteger(64))
+    return art::DType::I64;
+  if (e.isInteger(32))
+    return art::DType::I32;
+  if (e.isInteger(8))
+    return art::DType::I8;
+  if (e.isInteger(1))
+    return art::DType::I1;
+  return failure();
+}
+
+/// Appends `e` in postfix order.
+LogicalResult postfix(AffineExpr e, std::vector<art::Term> &terms) {
+  if (auto c = dyn_cast<AffineConstantExpr>(e)) {
+    terms.emplace_back(art::ExprOp::Const, c.getValue());
+    return success();
+  }
+  if (auto s = dyn_cast<AffineSymbolExpr>(e)) {
+    terms.emplace_back(art::ExprOp::Symbol, s.getPosition());
+    return success();
+  }
+  auto bin = dyn_cast<AffineBinaryOpExpr>(e);
+  if (!bin || failed(postfix(bin.getLHS(), terms)) ||
+      failed(postfix(bin.getRHS(), terms)))
+    return failure();
+  switch (e.getKind()) {
+  case AffineExprKind::Add:
+    terms.emplace_back(art::ExprOp::Add, 0);
+    return success();
+  case AffineExprKind::Mul:
+    terms.emplace_back(art::ExprOp::Mul, 0);
+    return success();
+  case AffineExprKind::FloorDiv:
+    terms.emplace_back(art::ExprOp::FloorDiv, 0);
+    return success();
+  case AffineExprKind::CeilDiv:
+    terms.emplace_back(art::ExprOp::CeilDiv, 0);
+    return success();
+  case AffineExprKind::Mod:
+    terms.emplace_back(art::ExprOp::Mod, 0);
+    return success();
+  default:
+    return failure();
+  }
+}
+
+class Exporter {
+public:
+  Exporter(const std::vector<CompiledKernel> &kernels,
+           const WeightStore &weights, const ExportOptions &options,
+           kiln::ArtifactWriter &writer, std::string &error)
+      : kernels_(kernels), weights_(weights), options_(options),
+        writer_(writer), error_(error) {}
+
+  LogicalResult exportEntry(func::FuncOp fn, art::ManifestT &manifest);
+  /// Marks the weights every entry reads only as a gemm's B operand: the
+  /// ones --gemm-dtype stores in half precision.
+  void findGemmOnlyWeights(ModuleOp module);
+  int64_t weightBytes() const { return weightBytes_; }
+  std::vector<std::unique_ptr<art::WeightT>> takeWeights() {
+    return std::move(weightSlots_);
+  }
+
+private:
+  LogicalResult fail(Operation *op, const std::string &what) {
+    error_ = (op ? locationOf(op) + ": " : std::string()) + what;
+    return failure();
+  }
+  FailureOr<std::vector<std::unique_ptr<art::DimT>>> dimsOf(Value v);
+  FailureOr<std::unique_ptr<art::BufferT>> bufferOf(Value v);
+  FailureOr<int64_t> weightSlot(ParamOp op);
+
+  const std::vector<CompiledKernel> &kernels_;
+  const WeightStore &weights_;
+  const ExportOptions &options_;
+  kiln::ArtifactWriter &writer_;
+  std::string &error_;
+  std::vector<std::unique_ptr<art::WeightT>> weightSlots_;
+  std::map<std::string, int64_t> slots_;
+  std::set<std::string> gemmOnly_;
+  int64_t weightBytes_ = 0;
+  // Per entry:
+  StepShapes shapes_;
+};
+
+FailureOr<std::vector<std::unique_ptr<art::DimT>>> Exporter::dimsOf(Value v) {
+  std::vector<std::unique_ptr<art::DimT>> dims;
+  auto it = shapes_.dims.find(v);
+  if (it == shapes_.dims.end())
+    return failure();
+  for (AffineExpr e : it->second) {
+    auto dim = std::make_unique<art::DimT>();
+    if (failed(postfix(e, dim->terms)))
+      return failure();
+    dims.push_back(std::move(dim));
+  }
+  return dims;
+}
+
+FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
+  std::string name = op.getName().str();
+  if (auto it = slots_.find(name); it != slots_.end())
+    return it->second;
+  auto view = weights_.get(name);
+  if (!view.ok()) {
+    (void)fail(op, std::string(view.status().message()));
+    return failure();
+  }
+  const TensorView &t = **view;
+  auto type = cast<RankedTensorType>(op.getType());
+  if (!type.getElementType().isF32()) {
+    (void)fail(op, "only f32 weights can be packed so far");
+    return failure();
+  }
+  if (t.shape !=
+      std::vector<int64_t>(type.getShape().begin(), type.getShape().end())) {
+    (void)fail(op, "tensor '" + name + "' does not have the IR's shape");
+    return failure();
+  }
+  auto w = std::make_unique<art::WeightT>();
+  w->name = name;
+  w->dtype = art::DType::F32;
+  w->shape = t.shape;
+  w->source = name;
+  w->source_dtype = dtypeName(t.dtype);
+  w->source_hash = kiln::checksum(t.data, t.bytes);
+  // A weight only gemms read is stored in --gemm-dtype; the rest in f32.
+  bool half = options_.gemmDtype != "f32" && gemmOnly_.count(name);
+  bool bf16 = options_.gemmDtype == "bf16";
+  if (half)
+    w->dtype = bf16 ? art::DType::BF16 : art::DType::F16;
+  int64_t bytes = t.numElements() * (half ? 2 : 4);
+  weightBytes_ += bytes;
+  if (!options_.externalWeights) {
+    if (half) {
+      auto narrowed = std::make_shared<std::vector<uint16_t>>();
+      narrowed->reserve(t.numElements());
+      for (float x : t.toFloat())
+        narrowed->push_back(bf16 ? floatToBf16(x) : floatToHalf(x));
+      w->blob = writer_.addBlob(art::BlobKind::Weight, narrowed->data(), bytes,
+                                narrowed);
+    } else if (t.dtype == DType::F32) {
+      w->blob = writer_.addBlob(art::BlobKind::Weight, t.data, t.bytes);
+    } else {
+      auto converted = std::make_shared<std::vector<float>>(t.toFloat());
+      w->blob = writer_.addBlob(art::BlobKind::Weight, converted->data(), bytes,
+                                converted);
+    }
+  }
+  slots_[name] = weightSlots_.size();
+  weightSlots_.push_back(std::move(w));
+  return slots_[name];
+}
+
+FailureOr<std::unique_ptr<art::BufferT>> Exporter::bufferOf(Value v) {
+  auto buffer = std::make_unique<art::BufferT>();
+  auto dtype = dtypeOf(v.getType());
+  auto dims = dimsOf(v);
+  if (failed(dtype) || failed(dims)) {
+    (void)fail(v.getDefiningOp(), "a buffer of an unsupported type or shape");
+    return failure();
+  }
+  buffer->dtype = *dtype;
+  buffer->dims = std::move(*dims);
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    buffer->kind = art::BufferKind::Argument;
+    buffer->index = arg.getArgNumber();
+    return buffer;
+  }
+  Operation *op = v.getDefiningOp();
+  if (auto param = dyn_cast<ParamOp>(op)) {
+    auto slot = weightSlot(param);
+    if (failed(slot))
+      return failure();
+    buffer->kind = art::BufferKind::Weight;
+    buffer->index = *slot;
+    buffer->dtype = weightSlots_[*slot]->dtype; // f32, or --gemm-dtype
+    return buffer;
+  }
+  unsigned result = cast<OpResult>(v).getResultNumber();
+  if (auto attention = dyn_cast<AttentionOp>(op); attention && result > 0)
+    return bufferOf(result == 1 ? attention.getKCache()
+                                : attention.getVCache());
+  auto offsets = op->getAttrOfType<DenseI64ArrayAttr>("kiln.arena");
+  if (!offsets || offsets[result] < 0) {
+    (void)fail(op, "a step result without an arena offset (run "
+                   "kiln-plan-memory first)");
+    return failure();
+  }
+  buffer->kind = art::BufferKind::Arena;
+  buffer->index = offsets[result];
+  return buffer;
+}
+
+void Exporter::findGemmOnlyWeights(ModuleOp module) {
+  std::set<std::string> other;
+  module.walk([&](ParamOp param) {
+    std::string name = param.getName().str();
+    for (OpOperand &use : param->getUses()) {
+      bool rhs = use.getOperandNumber() == 1 &&
+                 isa<MatmulOp, LinearOp>(use.getOwner());
+      (rhs ? gemmOnly_ : other).insert(name);
+    }
+  });
+  for (const std::string &name : other)
+    gemmOnly_.erase(name);
+}
+
+LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
+  auto shapes = computeStepShapes(fn);
+  if (failed(shapes))
+    return fail(fn, "cannot derive the step dims");
+  shapes_ = std::move(*shapes);
+  auto entry = std::make_unique<art::EntryT>();
+  entry->name = fn.getName().str();
+  auto arena = fn->getAttrOfType<IntegerAttr>("kiln.arena_bytes");
+  if (!arena)
+    return fail(fn, "no kiln.arena_bytes (run kiln-plan-memory first)");
+  entry->arena_bytes = arena.getInt();
+
+  for (BlockArgument arg : fn.getArguments()) {
+    auto a = std::make_unique<art::ArgumentT>();
+    auto name =
+        fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "kiln.name");
+    a->name = name ? name.str() : "#" + std::to_string(arg.getArgNumber());
+    auto buffer = bufferOf(arg);
+    if (failed(buffer))
+      return failure();
+    a->dtype = (*buffer)->dtype;
+    a->dims = std::move((*buffer)->dims);
+    entry->arguments.push_back(std::move(a));
+  }
+  for (auto [i, source] : llvm::enumerate(shapes_.symbolSources)) {
+    auto s = std::make_unique<art::SymbolT>();
+    s->name = shapes_.symbols[i];
+    s->argument = source.first;
+    s->dim = source.second;
+    s->max = source.second == 0 ? options_.maxBatch : options_.maxSeq;
+    entry->symbols.push_back(std::move(s));
+  }
+
+  for (Operation &op : fn.getBody().front()) {
+    if (isa<ParamOp>(op))
+      continue;
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        auto r = std::make_unique<art::ResultT>();
+        auto name = fn.getResultAttrOfType<StringAttr>(i, "kiln.name");
+        r->name = name ? name.str() : "result" + std::to_string(i);
+        auto buffer = bufferOf(v);
+        if (failed(buffer))
+          return failure();
+        r->buffer = std::move(*buffer);
+        entry->results.push_back(std::move(r));
+      }
+      break;
+    }
+    auto step = std::make_unique<art::StepT>();
+    step->location = locationOf(&op);
+    if (auto call = dyn_cast<func::CallOp>(op)) {
+      step->kind = art::StepKind::Kernel;
+      auto it = std::find_if(
+          kernels_.begin(), kernels_.end(),
+          [&](const CompiledKernel &k) { return k.name == call.getCallee(); });
+      if (it == kernels_.end())
+        return fail(&op, "calls a kernel that was not compiled");
+      step->kernel = it - kernels_.begin();
+    } else if (auto matmul = dyn_cast<MatmulOp>(op)) {
+      step->kind = art::StepKind::Gemm;
+      step->transpose_lhs = matmul.getTransposeLhs();
+      step->transpose_rhs = matmul.getTransposeRhs();
+    } else if (auto linear = dyn_cast<LinearOp>(op)) {
+      if (!fitsGemmEpilogue(linear))
+        return fail(&op, "has an epilogue a gemm step cannot hold");
+      step->kind = art::StepKind::Gemm;
+      step->transpose_rhs = linear.getLayout() == WeightLayout::OutIn;
+      step->has_bias = linear.getBias() != nullptr;
+      step->has_residual = linear.getResidual() != nullptr;
+      step->activation = linear.getActivation() == Activation::Relu
+                             ? art::Activation::Relu
+                         : linear.getActivation() == Activation::GeluTanh
+                             ? art::Activation::GeluTanh
+                             : art::Activation::None;
+    } else if (auto norm = dyn_cast<LayerNormOp>(op)) {
+      step->kind = art::StepKind::Norm;
+      step->norm = art::NormKind::Layer;
+      step->epsilon = norm.getEpsilon().convertToDouble();
+      step->has_bias = norm.getBias() != nullptr;
+    } else if (auto norm = dyn_cast<RmsNormOp>(op)) {
+      step->kind = art::StepKind::Norm;
+      step->norm = art::NormKind::Rms;
+      step->epsilon = norm.getEpsilon().convertToDouble();
+    } else if (auto attention = dyn_cast<AttentionOp>(op)) {
+      step->kind = art::StepKind::Attention;
+      step->num_heads = attention.getNumHeads();
+      step->num_kv_heads = attention.getNumKvHeads();
+      step->scale = attention.getScaleOrDefault();
+      step->has_key_mask = attention.getKeyMask() != nullptr;
+      step->has_bias = attention.getBias() != nullptr;
+      step->has_cache = attention.hasCache();
+      switch (attention.getMask()) {
+      case MaskKind::None:
+        step->mask = art::MaskKind::None;
+        break;
+      case MaskKind::Causal:
+        step->mask = art::MaskKind::Causal;
+        break;
+      case MaskKind::Padding:
+        step->mask = art::MaskKind::Padding;
+        break;
+      case MaskKind::CausalPadding:
+        step->mask = art::MaskKind::CausalPadding;
+        break;
+      }
+    } else {
+      return fail(&op, "is not a step the runtime runs (kernel call, "
+                       "matmul, linear, norm or attention)");
+    }
+    for (Value v : op.getOperands()) {
+      auto buffer = bufferOf(v);
+      if (failed(buffer))
+        return failure();
+      step->operands.push_back(std::move(*buffer));
+    }
+    for (Value v : op.getResults()) {
+      auto buffer = bufferOf(v);
+      if (failed(buffer))
+        return failure();
+      step->results.push_back(std::move(*buffer));
+    }
+    entry->steps.push_back(std::move(step));
+  }
+  manifest.entries.push_back(std::move(entry));
+  return success();
+}
+
+} // namespace
+
+bool writeArtifact(ModuleOp stepModule,
+                   const std::vector<CompiledKernel> &kernels,
+                   const std::string &kernelBinary,
+                   const kiln::ModelInfo &model, const WeightStore &weights,
+                   const ExportOptions &options, const std::string &path,
+                   ExportSummary &summary, std::string &error) {
+  kiln::ArtifactWriter writer;
+  art::ManifestT manifest;
+  manifest.producer = "kilnc";
+  manifest.target = options.target;
+  manifest.model = kiln::toArtifact(model);
+  manifest.model->cache_width = options.cacheWidth;
+  manifest.model->cache_layers = options.cacheLayers;
+  manifest.max_batch = options.maxBatch;
+  manifest.max_seq = options.maxSeq;
+  manifest.external_weights = options.externalWeights;
+
+  if (!kernels.empty()) {
+    auto bytes = std::make_shared<std::string>(kernelBinary);
+    writer.addBlob(options.target == "cuda" ? art::BlobKind::CudaKernels
+                                            : art::BlobKind::CpuKernels,
+                   bytes->data(), bytes->size(), bytes);
+  }
+  for (const CompiledKernel &k : kernels) {
+    auto kernel = std::make_unique<art::KernelT>();
+    kernel->name = k.name;
+    kernel->symbol = k.symbol;
+    kernel->splittable = k.splittable;
+    auto fn = stepModule.lookupSymbol<func::FuncOp>(k.name);
+    auto types = fn ? fn->getAttrOfType<ArrayAttr>("kiln.buffers") : nullptr;
+    if (!types) {
+      error = "kernel " + k.name + " has no kiln.buffers";
+      return false;
+    }
+    for (Attribute attr : types) {
+      auto type = cast<RankedTensorType>(cast<TypeAttr>(attr).getValue());
+      auto buffer = std::make_unique<art::KernelBufferT>();
+      auto dtype = dtypeOf(type);
+      if (failed(dtype)) {
+        error = "kernel " + k.name + " has a buffer of an unsupported type";
+        return false;
+      }
+      buffer->dtype = *dtype;
+      for (int64_t d : type.getShape())
+        buffer->shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
+      kernel->buffers.push_back(std::move(buffer));
+    }
+    manifest.kernels.push_back(std::move(kernel));
+  }
+
+  Exporter exporter(kernels, weights, options, writer, error);
+  exporter.findGemmOnlyWeights(stepModule);
+  for (auto fn : stepModule.getOps<func::FuncOp>()) {
+    if (!fn.isPublic() || fn.isExternal())
+      continue;
+    if (failed(exporter.exportEntry(fn, manifest)))
+      return false;
+  }
+  int64_t cacheBytes = 0;
+  for (auto fn : stepModule.getOps<func::FuncOp>())
+    if (auto bytes = fn->getAttrOfType<IntegerAttr>("kiln.cache_bytes"))
+      cacheBytes = std::max<int64_t>(cacheBytes, bytes.getInt());
+  manifest.cache_bytes = cacheBytes;
+  manifest.weight_bytes = exporter.weightBytes();
+  manifest.weights = exporter.takeWeights();
+  summary.weightBytes = manifest.weight_bytes;
+  auto written = writer.write(path, std::move(manifest));
+  if (!written.ok()) {
+    error = std::string(written.status().message());
+    return false;
+  }
+  summary.artifactBytes = static_cast<int64_t>(*written);
+  return true;
+}
+
+} // namespace kiln

@@ -1,0 +1,59 @@
+//===- ArtifactExport.h - a step list -> the .kiln manifest and blobs -----===//
+//
+// The compiler's half of the artifact contract (DESIGN.md §3.1, §4): turns
+// the step list kiln-plan-memory annotated into the manifest's entries (the
+// arguments and their symbols, every step's buffers as arena offsets,
+// argument or weight slots with dims as postfix expressions over the
+// symbols), records each weight with its source tensor's dtype and hash,
+// and writes the artifact with the kernel library and (unless external)
+// the weights as blobs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_PASSES_STEPLIST_ARTIFACTEXPORT_H
+#define KILN_PASSES_STEPLIST_ARTIFACTEXPORT_H
+
+#include "passes/Codegen/CpuKernels.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+class WeightStore;
+struct ModelInfo;
+
+struct ExportOptions {
+  std::string target = "cpu"; // or "cuda": the kernel blob is a fatbin
+  int64_t maxBatch = 1;
+  int64_t maxSeq = 1;
+  bool externalWeights = false;
+  /// "f32", "bf16" or "f16": how the weights that only gemm steps read (as
+  /// their B operand) are stored; the gemms then compute in that type with
+  /// f32 accumulation (the CPU widens them back at load).
+  std::string gemmDtype = "f32";
+  int64_t cacheWidth = 0;  // for --info
+  int64_t cacheLayers = 0; // for --info
+};
+
+struct ExportSummary {
+  int64_t weightBytes = 0;   // as the runtime holds them
+  int64_t artifactBytes = 0; // the file
+};
+
+/// Writes `path` from `stepModule` (after kiln-plan-memory), its compiled
+/// `kernels` (`kernelBinary`: the CPU shared object, or the CUDA fatbin),
+/// and the weights.
+bool writeArtifact(mlir::ModuleOp stepModule,
+                   const std::vector<CompiledKernel> &kernels,
+                   const std::string &kernelBinary,
+                   const kiln::ModelInfo &model, const WeightStore &weights,
+                   const ExportOptions &options, const std::string &path,
+                   ExportSummary &summary, std::string &error);
+
+} // namespace kiln
+
+#endif // KILN_PASSES_STEPLIST_ARTIFACTEXPORT_H

@@ -1,0 +1,59 @@
+//===- CompiledFixture.h - golden fixtures compiled in process (tests) ----===//
+//
+// A test that needs a fixture as a .kiln compiles it with compileModel
+// (compiler/Compile.h), the library kilnc calls, once per test binary and
+// set of options; the files go under the test temp dir and are removed
+// when the binary exits. KILN_GOLDEN_DIR names the fixtures' folder.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_TEST_SUPPORT_COMPILEDFIXTURE_H
+#define KILN_TEST_SUPPORT_COMPILEDFIXTURE_H
+
+#include "compiler/Compile.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <unistd.h>
+
+namespace kiln::test {
+
+/// The artifact of `fixture` compiled with `options` (its modelDir and
+/// output are filled in here), or an error naming the options.
+inline absl::StatusOr<std::string> compiledFixture(const std::string &fixture,
+                                                   CompileOptions options) {
+  struct Cache {
+    std::map<std::string, std::string> paths;
+    ~Cache() {
+      for (const auto &[key, path] : paths)
+        std::remove(path.c_str());
+    }
+  };
+  static Cache cache;
+  std::string key = fixture + " --target " + options.target + " --gemm-dtype " +
+                    options.gemmDtype + " --max-batch " +
+                    std::to_string(options.maxBatch) + " --max-seq " +
+                    std::to_string(options.maxSeq) + " --emulate-gpu-threads " +
+                    std::to_string(options.emulateGpuThreads) +
+                    (options.externalWeights ? " --external-weights" : "");
+  if (auto found = cache.paths.find(key); found != cache.paths.end())
+    return found->second;
+  options.modelDir = std::string(KILN_GOLDEN_DIR) + "/" + fixture;
+  options.output = ::testing::TempDir() + "kiln-fixture-" +
+                   std::to_string(::getpid()) + "-" +
+                   std::to_string(cache.paths.size()) + ".kiln";
+  options.emit = "kiln";
+  auto report = compileModel(options);
+  if (!report.ok())
+    return absl::Status(report.status().code(),
+                        key + ": " + std::string(report.status().message()));
+  cache.paths[key] = options.output;
+  return options.output;
+}
+
+} // namespace kiln::test
+
+#endif // KILN_TEST_SUPPORT_COMPILEDFIXTURE_H
