@@ -61,6 +61,7 @@ function(kiln_check_layers)
   _kiln_forbid(KilnArtifact FORBIDS ${llvm} KilnHfConfig KilnRuntime)
   _kiln_forbid(KilnRuntime FORBIDS ${llvm} KilnHfConfig)
   _kiln_forbid(kiln-run FORBIDS ${llvm} KilnHfConfig)
+  _kiln_forbid(KilnToolSupport FORBIDS ${llvm} KilnRuntime)
   _kiln_forbid(KilnHfConfig FORBIDS ${llvm} KilnRuntime)
   foreach(frontend KilnGraphBuilder KilnInterpreter KilnModels)
     _kiln_forbid(${frontend} FORBIDS KilnPasses KilnRuntime KilnCompiler

@@ -15,12 +15,13 @@ class DialectRegistry;
 
 namespace kiln {
 
-/// The kiln dialect, every upstream dialect and interface extension, and the
-/// LLVM IR translations (for emitting objects and for JIT tests).
+/// The kiln dialect, the upstream dialects with their interface models and
+/// extensions, and the LLVM IR translations (for emitting objects and for
+/// JIT tests).
 void registerKilnCompilerDialects(mlir::DialectRegistry &registry);
 
-/// Every upstream pass, the kiln passes and the kiln pipelines. Safe to call
-/// more than once.
+/// The kiln passes and pipelines, and the upstream passes they name (not
+/// every upstream pass). Safe to call more than once.
 void registerKilnCompilerPasses();
 
 } // namespace kiln

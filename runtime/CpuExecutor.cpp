@@ -10,6 +10,7 @@
 #include "runtime/StepPlan.h"
 #include "runtime/Tensor.h"
 #include "runtime/ThreadPool.h"
+#include "support/Status.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -331,8 +332,7 @@ CpuExecutor::Impl::run(const EntryT &entry,
       break;
     }
     case StepKind::Attention:
-      if (absl::Status s = runAttention(step, *binding, pointer); !s.ok())
-        return s;
+      KILN_RETURN_IF_ERROR(runAttention(step, *binding, pointer));
       break;
     }
     if (profiling)
@@ -360,12 +360,10 @@ CpuExecutor::~CpuExecutor() = default;
 
 absl::StatusOr<std::unique_ptr<CpuExecutor>>
 CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
-  if (absl::Status s = checkArtifact(artifact, "cpu", "the CPU"); !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(checkArtifact(artifact, "cpu", "the CPU"));
   auto impl = std::make_unique<Impl>(artifact, options.threads);
   impl->profiling = options.profile;
-  if (absl::Status s = impl->loadKernels(); !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(impl->loadKernels());
   auto weights = HostWeights::load(artifact, options.weightsDir, "CPU",
                                    /*widen=*/true);
   if (!weights.ok())

@@ -2,11 +2,14 @@
 
 #include "runtime/CudaBlas.h"
 
-#include "absl/strings/str_cat.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/StepPlan.h"
+#include "support/Status.h"
 
-// Types and enum values only; every function comes from dlsym.
+#include "absl/strings/str_cat.h"
+
+// cublasLt.h gives types and enum values only; every cuBLASLt function
+// comes from dlsym.
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -142,13 +145,10 @@ CudaBlas::load(const CudaDriver &driver, CUstream stream,
       !resolve(i.heuristic, "cublasLtMatmulAlgoGetHeuristic") ||
       !resolve(i.matmul, "cublasLtMatmul"))
     return absl::UnavailableError("cuBLASLt lacks the entry points Kiln uses");
-  if (absl::Status s = i.check(i.create(&i.handle), "cublasLtCreate"); !s.ok())
-    return s;
-  if (absl::Status s =
-          driver.check(driver.api().memAlloc(&i.workspace, kWorkspaceBytes),
-                       "allocating the cuBLASLt workspace");
-      !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(i.check(i.create(&i.handle), "cublasLtCreate"));
+  KILN_RETURN_IF_ERROR(
+      driver.check(driver.api().memAlloc(&i.workspace, kWorkspaceBytes),
+                   "allocating the cuBLASLt workspace"));
   return std::unique_ptr<CudaBlas>(new CudaBlas(std::move(impl)));
 }
 

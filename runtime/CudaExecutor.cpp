@@ -8,9 +8,10 @@
 #include "runtime/CudaLaunch.h"
 #include "runtime/Executor.h"
 #include "runtime/StepPlan.h"
+#include "runtime/Tensor.h"
+#include "support/Status.h"
 
 #include "absl/strings/str_cat.h"
-#include "runtime/Tensor.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -197,20 +198,13 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
   device = options.device;
   syncSteps = options.syncSteps;
   useGraphs = options.graphs && !syncSteps;
-  if (absl::Status s = check(api.devicePrimaryCtxRetain(&context, device),
-                             "creating the CUDA context");
-      !s.ok())
-    return s;
-  if (absl::Status s = check(api.ctxSetCurrent(context), "cuCtxSetCurrent");
-      !s.ok())
-    return s;
-  if (absl::Status s = check(api.streamCreate(&stream, kStreamNonBlocking),
-                             "cuStreamCreate");
-      !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(check(api.devicePrimaryCtxRetain(&context, device),
+                             "creating the CUDA context"));
+  KILN_RETURN_IF_ERROR(check(api.ctxSetCurrent(context), "cuCtxSetCurrent"));
+  KILN_RETURN_IF_ERROR(
+      check(api.streamCreate(&stream, kStreamNonBlocking), "cuStreamCreate"));
   for (CUevent *e : {&stepsBegin, &stepsEnd})
-    if (absl::Status s = check(api.eventCreate(e, 0), "cuEventCreate"); !s.ok())
-      return s;
+    KILN_RETURN_IF_ERROR(check(api.eventCreate(e, 0), "cuEventCreate"));
 
   // The generated kernels and the runtime's own.
   int blob = -1;
@@ -221,32 +215,24 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
     if (blob < 0)
       return absl::InvalidArgumentError(absl::StrCat(
           artifact.path(), ": damaged: no CUDA kernel fatbin is embedded"));
-    if (absl::Status s =
-            check(api.moduleLoadData(&kernelsModule, artifact.blobData(blob)),
-                  "loading the artifact's sm_90 kernels");
-        !s.ok())
-      return s;
+    KILN_RETURN_IF_ERROR(
+        check(api.moduleLoadData(&kernelsModule, artifact.blobData(blob)),
+              "loading the artifact's sm_90 kernels"));
     for (const auto &k : m.kernels) {
       CUfunction fn = nullptr;
-      if (absl::Status s = check(
-              api.moduleGetFunction(&fn, kernelsModule, k->symbol.c_str()),
-              "finding kernel " + k->symbol);
-          !s.ok())
-        return s;
+      KILN_RETURN_IF_ERROR(
+          check(api.moduleGetFunction(&fn, kernelsModule, k->symbol.c_str()),
+                "finding kernel " + k->symbol));
       kernels.push_back(fn);
     }
   }
-  if (absl::Status s =
-          check(api.moduleLoadData(&ownModule, kKilnRuntimeKernelsFatbin),
-                "loading the runtime's attention kernels");
-      !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(
+      check(api.moduleLoadData(&ownModule, kKilnRuntimeKernelsFatbin),
+            "loading the runtime's attention kernels"));
   for (int i = 0; i < kOwnKernelCount; ++i) {
     const char *name = ownKernelName(static_cast<OwnKernel>(i));
-    if (absl::Status s = check(api.moduleGetFunction(&own[i], ownModule, name),
-                               absl::StrCat("finding ", name));
-        !s.ok())
-      return s;
+    KILN_RETURN_IF_ERROR(check(api.moduleGetFunction(&own[i], ownModule, name),
+                               absl::StrCat("finding ", name)));
   }
   gemmOverride = options.gemm;
   if (!gemmOverride) {
@@ -268,34 +254,26 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
     total += alignUp((*host)->bytes(i));
   }
   if (total > 0) {
-    if (absl::Status s =
-            check(api.memAlloc(&weights, total),
-                  absl::StrCat("allocating ", total, " bytes of weights"));
-        !s.ok())
-      return s;
+    KILN_RETURN_IF_ERROR(
+        check(api.memAlloc(&weights, total),
+              absl::StrCat("allocating ", total, " bytes of weights")));
     for (size_t i = 0; i < (*host)->size(); ++i) {
       weightPtrs.push_back(weights + offsets[i]);
-      if (absl::Status s =
-              check(api.memcpyHtoDAsync(weightPtrs.back(), (*host)->data(i),
-                                        (*host)->bytes(i), stream),
-                    "uploading weight " + m.weights[i]->name);
-          !s.ok())
-        return s;
+      KILN_RETURN_IF_ERROR(
+          check(api.memcpyHtoDAsync(weightPtrs.back(), (*host)->data(i),
+                                    (*host)->bytes(i), stream),
+                "uploading weight " + m.weights[i]->name));
     }
-    if (absl::Status s =
-            check(api.streamSynchronize(stream), "uploading the weights");
-        !s.ok())
-      return s;
+    KILN_RETURN_IF_ERROR(
+        check(api.streamSynchronize(stream), "uploading the weights"));
   }
 
   for (const auto &e : m.entries)
     arenaBytes = std::max(arenaBytes, e->arena_bytes);
   if (arenaBytes > 0)
-    if (absl::Status s =
-            check(api.memAlloc(&arena, arenaBytes),
-                  absl::StrCat("allocating the ", arenaBytes, "-byte arena"));
-        !s.ok())
-      return s;
+    KILN_RETURN_IF_ERROR(
+        check(api.memAlloc(&arena, arenaBytes),
+              absl::StrCat("allocating the ", arenaBytes, "-byte arena")));
   return absl::OkStatus();
 }
 
@@ -362,15 +340,12 @@ absl::StatusOr<CudaExecutor::Impl::CallPlan *> CudaExecutor::Impl::planFor(
     }
   }
   // Before this plan joins the others: growing the workspace drops them.
-  if (absl::Status s = reserveWorkspace(plan.workspaceBytes); !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(reserveWorkspace(plan.workspaceBytes));
   const CudaApi &api = driver->api();
   if (!plan.host.empty()) {
     size_t bytes = plan.host.size() * 8;
-    if (absl::Status s = check(api.memAlloc(&plan.table, bytes),
-                               "allocating a kernel argument table");
-        !s.ok())
-      return s;
+    KILN_RETURN_IF_ERROR(check(api.memAlloc(&plan.table, bytes),
+                               "allocating a kernel argument table"));
     if (absl::Status s = check(
             api.memcpyHtoDAsync(plan.table, plan.host.data(), bytes, stream),
             "uploading the kernel argument table");
@@ -391,10 +366,8 @@ absl::Status CudaExecutor::Impl::reserveWorkspace(int64_t bytes) {
     api.memFree(workspace);
   workspace = 0;
   workspaceBytes = 0;
-  if (absl::Status s = check(api.memAlloc(&workspace, bytes),
-                             "allocating the attention workspace");
-      !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(check(api.memAlloc(&workspace, bytes),
+                             "allocating the attention workspace"));
   workspaceBytes = bytes;
   return absl::OkStatus();
 }
@@ -418,10 +391,8 @@ absl::Status CudaExecutor::Impl::enqueue(
       void *params[] = {&buffers, &shapes, &begin, &end};
       unsigned blocks = static_cast<unsigned>(std::clamp<int64_t>(
           (plan.work[i] + kThreads - 1) / kThreads, 1, kMaxBlocks));
-      if (absl::Status s = launchGrid(kernels[step.kernel], blocks, 1, 1, 0,
-                                      params, k.name + " at " + where);
-          !s.ok())
-        return s;
+      KILN_RETURN_IF_ERROR(launchGrid(kernels[step.kernel], blocks, 1, 1, 0,
+                                      params, k.name + " at " + where));
       break;
     }
     case StepKind::Gemm: {
@@ -436,8 +407,7 @@ absl::Status CudaExecutor::Impl::enqueue(
         KernelLaunch l =
             narrowLaunch(workspace, buffers.a, g->batch * g->m * g->k,
                          g->bType == DType::BF16);
-        if (absl::Status s = launchOwn(l, where); !s.ok())
-          return s;
+        KILN_RETURN_IF_ERROR(launchOwn(l, where));
         buffers.a = workspace;
       }
       buffers.b = pointer(*step.operands[1]);
@@ -483,8 +453,7 @@ absl::Status CudaExecutor::Impl::enqueue(
                      plan->bias ? pointer(*step.operands[2]) : 0, *plan, where);
       if (!l.ok())
         return l.status();
-      if (absl::Status s = launchOwn(*l, where); !s.ok())
-        return s;
+      KILN_RETURN_IF_ERROR(launchOwn(*l, where));
       break;
     }
     case StepKind::Attention: {
@@ -508,8 +477,7 @@ absl::Status CudaExecutor::Impl::enqueue(
           KernelLaunch l =
               cacheWriteLaunch(cache, rows, d.positions, d.widePositions,
                                p.batch, p.sq, p.cacheLength, p.width);
-          if (absl::Status s = launchOwn(l, where); !s.ok())
-            return s;
+          KILN_RETURN_IF_ERROR(launchOwn(l, where));
         }
         d.k = pointer(*step.operands[p.kCache]);
         d.v = pointer(*step.operands[p.vCache]);
@@ -527,18 +495,15 @@ absl::Status CudaExecutor::Impl::enqueue(
       if (!launches.ok())
         return launches.status();
       for (KernelLaunch &l : *launches)
-        if (absl::Status s = launchOwn(l, where); !s.ok())
-          return s;
+        KILN_RETURN_IF_ERROR(launchOwn(l, where));
       break;
     }
     }
     // A fault inside a kernel surfaces at the next synchronization; with
     // syncSteps that is right here, named by its step.
     if (syncSteps)
-      if (absl::Status s = check(driver->api().streamSynchronize(stream),
-                                 "running " + where);
-          !s.ok())
-        return s;
+      KILN_RETURN_IF_ERROR(
+          check(driver->api().streamSynchronize(stream), "running " + where));
   }
   return absl::OkStatus();
 }
@@ -547,9 +512,7 @@ absl::StatusOr<std::vector<NamedTensor>>
 CudaExecutor::Impl::run(const EntryT &entry,
                         const std::vector<Tensor> &arguments) {
   const CudaApi &api = driver->api();
-  if (absl::Status s = check(api.ctxSetCurrent(context), "cuCtxSetCurrent");
-      !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(check(api.ctxSetCurrent(context), "cuCtxSetCurrent"));
   auto binding = CallBinding::bind(
       artifact, entry, arguments,
       [&](const std::string &name) -> const std::vector<int64_t> * {
@@ -570,19 +533,15 @@ CudaExecutor::Impl::run(const EntryT &entry,
         api.memFree(inputs[i]);
       inputs[i] = 0;
       inputBytes[i] = 0;
-      if (absl::Status s = check(api.memAlloc(&inputs[i], alignUp(bytes)),
-                                 "allocating an input");
-          !s.ok())
-        return s;
+      KILN_RETURN_IF_ERROR(check(api.memAlloc(&inputs[i], alignUp(bytes)),
+                                 "allocating an input"));
       inputBytes[i] = alignUp(bytes);
     }
     if (!arguments[i].bytes.empty())
-      if (absl::Status s =
-              check(api.memcpyHtoDAsync(inputs[i], arguments[i].bytes.data(),
-                                        arguments[i].bytes.size(), stream),
-                    "uploading argument " + std::to_string(i));
-          !s.ok())
-        return s;
+      KILN_RETURN_IF_ERROR(
+          check(api.memcpyHtoDAsync(inputs[i], arguments[i].bytes.data(),
+                                    arguments[i].bytes.size(), stream),
+                "uploading argument " + std::to_string(i)));
   }
   std::function<CUdeviceptr(const BufferT &)> pointer =
       [&](const BufferT &b) -> CUdeviceptr {
@@ -613,19 +572,15 @@ CudaExecutor::Impl::run(const EntryT &entry,
       return starts.status();
   ++p.calls;
   // Outside any capture: the events time this call, not the graph.
-  if (absl::Status s =
-          check(api.eventRecord(stepsBegin, stream), "cuEventRecord");
-      !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(
+      check(api.eventRecord(stepsBegin, stream), "cuEventRecord"));
   // The first call of a shape runs step by step, so that a failure names
   // its step; from the second on the steps are captured once as a CUDA
   // graph and replayed, one launch instead of hundreds.
   if (useGraphs && !p.graph && p.calls >= 2) {
-    if (absl::Status s =
-            check(api.streamBeginCapture(stream, kCaptureThreadLocal),
-                  "beginning a CUDA graph capture");
-        !s.ok())
-      return s;
+    KILN_RETURN_IF_ERROR(
+        check(api.streamBeginCapture(stream, kCaptureThreadLocal),
+              "beginning a CUDA graph capture"));
     absl::Status enqueued = enqueue(entry, *binding, p, pointer);
     CUgraph graph = nullptr;
     absl::Status ended = check(api.streamEndCapture(stream, &graph),
@@ -642,18 +597,14 @@ CudaExecutor::Impl::run(const EntryT &entry,
     ++stats.graphsCaptured;
   }
   if (p.graph) {
-    if (absl::Status s = check(api.graphLaunch(p.graph, stream),
-                               "replaying the CUDA graph of " + entry.name);
-        !s.ok())
-      return s;
+    KILN_RETURN_IF_ERROR(check(api.graphLaunch(p.graph, stream),
+                               "replaying the CUDA graph of " + entry.name));
     ++stats.graphReplays;
   } else if (absl::Status s = enqueue(entry, *binding, p, pointer); !s.ok()) {
     return s;
   }
-  if (absl::Status s =
-          check(api.eventRecord(stepsEnd, stream), "cuEventRecord");
-      !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(
+      check(api.eventRecord(stepsEnd, stream), "cuEventRecord"));
 
   std::vector<NamedTensor> outputs;
   for (const auto &r : entry.results) {
@@ -664,23 +615,17 @@ CudaExecutor::Impl::run(const EntryT &entry,
       return dims.status();
     Tensor t = Tensor::zeros(r->buffer->dtype, *dims);
     if (!t.bytes.empty())
-      if (absl::Status s =
-              check(api.memcpyDtoHAsync(t.bytes.data(), pointer(*r->buffer),
-                                        t.bytes.size(), stream),
-                    "downloading " + r->name);
-          !s.ok())
-        return s;
+      KILN_RETURN_IF_ERROR(
+          check(api.memcpyDtoHAsync(t.bytes.data(), pointer(*r->buffer),
+                                    t.bytes.size(), stream),
+                "downloading " + r->name));
     outputs.push_back({r->name, std::move(t)});
   }
-  if (absl::Status s = check(api.streamSynchronize(stream),
-                             "running " + entry.name + " on the GPU");
-      !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(check(api.streamSynchronize(stream),
+                             "running " + entry.name + " on the GPU"));
   float ms = 0;
-  if (absl::Status s = check(api.eventElapsedTime(&ms, stepsBegin, stepsEnd),
-                             "cuEventElapsedTime");
-      !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(check(api.eventElapsedTime(&ms, stepsBegin, stepsEnd),
+                             "cuEventElapsedTime"));
   deviceSeconds += ms / 1e3;
   return outputs;
 }
@@ -691,8 +636,7 @@ CudaExecutor::~CudaExecutor() = default;
 
 absl::StatusOr<std::unique_ptr<CudaExecutor>>
 CudaExecutor::create(const Artifact &artifact, const CudaOptions &options) {
-  if (absl::Status s = checkArtifact(artifact, "cuda", "CUDA"); !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(checkArtifact(artifact, "cuda", "CUDA"));
   auto impl = std::make_unique<Impl>(artifact);
   if (options.driver) {
     impl->driver = options.driver;
@@ -714,18 +658,15 @@ CudaExecutor::create(const Artifact &artifact, const CudaOptions &options) {
     return absl::FailedPreconditionError(
         absl::StrCat(impl->deviceName, ": the kernels are compiled for sm_90"));
   impl->multiprocessors = std::max(d.multiprocessors, 1);
-  if (absl::Status s = impl->load(options); !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(impl->load(options));
   return std::unique_ptr<CudaExecutor>(new CudaExecutor(std::move(impl)));
 }
 
 absl::Status CudaExecutor::resetCaches(int64_t batch, int64_t length) {
   Impl &s = *impl_;
   const CudaApi &api = s.driver->api();
-  if (absl::Status st =
-          s.check(api.ctxSetCurrent(s.context), "cuCtxSetCurrent");
-      !st.ok())
-    return st;
+  KILN_RETURN_IF_ERROR(
+      s.check(api.ctxSetCurrent(s.context), "cuCtxSetCurrent"));
   auto caches = cacheArguments(s.artifact);
   if (!caches.ok())
     return caches.status();
@@ -740,18 +681,14 @@ absl::Status CudaExecutor::resetCaches(int64_t batch, int64_t length) {
       if (cache.data)
         api.memFree(cache.data);
       cache.data = 0;
-      if (absl::Status st =
-              s.check(api.memAlloc(&cache.data, std::max<int64_t>(bytes, 1)),
-                      "allocating the kv cache");
-          !st.ok())
-        return st;
+      KILN_RETURN_IF_ERROR(
+          s.check(api.memAlloc(&cache.data, std::max<int64_t>(bytes, 1)),
+                  "allocating the kv cache"));
       cache.shape = shape;
     }
-    if (absl::Status st =
-            s.check(api.memsetD8Async(cache.data, 0, bytes, s.stream),
-                    "clearing the kv cache");
-        !st.ok())
-      return st;
+    KILN_RETURN_IF_ERROR(
+        s.check(api.memsetD8Async(cache.data, 0, bytes, s.stream),
+                "clearing the kv cache"));
   }
   return absl::OkStatus();
 }

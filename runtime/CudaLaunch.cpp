@@ -2,9 +2,10 @@
 
 #include "runtime/CudaLaunch.h"
 
-#include "absl/strings/str_cat.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/StepPlan.h"
+
+#include "absl/strings/str_cat.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -6,12 +6,13 @@
 #include "runtime/Executor.h"
 #include "runtime/Sampling.h"
 #include "runtime/StepPlan.h"
+#include "runtime/Tensor.h"
+#include "support/Status.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "runtime/Tensor.h"
 
 #include <algorithm>
 #include <chrono>
@@ -24,25 +25,6 @@
 #include <vector>
 
 namespace kiln::rt {
-
-absl::StatusOr<std::vector<std::vector<int64_t>>>
-parseIdLists(const std::string &text, const std::string &what) {
-  std::vector<std::vector<int64_t>> lists;
-  for (absl::string_view sequence : absl::StrSplit(text, ';')) {
-    std::vector<int64_t> ids;
-    for (absl::string_view item : absl::StrSplit(sequence, ',')) {
-      item = absl::StripAsciiWhitespace(item);
-      int64_t id;
-      if (!absl::SimpleAtoi(item, &id))
-        return absl::InvalidArgumentError(
-            absl::StrCat(what, ": '", item,
-                         "' is not an integer (expected e.g. 1,2,3;4,5)"));
-      ids.push_back(id);
-    }
-    lists.push_back(std::move(ids));
-  }
-  return lists;
-}
 
 absl::Status validateRequest(const ModelInfo &m, const Request &request) {
   const auto &ids = request.inputIds;
@@ -65,8 +47,7 @@ absl::Status validateRequest(const ModelInfo &m, const Request &request) {
   if (m.isEncoderOnly() && request.maxNewTokens > 0)
     return absl::InvalidArgumentError(
         "--max-new-tokens: encoders do not generate");
-  if (absl::Status s = request.sampling.validate(); !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(request.sampling.validate());
 
   int64_t needed = m.isDecoderOnly() ? longest + request.maxNewTokens : longest;
   if (m.positionLimit > 0 && needed > m.positionLimit)
@@ -206,8 +187,7 @@ generate(const ModelInfo &m, const Executor &executor, const Request &request,
 
 absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
                                   const Request &request) {
-  if (absl::Status s = validateRequest(m, request); !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(validateRequest(m, request));
   const auto &ids = request.inputIds;
   const int64_t batch = ids.size();
   int64_t longest = 0;
@@ -256,20 +236,15 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
             return out.status();
           auto logits = takeOutput(*out, "decode");
           if (logits.ok())
-            if (absl::Status s =
-                    checkLogits(*logits, "decode",
-                                static_cast<int64_t>(next.size()), vocab);
-                !s.ok())
-              return s;
+            KILN_RETURN_IF_ERROR(checkLogits(
+                *logits, "decode", static_cast<int64_t>(next.size()), vocab));
           return logits;
         };
   };
   absl::Status status;
   if (m.isDecoderOnly()) {
-    if (absl::Status s = executor.resetCaches(
-            batch, longest + std::max<int64_t>(request.maxNewTokens, 1));
-        !s.ok())
-      return s;
+    KILN_RETURN_IF_ERROR(executor.resetCaches(
+        batch, longest + std::max<int64_t>(request.maxNewTokens, 1)));
     auto out = executor.run(
         "prefill",
         {inputIds, Tensor::fromI64({batch}, std::vector<int64_t>(batch))});
@@ -280,10 +255,8 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
     auto logits = takeOutput(*out, "prefill");
     if (!logits.ok())
       return logits.status();
-    if (absl::Status s =
-            checkLogits(*logits, "prefill", batch * longest, m.vocabSize);
-        !s.ok())
-      return s;
+    KILN_RETURN_IF_ERROR(
+        checkLogits(*logits, "prefill", batch * longest, m.vocabSize));
     std::vector<int64_t> first;
     for (int64_t b = 0; b < batch; ++b)
       first.push_back(
@@ -306,10 +279,8 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
   auto hidden = takeOutput(*encoded, "encode");
   if (!hidden.ok())
     return hidden.status();
-  if (absl::Status s = executor.resetCaches(
-          batch, std::max<int64_t>(request.maxNewTokens, 1));
-      !s.ok())
-    return s;
+  KILN_RETURN_IF_ERROR(
+      executor.resetCaches(batch, std::max<int64_t>(request.maxNewTokens, 1)));
   auto step = decodeCall({*hidden, mask});
   auto logits = step(std::vector<int64_t>(batch, m.decoderStartId),
                      std::vector<int64_t>(batch, 0));

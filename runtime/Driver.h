@@ -49,10 +49,6 @@ absl::Status validateRequest(const ModelInfo &model, const Request &request);
 absl::StatusOr<Response> runModel(const ModelInfo &model, Executor &executor,
                                   const Request &request);
 
-/// Parses "1,2,3;4,5" into sequences of ids.
-absl::StatusOr<std::vector<std::vector<int64_t>>>
-parseIdLists(const std::string &text, const std::string &what);
-
 } // namespace kiln::rt
 
 #endif // KILN_RUNTIME_DRIVER_H

@@ -3,11 +3,11 @@
 #include "runtime/StepPlan.h"
 
 #include "artifact/Artifact.h"
+#include "runtime/Executor.h"
 #include "runtime/Tensor.h"
 #include "support/Half.h"
 #include "support/SafeTensors.h"
-
-#include "runtime/Executor.h"
+#include "support/Status.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -336,13 +336,9 @@ absl::Status validateSteps(const Artifact &artifact) {
       if (step.operands.size() != operands || step.results.size() != results)
         return error("damaged: " + where + " has the wrong buffer count");
       for (const auto &b : step.operands)
-        if (absl::Status s = validateBuffer(artifact, *entry, *b, where);
-            !s.ok())
-          return s;
+        KILN_RETURN_IF_ERROR(validateBuffer(artifact, *entry, *b, where));
       for (const auto &b : step.results)
-        if (absl::Status s = validateBuffer(artifact, *entry, *b, where);
-            !s.ok())
-          return s;
+        KILN_RETURN_IF_ERROR(validateBuffer(artifact, *entry, *b, where));
       if (step.results[0]->kind != BufferKind::Arena)
         return error("damaged: " + where + " writes outside the arena");
       if (step.kind != StepKind::Kernel) {
@@ -377,10 +373,8 @@ absl::Status validateSteps(const Artifact &artifact) {
         }
     }
     for (const auto &r : entry->results)
-      if (absl::Status s =
-              validateBuffer(artifact, *entry, *r->buffer, "result " + r->name);
-          !s.ok())
-        return s;
+      KILN_RETURN_IF_ERROR(
+          validateBuffer(artifact, *entry, *r->buffer, "result " + r->name));
   }
   return absl::OkStatus();
 }

@@ -9,9 +9,8 @@
 
 #include "support/SafeTensors.h"
 
-#include "support/Half.h"
-
 #include "support/Files.h"
+#include "support/Half.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"

@@ -15,6 +15,7 @@
 
 #include "compiler/ReferenceRun.h"
 #include "support/Npy.h"
+#include "tools/common/IdLists.h"
 
 #include "absl/strings/str_join.h"
 #include "mlir/IR/MLIRContext.h"
@@ -26,27 +27,35 @@
 
 namespace cl = llvm::cl;
 
-static cl::opt<std::string> modelDir(cl::Positional, cl::Required,
+static cl::OptionCategory interpretOptions("kiln-interpret options");
+
+static cl::opt<std::string> modelDir(cl::cat(interpretOptions), cl::Positional,
+                                     cl::Required,
                                      cl::desc("<hugging face model folder>"));
 static cl::opt<std::string>
-    inputIds("input-ids", cl::desc("token ids: 1,2,3;4,5 (';' separates "
-                                   "sequences, padded on the right)"));
+    inputIds(cl::cat(interpretOptions), "input-ids",
+             cl::desc("token ids: 1,2,3;4,5 (';' separates "
+                      "sequences, padded on the right)"));
 static cl::opt<std::string>
-    tokenTypeIds("token-type-ids",
+    tokenTypeIds(cl::cat(interpretOptions), "token-type-ids",
                  cl::desc("token type ids, shaped like --input-ids"));
 static cl::opt<std::string>
-    outputFile("output", cl::desc("write the primary output as .npy"));
+    outputFile(cl::cat(interpretOptions), "output",
+               cl::desc("write the primary output as .npy"));
 static cl::opt<std::string>
-    outputDir("output-dir", cl::desc("write every named output as NAME.npy"));
-static cl::opt<int64_t> maxNewTokens("max-new-tokens", cl::init(0),
+    outputDir(cl::cat(interpretOptions), "output-dir",
+              cl::desc("write every named output as NAME.npy"));
+static cl::opt<int64_t> maxNewTokens(cl::cat(interpretOptions),
+                                     "max-new-tokens", cl::init(0),
                                      cl::desc("tokens to generate"));
-static cl::opt<bool> ignoreEos("ignore-eos",
+static cl::opt<bool> ignoreEos(cl::cat(interpretOptions), "ignore-eos",
                                cl::desc("do not stop at an eos id"));
-static cl::opt<bool> fp64("fp64", cl::desc("compute in f64"));
+static cl::opt<bool> fp64(cl::cat(interpretOptions), "fp64",
+                          cl::desc("compute in f64"));
 static cl::opt<bool>
-    decompose("decompose",
+    decompose(cl::cat(interpretOptions), "decompose",
               cl::desc("run --kiln-decompose before interpreting"));
-static cl::opt<bool> emitMlir("emit-mlir",
+static cl::opt<bool> emitMlir(cl::cat(interpretOptions), "emit-mlir",
                               cl::desc("print the model's kiln IR and exit"));
 
 static int fail(const std::string &message) {
@@ -60,6 +69,7 @@ static std::vector<float> toFloat(const kiln::HostTensor &t) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(interpretOptions); // not LLVM's backend flags
   cl::ParseCommandLineOptions(argc, argv,
                               "Run a Hugging Face model folder on Kiln's "
                               "reference interpreter\n");
@@ -76,12 +86,12 @@ int main(int argc, char **argv) {
     return fail("--input-ids is required");
 
   kiln::RunRequest request;
-  auto ids = kiln::rt::parseIdLists(inputIds, "--input-ids");
+  auto ids = kiln::parseIdLists(inputIds, "--input-ids");
   if (!ids.ok())
     return fail(std::string(ids.status().message()));
   request.inputIds = std::move(*ids);
   if (!tokenTypeIds.empty()) {
-    auto types = kiln::rt::parseIdLists(tokenTypeIds, "--token-type-ids");
+    auto types = kiln::parseIdLists(tokenTypeIds, "--token-type-ids");
     if (!types.ok())
       return fail(std::string(types.status().message()));
     request.tokenTypeIds = std::move(*types);

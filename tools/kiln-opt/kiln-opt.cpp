@@ -1,8 +1,9 @@
 //===- kiln-opt.cpp - MlirOptMain with the kiln dialect and passes --------===//
 //
 // Runs kiln and upstream passes over .mlir files; the driver of the lit
-// tests. Registers the kiln dialect, passes and pipelines, and the upstream
-// dialects, extensions and passes Kiln's pipelines use.
+// tests. Registers the kiln dialect, passes and pipelines, the upstream
+// passes Kiln's pipelines use (not every upstream pass), and the upstream
+// dialects with their interface extensions.
 //
 //===----------------------------------------------------------------------===//
 

@@ -24,6 +24,7 @@
 #include "runtime/CudaExecutor.h"
 #endif
 #include "runtime/Driver.h"
+#include "tools/common/IdLists.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -284,12 +285,12 @@ int main(int argc, char **argv) {
     return fail("--input-ids is required");
 
   rt::Request request;
-  auto ids = rt::parseIdLists(o.inputIds, "--input-ids");
+  auto ids = kiln::parseIdLists(o.inputIds, "--input-ids");
   if (!ids.ok())
     return fail(std::string(ids.status().message()));
   request.inputIds = std::move(*ids);
   if (!o.tokenTypeIds.empty()) {
-    auto types = rt::parseIdLists(o.tokenTypeIds, "--token-type-ids");
+    auto types = kiln::parseIdLists(o.tokenTypeIds, "--token-type-ids");
     if (!types.ok())
       return fail(std::string(types.status().message()));
     request.tokenTypeIds = std::move(*types);

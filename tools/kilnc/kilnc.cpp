@@ -8,7 +8,7 @@
 //         [--ptx FILE.ptx] [--cuda-toolkit DIR]
 //   kilnc MODEL_DIR -o OUT.o --emit object
 //         [--max-batch B] [--max-seq S] [--report FILE.json]
-//         [--print-ir-after-all] [--mlir-timing]
+//         [--mlir-print-ir-after-all] [--mlir-timing]
 //
 // Reads a Hugging Face folder and builds the kiln graph, then:
 //   --emit kiln     (the default for an OUT ending in .kiln) compiles the
@@ -39,62 +39,77 @@
 
 namespace cl = llvm::cl;
 
-static cl::opt<std::string> modelDir(cl::Positional, cl::Required,
+static cl::OptionCategory kilncOptions("kilnc options");
+
+static cl::opt<std::string> modelDir(cl::cat(kilncOptions), cl::Positional,
+                                     cl::Required,
                                      cl::desc("<hugging face model folder>"));
-static cl::opt<std::string> outputPath("o", cl::desc("output file"),
+static cl::opt<std::string> outputPath(cl::cat(kilncOptions), "o",
+                                       cl::desc("output file"),
                                        cl::value_desc("OUT"), cl::init("-"));
 static cl::opt<std::string>
-    emit("emit",
+    emit(cl::cat(kilncOptions), "emit",
          cl::desc("what to write: kiln | mlir | kernels | object (default: "
                   "kiln for an output ending in .kiln, else mlir)"));
 static cl::opt<bool> externalWeights(
-    "external-weights",
+    cl::cat(kilncOptions), "external-weights",
     cl::desc("with --emit kiln, leave the weights out: kiln-run reads them "
              "from the model folder (--weights) and checks their hashes"));
 static cl::opt<std::string> gemmDtype(
-    "gemm-dtype", cl::init("f32"),
+    cl::cat(kilncOptions), "gemm-dtype", cl::init("f32"),
     cl::desc("with --emit kiln: f32, bf16 or f16. The weights only gemm "
              "steps read are stored in that type and those gemms compute in "
              "it with f32 accumulation (cuBLASLt on the GPU; the CPU widens "
              "the weights back to f32 at load). Activations, attention and "
              "the other kernels stay f32"));
 static cl::opt<std::string>
-    target("target", cl::init("cpu"),
+    target(cl::cat(kilncOptions), "target", cl::init("cpu"),
            cl::desc("cpu, or cuda: kernels for sm_90 (a fatbin with SASS "
                     "and PTX, assembled with the CUDA toolkit's ptxas)"));
 static cl::opt<std::string> cudaToolkit(
-    "cuda-toolkit",
+    cl::cat(kilncOptions), "cuda-toolkit",
     cl::desc("the CUDA toolkit for --target cuda (default: $CUDA_HOME or "
              "/usr/local/cuda)"));
 static cl::opt<int64_t> emulateGpuThreads(
-    "emulate-gpu-threads", cl::init(0), cl::Hidden,
+    cl::cat(kilncOptions), "emulate-gpu-threads", cl::init(0), cl::Hidden,
     cl::desc("with --target cpu, compile the kernels through the CUDA "
              "lowering with N emulated GPU threads (tests the GPU "
              "distribution on the CPU)"));
 static cl::opt<std::string>
-    ptxPath("ptx", cl::desc("with --target cuda, also write the kernels' "
-                            "PTX here"));
+    ptxPath(cl::cat(kilncOptions), "ptx",
+            cl::desc("with --target cuda, also write the kernels' "
+                     "PTX here"));
 static cl::opt<std::string>
-    stage("stage", cl::init("linalg"),
+    stage(cl::cat(kilncOptions), "stage", cl::init("linalg"),
           cl::desc("with --emit mlir, the last stage to run: kiln (the "
                    "graph as built), decomposed, linalg, llvm, steps, gpu "
                    "(the kernels lowered to NVVM)"));
 static cl::opt<std::string>
-    stepsPath("steps", cl::desc("with --emit kernels, also write the step "
-                                "list (MLIR) here"));
-static cl::opt<int64_t> maxBatch("max-batch", cl::init(1),
+    stepsPath(cl::cat(kilncOptions), "steps",
+              cl::desc("with --emit kernels, also write the step "
+                       "list (MLIR) here"));
+static cl::opt<int64_t> maxBatch(cl::cat(kilncOptions), "max-batch",
+                                 cl::init(1),
                                  cl::desc("largest batch the arena serves"));
 static cl::opt<int64_t>
-    maxSeq("max-seq", cl::init(0),
+    maxSeq(cl::cat(kilncOptions), "max-seq", cl::init(0),
            cl::desc("largest sequence the arena serves (default: the "
                     "model's position limit, or 512)"));
-static cl::opt<std::string> reportPath("report",
+static cl::opt<std::string> reportPath(cl::cat(kilncOptions), "report",
                                        cl::desc("write a JSON report"));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::registerPassManagerCLOptions();
   mlir::registerDefaultTimingManagerCLOptions();
+  // --help lists kilnc's options and the pass manager's IR printing and
+  // timing, not the hundreds of LLVM backend flags libLLVM registers (they
+  // still parse).
+  for (auto &entry : cl::getRegisteredOptions())
+    if (entry.first.starts_with("mlir-print-ir") ||
+        entry.first.starts_with("mlir-timing"))
+      entry.second->addCategory(kilncOptions);
+  cl::HideUnrelatedOptions(kilncOptions);
   cl::ParseCommandLineOptions(argc, argv, "Kiln ahead-of-time compiler\n");
 
   kiln::CompileOptions o;
@@ -112,7 +127,8 @@ int main(int argc, char **argv) {
   o.maxSeq = maxSeq;
   o.emulateGpuThreads = emulateGpuThreads;
   o.progress = &llvm::errs();
-  // --print-ir-after-all, --mlir-timing and the other pass manager flags.
+  // --mlir-print-ir-after-all, --mlir-timing and the other pass manager
+  // flags.
   mlir::DefaultTimingManager timing;
   mlir::applyDefaultTimingManagerCLOptions(timing);
   std::optional<mlir::TimingScope> rootTiming;

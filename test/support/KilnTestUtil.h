@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef KILN_TEST_UNIT_KILNTESTUTIL_H
-#define KILN_TEST_UNIT_KILNTESTUTIL_H
+#ifndef KILN_TEST_SUPPORT_KILNTESTUTIL_H
+#define KILN_TEST_SUPPORT_KILNTESTUTIL_H
 
 #include "dialects/kiln/KilnOps.h"
 
@@ -58,4 +58,4 @@ inline std::string verifyMessages(mlir::Operation *op) {
 
 } // namespace kiln::test
 
-#endif // KILN_TEST_UNIT_KILNTESTUTIL_H
+#endif // KILN_TEST_SUPPORT_KILNTESTUTIL_H

@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontend/Interpreter.h"
-#include "test/unit/KilnTestUtil.h"
+#include "test/support/KilnTestUtil.h"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
-#include "test/unit/KilnTestUtil.h"
+#include "test/support/KilnTestUtil.h"
 
 #include "mlir/Pass/PassManager.h"
 
