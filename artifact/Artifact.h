@@ -6,7 +6,7 @@
 //             u64 manifest offset, u64 manifest size, u64 manifest checksum,
 //             u64 file size, u64 header checksum (of the bytes before it)
 //   blobs     each at a 64-byte aligned offset: kernel libraries, weights
-//   manifest  a FlatBuffer (runtime/Artifact.fbs) naming every blob with
+//   manifest  a FlatBuffer (artifact/Artifact.fbs) naming every blob with
 //             its offset, size and checksum
 //
 // Checksums are XXH3-64. Opening checks the magic, the version, the sizes,

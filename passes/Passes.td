@@ -25,7 +25,7 @@ def KilnDecompose : Pass<"kiln-decompose"> {
 
     With `keep-attention`, kiln.attention stays (code generation turns it
     into an attention step). With `keep-linear`, kiln.linear stays for a
-    gemm step with an epilogue (passes/GemmEpilogue.h): a linear whose
+    gemm step with an epilogue (passes/Transforms/GemmEpilogue.h): a linear whose
     activation or residual the epilogue cannot hold keeps its bias (and
     activation) and the rest follows as primitives.
   }];

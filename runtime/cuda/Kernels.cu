@@ -22,7 +22,7 @@
 //                         residual) as a separate pass, for the shapes
 //                         where cuBLASLt offers no algorithm with it fused;
 //   kiln_narrow           f32 activations to bf16 or f16 (round to nearest
-//                         even, as frontend/Half.h) for the gemms of
+//                         even, as support/Half.h) for the gemms of
 //                         kilnc --gemm-dtype;
 //   kiln_norm             layer and RMS norm, a block per row: the
 //                         generated kernels give a row to one thread,

@@ -31,12 +31,15 @@ inline std::vector<std::string> goldenFixtureNames(const std::string &dir) {
 /// ||got - expected|| / ||expected|| over row-major arrays of `shape`. When
 /// `lengths` has one entry per row and dim 1 is the padded length (the
 /// longest of them), positions past each sequence's length are padding and
-/// are skipped. `finite` is cleared if `got` holds NaN or an infinity.
+/// are skipped. `finite` is cleared if `got` holds NaN or an infinity where
+/// it is compared. With `skipNonFiniteExpected`, positions where `expected`
+/// is not finite are skipped too: they stand for unspecified results.
 template <typename Got, typename Expected>
 double relativeErrorExcludingPadding(const std::vector<int64_t> &shape,
                                      const Got &got, const Expected &expected,
                                      const std::vector<int64_t> &lengths,
-                                     bool &finite) {
+                                     bool &finite,
+                                     bool skipNonFiniteExpected = false) {
   int64_t rows = shape.empty() ? 1 : shape[0];
   int64_t perRow = rows ? static_cast<int64_t>(expected.size()) / rows : 0;
   bool masked = shape.size() >= 3 && !lengths.empty() &&
@@ -50,6 +53,8 @@ double relativeErrorExcludingPadding(const std::vector<int64_t> &shape,
     if (masked && s >= lengths[b])
       continue;
     double g = got[i], e = expected[i];
+    if (skipNonFiniteExpected && !std::isfinite(e))
+      continue;
     finite = finite && std::isfinite(g);
     diff += (g - e) * (g - e);
     norm += e * e;
