@@ -3,6 +3,7 @@
 #include "artifact/Artifact.h"
 
 #include "absl/strings/str_cat.h"
+
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -3,6 +3,7 @@
 #include "artifact/Family.h"
 
 #include "absl/strings/str_cat.h"
+
 #include <string>
 
 namespace kiln {

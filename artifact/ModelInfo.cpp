@@ -2,6 +2,7 @@
 
 #include "artifact/ModelInfo.h"
 #include "artifact/Family.h"
+
 #include <memory>
 
 namespace kiln {

@@ -3,9 +3,9 @@
 #include "runtime/Driver.h"
 
 #include "artifact/ModelInfo.h"
+#include "runtime/DimExpr.h"
 #include "runtime/Executor.h"
 #include "runtime/Sampling.h"
-#include "runtime/StepPlan.h"
 #include "runtime/Tensor.h"
 #include "support/Status.h"
 

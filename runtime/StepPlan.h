@@ -1,13 +1,10 @@
-//===- StepPlan.h - what every executor does with a step list -------------===//
+//===- StepPlan.h - the shape plans of library steps ----------------------===//
 //
-// Device-independent half of running an artifact, shared by the CPU and
-// CUDA executors: evaluating dim expressions, the structural checks of a
-// manifest at load (every step buffer against its kernel's compiled type,
-// its weight's shape or its argument's dims), the host copies of the
-// weights (mapped, or read from --weights and checked by name, shape,
-// dtype and hash), binding one call's arguments to the entry's symbols,
-// and the shape checks of gemm and attention steps. An executor adds only
-// memory, launches and libraries.
+// The shape plans of the library steps (gemm, norm, attention) for one
+// call, shared by the CPU and CUDA executors, with the column-major form
+// of a gemm. With DimExpr, ManifestChecks, HostWeights and CallBinding,
+// the device-independent half of running an artifact: an executor adds
+// only memory, launches and libraries.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,7 +12,7 @@
 #define KILN_RUNTIME_STEPPLAN_H
 
 #include "artifact/Artifact.h"
-#include "runtime/Tensor.h"
+#include "runtime/CallBinding.h"
 
 #include "absl/status/statusor.h"
 
@@ -24,86 +21,7 @@
 #include <string>
 #include <vector>
 
-namespace kiln {
-class WeightStore;
-}
-
 namespace kiln::rt {
-
-int64_t evalDim(const artifact::DimT &dim, const std::vector<int64_t> &symbols);
-std::vector<int64_t>
-evalDims(const std::vector<std::unique_ptr<artifact::DimT>> &dims,
-         const std::vector<int64_t> &symbols);
-/// The product of the first `count` dims, or of all.
-int64_t product(const std::vector<int64_t> &dims, size_t count);
-int64_t product(const std::vector<int64_t> &dims);
-std::string formatDims(const std::vector<int64_t> &dims);
-/// Bytes of a buffer of `dims`, or -1 for a negative dim or an overflow.
-int64_t checkedBytes(const std::vector<int64_t> &dims, size_t elementBytes);
-
-/// Refuses an artifact compiled for another target (with the kilnc flag
-/// that makes the right one), then makes the load-time structural checks
-/// of every entry and step.
-absl::Status checkArtifact(const Artifact &artifact, const std::string &target,
-                           const std::string &device);
-
-/// The entry named `name`, or an error naming the artifact.
-absl::StatusOr<const artifact::EntryT *> findEntry(const Artifact &artifact,
-                                                   const std::string &name);
-
-/// Every cache argument's name and row width ([batch, length, width]).
-absl::StatusOr<std::vector<std::pair<std::string, int64_t>>>
-cacheArguments(const Artifact &artifact);
-
-/// Host copies of the weights, one per weight slot (f32).
-class HostWeights {
-public:
-  /// Every weight as the executor holds it: f32 as stored; bf16/f16 ones
-  /// (gemm weights of kilnc --gemm-dtype) as stored, or widened to f32
-  /// with `widen` (the CPU, whose BLAS is f32). External weights are
-  /// narrowed the way kilnc narrows embedded ones.
-  static absl::StatusOr<std::unique_ptr<HostWeights>>
-  load(const Artifact &artifact, const std::string &weightsDir,
-       const std::string &executor, bool widen);
-  ~HostWeights();
-  const uint8_t *data(size_t slot) const { return data_[slot]; }
-  int64_t bytes(size_t slot) const { return bytes_[slot]; }
-  size_t size() const { return data_.size(); }
-
-private:
-  HostWeights() = default;
-  std::vector<const uint8_t *> data_;
-  std::vector<int64_t> bytes_;
-  std::vector<std::vector<float>> owned_;
-  std::vector<std::vector<uint16_t>> ownedHalf_;
-  std::unique_ptr<WeightStore> store_;
-};
-
-/// One call's arguments bound to an entry: symbols, and the dims of any
-/// buffer, checked against the buffer's storage.
-class CallBinding {
-public:
-  /// The shape of a cache argument by name, or null (caches not set up).
-  using CacheShape =
-      std::function<const std::vector<int64_t> *(const std::string &)>;
-  static absl::StatusOr<CallBinding> bind(const Artifact &artifact,
-                                          const artifact::EntryT &entry,
-                                          const std::vector<Tensor> &arguments,
-                                          const CacheShape &cacheShape);
-
-  const std::vector<int64_t> &symbols() const { return symbols_; }
-  /// The caller's tensor feeding argument `i`, or -1 for a cache.
-  int callerArgument(size_t i) const { return caller_[i]; }
-  absl::StatusOr<std::vector<int64_t>>
-  dimsOf(const artifact::BufferT &buffer) const;
-
-private:
-  const Artifact *artifact_ = nullptr;
-  const artifact::EntryT *entry_ = nullptr;
-  std::vector<int64_t> symbols_;
-  std::vector<int64_t> argBytes_;
-  std::vector<int> caller_;
-};
 
 /// A gemm step as row-major products: `batch` products of op(A) [m, k] by
 /// op(B) [k, n] into C [m, n]; `shared`: one B for every batch, and

@@ -25,6 +25,7 @@
 #include "runtime/CudaDriver.h"
 #include "runtime/CudaExecutor.h"
 #include "runtime/CudaLaunch.h"
+#include "runtime/DimExpr.h"
 #include "runtime/Driver.h"
 #include "runtime/StepPlan.h"
 #include "support/Files.h"

@@ -1,0 +1,121 @@
+//===- HostWeights.cpp - the weights as an executor holds them ------------===//
+
+#include "runtime/HostWeights.h"
+
+#include "artifact/Artifact.h"
+#include "runtime/DimExpr.h"
+#include "runtime/ManifestChecks.h"
+#include "runtime/Tensor.h"
+#include "support/Half.h"
+#include "support/SafeTensors.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kiln::rt {
+
+using namespace artifact;
+
+HostWeights::~HostWeights() = default;
+
+absl::StatusOr<std::unique_ptr<HostWeights>>
+HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
+                  const std::string &executor, bool widen) {
+  const ManifestT &m = artifact.manifest();
+  std::unique_ptr<HostWeights> hw(new HostWeights());
+  hw->data_.assign(m.weights.size(), nullptr);
+  hw->bytes_.assign(m.weights.size(), 0);
+  hw->owned_.resize(m.weights.size());
+  hw->ownedHalf_.resize(m.weights.size());
+  auto error = [&](const std::string &what) {
+    return damagedArtifact(artifact, what);
+  };
+  for (size_t i = 0; i < m.weights.size(); ++i) {
+    const WeightT &w = *m.weights[i];
+    bool half = w.dtype == DType::BF16 || w.dtype == DType::F16;
+    if (w.dtype != DType::F32 && !half)
+      return error(absl::StrCat("weight '", w.name, "' is ", dtypeName(w.dtype),
+                                "; the ", executor,
+                                " executor takes f32, bf16 and f16 weights"));
+    int64_t bytes = checkedBytes(w.shape, half ? 2 : 4);
+    if (bytes < 0)
+      return error(absl::StrCat("damaged: weight '", w.name,
+                                "' has an impossible shape"));
+    hw->bytes_[i] = bytes;
+    auto widened = [&](const uint16_t *h) {
+      std::vector<float> &out = hw->owned_[i];
+      out.resize(bytes / 2);
+      for (size_t e = 0; e < out.size(); ++e)
+        out[e] = w.dtype == DType::BF16 ? bf16ToFloat(h[e]) : halfToFloat(h[e]);
+      hw->data_[i] = reinterpret_cast<const uint8_t *>(out.data());
+      hw->bytes_[i] = bytes * 2;
+    };
+    if (w.blob >= 0) {
+      if (static_cast<size_t>(w.blob) >= m.blobs.size() ||
+          m.blobs[w.blob]->kind != BlobKind::Weight ||
+          artifact.blobSize(w.blob) != static_cast<uint64_t>(bytes))
+        return error(absl::StrCat("damaged: weight '", w.name,
+                                  "' does not match its blob"));
+      hw->data_[i] = artifact.blobData(w.blob);
+      if (half && widen)
+        widened(reinterpret_cast<const uint16_t *>(hw->data_[i]));
+      continue;
+    }
+    if (weightsDir.empty())
+      return error("its weights are external: pass --weights MODEL_DIR (the "
+                   "Hugging Face folder it was compiled from)");
+    if (!hw->store_) {
+      auto opened = WeightStore::openFolder(weightsDir);
+      if (!opened.ok())
+        return opened.status();
+      hw->store_ = std::move(*opened);
+    }
+    auto view = hw->store_->get(w.source);
+    if (!view.ok())
+      return absl::NotFoundError(absl::StrCat("--weights ", weightsDir, ": ",
+                                              view.status().message(),
+                                              " (the artifact needs it)"));
+    const TensorView &t = **view;
+    auto mismatch = [&](const std::string &what) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--weights ", weightsDir, ": tensor '", w.source, "' ",
+                       what, "; these are not the weights ", artifact.path(),
+                       " was compiled with"));
+    };
+    if (t.shape != w.shape)
+      return mismatch(absl::StrCat("has shape ", formatDims(t.shape),
+                                   ", the artifact expects ",
+                                   formatDims(w.shape)));
+    if (w.source_dtype != kiln::dtypeName(t.dtype))
+      return mismatch(absl::StrCat("is ", kiln::dtypeName(t.dtype),
+                                   ", the artifact expects ", w.source_dtype));
+    if (checksum(t.data, t.bytes) != w.source_hash)
+      return mismatch("has different contents (hash mismatch)");
+    if (half) {
+      std::vector<uint16_t> &narrow = hw->ownedHalf_[i];
+      for (float x : t.toFloat())
+        narrow.push_back(w.dtype == DType::BF16 ? floatToBf16(x)
+                                                : floatToHalf(x));
+      hw->data_[i] = reinterpret_cast<const uint8_t *>(narrow.data());
+      if (widen)
+        widened(narrow.data());
+      continue;
+    }
+    if (t.dtype == kiln::DType::F32 &&
+        reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0) {
+      hw->data_[i] = t.data;
+    } else {
+      hw->owned_[i] = t.toFloat();
+      hw->data_[i] = reinterpret_cast<const uint8_t *>(hw->owned_[i].data());
+    }
+  }
+  return hw;
+}
+
+} // namespace kiln::rt

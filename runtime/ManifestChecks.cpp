@@ -1,0 +1,262 @@
+//===- ManifestChecks.cpp - an artifact's checks at load ------------------===//
+
+#include "runtime/ManifestChecks.h"
+
+#include "artifact/Artifact.h"
+#include "runtime/DimExpr.h"
+#include "runtime/Executor.h"
+#include "runtime/Tensor.h"
+#include "support/Status.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kiln::rt {
+
+using namespace artifact;
+
+absl::Status damagedArtifact(const Artifact &artifact,
+                             const std::string &what) {
+  return absl::InvalidArgumentError(absl::StrCat(artifact.path(), ": ", what));
+}
+
+namespace {
+
+/// Whether `dim` is the constant `value`.
+bool isConst(const DimT &dim, int64_t value) {
+  return dim.terms.size() == 1 && dim.terms[0].op() == ExprOp::Const &&
+         dim.terms[0].value() == value;
+}
+bool sameDims(const std::vector<std::unique_ptr<DimT>> &a,
+              const std::vector<std::unique_ptr<DimT>> &b) {
+  if (a.size() != b.size())
+    return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i]->terms.size() != b[i]->terms.size())
+      return false;
+    for (size_t t = 0; t < a[i]->terms.size(); ++t)
+      if (a[i]->terms[t].op() != b[i]->terms[t].op() ||
+          a[i]->terms[t].value() != b[i]->terms[t].value())
+        return false;
+  }
+  return true;
+}
+
+absl::Status validateBuffer(const Artifact &artifact, const EntryT &entry,
+                            const BufferT &buffer, const std::string &where) {
+  const ManifestT &m = artifact.manifest();
+  auto error = [&](const std::string &what) {
+    return damagedArtifact(artifact, what);
+  };
+  // Every buffer's dims must fit its storage: then no step that respects
+  // the dims it is given reads or writes outside it.
+  for (const auto &d : buffer.dims)
+    if (!validDim(*d, entry.symbols.size()))
+      return error(absl::StrCat("damaged: ", where, " has a malformed dim"));
+  if (buffer.kind == BufferKind::Argument && buffer.index >= 0 &&
+      static_cast<size_t>(buffer.index) < entry.arguments.size()) {
+    const ArgumentT &arg = *entry.arguments[buffer.index];
+    if (buffer.dtype != arg.dtype || !sameDims(buffer.dims, arg.dims))
+      return error(absl::StrCat("damaged: ", where, " disagrees with argument ",
+                                arg.name));
+  }
+  if (buffer.kind == BufferKind::Weight && buffer.index >= 0 &&
+      static_cast<size_t>(buffer.index) < m.weights.size()) {
+    const WeightT &w = *m.weights[buffer.index];
+    bool same = buffer.dtype == w.dtype && buffer.dims.size() == w.shape.size();
+    for (size_t i = 0; same && i < w.shape.size(); ++i)
+      same = isConst(*buffer.dims[i], w.shape[i]);
+    if (!same)
+      return error(
+          absl::StrCat("damaged: ", where, " disagrees with weight ", w.name));
+  }
+  switch (buffer.kind) {
+  case BufferKind::Arena: {
+    std::vector<int64_t> maxima;
+    for (const auto &s : entry.symbols)
+      maxima.push_back(s->max);
+    int64_t bytes =
+        checkedBytes(evalDims(buffer.dims, maxima), dtypeBytes(buffer.dtype));
+    if (buffer.index < 0 || bytes < 0 || buffer.index > entry.arena_bytes ||
+        bytes > entry.arena_bytes - buffer.index)
+      return error(absl::StrCat("damaged: ", where, " lies outside the arena"));
+    // kilnc places every arena buffer at a multiple of 64 bytes; generated
+    // kernels may assume their buffers are aligned.
+    if (buffer.index % 64 != 0)
+      return error(
+          absl::StrCat("damaged: ", where, " is not aligned in the arena"));
+    return absl::OkStatus();
+  }
+  case BufferKind::Argument:
+    if (buffer.index < 0 ||
+        static_cast<size_t>(buffer.index) >= entry.arguments.size())
+      return error(
+          absl::StrCat("damaged: ", where, " names a missing argument"));
+    return absl::OkStatus();
+  case BufferKind::Weight:
+    if (buffer.index < 0 ||
+        static_cast<size_t>(buffer.index) >= m.weights.size())
+      return error(absl::StrCat("damaged: ", where, " names a missing weight"));
+    return absl::OkStatus();
+  }
+  return error(absl::StrCat("damaged: ", where, " has an unknown kind"));
+}
+
+} // namespace
+
+absl::Status validateSteps(const Artifact &artifact);
+
+absl::Status checkArtifact(const Artifact &artifact, const std::string &target,
+                           const std::string &device) {
+  if (artifact.manifest().target != target)
+    return absl::InvalidArgumentError(absl::StrCat(
+        artifact.path(), ": compiled for target '", artifact.manifest().target,
+        "', not ", device, " (compile it with kilnc --target ", target, ")"));
+  return validateSteps(artifact);
+}
+
+absl::StatusOr<const EntryT *> findEntry(const Artifact &artifact,
+                                         const std::string &name) {
+  for (const auto &e : artifact.manifest().entries)
+    if (e->name == name)
+      return e.get();
+  return absl::InvalidArgumentError(
+      absl::StrCat(artifact.path(), ": has no entry point '", name, "'"));
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>>
+cacheArguments(const Artifact &artifact) {
+  std::vector<std::pair<std::string, int64_t>> caches;
+  for (const auto &entry : artifact.manifest().entries)
+    for (const auto &arg : entry->arguments) {
+      if (!isCacheName(arg->name))
+        continue;
+      if (arg->dims.size() != 3 || arg->dims[2]->terms.size() != 1 ||
+          arg->dims[2]->terms[0].op() != ExprOp::Const)
+        return damagedArtifact(artifact, "damaged: cache " + arg->name +
+                                             " is not [batch, length, width]");
+      caches.push_back({arg->name, arg->dims[2]->terms[0].value()});
+    }
+  return caches;
+}
+
+absl::Status validateSteps(const Artifact &artifact) {
+  const ManifestT &m = artifact.manifest();
+  auto error = [&](const std::string &what) {
+    return damagedArtifact(artifact, what);
+  };
+  for (const auto &entry : m.entries) {
+    for (const auto &s : entry->symbols)
+      if (s->argument >= entry->arguments.size() ||
+          s->dim >= entry->arguments[s->argument]->dims.size() || s->max < 1)
+        return error(absl::StrCat("damaged: symbol ", s->name, " of ",
+                                  entry->name, " is malformed"));
+    for (const auto &a : entry->arguments)
+      for (const auto &d : a->dims)
+        if (!validDim(*d, entry->symbols.size()))
+          return error(absl::StrCat("damaged: argument ", a->name,
+                                    " has a malformed dim"));
+    for (size_t i = 0; i < entry->steps.size(); ++i) {
+      const StepT &step = *entry->steps[i];
+      std::string where = absl::StrCat("step ", i, " of ", entry->name);
+      size_t operands = 0, results = 1;
+      switch (step.kind) {
+      case StepKind::Kernel: {
+        if (step.kernel >= m.kernels.size())
+          return error("damaged: " + where + " names a missing kernel");
+        // The buffers must be those the kernel was compiled for.
+        const KernelT &k = *m.kernels[step.kernel];
+        operands = step.operands.size();
+        if (k.buffers.size() != operands + 1 || step.results.size() != 1)
+          return error("damaged: " + where + " does not match kernel " +
+                       k.name);
+        for (size_t b = 0; b < k.buffers.size(); ++b) {
+          const BufferT &buffer =
+              b < operands ? *step.operands[b] : *step.results[0];
+          const KernelBufferT &kb = *k.buffers[b];
+          bool same =
+              buffer.dtype == kb.dtype && buffer.dims.size() == kb.shape.size();
+          for (size_t d = 0; same && d < kb.shape.size(); ++d)
+            same = kb.shape[d] < 0 || isConst(*buffer.dims[d], kb.shape[d]);
+          if (!same)
+            return error("damaged: " + where + " does not match kernel " +
+                         k.name);
+        }
+        break;
+      }
+      case StepKind::Gemm:
+        operands = 2 + step.has_bias + step.has_residual;
+        if (step.activation > Activation::MAX ||
+            (step.has_residual && step.activation != Activation::None))
+          return error("damaged: " + where + " has an unknown epilogue");
+        break;
+      case StepKind::Norm:
+        operands = 2 + step.has_bias;
+        if (step.norm > NormKind::MAX ||
+            (step.norm == NormKind::Rms && step.has_bias) ||
+            !(step.epsilon >= 0))
+          return error("damaged: " + where + " has a bad norm");
+        break;
+      case StepKind::Attention:
+        operands = 3 + step.has_key_mask + step.has_bias + 3 * step.has_cache;
+        results = step.has_cache ? 3 : 1;
+        if (step.num_heads < 1 || step.num_kv_heads < 1 ||
+            step.num_heads % step.num_kv_heads != 0)
+          return error("damaged: " + where + " has bad head counts");
+        break;
+      default:
+        return error("damaged: " + where + " has an unknown kind");
+      }
+      if (step.operands.size() != operands || step.results.size() != results)
+        return error("damaged: " + where + " has the wrong buffer count");
+      for (const auto &b : step.operands)
+        KILN_RETURN_IF_ERROR(validateBuffer(artifact, *entry, *b, where));
+      for (const auto &b : step.results)
+        KILN_RETURN_IF_ERROR(validateBuffer(artifact, *entry, *b, where));
+      if (step.results[0]->kind != BufferKind::Arena)
+        return error("damaged: " + where + " writes outside the arena");
+      if (step.kind != StepKind::Kernel) {
+        // An attention's flags name its operands; other steps' are unused.
+        const bool attention = step.kind == StepKind::Attention;
+        for (size_t o = 0; o < step.operands.size(); ++o) {
+          const auto &b = step.operands[o];
+          bool index =
+              attention && step.has_cache && o + 1 == step.operands.size();
+          bool mask = attention && step.has_key_mask && o == 3;
+          // A gemm's B may be a half-precision weight (--gemm-dtype).
+          bool halfWeight = step.kind == StepKind::Gemm && o == 1 &&
+                            b->kind == BufferKind::Weight &&
+                            (b->dtype == DType::BF16 || b->dtype == DType::F16);
+          if (!index && !mask && !halfWeight && b->dtype != DType::F32)
+            return error(absl::StrCat(
+                where, " (", step.location, ") computes in ",
+                dtypeName(b->dtype), "; the CPU executor runs f32 ",
+                step.kind == StepKind::Gemm   ? "gemms"
+                : step.kind == StepKind::Norm ? "norms"
+                                              : "attention"));
+        }
+      }
+      if (step.kind == StepKind::Attention && step.has_cache)
+        for (size_t c : {step.operands.size() - 3, step.operands.size() - 2}) {
+          const BufferT &b = *step.operands[c];
+          if (b.kind != BufferKind::Argument ||
+              !isCacheName(entry->arguments[b.index]->name))
+            return error("damaged: " + where +
+                         " has a cache that is not a "
+                         "cache argument");
+        }
+    }
+    for (const auto &r : entry->results)
+      KILN_RETURN_IF_ERROR(
+          validateBuffer(artifact, *entry, *r->buffer, "result " + r->name));
+  }
+  return absl::OkStatus();
+}
+
+} // namespace kiln::rt

@@ -1,0 +1,43 @@
+//===- ManifestChecks.h - an artifact's checks at load --------------------===//
+//
+// What an executor checks of an artifact before running anything: its
+// target, and every entry's steps and buffers against their kernels'
+// compiled types, weights' shapes and arguments' dims; the lookups of an
+// entry and of the kv-cache arguments.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_RUNTIME_MANIFESTCHECKS_H
+#define KILN_RUNTIME_MANIFESTCHECKS_H
+
+#include "artifact/Artifact.h"
+
+#include "absl/status/statusor.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kiln::rt {
+
+/// An error naming the artifact's file and what is wrong with it.
+absl::Status damagedArtifact(const Artifact &artifact, const std::string &what);
+
+/// Refuses an artifact compiled for another target (with the kilnc flag
+/// that makes the right one), then makes the load-time structural checks
+/// of every entry and step.
+absl::Status checkArtifact(const Artifact &artifact, const std::string &target,
+                           const std::string &device);
+
+/// The entry named `name`, or an error naming the artifact.
+absl::StatusOr<const artifact::EntryT *> findEntry(const Artifact &artifact,
+                                                   const std::string &name);
+
+/// Every cache argument's name and row width ([batch, length, width]).
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>>
+cacheArguments(const Artifact &artifact);
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_MANIFESTCHECKS_H
