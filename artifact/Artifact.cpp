@@ -288,6 +288,10 @@ Artifact::open(const std::string &path) {
     return error("damaged: the header checksum does not match");
   if (version == 0)
     return error("damaged: format version 0");
+  if (version < kOldestArtifactVersion)
+    return error(absl::StrCat(
+        "format version ", version, " is older than this runtime reads (from ",
+        kOldestArtifactVersion, "); compile it again with this kilnc"));
   uint64_t expected = get64(d + 40);
   if (expected != size)
     return error(absl::StrCat(expected > size ? "truncated" : "damaged",

@@ -32,8 +32,15 @@ namespace kiln {
 
 inline constexpr char kArtifactMagic[8] = {'K', 'I', 'L', 'N',
                                            'A', 'R', 'T', '\0'};
-/// The format this runtime writes and the newest it reads.
-inline constexpr uint32_t kArtifactVersion = 2;
+/// The format this runtime writes, the newest it reads, and the oldest (3:
+/// arguments and results carry their role).
+inline constexpr uint32_t kArtifactVersion = 3;
+inline constexpr uint32_t kOldestArtifactVersion = 3;
+
+/// Whether an argument or result is one of the kv caches.
+inline bool isCache(artifact::Role role) {
+  return role == artifact::Role::KeyCache || role == artifact::Role::ValueCache;
+}
 inline constexpr uint64_t kBlobAlignment = 64;
 
 /// XXH3-64 of `size` bytes.

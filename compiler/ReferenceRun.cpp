@@ -84,7 +84,8 @@ public:
     for (unsigned i = 0; i < out->size(); ++i) {
       auto attr = fn.getResultAttrOfType<StringAttr>(i, "kiln.name");
       std::string name = attr ? attr.str() : absl::StrCat("result", i);
-      if (rt::isCacheName(name))
+      // The kv caches (marked by the graph builder) stay here.
+      if (fn.getResultAttr(i, "kiln.role"))
         caches.push_back(std::move((*out)[i]));
       else
         named.push_back({name, fromHost((*out)[i])});

@@ -81,8 +81,13 @@ void GraphBuilder::endFunction(
   }
   func::ReturnOp::create(b_, values);
   function_.setType(b_.getFunctionType(function_.getArgumentTypes(), types));
-  for (auto [i, output] : llvm::enumerate(outputs))
+  for (auto [i, output] : llvm::enumerate(outputs)) {
     function_.setResultAttr(i, "kiln.name", b_.getStringAttr(output.first));
+    if (auto role = cacheResults_.find(output.second);
+        role != cacheResults_.end())
+      function_.setResultAttr(i, "kiln.role", b_.getStringAttr(role->second));
+  }
+  cacheResults_.clear();
 }
 
 void GraphBuilder::fail(const std::string &message) {
@@ -236,6 +241,17 @@ GraphBuilder::attention(Value q, Value k, Value v,
   if (op.hasCache()) {
     result.kCache = op.getUpdatedCaches()[0];
     result.vCache = op.getUpdatedCaches()[1];
+    // The caches the function takes and returns are the executor's to keep
+    // between calls: marked here, where attention reads and updates them.
+    for (auto [cache, updated, role] :
+         {std::tuple{options.kCache, result.kCache, "key_cache"},
+          std::tuple{options.vCache, result.vCache, "value_cache"}}) {
+      if (auto arg = dyn_cast<BlockArgument>(cache);
+          arg && arg.getOwner()->getParentOp() == function_)
+        function_.setArgAttr(arg.getArgNumber(), "kiln.role",
+                             b_.getStringAttr(role));
+      cacheResults_[updated] = role;
+    }
   }
   return result;
 }

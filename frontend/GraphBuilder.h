@@ -32,6 +32,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/ADT/DenseMap.h"
 
 #include <string>
 #include <utility>
@@ -139,6 +140,8 @@ private:
   mlir::ImplicitLocOpBuilder b_;
   mlir::OwningOpRef<mlir::ModuleOp> module_;
   mlir::func::FuncOp function_;
+  /// The updated kv caches of this function's attentions, by role.
+  llvm::DenseMap<mlir::Value, const char *> cacheResults_;
   std::string prefix_;
   absl::Status status_;
 };

@@ -4,7 +4,6 @@
 
 #include "artifact/Artifact.h"
 #include "runtime/DimExpr.h"
-#include "runtime/Executor.h"
 #include "runtime/ManifestChecks.h"
 #include "runtime/Tensor.h"
 
@@ -29,7 +28,7 @@ CallBinding::bind(const Artifact &artifact, const EntryT &entry,
   size_t next = 0;
   for (size_t i = 0; i < entry.arguments.size(); ++i) {
     const ArgumentT &arg = *entry.arguments[i];
-    if (isCacheName(arg.name)) {
+    if (isCache(arg.role)) {
       const std::vector<int64_t> *shape = cacheShape(arg.name);
       if (!shape)
         return absl::FailedPreconditionError(

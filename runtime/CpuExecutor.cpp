@@ -7,7 +7,6 @@
 #include "runtime/Blas.h"
 #include "runtime/CallBinding.h"
 #include "runtime/DimExpr.h"
-#include "runtime/Executor.h"
 #include "runtime/HostWeights.h"
 #include "runtime/ManifestChecks.h"
 #include "runtime/Norm.h"
@@ -345,7 +344,7 @@ CpuExecutor::Impl::run(const EntryT &entry,
 
   std::vector<NamedTensor> outputs;
   for (const auto &r : entry.results) {
-    if (isCacheName(r->name))
+    if (isCache(r->role))
       continue;
     auto dims = dimsOf(*r->buffer);
     if (!dims.ok())

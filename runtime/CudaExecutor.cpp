@@ -8,7 +8,6 @@
 #include "runtime/CudaDriver.h"
 #include "runtime/CudaLaunch.h"
 #include "runtime/DimExpr.h"
-#include "runtime/Executor.h"
 #include "runtime/HostWeights.h"
 #include "runtime/ManifestChecks.h"
 #include "runtime/StepPlan.h"
@@ -612,7 +611,7 @@ CudaExecutor::Impl::run(const EntryT &entry,
 
   std::vector<NamedTensor> outputs;
   for (const auto &r : entry.results) {
-    if (isCacheName(r->name))
+    if (isCache(r->role))
       continue;
     auto dims = binding->dimsOf(*r->buffer);
     if (!dims.ok())

@@ -1,9 +1,10 @@
 //===- Executor.h - what runs an entry point ------------------------------===//
 //
 // The model driver (Driver.h) sees a compiled model, or the reference
-// interpreter, only through this interface. The kv caches (the `k_cache.*`
-// and `v_cache.*` arguments and results of the decoder entry points) stay
-// inside the executor between calls, so a decode step moves no cache bytes.
+// interpreter, only through this interface. The kv caches (the arguments
+// and results whose role is KeyCache or ValueCache in the artifact, marked
+// kiln.role in the IR) stay inside the executor between calls, so a decode
+// step moves no cache bytes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,11 +16,6 @@
 #include "absl/status/statusor.h"
 
 namespace kiln::rt {
-
-/// True for the names of cache arguments and results.
-inline bool isCacheName(const std::string &name) {
-  return name.rfind("k_cache.", 0) == 0 || name.rfind("v_cache.", 0) == 0;
-}
 
 class Executor {
 public:

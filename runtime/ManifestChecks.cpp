@@ -4,7 +4,6 @@
 
 #include "artifact/Artifact.h"
 #include "runtime/DimExpr.h"
-#include "runtime/Executor.h"
 #include "runtime/Tensor.h"
 #include "support/Status.h"
 
@@ -135,7 +134,7 @@ cacheArguments(const Artifact &artifact) {
   std::vector<std::pair<std::string, int64_t>> caches;
   for (const auto &entry : artifact.manifest().entries)
     for (const auto &arg : entry->arguments) {
-      if (!isCacheName(arg->name))
+      if (!isCache(arg->role))
         continue;
       if (arg->dims.size() != 3 || arg->dims[2]->terms.size() != 1 ||
           arg->dims[2]->terms[0].op() != ExprOp::Const)
@@ -157,11 +156,20 @@ absl::Status validateSteps(const Artifact &artifact) {
           s->dim >= entry->arguments[s->argument]->dims.size() || s->max < 1)
         return error(absl::StrCat("damaged: symbol ", s->name, " of ",
                                   entry->name, " is malformed"));
-    for (const auto &a : entry->arguments)
+    for (const auto &a : entry->arguments) {
       for (const auto &d : a->dims)
         if (!validDim(*d, entry->symbols.size()))
           return error(absl::StrCat("damaged: argument ", a->name,
                                     " has a malformed dim"));
+      if (a->role > Role::MAX ||
+          (isCache(a->role) && a->dtype != artifact::DType::F32))
+        return error(absl::StrCat("damaged: argument ", a->name,
+                                  " has an impossible role"));
+    }
+    for (const auto &r : entry->results)
+      if (r->role > Role::MAX)
+        return error(absl::StrCat("damaged: result ", r->name,
+                                  " has an impossible role"));
     for (size_t i = 0; i < entry->steps.size(); ++i) {
       const StepT &step = *entry->steps[i];
       std::string where = absl::StrCat("step ", i, " of ", entry->name);
@@ -246,7 +254,7 @@ absl::Status validateSteps(const Artifact &artifact) {
         for (size_t c : {step.operands.size() - 3, step.operands.size() - 2}) {
           const BufferT &b = *step.operands[c];
           if (b.kind != BufferKind::Argument ||
-              !isCacheName(entry->arguments[b.index]->name))
+              !isCache(entry->arguments[b.index]->role))
             return error("damaged: " + where +
                          " has a cache that is not a "
                          "cache argument");

@@ -52,6 +52,16 @@ FailureOr<art::DType> dtypeOf(Type type) {
   return failure();
 }
 
+/// An argument's or result's role from its kiln.role attribute (set by the
+/// graph builder on the kv caches).
+art::Role roleOf(StringAttr role) {
+  if (role && role.getValue() == "key_cache")
+    return art::Role::KeyCache;
+  if (role && role.getValue() == "value_cache")
+    return art::Role::ValueCache;
+  return art::Role::Tensor;
+}
+
 /// Appends `e` in postfix order.
 LogicalResult postfix(AffineExpr e, std::vector<art::Term> &terms) {
   if (auto c = dyn_cast<AffineConstantExpr>(e)) {
@@ -271,6 +281,8 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
       return failure();
     a->dtype = (*buffer)->dtype;
     a->dims = std::move((*buffer)->dims);
+    a->role = roleOf(
+        fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "kiln.role"));
     entry->arguments.push_back(std::move(a));
   }
   for (auto [i, source] : llvm::enumerate(shapes_.symbolSources)) {
@@ -294,6 +306,7 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
         if (failed(buffer))
           return failure();
         r->buffer = std::move(*buffer);
+        r->role = roleOf(fn.getResultAttrOfType<StringAttr>(i, "kiln.role"));
         entry->results.push_back(std::move(r));
       }
       break;

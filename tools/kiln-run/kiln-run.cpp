@@ -188,6 +188,18 @@ std::string dims(const std::vector<std::unique_ptr<kiln::artifact::DimT>> &ds,
   return "[" + absl::StrJoin(parts, ", ") + "]";
 }
 
+/// What --info says of a kv cache argument or result.
+const char *roleNote(kiln::artifact::Role role) {
+  switch (role) {
+  case kiln::artifact::Role::KeyCache:
+    return "  key cache (kept by the executor)";
+  case kiln::artifact::Role::ValueCache:
+    return "  value cache (kept by the executor)";
+  default:
+    return "";
+  }
+}
+
 void printInfo(const kiln::Artifact &artifact) {
   const kiln::artifact::ManifestT &m = artifact.manifest();
   std::printf("artifact     %s (%.1f MiB, format %u, by %s)\n",
@@ -214,12 +226,13 @@ void printInfo(const kiln::Artifact &artifact) {
                 e->name.c_str(), counts[0], counts[1], counts[2], counts[3],
                 e->arena_bytes / 1048576.0);
     for (const auto &a : e->arguments)
-      std::printf("  in  %-24s %s %s\n", a->name.c_str(),
-                  kiln::dtypeName(a->dtype), dims(a->dims, *e).c_str());
+      std::printf("  in  %-24s %s %s%s\n", a->name.c_str(),
+                  kiln::dtypeName(a->dtype), dims(a->dims, *e).c_str(),
+                  roleNote(a->role));
     for (const auto &r : e->results)
-      std::printf("  out %-24s %s %s\n", r->name.c_str(),
+      std::printf("  out %-24s %s %s%s\n", r->name.c_str(),
                   kiln::dtypeName(r->buffer->dtype),
-                  dims(r->buffer->dims, *e).c_str());
+                  dims(r->buffer->dims, *e).c_str(), roleNote(r->role));
   }
 }
 

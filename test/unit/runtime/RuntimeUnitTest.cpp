@@ -120,6 +120,19 @@ TEST_F(ArtifactTest, RefusesANewerVersion) {
   EXPECT_NE(openBytes(newer).find(expected), std::string::npos);
 }
 
+TEST_F(ArtifactTest, RefusesAnOlderVersion) {
+  // Format 2 had no argument roles: its caches would pass for inputs.
+  std::vector<uint8_t> older = bytes_;
+  older[8] = kiln::kOldestArtifactVersion - 1;
+  uint64_t sum = kiln::checksum(older.data(), 48);
+  std::memcpy(older.data() + 48, &sum, 8);
+  std::string expected = "format version " +
+                         std::to_string(kiln::kOldestArtifactVersion - 1) +
+                         " is older than this runtime reads";
+  EXPECT_NE(openBytes(older).find(expected), std::string::npos)
+      << openBytes(older);
+}
+
 TEST_F(ArtifactTest, EveryFlippedByteIsCaught) {
   // Any single flipped byte anywhere in the file is refused (the padding
   // between blobs is not covered by a checksum, so it is skipped).
