@@ -143,10 +143,8 @@ absl::Status CpuExecutor::Impl::loadKernels() {
 absl::Status CpuExecutor::Impl::runAttention(
     const StepT &step, const CallBinding &binding,
     const std::function<uint8_t *(const BufferT &)> &pointer) {
-  auto plan = planAttention(step, binding);
-  if (!plan.ok())
-    return plan.status();
-  const AttentionPlan &p = *plan;
+  KILN_ASSIGN_OR_RETURN(auto plan, planAttention(step, binding));
+  const AttentionPlan &p = plan;
   AttentionArgs a = attentionArgs(p);
   a.q = reinterpret_cast<const float *>(pointer(*step.operands[0]));
   a.k = reinterpret_cast<const float *>(pointer(*step.operands[1]));
@@ -157,13 +155,12 @@ absl::Status CpuExecutor::Impl::runAttention(
     auto *kCache = reinterpret_cast<float *>(pointer(*step.operands[p.kCache]));
     auto *vCache = reinterpret_cast<float *>(pointer(*step.operands[p.vCache]));
     const BufferT &positions = *step.operands[p.positions];
-    auto starts = cacheRowStarts(step, p, pointer(positions),
-                                 positions.dtype == DType::I64);
-    if (!starts.ok())
-      return starts.status();
+    KILN_ASSIGN_OR_RETURN(auto starts,
+                          cacheRowStarts(step, p, pointer(positions),
+                                         positions.dtype == DType::I64));
     int64_t width = p.width, rows = p.sq, maxSeq = p.cacheLength;
     for (int64_t b = 0; b < a.batch; ++b) {
-      int64_t start = (*starts)[b];
+      int64_t start = starts[b];
       std::memcpy(kCache + (b * maxSeq + start) * width, a.k + b * rows * width,
                   rows * width * 4);
       std::memcpy(vCache + (b * maxSeq + start) * width, a.v + b * rows * width,
@@ -268,12 +265,10 @@ CpuExecutor::Impl::run(const EntryT &entry,
       for (size_t i = 0; i <= step.operands.size(); ++i) {
         const BufferT &b =
             i < step.operands.size() ? *step.operands[i] : *step.results[0];
-        auto d = dimsOf(b);
-        if (!d.ok())
-          return d.status();
+        KILN_ASSIGN_OR_RETURN(auto d, dimsOf(b));
         buffers.push_back(pointer(b));
-        shapes.insert(shapes.end(), d->begin(), d->end());
-        dims = std::move(*d);
+        shapes.insert(shapes.end(), d.begin(), d.end());
+        dims = std::move(d);
       }
       KernelFn fn = kernels[step.kernel];
       int64_t rows = dims.empty() ? 1 : dims[0];
@@ -287,10 +282,8 @@ CpuExecutor::Impl::run(const EntryT &entry,
       break;
     }
     case StepKind::Gemm: {
-      auto plan = planGemm(step, *binding);
-      if (!plan.ok())
-        return plan.status();
-      const GemmPlan &g = *plan;
+      KILN_ASSIGN_OR_RETURN(auto plan, planGemm(step, *binding));
+      const GemmPlan &g = plan;
       const float *a =
           reinterpret_cast<const float *>(pointer(*step.operands[0]));
       const float *b =
@@ -320,17 +313,15 @@ CpuExecutor::Impl::run(const EntryT &entry,
       break;
     }
     case StepKind::Norm: {
-      auto plan = planNorm(step, *binding);
-      if (!plan.ok())
-        return plan.status();
+      KILN_ASSIGN_OR_RETURN(auto plan, planNorm(step, *binding));
       auto in = [&](size_t i) {
         return reinterpret_cast<const float *>(pointer(*step.operands[i]));
       };
-      const float *bias = plan->bias ? in(2) : nullptr;
+      const float *bias = plan.bias ? in(2) : nullptr;
       float *out = reinterpret_cast<float *>(pointer(*step.results[0]));
-      overRows(plan->rows, plan->rows * plan->width,
+      overRows(plan.rows, plan.rows * plan.width,
                [&](int64_t begin, int64_t end) {
-                 normalizeRows(*plan, in(0), in(1), bias, out, begin, end);
+                 normalizeRows(plan, in(0), in(1), bias, out, begin, end);
                });
       break;
     }
@@ -346,10 +337,8 @@ CpuExecutor::Impl::run(const EntryT &entry,
   for (const auto &r : entry.results) {
     if (isCache(r->role))
       continue;
-    auto dims = dimsOf(*r->buffer);
-    if (!dims.ok())
-      return dims.status();
-    Tensor t = Tensor::zeros(r->buffer->dtype, *dims);
+    KILN_ASSIGN_OR_RETURN(auto dims, dimsOf(*r->buffer));
+    Tensor t = Tensor::zeros(r->buffer->dtype, dims);
     std::memcpy(t.bytes.data(), pointer(*r->buffer), t.bytes.size());
     outputs.push_back({r->name, std::move(t)});
   }
@@ -367,11 +356,10 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   auto impl = std::make_unique<Impl>(artifact, options.threads);
   impl->profiling = options.profile;
   KILN_RETURN_IF_ERROR(impl->loadKernels());
-  auto weights = HostWeights::load(artifact, options.weightsDir, "CPU",
-                                   /*widen=*/true);
-  if (!weights.ok())
-    return weights.status();
-  impl->weights = std::move(*weights);
+  KILN_ASSIGN_OR_RETURN(
+      auto weights,
+      HostWeights::load(artifact, options.weightsDir, "CPU", /*widen=*/true));
+  impl->weights = std::move(weights);
   for (const auto &e : impl->m.entries)
     impl->arenaBytes = std::max(impl->arenaBytes, e->arena_bytes);
   if (impl->arenaBytes > 0) {
@@ -387,10 +375,8 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
 
 absl::Status CpuExecutor::resetCaches(int64_t batch, int64_t length) {
   Impl &s = *impl_;
-  auto caches = cacheArguments(s.artifact);
-  if (!caches.ok())
-    return caches.status();
-  for (const auto &[name, width] : *caches) {
+  KILN_ASSIGN_OR_RETURN(auto caches, cacheArguments(s.artifact));
+  for (const auto &[name, width] : caches) {
     CacheSlot &slot = s.caches[name];
     slot.shape = {batch, length, width};
     slot.data.assign(batch * length * width, 0.0f);
@@ -401,10 +387,8 @@ absl::Status CpuExecutor::resetCaches(int64_t batch, int64_t length) {
 absl::StatusOr<std::vector<NamedTensor>>
 CpuExecutor::run(const std::string &entry,
                  const std::vector<Tensor> &arguments) {
-  auto found = findEntry(impl_->artifact, entry);
-  if (!found.ok())
-    return found.status();
-  return impl_->run(**found, arguments);
+  KILN_ASSIGN_OR_RETURN(auto found, findEntry(impl_->artifact, entry));
+  return impl_->run(*found, arguments);
 }
 
 std::vector<StepProfile> CpuExecutor::profile() const {

@@ -239,32 +239,30 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
   }
   gemmOverride = options.gemm;
   if (!gemmOverride) {
-    auto loadedBlas = CudaBlas::load(*driver, stream, options.cublasLt);
-    if (!loadedBlas.ok())
-      return loadedBlas.status();
-    blas = std::move(*loadedBlas);
+    KILN_ASSIGN_OR_RETURN(auto loadedBlas,
+                          CudaBlas::load(*driver, stream, options.cublasLt));
+    blas = std::move(loadedBlas);
   }
 
   // Weights: one allocation, uploaded once.
-  auto host = HostWeights::load(artifact, options.weightsDir, "CUDA",
-                                /*widen=*/false);
-  if (!host.ok())
-    return host.status();
+  KILN_ASSIGN_OR_RETURN(
+      auto host,
+      HostWeights::load(artifact, options.weightsDir, "CUDA", /*widen=*/false));
   size_t total = 0;
   std::vector<size_t> offsets;
-  for (size_t i = 0; i < (*host)->size(); ++i) {
+  for (size_t i = 0; i < host->size(); ++i) {
     offsets.push_back(total);
-    total += alignUp((*host)->bytes(i));
+    total += alignUp(host->bytes(i));
   }
   if (total > 0) {
     KILN_RETURN_IF_ERROR(
         check(api.memAlloc(&weights, total),
               absl::StrCat("allocating ", total, " bytes of weights")));
-    for (size_t i = 0; i < (*host)->size(); ++i) {
+    for (size_t i = 0; i < host->size(); ++i) {
       weightPtrs.push_back(weights + offsets[i]);
       KILN_RETURN_IF_ERROR(
-          check(api.memcpyHtoDAsync(weightPtrs.back(), (*host)->data(i),
-                                    (*host)->bytes(i), stream),
+          check(api.memcpyHtoDAsync(weightPtrs.back(), host->data(i),
+                                    host->bytes(i), stream),
                 "uploading weight " + m.weights[i]->name));
     }
     KILN_RETURN_IF_ERROR(
@@ -306,11 +304,9 @@ absl::StatusOr<CudaExecutor::Impl::CallPlan *> CudaExecutor::Impl::planFor(
       plan.host.push_back(static_cast<int64_t>(pointer(buffer(k))));
     std::vector<int64_t> dims;
     for (size_t k = 0; k < count; ++k) {
-      auto d = binding.dimsOf(buffer(k));
-      if (!d.ok())
-        return d.status();
-      plan.host.insert(plan.host.end(), d->begin(), d->end());
-      dims = std::move(*d);
+      KILN_ASSIGN_OR_RETURN(auto d, binding.dimsOf(buffer(k)));
+      plan.host.insert(plan.host.end(), d.begin(), d.end());
+      dims = std::move(d);
     }
     plan.work[i] = product(dims);
     if (!dims.empty())
@@ -318,28 +314,24 @@ absl::StatusOr<CudaExecutor::Impl::CallPlan *> CudaExecutor::Impl::planFor(
   }
   for (const auto &step : entry.steps) {
     if (step->kind == StepKind::Attention) {
-      auto a = planAttention(*step, binding);
-      if (!a.ok())
-        return a.status();
+      KILN_ASSIGN_OR_RETURN(auto a, planAttention(*step, binding));
       plan.workspaceBytes = std::max(
-          plan.workspaceBytes, attentionWorkspaceBytes(*a, multiprocessors));
-      if (a->kCache >= 0) {
-        const BufferT &pos = *step->operands[a->positions];
+          plan.workspaceBytes, attentionWorkspaceBytes(a, multiprocessors));
+      if (a.kCache >= 0) {
+        const BufferT &pos = *step->operands[a.positions];
         int caller = pos.kind == BufferKind::Argument
                          ? binding.callerArgument(pos.index)
                          : -1;
         if (caller >= 0)
           plan.cachePositions.push_back(
-              {step.get(), *a, caller, pos.dtype == DType::I64});
+              {step.get(), a, caller, pos.dtype == DType::I64});
       }
     }
     if (step->kind == StepKind::Gemm) {
-      auto g = planGemm(*step, binding);
-      if (!g.ok())
-        return g.status();
-      if (g->halfPrecision())
+      KILN_ASSIGN_OR_RETURN(auto g, planGemm(*step, binding));
+      if (g.halfPrecision())
         plan.workspaceBytes =
-            std::max(plan.workspaceBytes, 2 * g->batch * g->m * g->k);
+            std::max(plan.workspaceBytes, 2 * g.batch * g.m * g.k);
     }
   }
   // Before this plan joins the others: growing the workspace drops them.
@@ -399,44 +391,41 @@ absl::Status CudaExecutor::Impl::enqueue(
       break;
     }
     case StepKind::Gemm: {
-      auto g = planGemm(step, binding);
-      if (!g.ok())
-        return g.status();
+      KILN_ASSIGN_OR_RETURN(auto g, planGemm(step, binding));
       GemmBuffers buffers;
       buffers.a = pointer(*step.operands[0]);
-      if (g->halfPrecision()) {
+      if (g.halfPrecision()) {
         // cuBLASLt multiplies bf16 by bf16 (f16 by f16): A is narrowed
         // into the workspace first.
-        KernelLaunch l =
-            narrowLaunch(workspace, buffers.a, g->batch * g->m * g->k,
-                         g->bType == DType::BF16);
+        KernelLaunch l = narrowLaunch(workspace, buffers.a, g.batch * g.m * g.k,
+                                      g.bType == DType::BF16);
         KILN_RETURN_IF_ERROR(launchOwn(l, where));
         buffers.a = workspace;
       }
       buffers.b = pointer(*step.operands[1]);
       buffers.c = pointer(*step.results[0]);
-      if (g->bias >= 0)
-        buffers.bias = pointer(*step.operands[g->bias]);
-      if (g->residual >= 0)
-        buffers.residual = pointer(*step.operands[g->residual]);
-      std::string what = absl::StrCat("gemm ", g->batch, "x[", g->m, ",", g->k,
-                                      "]x[", g->k, ",", g->n, "] at ", where);
+      if (g.bias >= 0)
+        buffers.bias = pointer(*step.operands[g.bias]);
+      if (g.residual >= 0)
+        buffers.residual = pointer(*step.operands[g.residual]);
+      std::string what = absl::StrCat("gemm ", g.batch, "x[", g.m, ",", g.k,
+                                      "]x[", g.k, ",", g.n, "] at ", where);
       auto gemm = [&](const GemmPlan &plan, const GemmBuffers &b) {
         return gemmOverride ? gemmOverride(plan, b) : blas->gemm(plan, b, what);
       };
-      absl::Status s = gemm(*g, buffers);
-      if (absl::IsUnimplemented(s) && g->hasEpilogue()) {
+      absl::Status s = gemm(g, buffers);
+      if (absl::IsUnimplemented(s) && g.hasEpilogue()) {
         // cuBLASLt cannot fuse this epilogue: the plain product, then the
         // epilogue as a kernel.
-        GemmPlan plain = *g;
+        GemmPlan plain = g;
         plain.bias = plain.residual = -1;
         plain.activation = Activation::None;
         GemmBuffers product{buffers.a, buffers.b, buffers.c};
         s = gemm(plain, product);
         if (s.ok()) {
           KernelLaunch l = gemmEpilogueLaunch(
-              buffers.c, buffers.bias, buffers.residual, g->batch * g->m, g->n,
-              static_cast<int>(g->activation));
+              buffers.c, buffers.bias, buffers.residual, g.batch * g.m, g.n,
+              static_cast<int>(g.activation));
           s = launchOwn(l, where);
         }
       }
@@ -445,26 +434,21 @@ absl::Status CudaExecutor::Impl::enqueue(
       break;
     }
     case StepKind::Norm: {
-      auto plan = planNorm(step, binding);
-      if (!plan.ok())
-        return plan.status();
-      if (plan->rows == 0)
+      KILN_ASSIGN_OR_RETURN(auto plan, planNorm(step, binding));
+      if (plan.rows == 0)
         break;
-      auto l =
+      KILN_ASSIGN_OR_RETURN(
+          auto l,
           normLaunch(pointer(*step.results[0]), pointer(*step.operands[0]),
                      pointer(*step.operands[1]),
-                     plan->bias ? pointer(*step.operands[2]) : 0, *plan, where);
-      if (!l.ok())
-        return l.status();
-      KILN_RETURN_IF_ERROR(launchOwn(*l, where));
+                     plan.bias ? pointer(*step.operands[2]) : 0, plan, where));
+      KILN_RETURN_IF_ERROR(launchOwn(l, where));
       break;
     }
     case StepKind::Attention: {
-      auto plan = planAttention(step, binding);
-      if (!plan.ok())
-        return plan.status();
+      KILN_ASSIGN_OR_RETURN(auto plan, planAttention(step, binding));
       DeviceAttention d;
-      d.plan = *plan;
+      d.plan = plan;
       const AttentionPlan &p = d.plan;
       d.q = pointer(*step.operands[0]);
       d.k = pointer(*step.operands[1]);
@@ -494,10 +478,9 @@ absl::Status CudaExecutor::Impl::enqueue(
       }
       if (p.bias >= 0)
         d.bias = pointer(*step.operands[p.bias]);
-      auto launches = attentionLaunches(d, multiprocessors, workspace, where);
-      if (!launches.ok())
-        return launches.status();
-      for (KernelLaunch &l : *launches)
+      KILN_ASSIGN_OR_RETURN(auto launches, attentionLaunches(d, multiprocessors,
+                                                             workspace, where));
+      for (KernelLaunch &l : launches)
         KILN_RETURN_IF_ERROR(launchOwn(l, where));
       break;
     }
@@ -562,10 +545,8 @@ CudaExecutor::Impl::run(const EntryT &entry,
     return 0;
   };
 
-  auto plan = planFor(entry, *binding, pointer);
-  if (!plan.ok())
-    return plan.status();
-  CallPlan &p = **plan;
+  KILN_ASSIGN_OR_RETURN(auto plan, planFor(entry, *binding, pointer));
+  CallPlan &p = *plan;
   // Positions given by the caller are checked here, where a cache overflow
   // can still be reported (the kernels would skip the rows).
   for (const CallPlan::CachePositions &c : p.cachePositions)
@@ -613,10 +594,8 @@ CudaExecutor::Impl::run(const EntryT &entry,
   for (const auto &r : entry.results) {
     if (isCache(r->role))
       continue;
-    auto dims = binding->dimsOf(*r->buffer);
-    if (!dims.ok())
-      return dims.status();
-    Tensor t = Tensor::zeros(r->buffer->dtype, *dims);
+    KILN_ASSIGN_OR_RETURN(auto dims, binding->dimsOf(*r->buffer));
+    Tensor t = Tensor::zeros(r->buffer->dtype, dims);
     if (!t.bytes.empty())
       KILN_RETURN_IF_ERROR(
           check(api.memcpyDtoHAsync(t.bytes.data(), pointer(*r->buffer),
@@ -644,18 +623,14 @@ CudaExecutor::create(const Artifact &artifact, const CudaOptions &options) {
   if (options.driver) {
     impl->driver = options.driver;
   } else {
-    auto driver = CudaDriver::load();
-    if (!driver.ok())
-      return driver.status();
-    impl->driver = std::move(*driver);
+    KILN_ASSIGN_OR_RETURN(auto driver, CudaDriver::load());
+    impl->driver = std::move(driver);
   }
-  auto devices = impl->driver->devices();
-  if (!devices.ok())
-    return devices.status();
-  if (options.device < 0 || options.device >= static_cast<int>(devices->size()))
+  KILN_ASSIGN_OR_RETURN(auto devices, impl->driver->devices());
+  if (options.device < 0 || options.device >= static_cast<int>(devices.size()))
     return absl::InvalidArgumentError(
         absl::StrCat("no CUDA device ", options.device));
-  const CudaDevice &d = (*devices)[options.device];
+  const CudaDevice &d = devices[options.device];
   impl->deviceName = absl::StrCat(d.name, " (sm_", d.major, d.minor, ")");
   if (d.major < 9)
     return absl::FailedPreconditionError(
@@ -670,10 +645,8 @@ absl::Status CudaExecutor::resetCaches(int64_t batch, int64_t length) {
   const CudaApi &api = s.driver->api();
   KILN_RETURN_IF_ERROR(
       s.check(api.ctxSetCurrent(s.context), "cuCtxSetCurrent"));
-  auto caches = cacheArguments(s.artifact);
-  if (!caches.ok())
-    return caches.status();
-  for (const auto &[name, width] : *caches) {
+  KILN_ASSIGN_OR_RETURN(auto caches, cacheArguments(s.artifact));
+  for (const auto &[name, width] : caches) {
     Impl::Cache &cache = s.caches[name];
     std::vector<int64_t> shape = {batch, length, width};
     int64_t bytes = checkedBytes(shape, 4);
@@ -699,10 +672,8 @@ absl::Status CudaExecutor::resetCaches(int64_t batch, int64_t length) {
 absl::StatusOr<std::vector<NamedTensor>>
 CudaExecutor::run(const std::string &entry,
                   const std::vector<Tensor> &arguments) {
-  auto found = findEntry(impl_->artifact, entry);
-  if (!found.ok())
-    return found.status();
-  return impl_->run(**found, arguments);
+  KILN_ASSIGN_OR_RETURN(auto found, findEntry(impl_->artifact, entry));
+  return impl_->run(*found, arguments);
 }
 
 const std::string &CudaExecutor::deviceName() const {

@@ -209,12 +209,11 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
     Tensor tokenTypes = request.tokenTypeIds.empty()
                             ? Tensor::zeros(DType::I64, {batch, longest})
                             : padded(request.tokenTypeIds, 0, longest);
-    auto out = executor.run("forward", {inputIds, tokenTypes, mask});
-    if (!out.ok())
-      return out.status();
+    KILN_ASSIGN_OR_RETURN(
+        auto out, (executor.run("forward", {inputIds, tokenTypes, mask})));
     response.firstPassSeconds = secondsSince(start);
     addDeviceTime(executor, deviceStart, response.firstPassDeviceSeconds);
-    response.outputs = std::move(*out);
+    response.outputs = std::move(out);
     return response;
   }
 
@@ -231,10 +230,8 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
           args.insert(args.end(), fixed.begin(), fixed.end());
           args.push_back(Tensor::fromI64(
               {static_cast<int64_t>(positions.size())}, positions));
-          auto out = executor.run("decode", args);
-          if (!out.ok())
-            return out.status();
-          auto logits = takeOutput(*out, "decode");
+          KILN_ASSIGN_OR_RETURN(auto out, executor.run("decode", args));
+          auto logits = takeOutput(out, "decode");
           if (logits.ok())
             KILN_RETURN_IF_ERROR(checkLogits(
                 *logits, "decode", static_cast<int64_t>(next.size()), vocab));
@@ -245,24 +242,22 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
   if (m.isDecoderOnly()) {
     KILN_RETURN_IF_ERROR(executor.resetCaches(
         batch, longest + std::max<int64_t>(request.maxNewTokens, 1)));
-    auto out = executor.run(
-        "prefill",
-        {inputIds, Tensor::fromI64({batch}, std::vector<int64_t>(batch))});
-    if (!out.ok())
-      return out.status();
+    KILN_ASSIGN_OR_RETURN(
+        auto out,
+        (executor.run("prefill",
+                      {inputIds, Tensor::fromI64(
+                                     {batch}, std::vector<int64_t>(batch))})));
     response.firstPassSeconds = secondsSince(start);
     addDeviceTime(executor, deviceStart, response.firstPassDeviceSeconds);
-    auto logits = takeOutput(*out, "prefill");
-    if (!logits.ok())
-      return logits.status();
+    KILN_ASSIGN_OR_RETURN(auto logits, takeOutput(out, "prefill"));
     KILN_RETURN_IF_ERROR(
-        checkLogits(*logits, "prefill", batch * longest, m.vocabSize));
+        checkLogits(logits, "prefill", batch * longest, m.vocabSize));
     std::vector<int64_t> first;
     for (int64_t b = 0; b < batch; ++b)
       first.push_back(
-          sampler.pick(logitRow(*logits, b * longest + lengths[b] - 1).data(),
-                       logits->shape.back()));
-    response.outputs = std::move(*out);
+          sampler.pick(logitRow(logits, b * longest + lengths[b] - 1).data(),
+                       logits.shape.back()));
+    response.outputs = std::move(out);
     if (request.maxNewTokens == 0)
       return response;
     response.generated = generate(m, executor, request, sampler, first, lengths,
@@ -273,27 +268,23 @@ absl::StatusOr<Response> runModel(const ModelInfo &m, Executor &executor,
   }
 
   // T5: encode once, then decode from decoder_start_token_id.
-  auto encoded = executor.run("encode", {inputIds, mask});
-  if (!encoded.ok())
-    return encoded.status();
-  auto hidden = takeOutput(*encoded, "encode");
-  if (!hidden.ok())
-    return hidden.status();
+  KILN_ASSIGN_OR_RETURN(auto encoded,
+                        (executor.run("encode", {inputIds, mask})));
+  KILN_ASSIGN_OR_RETURN(auto hidden, takeOutput(encoded, "encode"));
   KILN_RETURN_IF_ERROR(
       executor.resetCaches(batch, std::max<int64_t>(request.maxNewTokens, 1)));
-  auto step = decodeCall({*hidden, mask});
-  auto logits = step(std::vector<int64_t>(batch, m.decoderStartId),
-                     std::vector<int64_t>(batch, 0));
-  if (!logits.ok())
-    return logits.status();
+  auto step = decodeCall({hidden, mask});
+  KILN_ASSIGN_OR_RETURN(auto logits,
+                        step(std::vector<int64_t>(batch, m.decoderStartId),
+                             std::vector<int64_t>(batch, 0)));
   response.firstPassSeconds = secondsSince(start);
   addDeviceTime(executor, deviceStart, response.firstPassDeviceSeconds);
   std::vector<int64_t> first;
   for (int64_t b = 0; b < batch; ++b)
     first.push_back(
-        sampler.pick(logitRow(*logits, b).data(), logits->shape.back()));
-  response.outputs.push_back({"logits", *logits});
-  response.outputs.push_back({"encoder_last_hidden_state", *hidden});
+        sampler.pick(logitRow(logits, b).data(), logits.shape.back()));
+  response.outputs.push_back({"logits", logits});
+  response.outputs.push_back({"encoder_last_hidden_state", hidden});
   if (request.maxNewTokens > 0) {
     response.generated =
         generate(m, executor, request, sampler, first,

@@ -8,6 +8,7 @@
 #include "runtime/Tensor.h"
 #include "support/Half.h"
 #include "support/SafeTensors.h"
+#include "support/Status.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -71,10 +72,8 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
       return error("its weights are external: pass --weights MODEL_DIR (the "
                    "Hugging Face folder it was compiled from)");
     if (!hw->store_) {
-      auto opened = WeightStore::openFolder(weightsDir);
-      if (!opened.ok())
-        return opened.status();
-      hw->store_ = std::move(*opened);
+      KILN_ASSIGN_OR_RETURN(auto opened, WeightStore::openFolder(weightsDir));
+      hw->store_ = std::move(opened);
     }
     auto view = hw->store_->get(w.source);
     if (!view.ok())

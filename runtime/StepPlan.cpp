@@ -4,6 +4,7 @@
 
 #include "runtime/CallBinding.h"
 #include "runtime/DimExpr.h"
+#include "support/Status.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -52,22 +53,19 @@ absl::StatusOr<GemmPlan> planGemm(const StepT &step,
   int next = 2;
   if (step.has_bias) {
     g.bias = next++;
-    auto bias = binding.dimsOf(*step.operands[g.bias]);
-    if (!bias.ok())
-      return bias.status();
-    if (*bias != std::vector<int64_t>{g.n})
+    KILN_ASSIGN_OR_RETURN(auto bias, binding.dimsOf(*step.operands[g.bias]));
+    if (bias != std::vector<int64_t>{g.n})
       return absl::InvalidArgumentError(
-          absl::StrCat("gemm at ", step.location, ": bias ", formatDims(*bias),
+          absl::StrCat("gemm at ", step.location, ": bias ", formatDims(bias),
                        " is not [", g.n, "]"));
   }
   if (step.has_residual) {
     g.residual = next++;
-    auto residual = binding.dimsOf(*step.operands[g.residual]);
-    if (!residual.ok())
-      return residual.status();
-    if (*residual != *out)
+    KILN_ASSIGN_OR_RETURN(auto residual,
+                          binding.dimsOf(*step.operands[g.residual]));
+    if (residual != *out)
       return absl::InvalidArgumentError(absl::StrCat(
-          "gemm at ", step.location, ": residual ", formatDims(*residual),
+          "gemm at ", step.location, ": residual ", formatDims(residual),
           " is not the result's ", formatDims(*out)));
   }
   return g;
@@ -122,10 +120,8 @@ absl::StatusOr<NormPlan> planNorm(const StepT &step,
   bool ok =
       !in->empty() && *out == *in && *scale == std::vector<int64_t>{p.width};
   if (ok && p.bias) {
-    auto bias = binding.dimsOf(*step.operands[2]);
-    if (!bias.ok())
-      return bias.status();
-    ok = *bias == *scale;
+    KILN_ASSIGN_OR_RETURN(auto bias, binding.dimsOf(*step.operands[2]));
+    ok = bias == *scale;
   }
   if (!ok)
     return absl::InvalidArgumentError(absl::StrCat(
@@ -156,20 +152,16 @@ absl::StatusOr<AttentionPlan> planAttention(const StepT &step,
                                             const CallBinding &binding) {
   std::vector<std::vector<int64_t>> dims;
   for (const auto &b : step.operands) {
-    auto d = binding.dimsOf(*b);
-    if (!d.ok())
-      return d.status();
-    dims.push_back(std::move(*d));
+    KILN_ASSIGN_OR_RETURN(auto d, binding.dimsOf(*b));
+    dims.push_back(std::move(d));
   }
-  auto out = binding.dimsOf(*step.results[0]);
-  if (!out.ok())
-    return out.status();
+  KILN_ASSIGN_OR_RETURN(auto out, binding.dimsOf(*step.results[0]));
   auto fail = [&](const std::string &what) {
     return absl::InvalidArgumentError(
         absl::StrCat("attention at ", step.location, ": ", what));
   };
   const std::vector<int64_t> &q = dims[0], &k = dims[1], &v = dims[2];
-  if (*out != q)
+  if (out != q)
     return fail("the result is not the query's shape");
   if (q.size() != 3 || k.size() != 3 || v != k || k[0] != q[0] ||
       q[2] % step.num_heads != 0)
