@@ -161,13 +161,13 @@ absl::Status validateSteps(const Artifact &artifact) {
         if (!validDim(*d, entry->symbols.size()))
           return error(absl::StrCat("damaged: argument ", a->name,
                                     " has a malformed dim"));
-      if (a->role > Role::MAX ||
+      if (a->role < Role::MIN || a->role > Role::MAX ||
           (isCache(a->role) && a->dtype != artifact::DType::F32))
         return error(absl::StrCat("damaged: argument ", a->name,
                                   " has an impossible role"));
     }
     for (const auto &r : entry->results)
-      if (r->role > Role::MAX)
+      if (r->role < Role::MIN || r->role > Role::MAX)
         return error(absl::StrCat("damaged: result ", r->name,
                                   " has an impossible role"));
     for (size_t i = 0; i < entry->steps.size(); ++i) {

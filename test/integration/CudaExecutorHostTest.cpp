@@ -342,6 +342,33 @@ std::set<std::pair<int, bool>> expectedEpilogues(const kiln::Artifact &a) {
   return kinds;
 }
 
+/// The fake device's generated kernels: the CPU-emulated build of the
+/// same step list (`cpu`), opened as kernelLibrary.
+void loadDeviceKernels(const kiln::Artifact &cpu) {
+  int blob = -1;
+  for (size_t i = 0; i < cpu.manifest().blobs.size(); ++i)
+    if (cpu.manifest().blobs[i]->kind == kiln::artifact::BlobKind::CpuKernels)
+      blob = static_cast<int>(i);
+  ASSERT_GE(blob, 0);
+  int fd = memfd_create("fake-device-kernels", MFD_CLOEXEC);
+  ASSERT_EQ(::write(fd, cpu.blobData(blob), cpu.blobSize(blob)),
+            static_cast<ssize_t>(cpu.blobSize(blob)));
+  kernelLibrary = dlopen(("/proc/self/fd/" + std::to_string(fd)).c_str(),
+                         RTLD_NOW | RTLD_LOCAL);
+  ::close(fd);
+  ASSERT_NE(kernelLibrary, nullptr) << dlerror();
+}
+
+/// Executor options on the fake driver with one sm_90 device.
+rt::CudaOptions fakeDeviceOptions() {
+  rt::CudaOptions options;
+  rt::CudaDevice device;
+  device.name = "fake";
+  device.major = 9;
+  options.driver = rt::CudaDriver::fromApi(fakeApi(), {device});
+  return options;
+}
+
 /// `gemmDtype`: kilnc --gemm-dtype; with bf16/f16 the outputs must agree
 /// within 2e-2 and the generated ids are not compared (rounding moves near
 /// ties). `syncSteps`: CudaOptions::syncSteps (no graphs then).
@@ -358,26 +385,10 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
   auto cpu = kiln::Artifact::open(cpuPath);
   ASSERT_TRUE(cuda.ok() && cpu.ok());
 
-  // The "device" kernels: the CPU-emulated build of the same step list.
-  int blob = -1;
-  for (size_t i = 0; i < (*cpu)->manifest().blobs.size(); ++i)
-    if ((*cpu)->manifest().blobs[i]->kind ==
-        kiln::artifact::BlobKind::CpuKernels)
-      blob = static_cast<int>(i);
-  ASSERT_GE(blob, 0);
-  int fd = memfd_create("fake-device-kernels", MFD_CLOEXEC);
-  ASSERT_EQ(::write(fd, (*cpu)->blobData(blob), (*cpu)->blobSize(blob)),
-            static_cast<ssize_t>((*cpu)->blobSize(blob)));
-  kernelLibrary = dlopen(("/proc/self/fd/" + std::to_string(fd)).c_str(),
-                         RTLD_NOW | RTLD_LOCAL);
-  ::close(fd);
-  ASSERT_NE(kernelLibrary, nullptr) << dlerror();
-
-  rt::CudaOptions options;
-  rt::CudaDevice device;
-  device.name = "fake";
-  device.major = 9;
-  options.driver = rt::CudaDriver::fromApi(fakeApi(), {device});
+  loadDeviceKernels(**cpu);
+  if (!kernelLibrary)
+    return;
+  rt::CudaOptions options = fakeDeviceOptions();
   options.syncSteps = syncSteps;
   kiln::test::FakeCublasLt *fake = nullptr;
   if (throughCublasLt) {
@@ -543,6 +554,24 @@ TEST_P(CudaExecutorHostTest, CuBLASLtRefusingEpiloguesFallsBackToKernels) {
   fusesEpilogues = false;
   runFamily(GetParam(), "f32", /*syncSteps=*/false, /*throughCublasLt=*/true);
   fusesEpilogues = true;
+}
+
+TEST(CudaExecutorHostErrors, NamesACuBLASLtThatCannotOpen) {
+  auto artifact = kiln::Artifact::open(compile("gpt2_tiny", "f32", 0));
+  auto cpu = kiln::Artifact::open(compile("gpt2_tiny", "f32", 3));
+  ASSERT_TRUE(artifact.ok() && cpu.ok());
+  loadDeviceKernels(**cpu);
+  if (!kernelLibrary)
+    return;
+  rt::CudaOptions options = fakeDeviceOptions();
+  options.cublasLt = "/nonexistent/libcublasLt.so.13";
+  auto executor = rt::CudaExecutor::create(**artifact, options);
+  dlclose(kernelLibrary);
+  ASSERT_FALSE(executor.ok());
+  EXPECT_NE(executor.status().message().find(
+                "cannot open cuBLASLt /nonexistent/libcublasLt.so.13"),
+            std::string::npos)
+      << executor.status();
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, CudaExecutorHostTest,

@@ -443,6 +443,33 @@ TEST(DamagedStepsTest, EachDamageIsOneClearError) {
                 art::Term(art::ExprOp::Const, 100)};
       },
       "returned logits");
+  // Roles: one outside the enum, a cache of another type, and a cache
+  // argument turned into an input (its attention step then reads a
+  // caller's tensor as its cache).
+  expect(
+      [&](art::ManifestT &m) {
+        entry(m).arguments.back()->role = static_cast<art::Role>(7);
+      },
+      "has an impossible role");
+  expect(
+      [&](art::ManifestT &m) {
+        entry(m).results.back()->role = static_cast<art::Role>(-1);
+      },
+      "has an impossible role");
+  expect(
+      [&](art::ManifestT &m) {
+        for (auto &a : entry(m).arguments)
+          if (kiln::isCache(a->role))
+            a->dtype = art::DType::F16;
+      },
+      "has an impossible role");
+  expect(
+      [&](art::ManifestT &m) {
+        for (auto &a : entry(m).arguments)
+          if (kiln::isCache(a->role))
+            a->role = art::Role::Tensor;
+      },
+      "has a cache that is not a cache argument");
   fs::remove(good);
   fs::remove(bad);
 }
