@@ -87,9 +87,7 @@ struct ModelConfig {
   std::optional<int64_t> bosId;
   std::optional<int64_t> decoderStartId;
 
-  bool isDecoderOnly() const {
-    return family == Family::Gpt2 || family == Family::Llama;
-  }
+  bool isDecoderOnly() const { return kiln::isDecoderOnly(family); }
   /// Pad id used to right-pad input batches.
   int64_t padIdOrZero() const { return padId.value_or(0); }
 };

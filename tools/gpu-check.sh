@@ -211,36 +211,37 @@ run() {
   # Fixtures: prompt logits against the transformers goldens (fp32 within
   # 1e-3, bf16 gemms within 2e-2) and, for the generating families, the
   # new ids up to the first near-tie, with graphs and without.
-  fixture() { # STEP FIXTURE ARTIFACT GRAPHS(on|off) TOLERANCE KILN-RUN-ARGS...
-    local name="$1" f="$2" artifact="$3" graphs="$4" tolerance="$5"; shift 5
-    local golden="$fixtures/$f/golden.json" expected lengths
-    expected="$fixtures/$f/$("$PY" -c "import json; print(next(iter(json.load(open('$golden'))['outputs'].values())))")"
-    lengths="$("$PY" -c "import json; g = json.load(open('$golden')); print('-' if g['family'] == 't5' else ','.join(map(str, g['lengths'])))")"
-    local ids; ids="$("$PY" -c "import json; g = json.load(open('$golden')); print(';'.join(','.join(map(str, s[:n])) for s, n in zip(g['input_ids'], g['lengths'])))")"
+  fixture() { # STEP FIXTURE ARTIFACT GRAPHS(on|off) TOLERANCE
+    local name="$1" f="$2" artifact="$3" graphs="$4" tolerance="$5"
+    local golden="$fixtures/$f/golden.json" output lengths ids types tokens
+    read -r output lengths ids types tokens < <("$PY" "$bench" golden "$golden")
     local flags=() check_ids=""
+    [ "$types" != - ] && flags+=(--token-type-ids "'$types'")
     [ "$graphs" = off ] && flags+=(--no-cuda-graphs)
-    if "$PY" -c "import json, sys; sys.exit('generate' not in json.load(open('$golden')))"; then
-      flags+=(--max-new-tokens "$("$PY" -c "import json; print(json.load(open('$golden'))['generate']['max_new_tokens'])")" --ignore-eos)
+    if [ "$tokens" -gt 0 ]; then
+      flags+=(--max-new-tokens "$tokens" --ignore-eos)
       [ "$tolerance" = 1e-3 ] && check_ids="&& '$PY' '$bench' ids '$work/$name.ids' '$golden' '$work/$name.json' $graphs"
     fi
-    step "$name" 60 bash -c "'$kr' '$bundle/$artifact' --device cuda --input-ids '$ids' $* ${flags[*]} \
+    step "$name" 60 bash -c "'$kr' '$bundle/$artifact' --device cuda --input-ids '$ids' ${flags[*]} \
         --output '$work/$name.npy' --report '$work/$name.json' > '$work/$name.ids' \
-        && cat '$work/$name.ids' && '$PY' '$bench' compare '$work/$name.npy' '$expected' $lengths $tolerance $check_ids"
+        && cat '$work/$name.ids' && '$PY' '$bench' compare '$work/$name.npy' '$fixtures/$f/$output' $lengths $tolerance $check_ids"
   }
   fixture fixture-gpt2 gpt2_tiny gpt2_tiny.kiln on 1e-3 || fast_fail=1
   if [ "$fast_fail" -eq 1 ] && selected fixture-gpt2; then
     # Again with each step waited for: a fault names its step.
+    local ids tokens
+    read -r _ _ ids _ tokens < <("$PY" "$bench" golden "$fixtures/gpt2_tiny/golden.json")
     step fixture-gpt2-sync 60 "$kr" "$bundle/gpt2_tiny.kiln" --device cuda --cuda-sync-steps \
-        --input-ids '79,13,27,58,19,24,33;89,33,59,64' --max-new-tokens 6 --ignore-eos
+        --input-ids "$ids" --max-new-tokens "$tokens" --ignore-eos
   fi
   fixture fixture-gpt2-nographs gpt2_tiny gpt2_tiny.kiln off 1e-3
   fixture fixture-t5 t5_gated t5_gated.kiln on 1e-3
   fixture fixture-t5-nographs t5_gated t5_gated.kiln off 1e-3
   fixture fixture-llama llama_gqa llama_gqa.kiln on 1e-3
   fixture fixture-llama-nographs llama_gqa llama_gqa.kiln off 1e-3
-  fixture fixture-bert bert_tiny bert_tiny.kiln on 1e-3 --token-type-ids "'0,0,0,0,1,1,1,1,1;0,0,1,1,1'"
+  fixture fixture-bert bert_tiny bert_tiny.kiln on 1e-3
   fixture fixture-gpt2-bf16 gpt2_tiny gpt2_tiny-bf16.kiln on 2e-2
-  fixture fixture-bert-bf16 bert_tiny bert_tiny-bf16.kiln on 2e-2 --token-type-ids "'0,0,0,0,1,1,1,1,1;0,0,1,1,1'"
+  fixture fixture-bert-bf16 bert_tiny bert_tiny-bf16.kiln on 2e-2
 
   # compute-sanitizer's memcheck over prefill and decode (generated and own
   # kernels, cuBLASLt), graphs on as in a normal run. A tool that cannot

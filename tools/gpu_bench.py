@@ -22,6 +22,10 @@ measurement; every line is flushed as it is printed.
                                        # first near-tie (top-2 gap < 1e-3);
                                        # with a report, the CUDA graphs
                                        # captured and replayed as expected
+    tools/gpu_bench.py golden GOLDEN.json
+                                       # a fixture's request for kiln-run, one
+                                       # line: output file, lengths (- for
+                                       # T5), ids, token types (-), new tokens
     tools/gpu_bench.py table LOG_DIR   # the summary of gpu-check's logs
 
 All times are CUDA-event times of the device work, medians; Kiln's --bench
@@ -199,6 +203,18 @@ def ids(got, golden, report=None, graphs=None):
     sys.exit(0 if ok else 1)
 
 
+def golden(path):
+    """What gpu-check's fixture step needs of a golden.json, read once."""
+    g = json.load(open(path))
+    def lists(seqs):
+        return ";".join(",".join(map(str, s[:n])) for s, n in zip(seqs, g["lengths"]))
+    print(next(iter(g["outputs"].values())),
+          "-" if g["family"] == "t5" else ",".join(map(str, g["lengths"])),
+          lists(g["input_ids"]),
+          lists(g["token_type_ids"]) if "token_type_ids" in g else "-",
+          g["generate"]["max_new_tokens"] if "generate" in g else 0)
+
+
 def table(logs):
     def read(name):
         path = os.path.join(logs, name + ".log")
@@ -263,6 +279,7 @@ def main(argv):
         "bandwidth": (0, lambda a: bandwidth()),
         "compare": (3, lambda a: compare(*a[:3], *[float(t) for t in a[3:4]])),
         "ids": (2, lambda a: ids(*a[:4])),
+        "golden": (1, lambda a: golden(a[0])),
         "table": (1, lambda a: table(a[0])),
     }
     if not argv or argv[0] not in commands or len(argv) - 1 < commands[argv[0]][0]:
