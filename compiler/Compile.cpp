@@ -12,9 +12,11 @@
 #include "passes/Registration.h"
 #include "passes/StepList/ArtifactExport.h"
 #include "support/Files.h"
+#include "support/Status.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
@@ -105,6 +107,28 @@ StepCounts countSteps(mlir::ModuleOp module) {
   return c;
 }
 
+/// Runs a compiler step whose errors are MLIR diagnostics and makes its
+/// first error the status kilnc prints: one line, with the location when
+/// the error has one, instead of a diagnostic followed by a second "failed"
+/// line.
+absl::Status diagnosed(mlir::MLIRContext &context,
+                       llvm::function_ref<mlir::LogicalResult()> step) {
+  std::string message;
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    if (d.getSeverity() != mlir::DiagnosticSeverity::Error || !message.empty())
+      return mlir::success();
+    llvm::raw_string_ostream os(message);
+    if (!mlir::isa<mlir::UnknownLoc>(d.getLocation()))
+      os << d.getLocation() << ": ";
+    os << d.str();
+    return mlir::success();
+  });
+  if (mlir::succeeded(step()))
+    return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      message.empty() ? "a compiler step failed without saying why" : message);
+}
+
 absl::Status writeText(const std::string &path, llvm::StringRef text) {
   std::error_code ec;
   llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
@@ -156,8 +180,12 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     pm.addPass(createKilnDecompose());
   else if (stage == "linalg" || stage == "llvm")
     buildKilnToLinalgPipeline(pm);
-  else if (stage == "steps")
-    buildKilnStepListPipeline(pm, o.maxBatch, seqLimit);
+  else if (stage == "steps") {
+    KilnStepListOptions steps;
+    steps.maxBatch = o.maxBatch;
+    steps.maxSeq = seqLimit;
+    buildKilnStepListPipeline(pm, steps);
+  }
   if (stage == "llvm") {
     model->module->walk([&](mlir::func::FuncOp fn) {
       fn->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(&context));
@@ -174,12 +202,12 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
          secondsSince(start));
   StepCounts counts = countSteps(*model->module);
 
-  std::string error;
   ExportSummary summary;
+  mlir::ModuleOp module = *model->module;
   if (o.emit == "object") {
     start = Clock::now();
-    if (!emitCpuObject(*model->module, o.output, error))
-      return absl::InternalError(error);
+    KILN_RETURN_IF_ERROR(
+        diagnosed(context, [&] { return emitCpuObject(module, o.output); }));
     record("x86-64 object", secondsSince(start));
   } else if (o.emit == "kernels" || o.emit == "kiln") {
     start = Clock::now();
@@ -187,43 +215,44 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
              << " unique kernels (" << counts.kernelSteps
              << " kernel steps) for "
              << (o.target == "cuda" ? "sm_90" : "x86-64") << "\n";
-    std::vector<CompiledKernel> kernels;
+    std::vector<CompiledKernel> kernels = collectKernels(module);
     std::string binary;
     if (o.target == "cuda") {
       std::string toolkit =
           o.cudaToolkit.empty() ? defaultCudaToolkit() : o.cudaToolkit;
-      std::string ptx;
-      if (!compileCudaKernels(*model->module, toolkit, kernels, binary, error,
-                              o.ptxPath.empty() ? nullptr : &ptx))
-        return absl::InvalidArgumentError(error);
+      CudaBinary cuda;
+      KILN_RETURN_IF_ERROR(diagnosed(context, [&] {
+        auto compiled = compileCudaKernels(module, toolkit, !o.ptxPath.empty());
+        if (succeeded(compiled))
+          cuda = std::move(*compiled);
+        return mlir::LogicalResult(compiled);
+      }));
+      binary = std::move(cuda.fatbin);
       record("kernels -> sm_90 fatbin", secondsSince(start));
       if (!o.ptxPath.empty())
-        if (absl::Status s = writeText(o.ptxPath, ptx); !s.ok())
-          return s;
+        KILN_RETURN_IF_ERROR(writeText(o.ptxPath, cuda.ptx));
       if (o.emit == "kernels")
-        if (absl::Status s = writeText(o.output, binary); !s.ok())
-          return s;
+        KILN_RETURN_IF_ERROR(writeText(o.output, binary));
     }
     std::string library =
         o.emit == "kernels" ? o.output : o.output + ".kernels.so";
     if (o.target == "cpu") {
       std::string object = library + ".o";
-      if (!compileCpuKernels(*model->module, object, kernels, error,
-                             o.emulateGpuThreads))
-        return absl::InternalError(error);
+      KILN_RETURN_IF_ERROR(diagnosed(context, [&] {
+        return compileCpuKernels(module, object, o.emulateGpuThreads);
+      }));
       record("kernels -> x86-64 object", secondsSince(start));
       start = Clock::now();
-      bool linked = linkSharedObject({object}, library, error);
+      absl::Status linked = diagnosed(context, [&] {
+        return linkSharedObject(module.getLoc(), {object}, library);
+      });
       llvm::sys::fs::remove(object);
-      if (!linked)
-        return absl::InternalError(error);
+      KILN_RETURN_IF_ERROR(linked);
       record("link shared object", secondsSince(start));
       if (o.emit == "kiln") {
         auto bytes = readFile(library);
         llvm::sys::fs::remove(library);
-        if (!bytes.ok())
-          return bytes.status();
-        binary = std::move(*bytes);
+        KILN_ASSIGN_OR_RETURN(binary, std::move(bytes));
       }
     }
     if (o.emit == "kiln") {
@@ -239,9 +268,13 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       options.cacheLayers = c.family == Family::T5 ? c.numDecoderLayers
                             : c.isDecoderOnly()    ? c.numLayers
                                                    : 0;
-      if (!writeArtifact(*model->module, kernels, binary, modelInfo(c),
-                         *model->weights, options, o.output, summary, error))
-        return absl::InvalidArgumentError(error);
+      KILN_RETURN_IF_ERROR(diagnosed(context, [&] {
+        auto written = writeArtifact(module, kernels, binary, modelInfo(c),
+                                     *model->weights, options, o.output);
+        if (succeeded(written))
+          summary = *written;
+        return mlir::LogicalResult(written);
+      }));
       record(o.externalWeights ? "pack artifact (external weights)"
                                : "pack artifact with weights",
              secondsSince(start));
@@ -253,14 +286,17 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   mlir::OwningOpRef<mlir::ModuleOp> gpuKernels;
   if (gpuStage && o.emit == "mlir") {
     start = Clock::now();
-    std::vector<CompiledKernel> kernels;
-    gpuKernels = lowerCudaKernels(*model->module, kernels, error);
-    if (!gpuKernels)
-      return absl::InvalidArgumentError(error);
+    KILN_RETURN_IF_ERROR(diagnosed(context, [&] {
+      auto lowered = lowerCudaKernels(module);
+      if (succeeded(lowered))
+        gpuKernels = std::move(*lowered);
+      return mlir::LogicalResult(lowered);
+    }));
     record("kernels -> NVVM", secondsSince(start));
   }
   std::string irPath = o.emit == "mlir" ? o.output : o.stepsPath;
   if (!irPath.empty()) {
+    std::string error;
     auto output = mlir::openOutputFile(irPath, &error);
     if (!output)
       return absl::InvalidArgumentError(error);

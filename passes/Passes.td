@@ -227,4 +227,45 @@ def KilnKernelAbi : Pass<"kiln-kernel-abi", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def KilnExtractKernels : Pass<"kiln-extract-kernels", "::mlir::ModuleOp"> {
+  let summary = "Keep only a step list's kernel functions";
+  let description = [{
+    Erases everything in a step list (after kiln-outline-kernels) but the
+    functions marked `kiln.kernel`: the entry points run on the host as a
+    step list, and what is left is the module of kernels the CPU or CUDA
+    kernel pipelines compile. The first pass of `kiln-cpu-kernels` and
+    `kiln-cuda-kernels`.
+  }];
+}
+
+def KilnUseLibdevice : Pass<"kiln-use-libdevice", "::mlir::ModuleOp"> {
+  let summary = "Call libdevice for the libm functions GPU kernels use";
+  let description = [{
+    After the lowering to the LLVM dialect, renames the external libm
+    declarations a kernel calls (`expf`, `erff`, `powf`, ...) to their
+    libdevice names (`__nv_expf`, ...), which gpu-module-to-binary links.
+    Any other external function (a heap allocation, a runtime helper) is an
+    error naming it: device code cannot call it.
+  }];
+}
+
+def KilnWrapGpuModule : Pass<"kiln-wrap-gpu-module", "::mlir::ModuleOp"> {
+  let summary = "Move the lowered kernels into one gpu.module for an NVVM "
+                "target";
+  let description = [{
+    Moves everything in the module into one `gpu.module @kiln_kernels`
+    with an `#nvvm.target` attribute, and marks the module
+    `gpu.container_module`: the form gpu-module-to-binary assembles into a
+    fatbin (what `kilnc --stage gpu` prints).
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_90\"",
+           "the target GPU">,
+    Option<"features", "features", "std::string", /*default=*/"\"+ptx80\"",
+           "PTX features (CUDA 13's ptxas needs PTX 8.0 for sm_90)">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::NVVM::NVVMDialect"];
+}
+
 #endif // KILN_PASSES_TD

@@ -18,8 +18,8 @@ void buildKilnToLinalgPipeline(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCSEPass());
 }
 
-void buildKilnStepListPipeline(mlir::OpPassManager &pm, int64_t maxBatch,
-                               int64_t maxSeq) {
+void buildKilnStepListPipeline(mlir::OpPassManager &pm,
+                               const KilnStepListOptions &options) {
   KilnDecomposeOptions decompose;
   decompose.keepAttention = true;
   decompose.keepLinear = true;
@@ -28,8 +28,8 @@ void buildKilnStepListPipeline(mlir::OpPassManager &pm, int64_t maxBatch,
   pm.addPass(mlir::createCSEPass());
   pm.addPass(createKilnOutlineKernels());
   KilnPlanMemoryOptions plan;
-  plan.maxBatch = maxBatch;
-  plan.maxSeq = maxSeq;
+  plan.maxBatch = options.maxBatch;
+  plan.maxSeq = options.maxSeq;
   pm.addPass(createKilnPlanMemory(plan));
 }
 
@@ -77,8 +77,9 @@ mlir::LogicalResult buildKilnCpuLoweringPipeline(mlir::OpPassManager &pm) {
                                  pm);
 }
 
-mlir::LogicalResult buildKilnCudaLoweringPipeline(mlir::OpPassManager &pm,
-                                                  int64_t emulateThreads) {
+mlir::LogicalResult
+buildKilnCudaLoweringPipeline(mlir::OpPassManager &pm,
+                              const KilnCudaLoweringOptions &options) {
   return mlir::parsePassPipeline(
       std::string("kiln-bind-params,"
                   "kiln-decompose-aggregates,"
@@ -91,11 +92,42 @@ mlir::LogicalResult buildKilnCudaLoweringPipeline(mlir::OpPassManager &pm,
           "canonicalize,"
           "cse,"
           "kiln-map-to-gpu-threads{emulate-threads=" +
-          std::to_string(emulateThreads) +
+          std::to_string(options.emulateThreads) +
           "},"
           "func.func(convert-linalg-to-loops)," +
           kLoopsToLlvm,
       pm);
+}
+
+mlir::LogicalResult
+buildKilnCpuKernelPipeline(mlir::OpPassManager &pm,
+                           const KilnCudaLoweringOptions &options) {
+  pm.addPass(createKilnExtractKernels());
+  buildKilnToLinalgPipeline(pm);
+  if (failed(options.emulateThreads > 0
+                 ? buildKilnCudaLoweringPipeline(pm, options)
+                 : buildKilnCpuLoweringPipeline(pm)))
+    return mlir::failure();
+  pm.addPass(createKilnKernelAbi());
+  return mlir::success();
+}
+
+mlir::LogicalResult
+buildKilnCudaKernelPipeline(mlir::OpPassManager &pm,
+                            const KilnCudaKernelOptions &options) {
+  pm.addPass(createKilnExtractKernels());
+  buildKilnToLinalgPipeline(pm);
+  if (failed(buildKilnCudaLoweringPipeline(pm)))
+    return mlir::failure();
+  KilnKernelAbiOptions abi;
+  abi.gpu = true;
+  pm.addPass(createKilnKernelAbi(abi));
+  pm.addPass(createKilnUseLibdevice());
+  KilnWrapGpuModuleOptions wrap;
+  wrap.chip = options.chip;
+  wrap.features = options.features;
+  pm.addPass(createKilnWrapGpuModule(wrap));
+  return mlir::success();
 }
 
 void registerKilnPipelines() {
@@ -109,11 +141,34 @@ void registerKilnPipelines() {
       "linalg on tensors -> LLVM dialect for the CPU (bufferize, loops, "
       "LLVM)",
       [](mlir::OpPassManager &pm) { (void)buildKilnCpuLoweringPipeline(pm); });
-  mlir::PassPipelineRegistration<>(
+  mlir::PassPipelineRegistration<KilnCudaLoweringOptions>(
       "kiln-cuda-lowering",
       "linalg on tensors -> LLVM dialect kernels for NVVM (tile and fuse, "
       "bufferize, grid-stride loops over GPU threads, LLVM)",
-      [](mlir::OpPassManager &pm) { (void)buildKilnCudaLoweringPipeline(pm); });
+      [](mlir::OpPassManager &pm, const KilnCudaLoweringOptions &options) {
+        (void)buildKilnCudaLoweringPipeline(pm, options);
+      });
+  mlir::PassPipelineRegistration<KilnStepListOptions>(
+      "kiln-step-list",
+      "kiln graph -> step list with an arena plan (decompose keeping "
+      "attention and linear, canonicalize, cse, outline kernels, plan "
+      "memory): kilnc --stage steps",
+      buildKilnStepListPipeline);
+  mlir::PassPipelineRegistration<KilnCudaLoweringOptions>(
+      "kiln-cpu-kernels",
+      "a step list's kernels -> the LLVM dialect module of the CPU kernel "
+      "object (extract kernels, linalg, CPU lowering, kernel ABI)",
+      [](mlir::OpPassManager &pm, const KilnCudaLoweringOptions &options) {
+        (void)buildKilnCpuKernelPipeline(pm, options);
+      });
+  mlir::PassPipelineRegistration<KilnCudaKernelOptions>(
+      "kiln-cuda-kernels",
+      "a step list's kernels -> one gpu.module of NVVM kernels (extract "
+      "kernels, linalg, CUDA lowering, kernel ABI, libdevice, gpu.module): "
+      "kilnc --stage gpu",
+      [](mlir::OpPassManager &pm, const KilnCudaKernelOptions &options) {
+        (void)buildKilnCudaKernelPipeline(pm, options);
+      });
 }
 
 } // namespace kiln

@@ -1,7 +1,15 @@
 //===- Pipelines.h - kiln pass pipelines ----------------------------------===//
 //
-// Pipelines are library functions shared by kilnc, kiln-opt (registered by
-// name) and tests.
+// Pipelines are library functions shared by the compiler driver, kiln-opt
+// (registered by name, with the typed options below) and tests. Every
+// stage kilnc prints (`--stage`) is one of them, so kiln-opt reproduces it:
+//
+//   kiln -> decomposed          --kiln-decompose
+//   kiln -> linalg              --kiln-lower-to-linalg
+//   kiln -> llvm                --kiln-lower-to-linalg --kiln-cpu-lowering
+//   kiln -> steps               --kiln-step-list="max-batch=B max-seq=S"
+//   steps -> gpu                --kiln-cuda-kernels
+//   steps -> CPU kernel module  --kiln-cpu-kernels
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,6 +17,7 @@
 #define KILN_PASSES_PIPELINES_H
 
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
 
 namespace kiln {
 
@@ -27,20 +36,66 @@ void buildKilnToLinalgPipeline(mlir::OpPassManager &pm);
 /// Needs registerKilnCompilerPasses() (the pipeline is parsed by name).
 mlir::LogicalResult buildKilnCpuLoweringPipeline(mlir::OpPassManager &pm);
 
+struct KilnCudaLoweringOptions
+    : public mlir::PassPipelineOptions<KilnCudaLoweringOptions> {
+  Option<int64_t> emulateThreads{
+      *this, "emulate-threads",
+      llvm::cl::desc("run the thread loops for this many virtual threads "
+                     "one after another, so the result also runs on the CPU "
+                     "(see kiln-map-to-gpu-threads; 0: real GPU threads)"),
+      llvm::cl::init(0)};
+};
+
 /// The same for GPU kernels (functions marked kiln.kernel): tile and fuse
 /// each kernel into an scf.forall, bufferize with stack temporaries,
 /// distribute its loops over GPU threads, lower to the LLVM dialect with
-/// NVVM special registers. Needs registerKilnCompilerPasses(). With
-/// `emulateThreads` > 0 the thread loops are emulated (see
-/// kiln-map-to-gpu-threads), so the result also runs on the CPU.
-mlir::LogicalResult buildKilnCudaLoweringPipeline(mlir::OpPassManager &pm,
-                                                  int64_t emulateThreads = 0);
+/// NVVM special registers. Needs registerKilnCompilerPasses().
+mlir::LogicalResult
+buildKilnCudaLoweringPipeline(mlir::OpPassManager &pm,
+                              const KilnCudaLoweringOptions &options = {});
+
+struct KilnStepListOptions
+    : public mlir::PassPipelineOptions<KilnStepListOptions> {
+  Option<int64_t> maxBatch{*this, "max-batch",
+                           llvm::cl::desc("largest batch the plan serves"),
+                           llvm::cl::init(1)};
+  Option<int64_t> maxSeq{
+      *this, "max-seq",
+      llvm::cl::desc("largest sequence (and cache) length the plan serves"),
+      llvm::cl::init(128)};
+};
 
 /// kiln graph -> step list with an arena plan: --kiln-decompose
-/// (keep-attention), --canonicalize, --cse, --kiln-outline-kernels,
-/// --kiln-plan-memory.
-void buildKilnStepListPipeline(mlir::OpPassManager &pm, int64_t maxBatch,
-                               int64_t maxSeq);
+/// (keep-attention, keep-linear), --canonicalize, --cse,
+/// --kiln-outline-kernels, --kiln-plan-memory.
+void buildKilnStepListPipeline(mlir::OpPassManager &pm,
+                               const KilnStepListOptions &options);
+
+/// A step list's kernels -> the LLVM dialect module the CPU object is
+/// emitted from: kiln-extract-kernels, the linalg and CPU lowerings,
+/// kiln-kernel-abi. With `emulateThreads` > 0 the kernels go through the
+/// CUDA lowering instead, their threads emulated (a CPU check of the GPU
+/// distribution).
+mlir::LogicalResult
+buildKilnCpuKernelPipeline(mlir::OpPassManager &pm,
+                           const KilnCudaLoweringOptions &options = {});
+
+struct KilnCudaKernelOptions
+    : public mlir::PassPipelineOptions<KilnCudaKernelOptions> {
+  Option<std::string> chip{*this, "chip", llvm::cl::desc("the target GPU"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> features{*this, "features",
+                               llvm::cl::desc("PTX features"),
+                               llvm::cl::init("+ptx80")};
+};
+
+/// A step list's kernels -> one gpu.module of LLVM/NVVM dialect kernels,
+/// what gpu-module-to-binary assembles (kilnc --stage gpu):
+/// kiln-extract-kernels, the linalg and CUDA lowerings, kiln-kernel-abi{gpu},
+/// kiln-use-libdevice, kiln-wrap-gpu-module.
+mlir::LogicalResult
+buildKilnCudaKernelPipeline(mlir::OpPassManager &pm,
+                            const KilnCudaKernelOptions &options = {});
 
 /// Registers the pipelines with the pass registry (kiln-opt).
 void registerKilnPipelines();

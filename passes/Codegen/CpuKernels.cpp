@@ -14,54 +14,42 @@ using namespace mlir;
 
 namespace kiln {
 
-OwningOpRef<ModuleOp> extractKernels(ModuleOp stepModule,
-                                     std::vector<CompiledKernel> &kernels) {
-  OwningOpRef<ModuleOp> module = ModuleOp::create(stepModule.getLoc());
-  OpBuilder b = OpBuilder::atBlockEnd(module->getBody());
+std::vector<CompiledKernel> collectKernels(ModuleOp stepModule) {
+  std::vector<CompiledKernel> kernels;
   for (auto fn : stepModule.getOps<func::FuncOp>()) {
     if (!fn->hasAttr("kiln.kernel"))
       continue;
-    b.clone(*fn);
     CompiledKernel kernel;
     kernel.name = fn.getName().str();
     kernel.symbol = "kiln_" + kernel.name;
-    auto split = fn->getAttrOfType<DenseBoolArrayAttr>("kiln.split");
-    kernel.split.assign(split.asArrayRef().begin(), split.asArrayRef().end());
+    if (auto split = fn->getAttrOfType<DenseBoolArrayAttr>("kiln.split"))
+      kernel.split.assign(split.asArrayRef().begin(), split.asArrayRef().end());
     kernel.splittable = !kernel.split.empty() && kernel.split.back();
     kernels.push_back(kernel);
   }
-  return module;
+  return kernels;
 }
 
-bool compileCpuKernels(ModuleOp stepModule, const std::string &objectPath,
-                       std::vector<CompiledKernel> &kernels, std::string &error,
-                       int64_t emulateGpuThreads) {
-  MLIRContext *context = stepModule.getContext();
-  OwningOpRef<ModuleOp> module = extractKernels(stepModule, kernels);
-
-  PassManager pm(context);
-  buildKilnToLinalgPipeline(pm);
-  if (failed(emulateGpuThreads > 0
-                 ? buildKilnCudaLoweringPipeline(pm, emulateGpuThreads)
-                 : buildKilnCpuLoweringPipeline(pm))) {
-    error = "cannot build the CPU lowering pipeline";
-    return false;
-  }
-  pm.addPass(createKilnKernelAbi());
-  if (failed(pm.run(*module))) {
-    error = "lowering the kernels failed";
-    return false;
-  }
-  return emitCpuObject(*module, objectPath, error);
+LogicalResult compileCpuKernels(ModuleOp stepModule,
+                                const std::string &objectPath,
+                                int64_t emulateGpuThreads) {
+  OwningOpRef<ModuleOp> module = cast<ModuleOp>(stepModule->clone());
+  PassManager pm(stepModule.getContext());
+  KilnCudaLoweringOptions options;
+  options.emulateThreads = emulateGpuThreads;
+  if (failed(buildKilnCpuKernelPipeline(pm, options)))
+    return stepModule.emitError("cannot build the CPU kernel pipeline");
+  if (failed(pm.run(*module)))
+    return failure();
+  return emitCpuObject(*module, objectPath);
 }
 
-bool linkSharedObject(const std::vector<std::string> &objects,
-                      const std::string &sharedObjectPath, std::string &error) {
+LogicalResult linkSharedObject(Location loc,
+                               const std::vector<std::string> &objects,
+                               const std::string &sharedObjectPath) {
   auto compiler = llvm::sys::findProgramByName("cc");
-  if (!compiler) {
-    error = "no C compiler driver (cc) to link the kernels with";
-    return false;
-  }
+  if (!compiler)
+    return emitError(loc, "no C compiler driver (cc) to link the kernels with");
   std::vector<std::string> storage = {*compiler, "-shared", "-o",
                                       sharedObjectPath};
   storage.insert(storage.end(), objects.begin(), objects.end());
@@ -70,12 +58,10 @@ bool linkSharedObject(const std::vector<std::string> &objects,
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*compiler, args, std::nullopt, {}, 0, 0,
                                      &message);
-  if (rc != 0) {
-    error = "linking " + sharedObjectPath + " failed" +
-            (message.empty() ? "" : ": " + message);
-    return false;
-  }
-  return true;
+  if (rc != 0)
+    return emitError(loc, "linking " + sharedObjectPath + " failed" +
+                              (message.empty() ? "" : ": " + message));
+  return success();
 }
 
 } // namespace kiln

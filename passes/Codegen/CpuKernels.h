@@ -33,23 +33,25 @@ struct CompiledKernel {
   bool splittable = false;
 };
 
-/// A module holding copies of the kernel functions of `stepModule`, and
-/// their descriptions (shared by the CPU and CUDA paths).
-mlir::OwningOpRef<mlir::ModuleOp>
-extractKernels(mlir::ModuleOp stepModule, std::vector<CompiledKernel> &kernels);
+/// The kernels of `stepModule` in module order, as the artifact lists them
+/// (shared by the CPU and CUDA paths).
+std::vector<CompiledKernel> collectKernels(mlir::ModuleOp stepModule);
 
-/// Lowers the kernels of `stepModule` to an x86-64 object at `objectPath`.
-/// With `emulateGpuThreads` > 0 they go through the CUDA lowering instead,
-/// its GPU threads emulated by loops: the GPU distribution of every kernel
-/// then runs, and is checked, on the CPU.
-bool compileCpuKernels(mlir::ModuleOp stepModule, const std::string &objectPath,
-                       std::vector<CompiledKernel> &kernels, std::string &error,
-                       int64_t emulateGpuThreads = 0);
+/// Lowers the kernels of `stepModule` (a copy: `stepModule` is left as it
+/// is) with the kiln-cpu-kernels pipeline to an x86-64 object at
+/// `objectPath`. With `emulateGpuThreads` > 0 they go through the CUDA
+/// lowering instead, its GPU threads emulated by loops: the GPU
+/// distribution of every kernel then runs, and is checked, on the CPU.
+/// Errors are MLIR diagnostics.
+mlir::LogicalResult compileCpuKernels(mlir::ModuleOp stepModule,
+                                      const std::string &objectPath,
+                                      int64_t emulateGpuThreads = 0);
 
 /// Links objects into a shared object with the system C compiler driver
-/// (and libm, which the kernels call).
-bool linkSharedObject(const std::vector<std::string> &objects,
-                      const std::string &sharedObjectPath, std::string &error);
+/// (and libm, which the kernels call); errors are diagnostics at `loc`.
+mlir::LogicalResult linkSharedObject(mlir::Location loc,
+                                     const std::vector<std::string> &objects,
+                                     const std::string &sharedObjectPath);
 
 } // namespace kiln
 

@@ -17,8 +17,8 @@
 
 namespace kiln {
 
-bool emitCpuObject(mlir::ModuleOp module, const std::string &path,
-                   std::string &error) {
+mlir::LogicalResult emitCpuObject(mlir::ModuleOp module,
+                                  const std::string &path) {
   LLVMInitializeX86TargetInfo();
   LLVMInitializeX86Target();
   LLVMInitializeX86TargetMC();
@@ -27,15 +27,14 @@ bool emitCpuObject(mlir::ModuleOp module, const std::string &path,
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
       mlir::translateModuleToLLVMIR(module, llvmContext, "kiln");
-  if (!llvmModule) {
-    error = "translation to LLVM IR failed";
-    return false;
-  }
+  if (!llvmModule)
+    return module.emitError("translation to LLVM IR failed");
   llvm::Triple triple("x86_64-unknown-linux-gnu");
+  std::string error;
   const llvm::Target *target =
       llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
-    return false;
+    return module.emitError(error);
   llvm::TargetOptions options;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
       triple, "x86-64", "", options, llvm::Reloc::PIC_, std::nullopt,
@@ -48,26 +47,21 @@ bool emitCpuObject(mlir::ModuleOp module, const std::string &path,
   // x86-64).
   auto optimize = mlir::makeOptimizingTransformer(
       /*optLevel=*/3, /*sizeLevel=*/0, machine.get());
-  if (llvm::Error e = optimize(llvmModule.get())) {
-    error = "LLVM optimization failed: " + llvm::toString(std::move(e));
-    return false;
-  }
+  if (llvm::Error e = optimize(llvmModule.get()))
+    return module.emitError("LLVM optimization failed: ")
+           << llvm::toString(std::move(e));
 
   std::error_code ec;
   llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
-  if (ec) {
-    error = path + ": " + ec.message();
-    return false;
-  }
+  if (ec)
+    return module.emitError(path + ": " + ec.message());
   llvm::legacy::PassManager passes;
   if (machine->addPassesToEmitFile(passes, out, nullptr,
-                                   llvm::CodeGenFileType::ObjectFile)) {
-    error = "the target cannot emit object files";
-    return false;
-  }
+                                   llvm::CodeGenFileType::ObjectFile))
+    return module.emitError("the target cannot emit object files");
   passes.run(*llvmModule);
   out.flush();
-  return true;
+  return mlir::success();
 }
 
 } // namespace kiln

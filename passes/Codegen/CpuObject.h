@@ -17,10 +17,10 @@
 
 namespace kiln {
 
-/// Writes `module` (LLVM dialect only) as an object file to `path`; on
-/// failure, returns false and sets `error`.
-bool emitCpuObject(mlir::ModuleOp module, const std::string &path,
-                   std::string &error);
+/// Writes `module` (LLVM dialect only) as an object file to `path`; errors
+/// are diagnostics on the module.
+mlir::LogicalResult emitCpuObject(mlir::ModuleOp module,
+                                  const std::string &path);
 
 } // namespace kiln
 

@@ -24,25 +24,28 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
-#include <vector>
 
 namespace kiln {
 
 /// The CUDA toolkit to assemble with: $CUDA_HOME, else /usr/local/cuda.
 std::string defaultCudaToolkit();
 
-/// Lowers the kernels of `stepModule` to NVVM and assembles them for sm_90
-/// into `fatbin`. With `ptx`, also returns the PTX.
-bool compileCudaKernels(mlir::ModuleOp stepModule, const std::string &toolkit,
-                        std::vector<CompiledKernel> &kernels,
-                        std::string &fatbin, std::string &error,
-                        std::string *ptx = nullptr);
+struct CudaBinary {
+  std::string fatbin; // sm_90 SASS and PTX
+  std::string ptx;    // when asked for
+};
 
-/// Only the lowering, for inspection: `stepModule`'s kernels as a module
-/// holding one gpu.module of LLVM/NVVM dialect kernels.
-mlir::OwningOpRef<mlir::ModuleOp>
-lowerCudaKernels(mlir::ModuleOp stepModule,
-                 std::vector<CompiledKernel> &kernels, std::string &error);
+/// Lowers the kernels of `stepModule` to NVVM and assembles them for sm_90
+/// with the toolkit's ptxas. Errors are MLIR diagnostics.
+mlir::FailureOr<CudaBinary> compileCudaKernels(mlir::ModuleOp stepModule,
+                                               const std::string &toolkit,
+                                               bool withPtx = false);
+
+/// Only the lowering (the kiln-cuda-kernels pipeline on a copy of
+/// `stepModule`), for inspection: a module holding one gpu.module of
+/// LLVM/NVVM dialect kernels.
+mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>
+lowerCudaKernels(mlir::ModuleOp stepModule);
 
 } // namespace kiln
 

@@ -6,8 +6,8 @@
 #include "artifact/ModelInfo.h"
 #include "dialects/kiln/KilnOps.h"
 #include "passes/StepList/StepShapes.h"
+#include "passes/StepList/WeightNarrowing.h"
 #include "passes/Transforms/GemmEpilogue.h"
-#include "support/Half.h"
 #include "support/SafeTensors.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -101,23 +101,20 @@ class Exporter {
 public:
   Exporter(const std::vector<CompiledKernel> &kernels,
            const WeightStore &weights, const ExportOptions &options,
-           kiln::ArtifactWriter &writer, std::string &error)
+           kiln::ArtifactWriter &writer, std::set<std::string> gemmOnly)
       : kernels_(kernels), weights_(weights), options_(options),
-        writer_(writer), error_(error) {}
+        writer_(writer), gemmOnly_(std::move(gemmOnly)) {}
 
   LogicalResult exportEntry(func::FuncOp fn, art::ManifestT &manifest);
-  /// Marks the weights every entry reads only as a gemm's B operand: the
-  /// ones --gemm-dtype stores in half precision.
-  void findGemmOnlyWeights(ModuleOp module);
   int64_t weightBytes() const { return weightBytes_; }
   std::vector<std::unique_ptr<art::WeightT>> takeWeights() {
     return std::move(weightSlots_);
   }
 
 private:
-  LogicalResult fail(Operation *op, const std::string &what) {
-    error_ = (op ? locationOf(op) + ": " : std::string()) + what;
-    return failure();
+  /// An error at `op` (a value without one: the entry function).
+  LogicalResult fail(Operation *op, const Twine &what) {
+    return op ? op->emitError(what) : emitError(currentEntry_.getLoc(), what);
   }
   FailureOr<std::vector<std::unique_ptr<art::DimT>>> dimsOf(Value v);
   FailureOr<std::unique_ptr<art::BufferT>> bufferOf(Value v);
@@ -127,12 +124,12 @@ private:
   const WeightStore &weights_;
   const ExportOptions &options_;
   kiln::ArtifactWriter &writer_;
-  std::string &error_;
+  const std::set<std::string> gemmOnly_; // weights --gemm-dtype narrows
   std::vector<std::unique_ptr<art::WeightT>> weightSlots_;
   std::map<std::string, int64_t> slots_;
-  std::set<std::string> gemmOnly_;
   int64_t weightBytes_ = 0;
   // Per entry:
+  func::FuncOp currentEntry_;
   StepShapes shapes_;
 };
 
@@ -186,10 +183,8 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
   weightBytes_ += bytes;
   if (!options_.externalWeights) {
     if (half) {
-      auto narrowed = std::make_shared<std::vector<uint16_t>>();
-      narrowed->reserve(t.numElements());
-      for (float x : t.toFloat())
-        narrowed->push_back(bf16 ? floatToBf16(x) : floatToHalf(x));
+      auto narrowed =
+          std::make_shared<std::vector<uint16_t>>(narrowWeight(t, bf16));
       w->blob = writer_.addBlob(art::BlobKind::Weight, narrowed->data(), bytes,
                                 narrowed);
     } else if (t.dtype == DType::F32) {
@@ -245,21 +240,8 @@ FailureOr<std::unique_ptr<art::BufferT>> Exporter::bufferOf(Value v) {
   return buffer;
 }
 
-void Exporter::findGemmOnlyWeights(ModuleOp module) {
-  std::set<std::string> other;
-  module.walk([&](ParamOp param) {
-    std::string name = param.getName().str();
-    for (OpOperand &use : param->getUses()) {
-      bool rhs = use.getOperandNumber() == 1 &&
-                 isa<MatmulOp, LinearOp>(use.getOwner());
-      (rhs ? gemmOnly_ : other).insert(name);
-    }
-  });
-  for (const std::string &name : other)
-    gemmOnly_.erase(name);
-}
-
 LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
+  currentEntry_ = fn;
   auto shapes = computeStepShapes(fn);
   if (failed(shapes))
     return fail(fn, "cannot derive the step dims");
@@ -392,12 +374,11 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
 
 } // namespace
 
-bool writeArtifact(ModuleOp stepModule,
-                   const std::vector<CompiledKernel> &kernels,
-                   const std::string &kernelBinary,
-                   const kiln::ModelInfo &model, const WeightStore &weights,
-                   const ExportOptions &options, const std::string &path,
-                   ExportSummary &summary, std::string &error) {
+FailureOr<ExportSummary>
+writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
+              const std::string &kernelBinary, const kiln::ModelInfo &model,
+              const WeightStore &weights, const ExportOptions &options,
+              const std::string &path) {
   kiln::ArtifactWriter writer;
   art::ManifestT manifest;
   manifest.producer = "kilnc";
@@ -422,18 +403,15 @@ bool writeArtifact(ModuleOp stepModule,
     kernel->splittable = k.splittable;
     auto fn = stepModule.lookupSymbol<func::FuncOp>(k.name);
     auto types = fn ? fn->getAttrOfType<ArrayAttr>("kiln.buffers") : nullptr;
-    if (!types) {
-      error = "kernel " + k.name + " has no kiln.buffers";
-      return false;
-    }
+    if (!types)
+      return stepModule.emitError("kernel " + k.name + " has no kiln.buffers");
     for (Attribute attr : types) {
       auto type = cast<RankedTensorType>(cast<TypeAttr>(attr).getValue());
       auto buffer = std::make_unique<art::KernelBufferT>();
       auto dtype = dtypeOf(type);
-      if (failed(dtype)) {
-        error = "kernel " + k.name + " has a buffer of an unsupported type";
-        return false;
-      }
+      if (failed(dtype))
+        return fn.emitError("kernel " + k.name +
+                            " has a buffer of an unsupported type");
       buffer->dtype = *dtype;
       for (int64_t d : type.getShape())
         buffer->shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
@@ -442,13 +420,13 @@ bool writeArtifact(ModuleOp stepModule,
     manifest.kernels.push_back(std::move(kernel));
   }
 
-  Exporter exporter(kernels, weights, options, writer, error);
-  exporter.findGemmOnlyWeights(stepModule);
+  Exporter exporter(kernels, weights, options, writer,
+                    gemmOnlyWeights(stepModule));
   for (auto fn : stepModule.getOps<func::FuncOp>()) {
     if (!fn.isPublic() || fn.isExternal())
       continue;
     if (failed(exporter.exportEntry(fn, manifest)))
-      return false;
+      return failure();
   }
   int64_t cacheBytes = 0;
   for (auto fn : stepModule.getOps<func::FuncOp>())
@@ -457,14 +435,13 @@ bool writeArtifact(ModuleOp stepModule,
   manifest.cache_bytes = cacheBytes;
   manifest.weight_bytes = exporter.weightBytes();
   manifest.weights = exporter.takeWeights();
+  ExportSummary summary;
   summary.weightBytes = manifest.weight_bytes;
   auto written = writer.write(path, std::move(manifest));
-  if (!written.ok()) {
-    error = std::string(written.status().message());
-    return false;
-  }
+  if (!written.ok())
+    return stepModule.emitError(std::string(written.status().message()));
   summary.artifactBytes = static_cast<int64_t>(*written);
-  return true;
+  return summary;
 }
 
 } // namespace kiln

@@ -46,13 +46,14 @@ struct ExportSummary {
 
 /// Writes `path` from `stepModule` (after kiln-plan-memory), its compiled
 /// `kernels` (`kernelBinary`: the CPU shared object, or the CUDA fatbin),
-/// and the weights.
-bool writeArtifact(mlir::ModuleOp stepModule,
-                   const std::vector<CompiledKernel> &kernels,
-                   const std::string &kernelBinary,
-                   const kiln::ModelInfo &model, const WeightStore &weights,
-                   const ExportOptions &options, const std::string &path,
-                   ExportSummary &summary, std::string &error);
+/// and the weights. Errors are MLIR diagnostics, at the op that cannot be
+/// exported where there is one.
+mlir::FailureOr<ExportSummary>
+writeArtifact(mlir::ModuleOp stepModule,
+              const std::vector<CompiledKernel> &kernels,
+              const std::string &kernelBinary, const kiln::ModelInfo &model,
+              const WeightStore &weights, const ExportOptions &options,
+              const std::string &path);
 
 } // namespace kiln
 

@@ -82,7 +82,10 @@ public:
   bool compile(kiln::LoadedModel &model, int64_t maxBatch, int64_t maxSeq,
                std::string &error) {
     mlir::PassManager pm(model.module->getContext());
-    kiln::buildKilnStepListPipeline(pm, maxBatch, maxSeq);
+    kiln::KilnStepListOptions steps;
+    steps.maxBatch = maxBatch;
+    steps.maxSeq = maxSeq;
+    kiln::buildKilnStepListPipeline(pm, steps);
     if (mlir::failed(pm.run(*model.module))) {
       error = "forming the step list failed";
       return false;
@@ -96,9 +99,13 @@ public:
     std::string base = ::testing::TempDir() + "kiln-kernels-" +
                        std::to_string(::getpid()) + "-" +
                        std::to_string(counter_++);
-    if (!kiln::compileCpuKernels(*model.module, base + ".o", kernels_, error) ||
-        !kiln::linkSharedObject({base + ".o"}, base + ".so", error))
+    kernels_ = kiln::collectKernels(*model.module);
+    if (mlir::failed(kiln::compileCpuKernels(*model.module, base + ".o")) ||
+        mlir::failed(kiln::linkSharedObject(model.module->getLoc(),
+                                            {base + ".o"}, base + ".so"))) {
+      error = "compiling the kernels failed (see the diagnostics above)";
       return false;
+    }
     handle_ = dlopen((base + ".so").c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle_) {
       error = dlerror();
