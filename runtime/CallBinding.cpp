@@ -59,10 +59,8 @@ CallBinding::bind(const Artifact &artifact, const EntryT &entry,
       return absl::OutOfRangeError(absl::StrCat(
           entry.name, ": ", s->dim == 0 ? "batch " : "length ", value, " (dim ",
           s->dim, " of ", entry.arguments[s->argument]->name, ") exceeds the ",
-          s->max,
-          " this artifact was compiled for; "
-          "recompile with a larger kilnc ",
-          s->dim == 0 ? "--max-batch" : "--max-seq"));
+          s->max, " this artifact was compiled for; recompile it for a larger ",
+          s->dim == 0 ? "batch" : "sequence length"));
     b.symbols_.push_back(value);
   }
   for (size_t i = 0; i < entry.arguments.size(); ++i) {

@@ -29,51 +29,50 @@ namespace kiln::rt {
 absl::Status validateRequest(const ModelInfo &m, const Request &request) {
   const auto &ids = request.inputIds;
   if (ids.empty())
-    return absl::InvalidArgumentError("--input-ids: no sequence given");
+    return fieldError("input_ids", "no sequence given");
   int64_t longest = 0;
   for (size_t b = 0; b < ids.size(); ++b) {
     if (ids[b].empty())
-      return absl::InvalidArgumentError(
-          absl::StrCat("--input-ids: sequence ", b, " is empty"));
+      return fieldError("input_ids", absl::StrCat("sequence ", b, " is empty"));
     for (int64_t id : ids[b])
       if (id < 0 || id >= m.vocabSize)
-        return absl::InvalidArgumentError(
-            absl::StrCat("--input-ids: id ", id, " in sequence ", b,
-                         " is outside the vocabulary [0, ", m.vocabSize, ")"));
+        return fieldError("input_ids",
+                          absl::StrCat("id ", id, " in sequence ", b,
+                                       " is outside the vocabulary [0, ",
+                                       m.vocabSize, ")"));
     longest = std::max<int64_t>(longest, ids[b].size());
   }
   if (request.maxNewTokens < 0)
-    return absl::InvalidArgumentError("--max-new-tokens must be >= 0");
+    return fieldError("max_new_tokens", "must be >= 0");
   if (m.isEncoderOnly() && request.maxNewTokens > 0)
-    return absl::InvalidArgumentError(
-        "--max-new-tokens: encoders do not generate");
+    return fieldError("max_new_tokens", "encoders do not generate");
   KILN_RETURN_IF_ERROR(request.sampling.validate());
 
   int64_t needed = m.isDecoderOnly() ? longest + request.maxNewTokens : longest;
   if (m.positionLimit > 0 && needed > m.positionLimit)
     return absl::InvalidArgumentError(absl::StrCat(
         "sequence of ", needed, " tokens",
-        m.isDecoderOnly() ? " (prompt + --max-new-tokens)" : "",
+        m.isDecoderOnly() ? " (prompt + new tokens)" : "",
         " exceeds the model's limit of ", m.positionLimit, " positions"));
 
   if (request.tokenTypeIds.empty())
     return absl::OkStatus();
   if (!m.isEncoderOnly())
-    return absl::InvalidArgumentError(
-        "--token-type-ids: only BERT and RoBERTa take token types");
+    return fieldError("token_type_ids",
+                      "only BERT and RoBERTa take token types");
   if (request.tokenTypeIds.size() != ids.size())
-    return absl::InvalidArgumentError(
-        "--token-type-ids: needs one sequence per input sequence");
+    return fieldError("token_type_ids",
+                      "needs one sequence per input sequence");
   for (size_t b = 0; b < ids.size(); ++b) {
     if (request.tokenTypeIds[b].size() != ids[b].size())
-      return absl::InvalidArgumentError(
-          absl::StrCat("--token-type-ids: sequence ", b, " has ",
-                       request.tokenTypeIds[b].size(), " ids, the input has ",
-                       ids[b].size()));
+      return fieldError("token_type_ids",
+                        absl::StrCat("sequence ", b, " has ",
+                                     request.tokenTypeIds[b].size(),
+                                     " ids, the input has ", ids[b].size()));
     for (int64_t t : request.tokenTypeIds[b])
       if (t < 0 || t >= m.typeVocabSize)
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--token-type-ids: ", t, " is outside [0, ", m.typeVocabSize, ")"));
+        return fieldError("token_type_ids", absl::StrCat(t, " is outside [0, ",
+                                                         m.typeVocabSize, ")"));
   }
   return absl::OkStatus();
 }

@@ -69,23 +69,26 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
       continue;
     }
     if (weightsDir.empty())
-      return error("its weights are external: pass --weights MODEL_DIR (the "
-                   "Hugging Face folder it was compiled from)");
+      return fieldError("weights",
+                        absl::StrCat("needed: the weights of ", artifact.path(),
+                                     " are external (give the Hugging Face "
+                                     "folder it was compiled from)"));
     if (!hw->store_) {
       KILN_ASSIGN_OR_RETURN(auto opened, WeightStore::openFolder(weightsDir));
       hw->store_ = std::move(opened);
     }
     auto view = hw->store_->get(w.source);
     if (!view.ok())
-      return absl::NotFoundError(absl::StrCat("--weights ", weightsDir, ": ",
-                                              view.status().message(),
-                                              " (the artifact needs it)"));
+      return fieldError("weights",
+                        absl::StrCat(weightsDir, ": ", view.status().message(),
+                                     " (the artifact needs it)"),
+                        absl::StatusCode::kNotFound);
     const TensorView &t = **view;
     auto mismatch = [&](const std::string &what) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--weights ", weightsDir, ": tensor '", w.source, "' ",
-                       what, "; these are not the weights ", artifact.path(),
-                       " was compiled with"));
+      return fieldError("weights",
+                        absl::StrCat(weightsDir, ": tensor '", w.source, "' ",
+                                     what, "; these are not the weights ",
+                                     artifact.path(), " was compiled with"));
     };
     if (t.shape != w.shape)
       return mismatch(absl::StrCat("has shape ", formatDims(t.shape),

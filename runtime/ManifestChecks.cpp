@@ -116,7 +116,7 @@ absl::Status checkArtifact(const Artifact &artifact, const std::string &target,
   if (artifact.manifest().target != target)
     return absl::InvalidArgumentError(absl::StrCat(
         artifact.path(), ": compiled for target '", artifact.manifest().target,
-        "', not ", device, " (compile it with kilnc --target ", target, ")"));
+        "', not ", device, " (compile it for the ", target, " target)"));
   return validateSteps(artifact);
 }
 

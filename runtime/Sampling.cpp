@@ -2,6 +2,8 @@
 
 #include "runtime/Sampling.h"
 
+#include "support/Status.h"
+
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
@@ -18,14 +20,12 @@ absl::Status SamplingOptions::validate() const {
   if (greedy)
     return absl::OkStatus();
   if (!(temperature > 0) || !std::isfinite(temperature))
-    return absl::InvalidArgumentError(
-        absl::StrCat("--temperature must be > 0, got ", temperature));
+    return fieldError("temperature",
+                      absl::StrCat("must be > 0, got ", temperature));
   if (topK < 0)
-    return absl::InvalidArgumentError(
-        absl::StrCat("--top-k must be >= 0, got ", topK));
+    return fieldError("top_k", absl::StrCat("must be >= 0, got ", topK));
   if (!(topP > 0 && topP <= 1))
-    return absl::InvalidArgumentError(
-        absl::StrCat("--top-p must be in (0, 1], got ", topP));
+    return fieldError("top_p", absl::StrCat("must be in (0, 1], got ", topP));
   return absl::OkStatus();
 }
 

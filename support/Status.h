@@ -14,7 +14,10 @@
 #define KILN_SUPPORT_STATUS_H
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
+#include <optional>
+#include <string>
 #include <utility>
 
 #define KILN_RETURN_IF_ERROR(expr)                                             \
@@ -32,5 +35,21 @@
   if (!statusOr.ok())                                                          \
     return statusOr.status();                                                  \
   lhs = std::move(*statusOr)
+
+namespace kiln {
+
+/// An error about one field of a request or of options, named as the
+/// library's API names it ("input_ids", "max_new_tokens", "weights", ...):
+/// the message reads "<field>: <what>", and the field also travels as a
+/// payload of the status, so a command-line tool can name its own flag
+/// instead (tools/common/CliErrors.h). Libraries never name flags.
+absl::Status
+fieldError(absl::string_view field, absl::string_view what,
+           absl::StatusCode code = absl::StatusCode::kInvalidArgument);
+
+/// The field a fieldError names, if `status` is one.
+std::optional<std::string> errorField(const absl::Status &status);
+
+} // namespace kiln
 
 #endif // KILN_SUPPORT_STATUS_H

@@ -15,6 +15,7 @@
 
 #include "compiler/ReferenceRun.h"
 #include "support/Npy.h"
+#include "tools/common/CliErrors.h"
 #include "tools/common/IdLists.h"
 
 #include "absl/strings/str_join.h"
@@ -76,7 +77,7 @@ int main(int argc, char **argv) {
   mlir::MLIRContext context;
   auto model = kiln::loadModel(context, modelDir, decompose);
   if (!model.ok())
-    return fail(std::string(model.status().message()));
+    return fail(kiln::cliMessage(model.status()));
   if (emitMlir) {
     model->module->print(llvm::outs());
     llvm::outs() << "\n";
@@ -88,12 +89,12 @@ int main(int argc, char **argv) {
   kiln::RunRequest request;
   auto ids = kiln::parseIdLists(inputIds, "--input-ids");
   if (!ids.ok())
-    return fail(std::string(ids.status().message()));
+    return fail(kiln::cliMessage(ids.status()));
   request.inputIds = std::move(*ids);
   if (!tokenTypeIds.empty()) {
     auto types = kiln::parseIdLists(tokenTypeIds, "--token-type-ids");
     if (!types.ok())
-      return fail(std::string(types.status().message()));
+      return fail(kiln::cliMessage(types.status()));
     request.tokenTypeIds = std::move(*types);
   }
   request.maxNewTokens = maxNewTokens;
@@ -103,13 +104,13 @@ int main(int argc, char **argv) {
 
   auto result = kiln::runModel(*model, request);
   if (!result.ok())
-    return fail(std::string(result.status().message()));
+    return fail(kiln::cliMessage(result.status()));
 
   if (!outputFile.empty()) {
     const kiln::HostTensor &primary = result->outputs.front().second;
     if (auto s = kiln::writeNpy(outputFile, primary.shape, toFloat(primary));
         !s.ok())
-      return fail(std::string(s.message()));
+      return fail(kiln::cliMessage(s));
   }
   if (!outputDir.empty()) {
     mkdir(outputDir.c_str(), 0755);
@@ -117,7 +118,7 @@ int main(int argc, char **argv) {
       if (auto s = kiln::writeNpy(outputDir + "/" + name + ".npy", tensor.shape,
                                   toFloat(tensor));
           !s.ok())
-        return fail(std::string(s.message()));
+        return fail(kiln::cliMessage(s));
   }
   for (const auto &tokens : result->generated)
     llvm::outs() << absl::StrJoin(tokens, ",") << "\n";

@@ -24,6 +24,8 @@
 #include "runtime/CudaExecutor.h"
 #endif
 #include "runtime/Driver.h"
+#include "support/Status.h"
+#include "tools/common/CliErrors.h"
 #include "tools/common/IdLists.h"
 
 #include "absl/strings/numbers.h"
@@ -265,7 +267,7 @@ int main(int argc, char **argv) {
 
   auto artifact = kiln::Artifact::open(o.artifact);
   if (!artifact.ok())
-    return fail(std::string(artifact.status().message()));
+    return fail(kiln::cliMessage(artifact.status()));
   if (o.info) {
     printInfo(**artifact);
     if (o.inputIds.empty())
@@ -300,19 +302,19 @@ int main(int argc, char **argv) {
   rt::Request request;
   auto ids = kiln::parseIdLists(o.inputIds, "--input-ids");
   if (!ids.ok())
-    return fail(std::string(ids.status().message()));
+    return fail(kiln::cliMessage(ids.status()));
   request.inputIds = std::move(*ids);
   if (!o.tokenTypeIds.empty()) {
     auto types = kiln::parseIdLists(o.tokenTypeIds, "--token-type-ids");
     if (!types.ok())
-      return fail(std::string(types.status().message()));
+      return fail(kiln::cliMessage(types.status()));
     request.tokenTypeIds = std::move(*types);
   }
   request.maxNewTokens = o.maxNewTokens;
   request.ignoreEos = o.ignoreEos;
   request.sampling = o.sampling;
   if (absl::Status s = rt::validateRequest(*model, request); !s.ok())
-    return fail(std::string(s.message()));
+    return fail(kiln::cliMessage(s));
 
   using Clock = std::chrono::steady_clock;
   Clock::time_point loadStart = Clock::now();
@@ -329,7 +331,7 @@ int main(int argc, char **argv) {
     cpu.profile = o.profile;
     auto created = rt::CpuExecutor::create(**artifact, cpu);
     if (!created.ok())
-      return fail(std::string(created.status().message()));
+      return fail(kiln::cliMessage(created.status()));
     cpuExecutor = std::move(*created);
     deviceDescription =
         absl::StrCat("cpu, ", cpuExecutor->threads(), " threads, BLAS ",
@@ -343,7 +345,10 @@ int main(int argc, char **argv) {
     cuda.syncSteps = o.cudaSyncSteps;
     auto created = rt::CudaExecutor::create(**artifact, cuda);
     if (!created.ok())
-      return fail("--device cuda: " + std::string(created.status().message()));
+      return fail(kiln::errorField(created.status())
+                      ? kiln::cliMessage(created.status())
+                      : "--device cuda: " +
+                            std::string(created.status().message()));
     deviceDescription = absl::StrCat("cuda, ", (*created)->deviceName(),
                                      ", cuBLASLt ", (*created)->gemmLibrary());
     cudaExecutor = created->get();
@@ -364,7 +369,7 @@ int main(int argc, char **argv) {
     Clock::time_point start = Clock::now();
     response = rt::runModel(*model, run, request);
     if (!response.ok())
-      return fail(std::string(response.status().message()));
+      return fail(kiln::cliMessage(response.status()));
     double seconds =
         std::chrono::duration<double>(Clock::now() - start).count();
     if (o.bench && r < o.warmup)
@@ -388,7 +393,7 @@ int main(int argc, char **argv) {
     if (absl::Status s =
             kiln::writeNpy(o.output, primary.shape, rt::toFloat(primary));
         !s.ok())
-      return fail(std::string(s.message()));
+      return fail(kiln::cliMessage(s));
   }
   if (!o.outputDir.empty()) {
     ::mkdir(o.outputDir.c_str(), 0755);
@@ -396,7 +401,7 @@ int main(int argc, char **argv) {
       if (absl::Status s = kiln::writeNpy(o.outputDir + "/" + name + ".npy",
                                           tensor.shape, rt::toFloat(tensor));
           !s.ok())
-        return fail(std::string(s.message()));
+        return fail(kiln::cliMessage(s));
   }
   if (!o.bench)
     for (const auto &tokens : response->generated)

@@ -12,6 +12,7 @@
 #include "runtime/Sampling.h"
 #include "runtime/StepPlan.h"
 #include "runtime/ThreadPool.h"
+#include "support/Status.h"
 #include "test/support/ReferenceGemm.h"
 
 #include <gtest/gtest.h>
@@ -331,17 +332,21 @@ TEST(DriverTest, RejectsBadRequests) {
   CountingDecoder executor;
   rt::Request request;
   request.inputIds = {{1, 2}, {}};
-  EXPECT_EQ(rt::runModel(countingModel(), executor, request).status().message(),
-            "--input-ids: sequence 1 is empty");
+  // The runtime names the request's field, never a command-line flag; the
+  // field also travels apart, for a tool to name its flag.
+  absl::Status empty =
+      rt::runModel(countingModel(), executor, request).status();
+  EXPECT_EQ(empty.message(), "input_ids: sequence 1 is empty");
+  EXPECT_EQ(kiln::errorField(empty), "input_ids");
   request.inputIds = {std::vector<int64_t>(30, 1)};
   request.maxNewTokens = 3;
   EXPECT_EQ(rt::runModel(countingModel(), executor, request).status().message(),
-            "sequence of 33 tokens (prompt + --max-new-tokens) exceeds the "
+            "sequence of 33 tokens (prompt + new tokens) exceeds the "
             "model's limit of 32 positions");
   request.inputIds = {{1}};
   request.tokenTypeIds = {{0}};
   EXPECT_EQ(rt::runModel(countingModel(), executor, request).status().message(),
-            "--token-type-ids: only BERT and RoBERTa take token types");
+            "token_type_ids: only BERT and RoBERTa take token types");
   EXPECT_TRUE(executor.calls.empty());
 }
 
