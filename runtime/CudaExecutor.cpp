@@ -66,9 +66,12 @@ int maskKind(DType dtype) {
 
 } // namespace
 
-struct CudaExecutor::Impl {
+/// Everything the executor holds on the device (context, stream, modules,
+/// weights, arena, caches, per-call plans and graphs) and the code that
+/// drives it; the executor's methods are thin calls into it.
+struct CudaExecutor::DeviceState {
   const Artifact &artifact;
-  const ManifestT &m;
+  const ManifestT &manifest;
   std::shared_ptr<CudaDriver> driver;
   std::function<absl::Status(const GemmPlan &, const GemmBuffers &)>
       gemmOverride;
@@ -84,8 +87,8 @@ struct CudaExecutor::Impl {
   CUevent stepsBegin = nullptr, stepsEnd = nullptr;
   double deviceSeconds = 0;
   CUmodule kernelsModule = nullptr, ownModule = nullptr;
-  std::vector<CUfunction> kernels;
-  CUfunction own[kOwnKernelCount] = {};
+  std::vector<CUfunction> generatedKernels;    // the artifact's, by index
+  CUfunction ownKernels[kOwnKernelCount] = {}; // the runtime's, by OwnKernel
   std::unique_ptr<CudaBlas> blas;
   CUdeviceptr weights = 0, arena = 0, workspace = 0;
   std::vector<CUdeviceptr> weightPtrs;
@@ -126,8 +129,8 @@ struct CudaExecutor::Impl {
   std::map<std::pair<std::string, std::vector<int64_t>>, CallPlan> plans;
   CudaStats stats;
 
-  Impl(const Artifact &a) : artifact(a), m(a.manifest()) {}
-  ~Impl() {
+  DeviceState(const Artifact &a) : artifact(a), manifest(a.manifest()) {}
+  ~DeviceState() {
     if (!driver)
       return;
     const CudaApi &api = driver->api();
@@ -181,8 +184,8 @@ struct CudaExecutor::Impl {
                  "launching " + what);
   }
   absl::Status launchOwn(KernelLaunch &l, const std::string &what) {
-    return launchGrid(own[static_cast<int>(l.kernel)], l.grid[0], l.grid[1],
-                      l.grid[2], l.sharedBytes, l.params(),
+    return launchGrid(ownKernels[static_cast<int>(l.kernel)], l.grid[0],
+                      l.grid[1], l.grid[2], l.sharedBytes, l.params(),
                       absl::StrCat(ownKernelName(l.kernel), " at ", what));
   }
   absl::StatusOr<CallPlan *>
@@ -196,7 +199,7 @@ struct CudaExecutor::Impl {
   run(const EntryT &entry, const std::vector<Tensor> &arguments);
 };
 
-absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
+absl::Status CudaExecutor::DeviceState::load(const CudaOptions &options) {
   const CudaApi &api = driver->api();
   device = options.device;
   syncSteps = options.syncSteps;
@@ -211,22 +214,22 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
 
   // The generated kernels and the runtime's own.
   int blob = -1;
-  for (size_t i = 0; i < m.blobs.size(); ++i)
-    if (m.blobs[i]->kind == BlobKind::CudaKernels)
+  for (size_t i = 0; i < manifest.blobs.size(); ++i)
+    if (manifest.blobs[i]->kind == BlobKind::CudaKernels)
       blob = static_cast<int>(i);
-  if (!m.kernels.empty()) {
+  if (!manifest.kernels.empty()) {
     if (blob < 0)
       return absl::InvalidArgumentError(absl::StrCat(
           artifact.path(), ": damaged: no CUDA kernel fatbin is embedded"));
     KILN_RETURN_IF_ERROR(
         check(api.moduleLoadData(&kernelsModule, artifact.blobData(blob)),
               "loading the artifact's sm_90 kernels"));
-    for (const auto &k : m.kernels) {
+    for (const auto &k : manifest.kernels) {
       CUfunction fn = nullptr;
       KILN_RETURN_IF_ERROR(
           check(api.moduleGetFunction(&fn, kernelsModule, k->symbol.c_str()),
                 "finding kernel " + k->symbol));
-      kernels.push_back(fn);
+      generatedKernels.push_back(fn);
     }
   }
   KILN_RETURN_IF_ERROR(
@@ -234,8 +237,9 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
             "loading the runtime's attention kernels"));
   for (int i = 0; i < kOwnKernelCount; ++i) {
     const char *name = ownKernelName(static_cast<OwnKernel>(i));
-    KILN_RETURN_IF_ERROR(check(api.moduleGetFunction(&own[i], ownModule, name),
-                               absl::StrCat("finding ", name)));
+    KILN_RETURN_IF_ERROR(
+        check(api.moduleGetFunction(&ownKernels[i], ownModule, name),
+              absl::StrCat("finding ", name)));
   }
   gemmOverride = options.gemm;
   if (!gemmOverride) {
@@ -263,13 +267,13 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
       KILN_RETURN_IF_ERROR(
           check(api.memcpyHtoDAsync(weightPtrs.back(), host->data(i),
                                     host->bytes(i), stream),
-                "uploading weight " + m.weights[i]->name));
+                "uploading weight " + manifest.weights[i]->name));
     }
     KILN_RETURN_IF_ERROR(
         check(api.streamSynchronize(stream), "uploading the weights"));
   }
 
-  for (const auto &e : m.entries)
+  for (const auto &e : manifest.entries)
     arenaBytes = std::max(arenaBytes, e->arena_bytes);
   if (arenaBytes > 0)
     KILN_RETURN_IF_ERROR(
@@ -278,7 +282,8 @@ absl::Status CudaExecutor::Impl::load(const CudaOptions &options) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<CudaExecutor::Impl::CallPlan *> CudaExecutor::Impl::planFor(
+absl::StatusOr<CudaExecutor::DeviceState::CallPlan *>
+CudaExecutor::DeviceState::planFor(
     const EntryT &entry, const CallBinding &binding,
     const std::function<CUdeviceptr(const BufferT &)> &pointer) {
   auto key = std::make_pair(entry.name, binding.symbols());
@@ -352,7 +357,7 @@ absl::StatusOr<CudaExecutor::Impl::CallPlan *> CudaExecutor::Impl::planFor(
   return &plans.emplace(key, std::move(plan)).first->second;
 }
 
-absl::Status CudaExecutor::Impl::reserveWorkspace(int64_t bytes) {
+absl::Status CudaExecutor::DeviceState::reserveWorkspace(int64_t bytes) {
   if (bytes <= workspaceBytes)
     return absl::OkStatus();
   dropPlans(); // their graphs hold the old workspace
@@ -367,7 +372,7 @@ absl::Status CudaExecutor::Impl::reserveWorkspace(int64_t bytes) {
   return absl::OkStatus();
 }
 
-absl::Status CudaExecutor::Impl::enqueue(
+absl::Status CudaExecutor::DeviceState::enqueue(
     const EntryT &entry, const CallBinding &binding, const CallPlan &plan,
     const std::function<CUdeviceptr(const BufferT &)> &pointer) {
   for (size_t i = 0; i < entry.steps.size(); ++i) {
@@ -376,7 +381,7 @@ absl::Status CudaExecutor::Impl::enqueue(
         absl::StrCat("step ", i, " of ", entry.name, " (", step.location, ")");
     switch (step.kind) {
     case StepKind::Kernel: {
-      const KernelT &k = *m.kernels[step.kernel];
+      const KernelT &k = *manifest.kernels[step.kernel];
       CUdeviceptr buffers = plan.table + plan.tableAt[i];
       CUdeviceptr shapes = buffers + 8 * (step.operands.size() + 1);
       // A splittable kernel gets all its rows; the others [0, 1). The
@@ -386,8 +391,8 @@ absl::Status CudaExecutor::Impl::enqueue(
       void *params[] = {&buffers, &shapes, &begin, &end};
       unsigned blocks = static_cast<unsigned>(std::clamp<int64_t>(
           (plan.work[i] + kThreads - 1) / kThreads, 1, kMaxBlocks));
-      KILN_RETURN_IF_ERROR(launchGrid(kernels[step.kernel], blocks, 1, 1, 0,
-                                      params, k.name + " at " + where));
+      KILN_RETURN_IF_ERROR(launchGrid(generatedKernels[step.kernel], blocks, 1,
+                                      1, 0, params, k.name + " at " + where));
       break;
     }
     case StepKind::Gemm: {
@@ -495,8 +500,8 @@ absl::Status CudaExecutor::Impl::enqueue(
 }
 
 absl::StatusOr<std::vector<NamedTensor>>
-CudaExecutor::Impl::run(const EntryT &entry,
-                        const std::vector<Tensor> &arguments) {
+CudaExecutor::DeviceState::run(const EntryT &entry,
+                               const std::vector<Tensor> &arguments) {
   const CudaApi &api = driver->api();
   KILN_RETURN_IF_ERROR(check(api.ctxSetCurrent(context), "cuCtxSetCurrent"));
   auto binding = CallBinding::bind(
@@ -612,14 +617,14 @@ CudaExecutor::Impl::run(const EntryT &entry,
   return outputs;
 }
 
-CudaExecutor::CudaExecutor(std::unique_ptr<Impl> impl)
-    : impl_(std::move(impl)) {}
+CudaExecutor::CudaExecutor(std::unique_ptr<DeviceState> impl)
+    : state_(std::move(impl)) {}
 CudaExecutor::~CudaExecutor() = default;
 
 absl::StatusOr<std::unique_ptr<CudaExecutor>>
 CudaExecutor::create(const Artifact &artifact, const CudaOptions &options) {
   KILN_RETURN_IF_ERROR(checkArtifact(artifact, "cuda", "CUDA"));
-  auto impl = std::make_unique<Impl>(artifact);
+  auto impl = std::make_unique<DeviceState>(artifact);
   if (options.driver) {
     impl->driver = options.driver;
   } else {
@@ -641,30 +646,30 @@ CudaExecutor::create(const Artifact &artifact, const CudaOptions &options) {
 }
 
 absl::Status CudaExecutor::resetCaches(int64_t batch, int64_t length) {
-  Impl &s = *impl_;
-  const CudaApi &api = s.driver->api();
+  DeviceState &state = *state_;
+  const CudaApi &api = state.driver->api();
   KILN_RETURN_IF_ERROR(
-      s.check(api.ctxSetCurrent(s.context), "cuCtxSetCurrent"));
-  KILN_ASSIGN_OR_RETURN(auto caches, cacheArguments(s.artifact));
+      state.check(api.ctxSetCurrent(state.context), "cuCtxSetCurrent"));
+  KILN_ASSIGN_OR_RETURN(auto caches, cacheArguments(state.artifact));
   for (const auto &[name, width] : caches) {
-    Impl::Cache &cache = s.caches[name];
+    DeviceState::Cache &cache = state.caches[name];
     std::vector<int64_t> shape = {batch, length, width};
     int64_t bytes = checkedBytes(shape, 4);
     if (bytes < 0)
       return absl::InvalidArgumentError("impossible cache shape");
     if (cache.shape != shape) {
-      s.dropPlans(); // they hold the old address
+      state.dropPlans(); // they hold the old address
       if (cache.data)
         api.memFree(cache.data);
       cache.data = 0;
       KILN_RETURN_IF_ERROR(
-          s.check(api.memAlloc(&cache.data, std::max<int64_t>(bytes, 1)),
-                  "allocating the kv cache"));
+          state.check(api.memAlloc(&cache.data, std::max<int64_t>(bytes, 1)),
+                      "allocating the kv cache"));
       cache.shape = shape;
     }
     KILN_RETURN_IF_ERROR(
-        s.check(api.memsetD8Async(cache.data, 0, bytes, s.stream),
-                "clearing the kv cache"));
+        state.check(api.memsetD8Async(cache.data, 0, bytes, state.stream),
+                    "clearing the kv cache"));
   }
   return absl::OkStatus();
 }
@@ -672,18 +677,18 @@ absl::Status CudaExecutor::resetCaches(int64_t batch, int64_t length) {
 absl::StatusOr<std::vector<NamedTensor>>
 CudaExecutor::run(const std::string &entry,
                   const std::vector<Tensor> &arguments) {
-  KILN_ASSIGN_OR_RETURN(auto found, findEntry(impl_->artifact, entry));
-  return impl_->run(*found, arguments);
+  KILN_ASSIGN_OR_RETURN(auto found, findEntry(state_->artifact, entry));
+  return state_->run(*found, arguments);
 }
 
 const std::string &CudaExecutor::deviceName() const {
-  return impl_->deviceName;
+  return state_->deviceName;
 }
-int64_t CudaExecutor::arenaBytes() const { return impl_->arenaBytes; }
-const CudaStats &CudaExecutor::stats() const { return impl_->stats; }
-double CudaExecutor::deviceSeconds() const { return impl_->deviceSeconds; }
+int64_t CudaExecutor::arenaBytes() const { return state_->arenaBytes; }
+const CudaStats &CudaExecutor::stats() const { return state_->stats; }
+double CudaExecutor::deviceSeconds() const { return state_->deviceSeconds; }
 std::string CudaExecutor::gemmLibrary() const {
-  return impl_->blas ? impl_->blas->libraryPath() : "a test's gemm function";
+  return state_->blas ? state_->blas->libraryPath() : "a test's gemm function";
 }
 
 } // namespace kiln::rt

@@ -72,11 +72,11 @@ public:
   /// The file cuBLASLt was loaded from.
   std::string gemmLibrary() const;
 
-  struct Impl;
+  struct DeviceState;
 
 private:
-  explicit CudaExecutor(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit CudaExecutor(std::unique_ptr<DeviceState> impl);
+  std::unique_ptr<DeviceState> state_;
 };
 
 } // namespace kiln::rt
