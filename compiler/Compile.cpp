@@ -72,6 +72,8 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
                    o.stage + "'");
   if (o.emit != "mlir" && o.output == "-")
     return invalid("--emit " + o.emit + " needs -o FILE");
+  if (o.optLevel < 0 || o.optLevel > 1)
+    return invalid("-O must be 0 or 1");
   if (o.maxBatch < 1 || o.maxSeq < 0)
     return invalid("--max-batch must be >= 1 and --max-seq >= 0");
   return o;
@@ -184,6 +186,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     KilnStepListOptions steps;
     steps.maxBatch = o.maxBatch;
     steps.maxSeq = seqLimit;
+    steps.fuse = o.optLevel > 0;
     buildKilnStepListPipeline(pm, steps);
   }
   if (stage == "llvm") {

@@ -48,6 +48,8 @@ struct CompileOptions {
   std::string stepsPath;         // with emit kernels: also write the steps
   int64_t maxBatch = 1;
   int64_t maxSeq = 0; // 0: the model's position limit, or 512
+  /// 0: no graph optimization (every op its own kernel); 1: kiln-fuse.
+  int64_t optLevel = 1;
   /// With target cpu, the kernels through the CUDA lowering with N
   /// emulated GPU threads (checks the GPU distribution on the CPU).
   int64_t emulateGpuThreads = 0;

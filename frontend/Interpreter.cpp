@@ -113,6 +113,7 @@ private:
 
   absl::Status eval(Operation *op);
   absl::Status evalParam(ParamOp op);
+  absl::Status evalFused(FusedOp op);
   absl::Status evalConstant(ConstantOp op);
   absl::Status evalBinary(Operation *op, double (*fn)(double, double));
   absl::Status evalCompare(CompareOp op);
@@ -258,11 +259,26 @@ OpEvaluator::run(func::FuncOp function, const std::vector<Tensor> &args) {
   return absl::InternalError("function without a return");
 }
 
+/// The body's ops in order, on the inputs: fusion changes how a kernel
+/// computes the ops, not what they compute.
+absl::Status OpEvaluator::evalFused(FusedOp op) {
+  Block &body = op.getBody().front();
+  for (auto [input, arg] : llvm::zip(op.getInputs(), body.getArguments()))
+    values_[arg] = values_.lookup(input);
+  for (Operation &inner : body.without_terminator())
+    if (absl::Status s = eval(&inner); !s.ok())
+      return s;
+  values_[op.getResult()] =
+      values_.lookup(cast<YieldOp>(body.getTerminator()).getValue());
+  return absl::OkStatus();
+}
+
 absl::Status OpEvaluator::eval(Operation *op) {
   using Fn1 = double (*)(double);
   using Fn2 = double (*)(double, double);
   return llvm::TypeSwitch<Operation *, absl::Status>(op)
       .Case([&](ParamOp o) { return evalParam(o); })
+      .Case([&](FusedOp o) { return evalFused(o); })
       .Case([&](ConstantOp o) { return evalConstant(o); })
       .Case([&](IotaOp o) { return evalIota(o); })
       .Case([&](AddOp) {

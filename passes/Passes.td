@@ -38,6 +38,40 @@ def KilnDecompose : Pass<"kiln-decompose"> {
   ];
 }
 
+def KilnFuse : Pass<"kiln-fuse"> {
+  let summary = "Group elementwise and index-map chains into kiln.fused "
+                "regions, each one kernel";
+  let description = [{
+    Regions are chosen on the kiln graph, before kernels are outlined, as
+    `kiln.fused` ops (IREE's dispatch regions are the model): a root is a
+    fusible op (elementwise, cast, constant, iota, slice, concat,
+    transpose, regrouping reshape, embedding; see
+    passes/Transforms/FusionRules.h) whose result is not read by exactly
+    one fusible op, and its region is every fusible op feeding it through
+    single-use results. A fusible op read by several fusible ops is first
+    cloned for each reader when what it reads is small (`max-duplicated`
+    ops), so position ids and rotary's cos/sin tables are recomputed inside
+    each kernel instead of written and read back. Matmuls, norms, softmax,
+    reductions and attention are not fused: they are library steps or need
+    their own loops.
+
+    Choosing regions on the graph, rather than fusing linalg after
+    lowering, keeps them visible in the IR a user reads, lets
+    kiln-outline-kernels deduplicate a layer's regions across layers by
+    their printed body, and lets the lowering compute each result element
+    from single elements of the inputs (slices, concats and reshapes
+    become index arithmetic), which linalg's producer-consumer fusion
+    cannot do for concats. The fused op carries the FusedLoc of its ops.
+  }];
+  let options = [
+    Option<"maxOps", "max-ops", "int64_t", /*default=*/"64",
+           "most ops one region holds">,
+    Option<"maxDuplicated", "max-duplicated", "int64_t", /*default=*/"16",
+           "largest chain a shared producer may have to be cloned into "
+           "each reader">
+  ];
+}
+
 def KilnToLinalg : Pass<"kiln-to-linalg"> {
   let summary = "Lower kiln primitives to linalg, tensor, arith and math";
   let description = [{

@@ -26,6 +26,8 @@ void buildKilnStepListPipeline(mlir::OpPassManager &pm,
   pm.addPass(createKilnDecompose(decompose));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  if (options.fuse)
+    pm.addPass(createKilnFuse());
   pm.addPass(createKilnOutlineKernels());
   KilnPlanMemoryOptions plan;
   plan.maxBatch = options.maxBatch;

@@ -164,6 +164,25 @@ static void printBroadcastTypes(OpAsmPrinter &printer, Operation *, Type lhs,
 // ParamOp, IotaOp
 //===----------------------------------------------------------------------===//
 
+LogicalResult FusedOp::verify() {
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError("body takes ")
+           << body.getNumArguments() << " arguments for " << getInputs().size()
+           << " inputs";
+  for (auto [input, arg] : llvm::zip(getInputs(), body.getArguments()))
+    if (input.getType() != arg.getType())
+      return emitOpError("body argument of type ")
+             << arg.getType() << " for an input of type " << input.getType();
+  auto yield = body.empty() ? nullptr : dyn_cast<YieldOp>(body.back());
+  if (!yield)
+    return emitOpError("body must end in kiln.yield");
+  if (yield.getValue().getType() != getType())
+    return emitOpError("yields ")
+           << yield.getValue().getType() << ", the result is " << getType();
+  return success();
+}
+
 LogicalResult ParamOp::verify() {
   if (getName().empty())
     return emitOpError("needs a non-empty parameter name");

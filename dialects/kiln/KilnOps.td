@@ -653,4 +653,43 @@ def Kiln_RelativePositionBiasOp : Kiln_Op<"relative_position_bias",
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion
+//===----------------------------------------------------------------------===//
+
+def Kiln_FusedOp : Kiln_Op<"fused", [IsolatedFromAbove]> {
+  let summary = "ops that run as one kernel";
+  let description = [{
+    A region of elementwise and index-map ops (broadcasts, casts, slices,
+    concats, transposes, reshapes, iota, constants, embedding lookups) that
+    `kiln-fuse` grouped so one kernel computes them: it reads each input
+    once and writes the one result, with no intermediate tensor. The body
+    takes the inputs as block arguments (it sees nothing else) and yields
+    the result; its ops keep their own semantics, so the interpreter runs
+    the body as it would the ops unfused.
+
+    ```mlir
+    %y = kiln.fused (%x, %g) : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+    ^bb0(%a: tensor<?x?x64xf32>, %b: tensor<?x?x64xf32>):
+      %s = kiln.silu %a : tensor<?x?x64xf32> -> tensor<?x?x64xf32>
+      %m = kiln.mul %s, %b : tensor<?x?x64xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>
+      kiln.yield %m : tensor<?x?x64xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<Kiln_Tensor>:$inputs);
+  let results = (outs Kiln_Tensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    `(` $inputs `)` attr-dict `:` functional-type($inputs, $result) $body
+  }];
+  let hasVerifier = 1;
+}
+
+def Kiln_YieldOp : Kiln_Op<"yield", [Terminator, HasParent<"FusedOp">]> {
+  let summary = "the result of a kiln.fused body";
+  let arguments = (ins Kiln_Tensor:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
 #endif // KILN_DIALECT_KILN_OPS_TD

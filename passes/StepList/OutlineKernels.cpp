@@ -12,6 +12,7 @@
 
 #include "dialects/kiln/KilnOps.h"
 #include "passes/Passes.h"
+#include "passes/Transforms/FusionRules.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/IRMapping.h"
@@ -39,6 +40,93 @@ int64_t dim0Of(Value v) {
   return cast<RankedTensorType>(v.getType()).getDimSize(0);
 }
 
+/// How a fused region's values are read when the kernel computes rows
+/// [begin, end) of its result's dim 0: `Row` values are read at the same
+/// row (cut like the result), `Whole` ones at indices that do not follow
+/// the row (broadcast operands, an embedding's table).
+enum class RowUse { Row, Whole };
+
+/// Split flags of a kiln.fused kernel: each input is cut when the region
+/// reads it only row by row, kept whole when it reads it only otherwise;
+/// all false when an input is read both ways, or an op's index follows the
+/// row in a way a cut would change (an iota along the rows, a reshape or
+/// transpose that moves dim 0).
+SmallVector<bool> fusedSplitFlags(FusedOp op) {
+  SmallVector<bool> none(op->getNumOperands() + 1, false);
+  Block &body = op.getBody().front();
+  Value yielded = cast<YieldOp>(body.getTerminator()).getValue();
+  if (rankOf(yielded) == 0)
+    return none;
+  DenseMap<Value, unsigned> uses; // bit 0: Row, bit 1: Whole
+  SmallVector<std::pair<Value, RowUse>> work = {{yielded, RowUse::Row}};
+  while (!work.empty()) {
+    auto [v, use] = work.pop_back_val();
+    unsigned bit = use == RowUse::Row ? 1 : 2;
+    if (uses[v] & bit)
+      continue;
+    uses[v] |= bit;
+    Operation *def = v.getDefiningOp();
+    if (!def)
+      continue;
+    auto push = [&](Value operand, RowUse u) { work.push_back({operand, u}); };
+    if (use == RowUse::Whole) {
+      for (Value operand : def->getOperands())
+        push(operand, RowUse::Whole);
+      continue;
+    }
+    bool ok = llvm::TypeSwitch<Operation *, bool>(def)
+                  .Case([&](ConstantOp) { return true; })
+                  .Case([&](IotaOp) { return false; })
+                  .Case([&](SliceOp o) {
+                    push(o.getInput(), RowUse::Row);
+                    return o.getDim() != 0;
+                  })
+                  .Case([&](ConcatOp o) {
+                    for (Value input : o.getInputs())
+                      push(input, RowUse::Row);
+                    return o.getDim() != 0;
+                  })
+                  .Case([&](TransposeOp o) {
+                    push(o.getInput(), RowUse::Row);
+                    return o.getPermutation()[0] == 0;
+                  })
+                  .Case([&](ReshapeOp o) {
+                    auto groups = reshapeGroups(
+                        cast<RankedTensorType>(o.getInput().getType()),
+                        cast<RankedTensorType>(o.getType()));
+                    push(o.getInput(), RowUse::Row);
+                    return groups && groups->groups.front().size() == 1;
+                  })
+                  .Case([&](EmbeddingOp o) {
+                    push(o.getTable(), RowUse::Whole);
+                    push(o.getIndices(), RowUse::Row);
+                    return rankOf(o.getIndices()) >= 1;
+                  })
+                  .Default([&](Operation *) {
+                    // Elementwise: same-rank operands that do not broadcast dim
+                    // 0 follow the row.
+                    Value result = def->getResult(0);
+                    for (Value operand : def->getOperands()) {
+                      bool row = rankOf(operand) == rankOf(result) &&
+                                 !(dim0Of(operand) == 1 && dim0Of(result) != 1);
+                      push(operand, row ? RowUse::Row : RowUse::Whole);
+                    }
+                    return true;
+                  });
+    if (!ok)
+      return none;
+  }
+  SmallVector<bool> flags;
+  for (BlockArgument arg : body.getArguments()) {
+    unsigned u = uses.lookup(arg);
+    if (u == 3)
+      return none;
+    flags.push_back(u == 1);
+  }
+  flags.push_back(true);
+  return flags;
+}
+
 /// Whether each operand, then the result, is cut along dim 0 by a work range
 /// over the result's dim 0; all false when the op cannot be split so.
 SmallVector<bool> splitFlags(Operation *op) {
@@ -57,6 +145,8 @@ SmallVector<bool> splitFlags(Operation *op) {
         splitOperand(i);
     return true;
   };
+  if (auto fused = dyn_cast<FusedOp>(op))
+    return fusedSplitFlags(fused);
   bool splittable =
       llvm::TypeSwitch<Operation *, bool>(op)
           .Case<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, CompareOp, SelectOp,
@@ -123,6 +213,18 @@ SmallVector<bool> splitFlags(Operation *op) {
   return flags;
 }
 
+/// A kernel's name after its op; a fused kernel after the op it yields
+/// ("fused_add").
+std::string kernelName(Operation *op) {
+  if (auto fused = dyn_cast<FusedOp>(op)) {
+    Operation *root = cast<YieldOp>(fused.getBody().front().getTerminator())
+                          .getValue()
+                          .getDefiningOp();
+    return root ? "fused_" + root->getName().stripDialect().str() : "fused";
+  }
+  return op->getName().stripDialect().str();
+}
+
 struct KilnOutlineKernelsPass
     : public impl::KilnOutlineKernelsBase<KilnOutlineKernelsPass> {
   void runOnOperation() override {
@@ -173,9 +275,8 @@ struct KilnOutlineKernelsPass
         if (existing) {
           kernel.erase();
         } else {
-          kernel.setName(
-              builder.getStringAttr("kernel_" + std::to_string(counter++) +
-                                    "_" + op->getName().stripDialect().str()));
+          kernel.setName(builder.getStringAttr(
+              "kernel_" + std::to_string(counter++) + "_" + kernelName(op)));
           kernel->setAttr("kiln.kernel", builder.getUnitAttr());
           kernel->setAttr("kiln.split",
                           builder.getDenseBoolArrayAttr(splitFlags(op)));

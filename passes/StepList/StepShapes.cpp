@@ -156,6 +156,24 @@ FailureOr<SmallVector<DimExprs>> ruleFor(Operation *op,
         return SmallVector<DimExprs>{
             withStatic(result, [&](int64_t d) { return dims[d]; })};
       })
+      .Case([&](FusedOp o) -> FailureOr<SmallVector<DimExprs>> {
+        // The body's rules in order, from the inputs' dims.
+        Block &body = o.getBody().front();
+        DenseMap<Value, DimExprs> dims;
+        for (auto [arg, d] : llvm::zip(body.getArguments(), operands))
+          dims[arg] = d;
+        for (Operation &inner : body.without_terminator()) {
+          SmallVector<DimExprs> innerOperands;
+          for (Value v : inner.getOperands())
+            innerOperands.push_back(dims.lookup(v));
+          auto results = ruleFor(&inner, innerOperands);
+          if (failed(results))
+            return failure();
+          dims[inner.getResult(0)] = (*results)[0];
+        }
+        return SmallVector<DimExprs>{
+            dims.lookup(cast<YieldOp>(body.getTerminator()).getValue())};
+      })
       .Case<ConstantOp, ParamOp>(
           [&](Operation *) -> FailureOr<SmallVector<DimExprs>> {
             return SmallVector<DimExprs>{

@@ -95,6 +95,10 @@ static cl::opt<int64_t>
     maxSeq(cl::cat(kilncOptions), "max-seq", cl::init(0),
            cl::desc("largest sequence the arena serves (default: the "
                     "model's position limit, or 512)"));
+static cl::opt<unsigned>
+    optLevel(cl::cat(kilncOptions), "O", cl::Prefix, cl::init(1),
+             cl::desc("-O0: no fusion, every elementwise op its own kernel; "
+                      "-O1 (default): kiln-fuse"));
 static cl::opt<std::string> reportPath(cl::cat(kilncOptions), "report",
                                        cl::desc("write a JSON report"));
 
@@ -125,6 +129,7 @@ int main(int argc, char **argv) {
   o.stepsPath = stepsPath;
   o.maxBatch = maxBatch;
   o.maxSeq = maxSeq;
+  o.optLevel = optLevel;
   o.emulateGpuThreads = emulateGpuThreads;
   o.progress = &llvm::errs();
   // --mlir-print-ir-after-all, --mlir-timing and the other pass manager

@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
 
@@ -178,6 +179,27 @@ Value scalar(GeluOp op, OpBuilder &b, Location l, ValueRange a, Type e) {
       b, l, half,
       arith::AddFOp::create(b, l, scalarConstant(b, l, e, 1), inner));
 }
+
+} // namespace
+
+FailureOr<Value> lowering::scalarOf(Operation *op, OpBuilder &b, Location l,
+                                    ValueRange operands) {
+  if (auto cast = dyn_cast<CastOp>(op))
+    return convertScalar(b, l, operands[0],
+                         getElementTypeOrSelf(cast.getInput().getType()),
+                         getElementTypeOrSelf(cast.getType()));
+  // Select compares on its condition; the values' type is what matters.
+  Type e = getElementTypeOrSelf(op->getOperands().back().getType());
+  return llvm::TypeSwitch<Operation *, FailureOr<Value>>(op)
+      .Case<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, CompareOp, SelectOp,
+            NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SinOp, CosOp,
+            ReluOp, SiluOp, GeluOp>([&](auto typed) -> FailureOr<Value> {
+        return scalar(typed, b, l, operands, e);
+      })
+      .Default([](Operation *) { return failure(); });
+}
+
+namespace {
 
 template <typename OpTy>
 struct ElementwiseLowering : public OpConversionPattern<OpTy> {

@@ -42,6 +42,8 @@ struct KilnToLinalgPass : public impl::KilnToLinalgBase<KilnToLinalgPass> {
     });
     if (composites)
       return signalPassFailure();
+    if (failed(lowering::lowerFusedOps(getOperation())))
+      return signalPassFailure();
 
     MLIRContext *context = &getContext();
     TypeConverter converter;

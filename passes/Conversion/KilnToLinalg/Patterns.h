@@ -34,6 +34,10 @@ void populateKilnAttentionPrimitivesToLinalgPatterns(
 
 namespace lowering {
 
+/// Lowers every kiln.fused under `root` to one linalg.generic (Fused.cpp).
+/// Runs before the conversion patterns, which never see the region.
+mlir::LogicalResult lowerFusedOps(mlir::Operation *root);
+
 /// The sizes of a ranked tensor value: static sizes as attributes, dynamic
 /// ones as tensor.dim.
 llvm::SmallVector<mlir::OpFoldResult>
@@ -56,6 +60,13 @@ using ScalarBody = llvm::function_ref<mlir::Value(
 mlir::Value buildElementwise(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::RankedTensorType resultType,
                              mlir::ValueRange operands, ScalarBody body);
+
+/// The scalar computation of one element of an elementwise kiln op
+/// (arithmetic, comparison, select, math, activation, cast) from its
+/// operands' elements; failure for any other op.
+mlir::FailureOr<mlir::Value> scalarOf(mlir::Operation *op, mlir::OpBuilder &b,
+                                      mlir::Location loc,
+                                      mlir::ValueRange operands);
 
 /// A scalar constant of `type` (float or integer).
 mlir::Value scalarConstant(mlir::OpBuilder &b, mlir::Location loc,
