@@ -27,6 +27,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <optional>
 
 namespace kiln {
 
@@ -84,21 +85,62 @@ struct StepCounts {
   int64_t kernelSteps = 0, gemmSteps = 0, attentionSteps = 0, normSteps = 0,
           uniqueKernels = 0, arenaBytes = 0, cacheBytes = 0;
   llvm::json::Object arenas;
+  /// Per entry: kernel/gemm/attention/norm steps and the activation bytes
+  /// its steps read and write per call (see activationBytes).
+  llvm::json::Object entries;
 };
 
-StepCounts countSteps(mlir::ModuleOp module) {
+/// Bytes of a tensor value at the plan's limits: a dynamic dim 0 is the
+/// batch, any other dynamic dim the sequence (or cache) length.
+int64_t tensorBytes(mlir::Value v, int64_t maxBatch, int64_t maxSeq) {
+  auto type = mlir::dyn_cast<mlir::RankedTensorType>(v.getType());
+  if (!type)
+    return 0;
+  int64_t n = 1;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    n *= type.isDynamicDim(d) ? (d == 0 ? maxBatch : maxSeq)
+                              : type.getDimSize(d);
+  return n * std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+}
+
+StepCounts countSteps(mlir::ModuleOp module, int64_t maxBatch, int64_t maxSeq) {
   StepCounts c;
   module->walk([&](mlir::func::FuncOp fn) {
     if (fn->hasAttr("kiln.kernel")) {
       ++c.uniqueKernels;
       return;
     }
+    int64_t kernel = 0, gemm = 0, attention = 0, norm = 0, bytes = 0;
     fn.walk([&](mlir::Operation *op) {
-      c.kernelSteps += mlir::isa<mlir::func::CallOp>(op);
-      c.gemmSteps += mlir::isa<MatmulOp, LinearOp>(op);
-      c.attentionSteps += mlir::isa<AttentionOp>(op);
-      c.normSteps += mlir::isa<LayerNormOp, RmsNormOp>(op);
+      bool isKernel = mlir::isa<mlir::func::CallOp>(op);
+      bool isGemm = mlir::isa<MatmulOp, LinearOp>(op);
+      bool isAttention = mlir::isa<AttentionOp>(op);
+      bool isNorm = mlir::isa<LayerNormOp, RmsNormOp>(op);
+      kernel += isKernel;
+      gemm += isGemm;
+      attention += isAttention;
+      norm += isNorm;
+      // Activation traffic: every step's tensor operands and results that
+      // are not weights (a gemm's weight is read once however it is
+      // fused).
+      if (!(isKernel || isGemm || isAttention || isNorm))
+        return;
+      for (mlir::Value v : op->getOperands())
+        if (!mlir::isa_and_nonnull<ParamOp>(v.getDefiningOp()))
+          bytes += tensorBytes(v, maxBatch, maxSeq);
+      for (mlir::Value v : op->getResults())
+        bytes += tensorBytes(v, maxBatch, maxSeq);
     });
+    c.kernelSteps += kernel;
+    c.gemmSteps += gemm;
+    c.attentionSteps += attention;
+    c.normSteps += norm;
+    if (fn.isPublic())
+      c.entries[fn.getName()] = llvm::json::Object{{"kernel", kernel},
+                                                   {"gemm", gemm},
+                                                   {"attention", attention},
+                                                   {"norm", norm},
+                                                   {"activation_bytes", bytes}};
     if (auto bytes = fn->getAttrOfType<mlir::IntegerAttr>("kiln.arena_bytes")) {
       c.arenas[fn.getName()] = bytes.getInt();
       c.arenaBytes = std::max<int64_t>(c.arenaBytes, bytes.getInt());
@@ -196,6 +238,21 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     if (mlir::failed(buildKilnCpuLoweringPipeline(pm)))
       return absl::InternalError("cannot build the CPU lowering pipeline");
   }
+  // The same step list without fusion, for the report's comparison (the
+  // graph passes take milliseconds).
+  std::optional<StepCounts> unfused;
+  if (stage == "steps" && o.optLevel > 0) {
+    mlir::OwningOpRef<mlir::ModuleOp> copy =
+        mlir::cast<mlir::ModuleOp>((*model->module)->clone());
+    mlir::PassManager plain(&context);
+    KilnStepListOptions steps;
+    steps.maxBatch = o.maxBatch;
+    steps.maxSeq = seqLimit;
+    steps.fuse = false;
+    buildKilnStepListPipeline(plain, steps);
+    if (mlir::succeeded(plain.run(*copy)))
+      unfused = countSteps(*copy, o.maxBatch, seqLimit);
+  }
   start = Clock::now();
   if (mlir::failed(pm.run(*model->module)))
     return absl::InvalidArgumentError(
@@ -203,7 +260,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   record(stage == "kiln" ? std::string("graph (no passes)")
                          : "pipeline to " + stage,
          secondsSince(start));
-  StepCounts counts = countSteps(*model->module);
+  StepCounts counts = countSteps(*model->module, o.maxBatch, seqLimit);
 
   ExportSummary summary;
   mlir::ModuleOp module = *model->module;
@@ -330,6 +387,16 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
                                          {"gemm", counts.gemmSteps},
                                          {"attention", counts.attentionSteps},
                                          {"norm", counts.normSteps}};
+    report["entries"] = std::move(counts.entries);
+    report["opt_level"] = o.optLevel;
+    if (unfused)
+      report["unfused"] = llvm::json::Object{
+          {"steps", llvm::json::Object{{"kernel", unfused->kernelSteps},
+                                       {"gemm", unfused->gemmSteps},
+                                       {"attention", unfused->attentionSteps},
+                                       {"norm", unfused->normSteps}}},
+          {"unique_kernels", unfused->uniqueKernels},
+          {"entries", std::move(unfused->entries)}};
     report["arena_bytes"] = counts.arenaBytes;
     report["arena_bytes_per_entry"] = std::move(counts.arenas);
     report["kv_cache_bytes"] = counts.cacheBytes;
