@@ -27,6 +27,7 @@
 #include "runtime/CudaExecutor.h"
 #endif
 #include "runtime/Driver.h"
+#include "support/Status.h"
 #include "test/support/CompiledFixture.h"
 #include "test/support/Golden.h"
 
@@ -473,6 +474,87 @@ TEST(DamagedStepsTest, EachDamageIsOneClearError) {
   fs::remove(good);
   fs::remove(bad);
 }
+
+/// Fusion changes how kernels compute, not what: every fixture's outputs
+/// from the fused build (the default) and the -O0 build agree within 1e-5
+/// relative (fp32), and the generated ids are identical. On the CPU and
+/// through the CUDA lowering with emulated threads.
+class FusionTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(FusionTest, MatchesUnfusedBuild) {
+  const std::string fixture = GetParam().fixture;
+  fs::path dir = fs::path(KILN_GOLDEN_DIR) / fixture;
+  auto goldenJson = kiln::readJsonObject((dir / "golden.json").string());
+  ASSERT_TRUE(goldenJson.ok()) << goldenJson.status();
+  Json &golden = *goldenJson;
+  auto lengths = golden["lengths"].get<std::vector<int64_t>>();
+  auto padded = golden["input_ids"].get<std::vector<std::vector<int64_t>>>();
+  rt::Request request;
+  for (size_t b = 0; b < padded.size(); ++b)
+    request.inputIds.emplace_back(padded[b].begin(),
+                                  padded[b].begin() + lengths[b]);
+  if (golden.contains("token_type_ids")) {
+    auto t = golden["token_type_ids"].get<std::vector<std::vector<int64_t>>>();
+    for (size_t b = 0; b < t.size(); ++b)
+      request.tokenTypeIds.emplace_back(t[b].begin(),
+                                        t[b].begin() + lengths[b]);
+  }
+  request.maxNewTokens =
+      golden.contains("generate")
+          ? golden["generate"]["max_new_tokens"].get<int64_t>()
+          : 0;
+  request.ignoreEos = true;
+
+  auto run = [&](int64_t optLevel) -> absl::StatusOr<rt::Response> {
+    kiln::CompileOptions compile;
+    compile.maxBatch = 3;
+    compile.maxSeq = padded.front().size() + request.maxNewTokens + 1;
+    compile.optLevel = optLevel;
+    if (GetParam().kernels == Kernels::GpuEmulated)
+      compile.emulateGpuThreads = 3;
+    KILN_ASSIGN_OR_RETURN(std::string path,
+                          kiln::test::compiledFixture(fixture, compile));
+    KILN_ASSIGN_OR_RETURN(auto artifact, kiln::Artifact::open(path));
+    KILN_ASSIGN_OR_RETURN(auto model,
+                          kiln::fromArtifact(artifact->manifest().model.get()));
+    KILN_ASSIGN_OR_RETURN(auto executor,
+                          rt::CpuExecutor::create(*artifact, {}));
+    return rt::runModel(model, *executor, request);
+  };
+  auto fused = run(1);
+  ASSERT_TRUE(fused.ok()) << fused.status();
+  auto plain = run(0);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  ASSERT_EQ(fused->outputs.size(), plain->outputs.size());
+  for (size_t i = 0; i < plain->outputs.size(); ++i) {
+    const auto &[name, expected] = plain->outputs[i];
+    ASSERT_EQ(fused->outputs[i].first, name);
+    const rt::Tensor &got = fused->outputs[i].second;
+    ASSERT_EQ(got.shape, expected.shape) << name;
+    bool finite = true;
+    double error = kiln::test::relativeErrorExcludingPadding(
+        expected.shape, rt::toFloat(got), rt::toFloat(expected), lengths,
+        finite);
+    EXPECT_TRUE(finite) << name;
+    EXPECT_LE(error, 1e-5) << name;
+  }
+  EXPECT_EQ(fused->generated, plain->generated);
+}
+
+std::vector<Case> fusionCases() {
+  std::vector<Case> cases;
+  for (const std::string &name :
+       kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR))
+    for (Kernels k : {Kernels::Cpu, Kernels::GpuEmulated})
+      cases.push_back({name, k});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, FusionTest,
+                         ::testing::ValuesIn(fusionCases()),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                           return info.param.name();
+                         });
 
 std::vector<Case> allCases() {
   std::vector<Case> cases;

@@ -37,7 +37,8 @@ inline absl::StatusOr<std::string> compiledFixture(const std::string &fixture,
                     options.gemmDtype + " --max-batch " +
                     std::to_string(options.maxBatch) + " --max-seq " +
                     std::to_string(options.maxSeq) + " --emulate-gpu-threads " +
-                    std::to_string(options.emulateGpuThreads) +
+                    std::to_string(options.emulateGpuThreads) + " -O" +
+                    std::to_string(options.optLevel) +
                     (options.externalWeights ? " --external-weights" : "");
   if (auto found = cache.paths.find(key); found != cache.paths.end())
     return found->second;
