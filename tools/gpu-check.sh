@@ -35,7 +35,8 @@
 #     the tool cannot start, e.g. under gVisor)              ~20 s
 #   write-bench-models (CPU, numpy)                          ~20 s
 #   bandwidth, kiln-gpt2, kiln-gpt2-nographs, kiln-gpt2-bf16,
-#     kiln-bert, kiln-bert-b32                               ~60 s
+#     kiln-bert, kiln-bert-b32, and the unfused (-O0)
+#     kiln-gpt2-O0, kiln-bert-b32-O0                         ~60 s
 #   torch-gpt2 (eager generate, static-cache compiled decode) ~90 s
 #   torch-bert (eager, compile, reduce-overhead; b1 and b32) ~120 s
 # About 6 minutes when everything works. Fail fast: when the device probe
@@ -88,6 +89,11 @@ prepare() {
       --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small.log"
   "$bin/kilnc" "$tmp/gpt2-small" --target cuda --external-weights --gemm-dtype bf16 \
       -o "$bundle/gpt2-small-bf16.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small-bf16.log"
+  # Unfused (-O0) builds: what fusion gains, measured in the same run.
+  "$bin/kilnc" "$tmp/gpt2-small" -O0 --target cuda --external-weights \
+      -o "$bundle/gpt2-small-O0.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small-O0.log"
+  "$bin/kilnc" "$tmp/bert-base" -O0 --target cuda --external-weights -o "$bundle/bert-base-O0.kiln" \
+      --max-batch 32 --max-seq 128 2> "$bundle/kilnc-bert-base-O0.log"
   rm -rf "$tmp"
   # What -DKILN_RUNTIME_ONLY needs that the GPU machine lacks.
   local deps="$bundle/deps"
@@ -269,6 +275,10 @@ run() {
       --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3 --no-cuda-graphs
   bench_step kiln-gpt2-bf16 90 "$kr" "$bundle/gpt2-small-bf16.kiln" --device cuda --weights "$work/gpt2-small" \
       --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3
+  bench_step kiln-gpt2-O0 90 "$kr" "$bundle/gpt2-small-O0.kiln" --device cuda --weights "$work/gpt2-small" \
+      --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3
+  bench_step kiln-bert-b32-O0 90 "$kr" "$bundle/bert-base-O0.kiln" --device cuda --weights "$work/bert-base" \
+      --input-ids "$("$PY" -c "print(';'.join(['$prompt'] * 32))")" --bench --iters 20
   bench_step torch-gpt2 150 "$PY" "$bench" gpt2 "$work/gpt2-small"
   bench_step torch-bert 200 "$PY" "$bench" bert "$work/bert-base"
 
