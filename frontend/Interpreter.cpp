@@ -268,8 +268,9 @@ absl::Status OpEvaluator::evalFused(FusedOp op) {
   for (Operation &inner : body.without_terminator())
     if (absl::Status s = eval(&inner); !s.ok())
       return s;
-  values_[op.getResult()] =
-      values_.lookup(cast<YieldOp>(body.getTerminator()).getValue());
+  for (auto [result, value] : llvm::zip(
+           op.getResults(), cast<YieldOp>(body.getTerminator()).getValues()))
+    values_[result] = values_.lookup(value);
   return absl::OkStatus();
 }
 

@@ -160,8 +160,9 @@ def KilnForwardOutParams : Pass<"kiln-forward-out-params", "::mlir::ModuleOp"> {
   let summary = "Compute kernel results in their out-params, not in a copy";
   let description = [{
     After bufferization and buffer-results-to-out-params, a kernel computes
-    its result into a fresh `memref.alloc` and copies it into the out-param
-    (its last argument). When the alloc has the out-param's type, its uses
+    each result into a fresh `memref.alloc` and copies it into its
+    out-param (its trailing arguments, one per result). When the alloc has
+    the out-param's type, its uses
     are redirected to the out-param and the copy and alloc are erased: no
     heap allocation per call (none is possible in a GPU kernel) and one
     pass over the result instead of two.

@@ -261,14 +261,18 @@ CpuExecutor::Impl::run(const EntryT &entry,
     case StepKind::Kernel: {
       buffers.clear();
       shapes.clear();
+      // Operands then results; a work range cuts the first result's dim 0
+      // (every result of a kernel has one shape).
       std::vector<int64_t> dims;
-      for (size_t i = 0; i <= step.operands.size(); ++i) {
+      const size_t operands = step.operands.size();
+      for (size_t i = 0; i < operands + step.results.size(); ++i) {
         const BufferT &b =
-            i < step.operands.size() ? *step.operands[i] : *step.results[0];
+            i < operands ? *step.operands[i] : *step.results[i - operands];
         KILN_ASSIGN_OR_RETURN(auto d, dimsOf(b));
         buffers.push_back(pointer(b));
         shapes.insert(shapes.end(), d.begin(), d.end());
-        dims = std::move(d);
+        if (i == operands)
+          dims = std::move(d);
       }
       KernelFn fn = kernels[step.kernel];
       int64_t rows = dims.empty() ? 1 : dims[0];

@@ -301,9 +301,12 @@ CudaExecutor::DeviceState::planFor(
     if (step.kind != StepKind::Kernel)
       continue;
     plan.tableAt[i] = plan.host.size() * 8;
-    size_t count = step.operands.size() + 1;
+    // Operands then results; the launch covers the first result (every
+    // result of a kernel has one shape).
+    const size_t operands = step.operands.size();
+    size_t count = operands + step.results.size();
     auto buffer = [&](size_t k) -> const BufferT & {
-      return k < step.operands.size() ? *step.operands[k] : *step.results[0];
+      return k < operands ? *step.operands[k] : *step.results[k - operands];
     };
     for (size_t k = 0; k < count; ++k)
       plan.host.push_back(static_cast<int64_t>(pointer(buffer(k))));
@@ -311,7 +314,8 @@ CudaExecutor::DeviceState::planFor(
     for (size_t k = 0; k < count; ++k) {
       KILN_ASSIGN_OR_RETURN(auto d, binding.dimsOf(buffer(k)));
       plan.host.insert(plan.host.end(), d.begin(), d.end());
-      dims = std::move(d);
+      if (k == operands)
+        dims = std::move(d);
     }
     plan.work[i] = product(dims);
     if (!dims.empty())
@@ -383,7 +387,8 @@ absl::Status CudaExecutor::DeviceState::enqueue(
     case StepKind::Kernel: {
       const KernelT &k = *manifest.kernels[step.kernel];
       CUdeviceptr buffers = plan.table + plan.tableAt[i];
-      CUdeviceptr shapes = buffers + 8 * (step.operands.size() + 1);
+      CUdeviceptr shapes =
+          buffers + 8 * (step.operands.size() + step.results.size());
       // A splittable kernel gets all its rows; the others [0, 1). The
       // kernels are grid-stride loops, so any grid is correct.
       int64_t begin = 0;

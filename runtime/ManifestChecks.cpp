@@ -181,12 +181,14 @@ absl::Status validateSteps(const Artifact &artifact) {
         // The buffers must be those the kernel was compiled for.
         const KernelT &k = *m.kernels[step.kernel];
         operands = step.operands.size();
-        if (k.buffers.size() != operands + 1 || step.results.size() != 1)
+        results = step.results.size();
+        if (step.results.empty() ||
+            k.buffers.size() != operands + step.results.size())
           return error("damaged: " + where + " does not match kernel " +
                        k.name);
         for (size_t b = 0; b < k.buffers.size(); ++b) {
           const BufferT &buffer =
-              b < operands ? *step.operands[b] : *step.results[0];
+              b < operands ? *step.operands[b] : *step.results[b - operands];
           const KernelBufferT &kb = *k.buffers[b];
           bool same =
               buffer.dtype == kb.dtype && buffer.dims.size() == kb.shape.size();
@@ -227,8 +229,13 @@ absl::Status validateSteps(const Artifact &artifact) {
         KILN_RETURN_IF_ERROR(validateBuffer(artifact, *entry, *b, where));
       for (const auto &b : step.results)
         KILN_RETURN_IF_ERROR(validateBuffer(artifact, *entry, *b, where));
-      if (step.results[0]->kind != BufferKind::Arena)
-        return error("damaged: " + where + " writes outside the arena");
+      // A kernel writes all its results to the arena; an attention's cache
+      // results are its cache arguments.
+      const size_t written =
+          step.kind == StepKind::Kernel ? step.results.size() : 1;
+      for (size_t r = 0; r < written; ++r)
+        if (step.results[r]->kind != BufferKind::Arena)
+          return error("damaged: " + where + " writes outside the arena");
       if (step.kind != StepKind::Kernel) {
         // An attention's flags name its operands; other steps' are unused.
         const bool attention = step.kind == StepKind::Attention;

@@ -177,9 +177,16 @@ LogicalResult FusedOp::verify() {
   auto yield = body.empty() ? nullptr : dyn_cast<YieldOp>(body.back());
   if (!yield)
     return emitOpError("body must end in kiln.yield");
-  if (yield.getValue().getType() != getType())
-    return emitOpError("yields ")
-           << yield.getValue().getType() << ", the result is " << getType();
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError("yields ") << yield.getValues().getTypes()
+                                  << ", the results are " << getResultTypes();
+  if (getNumResults() == 0)
+    return emitOpError("has no result");
+  for (Type t : getResultTypes())
+    if (cast<RankedTensorType>(t).getShape() !=
+        cast<RankedTensorType>(getResultTypes().front()).getShape())
+      return emitOpError("results differ in shape: ")
+             << getResultTypes().front() << " and " << t;
   return success();
 }
 

@@ -663,10 +663,13 @@ def Kiln_FusedOp : Kiln_Op<"fused", [IsolatedFromAbove]> {
     A region of elementwise and index-map ops (broadcasts, casts, slices,
     concats, transposes, reshapes, iota, constants, embedding lookups) that
     `kiln-fuse` grouped so one kernel computes them: it reads each input
-    once and writes the one result, with no intermediate tensor. The body
+    once and writes its results, with no intermediate tensor. The body
     takes the inputs as block arguments (it sees nothing else) and yields
-    the result; its ops keep their own semantics, so the interpreter runs
-    the body as it would the ops unfused.
+    the results; its ops keep their own semantics, so the interpreter runs
+    the body as it would the ops unfused. Several results (sibling chains
+    that read the same inputs, such as the q, k and v slices of one
+    projection) all have the same shape: one kernel computes them over one
+    index space.
 
     ```mlir
     %y = kiln.fused (%x, %g) : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
@@ -678,18 +681,18 @@ def Kiln_FusedOp : Kiln_Op<"fused", [IsolatedFromAbove]> {
     ```
   }];
   let arguments = (ins Variadic<Kiln_Tensor>:$inputs);
-  let results = (outs Kiln_Tensor:$result);
+  let results = (outs Variadic<Kiln_Tensor>:$results);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
-    `(` $inputs `)` attr-dict `:` functional-type($inputs, $result) $body
+    `(` $inputs `)` attr-dict `:` functional-type($inputs, $results) $body
   }];
   let hasVerifier = 1;
 }
 
 def Kiln_YieldOp : Kiln_Op<"yield", [Terminator, HasParent<"FusedOp">]> {
-  let summary = "the result of a kiln.fused body";
-  let arguments = (ins Kiln_Tensor:$value);
-  let assemblyFormat = "$value attr-dict `:` type($value)";
+  let summary = "the results of a kiln.fused body";
+  let arguments = (ins Variadic<Kiln_Tensor>:$values);
+  let assemblyFormat = "$values attr-dict `:` type($values)";
 }
 
 #endif // KILN_DIALECT_KILN_OPS_TD

@@ -20,37 +20,38 @@ using namespace mlir;
 namespace kiln {
 namespace {
 
-/// The copy into `out` just before the return, if its source is an alloc
-/// of `out`'s type in the function body.
+/// Each copy into an out-param (a function argument only the copy uses),
+/// from an alloc of the out-param's type in the function body: the alloc
+/// becomes the out-param.
 void forward(func::FuncOp fn) {
   if (fn.isExternal() || fn.getNumArguments() == 0)
     return;
   Block &body = fn.getBody().front();
-  Value out = body.getArguments().back();
   Operation *ret = body.getTerminator();
-  for (Operation *op = ret->getPrevNode(); op; op = op->getPrevNode()) {
-    Value source;
+  for (Operation *op = ret->getPrevNode(); op;) {
+    Operation *previous = op->getPrevNode();
+    Value source, out;
     if (auto copy = dyn_cast<linalg::CopyOp>(op)) {
-      if (copy.getOutputs()[0] == out)
-        source = copy.getInputs()[0];
+      source = copy.getInputs()[0];
+      out = copy.getOutputs()[0];
     } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
-      if (copy.getTarget() == out)
-        source = copy.getSource();
+      source = copy.getSource();
+      out = copy.getTarget();
     }
-    if (!source)
+    if (!source) {
+      op = previous;
       continue;
+    }
+    auto arg = dyn_cast<BlockArgument>(out);
     auto alloc = source.getDefiningOp<memref::AllocOp>();
-    if (!alloc || alloc->getBlock() != &body ||
-        alloc.getType() != out.getType())
-      return;
-    // Only the copy may use `out` after the alloc: nothing else writes it.
-    for (Operation *user : out.getUsers())
-      if (user != op)
-        return;
-    op->erase();
-    alloc.getResult().replaceAllUsesWith(out);
-    alloc->erase();
-    return;
+    // Only the copy may use `out`: nothing else writes it.
+    if (arg && arg.getOwner() == &body && alloc && alloc->getBlock() == &body &&
+        alloc.getType() == out.getType() && out.hasOneUse()) {
+      op->erase();
+      alloc.getResult().replaceAllUsesWith(out);
+      alloc->erase();
+    }
+    op = previous;
   }
 }
 

@@ -36,11 +36,16 @@ bool reduces(linalg::LinalgOp op) {
 
 LogicalResult tileKernel(func::FuncOp fn) {
   auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
-  if (ret.getNumOperands() != 1)
+  if (ret.getNumOperands() == 0)
     return success();
+  // One linalg op making every returned value (a multi-result fused
+  // kernel returns all of one generic's results).
   auto consumer = ret.getOperand(0).getDefiningOp<linalg::LinalgOp>();
   if (!consumer)
     return success(); // data movement: mapped after bufferization
+  for (Value v : ret.getOperands())
+    if (v.getDefiningOp() != consumer.getOperation())
+      return success();
   bool producerReduces = false;
   fn.walk([&](linalg::LinalgOp op) {
     if (op != consumer && reduces(op))

@@ -52,13 +52,15 @@ enum class RowUse { Row, Whole };
 /// row in a way a cut would change (an iota along the rows, a reshape or
 /// transpose that moves dim 0).
 SmallVector<bool> fusedSplitFlags(FusedOp op) {
-  SmallVector<bool> none(op->getNumOperands() + 1, false);
+  SmallVector<bool> none(op->getNumOperands() + op->getNumResults(), false);
   Block &body = op.getBody().front();
-  Value yielded = cast<YieldOp>(body.getTerminator()).getValue();
-  if (rankOf(yielded) == 0)
+  auto yielded = cast<YieldOp>(body.getTerminator()).getValues();
+  if (rankOf(yielded.front()) == 0)
     return none;
   DenseMap<Value, unsigned> uses; // bit 0: Row, bit 1: Whole
-  SmallVector<std::pair<Value, RowUse>> work = {{yielded, RowUse::Row}};
+  SmallVector<std::pair<Value, RowUse>> work;
+  for (Value v : yielded)
+    work.push_back({v, RowUse::Row});
   while (!work.empty()) {
     auto [v, use] = work.pop_back_val();
     unsigned bit = use == RowUse::Row ? 1 : 2;
@@ -123,7 +125,7 @@ SmallVector<bool> fusedSplitFlags(FusedOp op) {
       return none;
     flags.push_back(u == 1);
   }
-  flags.push_back(true);
+  flags.append(op->getNumResults(), true);
   return flags;
 }
 
@@ -218,7 +220,8 @@ SmallVector<bool> splitFlags(Operation *op) {
 std::string kernelName(Operation *op) {
   if (auto fused = dyn_cast<FusedOp>(op)) {
     Operation *root = cast<YieldOp>(fused.getBody().front().getTerminator())
-                          .getValue()
+                          .getValues()
+                          .front()
                           .getDefiningOp();
     return root ? "fused_" + root->getName().stripDialect().str() : "fused";
   }
@@ -244,7 +247,7 @@ struct KilnOutlineKernelsPass
         if (!isLibraryOrLeaf(&op))
           ops.push_back(&op);
       for (Operation *op : ops) {
-        if (op->getNumResults() != 1) {
+        if (op->getNumResults() != 1 && !isa<FusedOp>(op)) {
           op->emitOpError("cannot be outlined as a kernel: it has ")
               << op->getNumResults() << " results";
           return signalPassFailure();

@@ -171,8 +171,10 @@ FailureOr<SmallVector<DimExprs>> ruleFor(Operation *op,
             return failure();
           dims[inner.getResult(0)] = (*results)[0];
         }
-        return SmallVector<DimExprs>{
-            dims.lookup(cast<YieldOp>(body.getTerminator()).getValue())};
+        SmallVector<DimExprs> results;
+        for (Value v : cast<YieldOp>(body.getTerminator()).getValues())
+          results.push_back(dims.lookup(v));
+        return results;
       })
       .Case<ConstantOp, ParamOp>(
           [&](Operation *) -> FailureOr<SmallVector<DimExprs>> {

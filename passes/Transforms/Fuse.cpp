@@ -10,6 +10,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
 
 namespace kiln {
@@ -56,6 +57,7 @@ struct KilnFusePass : public impl::KilnFuseBase<KilnFusePass> {
       Block &block = fn.getBody().front();
       duplicateSharedProducers(block);
       formRegions(block);
+      mergeSiblings(block);
     });
   }
 
@@ -112,6 +114,99 @@ struct KilnFusePass : public impl::KilnFuseBase<KilnFusePass> {
     }
   }
 
+  /// Whether `op` is one kernel after fusion: a region, or a fusible op
+  /// left alone.
+  static bool isKernel(Operation *op) {
+    return isa<FusedOp>(op) || (isFusible(op) && op->getNumResults() == 1);
+  }
+  static ArrayRef<int64_t> shapeOf(Operation *op) {
+    return cast<RankedTensorType>(op->getResult(0).getType()).getShape();
+  }
+
+  /// Sibling kernels that read a common input and write results of one
+  /// shape become one multi-result kiln.fused: one launch over one index
+  /// space (GPT-2's q, k and v slices of the fused projection). They are
+  /// merged at the last one's place, so every use of the others' results
+  /// must come after it.
+  void mergeSiblings(Block &block) {
+    SmallVector<Operation *> kernels;
+    for (Operation &op : block)
+      if (isKernel(&op))
+        kernels.push_back(&op);
+    llvm::DenseSet<Operation *> merged;
+    for (size_t i = 0; i < kernels.size(); ++i) {
+      if (merged.contains(kernels[i]))
+        continue;
+      SmallVector<Operation *> group = {kernels[i]};
+      llvm::SetVector<Value> inputs(kernels[i]->operand_begin(),
+                                    kernels[i]->operand_end());
+      for (size_t j = i + 1; j < kernels.size(); ++j) {
+        Operation *next = kernels[j];
+        if (merged.contains(next) || shapeOf(next) != shapeOf(group.front()))
+          continue;
+        if (llvm::none_of(next->getOperands(),
+                          [&](Value v) { return inputs.contains(v); }))
+          continue;
+        bool usesAfter = llvm::all_of(group, [&](Operation *member) {
+          return llvm::all_of(member->getUsers(), [&](Operation *user) {
+            return user->getBlock() == &block && user != next &&
+                   next->isBeforeInBlock(user);
+          });
+        });
+        if (!usesAfter)
+          continue;
+        group.push_back(next);
+        inputs.insert(next->operand_begin(), next->operand_end());
+      }
+      if (group.size() < 2)
+        continue;
+      for (Operation *op : group)
+        merged.insert(op);
+      mergeGroup(group, inputs);
+    }
+  }
+
+  void mergeGroup(ArrayRef<Operation *> group,
+                  const llvm::SetVector<Value> &inputs) {
+    SmallVector<Location> locations;
+    SmallVector<Type> types;
+    for (Operation *op : group) {
+      locations.push_back(op->getLoc());
+      llvm::append_range(types, op->getResultTypes());
+    }
+    OpBuilder b(group.back());
+    Location loc = b.getFusedLoc(locations);
+    auto fused = FusedOp::create(b, loc, types, inputs.getArrayRef());
+    Block *body = b.createBlock(&fused.getBody());
+    IRMapping outer; // inputs -> block arguments
+    for (Value input : inputs)
+      outer.map(input, body->addArgument(input.getType(), input.getLoc()));
+    b.setInsertionPointToEnd(body);
+    SmallVector<Value> yielded;
+    for (Operation *op : group) {
+      if (auto region = dyn_cast<FusedOp>(op)) {
+        Block &inner = region.getBody().front();
+        IRMapping mapping;
+        for (auto [arg, input] :
+             llvm::zip(inner.getArguments(), region.getInputs()))
+          mapping.map(arg, outer.lookup(input));
+        for (Operation &nested : inner.without_terminator())
+          b.clone(nested, mapping);
+        for (Value v : cast<YieldOp>(inner.getTerminator()).getValues())
+          yielded.push_back(mapping.lookup(v));
+      } else {
+        yielded.push_back(b.clone(*op, outer)->getResult(0));
+      }
+    }
+    YieldOp::create(b, loc, yielded);
+    unsigned next = 0;
+    for (Operation *op : group)
+      for (Value result : op->getResults())
+        result.replaceAllUsesWith(fused.getResult(next++));
+    for (Operation *op : group)
+      op->erase();
+  }
+
   /// Moves `members` (in block order) into a kiln.fused at `root`'s place.
   void wrap(Operation *root, const llvm::SetVector<Operation *> &members) {
     SmallVector<Operation *> ordered(members.begin(), members.end());
@@ -128,8 +223,8 @@ struct KilnFusePass : public impl::KilnFuseBase<KilnFusePass> {
     }
     OpBuilder b(root);
     Location loc = b.getFusedLoc(locations);
-    auto fused = FusedOp::create(b, loc, root->getResult(0).getType(),
-                                 inputs.getArrayRef());
+    auto fused = FusedOp::create(
+        b, loc, TypeRange{root->getResult(0).getType()}, inputs.getArrayRef());
     Block *body = b.createBlock(&fused.getBody());
     IRMapping mapping;
     for (Value input : inputs)
@@ -137,8 +232,8 @@ struct KilnFusePass : public impl::KilnFuseBase<KilnFusePass> {
     b.setInsertionPointToEnd(body);
     for (Operation *op : ordered)
       b.clone(*op, mapping);
-    YieldOp::create(b, loc, mapping.lookup(root->getResult(0)));
-    root->getResult(0).replaceAllUsesWith(fused.getResult());
+    YieldOp::create(b, loc, ValueRange{mapping.lookup(root->getResult(0))});
+    root->getResult(0).replaceAllUsesWith(fused.getResult(0));
     for (Operation *op : llvm::reverse(ordered))
       op->erase();
   }

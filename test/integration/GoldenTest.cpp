@@ -148,9 +148,14 @@ public:
         std::memcpy(bytes.data(), arena_.data() + offset, bytes.size());
         unpack(bytes, tensors[i]);
       }
-      kiln::HostTensor result = (*expected)[0];
-      std::fill(result.values.begin(), result.values.end(), 0.0);
-      tensors.push_back(result);
+      // Every result (a multi-result fused kernel has several, of one
+      // shape), zeroed, after the operands.
+      const size_t operands = tensors.size();
+      std::vector<kiln::HostTensor> results = *expected;
+      for (kiln::HostTensor &r : results) {
+        std::fill(r.values.begin(), r.values.end(), 0.0);
+        tensors.push_back(r);
+      }
       std::vector<std::vector<char>> storage;
       std::vector<void *> pointers;
       std::vector<int64_t> shapes;
@@ -159,25 +164,29 @@ public:
         pointers.push_back(storage.back().data());
         shapes.insert(shapes.end(), t.shape.begin(), t.shape.end());
       }
-      int64_t rows = result.shape.empty() ? 1 : result.shape[0];
+      int64_t rows = results[0].shape.empty() ? 1 : results[0].shape[0];
       if (kernel->splittable && rows > 1) {
         fn(pointers.data(), shapes.data(), 0, rows / 2);
         fn(pointers.data(), shapes.data(), rows / 2, rows);
       } else {
         fn(pointers.data(), shapes.data(), 0, 1);
       }
-      unpack(storage.back(), result);
-      // Non-finite reference values are compared for equality only: they
-      // stand for unspecified results (a float -> int cast of -inf, as T5's
-      // bucket computes for distance 0 and then discards).
-      bool finite = true;
-      double relative = kiln::test::relativeErrorExcludingPadding(
-          {static_cast<int64_t>(result.values.size())}, result.values,
-          (*expected)[0].values, /*lengths=*/{}, finite,
-          /*skipNonFiniteExpected=*/true);
-      EXPECT_TRUE(finite) << fixture << ": kernel " << kernel->name;
-      EXPECT_LE(relative, 1e-5) << fixture << ": kernel " << kernel->name;
-      return std::vector<kiln::HostTensor>{result};
+      for (size_t r = 0; r < results.size(); ++r) {
+        unpack(storage[operands + r], results[r]);
+        // Non-finite reference values are compared for equality only: they
+        // stand for unspecified results (a float -> int cast of -inf, as
+        // T5's bucket computes for distance 0 and then discards).
+        bool finite = true;
+        double relative = kiln::test::relativeErrorExcludingPadding(
+            {static_cast<int64_t>(results[r].values.size())}, results[r].values,
+            (*expected)[r].values, /*lengths=*/{}, finite,
+            /*skipNonFiniteExpected=*/true);
+        EXPECT_TRUE(finite)
+            << fixture << ": kernel " << kernel->name << " result " << r;
+        EXPECT_LE(relative, 1e-5)
+            << fixture << ": kernel " << kernel->name << " result " << r;
+      }
+      return results;
     };
   }
 

@@ -339,34 +339,46 @@ LogicalResult lowerFusedOps(Operation *root) {
     OpBuilder b(op);
     Location loc = op.getLoc();
     FusedEmitter emitter(b, loc, op);
-    Value yielded =
-        cast<YieldOp>(op.getBody().front().getTerminator()).getValue();
-    auto sizes = emitter.sizes(yielded);
-    if (failed(sizes))
-      return op.emitOpError("cannot derive the sizes of its result");
+    auto yielded =
+        cast<YieldOp>(op.getBody().front().getTerminator()).getValues();
+    // One output per result, all over the first one's index space (the
+    // verifier holds them to one shape).
+    SmallVector<Value> inits;
+    SmallVector<Type> types;
+    for (Value v : yielded) {
+      auto sizes = emitter.sizes(v);
+      if (failed(sizes))
+        return op.emitOpError("cannot derive the sizes of its results");
+      auto type = cast<RankedTensorType>(v.getType());
+      inits.push_back(
+          tensor::EmptyOp::create(b, loc, *sizes, type.getElementType()));
+      types.push_back(type);
+    }
     emitter.materializeConstants(op);
-    auto type = cast<RankedTensorType>(op.getType());
-    Value init = tensor::EmptyOp::create(b, loc, *sizes, type.getElementType());
-    int64_t rank = type.getRank();
+    int64_t rank = cast<RankedTensorType>(types.front()).getRank();
     bool failedBody = false;
     auto generic = linalg::GenericOp::create(
-        b, loc, TypeRange{type}, ValueRange{}, ValueRange{init},
-        ArrayRef{b.getMultiDimIdentityMap(rank)},
+        b, loc, types, ValueRange{}, inits,
+        SmallVector<AffineMap>(types.size(), b.getMultiDimIdentityMap(rank)),
         SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
         [&](OpBuilder &nb, Location l, ValueRange) {
           SmallVector<Value> index;
           for (int64_t d = 0; d < rank; ++d)
             index.push_back(linalg::IndexOp::create(nb, l, d));
-          auto value = emitter.element(nb, yielded, index);
-          if (failed(value)) {
-            failedBody = true;
-            value = scalarConstant(nb, l, type.getElementType(), 0);
+          SmallVector<Value> elements;
+          for (Value v : yielded) {
+            auto value = emitter.element(nb, v, index);
+            if (failed(value)) {
+              failedBody = true;
+              value = scalarConstant(nb, l, getElementTypeOrSelf(v), 0);
+            }
+            elements.push_back(*value);
           }
-          linalg::YieldOp::create(nb, l, *value);
+          linalg::YieldOp::create(nb, l, elements);
         });
     if (failedBody)
       return op.emitOpError("holds an op the fused lowering cannot compute");
-    op.getResult().replaceAllUsesWith(generic.getResult(0));
+    op->replaceAllUsesWith(generic.getResults());
     op.erase();
   }
   return success();

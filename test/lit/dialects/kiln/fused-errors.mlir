@@ -1,7 +1,7 @@
 // RUN: kiln-opt %s --split-input-file --verify-diagnostics
 
 func.func @wrong_yield(%x: tensor<4xf32>) -> tensor<4xf32> {
-  // expected-error @+1 {{'kiln.fused' op yields 'tensor<4xf16>', the result is 'tensor<4xf32>'}}
+  // expected-error @+1 {{'kiln.fused' op yields 'tensor<4xf16>', the results are 'tensor<4xf32>'}}
   %0 = kiln.fused(%x) : (tensor<4xf32>) -> tensor<4xf32> {
   ^bb0(%a: tensor<4xf32>):
     %c = kiln.cast %a : tensor<4xf32> -> tensor<4xf16>
@@ -19,4 +19,15 @@ func.func @wrong_arguments(%x: tensor<4xf32>) -> tensor<4xf32> {
     kiln.yield %c : tensor<4xf32>
   }
   return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @shapes_differ(%x: tensor<4xf32>, %y: tensor<8xf32>) -> (tensor<4xf32>, tensor<8xf32>) {
+  // expected-error @+1 {{'kiln.fused' op results differ in shape: 'tensor<4xf32>' and 'tensor<8xf32>'}}
+  %0:2 = kiln.fused(%x, %y) : (tensor<4xf32>, tensor<8xf32>) -> (tensor<4xf32>, tensor<8xf32>) {
+  ^bb0(%a: tensor<4xf32>, %b: tensor<8xf32>):
+    kiln.yield %a, %b : tensor<4xf32>, tensor<8xf32>
+  }
+  return %0#0, %0#1 : tensor<4xf32>, tensor<8xf32>
 }

@@ -44,17 +44,18 @@ func.func @rotary(%q: tensor<?x?x32xf32>, %cos: tensor<?x1x8xf32>, %sin: tensor<
 
 // -----
 
-// A producer two regions read is cloned into each (a cheap cos table), and
-// what feeds a library step (matmul) ends a region.
+// A producer two regions read is cloned into each (a cheap cos table);
+// the two regions, siblings of one shape reading a common input, then
+// become one kernel with two results.
 // CHECK-LABEL: func.func @shared
-// CHECK: %[[A:.+]] = kiln.fused(%arg0, %arg1)
+// CHECK: %[[F:.+]]:2 = kiln.fused(%arg0, %arg1, %arg2)
 // CHECK: kiln.cos
 // CHECK: kiln.mul
-// CHECK: %[[B:.+]] = kiln.fused(%arg0, %arg2)
 // CHECK: kiln.cos
 // CHECK: kiln.mul
-// CHECK: kiln.matmul %[[A]]
-// CHECK: kiln.matmul %[[B]]
+// CHECK: kiln.yield
+// CHECK: kiln.matmul %[[F]]#0
+// CHECK: kiln.matmul %[[F]]#1
 func.func @shared(%p: tensor<4x8xf32>, %x: tensor<4x8xf32>, %y: tensor<4x8xf32>, %w: tensor<8x8xf32>)
     -> (tensor<4x8xf32>, tensor<4x8xf32>) {
   %c = kiln.cos %p : tensor<4x8xf32>
@@ -63,6 +64,41 @@ func.func @shared(%p: tensor<4x8xf32>, %x: tensor<4x8xf32>, %y: tensor<4x8xf32>,
   %ma = kiln.matmul %a, %w : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
   %mb = kiln.matmul %b, %w : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
   return %ma, %mb : tensor<4x8xf32>, tensor<4x8xf32>
+}
+
+// -----
+
+// GPT-2's q, k and v slices of the fused projection: one kernel, three
+// results.
+// CHECK-LABEL: func.func @qkv
+// CHECK: %[[F:.+]]:3 = kiln.fused(%arg0)
+// CHECK-COUNT-3: kiln.slice
+// CHECK: kiln.yield
+// CHECK: kiln.attention %[[F]]#0, %[[F]]#1, %[[F]]#2
+func.func @qkv(%qkv: tensor<?x?x144xf32>) -> tensor<?x?x48xf32> {
+  %q = kiln.slice %qkv dim 2 [0 : 48] : tensor<?x?x144xf32> -> tensor<?x?x48xf32>
+  %k = kiln.slice %qkv dim 2 [48 : 96] : tensor<?x?x144xf32> -> tensor<?x?x48xf32>
+  %v = kiln.slice %qkv dim 2 [96 : 144] : tensor<?x?x144xf32> -> tensor<?x?x48xf32>
+  %o = kiln.attention %q, %k, %v heads 3 kv_heads 3 mask causal
+      : (tensor<?x?x48xf32>, tensor<?x?x48xf32>, tensor<?x?x48xf32>) -> tensor<?x?x48xf32>
+  return %o : tensor<?x?x48xf32>
+}
+
+// -----
+
+// Siblings are not merged when a result is used before the last of them:
+// the merged kernel could not run early enough.
+// CHECK-LABEL: func.func @used_between
+// CHECK-NOT: kiln.fused
+// CHECK: kiln.slice
+// CHECK: kiln.matmul
+// CHECK: kiln.slice
+func.func @used_between(%x: tensor<4x16xf32>, %w: tensor<8x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  %a = kiln.slice %x dim 1 [0 : 8] : tensor<4x16xf32> -> tensor<4x8xf32>
+  %m = kiln.matmul %a, %w : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %b = kiln.slice %x dim 1 [8 : 16] : tensor<4x16xf32> -> tensor<4x8xf32>
+  %t = kiln.matmul %b, %w : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  return %m, %t : tensor<4x8xf32>, tensor<4x8xf32>
 }
 
 // -----
