@@ -9,8 +9,6 @@ using namespace mlir;
 
 namespace kiln {
 
-namespace {
-
 HostTensor toHost(const rt::Tensor &t, Type elementType) {
   HostTensor h = HostTensor::zeros(t.shape, elementType);
   for (int64_t i = 0; i < t.numElements(); ++i) {
@@ -31,7 +29,6 @@ HostTensor toHost(const rt::Tensor &t, Type elementType) {
   return h;
 }
 
-/// Float results cross as f64, so --fp64 runs keep their precision.
 rt::Tensor fromHost(const HostTensor &h) {
   bool isInt = h.elementType.isInteger(64) || h.elementType.isInteger(32);
   rt::Tensor t =
@@ -44,6 +41,8 @@ rt::Tensor fromHost(const HostTensor &h) {
   }
   return t;
 }
+
+namespace {
 
 /// The entry points of a loaded module, run by the interpreter; the caches
 /// are host tensors passed in and taken back on every call.

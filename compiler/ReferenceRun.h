@@ -32,6 +32,12 @@ struct RunRequest : rt::Request {
   OpObserver observer;
 };
 
+/// A runtime tensor as the interpreter holds it, elements as `elementType`.
+HostTensor toHost(const rt::Tensor &t, mlir::Type elementType);
+/// An interpreter tensor for the runtime: floats cross as f64 (so --fp64
+/// runs keep their precision), integers as i64.
+rt::Tensor fromHost(const HostTensor &h);
+
 struct RunResult {
   /// Named outputs; the first is what `--output` writes (DESIGN.md §5).
   std::vector<std::pair<std::string, HostTensor>> outputs;

@@ -45,9 +45,10 @@ enum class InterpreterPrecision { F32, F64 };
 using CallHandler = std::function<absl::StatusOr<std::vector<HostTensor>>(
     mlir::func::CallOp call, const std::vector<HostTensor> &args)>;
 
-/// Called after each op of a function the interpreter runs (not for the
-/// ops of callees); `valueOf` reads any value of that function computed so
-/// far. An error stops the run.
+/// Called after each op of every function the interpreter runs (the one
+/// it was asked to run and, through func.call, its callees: an observer
+/// that wants one function's ops checks op->getParentOp()); `valueOf` reads
+/// any value of that op's function computed so far. An error stops the run.
 using OpObserver = std::function<absl::Status(
     mlir::Operation *op,
     llvm::function_ref<const HostTensor &(mlir::Value)> valueOf)>;

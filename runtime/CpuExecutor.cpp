@@ -67,6 +67,7 @@ struct CpuExecutor::Impl {
   std::map<std::string, CacheSlot> caches;
   bool profiling = false;
   std::map<std::string, StepProfile> profile;
+  StepHook stepHook;
 
   Impl(const Artifact &a, int threads)
       : artifact(a), m(a.manifest()), pool(threads), blas(pool) {}
@@ -335,6 +336,14 @@ CpuExecutor::Impl::run(const EntryT &entry,
     }
     if (profiling)
       account(step);
+    if (stepHook) {
+      std::vector<StepBuffer> results;
+      for (const auto &r : step.results) {
+        KILN_ASSIGN_OR_RETURN(auto dims, dimsOf(*r));
+        results.push_back({pointer(*r), r->dtype, std::move(dims)});
+      }
+      stepHook(entry.name, &stepPtr - entry.steps.data(), results);
+    }
   }
 
   std::vector<NamedTensor> outputs;
@@ -359,6 +368,7 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   KILN_RETURN_IF_ERROR(checkArtifact(artifact, "cpu", "the CPU"));
   auto impl = std::make_unique<Impl>(artifact, options.threads);
   impl->profiling = options.profile;
+  impl->stepHook = options.stepHook;
   KILN_RETURN_IF_ERROR(impl->loadKernels());
   KILN_ASSIGN_OR_RETURN(
       auto weights,

@@ -17,17 +17,34 @@
 
 #include "artifact/Artifact.h"
 #include "runtime/Executor.h"
+#include "runtime/Tensor.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace kiln::rt {
+
+/// One result buffer of a step, as it lies in the arena: what a step hook
+/// sees (and may overwrite, which is how a test plants a wrong step).
+struct StepBuffer {
+  void *data = nullptr;
+  DType dtype = DType::F32;
+  std::vector<int64_t> dims;
+};
+
+/// Called after each step of each call: the entry's name, the step's index
+/// in its step list, and its results. For debugging tools (kiln-bisect).
+using StepHook = std::function<void(const std::string &entry, size_t step,
+                                    const std::vector<StepBuffer> &results)>;
 
 struct CpuOptions {
   int threads = 0;        // 0: one per core
   std::string weightsDir; // external weights: the Hugging Face folder
   bool profile = false;   // time every step (see profile())
+  StepHook stepHook;      // see StepHook
 };
 
 /// Wall time spent per step kind and per kernel, summed over calls.

@@ -3,6 +3,7 @@
 
     tools/bench_model.py gpt2-small DIR     # GPT2LMHeadModel, 12 x 768
     tools/bench_model.py bert-base DIR      # BertModel, 12 x 768
+    tools/bench_model.py llama-small DIR    # LlamaForCausalLM, 12 x 768, GQA 12/4
 
 Every weight is a fixed function of its tensor's name and element index
 (integer hashing, no random generator), so two machines write the same
@@ -72,10 +73,39 @@ def bert(h=768, layers=12, vocab=30522, positions=512):
     return config, t
 
 
+def llama(h=768, layers=12, heads=12, kv_heads=4, inter=2048, vocab=32000,
+          positions=2048):
+    d = h // heads
+    t = {"model.embed_tokens.weight": (vocab, h), "model.norm.weight": (h,),
+         "lm_head.weight": (vocab, h)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        t.update({p + "input_layernorm.weight": (h,),
+                  p + "post_attention_layernorm.weight": (h,),
+                  p + "self_attn.q_proj.weight": (heads * d, h),
+                  p + "self_attn.k_proj.weight": (kv_heads * d, h),
+                  p + "self_attn.v_proj.weight": (kv_heads * d, h),
+                  p + "self_attn.o_proj.weight": (h, heads * d),
+                  p + "mlp.gate_proj.weight": (inter, h),
+                  p + "mlp.up_proj.weight": (inter, h),
+                  p + "mlp.down_proj.weight": (h, inter)})
+    config = {"model_type": "llama", "architectures": ["LlamaForCausalLM"],
+              "vocab_size": vocab, "hidden_size": h, "num_hidden_layers": layers,
+              "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+              "head_dim": d, "intermediate_size": inter, "hidden_act": "silu",
+              "max_position_embeddings": positions, "rms_norm_eps": 1e-6,
+              "rope_theta": 10000.0, "tie_word_embeddings": False,
+              "bos_token_id": 1, "eos_token_id": 2}
+    return config, t
+
+
+MODELS = {"gpt2-small": gpt2, "bert-base": bert, "llama-small": llama}
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("gpt2-small", "bert-base"):
+    if len(sys.argv) != 3 or sys.argv[1] not in MODELS:
         sys.exit(__doc__)
-    config, tensors = gpt2() if sys.argv[1] == "gpt2-small" else bert()
+    config, tensors = MODELS[sys.argv[1]]()
     out = sys.argv[2]
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "config.json"), "w") as f:
@@ -84,7 +114,8 @@ def main():
     for name in sorted(tensors):
         shape = tensors[name]
         # Norm scales near 1, everything else small.
-        if name.endswith("LayerNorm.weight") or ".ln_" in name and name.endswith("weight"):
+        if (name.endswith("LayerNorm.weight") or name.endswith("layernorm.weight")
+                or name.endswith("norm.weight") or ".ln_" in name and name.endswith("weight")):
             data = 1.0 + values(name, shape, 0.05)
         else:
             data = values(name, shape, 0.02)

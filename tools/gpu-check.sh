@@ -36,7 +36,8 @@
 #   write-bench-models (CPU, numpy)                          ~20 s
 #   bandwidth, kiln-gpt2, kiln-gpt2-nographs, kiln-gpt2-bf16,
 #     kiln-bert, kiln-bert-b32, and the unfused (-O0)
-#     kiln-gpt2-O0, kiln-bert-b32-O0                         ~60 s
+#     kiln-gpt2-O0, kiln-bert-b32-O0, and a Llama-shaped model
+#     (12 x 768, GQA 12/4) fused and -O0: kiln-llama{,-O0}   ~70 s
 #   torch-gpt2 (eager generate, static-cache compiled decode) ~90 s
 #   torch-bert (eager, compile, reduce-overhead; b1 and b32) ~120 s
 # About 6 minutes when everything works. Fail fast: when the device probe
@@ -89,6 +90,11 @@ prepare() {
       --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small.log"
   "$bin/kilnc" "$tmp/gpt2-small" --target cuda --external-weights --gemm-dtype bf16 \
       -o "$bundle/gpt2-small-bf16.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small-bf16.log"
+  "$PY" "$root/tools/bench_model.py" llama-small "$tmp/llama-small"
+  "$bin/kilnc" "$tmp/llama-small" --target cuda --external-weights \
+      -o "$bundle/llama-small.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-llama-small.log"
+  "$bin/kilnc" "$tmp/llama-small" -O0 --target cuda --external-weights \
+      -o "$bundle/llama-small-O0.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-llama-small-O0.log"
   # Unfused (-O0) builds: what fusion gains, measured in the same run.
   "$bin/kilnc" "$tmp/gpt2-small" -O0 --target cuda --external-weights \
       -o "$bundle/gpt2-small-O0.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small-O0.log"
@@ -262,7 +268,7 @@ run() {
     exit $rc' memcheck "$kr" "$bundle/gpt2_tiny.kiln" "$work/memcheck.txt"
 
   local prompt; prompt="$("$PY" -c "print(','.join(str(1000 + i) for i in range(128)))")"
-  bench_step write-bench-models 120 bash -c "'$PY' '$root/tools/bench_model.py' bert-base '$work/bert-base' && '$PY' '$root/tools/bench_model.py' gpt2-small '$work/gpt2-small'"
+  bench_step write-bench-models 120 bash -c "'$PY' '$root/tools/bench_model.py' bert-base '$work/bert-base' && '$PY' '$root/tools/bench_model.py' gpt2-small '$work/gpt2-small' && '$PY' '$root/tools/bench_model.py' llama-small '$work/llama-small'"
   # Most telling first, in case the budget runs out.
   bench_step bandwidth 60 "$PY" "$bench" bandwidth
   bench_step kiln-gpt2 90 "$kr" "$bundle/gpt2-small.kiln" --device cuda --weights "$work/gpt2-small" \
@@ -279,6 +285,10 @@ run() {
       --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3
   bench_step kiln-bert-b32-O0 90 "$kr" "$bundle/bert-base-O0.kiln" --device cuda --weights "$work/bert-base" \
       --input-ids "$("$PY" -c "print(';'.join(['$prompt'] * 32))")" --bench --iters 20
+  bench_step kiln-llama 90 "$kr" "$bundle/llama-small.kiln" --device cuda --weights "$work/llama-small" \
+      --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3
+  bench_step kiln-llama-O0 90 "$kr" "$bundle/llama-small-O0.kiln" --device cuda --weights "$work/llama-small" \
+      --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3
   bench_step torch-gpt2 150 "$PY" "$bench" gpt2 "$work/gpt2-small"
   bench_step torch-bert 200 "$PY" "$bench" bert "$work/bert-base"
 
