@@ -47,13 +47,6 @@ struct CpuOptions {
   StepHook stepHook;      // see StepHook
 };
 
-/// Wall time spent per step kind and per kernel, summed over calls.
-struct StepProfile {
-  std::string name; // "gemm", "attention" or the kernel's name
-  int64_t calls = 0;
-  double seconds = 0;
-};
-
 class CpuExecutor : public Executor {
 public:
   static absl::StatusOr<std::unique_ptr<CpuExecutor>>

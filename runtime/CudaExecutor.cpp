@@ -85,6 +85,10 @@ struct CudaExecutor::DeviceState {
   /// Recorded around every call's steps (after its uploads, before its
   /// downloads): deviceSeconds is their sum over all calls.
   CUevent stepsBegin = nullptr, stepsEnd = nullptr;
+  /// With profiling: one event before each step and one after the last.
+  bool profiling = false;
+  std::vector<CUevent> stepEvents;
+  std::map<std::string, StepProfile> profile;
   double deviceSeconds = 0;
   CUmodule kernelsModule = nullptr, ownModule = nullptr;
   std::vector<CUfunction> generatedKernels;    // the artifact's, by index
@@ -153,6 +157,8 @@ struct CudaExecutor::DeviceState {
     for (CUevent e : {stepsBegin, stepsEnd})
       if (e)
         api.eventDestroy(e);
+    for (CUevent e : stepEvents)
+      api.eventDestroy(e);
     if (stream)
       api.streamDestroy(stream);
     if (context)
@@ -197,13 +203,17 @@ struct CudaExecutor::DeviceState {
           const std::function<CUdeviceptr(const BufferT &)> &pointer);
   absl::StatusOr<std::vector<NamedTensor>>
   run(const EntryT &entry, const std::vector<Tensor> &arguments);
+  /// Adds each step's time between its profiling events (after the call's
+  /// synchronization).
+  absl::Status accountSteps(const EntryT &entry);
 };
 
 absl::Status CudaExecutor::DeviceState::load(const CudaOptions &options) {
   const CudaApi &api = driver->api();
   device = options.device;
   syncSteps = options.syncSteps;
-  useGraphs = options.graphs && !syncSteps;
+  profiling = options.profile;
+  useGraphs = options.graphs && !syncSteps && !profiling;
   KILN_RETURN_IF_ERROR(check(api.devicePrimaryCtxRetain(&context, device),
                              "creating the CUDA context"));
   KILN_RETURN_IF_ERROR(check(api.ctxSetCurrent(context), "cuCtxSetCurrent"));
@@ -379,10 +389,20 @@ absl::Status CudaExecutor::DeviceState::reserveWorkspace(int64_t bytes) {
 absl::Status CudaExecutor::DeviceState::enqueue(
     const EntryT &entry, const CallBinding &binding, const CallPlan &plan,
     const std::function<CUdeviceptr(const BufferT &)> &pointer) {
+  if (profiling)
+    while (stepEvents.size() < entry.steps.size() + 1) {
+      CUevent e = nullptr;
+      KILN_RETURN_IF_ERROR(
+          check(driver->api().eventCreate(&e, 0), "cuEventCreate"));
+      stepEvents.push_back(e);
+    }
   for (size_t i = 0; i < entry.steps.size(); ++i) {
     const StepT &step = *entry.steps[i];
     std::string where =
         absl::StrCat("step ", i, " of ", entry.name, " (", step.location, ")");
+    if (profiling)
+      KILN_RETURN_IF_ERROR(check(
+          driver->api().eventRecord(stepEvents[i], stream), "cuEventRecord"));
     switch (step.kind) {
     case StepKind::Kernel: {
       const KernelT &k = *manifest.kernels[step.kernel];
@@ -500,6 +520,31 @@ absl::Status CudaExecutor::DeviceState::enqueue(
     if (syncSteps)
       KILN_RETURN_IF_ERROR(
           check(driver->api().streamSynchronize(stream), "running " + where));
+  }
+  if (profiling)
+    KILN_RETURN_IF_ERROR(
+        check(driver->api().eventRecord(stepEvents[entry.steps.size()], stream),
+              "cuEventRecord"));
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::DeviceState::accountSteps(const EntryT &entry) {
+  const CudaApi &api = driver->api();
+  for (size_t i = 0; i < entry.steps.size(); ++i) {
+    const StepT &step = *entry.steps[i];
+    float ms = 0;
+    KILN_RETURN_IF_ERROR(
+        check(api.eventElapsedTime(&ms, stepEvents[i], stepEvents[i + 1]),
+              "cuEventElapsedTime"));
+    const std::string name =
+        step.kind == StepKind::Kernel ? manifest.kernels[step.kernel]->name
+        : step.kind == StepKind::Gemm ? std::string("gemm")
+        : step.kind == StepKind::Norm ? std::string("norm")
+                                      : std::string("attention");
+    StepProfile &p = profile[name];
+    p.name = name;
+    ++p.calls;
+    p.seconds += ms / 1e3;
   }
   return absl::OkStatus();
 }
@@ -619,6 +664,8 @@ CudaExecutor::DeviceState::run(const EntryT &entry,
   KILN_RETURN_IF_ERROR(check(api.eventElapsedTime(&ms, stepsBegin, stepsEnd),
                              "cuEventElapsedTime"));
   deviceSeconds += ms / 1e3;
+  if (profiling)
+    KILN_RETURN_IF_ERROR(accountSteps(entry));
   return outputs;
 }
 
@@ -692,6 +739,17 @@ const std::string &CudaExecutor::deviceName() const {
 int64_t CudaExecutor::arenaBytes() const { return state_->arenaBytes; }
 const CudaStats &CudaExecutor::stats() const { return state_->stats; }
 double CudaExecutor::deviceSeconds() const { return state_->deviceSeconds; }
+std::vector<StepProfile> CudaExecutor::profile() const {
+  std::vector<StepProfile> out;
+  for (const auto &[name, p] : state_->profile)
+    out.push_back(p);
+  std::sort(out.begin(), out.end(),
+            [](const StepProfile &a, const StepProfile &b) {
+              return a.seconds > b.seconds;
+            });
+  return out;
+}
+
 std::string CudaExecutor::gemmLibrary() const {
   return state_->blas ? state_->blas->libraryPath() : "a test's gemm function";
 }

@@ -49,6 +49,9 @@ struct CudaOptions {
   /// Synchronize after every step, so that a kernel fault is reported with
   /// the step it happened in (debugging; no graphs then).
   bool syncSteps = false;
+  /// Time every step with CUDA events (see profile(); no graphs then, so
+  /// each step's launch cost is in its time).
+  bool profile = false;
 };
 
 struct CudaStats {
@@ -69,6 +72,9 @@ public:
   int64_t arenaBytes() const;
   const CudaStats &stats() const;
   double deviceSeconds() const override;
+  /// With CudaOptions::profile, the device time per step kind and kernel,
+  /// most expensive first.
+  std::vector<StepProfile> profile() const;
   /// The file cuBLASLt was loaded from.
   std::string gemmLibrary() const;
 

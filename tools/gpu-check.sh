@@ -37,7 +37,8 @@
 #   bandwidth, kiln-gpt2, kiln-gpt2-nographs, kiln-gpt2-bf16,
 #     kiln-bert, kiln-bert-b32, and the unfused (-O0)
 #     kiln-gpt2-O0, kiln-bert-b32-O0, and a Llama-shaped model
-#     (12 x 768, GQA 12/4) fused and -O0: kiln-llama{,-O0}   ~70 s
+#     (12 x 768, GQA 12/4) fused and -O0: kiln-llama{,-O0},
+#     and per-step device time: profile-{gpt2,llama,bert-b32} ~80 s
 #   torch-gpt2 (eager generate, static-cache compiled decode) ~90 s
 #   torch-bert (eager, compile, reduce-overhead; b1 and b32) ~120 s
 # About 6 minutes when everything works. Fail fast: when the device probe
@@ -289,6 +290,14 @@ run() {
       --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3
   bench_step kiln-llama-O0 90 "$kr" "$bundle/llama-small-O0.kiln" --device cuda --weights "$work/llama-small" \
       --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3
+  # Where the time goes: CUDA events around every step (graphs off, so
+  # each step's launch is in its time).
+  bench_step profile-gpt2 90 "$kr" "$bundle/gpt2-small.kiln" --device cuda --weights "$work/gpt2-small" \
+      --input-ids "$prompt" --max-new-tokens 64 --ignore-eos --profile
+  bench_step profile-llama 90 "$kr" "$bundle/llama-small.kiln" --device cuda --weights "$work/llama-small" \
+      --input-ids "$prompt" --max-new-tokens 64 --ignore-eos --profile
+  bench_step profile-bert-b32 90 "$kr" "$bundle/bert-base.kiln" --device cuda --weights "$work/bert-base" \
+      --input-ids "$("$PY" -c "print(';'.join(['$prompt'] * 32))")" --bench --iters 5 --profile
   bench_step torch-gpt2 150 "$PY" "$bench" gpt2 "$work/gpt2-small"
   bench_step torch-bert 200 "$PY" "$bench" bert "$work/bert-base"
 

@@ -556,6 +556,46 @@ TEST_P(CudaExecutorHostTest, CuBLASLtRefusingEpiloguesFallsBackToKernels) {
   fusesEpilogues = true;
 }
 
+TEST(CudaExecutorHostProfile, TimesEveryStepWithoutGraphs) {
+  auto artifact = kiln::Artifact::open(compile("gpt2_tiny", "f32", 0));
+  auto cpu = kiln::Artifact::open(compile("gpt2_tiny", "f32", 3));
+  ASSERT_TRUE(artifact.ok() && cpu.ok());
+  loadDeviceKernels(**cpu);
+  if (!kernelLibrary)
+    return;
+  rt::CudaOptions options = fakeDeviceOptions();
+  options.gemm = hostGemm;
+  options.profile = true;
+  auto executor = rt::CudaExecutor::create(**artifact, options);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  auto model = kiln::fromArtifact((*artifact)->manifest().model.get());
+  ASSERT_TRUE(model.ok());
+  rt::Request request;
+  request.inputIds = {{79, 13, 27}};
+  request.maxNewTokens = 3;
+  request.ignoreEos = true;
+  auto response = rt::runModel(*model, **executor, request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  // Every step of every call is counted once (prefill, then 2 decodes:
+  // the third new token is sampled from the second decode's logits), and
+  // profiling runs no graph.
+  int64_t steps = 0;
+  for (const auto &e : (*artifact)->manifest().entries)
+    steps +=
+        static_cast<int64_t>(e->steps.size()) * (e->name == "prefill" ? 1 : 2);
+  int64_t calls = 0;
+  std::set<std::string> names;
+  for (const rt::StepProfile &p : (*executor)->profile()) {
+    calls += p.calls;
+    names.insert(p.name);
+    EXPECT_GE(p.seconds, 0) << p.name;
+  }
+  EXPECT_EQ(calls, steps);
+  EXPECT_TRUE(names.count("gemm") && names.count("attention") &&
+              names.count("norm"));
+  EXPECT_EQ((*executor)->stats().graphsCaptured, 0);
+}
+
 TEST(CudaExecutorHostErrors, NamesACuBLASLtThatCannotOpen) {
   auto artifact = kiln::Artifact::open(compile("gpt2_tiny", "f32", 0));
   auto cpu = kiln::Artifact::open(compile("gpt2_tiny", "f32", 3));

@@ -343,6 +343,7 @@ int main(int argc, char **argv) {
     cuda.driver = cudaDriver;
     cuda.graphs = o.cudaGraphs;
     cuda.syncSteps = o.cudaSyncSteps;
+    cuda.profile = o.profile;
     auto created = rt::CudaExecutor::create(**artifact, cuda);
     if (!created.ok())
       return fail(kiln::errorField(created.status())
@@ -453,13 +454,21 @@ int main(int argc, char **argv) {
                   static_cast<long long>(cudaExecutor->stats().graphReplays));
 #endif
   }
-  if (o.profile && cpuExecutor) {
+  if (o.profile) {
+    std::vector<rt::StepProfile> profile;
+    if (cpuExecutor)
+      profile = cpuExecutor->profile();
+#ifdef KILN_CUDA_EXECUTOR
+    if (cudaExecutor)
+      profile = cudaExecutor->profile();
+#endif
     double all = 0;
-    for (const rt::StepProfile &p : cpuExecutor->profile())
+    for (const rt::StepProfile &p : profile)
       all += p.seconds;
-    std::printf("profile: %.2f ms in steps over %zu runs\n", all * 1e3,
-                total.size() + (o.bench ? o.warmup : 0));
-    for (const rt::StepProfile &p : cpuExecutor->profile())
+    std::printf("profile: %.2f ms in steps over %zu runs%s\n", all * 1e3,
+                total.size() + (o.bench ? o.warmup : 0),
+                cpuExecutor ? "" : " (CUDA events per step, no graphs)");
+    for (const rt::StepProfile &p : profile)
       std::printf("  %-28s %7lld calls %10.2f ms %5.1f%%\n", p.name.c_str(),
                   static_cast<long long>(p.calls), p.seconds * 1e3,
                   all > 0 ? 100 * p.seconds / all : 0.0);
