@@ -40,6 +40,14 @@ GraphBuilder::GraphBuilder(MLIRContext &context, const WeightStore &weights)
   module_ = ModuleOp::create(b_.getLoc());
 }
 
+void GraphBuilder::at(const std::string &scope) {
+  if (scope.empty()) {
+    b_.setLoc(UnknownLoc::get(&context_));
+    return;
+  }
+  b_.setLoc(NameLoc::get(StringAttr::get(&context_, prefix_ + scope)));
+}
+
 std::optional<std::string>
 GraphBuilder::resolveWeight(const std::string &name) const {
   if (!prefix_.empty() && weights_.contains(prefix_ + name))

@@ -132,6 +132,11 @@ public:
                              Value keyPositions, bool bidirectional,
                              int64_t numBuckets, int64_t maxDistance);
 
+  /// The location of the ops built from here on: the module path they
+  /// belong to (with the checkpoint's prefix, e.g. "model.layers.3"), so
+  /// every step of the artifact says which layer it computes; "" for none.
+  void at(const std::string &scope);
+
   mlir::ImplicitLocOpBuilder &builder() { return b_; }
 
 private:

@@ -36,6 +36,7 @@ void buildBert(GraphBuilder &g, const ModelConfig &c) {
                                   {"attention_mask", g.i64({kDyn, kDyn})}});
   mlir::Value ids = args[0], tokenTypes = args[1], mask = args[2];
 
+  g.at("embeddings");
   mlir::Value positionIds;
   if (!roberta) {
     positionIds = g.iota(ids, 1);
@@ -66,6 +67,7 @@ void buildBert(GraphBuilder &g, const ModelConfig &c) {
 
   for (int64_t l = 0; l < c.numLayers; ++l) {
     std::string p = "encoder.layer." + std::to_string(l) + ".";
+    g.at(p + "attention");
     GraphBuilder::AttentionOptions options;
     options.numHeads = options.numKvHeads = c.numHeads;
     options.mask = MaskKind::Padding;
@@ -78,11 +80,13 @@ void buildBert(GraphBuilder &g, const ModelConfig &c) {
     h = layerNorm(
         dense(a, p + "attention.output.dense", H, H, Activation::None, h),
         p + "attention.output.LayerNorm", H);
+    g.at(p + "intermediate");
     mlir::Value m = dense(h, p + "intermediate.dense", I, H, act);
     h = layerNorm(dense(m, p + "output.dense", H, I, Activation::None, h),
                   p + "output.LayerNorm", H);
   }
 
+  g.at("head");
   auto firstToken = [&](mlir::Value x) {
     return g.reshape(g.slice(x, 1, 0, 1), {kDyn, H});
   };

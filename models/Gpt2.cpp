@@ -24,6 +24,7 @@ void buildGpt2(GraphBuilder &g, const ModelConfig &c) {
         g.beginFunction(decode ? "decode" : "prefill",
                         decoderInputs(g, decode ? 1 : kDyn, c.numLayers, H));
     mlir::Value ids = args[0], positions = args[1];
+    g.at("embeddings");
     mlir::Value positionIds = decoderPositionIds(g, ids, positions);
     mlir::Value h = g.add(
         g.embedding(g.param("wte.weight", {V, H}), ids),
@@ -31,6 +32,7 @@ void buildGpt2(GraphBuilder &g, const ModelConfig &c) {
     std::vector<std::pair<std::string, mlir::Value>> caches;
     for (int64_t l = 0; l < c.numLayers; ++l) {
       std::string p = "h." + std::to_string(l) + ".";
+      g.at(p + "attn");
       mlir::Value x = layerNorm(h, p + "ln_1");
       mlir::Value qkv = g.linear(
           x, g.param(p + "attn.c_attn.weight", {H, 3 * H}),
@@ -44,6 +46,7 @@ void buildGpt2(GraphBuilder &g, const ModelConfig &c) {
       h = g.linear(attention.output, g.param(p + "attn.c_proj.weight", {H, H}),
                    g.param(p + "attn.c_proj.bias", {H}), WeightLayout::InOut,
                    Activation::None, h);
+      g.at(p + "mlp");
       x = layerNorm(h, p + "ln_2");
       x = g.linear(x, g.param(p + "mlp.c_fc.weight", {H, I}),
                    g.param(p + "mlp.c_fc.bias", {I}), WeightLayout::InOut,
@@ -52,6 +55,7 @@ void buildGpt2(GraphBuilder &g, const ModelConfig &c) {
                    g.param(p + "mlp.c_proj.bias", {H}), WeightLayout::InOut,
                    Activation::None, h);
     }
+    g.at("ln_f");
     h = layerNorm(h, "ln_f");
     mlir::Value head = c.tieWordEmbeddings ? g.param("wte.weight", {V, H})
                                            : g.param("lm_head.weight", {V, H});

@@ -35,11 +35,13 @@ void buildLlama(GraphBuilder &g, const ModelConfig &c) {
         decode ? "decode" : "prefill",
         decoderInputs(g, decode ? 1 : kDyn, c.numLayers, kvWidth));
     mlir::Value ids = args[0], positions = args[1];
+    g.at("embed_tokens");
     mlir::Value positionIds = decoderPositionIds(g, ids, positions);
     mlir::Value h = g.embedding(g.param("embed_tokens.weight", {V, H}), ids);
     std::vector<std::pair<std::string, mlir::Value>> caches;
     for (int64_t l = 0; l < c.numLayers; ++l) {
       std::string p = "layers." + std::to_string(l) + ".";
+      g.at(p + "self_attn");
       mlir::Value x =
           g.rmsNorm(h, g.param(p + "input_layernorm.weight", {H}), c.normEps);
       mlir::Value q =
@@ -55,6 +57,7 @@ void buildLlama(GraphBuilder &g, const ModelConfig &c) {
       addCaches(caches, l, attention);
       h = proj(attention.output, p + "self_attn.o_proj", H, qWidth,
                c.attentionBias, Activation::None, h);
+      g.at(p + "mlp");
       x = g.rmsNorm(h, g.param(p + "post_attention_layernorm.weight", {H}),
                     c.normEps);
       mlir::Value gate = proj(x, p + "mlp.gate_proj", I, H, c.mlpBias,
@@ -63,6 +66,7 @@ void buildLlama(GraphBuilder &g, const ModelConfig &c) {
       h = proj(g.mul(gate, up), p + "mlp.down_proj", H, I, c.mlpBias,
                Activation::None, h);
     }
+    g.at("norm");
     h = g.rmsNorm(h, g.param("norm.weight", {H}), c.normEps);
     mlir::Value head = c.tieWordEmbeddings
                            ? g.param("embed_tokens.weight", {V, H})

@@ -68,6 +68,7 @@ struct T5Builder {
         g.beginFunction("encode", {{"input_ids", g.i64({kDyn, kDyn})},
                                    {"attention_mask", g.i64({kDyn, kDyn})}});
     mlir::Value ids = args[0], mask = args[1];
+    g.at("encoder.embed_tokens");
     mlir::Value h = g.embedding(sharedEmbedding(), ids);
     mlir::Value positions = g.iota(ids, 1);
     mlir::Value bias = g.relativePositionBias(
@@ -75,6 +76,7 @@ struct T5Builder {
         c.relativeBuckets, c.relativeMaxDistance);
     for (int64_t l = 0; l < c.numLayers; ++l) {
       std::string p = "encoder.block." + std::to_string(l) + ".layer.";
+      g.at("encoder.block." + std::to_string(l));
       mlir::Value x = norm(h, p + "0.layer_norm");
       std::string a = p + "0.SelfAttention.";
       auto o = options(MaskKind::Padding);
@@ -87,6 +89,7 @@ struct T5Builder {
       h = proj(attention, a + "o", D, inner, h);
       h = feedForward(h, p + "1.");
     }
+    g.at("encoder.final_layer_norm");
     g.endFunction(
         {{"encoder_last_hidden_state", norm(h, "encoder.final_layer_norm")}});
   }
@@ -106,6 +109,7 @@ struct T5Builder {
     auto args = g.beginFunction("decode", inputs);
     mlir::Value ids = args[0], encoder = args[1], mask = args[2],
                 positions = args[3];
+    g.at("decoder.embed_tokens");
     mlir::Value h = g.embedding(sharedEmbedding(), ids);
     // The decoder steps all sequences together: query positions are
     // positions[0] + s; keys are every cache row.
@@ -118,6 +122,7 @@ struct T5Builder {
     std::vector<std::pair<std::string, mlir::Value>> caches;
     for (int64_t l = 0; l < c.numDecoderLayers; ++l) {
       std::string p = "decoder.block." + std::to_string(l) + ".layer.";
+      g.at("decoder.block." + std::to_string(l));
       mlir::Value x = norm(h, p + "0.layer_norm");
       std::string a = p + "0.SelfAttention.";
       auto self = decoderAttention(c, args, l, /*firstCache=*/4, positions);
@@ -141,6 +146,7 @@ struct T5Builder {
       h = proj(crossOut, e + "o", D, inner, h);
       h = feedForward(h, p + "2.");
     }
+    g.at("decoder.final_layer_norm");
     h = norm(h, "decoder.final_layer_norm");
     if (c.scaleDecoderOutputs)
       h = g.mul(h, g.scalar(std::pow(static_cast<double>(D), -0.5)));

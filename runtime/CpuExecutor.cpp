@@ -7,6 +7,7 @@
 #include "runtime/Blas.h"
 #include "runtime/CallBinding.h"
 #include "runtime/DimExpr.h"
+#include "runtime/Executor.h"
 #include "runtime/HostWeights.h"
 #include "runtime/ManifestChecks.h"
 #include "runtime/Norm.h"

@@ -8,6 +8,7 @@
 #include "runtime/CudaDriver.h"
 #include "runtime/CudaLaunch.h"
 #include "runtime/DimExpr.h"
+#include "runtime/Executor.h"
 #include "runtime/HostWeights.h"
 #include "runtime/ManifestChecks.h"
 #include "runtime/StepPlan.h"

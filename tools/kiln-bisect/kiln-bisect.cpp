@@ -28,8 +28,8 @@ static cl::OptionCategory bisectOptions("kiln-bisect options");
 static cl::opt<std::string> modelDir(cl::cat(bisectOptions), cl::Positional,
                                      cl::Required,
                                      cl::desc("<hugging face model folder>"));
-static cl::opt<std::string> artifactPath(cl::cat(bisectOptions),
-                                         cl::Positional, cl::Required,
+static cl::opt<std::string> artifactPath(cl::cat(bisectOptions), cl::Positional,
+                                         cl::Required,
                                          cl::desc("<model.kiln>"));
 static cl::opt<std::string>
     inputIds(cl::cat(bisectOptions), "input-ids", cl::Required,
