@@ -34,7 +34,7 @@ inline constexpr char kArtifactMagic[8] = {'K', 'I', 'L', 'N',
                                            'A', 'R', 'T', '\0'};
 /// The format this runtime writes, the newest it reads, and the oldest (3:
 /// arguments and results carry their role).
-inline constexpr uint32_t kArtifactVersion = 3;
+inline constexpr uint32_t kArtifactVersion = 4;
 inline constexpr uint32_t kOldestArtifactVersion = 3;
 
 /// Whether an argument or result is one of the kv caches.

@@ -411,18 +411,35 @@ absl::Status OpEvaluator::evalParam(ParamOp op) {
   std::string name = op.getName().str();
   auto &cached = in_.params_[name];
   if (!cached) {
-    auto view = in_.weights_.get(name);
-    if (!view.ok())
-      return error(std::string(view.status().message()));
     auto type = cast<RankedTensorType>(op.getType());
-    if (llvm::ArrayRef<int64_t>((*view)->shape) != type.getShape())
-      return error(absl::StrCat("tensor '", name, "' has shape ",
-                                formatShape((*view)->shape), ", the IR says ",
-                                formatShape(Shape(type.getShape()))));
     Tensor t;
-    t.shape = (*view)->shape;
-    t.values = (*view)->toDouble();
+    t.shape = Shape(type.getShape());
     t.elementType = type.getElementType();
+    // A merged weight is its parts one after another along dim 0.
+    std::vector<std::string> sources = {name};
+    if (auto parts = op.getParts())
+      sources.assign(parts->getAsValueRange<StringAttr>().begin(),
+                     parts->getAsValueRange<StringAttr>().end());
+    int64_t rows = 0;
+    for (const std::string &source : sources) {
+      auto view = in_.weights_.get(source);
+      if (!view.ok())
+        return error(std::string(view.status().message()));
+      Shape shape = (*view)->shape;
+      Shape expected(type.getShape());
+      if (!shape.empty() && !expected.empty() && sources.size() > 1)
+        expected[0] = shape[0];
+      if (shape != expected)
+        return error(absl::StrCat("tensor '", source, "' has shape ",
+                                  formatShape(shape), ", the IR says ",
+                                  formatShape(expected)));
+      std::vector<double> values = (*view)->toDouble();
+      t.values.insert(t.values.end(), values.begin(), values.end());
+      rows += shape.empty() ? 1 : shape[0];
+    }
+    if (sources.size() > 1 && rows != type.getDimSize(0))
+      return error(absl::StrCat("the parts of '", name, "' have ", rows,
+                                " rows, the IR says ", type.getDimSize(0)));
     cached = std::make_shared<const Tensor>(std::move(t));
   }
   values_[op.getResult()] = cached;

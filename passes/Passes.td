@@ -38,6 +38,22 @@ def KilnDecompose : Pass<"kiln-decompose"> {
   ];
 }
 
+def KilnMergeProjections : Pass<"kiln-merge-projections"> {
+  let summary = "Sibling projections of one input into one gemm";
+  let description = [{
+    `kiln.linear` ops that read the same input with `out_in` weights
+    straight from the checkpoint, no residual and no activation (a layer's
+    q, k and v projections; gate and up of a SwiGLU MLP; T5's
+    cross-attention k and v) become one gemm over their weights
+    concatenated along the output dim (a `kiln.param` with `parts`, which
+    the exporter concatenates once, or the runtime at load with external
+    weights), each original result a slice of its output. Fewer, larger
+    gemms: at batch 1 every gemm is a latency-bound GEMV, so three launches
+    become one. kiln-fuse then folds the slices into the kernels that read
+    them.
+  }];
+}
+
 def KilnFuse : Pass<"kiln-fuse"> {
   let summary = "Group elementwise and index-map chains into kiln.fused "
                 "regions, each one kernel";

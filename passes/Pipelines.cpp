@@ -26,8 +26,10 @@ void buildKilnStepListPipeline(mlir::OpPassManager &pm,
   pm.addPass(createKilnDecompose(decompose));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
-  if (options.fuse)
+  if (options.fuse) {
+    pm.addPass(createKilnMergeProjections());
     pm.addPass(createKilnFuse());
+  }
   pm.addPass(createKilnOutlineKernels());
   KilnPlanMemoryOptions plan;
   plan.maxBatch = options.maxBatch;

@@ -77,43 +77,84 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
       KILN_ASSIGN_OR_RETURN(auto opened, WeightStore::openFolder(weightsDir));
       hw->store_ = std::move(opened);
     }
-    auto view = hw->store_->get(w.source);
-    if (!view.ok())
-      return fieldError("weights",
-                        absl::StrCat(weightsDir, ": ", view.status().message(),
-                                     " (the artifact needs it)"),
-                        absl::StatusCode::kNotFound);
-    const TensorView &t = **view;
-    auto mismatch = [&](const std::string &what) {
-      return fieldError("weights",
-                        absl::StrCat(weightsDir, ": tensor '", w.source, "' ",
-                                     what, "; these are not the weights ",
-                                     artifact.path(), " was compiled with"));
+    // The checkpoint tensors it is made of: its source, or the parts a
+    // merged projection concatenates along dim 0.
+    struct Source {
+      std::string name, dtype;
+      uint64_t hash;
+      std::vector<int64_t> shape;
     };
-    if (t.shape != w.shape)
-      return mismatch(absl::StrCat("has shape ", formatDims(t.shape),
-                                   ", the artifact expects ",
-                                   formatDims(w.shape)));
-    if (w.source_dtype != kiln::dtypeName(t.dtype))
-      return mismatch(absl::StrCat("is ", kiln::dtypeName(t.dtype),
-                                   ", the artifact expects ", w.source_dtype));
-    if (checksum(t.data, t.bytes) != w.source_hash)
-      return mismatch("has different contents (hash mismatch)");
+    std::vector<Source> sources;
+    if (!w.parts.empty()) {
+      // Each part a positive share of dim 0, together all of it (checked
+      // without overflow on damaged counts).
+      int64_t rows = 0;
+      bool fits = !w.shape.empty();
+      for (const auto &part : w.parts) {
+        fits = fits && part->rows > 0 && part->rows <= w.shape[0] - rows;
+        if (fits)
+          rows += part->rows;
+      }
+      if (!fits || rows != w.shape[0])
+        return error(absl::StrCat("damaged: the parts of weight '", w.name,
+                                  "' do not make its shape"));
+    }
+    if (w.parts.empty()) {
+      sources.push_back({w.source, w.source_dtype, w.source_hash, w.shape});
+    } else {
+      for (const auto &part : w.parts) {
+        std::vector<int64_t> shape = w.shape;
+        shape[0] = part->rows;
+        sources.push_back(
+            {part->source, part->source_dtype, part->source_hash, shape});
+      }
+    }
+    std::vector<const TensorView *> views;
+    for (const Source &source : sources) {
+      auto view = hw->store_->get(source.name);
+      if (!view.ok())
+        return fieldError("weights",
+                          absl::StrCat(weightsDir, ": ",
+                                       view.status().message(),
+                                       " (the artifact needs it)"),
+                          absl::StatusCode::kNotFound);
+      const TensorView &t = **view;
+      auto mismatch = [&](const std::string &what) {
+        return fieldError(
+            "weights", absl::StrCat(weightsDir, ": tensor '", source.name, "' ",
+                                    what, "; these are not the weights ",
+                                    artifact.path(), " was compiled with"));
+      };
+      if (t.shape != source.shape)
+        return mismatch(absl::StrCat("has shape ", formatDims(t.shape),
+                                     ", the artifact expects ",
+                                     formatDims(source.shape)));
+      if (source.dtype != kiln::dtypeName(t.dtype))
+        return mismatch(absl::StrCat("is ", kiln::dtypeName(t.dtype),
+                                     ", the artifact expects ", source.dtype));
+      if (checksum(t.data, t.bytes) != source.hash)
+        return mismatch("has different contents (hash mismatch)");
+      views.push_back(&t);
+    }
     if (half) {
       std::vector<uint16_t> &narrow = hw->ownedHalf_[i];
-      for (float x : t.toFloat())
-        narrow.push_back(w.dtype == DType::BF16 ? floatToBf16(x)
-                                                : floatToHalf(x));
+      for (const TensorView *t : views)
+        for (float x : t->toFloat())
+          narrow.push_back(w.dtype == DType::BF16 ? floatToBf16(x)
+                                                  : floatToHalf(x));
       hw->data_[i] = reinterpret_cast<const uint8_t *>(narrow.data());
       if (widen)
         widened(narrow.data());
       continue;
     }
-    if (t.dtype == kiln::DType::F32 &&
-        reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0) {
-      hw->data_[i] = t.data;
+    if (views.size() == 1 && views[0]->dtype == kiln::DType::F32 &&
+        reinterpret_cast<uintptr_t>(views[0]->data) % alignof(float) == 0) {
+      hw->data_[i] = views[0]->data;
     } else {
-      hw->owned_[i] = t.toFloat();
+      for (const TensorView *t : views) {
+        std::vector<float> values = t->toFloat();
+        hw->owned_[i].insert(hw->owned_[i].end(), values.begin(), values.end());
+      }
       hw->data_[i] = reinterpret_cast<const uint8_t *>(hw->owned_[i].data());
     }
   }

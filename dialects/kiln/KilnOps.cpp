@@ -196,6 +196,13 @@ LogicalResult ParamOp::verify() {
   if (!getType().hasStaticShape())
     return emitOpError("parameter '")
            << getName() << "' must have a static shape, got " << getType();
+  if (auto parts = getParts()) {
+    if (parts->empty() || getType().getRank() == 0)
+      return emitOpError("parts must name at least one tensor of rank >= 1");
+    for (Attribute part : *parts)
+      if (cast<StringAttr>(part).getValue().empty())
+        return emitOpError("needs non-empty part names");
+  }
   return success();
 }
 

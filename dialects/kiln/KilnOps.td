@@ -29,15 +29,25 @@ def Kiln_ParamOp : Kiln_Op<"param"> {
   let summary = "a model weight, by its checkpoint name";
   let description = [{
     Refers to a weight by the name it has in the checkpoint and in the
-    checkpoint's own layout; the bytes stay in the safetensors file.
+    checkpoint's own layout; the bytes stay in the safetensors file. With
+    `parts`, the weight is those checkpoint tensors concatenated along dim
+    0 (projections merged by kiln-merge-projections), and `name` is the
+    merged weight's own name.
 
     ```mlir
     %w = kiln.param "h.0.attn.c_attn.weight" : tensor<768x2304xf32>
+    %qkv = kiln.param "layers.0.qkv.weight" parts ["layers.0.q.weight", "layers.0.k.weight", "layers.0.v.weight"] : tensor<1536x768xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name, OptionalAttr<StrArrayAttr>:$parts);
   let results = (outs Kiln_NumericTensor:$result);
-  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let assemblyFormat = "$name (`parts` $parts^)? attr-dict `:` type($result)";
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$type, "::llvm::StringRef":$name), [{
+      build($_builder, $_state, type, $_builder.getStringAttr(name),
+            ::mlir::ArrayAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

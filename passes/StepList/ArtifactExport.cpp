@@ -151,46 +151,85 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
   std::string name = op.getName().str();
   if (auto it = slots_.find(name); it != slots_.end())
     return it->second;
-  auto view = weights_.get(name);
-  if (!view.ok()) {
-    (void)fail(op, std::string(view.status().message()));
-    return failure();
-  }
-  const TensorView &t = **view;
   auto type = cast<RankedTensorType>(op.getType());
   if (!type.getElementType().isF32()) {
     (void)fail(op, "only f32 weights can be packed so far");
     return failure();
   }
-  if (t.shape !=
-      std::vector<int64_t>(type.getShape().begin(), type.getShape().end())) {
-    (void)fail(op, "tensor '" + name + "' does not have the IR's shape");
+  // The checkpoint tensors it is made of: itself, or the parts a merged
+  // projection concatenates along dim 0.
+  std::vector<std::string> sources = {name};
+  if (auto parts = op.getParts())
+    sources.assign(parts->getAsValueRange<StringAttr>().begin(),
+                   parts->getAsValueRange<StringAttr>().end());
+  const bool merged = op.getParts().has_value();
+  std::vector<const TensorView *> views;
+  int64_t rows = 0;
+  for (const std::string &source : sources) {
+    auto view = weights_.get(source);
+    if (!view.ok()) {
+      (void)fail(op, std::string(view.status().message()));
+      return failure();
+    }
+    std::vector<int64_t> expected(type.getShape().begin(),
+                                  type.getShape().end());
+    if (merged && !expected.empty())
+      expected[0] = (*view)->shape.empty() ? -1 : (*view)->shape[0];
+    if ((*view)->shape != expected) {
+      (void)fail(op, "tensor '" + source + "' does not have the IR's shape");
+      return failure();
+    }
+    rows += expected.empty() ? 1 : expected[0];
+    views.push_back(*view);
+  }
+  if (merged && rows != type.getDimSize(0)) {
+    (void)fail(op, "the parts of '" + name + "' do not add up to its rows");
     return failure();
   }
   auto w = std::make_unique<art::WeightT>();
   w->name = name;
   w->dtype = art::DType::F32;
-  w->shape = t.shape;
-  w->source = name;
-  w->source_dtype = dtypeName(t.dtype);
-  w->source_hash = kiln::checksum(t.data, t.bytes);
+  w->shape.assign(type.getShape().begin(), type.getShape().end());
+  if (merged) {
+    for (auto [source, view] : llvm::zip(sources, views)) {
+      auto part = std::make_unique<art::WeightPartT>();
+      part->source = source;
+      part->source_dtype = dtypeName(view->dtype);
+      part->source_hash = kiln::checksum(view->data, view->bytes);
+      part->rows = view->shape.empty() ? 1 : view->shape[0];
+      w->parts.push_back(std::move(part));
+    }
+  } else {
+    w->source = name;
+    w->source_dtype = dtypeName(views[0]->dtype);
+    w->source_hash = kiln::checksum(views[0]->data, views[0]->bytes);
+  }
   // A weight only gemms read is stored in --gemm-dtype; the rest in f32.
   bool half = options_.gemmDtype != "f32" && gemmOnly_.count(name);
   bool bf16 = options_.gemmDtype == "bf16";
   if (half)
     w->dtype = bf16 ? art::DType::BF16 : art::DType::F16;
-  int64_t bytes = t.numElements() * (half ? 2 : 4);
+  int64_t elements = type.getNumElements();
+  int64_t bytes = elements * (half ? 2 : 4);
   weightBytes_ += bytes;
   if (!options_.externalWeights) {
     if (half) {
-      auto narrowed =
-          std::make_shared<std::vector<uint16_t>>(narrowWeight(t, bf16));
+      auto narrowed = std::make_shared<std::vector<uint16_t>>();
+      narrowed->reserve(elements);
+      for (const TensorView *view : views)
+        for (uint16_t x : narrowWeight(*view, bf16))
+          narrowed->push_back(x);
       w->blob = writer_.addBlob(art::BlobKind::Weight, narrowed->data(), bytes,
                                 narrowed);
-    } else if (t.dtype == DType::F32) {
-      w->blob = writer_.addBlob(art::BlobKind::Weight, t.data, t.bytes);
+    } else if (!merged && views[0]->dtype == DType::F32) {
+      w->blob = writer_.addBlob(art::BlobKind::Weight, views[0]->data,
+                                views[0]->bytes);
     } else {
-      auto converted = std::make_shared<std::vector<float>>(t.toFloat());
+      auto converted = std::make_shared<std::vector<float>>();
+      converted->reserve(elements);
+      for (const TensorView *view : views)
+        for (float x : view->toFloat())
+          converted->push_back(x);
       w->blob = writer_.addBlob(art::BlobKind::Weight, converted->data(), bytes,
                                 converted);
     }

@@ -744,3 +744,11 @@ func.func @relative_bias_positions(%t: tensor<32x8xf32>, %p: tensor<?x?xi64>, %k
       : tensor<32x8xf32>, tensor<?x?xi64>, tensor<?xi64> -> tensor<1x8x?x?xf32>
   return
 }
+
+// -----
+
+func.func @param_parts_empty() -> tensor<4x8xf32> {
+  // expected-error @+1 {{'kiln.param' op parts must name at least one tensor of rank >= 1}}
+  %w = kiln.param "merged" parts [] : tensor<4x8xf32>
+  return %w : tensor<4x8xf32>
+}
