@@ -38,6 +38,22 @@ def KilnDecompose : Pass<"kiln-decompose"> {
   ];
 }
 
+def KilnMatchAttention : Pass<"kiln-match-attention"> {
+  let summary = "Attention written out as ops back into kiln.attention";
+  let description = [{
+    Finds softmax(scale * Q K^T [+ bias] [+ padding mask] [causal mask]) V
+    with the heads split out of [B, S, H*D] (reshape, transpose [0, 2, 1,
+    3], the grouping reshapes of grouped-query attention) and packed back,
+    as kiln-decompose writes it, and replaces it with one `kiln.attention` (num_heads and num_kv_heads
+    from the shapes, the scale from the constant, the mask kind from the
+    masks found), so it runs as the attention step instead of a dozen
+    kernels and two batched matmuls. Matched: multi-head and grouped-query,
+    no mask, causal, padding (BERT's (1 - mask) * lowest) and their
+    combination, an additive bias (T5). Not matched yet: attention over a
+    kv cache (cache writes and offset causal masks).
+  }];
+}
+
 def KilnMergeProjections : Pass<"kiln-merge-projections"> {
   let summary = "Sibling projections of one input into one gemm";
   let description = [{

@@ -27,6 +27,7 @@ void buildKilnStepListPipeline(mlir::OpPassManager &pm,
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
   if (options.fuse) {
+    pm.addPass(createKilnMatchAttention());
     pm.addPass(createKilnMergeProjections());
     pm.addPass(createKilnFuse());
   }

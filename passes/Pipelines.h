@@ -64,14 +64,16 @@ struct KilnStepListOptions
       llvm::cl::desc("largest sequence (and cache) length the plan serves"),
       llvm::cl::init(128)};
   Option<bool> fuse{*this, "fuse",
-                    llvm::cl::desc("run kiln-merge-projections and kiln-fuse "
+                    llvm::cl::desc("run kiln-match-attention, "
+                                   "kiln-merge-projections and kiln-fuse "
                                    "(kilnc -O1, the default)"),
                     llvm::cl::init(true)};
 };
 
 /// kiln graph -> step list with an arena plan: --kiln-decompose
 /// (keep-attention, keep-linear), --canonicalize, --cse,
-/// --kiln-merge-projections and --kiln-fuse (unless fuse=0),
+/// --kiln-match-attention, --kiln-merge-projections and --kiln-fuse
+/// (unless fuse=0),
 /// --kiln-outline-kernels, --kiln-plan-memory.
 void buildKilnStepListPipeline(mlir::OpPassManager &pm,
                                const KilnStepListOptions &options);
