@@ -8,6 +8,7 @@
 #include "frontend/Interpreter.h"
 #include "passes/Pipelines.h"
 #include "passes/Registration.h"
+#include "runtime/StepProfile.h"
 #include "support/Status.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -247,10 +248,7 @@ absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
     const artifact::StepT &step = *entry->steps[i];
     StepError e;
     e.index = i;
-    e.kind = step.kind == StepKind::Kernel ? m.kernels[step.kernel]->name
-             : step.kind == StepKind::Gemm ? "gemm"
-             : step.kind == StepKind::Norm ? "norm"
-                                           : "attention";
+    e.kind = rt::stepName(m, step);
     e.ops = opsOf(ops[i]);
     e.location = step.location;
     for (size_t r = 0; r < got[i].size() && r < want[i].size(); ++r) {

@@ -7,11 +7,11 @@
 #include "runtime/Blas.h"
 #include "runtime/CallBinding.h"
 #include "runtime/DimExpr.h"
-#include "runtime/Executor.h"
 #include "runtime/HostWeights.h"
 #include "runtime/ManifestChecks.h"
 #include "runtime/Norm.h"
 #include "runtime/StepPlan.h"
+#include "runtime/StepProfile.h"
 #include "runtime/Tensor.h"
 #include "runtime/ThreadPool.h"
 #include "support/Status.h"
@@ -67,7 +67,7 @@ struct CpuExecutor::Impl {
   int64_t arenaBytes = 0;
   std::map<std::string, CacheSlot> caches;
   bool profiling = false;
-  std::map<std::string, StepProfile> profile;
+  StepProfiles profile;
   StepHook stepHook;
 
   Impl(const Artifact &a, int threads)
@@ -244,16 +244,9 @@ CpuExecutor::Impl::run(const EntryT &entry,
   using Clock = std::chrono::steady_clock;
   Clock::time_point stepStart;
   auto account = [&](const StepT &step) {
-    const std::string &name =
-        step.kind == StepKind::Kernel ? m.kernels[step.kernel]->name
-        : step.kind == StepKind::Gemm ? std::string("gemm")
-        : step.kind == StepKind::Norm ? std::string("norm")
-                                      : std::string("attention");
-    StepProfile &p = profile[name];
-    p.name = name;
-    ++p.calls;
-    p.seconds +=
-        std::chrono::duration<double>(Clock::now() - stepStart).count();
+    profile.add(
+        stepName(m, step),
+        std::chrono::duration<double>(Clock::now() - stepStart).count());
   };
   for (const auto &stepPtr : entry.steps) {
     const StepT &step = *stepPtr;
@@ -407,14 +400,7 @@ CpuExecutor::run(const std::string &entry,
 }
 
 std::vector<StepProfile> CpuExecutor::profile() const {
-  std::vector<StepProfile> out;
-  for (const auto &[name, p] : impl_->profile)
-    out.push_back(p);
-  std::sort(out.begin(), out.end(),
-            [](const StepProfile &a, const StepProfile &b) {
-              return a.seconds > b.seconds;
-            });
-  return out;
+  return impl_->profile.byTime();
 }
 
 int CpuExecutor::threads() const { return impl_->pool.threads(); }

@@ -17,6 +17,7 @@
 
 #include "artifact/Artifact.h"
 #include "runtime/Executor.h"
+#include "runtime/StepProfile.h"
 #include "runtime/Tensor.h"
 
 #include <functional>

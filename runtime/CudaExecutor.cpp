@@ -8,10 +8,10 @@
 #include "runtime/CudaDriver.h"
 #include "runtime/CudaLaunch.h"
 #include "runtime/DimExpr.h"
-#include "runtime/Executor.h"
 #include "runtime/HostWeights.h"
 #include "runtime/ManifestChecks.h"
 #include "runtime/StepPlan.h"
+#include "runtime/StepProfile.h"
 #include "runtime/Tensor.h"
 #include "support/Status.h"
 
@@ -89,7 +89,7 @@ struct CudaExecutor::DeviceState {
   /// With profiling: one event before each step and one after the last.
   bool profiling = false;
   std::vector<CUevent> stepEvents;
-  std::map<std::string, StepProfile> profile;
+  StepProfiles profile;
   double deviceSeconds = 0;
   CUmodule kernelsModule = nullptr, ownModule = nullptr;
   std::vector<CUfunction> generatedKernels;    // the artifact's, by index
@@ -537,15 +537,7 @@ absl::Status CudaExecutor::DeviceState::accountSteps(const EntryT &entry) {
     KILN_RETURN_IF_ERROR(
         check(api.eventElapsedTime(&ms, stepEvents[i], stepEvents[i + 1]),
               "cuEventElapsedTime"));
-    const std::string name =
-        step.kind == StepKind::Kernel ? manifest.kernels[step.kernel]->name
-        : step.kind == StepKind::Gemm ? std::string("gemm")
-        : step.kind == StepKind::Norm ? std::string("norm")
-                                      : std::string("attention");
-    StepProfile &p = profile[name];
-    p.name = name;
-    ++p.calls;
-    p.seconds += ms / 1e3;
+    profile.add(stepName(manifest, step), ms / 1e3);
   }
   return absl::OkStatus();
 }
@@ -741,14 +733,7 @@ int64_t CudaExecutor::arenaBytes() const { return state_->arenaBytes; }
 const CudaStats &CudaExecutor::stats() const { return state_->stats; }
 double CudaExecutor::deviceSeconds() const { return state_->deviceSeconds; }
 std::vector<StepProfile> CudaExecutor::profile() const {
-  std::vector<StepProfile> out;
-  for (const auto &[name, p] : state_->profile)
-    out.push_back(p);
-  std::sort(out.begin(), out.end(),
-            [](const StepProfile &a, const StepProfile &b) {
-              return a.seconds > b.seconds;
-            });
-  return out;
+  return state_->profile.byTime();
 }
 
 std::string CudaExecutor::gemmLibrary() const {

@@ -22,6 +22,7 @@
 
 #include "artifact/Artifact.h"
 #include "runtime/Executor.h"
+#include "runtime/StepProfile.h"
 
 #include <functional>
 #include <memory>

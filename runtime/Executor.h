@@ -17,14 +17,6 @@
 
 namespace kiln::rt {
 
-/// Time spent per step kind and per kernel, summed over calls (wall time
-/// on the CPU, CUDA events around each step on a GPU).
-struct StepProfile {
-  std::string name; // "gemm", "attention", "norm" or the kernel's name
-  int64_t calls = 0;
-  double seconds = 0;
-};
-
 class Executor {
 public:
   virtual ~Executor() = default;

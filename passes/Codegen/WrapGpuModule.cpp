@@ -26,11 +26,15 @@ struct KilnWrapGpuModulePass
     ModuleOp module = getOperation();
     MLIRContext *context = &getContext();
     // Parsed rather than built, so the attribute's defaults (triple, O
-    // level) stay upstream's.
-    Attribute target =
-        parseAttribute("#nvvm.target<O = 3, chip = \"" + chip +
-                           "\", features = \"" + features + "\">",
-                       context);
+    // level) stay upstream's; a quote or backslash would end the string.
+    auto quotable = [](const std::string &s) {
+      return s.find_first_of("\"\\") == std::string::npos;
+    };
+    Attribute target;
+    if (quotable(chip) && quotable(features))
+      target = parseAttribute("#nvvm.target<O = 3, chip = \"" + chip +
+                                  "\", features = \"" + features + "\">",
+                              context);
     if (!target) {
       module.emitError() << "cannot make an NVVM target for chip '" << chip
                          << "' and features '" << features << "'";

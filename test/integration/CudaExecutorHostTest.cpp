@@ -369,6 +369,25 @@ rt::CudaOptions fakeDeviceOptions() {
   return options;
 }
 
+/// `fixture` compiled for the fake device (--target cuda with
+/// `gemmDtype`), with the generated kernels the fake device runs loaded
+/// from the CPU build through the CUDA lowering; null (the failure
+/// reported) when either cannot be had.
+std::unique_ptr<kiln::Artifact>
+openOnFakeDevice(const std::string &fixture,
+                 const std::string &gemmDtype = "f32") {
+  auto cuda = kiln::Artifact::open(compile(fixture, gemmDtype, 0));
+  auto cpu = kiln::Artifact::open(compile(fixture, "f32", 3));
+  EXPECT_TRUE(cuda.ok()) << cuda.status();
+  EXPECT_TRUE(cpu.ok()) << cpu.status();
+  if (!cuda.ok() || !cpu.ok())
+    return nullptr;
+  loadDeviceKernels(**cpu);
+  if (!kernelLibrary)
+    return nullptr;
+  return std::move(*cuda);
+}
+
 /// `gemmDtype`: kilnc --gemm-dtype; with bf16/f16 the outputs must agree
 /// within 2e-2 and the generated ids are not compared (rounding moves near
 /// ties). `syncSteps`: CudaOptions::syncSteps (no graphs then).
@@ -378,15 +397,8 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
                bool syncSteps = false, bool throughCublasLt = false) {
   const bool exact = gemmDtype == "f32";
   epilogueLaunches = 0;
-  std::string cudaPath = compile(fixture, gemmDtype, 0);
-  std::string cpuPath = compile(fixture, "f32", 3);
-  ASSERT_FALSE(cudaPath.empty() || cpuPath.empty());
-  auto cuda = kiln::Artifact::open(cudaPath);
-  auto cpu = kiln::Artifact::open(cpuPath);
-  ASSERT_TRUE(cuda.ok() && cpu.ok());
-
-  loadDeviceKernels(**cpu);
-  if (!kernelLibrary)
+  std::unique_ptr<kiln::Artifact> cuda = openOnFakeDevice(fixture, gemmDtype);
+  if (!cuda)
     return;
   rt::CudaOptions options = fakeDeviceOptions();
   options.syncSteps = syncSteps;
@@ -409,32 +421,21 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
   } else {
     options.gemm = hostGemm;
   }
-  auto executor = rt::CudaExecutor::create(**cuda, options);
+  auto executor = rt::CudaExecutor::create(*cuda, options);
   ASSERT_TRUE(executor.ok()) << executor.status();
-  auto model = kiln::fromArtifact((*cuda)->manifest().model.get());
+  auto model = kiln::fromArtifact(cuda->manifest().model.get());
   ASSERT_TRUE(model.ok());
 
   fs::path dir = fs::path(KILN_GOLDEN_DIR) / fixture;
   auto golden = kiln::readJsonObject((dir / "golden.json").string());
   ASSERT_TRUE(golden.ok());
-  auto lengths = (*golden)["lengths"].get<std::vector<int64_t>>();
-  auto padded = (*golden)["input_ids"].get<std::vector<std::vector<int64_t>>>();
+  const kiln::test::GoldenInputs inputs = kiln::test::goldenInputs(*golden);
+  const auto &lengths = inputs.lengths;
   rt::Request request;
-  for (size_t b = 0; b < padded.size(); ++b)
-    request.inputIds.emplace_back(padded[b].begin(),
-                                  padded[b].begin() + lengths[b]);
-  if (golden->contains("token_type_ids")) {
-    auto t =
-        (*golden)["token_type_ids"].get<std::vector<std::vector<int64_t>>>();
-    for (size_t b = 0; b < t.size(); ++b)
-      request.tokenTypeIds.emplace_back(t[b].begin(),
-                                        t[b].begin() + lengths[b]);
-  }
-  if (golden->contains("generate")) {
-    request.maxNewTokens =
-        (*golden)["generate"]["max_new_tokens"].get<int64_t>();
-    request.ignoreEos = true;
-  }
+  request.inputIds = inputs.ids;
+  request.tokenTypeIds = inputs.tokenTypes;
+  request.maxNewTokens = inputs.newTokens;
+  request.ignoreEos = inputs.newTokens > 0;
   auto response = rt::runModel(*model, **executor, request);
   ASSERT_TRUE(response.ok()) << response.status();
   // Device time is measured per pass, apart from wall time.
@@ -493,7 +494,7 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
       asked.insert({call.epilogue, !call.cIsD});
     }
     if (fusesEpilogues) // (pointer alignment is checked by the fake)
-      EXPECT_EQ(asked, expectedEpilogues(**cuda)) << fixture;
+      EXPECT_EQ(asked, expectedEpilogues(*cuda)) << fixture;
     else // fused epilogues refused: plain products (a residual stays C)
       for (const auto &[epilogue, residual] : asked)
         EXPECT_EQ(epilogue, CUBLASLT_EPILOGUE_DEFAULT) << fixture;
@@ -516,7 +517,7 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
   bool refused = !fusesEpilogues;
   if (refused && throughCublasLt) {
     refused = false;
-    for (const auto &[epilogue, residual] : expectedEpilogues(**cuda))
+    for (const auto &[epilogue, residual] : expectedEpilogues(*cuda))
       refused |= epilogue != CUBLASLT_EPILOGUE_DEFAULT;
   }
   if (refused)
@@ -561,18 +562,15 @@ TEST_P(CudaExecutorHostTest, CuBLASLtRefusingEpiloguesFallsBackToKernels) {
 }
 
 TEST(CudaExecutorHostProfile, TimesEveryStepWithoutGraphs) {
-  auto artifact = kiln::Artifact::open(compile("gpt2_tiny", "f32", 0));
-  auto cpu = kiln::Artifact::open(compile("gpt2_tiny", "f32", 3));
-  ASSERT_TRUE(artifact.ok() && cpu.ok());
-  loadDeviceKernels(**cpu);
-  if (!kernelLibrary)
+  std::unique_ptr<kiln::Artifact> artifact = openOnFakeDevice("gpt2_tiny");
+  if (!artifact)
     return;
   rt::CudaOptions options = fakeDeviceOptions();
   options.gemm = hostGemm;
   options.profile = true;
-  auto executor = rt::CudaExecutor::create(**artifact, options);
+  auto executor = rt::CudaExecutor::create(*artifact, options);
   ASSERT_TRUE(executor.ok()) << executor.status();
-  auto model = kiln::fromArtifact((*artifact)->manifest().model.get());
+  auto model = kiln::fromArtifact(artifact->manifest().model.get());
   ASSERT_TRUE(model.ok());
   rt::Request request;
   request.inputIds = {{79, 13, 27}};
@@ -584,7 +582,7 @@ TEST(CudaExecutorHostProfile, TimesEveryStepWithoutGraphs) {
   // the third new token is sampled from the second decode's logits), and
   // profiling runs no graph.
   int64_t steps = 0;
-  for (const auto &e : (*artifact)->manifest().entries)
+  for (const auto &e : artifact->manifest().entries)
     steps +=
         static_cast<int64_t>(e->steps.size()) * (e->name == "prefill" ? 1 : 2);
   int64_t calls = 0;
@@ -601,15 +599,12 @@ TEST(CudaExecutorHostProfile, TimesEveryStepWithoutGraphs) {
 }
 
 TEST(CudaExecutorHostErrors, NamesACuBLASLtThatCannotOpen) {
-  auto artifact = kiln::Artifact::open(compile("gpt2_tiny", "f32", 0));
-  auto cpu = kiln::Artifact::open(compile("gpt2_tiny", "f32", 3));
-  ASSERT_TRUE(artifact.ok() && cpu.ok());
-  loadDeviceKernels(**cpu);
-  if (!kernelLibrary)
+  std::unique_ptr<kiln::Artifact> artifact = openOnFakeDevice("gpt2_tiny");
+  if (!artifact)
     return;
   rt::CudaOptions options = fakeDeviceOptions();
   options.cublasLt = "/nonexistent/libcublasLt.so.13";
-  auto executor = rt::CudaExecutor::create(**artifact, options);
+  auto executor = rt::CudaExecutor::create(*artifact, options);
   dlclose(kernelLibrary);
   ASSERT_FALSE(executor.ok());
   EXPECT_NE(executor.status().message().find(

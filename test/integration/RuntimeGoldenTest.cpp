@@ -95,19 +95,11 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
   auto goldenJson = kiln::readJsonObject((dir / "golden.json").string());
   ASSERT_TRUE(goldenJson.ok()) << goldenJson.status();
   Json &golden = *goldenJson;
-  auto lengths = golden["lengths"].get<std::vector<int64_t>>();
-  auto padded = golden["input_ids"].get<std::vector<std::vector<int64_t>>>();
-  std::vector<std::vector<int64_t>> ids, types;
-  for (size_t b = 0; b < padded.size(); ++b)
-    ids.emplace_back(padded[b].begin(), padded[b].begin() + lengths[b]);
-  if (golden.contains("token_type_ids")) {
-    auto t = golden["token_type_ids"].get<std::vector<std::vector<int64_t>>>();
-    for (size_t b = 0; b < t.size(); ++b)
-      types.emplace_back(t[b].begin(), t[b].begin() + lengths[b]);
-  }
-  int64_t newTokens = golden.contains("generate")
-                          ? golden["generate"]["max_new_tokens"].get<int64_t>()
-                          : 0;
+  const kiln::test::GoldenInputs inputs = kiln::test::goldenInputs(golden);
+  const auto &lengths = inputs.lengths;
+  const auto &ids = inputs.ids;
+  const auto &types = inputs.tokenTypes;
+  const int64_t newTokens = inputs.newTokens;
 
   std::shared_ptr<rt::CudaDriver> cudaDriver;
   if (GetParam().kernels == Kernels::Cuda) {
@@ -122,7 +114,7 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
   // covered by the lit tests).
   kiln::CompileOptions compile;
   compile.maxBatch = 3;
-  compile.maxSeq = padded.front().size() + newTokens + 1;
+  compile.maxSeq = inputs.paddedLength + newTokens + 1;
   if (GetParam().kernels == Kernels::GpuEmulated)
     compile.emulateGpuThreads = 3;
   if (GetParam().kernels == Kernels::Cuda)
@@ -168,7 +160,7 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
   auto gaps = newTokens ? golden["generate"]["top2_gaps"]
                               .get<std::vector<std::vector<double>>>()
                         : std::vector<std::vector<double>>();
-  int64_t paddedLength = padded.front().size();
+  const int64_t paddedLength = inputs.paddedLength;
 
   // `rows[r]` is the fixture sequence batch row r holds.
   auto check = [&](const std::vector<size_t> &rows) {
@@ -373,6 +365,50 @@ std::string firstError(const std::string &path) {
   return response.ok() ? "" : std::string(response.status().message());
 }
 
+/// A merged weight (Llama's q/k/v) whose parts do not make its shape is
+/// refused at load, before any tensor is read into it.
+TEST(DamagedStepsTest, MergedWeightPartsMustMakeTheShape) {
+  namespace art = kiln::artifact;
+  kiln::CompileOptions compile;
+  compile.maxBatch = 2;
+  compile.maxSeq = 16;
+  compile.externalWeights = true;
+  auto good = kiln::test::compiledFixture("llama_gqa", compile);
+  ASSERT_TRUE(good.ok()) << good.status();
+  const std::string weights = std::string(KILN_GOLDEN_DIR) + "/llama_gqa";
+  const std::string bad = *good + ".bad";
+  auto load = [&](const std::string &path) -> std::string {
+    auto artifact = kiln::Artifact::open(path);
+    if (!artifact.ok())
+      return std::string(artifact.status().message());
+    rt::CpuOptions options;
+    options.weightsDir = weights;
+    auto executor = rt::CpuExecutor::create(**artifact, options);
+    return executor.ok() ? "" : std::string(executor.status().message());
+  };
+  ASSERT_EQ(load(*good), "");
+  auto merged = [](art::ManifestT &m) -> art::WeightT & {
+    for (auto &w : m.weights)
+      if (!w->parts.empty())
+        return *w;
+    ADD_FAILURE() << "no merged weight";
+    return *m.weights[0];
+  };
+  for (int64_t rows : {int64_t{0}, int64_t{-5}, int64_t{1} << 62}) {
+    rewrite(*good, bad,
+            [&](art::ManifestT &m) { merged(m).parts[0]->rows = rows; });
+    EXPECT_NE(load(bad).find("do not make its shape"), std::string::npos)
+        << "rows " << rows << ": " << load(bad);
+  }
+  // A part whose tensor is not the one compiled in: its hash is checked.
+  rewrite(*good, bad,
+          [&](art::ManifestT &m) { merged(m).parts[1]->source_hash ^= 1; });
+  EXPECT_NE(load(bad).find("has different contents (hash mismatch)"),
+            std::string::npos)
+      << load(bad);
+  fs::remove(bad);
+}
+
 TEST(DamagedStepsTest, EachDamageIsOneClearError) {
   namespace art = kiln::artifact;
   std::string good = ::testing::TempDir() + "damaged-steps-" +
@@ -486,29 +522,18 @@ TEST_P(FusionTest, MatchesUnfusedBuild) {
   fs::path dir = fs::path(KILN_GOLDEN_DIR) / fixture;
   auto goldenJson = kiln::readJsonObject((dir / "golden.json").string());
   ASSERT_TRUE(goldenJson.ok()) << goldenJson.status();
-  Json &golden = *goldenJson;
-  auto lengths = golden["lengths"].get<std::vector<int64_t>>();
-  auto padded = golden["input_ids"].get<std::vector<std::vector<int64_t>>>();
+  const kiln::test::GoldenInputs inputs = kiln::test::goldenInputs(*goldenJson);
+  const auto &lengths = inputs.lengths;
   rt::Request request;
-  for (size_t b = 0; b < padded.size(); ++b)
-    request.inputIds.emplace_back(padded[b].begin(),
-                                  padded[b].begin() + lengths[b]);
-  if (golden.contains("token_type_ids")) {
-    auto t = golden["token_type_ids"].get<std::vector<std::vector<int64_t>>>();
-    for (size_t b = 0; b < t.size(); ++b)
-      request.tokenTypeIds.emplace_back(t[b].begin(),
-                                        t[b].begin() + lengths[b]);
-  }
-  request.maxNewTokens =
-      golden.contains("generate")
-          ? golden["generate"]["max_new_tokens"].get<int64_t>()
-          : 0;
+  request.inputIds = inputs.ids;
+  request.tokenTypeIds = inputs.tokenTypes;
+  request.maxNewTokens = inputs.newTokens;
   request.ignoreEos = true;
 
   auto run = [&](int64_t optLevel) -> absl::StatusOr<rt::Response> {
     kiln::CompileOptions compile;
     compile.maxBatch = 3;
-    compile.maxSeq = padded.front().size() + request.maxNewTokens + 1;
+    compile.maxSeq = inputs.paddedLength + request.maxNewTokens + 1;
     compile.optLevel = optLevel;
     if (GetParam().kernels == Kernels::GpuEmulated)
       compile.emulateGpuThreads = 3;

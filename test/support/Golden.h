@@ -9,6 +9,8 @@
 #ifndef KILN_TEST_SUPPORT_GOLDEN_H
 #define KILN_TEST_SUPPORT_GOLDEN_H
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -26,6 +28,33 @@ inline std::vector<std::string> goldenFixtureNames(const std::string &dir) {
       names.push_back(entry.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
+}
+
+/// A fixture's request, as golden.json records it: each sequence's real
+/// ids (and token types, for BERT and RoBERTa) without the padding, and
+/// how many tokens the decoders generate.
+struct GoldenInputs {
+  std::vector<std::vector<int64_t>> ids, tokenTypes;
+  std::vector<int64_t> lengths;
+  int64_t paddedLength = 0;
+  int64_t newTokens = 0;
+};
+
+inline GoldenInputs goldenInputs(const nlohmann::json &golden) {
+  GoldenInputs in;
+  in.lengths = golden["lengths"].get<std::vector<int64_t>>();
+  auto padded = golden["input_ids"].get<std::vector<std::vector<int64_t>>>();
+  in.paddedLength = padded.empty() ? 0 : padded.front().size();
+  for (size_t b = 0; b < padded.size(); ++b)
+    in.ids.emplace_back(padded[b].begin(), padded[b].begin() + in.lengths[b]);
+  if (golden.contains("token_type_ids")) {
+    auto t = golden["token_type_ids"].get<std::vector<std::vector<int64_t>>>();
+    for (size_t b = 0; b < t.size(); ++b)
+      in.tokenTypes.emplace_back(t[b].begin(), t[b].begin() + in.lengths[b]);
+  }
+  if (golden.contains("generate"))
+    in.newTokens = golden["generate"]["max_new_tokens"].get<int64_t>();
+  return in;
 }
 
 /// ||got - expected|| / ||expected|| over row-major arrays of `shape`. When

@@ -752,3 +752,11 @@ func.func @param_parts_empty() -> tensor<4x8xf32> {
   %w = kiln.param "merged" parts [] : tensor<4x8xf32>
   return %w : tensor<4x8xf32>
 }
+
+// -----
+
+func.func @param_part_unnamed() -> tensor<4x8xf32> {
+  // expected-error @+1 {{'kiln.param' op needs non-empty part names}}
+  %w = kiln.param "merged" parts ["a", ""] : tensor<4x8xf32>
+  return %w : tensor<4x8xf32>
+}
