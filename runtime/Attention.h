@@ -3,15 +3,17 @@
 // softmax(scale * Q K^T + bias + mask) V per head, as kiln.attention
 // defines it (grouped-query heads, causal masking aligned bottom-right or at
 // each sequence's cache position, an additive padding mask, T5's additive
-// bias), computed row by row in f32, parallel over (batch, head). Keys a causal
-// mask hides are never visited, so a decode step's cost grows with the
-// positions actually filled, not with the cache's capacity.
+// bias), in f32 with an online softmax over tiles of keys, parallel over
+// (batch, head, block of query rows), vectorized for the host's ISA. Keys a
+// causal mask hides are never visited, so a decode step's cost grows with
+// the positions actually filled, not with the cache's capacity.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef KILN_RUNTIME_ATTENTION_H
 #define KILN_RUNTIME_ATTENTION_H
 
+#include "runtime/CpuIsa.h"
 #include "runtime/StepPlan.h"
 #include "runtime/ThreadPool.h"
 
@@ -42,7 +44,10 @@ struct AttentionArgs {
 /// buffers, causal offsets and key mask are the caller's to fill.
 AttentionArgs attentionArgs(const AttentionPlan &plan);
 
-void attention(const AttentionArgs &args, ThreadPool &pool);
+/// `isa` picks the code variant (tests run each one the CPU has); one the
+/// CPU lacks falls back to the host's best.
+void attention(const AttentionArgs &args, ThreadPool &pool,
+               CpuIsa isa = hostIsa());
 
 } // namespace kiln::rt
 

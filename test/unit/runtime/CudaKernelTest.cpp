@@ -2,8 +2,8 @@
 //
 // runtime/cuda/Kernels.cu run through the CPU emulator
 // (test/support/CudaEmulator.h) with the launches the CUDA executor makes
-// (runtime/CudaLaunch.h), against the CPU attention step
-// (runtime/Attention.cpp), which the golden tests tie to transformers.
+// (runtime/CudaLaunch.h), against attention computed plainly
+// (test/support/ReferenceAttention.h).
 // Covers both paths (tiled prefill, flash-decoding) over head dims 32 to
 // 256, grouped-query heads, every mask type, T5 bias, kv caches at several
 // positions, fully masked rows, and the decode split at several machine
@@ -20,6 +20,7 @@
 #include "support/Half.h"
 #include "test/support/EmulatedKernels.h"
 #include "test/support/Golden.h"
+#include "test/support/ReferenceAttention.h"
 
 #include <gtest/gtest.h>
 
@@ -154,8 +155,7 @@ TEST_P(AttentionKernelTest, MatchesTheCpuStep) {
   std::vector<float> expected(q.size());
   ref.q = q.data();
   ref.out = expected.data();
-  rt::ThreadPool pool(1);
-  rt::attention(ref, pool);
+  kiln::test::referenceAttention(ref);
 
   // The same through the kernels.
   std::vector<float> out(q.size(), std::nanf(""));

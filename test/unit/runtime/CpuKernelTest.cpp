@@ -1,0 +1,137 @@
+//===- CpuKernelTest.cpp - the CPU runtime's own kernels, per ISA ---------===//
+//
+// The attention step (runtime/Attention.cpp) in every ISA variant this CPU
+// runs, against attention computed plainly
+// (test/support/ReferenceAttention.h): head dims that fill and that do not
+// fill a vector, query blocks cut mid-block, grouped-query heads, causal
+// masks at several cache positions, padding masks (some rows fully
+// masked), T5's broadcast bias, and 1 to 3 threads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Attention.h"
+#include "runtime/CpuIsa.h"
+#include "runtime/ThreadPool.h"
+#include "test/support/ReferenceAttention.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace rt = kiln::rt;
+
+struct Case {
+  std::string name;
+  int64_t batch = 2, sq = 8, sk = 8, heads = 4, kvHeads = 4, headDim = 64;
+  bool causal = false;
+  std::vector<int64_t> offsets; // default sk - sq
+  bool mask = false;            // sequence b keeps its first sk - 5b keys
+  bool fullyMasked = false;     // sequence 0 masks every key
+  bool bias = false;            // [1, H, Sq, Sk]
+};
+
+std::vector<float> randoms(int64_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = dist(gen);
+  return v;
+}
+
+const Case kCases[] = {
+    {.name = "bert", .sq = 128, .sk = 128, .heads = 12, .kvHeads = 12},
+    {.name = "odd rows", .batch = 3, .sq = 37, .sk = 37},
+    {.name = "head dim 8", .sq = 5, .sk = 9, .headDim = 8},
+    {.name = "head dim 80", .sq = 33, .sk = 70, .headDim = 80},
+    {.name = "head dim 128 gqa", .sq = 20, .sk = 150, .heads = 8,
+     .kvHeads = 2, .headDim = 128},
+    {.name = "causal", .sq = 100, .sk = 100, .causal = true},
+    {.name = "causal decode at positions", .sq = 1, .sk = 200, .causal = true,
+     .offsets = {0, 130}},
+    {.name = "causal chunk in cache", .sq = 7, .sk = 90, .causal = true,
+     .offsets = {3, 70}},
+    {.name = "causal nothing visible", .sq = 4, .sk = 16, .causal = true,
+     .offsets = {-2, -8}},
+    {.name = "padding", .batch = 3, .sq = 70, .sk = 70, .mask = true},
+    {.name = "fully masked", .sq = 9, .sk = 66, .mask = true,
+     .fullyMasked = true},
+    {.name = "t5 bias", .sq = 40, .sk = 40, .bias = true},
+    {.name = "causal padding bias", .sq = 65, .sk = 65, .causal = true,
+     .mask = true, .bias = true},
+};
+
+class CpuAttentionTest
+    : public ::testing::TestWithParam<std::tuple<rt::CpuIsa, int>> {};
+
+TEST_P(CpuAttentionTest, MatchesThePlainComputation) {
+  auto [isa, threads] = GetParam();
+  if (!rt::hostSupports(isa))
+    GTEST_SKIP() << "this CPU lacks " << rt::isaName(isa);
+  rt::ThreadPool pool(threads);
+  for (const Case &c : kCases) {
+    SCOPED_TRACE(c.name);
+    const int64_t width = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim;
+    std::vector<float> q = randoms(c.batch * c.sq * width, 1);
+    std::vector<float> k = randoms(c.batch * c.sk * kvWidth, 2);
+    std::vector<float> v = randoms(c.batch * c.sk * kvWidth, 3);
+    std::vector<float> bias;
+    rt::AttentionArgs a;
+    a.batch = c.batch;
+    a.sq = c.sq;
+    a.sk = c.sk;
+    a.heads = c.heads;
+    a.kvHeads = c.kvHeads;
+    a.headDim = c.headDim;
+    a.scale = 1.0f / std::sqrt(float(c.headDim));
+    a.causal = c.causal;
+    a.offsets = c.offsets;
+    if (a.offsets.empty())
+      a.offsets.assign(c.batch, c.sk - c.sq);
+    if (c.mask)
+      for (int64_t b = 0; b < c.batch; ++b)
+        for (int64_t j = 0; j < c.sk; ++j)
+          a.keyMask.push_back(j < c.sk - 5 * b && !(c.fullyMasked && b == 0));
+    if (c.bias) {
+      bias = randoms(c.heads * c.sq * c.sk, 4);
+      a.bias = bias.data();
+      a.biasStrides[1] = c.sq * c.sk;
+      a.biasStrides[2] = c.sk;
+      a.biasStrides[3] = 1;
+    }
+    a.q = q.data();
+    a.k = k.data();
+    a.v = v.data();
+    std::vector<float> expected(q.size()), out(q.size(), std::nanf(""));
+    a.out = expected.data();
+    kiln::test::referenceAttention(a);
+    a.out = out.data();
+    rt::attention(a, pool, isa);
+    double worst = 0, scale = 1e-30;
+    for (size_t i = 0; i < out.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(out[i])) << "element " << i;
+      worst = std::max(worst, double(std::fabs(out[i] - expected[i])));
+      scale = std::max(scale, double(std::fabs(expected[i])));
+    }
+    EXPECT_LT(worst / scale, 2e-6);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryIsa, CpuAttentionTest,
+    ::testing::Combine(::testing::Values(rt::CpuIsa::Generic, rt::CpuIsa::Avx2,
+                                         rt::CpuIsa::Avx512),
+                       ::testing::Values(1, 3)),
+    [](const auto &info) {
+      return std::string(rt::isaName(std::get<0>(info.param))) + "_" +
+             std::to_string(std::get<1>(info.param)) + "threads";
+    });
+
+} // namespace
