@@ -96,8 +96,8 @@ KILN_INLINE float horizontalSum(V16 v) {
 struct Scratch {
   Scratch(int64_t d, int64_t dp)
       : q(kQueryBlock * d), kt(d * kKeys), v(kKeys * dp),
-        scores(kQueryBlock * kKeys), out(kQueryBlock * dp),
-        rowMax(kQueryBlock), rowSum(kQueryBlock), limit(kQueryBlock) {}
+        scores(kQueryBlock * kKeys), out(kQueryBlock * dp), rowMax(kQueryBlock),
+        rowSum(kQueryBlock), limit(kQueryBlock) {}
   std::vector<float> q;      // [kQueryBlock, D], scaled, zero past the rows
   std::vector<float> kt;     // [D, kKeys]
   std::vector<float> v;      // [kKeys, Dp], zero past D
@@ -181,9 +181,9 @@ KILN_INLINE void attendBlock(const AttentionArgs &a, Scratch &s, int64_t b,
       qr[e] = src[e] * a.scale;
     // Keys past the causal limit get an exponent of exactly 0 in the
     // interpreter: they are never visited.
-    s.limit[r] = a.causal ? std::clamp<int64_t>(i0 + r + a.offsets[b] + 1, 0,
-                                                a.sk)
-                          : a.sk;
+    s.limit[r] = a.causal
+                     ? std::clamp<int64_t>(i0 + r + a.offsets[b] + 1, 0, a.sk)
+                     : a.sk;
     keys = std::max(keys, s.limit[r]);
   }
   std::fill(s.out.begin(), s.out.begin() + padded * dp, 0.0f);
@@ -216,8 +216,8 @@ KILN_INLINE void attendBlock(const AttentionArgs &a, Scratch &s, int64_t b,
         continue;
       }
       if (a.bias) {
-        const float *br = a.bias + b * a.biasStrides[0] +
-                          h * a.biasStrides[1] + (i0 + r) * a.biasStrides[2];
+        const float *br = a.bias + b * a.biasStrides[0] + h * a.biasStrides[1] +
+                          (i0 + r) * a.biasStrides[2];
         for (int64_t j = 0; j < seen; ++j)
           sr[j] += br[(j0 + j) * a.biasStrides[3]];
       }
@@ -250,8 +250,8 @@ KILN_INLINE void attendBlock(const AttentionArgs &a, Scratch &s, int64_t b,
           o[e] *= correction;
       }
     }
-    accumulateTile<kRowBlock>(s.scores.data(), s.v.data(), s.out.data(),
-                              padded, n, dp);
+    accumulateTile<kRowBlock>(s.scores.data(), s.v.data(), s.out.data(), padded,
+                              n, dp);
   }
 
   for (int64_t r = 0; r < rows; ++r) {

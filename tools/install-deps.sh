@@ -9,10 +9,11 @@ PACKAGES=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   # Libraries and build tools. nlohmann-json (header-only) parses
   # safetensors headers and Hugging Face configs without LLVM, so the runtime
-  # can share the readers; OpenBLAS serves the interpreter's matmuls (the
-  # runtime loads it at run time). FlatBuffers (the artifact manifest) and
-  # xxHash (its checksums) are used header-only; Abseil is linked statically.
-  libabsl-dev libgtest-dev nlohmann-json3-dev libopenblas-dev
+  # can share the readers; OpenBLAS serves the interpreter's matmuls; the
+  # runtime loads oneDNN (its gemms; OpenBLAS where oneDNN is missing) at
+  # run time. FlatBuffers (the artifact manifest) and xxHash (its
+  # checksums) are used header-only; Abseil is linked statically.
+  libabsl-dev libgtest-dev nlohmann-json3-dev libopenblas-dev libdnnl2
   libflatbuffers-dev flatbuffers-compiler libxxhash-dev pkg-config
   cmake ninja-build ccache lld g++ python3
   # numpy: tools/gpu-check.sh's checks and tools/bench_model.py.
