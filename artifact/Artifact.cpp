@@ -149,9 +149,9 @@ size_t dtypeBytes(artifact::DType dtype) {
 //===----------------------------------------------------------------------===//
 
 uint32_t ArtifactWriter::addBlob(artifact::BlobKind kind, const void *data,
-                                 size_t size,
-                                 std::shared_ptr<const void> owned) {
-  blobs_.push_back({kind, data, size, std::move(owned)});
+                                 size_t size, std::shared_ptr<const void> owned,
+                                 std::string isa) {
+  blobs_.push_back({kind, data, size, std::move(owned), std::move(isa)});
   return blobs_.size() - 1;
 }
 
@@ -172,6 +172,7 @@ absl::StatusOr<uint64_t> ArtifactWriter::write(const std::string &path,
     entry->offset = offset;
     entry->size = blob.size;
     entry->checksum = checksum(blob.data, blob.size);
+    entry->isa = blob.isa;
     manifest.blobs.push_back(std::move(entry));
     offset = alignUp(offset + blob.size);
   }

@@ -52,7 +52,8 @@ public:
   /// Adds a blob and returns its index in the manifest's `blobs`. `data`
   /// must stay alive until write(); `owned` may hold it.
   uint32_t addBlob(artifact::BlobKind kind, const void *data, size_t size,
-                   std::shared_ptr<const void> owned = nullptr);
+                   std::shared_ptr<const void> owned = nullptr,
+                   std::string isa = "");
   uint32_t addBlob(artifact::BlobKind kind, std::vector<uint8_t> bytes);
 
   /// Fills `manifest.blobs` and writes the file (via a temporary file
@@ -67,6 +68,7 @@ private:
     const void *data;
     size_t size;
     std::shared_ptr<const void> owned;
+    std::string isa;
   };
   std::vector<Pending> blobs_;
 };

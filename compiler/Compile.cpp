@@ -20,6 +20,8 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -75,6 +77,13 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
     return invalid("--emit " + o.emit + " needs -o FILE");
   if (o.optLevel < 0 || o.optLevel > 1)
     return invalid("-O must be 0 or 1");
+  if (o.cpus.empty())
+    return invalid("--cpu needs at least one x86-64 level");
+  for (const std::string &cpu : o.cpus)
+    if (llvm::find(kCpuLevels, cpu) == std::end(kCpuLevels))
+      return invalid("--cpu: '" + cpu +
+                     "' is not an x86-64 level (x86-64, x86-64-v3, "
+                     "x86-64-v4)");
   if (o.maxBatch < 1 || o.maxSeq < 0)
     return invalid("--max-batch must be >= 1 and --max-seq >= 0");
   return o;
@@ -276,7 +285,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
              << " kernel steps) for "
              << (o.target == "cuda" ? "sm_90" : "x86-64") << "\n";
     std::vector<CompiledKernel> kernels = collectKernels(module);
-    std::string binary;
+    std::vector<KernelBinary> binaries;
     if (o.target == "cuda") {
       std::string toolkit =
           o.cudaToolkit.empty() ? defaultCudaToolkit() : o.cudaToolkit;
@@ -287,33 +296,51 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
           cuda = std::move(*compiled);
         return mlir::LogicalResult(compiled);
       }));
-      binary = std::move(cuda.fatbin);
-      record("kernels -> sm_90 fatbin", secondsSince(start));
       if (!o.ptxPath.empty())
         KILN_RETURN_IF_ERROR(writeText(o.ptxPath, cuda.ptx));
       if (o.emit == "kernels")
-        KILN_RETURN_IF_ERROR(writeText(o.output, binary));
+        KILN_RETURN_IF_ERROR(writeText(o.output, cuda.fatbin));
+      binaries.push_back({"", std::move(cuda.fatbin)});
+      record("kernels -> sm_90 fatbin", secondsSince(start));
     }
-    std::string library =
-        o.emit == "kernels" ? o.output : o.output + ".kernels.so";
     if (o.target == "cpu") {
-      std::string object = library + ".o";
-      KILN_RETURN_IF_ERROR(diagnosed(context, [&] {
-        return compileCpuKernels(module, object, o.emulateGpuThreads);
-      }));
-      record("kernels -> x86-64 object", secondsSince(start));
-      start = Clock::now();
-      absl::Status linked = diagnosed(context, [&] {
-        return linkSharedObject(module.getLoc(), {object}, library);
+      // One library per x86-64 level; --emit kernels writes the first.
+      std::vector<std::string> cpus = o.cpus;
+      if (o.emit == "kernels")
+        cpus.resize(1);
+      std::vector<CpuObjectFile> objects;
+      for (const std::string &cpu : cpus)
+        objects.push_back({cpu, o.output + "." + cpu + ".o"});
+      absl::Status compiled = diagnosed(context, [&] {
+        return compileCpuKernels(module, objects, o.emulateGpuThreads);
       });
-      llvm::sys::fs::remove(object);
-      KILN_RETURN_IF_ERROR(linked);
-      record("link shared object", secondsSince(start));
-      if (o.emit == "kiln") {
-        auto bytes = readFile(library);
-        llvm::sys::fs::remove(library);
-        KILN_ASSIGN_OR_RETURN(binary, std::move(bytes));
+      record("kernels -> x86-64 objects (" + llvm::join(cpus, ", ") + ")",
+             secondsSince(start));
+      start = Clock::now();
+      for (const CpuObjectFile &object : objects) {
+        std::string library = o.emit == "kernels"
+                                  ? o.output
+                                  : o.output + "." + object.cpu + ".so";
+        absl::Status linked = compiled;
+        if (linked.ok())
+          linked = diagnosed(context, [&] {
+            return linkSharedObject(module.getLoc(), {object.path}, library);
+          });
+        llvm::sys::fs::remove(object.path);
+        if (!linked.ok()) {
+          for (const CpuObjectFile &other : objects)
+            llvm::sys::fs::remove(other.path);
+          return linked;
+        }
+        if (o.emit == "kiln") {
+          auto bytes = readFile(library);
+          llvm::sys::fs::remove(library);
+          if (!bytes.ok())
+            return bytes.status();
+          binaries.push_back({object.cpu, std::move(*bytes)});
+        }
       }
+      record("link shared objects", secondsSince(start));
     }
     if (o.emit == "kiln") {
       start = Clock::now();
@@ -329,7 +356,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
                             : c.isDecoderOnly()    ? c.numLayers
                                                    : 0;
       KILN_RETURN_IF_ERROR(diagnosed(context, [&] {
-        auto written = writeArtifact(module, kernels, binary, modelInfo(c),
+        auto written = writeArtifact(module, kernels, binaries, modelInfo(c),
                                      *model->weights, options, o.output);
         if (succeeded(written))
           summary = *written;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace llvm {
 class raw_ostream;
@@ -42,10 +43,14 @@ struct CompileOptions {
   std::string stage = "linalg"; // with emit mlir: kiln, decomposed, linalg,
                                 // llvm, steps, gpu
   std::string gemmDtype = "f32"; // with emit kiln: f32, bf16, f16
-  bool externalWeights = false;  // with emit kiln
-  std::string cudaToolkit;       // "": $CUDA_HOME or /usr/local/cuda
-  std::string ptxPath;           // with target cuda: also write the PTX
-  std::string stepsPath;         // with emit kernels: also write the steps
+  /// With target cpu: the x86-64 levels to compile the kernels for (LLVM
+  /// CPU names, CpuObject.h kCpuLevels); the runtime loads the highest its
+  /// CPU runs. --emit kernels writes the first.
+  std::vector<std::string> cpus = {"x86-64", "x86-64-v3", "x86-64-v4"};
+  bool externalWeights = false; // with emit kiln
+  std::string cudaToolkit;      // "": $CUDA_HOME or /usr/local/cuda
+  std::string ptxPath;          // with target cuda: also write the PTX
+  std::string stepsPath;        // with emit kernels: also write the steps
   int64_t maxBatch = 1;
   int64_t maxSeq = 0; // 0: the model's position limit, or 512
   /// 0: no graph optimization (every op its own kernel); 1: kiln-fuse.

@@ -6,6 +6,7 @@
 #include "runtime/Attention.h"
 #include "runtime/Blas.h"
 #include "runtime/CallBinding.h"
+#include "runtime/CpuIsa.h"
 #include "runtime/DimExpr.h"
 #include "runtime/HostWeights.h"
 #include "runtime/ManifestChecks.h"
@@ -29,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdlib.h>
 #include <string>
 #include <sys/mman.h>
@@ -83,6 +85,8 @@ struct CpuExecutor::Impl {
         absl::StrCat(artifact.path(), ": ", what));
   }
 
+  CpuIsa isa = CpuIsa::Generic;
+  std::string kernelIsa = "none";
   absl::Status loadKernels();
   /// `body` over rows [0, rows), split over the pool when the step's
   /// `elements` are worth waking it.
@@ -100,15 +104,34 @@ struct CpuExecutor::Impl {
 };
 
 absl::Status CpuExecutor::Impl::loadKernels() {
-  int blobIndex = -1;
-  for (size_t i = 0; i < m.blobs.size(); ++i)
-    if (m.blobs[i]->kind == BlobKind::CpuKernels)
-      blobIndex = i;
   if (m.kernels.empty())
     return absl::OkStatus();
-  if (blobIndex < 0)
+  // The library for the highest x86-64 level up to `isa`; an artifact from
+  // before there were several names none (x86-64).
+  int blobIndex = -1, best = -1;
+  std::vector<std::string> levels;
+  for (size_t i = 0; i < m.blobs.size(); ++i) {
+    if (m.blobs[i]->kind != BlobKind::CpuKernels)
+      continue;
+    std::string level = m.blobs[i]->isa.empty() ? "x86-64" : m.blobs[i]->isa;
+    levels.push_back(level);
+    auto needs = isaOfCpuLevel(level);
+    if (!needs || static_cast<int>(*needs) > static_cast<int>(isa) ||
+        static_cast<int>(*needs) <= best)
+      continue;
+    blobIndex = i;
+    best = static_cast<int>(*needs);
+    kernelIsa = level;
+  }
+  if (levels.empty())
     return error("damaged: kernels are listed but no CPU kernel library "
                  "is embedded");
+  if (blobIndex < 0)
+    return error(absl::StrCat(
+        "its CPU kernels are compiled for ", absl::StrJoin(levels, ", "),
+        " only, and this CPU runs up to ", std::string(isaName(isa)), " (",
+        std::string(cpuLevelOf(isa)), "): recompile with kilnc --cpu ",
+        std::string(cpuLevelOf(isa))));
   // The shared object is loaded from memory: no temporary file to clean up
   // or to collide with another process.
   int fd = memfd_create("kiln-kernels", MFD_CLOEXEC);
@@ -202,7 +225,7 @@ absl::Status CpuExecutor::Impl::runAttention(
   }
   if (p.bias >= 0)
     a.bias = reinterpret_cast<const float *>(pointer(*step.operands[p.bias]));
-  attention(a, pool);
+  attention(a, pool, isa);
   return absl::OkStatus();
 }
 
@@ -363,6 +386,7 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   auto impl = std::make_unique<Impl>(artifact, options.threads);
   impl->profiling = options.profile;
   impl->stepHook = options.stepHook;
+  impl->isa = hostSupports(options.isa) ? options.isa : hostIsa();
   KILN_RETURN_IF_ERROR(impl->loadKernels());
   KILN_ASSIGN_OR_RETURN(
       auto weights,
@@ -407,6 +431,7 @@ int CpuExecutor::threads() const { return impl_->pool.threads(); }
 const std::string &CpuExecutor::blasProvider() const {
   return impl_->blas.provider();
 }
+const std::string &CpuExecutor::kernelIsa() const { return impl_->kernelIsa; }
 int64_t CpuExecutor::arenaBytes() const { return impl_->arenaBytes; }
 int64_t CpuExecutor::cacheBytes() const {
   int64_t bytes = 0;

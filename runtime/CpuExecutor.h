@@ -16,6 +16,7 @@
 #define KILN_RUNTIME_CPUEXECUTOR_H
 
 #include "artifact/Artifact.h"
+#include "runtime/CpuIsa.h"
 #include "runtime/Executor.h"
 #include "runtime/StepProfile.h"
 #include "runtime/Tensor.h"
@@ -46,6 +47,11 @@ struct CpuOptions {
   std::string weightsDir; // external weights: the Hugging Face folder
   bool profile = false;   // time every step (see profile())
   StepHook stepHook;      // see StepHook
+  /// The highest instruction set to use: the generated kernels load from
+  /// the artifact's library for the highest level up to it (an error when
+  /// there is none), the runtime's own kernels take their variant for it.
+  /// Lower than the host's only to compare or test the variants.
+  CpuIsa isa = hostIsa();
 };
 
 class CpuExecutor : public Executor {
@@ -64,6 +70,9 @@ public:
 
   int threads() const;
   const std::string &blasProvider() const;
+  /// The x86-64 level of the loaded kernel library ("x86-64-v4", ...), or
+  /// "none" when the artifact has no kernels.
+  const std::string &kernelIsa() const;
   int64_t arenaBytes() const;
   int64_t cacheBytes() const;
 

@@ -2,6 +2,7 @@
 
 #include "runtime/CpuIsa.h"
 
+#include <optional>
 #include <string_view>
 
 namespace kiln::rt {
@@ -32,16 +33,42 @@ CpuIsa hostIsa() {
   return best;
 }
 
-std::string_view isaName(CpuIsa isa) {
-  switch (isa) {
-  case CpuIsa::Avx2:
-    return "avx2";
-  case CpuIsa::Avx512:
-    return "avx512";
-  case CpuIsa::Generic:
-    break;
-  }
-  return "generic";
+namespace {
+
+/// Each ISA's name (kiln-run --cpu-isa) and x86-64 level (kilnc --cpu).
+struct IsaNames {
+  CpuIsa isa;
+  std::string_view name, level;
+};
+constexpr IsaNames kIsas[] = {{CpuIsa::Generic, "generic", "x86-64"},
+                              {CpuIsa::Avx2, "avx2", "x86-64-v3"},
+                              {CpuIsa::Avx512, "avx512", "x86-64-v4"}};
+
+const IsaNames &namesOf(CpuIsa isa) {
+  for (const IsaNames &n : kIsas)
+    if (n.isa == isa)
+      return n;
+  return kIsas[0];
+}
+
+} // namespace
+
+std::string_view isaName(CpuIsa isa) { return namesOf(isa).name; }
+
+std::string_view cpuLevelOf(CpuIsa isa) { return namesOf(isa).level; }
+
+std::optional<CpuIsa> isaNamed(std::string_view name) {
+  for (const IsaNames &n : kIsas)
+    if (n.name == name)
+      return n.isa;
+  return std::nullopt;
+}
+
+std::optional<CpuIsa> isaOfCpuLevel(std::string_view level) {
+  for (const IsaNames &n : kIsas)
+    if (n.level == level)
+      return n.isa;
+  return std::nullopt;
 }
 
 } // namespace kiln::rt

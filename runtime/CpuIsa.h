@@ -11,6 +11,7 @@
 #ifndef KILN_RUNTIME_CPUISA_H
 #define KILN_RUNTIME_CPUISA_H
 
+#include <optional>
 #include <string_view>
 
 namespace kiln::rt {
@@ -25,6 +26,16 @@ bool hostSupports(CpuIsa isa);
 
 /// "generic", "avx2" or "avx512".
 std::string_view isaName(CpuIsa isa);
+
+/// The ISA named by isaName's words; nullopt for another.
+std::optional<CpuIsa> isaNamed(std::string_view name);
+
+/// The x86-64 level (LLVM's CPU name, as kilnc --cpu and the artifact's
+/// kernel libraries name it) of `isa`: x86-64, x86-64-v3, x86-64-v4.
+std::string_view cpuLevelOf(CpuIsa isa);
+
+/// The ISA a level needs; nullopt for a name this runtime does not know.
+std::optional<CpuIsa> isaOfCpuLevel(std::string_view level);
 
 } // namespace kiln::rt
 

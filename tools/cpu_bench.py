@@ -41,23 +41,21 @@ PACKAGES = ["torch", "transformers", "onnxruntime", "onnx", "onnxscript",
 
 def ensure_packages():
     """Re-runs this script under a virtual environment that has the peers."""
-    try:
-        import matplotlib  # noqa: F401
-        import onnxruntime  # noqa: F401
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
+    import importlib.util
+    missing = [m for m in ("torch", "transformers", "onnxruntime", "onnx", "onnxscript",
+                           "matplotlib") if importlib.util.find_spec(m) is None]
+    if not missing:
         return
-    except ImportError:
-        pass
     venv = os.environ.get("KILN_BENCH_VENV", os.path.join(ROOT, "build", "bench-venv"))
     python = os.path.join(venv, "bin", "python")
-    if os.path.realpath(sys.executable) == os.path.realpath(python):
-        sys.exit("cpu_bench: the virtual environment lacks the peers even after installing them")
+    if os.environ.get("KILN_BENCH_INSTALLED"):
+        sys.exit("cpu_bench: still missing after installing: " + ", ".join(missing))
     if not os.path.exists(python):
         print(f"cpu_bench: creating {venv}", flush=True)
         subprocess.check_call([sys.executable, "-m", "venv", venv])
     print("cpu_bench: installing " + " ".join(PACKAGES), flush=True)
     subprocess.check_call([python, "-m", "pip", "install", "-q"] + PACKAGES)
+    os.environ["KILN_BENCH_INSTALLED"] = "1"
     os.execv(python, [python] + sys.argv)
 
 

@@ -31,7 +31,7 @@ std::vector<CompiledKernel> collectKernels(ModuleOp stepModule) {
 }
 
 LogicalResult compileCpuKernels(ModuleOp stepModule,
-                                const std::string &objectPath,
+                                const std::vector<CpuObjectFile> &objects,
                                 int64_t emulateGpuThreads) {
   OwningOpRef<ModuleOp> module = cast<ModuleOp>(stepModule->clone());
   PassManager pm(stepModule.getContext());
@@ -41,7 +41,10 @@ LogicalResult compileCpuKernels(ModuleOp stepModule,
     return stepModule.emitError("cannot build the CPU kernel pipeline");
   if (failed(pm.run(*module)))
     return failure();
-  return emitCpuObject(*module, objectPath);
+  for (const CpuObjectFile &object : objects)
+    if (failed(emitCpuObject(*module, object.path, object.cpu)))
+      return failure();
+  return success();
 }
 
 LogicalResult linkSharedObject(Location loc,

@@ -37,14 +37,20 @@ struct CompiledKernel {
 /// (shared by the CPU and CUDA paths).
 std::vector<CompiledKernel> collectKernels(mlir::ModuleOp stepModule);
 
+/// An object file to write for one x86-64 level (CpuObject.h kCpuLevels).
+struct CpuObjectFile {
+  std::string cpu = "x86-64";
+  std::string path;
+};
+
 /// Lowers the kernels of `stepModule` (a copy: `stepModule` is left as it
-/// is) with the kiln-cpu-kernels pipeline to an x86-64 object at
-/// `objectPath`. With `emulateGpuThreads` > 0 they go through the CUDA
-/// lowering instead, its GPU threads emulated by loops: the GPU
+/// is) with the kiln-cpu-kernels pipeline once, then writes an x86-64 object
+/// per entry of `objects`. With `emulateGpuThreads` > 0 they go through the
+/// CUDA lowering instead, its GPU threads emulated by loops: the GPU
 /// distribution of every kernel then runs, and is checked, on the CPU.
 /// Errors are MLIR diagnostics.
 mlir::LogicalResult compileCpuKernels(mlir::ModuleOp stepModule,
-                                      const std::string &objectPath,
+                                      const std::vector<CpuObjectFile> &objects,
                                       int64_t emulateGpuThreads = 0);
 
 /// Links objects into a shared object with the system C compiler driver

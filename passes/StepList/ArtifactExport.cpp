@@ -415,9 +415,9 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
 
 FailureOr<ExportSummary>
 writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
-              const std::string &kernelBinary, const kiln::ModelInfo &model,
-              const WeightStore &weights, const ExportOptions &options,
-              const std::string &path) {
+              const std::vector<KernelBinary> &binaries,
+              const kiln::ModelInfo &model, const WeightStore &weights,
+              const ExportOptions &options, const std::string &path) {
   kiln::ArtifactWriter writer;
   art::ManifestT manifest;
   manifest.producer = "kilnc";
@@ -429,12 +429,13 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
   manifest.max_seq = options.maxSeq;
   manifest.external_weights = options.externalWeights;
 
-  if (!kernels.empty()) {
-    auto bytes = std::make_shared<std::string>(kernelBinary);
-    writer.addBlob(options.target == "cuda" ? art::BlobKind::CudaKernels
-                                            : art::BlobKind::CpuKernels,
-                   bytes->data(), bytes->size(), bytes);
-  }
+  if (!kernels.empty())
+    for (const KernelBinary &binary : binaries) {
+      auto bytes = std::make_shared<std::string>(binary.bytes);
+      writer.addBlob(options.target == "cuda" ? art::BlobKind::CudaKernels
+                                              : art::BlobKind::CpuKernels,
+                     bytes->data(), bytes->size(), bytes, binary.isa);
+    }
   for (const CompiledKernel &k : kernels) {
     auto kernel = std::make_unique<art::KernelT>();
     kernel->name = k.name;

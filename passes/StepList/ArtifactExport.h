@@ -44,16 +44,23 @@ struct ExportSummary {
   int64_t artifactBytes = 0; // the file
 };
 
+/// One compiled form of every kernel: a CPU shared object for one x86-64
+/// level (`isa`: its LLVM CPU name), or the CUDA fatbin (`isa` empty).
+struct KernelBinary {
+  std::string isa;
+  std::string bytes;
+};
+
 /// Writes `path` from `stepModule` (after kiln-plan-memory), its compiled
-/// `kernels` (`kernelBinary`: the CPU shared object, or the CUDA fatbin),
-/// and the weights. Errors are MLIR diagnostics, at the op that cannot be
-/// exported where there is one.
+/// `kernels` (one blob per entry of `binaries`), and the weights. Errors
+/// are MLIR diagnostics, at the op that cannot be exported where there is
+/// one.
 mlir::FailureOr<ExportSummary>
 writeArtifact(mlir::ModuleOp stepModule,
               const std::vector<CompiledKernel> &kernels,
-              const std::string &kernelBinary, const kiln::ModelInfo &model,
-              const WeightStore &weights, const ExportOptions &options,
-              const std::string &path);
+              const std::vector<KernelBinary> &binaries,
+              const kiln::ModelInfo &model, const WeightStore &weights,
+              const ExportOptions &options, const std::string &path);
 
 } // namespace kiln
 

@@ -100,7 +100,8 @@ public:
                        std::to_string(::getpid()) + "-" +
                        std::to_string(counter_++);
     kernels_ = kiln::collectKernels(*model.module);
-    if (mlir::failed(kiln::compileCpuKernels(*model.module, base + ".o")) ||
+    if (mlir::failed(
+            kiln::compileCpuKernels(*model.module, {{.path = base + ".o"}})) ||
         mlir::failed(kiln::linkSharedObject(model.module->getLoc(),
                                             {base + ".o"}, base + ".so"))) {
       error = "compiling the kernels failed (see the diagnostics above)";

@@ -20,6 +20,7 @@
 
 #include "artifact/Artifact.h"
 #include "runtime/CpuExecutor.h"
+#include "runtime/CpuIsa.h"
 #include "runtime/CudaDriver.h"
 #include "support/Files.h"
 #include "support/Npy.h"
@@ -40,6 +41,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <unistd.h>
 
@@ -75,13 +77,19 @@ private:
 /// there is no NVIDIA driver and device; fp32 within 1e-3).
 enum class Kernels { Cpu, GpuEmulated, Cuda };
 
+/// Kernels::Cpu runs the CPU's best instruction set (the artifact holds
+/// kernel libraries for each x86-64 level), or a lower one named here:
+/// each level's generated kernels and the runtime's own kernels' variant
+/// for it must match transformers too.
 struct Case {
   std::string fixture;
   Kernels kernels;
+  std::optional<rt::CpuIsa> isa = std::nullopt;
   std::string name() const {
     return fixture + (kernels == Kernels::GpuEmulated ? "_gpu_emulated"
                       : kernels == Kernels::Cuda      ? "_cuda"
-                                                      : "");
+                      : isa ? "_" + std::string(rt::isaName(*isa))
+                            : "");
   }
 };
 
@@ -140,8 +148,16 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
     GTEST_SKIP() << "built without the CUDA executor";
 #endif
   } else {
-    auto created = rt::CpuExecutor::create(**artifact, {});
+    rt::CpuOptions options;
+    if (GetParam().isa) {
+      if (!rt::hostSupports(*GetParam().isa))
+        GTEST_SKIP() << "this CPU does not run "
+                     << rt::isaName(*GetParam().isa);
+      options.isa = *GetParam().isa;
+    }
+    auto created = rt::CpuExecutor::create(**artifact, options);
     ASSERT_TRUE(created.ok()) << created.status();
+    EXPECT_EQ((*created)->kernelIsa(), rt::cpuLevelOf(options.isa));
     executor = std::move(*created);
   }
   RecordingExecutor recording(*executor);
@@ -511,6 +527,28 @@ TEST(DamagedStepsTest, EachDamageIsOneClearError) {
   fs::remove(bad);
 }
 
+/// An artifact whose kernels are compiled only for levels above what the
+/// CPU (here: the executor, told to stop at SSE2) runs is refused with one
+/// message that says how to recompile.
+TEST(CpuLevelsTest, RefusesKernelsThisCpuCannotRun) {
+  kiln::CompileOptions compile;
+  compile.cpus = {"x86-64-v3", "x86-64-v4"};
+  auto compiled = kiln::test::compiledFixture("gpt2_tiny", compile);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  auto artifact = kiln::Artifact::open(*compiled);
+  ASSERT_TRUE(artifact.ok()) << artifact.status();
+  rt::CpuOptions options;
+  options.isa = rt::CpuIsa::Generic;
+  auto created = rt::CpuExecutor::create(**artifact, options);
+  ASSERT_FALSE(created.ok());
+  std::string message(created.status().message());
+  EXPECT_NE(message.find("its CPU kernels are compiled for x86-64-v3, "
+                         "x86-64-v4 only, and this CPU runs up to generic "
+                         "(x86-64): recompile with kilnc --cpu x86-64"),
+            std::string::npos)
+      << message;
+}
+
 /// Fusion changes how kernels compute, not what: every fixture's outputs
 /// from the fused build (the default) and the -O0 build agree within 1e-5
 /// relative (fp32), and the generated ids are identical. On the CPU and
@@ -584,9 +622,12 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, FusionTest,
 std::vector<Case> allCases() {
   std::vector<Case> cases;
   for (const std::string &name :
-       kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR))
+       kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR)) {
     for (Kernels k : {Kernels::Cpu, Kernels::GpuEmulated, Kernels::Cuda})
       cases.push_back({name, k});
+    for (rt::CpuIsa isa : {rt::CpuIsa::Generic, rt::CpuIsa::Avx2})
+      cases.push_back({name, Kernels::Cpu, isa});
+  }
   return cases;
 }
 

@@ -12,6 +12,8 @@
 
 #include "compiler/Compile.h"
 
+#include "absl/strings/str_join.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -38,7 +40,8 @@ inline absl::StatusOr<std::string> compiledFixture(const std::string &fixture,
                     std::to_string(options.maxBatch) + " --max-seq " +
                     std::to_string(options.maxSeq) + " --emulate-gpu-threads " +
                     std::to_string(options.emulateGpuThreads) + " -O" +
-                    std::to_string(options.optLevel) +
+                    std::to_string(options.optLevel) + " --cpu " +
+                    absl::StrJoin(options.cpus, ",") +
                     (options.externalWeights ? " --external-weights" : "");
   if (auto found = cache.paths.find(key); found != cache.paths.end())
     return found->second;

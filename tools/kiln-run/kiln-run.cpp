@@ -18,6 +18,7 @@
 
 #include "artifact/Artifact.h"
 #include "runtime/CpuExecutor.h"
+#include "runtime/CpuIsa.h"
 #include "runtime/CudaDriver.h"
 #include "support/Npy.h"
 #ifdef KILN_CUDA_EXECUTOR
@@ -77,6 +78,8 @@ const char *kUsage =
     "  --bench [--warmup N] [--iters N]   time the request repeatedly\n"
     "  --report FILE.json       write the measured numbers\n"
     "  --threads N              CPU threads (default: one per core)\n"
+    "  --cpu-isa generic|avx2|avx512   the highest instruction set to use\n"
+    "                           on the CPU (default: the CPU's best)\n"
     "  --profile                print the time spent per step kind and "
     "kernel\n"
     "  --no-cuda-graphs         with --device cuda, launch every step of\n"
@@ -87,7 +90,7 @@ const char *kUsage =
 
 struct Options {
   std::string artifact, device = "cpu", weights, inputIds, tokenTypeIds, output,
-                        outputDir, report;
+                        outputDir, report, cpuIsa;
   int64_t maxNewTokens = 0, warmup = 1, iters = 5, threads = 0, ranks = 1;
   bool ignoreEos = false, bench = false, info = false, sample = false,
        profile = false, cudaGraphs = true, cudaSyncSteps = false;
@@ -100,7 +103,7 @@ std::string parse(int argc, char **argv, Options &o) {
       {"--device", &o.device},      {"--weights", &o.weights},
       {"--input-ids", &o.inputIds}, {"--token-type-ids", &o.tokenTypeIds},
       {"--output", &o.output},      {"--output-dir", &o.outputDir},
-      {"--report", &o.report}};
+      {"--report", &o.report},      {"--cpu-isa", &o.cpuIsa}};
   std::map<std::string, int64_t *> ints = {
       {"--max-new-tokens", &o.maxNewTokens},
       {"--warmup", &o.warmup},
@@ -329,13 +332,24 @@ int main(int argc, char **argv) {
     cpu.threads = static_cast<int>(o.threads);
     cpu.weightsDir = o.weights;
     cpu.profile = o.profile;
+    if (!o.cpuIsa.empty()) {
+      auto isa = rt::isaNamed(o.cpuIsa);
+      if (!isa)
+        return fail("--cpu-isa: expected generic, avx2 or avx512, got '" +
+                    o.cpuIsa + "'");
+      if (!rt::hostSupports(*isa))
+        return fail("--cpu-isa: this CPU does not run " + o.cpuIsa +
+                    " (its best is " + std::string(rt::isaName(rt::hostIsa())) +
+                    ")");
+      cpu.isa = *isa;
+    }
     auto created = rt::CpuExecutor::create(**artifact, cpu);
     if (!created.ok())
       return fail(kiln::cliMessage(created.status()));
     cpuExecutor = std::move(*created);
-    deviceDescription =
-        absl::StrCat("cpu, ", cpuExecutor->threads(), " threads, BLAS ",
-                     cpuExecutor->blasProvider());
+    deviceDescription = absl::StrCat(
+        "cpu, ", cpuExecutor->threads(), " threads, BLAS ",
+        cpuExecutor->blasProvider(), ", kernels ", cpuExecutor->kernelIsa());
   } else {
 #ifdef KILN_CUDA_EXECUTOR
     rt::CudaOptions cuda;

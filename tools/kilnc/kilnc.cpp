@@ -62,6 +62,12 @@ static cl::opt<std::string> gemmDtype(
              "it with f32 accumulation (cuBLASLt on the GPU; the CPU widens "
              "the weights back to f32 at load). Activations, attention and "
              "the other kernels stay f32"));
+static cl::list<std::string> cpus(
+    cl::cat(kilncOptions), "cpu", cl::CommaSeparated,
+    cl::desc("with target cpu: the x86-64 levels to compile the kernels for, "
+             "comma-separated: x86-64 (SSE2, any x86-64), x86-64-v3 (AVX2 + "
+             "FMA), x86-64-v4 (AVX-512). Default: all three; kiln-run loads "
+             "the highest its CPU runs and refuses an artifact with none"));
 static cl::opt<std::string>
     target(cl::cat(kilncOptions), "target", cl::init("cpu"),
            cl::desc("cpu, or cuda: kernels for sm_90 (a fatbin with SASS "
@@ -123,6 +129,8 @@ int main(int argc, char **argv) {
   o.target = target;
   o.stage = stage;
   o.gemmDtype = gemmDtype;
+  if (!cpus.empty())
+    o.cpus.assign(cpus.begin(), cpus.end());
   o.externalWeights = externalWeights;
   o.cudaToolkit = cudaToolkit;
   o.ptxPath = ptxPath;
