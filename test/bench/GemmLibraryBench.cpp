@@ -25,6 +25,7 @@
 #include <memory>
 #include <stdlib.h>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -87,6 +88,24 @@ int main(int argc, char **argv) {
              sgemm(101, 111, 112, m, n, k, 1.0f, a, k, w, k, 0.0f, c, n);
            }});
     }
+  // Library by library, so that one's threads (OpenBLAS's spin after each
+  // call) do not take the cores from the next.
+  struct Shape {
+    int64_t m, n, k;
+  };
+  std::vector<Shape> shapes;
+  const int64_t layers[][2] = {
+      {2304, 768}, {768, 768}, {3072, 768}, {768, 3072}, {50257, 768}};
+  for (const auto &[n, k] : layers)
+    for (int64_t m : {1, 8, 128, 1024})
+      if (n < 10000 || m <= 128)
+        shapes.push_back({m, n, k});
+  std::vector<std::vector<double>> results(libraries.size());
+  for (size_t l = 0; l < libraries.size(); ++l) {
+    for (const Shape &s : shapes)
+      results[l].push_back(gflops(libraries[l].gemm, s.m, s.n, s.k));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
   const char *coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("sgemm GFLOP/s, %d threads, OPENBLAS_CORETYPE=%s\n",
               pool.threads(), coretype ? coretype : "(unset)");
@@ -94,18 +113,13 @@ int main(int argc, char **argv) {
   for (const Library &l : libraries)
     std::printf(" %18s", l.name.c_str());
   std::printf("\n");
-  const int64_t shapes[][2] = {
-      {2304, 768}, {768, 768}, {3072, 768}, {768, 3072}, {50257, 768}};
-  for (const auto &[n, k] : shapes)
-    for (int64_t m : {1, 8, 128, 1024}) {
-      if (n > 10000 && m > 128)
-        continue;
-      std::printf("%6lld %6lld %5lld", static_cast<long long>(m),
-                  static_cast<long long>(n), static_cast<long long>(k));
-      for (const Library &l : libraries)
-        std::printf(" %18.1f", gflops(l.gemm, m, n, k));
-      std::printf("\n");
-      std::fflush(stdout);
-    }
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    std::printf("%6lld %6lld %5lld", static_cast<long long>(shapes[i].m),
+                static_cast<long long>(shapes[i].n),
+                static_cast<long long>(shapes[i].k));
+    for (size_t l = 0; l < libraries.size(); ++l)
+      std::printf(" %18.1f", results[l][i]);
+    std::printf("\n");
+  }
   return 0;
 }
