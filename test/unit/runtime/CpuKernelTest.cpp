@@ -6,13 +6,19 @@
 // fill a vector, query blocks cut mid-block, grouped-query heads, causal
 // masks at several cache positions, padding masks (some rows fully
 // masked), T5's broadcast bias, and 1 to 3 threads.
+// The gemm step's products (runtime/Blas.h) through every GEMM library this
+// machine has (oneDNN, OpenBLAS, the built-in loop nest) on every layout,
+// single rows (the decode path) included, then each epilogue, against
+// test/support/ReferenceGemm.h.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Attention.h"
+#include "runtime/Blas.h"
 #include "runtime/CpuIsa.h"
 #include "runtime/ThreadPool.h"
 #include "test/support/ReferenceAttention.h"
+#include "test/support/ReferenceGemm.h"
 
 #include <gtest/gtest.h>
 
@@ -20,6 +26,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <stdlib.h>
 #include <string>
 #include <vector>
 
@@ -153,5 +160,61 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(rt::isaName(std::get<0>(info.param))) + "_" +
              std::to_string(std::get<1>(info.param)) + "threads";
     });
+
+class GemmLibraryTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GemmLibraryTest, EveryLayoutAndEpilogueMatchesThePlainProduct) {
+  setenv("KILN_GEMM", GetParam().c_str(), 1);
+  rt::ThreadPool pool(2);
+  rt::Blas blas(pool);
+  unsetenv("KILN_GEMM");
+  if (GetParam() != "builtin" &&
+      blas.provider().find(GetParam() == "onednn" ? "dnnl" : "blas") ==
+          std::string::npos)
+    GTEST_SKIP() << GetParam() << " is not installed";
+  const int64_t n = 37, k = 70;
+  for (int64_t m : {1, 5, 130})
+    for (bool transA : {false, true})
+      for (bool transB : {false, true})
+        for (auto activation : {kiln::artifact::Activation::None,
+                                kiln::artifact::Activation::Relu,
+                                kiln::artifact::Activation::GeluTanh})
+          for (bool withResidual : {false, true}) {
+            SCOPED_TRACE(::testing::Message()
+                         << "m " << m << " transA " << transA << " transB "
+                         << transB << " activation " << int(activation)
+                         << " residual " << withResidual);
+            rt::GemmPlan g;
+            g.m = m;
+            g.n = n;
+            g.k = k;
+            g.transA = transA;
+            g.transB = transB;
+            g.lda = transA ? m : k;
+            g.ldb = transB ? k : n;
+            g.shared = true;
+            g.activation = activation;
+            g.bias = 2;
+            g.residual = withResidual ? 3 : -1;
+            std::vector<float> a = randoms(m * k, 5), b = randoms(k * n, 6),
+                               bias = randoms(n, 7),
+                               residual = randoms(m * n, 8);
+            std::vector<float> expected(m * n), got(m * n, std::nanf(""));
+            const float *res = withResidual ? residual.data() : nullptr;
+            kiln::test::referenceGemm(g, a.data(), b.data(), expected.data(),
+                                      bias.data(), res);
+            blas.sgemm(transA, transB, m, n, k, a.data(), g.lda, b.data(),
+                       g.ldb, got.data(), n);
+            rt::applyGemmEpilogue(g, got.data(), bias.data(), res, 0, m);
+            for (int64_t i = 0; i < m * n; ++i)
+              ASSERT_NEAR(got[i], expected[i],
+                          2e-5 * (1 + std::fabs(expected[i])))
+                  << "element " << i;
+          }
+}
+
+INSTANTIATE_TEST_SUITE_P(Libraries, GemmLibraryTest,
+                         ::testing::Values("onednn", "openblas", "builtin"),
+                         [](const auto &info) { return info.param; });
 
 } // namespace
