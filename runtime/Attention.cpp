@@ -2,9 +2,10 @@
 //
 // Flash-style: work is cut into (batch, head, block of kQueryBlock query
 // rows), and each block walks the keys in tiles of kKeys with an online
-// softmax, so scores never leave the cache. Per tile the keys are
-// transposed into [D, kKeys] and the values copied into [kKeys, Dp] (both
-// reused by every row of the block), then two register-blocked products run:
+// softmax, so scores never leave the cache. A thread transposes a head's
+// keys into [D, Sk] once for all its blocks (values are read in place, or
+// copied per tile into [kKeys, Dp] when D is not a multiple of 64), then
+// per tile two register-blocked products run:
 // scores = Q K^T (a few query rows x kKeys keys in registers, one broadcast
 // and four fused multiply-adds per element of Q) and out += P V (a few rows
 // x 64 columns of the output in registers). The loops are written with
@@ -95,12 +96,13 @@ KILN_INLINE float horizontalSum(V16 v) {
 /// The buffers one thread reuses across its work items.
 struct Scratch {
   Scratch(int64_t d, int64_t dp)
-      : q(kQueryBlock * d), kt(d * kKeys), v(kKeys * dp),
-        scores(kQueryBlock * kKeys), out(kQueryBlock * dp), rowMax(kQueryBlock),
-        rowSum(kQueryBlock), limit(kQueryBlock) {}
-  std::vector<float> q;      // [kQueryBlock, D], scaled, zero past the rows
-  std::vector<float> kt;     // [D, kKeys]
-  std::vector<float> v;      // [kKeys, Dp], zero past D
+      : q(kQueryBlock * d), v(kKeys * dp), scores(kQueryBlock * kKeys),
+        out(kQueryBlock * dp), rowMax(kQueryBlock), rowSum(kQueryBlock),
+        limit(kQueryBlock) {}
+  std::vector<float> q;  // [kQueryBlock, D], scaled, zero past the rows
+  std::vector<float> kt; // [D, ldkt]: the keys of head `ktHead`
+  int64_t ktHead = -1, ldkt = 0;
+  std::vector<float> v;      // [kKeys, Dp], zero past D (D < Dp only)
   std::vector<float> scores; // [kQueryBlock, kKeys], then probabilities
   std::vector<float> out;    // [kQueryBlock, Dp], unnormalized
   std::vector<float> rowMax, rowSum;
@@ -109,12 +111,12 @@ struct Scratch {
 
 /// scores[r, :] = q[r, :] . kt, kRowBlock rows at a time.
 template <int kRowBlock>
-KILN_INLINE void scoreTile(const float *q, const float *kt, float *scores,
-                           int64_t rows, int64_t d) {
+KILN_INLINE void scoreTile(const float *q, const float *kt, int64_t ldkt,
+                           float *scores, int64_t rows, int64_t d) {
   for (int64_t i = 0; i < rows; i += kRowBlock) {
     V16 acc[kRowBlock][4] = {};
     for (int64_t e = 0; e < d; ++e) {
-      const float *ke = kt + e * kKeys;
+      const float *ke = kt + e * ldkt;
       V16 k0 = load(ke), k1 = load(ke + 16), k2 = load(ke + 32),
           k3 = load(ke + 48);
       for (int r = 0; r < kRowBlock; ++r) {
@@ -133,13 +135,14 @@ KILN_INLINE void scoreTile(const float *q, const float *kt, float *scores,
 
 /// out[r, :] += p[r, :] . v, kRowBlock rows and 64 columns at a time.
 template <int kRowBlock>
-KILN_INLINE void accumulateTile(const float *p, const float *v, float *out,
-                                int64_t rows, int64_t keys, int64_t dp) {
+KILN_INLINE void accumulateTile(const float *p, const float *v, int64_t ldv,
+                                float *out, int64_t rows, int64_t keys,
+                                int64_t dp) {
   for (int64_t i = 0; i < rows; i += kRowBlock)
     for (int64_t c0 = 0; c0 < dp; c0 += kColumns) {
       V16 acc[kRowBlock][4] = {};
       for (int64_t j = 0; j < keys; ++j) {
-        const float *vj = v + j * dp + c0;
+        const float *vj = v + j * ldv + c0;
         V16 v0 = load(vj), v1 = load(vj + 16), v2 = load(vj + 32),
             v3 = load(vj + 48);
         for (int r = 0; r < kRowBlock; ++r) {
@@ -186,27 +189,42 @@ KILN_INLINE void attendBlock(const AttentionArgs &a, Scratch &s, int64_t b,
                      : a.sk;
     keys = std::max(keys, s.limit[r]);
   }
+  // The kv head's keys, transposed once per thread for all the blocks of
+  // the heads that share them: [D, ldkt], zero past the last key any of
+  // their rows sees (a decode step's filled positions, not the cache's
+  // capacity) up to a whole tile.
+  const int64_t head = b * a.kvHeads + kvh;
+  if (s.ktHead != head) {
+    const int64_t seen =
+        a.causal ? std::clamp<int64_t>(a.sq + a.offsets[b], 0, a.sk) : a.sk;
+    s.ldkt = std::max<int64_t>(kKeys, (seen + kKeys - 1) / kKeys * kKeys);
+    s.kt.assign(d * s.ldkt, 0.0f);
+    for (int64_t j = 0; j < seen; ++j) {
+      const float *kj = kBase + j * kvStride;
+      for (int64_t e = 0; e < d; ++e)
+        s.kt[e * s.ldkt + j] = kj[e];
+    }
+    s.ktHead = head;
+  }
   std::fill(s.out.begin(), s.out.begin() + padded * dp, 0.0f);
   std::fill(s.rowMax.begin(), s.rowMax.end(), -INFINITY);
   std::fill(s.rowSum.begin(), s.rowSum.end(), 0.0f);
 
   for (int64_t j0 = 0; j0 < keys; j0 += kKeys) {
     const int64_t n = std::min(kKeys, keys - j0);
-    for (int64_t j = 0; j < kKeys; ++j) {
-      float *vj = s.v.data() + j * dp;
-      if (j >= n) {
-        for (int64_t e = 0; e < d; ++e)
-          s.kt[e * kKeys + j] = 0;
-        std::fill(vj, vj + dp, 0.0f);
-        continue;
+    const float *v = vBase + j0 * kvStride;
+    int64_t ldv = kvStride;
+    if (dp != d) {
+      for (int64_t j = 0; j < n; ++j) {
+        float *vj = s.v.data() + j * dp;
+        std::memcpy(vj, vBase + (j0 + j) * kvStride, d * sizeof(float));
+        std::fill(vj + d, vj + dp, 0.0f);
       }
-      const float *kj = kBase + (j0 + j) * kvStride;
-      for (int64_t e = 0; e < d; ++e)
-        s.kt[e * kKeys + j] = kj[e];
-      std::memcpy(vj, vBase + (j0 + j) * kvStride, d * sizeof(float));
-      std::fill(vj + d, vj + dp, 0.0f);
+      v = s.v.data();
+      ldv = dp;
     }
-    scoreTile<kRowBlock>(s.q.data(), s.kt.data(), s.scores.data(), padded, d);
+    scoreTile<kRowBlock>(s.q.data(), s.kt.data() + j0, s.ldkt, s.scores.data(),
+                         padded, d);
 
     for (int64_t r = 0; r < padded; ++r) {
       float *sr = s.scores.data() + r * kKeys;
@@ -250,8 +268,8 @@ KILN_INLINE void attendBlock(const AttentionArgs &a, Scratch &s, int64_t b,
           o[e] *= correction;
       }
     }
-    accumulateTile<kRowBlock>(s.scores.data(), s.v.data(), s.out.data(), padded,
-                              n, dp);
+    accumulateTile<kRowBlock>(s.scores.data(), v, ldv, s.out.data(), padded, n,
+                              dp);
   }
 
   for (int64_t r = 0; r < rows; ++r) {
