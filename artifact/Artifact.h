@@ -33,8 +33,10 @@ namespace kiln {
 inline constexpr char kArtifactMagic[8] = {'K', 'I', 'L', 'N',
                                            'A', 'R', 'T', '\0'};
 /// The format this runtime writes, the newest it reads, and the oldest (3:
-/// arguments and results carry their role).
-inline constexpr uint32_t kArtifactVersion = 4;
+/// arguments and results carry their role). 5: a CPU kernel library per
+/// x86-64 level, each blob naming its level (a runtime before it would load
+/// any of them, AVX-512 code included, so it must refuse the file).
+inline constexpr uint32_t kArtifactVersion = 5;
 inline constexpr uint32_t kOldestArtifactVersion = 3;
 
 /// Whether an argument or result is one of the kv caches.
