@@ -164,6 +164,14 @@ INSTANTIATE_TEST_SUITE_P(
 class GemmLibraryTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GemmLibraryTest, EveryLayoutAndEpilogueMatchesThePlainProduct) {
+#ifdef __SANITIZE_ADDRESS__
+  // ASan finds nothing here (checked with detect_leaks=0), but
+  // LeakSanitizer's tracer faults at exit on the OpenMP threads oneDNN
+  // leaves (it is never unloaded): the leak check of every other test in
+  // this binary matters more. The regular build runs this case.
+  if (GetParam() == "onednn")
+    GTEST_SKIP() << "oneDNN's OpenMP threads stop LeakSanitizer at exit";
+#endif
   setenv("KILN_GEMM", GetParam().c_str(), 1);
   rt::ThreadPool pool(2);
   rt::Blas blas(pool);
