@@ -217,7 +217,13 @@ void printInfo(const kiln::Artifact &artifact) {
   std::printf("target       %s, max batch %lld, max seq %lld\n",
               m.target.c_str(), static_cast<long long>(m.max_batch),
               static_cast<long long>(m.max_seq));
-  std::printf("kernels      %zu unique\n", m.kernels.size());
+  std::vector<std::string> levels;
+  for (const auto &blob : m.blobs)
+    if (blob->kind == kiln::artifact::BlobKind::CpuKernels)
+      levels.push_back(blob->isa.empty() ? "x86-64" : blob->isa);
+  std::printf("kernels      %zu unique%s%s\n", m.kernels.size(),
+              levels.empty() ? "" : ", compiled for ",
+              absl::StrJoin(levels, ", ").c_str());
   std::printf("weights      %zu tensors, %.1f MiB, %s\n", m.weights.size(),
               m.weight_bytes / 1048576.0,
               m.external_weights ? "external (kiln-run --weights MODEL_DIR)"
