@@ -45,15 +45,10 @@ bool Blas::loadOneDnn(const char *name) {
   // Never unloaded: OpenMP's worker threads outlive the last gemm, and
   // unmapping their code under them crashed a process that made a second
   // executor after the first was gone.
-  handle_ = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-  if (!handle_)
+  dnnlSgemm_ =
+      reinterpret_cast<DnnlSgemm>(open(name, "dnnl_sgemm", RTLD_NODELETE));
+  if (!dnnlSgemm_)
     return false;
-  dnnlSgemm_ = reinterpret_cast<DnnlSgemm>(dlsym(handle_, "dnnl_sgemm"));
-  if (!dnnlSgemm_) {
-    dlclose(handle_);
-    handle_ = nullptr;
-    return false;
-  }
   // Debian's oneDNN runs on OpenMP (found through its dependencies); a
   // build on another threading runtime has no such symbol and picks its
   // own count.
@@ -63,16 +58,22 @@ bool Blas::loadOneDnn(const char *name) {
   return true;
 }
 
-bool Blas::loadOpenBlas(const char *name) {
-  handle_ = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+void *Blas::open(const char *name, const char *entry, int flags) {
+  handle_ = dlopen(name, RTLD_NOW | RTLD_LOCAL | flags);
   if (!handle_)
+    return nullptr;
+  if (void *symbol = dlsym(handle_, entry))
+    return symbol;
+  dlclose(handle_);
+  handle_ = nullptr;
+  return nullptr;
+}
+
+bool Blas::loadOpenBlas(const char *name) {
+  cblasSgemm_ =
+      reinterpret_cast<CblasSgemm>(open(name, "cblas_sgemm", /*flags=*/0));
+  if (!cblasSgemm_)
     return false;
-  cblasSgemm_ = reinterpret_cast<CblasSgemm>(dlsym(handle_, "cblas_sgemm"));
-  if (!cblasSgemm_) {
-    dlclose(handle_);
-    handle_ = nullptr;
-    return false;
-  }
   cblasSgemv_ = reinterpret_cast<CblasSgemv>(dlsym(handle_, "cblas_sgemv"));
   provider_ = name;
   // The executor's own threads are idle during a gemm: BLAS gets as many.

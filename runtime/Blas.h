@@ -57,6 +57,9 @@ private:
                             float, float *, int64_t);
   using SetThreads = void (*)(int);
 
+  /// Opens library `name` (dlopen `flags` added) as handle_ and returns its
+  /// `entry` symbol; null, with nothing kept open, when either is missing.
+  void *open(const char *name, const char *entry, int flags);
   bool loadOneDnn(const char *name);
   bool loadOpenBlas(const char *name);
   void builtinSgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,

@@ -547,6 +547,14 @@ TEST(CpuLevelsTest, RefusesKernelsThisCpuCannotRun) {
                          "(x86-64): recompile with kilnc --cpu x86-64"),
             std::string::npos)
       << message;
+  // No level at all is refused before anything is compiled.
+  compile.cpus.clear();
+  auto none = kiln::test::compiledFixture("gpt2_tiny", compile);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(std::string(none.status().message())
+                .find("--cpu needs at least one x86-64 level"),
+            std::string::npos)
+      << none.status();
 }
 
 /// Fusion changes how kernels compute, not what: every fixture's outputs

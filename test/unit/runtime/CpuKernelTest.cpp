@@ -17,6 +17,7 @@
 #include "runtime/Blas.h"
 #include "runtime/CpuIsa.h"
 #include "runtime/ThreadPool.h"
+#include "test/support/Randoms.h"
 #include "test/support/ReferenceAttention.h"
 #include "test/support/ReferenceGemm.h"
 
@@ -44,13 +45,10 @@ struct Case {
   bool bias = false;            // [1, H, Sq, Sk]
 };
 
+/// Each array from its own fixed seed: every case is reproducible.
 std::vector<float> randoms(int64_t n, uint32_t seed) {
   std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = dist(gen);
-  return v;
+  return kiln::test::normalRandoms(n, gen);
 }
 
 const Case kCases[] = {

@@ -20,6 +20,7 @@
 #include "support/Half.h"
 #include "test/support/EmulatedKernels.h"
 #include "test/support/Golden.h"
+#include "test/support/Randoms.h"
 #include "test/support/ReferenceAttention.h"
 
 #include <gtest/gtest.h>
@@ -72,13 +73,7 @@ TEST_P(AttentionKernelTest, MatchesTheCpuStep) {
   const unsigned seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 gen(seed);
-  std::normal_distribution<float> normal(0, 1);
-  auto randoms = [&](int64_t n) {
-    std::vector<float> v(n);
-    for (float &x : v)
-      x = normal(gen);
-    return v;
-  };
+  auto randoms = [&](int64_t n) { return kiln::test::normalRandoms(n, gen); };
   const int64_t width = c.kvHeads * c.headDim;
   const int64_t newKeys = c.cache ? c.sq : c.sk;
   std::vector<float> q = randoms(c.batch * c.sq * c.heads * c.headDim);
