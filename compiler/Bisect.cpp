@@ -9,6 +9,7 @@
 #include "passes/Pipelines.h"
 #include "passes/Registration.h"
 #include "runtime/StepProfile.h"
+#include "support/Half.h"
 #include "support/Status.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -107,6 +108,12 @@ std::vector<double> valuesOf(const rt::StepBuffer &b) {
     case rt::DType::F64:
       out[i] = static_cast<const double *>(b.data)[i];
       break;
+    case rt::DType::BF16:
+      out[i] = bf16ToFloat(static_cast<const uint16_t *>(b.data)[i]);
+      break;
+    case rt::DType::F16:
+      out[i] = halfToFloat(static_cast<const uint16_t *>(b.data)[i]);
+      break;
     default:
       out[i] = NAN; // not compared yet: reported as not finite
     }
@@ -166,6 +173,8 @@ absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
     options.maxBatch = m.max_batch;
     options.maxSeq = m.max_seq;
     options.fuse = fuse;
+    options.precision = m.precision.empty() ? "fp32" : m.precision;
+    options.keepF32 = m.keep_f32;
     buildKilnStepListPipeline(pm, options);
     if (succeeded(pm.run(*copy)) && matches(*copy, m)) {
       steps = std::move(copy);

@@ -66,6 +66,22 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
                    o.gemmDtype + "'");
   if (o.gemmDtype != "f32" && o.emit != "kiln")
     return invalid("--gemm-dtype applies to --emit kiln");
+  if (o.precision == "f16")
+    o.precision = "fp16";
+  if (o.precision == "f32")
+    o.precision = "fp32";
+  if (o.precision != "fp32" && o.precision != "bf16" && o.precision != "fp16")
+    return invalid("--precision must be fp32, bf16 or fp16, got '" +
+                   o.precision + "'");
+  if (o.precision != "fp32" && o.gemmDtype != "f32")
+    return invalid("--gemm-dtype narrows the gemm weights of an fp32 build; "
+                   "--precision " +
+                   o.precision + " already stores them in " + o.precision);
+  if (o.precision != "fp32" && o.target == "cuda")
+    return invalid("--precision " + o.precision +
+                   " is built for the CPU so far; the CUDA executor runs "
+                   "fp32 activations (use --gemm-dtype for half-precision "
+                   "gemm weights on the GPU)");
   if (o.externalWeights && o.emit != "kiln")
     return invalid("--external-weights applies to --emit kiln");
   if (o.stage != "kiln" && o.stage != "decomposed" && o.stage != "linalg" &&
@@ -238,6 +254,8 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     steps.maxBatch = o.maxBatch;
     steps.maxSeq = seqLimit;
     steps.fuse = o.optLevel > 0;
+    steps.precision = o.precision;
+    steps.keepF32 = o.keepF32;
     buildKilnStepListPipeline(pm, steps);
   }
   if (stage == "llvm") {
@@ -258,6 +276,8 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     steps.maxBatch = o.maxBatch;
     steps.maxSeq = seqLimit;
     steps.fuse = false;
+    steps.precision = o.precision;
+    steps.keepF32 = o.keepF32;
     buildKilnStepListPipeline(plain, steps);
     if (mlir::succeeded(plain.run(*copy)))
       unfused = countSteps(*copy, o.maxBatch, seqLimit);
@@ -351,6 +371,8 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       options.maxSeq = seqLimit;
       options.externalWeights = o.externalWeights;
       options.gemmDtype = o.gemmDtype;
+      options.precision = o.precision;
+      options.keepF32 = o.keepF32;
       options.cacheWidth = c.numKvHeads * c.headDim;
       options.cacheLayers = c.family == Family::T5 ? c.numDecoderLayers
                             : c.isDecoderOnly()    ? c.numLayers

@@ -43,6 +43,11 @@ struct CompileOptions {
   std::string stage = "linalg"; // with emit mlir: kiln, decomposed, linalg,
                                 // llvm, steps, gpu
   std::string gemmDtype = "f32"; // with emit kiln: f32, bf16, f16
+  /// fp32, or bf16/fp16: activations, caches and gemm weights in that type
+  /// (kiln-mixed-precision, with emit kiln or stage steps).
+  std::string precision = "fp32";
+  /// Library op kinds kiln-mixed-precision keeps in f32.
+  std::vector<std::string> keepF32;
   /// With target cpu: the x86-64 levels to compile the kernels for (LLVM
   /// CPU names, CpuObject.h kCpuLevels); the runtime loads the highest its
   /// CPU runs. --emit kernels writes the first.

@@ -104,6 +104,44 @@ def KilnFuse : Pass<"kiln-fuse"> {
   ];
 }
 
+def KilnMixedPrecision : Pass<"kiln-mixed-precision", "::mlir::ModuleOp"> {
+  let summary = "Store activations, caches and gemm weights in bf16 or f16 "
+                "under an f32 compute policy";
+  let description = [{
+    The policy, applied to every entry function:
+
+    - Library ops (`kiln.linear`, `kiln.matmul`, `kiln.attention`,
+      `kiln.layer_norm`, `kiln.rms_norm`) read and write the low type; their
+      steps accumulate in f32 (gemms, attention's scores, softmax and
+      weighted sum, the norms' mean and variance) and round once when they
+      store. `keep-f32` lists kinds that stay f32 instead.
+    - The residual stream is what those ops read and write, so it is in the
+      low type too, as Hugging Face runs a model loaded in bf16/f16.
+    - Everything else (elementwise arithmetic, activations, softmax and
+      reductions outside attention, rotary) computes in f32: a low operand
+      is widened by a `kiln.cast` and a result a library op reads is
+      narrowed by one. The pass runs before kiln-fuse, so the casts join the
+      kernels around them: a fused kernel loads the low type, computes in
+      f32 and stores the low type, and no cast is a step of its own.
+    - Ops that only move elements (reshape, transpose, slice, concat,
+      embedding) keep the low type when all they move is low.
+    - Weights whose every use is a low library op or an embedding table are
+      stored in the low type (converted once, at compile time); the others
+      stay f32. The kv cache arguments become the low type.
+    - Entry results other than caches (logits, hidden states) are f32.
+
+    One cast per value and direction; chains of exact casts fold away in
+    canonicalization. Running the pass twice changes nothing more.
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"bf16\"",
+           "the low type: bf16 or f16">,
+    ListOption<"keepF32", "keep-f32", "std::string",
+               "library op kinds kept in f32 (linear, matmul, attention, "
+               "layer_norm, rms_norm)">
+  ];
+}
+
 def KilnToLinalg : Pass<"kiln-to-linalg"> {
   let summary = "Lower kiln primitives to linalg, tensor, arith and math";
   let description = [{

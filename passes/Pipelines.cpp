@@ -29,8 +29,16 @@ void buildKilnStepListPipeline(mlir::OpPassManager &pm,
   if (options.fuse) {
     pm.addPass(createKilnMatchAttention());
     pm.addPass(createKilnMergeProjections());
-    pm.addPass(createKilnFuse());
   }
+  if (options.precision != "fp32" && options.precision != "f32") {
+    KilnMixedPrecisionOptions precision;
+    precision.precision = options.precision;
+    precision.keepF32.assign(options.keepF32.begin(), options.keepF32.end());
+    pm.addPass(createKilnMixedPrecision(precision));
+    pm.addPass(mlir::createCanonicalizerPass());
+  }
+  if (options.fuse)
+    pm.addPass(createKilnFuse());
   pm.addPass(createKilnOutlineKernels());
   KilnPlanMemoryOptions plan;
   plan.maxBatch = options.maxBatch;

@@ -68,12 +68,21 @@ struct KilnStepListOptions
                                    "kiln-merge-projections and kiln-fuse "
                                    "(kilnc -O1, the default)"),
                     llvm::cl::init(true)};
+  Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("fp32, or bf16/f16: kiln-mixed-precision (before "
+                     "kiln-fuse, so its casts join the kernels)"),
+      llvm::cl::init("fp32")};
+  ListOption<std::string> keepF32{
+      *this, "keep-f32",
+      llvm::cl::desc("library op kinds kiln-mixed-precision keeps in f32")};
 };
 
 /// kiln graph -> step list with an arena plan: --kiln-decompose
 /// (keep-attention, keep-linear), --canonicalize, --cse,
 /// --kiln-match-attention, --kiln-merge-projections and --kiln-fuse
-/// (unless fuse=0),
+/// (unless fuse=0), --kiln-mixed-precision (unless precision=fp32),
+/// --canonicalize,
 /// --kiln-outline-kernels, --kiln-plan-memory.
 void buildKilnStepListPipeline(mlir::OpPassManager &pm,
                                const KilnStepListOptions &options);

@@ -11,6 +11,7 @@
 #include "runtime/HostWeights.h"
 #include "runtime/ManifestChecks.h"
 #include "runtime/Norm.h"
+#include "runtime/Precision.h"
 #include "runtime/StepPlan.h"
 #include "runtime/StepProfile.h"
 #include "runtime/Tensor.h"
@@ -52,7 +53,8 @@ using KernelFn = void (*)(void **, const int64_t *, int64_t, int64_t);
 constexpr int64_t kSplitElements = 1 << 15;
 struct CacheSlot {
   std::vector<int64_t> shape; // [batch, length, width]
-  std::vector<float> data;
+  DType dtype = DType::F32;
+  std::vector<uint8_t> data;
 };
 
 } // namespace
@@ -70,6 +72,11 @@ struct CpuExecutor::Impl {
   std::map<std::string, CacheSlot> caches;
   bool profiling = false;
   StepProfiles profile;
+  /// f32 copies of a step's bf16/f16 buffers (--precision builds), kept
+  /// between calls.
+  struct Scratch {
+    std::vector<float> a, b, c, residual, bias, q, k, v, out;
+  } scratch;
   StepHook stepHook;
 
   Impl(const Artifact &a, int threads)
@@ -171,30 +178,72 @@ absl::Status CpuExecutor::Impl::runAttention(
   KILN_ASSIGN_OR_RETURN(auto plan, planAttention(step, binding));
   const AttentionPlan &p = plan;
   AttentionArgs a = attentionArgs(p);
-  a.q = reinterpret_cast<const float *>(pointer(*step.operands[0]));
-  a.k = reinterpret_cast<const float *>(pointer(*step.operands[1]));
-  a.v = reinterpret_cast<const float *>(pointer(*step.operands[2]));
-  a.out = reinterpret_cast<float *>(pointer(*step.results[0]));
+  // bf16/f16 buffers (--precision) are widened to f32 scratch: the kernel
+  // accumulates in f32 and the output is rounded once.
+  const BufferT &qBuffer = *step.operands[0], &kBuffer = *step.operands[1],
+                &vBuffer = *step.operands[2], &outBuffer = *step.results[0];
+  const int64_t qElements = a.batch * a.sq * a.heads * a.headDim;
+  const int64_t newElements = a.batch * p.sq * p.width;
+  a.q = asF32(qBuffer.dtype, pointer(qBuffer), qElements, scratch.q, pool);
+  a.out = reinterpret_cast<float *>(pointer(outBuffer));
+  if (isHalf(outBuffer.dtype)) {
+    if (static_cast<int64_t>(scratch.out.size()) < qElements)
+      scratch.out.resize(qElements);
+    a.out = scratch.out.data();
+  }
   if (p.kCache >= 0) {
-    // The new rows go into the caches first, at each sequence's position.
-    auto *kCache = reinterpret_cast<float *>(pointer(*step.operands[p.kCache]));
-    auto *vCache = reinterpret_cast<float *>(pointer(*step.operands[p.vCache]));
+    // The new rows go into the caches first, at each sequence's position,
+    // in the caches' type (that of the new rows: the verifier makes them
+    // one).
+    const BufferT &kCacheBuffer = *step.operands[p.kCache];
+    const BufferT &vCacheBuffer = *step.operands[p.vCache];
+    if (kCacheBuffer.dtype != kBuffer.dtype ||
+        vCacheBuffer.dtype != vBuffer.dtype)
+      return absl::InvalidArgumentError(
+          absl::StrCat("attention at ", step.location,
+                       ": the caches and the new keys/values differ in type"));
+    const size_t elementBytes = dtypeBytes(kBuffer.dtype);
+    uint8_t *kCache = pointer(kCacheBuffer);
+    uint8_t *vCache = pointer(vCacheBuffer);
+    const uint8_t *kNew = pointer(kBuffer), *vNew = pointer(vBuffer);
     const BufferT &positions = *step.operands[p.positions];
     KILN_ASSIGN_OR_RETURN(auto starts,
                           cacheRowStarts(step, p, pointer(positions),
                                          positions.dtype == DType::I64));
     int64_t width = p.width, rows = p.sq, maxSeq = p.cacheLength;
+    int64_t visible = 0; // rows any sequence attends over
     for (int64_t b = 0; b < a.batch; ++b) {
       int64_t start = starts[b];
-      std::memcpy(kCache + (b * maxSeq + start) * width, a.k + b * rows * width,
-                  rows * width * 4);
-      std::memcpy(vCache + (b * maxSeq + start) * width, a.v + b * rows * width,
-                  rows * width * 4);
+      std::memcpy(kCache + (b * maxSeq + start) * width * elementBytes,
+                  kNew + b * rows * width * elementBytes,
+                  rows * width * elementBytes);
+      std::memcpy(vCache + (b * maxSeq + start) * width * elementBytes,
+                  vNew + b * rows * width * elementBytes,
+                  rows * width * elementBytes);
       a.offsets.push_back(start);
+      visible = std::max(visible, start + rows);
     }
-    a.k = kCache;
-    a.v = vCache;
+    if (isHalf(kBuffer.dtype)) {
+      // Only the rows attended over are widened: decode costs what is
+      // filled, not the cache's capacity.
+      const int64_t elements = a.batch * maxSeq * width;
+      for (auto [cache, into] :
+           {std::pair{kCache, &scratch.k}, std::pair{vCache, &scratch.v}}) {
+        if (static_cast<int64_t>(into->size()) < elements)
+          into->resize(elements);
+        for (int64_t b = 0; b < a.batch; ++b)
+          widen(kBuffer.dtype, cache + b * maxSeq * width * elementBytes,
+                into->data() + b * maxSeq * width, visible * width, pool);
+      }
+      a.k = scratch.k.data();
+      a.v = scratch.v.data();
+    } else {
+      a.k = reinterpret_cast<const float *>(kCache);
+      a.v = reinterpret_cast<const float *>(vCache);
+    }
   } else {
+    a.k = asF32(kBuffer.dtype, pointer(kBuffer), newElements, scratch.k, pool);
+    a.v = asF32(vBuffer.dtype, pointer(vBuffer), newElements, scratch.v, pool);
     a.offsets.assign(a.batch, a.sk - a.sq);
   }
   if (p.mask >= 0) {
@@ -223,9 +272,19 @@ absl::Status CpuExecutor::Impl::runAttention(
       }
     }
   }
-  if (p.bias >= 0)
-    a.bias = reinterpret_cast<const float *>(pointer(*step.operands[p.bias]));
+  if (p.bias >= 0) {
+    const BufferT &bias = *step.operands[p.bias];
+    if (isHalf(bias.dtype)) {
+      KILN_ASSIGN_OR_RETURN(auto dims, binding.dimsOf(bias));
+      a.bias =
+          asF32(bias.dtype, pointer(bias), product(dims), scratch.bias, pool);
+    } else {
+      a.bias = reinterpret_cast<const float *>(pointer(bias));
+    }
+  }
   attention(a, pool, isa);
+  if (isHalf(outBuffer.dtype))
+    narrow(outBuffer.dtype, a.out, pointer(outBuffer), qElements, pool);
   return absl::OkStatus();
 }
 
@@ -306,11 +365,32 @@ CpuExecutor::Impl::run(const EntryT &entry,
     case StepKind::Gemm: {
       KILN_ASSIGN_OR_RETURN(auto plan, planGemm(step, *binding));
       const GemmPlan &g = plan;
-      const float *a =
-          reinterpret_cast<const float *>(pointer(*step.operands[0]));
-      const float *b =
-          reinterpret_cast<const float *>(pointer(*step.operands[1]));
-      float *c = reinterpret_cast<float *>(pointer(*step.results[0]));
+      // Weights are f32 in memory (HostWeights widens bf16/f16 ones at
+      // load); bf16/f16 activations are widened here, and a bf16/f16 C is
+      // computed in f32 and rounded once, after the epilogue.
+      auto operand =
+          [&](int i,
+              std::vector<float> &into) -> absl::StatusOr<const float *> {
+        if (i < 0)
+          return nullptr;
+        const BufferT &b = *step.operands[i];
+        if (b.kind == BufferKind::Weight)
+          return weights->f32(b.index);
+        if (!isHalf(b.dtype))
+          return reinterpret_cast<const float *>(pointer(b));
+        KILN_ASSIGN_OR_RETURN(auto dims, dimsOf(b));
+        return asF32(b.dtype, pointer(b), product(dims), into, pool);
+      };
+      KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
+      KILN_ASSIGN_OR_RETURN(const float *b, operand(1, scratch.b));
+      const BufferT &result = *step.results[0];
+      int64_t cElements = g.batch * g.m * g.n;
+      float *c = reinterpret_cast<float *>(pointer(result));
+      if (isHalf(result.dtype)) {
+        if (static_cast<int64_t>(scratch.c.size()) < cElements)
+          scratch.c.resize(cElements);
+        c = scratch.c.data();
+      }
       if (g.folded) {
         blas.sgemm(false, g.transB, g.batch * g.m, g.n, g.k, a, g.lda, b, g.ldb,
                    c, g.n);
@@ -321,30 +401,44 @@ CpuExecutor::Impl::run(const EntryT &entry,
                      c + i * g.m * g.n, g.n);
       }
       if (g.hasEpilogue()) {
-        auto operand = [&](int i) {
-          return i < 0 ? nullptr
-                       : reinterpret_cast<const float *>(
-                             pointer(*step.operands[i]));
-        };
-        const float *bias = operand(g.bias), *residual = operand(g.residual);
+        KILN_ASSIGN_OR_RETURN(const float *bias, operand(g.bias, scratch.bias));
+        KILN_ASSIGN_OR_RETURN(const float *residual,
+                              operand(g.residual, scratch.residual));
         int64_t rows = g.batch * g.m;
         overRows(rows, rows * g.n, [&](int64_t begin, int64_t end) {
           applyGemmEpilogue(g, c, bias, residual, begin, end);
         });
       }
+      if (isHalf(result.dtype))
+        narrow(result.dtype, c, pointer(result), cElements, pool);
       break;
     }
     case StepKind::Norm: {
       KILN_ASSIGN_OR_RETURN(auto plan, planNorm(step, *binding));
+      // Scale and bias are weights (with an f32 copy); a bf16/f16 input
+      // is widened and the result rounded once.
       auto in = [&](size_t i) {
-        return reinterpret_cast<const float *>(pointer(*step.operands[i]));
+        const BufferT &b = *step.operands[i];
+        return b.kind == BufferKind::Weight
+                   ? weights->f32(b.index)
+                   : reinterpret_cast<const float *>(pointer(b));
       };
+      const int64_t elements = plan.rows * plan.width;
+      const BufferT &input = *step.operands[0], &result = *step.results[0];
+      const float *x =
+          asF32(input.dtype, pointer(input), elements, scratch.a, pool);
       const float *bias = plan.bias ? in(2) : nullptr;
-      float *out = reinterpret_cast<float *>(pointer(*step.results[0]));
-      overRows(plan.rows, plan.rows * plan.width,
-               [&](int64_t begin, int64_t end) {
-                 normalizeRows(plan, in(0), in(1), bias, out, begin, end);
-               });
+      float *out = reinterpret_cast<float *>(pointer(result));
+      if (isHalf(result.dtype)) {
+        if (static_cast<int64_t>(scratch.c.size()) < elements)
+          scratch.c.resize(elements);
+        out = scratch.c.data();
+      }
+      overRows(plan.rows, elements, [&](int64_t begin, int64_t end) {
+        normalizeRows(plan, x, in(1), bias, out, begin, end);
+      });
+      if (isHalf(result.dtype))
+        narrow(result.dtype, out, pointer(result), elements, pool);
       break;
     }
     case StepKind::Attention:
@@ -388,9 +482,19 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   impl->stepHook = options.stepHook;
   impl->isa = hostSupports(options.isa) ? options.isa : hostIsa();
   KILN_RETURN_IF_ERROR(impl->loadKernels());
+  // The weights library steps read get an f32 copy when stored in
+  // bf16/f16 (the BLAS and the norm and attention code are f32); kernels
+  // read them as stored.
+  std::vector<bool> widen(impl->m.weights.size(), false);
+  for (const auto &entry : impl->m.entries)
+    for (const auto &step : entry->steps)
+      if (step->kind != StepKind::Kernel)
+        for (const auto &b : step->operands)
+          if (b->kind == BufferKind::Weight && b->index < widen.size())
+            widen[b->index] = true;
   KILN_ASSIGN_OR_RETURN(
       auto weights,
-      HostWeights::load(artifact, options.weightsDir, "CPU", /*widen=*/true));
+      HostWeights::load(artifact, options.weightsDir, "CPU", widen));
   impl->weights = std::move(weights);
   for (const auto &e : impl->m.entries)
     impl->arenaBytes = std::max(impl->arenaBytes, e->arena_bytes);
@@ -408,10 +512,11 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
 absl::Status CpuExecutor::resetCaches(int64_t batch, int64_t length) {
   Impl &s = *impl_;
   KILN_ASSIGN_OR_RETURN(auto caches, cacheArguments(s.artifact));
-  for (const auto &[name, width] : caches) {
-    CacheSlot &slot = s.caches[name];
-    slot.shape = {batch, length, width};
-    slot.data.assign(batch * length * width, 0.0f);
+  for (const CacheArgument &c : caches) {
+    CacheSlot &slot = s.caches[c.name];
+    slot.shape = {batch, length, c.width};
+    slot.dtype = c.dtype;
+    slot.data.assign(batch * length * c.width * dtypeBytes(c.dtype), 0);
   }
   return absl::OkStatus();
 }
@@ -436,7 +541,7 @@ int64_t CpuExecutor::arenaBytes() const { return impl_->arenaBytes; }
 int64_t CpuExecutor::cacheBytes() const {
   int64_t bytes = 0;
   for (const auto &[name, slot] : impl_->caches)
-    bytes += slot.data.size() * 4;
+    bytes += slot.data.size();
   return bytes;
 }
 

@@ -261,8 +261,7 @@ absl::Status CudaExecutor::DeviceState::load(const CudaOptions &options) {
 
   // Weights: one allocation, uploaded once.
   KILN_ASSIGN_OR_RETURN(
-      auto host,
-      HostWeights::load(artifact, options.weightsDir, "CUDA", /*widen=*/false));
+      auto host, HostWeights::load(artifact, options.weightsDir, "CUDA"));
   size_t total = 0;
   std::vector<size_t> offsets;
   for (size_t i = 0; i < host->size(); ++i) {
@@ -696,7 +695,9 @@ absl::Status CudaExecutor::resetCaches(int64_t batch, int64_t length) {
   KILN_RETURN_IF_ERROR(
       state.check(api.ctxSetCurrent(state.context), "cuCtxSetCurrent"));
   KILN_ASSIGN_OR_RETURN(auto caches, cacheArguments(state.artifact));
-  for (const auto &[name, width] : caches) {
+  for (const CacheArgument &c : caches) {
+    const std::string &name = c.name;
+    const int64_t width = c.width;
     DeviceState::Cache &cache = state.caches[name];
     std::vector<int64_t> shape = {batch, length, width};
     int64_t bytes = checkedBytes(shape, 4);

@@ -27,11 +27,12 @@ HostWeights::~HostWeights() = default;
 
 absl::StatusOr<std::unique_ptr<HostWeights>>
 HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
-                  const std::string &executor, bool widen) {
+                  const std::string &executor, const std::vector<bool> &widen) {
   const ManifestT &m = artifact.manifest();
   std::unique_ptr<HostWeights> hw(new HostWeights());
   hw->data_.assign(m.weights.size(), nullptr);
   hw->bytes_.assign(m.weights.size(), 0);
+  hw->f32_.assign(m.weights.size(), nullptr);
   hw->owned_.resize(m.weights.size());
   hw->ownedHalf_.resize(m.weights.size());
   auto error = [&](const std::string &what) {
@@ -49,13 +50,14 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
       return error(absl::StrCat("damaged: weight '", w.name,
                                 "' has an impossible shape"));
     hw->bytes_[i] = bytes;
-    auto widened = [&](const uint16_t *h) {
+    const bool widened = half && i < widen.size() && widen[i];
+    // The f32 copy of a half weight the executor asked to widen.
+    auto widenCopy = [&](const uint16_t *h) {
       std::vector<float> &out = hw->owned_[i];
       out.resize(bytes / 2);
       for (size_t e = 0; e < out.size(); ++e)
         out[e] = w.dtype == DType::BF16 ? bf16ToFloat(h[e]) : halfToFloat(h[e]);
-      hw->data_[i] = reinterpret_cast<const uint8_t *>(out.data());
-      hw->bytes_[i] = bytes * 2;
+      hw->f32_[i] = out.data();
     };
     if (w.blob >= 0) {
       if (static_cast<size_t>(w.blob) >= m.blobs.size() ||
@@ -64,8 +66,10 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
         return error(absl::StrCat("damaged: weight '", w.name,
                                   "' does not match its blob"));
       hw->data_[i] = artifact.blobData(w.blob);
-      if (half && widen)
-        widened(reinterpret_cast<const uint16_t *>(hw->data_[i]));
+      if (widened)
+        widenCopy(reinterpret_cast<const uint16_t *>(hw->data_[i]));
+      else if (!half)
+        hw->f32_[i] = reinterpret_cast<const float *>(hw->data_[i]);
       continue;
     }
     if (weightsDir.empty())
@@ -143,8 +147,8 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
           narrow.push_back(w.dtype == DType::BF16 ? floatToBf16(x)
                                                   : floatToHalf(x));
       hw->data_[i] = reinterpret_cast<const uint8_t *>(narrow.data());
-      if (widen)
-        widened(narrow.data());
+      if (widened)
+        widenCopy(narrow.data());
       continue;
     }
     if (views.size() == 1 && views[0]->dtype == kiln::DType::F32 &&
@@ -157,6 +161,7 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
       }
       hw->data_[i] = reinterpret_cast<const uint8_t *>(hw->owned_[i].data());
     }
+    hw->f32_[i] = reinterpret_cast<const float *>(hw->data_[i]);
   }
   return hw;
 }

@@ -27,21 +27,27 @@ namespace kiln::rt {
 /// Host copies of the weights, one per weight slot (f32).
 class HostWeights {
 public:
-  /// Every weight as the executor holds it: f32 as stored; bf16/f16 ones
-  /// (gemm weights of kilnc --gemm-dtype) as stored, or widened to f32
-  /// with `widen` (the CPU, whose BLAS is f32). External weights are
-  /// narrowed the way kilnc narrows embedded ones.
+  /// Every weight as the artifact stores it (f32, or bf16/f16 from kilnc
+  /// --gemm-dtype or --precision), and for the slots `widen` marks an f32
+  /// copy as well (the CPU's library steps, whose BLAS is f32; generated
+  /// kernels read the stored type). External weights are narrowed the way
+  /// kilnc narrows embedded ones.
   static absl::StatusOr<std::unique_ptr<HostWeights>>
   load(const Artifact &artifact, const std::string &weightsDir,
-       const std::string &executor, bool widen);
+       const std::string &executor, const std::vector<bool> &widen = {});
   ~HostWeights();
+  /// As stored.
   const uint8_t *data(size_t slot) const { return data_[slot]; }
+  /// As f32: the data of an f32 weight, the copy of a widened one; null
+  /// for a bf16/f16 weight not widened.
+  const float *f32(size_t slot) const { return f32_[slot]; }
   int64_t bytes(size_t slot) const { return bytes_[slot]; }
   size_t size() const { return data_.size(); }
 
 private:
   HostWeights() = default;
   std::vector<const uint8_t *> data_;
+  std::vector<const float *> f32_;
   std::vector<int64_t> bytes_;
   std::vector<std::vector<float>> owned_;
   std::vector<std::vector<uint16_t>> ownedHalf_;

@@ -109,7 +109,9 @@ absl::Status validateBuffer(const Artifact &artifact, const EntryT &entry,
 
 } // namespace
 
-absl::Status validateSteps(const Artifact &artifact);
+/// `lowActivations`: library steps may read and write bf16/f16 buffers
+/// (the CPU executor widens them); otherwise they must be f32.
+absl::Status validateSteps(const Artifact &artifact, bool lowActivations);
 
 absl::Status checkArtifact(const Artifact &artifact, const std::string &target,
                            const std::string &device) {
@@ -117,7 +119,7 @@ absl::Status checkArtifact(const Artifact &artifact, const std::string &target,
     return absl::InvalidArgumentError(absl::StrCat(
         artifact.path(), ": compiled for target '", artifact.manifest().target,
         "', not ", device, " (compile it for the ", target, " target)"));
-  return validateSteps(artifact);
+  return validateSteps(artifact, /*lowActivations=*/target == "cpu");
 }
 
 absl::StatusOr<const EntryT *> findEntry(const Artifact &artifact,
@@ -129,9 +131,9 @@ absl::StatusOr<const EntryT *> findEntry(const Artifact &artifact,
       absl::StrCat(artifact.path(), ": has no entry point '", name, "'"));
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, int64_t>>>
+absl::StatusOr<std::vector<CacheArgument>>
 cacheArguments(const Artifact &artifact) {
-  std::vector<std::pair<std::string, int64_t>> caches;
+  std::vector<CacheArgument> caches;
   for (const auto &entry : artifact.manifest().entries)
     for (const auto &arg : entry->arguments) {
       if (!isCache(arg->role))
@@ -140,12 +142,15 @@ cacheArguments(const Artifact &artifact) {
           arg->dims[2]->terms[0].op() != ExprOp::Const)
         return damagedArtifact(artifact, "damaged: cache " + arg->name +
                                              " is not [batch, length, width]");
-      caches.push_back({arg->name, arg->dims[2]->terms[0].value()});
+      if (arg->dtype != DType::F32 && !isHalf(arg->dtype))
+        return damagedArtifact(artifact, "damaged: cache " + arg->name +
+                                             " is not f32, bf16 or f16");
+      caches.push_back({arg->name, arg->dims[2]->terms[0].value(), arg->dtype});
     }
   return caches;
 }
 
-absl::Status validateSteps(const Artifact &artifact) {
+absl::Status validateSteps(const Artifact &artifact, bool lowActivations) {
   const ManifestT &m = artifact.manifest();
   auto error = [&](const std::string &what) {
     return damagedArtifact(artifact, what);
@@ -162,7 +167,8 @@ absl::Status validateSteps(const Artifact &artifact) {
           return error(absl::StrCat("damaged: argument ", a->name,
                                     " has a malformed dim"));
       if (a->role < Role::MIN || a->role > Role::MAX ||
-          (isCache(a->role) && a->dtype != artifact::DType::F32))
+          (isCache(a->role) && a->dtype != artifact::DType::F32 &&
+           !(lowActivations && isHalf(a->dtype))))
         return error(absl::StrCat("damaged: argument ", a->name,
                                   " has an impossible role"));
     }
@@ -244,18 +250,25 @@ absl::Status validateSteps(const Artifact &artifact) {
           bool index =
               attention && step.has_cache && o + 1 == step.operands.size();
           bool mask = attention && step.has_key_mask && o == 3;
-          // A gemm's B may be a half-precision weight (--gemm-dtype).
+          bool half = isHalf(b->dtype);
+          // A gemm's B may be a half-precision weight (--gemm-dtype), and
+          // on the CPU any operand may be bf16/f16 (--precision).
           bool halfWeight = step.kind == StepKind::Gemm && o == 1 &&
-                            b->kind == BufferKind::Weight &&
-                            (b->dtype == DType::BF16 || b->dtype == DType::F16);
-          if (!index && !mask && !halfWeight && b->dtype != DType::F32)
-            return error(absl::StrCat(
-                where, " (", step.location, ") computes in ",
-                dtypeName(b->dtype), "; the CPU executor runs f32 ",
-                step.kind == StepKind::Gemm   ? "gemms"
-                : step.kind == StepKind::Norm ? "norms"
-                                              : "attention"));
+                            b->kind == BufferKind::Weight && half;
+          if (!index && !mask && !halfWeight && b->dtype != DType::F32 &&
+              !(lowActivations && half))
+            return error(
+                absl::StrCat(where, " (", step.location, ") computes in ",
+                             dtypeName(b->dtype), "; this executor runs f32 ",
+                             step.kind == StepKind::Gemm   ? "gemms"
+                             : step.kind == StepKind::Norm ? "norms"
+                                                           : "attention"));
         }
+        for (const auto &b : step.results)
+          if (b->dtype != DType::F32 && !(lowActivations && isHalf(b->dtype)))
+            return error(absl::StrCat(where, " (", step.location, ") writes ",
+                                      dtypeName(b->dtype),
+                                      "; this executor writes f32"));
       }
       if (step.kind == StepKind::Attention && step.has_cache)
         for (size_t c : {step.operands.size() - 3, step.operands.size() - 2}) {

@@ -34,8 +34,15 @@ absl::Status checkArtifact(const Artifact &artifact, const std::string &target,
 absl::StatusOr<const artifact::EntryT *> findEntry(const Artifact &artifact,
                                                    const std::string &name);
 
-/// Every cache argument's name and row width ([batch, length, width]).
-absl::StatusOr<std::vector<std::pair<std::string, int64_t>>>
+/// A cache argument: [batch, length, width] of `dtype` (f32, or bf16/f16
+/// in a kilnc --precision build).
+struct CacheArgument {
+  std::string name;
+  int64_t width = 0;
+  artifact::DType dtype = artifact::DType::F32;
+};
+/// Every cache argument.
+absl::StatusOr<std::vector<CacheArgument>>
 cacheArguments(const Artifact &artifact);
 
 } // namespace kiln::rt

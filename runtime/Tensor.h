@@ -21,6 +21,11 @@ namespace kiln::rt {
 
 using artifact::DType;
 
+/// Whether `dtype` is a 16-bit float (bf16, f16).
+inline bool isHalf(DType dtype) {
+  return dtype == DType::BF16 || dtype == DType::F16;
+}
+
 struct Tensor {
   DType dtype = DType::F32;
   std::vector<int64_t> shape;

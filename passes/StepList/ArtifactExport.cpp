@@ -149,11 +149,19 @@ FailureOr<std::vector<std::unique_ptr<art::DimT>>> Exporter::dimsOf(Value v) {
 
 FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
   std::string name = op.getName().str();
-  if (auto it = slots_.find(name); it != slots_.end())
-    return it->second;
   auto type = cast<RankedTensorType>(op.getType());
-  if (!type.getElementType().isF32()) {
-    (void)fail(op, "only f32 weights can be packed so far");
+  Type element = type.getElementType();
+  if (auto it = slots_.find(name); it != slots_.end()) {
+    art::DType stored = weightSlots_[it->second]->dtype;
+    if ((element.isBF16() && stored != art::DType::BF16) ||
+        (element.isF16() && stored != art::DType::F16)) {
+      (void)fail(op, "weight '" + name + "' is read as two element types");
+      return failure();
+    }
+    return it->second;
+  }
+  if (!element.isF32() && !element.isBF16() && !element.isF16()) {
+    (void)fail(op, "only f32, bf16 and f16 weights can be packed so far");
     return failure();
   }
   // The checkpoint tensors it is made of: itself, or the parts a merged
@@ -204,9 +212,13 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     w->source_dtype = dtypeName(views[0]->dtype);
     w->source_hash = kiln::checksum(views[0]->data, views[0]->bytes);
   }
-  // A weight only gemms read is stored in --gemm-dtype; the rest in f32.
-  bool half = options_.gemmDtype != "f32" && gemmOnly_.count(name);
-  bool bf16 = options_.gemmDtype == "bf16";
+  // A weight is stored in its IR type (kiln-mixed-precision narrows
+  // some); under --gemm-dtype, one only gemms read is stored in that type.
+  bool narrowedByGemmDtype =
+      options_.gemmDtype != "f32" && gemmOnly_.count(name);
+  bool half = !element.isF32() || narrowedByGemmDtype;
+  bool bf16 =
+      element.isBF16() || (narrowedByGemmDtype && options_.gemmDtype == "bf16");
   if (half)
     w->dtype = bf16 ? art::DType::BF16 : art::DType::F16;
   int64_t elements = type.getNumElements();
@@ -428,6 +440,8 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
   manifest.max_batch = options.maxBatch;
   manifest.max_seq = options.maxSeq;
   manifest.external_weights = options.externalWeights;
+  manifest.precision = options.precision;
+  manifest.keep_f32 = options.keepF32;
 
   if (!kernels.empty())
     for (const KernelBinary &binary : binaries) {

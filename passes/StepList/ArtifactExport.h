@@ -35,6 +35,10 @@ struct ExportOptions {
   /// their B operand) are stored; the gemms then compute in that type with
   /// f32 accumulation (the CPU widens them back at load).
   std::string gemmDtype = "f32";
+  /// kilnc --precision and --keep-f32, recorded for kiln-bisect and --info
+  /// (the step list already carries the types).
+  std::string precision = "fp32";
+  std::vector<std::string> keepF32;
   int64_t cacheWidth = 0;  // for --info
   int64_t cacheLayers = 0; // for --info
 };

@@ -62,6 +62,18 @@ static cl::opt<std::string> gemmDtype(
              "it with f32 accumulation (cuBLASLt on the GPU; the CPU widens "
              "the weights back to f32 at load). Activations, attention and "
              "the other kernels stay f32"));
+static cl::opt<std::string> precision(
+    cl::cat(kilncOptions), "precision", cl::init("fp32"),
+    cl::desc("fp32, bf16 or fp16 (CPU). With bf16/fp16, activations, the kv "
+             "cache and the gemm weights are stored in that type: gemms, "
+             "attention and norms accumulate in f32 and round once when "
+             "they store, elementwise kernels compute in f32, outputs are "
+             "f32 (the policy: kiln-mixed-precision in kiln-opt --help)"));
+static cl::list<std::string> keepF32(
+    cl::cat(kilncOptions), "keep-f32", cl::CommaSeparated,
+    cl::desc("with --precision bf16/fp16: library op kinds to keep in f32, "
+             "comma-separated (linear, matmul, attention, layer_norm, "
+             "rms_norm)"));
 static cl::list<std::string> cpus(
     cl::cat(kilncOptions), "cpu", cl::CommaSeparated,
     cl::desc("with target cpu: the x86-64 levels to compile the kernels for, "
@@ -129,6 +141,8 @@ int main(int argc, char **argv) {
   o.target = target;
   o.stage = stage;
   o.gemmDtype = gemmDtype;
+  o.precision = precision;
+  o.keepF32.assign(keepF32.begin(), keepF32.end());
   if (!cpus.empty())
     o.cpus.assign(cpus.begin(), cpus.end());
   o.externalWeights = externalWeights;
