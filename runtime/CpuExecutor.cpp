@@ -183,7 +183,6 @@ absl::Status CpuExecutor::Impl::runAttention(
   const BufferT &qBuffer = *step.operands[0], &kBuffer = *step.operands[1],
                 &vBuffer = *step.operands[2], &outBuffer = *step.results[0];
   const int64_t qElements = a.batch * a.sq * a.heads * a.headDim;
-  const int64_t newElements = a.batch * p.sq * p.width;
   a.q = asF32(qBuffer.dtype, pointer(qBuffer), qElements, scratch.q, pool);
   a.out = reinterpret_cast<float *>(pointer(outBuffer));
   if (isHalf(outBuffer.dtype)) {
@@ -242,8 +241,10 @@ absl::Status CpuExecutor::Impl::runAttention(
       a.v = reinterpret_cast<const float *>(vCache);
     }
   } else {
-    a.k = asF32(kBuffer.dtype, pointer(kBuffer), newElements, scratch.k, pool);
-    a.v = asF32(vBuffer.dtype, pointer(vBuffer), newElements, scratch.v, pool);
+    // Keys and values: [B, Sk, width] (Sk is not Sq in cross-attention).
+    const int64_t kvElements = a.batch * p.sk * p.width;
+    a.k = asF32(kBuffer.dtype, pointer(kBuffer), kvElements, scratch.k, pool);
+    a.v = asF32(vBuffer.dtype, pointer(vBuffer), kvElements, scratch.v, pool);
     a.offsets.assign(a.batch, a.sk - a.sq);
   }
   if (p.mask >= 0) {

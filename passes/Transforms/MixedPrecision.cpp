@@ -155,9 +155,12 @@ private:
     lowOf_.clear();
     f32Of_.clear();
     Block &body = fn.getBody().front();
-    // The kv caches are state the entry keeps: stored in the low type.
+    // The kv caches are state the attention steps update in place: stored
+    // in the low type when attention runs in it.
+    const bool lowCaches = !kept_.contains("attention");
     for (BlockArgument arg : body.getArguments())
-      if (isCache(fn, arg.getArgNumber(), /*result=*/false) && isF32Tensor(arg))
+      if (lowCaches && isCache(fn, arg.getArgNumber(), /*result=*/false) &&
+          isF32Tensor(arg))
         arg.setType(withElement(arg.getType(), low_));
 
     for (Operation &op : llvm::make_early_inc_range(body)) {
@@ -172,7 +175,7 @@ private:
         for (OpOperand &operand : ret->getOpOperands()) {
           Value v = operand.get();
           bool cache = isCache(fn, operand.getOperandNumber(), /*result=*/true);
-          if (cache && isF32Tensor(v))
+          if (cache && lowCaches && isF32Tensor(v))
             operand.set(toLow(v));
           else if (!cache && isLow(v))
             operand.set(toF32(v)); // outputs stay f32

@@ -36,9 +36,11 @@ inline absl::StatusOr<std::string> compiledFixture(const std::string &fixture,
   };
   static Cache cache;
   std::string key = fixture + " --target " + options.target + " --gemm-dtype " +
-                    options.gemmDtype + " --max-batch " +
-                    std::to_string(options.maxBatch) + " --max-seq " +
-                    std::to_string(options.maxSeq) + " --emulate-gpu-threads " +
+                    options.gemmDtype + " --precision " + options.precision +
+                    " --keep-f32 " + absl::StrJoin(options.keepF32, ",") +
+                    " --max-batch " + std::to_string(options.maxBatch) +
+                    " --max-seq " + std::to_string(options.maxSeq) +
+                    " --emulate-gpu-threads " +
                     std::to_string(options.emulateGpuThreads) + " -O" +
                     std::to_string(options.optLevel) + " --cpu " +
                     absl::StrJoin(options.cpus, ",") +
