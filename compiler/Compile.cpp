@@ -77,6 +77,9 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
     return invalid("--gemm-dtype narrows the gemm weights of an fp32 build; "
                    "--precision " +
                    o.precision + " already stores them in " + o.precision);
+  if (o.precision != "fp32" && o.stage != "steps")
+    return invalid("--precision applies to the step list: --emit kiln, "
+                   "--emit kernels or --stage steps");
   if (o.precision != "fp32" && o.target == "cuda")
     return invalid("--precision " + o.precision +
                    " is built for the CPU so far; the CUDA executor runs "
@@ -438,6 +441,8 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
                                          {"norm", counts.normSteps}};
     report["entries"] = std::move(counts.entries);
     report["opt_level"] = o.optLevel;
+    report["precision"] = o.precision;
+    report["keep_f32"] = llvm::json::Array(o.keepF32);
     if (unfused)
       report["unfused"] = llvm::json::Object{
           {"steps", llvm::json::Object{{"kernel", unfused->kernelSteps},

@@ -128,7 +128,10 @@ def KilnMixedPrecision : Pass<"kiln-mixed-precision", "::mlir::ModuleOp"> {
     - Weights whose every use is a low library op or an embedding table are
       stored in the low type (converted once, at compile time); the others
       stay f32. The kv cache arguments become the low type.
-    - Entry results other than caches (logits, hidden states) are f32.
+    - Entry results other than caches (logits, hidden states) are f32: a
+      `kiln.linear` read only by the entry's results (the LM head) stores
+      its f32 accumulation directly, with no rounding and no cast step;
+      other results are widened by a cast.
 
     One cast per value and direction; chains of exact casts fold away in
     canonicalization. Running the pass twice changes nothing more.

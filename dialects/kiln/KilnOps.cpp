@@ -378,6 +378,20 @@ inferLinearType(EmitErrorFn emitError, Type inputType, Type weightType,
   return result;
 }
 
+/// The inferred type (the input's element type), or the same shape in f32
+/// for a bf16/f16 product stored unrounded.
+bool LinearOp::isCompatibleReturnTypes(TypeRange inferred, TypeRange actual) {
+  if (inferred.size() != 1 || actual.size() != 1)
+    return false;
+  if (inferred.front() == actual.front())
+    return true;
+  auto want = dyn_cast<RankedTensorType>(inferred.front());
+  auto got = dyn_cast<RankedTensorType>(actual.front());
+  return want && got && want.getShape() == got.getShape() &&
+         (want.getElementType().isBF16() || want.getElementType().isF16()) &&
+         got.getElementType().isF32();
+}
+
 KILN_VERIFY_AND_INFER(LinearOp,
                       inferLinearType(emitError, op.getInput().getType(),
                                       op.getWeight().getType(),

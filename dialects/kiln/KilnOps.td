@@ -274,7 +274,7 @@ def Kiln_MatmulOp : Kiln_Op<"matmul", [InferTypeOpAdaptor]> {
   let hasVerifier = 1;
 }
 
-def Kiln_LinearOp : Kiln_Op<"linear", [InferTypeOpAdaptor,
+def Kiln_LinearOp : Kiln_Op<"linear", [InferTypeOpAdaptorWithIsCompatible,
     AttrSizedOperandSegments]> {
   let summary = "act(x W + b) + residual, with W used in its stored layout";
   let description = [{
@@ -282,7 +282,9 @@ def Kiln_LinearOp : Kiln_Op<"linear", [InferTypeOpAdaptor,
     stored so it is used as the checkpoint holds it: `in_out` is [K, N]
     (GPT-2's Conv1D), `out_in` is [N, K] (torch.nn.Linear). `bias` is [N];
     `activation` is applied after the bias; `residual` (the result's type) is
-    added last.
+    added last. With a bf16/f16 input and weight the result may be f32: the
+    product accumulates in f32 and is stored without rounding to the low
+    type (kiln-mixed-precision's f32 outputs, such as logits).
 
     ```mlir
     %h = kiln.linear %x, %w bias %b layout in_out activation gelu_tanh

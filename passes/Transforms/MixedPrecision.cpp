@@ -189,6 +189,14 @@ private:
         for (OpOperand &operand : op.getOpOperands())
           if (operand.get() != keyMask && isF32Tensor(operand.get()))
             operand.set(toLow(operand.get()));
+        // A linear whose result is only an entry's output (logits) stores
+        // its f32 accumulation unrounded instead of narrowing then widening.
+        if (auto linear = dyn_cast<LinearOp>(op);
+            linear && !linear.getResidual() && !linear->use_empty() &&
+            llvm::all_of(linear->getUsers(), [](Operation *user) {
+              return isa<func::ReturnOp>(user);
+            }))
+          continue;
         for (OpResult result : op.getResults())
           if (isF32Tensor(result))
             result.setType(withElement(result.getType(), low_));
@@ -211,7 +219,10 @@ private:
           continue;
         }
       }
-      // Everything else computes in f32: low operands are widened.
+      // A cast already says its types (one this pass made, on a second
+      // run). Everything else computes in f32: low operands are widened.
+      if (isa<CastOp>(op))
+        continue;
       for (OpOperand &operand : op.getOpOperands())
         if (isLow(operand.get()))
           operand.set(toF32(operand.get()));

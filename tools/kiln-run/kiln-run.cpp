@@ -214,9 +214,15 @@ void printInfo(const kiln::Artifact &artifact) {
     std::printf("model        %s (%s), vocabulary %lld\n",
                 m.model->architecture.c_str(), m.model->family.c_str(),
                 static_cast<long long>(m.model->vocab_size));
-  std::printf("target       %s, max batch %lld, max seq %lld\n",
+  std::printf("target       %s, max batch %lld, max seq %lld, precision "
+              "%s%s%s\n",
               m.target.c_str(), static_cast<long long>(m.max_batch),
-              static_cast<long long>(m.max_seq));
+              static_cast<long long>(m.max_seq),
+              m.precision.empty() ? "fp32" : m.precision.c_str(),
+              m.keep_f32.empty() ? "" : " (f32: ",
+              m.keep_f32.empty()
+                  ? ""
+                  : (absl::StrJoin(m.keep_f32, ", ") + ")").c_str());
   std::vector<std::string> levels;
   for (const auto &blob : m.blobs)
     if (blob->kind == kiln::artifact::BlobKind::CpuKernels)
