@@ -175,8 +175,27 @@ absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
     options.fuse = fuse;
     options.precision = m.precision.empty() ? "fp32" : m.precision;
     options.keepF32 = m.keep_f32;
-    buildKilnStepListPipeline(pm, options);
-    if (succeeded(pm.run(*copy)) && matches(*copy, m)) {
+    options.rangeLimit = m.range_limit;
+    bool built;
+    if (m.range_limit > 0) {
+      // The fp16 range guard: calibrated between the graph passes and the
+      // rest, as kilnc did (the calibration runs a LoadedModel: the copy
+      // borrows the model's place and weights).
+      buildKilnGraphPipeline(pm, options);
+      built = succeeded(pm.run(*copy));
+      if (built) {
+        std::swap(copy, model.module);
+        absl::Status ranges = recordValueRanges(model, m.max_seq);
+        std::swap(copy, model.module);
+        PassManager tail(&context);
+        buildKilnStepListTail(tail, options);
+        built = ranges.ok() && succeeded(tail.run(*copy));
+      }
+    } else {
+      buildKilnStepListPipeline(pm, options);
+      built = succeeded(pm.run(*copy));
+    }
+    if (built && matches(*copy, m)) {
       steps = std::move(copy);
       break;
     }

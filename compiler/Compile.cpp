@@ -244,6 +244,12 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
           ? o.maxSeq
           : (model->config.maxPositions ? model->config.maxPositions : 512);
 
+  const bool guardRanges =
+      stage == "steps" && o.precision == "fp16" && o.rangeGuard;
+  if (guardRanges && !o.recordRanges)
+    return absl::InternalError("the fp16 range guard needs a range recorder "
+                               "(CompileOptions::recordRanges)");
+  KilnStepListOptions steps;
   mlir::PassManager pm(&context);
   if (o.configurePassManager)
     if (absl::Status s = o.configurePassManager(pm); !s.ok())
@@ -253,13 +259,18 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   else if (stage == "linalg" || stage == "llvm")
     buildKilnToLinalgPipeline(pm);
   else if (stage == "steps") {
-    KilnStepListOptions steps;
     steps.maxBatch = o.maxBatch;
     steps.maxSeq = seqLimit;
     steps.fuse = o.optLevel > 0;
     steps.precision = o.precision;
     steps.keepF32 = o.keepF32;
-    buildKilnStepListPipeline(pm, steps);
+    if (guardRanges) {
+      // Value ranges are recorded between the graph passes and the rest.
+      steps.rangeLimit = kFp16RangeLimit;
+      buildKilnGraphPipeline(pm, steps);
+    } else {
+      buildKilnStepListPipeline(pm, steps);
+    }
   }
   if (stage == "llvm") {
     model->module->walk([&](mlir::func::FuncOp fn) {
@@ -289,6 +300,27 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   if (mlir::failed(pm.run(*model->module)))
     return absl::InvalidArgumentError(
         "the pipeline failed (see the diagnostics above)");
+  if (guardRanges) {
+    KILN_RETURN_IF_ERROR(o.recordRanges(*model, seqLimit));
+    int64_t hot = 0;
+    model->module->walk([&](mlir::Operation *op) {
+      if (auto r = op->getAttrOfType<mlir::DenseF64ArrayAttr>("kiln.max_abs"))
+        hot += llvm::any_of(r.asArrayRef(),
+                            [](double v) { return v > kFp16RangeLimit; });
+    });
+    progress << "kilnc: fp16 range guard: " << hot << " ops reach past |x| = "
+             << static_cast<int64_t>(kFp16RangeLimit)
+             << " on the calibration run; the library steps reading or "
+                "writing them stay f32\n";
+    mlir::PassManager tail(&context);
+    if (o.configurePassManager)
+      if (absl::Status s = o.configurePassManager(tail); !s.ok())
+        return s;
+    buildKilnStepListTail(tail, steps);
+    if (mlir::failed(tail.run(*model->module)))
+      return absl::InvalidArgumentError(
+          "the pipeline failed (see the diagnostics above)");
+  }
   record(stage == "kiln" ? std::string("graph (no passes)")
                          : "pipeline to " + stage,
          secondsSince(start));
@@ -376,6 +408,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       options.gemmDtype = o.gemmDtype;
       options.precision = o.precision;
       options.keepF32 = o.keepF32;
+      options.rangeLimit = static_cast<double>(steps.rangeLimit);
       options.cacheWidth = c.numKvHeads * c.headDim;
       options.cacheLayers = c.family == Family::T5 ? c.numDecoderLayers
                             : c.isDecoderOnly()    ? c.numLayers
@@ -443,6 +476,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     report["opt_level"] = o.optLevel;
     report["precision"] = o.precision;
     report["keep_f32"] = llvm::json::Array(o.keepF32);
+    report["range_limit"] = static_cast<double>(steps.rangeLimit);
     if (unfused)
       report["unfused"] = llvm::json::Object{
           {"steps", llvm::json::Object{{"kernel", unfused->kernelSteps},

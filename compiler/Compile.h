@@ -35,6 +35,13 @@ class PassManager;
 
 namespace kiln {
 
+struct LoadedModel;
+
+/// kilnc --precision fp16's range limit: values past 1/8 of fp16's largest
+/// finite value (65504) on the calibration run stay f32, leaving headroom
+/// for inputs that reach further than the calibration's.
+constexpr double kFp16RangeLimit = 65504.0 / 8;
+
 struct CompileOptions {
   std::string modelDir;
   std::string output = "-";     // "-": stdout (emit mlir only)
@@ -48,6 +55,14 @@ struct CompileOptions {
   std::string precision = "fp32";
   /// Library op kinds kiln-mixed-precision keeps in f32.
   std::vector<std::string> keepF32;
+  /// With fp16: calibrate value ranges and keep in f32 the library ops
+  /// that read or write values past fp16's range (kilnc --range-guard).
+  bool rangeGuard = true;
+  /// Records kiln.max_abs on the graph between the graph passes and
+  /// kiln-mixed-precision: kiln::recordValueRanges (compiler/ReferenceRun.h,
+  /// the reference interpreter), which kilnc and the tests pass in; the
+  /// compiler library itself does not link the interpreter.
+  std::function<absl::Status(LoadedModel &, int64_t maxSeq)> recordRanges;
   /// With target cpu: the x86-64 levels to compile the kernels for (LLVM
   /// CPU names, CpuObject.h kCpuLevels); the runtime loads the highest its
   /// CPU runs. --emit kernels writes the first.

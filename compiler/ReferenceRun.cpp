@@ -3,7 +3,13 @@
 #include "compiler/ReferenceRun.h"
 
 #include "absl/status/status.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/DenseMap.h"
+
 #include "absl/strings/str_cat.h"
+#include <algorithm>
+#include <cmath>
 
 using namespace mlir;
 
@@ -122,6 +128,53 @@ absl::StatusOr<RunResult> runModel(const LoadedModel &model,
                                   : f32)});
   result.generated = std::move(response->generated);
   return result;
+}
+
+} // namespace kiln
+
+namespace kiln {
+
+absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq) {
+  const int64_t vocab = std::max<int64_t>(model.config.vocabSize, 1);
+  const int64_t length = std::clamp<int64_t>(maxSeq - 3, 1, 16);
+  RunRequest request;
+  for (int64_t b = 0; b < 2; ++b) {
+    std::vector<int64_t> ids;
+    for (int64_t i = 0; i < std::max<int64_t>(1, length - 4 * b); ++i)
+      ids.push_back((i * 7919 + b * 104729 + 1) % vocab);
+    request.inputIds.push_back(std::move(ids));
+  }
+  const ModelInfo info = modelInfo(model.config);
+  if (info.isDecoderOnly() || model.config.family == Family::T5)
+    request.maxNewTokens = std::min<int64_t>(2, maxSeq - length);
+  request.ignoreEos = true;
+  llvm::DenseMap<Operation *, std::vector<double>> ranges;
+  request.observer = [&](Operation *op,
+                         llvm::function_ref<const HostTensor &(Value)> valueOf)
+      -> absl::Status {
+    auto fn = dyn_cast<func::FuncOp>(op->getParentOp());
+    if (!fn || fn->hasAttr("kiln.kernel"))
+      return absl::OkStatus();
+    for (OpResult result : op->getResults()) {
+      auto type = dyn_cast<RankedTensorType>(result.getType());
+      if (!type || !isa<FloatType>(type.getElementType()))
+        continue;
+      std::vector<double> &r = ranges[op];
+      r.resize(op->getNumResults(), 0.0);
+      double &largest = r[result.getResultNumber()];
+      for (double v : valueOf(result).values)
+        largest = std::isfinite(v) ? std::max(largest, std::fabs(v)) : INFINITY;
+    }
+    return absl::OkStatus();
+  };
+  auto run = runModel(model, request);
+  if (!run.ok())
+    return absl::Status(
+        run.status().code(),
+        absl::StrCat("calibrating value ranges: ", run.status().message()));
+  for (auto &[op, r] : ranges)
+    op->setAttr("kiln.max_abs", DenseF64ArrayAttr::get(op->getContext(), r));
+  return absl::OkStatus();
 }
 
 } // namespace kiln

@@ -48,6 +48,15 @@ struct RunResult {
 absl::StatusOr<RunResult> runModel(const LoadedModel &model,
                                    const RunRequest &request);
 
+/// Calibrates `model`'s graph (after the graph passes, before
+/// kiln-mixed-precision): runs a fixed request on the interpreter in f32
+/// (two sequences of up to 16 ids spread over the vocabulary, and two
+/// generated tokens for decoders) and records on every op of the entry
+/// functions with float results `kiln.max_abs`, the largest magnitude each
+/// result took (infinity for a non-finite value). `maxSeq` bounds the
+/// prompt. kilnc --precision fp16 keeps what passes fp16's range in f32.
+absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq);
+
 } // namespace kiln
 
 #endif // KILN_COMPILER_REFERENCERUN_H

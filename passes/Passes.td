@@ -133,6 +133,15 @@ def KilnMixedPrecision : Pass<"kiln-mixed-precision", "::mlir::ModuleOp"> {
       its f32 accumulation directly, with no rounding and no cast step;
       other results are widened by a cast.
 
+    - The range limit (kilnc sets it for fp16, whose largest finite value
+      is 65504): ops may carry `kiln.max_abs`, one f64 per result, the
+      largest magnitude a calibration run of the f32 graph saw (kilnc
+      records it). A library op that reads or writes a value above
+      `range-limit` stays f32, and so does every weight only such ops
+      read; with the value itself stored in f32, it cannot overflow. A
+      planted layer with activations past fp16's range thus runs in f32
+      while the rest of the model runs in fp16. The attributes are removed.
+
     One cast per value and direction; chains of exact casts fold away in
     canonicalization. Running the pass twice changes nothing more.
   }];
@@ -141,7 +150,10 @@ def KilnMixedPrecision : Pass<"kiln-mixed-precision", "::mlir::ModuleOp"> {
            "the low type: bf16 or f16">,
     ListOption<"keepF32", "keep-f32", "std::string",
                "library op kinds kept in f32 (linear, matmul, attention, "
-               "layer_norm, rms_norm)">
+               "layer_norm, rms_norm)">,
+    Option<"rangeLimit", "range-limit", "double", /*default=*/"0",
+           "keep in f32 every library op that reads or writes a value whose "
+           "recorded kiln.max_abs exceeds this (0: no limit)">
   ];
 }
 

@@ -18,8 +18,8 @@ void buildKilnToLinalgPipeline(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCSEPass());
 }
 
-void buildKilnStepListPipeline(mlir::OpPassManager &pm,
-                               const KilnStepListOptions &options) {
+void buildKilnGraphPipeline(mlir::OpPassManager &pm,
+                            const KilnStepListOptions &options) {
   KilnDecomposeOptions decompose;
   decompose.keepAttention = true;
   decompose.keepLinear = true;
@@ -30,10 +30,15 @@ void buildKilnStepListPipeline(mlir::OpPassManager &pm,
     pm.addPass(createKilnMatchAttention());
     pm.addPass(createKilnMergeProjections());
   }
+}
+
+void buildKilnStepListTail(mlir::OpPassManager &pm,
+                           const KilnStepListOptions &options) {
   if (options.precision != "fp32" && options.precision != "f32") {
     KilnMixedPrecisionOptions precision;
     precision.precision = options.precision;
     precision.keepF32.assign(options.keepF32.begin(), options.keepF32.end());
+    precision.rangeLimit = options.rangeLimit;
     pm.addPass(createKilnMixedPrecision(precision));
     pm.addPass(mlir::createCanonicalizerPass());
   }
@@ -44,6 +49,12 @@ void buildKilnStepListPipeline(mlir::OpPassManager &pm,
   plan.maxBatch = options.maxBatch;
   plan.maxSeq = options.maxSeq;
   pm.addPass(createKilnPlanMemory(plan));
+}
+
+void buildKilnStepListPipeline(mlir::OpPassManager &pm,
+                               const KilnStepListOptions &options) {
+  buildKilnGraphPipeline(pm, options);
+  buildKilnStepListTail(pm, options);
 }
 
 namespace {

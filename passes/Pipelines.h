@@ -76,7 +76,24 @@ struct KilnStepListOptions
   ListOption<std::string> keepF32{
       *this, "keep-f32",
       llvm::cl::desc("library op kinds kiln-mixed-precision keeps in f32")};
+  Option<double> rangeLimit{
+      *this, "range-limit",
+      llvm::cl::desc("kiln-mixed-precision keeps ops whose recorded "
+                     "kiln.max_abs exceeds this in f32 (0: no limit)"),
+      llvm::cl::init(0.0)};
 };
+
+/// The graph half of the step-list pipeline: --kiln-decompose
+/// (keep-attention, keep-linear), --canonicalize, --cse, and unless fuse=0
+/// --kiln-match-attention, --kiln-merge-projections. Value ranges for
+/// kiln-mixed-precision's range limit are recorded between the halves.
+void buildKilnGraphPipeline(mlir::OpPassManager &pm,
+                            const KilnStepListOptions &options);
+/// The rest: --kiln-mixed-precision (unless precision=fp32),
+/// --canonicalize, --kiln-fuse (unless fuse=0), --kiln-outline-kernels,
+/// --kiln-plan-memory.
+void buildKilnStepListTail(mlir::OpPassManager &pm,
+                           const KilnStepListOptions &options);
 
 /// kiln graph -> step list with an arena plan: --kiln-decompose
 /// (keep-attention, keep-linear), --canonicalize, --cse,

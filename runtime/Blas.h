@@ -46,7 +46,21 @@ public:
              const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
              int64_t ldc);
 
+  /// Whether gemmBf16 has a library kernel: oneDNN's bf16 gemm, which
+  /// runs where the CPU has AVX-512 (with AVX512-BF16 or AMX it multiplies
+  /// bf16 natively).
+  bool hasBf16Gemm() const { return dnnlGemmBf16_ != nullptr; }
+  /// Row-major C[M, N] (f32) = op(A) op(B) with bf16 A and B and f32
+  /// accumulation; false (C untouched) where the library cannot, and the
+  /// caller widens to sgemm.
+  bool gemmBf16(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
+                const uint16_t *a, int64_t lda, const uint16_t *b, int64_t ldb,
+                float *c, int64_t ldc);
+
 private:
+  using DnnlGemmBf16 = int (*)(char, char, int64_t, int64_t, int64_t, float,
+                               const uint16_t *, int64_t, const uint16_t *,
+                               int64_t, float, float *, int64_t);
   using CblasSgemm = void (*)(int, int, int, int, int, int, float,
                               const float *, int, const float *, int, float,
                               float *, int);
@@ -71,6 +85,7 @@ private:
   CblasSgemm cblasSgemm_ = nullptr;
   CblasSgemv cblasSgemv_ = nullptr;
   DnnlSgemm dnnlSgemm_ = nullptr;
+  DnnlGemmBf16 dnnlGemmBf16_ = nullptr;
   SetThreads ompSetThreads_ = nullptr;
   std::string provider_ = "built-in";
 };

@@ -375,15 +375,13 @@ CpuExecutor::Impl::run(const EntryT &entry,
         if (i < 0)
           return nullptr;
         const BufferT &b = *step.operands[i];
-        if (b.kind == BufferKind::Weight)
+        if (b.kind == BufferKind::Weight && weights->f32(b.index))
           return weights->f32(b.index);
         if (!isHalf(b.dtype))
           return reinterpret_cast<const float *>(pointer(b));
         KILN_ASSIGN_OR_RETURN(auto dims, dimsOf(b));
         return asF32(b.dtype, pointer(b), product(dims), into, pool);
       };
-      KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
-      KILN_ASSIGN_OR_RETURN(const float *b, operand(1, scratch.b));
       const BufferT &result = *step.results[0];
       int64_t cElements = g.batch * g.m * g.n;
       float *c = reinterpret_cast<float *>(pointer(result));
@@ -392,14 +390,38 @@ CpuExecutor::Impl::run(const EntryT &entry,
           scratch.c.resize(cElements);
         c = scratch.c.data();
       }
-      if (g.folded) {
-        blas.sgemm(false, g.transB, g.batch * g.m, g.n, g.k, a, g.lda, b, g.ldb,
-                   c, g.n);
-      } else {
-        for (int64_t i = 0; i < g.batch; ++i)
-          blas.sgemm(g.transA, g.transB, g.m, g.n, g.k, a + i * g.m * g.k,
-                     g.lda, g.shared ? b : b + i * g.k * g.n, g.ldb,
-                     c + i * g.m * g.n, g.n);
+      // bf16 A and B go to the library's bf16 gemm as stored (f32
+      // accumulation, f32 C); otherwise, or if it declines, both are read
+      // as f32.
+      const BufferT &aBuffer = *step.operands[0], &bBuffer = *step.operands[1];
+      bool done = blas.hasBf16Gemm() && aBuffer.dtype == DType::BF16 &&
+                  bBuffer.dtype == DType::BF16;
+      if (done) {
+        auto *a = reinterpret_cast<const uint16_t *>(pointer(aBuffer));
+        auto *b = reinterpret_cast<const uint16_t *>(pointer(bBuffer));
+        if (g.folded) {
+          done = blas.gemmBf16(false, g.transB, g.batch * g.m, g.n, g.k, a,
+                               g.lda, b, g.ldb, c, g.n);
+        } else {
+          for (int64_t i = 0; i < g.batch && done; ++i)
+            done = blas.gemmBf16(g.transA, g.transB, g.m, g.n, g.k,
+                                 a + i * g.m * g.k, g.lda,
+                                 g.shared ? b : b + i * g.k * g.n, g.ldb,
+                                 c + i * g.m * g.n, g.n);
+        }
+      }
+      if (!done) {
+        KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
+        KILN_ASSIGN_OR_RETURN(const float *b, operand(1, scratch.b));
+        if (g.folded) {
+          blas.sgemm(false, g.transB, g.batch * g.m, g.n, g.k, a, g.lda, b,
+                     g.ldb, c, g.n);
+        } else {
+          for (int64_t i = 0; i < g.batch; ++i)
+            blas.sgemm(g.transA, g.transB, g.m, g.n, g.k, a + i * g.m * g.k,
+                       g.lda, g.shared ? b : b + i * g.k * g.n, g.ldb,
+                       c + i * g.m * g.n, g.n);
+        }
       }
       if (g.hasEpilogue()) {
         KILN_ASSIGN_OR_RETURN(const float *bias, operand(g.bias, scratch.bias));
@@ -486,13 +508,22 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   // The weights library steps read get an f32 copy when stored in
   // bf16/f16 (the BLAS and the norm and attention code are f32); kernels
   // read them as stored.
+  // A bf16 gemm weight that the bf16 gemm reads as stored needs no copy
+  // (a gemm it declines widens it then).
   std::vector<bool> widen(impl->m.weights.size(), false);
   for (const auto &entry : impl->m.entries)
-    for (const auto &step : entry->steps)
-      if (step->kind != StepKind::Kernel)
-        for (const auto &b : step->operands)
-          if (b->kind == BufferKind::Weight && b->index < widen.size())
-            widen[b->index] = true;
+    for (const auto &step : entry->steps) {
+      if (step->kind == StepKind::Kernel)
+        continue;
+      for (size_t o = 0; o < step->operands.size(); ++o) {
+        const BufferT &b = *step->operands[o];
+        bool bf16Gemm =
+            step->kind == StepKind::Gemm && o == 1 && b.dtype == DType::BF16 &&
+            step->operands[0]->dtype == DType::BF16 && impl->blas.hasBf16Gemm();
+        if (b.kind == BufferKind::Weight && b.index < widen.size() && !bf16Gemm)
+          widen[b.index] = true;
+      }
+    }
   KILN_ASSIGN_OR_RETURN(
       auto weights,
       HostWeights::load(artifact, options.weightsDir, "CPU", widen));

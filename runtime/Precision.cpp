@@ -2,11 +2,15 @@
 
 #include "runtime/Precision.h"
 
+#include "runtime/Tensor.h"
+#include "runtime/ThreadPool.h"
 #include "support/Half.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <functional>
+#include <vector>
 
 namespace kiln::rt {
 
@@ -23,9 +27,9 @@ void overChunks(int64_t n, ThreadPool &pool,
     body(0, n);
     return;
   }
-  constexpr int64_t chunk = 1 << 14;
-  pool.parallelFor((n + chunk - 1) / chunk, [&](int64_t begin, int64_t end) {
-    body(begin * chunk, std::min(n, end * chunk));
+  constexpr int64_t kChunk = 1 << 14;
+  pool.parallelFor((n + kChunk - 1) / kChunk, [&](int64_t begin, int64_t end) {
+    body(begin * kChunk, std::min(n, end * kChunk));
   });
 }
 

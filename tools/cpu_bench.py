@@ -96,10 +96,11 @@ class Kiln:
         self.kilnc = os.path.join(bin_dir, "kilnc")
         self.threads = threads
 
-    def compile(self, folder, out, batch, seq):
+    def compile(self, folder, out, batch, seq, precision="fp32"):
         if not os.path.exists(out):
             subprocess.check_call([self.kilnc, folder, "--external-weights", "-o", out,
-                                   "--max-batch", str(batch), "--max-seq", str(seq)],
+                                   "--max-batch", str(batch), "--max-seq", str(seq),
+                                   "--precision", precision],
                                   stderr=subprocess.DEVNULL)
 
     def args(self, artifact, folder, ids):
@@ -166,13 +167,28 @@ def onnx_session(model, example, path, threads, output):
     return lambda ids: session.run(None, {"input_ids": ids.numpy()})[0]
 
 
-def prefill_case(name, kiln, artifact, folder, model, ids, output, work, threads, iters):
-    """Kiln, eager, torch.compile and ONNX Runtime on one forward pass."""
+def prefill_case(name, kiln, artifact, folder, model, ids, output, work, threads, iters,
+                 bf16_artifact=None):
+    """Kiln, eager, torch.compile and ONNX Runtime on one forward pass; with
+    `bf16_artifact`, Kiln's --precision bf16 build and eager PyTorch in bf16
+    too (errors against eager fp32)."""
+    import copy
     import torch
     with torch.no_grad():
         expected = getattr(model(input_ids=ids), output).numpy()
         peers = {"kiln": (lambda: kiln.bench(artifact, folder, ids, iters=iters), None)}
         peers["eager"] = (lambda: median_ms(lambda: model(input_ids=ids), 2, iters), None)
+        if bf16_artifact:
+            out16 = kiln.outputs(bf16_artifact, folder, ids)
+            peers["kiln-bf16"] = (
+                lambda: kiln.bench(bf16_artifact, folder, ids, iters=iters),
+                relative_error(out16[output if output in out16 else sorted(out16)[0]],
+                               expected))
+            model16 = copy.deepcopy(model).to(torch.bfloat16)
+            got = getattr(model16(input_ids=ids), output).float().numpy()
+            peers["eager-bf16"] = (
+                lambda: median_ms(lambda: model16(input_ids=ids), 2, iters),
+                relative_error(got, expected))
         try:
             torch._dynamo.reset()
             compiled = torch.compile(model, dynamic=False)
@@ -198,8 +214,9 @@ def prefill_case(name, kiln, artifact, folder, model, ids, output, work, threads
     return {p: run for p, (run, _) in peers.items()}, errors
 
 
-def decode_case(kiln, artifact, folder, model, ids, new_tokens, iters):
-    """Per-token decode time after a prompt: Kiln, eager, torch.compile."""
+def decode_case(kiln, artifact, folder, model, ids, new_tokens, iters, bf16_artifact=None):
+    """Per-token decode time after a prompt: Kiln, eager, torch.compile (and
+    Kiln's bf16 build with `bf16_artifact`)."""
     import torch
     from transformers import StaticCache
     with torch.no_grad():
@@ -257,6 +274,11 @@ def decode_case(kiln, artifact, folder, model, ids, new_tokens, iters):
     got = kiln.generate(artifact, folder, ids, new_tokens)
     # Greedy ids equal: error 0; a difference is shown as nan.
     errors["kiln"] = 0.0 if got == expected else float("nan")
+    if bf16_artifact:
+        peers["kiln-bf16"] = lambda: kiln.bench(bf16_artifact, folder, ids, new_tokens,
+                                                iters=3)
+        got = kiln.generate(bf16_artifact, folder, ids, new_tokens)
+        errors["kiln-bf16"] = 0.0 if got == expected else float("nan")
     return peers, errors
 
 
@@ -290,6 +312,8 @@ def main():
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--cases", default="bert-b1,bert-b8,gpt2-prefill,gpt2-decode")
     parser.add_argument("--png", default=None)
+    parser.add_argument("--bf16", action="store_true",
+                        help="also Kiln --precision bf16 and eager PyTorch in bf16")
     args = parser.parse_args()
     ensure_packages()
 
@@ -313,8 +337,11 @@ def main():
             subprocess.check_call([sys.executable, os.path.join(ROOT, "tools", "bench_model.py"),
                                    family, folder], stdout=subprocess.DEVNULL)
         artifact = os.path.join(args.work, family + ".kiln")
+        bf16 = os.path.join(args.work, family + "-bf16.kiln") if args.bf16 else None
         if family == "bert-base":
             kiln.compile(folder, artifact, 8, 128)
+            if bf16:
+                kiln.compile(folder, bf16, 8, 128, "bf16")
             model = BertModel.from_pretrained(folder, dtype=torch.float32).eval()
             for batch in (1, 8):
                 case = f"bert-b{batch}"
@@ -322,18 +349,20 @@ def main():
                     ids = torch.randint(1000, 30000, (batch, 128), generator=generator)
                     runs[case] = prefill_case(case, kiln, artifact, folder, model, ids,
                                               "last_hidden_state", args.work, args.threads,
-                                              args.iters)
+                                              args.iters, bf16)
         else:
             kiln.compile(folder, artifact, 1, 256)
+            if bf16:
+                kiln.compile(folder, bf16, 1, 256, "bf16")
             model = GPT2LMHeadModel.from_pretrained(folder, dtype=torch.float32).eval()
             ids = torch.randint(1000, 50000, (1, 128), generator=generator)
             if "gpt2-prefill" in cases:
                 runs["gpt2-prefill"] = prefill_case("gpt2-prefill", kiln, artifact, folder,
                                                     model, ids, "logits", args.work,
-                                                    args.threads, args.iters)
+                                                    args.threads, args.iters, bf16)
             if "gpt2-decode" in cases:
                 runs["gpt2-decode"] = decode_case(kiln, artifact, folder, model, ids, 32,
-                                                  args.iters)
+                                                  args.iters, bf16)
 
     times = {}  # (case, peer) -> [ms per round]
     torch.set_grad_enabled(False)  # every peer runs for inference only
@@ -350,7 +379,7 @@ def main():
                 print(f"  round {r + 1} {case:13s} {peer:14s} {ms:9.2f} ms", flush=True)
 
     print(f"\nKiln ({kiln.provider if hasattr(kiln, 'provider') else '?'} gemms) vs peers, "
-          f"{args.threads} threads, fp32; ms per {{forward pass | decoded token}}, best of "
+          f"{args.threads} threads, fp32 (-bf16: bf16); ms per {{forward pass | decoded token}}, best of "
           f"{args.rounds} rounds; err = max |x - eager| / max |eager| (decode: 0 = same "
           f"greedy ids, nan = different)")
     header = f"{'case':13s} {'peer':14s} " + " ".join(

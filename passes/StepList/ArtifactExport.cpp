@@ -442,6 +442,7 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
   manifest.external_weights = options.externalWeights;
   manifest.precision = options.precision;
   manifest.keep_f32 = options.keepF32;
+  manifest.range_limit = options.rangeLimit;
 
   if (!kernels.empty())
     for (const KernelBinary &binary : binaries) {

@@ -39,6 +39,7 @@ struct ExportOptions {
   /// (the step list already carries the types).
   std::string precision = "fp32";
   std::vector<std::string> keepF32;
+  double rangeLimit = 0;   // the fp16 range guard's limit; 0: none
   int64_t cacheWidth = 0;  // for --info
   int64_t cacheLayers = 0; // for --info
 };

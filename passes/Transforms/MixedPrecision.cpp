@@ -88,13 +88,31 @@ struct KilnMixedPrecisionPass
       if (!fn.isExternal() && !fn->hasAttr("kiln.kernel"))
         rewrite(fn);
     });
+    getOperation().walk([](Operation *op) { op->removeAttr("kiln.max_abs"); });
   }
 
 private:
   /// Whether `op` is a library op the policy runs in the low type.
   bool runsLow(Operation *op) {
     StringRef kind = libraryKind(op);
-    return !kind.empty() && !kept_.contains(kind);
+    return !kind.empty() && !kept_.contains(kind) && !outOfRange(op);
+  }
+
+  /// Whether `op` reads or writes a value whose recorded magnitude passes
+  /// the range limit.
+  bool outOfRange(Operation *op) {
+    if (rangeLimit <= 0)
+      return false;
+    auto above = [&](Value v) {
+      Operation *def = v.getDefiningOp();
+      if (!def)
+        return false;
+      auto ranges = def->getAttrOfType<DenseF64ArrayAttr>("kiln.max_abs");
+      unsigned index = cast<OpResult>(v).getResultNumber();
+      return ranges && index < ranges.size() && ranges[index] > rangeLimit;
+    };
+    return llvm::any_of(op->getOperands(), above) ||
+           llvm::any_of(op->getResults(), above);
   }
 
   /// A weight is stored in the low type when every use, in every entry, is

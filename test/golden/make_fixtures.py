@@ -159,6 +159,13 @@ FIXTURES = [
                                                       "high_freq_factor": 4.0,
                                                       "original_max_position_embeddings": 16}),
          covers="Llama-3 RoPE frequency scaling (rope_theta 500000), tied embeddings, MHA"),
+    dict(name="llama_hot", family="llama", cls=LlamaForCausalLM, auto=AutoModelForCausalLM,
+         config=lambda: llama_config(hidden_size=64, num_attention_heads=4, num_key_value_heads=4,
+                                     intermediate_size=32, tie_word_embeddings=False),
+         plant=lambda model: plant_hot_mlp(model, layer=0, peak=2.0e5),
+         covers="Llama whose layer-0 MLP activations reach 2e5, past fp16's 65504 "
+                "(up_proj scaled up): a naive all-fp16 build overflows, the fp16 "
+                "range guard must keep that layer in f32"),
 ]
 
 DECODER_FAMILIES = {"gpt2", "llama", "t5"}
@@ -180,7 +187,25 @@ def build_model(fx):
     if fx.get("untie_lm_head"):
         untie_t5_lm_head(model)
     model.eval()
+    if fx.get("plant"):
+        fx["plant"](model)
     return model
+
+
+def plant_hot_mlp(model, layer, peak):
+    """Scales one layer's up_proj so its MLP activations (act(gate) * up,
+    the down_proj input) peak at `peak` on a fixed prompt, and with them the
+    down_proj output and the residual stream after it: values fp16 cannot
+    hold, as in real models with outlier features."""
+    mlp = model.model.layers[layer].mlp
+    seen = []
+    hook = mlp.down_proj.register_forward_hook(
+        lambda m, args, out: seen.append(float(args[0].abs().max())))
+    with torch.no_grad():
+        model(torch.arange(16).unsqueeze(0) % model.config.vocab_size)
+    hook.remove()
+    with torch.no_grad():
+        mlp.up_proj.weight.mul_(peak / seen[0])
 
 
 def untie_t5_lm_head(model):

@@ -11,6 +11,7 @@
 #define KILN_TEST_SUPPORT_COMPILEDFIXTURE_H
 
 #include "compiler/Compile.h"
+#include "compiler/ReferenceRun.h"
 
 #include "absl/strings/str_join.h"
 
@@ -38,6 +39,7 @@ inline absl::StatusOr<std::string> compiledFixture(const std::string &fixture,
   std::string key = fixture + " --target " + options.target + " --gemm-dtype " +
                     options.gemmDtype + " --precision " + options.precision +
                     " --keep-f32 " + absl::StrJoin(options.keepF32, ",") +
+                    (options.rangeGuard ? "" : " --range-guard=false") +
                     " --max-batch " + std::to_string(options.maxBatch) +
                     " --max-seq " + std::to_string(options.maxSeq) +
                     " --emulate-gpu-threads " +
@@ -52,6 +54,7 @@ inline absl::StatusOr<std::string> compiledFixture(const std::string &fixture,
                    std::to_string(::getpid()) + "-" +
                    std::to_string(cache.paths.size()) + ".kiln";
   options.emit = "kiln";
+  options.recordRanges = recordValueRanges; // the fp16 range guard
   auto report = compileModel(options);
   if (!report.ok())
     return absl::Status(report.status().code(),

@@ -26,6 +26,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Compile.h"
+#include "compiler/ReferenceRun.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
@@ -74,6 +75,13 @@ static cl::list<std::string> keepF32(
     cl::desc("with --precision bf16/fp16: library op kinds to keep in f32, "
              "comma-separated (linear, matmul, attention, layer_norm, "
              "rms_norm)"));
+static cl::opt<bool> rangeGuard(
+    cl::cat(kilncOptions), "range-guard", cl::init(true),
+    cl::desc("with --precision fp16: run the model once on the reference "
+             "interpreter and keep in f32 the gemms, norms and attention "
+             "that read or write values past 1/8 of fp16's range (default "
+             "on; --range-guard=false casts everything, which can "
+             "overflow)"));
 static cl::list<std::string> cpus(
     cl::cat(kilncOptions), "cpu", cl::CommaSeparated,
     cl::desc("with target cpu: the x86-64 levels to compile the kernels for, "
@@ -143,6 +151,8 @@ int main(int argc, char **argv) {
   o.gemmDtype = gemmDtype;
   o.precision = precision;
   o.keepF32.assign(keepF32.begin(), keepF32.end());
+  o.rangeGuard = rangeGuard;
+  o.recordRanges = kiln::recordValueRanges;
   if (!cpus.empty())
     o.cpus.assign(cpus.begin(), cpus.end());
   o.externalWeights = externalWeights;

@@ -17,6 +17,7 @@
 #include "runtime/Blas.h"
 #include "runtime/CpuIsa.h"
 #include "runtime/ThreadPool.h"
+#include "support/Half.h"
 #include "test/support/Randoms.h"
 #include "test/support/ReferenceAttention.h"
 #include "test/support/ReferenceGemm.h"
@@ -217,6 +218,53 @@ TEST_P(GemmLibraryTest, EveryLayoutAndEpilogueMatchesThePlainProduct) {
                           2e-5 * (1 + std::fabs(expected[i])))
                   << "element " << i;
           }
+}
+
+/// oneDNN's bf16 gemm (kilnc --precision bf16) against the f32 product of
+/// the same bf16 values: both accumulate in f32, so only the summation
+/// order differs.
+TEST(GemmBf16Test, MatchesTheF32ProductOfTheRoundedValues) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "oneDNN's OpenMP threads stop LeakSanitizer at exit";
+#endif
+  rt::ThreadPool pool(2);
+  rt::Blas blas(pool);
+  if (!blas.hasBf16Gemm())
+    GTEST_SKIP() << "no bf16 gemm here (" << blas.provider()
+                 << "; oneDNN's needs AVX-512)";
+  const int64_t n = 37, k = 70;
+  for (int64_t m : {1, 5, 130})
+    for (bool transA : {false, true})
+      for (bool transB : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << "m " << m << " transA " << transA
+                                          << " transB " << transB);
+        rt::GemmPlan g;
+        g.m = m;
+        g.n = n;
+        g.k = k;
+        g.transA = transA;
+        g.transB = transB;
+        g.lda = transA ? m : k;
+        g.ldb = transB ? k : n;
+        std::vector<float> a = randoms(m * k, 9), b = randoms(k * n, 10);
+        std::vector<uint16_t> a16, b16;
+        for (float &x : a) {
+          a16.push_back(kiln::floatToBf16(x));
+          x = kiln::bf16ToFloat(a16.back());
+        }
+        for (float &x : b) {
+          b16.push_back(kiln::floatToBf16(x));
+          x = kiln::bf16ToFloat(b16.back());
+        }
+        std::vector<float> expected(m * n), got(m * n, std::nanf(""));
+        kiln::test::referenceGemm(g, a.data(), b.data(), expected.data(),
+                                  nullptr, nullptr);
+        ASSERT_TRUE(blas.gemmBf16(transA, transB, m, n, k, a16.data(), g.lda,
+                                  b16.data(), g.ldb, got.data(), n));
+        for (int64_t i = 0; i < m * n; ++i)
+          ASSERT_NEAR(got[i], expected[i], 2e-5 * (1 + std::fabs(expected[i])))
+              << "element " << i;
+      }
 }
 
 INSTANTIATE_TEST_SUITE_P(Libraries, GemmLibraryTest,
