@@ -12,6 +12,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <string>
+#include <unistd.h>
 
 namespace {
 
@@ -51,13 +54,17 @@ protected:
   /// An empty weight store: these functions use no parameters.
   const kiln::WeightStore *emptyWeights() {
     if (!empty_) {
-      std::string path = ::testing::TempDir() + "/kiln-empty.safetensors";
+      // One file per process: ctest runs these tests side by side, and one
+      // truncating the file while another opened it failed that one.
+      std::string path = ::testing::TempDir() + "/kiln-empty-" +
+                         std::to_string(::getpid()) + ".safetensors";
       FILE *f = std::fopen(path.c_str(), "wb");
       uint64_t length = 2;
       std::fwrite(&length, 8, 1, f);
       std::fwrite("{}", 1, 2, f);
       std::fclose(f);
       auto store = kiln::WeightStore::openFile(path);
+      std::remove(path.c_str()); // the store keeps what it opened
       EXPECT_TRUE(store.ok()) << store.status();
       empty_ = std::move(*store);
     }
