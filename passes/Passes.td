@@ -49,8 +49,10 @@ def KilnMatchAttention : Pass<"kiln-match-attention"> {
     masks found), so it runs as the attention step instead of a dozen
     kernels and two batched matmuls. Matched: multi-head and grouped-query,
     no mask, causal, padding (BERT's (1 - mask) * lowest) and their
-    combination, an additive bias (T5). Not matched yet: attention over a
-    kv cache (cache writes and offset causal masks).
+    combination, an additive bias (T5), and attention over a kv cache: keys
+    and values that are `kiln.cache_write`s at the causal mask's offsets
+    become the attention's new rows and cache operands, and its updated
+    caches replace the writes' other uses (the entry's cache results).
   }];
 }
 

@@ -11,6 +11,7 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 #include <cmath>
 #include <optional>
@@ -40,8 +41,10 @@ Value throughReshapes(Value v, SmallVectorImpl<Operation *> &chain) {
   return v;
 }
 
-/// The [B, S, N*D] tensor a [B, N, S, D] head split was made of:
-/// reshape* <- transpose [0, 2, 1, 3] <- reshape* <- x.
+/// The tensor a [B, N, S, D] head split was made of: reshape* <- transpose
+/// [0, 2, 1, 3] <- reshape* <- x, with x [B, S, N*D], or [B, S, N, D] when
+/// the heads were computed on split (rotary applied per head): packHeads()
+/// then merges them.
 Value headSplitSource(Value v, SmallVectorImpl<Operation *> &chain) {
   v = throughReshapes(v, chain);
   auto transpose = v.getDefiningOp<TransposeOp>();
@@ -50,7 +53,29 @@ Value headSplitSource(Value v, SmallVectorImpl<Operation *> &chain) {
     return nullptr;
   chain.push_back(transpose);
   Value x = throughReshapes(transpose.getInput(), chain);
-  return shapeOf(x).size() == 3 ? x : nullptr;
+  ArrayRef<int64_t> shape = shapeOf(x);
+  if (shape.size() == 3 ||
+      (shape.size() == 4 && !ShapedType::isDynamic(shape[2]) &&
+       !ShapedType::isDynamic(shape[3])))
+    return x;
+  return nullptr;
+}
+
+/// A head-split source as [B, S, N*D].
+Value packHeads(PatternRewriter &rewriter, Location loc, Value x) {
+  ArrayRef<int64_t> s = shapeOf(x);
+  if (s.size() == 3)
+    return x;
+  auto type = RankedTensorType::get(
+      {s[0], s[1], s[2] * s[3]},
+      cast<RankedTensorType>(x.getType()).getElementType());
+  return ReshapeOp::create(rewriter, loc, type, x);
+}
+
+/// The width N*D of a head-split source.
+int64_t packedWidth(Value x) {
+  ArrayRef<int64_t> s = shapeOf(x);
+  return s.size() == 3 ? s[2] : s[2] * s[3];
 }
 
 /// A splat float constant's value.
@@ -93,12 +118,15 @@ struct MatchAttention : public OpRewritePattern<ReshapeOp> {
       return failure();
     Value scores = softmax.getInput();
 
-    // Masks and bias, outermost first.
+    // Masks and bias, outermost first. A causal mask with per-sequence
+    // offsets is attention over a kv cache (checked below).
     bool causal = false;
+    Value offsets;
     if (auto mask = scores.getDefiningOp<CausalMaskOp>()) {
-      if (mask.getOffsets() || !mask->hasOneUse())
-        return failure(); // a cached attention: not matched yet
+      if (!mask->hasOneUse())
+        return failure();
       causal = true;
+      offsets = mask.getOffsets();
       scores = mask.getScores();
     }
     Value keyMask, bias;
@@ -122,9 +150,12 @@ struct MatchAttention : public OpRewritePattern<ReshapeOp> {
       }
     }
     if (add && add->hasOneUse()) {
+      // [B|1, H|1, Sq, Sk], or [H, Sq, Sk] (T5's bias before its batch dim
+      // is added; made 4-D below).
       SmallVector<Operation *> biasChain;
       Value b = throughReshapes(add.getRhs(), biasChain);
-      if (shapeOf(b).size() == 4) {
+      size_t rank = shapeOf(b).size();
+      if (rank == 4 || rank == 3) {
         bias = b;
         scores = add.getLhs();
       }
@@ -146,17 +177,47 @@ struct MatchAttention : public OpRewritePattern<ReshapeOp> {
     if (!q || !k)
       return failure();
 
+    // Over a kv cache: keys and values are the caches with the new rows
+    // written at the mask's offsets. The attention takes the new rows and
+    // the caches, and its updated caches replace the writes' other uses
+    // (the entry's cache results).
+    CacheWriteOp kWrite, vWrite;
+    if (offsets) {
+      kWrite = k.getDefiningOp<CacheWriteOp>();
+      vWrite = v.getDefiningOp<CacheWriteOp>();
+      if (!kWrite || !vWrite || kWrite.getPositions() != offsets ||
+          vWrite.getPositions() != offsets)
+        return failure();
+      k = kWrite.getUpdate();
+      v = vWrite.getUpdate();
+    }
+
     // Heads from the shapes: D from the value heads, H and Hkv from the
     // packed widths.
     int64_t headDim = shapeOf(pv.getRhs()).back();
-    int64_t width = shapeOf(q).back(), kvWidth = shapeOf(k).back();
+    int64_t width = packedWidth(q), kvWidth = packedWidth(k);
     if (headDim <= 0 || ShapedType::isDynamic(width) || width % headDim ||
-        kvWidth % headDim || shapeOf(v).back() != kvWidth ||
+        kvWidth % headDim || packedWidth(v) != kvWidth ||
         shapeOf(root.getResult()).back() != width)
       return failure();
     int64_t heads = width / headDim, kvHeads = kvWidth / headDim;
     if (heads % kvHeads)
       return failure();
+    if (bias && shapeOf(bias).size() == 3 && shapeOf(bias)[0] != heads &&
+        shapeOf(bias)[0] != 1)
+      return failure();
+    q = packHeads(rewriter, root.getLoc(), q);
+    k = packHeads(rewriter, root.getLoc(), k);
+    v = packHeads(rewriter, root.getLoc(), v);
+    if (bias && shapeOf(bias).size() == 3) {
+      ArrayRef<int64_t> b = shapeOf(bias);
+      bias = ReshapeOp::create(
+          rewriter, root.getLoc(),
+          RankedTensorType::get(
+              {1, b[0], b[1], b[2]},
+              cast<RankedTensorType>(bias.getType()).getElementType()),
+          bias);
+    }
 
     MaskKind kind = causal
                         ? (keyMask ? MaskKind::CausalPadding : MaskKind::Causal)
@@ -167,13 +228,27 @@ struct MatchAttention : public OpRewritePattern<ReshapeOp> {
     if (std::fabs(*scale - 1.0 / std::sqrt(static_cast<double>(headDim))) >
         1e-6 * std::fabs(*scale))
       scaleAttr = rewriter.getF64FloatAttr(*scale);
+    Value kCache = kWrite ? kWrite.getCache() : Value();
+    Value vCache = vWrite ? vWrite.getCache() : Value();
     auto attention = AttentionOp::create(
-        rewriter, root.getLoc(), q, k, v, keyMask, bias, Value(), Value(),
-        Value(), rewriter.getI64IntegerAttr(heads),
+        rewriter, root.getLoc(), q, k, v, keyMask, bias, kCache, vCache,
+        offsets, rewriter.getI64IntegerAttr(heads),
         rewriter.getI64IntegerAttr(kvHeads),
         MaskKindAttr::get(rewriter.getContext(), kind), scaleAttr);
     if (attention.getResult().getType() != root.getType())
       return rewriter.notifyMatchFailure(root, "result type differs");
+    if (kWrite) {
+      // The writes' uses outside the matched ops (which die with the
+      // root) read the attention's updated caches instead.
+      llvm::SmallPtrSet<Operation *, 16> matched(chain.begin(), chain.end());
+      auto outside = [&](OpOperand &use) {
+        return !matched.contains(use.getOwner());
+      };
+      rewriter.replaceUsesWithIf(kWrite.getResult(), attention->getResult(1),
+                                 outside);
+      rewriter.replaceUsesWithIf(vWrite.getResult(), attention->getResult(2),
+                                 outside);
+    }
     rewriter.replaceOp(root, attention.getResult());
     return success();
   }

@@ -8,7 +8,10 @@
 //     positions excluded; NaN never passes);
 //   * greedy ids equal to HF's up to the first step whose recorded top-2
 //     logit gap is below 1e-3 (where a near-tie may legitimately flip).
-// A third mode runs the step list code generation makes: every kernel step
+// A decomposed-and-rematched mode runs the graph after --kiln-decompose
+// then --kiln-match-attention: every kiln.attention (with its kv cache,
+// masks and bias) must come back, and the result must still match.
+// Another mode runs the step list code generation makes: every kernel step
 // is generated x86-64 code (kilnc's CPU path, linked into a shared object
 // and called through the kernel ABI in two work ranges), gemm steps are
 // BLAS and attention steps the reference attention. Each kernel's result
@@ -27,7 +30,9 @@
 #include "support/Files.h"
 #include "support/Npy.h"
 
+#include "dialects/kiln/KilnOps.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <dlfcn.h>
@@ -46,7 +51,7 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-enum class Mode { Interpreted, Decomposed, CompiledKernels };
+enum class Mode { Interpreted, Decomposed, Rematched, CompiledKernels };
 
 struct Case {
   std::string fixture;
@@ -59,6 +64,8 @@ const char *modeName(Mode mode) {
     return "";
   case Mode::Decomposed:
     return "_decomposed";
+  case Mode::Rematched:
+    return "_rematched";
   case Mode::CompiledKernels:
     return "_compiled_kernels";
   }
@@ -303,9 +310,31 @@ TEST_P(GoldenTest, MatchesTransformers) {
   kiln::registerKilnCompilerDialects(registry);
   kiln::registerKilnCompilerPasses();
   mlir::MLIRContext context(registry);
-  auto model =
-      kiln::loadModel(context, dir.string(), param.mode == Mode::Decomposed);
+  auto model = kiln::loadModel(context, dir.string(),
+                               param.mode == Mode::Decomposed ||
+                                   param.mode == Mode::Rematched);
   ASSERT_TRUE(model.ok()) << model.status();
+  if (param.mode == Mode::Rematched) {
+    auto attentionOps = [](mlir::ModuleOp module) {
+      int64_t n = 0;
+      module->walk([&](kiln::AttentionOp) { ++n; });
+      return n;
+    };
+    auto built = kiln::loadModel(context, dir.string());
+    ASSERT_TRUE(built.ok()) << built.status();
+    mlir::PassManager pm(&context);
+    pm.addPass(kiln::createKilnMatchAttention());
+    pm.addPass(mlir::createCanonicalizerPass());
+    ASSERT_TRUE(mlir::succeeded(pm.run(*model->module)));
+    EXPECT_EQ(attentionOps(*model->module), attentionOps(*built->module));
+    int64_t leftovers = 0;
+    model->module->walk([&](mlir::Operation *op) {
+      leftovers +=
+          mlir::isa<kiln::CacheWriteOp, kiln::CausalMaskOp, kiln::SoftmaxOp>(
+              op);
+    });
+    EXPECT_EQ(leftovers, 0) << "attention ops left unmatched";
+  }
   CompiledKernels compiled;
   kiln::Interpreter reference(*model->weights, kiln::InterpreterPrecision::F32);
 
@@ -381,8 +410,8 @@ std::vector<Case> allCases() {
   std::vector<Case> cases;
   for (const std::string &name :
        kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR))
-    for (Mode mode :
-         {Mode::Interpreted, Mode::Decomposed, Mode::CompiledKernels})
+    for (Mode mode : {Mode::Interpreted, Mode::Decomposed, Mode::Rematched,
+                      Mode::CompiledKernels})
       cases.push_back({name, mode});
   return cases;
 }
