@@ -500,6 +500,46 @@ KILN_VERIFY_AND_INFER(EmbeddingOp,
 
 namespace kiln {
 /// Whether `source` can be reshaped to `target` (see ReshapeOp).
+std::optional<SmallVector<ReassociationIndices>>
+reshapeGrouping(ArrayRef<int64_t> wide, ArrayRef<int64_t> narrow) {
+  if (auto groups = getReassociationIndicesForCollapse(wide, narrow))
+    return groups;
+  SmallVector<ReassociationIndices> groups;
+  size_t w = 0;
+  for (int64_t size : narrow) {
+    ReassociationIndices group;
+    if (ShapedType::isDynamic(size)) {
+      // Static dims up to and including the next dynamic one.
+      while (true) {
+        if (w == wide.size())
+          return std::nullopt;
+        bool dynamic = ShapedType::isDynamic(wide[w]);
+        group.push_back(w++);
+        if (dynamic)
+          break;
+      }
+    } else {
+      // Static dims whose product is exactly `size`.
+      int64_t product = 1;
+      do {
+        if (w == wide.size() || ShapedType::isDynamic(wide[w]))
+          return std::nullopt;
+        product *= wide[w];
+        group.push_back(w++);
+      } while (product < size);
+      if (product != size)
+        return std::nullopt;
+    }
+    groups.push_back(std::move(group));
+  }
+  for (; w < wide.size(); ++w) {
+    if (wide[w] != 1 || groups.empty())
+      return std::nullopt;
+    groups.back().push_back(w);
+  }
+  return groups;
+}
+
 bool isValidReshape(RankedTensorType source, RankedTensorType target) {
   if (source.getElementType() != target.getElementType())
     return false;
@@ -511,12 +551,9 @@ bool isValidReshape(RankedTensorType source, RankedTensorType target) {
     return false;
   // Merging dims always determines the merged size.
   if (source.getRank() > target.getRank())
-    return getReassociationIndicesForCollapse(source.getShape(),
-                                              target.getShape())
-        .has_value();
+    return reshapeGrouping(source.getShape(), target.getShape()).has_value();
   // Splitting a dim determines the parts only if at most one is dynamic.
-  auto groups =
-      getReassociationIndicesForCollapse(target.getShape(), source.getShape());
+  auto groups = reshapeGrouping(target.getShape(), source.getShape());
   if (!groups)
     return false;
   return llvm::all_of(*groups, [&](const ReassociationIndices &group) {
@@ -536,8 +573,7 @@ SmallVector<int64_t> kiln::reshapeResultDims(ReshapeOp op,
   if (source.getShape() == target.getShape())
     return SmallVector<int64_t>(sourceDims);
   if (source.getRank() > target.getRank()) {
-    if (auto groups = getReassociationIndicesForCollapse(source.getShape(),
-                                                         target.getShape()))
+    if (auto groups = reshapeGrouping(source.getShape(), target.getShape()))
       for (auto [i, group] : llvm::enumerate(*groups)) {
         int64_t n = 1;
         for (int64_t d : group)
@@ -546,8 +582,7 @@ SmallVector<int64_t> kiln::reshapeResultDims(ReshapeOp op,
       }
     return shape;
   }
-  if (auto groups = getReassociationIndicesForCollapse(target.getShape(),
-                                                       source.getShape()))
+  if (auto groups = reshapeGrouping(target.getShape(), source.getShape()))
     for (auto [i, group] : llvm::enumerate(*groups)) {
       int64_t known = 1;
       for (int64_t d : group)

@@ -9,16 +9,30 @@
 
 #include "dialects/kiln/KilnDialect.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include <optional>
+
 #define GET_OP_CLASSES
 #include "dialects/kiln/KilnOps.h.inc"
 
 namespace kiln {
+/// How the dims of `wide` merge into those of `narrow` (fewer dims): one
+/// group of adjacent `wide` dims per `narrow` dim. MLIR's
+/// getReassociationIndicesForCollapse when it finds one grouping; where
+/// dynamic dims make several possible (e.g. [?, 2, 2, ?] -> [?, 2, ?]), the
+/// one read left to right: a static dim takes the static dims whose
+/// product it is, a dynamic dim the static dims before the next dynamic
+/// one and that one, trailing 1s join the last group. The verifier,
+/// interpreter, fusion and lowering of kiln.reshape all use this.
+std::optional<llvm::SmallVector<mlir::ReassociationIndices>>
+reshapeGrouping(llvm::ArrayRef<int64_t> wide, llvm::ArrayRef<int64_t> narrow);
+
 /// Whether `kiln.reshape` may turn `source` into `target`: equal element
 /// types, and equal element counts (static shapes) or adjacent dims split or
 /// merged with at most one dynamic dim per group (dynamic shapes).

@@ -410,7 +410,11 @@ def Kiln_ReshapeOp : Kiln_Op<"reshape"> {
     Row-major reshape. A reshape involving dynamic dims must split or merge
     groups of adjacent dims, each group holding at most one dynamic dim
     (so every dynamic size is determined); a fully static reshape only needs
-    equal element counts.
+    equal element counts. Where dynamic dims allow several groupings (e.g.
+    [?, 2, 2, ?] -> [?, 2, ?]), the one read left to right is meant: a
+    static dim takes the static dims whose product it is, a dynamic dim the
+    static dims before the next dynamic one and that one (here [?], [2],
+    [2, ?]).
 
     ```mlir
     %h = kiln.reshape %x : tensor<?x?x768xf32> -> tensor<?x?x12x64xf32>

@@ -128,8 +128,7 @@ FailureOr<SmallVector<DimExprs>> ruleFor(Operation *op,
           return SmallVector<DimExprs>{same(operands[0])};
         DimExprs dims(rank, constant(0));
         if (source.getRank() > rank) {
-          auto groups = getReassociationIndicesForCollapse(source.getShape(),
-                                                           result.getShape());
+          auto groups = reshapeGrouping(source.getShape(), result.getShape());
           if (!groups)
             return failure();
           for (auto [i, group] : llvm::enumerate(*groups)) {
@@ -139,8 +138,7 @@ FailureOr<SmallVector<DimExprs>> ruleFor(Operation *op,
             dims[i] = n;
           }
         } else {
-          auto groups = getReassociationIndicesForCollapse(result.getShape(),
-                                                           source.getShape());
+          auto groups = reshapeGrouping(result.getShape(), source.getShape());
           if (!groups)
             return failure();
           for (auto [i, group] : llvm::enumerate(*groups)) {

@@ -23,8 +23,7 @@ std::optional<ReshapeGroups> reshapeGroups(RankedTensorType source,
       r.groups.push_back({d});
     return r;
   }
-  auto groups =
-      getReassociationIndicesForCollapse(wide.getShape(), narrow.getShape());
+  auto groups = reshapeGrouping(wide.getShape(), narrow.getShape());
   if (!groups)
     return std::nullopt;
   for (const ReassociationIndices &group : *groups)

@@ -152,7 +152,7 @@ FIXTURES = [
          covers="Llama with grouped-query attention (6 q heads, 2 kv heads), RoPE, "
                 "SwiGLU, RMSNorm, untied lm_head, sharded safetensors + index"),
     dict(name="llama_rope3", family="llama", cls=LlamaForCausalLM, auto=AutoModelForCausalLM,
-         config=lambda: llama_config(hidden_size=64, num_attention_heads=4, num_key_value_heads=4,
+         config=lambda: llama_config(hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
                                      intermediate_size=32, tie_word_embeddings=True,
                                      rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0,
                                                       "factor": 8.0, "low_freq_factor": 1.0,
@@ -160,12 +160,14 @@ FIXTURES = [
                                                       "original_max_position_embeddings": 16}),
          covers="Llama-3 RoPE frequency scaling (rope_theta 500000), tied embeddings, MHA"),
     dict(name="llama_hot", family="llama", cls=LlamaForCausalLM, auto=AutoModelForCausalLM,
-         config=lambda: llama_config(hidden_size=64, num_attention_heads=4, num_key_value_heads=4,
+         config=lambda: llama_config(hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
                                      intermediate_size=32, tie_word_embeddings=False),
          plant=lambda model: plant_hot_mlp(model, layer=0, peak=2.0e5),
          covers="Llama whose layer-0 MLP activations reach 2e5, past fp16's 65504 "
                 "(up_proj scaled up): a naive all-fp16 build overflows, the fp16 "
-                "range guard must keep that layer in f32"),
+                "range guard must keep that layer in f32; GQA with as many kv heads "
+                "as queries per kv head (2 and 2), whose decomposed head grouping "
+                "reshape [?, 2, 2, ?, D] -> [?, 2, ?, D] has two readings"),
 ]
 
 DECODER_FAMILIES = {"gpt2", "llama", "t5"}

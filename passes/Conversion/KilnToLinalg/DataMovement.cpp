@@ -81,15 +81,13 @@ struct ReshapeLowering : public OpConversionPattern<ReshapeOp> {
       return success();
     }
     if (source.getRank() > target.getRank()) {
-      if (auto groups = getReassociationIndicesForCollapse(source.getShape(),
-                                                           target.getShape())) {
+      if (auto groups = reshapeGrouping(source.getShape(), target.getShape())) {
         rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(op, target, input,
                                                              *groups);
         return success();
       }
     } else if (source.getRank() < target.getRank()) {
-      if (auto groups = getReassociationIndicesForCollapse(target.getShape(),
-                                                           source.getShape())) {
+      if (auto groups = reshapeGrouping(target.getShape(), source.getShape())) {
         rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, target, input,
                                                            *groups);
         return success();

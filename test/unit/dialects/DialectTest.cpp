@@ -162,6 +162,30 @@ TEST_F(KilnDialectTest, TransposeOfTransposeFolds) {
   EXPECT_EQ(dyn_cast<Value>(folded[0]), x);
 }
 
+/// Grouped-query attention with as many kv heads as queries per kv head
+/// merges [B, 2, 2, Sq, D] into [B, 2, 2 * Sq, D], which dynamic B and Sq
+/// make readable two ways; the left-to-right reading is meant, and the
+/// verifier, the shapes and the lowering agree on it.
+TEST_F(KilnDialectTest, AmbiguousDynamicReshapeReadsLeftToRight) {
+  auto fn = beginFunction({tensor({kDyn, 2, 2, kDyn, 16})});
+  auto merge = ReshapeOp::create(builder, tensor({kDyn, 2, kDyn, 16}),
+                                 fn.getArgument(0));
+  EXPECT_TRUE(succeeded(verify(merge)));
+  EXPECT_EQ(reshapeResultDims(merge, {3, 2, 2, 5, 16}),
+            (SmallVector<int64_t>{3, 2, 10, 16}));
+  auto split =
+      ReshapeOp::create(builder, tensor({kDyn, 2, 2, kDyn, 16}), merge);
+  EXPECT_TRUE(succeeded(verify(split)));
+  EXPECT_EQ(reshapeResultDims(split, {3, 2, 10, 16}),
+            (SmallVector<int64_t>{3, 2, 2, 5, 16}));
+  auto groups = reshapeGrouping({kDyn, 2, 2, kDyn, 16}, {kDyn, 2, kDyn, 16});
+  ASSERT_TRUE(groups.has_value());
+  EXPECT_EQ(groups->size(), 4u);
+  EXPECT_EQ((*groups)[2], (ReassociationIndices{2, 3}));
+  // Still refused: a dynamic dim split into two dynamic parts.
+  EXPECT_FALSE(isValidReshape(tensor({kDyn, 768}), tensor({kDyn, kDyn, 768})));
+}
+
 TEST_F(KilnDialectTest, RotaryInverseFrequencies) {
   auto fn = beginFunction(
       {tensor({kDyn, kDyn, 256}), tensor({kDyn, kDyn}, builder.getI64Type())});

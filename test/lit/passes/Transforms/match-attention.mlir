@@ -122,3 +122,18 @@ func.func @offsets_without_cache(%arg0: tensor<?x?x32xf32>, %arg1: tensor<?x?x32
   %15 = kiln.reshape %14 : tensor<?x?x4x8xf32> -> tensor<?x?x32xf32>
   return %15 : tensor<?x?x32xf32>
 }
+
+// -----
+
+// Grouped-query attention with as many kv heads as queries per kv head:
+// kiln-decompose's grouping reshape [?, 2, 2, ?, 16] -> [?, 2, ?, 16] has two
+// readings with dynamic dims; the left-to-right one is meant, so the
+// decomposed form verifies and matches back.
+// CHECK-LABEL: func.func @gqa_group_equals_kv_heads
+// CHECK-NEXT: %[[A:.+]] = kiln.attention %arg0, %arg1, %arg2 heads 4 kv_heads 2 mask causal :
+// CHECK-NEXT: return %[[A]]
+func.func @gqa_group_equals_kv_heads(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %v: tensor<?x?x32xf32>) -> tensor<?x?x64xf32> {
+  %0 = kiln.attention %q, %k, %v heads 4 kv_heads 2 mask causal
+      : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>) -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
