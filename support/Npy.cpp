@@ -95,15 +95,24 @@ absl::StatusOr<NpyArray> readNpy(const std::string &path) {
       return bad("bad shape");
     array.shape.push_back(d);
   }
-  int64_t count = 1;
-  for (int64_t d : array.shape)
-    count *= d;
+  // The element count, without overflow: a shape that needs more floats
+  // than the file holds is refused before any product can wrap.
   size_t dataStart = 10 + headerLength;
-  if (bytes.size() - dataStart != static_cast<size_t>(count) * sizeof(float))
+  const size_t available = (bytes.size() - dataStart) / sizeof(float);
+  size_t count = 1;
+  for (int64_t d : array.shape) {
+    if (d != 0 && count > available / static_cast<size_t>(d)) {
+      count = available + 1;
+      break;
+    }
+    count *= static_cast<size_t>(d);
+  }
+  if (bytes.size() - dataStart != count * sizeof(float))
     return bad("data size does not match the shape");
   array.values.resize(count);
-  std::memcpy(array.values.data(), bytes.data() + dataStart,
-              count * sizeof(float));
+  if (count)
+    std::memcpy(array.values.data(), bytes.data() + dataStart,
+                count * sizeof(float));
   return array;
 }
 

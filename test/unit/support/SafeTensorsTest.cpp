@@ -6,13 +6,16 @@
 //===----------------------------------------------------------------------===//
 
 #include "support/SafeTensors.h"
+#include "support/Npy.h"
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 namespace {
 
@@ -203,6 +206,39 @@ TEST_F(SafeTensorsTest, ShardedIndexChecksEveryTensor) {
   ASSERT_FALSE(escaping.ok());
   EXPECT_NE(escaping.status().message().find("leaves the folder"),
             std::string::npos);
+}
+
+} // namespace
+
+namespace {
+
+/// Every input a fuzzer once crashed a reader with (test/fuzz/regressions),
+/// read again: each must now be a result or an error. The sanitizer build
+/// (make check-asan) runs this too.
+TEST(FuzzRegressionsTest, EveryKeptInputIsReadCleanly) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(KILN_FUZZ_REGRESSIONS);
+  size_t inputs = 0;
+  for (const char *reader : {"npy", "safetensors"}) {
+    if (!fs::exists(root / reader))
+      continue;
+    for (const auto &entry : fs::directory_iterator(root / reader)) {
+      SCOPED_TRACE(entry.path().string());
+      ++inputs;
+      if (std::string(reader) == "npy") {
+        auto array = kiln::readNpy(entry.path().string());
+        if (array.ok()) {
+          size_t n = 1;
+          for (int64_t d : array->shape)
+            n *= static_cast<size_t>(d);
+          EXPECT_EQ(n, array->values.size());
+        }
+      } else {
+        (void)kiln::WeightStore::openFile(entry.path().string());
+      }
+    }
+  }
+  EXPECT_GT(inputs, 0u);
 }
 
 } // namespace

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Writes the small seed files of test/fuzz/corpus/{safetensors,npy}: valid
+files of each dtype and layout the readers take (standard library only).
+The other seeds are the project's own outputs: .kiln artifacts from kilnc
+(--external-weights, --cpu x86-64) and fixture config.json files."""
+import json
+import os
+import struct
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def safetensors(path, tensors, metadata=None):
+    header, data = {}, b""
+    for name, (dtype, shape, raw) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape,
+                        "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    if metadata:
+        header["__metadata__"] = metadata
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + data)
+
+
+def npy(path, descr, shape, raw):
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (
+        descr, "".join(f"{d}, " for d in shape))
+    header += " " * (-(len(header) + 11) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) +
+                header.encode() + raw)
+
+
+os.makedirs(os.path.join(ROOT, "safetensors"), exist_ok=True)
+os.makedirs(os.path.join(ROOT, "npy"), exist_ok=True)
+safetensors(os.path.join(ROOT, "safetensors", "mixed.safetensors"), {
+    "w": ("F32", [2, 3], struct.pack("<6f", 1, 2, 3, 4, 5, 6)),
+    "b": ("BF16", [3], struct.pack("<3H", 0x3f80, 0x4000, 0xbf80)),
+    "h": ("F16", [2], struct.pack("<2H", 0x3c00, 0xc000)),
+    "i": ("I64", [2], struct.pack("<2q", 7, -1)),
+}, {"format": "pt"})
+safetensors(os.path.join(ROOT, "safetensors", "empty.safetensors"), {})
+npy(os.path.join(ROOT, "npy", "f32.npy"), "<f4", [2, 3],
+    struct.pack("<6f", 1, 2, 3, 4, 5, 6))
+npy(os.path.join(ROOT, "npy", "i64.npy"), "<i8", [3], struct.pack("<3q", 1, 2, 3))
+npy(os.path.join(ROOT, "npy", "scalar.npy"), "<f8", [], struct.pack("<d", 0.5))

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of test/fuzz (clang with ASan + UBSan, every
+# library instrumented, no LLVM/MLIR) in BUILD_DIR (default build-fuzz) and
+# runs each for SECONDS (default 20) on a scratch copy of its seed corpus
+# (test/fuzz/corpus/<name>), then prints executions, coverage and crashes.
+# A crash keeps its input under BUILD_DIR/crashes/<name>/ and makes the
+# script exit 1. Longer runs are manual: tools/fuzz.sh 600.
+#   tools/fuzz.sh [SECONDS] [NAME ...]   (names: safetensors npy artifact
+#                                         idlists config)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+seconds="${1:-20}"
+shift || true
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(safetensors npy artifact idlists config)
+build="${KILN_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+# Debian 12's clang-14 ships libFuzzer and the sanitizer runtimes.
+cxx="${KILN_FUZZ_CXX:-clang++-14}"
+cc="${KILN_FUZZ_CC:-clang-14}"
+command -v "$cxx" > /dev/null || { echo "fuzz.sh: $cxx not found (tools/install-deps.sh installs clang-14)" >&2; exit 1; }
+mkdir -p "$build"
+cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
+  -DKILN_RUNTIME_ONLY=ON -DKILN_FUZZ=ON -DKILN_ENABLE_CUDA=OFF \
+  -DKILN_SANITIZE=fuzzer-no-link,address,undefined > "$build/configure.log" 2>&1 ||
+  { cat "$build/configure.log"; exit 1; }
+ninja -C "$build" fuzz > "$build/build.log" 2>&1 || { tail -40 "$build/build.log"; exit 1; }
+
+status=0
+printf '%-12s %10s %8s %8s %8s  %s\n' target execs exec/s cov ft crashes
+for name in "${names[@]}"; do
+  bin="$build/fuzz/kiln-fuzz-$name"
+  work="$build/runs/$name"
+  crashes="$build/crashes/$name"
+  rm -rf "$work" "$crashes"
+  mkdir -p "$work/corpus" "$crashes"
+  cp -r "$root/test/fuzz/corpus/$name/." "$work/corpus/"
+  # Regression inputs (fixed crashes) run first, as seeds.
+  if [ -d "$root/test/fuzz/regressions/$name" ]; then
+    cp -r "$root/test/fuzz/regressions/$name/." "$work/corpus/"
+  fi
+  log="$work/log.txt"
+  set +e
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$bin" "$work/corpus" -max_total_time="$seconds" -timeout=10 \
+    -rss_limit_mb=2048 -max_len=262144 -artifact_prefix="$crashes/" \
+    -print_final_stats=1 > "$log" 2>&1
+  rc=$?
+  set -e
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
+  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
+  found=$(find "$crashes" -type f | wc -l)
+  printf '%-12s %10s %8s %8s %8s  %s\n' "$name" "$execs" "$rate" "$cov" "$ft" "$found"
+  if [ "$rc" -ne 0 ] || [ "$found" -ne 0 ]; then
+    status=1
+    echo "fuzz.sh: $name failed (exit $rc); its log: $log; inputs: $crashes" >&2
+    grep -m1 -A12 'ERROR\|runtime error\|deadly signal' "$log" >&2 || tail -20 "$log" >&2
+  fi
+done
+exit $status
