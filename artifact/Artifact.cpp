@@ -2,12 +2,14 @@
 
 #include "artifact/Artifact.h"
 
+#include "support/Files.h"
+#include "support/Status.h"
+
 #include "absl/strings/str_cat.h"
 
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <sys/types.h>
 #include <utility>
 #include <vector>
 
@@ -44,21 +46,6 @@ uint32_t get32(const uint8_t *at) {
   uint32_t v;
   std::memcpy(&v, at, 4);
   return v;
-}
-
-absl::Status writeAll(int fd, const void *data, size_t size) {
-  const char *p = static_cast<const char *>(data);
-  while (size > 0) {
-    ssize_t n = ::write(fd, p, size);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      return absl::InternalError(std::strerror(errno));
-    }
-    p += n;
-    size -= n;
-  }
-  return absl::OkStatus();
 }
 
 /// FlatBuffers' verifier checks a vector's length word but not that its
@@ -190,38 +177,23 @@ absl::StatusOr<uint64_t> ArtifactWriter::write(const std::string &path,
   put64(header + 40, fileSize);
   put64(header + 48, checksum(header, kHeaderChecked));
 
-  std::string temporary = path + ".partial";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0)
-    return absl::InternalError(
-        absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
-  auto fail = [&](const absl::Status &status) {
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    return absl::InternalError(
-        absl::StrCat(path, ": cannot write: ", status.message()));
-  };
   static const uint8_t zeros[kBlobAlignment] = {};
-  absl::Status status = writeAll(fd, header, kHeaderBytes);
-  uint64_t at = kHeaderBytes;
-  for (size_t i = 0; status.ok() && i < blobs_.size(); ++i) {
-    status = writeAll(fd, blobs_[i].data, blobs_[i].size);
-    at += blobs_[i].size;
-    uint64_t next =
-        i + 1 < blobs_.size() ? manifest.blobs[i + 1]->offset : manifestOffset;
-    if (status.ok() && next > at)
-      status = writeAll(fd, zeros, next - at);
-    at = next;
-  }
-  if (status.ok())
-    status = writeAll(fd, builder.GetBufferPointer(), builder.GetSize());
-  if (!status.ok())
-    return fail(status);
-  if (::close(fd) != 0 || std::rename(temporary.c_str(), path.c_str()) != 0) {
-    ::unlink(temporary.c_str());
-    return absl::InternalError(
-        absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
-  }
+  KILN_RETURN_IF_ERROR(writeFileAtomically(path, [&](int fd) {
+    absl::Status status = writeAll(fd, header, kHeaderBytes);
+    uint64_t at = kHeaderBytes;
+    for (size_t i = 0; status.ok() && i < blobs_.size(); ++i) {
+      status = writeAll(fd, blobs_[i].data, blobs_[i].size);
+      at += blobs_[i].size;
+      uint64_t next = i + 1 < blobs_.size() ? manifest.blobs[i + 1]->offset
+                                            : manifestOffset;
+      if (status.ok() && next > at)
+        status = writeAll(fd, zeros, next - at);
+      at = next;
+    }
+    if (status.ok())
+      status = writeAll(fd, builder.GetBufferPointer(), builder.GetSize());
+    return status;
+  }));
   return fileSize;
 }
 

@@ -18,8 +18,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <ios>
 #include <string>
 #include <vector>
 
@@ -39,22 +37,22 @@ absl::Status writeNpy(const std::string &path,
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
 
-  std::ofstream out(path, std::ios::binary);
-  if (!out)
-    return absl::PermissionDeniedError(
-        absl::StrCat(path, ": cannot open for writing"));
+  // Whole or not at all: an error leaves no partial .npy where a good one
+  // was (kiln-run, kiln-interpret).
   const char magic[] = "\x93NUMPY\x01\x00";
-  out.write(magic, 8);
   uint16_t length = static_cast<uint16_t>(header.size());
-  char lengthBytes[2] = {static_cast<char>(length & 0xff),
-                         static_cast<char>(length >> 8)};
-  out.write(lengthBytes, 2);
-  out.write(header.data(), header.size());
-  out.write(reinterpret_cast<const char *>(values.data()),
-            values.size() * sizeof(float));
-  if (!out)
-    return absl::DataLossError(absl::StrCat(path, ": write failed"));
-  return absl::OkStatus();
+  const char lengthBytes[2] = {static_cast<char>(length & 0xff),
+                               static_cast<char>(length >> 8)};
+  return writeFileAtomically(path, [&](int fd) {
+    absl::Status s = writeAll(fd, magic, 8);
+    if (s.ok())
+      s = writeAll(fd, lengthBytes, 2);
+    if (s.ok())
+      s = writeAll(fd, header.data(), header.size());
+    if (s.ok())
+      s = writeAll(fd, values.data(), values.size() * sizeof(float));
+    return s;
+  });
 }
 
 absl::StatusOr<NpyArray> readNpy(const std::string &path) {

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "support/SafeTensors.h"
+#include "support/Files.h"
 #include "support/Npy.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +17,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -239,6 +242,47 @@ TEST(FuzzRegressionsTest, EveryKeptInputIsReadCleanly) {
     }
   }
   EXPECT_GT(inputs, 0u);
+}
+
+} // namespace
+
+namespace {
+
+/// A write that fails leaves the previous file as it was and no partial
+/// file; one that succeeds replaces it whole (kilnc's artifacts and the
+/// tools' .npy outputs go through this).
+TEST(AtomicWriteTest, AFailedWriteLeavesThePreviousFile) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(::testing::TempDir()) /
+                 ("kiln-atomic-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string path = (dir / "out.npy").string();
+  ASSERT_TRUE(kiln::writeNpy(path, {2}, {1.0f, 2.0f}).ok());
+  auto before = kiln::readFile(path);
+  ASSERT_TRUE(before.ok());
+
+  absl::Status failed = kiln::writeFileAtomically(path, [](int fd) {
+    EXPECT_TRUE(kiln::writeAll(fd, "half", 4).ok());
+    return absl::ResourceExhaustedError("disk full");
+  });
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(
+      std::string(failed.message()).find(path + ": cannot write: disk full"),
+      std::string::npos)
+      << failed;
+  EXPECT_EQ(*kiln::readFile(path), *before);
+  EXPECT_FALSE(fs::exists(path + ".partial"));
+
+  ASSERT_TRUE(kiln::writeNpy(path, {3}, {4.0f, 5.0f, 6.0f}).ok());
+  auto after = kiln::readNpy(path);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->values, (std::vector<float>{4.0f, 5.0f, 6.0f}));
+  EXPECT_FALSE(fs::exists(path + ".partial"));
+
+  // A folder that does not exist: one error naming the file.
+  auto missing = kiln::writeNpy((dir / "no" / "x.npy").string(), {1}, {0});
+  EXPECT_FALSE(missing.ok());
+  fs::remove_all(dir);
 }
 
 } // namespace
