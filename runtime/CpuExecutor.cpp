@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -546,9 +547,20 @@ absl::Status CpuExecutor::resetCaches(int64_t batch, int64_t length) {
   KILN_ASSIGN_OR_RETURN(auto caches, cacheArguments(s.artifact));
   for (const CacheArgument &c : caches) {
     CacheSlot &slot = s.caches[c.name];
+    int64_t bytes = checkedBytes({batch, length, c.width}, dtypeBytes(c.dtype));
+    if (bytes < 0)
+      return absl::InvalidArgumentError(
+          absl::StrCat("impossible kv cache shape for ", c.name));
+    try {
+      slot.data.assign(bytes, 0);
+    } catch (const std::exception &) { // bad_alloc, length_error
+      s.caches.clear();
+      return absl::ResourceExhaustedError(absl::StrCat(
+          s.artifact.path(), ": cannot allocate the ", bytes, "-byte kv cache ",
+          c.name, " (batch ", batch, ", ", length, " positions)"));
+    }
     slot.shape = {batch, length, c.width};
     slot.dtype = c.dtype;
-    slot.data.assign(batch * length * c.width * dtypeBytes(c.dtype), 0);
   }
   return absl::OkStatus();
 }

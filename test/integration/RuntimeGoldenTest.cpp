@@ -560,6 +560,29 @@ TEST(DamagedStepsTest, EachDamageIsOneClearError) {
 /// An artifact whose kernels are compiled only for levels above what the
 /// CPU (here: the executor, told to stop at SSE2) runs is refused with one
 /// message that says how to recompile.
+/// A kv cache that does not fit in memory is one clear error naming it and
+/// its size, never an abort (the driver sizes caches from the request).
+TEST(ResourceFaultsTest, AnUnallocatableCacheIsAnError) {
+  std::string path = ::testing::TempDir() + "cache-fault-" +
+                     std::to_string(::getpid()) + ".kiln";
+  ASSERT_EQ(compileFixture("gpt2_tiny", path), "");
+  auto artifact = kiln::Artifact::open(path);
+  ASSERT_TRUE(artifact.ok()) << artifact.status();
+  auto executor = rt::CpuExecutor::create(**artifact, {});
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  absl::Status s = (*executor)->resetCaches(1, int64_t{1} << 42);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_NE(std::string(s.message()).find("-byte kv cache k_cache.0"),
+            std::string::npos)
+      << s;
+  // Shapes whose byte count overflows are refused as impossible.
+  EXPECT_FALSE(
+      (*executor)->resetCaches(int64_t{1} << 40, int64_t{1} << 40).ok());
+  // And the executor still works afterwards.
+  EXPECT_TRUE((*executor)->resetCaches(1, 8).ok());
+  fs::remove(path);
+}
+
 TEST(CpuLevelsTest, RefusesKernelsThisCpuCannotRun) {
   kiln::CompileOptions compile;
   compile.cpus = {"x86-64-v3", "x86-64-v4"};
