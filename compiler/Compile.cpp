@@ -249,21 +249,29 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   if (guardRanges && !o.recordRanges)
     return absl::InternalError("the fp16 range guard needs a range recorder "
                                "(CompileOptions::recordRanges)");
+  // The step-list options, with or without the graph fusions.
+  auto stepOptions = [&](KilnStepListOptions &s, bool fuse) {
+    s.maxBatch = o.maxBatch;
+    s.maxSeq = seqLimit;
+    s.fuse = fuse;
+    s.precision = o.precision;
+    s.keepF32 = o.keepF32;
+  };
+  auto configure = [&](mlir::PassManager &p) {
+    return o.configurePassManager ? o.configurePassManager(p)
+                                  : absl::OkStatus();
+  };
+  const absl::Status pipelineFailed = absl::InvalidArgumentError(
+      "the pipeline failed (see the diagnostics above)");
   KilnStepListOptions steps;
   mlir::PassManager pm(&context);
-  if (o.configurePassManager)
-    if (absl::Status s = o.configurePassManager(pm); !s.ok())
-      return s;
+  KILN_RETURN_IF_ERROR(configure(pm));
   if (stage == "decomposed")
     pm.addPass(createKilnDecompose());
   else if (stage == "linalg" || stage == "llvm")
     buildKilnToLinalgPipeline(pm);
   else if (stage == "steps") {
-    steps.maxBatch = o.maxBatch;
-    steps.maxSeq = seqLimit;
-    steps.fuse = o.optLevel > 0;
-    steps.precision = o.precision;
-    steps.keepF32 = o.keepF32;
+    stepOptions(steps, o.optLevel > 0);
     if (guardRanges) {
       // Value ranges are recorded between the graph passes and the rest.
       steps.rangeLimit = kFp16RangeLimit;
@@ -286,20 +294,15 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     mlir::OwningOpRef<mlir::ModuleOp> copy =
         mlir::cast<mlir::ModuleOp>((*model->module)->clone());
     mlir::PassManager plain(&context);
-    KilnStepListOptions steps;
-    steps.maxBatch = o.maxBatch;
-    steps.maxSeq = seqLimit;
-    steps.fuse = false;
-    steps.precision = o.precision;
-    steps.keepF32 = o.keepF32;
-    buildKilnStepListPipeline(plain, steps);
+    KilnStepListOptions plainSteps;
+    stepOptions(plainSteps, /*fuse=*/false);
+    buildKilnStepListPipeline(plain, plainSteps);
     if (mlir::succeeded(plain.run(*copy)))
       unfused = countSteps(*copy, o.maxBatch, seqLimit);
   }
   start = Clock::now();
   if (mlir::failed(pm.run(*model->module)))
-    return absl::InvalidArgumentError(
-        "the pipeline failed (see the diagnostics above)");
+    return pipelineFailed;
   if (guardRanges) {
     KILN_RETURN_IF_ERROR(o.recordRanges(*model, seqLimit));
     int64_t hot = 0;
@@ -313,13 +316,10 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
              << " on the calibration run; the library steps reading or "
                 "writing them stay f32\n";
     mlir::PassManager tail(&context);
-    if (o.configurePassManager)
-      if (absl::Status s = o.configurePassManager(tail); !s.ok())
-        return s;
+    KILN_RETURN_IF_ERROR(configure(tail));
     buildKilnStepListTail(tail, steps);
     if (mlir::failed(tail.run(*model->module)))
-      return absl::InvalidArgumentError(
-          "the pipeline failed (see the diagnostics above)");
+      return pipelineFailed;
   }
   record(stage == "kiln" ? std::string("graph (no passes)")
                          : "pipeline to " + stage,

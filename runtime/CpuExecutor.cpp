@@ -49,6 +49,25 @@ namespace {
 
 using KernelFn = void (*)(void **, const int64_t *, int64_t, int64_t);
 
+/// One product of a gemm plan: op(A) [m, k] by op(B), each operand and C
+/// offset (in elements) from its buffer's start.
+struct Product {
+  bool transA;
+  int64_t m, a, b, c;
+};
+
+/// `one` for each product of `g` (the batch folded into m, or one per
+/// batch), until it returns false; whether none did.
+template <typename One> bool forEachProduct(const GemmPlan &g, One one) {
+  if (g.folded)
+    return one(Product{false, g.batch * g.m, 0, 0, 0});
+  for (int64_t i = 0; i < g.batch; ++i)
+    if (!one(Product{g.transA, g.m, i * g.m * g.k, g.shared ? 0 : i * g.k * g.n,
+                     i * g.m * g.n}))
+      return false;
+  return true;
+}
+
 /// A kernel whose result has fewer elements runs on one thread: waking the
 /// pool costs more than the work.
 constexpr int64_t kSplitElements = 1 << 15;
@@ -185,12 +204,8 @@ absl::Status CpuExecutor::Impl::runAttention(
                 &vBuffer = *step.operands[2], &outBuffer = *step.results[0];
   const int64_t qElements = a.batch * a.sq * a.heads * a.headDim;
   a.q = asF32(qBuffer.dtype, pointer(qBuffer), qElements, scratch.q, pool);
-  a.out = reinterpret_cast<float *>(pointer(outBuffer));
-  if (isHalf(outBuffer.dtype)) {
-    if (static_cast<int64_t>(scratch.out.size()) < qElements)
-      scratch.out.resize(qElements);
-    a.out = scratch.out.data();
-  }
+  a.out = f32Destination(outBuffer.dtype, pointer(outBuffer), qElements,
+                         scratch.out);
   if (p.kCache >= 0) {
     // The new rows go into the caches first, at each sequence's position,
     // in the caches' type (that of the new rows: the verifier makes them
@@ -276,13 +291,9 @@ absl::Status CpuExecutor::Impl::runAttention(
   }
   if (p.bias >= 0) {
     const BufferT &bias = *step.operands[p.bias];
-    if (isHalf(bias.dtype)) {
-      KILN_ASSIGN_OR_RETURN(auto dims, binding.dimsOf(bias));
-      a.bias =
-          asF32(bias.dtype, pointer(bias), product(dims), scratch.bias, pool);
-    } else {
-      a.bias = reinterpret_cast<const float *>(pointer(bias));
-    }
+    KILN_ASSIGN_OR_RETURN(auto dims, binding.dimsOf(bias));
+    a.bias =
+        asF32(bias.dtype, pointer(bias), product(dims), scratch.bias, pool);
   }
   attention(a, pool, isa);
   if (isHalf(outBuffer.dtype))
@@ -367,9 +378,10 @@ CpuExecutor::Impl::run(const EntryT &entry,
     case StepKind::Gemm: {
       KILN_ASSIGN_OR_RETURN(auto plan, planGemm(step, *binding));
       const GemmPlan &g = plan;
-      // Weights are f32 in memory (HostWeights widens bf16/f16 ones at
-      // load); bf16/f16 activations are widened here, and a bf16/f16 C is
-      // computed in f32 and rounded once, after the epilogue.
+      // An operand as f32: a weight's f32 copy (HostWeights makes one for
+      // bf16/f16 weights library steps read), an f32 buffer itself, or a
+      // bf16/f16 one widened here. A bf16/f16 C is computed in f32 and
+      // rounded once, after the epilogue.
       auto operand =
           [&](int i,
               std::vector<float> &into) -> absl::StatusOr<const float *> {
@@ -385,12 +397,8 @@ CpuExecutor::Impl::run(const EntryT &entry,
       };
       const BufferT &result = *step.results[0];
       int64_t cElements = g.batch * g.m * g.n;
-      float *c = reinterpret_cast<float *>(pointer(result));
-      if (isHalf(result.dtype)) {
-        if (static_cast<int64_t>(scratch.c.size()) < cElements)
-          scratch.c.resize(cElements);
-        c = scratch.c.data();
-      }
+      float *c =
+          f32Destination(result.dtype, pointer(result), cElements, scratch.c);
       // bf16 A and B go to the library's bf16 gemm as stored (f32
       // accumulation, f32 C); otherwise, or if it declines, both are read
       // as f32.
@@ -400,29 +408,19 @@ CpuExecutor::Impl::run(const EntryT &entry,
       if (done) {
         auto *a = reinterpret_cast<const uint16_t *>(pointer(aBuffer));
         auto *b = reinterpret_cast<const uint16_t *>(pointer(bBuffer));
-        if (g.folded) {
-          done = blas.gemmBf16(false, g.transB, g.batch * g.m, g.n, g.k, a,
-                               g.lda, b, g.ldb, c, g.n);
-        } else {
-          for (int64_t i = 0; i < g.batch && done; ++i)
-            done = blas.gemmBf16(g.transA, g.transB, g.m, g.n, g.k,
-                                 a + i * g.m * g.k, g.lda,
-                                 g.shared ? b : b + i * g.k * g.n, g.ldb,
-                                 c + i * g.m * g.n, g.n);
-        }
+        done = forEachProduct(g, [&](const Product &p) {
+          return blas.gemmBf16(p.transA, g.transB, p.m, g.n, g.k, a + p.a,
+                               g.lda, b + p.b, g.ldb, c + p.c, g.n);
+        });
       }
       if (!done) {
         KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
         KILN_ASSIGN_OR_RETURN(const float *b, operand(1, scratch.b));
-        if (g.folded) {
-          blas.sgemm(false, g.transB, g.batch * g.m, g.n, g.k, a, g.lda, b,
-                     g.ldb, c, g.n);
-        } else {
-          for (int64_t i = 0; i < g.batch; ++i)
-            blas.sgemm(g.transA, g.transB, g.m, g.n, g.k, a + i * g.m * g.k,
-                       g.lda, g.shared ? b : b + i * g.k * g.n, g.ldb,
-                       c + i * g.m * g.n, g.n);
-        }
+        forEachProduct(g, [&](const Product &p) {
+          blas.sgemm(p.transA, g.transB, p.m, g.n, g.k, a + p.a, g.lda, b + p.b,
+                     g.ldb, c + p.c, g.n);
+          return true;
+        });
       }
       if (g.hasEpilogue()) {
         KILN_ASSIGN_OR_RETURN(const float *bias, operand(g.bias, scratch.bias));
@@ -452,12 +450,8 @@ CpuExecutor::Impl::run(const EntryT &entry,
       const float *x =
           asF32(input.dtype, pointer(input), elements, scratch.a, pool);
       const float *bias = plan.bias ? in(2) : nullptr;
-      float *out = reinterpret_cast<float *>(pointer(result));
-      if (isHalf(result.dtype)) {
-        if (static_cast<int64_t>(scratch.c.size()) < elements)
-          scratch.c.resize(elements);
-        out = scratch.c.data();
-      }
+      float *out =
+          f32Destination(result.dtype, pointer(result), elements, scratch.c);
       overRows(plan.rows, elements, [&](int64_t begin, int64_t end) {
         normalizeRows(plan, x, in(1), bias, out, begin, end);
       });
@@ -506,11 +500,10 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   impl->stepHook = options.stepHook;
   impl->isa = hostSupports(options.isa) ? options.isa : hostIsa();
   KILN_RETURN_IF_ERROR(impl->loadKernels());
-  // The weights library steps read get an f32 copy when stored in
-  // bf16/f16 (the BLAS and the norm and attention code are f32); kernels
-  // read them as stored.
-  // A bf16 gemm weight that the bf16 gemm reads as stored needs no copy
-  // (a gemm it declines widens it then).
+  // The bf16/f16 weights library steps read get an f32 copy (the BLAS and
+  // the norm and attention code are f32; kernels read them as stored),
+  // except a gemm B the bf16 gemm reads as stored (a gemm it declines
+  // widens it then).
   std::vector<bool> widen(impl->m.weights.size(), false);
   for (const auto &entry : impl->m.entries)
     for (const auto &step : entry->steps) {

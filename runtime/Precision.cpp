@@ -77,4 +77,13 @@ const float *asF32(DType dtype, const void *buffer, int64_t n,
   return scratch.data();
 }
 
+float *f32Destination(DType dtype, void *buffer, int64_t n,
+                      std::vector<float> &scratch) {
+  if (!isHalf(dtype))
+    return static_cast<float *>(buffer);
+  if (static_cast<int64_t>(scratch.size()) < n)
+    scratch.resize(n);
+  return scratch.data();
+}
+
 } // namespace kiln::rt

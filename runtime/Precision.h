@@ -33,6 +33,12 @@ void narrow(artifact::DType dtype, const float *from, void *to, int64_t n,
 const float *asF32(artifact::DType dtype, const void *buffer, int64_t n,
                    std::vector<float> &scratch, ThreadPool &pool);
 
+/// Where a step writes `n` f32 results meant for `buffer` (of `dtype`):
+/// the buffer itself when f32, otherwise `scratch`, which narrow() then
+/// rounds into the buffer.
+float *f32Destination(artifact::DType dtype, void *buffer, int64_t n,
+                      std::vector<float> &scratch);
+
 } // namespace kiln::rt
 
 #endif // KILN_RUNTIME_PRECISION_H

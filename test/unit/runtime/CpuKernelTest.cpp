@@ -160,6 +160,21 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(std::get<1>(info.param)) + "threads";
     });
 
+/// One dense product op(A) [m, k] by op(B) [k, n], B shared, no epilogue.
+rt::GemmPlan densePlan(int64_t m, int64_t n, int64_t k, bool transA,
+                       bool transB) {
+  rt::GemmPlan g;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.transA = transA;
+  g.transB = transB;
+  g.lda = transA ? m : k;
+  g.ldb = transB ? k : n;
+  g.shared = true;
+  return g;
+}
+
 class GemmLibraryTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GemmLibraryTest, EveryLayoutAndEpilogueMatchesThePlainProduct) {
@@ -191,15 +206,7 @@ TEST_P(GemmLibraryTest, EveryLayoutAndEpilogueMatchesThePlainProduct) {
                          << "m " << m << " transA " << transA << " transB "
                          << transB << " activation " << int(activation)
                          << " residual " << withResidual);
-            rt::GemmPlan g;
-            g.m = m;
-            g.n = n;
-            g.k = k;
-            g.transA = transA;
-            g.transB = transB;
-            g.lda = transA ? m : k;
-            g.ldb = transB ? k : n;
-            g.shared = true;
+            rt::GemmPlan g = densePlan(m, n, k, transA, transB);
             g.activation = activation;
             g.bias = 2;
             g.residual = withResidual ? 3 : -1;
@@ -238,14 +245,7 @@ TEST(GemmBf16Test, MatchesTheF32ProductOfTheRoundedValues) {
       for (bool transB : {false, true}) {
         SCOPED_TRACE(::testing::Message() << "m " << m << " transA " << transA
                                           << " transB " << transB);
-        rt::GemmPlan g;
-        g.m = m;
-        g.n = n;
-        g.k = k;
-        g.transA = transA;
-        g.transB = transB;
-        g.lda = transA ? m : k;
-        g.ldb = transB ? k : n;
+        rt::GemmPlan g = densePlan(m, n, k, transA, transB);
         std::vector<float> a = randoms(m * k, 9), b = randoms(k * n, 10);
         std::vector<uint16_t> a16, b16;
         for (float &x : a) {
