@@ -126,6 +126,8 @@ size_t dtypeBytes(artifact::DType dtype) {
     return 2;
   case artifact::DType::I8:
   case artifact::DType::I1:
+  case artifact::DType::I4: // two per byte; only quantized weights, which
+                            // HostWeights sizes by their format
     return 1;
   }
   return 1;

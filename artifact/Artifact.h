@@ -36,7 +36,7 @@ inline constexpr char kArtifactMagic[8] = {'K', 'I', 'L', 'N',
 /// arguments and results carry their role). 5: a CPU kernel library per
 /// x86-64 level, each blob naming its level (a runtime before it would load
 /// any of them, AVX-512 code included, so it must refuse the file).
-inline constexpr uint32_t kArtifactVersion = 5;
+inline constexpr uint32_t kArtifactVersion = 6;
 inline constexpr uint32_t kOldestArtifactVersion = 3;
 
 /// Whether an argument or result is one of the kv caches.

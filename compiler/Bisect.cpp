@@ -176,6 +176,12 @@ absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
     options.precision = m.precision.empty() ? "fp32" : m.precision;
     options.keepF32 = m.keep_f32;
     options.rangeLimit = m.range_limit;
+    if (!m.quantize.empty() && m.quantize != "none") {
+      // The guardrail's decisions as kilnc recorded them.
+      options.quantBits = m.quantize == "w4a16" ? 4 : 8;
+      options.quantGroup = m.quant_group;
+      options.quantExclude = m.quant_float;
+    }
     bool built;
     if (m.range_limit > 0) {
       // The fp16 range guard: calibrated between the graph passes and the

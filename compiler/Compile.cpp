@@ -22,6 +22,7 @@
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -29,6 +30,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <cmath>
 #include <optional>
 
 namespace kiln {
@@ -85,6 +87,30 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
                    " is built for the CPU so far; the CUDA executor runs "
                    "fp32 activations (use --gemm-dtype for half-precision "
                    "gemm weights on the GPU)");
+  if (o.quantize != "none" && o.quantize != "w8a16" && o.quantize != "w4a16" &&
+      o.quantize != "w8a8")
+    return invalid("--quantize must be none, w8a16, w4a16 or w8a8, got '" +
+                   o.quantize + "'");
+  if (o.quantize == "w8a8")
+    return invalid("--quantize w8a8 (int8 activations with SmoothQuant) is "
+                   "not built yet; w8a16 and w4a16 quantize the weights only");
+  if (o.quantize != "none") {
+    if (o.stage != "steps")
+      return invalid("--quantize applies to the step list: --emit kiln, "
+                     "--emit kernels or --stage steps");
+    if (o.target == "cuda")
+      return invalid("--quantize " + o.quantize +
+                     " is built for the CPU so far (the CUDA executor has no "
+                     "dequantizing gemm yet)");
+    if (o.gemmDtype != "f32")
+      return invalid("--quantize stores the gemm weights as integers; "
+                     "--gemm-dtype cannot narrow them too");
+    if (o.quantGroup < 0 || o.quantGroup % 32 != 0)
+      return invalid("--quant-group must be a positive multiple of 32, got " +
+                     std::to_string(o.quantGroup));
+    if (o.quantTolerance < 0)
+      o.quantTolerance = defaultQuantTolerance(o.quantize);
+  }
   if (o.externalWeights && o.emit != "kiln")
     return invalid("--external-weights applies to --emit kiln");
   if (o.stage != "kiln" && o.stage != "decomposed" && o.stage != "linalg" &&
@@ -249,6 +275,12 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   if (guardRanges && !o.recordRanges)
     return absl::InternalError("the fp16 range guard needs a range recorder "
                                "(CompileOptions::recordRanges)");
+  const bool guardQuant =
+      stage == "steps" && o.quantize != "none" && o.quantGuard;
+  if (guardQuant && !o.recordQuantErrors)
+    return absl::InternalError("the quantization guardrail needs an error "
+                               "recorder (CompileOptions::recordQuantErrors)");
+  const int quantBits = o.quantize == "w4a16" ? 4 : 8;
   // The step-list options, with or without the graph fusions.
   auto stepOptions = [&](KilnStepListOptions &s, bool fuse) {
     s.maxBatch = o.maxBatch;
@@ -256,6 +288,11 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     s.fuse = fuse;
     s.precision = o.precision;
     s.keepF32 = o.keepF32;
+    if (o.quantize != "none") {
+      s.quantBits = quantBits;
+      s.quantGroup = o.quantGroup;
+      s.quantTolerance = guardQuant ? o.quantTolerance : 0.0;
+    }
   };
   auto configure = [&](mlir::PassManager &p) {
     return o.configurePassManager ? o.configurePassManager(p)
@@ -272,9 +309,10 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     buildKilnToLinalgPipeline(pm);
   else if (stage == "steps") {
     stepOptions(steps, o.optLevel > 0);
-    if (guardRanges) {
-      // Value ranges are recorded between the graph passes and the rest.
+    if (guardRanges)
       steps.rangeLimit = kFp16RangeLimit;
+    if (guardRanges || guardQuant) {
+      // Calibration runs between the graph passes and the rest.
       buildKilnGraphPipeline(pm, steps);
     } else {
       buildKilnStepListPipeline(pm, steps);
@@ -315,6 +353,45 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
              << static_cast<int64_t>(kFp16RangeLimit)
              << " on the calibration run; the library steps reading or "
                 "writing them stay f32\n";
+  }
+  llvm::json::Array quantLayers;
+  std::vector<std::string> quantFloat;
+  if (guardQuant) {
+    auto calibrated = Clock::now();
+    KILN_RETURN_IF_ERROR(o.recordQuantErrors(*model, seqLimit, quantBits,
+                                             o.quantGroup, o.calibrationIds));
+    record("calibrate quantization", secondsSince(calibrated));
+    int64_t kept = 0, layers = 0;
+    llvm::StringSet<> seen; // each entry reads the weight: report it once
+    model->module->walk([&](LinearOp linear) {
+      auto error = linear->getAttrOfType<mlir::FloatAttr>("kiln.quant_error");
+      auto param = linear.getWeight().getDefiningOp<ParamOp>();
+      if (!error || !param || !seen.insert(param.getName()).second)
+        return;
+      const double e = error.getValueAsDouble();
+      const bool fallback = e > o.quantTolerance;
+      ++layers;
+      kept += fallback;
+      if (fallback)
+        quantFloat.push_back(param.getName().str());
+      if (fallback)
+        progress << "kilnc: " << param.getName()
+                 << " stays in float: " << o.quantize
+                 << " gives its output a relative error of "
+                 << llvm::formatv("{0:e2}", e) << " on the calibration "
+                 << "inputs, over --quant-tolerance "
+                 << llvm::formatv("{0:e2}", o.quantTolerance) << "\n";
+      quantLayers.push_back(llvm::json::Object{
+          {"weight", param.getName().str()},
+          {"error",
+           std::isfinite(e) ? llvm::json::Value(e) : llvm::json::Value("inf")},
+          {"quantized", !fallback}});
+    });
+    progress << "kilnc: quantization guardrail: " << layers - kept << " of "
+             << layers << " linear layers quantized (" << o.quantize << "), "
+             << kept << " kept in float\n";
+  }
+  if (guardRanges || guardQuant) {
     mlir::PassManager tail(&context);
     KILN_RETURN_IF_ERROR(configure(tail));
     buildKilnStepListTail(tail, steps);
@@ -409,6 +486,9 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       options.precision = o.precision;
       options.keepF32 = o.keepF32;
       options.rangeLimit = static_cast<double>(steps.rangeLimit);
+      options.quantize = o.quantize;
+      options.quantGroup = o.quantGroup;
+      options.quantFloat = quantFloat;
       options.cacheWidth = c.numKvHeads * c.headDim;
       options.cacheLayers = c.family == Family::T5 ? c.numDecoderLayers
                             : c.isDecoderOnly()    ? c.numLayers
@@ -477,6 +557,13 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     report["precision"] = o.precision;
     report["keep_f32"] = llvm::json::Array(o.keepF32);
     report["range_limit"] = static_cast<double>(steps.rangeLimit);
+    report["quantize"] = o.quantize;
+    if (o.quantize != "none") {
+      report["quant_group"] = o.quantGroup;
+      report["quant_guard"] = o.quantGuard;
+      report["quant_tolerance"] = o.quantTolerance;
+      report["quant_layers"] = std::move(quantLayers);
+    }
     if (unfused)
       report["unfused"] = llvm::json::Object{
           {"steps", llvm::json::Object{{"kernel", unfused->kernelSteps},
@@ -496,6 +583,10 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     report["runtime_weight_bytes"] = summary.weightBytes;
     report["external_weights"] = o.externalWeights;
     report["gemm_dtype"] = o.gemmDtype;
+    if (o.quantize != "none") {
+      report["quantized_weight_bytes"] = summary.quantizedBytes;
+      report["quantized_weight_fp32_bytes"] = summary.quantizedF32Bytes;
+    }
   }
   CompileReport result;
   llvm::raw_string_ostream json(result.json);

@@ -42,6 +42,14 @@ struct LoadedModel;
 /// for inputs that reach further than the calibration's.
 constexpr double kFp16RangeLimit = 65504.0 / 8;
 
+/// kilnc --quant-tolerance's default per scheme: a layer's relative output
+/// error a healthy layer stays under. Gaussian-like weights give about
+/// 0.5-1% at int8 per channel and 10-12% at int4 per 128 features; a layer
+/// with outlier input channels several times that.
+inline double defaultQuantTolerance(const std::string &scheme) {
+  return scheme == "w4a16" ? 0.2 : 0.03;
+}
+
 struct CompileOptions {
   std::string modelDir;
   std::string output = "-";     // "-": stdout (emit mlir only)
@@ -63,6 +71,25 @@ struct CompileOptions {
   /// the reference interpreter), which kilnc and the tests pass in; the
   /// compiler library itself does not link the interpreter.
   std::function<absl::Status(LoadedModel &, int64_t maxSeq)> recordRanges;
+  /// none, w8a16 or w4a16: kiln.linear weights stored as int8 (per output
+  /// channel) or int4 (per group of quantGroup features), activations as
+  /// --precision says (kiln-quantize-weights, with emit kiln or stage
+  /// steps).
+  std::string quantize = "none";
+  int64_t quantGroup = 0; // 0: all of K for int8, 128 for int4
+  /// The guardrail: layers whose calibrated output error exceeds
+  /// quantTolerance stay in float (< 0: the scheme's default,
+  /// defaultQuantTolerance).
+  bool quantGuard = true;
+  double quantTolerance = -1;
+  /// Token-id sequences to calibrate on (kilnc --calibration); empty: a
+  /// fixed set drawn from the vocabulary.
+  std::vector<std::vector<int64_t>> calibrationIds;
+  /// Records kiln.quant_error (kiln::recordQuantErrors, ReferenceRun.h):
+  /// model, max sequence, bits, group, calibration ids.
+  std::function<absl::Status(LoadedModel &, int64_t, int, int64_t,
+                             std::vector<std::vector<int64_t>>)>
+      recordQuantErrors;
   /// With target cpu: the x86-64 levels to compile the kernels for (LLVM
   /// CPU names, CpuObject.h kCpuLevels); the runtime loads the highest its
   /// CPU runs. --emit kernels writes the first.

@@ -2,14 +2,21 @@
 
 #include "compiler/ReferenceRun.h"
 
+#include "dialects/kiln/KilnOps.h"
+#include "support/Quantize.h"
+
 #include "absl/status/status.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/DenseMap.h"
 
 #include "absl/strings/str_cat.h"
+
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 using namespace mlir;
 
@@ -134,20 +141,38 @@ absl::StatusOr<RunResult> runModel(const LoadedModel &model,
 
 namespace kiln {
 
-absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq) {
+/// The calibration request: `ids` (one sequence each, cut to fit
+/// `maxSeq`), or two sequences of up to 16 ids spread over the vocabulary;
+/// two generated tokens for decoders.
+static RunRequest calibrationRequest(const LoadedModel &model, int64_t maxSeq,
+                                     std::vector<std::vector<int64_t>> ids) {
   const int64_t vocab = std::max<int64_t>(model.config.vocabSize, 1);
   const int64_t length = std::clamp<int64_t>(maxSeq - 3, 1, 16);
   RunRequest request;
-  for (int64_t b = 0; b < 2; ++b) {
-    std::vector<int64_t> ids;
-    for (int64_t i = 0; i < std::max<int64_t>(1, length - 4 * b); ++i)
-      ids.push_back((i * 7919 + b * 104729 + 1) % vocab);
-    request.inputIds.push_back(std::move(ids));
+  if (ids.empty())
+    for (int64_t b = 0; b < 2; ++b) {
+      std::vector<int64_t> sequence;
+      for (int64_t i = 0; i < std::max<int64_t>(1, length - 4 * b); ++i)
+        sequence.push_back((i * 7919 + b * 104729 + 1) % vocab);
+      ids.push_back(std::move(sequence));
+    }
+  int64_t longest = 0;
+  for (std::vector<int64_t> &sequence : ids) {
+    if (static_cast<int64_t>(sequence.size()) >
+        std::max<int64_t>(1, maxSeq - 2))
+      sequence.resize(std::max<int64_t>(1, maxSeq - 2));
+    longest = std::max<int64_t>(longest, sequence.size());
   }
+  request.inputIds = std::move(ids);
   const ModelInfo info = modelInfo(model.config);
   if (info.isDecoderOnly() || model.config.family == Family::T5)
-    request.maxNewTokens = std::min<int64_t>(2, maxSeq - length);
+    request.maxNewTokens = std::clamp<int64_t>(maxSeq - longest, 0, 2);
   request.ignoreEos = true;
+  return request;
+}
+
+absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq) {
+  RunRequest request = calibrationRequest(model, maxSeq, {});
   llvm::DenseMap<Operation *, std::vector<double>> ranges;
   request.observer = [&](Operation *op,
                          llvm::function_ref<const HostTensor &(Value)> valueOf)
@@ -174,6 +199,87 @@ absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq) {
         absl::StrCat("calibrating value ranges: ", run.status().message()));
   for (auto &[op, r] : ranges)
     op->setAttr("kiln.max_abs", DenseF64ArrayAttr::get(op->getContext(), r));
+  return absl::OkStatus();
+}
+
+absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq, int bits,
+                               int64_t group,
+                               std::vector<std::vector<int64_t>> ids) {
+  RunRequest request = calibrationRequest(model, maxSeq, std::move(ids));
+  // Per weight (each entry function reads it through its own linear op):
+  // one error over all the calls, so every entry decides alike.
+  struct Layer {
+    std::vector<double> dequantized; // the weight as stored, in its layout
+    double errorSquares = 0, referenceSquares = 0;
+    std::vector<Operation *> ops;
+  };
+  std::map<std::pair<std::string, bool>, Layer> layers;
+  request.observer = [&](Operation *op,
+                         llvm::function_ref<const HostTensor &(Value)> valueOf)
+      -> absl::Status {
+    auto linear = dyn_cast<LinearOp>(op);
+    auto param =
+        linear ? linear.getWeight().getDefiningOp<ParamOp>() : ParamOp();
+    if (!param || param.getQuantAttr() || !isa<func::FuncOp>(op->getParentOp()))
+      return absl::OkStatus();
+    const HostTensor &x = valueOf(linear.getInput());
+    const HostTensor &w = valueOf(linear.getWeight());
+    const bool inOut = linear.getLayout() == WeightLayout::InOut;
+    const int64_t k = x.shape.back();
+    const int64_t n = inOut ? w.shape[1] : w.shape[0];
+    const int64_t m = k ? x.numElements() / k : 0;
+    Layer &layer = layers[{param.getName().str(), inOut}];
+    if (!llvm::is_contained(layer.ops, op))
+      layer.ops.push_back(op);
+    if (layer.dequantized.empty()) {
+      auto format =
+          makeQuantFormat(bits, n, k, group == 0 && bits == 4 ? 128 : group);
+      if (!format.ok())
+        return format.status();
+      std::vector<float> weights(w.values.begin(), w.values.end());
+      const int64_t rowStride = inOut ? 1 : k, colStride = inOut ? n : 1;
+      QuantizedWeight q =
+          quantizeWeight(*format, weights.data(), rowStride, colStride);
+      layer.dequantized.resize(weights.size());
+      std::vector<float> row(k);
+      for (int64_t r = 0; r < n; ++r) {
+        dequantizeRow({*format, q.values.data(), q.scales.data()}, r,
+                      row.data());
+        for (int64_t c = 0; c < k; ++c)
+          layer.dequantized[r * rowStride + c * colStride] = row[c];
+      }
+    }
+    // The product with the weight as stored and as checkpointed: the
+    // error the quantization adds to this layer's output (before bias and
+    // activation, which both sides share).
+    std::vector<double> reference(m * n), quantized(m * n);
+    auto product = [&](const double *weight, double *into) {
+      cblas_dgemm(CblasRowMajor, CblasNoTrans,
+                  inOut ? CblasNoTrans : CblasTrans, m, n, k, 1.0,
+                  x.values.data(), k, weight, inOut ? n : k, 0.0, into, n);
+    };
+    product(w.values.data(), reference.data());
+    product(layer.dequantized.data(), quantized.data());
+    for (int64_t i = 0; i < m * n; ++i) {
+      const double d = quantized[i] - reference[i];
+      layer.errorSquares += d * d;
+      layer.referenceSquares += reference[i] * reference[i];
+    }
+    return absl::OkStatus();
+  };
+  auto run = runModel(model, request);
+  if (!run.ok())
+    return absl::Status(
+        run.status().code(),
+        absl::StrCat("calibrating quantization: ", run.status().message()));
+  for (auto &[key, layer] : layers) {
+    double error = layer.referenceSquares > 0
+                       ? std::sqrt(layer.errorSquares / layer.referenceSquares)
+                       : (layer.errorSquares > 0 ? INFINITY : 0.0);
+    for (Operation *op : layer.ops)
+      op->setAttr("kiln.quant_error",
+                  FloatAttr::get(Float64Type::get(op->getContext()), error));
+  }
   return absl::OkStatus();
 }
 

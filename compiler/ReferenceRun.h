@@ -57,6 +57,18 @@ absl::StatusOr<RunResult> runModel(const LoadedModel &model,
 /// prompt. kilnc --precision fp16 keeps what passes fp16's range in f32.
 absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq);
 
+/// Measures what quantizing each linear weight to `bits` bits (`group`
+/// features per scale: kiln-quantize-weights' option) does to its layer:
+/// runs the calibration request (`ids`, or the fixed one above) on the
+/// interpreter in f32 and records on every kiln.linear whose weight is a
+/// checkpoint tensor `kiln.quant_error`, the relative error (Frobenius
+/// norm over all calibration rows) of its product x W when W is replaced
+/// by its quantized form. kilnc --quantize's guardrail keeps in float the
+/// layers past --quant-tolerance.
+absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq, int bits,
+                               int64_t group,
+                               std::vector<std::vector<int64_t>> ids);
+
 } // namespace kiln
 
 #endif // KILN_COMPILER_REFERENCERUN_H

@@ -11,6 +11,7 @@
 
 #include "dialects/kiln/KilnOps.h"
 #include "support/Half.h"
+#include "support/Quantize.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -407,9 +408,32 @@ absl::Status OpEvaluator::eval(Operation *op) {
 // Leaves
 //===----------------------------------------------------------------------===//
 
+/// A quantized weight's value: each element replaced by what the stored
+/// integers and scales give back (support/Quantize.h).
+static absl::Status fakeQuantize(QuantAttr quant, Tensor &t) {
+  const bool outFirst = quant.getAxis() == 0;
+  const int64_t rows = t.shape[outFirst ? 0 : 1];
+  const int64_t cols = t.shape[outFirst ? 1 : 0];
+  auto format = makeQuantFormat(static_cast<int>(quant.getBits()), rows, cols,
+                                quant.getGroup());
+  if (!format.ok())
+    return format.status();
+  std::vector<float> w(t.values.begin(), t.values.end());
+  const int64_t rowStride = outFirst ? cols : 1;
+  const int64_t colStride = outFirst ? 1 : rows;
+  QuantizedWeight q = quantizeWeight(*format, w.data(), rowStride, colStride);
+  std::vector<float> row(cols);
+  for (int64_t n = 0; n < rows; ++n) {
+    dequantizeRow({*format, q.values.data(), q.scales.data()}, n, row.data());
+    for (int64_t k = 0; k < cols; ++k)
+      t.values[n * rowStride + k * colStride] = row[k];
+  }
+  return absl::OkStatus();
+}
+
 absl::Status OpEvaluator::evalParam(ParamOp op) {
   std::string name = op.getName().str();
-  auto &cached = in_.params_[name];
+  auto &cached = in_.params_[storedWeightKey(op)];
   if (!cached) {
     auto type = cast<RankedTensorType>(op.getType());
     Tensor t;
@@ -440,6 +464,9 @@ absl::Status OpEvaluator::evalParam(ParamOp op) {
     if (sources.size() > 1 && rows != type.getDimSize(0))
       return error(absl::StrCat("the parts of '", name, "' have ", rows,
                                 " rows, the IR says ", type.getDimSize(0)));
+    if (QuantAttr quant = op.getQuantAttr())
+      if (absl::Status s = fakeQuantize(quant, t); !s.ok())
+        return error(std::string(s.message()));
     cached = std::make_shared<const Tensor>(std::move(t));
   }
   values_[op.getResult()] = cached;

@@ -159,6 +159,53 @@ def KilnMixedPrecision : Pass<"kiln-mixed-precision", "::mlir::ModuleOp"> {
   ];
 }
 
+def KilnQuantizeWeights : Pass<"kiln-quantize-weights", "::mlir::ModuleOp"> {
+  let summary = "Store kiln.linear weights as 8- or 4-bit integers with "
+                "per-channel or per-group scales";
+  let description = [{
+    Marks the weight of every `kiln.linear` whose weight is a checkpoint
+    tensor as stored quantized (`kiln.param ... quant #kiln.quant<...>`):
+    symmetric signed integers, one f32 scale per output channel (8 bits,
+    `group` 0) or per output channel and `group` input features (4 bits,
+    default 128, or all of K when K is smaller). The exporter quantizes the
+    checkpoint tensor once, at compile time, and stores the integers (4-bit
+    ones packed two per byte) with their scales; the gemm step reads them
+    and dequantizes on the fly. The reference interpreter reads a quantized
+    weight as its dequantized values, so the IR stays runnable and
+    `kiln-bisect` compares quantized builds step by step.
+
+    Why not the upstream `quant` dialect's types: a per-axis
+    `!quant.uniform` holds its scales in the type, one per output channel
+    (thousands of data-dependent floats per weight in every printed type),
+    and its sub-channel form likewise; the scales here are computed from the
+    checkpoint by the exporter, not by the pass, and live beside the
+    integers in the artifact. The element type of the value stays the
+    dequantized float type, which is what every op reading it computes in.
+
+    A weight read by anything other than linears (a tied embedding table)
+    keeps its float form for those reads and gets a second, quantized form
+    for the linears. Each quantized linear's first weight read moves past
+    `exclude` (checkpoint names kept in float) and, with `tolerance` > 0,
+    past the guardrail: a linear carrying `kiln.quant_error` (the relative
+    error of its output on calibration inputs under this scheme, which
+    kilnc records) above `tolerance` stays in float and the pass says so
+    in a remark. The attributes are removed. Running the pass twice
+    changes nothing more.
+  }];
+  let options = [
+    Option<"bits", "bits", "int64_t", /*default=*/"8",
+           "bits per weight: 8 or 4">,
+    Option<"group", "group", "int64_t", /*default=*/"0",
+           "input features per scale (0: all of K for 8 bits, 128 for 4 "
+           "bits; else a multiple of 32)">,
+    Option<"tolerance", "tolerance", "double", /*default=*/"0",
+           "keep in float every linear whose recorded kiln.quant_error "
+           "exceeds this (0: no guardrail)">,
+    ListOption<"exclude", "exclude", "std::string",
+               "checkpoint names of weights kept in float">
+  ];
+}
+
 def KilnToLinalg : Pass<"kiln-to-linalg"> {
   let summary = "Lower kiln primitives to linalg, tensor, arith and math";
   let description = [{

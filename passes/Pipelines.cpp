@@ -42,6 +42,15 @@ void buildKilnStepListTail(mlir::OpPassManager &pm,
     pm.addPass(createKilnMixedPrecision(precision));
     pm.addPass(mlir::createCanonicalizerPass());
   }
+  if (options.quantBits != 0) {
+    KilnQuantizeWeightsOptions quantize;
+    quantize.bits = options.quantBits;
+    quantize.group = options.quantGroup;
+    quantize.tolerance = options.quantTolerance;
+    quantize.exclude.assign(options.quantExclude.begin(),
+                            options.quantExclude.end());
+    pm.addPass(createKilnQuantizeWeights(quantize));
+  }
   if (options.fuse)
     pm.addPass(createKilnFuse());
   pm.addPass(createKilnOutlineKernels());

@@ -81,6 +81,24 @@ struct KilnStepListOptions
       llvm::cl::desc("kiln-mixed-precision keeps ops whose recorded "
                      "kiln.max_abs exceeds this in f32 (0: no limit)"),
       llvm::cl::init(0.0)};
+  Option<int64_t> quantBits{
+      *this, "quant-bits",
+      llvm::cl::desc("8 or 4: kiln-quantize-weights after "
+                     "kiln-mixed-precision (0: weights stay float)"),
+      llvm::cl::init(0)};
+  Option<int64_t> quantGroup{
+      *this, "quant-group",
+      llvm::cl::desc("kiln-quantize-weights' input features per scale"),
+      llvm::cl::init(0)};
+  Option<double> quantTolerance{
+      *this, "quant-tolerance",
+      llvm::cl::desc("kiln-quantize-weights keeps linears whose recorded "
+                     "kiln.quant_error exceeds this in float (0: no "
+                     "guardrail)"),
+      llvm::cl::init(0.0)};
+  ListOption<std::string> quantExclude{
+      *this, "quant-exclude",
+      llvm::cl::desc("weights kiln-quantize-weights keeps in float")};
 };
 
 /// The graph half of the step-list pipeline: --kiln-decompose
@@ -90,7 +108,8 @@ struct KilnStepListOptions
 void buildKilnGraphPipeline(mlir::OpPassManager &pm,
                             const KilnStepListOptions &options);
 /// The rest: --kiln-mixed-precision (unless precision=fp32),
-/// --canonicalize, --kiln-fuse (unless fuse=0), --kiln-outline-kernels,
+/// --canonicalize, --kiln-quantize-weights (with quant-bits), --kiln-fuse
+/// (unless fuse=0), --kiln-outline-kernels,
 /// --kiln-plan-memory.
 void buildKilnStepListTail(mlir::OpPassManager &pm,
                            const KilnStepListOptions &options);

@@ -12,6 +12,7 @@
 #include "runtime/ManifestChecks.h"
 #include "runtime/Norm.h"
 #include "runtime/Precision.h"
+#include "runtime/QuantGemm.h"
 #include "runtime/StepPlan.h"
 #include "runtime/StepProfile.h"
 #include "runtime/Tensor.h"
@@ -403,9 +404,25 @@ CpuExecutor::Impl::run(const EntryT &entry,
       // accumulation, f32 C); otherwise, or if it declines, both are read
       // as f32.
       const BufferT &aBuffer = *step.operands[0], &bBuffer = *step.operands[1];
-      bool done = blas.hasBf16Gemm() && aBuffer.dtype == DType::BF16 &&
-                  bBuffer.dtype == DType::BF16;
-      if (done) {
+      const QuantizedMatrix *quantized = bBuffer.kind == BufferKind::Weight
+                                             ? weights->quantized(bBuffer.index)
+                                             : nullptr;
+      if (quantized) {
+        // An int8/int4 B (--quantize): its stored rows are C's columns.
+        if (quantized->format.rows != g.n || quantized->format.cols != g.k)
+          return error(absl::StrCat("damaged: ", stepName(m, step),
+                                    " reads a quantized weight of another "
+                                    "shape"));
+        KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
+        forEachProduct(g, [&](const Product &p) {
+          quantizedGemm(*quantized, p.m, a + p.a, g.lda, c + p.c, g.n, pool,
+                        blas, isa, scratch.b);
+          return true;
+        });
+      }
+      bool done = quantized != nullptr;
+      if (!done && blas.hasBf16Gemm() && aBuffer.dtype == DType::BF16 &&
+          bBuffer.dtype == DType::BF16) {
         auto *a = reinterpret_cast<const uint16_t *>(pointer(aBuffer));
         auto *b = reinterpret_cast<const uint16_t *>(pointer(bBuffer));
         done = forEachProduct(g, [&](const Product &p) {

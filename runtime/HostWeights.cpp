@@ -38,17 +38,34 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
   auto error = [&](const std::string &what) {
     return damagedArtifact(artifact, what);
   };
+  hw->quantized_.resize(m.weights.size());
+  hw->ownedQuantized_.resize(m.weights.size());
   for (size_t i = 0; i < m.weights.size(); ++i) {
     const WeightT &w = *m.weights[i];
     bool half = w.dtype == DType::BF16 || w.dtype == DType::F16;
-    if (w.dtype != DType::F32 && !half)
-      return error(absl::StrCat("weight '", w.name, "' is ", dtypeName(w.dtype),
-                                "; the ", executor,
-                                " executor takes f32, bf16 and f16 weights"));
+    bool quantized = w.dtype == DType::I8 || w.dtype == DType::I4;
+    if (w.dtype != DType::F32 && !half && !quantized)
+      return error(absl::StrCat(
+          "weight '", w.name, "' is ", dtypeName(w.dtype), "; the ", executor,
+          " executor takes f32, bf16, f16, int8 and int4 weights"));
     int64_t bytes = checkedBytes(w.shape, half ? 2 : 4);
     if (bytes < 0)
       return error(absl::StrCat("damaged: weight '", w.name,
                                 "' has an impossible shape"));
+    QuantizedMatrix &q = hw->quantized_[i];
+    if (quantized) {
+      if (w.shape.size() != 2 || (w.quant_axis != 0 && w.quant_axis != 1))
+        return error(absl::StrCat("damaged: quantized weight '", w.name,
+                                  "' is not a matrix with an output axis"));
+      auto format =
+          makeQuantFormat(w.dtype == DType::I8 ? 8 : 4, w.shape[w.quant_axis],
+                          w.shape[1 - w.quant_axis], w.quant_group);
+      if (!format.ok() || format->group != w.quant_group)
+        return error(absl::StrCat("damaged: quantized weight '", w.name,
+                                  "' has an impossible group"));
+      q.format = *format;
+      bytes = format->valueBytes();
+    }
     hw->bytes_[i] = bytes;
     const bool widened = half && i < widen.size() && widen[i];
     // The f32 copy of a half weight the executor asked to widen.
@@ -66,6 +83,21 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
         return error(absl::StrCat("damaged: weight '", w.name,
                                   "' does not match its blob"));
       hw->data_[i] = artifact.blobData(w.blob);
+      if (quantized) {
+        const int64_t scaleBytes =
+            q.format.scaleCount() * static_cast<int64_t>(sizeof(float));
+        if (w.scales_blob < 0 ||
+            static_cast<size_t>(w.scales_blob) >= m.blobs.size() ||
+            m.blobs[w.scales_blob]->kind != BlobKind::Weight ||
+            artifact.blobSize(w.scales_blob) !=
+                static_cast<uint64_t>(scaleBytes))
+          return error(absl::StrCat("damaged: the scales of weight '", w.name,
+                                    "' do not match their blob"));
+        q.values = hw->data_[i];
+        q.scales =
+            reinterpret_cast<const float *>(artifact.blobData(w.scales_blob));
+        continue;
+      }
       if (widened)
         widenCopy(reinterpret_cast<const uint16_t *>(hw->data_[i]));
       else if (!half)
@@ -139,6 +171,23 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
       if (checksum(t.data, t.bytes) != source.hash)
         return mismatch("has different contents (hash mismatch)");
       views.push_back(&t);
+    }
+    if (quantized) {
+      // Quantized here as kilnc quantizes embedded weights.
+      std::vector<float> values;
+      for (const TensorView *t : views) {
+        std::vector<float> part = t->toFloat();
+        values.insert(values.end(), part.begin(), part.end());
+      }
+      const bool outFirst = w.quant_axis == 0;
+      QuantizedWeight &owned = hw->ownedQuantized_[i];
+      owned =
+          quantizeWeight(q.format, values.data(), outFirst ? q.format.cols : 1,
+                         outFirst ? 1 : q.format.rows);
+      q.values = owned.values.data();
+      q.scales = owned.scales.data();
+      hw->data_[i] = q.values;
+      continue;
     }
     if (half) {
       std::vector<uint16_t> &narrow = hw->ownedHalf_[i];

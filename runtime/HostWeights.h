@@ -9,6 +9,7 @@
 #define KILN_RUNTIME_HOSTWEIGHTS_H
 
 #include "artifact/Artifact.h"
+#include "support/Quantize.h"
 
 #include "absl/status/statusor.h"
 
@@ -27,11 +28,11 @@ namespace kiln::rt {
 /// Host copies of the weights, one per weight slot (f32).
 class HostWeights {
 public:
-  /// Every weight as the artifact stores it (f32, or bf16/f16 from kilnc
-  /// --gemm-dtype or --precision), and for the slots `widen` marks an f32
-  /// copy as well (the CPU's library steps, whose BLAS is f32; generated
-  /// kernels read the stored type). External weights are narrowed the way
-  /// kilnc narrows embedded ones.
+  /// Every weight as the artifact stores it (f32, bf16/f16 from kilnc
+  /// --gemm-dtype or --precision, int8/int4 from --quantize), and for the slots
+  /// `widen` marks an f32 copy as well (the CPU's library steps, whose BLAS is
+  /// f32; generated kernels read the stored type). External weights are
+  /// narrowed and quantized the way kilnc does it to embedded ones.
   static absl::StatusOr<std::unique_ptr<HostWeights>>
   load(const Artifact &artifact, const std::string &weightsDir,
        const std::string &executor, const std::vector<bool> &widen = {});
@@ -42,6 +43,10 @@ public:
   /// for a bf16/f16 weight not widened.
   const float *f32(size_t slot) const { return f32_[slot]; }
   int64_t bytes(size_t slot) const { return bytes_[slot]; }
+  /// A quantized weight (kilnc --quantize) as stored; null for the others.
+  const QuantizedMatrix *quantized(size_t slot) const {
+    return quantized_[slot].values ? &quantized_[slot] : nullptr;
+  }
   size_t size() const { return data_.size(); }
 
 private:
@@ -49,6 +54,8 @@ private:
   std::vector<const uint8_t *> data_;
   std::vector<const float *> f32_;
   std::vector<int64_t> bytes_;
+  std::vector<QuantizedMatrix> quantized_;
+  std::vector<QuantizedWeight> ownedQuantized_;
   std::vector<std::vector<float>> owned_;
   std::vector<std::vector<uint16_t>> ownedHalf_;
   std::unique_ptr<WeightStore> store_;

@@ -64,6 +64,9 @@ absl::Status validateBuffer(const Artifact &artifact, const EntryT &entry,
       return error(absl::StrCat("damaged: ", where, " disagrees with argument ",
                                 arg.name));
   }
+  if (buffer.dtype == DType::I4 && buffer.kind != BufferKind::Weight)
+    return error(absl::StrCat("damaged: ", where,
+                              " holds int4 values outside a weight"));
   if (buffer.kind == BufferKind::Weight && buffer.index >= 0 &&
       static_cast<size_t>(buffer.index) < m.weights.size()) {
     const WeightT &w = *m.weights[buffer.index];
@@ -254,6 +257,30 @@ absl::Status validateSteps(const Artifact &artifact, bool lowActivations) {
           // on the CPU any operand may be bf16/f16 (--precision).
           bool halfWeight = step.kind == StepKind::Gemm && o == 1 &&
                             b->kind == BufferKind::Weight && half;
+          // ... or an int8/int4 weight (--quantize), which the CPU executor
+          // dequantizes as it multiplies; its stored rows are the output
+          // channels, so they are B's columns (quant_axis 1, [K, N]) or
+          // B's rows read transposed (quant_axis 0, [N, K]).
+          bool quantized = b->dtype == DType::I8 || b->dtype == DType::I4;
+          if (quantized && b->kind == BufferKind::Weight) {
+            if (step.kind != StepKind::Gemm || o != 1)
+              return error(absl::StrCat("damaged: ", where,
+                                        " reads a quantized weight other "
+                                        "than as a gemm's B"));
+            if (!lowActivations)
+              return error(absl::StrCat(
+                  where, " (", step.location,
+                  ") reads an int8/int4 weight; this executor runs gemms on "
+                  "f32, bf16 and f16 weights (quantized weights run on the "
+                  "CPU)"));
+            const WeightT &w = *m.weights[b->index];
+            if (w.quant_axis != (step.transpose_rhs ? 0 : 1) ||
+                step.transpose_lhs)
+              return error(absl::StrCat("damaged: ", where,
+                                        " reads quantized weight ", w.name,
+                                        " across its output channels"));
+            continue;
+          }
           if (!index && !mask && !halfWeight && b->dtype != DType::F32 &&
               !(lowActivations && half))
             return error(

@@ -3,7 +3,7 @@
 
     tools/cpu_bench.py [--bin build/bin] [--work DIR] [--threads N]
                        [--rounds 2] [--cases bert-b1,bert-b8,gpt2-prefill,gpt2-decode]
-                       [--png FILE]
+                       [--png FILE] [--bf16] [--quantize]
 
 Runs Kiln (kiln-run), PyTorch eager, torch.compile and ONNX Runtime on the
 same inputs, fp32, with the same thread count, case by case, the peers in
@@ -96,11 +96,12 @@ class Kiln:
         self.kilnc = os.path.join(bin_dir, "kilnc")
         self.threads = threads
 
-    def compile(self, folder, out, batch, seq, precision="fp32"):
+    def compile(self, folder, out, batch, seq, precision="fp32", quantize="none"):
         if not os.path.exists(out):
             subprocess.check_call([self.kilnc, folder, "--external-weights", "-o", out,
                                    "--max-batch", str(batch), "--max-seq", str(seq),
-                                   "--precision", precision],
+                                   "--precision", precision, "--quantize", quantize,
+                                   "--report", out + ".json"],
                                   stderr=subprocess.DEVNULL)
 
     def args(self, artifact, folder, ids):
@@ -214,9 +215,11 @@ def prefill_case(name, kiln, artifact, folder, model, ids, output, work, threads
     return {p: run for p, (run, _) in peers.items()}, errors
 
 
-def decode_case(kiln, artifact, folder, model, ids, new_tokens, iters, bf16_artifact=None):
+def decode_case(kiln, artifact, folder, model, ids, new_tokens, iters, bf16_artifact=None,
+                quantized=()):
     """Per-token decode time after a prompt: Kiln, eager, torch.compile (and
-    Kiln's bf16 build with `bf16_artifact`)."""
+    Kiln's bf16 build with `bf16_artifact`, its --quantize builds with
+    `quantized`: (scheme, artifact) pairs)."""
     import torch
     from transformers import StaticCache
     with torch.no_grad():
@@ -279,7 +282,29 @@ def decode_case(kiln, artifact, folder, model, ids, new_tokens, iters, bf16_arti
                                                 iters=3)
         got = kiln.generate(bf16_artifact, folder, ids, new_tokens)
         errors["kiln-bf16"] = 0.0 if got == expected else float("nan")
+    for scheme, path in quantized:
+        peers["kiln-" + scheme] = (lambda p=path: kiln.bench(p, folder, ids, new_tokens,
+                                                             iters=3))
+        got = kiln.generate(path, folder, ids, new_tokens)
+        # Quantized weights may change a greedy id: the share that agree.
+        errors["kiln-" + scheme] = sum(a == b for a, b in zip(got, expected)) / len(expected)
     return peers, errors
+
+
+def read_bandwidth():
+    """GB/s of one thread summing a 1 GiB array (numpy): the memory a
+    decode step streams its weights from, as the machine gives it."""
+    import numpy as np
+    a = np.ones(1 << 28, dtype=np.float32)
+    a.sum()
+    best = min(timed(a.sum) for _ in range(3))
+    return a.nbytes / best / 1e9
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def draw(rows, path):
@@ -314,6 +339,9 @@ def main():
     parser.add_argument("--png", default=None)
     parser.add_argument("--bf16", action="store_true",
                         help="also Kiln --precision bf16 and eager PyTorch in bf16")
+    parser.add_argument("--quantize", action="store_true",
+                        help="also Kiln --quantize w8a16 and w4a16 (GPT-2 decode), with "
+                             "the bytes each decoded token reads")
     args = parser.parse_args()
     ensure_packages()
 
@@ -354,6 +382,12 @@ def main():
             kiln.compile(folder, artifact, 1, 256)
             if bf16:
                 kiln.compile(folder, bf16, 1, 256, "bf16")
+            quantized = []
+            if args.quantize:
+                for scheme in ("w8a16", "w4a16"):
+                    path = os.path.join(args.work, f"{family}-{scheme}.kiln")
+                    kiln.compile(folder, path, 1, 256, quantize=scheme)
+                    quantized.append((scheme, path))
             model = GPT2LMHeadModel.from_pretrained(folder, dtype=torch.float32).eval()
             ids = torch.randint(1000, 50000, (1, 128), generator=generator)
             if "gpt2-prefill" in cases:
@@ -362,7 +396,7 @@ def main():
                                                     args.threads, args.iters, bf16)
             if "gpt2-decode" in cases:
                 runs["gpt2-decode"] = decode_case(kiln, artifact, folder, model, ids, 32,
-                                                  args.iters, bf16)
+                                                  args.iters, bf16, quantized)
 
     times = {}  # (case, peer) -> [ms per round]
     torch.set_grad_enabled(False)  # every peer runs for inference only
@@ -401,6 +435,25 @@ def main():
                   + (f"; kiln / onnxruntime = {best['kiln'] / best['onnxruntime']:.2f}"
                      if "onnxruntime" in best else "")
                   + f"; kiln / eager = {best['kiln'] / best['eager']:.2f}")
+    if args.quantize and "gpt2-decode" in runs:
+        # The linear weights each decoded token reads (the LM head included),
+        # as the --report of the w8a16 build counts them: f32 and stored.
+        import json
+        with open(os.path.join(args.work, "gpt2-small-w8a16.kiln.json")) as f:
+            f32_bytes = json.load(f)["quantized_weight_fp32_bytes"]
+        stored = {"kiln": f32_bytes}
+        for scheme in ("w8a16", "w4a16"):
+            with open(os.path.join(args.work, f"gpt2-small-{scheme}.kiln.json")) as f:
+                stored["kiln-" + scheme] = json.load(f)["quantized_weight_bytes"]
+        bandwidth = read_bandwidth()
+        print(f"\ngpt2-decode weight bytes per token (linear weights; one thread reads "
+              f"{bandwidth:.1f} GB/s here)")
+        for peer, nbytes in stored.items():
+            ms = min(times[("gpt2-decode", peer)])
+            print(f"{peer:14s} {nbytes / 1e6:8.1f} MB  {ms:7.2f} ms/token  "
+                  f"{nbytes / ms / 1e6:6.1f} GB/s  "
+                  f"{min(times[('gpt2-decode', 'kiln')]) / ms:5.2f}x fp32")
+        print("(err for kiln-w8a16/w4a16: the share of greedy ids equal to eager's)")
     png = args.png or os.path.join(args.work, "cpu-bench.png")
     draw(rows, png)
     print(f"chart: {png}")

@@ -132,6 +132,24 @@ def Kiln_RopeLlama3ScalingAttr : Kiln_Attr<"RopeLlama3Scaling", "rope_llama3"> {
   let genVerifyDecl = 1;
 }
 
+def Kiln_QuantAttr : Kiln_Attr<"Quant", "quant"> {
+  let summary = "how a weight is stored quantized (kiln-quantize-weights)";
+  let description = [{
+    A weight stored as symmetric signed integers of `bits` bits (8 or 4)
+    with one f32 scale per output channel and per `group` consecutive input
+    features: w = q * scale, q in [-(2^(bits-1) - 1), 2^(bits-1) - 1] and
+    scale = max |w| of the group / that bound. `axis` is the dim of the
+    stored weight that indexes output channels (1 for an `in_out` weight,
+    0 for `out_in`); groups run along the other dim, the last one shorter
+    when `group` does not divide it.
+
+    `#kiln.quant<bits = 8, group = 768, axis = 1>`
+  }];
+  let parameters = (ins "int64_t":$bits, "int64_t":$group, "int64_t":$axis);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Type constraints
 //===----------------------------------------------------------------------===//

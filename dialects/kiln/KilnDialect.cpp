@@ -76,6 +76,17 @@ void RopeLlama3ScalingAttr::print(AsmPrinter &printer) const {
           << getOriginalMaxPositionEmbeddings() << ">";
 }
 
+LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                int64_t bits, int64_t group, int64_t axis) {
+  if (bits != 8 && bits != 4)
+    return emitError() << "quant bits must be 8 or 4, got " << bits;
+  if (group <= 0)
+    return emitError() << "quant group must be positive, got " << group;
+  if (axis != 0 && axis != 1)
+    return emitError() << "quant axis must be 0 or 1, got " << axis;
+  return success();
+}
+
 LogicalResult RopeLlama3ScalingAttr::verify(
     function_ref<InFlightDiagnostic()> emitError, llvm::APFloat factorValue,
     llvm::APFloat lowFreqFactorValue, llvm::APFloat highFreqFactorValue,

@@ -203,6 +203,28 @@ LogicalResult ParamOp::verify() {
       if (cast<StringAttr>(part).getValue().empty())
         return emitOpError("needs non-empty part names");
   }
+  if (QuantAttr quant = getQuantAttr()) {
+    if (getType().getRank() != 2 || !isa<FloatType>(getType().getElementType()))
+      return emitOpError("a quantized weight must be a 2-D float tensor, got ")
+             << getType();
+    int64_t features = getType().getDimSize(1 - quant.getAxis());
+    if (quant.getGroup() % 32 != 0 && quant.getGroup() < features)
+      return emitOpError("quant group ")
+             << quant.getGroup() << " is neither a multiple of 32 nor all "
+             << features << " input features";
+    for (Operation *user : getResult().getUsers()) {
+      auto linear = dyn_cast<LinearOp>(user);
+      if (!linear || linear.getInput() == getResult() ||
+          linear.getWeight() != getResult())
+        return emitOpError("quantized weight '")
+               << getName() << "' may only be the weight of kiln.linear ops";
+      int64_t outAxis = linear.getLayout() == WeightLayout::InOut ? 1 : 0;
+      if (quant.getAxis() != outAxis)
+        return emitOpError("quant axis ")
+               << quant.getAxis() << " is not the output-channel dim ("
+               << outAxis << ") of its linear's layout";
+    }
+  }
   return success();
 }
 
@@ -499,6 +521,14 @@ KILN_VERIFY_AND_INFER(EmbeddingOp,
 //===----------------------------------------------------------------------===//
 
 namespace kiln {
+std::string storedWeightKey(ParamOp op) {
+  std::string key = op.getName().str();
+  if (QuantAttr quant = op.getQuantAttr())
+    key += "#int" + std::to_string(quant.getBits()) + "g" +
+           std::to_string(quant.getGroup());
+  return key;
+}
+
 /// Whether `source` can be reshaped to `target` (see ReshapeOp).
 std::optional<SmallVector<ReassociationIndices>>
 reshapeGrouping(ArrayRef<int64_t> wide, ArrayRef<int64_t> narrow) {

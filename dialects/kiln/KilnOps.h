@@ -17,6 +17,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <optional>
+#include <string>
 
 #define GET_OP_CLASSES
 #include "dialects/kiln/KilnOps.h.inc"
@@ -44,6 +45,11 @@ bool isValidReshape(mlir::RankedTensorType source,
 /// give the sizes.
 llvm::SmallVector<int64_t>
 reshapeResultDims(ReshapeOp op, llvm::ArrayRef<int64_t> sourceDims);
+
+/// What identifies the stored form of a weight read: its name, with the
+/// quantization when it is read quantized (a tied embedding is read as an
+/// f32 table and as a quantized LM head weight: two stored weights).
+std::string storedWeightKey(ParamOp op);
 } // namespace kiln
 
 #endif // KILN_DIALECTS_KILN_KILNOPS_H

@@ -34,18 +34,29 @@ def Kiln_ParamOp : Kiln_Op<"param"> {
     0 (projections merged by kiln-merge-projections), and `name` is the
     merged weight's own name.
 
+    With `quant` (kiln-quantize-weights), the weight is stored quantized as
+    the attribute says and reading it gives the dequantized values, in the
+    result's type: the IR keeps the arithmetic of the model it computes,
+    and the quantization error is part of the weight's value. Only
+    `kiln.linear` weights are quantized, so a quantized read is the weight
+    operand of linears only.
+
     ```mlir
     %w = kiln.param "h.0.attn.c_attn.weight" : tensor<768x2304xf32>
     %qkv = kiln.param "layers.0.qkv.weight" parts ["layers.0.q.weight", "layers.0.k.weight", "layers.0.v.weight"] : tensor<1536x768xf32>
+    %q = kiln.param "h.0.mlp.c_fc.weight" quant #kiln.quant<bits = 8, group = 768, axis = 1> : tensor<768x3072xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name, OptionalAttr<StrArrayAttr>:$parts);
+  let arguments = (ins StrAttr:$name, OptionalAttr<StrArrayAttr>:$parts,
+                       OptionalAttr<Kiln_QuantAttr>:$quant);
   let results = (outs Kiln_NumericTensor:$result);
-  let assemblyFormat = "$name (`parts` $parts^)? attr-dict `:` type($result)";
+  let assemblyFormat = [{
+    $name (`parts` $parts^)? (`quant` $quant^)? attr-dict `:` type($result)
+  }];
   let builders = [
     OpBuilder<(ins "::mlir::Type":$type, "::llvm::StringRef":$name), [{
       build($_builder, $_state, type, $_builder.getStringAttr(name),
-            ::mlir::ArrayAttr());
+            ::mlir::ArrayAttr(), QuantAttr());
     }]>
   ];
   let hasVerifier = 1;

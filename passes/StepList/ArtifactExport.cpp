@@ -8,6 +8,7 @@
 #include "passes/StepList/StepShapes.h"
 #include "passes/StepList/WeightNarrowing.h"
 #include "passes/Transforms/GemmEpilogue.h"
+#include "support/Quantize.h"
 #include "support/SafeTensors.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -107,6 +108,8 @@ public:
 
   LogicalResult exportEntry(func::FuncOp fn, art::ManifestT &manifest);
   int64_t weightBytes() const { return weightBytes_; }
+  int64_t quantizedBytes() const { return quantizedBytes_; }
+  int64_t quantizedF32Bytes() const { return quantizedF32Bytes_; }
   std::vector<std::unique_ptr<art::WeightT>> takeWeights() {
     return std::move(weightSlots_);
   }
@@ -119,6 +122,10 @@ private:
   FailureOr<std::vector<std::unique_ptr<art::DimT>>> dimsOf(Value v);
   FailureOr<std::unique_ptr<art::BufferT>> bufferOf(Value v);
   FailureOr<int64_t> weightSlot(ParamOp op);
+  /// Fills in `w` as `quant` stores the weight `views` make.
+  LogicalResult quantizeSlot(ParamOp op, QuantAttr quant,
+                             const std::vector<const TensorView *> &views,
+                             art::WeightT &w);
 
   const std::vector<CompiledKernel> &kernels_;
   const WeightStore &weights_;
@@ -128,6 +135,7 @@ private:
   std::vector<std::unique_ptr<art::WeightT>> weightSlots_;
   std::map<std::string, int64_t> slots_;
   int64_t weightBytes_ = 0;
+  int64_t quantizedBytes_ = 0, quantizedF32Bytes_ = 0;
   // Per entry:
   func::FuncOp currentEntry_;
   StepShapes shapes_;
@@ -149,9 +157,10 @@ FailureOr<std::vector<std::unique_ptr<art::DimT>>> Exporter::dimsOf(Value v) {
 
 FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
   std::string name = op.getName().str();
+  const std::string key = storedWeightKey(op);
   auto type = cast<RankedTensorType>(op.getType());
   Type element = type.getElementType();
-  if (auto it = slots_.find(name); it != slots_.end()) {
+  if (auto it = slots_.find(key); it != slots_.end()) {
     art::DType stored = weightSlots_[it->second]->dtype;
     if ((element.isBF16() && stored != art::DType::BF16) ||
         (element.isF16() && stored != art::DType::F16)) {
@@ -195,7 +204,7 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     return failure();
   }
   auto w = std::make_unique<art::WeightT>();
-  w->name = name;
+  w->name = key;
   w->dtype = art::DType::F32;
   w->shape.assign(type.getShape().begin(), type.getShape().end());
   if (merged) {
@@ -211,6 +220,13 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     w->source = name;
     w->source_dtype = dtypeName(views[0]->dtype);
     w->source_hash = kiln::checksum(views[0]->data, views[0]->bytes);
+  }
+  if (QuantAttr quant = op.getQuantAttr()) {
+    if (failed(quantizeSlot(op, quant, views, *w)))
+      return failure();
+    slots_[key] = weightSlots_.size();
+    weightSlots_.push_back(std::move(w));
+    return slots_[key];
   }
   // A weight is stored in its IR type (kiln-mixed-precision narrows
   // some); under --gemm-dtype, one only gemms read is stored in that type.
@@ -246,9 +262,43 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
                                 converted);
     }
   }
-  slots_[name] = weightSlots_.size();
+  slots_[key] = weightSlots_.size();
   weightSlots_.push_back(std::move(w));
-  return slots_[name];
+  return slots_[key];
+}
+
+LogicalResult
+Exporter::quantizeSlot(ParamOp op, QuantAttr quant,
+                       const std::vector<const TensorView *> &views,
+                       art::WeightT &w) {
+  auto type = cast<RankedTensorType>(op.getType());
+  const int64_t axis = quant.getAxis();
+  auto format =
+      makeQuantFormat(static_cast<int>(quant.getBits()), type.getDimSize(axis),
+                      type.getDimSize(1 - axis), quant.getGroup());
+  if (!format.ok())
+    return fail(op, std::string(format.status().message()));
+  w.dtype = quant.getBits() == 8 ? art::DType::I8 : art::DType::I4;
+  w.quant_axis = static_cast<int32_t>(axis);
+  w.quant_group = format->group;
+  weightBytes_ += format->totalBytes();
+  quantizedBytes_ += format->totalBytes();
+  quantizedF32Bytes_ += type.getNumElements() * 4;
+  if (options_.externalWeights)
+    return success(); // the runtime quantizes at load, the same way
+  std::vector<float> values;
+  values.reserve(type.getNumElements());
+  for (const TensorView *view : views)
+    for (float x : view->toFloat())
+      values.push_back(x);
+  auto q = std::make_shared<QuantizedWeight>(
+      quantizeWeight(*format, values.data(), axis == 0 ? format->cols : 1,
+                     axis == 0 ? 1 : format->rows));
+  w.blob = writer_.addBlob(art::BlobKind::Weight, q->values.data(),
+                           q->values.size(), q);
+  w.scales_blob = writer_.addBlob(art::BlobKind::Weight, q->scales.data(),
+                                  q->scales.size() * sizeof(float), q);
+  return success();
 }
 
 FailureOr<std::unique_ptr<art::BufferT>> Exporter::bufferOf(Value v) {
@@ -443,6 +493,9 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
   manifest.precision = options.precision;
   manifest.keep_f32 = options.keepF32;
   manifest.range_limit = options.rangeLimit;
+  manifest.quantize = options.quantize;
+  manifest.quant_group = options.quantGroup;
+  manifest.quant_float = options.quantFloat;
 
   if (!kernels.empty())
     for (const KernelBinary &binary : binaries) {
@@ -492,6 +545,8 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
   manifest.weights = exporter.takeWeights();
   ExportSummary summary;
   summary.weightBytes = manifest.weight_bytes;
+  summary.quantizedBytes = exporter.quantizedBytes();
+  summary.quantizedF32Bytes = exporter.quantizedF32Bytes();
   auto written = writer.write(path, std::move(manifest));
   if (!written.ok())
     return stepModule.emitError(std::string(written.status().message()));

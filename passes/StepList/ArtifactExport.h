@@ -39,14 +39,20 @@ struct ExportOptions {
   /// (the step list already carries the types).
   std::string precision = "fp32";
   std::vector<std::string> keepF32;
-  double rangeLimit = 0;   // the fp16 range guard's limit; 0: none
-  int64_t cacheWidth = 0;  // for --info
-  int64_t cacheLayers = 0; // for --info
+  double rangeLimit = 0;         // the fp16 range guard's limit; 0: none
+  std::string quantize = "none"; // kilnc --quantize
+  int64_t quantGroup = 0;
+  std::vector<std::string> quantFloat; // kept in float by the guardrail
+  int64_t cacheWidth = 0;              // for --info
+  int64_t cacheLayers = 0;             // for --info
 };
 
 struct ExportSummary {
   int64_t weightBytes = 0;   // as the runtime holds them
   int64_t artifactBytes = 0; // the file
+  /// The quantized weights: stored bytes (integers and scales) and what
+  /// they would take in f32.
+  int64_t quantizedBytes = 0, quantizedF32Bytes = 0;
 };
 
 /// One compiled form of every kernel: a CPU shared object for one x86-64

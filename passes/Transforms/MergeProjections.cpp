@@ -50,9 +50,9 @@ Value mergedParam(OpBuilder &b, Location loc, ArrayRef<ParamOp> params) {
   auto type = cast<RankedTensorType>(front.getType());
   SmallVector<int64_t> shape(type.getShape());
   shape[0] = rows;
-  return ParamOp::create(b, loc,
-                         RankedTensorType::get(shape, type.getElementType()),
-                         b.getStringAttr(name), b.getArrayAttr(parts));
+  return ParamOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()),
+      b.getStringAttr(name), b.getArrayAttr(parts), QuantAttr());
 }
 
 struct KilnMergeProjectionsPass

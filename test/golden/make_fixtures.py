@@ -168,6 +168,14 @@ FIXTURES = [
                 "range guard must keep that layer in f32; GQA with as many kv heads "
                 "as queries per kv head (2 and 2), whose decomposed head grouping "
                 "reshape [?, 2, 2, ?, D] -> [?, 2, ?, D] has two readings"),
+    dict(name="gpt2_outlier", family="gpt2", cls=GPT2LMHeadModel, auto=AutoModelForCausalLM,
+         config=lambda: gpt2_config(n_embd=32, n_head=2, activation_function="gelu_new"),
+         plant=lambda model: plant_outlier_channels(model, layer=1, channels=(5, 17, 28),
+                                                    factor=64.0),
+         covers="GPT-2 whose layer-1 MLP input weight (c_fc) has three outlier input "
+                "channels 64x the rest, the layer norm before it scaled down by as much "
+                "(the same function): int8/int4 weights of that one layer lose most of "
+                "their precision, and the quantization guardrail must keep it in float"),
 ]
 
 DECODER_FAMILIES = {"gpt2", "llama", "t5"}
@@ -208,6 +216,22 @@ def plant_hot_mlp(model, layer, peak):
     hook.remove()
     with torch.no_grad():
         mlp.up_proj.weight.mul_(peak / seen[0])
+
+
+def plant_outlier_channels(model, layer, channels, factor):
+    """Moves magnitude from one GPT-2 layer's ln_2 into the c_fc weight
+    after it: ln_2's scale and shift on `channels` divided by `factor`,
+    c_fc's rows for those input channels multiplied by it. The model
+    computes the same function, but c_fc now has outlier input channels, as
+    real checkpoints do: one scale per output channel (or per group of
+    input channels) spans the outliers, and the other weights of the
+    layer round to a few levels."""
+    block = model.transformer.h[layer]
+    with torch.no_grad():
+        for c in channels:
+            block.ln_2.weight[c] /= factor
+            block.ln_2.bias[c] /= factor
+            block.mlp.c_fc.weight[c, :] *= factor
 
 
 def untie_t5_lm_head(model):

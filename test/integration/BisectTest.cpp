@@ -9,10 +9,12 @@
 
 namespace {
 
-kiln::BisectOptions options(const std::string &fixture) {
+kiln::BisectOptions options(const std::string &fixture,
+                            const std::string &quantize = "none") {
   kiln::CompileOptions compile;
   compile.maxBatch = 2;
   compile.maxSeq = 32;
+  compile.quantize = quantize;
   auto path = kiln::test::compiledFixture(fixture, compile);
   EXPECT_TRUE(path.ok()) << path.status();
   kiln::BisectOptions o;
@@ -28,6 +30,21 @@ TEST(BisectTest, CleanArtifactHasNoWrongStep) {
     ASSERT_TRUE(report.ok()) << fixture << ": " << report.status();
     EXPECT_EQ(report->firstWrong, -1) << fixture;
     EXPECT_GT(report->steps.size(), 10u) << fixture;
+    for (const kiln::StepError &s : report->steps)
+      EXPECT_LE(s.relative, 1e-5) << fixture << " step " << s.index << " ("
+                                  << s.kind << ": " << s.ops << ")";
+  }
+}
+
+TEST(BisectTest, QuantizedArtifactHasNoWrongStep) {
+  // The dequantizing gemms against the interpreter's reading of the
+  // quantized weights; gpt2_outlier's guardrail keeps one layer in float,
+  // which the rebuilt step list must too.
+  for (const auto &[fixture, scheme] :
+       {std::pair{"gpt2_outlier", "w8a16"}, std::pair{"llama_gqa", "w4a16"}}) {
+    auto report = kiln::bisect(options(fixture, scheme));
+    ASSERT_TRUE(report.ok()) << fixture << ": " << report.status();
+    EXPECT_EQ(report->firstWrong, -1) << fixture;
     for (const kiln::StepError &s : report->steps)
       EXPECT_LE(s.relative, 1e-5) << fixture << " step " << s.index << " ("
                                   << s.kind << ": " << s.ops << ")";

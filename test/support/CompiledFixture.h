@@ -40,9 +40,13 @@ inline absl::StatusOr<std::string> compiledFixture(const std::string &fixture,
                     options.gemmDtype + " --precision " + options.precision +
                     " --keep-f32 " + absl::StrJoin(options.keepF32, ",") +
                     (options.rangeGuard ? "" : " --range-guard=false") +
-                    " --max-batch " + std::to_string(options.maxBatch) +
-                    " --max-seq " + std::to_string(options.maxSeq) +
-                    " --emulate-gpu-threads " +
+                    " --quantize " + options.quantize + " --quant-group " +
+                    std::to_string(options.quantGroup) +
+                    (options.quantGuard ? "" : " --quant-guard=false") +
+                    " --quant-tolerance " +
+                    std::to_string(options.quantTolerance) + " --max-batch " +
+                    std::to_string(options.maxBatch) + " --max-seq " +
+                    std::to_string(options.maxSeq) + " --emulate-gpu-threads " +
                     std::to_string(options.emulateGpuThreads) + " -O" +
                     std::to_string(options.optLevel) + " --cpu " +
                     absl::StrJoin(options.cpus, ",") +
@@ -54,7 +58,8 @@ inline absl::StatusOr<std::string> compiledFixture(const std::string &fixture,
                    std::to_string(::getpid()) + "-" +
                    std::to_string(cache.paths.size()) + ".kiln";
   options.emit = "kiln";
-  options.recordRanges = recordValueRanges; // the fp16 range guard
+  options.recordRanges = recordValueRanges;      // the fp16 range guard
+  options.recordQuantErrors = recordQuantErrors; // the quantization guardrail
   auto report = compileModel(options);
   if (!report.ok())
     return absl::Status(report.status().code(),

@@ -230,10 +230,17 @@ void printInfo(const kiln::Artifact &artifact) {
   std::printf("kernels      %zu unique%s%s\n", m.kernels.size(),
               levels.empty() ? "" : ", compiled for ",
               absl::StrJoin(levels, ", ").c_str());
-  std::printf("weights      %zu tensors, %.1f MiB, %s\n", m.weights.size(),
+  size_t quantized = 0;
+  for (const auto &w : m.weights)
+    quantized += w->dtype == kiln::artifact::DType::I8 ||
+                 w->dtype == kiln::artifact::DType::I4;
+  std::printf("weights      %zu tensors, %.1f MiB, %s", m.weights.size(),
               m.weight_bytes / 1048576.0,
               m.external_weights ? "external (kiln-run --weights MODEL_DIR)"
                                  : "embedded");
+  if (quantized)
+    std::printf("; %zu quantized (%s)", quantized, m.quantize.c_str());
+  std::printf("\n");
   std::printf("kv cache     %.1f MiB at the maximum shapes\n",
               m.cache_bytes / 1048576.0);
   for (const auto &e : m.entries) {

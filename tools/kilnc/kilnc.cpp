@@ -27,10 +27,13 @@
 
 #include "compiler/Compile.h"
 #include "compiler/ReferenceRun.h"
+#include "support/Files.h"
+#include "tools/common/IdLists.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -82,6 +85,34 @@ static cl::opt<bool> rangeGuard(
              "that read or write values past 1/8 of fp16's range (default "
              "on; --range-guard=false casts everything, which can "
              "overflow)"));
+static cl::opt<std::string> quantize(
+    cl::cat(kilncOptions), "quantize", cl::init("none"),
+    cl::desc("none, w8a16 or w4a16 (CPU): linear weights stored as int8 "
+             "with one scale per output channel, or int4 with one per "
+             "output channel and --quant-group input features; the gemms "
+             "dequantize them as they multiply. Activations are what "
+             "--precision says (the pass: kiln-quantize-weights)"));
+static cl::opt<int64_t> quantGroup(
+    cl::cat(kilncOptions), "quant-group", cl::init(0),
+    cl::desc("with --quantize: input features per scale, a multiple of 32 "
+             "(default: all of them for int8, 128 for int4)"));
+static cl::opt<double> quantTolerance(
+    cl::cat(kilncOptions), "quant-tolerance", cl::init(-1),
+    cl::desc("with --quantize: the guardrail keeps in float every linear "
+             "layer whose output error (relative, on the calibration "
+             "inputs) exceeds this (default 0.03 for w8a16, 0.2 for "
+             "w4a16)"));
+static cl::opt<bool> quantGuard(
+    cl::cat(kilncOptions), "quant-guard", cl::init(true),
+    cl::desc("with --quantize: run the model on the calibration inputs on "
+             "the reference interpreter, measure each linear layer's error "
+             "under quantization, and keep the layers past "
+             "--quant-tolerance in float (default on)"));
+static cl::opt<std::string> calibration(
+    cl::cat(kilncOptions), "calibration",
+    cl::desc("with --quantize: a file of token-id sequences to calibrate "
+             "on, one per line, ids separated by commas or spaces "
+             "(default: two sequences drawn from the vocabulary)"));
 static cl::list<std::string> cpus(
     cl::cat(kilncOptions), "cpu", cl::CommaSeparated,
     cl::desc("with target cpu: the x86-64 levels to compile the kernels for, "
@@ -128,6 +159,32 @@ static cl::opt<unsigned>
 static cl::opt<std::string> reportPath(cl::cat(kilncOptions), "report",
                                        cl::desc("write a JSON report"));
 
+/// --calibration: one sequence per line, ids separated by commas or
+/// spaces; blank lines skipped.
+static absl::StatusOr<std::vector<std::vector<int64_t>>>
+readCalibration(const std::string &path) {
+  auto text = kiln::readFile(path);
+  if (!text.ok())
+    return text.status();
+  std::string lists;
+  for (llvm::StringRef line : llvm::split(*text, '\n')) {
+    std::string sequence;
+    for (char ch : line)
+      sequence += (ch == ' ' || ch == '\t' || ch == '\r') ? ',' : ch;
+    llvm::SmallVector<llvm::StringRef> parts;
+    llvm::StringRef(sequence).split(parts, ',', -1, /*KeepEmpty=*/false);
+    if (parts.empty())
+      continue;
+    if (!lists.empty())
+      lists += ';';
+    lists += llvm::join(parts, ",");
+  }
+  if (lists.empty())
+    return absl::InvalidArgumentError("--calibration: " + path +
+                                      " holds no token ids");
+  return kiln::parseIdLists(lists, "--calibration");
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::registerPassManagerCLOptions();
@@ -153,6 +210,20 @@ int main(int argc, char **argv) {
   o.keepF32.assign(keepF32.begin(), keepF32.end());
   o.rangeGuard = rangeGuard;
   o.recordRanges = kiln::recordValueRanges;
+  o.quantize = quantize;
+  o.quantGroup = quantGroup;
+  o.quantTolerance = quantTolerance;
+  o.quantGuard = quantGuard;
+  o.recordQuantErrors = kiln::recordQuantErrors;
+  if (!calibration.empty()) {
+    auto ids = readCalibration(calibration);
+    if (!ids.ok()) {
+      llvm::errs() << "kilnc: error: " << std::string(ids.status().message())
+                   << "\n";
+      return 1;
+    }
+    o.calibrationIds = std::move(*ids);
+  }
   if (!cpus.empty())
     o.cpus.assign(cpus.begin(), cpus.end());
   o.externalWeights = externalWeights;

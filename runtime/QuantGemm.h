@@ -1,0 +1,39 @@
+//===- QuantGemm.h - gemms on int8/int4 weights (kilnc --quantize) --------===//
+//
+// C = A W^T with W a quantized weight (support/Quantize.h: one output
+// channel per stored row, so W's rows are C's columns), A f32 row-major.
+// Few rows of A (decode) run a fused kernel that dequantizes each weight
+// block in registers as it multiplies: the weight is read once per call,
+// as stored, which is the point of quantizing a memory-bound decode.
+// More rows (prefill, compute-bound) dequantize W to f32 once per call
+// and hand it to the BLAS.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_RUNTIME_QUANTGEMM_H
+#define KILN_RUNTIME_QUANTGEMM_H
+
+#include "runtime/CpuIsa.h"
+#include "support/Quantize.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace kiln::rt {
+
+class Blas;
+class ThreadPool;
+
+/// Rows of A up to which the fused kernel runs (above: dequantize + BLAS).
+inline constexpr int64_t kFusedQuantRows = 8;
+
+/// C[m, n] = A[m, k] W^T, n = W's rows and k its columns; A has leading
+/// dimension lda, C ldc. `scratch` holds the padded A rows or the
+/// dequantized W between calls.
+void quantizedGemm(const QuantizedMatrix &w, int64_t m, const float *a,
+                   int64_t lda, float *c, int64_t ldc, ThreadPool &pool,
+                   Blas &blas, CpuIsa isa, std::vector<float> &scratch);
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_QUANTGEMM_H

@@ -1,0 +1,107 @@
+//===- Quantize.cpp - symmetric per-channel / per-group weight quantization
+//===//
+
+#include "support/Quantize.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace kiln {
+
+absl::StatusOr<QuantFormat> makeQuantFormat(int bits, int64_t rows,
+                                            int64_t cols, int64_t group) {
+  if (bits != 8 && bits != 4)
+    return absl::InvalidArgumentError(
+        absl::StrCat("quantized weights have 8 or 4 bits, not ", bits));
+  if (rows <= 0 || cols <= 0)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot quantize an empty ", rows, " x ", cols, " weight"));
+  QuantFormat format{bits, rows, cols,
+                     group <= 0 || group > cols ? cols : group};
+  if (format.group != cols && format.group % 32 != 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat("a quantization group is a multiple of 32 features (or "
+                     "all of them), not ",
+                     format.group));
+  return format;
+}
+
+QuantizedWeight quantizeWeight(const QuantFormat &format, const float *w,
+                               int64_t rowStride, int64_t colStride) {
+  QuantizedWeight q;
+  q.format = format;
+  q.values.assign(format.valueBytes(), format.bits == 8 ? 0 : 0x88); // q = 0
+  q.scales.assign(format.scaleCount(), 0.0f);
+  const float bound = format.bits == 8 ? 127.0f : 7.0f;
+  const int64_t groups = format.groups();
+  for (int64_t n = 0; n < format.rows; ++n) {
+    uint8_t *row = q.values.data() + n * format.rowBytes();
+    for (int64_t g = 0; g < groups; ++g) {
+      int64_t begin = g * format.group;
+      int64_t end = std::min(format.cols, begin + format.group);
+      float peak = 0;
+      for (int64_t k = begin; k < end; ++k)
+        peak = std::max(peak, std::fabs(w[n * rowStride + k * colStride]));
+      float scale = peak / bound;
+      if (format.bits == 4 && peak > 0) {
+        // 15 levels are coarse: clipping the group's largest values a
+        // little can lower its squared error (each step finer for all the
+        // others). Try scales down to 3/4 of the peak's and keep the best;
+        // with an isolated outlier the peak's scale wins.
+        auto squaredError = [&](float s) {
+          float e = 0;
+          for (int64_t k = begin; k < end; ++k) {
+            float x = w[n * rowStride + k * colStride];
+            float r = std::clamp(std::nearbyint(x / s), -bound, bound);
+            e += (r * s - x) * (r * s - x);
+          }
+          return e;
+        };
+        float best = squaredError(scale);
+        for (int step = 1; step <= 10; ++step) {
+          float candidate = peak * (1.0f - 0.025f * step) / bound;
+          float e = squaredError(candidate);
+          if (e < best) {
+            best = e;
+            scale = candidate;
+          }
+        }
+      }
+      q.scales[n * groups + g] = scale;
+      for (int64_t k = begin; k < end; ++k) {
+        float x = w[n * rowStride + k * colStride];
+        float r = scale > 0 ? std::nearbyint(x / scale) : 0.0f;
+        auto v = static_cast<int>(std::clamp(r, -bound, bound));
+        if (format.bits == 8) {
+          row[k] = static_cast<uint8_t>(static_cast<int8_t>(v));
+          continue;
+        }
+        uint8_t &byte = row[k / 32 * 16 + k % 16];
+        auto nibble = static_cast<uint8_t>(v + 8);
+        byte = k % 32 < 16 ? static_cast<uint8_t>((byte & 0xf0) | nibble)
+                           : static_cast<uint8_t>((byte & 0x0f) | nibble << 4);
+      }
+    }
+  }
+  return q;
+}
+
+void dequantizeRow(const QuantizedMatrix &w, int64_t row, float *out) {
+  const QuantFormat &format = w.format;
+  const uint8_t *bytes = w.values + row * format.rowBytes();
+  const float *s = w.scales + row * format.groups();
+  for (int64_t k = 0; k < format.cols; ++k) {
+    int v;
+    if (format.bits == 8) {
+      v = static_cast<int8_t>(bytes[k]);
+    } else {
+      uint8_t byte = bytes[k / 32 * 16 + k % 16];
+      v = (k % 32 < 16 ? byte & 0x0f : byte >> 4) - 8;
+    }
+    out[k] = static_cast<float>(v) * s[k / format.group];
+  }
+}
+
+} // namespace kiln

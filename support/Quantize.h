@@ -1,0 +1,88 @@
+//===- Quantize.h - symmetric per-channel / per-group weight quantization -===//
+//
+// The one definition of how Kiln stores a quantized weight (#kiln.quant in
+// the IR, a quantized weight slot in the artifact), shared by the exporter
+// that writes it, the reference interpreter that reads the IR's value and
+// the runtime kernels that read the stored form. No LLVM, so the runtime
+// links it.
+//
+// Layout: one output channel per row, K input features along the row.
+//  - Rows are padded to whole blocks of 32 features with q = 0, so a
+//    vector kernel reads whole blocks and never past a row.
+//  - 8 bits: one int8 per feature.
+//  - 4 bits: per block of 32 features, 16 bytes; byte j holds feature j in
+//    its low nibble and feature j + 16 in its high nibble, each as q + 8
+//    (1..15). This is the order a vector kernel wants: the low nibbles of
+//    16 bytes are 16 consecutive features, the high nibbles the next 16.
+// Scales: f32, one per row and group of `group` consecutive features
+// (the last group shorter when `group` does not divide K), row-major.
+// Quantization is symmetric: q = round(w / scale), clamped to
+// +-(2^(bits-1) - 1), so a kernel needs no zero point (one multiply-add per
+// weight, and an int8 x int8 product needs no cross terms). The scale is
+// max |w| of the group / 127 for int8; for int4 the one of max |w| / 7 and
+// ten slightly smaller ones (down to 3/4) with the least squared error.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_SUPPORT_QUANTIZE_H
+#define KILN_SUPPORT_QUANTIZE_H
+
+#include "absl/status/statusor.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace kiln {
+
+/// A quantized weight's format: bits (8 or 4) and features per scale.
+struct QuantFormat {
+  int bits = 8;
+  int64_t rows = 0;  // output channels
+  int64_t cols = 0;  // input features (K)
+  int64_t group = 0; // features per scale, 1..cols
+
+  int64_t groups() const { return (cols + group - 1) / group; }
+  /// Features per row as stored: K padded to whole 32-feature blocks.
+  int64_t paddedCols() const { return (cols + 31) / 32 * 32; }
+  /// Bytes of one stored row.
+  int64_t rowBytes() const {
+    return bits == 8 ? paddedCols() : paddedCols() / 2;
+  }
+  int64_t valueBytes() const { return rows * rowBytes(); }
+  int64_t scaleCount() const { return rows * groups(); }
+  /// Values and scales together: what the weight costs in memory.
+  int64_t totalBytes() const {
+    return valueBytes() + scaleCount() * static_cast<int64_t>(sizeof(float));
+  }
+};
+
+/// Checks bits, sizes and group (a group is whole 32-feature blocks, or all
+/// of K). `group` <= 0 or > cols means all of K.
+absl::StatusOr<QuantFormat> makeQuantFormat(int bits, int64_t rows,
+                                            int64_t cols, int64_t group);
+
+/// A quantized weight, stored as the header describes.
+struct QuantizedWeight {
+  QuantFormat format;
+  std::vector<uint8_t> values;
+  std::vector<float> scales;
+};
+
+/// Quantizes the rows x cols matrix whose element (n, k) is
+/// w[n * rowStride + k * colStride].
+QuantizedWeight quantizeWeight(const QuantFormat &format, const float *w,
+                               int64_t rowStride, int64_t colStride);
+
+/// A quantized weight as stored, wherever it lies.
+struct QuantizedMatrix {
+  QuantFormat format;
+  const uint8_t *values = nullptr;
+  const float *scales = nullptr;
+};
+
+/// Row `row` of a stored weight, dequantized into `out` (format.cols).
+void dequantizeRow(const QuantizedMatrix &w, int64_t row, float *out);
+
+} // namespace kiln
+
+#endif // KILN_SUPPORT_QUANTIZE_H

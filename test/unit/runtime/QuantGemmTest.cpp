@@ -1,0 +1,150 @@
+//===- QuantGemmTest.cpp - quantized weights and their gemm ---------------===//
+//
+// support/Quantize.h's stored form (rounding bound, int4 nibble order,
+// padding, groups) and runtime/QuantGemm.h's kernels in each ISA variant,
+// fused and dequantize + BLAS, against a double-precision product of the
+// dequantized weight.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/QuantGemm.h"
+#include "runtime/Blas.h"
+#include "runtime/CpuIsa.h"
+#include "runtime/ThreadPool.h"
+#include "support/Quantize.h"
+#include "test/support/Randoms.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace {
+
+namespace rt = kiln::rt;
+
+std::vector<float> randoms(int64_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  return kiln::test::normalRandoms(n, gen);
+}
+
+kiln::QuantizedMatrix view(const kiln::QuantizedWeight &q) {
+  return {q.format, q.values.data(), q.scales.data()};
+}
+
+TEST(QuantizeTest, RoundsWithinHalfAStepOfEachGroupsScale) {
+  for (int bits : {8, 4})
+    for (int64_t group : {0, 32, 64}) {
+      SCOPED_TRACE(::testing::Message() << bits << " bits, group " << group);
+      const int64_t rows = 5, cols = 150;
+      auto format = kiln::makeQuantFormat(bits, rows, cols, group);
+      ASSERT_TRUE(format.ok()) << format.status();
+      std::vector<float> w = randoms(rows * cols, 3);
+      w[7] = 40; // an outlier: its group's scale grows, the others' do not
+      kiln::QuantizedWeight q =
+          kiln::quantizeWeight(*format, w.data(), cols, 1);
+      EXPECT_EQ(q.values.size(),
+                static_cast<size_t>(rows * (bits == 8 ? 160 : 80)));
+      std::vector<float> row(cols);
+      for (int64_t n = 0; n < rows; ++n) {
+        kiln::dequantizeRow(view(q), n, row.data());
+        for (int64_t k = 0; k < cols; ++k) {
+          // Within half a step, or clipped to the largest level.
+          float scale = q.scales[n * format->groups() + k / format->group];
+          float x = w[n * cols + k], top = scale * (bits == 8 ? 127 : 7);
+          float clipped = std::clamp(x, -top, top);
+          ASSERT_LE(std::fabs(row[k] - clipped), scale / 2 + 1e-6f)
+              << n << ", " << k;
+        }
+      }
+      // The outlier's group has the largest scale of row 0.
+      EXPECT_FLOAT_EQ(q.scales[0], 40.0f / (bits == 8 ? 127 : 7));
+    }
+}
+
+TEST(QuantizeTest, PacksInt4AsTheKernelsReadIt) {
+  // Features 0..15 in the low nibbles of bytes 0..15, 16..31 in the high
+  // ones, each as q + 8; padding features are q = 0.
+  auto format = kiln::makeQuantFormat(4, 1, 40, 0);
+  ASSERT_TRUE(format.ok());
+  std::vector<float> w(40);
+  for (int k = 0; k < 40; ++k)
+    w[k] = static_cast<float>(k % 15 - 7); // -7..7, scale 1
+  kiln::QuantizedWeight q = kiln::quantizeWeight(*format, w.data(), 40, 1);
+  ASSERT_EQ(q.values.size(), 32u);
+  EXPECT_FLOAT_EQ(q.scales[0], 1.0f);
+  for (int k = 0; k < 64; ++k) {
+    uint8_t byte = q.values[k / 32 * 16 + k % 16];
+    int nibble = k % 32 < 16 ? byte & 15 : byte >> 4;
+    EXPECT_EQ(nibble - 8, k < 40 ? k % 15 - 7 : 0) << k;
+  }
+}
+
+TEST(QuantizeTest, RefusesGroupsThatSplitABlock) {
+  EXPECT_FALSE(kiln::makeQuantFormat(4, 2, 100, 48).ok());
+  EXPECT_FALSE(kiln::makeQuantFormat(8, 2, 100, 16).ok());
+  EXPECT_FALSE(kiln::makeQuantFormat(3, 2, 100, 0).ok());
+  EXPECT_FALSE(kiln::makeQuantFormat(8, 0, 100, 0).ok());
+  auto whole = kiln::makeQuantFormat(4, 2, 100, 128);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(whole->group, 100); // a group past K is all of K
+}
+
+struct GemmCase {
+  int bits;
+  int64_t n, k, group;
+};
+
+TEST(QuantGemmTest, MatchesTheProductOfTheDequantizedWeight) {
+  rt::ThreadPool pool(2);
+  rt::Blas blas(pool);
+  const GemmCase cases[] = {{8, 37, 48, 0},    {8, 64, 200, 64},
+                            {4, 37, 48, 0},    {4, 70, 200, 32},
+                            {4, 33, 256, 128}, {8, 16, 32, 0}};
+  for (rt::CpuIsa isa :
+       {rt::CpuIsa::Avx512, rt::CpuIsa::Avx2, rt::CpuIsa::Generic}) {
+    if (!rt::hostSupports(isa))
+      continue;
+    for (const GemmCase &c : cases)
+      for (int64_t m : {1, 2, 3, 4, 5, 8, 9, 17}) {
+        SCOPED_TRACE(::testing::Message()
+                     << rt::isaName(isa) << ", " << c.bits << " bits, m " << m
+                     << ", n " << c.n << ", k " << c.k << ", group "
+                     << c.group);
+        auto format = kiln::makeQuantFormat(c.bits, c.n, c.k, c.group);
+        ASSERT_TRUE(format.ok()) << format.status();
+        std::vector<float> w = randoms(c.n * c.k, 11);
+        kiln::QuantizedWeight q =
+            kiln::quantizeWeight(*format, w.data(), c.k, 1);
+        // A with a leading dimension past k, C with one past n.
+        const int64_t lda = c.k + 3, ldc = c.n + 5;
+        std::vector<float> a = randoms(m * lda, 12);
+        std::vector<float> got(m * ldc, -1.0f), scratch;
+        rt::quantizedGemm(view(q), m, a.data(), lda, got.data(), ldc, pool,
+                          blas, isa, scratch);
+        std::vector<float> row(c.k);
+        double diff = 0, norm = 0;
+        for (int64_t j = 0; j < c.n; ++j) {
+          kiln::dequantizeRow(view(q), j, row.data());
+          for (int64_t i = 0; i < m; ++i) {
+            double expected = 0;
+            for (int64_t x = 0; x < c.k; ++x)
+              expected += static_cast<double>(a[i * lda + x]) * row[x];
+            double d = got[i * ldc + j] - expected;
+            diff += d * d;
+            norm += expected * expected;
+          }
+        }
+        EXPECT_LE(std::sqrt(diff / norm), 1e-6);
+        // Nothing written past each row's n columns.
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = c.n; j < ldc; ++j)
+            ASSERT_EQ(got[i * ldc + j], -1.0f);
+      }
+  }
+}
+
+} // namespace
