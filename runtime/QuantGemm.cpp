@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <immintrin.h>
 
 namespace kiln::rt {
 
@@ -38,30 +39,86 @@ KILN_INLINE float sum(V16 v) {
   return s;
 }
 
-/// The 32 features of block `block` of a stored row, as two f32 vectors.
-template <int Bits>
+// How a block of stored values becomes f32 vectors, per ISA. GCC does not
+// vectorize a conversion of a byte vector (__builtin_convertvector of int8
+// lanes becomes a scalar load per lane), so the AVX variants name the
+// sign/zero-extending conversions.
+enum class Widen { Avx512, Avx2, Generic };
+
+/// 16 bytes as f32: signed int8s, or one nibble of each (bits `shift`..+3),
+/// as stored (q + 8: the caller takes the 8 off).
+__attribute__((target("avx512f,avx512bw"))) inline V16
+bytesToFloatAvx512(const uint8_t *p, bool isSigned, int shift) {
+  __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+  __m512i v =
+      isSigned ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
+  if (!isSigned)
+    v = shift ? _mm512_srli_epi32(v, shift)
+              : _mm512_and_si512(v, _mm512_set1_epi32(15));
+  return reinterpret_cast<V16>(_mm512_cvtepi32_ps(v));
+}
+
+__attribute__((target("avx2"))) inline V16
+bytesToFloatAvx2(const uint8_t *p, bool isSigned, int shift) {
+  __m256 halves[2];
+  for (int h = 0; h < 2; ++h) {
+    __m128i bytes =
+        _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p + 8 * h));
+    __m256i v =
+        isSigned ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
+    if (!isSigned)
+      v = shift ? _mm256_srli_epi32(v, shift)
+                : _mm256_and_si256(v, _mm256_set1_epi32(15));
+    halves[h] = _mm256_cvtepi32_ps(v);
+  }
+  V16 out;
+  std::memcpy(&out, halves, sizeof out);
+  return out;
+}
+
+KILN_INLINE V16 bytesToFloatGeneric(const uint8_t *p, bool isSigned,
+                                    int shift) {
+  V16 out;
+  for (int i = 0; i < 16; ++i)
+    out[i] = isSigned ? static_cast<float>(static_cast<int8_t>(p[i]))
+                      : static_cast<float>((p[i] >> shift) & 15);
+  return out;
+}
+
+template <Widen W>
+KILN_INLINE V16 bytesToFloat(const uint8_t *p, bool isSigned, int shift) {
+  if constexpr (W == Widen::Avx512)
+    return bytesToFloatAvx512(p, isSigned, shift);
+  else if constexpr (W == Widen::Avx2)
+    return bytesToFloatAvx2(p, isSigned, shift);
+  else
+    return bytesToFloatGeneric(p, isSigned, shift);
+}
+
+/// The 32 features of block `block` of a stored row, as two f32 vectors
+/// (4 bits: q + 8).
+template <int Bits, Widen W>
 KILN_INLINE void widenBlock(const uint8_t *row, int64_t block, V16 &lo,
                             V16 &hi) {
   if constexpr (Bits == 8) {
-    V16s8 a, b;
-    std::memcpy(&a, row + block * 32, 16);
-    std::memcpy(&b, row + block * 32 + 16, 16);
-    lo = __builtin_convertvector(__builtin_convertvector(a, V16i), V16);
-    hi = __builtin_convertvector(__builtin_convertvector(b, V16i), V16);
+    lo = bytesToFloat<W>(row + block * 32, true, 0);
+    hi = bytesToFloat<W>(row + block * 32 + 16, true, 0);
   } else {
-    V16u8 bytes;
-    std::memcpy(&bytes, row + block * 16, 16);
-    V16i v = __builtin_convertvector(bytes, V16i);
-    lo = __builtin_convertvector((v & 15) - 8, V16);
-    hi = __builtin_convertvector((v >> 4) - 8, V16);
+    lo = bytesToFloat<W>(row + block * 16, false, 0);
+    hi = bytesToFloat<W>(row + block * 16, false, 4);
   }
 }
 
-/// C[r, n] for M rows of x (padded to whole blocks, leading dimension ldx)
-/// and weight rows [begin, end).
-template <int Bits, int M>
+/// C[r, n] for M rows of x (padded to whole blocks, leading dimension ldx;
+/// `xsum`: each row's sum per group, [M, groups]) and weight rows
+/// [begin, end). Four independent accumulators per row (two blocks of two
+/// halves) keep the FMA units busy: one chain would wait on each FMA's
+/// latency. 4-bit values are multiplied as stored (q + 8); the 8 comes off
+/// once per group, as 8 times the group's sum of x.
+template <int Bits, Widen W, int M>
 KILN_INLINE void dotRows(const QuantizedMatrix &w, const float *x, int64_t ldx,
-                         float *c, int64_t ldc, int64_t begin, int64_t end) {
+                         const float *xsum, float *c, int64_t ldc,
+                         int64_t begin, int64_t end) {
   const QuantFormat &f = w.format;
   const int64_t groups = f.groups();
   const int64_t blocksPerGroup =
@@ -71,40 +128,64 @@ KILN_INLINE void dotRows(const QuantizedMatrix &w, const float *x, int64_t ldx,
     const uint8_t *row = w.values + n * f.rowBytes();
     const float *scales = w.scales + n * groups;
     V16 total[M] = {};
+    float offset[M] = {};
     for (int64_t g = 0; g < groups; ++g) {
-      V16 acc[M] = {};
+      V16 acc[M][4] = {};
       const int64_t last = std::min(blocks, (g + 1) * blocksPerGroup);
-      for (int64_t b = g * blocksPerGroup; b < last; ++b) {
-        V16 lo, hi;
-        widenBlock<Bits>(row, b, lo, hi);
-        for (int r = 0; r < M; ++r)
-          acc[r] += lo * load(x + r * ldx + b * 32) +
-                    hi * load(x + r * ldx + b * 32 + 16);
+      int64_t b = g * blocksPerGroup;
+      for (; b + 2 <= last; b += 2) {
+        V16 lo0, hi0, lo1, hi1;
+        widenBlock<Bits, W>(row, b, lo0, hi0);
+        widenBlock<Bits, W>(row, b + 1, lo1, hi1);
+        for (int r = 0; r < M; ++r) {
+          const float *xr = x + r * ldx + b * 32;
+          acc[r][0] += lo0 * load(xr);
+          acc[r][1] += hi0 * load(xr + 16);
+          acc[r][2] += lo1 * load(xr + 32);
+          acc[r][3] += hi1 * load(xr + 48);
+        }
       }
-      for (int r = 0; r < M; ++r)
-        total[r] += acc[r] * scales[g];
+      if (b < last) {
+        V16 lo, hi;
+        widenBlock<Bits, W>(row, b, lo, hi);
+        for (int r = 0; r < M; ++r) {
+          acc[r][0] += lo * load(x + r * ldx + b * 32);
+          acc[r][1] += hi * load(x + r * ldx + b * 32 + 16);
+        }
+      }
+      for (int r = 0; r < M; ++r) {
+        total[r] +=
+            ((acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3])) * scales[g];
+        if constexpr (Bits == 4)
+          offset[r] += 8 * scales[g] * xsum[r * groups + g];
+      }
     }
     for (int r = 0; r < M; ++r)
-      c[r * ldc + n] = sum(total[r]);
+      c[r * ldc + n] = sum(total[r]) - offset[r];
   }
 }
 
-template <int Bits>
+template <int Bits, Widen W>
 KILN_INLINE void fused(const QuantizedMatrix &w, int64_t m, const float *x,
-                       int64_t ldx, float *c, int64_t ldc, int64_t begin,
-                       int64_t end) {
+                       int64_t ldx, const float *xsum, float *c, int64_t ldc,
+                       int64_t begin, int64_t end) {
+  const int64_t groups = w.format.groups();
   int64_t r = 0;
   for (; r + 4 <= m; r += 4)
-    dotRows<Bits, 4>(w, x + r * ldx, ldx, c + r * ldc, ldc, begin, end);
+    dotRows<Bits, W, 4>(w, x + r * ldx, ldx, xsum + r * groups, c + r * ldc,
+                        ldc, begin, end);
   switch (m - r) {
   case 3:
-    dotRows<Bits, 3>(w, x + r * ldx, ldx, c + r * ldc, ldc, begin, end);
+    dotRows<Bits, W, 3>(w, x + r * ldx, ldx, xsum + r * groups, c + r * ldc,
+                        ldc, begin, end);
     break;
   case 2:
-    dotRows<Bits, 2>(w, x + r * ldx, ldx, c + r * ldc, ldc, begin, end);
+    dotRows<Bits, W, 2>(w, x + r * ldx, ldx, xsum + r * groups, c + r * ldc,
+                        ldc, begin, end);
     break;
   case 1:
-    dotRows<Bits, 1>(w, x + r * ldx, ldx, c + r * ldc, ldc, begin, end);
+    dotRows<Bits, W, 1>(w, x + r * ldx, ldx, xsum + r * groups, c + r * ldc,
+                        ldc, begin, end);
     break;
   default:
     break;
@@ -112,67 +193,78 @@ KILN_INLINE void fused(const QuantizedMatrix &w, int64_t m, const float *x,
 }
 
 /// Rows [begin, end) of W as f32, K columns each.
-template <int Bits>
+template <int Bits, Widen W>
 KILN_INLINE void dequantize(const QuantizedMatrix &w, float *out, int64_t begin,
                             int64_t end) {
   const QuantFormat &f = w.format;
   const int64_t groups = f.groups();
   const int64_t blocks = f.paddedCols() / 32;
-  float block[32];
   for (int64_t n = begin; n < end; ++n) {
     const uint8_t *row = w.values + n * f.rowBytes();
     float *dst = out + n * f.cols;
     for (int64_t b = 0; b < blocks; ++b) {
       V16 lo, hi;
-      widenBlock<Bits>(row, b, lo, hi);
-      const V16 scale = V16{} + w.scales[n * groups + b * 32 / f.group];
+      widenBlock<Bits, W>(row, b, lo, hi);
+      if constexpr (Bits == 4) {
+        lo -= 8;
+        hi -= 8;
+      }
+      const float scale = w.scales[n * groups + b * 32 / f.group];
       lo *= scale;
       hi *= scale;
+      const int64_t k = b * 32;
+      if (k + 32 <= f.cols) {
+        std::memcpy(dst + k, &lo, sizeof lo);
+        std::memcpy(dst + k + 16, &hi, sizeof hi);
+        continue;
+      }
+      float block[32];
       std::memcpy(block, &lo, sizeof lo);
       std::memcpy(block + 16, &hi, sizeof hi);
-      std::memcpy(dst + b * 32, block,
-                  std::min<int64_t>(32, f.cols - b * 32) * sizeof(float));
+      std::memcpy(dst + k, block, (f.cols - k) * sizeof(float));
     }
   }
 }
 
 struct Kernels {
   void (*fused8)(const QuantizedMatrix &, int64_t, const float *, int64_t,
-                 float *, int64_t, int64_t, int64_t);
+                 const float *, float *, int64_t, int64_t, int64_t);
   void (*fused4)(const QuantizedMatrix &, int64_t, const float *, int64_t,
-                 float *, int64_t, int64_t, int64_t);
+                 const float *, float *, int64_t, int64_t, int64_t);
   void (*dequantize8)(const QuantizedMatrix &, float *, int64_t, int64_t);
   void (*dequantize4)(const QuantizedMatrix &, float *, int64_t, int64_t);
 };
 
 #define KILN_QUANT_KERNELS(SUFFIX, TARGET)                                     \
   TARGET void fused8##SUFFIX(const QuantizedMatrix &w, int64_t m,              \
-                             const float *x, int64_t ldx, float *c,            \
-                             int64_t ldc, int64_t b, int64_t e) {              \
-    fused<8>(w, m, x, ldx, c, ldc, b, e);                                      \
+                             const float *x, int64_t ldx, const float *xs,     \
+                             float *c, int64_t ldc, int64_t b, int64_t e) {    \
+    fused<8, Widen::SUFFIX>(w, m, x, ldx, xs, c, ldc, b, e);                   \
   }                                                                            \
   TARGET void fused4##SUFFIX(const QuantizedMatrix &w, int64_t m,              \
-                             const float *x, int64_t ldx, float *c,            \
-                             int64_t ldc, int64_t b, int64_t e) {              \
-    fused<4>(w, m, x, ldx, c, ldc, b, e);                                      \
+                             const float *x, int64_t ldx, const float *xs,     \
+                             float *c, int64_t ldc, int64_t b, int64_t e) {    \
+    fused<4, Widen::SUFFIX>(w, m, x, ldx, xs, c, ldc, b, e);                   \
   }                                                                            \
   TARGET void dequantize8##SUFFIX(const QuantizedMatrix &w, float *out,        \
                                   int64_t b, int64_t e) {                      \
-    dequantize<8>(w, out, b, e);                                               \
+    dequantize<8, Widen::SUFFIX>(w, out, b, e);                                \
   }                                                                            \
   TARGET void dequantize4##SUFFIX(const QuantizedMatrix &w, float *out,        \
                                   int64_t b, int64_t e) {                      \
-    dequantize<4>(w, out, b, e);                                               \
+    dequantize<4, Widen::SUFFIX>(w, out, b, e);                                \
   }                                                                            \
   constexpr Kernels kKernels##SUFFIX = {fused8##SUFFIX, fused4##SUFFIX,        \
                                         dequantize8##SUFFIX,                   \
                                         dequantize4##SUFFIX};
 
-KILN_QUANT_KERNELS(
-    Avx512,
-    __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))))
-KILN_QUANT_KERNELS(Avx2, __attribute__((target("avx2,fma"))))
-KILN_QUANT_KERNELS(Generic, )
+// flatten: the ISA's conversions are inlined here, where the target allows
+// them (GCC cannot inline them into the target-less templates between).
+KILN_QUANT_KERNELS(Avx512, __attribute__((target("avx512f,avx512bw,avx512dq,"
+                                                 "avx512vl,avx2,fma"),
+                                          flatten)))
+KILN_QUANT_KERNELS(Avx2, __attribute__((target("avx2,fma"), flatten)))
+KILN_QUANT_KERNELS(Generic, __attribute__((flatten)))
 #undef KILN_QUANT_KERNELS
 
 } // namespace
@@ -196,14 +288,19 @@ void quantizedGemm(const QuantizedMatrix &w, int64_t m, const float *a,
                c, ldc);
     return;
   }
-  // A's rows zero-padded to whole blocks, matching the weight's padding.
-  const int64_t ldx = f.paddedCols();
-  scratch.assign(m * ldx, 0.0f);
-  for (int64_t r = 0; r < m; ++r)
+  // A's rows zero-padded to whole blocks, matching the weight's padding,
+  // then each row's sum per group (what 4-bit values stored + 8 need).
+  const int64_t ldx = f.paddedCols(), groups = f.groups();
+  scratch.assign(m * ldx + m * groups, 0.0f);
+  float *xsum = scratch.data() + m * ldx;
+  for (int64_t r = 0; r < m; ++r) {
     std::memcpy(scratch.data() + r * ldx, a + r * lda, f.cols * sizeof(float));
+    for (int64_t x = 0; x < f.cols; ++x)
+      xsum[r * groups + x / f.group] += a[r * lda + x];
+  }
   auto *fused = f.bits == 8 ? k.fused8 : k.fused4;
   pool.parallelFor(f.rows, [&](int64_t begin, int64_t end) {
-    fused(w, m, scratch.data(), ldx, c, ldc, begin, end);
+    fused(w, m, scratch.data(), ldx, xsum, c, ldc, begin, end);
   });
 }
 

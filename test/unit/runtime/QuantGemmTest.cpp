@@ -138,7 +138,9 @@ TEST(QuantGemmTest, MatchesTheProductOfTheDequantizedWeight) {
             norm += expected * expected;
           }
         }
-        EXPECT_LE(std::sqrt(diff / norm), 1e-6);
+        // f32 accumulation; 4-bit values multiply as stored (q + 8) and
+        // lose the 8 per group afterwards, a little cancellation.
+        EXPECT_LE(std::sqrt(diff / norm), 1e-5);
         // Nothing written past each row's n columns.
         for (int64_t i = 0; i < m; ++i)
           for (int64_t j = c.n; j < ldc; ++j)
