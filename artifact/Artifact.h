@@ -35,7 +35,9 @@ inline constexpr char kArtifactMagic[8] = {'K', 'I', 'L', 'N',
 /// The format this runtime writes, the newest it reads, and the oldest (3:
 /// arguments and results carry their role). 5: a CPU kernel library per
 /// x86-64 level, each blob naming its level (a runtime before it would load
-/// any of them, AVX-512 code included, so it must refuse the file).
+/// any of them, AVX-512 code included, so it must refuse the file). 6:
+/// int8/int4 weights with a scales blob (kilnc --quantize), which an older
+/// runtime would read as f32.
 inline constexpr uint32_t kArtifactVersion = 6;
 inline constexpr uint32_t kOldestArtifactVersion = 3;
 

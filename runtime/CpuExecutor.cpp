@@ -17,6 +17,7 @@
 #include "runtime/StepProfile.h"
 #include "runtime/Tensor.h"
 #include "runtime/ThreadPool.h"
+#include "support/Quantize.h"
 #include "support/Status.h"
 
 #include "absl/strings/str_cat.h"

@@ -7,6 +7,7 @@
 #include "runtime/ManifestChecks.h"
 #include "runtime/Tensor.h"
 #include "support/Half.h"
+#include "support/Quantize.h"
 #include "support/SafeTensors.h"
 #include "support/Status.h"
 

@@ -10,11 +10,15 @@
 #include "runtime/QuantGemm.h"
 
 #include "runtime/Blas.h"
+#include "runtime/CpuIsa.h"
 #include "runtime/ThreadPool.h"
+#include "support/Quantize.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <immintrin.h>
+#include <vector>
 
 namespace kiln::rt {
 

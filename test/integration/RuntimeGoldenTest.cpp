@@ -707,11 +707,15 @@ std::vector<Case> allCases() {
       cases.push_back({name, Kernels::Cpu, rt::CpuIsa::Generic, precision});
     }
     // Quantized weights, through each variant of the dequantizing gemm.
+    // Not llama_hot in int4: its planted 2e5 MLP activations carry int4's
+    // 9% per layer into 0.4-0.5 on the logits (the per-layer guardrail
+    // does not see that amplification).
     for (const char *scheme : {"w8a16", "w4a16"})
       for (std::optional<rt::CpuIsa> isa :
            {std::optional<rt::CpuIsa>(), std::optional(rt::CpuIsa::Avx2),
             std::optional(rt::CpuIsa::Generic)})
-        cases.push_back({name, Kernels::Cpu, isa, "fp32", scheme});
+        if (name != "llama_hot" || std::string(scheme) == "w8a16")
+          cases.push_back({name, Kernels::Cpu, isa, "fp32", scheme});
   }
   return cases;
 }
