@@ -383,6 +383,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
                  << llvm::formatv("{0:e2}", o.quantTolerance) << "\n";
       quantLayers.push_back(llvm::json::Object{
           {"weight", param.getName().str()},
+          {"fp32_bytes", param.getType().getNumElements() * 4},
           {"error",
            std::isfinite(e) ? llvm::json::Value(e) : llvm::json::Value("inf")},
           {"quantized", !fallback}});

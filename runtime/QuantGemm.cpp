@@ -36,12 +36,6 @@ KILN_INLINE V16 load(const float *p) {
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-KILN_INLINE float sum(V16 v) {
-  float s = 0;
-  for (int i = 0; i < 16; ++i)
-    s += v[i];
-  return s;
-}
 
 // How a block of stored values becomes f32 vectors, per ISA. GCC does not
 // vectorize a conversion of a byte vector (__builtin_convertvector of int8
@@ -89,6 +83,25 @@ KILN_INLINE V16 bytesToFloatGeneric(const uint8_t *p, bool isSigned,
   return out;
 }
 
+__attribute__((target("avx512f"))) inline float sumAvx512(V16 v) {
+  return _mm512_reduce_add_ps(reinterpret_cast<__m512>(v));
+}
+
+/// The sum of a vector's lanes, as a tree (a chain of 16 dependent adds per
+/// output would cost as much as the row's products).
+template <Widen W> KILN_INLINE float sum(V16 v) {
+  if constexpr (W == Widen::Avx512) {
+    return sumAvx512(v);
+  } else {
+    float s[16];
+    std::memcpy(s, &v, sizeof s);
+    for (int width = 8; width > 0; width /= 2)
+      for (int i = 0; i < width; ++i)
+        s[i] += s[i + width];
+    return s[0];
+  }
+}
+
 template <Widen W>
 KILN_INLINE V16 bytesToFloat(const uint8_t *p, bool isSigned, int shift) {
   if constexpr (W == Widen::Avx512)
@@ -112,6 +125,9 @@ KILN_INLINE void widenBlock(const uint8_t *row, int64_t block, V16 &lo,
     hi = bytesToFloat<W>(row + block * 16, false, 4);
   }
 }
+
+/// How far ahead of its loads the fused kernel prefetches the weights.
+constexpr int64_t kPrefetchBytes = 1024;
 
 /// C[r, n] for M rows of x (padded to whole blocks, leading dimension ldx;
 /// `xsum`: each row's sum per group, [M, groups]) and weight rows
@@ -138,6 +154,10 @@ KILN_INLINE void dotRows(const QuantizedMatrix &w, const float *x, int64_t ldx,
       const int64_t last = std::min(blocks, (g + 1) * blocksPerGroup);
       int64_t b = g * blocksPerGroup;
       for (; b + 2 <= last; b += 2) {
+        // The weight stream runs ahead of the hardware prefetcher's single
+        // stream: ask for the bytes a few lines on (across rows too, they
+        // are contiguous); the loads otherwise wait on memory.
+        __builtin_prefetch(row + b * (Bits == 8 ? 32 : 16) + kPrefetchBytes);
         V16 lo0, hi0, lo1, hi1;
         widenBlock<Bits, W>(row, b, lo0, hi0);
         widenBlock<Bits, W>(row, b + 1, lo1, hi1);
@@ -165,7 +185,7 @@ KILN_INLINE void dotRows(const QuantizedMatrix &w, const float *x, int64_t ldx,
       }
     }
     for (int r = 0; r < M; ++r)
-      c[r * ldc + n] = sum(total[r]) - offset[r];
+      c[r * ldc + n] = sum<W>(total[r]) - offset[r];
   }
 }
 

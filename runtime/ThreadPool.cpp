@@ -3,6 +3,7 @@
 #include "runtime/ThreadPool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -33,6 +34,24 @@ static std::pair<int64_t, int64_t> chunk(int64_t n, int chunks, int index) {
   return {begin, begin + per + (index < extra ? 1 : 0)};
 }
 
+/// Spins up to kSpin for `ready`, then gives up: a decode step runs a
+/// hundred short parallel loops per token, and waking a thread parked on a
+/// condition variable takes tens of microseconds each time; a worker that
+/// just finished keeps polling that long before it parks.
+template <typename Ready> static bool spinUntil(Ready ready) {
+  constexpr auto kSpin = std::chrono::microseconds(200);
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (ready())
+      return true;
+    if (i % 64 == 63 && std::chrono::steady_clock::now() > deadline)
+      return false;
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
 void ThreadPool::parallelFor(int64_t n, const Body &body) {
   int chunks = static_cast<int>(std::min<int64_t>(n, threads()));
   if (chunks <= 1) {
@@ -45,14 +64,20 @@ void ThreadPool::parallelFor(int64_t n, const Body &body) {
     body_ = &body;
     n_ = n;
     chunks_ = chunks;
-    pending_ = chunks - 1;
-    ++generation_;
+    pending_.store(chunks - 1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   auto [begin, end] = chunk(n, chunks, 0);
   body(begin, end);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return pending_ == 0; });
+  auto finished = [&] {
+    return pending_.load(std::memory_order_acquire) == 0;
+  };
+  if (!spinUntil(finished)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, finished);
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
   body_ = nullptr;
 }
 
@@ -62,12 +87,20 @@ void ThreadPool::work(int index) {
     const Body *body;
     int64_t n;
     int chunks;
-    {
+    auto woken = [&] {
+      return stop_.load(std::memory_order_acquire) ||
+             generation_.load(std::memory_order_acquire) != seen;
+    };
+    if (!spinUntil(woken)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      wake_.wait(lock, woken);
+    }
+    {
+      // The loop's parameters, read under the lock that published them.
+      std::lock_guard<std::mutex> lock(mutex_);
       if (stop_)
         return;
-      seen = generation_;
+      seen = generation_.load(std::memory_order_relaxed);
       body = body_;
       n = n_;
       chunks = chunks_;
@@ -75,9 +108,10 @@ void ThreadPool::work(int index) {
     if (index < chunks) {
       auto [begin, end] = chunk(n, chunks, index);
       (*body)(begin, end);
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0)
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);
         done_.notify_one();
+      }
     }
   }
 }
