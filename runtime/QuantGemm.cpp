@@ -1,9 +1,10 @@
 //===- QuantGemm.cpp - gemms on int8/int4 weights (kilnc --quantize) ------===//
 //
 // The fused kernel is written once with GCC vector extensions and compiled
-// per ISA (as runtime/Attention.cpp is): each 32-feature block of a weight
-// row is widened to two 16-lane f32 vectors and multiplied into up to four
-// rows of A at once, a group's sum scaled once at its end.
+// for AVX-512 and for any x86-64 (as runtime/Attention.cpp is; AVX2 takes
+// the latter, see Widen): each 32-feature block of a weight row is widened
+// to two 16-lane f32 vectors and multiplied into up to four rows of A at
+// once, a group's sum scaled once at its end.
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,7 +42,11 @@ KILN_INLINE V16 load(const float *p) {
 // vectorize a conversion of a byte vector (__builtin_convertvector of int8
 // lanes becomes a scalar load per lane), so the AVX variants name the
 // sign/zero-extending conversions.
-enum class Widen { Avx512, Avx2, Generic };
+// AVX2 gets the generic variant: GCC keeps 16-lane vectors that need two
+// AVX2 registers on the stack between operations, and an AVX2 build of
+// this code ran 1.5x slower than the generic one (measured on 3072 x 768
+// int8, one row of A). A native 8-lane kernel is what AVX2 machines need.
+enum class Widen { Avx512, Generic };
 
 /// 16 bytes as f32: signed int8s, or one nibble of each (bits `shift`..+3),
 /// as stored (q + 8: the caller takes the 8 off).
@@ -54,24 +59,6 @@ bytesToFloatAvx512(const uint8_t *p, bool isSigned, int shift) {
     v = shift ? _mm512_srli_epi32(v, shift)
               : _mm512_and_si512(v, _mm512_set1_epi32(15));
   return reinterpret_cast<V16>(_mm512_cvtepi32_ps(v));
-}
-
-__attribute__((target("avx2"))) inline V16
-bytesToFloatAvx2(const uint8_t *p, bool isSigned, int shift) {
-  __m256 halves[2];
-  for (int h = 0; h < 2; ++h) {
-    __m128i bytes =
-        _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p + 8 * h));
-    __m256i v =
-        isSigned ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
-    if (!isSigned)
-      v = shift ? _mm256_srli_epi32(v, shift)
-                : _mm256_and_si256(v, _mm256_set1_epi32(15));
-    halves[h] = _mm256_cvtepi32_ps(v);
-  }
-  V16 out;
-  std::memcpy(&out, halves, sizeof out);
-  return out;
 }
 
 KILN_INLINE V16 bytesToFloatGeneric(const uint8_t *p, bool isSigned,
@@ -106,8 +93,6 @@ template <Widen W>
 KILN_INLINE V16 bytesToFloat(const uint8_t *p, bool isSigned, int shift) {
   if constexpr (W == Widen::Avx512)
     return bytesToFloatAvx512(p, isSigned, shift);
-  else if constexpr (W == Widen::Avx2)
-    return bytesToFloatAvx2(p, isSigned, shift);
   else
     return bytesToFloatGeneric(p, isSigned, shift);
 }
@@ -131,10 +116,15 @@ constexpr int64_t kPrefetchBytes = 1024;
 
 /// C[r, n] for M rows of x (padded to whole blocks, leading dimension ldx;
 /// `xsum`: each row's sum per group, [M, groups]) and weight rows
-/// [begin, end). Four independent accumulators per row (two blocks of two
-/// halves) keep the FMA units busy: one chain would wait on each FMA's
-/// latency. 4-bit values are multiplied as stored (q + 8); the 8 comes off
-/// once per group, as 8 times the group's sum of x.
+/// [begin, end). Independent accumulators per row (two halves of a block,
+/// and with AVX-512 two blocks) keep the FMA units busy: one chain would
+/// wait on each FMA's latency. 4-bit values are multiplied as stored (q + 8);
+/// the 8 comes off once per group, as 8 times the group's sum of x. Whether the
+/// fused kernel unrolls two blocks (four accumulator chains per row), and how
+/// many rows of x it takes at once, per ISA.
+template <Widen W> constexpr bool kUnroll = W == Widen::Avx512;
+template <Widen W> constexpr int kRowsAtOnce = W == Widen::Avx512 ? 4 : 1;
+
 template <int Bits, Widen W, int M>
 KILN_INLINE void dotRows(const QuantizedMatrix &w, const float *x, int64_t ldx,
                          const float *xsum, float *c, int64_t ldc,
@@ -153,7 +143,10 @@ KILN_INLINE void dotRows(const QuantizedMatrix &w, const float *x, int64_t ldx,
       V16 acc[M][4] = {};
       const int64_t last = std::min(blocks, (g + 1) * blocksPerGroup);
       int64_t b = g * blocksPerGroup;
-      for (; b + 2 <= last; b += 2) {
+      // Two blocks at a time where the registers hold the accumulators:
+      // AVX-512 has 32 of them; AVX2 splits each 16-lane vector in two of
+      // its 16, and SSE2 in four.
+      for (; kUnroll<W> && b + 2 <= last; b += 2) {
         // The weight stream runs ahead of the hardware prefetcher's single
         // stream: ask for the bytes a few lines on (across rows too, they
         // are contiguous); the loads otherwise wait on memory.
@@ -169,7 +162,8 @@ KILN_INLINE void dotRows(const QuantizedMatrix &w, const float *x, int64_t ldx,
           acc[r][3] += hi1 * load(xr + 48);
         }
       }
-      if (b < last) {
+      for (; b < last; ++b) {
+        __builtin_prefetch(row + b * (Bits == 8 ? 32 : 16) + kPrefetchBytes);
         V16 lo, hi;
         widenBlock<Bits, W>(row, b, lo, hi);
         for (int r = 0; r < M; ++r) {
@@ -194,26 +188,28 @@ KILN_INLINE void fused(const QuantizedMatrix &w, int64_t m, const float *x,
                        int64_t ldx, const float *xsum, float *c, int64_t ldc,
                        int64_t begin, int64_t end) {
   const int64_t groups = w.format.groups();
+  constexpr int kRows = kRowsAtOnce<W>;
   int64_t r = 0;
-  for (; r + 4 <= m; r += 4)
-    dotRows<Bits, W, 4>(w, x + r * ldx, ldx, xsum + r * groups, c + r * ldc,
-                        ldc, begin, end);
-  switch (m - r) {
-  case 3:
-    dotRows<Bits, W, 3>(w, x + r * ldx, ldx, xsum + r * groups, c + r * ldc,
-                        ldc, begin, end);
-    break;
-  case 2:
-    dotRows<Bits, W, 2>(w, x + r * ldx, ldx, xsum + r * groups, c + r * ldc,
-                        ldc, begin, end);
-    break;
-  case 1:
+  for (; r + kRows <= m; r += kRows)
+    dotRows<Bits, W, kRows>(w, x + r * ldx, ldx, xsum + r * groups, c + r * ldc,
+                            ldc, begin, end);
+  if constexpr (kRows == 4) {
+    if (m - r == 3) {
+      dotRows<Bits, W, 3>(w, x + r * ldx, ldx, xsum + r * groups, c + r * ldc,
+                          ldc, begin, end);
+      return;
+    }
+  }
+  if constexpr (kRows >= 2) {
+    if (m - r >= 2) {
+      dotRows<Bits, W, 2>(w, x + r * ldx, ldx, xsum + r * groups, c + r * ldc,
+                          ldc, begin, end);
+      r += 2;
+    }
+  }
+  if (r < m)
     dotRows<Bits, W, 1>(w, x + r * ldx, ldx, xsum + r * groups, c + r * ldc,
                         ldc, begin, end);
-    break;
-  default:
-    break;
-  }
 }
 
 /// Rows [begin, end) of W as f32, K columns each.
@@ -287,7 +283,6 @@ struct Kernels {
 KILN_QUANT_KERNELS(Avx512, __attribute__((target("avx512f,avx512bw,avx512dq,"
                                                  "avx512vl,avx2,fma"),
                                           flatten)))
-KILN_QUANT_KERNELS(Avx2, __attribute__((target("avx2,fma"), flatten)))
 KILN_QUANT_KERNELS(Generic, __attribute__((flatten)))
 #undef KILN_QUANT_KERNELS
 
@@ -298,9 +293,7 @@ void quantizedGemm(const QuantizedMatrix &w, int64_t m, const float *a,
                    Blas &blas, CpuIsa isa, std::vector<float> &scratch) {
   if (!hostSupports(isa))
     isa = hostIsa();
-  const Kernels &k = isa == CpuIsa::Avx512 ? kKernelsAvx512
-                     : isa == CpuIsa::Avx2 ? kKernelsAvx2
-                                           : kKernelsGeneric;
+  const Kernels &k = isa == CpuIsa::Avx512 ? kKernelsAvx512 : kKernelsGeneric;
   const QuantFormat &f = w.format;
   if (m > kFusedQuantRows) {
     scratch.resize(f.rows * f.cols);

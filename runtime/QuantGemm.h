@@ -2,11 +2,11 @@
 //
 // C = A W^T with W a quantized weight (support/Quantize.h: one output
 // channel per stored row, so W's rows are C's columns), A f32 row-major.
-// Few rows of A (decode) run a fused kernel that dequantizes each weight
-// block in registers as it multiplies: the weight is read once per call,
-// as stored, which is the point of quantizing a memory-bound decode.
-// More rows (prefill, compute-bound) dequantize W to f32 once per call
-// and hand it to the BLAS.
+// Few rows of A (decode) run a fused kernel (AVX-512, or generic x86-64) that
+// dequantizes each weight block in registers as it multiplies: the weight is
+// read once per call, as stored, which is the point of quantizing a
+// memory-bound decode. More rows (prefill, compute-bound) dequantize W to f32
+// once per call and hand it to the BLAS.
 //
 //===----------------------------------------------------------------------===//
 

@@ -3,6 +3,7 @@
 #include "runtime/ThreadPool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -70,9 +71,7 @@ void ThreadPool::parallelFor(int64_t n, const Body &body) {
   wake_.notify_all();
   auto [begin, end] = chunk(n, chunks, 0);
   body(begin, end);
-  auto finished = [&] {
-    return pending_.load(std::memory_order_acquire) == 0;
-  };
+  auto finished = [&] { return pending_.load(std::memory_order_acquire) == 0; };
   if (!spinUntil(finished)) {
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, finished);

@@ -459,6 +459,71 @@ TEST(DamagedStepsTest, MergedWeightPartsMustMakeTheShape) {
   fs::remove(bad);
 }
 
+TEST(DamagedStepsTest, QuantizedWeightDamageIsOneClearError) {
+  namespace art = kiln::artifact;
+  kiln::CompileOptions compile;
+  compile.maxBatch = 2;
+  compile.maxSeq = 16;
+  compile.quantize = "w8a16";
+  auto compiled = kiln::test::compiledFixture("gpt2_tiny", compile);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  std::string good = ::testing::TempDir() + "damaged-quant-" +
+                     std::to_string(::getpid()) + ".kiln";
+  std::string bad = good + ".bad";
+  fs::copy_file(*compiled, good, fs::copy_options::overwrite_existing);
+  ASSERT_EQ(firstError(good), "");
+  auto quantized = [](art::ManifestT &m) -> art::WeightT & {
+    for (auto &w : m.weights)
+      if (w->dtype == art::DType::I8)
+        return *w;
+    ADD_FAILURE() << "no quantized weight";
+    return *m.weights[0];
+  };
+  auto expect = [&](const std::function<void(art::ManifestT &)> &change,
+                    const std::string &message) {
+    rewrite(good, bad, change);
+    std::string error = firstError(bad);
+    EXPECT_NE(error.find(message), std::string::npos) << error;
+  };
+  expect([&](art::ManifestT &m) { quantized(m).scales_blob = -1; },
+         "do not match their blob");
+  expect(
+      [&](art::ManifestT &m) {
+        quantized(m).scales_blob = quantized(m).blob; // the wrong size
+      },
+      "do not match their blob");
+  expect([&](art::ManifestT &m) { quantized(m).quant_group = 7; },
+         "has an impossible group");
+  expect([&](art::ManifestT &m) { quantized(m).quant_axis = 5; },
+         "across its output channels");
+  // Stored as int4 while the steps read int8.
+  expect([&](art::ManifestT &m) { quantized(m).dtype = art::DType::I4; },
+         "disagrees with weight");
+  // A gemm reading its quantized B across the output channels.
+  expect(
+      [&](art::ManifestT &m) {
+        for (auto &step : m.entries[0]->steps)
+          if (step->kind == art::StepKind::Gemm &&
+              step->operands[1]->dtype == art::DType::I8) {
+            step->transpose_rhs = !step->transpose_rhs;
+            return;
+          }
+      },
+      "across its output channels");
+  // int4 values in the arena.
+  expect(
+      [&](art::ManifestT &m) {
+        for (auto &step : m.entries[0]->steps)
+          if (step->kind == art::StepKind::Gemm) {
+            step->results[0]->dtype = art::DType::I4;
+            return;
+          }
+      },
+      "holds int4 values outside a weight");
+  fs::remove(good);
+  fs::remove(bad);
+}
+
 TEST(DamagedStepsTest, EachDamageIsOneClearError) {
   namespace art = kiln::artifact;
   std::string good = ::testing::TempDir() + "damaged-steps-" +
