@@ -48,17 +48,20 @@ KILN_INLINE V16 load(const float *p) {
 // int8, one row of A). A native 8-lane kernel is what AVX2 machines need.
 enum class Widen { Avx512, Generic };
 
-/// 16 bytes as f32: signed int8s, or one nibble of each (bits `shift`..+3),
-/// as stored (q + 8: the caller takes the 8 off).
-__attribute__((target("avx512f,avx512bw"))) inline V16
-bytesToFloatAvx512(const uint8_t *p, bool isSigned, int shift) {
+/// 16 bytes as f32 into `out`: signed int8s, or one nibble of each (bits
+/// `shift`..+3), as stored (q + 8: the caller takes the 8 off). Vectors
+/// cross the AVX-512 helpers through memory, not by value: Clang refuses a
+/// 64-byte vector passed between functions with and without AVX-512 (an
+/// ABI change); once inlined, the store and load fold away.
+__attribute__((target("avx512f,avx512bw"))) inline void
+bytesToFloatAvx512(const uint8_t *p, bool isSigned, int shift, float *out) {
   __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
   __m512i v =
       isSigned ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
   if (!isSigned)
     v = shift ? _mm512_srli_epi32(v, shift)
               : _mm512_and_si512(v, _mm512_set1_epi32(15));
-  return reinterpret_cast<V16>(_mm512_cvtepi32_ps(v));
+  _mm512_storeu_ps(out, _mm512_cvtepi32_ps(v));
 }
 
 KILN_INLINE V16 bytesToFloatGeneric(const uint8_t *p, bool isSigned,
@@ -70,18 +73,18 @@ KILN_INLINE V16 bytesToFloatGeneric(const uint8_t *p, bool isSigned,
   return out;
 }
 
-__attribute__((target("avx512f"))) inline float sumAvx512(V16 v) {
-  return _mm512_reduce_add_ps(reinterpret_cast<__m512>(v));
+__attribute__((target("avx512f"))) inline float sumAvx512(const float *v) {
+  return _mm512_reduce_add_ps(_mm512_loadu_ps(v));
 }
 
 /// The sum of a vector's lanes, as a tree (a chain of 16 dependent adds per
 /// output would cost as much as the row's products).
 template <Widen W> KILN_INLINE float sum(V16 v) {
+  float s[16];
+  std::memcpy(s, &v, sizeof s);
   if constexpr (W == Widen::Avx512) {
-    return sumAvx512(v);
+    return sumAvx512(s);
   } else {
-    float s[16];
-    std::memcpy(s, &v, sizeof s);
     for (int width = 8; width > 0; width /= 2)
       for (int i = 0; i < width; ++i)
         s[i] += s[i + width];
@@ -91,10 +94,15 @@ template <Widen W> KILN_INLINE float sum(V16 v) {
 
 template <Widen W>
 KILN_INLINE V16 bytesToFloat(const uint8_t *p, bool isSigned, int shift) {
-  if constexpr (W == Widen::Avx512)
-    return bytesToFloatAvx512(p, isSigned, shift);
-  else
+  if constexpr (W == Widen::Avx512) {
+    V16 out;
+    float lanes[16];
+    bytesToFloatAvx512(p, isSigned, shift, lanes);
+    std::memcpy(&out, lanes, sizeof out);
+    return out;
+  } else {
     return bytesToFloatGeneric(p, isSigned, shift);
+  }
 }
 
 /// The 32 features of block `block` of a stored row, as two f32 vectors
