@@ -2,6 +2,7 @@
 
 #include "compiler/Bisect.h"
 
+#include "compiler/Compile.h"
 #include "compiler/ModelLoader.h"
 #include "compiler/ReferenceRun.h"
 #include "dialects/kiln/KilnOps.h"
@@ -178,7 +179,7 @@ absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
     options.rangeLimit = m.range_limit;
     if (!m.quantize.empty() && m.quantize != "none") {
       // The guardrail's decisions as kilnc recorded them.
-      options.quantBits = m.quantize == "w4a16" ? 4 : 8;
+      options.quantBits = quantSchemeBits(m.quantize);
       options.quantGroup = m.quant_group;
       options.quantExclude = m.quant_float;
     }

@@ -280,7 +280,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   if (guardQuant && !o.recordQuantErrors)
     return absl::InternalError("the quantization guardrail needs an error "
                                "recorder (CompileOptions::recordQuantErrors)");
-  const int quantBits = o.quantize == "w4a16" ? 4 : 8;
+  const int quantBits = quantSchemeBits(o.quantize);
   // The step-list options, with or without the graph fusions.
   auto stepOptions = [&](KilnStepListOptions &s, bool fuse) {
     s.maxBatch = o.maxBatch;

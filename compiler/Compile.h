@@ -46,6 +46,11 @@ constexpr double kFp16RangeLimit = 65504.0 / 8;
 /// error a healthy layer stays under. Gaussian-like weights give about
 /// 0.5-1% at int8 per channel and 10-12% at int4 per 128 features; a layer
 /// with outlier input channels several times that.
+/// Bits per weight of a --quantize scheme (w8a16: 8, w4a16: 4).
+inline int quantSchemeBits(const std::string &scheme) {
+  return scheme == "w4a16" ? 4 : 8;
+}
+
 inline double defaultQuantTolerance(const std::string &scheme) {
   return scheme == "w4a16" ? 0.2 : 0.03;
 }

@@ -4,6 +4,7 @@
 
 #include "dialects/kiln/KilnOps.h"
 #include "support/Quantize.h"
+#include "support/Status.h"
 
 #include "absl/status/status.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -171,6 +172,18 @@ static RunRequest calibrationRequest(const LoadedModel &model, int64_t maxSeq,
   return request;
 }
 
+/// Runs a calibration request (its observer records what it measures); an
+/// error says what was being calibrated.
+static absl::Status calibrate(const LoadedModel &model,
+                              const RunRequest &request, const char *what) {
+  auto run = runModel(model, request);
+  if (run.ok())
+    return absl::OkStatus();
+  return absl::Status(
+      run.status().code(),
+      absl::StrCat("calibrating ", what, ": ", run.status().message()));
+}
+
 absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq) {
   RunRequest request = calibrationRequest(model, maxSeq, {});
   llvm::DenseMap<Operation *, std::vector<double>> ranges;
@@ -192,11 +205,7 @@ absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq) {
     }
     return absl::OkStatus();
   };
-  auto run = runModel(model, request);
-  if (!run.ok())
-    return absl::Status(
-        run.status().code(),
-        absl::StrCat("calibrating value ranges: ", run.status().message()));
+  KILN_RETURN_IF_ERROR(calibrate(model, request, "value ranges"));
   for (auto &[op, r] : ranges)
     op->setAttr("kiln.max_abs", DenseF64ArrayAttr::get(op->getContext(), r));
   return absl::OkStatus();
@@ -233,21 +242,12 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq, int bits,
       layer.ops.push_back(op);
     if (layer.dequantized.empty()) {
       auto format =
-          makeQuantFormat(bits, n, k, group == 0 && bits == 4 ? 128 : group);
+          makeQuantFormat(bits, n, k, group ? group : defaultQuantGroup(bits));
       if (!format.ok())
         return format.status();
       std::vector<float> weights(w.values.begin(), w.values.end());
-      const int64_t rowStride = inOut ? 1 : k, colStride = inOut ? n : 1;
-      QuantizedWeight q =
-          quantizeWeight(*format, weights.data(), rowStride, colStride);
-      layer.dequantized.resize(weights.size());
-      std::vector<float> row(k);
-      for (int64_t r = 0; r < n; ++r) {
-        dequantizeRow({*format, q.values.data(), q.scales.data()}, r,
-                      row.data());
-        for (int64_t c = 0; c < k; ++c)
-          layer.dequantized[r * rowStride + c * colStride] = row[c];
-      }
+      fakeQuantize(*format, weights.data(), inOut ? 1 : 0);
+      layer.dequantized.assign(weights.begin(), weights.end());
     }
     // The product with the weight as stored and as checkpointed: the
     // error the quantization adds to this layer's output (before bias and
@@ -267,11 +267,7 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq, int bits,
     }
     return absl::OkStatus();
   };
-  auto run = runModel(model, request);
-  if (!run.ok())
-    return absl::Status(
-        run.status().code(),
-        absl::StrCat("calibrating quantization: ", run.status().message()));
+  KILN_RETURN_IF_ERROR(calibrate(model, request, "quantization"));
   for (auto &[key, layer] : layers) {
     double error = layer.referenceSquares > 0
                        ? std::sqrt(layer.errorSquares / layer.referenceSquares)

@@ -411,23 +411,15 @@ absl::Status OpEvaluator::eval(Operation *op) {
 /// A quantized weight's value: each element replaced by what the stored
 /// integers and scales give back (support/Quantize.h).
 static absl::Status fakeQuantize(QuantAttr quant, Tensor &t) {
-  const bool outFirst = quant.getAxis() == 0;
-  const int64_t rows = t.shape[outFirst ? 0 : 1];
-  const int64_t cols = t.shape[outFirst ? 1 : 0];
-  auto format = makeQuantFormat(static_cast<int>(quant.getBits()), rows, cols,
-                                quant.getGroup());
+  const int axis = static_cast<int>(quant.getAxis());
+  auto format =
+      makeQuantFormat(static_cast<int>(quant.getBits()), t.shape[axis],
+                      t.shape[1 - axis], quant.getGroup());
   if (!format.ok())
     return format.status();
   std::vector<float> w(t.values.begin(), t.values.end());
-  const int64_t rowStride = outFirst ? cols : 1;
-  const int64_t colStride = outFirst ? 1 : rows;
-  QuantizedWeight q = quantizeWeight(*format, w.data(), rowStride, colStride);
-  std::vector<float> row(cols);
-  for (int64_t n = 0; n < rows; ++n) {
-    dequantizeRow({*format, q.values.data(), q.scales.data()}, n, row.data());
-    for (int64_t k = 0; k < cols; ++k)
-      t.values[n * rowStride + k * colStride] = row[k];
-  }
+  kiln::fakeQuantize(*format, w.data(), axis);
+  t.values.assign(w.begin(), w.end());
   return absl::OkStatus();
 }
 

@@ -180,11 +180,8 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
         std::vector<float> part = t->toFloat();
         values.insert(values.end(), part.begin(), part.end());
       }
-      const bool outFirst = w.quant_axis == 0;
       QuantizedWeight &owned = hw->ownedQuantized_[i];
-      owned =
-          quantizeWeight(q.format, values.data(), outFirst ? q.format.cols : 1,
-                         outFirst ? 1 : q.format.rows);
+      owned = quantizeWeight(q.format, values.data(), w.quant_axis);
       q.values = owned.values.data();
       q.scales = owned.scales.data();
       hw->data_[i] = q.values;

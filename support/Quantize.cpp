@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace kiln {
 
@@ -29,8 +31,16 @@ absl::StatusOr<QuantFormat> makeQuantFormat(int bits, int64_t rows,
   return format;
 }
 
+/// Element (n, k) of a stored weight is w[n * rowStride + k * colStride].
+static std::pair<int64_t, int64_t> strides(const QuantFormat &format,
+                                           int axis) {
+  return axis == 0 ? std::pair<int64_t, int64_t>{format.cols, 1}
+                   : std::pair<int64_t, int64_t>{1, format.rows};
+}
+
 QuantizedWeight quantizeWeight(const QuantFormat &format, const float *w,
-                               int64_t rowStride, int64_t colStride) {
+                               int axis) {
+  const auto [rowStride, colStride] = strides(format, axis);
   QuantizedWeight q;
   q.format = format;
   q.values.assign(format.valueBytes(), format.bits == 8 ? 0 : 0x88); // q = 0
@@ -102,6 +112,17 @@ void dequantizeRow(const QuantizedMatrix &w, int64_t row, float *out) {
       v = (k % 32 < 16 ? byte & 0x0f : byte >> 4) - 8;
     }
     out[k] = static_cast<float>(v) * s[k / format.group];
+  }
+}
+
+void fakeQuantize(const QuantFormat &format, float *w, int axis) {
+  const QuantizedWeight q = quantizeWeight(format, w, axis);
+  const auto [rowStride, colStride] = strides(format, axis);
+  std::vector<float> row(format.cols);
+  for (int64_t n = 0; n < format.rows; ++n) {
+    dequantizeRow({format, q.values.data(), q.scales.data()}, n, row.data());
+    for (int64_t k = 0; k < format.cols; ++k)
+      w[n * rowStride + k * colStride] = row[k];
   }
 }
 

@@ -68,10 +68,19 @@ struct QuantizedWeight {
   std::vector<float> scales;
 };
 
-/// Quantizes the rows x cols matrix whose element (n, k) is
-/// w[n * rowStride + k * colStride].
+/// Features per scale when none is asked for: all of K for 8 bits (one
+/// scale per output channel), 128 for 4 bits.
+inline int64_t defaultQuantGroup(int bits) { return bits == 8 ? 0 : 128; }
+
+/// Quantizes a weight as a checkpoint stores it, its output channels along
+/// dim `axis`: [rows, cols] (axis 0, torch.nn.Linear) or [cols, rows]
+/// (axis 1, GPT-2's Conv1D).
 QuantizedWeight quantizeWeight(const QuantFormat &format, const float *w,
-                               int64_t rowStride, int64_t colStride);
+                               int axis);
+
+/// The same weight with each element replaced by what its stored integer
+/// and scale give back: the value a quantized read has in the IR.
+void fakeQuantize(const QuantFormat &format, float *w, int axis);
 
 /// A quantized weight as stored, wherever it lies.
 struct QuantizedMatrix {

@@ -292,8 +292,7 @@ Exporter::quantizeSlot(ParamOp op, QuantAttr quant,
     for (float x : view->toFloat())
       values.push_back(x);
   auto q = std::make_shared<QuantizedWeight>(
-      quantizeWeight(*format, values.data(), axis == 0 ? format->cols : 1,
-                     axis == 0 ? 1 : format->rows));
+      quantizeWeight(*format, values.data(), static_cast<int>(axis)));
   w.blob = writer_.addBlob(art::BlobKind::Weight, q->values.data(),
                            q->values.size(), q);
   w.scales_blob = writer_.addBlob(art::BlobKind::Weight, q->scales.data(),

@@ -6,6 +6,7 @@
 
 #include "dialects/kiln/KilnOps.h"
 #include "passes/Passes.h"
+#include "support/Quantize.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -77,8 +78,8 @@ struct KilnQuantizeWeightsPass
     }
     const bool inOut = linear.getLayout() == WeightLayout::InOut;
     const int64_t k = type.getDimSize(inOut ? 0 : 1);
-    int64_t features = group == 0 ? (bits == 8 ? k : 128) : group.getValue();
-    features = std::min(features, k);
+    const int64_t asked = group ? group.getValue() : defaultQuantGroup(bits);
+    const int64_t features = asked <= 0 ? k : std::min(asked, k);
     auto quant = QuantAttr::get(&getContext(), bits, features, inOut ? 1 : 0);
     OpBuilder b(param);
     auto quantized =

@@ -44,8 +44,7 @@ TEST(QuantizeTest, RoundsWithinHalfAStepOfEachGroupsScale) {
       ASSERT_TRUE(format.ok()) << format.status();
       std::vector<float> w = randoms(rows * cols, 3);
       w[7] = 40; // an outlier: its group's scale grows, the others' do not
-      kiln::QuantizedWeight q =
-          kiln::quantizeWeight(*format, w.data(), cols, 1);
+      kiln::QuantizedWeight q = kiln::quantizeWeight(*format, w.data(), 0);
       EXPECT_EQ(q.values.size(),
                 static_cast<size_t>(rows * (bits == 8 ? 160 : 80)));
       std::vector<float> row(cols);
@@ -73,7 +72,7 @@ TEST(QuantizeTest, PacksInt4AsTheKernelsReadIt) {
   std::vector<float> w(40);
   for (int k = 0; k < 40; ++k)
     w[k] = static_cast<float>(k % 15 - 7); // -7..7, scale 1
-  kiln::QuantizedWeight q = kiln::quantizeWeight(*format, w.data(), 40, 1);
+  kiln::QuantizedWeight q = kiln::quantizeWeight(*format, w.data(), 0);
   ASSERT_EQ(q.values.size(), 32u);
   EXPECT_FLOAT_EQ(q.scales[0], 1.0f);
   for (int k = 0; k < 64; ++k) {
@@ -126,8 +125,7 @@ TEST(QuantGemmTest, MatchesTheProductOfTheDequantizedWeight) {
         auto format = kiln::makeQuantFormat(c.bits, c.n, c.k, c.group);
         ASSERT_TRUE(format.ok()) << format.status();
         std::vector<float> w = randoms(c.n * c.k, 11);
-        kiln::QuantizedWeight q =
-            kiln::quantizeWeight(*format, w.data(), c.k, 1);
+        kiln::QuantizedWeight q = kiln::quantizeWeight(*format, w.data(), 0);
         // A with a leading dimension past k, C with one past n.
         const int64_t lda = c.k + 3, ldc = c.n + 5;
         std::vector<float> a = randoms(m * lda, 12);
