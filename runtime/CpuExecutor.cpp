@@ -410,10 +410,9 @@ CpuExecutor::Impl::run(const EntryT &entry,
                                              : nullptr;
       if (quantized) {
         // An int8/int4 B (--quantize): its stored rows are C's columns.
-        if (quantized->format.rows != g.n || quantized->format.cols != g.k)
-          return error(absl::StrCat("damaged: ", stepName(m, step),
-                                    " reads a quantized weight of another "
-                                    "shape"));
+        // Its format has g.n rows and g.k columns: the step's dims are the
+        // weight's shape (validateBuffer), read along the output axis
+        // (validateSteps), which is what HostWeights sized the format by.
         KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
         forEachProduct(g, [&](const Product &p) {
           quantizedGemm(*quantized, p.m, a + p.a, g.lda, c + p.c, g.n, pool,

@@ -496,6 +496,14 @@ TEST(DamagedStepsTest, QuantizedWeightDamageIsOneClearError) {
          "has an impossible group");
   expect([&](art::ManifestT &m) { quantized(m).quant_axis = 5; },
          "across its output channels");
+  // The same damage on a slot no step reads: the weights' own check.
+  expect(
+      [&](art::ManifestT &m) {
+        auto copy = std::make_unique<art::WeightT>(quantized(m));
+        copy->quant_axis = 5;
+        m.weights.push_back(std::move(copy));
+      },
+      "is not a matrix with an output axis");
   // Stored as int4 while the steps read int8.
   expect([&](art::ManifestT &m) { quantized(m).dtype = art::DType::I4; },
          "disagrees with weight");

@@ -755,6 +755,72 @@ func.func @param_parts_empty() -> tensor<4x8xf32> {
 
 // -----
 
+func.func @quant_bits() {
+  // expected-error @+1 {{quant bits must be 8 or 4, got 3}}
+  %w = kiln.param "w" quant <bits = 3, group = 64, axis = 0> : tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @quant_group() {
+  // expected-error @+1 {{quant group must be positive, got 0}}
+  %w = kiln.param "w" quant <bits = 8, group = 0, axis = 0> : tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @quant_axis() {
+  // expected-error @+1 {{quant axis must be 0 or 1, got 2}}
+  %w = kiln.param "w" quant <bits = 8, group = 64, axis = 2> : tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @quant_not_a_matrix() {
+  // expected-error @+1 {{'kiln.param' op a quantized weight must be a 2-D float tensor, got 'tensor<64xf32>'}}
+  %w = kiln.param "w" quant <bits = 8, group = 64, axis = 0> : tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @quant_group_splits_a_block() {
+  // expected-error @+1 {{'kiln.param' op quant group 48 is neither a multiple of 32 nor all 64 input features}}
+  %w = kiln.param "w" quant <bits = 4, group = 48, axis = 0> : tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @quant_read_by_other_ops() -> tensor<4x64xf32> {
+  // expected-error @+1 {{'kiln.param' op quantized weight 'w' may only be the weight of kiln.linear ops}}
+  %w = kiln.param "w" quant <bits = 8, group = 64, axis = 0> : tensor<4x64xf32>
+  return %w : tensor<4x64xf32>
+}
+
+// -----
+
+func.func @quant_as_linear_input(%w2: tensor<4x64xf32>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{'kiln.param' op quantized weight 'w' may only be the weight of kiln.linear ops}}
+  %w = kiln.param "w" quant <bits = 8, group = 64, axis = 0> : tensor<4x64xf32>
+  %y = kiln.linear %w, %w2 layout out_in : (tensor<4x64xf32>, tensor<4x64xf32>) -> tensor<4x4xf32>
+  return %y : tensor<4x4xf32>
+}
+
+// -----
+
+func.func @quant_axis_not_the_output_dim(%x: tensor<2x64xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'kiln.param' op quant axis 1 is not the output-channel dim (0) of its linear's layout}}
+  %w = kiln.param "w" quant <bits = 8, group = 64, axis = 1> : tensor<4x64xf32>
+  %y = kiln.linear %x, %w layout out_in : (tensor<2x64xf32>, tensor<4x64xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
 func.func @param_part_unnamed() -> tensor<4x8xf32> {
   // expected-error @+1 {{'kiln.param' op needs non-empty part names}}
   %w = kiln.param "merged" parts ["a", ""] : tensor<4x8xf32>
