@@ -431,9 +431,11 @@ def main():
             print(f"{case:13s} {peer:14s} " + " ".join(f"{m:9.2f}" for m in ms) +
                   f" {best[peer]:9.2f} {errors.get(peer, float('nan')):9.1e}")
             rows.append((case, peer, best[peer]))
-        others = [v for p, v in best.items() if p != "kiln" and v == v]
+        # Peers are the other frameworks, not Kiln's own bf16/quantized builds.
+        others = [v for p, v in best.items() if not p.startswith("kiln") and v == v]
         if others and best.get("kiln") == best.get("kiln"):
-            rival = min((v, p) for p, v in best.items() if p != "kiln" and v == v)
+            rival = min((v, p) for p, v in best.items()
+                        if not p.startswith("kiln") and v == v)
             print(f"{case:13s} kiln / best peer ({rival[1]}) = {best['kiln'] / rival[0]:.2f}"
                   + (f"; kiln / onnxruntime = {best['kiln'] / best['onnxruntime']:.2f}"
                      if "onnxruntime" in best else "")
