@@ -40,7 +40,9 @@ static std::pair<int64_t, int64_t> strides(const QuantFormat &format,
 
 QuantizedWeight quantizeWeight(const QuantFormat &format, const float *w,
                                int axis) {
-  const auto [rowStride, colStride] = strides(format, axis);
+  // Plain variables: a C++17 lambda cannot capture a structured binding.
+  const int64_t rowStride = strides(format, axis).first;
+  const int64_t colStride = strides(format, axis).second;
   QuantizedWeight q;
   q.format = format;
   q.values.assign(format.valueBytes(), format.bits == 8 ? 0 : 0x88); // q = 0
