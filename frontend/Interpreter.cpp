@@ -437,11 +437,24 @@ absl::Status OpEvaluator::evalParam(ParamOp op) {
       sources.assign(parts->getAsValueRange<StringAttr>().begin(),
                      parts->getAsValueRange<StringAttr>().end());
     int64_t rows = 0;
+    KeepAttr keep = op.getKeepAttr();
     for (const std::string &source : sources) {
       auto view = in_.weights_.get(source);
       if (!view.ok())
         return error(std::string(view.status().message()));
       Shape shape = (*view)->shape;
+      std::vector<double> values = (*view)->toDouble();
+      if (keep) {
+        const int64_t axis = keep.getAxis();
+        std::vector<int64_t> indices(keep.getIndices());
+        if (axis >= static_cast<int64_t>(shape.size()) ||
+            indices.back() >= shape[axis])
+          return error(absl::StrCat("tensor '", source, "' has shape ",
+                                    formatShape(shape),
+                                    ": the kept slices do not fit it"));
+        values = keepSlices(values.data(), shape, axis, indices);
+        shape[axis] = static_cast<int64_t>(indices.size());
+      }
       Shape expected(type.getShape());
       if (!shape.empty() && !expected.empty() && sources.size() > 1)
         expected[0] = shape[0];
@@ -449,7 +462,8 @@ absl::Status OpEvaluator::evalParam(ParamOp op) {
         return error(absl::StrCat("tensor '", source, "' has shape ",
                                   formatShape(shape), ", the IR says ",
                                   formatShape(expected)));
-      std::vector<double> values = (*view)->toDouble();
+      if (PruneAttr prune = op.getPruneAttr())
+        applyPrune(pruneSpecOf(prune), values.data(), shape[0], shape[1]);
       t.values.insert(t.values.end(), values.begin(), values.end());
       rows += shape.empty() ? 1 : shape[0];
     }

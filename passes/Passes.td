@@ -9,6 +9,72 @@
 
 include "mlir/Pass/PassBase.td"
 
+def KilnPruneStructured : Pass<"kiln-prune-structured", "::mlir::ModuleOp"> {
+  let summary = "Remove the least important FFN neurons: a smaller model";
+  let description = [{
+    Finds every feed-forward block: an output projection (`kiln.linear`)
+    reading either an up projection with an activation (GPT-2, BERT,
+    RoBERTa, T5 with ReLU) or the product of a gated projection with an
+    activation and a plain one (Llama, gated T5), all weights checkpoint
+    tensors. Each block whose output projection carries
+    `kiln.neuron_scores` (one f32 per neuron; kilnc records the product of
+    the neuron's weight norms, or with calibration data its mean absolute
+    activation times its output weights' norm) keeps its
+    `d_ff - floor(ffn * d_ff)` best-scoring neurons, rounded up to a
+    multiple of 4 so the smaller gemms still take 2:4 pruning: the up and
+    gate weights and biases keep those output slices and the output
+    projection those input slices (`kiln.param ... keep #kiln.keep<...>`),
+    and the values between shrink with them. The IR after the pass is the
+    smaller model; it computes what the dense model computes with those
+    neurons zeroed, since every activation used here maps 0 to 0.
+
+    A block without scores is left as it is, with a remark; the scores are
+    removed. Attention-head pruning is not built yet.
+  }];
+  let options = [
+    Option<"ffn", "ffn", "double", /*default=*/"0",
+           "fraction of each FFN's neurons to remove, in [0, 1)">
+  ];
+}
+
+def KilnPruneWeights : Pass<"kiln-prune-weights", "::mlir::ModuleOp"> {
+  let summary = "Prune kiln.linear weights: n:m semi-structured or by "
+                "magnitude";
+  let description = [{
+    Marks the weight of every `kiln.linear` as pruned
+    (`kiln.param ... prune #kiln.prune<...>`): reading it gives the
+    checkpoint tensor with the pruned elements zero, so the interpreter,
+    kiln-bisect and every later pass see the pruned model. With `n`:`m`
+    (2:4 is what sparse tensor cores and the CPU's compressed kernel run),
+    every `m` consecutive input features keep their `n` largest
+    magnitudes; else the `fraction` smallest magnitudes of each weight
+    become zero (per-layer scope), or, with `threshold` > 0, every
+    magnitude below it (the global scope: kilnc computes the bound that
+    prunes `fraction` of all prunable weights together). The exporter
+    stores a 2:4 f32 gemm weight compressed (values + 2-bit indices) and
+    the others dense with their zeros.
+
+    Never pruned: a weight any other op also reads (tied embeddings: the
+    table and the LM head), the last linear of a function (the LM head or
+    classifier, whose result the function returns), weights whose input
+    width `m` does not divide (n:m), and `exclude`. Norms, biases and
+    embeddings are not linear weights. Running the pass twice changes
+    nothing more.
+  }];
+  let options = [
+    Option<"n", "n", "int64_t", /*default=*/"0",
+           "n:m pruning: weights kept of every m (0: magnitude pruning)">,
+    Option<"m", "m", "int64_t", /*default=*/"0", "n:m pruning: group size">,
+    Option<"fraction", "fraction", "double", /*default=*/"0",
+           "magnitude pruning: fraction of each weight set to zero">,
+    Option<"threshold", "threshold", "double", /*default=*/"0",
+           "magnitude pruning: zero every magnitude below this instead "
+           "(one bound for the whole model)">,
+    ListOption<"exclude", "exclude", "std::string",
+               "checkpoint names of weights kept dense">
+  ];
+}
+
 def KilnDecompose : Pass<"kiln-decompose"> {
   let summary = "Rewrite kiln composites into kiln primitives";
   let description = [{

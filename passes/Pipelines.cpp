@@ -20,6 +20,24 @@ void buildKilnToLinalgPipeline(mlir::OpPassManager &pm) {
 
 void buildKilnGraphPipeline(mlir::OpPassManager &pm,
                             const KilnStepListOptions &options) {
+  // Pruning first (DESIGN.md section 3): everything after it sees the
+  // smaller shapes and the zeros, merged projections included.
+  if (options.pruneFfn > 0) {
+    KilnPruneStructuredOptions structured;
+    structured.ffn = options.pruneFfn;
+    pm.addPass(createKilnPruneStructured(structured));
+  }
+  if (options.pruneM > 0 || options.pruneFraction > 0 ||
+      options.pruneThreshold > 0) {
+    KilnPruneWeightsOptions weights;
+    weights.n = options.pruneN;
+    weights.m = options.pruneM;
+    weights.fraction = options.pruneFraction;
+    weights.threshold = options.pruneThreshold;
+    weights.exclude.assign(options.pruneExclude.begin(),
+                           options.pruneExclude.end());
+    pm.addPass(createKilnPruneWeights(weights));
+  }
   KilnDecomposeOptions decompose;
   decompose.keepAttention = true;
   decompose.keepLinear = true;

@@ -99,9 +99,36 @@ struct KilnStepListOptions
   ListOption<std::string> quantExclude{
       *this, "quant-exclude",
       llvm::cl::desc("weights kiln-quantize-weights keeps in float")};
+  Option<double> pruneFfn{
+      *this, "prune-ffn",
+      llvm::cl::desc("kiln-prune-structured first: fraction of each FFN's "
+                     "neurons to remove (0: none)"),
+      llvm::cl::init(0.0)};
+  Option<int64_t> pruneN{
+      *this, "prune-n",
+      llvm::cl::desc("kiln-prune-weights n:m: weights kept of every m"),
+      llvm::cl::init(0)};
+  Option<int64_t> pruneM{
+      *this, "prune-m",
+      llvm::cl::desc("kiln-prune-weights n:m: group size (0: magnitude)"),
+      llvm::cl::init(0)};
+  Option<double> pruneFraction{
+      *this, "prune-fraction",
+      llvm::cl::desc("kiln-prune-weights: fraction of each weight pruned by "
+                     "magnitude"),
+      llvm::cl::init(0.0)};
+  Option<double> pruneThreshold{
+      *this, "prune-threshold",
+      llvm::cl::desc("kiln-prune-weights: one magnitude bound for all "
+                     "weights instead (global scope)"),
+      llvm::cl::init(0.0)};
+  ListOption<std::string> pruneExclude{
+      *this, "prune-exclude",
+      llvm::cl::desc("weights kiln-prune-weights keeps dense")};
 };
 
-/// The graph half of the step-list pipeline: --kiln-decompose
+/// The graph half of the step-list pipeline: --kiln-prune-structured and
+/// --kiln-prune-weights (when pruning is asked), --kiln-decompose
 /// (keep-attention, keep-linear), --canonicalize, --cse, and unless fuse=0
 /// --kiln-match-attention, --kiln-merge-projections. Value ranges for
 /// kiln-mixed-precision's range limit are recorded between the halves.

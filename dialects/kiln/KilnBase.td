@@ -150,6 +150,56 @@ def Kiln_QuantAttr : Kiln_Attr<"Quant", "quant"> {
   let genVerifyDecl = 1;
 }
 
+def Kiln_PruneAttr : Kiln_Attr<"Prune", "prune"> {
+  let summary = "which elements of a weight are pruned to zero (kiln-prune-weights)";
+  let description = [{
+    Reading a pruned weight gives the checkpoint tensor with these elements
+    set to zero, so the IR computes exactly what the pruned model computes.
+    The mask is a function of the tensor's own values, applied to each
+    checkpoint tensor on its own (each part of a merged weight):
+
+    - `#kiln.prune<n = 2, m = 4, axis = 0>`: semi-structured. Along dim
+      `axis` (the weight's input features), every run of `m` consecutive
+      elements keeps its `n` largest magnitudes (the lower index wins a
+      tie); `m` divides that dim.
+    - `#kiln.prune<fraction = 0.5>`: unstructured, per tensor: the
+      floor(fraction * size) smallest magnitudes become zero (ties broken
+      by position, lower first).
+    - `#kiln.prune<threshold = 1.5e-02>`: unstructured, one bound for the
+      whole model (global scope): every magnitude below it becomes zero.
+  }];
+  let parameters = (ins "int64_t":$n, "int64_t":$m, "int64_t":$axis,
+                        APFloatParameter<"">:$fraction,
+                        APFloatParameter<"">:$threshold);
+  let builders = [
+    AttrBuilder<(ins "int64_t":$n, "int64_t":$m, "int64_t":$axis,
+                     "double":$fraction, "double":$threshold), [{
+      return $_get($_ctxt, n, m, axis, ::llvm::APFloat(fraction),
+                   ::llvm::APFloat(threshold));
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// n:m semi-structured (as opposed to magnitude pruning).
+    bool isSemiStructured() const { return getM() > 0; }
+  }];
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+}
+
+def Kiln_KeepAttr : Kiln_Attr<"Keep", "keep"> {
+  let summary = "the slices of a weight a structured pruning keeps";
+  let description = [{
+    Reading the weight gives the checkpoint tensor's slices `indices`
+    (ascending) along dim `axis`, in that order: the weight of a model whose
+    pruned heads or neurons are gone (kiln-prune-structured).
+
+    `#kiln.keep<axis = 1, indices = [0, 2, 3]>`
+  }];
+  let parameters = (ins "int64_t":$axis, ArrayRefParameter<"int64_t">:$indices);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Type constraints
 //===----------------------------------------------------------------------===//

@@ -10,7 +10,10 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace kiln;
@@ -84,6 +87,118 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "quant group must be positive, got " << group;
   if (axis != 0 && axis != 1)
     return emitError() << "quant axis must be 0 or 1, got " << axis;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// #kiln.prune<n = N, m = M, axis = A> | <fraction = F> | <threshold = T>
+//===----------------------------------------------------------------------===//
+
+Attribute PruneAttr::parse(AsmParser &parser, Type) {
+  int64_t n = 0, m = 0, axis = 0;
+  double fraction = 0, threshold = 0;
+  auto error = [&] { return parser.emitError(parser.getNameLoc()); };
+  if (parser.parseLess())
+    return {};
+  if (succeeded(parser.parseOptionalKeyword("fraction"))) {
+    if (parser.parseEqual() || parser.parseFloat(fraction))
+      return {};
+  } else if (succeeded(parser.parseOptionalKeyword("threshold"))) {
+    if (parser.parseEqual() || parser.parseFloat(threshold))
+      return {};
+  } else if (parser.parseKeyword("n") || parser.parseEqual() ||
+             parser.parseInteger(n) || parser.parseComma() ||
+             parser.parseKeyword("m") || parser.parseEqual() ||
+             parser.parseInteger(m) || parser.parseComma() ||
+             parser.parseKeyword("axis") || parser.parseEqual() ||
+             parser.parseInteger(axis)) {
+    return {};
+  }
+  if (parser.parseGreater())
+    return {};
+  return getChecked(error, parser.getContext(), n, m, axis,
+                    llvm::APFloat(fraction), llvm::APFloat(threshold));
+}
+
+void PruneAttr::print(AsmPrinter &printer) const {
+  if (isSemiStructured()) {
+    printer << "<n = " << getN() << ", m = " << getM()
+            << ", axis = " << getAxis() << ">";
+  } else if (!getThreshold().isZero()) {
+    printer << "<threshold = ";
+    printer.printFloat(getThreshold());
+    printer << ">";
+  } else {
+    printer << "<fraction = ";
+    printer.printFloat(getFraction());
+    printer << ">";
+  }
+}
+
+LogicalResult PruneAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                int64_t n, int64_t m, int64_t axis,
+                                llvm::APFloat fractionValue,
+                                llvm::APFloat thresholdValue) {
+  double fraction = fractionValue.convertToDouble();
+  double threshold = thresholdValue.convertToDouble();
+  if (m > 0) {
+    if (n <= 0 || n >= m)
+      return emitError() << "prune needs 0 < n < m, got n = " << n
+                         << ", m = " << m;
+    if (axis != 0 && axis != 1)
+      return emitError() << "prune axis must be 0 or 1, got " << axis;
+    if (fraction != 0 || threshold != 0)
+      return emitError() << "n:m pruning takes no fraction or threshold";
+    return success();
+  }
+  if (n != 0 || m != 0)
+    return emitError() << "prune needs 0 < n < m, got n = " << n
+                       << ", m = " << m;
+  if (!(fraction >= 0 && fraction < 1))
+    return emitError() << "prune fraction must be in [0, 1), got " << fraction;
+  if (!(threshold >= 0) || std::isinf(threshold))
+    return emitError() << "prune threshold must be finite and >= 0, got "
+                       << threshold;
+  if (fraction != 0 && threshold != 0)
+    return emitError() << "prune takes a fraction or a threshold, not both";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// #kiln.keep<axis = A, indices = [I, ...]>
+//===----------------------------------------------------------------------===//
+
+Attribute KeepAttr::parse(AsmParser &parser, Type) {
+  int64_t axis = 0;
+  SmallVector<int64_t> indices;
+  if (parser.parseLess() || parser.parseKeyword("axis") ||
+      parser.parseEqual() || parser.parseInteger(axis) ||
+      parser.parseComma() || parser.parseKeyword("indices") ||
+      parser.parseEqual() ||
+      parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&] {
+        return parser.parseInteger(indices.emplace_back());
+      }) ||
+      parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(parser.getNameLoc()); },
+                    parser.getContext(), axis, indices);
+}
+
+void KeepAttr::print(AsmPrinter &printer) const {
+  printer << "<axis = " << getAxis() << ", indices = [";
+  llvm::interleaveComma(getIndices(), printer);
+  printer << "]>";
+}
+
+LogicalResult KeepAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               int64_t axis, ArrayRef<int64_t> indices) {
+  if (axis < 0)
+    return emitError() << "keep axis must be >= 0, got " << axis;
+  if (indices.empty())
+    return emitError() << "keep needs at least one index";
+  for (size_t i = 0; i < indices.size(); ++i)
+    if (indices[i] < 0 || (i > 0 && indices[i] <= indices[i - 1]))
+      return emitError() << "keep indices must be ascending and >= 0";
   return success();
 }
 

@@ -19,6 +19,7 @@
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallBitVector.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
 
@@ -202,6 +203,41 @@ LogicalResult ParamOp::verify() {
     for (Attribute part : *parts)
       if (cast<StringAttr>(part).getValue().empty())
         return emitOpError("needs non-empty part names");
+  }
+  if (KeepAttr keep = getKeepAttr()) {
+    if (getParts())
+      return emitOpError("keep cannot be combined with parts");
+    if (keep.getAxis() >= getType().getRank())
+      return emitOpError("keep axis ")
+             << keep.getAxis() << " is out of range for " << getType();
+    if (static_cast<int64_t>(keep.getIndices().size()) !=
+        getType().getDimSize(keep.getAxis()))
+      return emitOpError("keep lists ")
+             << keep.getIndices().size() << " indices, but dim "
+             << keep.getAxis() << " of " << getType() << " has "
+             << getType().getDimSize(keep.getAxis());
+  }
+  if (PruneAttr prune = getPruneAttr()) {
+    if (getType().getRank() != 2 || !isa<FloatType>(getType().getElementType()))
+      return emitOpError("a pruned weight must be a 2-D float tensor, got ")
+             << getType();
+    if (prune.isSemiStructured() &&
+        getType().getDimSize(prune.getAxis()) % prune.getM() != 0)
+      return emitOpError("prune groups of ")
+             << prune.getM() << " do not divide dim " << prune.getAxis()
+             << " of " << getType();
+    for (Operation *user : getResult().getUsers()) {
+      auto linear = dyn_cast<LinearOp>(user);
+      if (!linear || linear.getInput() == getResult() ||
+          linear.getWeight() != getResult())
+        return emitOpError("pruned weight '")
+               << getName() << "' may only be the weight of kiln.linear ops";
+      int64_t inAxis = linear.getLayout() == WeightLayout::InOut ? 0 : 1;
+      if (prune.isSemiStructured() && prune.getAxis() != inAxis)
+        return emitOpError("prune axis ")
+               << prune.getAxis() << " is not the input-feature dim ("
+               << inAxis << ") of its linear's layout";
+    }
   }
   if (QuantAttr quant = getQuantAttr()) {
     if (getType().getRank() != 2 || !isa<FloatType>(getType().getElementType()))
@@ -523,6 +559,21 @@ KILN_VERIFY_AND_INFER(EmbeddingOp,
 namespace kiln {
 std::string storedWeightKey(ParamOp op) {
   std::string key = op.getName().str();
+  if (KeepAttr keep = op.getKeepAttr()) {
+    // FNV-1a of the indices: stable across runs, unlike llvm::hash_value.
+    uint64_t hash = 1469598103934665603ull;
+    for (int64_t index : keep.getIndices())
+      hash = (hash ^ static_cast<uint64_t>(index)) * 1099511628211ull;
+    key += "#keep" + std::to_string(keep.getAxis()) + "x" +
+           std::to_string(keep.getIndices().size()) + "h" +
+           std::to_string(hash);
+  }
+  if (PruneAttr prune = op.getPruneAttr()) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << prune;
+    key += "#" + text.substr(text.find('<'));
+  }
   if (QuantAttr quant = op.getQuantAttr())
     key += "#int" + std::to_string(quant.getBits()) + "g" +
            std::to_string(quant.getGroup());

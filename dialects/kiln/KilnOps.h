@@ -15,6 +15,7 @@
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "support/Prune.h"
 
 #include <optional>
 #include <string>
@@ -50,6 +51,17 @@ reshapeResultDims(ReshapeOp op, llvm::ArrayRef<int64_t> sourceDims);
 /// quantization when it is read quantized (a tied embedding is read as an
 /// f32 table and as a quantized LM head weight: two stored weights).
 std::string storedWeightKey(ParamOp op);
+
+/// What a #kiln.prune says, as support/Prune.h applies it.
+inline PruneSpec pruneSpecOf(PruneAttr prune) {
+  PruneSpec spec;
+  spec.n = prune.getN();
+  spec.m = prune.getM();
+  spec.axis = static_cast<int>(prune.getAxis());
+  spec.fraction = prune.getFraction().convertToDouble();
+  spec.threshold = prune.getThreshold().convertToDouble();
+  return spec;
+}
 } // namespace kiln
 
 #endif // KILN_DIALECTS_KILN_KILNOPS_H

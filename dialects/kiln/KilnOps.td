@@ -41,22 +41,32 @@ def Kiln_ParamOp : Kiln_Op<"param"> {
     `kiln.linear` weights are quantized, so a quantized read is the weight
     operand of linears only.
 
+    With `keep` (kiln-prune-structured) the weight is only the listed
+    slices of the checkpoint tensor along one dim; with `prune`
+    (kiln-prune-weights) some of its elements are zero. They apply in that
+    order, to each checkpoint tensor, before `quant`.
+
     ```mlir
     %w = kiln.param "h.0.attn.c_attn.weight" : tensor<768x2304xf32>
     %qkv = kiln.param "layers.0.qkv.weight" parts ["layers.0.q.weight", "layers.0.k.weight", "layers.0.v.weight"] : tensor<1536x768xf32>
     %q = kiln.param "h.0.mlp.c_fc.weight" quant #kiln.quant<bits = 8, group = 768, axis = 1> : tensor<768x3072xf32>
+    %s = kiln.param "h.0.mlp.c_proj.weight" prune #kiln.prune<n = 2, m = 4, axis = 0> : tensor<3072x768xf32>
+    %k = kiln.param "h.0.mlp.c_fc.bias" keep #kiln.keep<axis = 0, indices = [0, 2, 5]> : tensor<3xf32>
     ```
   }];
   let arguments = (ins StrAttr:$name, OptionalAttr<StrArrayAttr>:$parts,
+                       OptionalAttr<Kiln_KeepAttr>:$keep,
+                       OptionalAttr<Kiln_PruneAttr>:$prune,
                        OptionalAttr<Kiln_QuantAttr>:$quant);
   let results = (outs Kiln_NumericTensor:$result);
   let assemblyFormat = [{
-    $name (`parts` $parts^)? (`quant` $quant^)? attr-dict `:` type($result)
+    $name (`parts` $parts^)? (`keep` $keep^)? (`prune` $prune^)?
+    (`quant` $quant^)? attr-dict `:` type($result)
   }];
   let builders = [
     OpBuilder<(ins "::mlir::Type":$type, "::llvm::StringRef":$name), [{
       build($_builder, $_state, type, $_builder.getStringAttr(name),
-            ::mlir::ArrayAttr(), QuantAttr());
+            ::mlir::ArrayAttr(), KeepAttr(), PruneAttr(), QuantAttr());
     }]>
   ];
   let hasVerifier = 1;

@@ -25,12 +25,13 @@ namespace {
 /// or none.
 bool mergeable(LinearOp op) {
   auto weight = op.getWeight().getDefiningOp<ParamOp>();
-  if (!weight || weight.getParts() || op.getLayout() != WeightLayout::OutIn ||
+  if (!weight || weight.getParts() || weight.getKeepAttr() ||
+      weight.getQuantAttr() || op.getLayout() != WeightLayout::OutIn ||
       op.getResidual() || op.getActivation() != Activation::None)
     return false;
   if (Value bias = op.getBias()) {
     auto param = bias.getDefiningOp<ParamOp>();
-    if (!param || param.getParts())
+    if (!param || param.getParts() || param.getKeepAttr())
       return false;
   }
   return true;
@@ -52,7 +53,8 @@ Value mergedParam(OpBuilder &b, Location loc, ArrayRef<ParamOp> params) {
   shape[0] = rows;
   return ParamOp::create(
       b, loc, RankedTensorType::get(shape, type.getElementType()),
-      b.getStringAttr(name), b.getArrayAttr(parts), QuantAttr());
+      b.getStringAttr(name), b.getArrayAttr(parts), KeepAttr(),
+      front.getPruneAttr(), QuantAttr());
 }
 
 struct KilnMergeProjectionsPass
@@ -70,12 +72,17 @@ struct KilnMergeProjectionsPass
       for (auto &[input, all] : groups) {
         // Keyed by the weight's input width and element type, and whether
         // there is a bias.
-        llvm::MapVector<std::pair<Type, int>, SmallVector<LinearOp>> kinds;
+        llvm::MapVector<std::tuple<Type, Attribute, int>, SmallVector<LinearOp>>
+            kinds;
         for (LinearOp op : all) {
           auto w = cast<RankedTensorType>(op.getWeight().getType());
           Type key =
               RankedTensorType::get({w.getDimSize(1)}, w.getElementType());
-          kinds[{key, op.getBias() ? 1 : 0}].push_back(op);
+          // Pruned weights join only weights pruned alike: the merged
+          // weight prunes each part as its attribute says (KilnOps.td).
+          Attribute prune =
+              op.getWeight().getDefiningOp<ParamOp>().getPruneAttr();
+          kinds[{key, prune, op.getBias() ? 1 : 0}].push_back(op);
         }
         for (auto &[key, group] : kinds)
           if (group.size() >= 2)

@@ -84,7 +84,8 @@ struct KilnQuantizeWeightsPass
     OpBuilder b(param);
     auto quantized =
         ParamOp::create(b, param.getLoc(), type, param.getNameAttr(),
-                        param.getPartsAttr(), quant);
+                        param.getPartsAttr(), param.getKeepAttr(),
+                        param.getPruneAttr(), quant);
     linear.getWeightMutable().assign(quantized.getResult());
   }
 

@@ -1,0 +1,42 @@
+//===- Prune.h - what the pruning passes match, for their analyses --------===//
+//
+// kilnc computes the neuron scores kiln-prune-structured reads, and the
+// global magnitude bound kiln-prune-weights takes, from the checkpoint; it
+// finds the FFN blocks and the prunable weights with the passes' own rules.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_PASSES_TRANSFORMS_PRUNE_H
+#define KILN_PASSES_TRANSFORMS_PRUNE_H
+
+#include "dialects/kiln/KilnOps.h"
+
+#include "llvm/ADT/SmallVector.h"
+
+#include <optional>
+
+namespace kiln {
+
+/// The attribute on an FFN's output projection that scores its neurons.
+inline constexpr llvm::StringLiteral kNeuronScores = "kiln.neuron_scores";
+
+/// A feed-forward block: `down` reads the neurons, which `producers` make
+/// (the up projection with its activation, or a gated pair multiplied by
+/// `mul`). Every weight is a checkpoint tensor.
+struct FfnBlock {
+  LinearOp down;
+  llvm::SmallVector<LinearOp, 2> producers;
+  MulOp mul; // null without a gate
+  int64_t neurons = 0;
+};
+
+/// The FFN block `down` is the output projection of, if it is one.
+std::optional<FfnBlock> matchFfn(LinearOp down);
+
+/// Whether kiln-prune-weights prunes `linear`'s weight (see its
+/// description), `exclude` aside.
+bool prunableLinear(LinearOp linear);
+
+} // namespace kiln
+
+#endif // KILN_PASSES_TRANSFORMS_PRUNE_H

@@ -1,0 +1,158 @@
+//===- Prune.h - pruning masks, kept slices, compressed 2:4 weights -------===//
+//
+// The one definition of what a pruned weight is (#kiln.prune and #kiln.keep
+// in the IR), shared by the reference interpreter that reads the IR's value,
+// the exporter that stores it and the runtime kernels that read the stored
+// 2:4 form. No LLVM, so the runtime links it.
+//
+// Masks are functions of the tensor's own values, so the interpreter and
+// the exporter compute the same zeros independently:
+//  - n:m: along the input-feature dim, every run of m consecutive elements
+//    keeps its n largest magnitudes, the lower index first on a tie;
+//  - fraction F: the floor(F * size) smallest magnitudes become zero, ties
+//    broken by position (lower first);
+//  - threshold T: every magnitude below T becomes zero.
+//
+// Compressed 2:4 (what a gemm reads when the exporter stores a 2:4 weight
+// compressed): one output channel per row, like support/Quantize.h, K
+// padded to whole 32-feature blocks (padding is zeros). Per block of 32
+// features (8 groups of 4): 16 values (2 per group, in feature order), and
+// one uint32 whose bits 2i..2i+1 hold value i's position in its group. So
+// a block costs 16 values + 4 bytes instead of 32 values: 0.53x the dense
+// bytes in f32.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_SUPPORT_PRUNE_H
+#define KILN_SUPPORT_PRUNE_H
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <vector>
+
+namespace kiln {
+
+/// How a weight is pruned (#kiln.prune): n:m along `axis`, or a magnitude
+/// fraction per tensor, or a magnitude threshold.
+struct PruneSpec {
+  int64_t n = 0, m = 0;
+  int axis = 0; // the input-feature dim, for n:m
+  double fraction = 0, threshold = 0;
+
+  bool semiStructured() const { return m > 0; }
+};
+
+/// Zeroes the elements `spec` prunes of a [rows, cols] weight.
+template <typename T>
+void applyPrune(const PruneSpec &spec, T *w, int64_t rows, int64_t cols) {
+  const int64_t size = rows * cols;
+  auto magnitude = [&](int64_t i) { return std::fabs(static_cast<double>(w[i])); };
+  if (spec.semiStructured()) {
+    // Runs of m along `axis`: element j of run r of line l.
+    const int64_t lines = spec.axis == 0 ? cols : rows;
+    const int64_t length = spec.axis == 0 ? rows : cols;
+    const int64_t stride = spec.axis == 0 ? cols : 1;
+    const int64_t lineStride = spec.axis == 0 ? 1 : cols;
+    std::vector<int64_t> run(spec.m);
+    for (int64_t l = 0; l < lines; ++l)
+      for (int64_t start = 0; start + spec.m <= length; start += spec.m) {
+        for (int64_t j = 0; j < spec.m; ++j)
+          run[j] = l * lineStride + (start + j) * stride;
+        // Largest first; stable keeps the lower index first on a tie.
+        std::stable_sort(run.begin(), run.end(), [&](int64_t a, int64_t b) {
+          return magnitude(a) > magnitude(b);
+        });
+        for (int64_t j = spec.n; j < spec.m; ++j)
+          w[run[j]] = T(0);
+      }
+    return;
+  }
+  if (spec.threshold > 0) {
+    for (int64_t i = 0; i < size; ++i)
+      if (magnitude(i) < spec.threshold)
+        w[i] = T(0);
+    return;
+  }
+  const auto count = static_cast<int64_t>(
+      std::floor(spec.fraction * static_cast<double>(size)));
+  if (count <= 0)
+    return;
+  std::vector<int64_t> order(size);
+  std::iota(order.begin(), order.end(), 0);
+  std::nth_element(order.begin(), order.begin() + (count - 1), order.end(),
+                   [&](int64_t a, int64_t b) {
+                     double ma = magnitude(a), mb = magnitude(b);
+                     return ma < mb || (ma == mb && a < b);
+                   });
+  for (int64_t i = 0; i < count; ++i)
+    w[order[i]] = T(0);
+}
+
+/// The slices `indices` (ascending) of `w` along dim `axis` of `shape`, in
+/// order. The caller has checked every index is below shape[axis].
+template <typename T>
+std::vector<T> keepSlices(const T *w, const std::vector<int64_t> &shape,
+                          int64_t axis, const std::vector<int64_t> &indices) {
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+  const int64_t size = shape[axis];
+  std::vector<T> out;
+  out.reserve(outer * indices.size() * inner);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t index : indices) {
+      const T *slice = w + (o * size + index) * inner;
+      out.insert(out.end(), slice, slice + inner);
+    }
+  return out;
+}
+
+/// A 2:4 weight's compressed shape: `rows` output channels of `cols` input
+/// features (cols a multiple of 4).
+struct Sparse24Format {
+  int64_t rows = 0, cols = 0;
+
+  int64_t paddedCols() const { return (cols + 31) / 32 * 32; }
+  int64_t blocks() const { return paddedCols() / 32; }
+  /// Values per stored row.
+  int64_t rowValues() const { return paddedCols() / 2; }
+  int64_t valueCount() const { return rows * rowValues(); }
+  int64_t indexCount() const { return rows * blocks(); }
+  int64_t totalBytes(int64_t valueBytes) const {
+    return valueCount() * valueBytes +
+           indexCount() * static_cast<int64_t>(sizeof(uint32_t));
+  }
+};
+
+/// A compressed 2:4 weight.
+struct Sparse24Weight {
+  Sparse24Format format;
+  std::vector<float> values;
+  std::vector<uint32_t> indices;
+};
+
+/// Compresses a weight pruned 2:4 along its input features, as a checkpoint
+/// stores it, output channels along dim `outAxis`: [rows, cols] (0) or
+/// [cols, rows] (1). Keeps the 2 largest magnitudes of each group of 4 (the
+/// pruning's own rule), so a weight with at most 2 non-zeros per group
+/// round-trips exactly.
+Sparse24Weight compress24(const Sparse24Format &format, const float *w,
+                          int outAxis);
+
+/// A compressed 2:4 weight as stored, wherever it lies.
+struct Sparse24Matrix {
+  Sparse24Format format;
+  const float *values = nullptr;
+  const uint32_t *indices = nullptr;
+};
+
+/// Row `row` of a compressed weight as dense f32 into `out` (format.cols).
+void decompress24Row(const Sparse24Matrix &w, int64_t row, float *out);
+
+} // namespace kiln
+
+#endif // KILN_SUPPORT_PRUNE_H
