@@ -4,6 +4,7 @@
 
 #include "compiler/Compile.h"
 #include "compiler/ModelLoader.h"
+#include "compiler/Pruning.h"
 #include "compiler/ReferenceRun.h"
 #include "dialects/kiln/KilnOps.h"
 #include "frontend/Interpreter.h"
@@ -182,6 +183,13 @@ absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
       options.quantBits = quantSchemeBits(m.quantize);
       options.quantGroup = m.quant_group;
       options.quantExclude = m.quant_float;
+    }
+    if (!m.prune.empty() && m.prune != "none") {
+      // The pruning as kilnc did it: the same request, bound and scores.
+      KILN_ASSIGN_OR_RETURN(PruneRequest request, parsePruneRequest(m.prune));
+      setPruneOptions(request, m.prune_threshold, options);
+      if (request.structured())
+        KILN_RETURN_IF_ERROR(recordNeuronScores(*copy, *model.weights));
     }
     bool built;
     if (m.range_limit > 0) {

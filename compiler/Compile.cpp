@@ -3,6 +3,7 @@
 #include "compiler/Compile.h"
 
 #include "compiler/ModelLoader.h"
+#include "compiler/Pruning.h"
 #include "dialects/kiln/KilnOps.h"
 #include "passes/Codegen/CpuKernels.h"
 #include "passes/Codegen/CpuObject.h"
@@ -111,6 +112,20 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
     if (o.quantTolerance < 0)
       o.quantTolerance = defaultQuantTolerance(o.quantize);
   }
+  auto pruning = parsePruneRequest(o.prune);
+  if (!pruning.ok())
+    return pruning.status();
+  if (pruning->any()) {
+    if (o.stage != "steps")
+      return invalid("--prune applies to the step list: --emit kiln, "
+                     "--emit kernels or --stage steps");
+    if (o.externalWeights)
+      return invalid("--prune rewrites the weights, so they are stored in "
+                     "the artifact: drop --external-weights");
+  }
+  if (o.pruneScope != "layer" && o.pruneScope != "global")
+    return invalid("--prune-scope must be layer or global, got '" +
+                   o.pruneScope + "'");
   if (o.externalWeights && o.emit != "kiln")
     return invalid("--external-weights applies to --emit kiln");
   if (o.stage != "kiln" && o.stage != "decomposed" && o.stage != "linalg" &&
@@ -281,6 +296,23 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     return absl::InternalError("the quantization guardrail needs an error "
                                "recorder (CompileOptions::recordQuantErrors)");
   const int quantBits = quantSchemeBits(o.quantize);
+  const PruneRequest pruning = *parsePruneRequest(o.prune); // resolve checked
+  // Pruning's analyses read the checkpoint: FFN neuron scores, and the one
+  // magnitude bound of global scope.
+  double globalThreshold = 0;
+  if (stage == "steps" && pruning.structured())
+    KILN_RETURN_IF_ERROR(recordNeuronScores(*model->module, *model->weights));
+  if (stage == "steps" && pruning.fraction > 0 && o.pruneScope == "global") {
+    auto threshold = globalPruneThreshold(*model->module, *model->weights,
+                                          pruning.fraction, {});
+    if (!threshold.ok())
+      return threshold.status();
+    globalThreshold = *threshold;
+    progress << "kilnc: global pruning bound: |w| < "
+             << llvm::formatv("{0:e3}", globalThreshold) << " prunes "
+             << llvm::formatv("{0:f3}", pruning.fraction)
+             << " of all prunable weights\n";
+  }
   // The step-list options, with or without the graph fusions.
   auto stepOptions = [&](KilnStepListOptions &s, bool fuse) {
     s.maxBatch = o.maxBatch;
@@ -293,6 +325,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       s.quantGroup = o.quantGroup;
       s.quantTolerance = guardQuant ? o.quantTolerance : 0.0;
     }
+    setPruneOptions(pruning, globalThreshold, s);
   };
   auto configure = [&](mlir::PassManager &p) {
     return o.configurePassManager ? o.configurePassManager(p)
@@ -490,6 +523,8 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       options.quantize = o.quantize;
       options.quantGroup = o.quantGroup;
       options.quantFloat = quantFloat;
+      options.prune = pruning.any() ? o.prune : "none";
+      options.pruneThreshold = globalThreshold;
       options.cacheWidth = c.numKvHeads * c.headDim;
       options.cacheLayers = c.family == Family::T5 ? c.numDecoderLayers
                             : c.isDecoderOnly()    ? c.numLayers
@@ -504,6 +539,24 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       record(o.externalWeights ? "pack artifact (external weights)"
                                : "pack artifact with weights",
              secondsSince(start));
+      if (!summary.pruned.empty()) {
+        int64_t zeros = 0, elements = 0, compressed = 0, bytes = 0, dense = 0;
+        for (const ExportSummary::Pruned &p : summary.pruned) {
+          elements += p.elements;
+          zeros += p.zeros;
+          compressed += p.storage == "2:4 compressed";
+          bytes += p.bytes;
+          dense += p.denseBytes;
+        }
+        progress << "kilnc: pruned " << summary.pruned.size()
+                 << " linear weights to "
+                 << llvm::formatv("{0:f1}", 100.0 * zeros / elements)
+                 << "% zeros; " << compressed
+                 << " stored 2:4 compressed; their bytes "
+                 << llvm::formatv("{0:f1}", bytes / 1048576.0) << " MiB of "
+                 << llvm::formatv("{0:f1}", dense / 1048576.0)
+                 << " MiB dense\n";
+      }
       progress << "kilnc: wrote " << o.output << " ("
                << llvm::formatv("{0:f1}", summary.artifactBytes / 1048576.0)
                << " MiB)\n";
@@ -588,6 +641,28 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       report["quantized_weight_bytes"] = summary.quantizedBytes;
       report["quantized_weight_fp32_bytes"] = summary.quantizedF32Bytes;
     }
+    if (pruning.any()) {
+      llvm::json::Array layers;
+      int64_t bytes = 0, denseBytes = 0;
+      for (const ExportSummary::Pruned &p : summary.pruned) {
+        layers.push_back(llvm::json::Object{{"weight", p.name},
+                                            {"sparsity", p.sparsity},
+                                            {"storage", p.storage},
+                                            {"bytes", p.bytes},
+                                            {"dense_bytes", p.denseBytes}});
+        bytes += p.bytes;
+        denseBytes += p.denseBytes;
+      }
+      report["pruned_layers"] = std::move(layers);
+      report["pruned_weight_bytes"] = bytes;
+      report["pruned_weight_dense_bytes"] = denseBytes;
+    }
+  }
+  if (pruning.any()) {
+    report["prune"] = o.prune;
+    report["prune_scope"] = o.pruneScope;
+    if (globalThreshold > 0)
+      report["prune_threshold"] = globalThreshold;
   }
   CompileReport result;
   llvm::raw_string_ostream json(result.json);

@@ -87,6 +87,12 @@ struct CompileOptions {
   /// defaultQuantTolerance).
   bool quantGuard = true;
   double quantTolerance = -1;
+  /// none, or comma-separated unstructured:F, n:m (2:4), ffn:F (heads:F
+  /// is refused: not built yet); see compiler/Pruning.h.
+  std::string prune = "none";
+  /// layer or global: unstructured:F prunes F of each weight, or F of all
+  /// of them together with one magnitude bound.
+  std::string pruneScope = "layer";
   /// Token-id sequences to calibrate on (kilnc --calibration); empty: a
   /// fixed set drawn from the vocabulary.
   std::vector<std::vector<int64_t>> calibrationIds;

@@ -13,6 +13,7 @@
 #include "runtime/Norm.h"
 #include "runtime/Precision.h"
 #include "runtime/QuantGemm.h"
+#include "runtime/SparseGemm.h"
 #include "runtime/StepPlan.h"
 #include "runtime/StepProfile.h"
 #include "runtime/Tensor.h"
@@ -420,7 +421,20 @@ CpuExecutor::Impl::run(const EntryT &entry,
           return true;
         });
       }
-      bool done = quantized != nullptr;
+      const Sparse24Matrix *sparse = bBuffer.kind == BufferKind::Weight
+                                         ? weights->sparse24(bBuffer.index)
+                                         : nullptr;
+      if (sparse) {
+        // A compressed 2:4 B (--prune 2:4), read along its output channels
+        // as a quantized one is (validateSteps).
+        KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
+        forEachProduct(g, [&](const Product &p) {
+          sparse24Gemm(*sparse, p.m, a + p.a, g.lda, c + p.c, g.n, pool, blas,
+                       isa, scratch.b);
+          return true;
+        });
+      }
+      bool done = quantized != nullptr || sparse != nullptr;
       if (!done && blas.hasBf16Gemm() && aBuffer.dtype == DType::BF16 &&
           bBuffer.dtype == DType::BF16) {
         auto *a = reinterpret_cast<const uint16_t *>(pointer(aBuffer));

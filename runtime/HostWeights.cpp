@@ -40,6 +40,7 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
     return damagedArtifact(artifact, what);
   };
   hw->quantized_.resize(m.weights.size());
+  hw->sparse24_.resize(m.weights.size());
   hw->ownedQuantized_.resize(m.weights.size());
   for (size_t i = 0; i < m.weights.size(); ++i) {
     const WeightT &w = *m.weights[i];
@@ -66,6 +67,16 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
                                   "' has an impossible group"));
       q.format = *format;
       bytes = format->valueBytes();
+    }
+    Sparse24Matrix &sparse = hw->sparse24_[i];
+    if (w.sparse != SparseFormat::Dense) {
+      if (w.sparse != SparseFormat::TwoFour || w.dtype != DType::F32 ||
+          w.shape.size() != 2 || (w.sparse_axis != 0 && w.sparse_axis != 1) ||
+          w.shape[1 - w.sparse_axis] % 4 != 0 || w.blob < 0)
+        return error(absl::StrCat("damaged: compressed weight '", w.name,
+                                  "' is not an embedded 2:4 f32 matrix"));
+      sparse.format = {w.shape[w.sparse_axis], w.shape[1 - w.sparse_axis]};
+      bytes = sparse.format.valueCount() * static_cast<int64_t>(sizeof(float));
     }
     hw->bytes_[i] = bytes;
     const bool widened = half && i < widen.size() && widen[i];
@@ -97,6 +108,21 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
         q.values = hw->data_[i];
         q.scales =
             reinterpret_cast<const float *>(artifact.blobData(w.scales_blob));
+        continue;
+      }
+      if (w.sparse != SparseFormat::Dense) {
+        const int64_t indexBytes = sparse.format.indexCount() *
+                                   static_cast<int64_t>(sizeof(uint32_t));
+        if (w.indices_blob < 0 ||
+            static_cast<size_t>(w.indices_blob) >= m.blobs.size() ||
+            m.blobs[w.indices_blob]->kind != BlobKind::Weight ||
+            artifact.blobSize(w.indices_blob) !=
+                static_cast<uint64_t>(indexBytes))
+          return error(absl::StrCat("damaged: the indices of weight '",
+                                    w.name, "' do not match their blob"));
+        sparse.values = reinterpret_cast<const float *>(hw->data_[i]);
+        sparse.indices = reinterpret_cast<const uint32_t *>(
+            artifact.blobData(w.indices_blob));
         continue;
       }
       if (widened)

@@ -9,6 +9,7 @@
 #define KILN_RUNTIME_HOSTWEIGHTS_H
 
 #include "artifact/Artifact.h"
+#include "support/Prune.h"
 #include "support/Quantize.h"
 
 #include "absl/status/statusor.h"
@@ -47,6 +48,11 @@ public:
   const QuantizedMatrix *quantized(size_t slot) const {
     return quantized_[slot].values ? &quantized_[slot] : nullptr;
   }
+  /// A compressed 2:4 weight (kilnc --prune 2:4) as stored; null for the
+  /// others.
+  const Sparse24Matrix *sparse24(size_t slot) const {
+    return sparse24_[slot].values ? &sparse24_[slot] : nullptr;
+  }
   size_t size() const { return data_.size(); }
 
 private:
@@ -55,6 +61,7 @@ private:
   std::vector<const float *> f32_;
   std::vector<int64_t> bytes_;
   std::vector<QuantizedMatrix> quantized_;
+  std::vector<Sparse24Matrix> sparse24_;
   std::vector<QuantizedWeight> ownedQuantized_;
   std::vector<std::vector<float>> owned_;
   std::vector<std::vector<uint16_t>> ownedHalf_;

@@ -8,11 +8,14 @@
 #include "passes/StepList/StepShapes.h"
 #include "passes/StepList/WeightNarrowing.h"
 #include "passes/Transforms/GemmEpilogue.h"
+#include "support/Half.h"
+#include "support/Prune.h"
 #include "support/Quantize.h"
 #include "support/SafeTensors.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AffineExpr.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
@@ -110,6 +113,7 @@ public:
   int64_t weightBytes() const { return weightBytes_; }
   int64_t quantizedBytes() const { return quantizedBytes_; }
   int64_t quantizedF32Bytes() const { return quantizedF32Bytes_; }
+  std::vector<ExportSummary::Pruned> takePruned() { return std::move(pruned_); }
   std::vector<std::unique_ptr<art::WeightT>> takeWeights() {
     return std::move(weightSlots_);
   }
@@ -124,8 +128,12 @@ private:
   FailureOr<int64_t> weightSlot(ParamOp op);
   /// Fills in `w` as `quant` stores the weight `views` make.
   LogicalResult quantizeSlot(ParamOp op, QuantAttr quant,
-                             const std::vector<const TensorView *> &views,
+                             const std::vector<float> &values,
                              art::WeightT &w);
+  /// The weight's values as the IR reads them before quantization: each
+  /// part's kept slices (`keep`), pruned (`prune`), concatenated.
+  FailureOr<std::vector<float>>
+  transformedValues(ParamOp op, const std::vector<const TensorView *> &views);
 
   const std::vector<CompiledKernel> &kernels_;
   const WeightStore &weights_;
@@ -136,6 +144,7 @@ private:
   std::map<std::string, int64_t> slots_;
   int64_t weightBytes_ = 0;
   int64_t quantizedBytes_ = 0, quantizedF32Bytes_ = 0;
+  std::vector<ExportSummary::Pruned> pruned_;
   // Per entry:
   func::FuncOp currentEntry_;
   StepShapes shapes_;
@@ -192,7 +201,16 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
                                   type.getShape().end());
     if (merged && !expected.empty())
       expected[0] = (*view)->shape.empty() ? -1 : (*view)->shape[0];
-    if ((*view)->shape != expected) {
+    std::vector<int64_t> shape = (*view)->shape;
+    if (KeepAttr keep = op.getKeepAttr()) {
+      // The kept slices must lie in the tensor; then it has the IR's shape
+      // along the other dims.
+      if (keep.getAxis() < static_cast<int64_t>(shape.size()) &&
+          keep.getIndices().back() < shape[keep.getAxis()])
+        shape[keep.getAxis()] =
+            static_cast<int64_t>(keep.getIndices().size());
+    }
+    if (shape != expected) {
       (void)fail(op, "tensor '" + source + "' does not have the IR's shape");
       return failure();
     }
@@ -221,9 +239,48 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     w->source_dtype = dtypeName(views[0]->dtype);
     w->source_hash = kiln::checksum(views[0]->data, views[0]->bytes);
   }
-  if (QuantAttr quant = op.getQuantAttr()) {
-    if (failed(quantizeSlot(op, quant, views, *w)))
+  // Keep and prune change the values; else they are the checkpoint's.
+  std::shared_ptr<std::vector<float>> transformed;
+  if (op.getKeepAttr() || op.getPruneAttr()) {
+    auto values = transformedValues(op, views);
+    if (failed(values))
       return failure();
+    transformed = std::make_shared<std::vector<float>>(std::move(*values));
+  }
+  auto floatValues = [&] {
+    if (transformed)
+      return *transformed;
+    std::vector<float> values;
+    values.reserve(type.getNumElements());
+    for (const TensorView *view : views)
+      for (float x : view->toFloat())
+        values.push_back(x);
+    return values;
+  };
+  PruneAttr prune = op.getPruneAttr();
+  ExportSummary::Pruned pruned;
+  if (prune) {
+    pruned.name = key;
+    pruned.denseBytes =
+        type.getNumElements() * (element.isF32() ? 4 : 2);
+    pruned.elements = static_cast<int64_t>(transformed->size());
+    pruned.zeros = llvm::count(*transformed, 0.0f);
+    pruned.sparsity = static_cast<double>(pruned.zeros) /
+                      static_cast<double>(pruned.elements);
+  }
+  auto record = [&](StringRef storage, int64_t bytes) {
+    if (!prune)
+      return;
+    pruned.storage = storage.str();
+    pruned.bytes = bytes;
+    pruned_.push_back(pruned);
+  };
+  if (QuantAttr quant = op.getQuantAttr()) {
+    const int64_t before = weightBytes_;
+    if (failed(quantizeSlot(op, quant, floatValues(), *w)))
+      return failure();
+    record(quant.getBits() == 8 ? "int8, dense" : "int4, dense",
+           weightBytes_ - before);
     slots_[key] = weightSlots_.size();
     weightSlots_.push_back(std::move(w));
     return slots_[key];
@@ -238,17 +295,52 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
   if (half)
     w->dtype = bf16 ? art::DType::BF16 : art::DType::F16;
   int64_t elements = type.getNumElements();
+  // A 2:4 f32 weight only CPU gemms read is stored compressed; the gemm
+  // reads that form (runtime/SparseGemm.h). Else zeros are stored.
+  if (prune && prune.isSemiStructured() && prune.getN() == 2 &&
+      prune.getM() == 4 && !half && options_.target == "cpu" &&
+      gemmOnly_.count(name)) {
+    const int outAxis = 1 - static_cast<int>(prune.getAxis());
+    Sparse24Format format{type.getDimSize(outAxis),
+                          type.getDimSize(1 - outAxis)};
+    auto compressed = std::make_shared<Sparse24Weight>(
+        compress24(format, transformed->data(), outAxis));
+    w->sparse = art::SparseFormat::TwoFour;
+    w->sparse_axis = outAxis;
+    const int64_t bytes = format.totalBytes(sizeof(float));
+    weightBytes_ += bytes;
+    w->blob = writer_.addBlob(art::BlobKind::Weight,
+                              compressed->values.data(),
+                              compressed->values.size() * sizeof(float),
+                              compressed);
+    w->indices_blob = writer_.addBlob(
+        art::BlobKind::Weight, compressed->indices.data(),
+        compressed->indices.size() * sizeof(uint32_t), compressed);
+    record("2:4 compressed", bytes);
+    slots_[key] = weightSlots_.size();
+    weightSlots_.push_back(std::move(w));
+    return slots_[key];
+  }
   int64_t bytes = elements * (half ? 2 : 4);
   weightBytes_ += bytes;
+  record("dense", bytes);
   if (!options_.externalWeights) {
     if (half) {
       auto narrowed = std::make_shared<std::vector<uint16_t>>();
       narrowed->reserve(elements);
-      for (const TensorView *view : views)
-        for (uint16_t x : narrowWeight(*view, bf16))
-          narrowed->push_back(x);
+      if (transformed) {
+        for (float x : *transformed)
+          narrowed->push_back(bf16 ? floatToBf16(x) : floatToHalf(x));
+      } else {
+        for (const TensorView *view : views)
+          for (uint16_t x : narrowWeight(*view, bf16))
+            narrowed->push_back(x);
+      }
       w->blob = writer_.addBlob(art::BlobKind::Weight, narrowed->data(), bytes,
                                 narrowed);
+    } else if (transformed) {
+      w->blob = writer_.addBlob(art::BlobKind::Weight, transformed->data(),
+                                bytes, transformed);
     } else if (!merged && views[0]->dtype == DType::F32) {
       w->blob = writer_.addBlob(art::BlobKind::Weight, views[0]->data,
                                 views[0]->bytes);
@@ -267,10 +359,29 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
   return slots_[key];
 }
 
+FailureOr<std::vector<float>>
+Exporter::transformedValues(ParamOp op,
+                            const std::vector<const TensorView *> &views) {
+  std::vector<float> out;
+  for (const TensorView *view : views) {
+    std::vector<float> values = view->toFloat();
+    std::vector<int64_t> shape = view->shape;
+    if (KeepAttr keep = op.getKeepAttr()) {
+      std::vector<int64_t> indices(keep.getIndices().begin(),
+                                   keep.getIndices().end());
+      values = keepSlices(values.data(), shape, keep.getAxis(), indices);
+      shape[keep.getAxis()] = static_cast<int64_t>(indices.size());
+    }
+    if (PruneAttr prune = op.getPruneAttr())
+      applyPrune(pruneSpecOf(prune), values.data(), shape[0], shape[1]);
+    out.insert(out.end(), values.begin(), values.end());
+  }
+  return out;
+}
+
 LogicalResult
 Exporter::quantizeSlot(ParamOp op, QuantAttr quant,
-                       const std::vector<const TensorView *> &views,
-                       art::WeightT &w) {
+                       const std::vector<float> &values, art::WeightT &w) {
   auto type = cast<RankedTensorType>(op.getType());
   const int64_t axis = quant.getAxis();
   auto format =
@@ -286,11 +397,6 @@ Exporter::quantizeSlot(ParamOp op, QuantAttr quant,
   quantizedF32Bytes_ += type.getNumElements() * 4;
   if (options_.externalWeights)
     return success(); // the runtime quantizes at load, the same way
-  std::vector<float> values;
-  values.reserve(type.getNumElements());
-  for (const TensorView *view : views)
-    for (float x : view->toFloat())
-      values.push_back(x);
   auto q = std::make_shared<QuantizedWeight>(
       quantizeWeight(*format, values.data(), static_cast<int>(axis)));
   w.blob = writer_.addBlob(art::BlobKind::Weight, q->values.data(),
@@ -494,6 +600,8 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
   manifest.range_limit = options.rangeLimit;
   manifest.quantize = options.quantize;
   manifest.quant_group = options.quantGroup;
+  manifest.prune = options.prune;
+  manifest.prune_threshold = options.pruneThreshold;
   manifest.quant_float = options.quantFloat;
 
   if (!kernels.empty())
@@ -546,6 +654,7 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
   summary.weightBytes = manifest.weight_bytes;
   summary.quantizedBytes = exporter.quantizedBytes();
   summary.quantizedF32Bytes = exporter.quantizedF32Bytes();
+  summary.pruned = exporter.takePruned();
   auto written = writer.write(path, std::move(manifest));
   if (!written.ok())
     return stepModule.emitError(std::string(written.status().message()));

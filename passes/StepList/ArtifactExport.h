@@ -43,6 +43,8 @@ struct ExportOptions {
   std::string quantize = "none"; // kilnc --quantize
   int64_t quantGroup = 0;
   std::vector<std::string> quantFloat; // kept in float by the guardrail
+  std::string prune = "none";          // kilnc --prune
+  double pruneThreshold = 0;           // its global bound, if any
   int64_t cacheWidth = 0;              // for --info
   int64_t cacheLayers = 0;             // for --info
 };
@@ -53,6 +55,17 @@ struct ExportSummary {
   /// The quantized weights: stored bytes (integers and scales) and what
   /// they would take in f32.
   int64_t quantizedBytes = 0, quantizedF32Bytes = 0;
+  /// Each pruned weight: the fraction of it that is zero, how it is
+  /// stored ("2:4 compressed", "dense", or its quantized dtype) and its
+  /// bytes, stored and dense in its type.
+  struct Pruned {
+    std::string name;
+    int64_t elements = 0, zeros = 0;
+    double sparsity = 0;
+    std::string storage;
+    int64_t bytes = 0, denseBytes = 0;
+  };
+  std::vector<Pruned> pruned;
 };
 
 /// One compiled form of every kernel: a CPU shared object for one x86-64

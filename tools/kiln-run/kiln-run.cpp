@@ -240,6 +240,13 @@ void printInfo(const kiln::Artifact &artifact) {
                                  : "embedded");
   if (quantized)
     std::printf("; %zu quantized (%s)", quantized, m.quantize.c_str());
+  if (!m.prune.empty() && m.prune != "none") {
+    size_t compressed = 0;
+    for (const auto &w : m.weights)
+      compressed += w->sparse != kiln::artifact::SparseFormat::Dense;
+    std::printf("; pruned (%s), %zu stored 2:4 compressed", m.prune.c_str(),
+                compressed);
+  }
   std::printf("\n");
   std::printf("kv cache     %.1f MiB at the maximum shapes\n",
               m.cache_bytes / 1048576.0);

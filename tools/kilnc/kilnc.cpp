@@ -108,6 +108,18 @@ static cl::opt<bool> quantGuard(
              "the reference interpreter, measure each linear layer's error "
              "under quantization, and keep the layers past "
              "--quant-tolerance in float (default on)"));
+static cl::opt<std::string> prune(
+    cl::cat(kilncOptions), "prune", cl::init("none"),
+    cl::desc("none, or comma-separated: unstructured:F (the fraction F of "
+             "the linear weights with the smallest magnitudes set to zero), "
+             "2:4 (2 of every 4 input features kept, stored compressed for "
+             "the CPU's gemms), ffn:F (the fraction F of each FFN's neurons "
+             "removed: a smaller model). E.g. --prune ffn:0.25,2:4 (the "
+             "passes: kiln-prune-structured, kiln-prune-weights)"));
+static cl::opt<std::string> pruneScope(
+    cl::cat(kilncOptions), "prune-scope", cl::init("layer"),
+    cl::desc("with --prune unstructured:F: layer (F of each weight) or "
+             "global (F of all weights together, one magnitude bound)"));
 static cl::opt<std::string> calibration(
     cl::cat(kilncOptions), "calibration",
     cl::desc("with --quantize: a file of token-id sequences to calibrate "
@@ -215,6 +227,8 @@ int main(int argc, char **argv) {
   o.quantTolerance = quantTolerance;
   o.quantGuard = quantGuard;
   o.recordQuantErrors = kiln::recordQuantErrors;
+  o.prune = prune;
+  o.pruneScope = pruneScope;
   if (!calibration.empty()) {
     auto ids = readCalibration(calibration);
     if (!ids.ok()) {

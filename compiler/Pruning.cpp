@@ -1,0 +1,176 @@
+//===- Pruning.cpp - kilnc --prune: what to prune, and the analyses -------===//
+
+#include "compiler/Pruning.h"
+
+#include "dialects/kiln/KilnOps.h"
+#include "passes/Pipelines.h"
+#include "passes/Transforms/Prune.h"
+#include "support/SafeTensors.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "mlir/IR/BuiltinAttributes.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
+namespace kiln {
+
+absl::StatusOr<PruneRequest> parsePruneRequest(const std::string &text) {
+  PruneRequest request;
+  if (text.empty() || text == "none")
+    return request;
+  auto invalid = [&](const std::string &why) {
+    return absl::InvalidArgumentError("--prune '" + text + "': " + why);
+  };
+  auto fraction = [&](absl::string_view value,
+                      double &out) -> absl::Status {
+    if (!absl::SimpleAtod(value, &out) || !(out > 0 && out < 1))
+      return invalid("'" + std::string(value) +
+                     "' is not a fraction in (0, 1)");
+    return absl::OkStatus();
+  };
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(item, absl::MaxSplits(':', 1));
+    int64_t n = 0, m = 0;
+    if (kv.first == "unstructured") {
+      if (auto s = fraction(kv.second, request.fraction); !s.ok())
+        return s;
+    } else if (kv.first == "heads") {
+      if (auto s = fraction(kv.second, request.heads); !s.ok())
+        return s;
+    } else if (kv.first == "ffn") {
+      if (auto s = fraction(kv.second, request.ffn); !s.ok())
+        return s;
+    } else if (absl::SimpleAtoi(kv.first, &n) &&
+               absl::SimpleAtoi(kv.second, &m)) {
+      if (!(n > 0 && n < m && m <= 16))
+        return invalid("n:m needs 0 < n < m <= 16");
+      request.n = n;
+      request.m = m;
+    } else {
+      return invalid("'" + std::string(item) +
+                     "' is none of unstructured:F, 2:4 (n:m), heads:F, "
+                     "ffn:F");
+    }
+  }
+  if (request.fraction > 0 && request.m > 0)
+    return invalid("unstructured and n:m pruning cannot be combined");
+  if (request.heads > 0)
+    return invalid("attention-head pruning is not built yet (ffn:F, "
+                   "unstructured:F and n:m are)");
+  return request;
+}
+
+void setPruneOptions(const PruneRequest &request, double threshold,
+                     KilnStepListOptions &options) {
+  options.pruneFfn = request.ffn;
+  options.pruneN = request.n;
+  options.pruneM = request.m;
+  options.pruneThreshold = threshold;
+  options.pruneFraction = threshold > 0 ? 0.0 : request.fraction;
+}
+
+namespace {
+
+/// A weight as the checkpoint holds it (the analyses run before pruning).
+absl::StatusOr<std::vector<float>> readWeight(ParamOp param,
+                                              const WeightStore &weights) {
+  auto view = weights.get(param.getName().str());
+  if (!view.ok())
+    return view.status();
+  return (*view)->toFloat();
+}
+
+/// Squared L2 norms of `w` ([d0, d1]) along `axis`'s slices: one per index
+/// of dim `axis`.
+std::vector<double> sliceNorms2(const std::vector<float> &w,
+                                llvm::ArrayRef<int64_t> shape, int64_t axis) {
+  std::vector<double> norms(shape[axis], 0.0);
+  for (int64_t i = 0; i < shape[0]; ++i)
+    for (int64_t j = 0; j < shape[1]; ++j) {
+      double x = w[i * shape[1] + j];
+      norms[axis == 0 ? i : j] += x * x;
+    }
+  return norms;
+}
+
+} // namespace
+
+absl::Status recordNeuronScores(mlir::ModuleOp module,
+                                const WeightStore &weights) {
+  absl::Status status = absl::OkStatus();
+  module.walk([&](LinearOp down) {
+    if (!status.ok())
+      return;
+    std::optional<FfnBlock> block = matchFfn(down);
+    if (!block)
+      return;
+    std::vector<double> score(block->neurons, 1.0);
+    auto multiply = [&](LinearOp linear, bool output) -> absl::Status {
+      auto param = linear.getWeight().getDefiningOp<ParamOp>();
+      auto w = readWeight(param, weights);
+      if (!w.ok())
+        return w.status();
+      const int64_t out = linear.getLayout() == WeightLayout::InOut ? 1 : 0;
+      auto shape = param.getType().getShape();
+      if (static_cast<int64_t>(w->size()) != shape[0] * shape[1])
+        return absl::InvalidArgumentError(
+            absl::StrCat("tensor '", param.getName().str(),
+                         "' does not have the IR's shape"));
+      std::vector<double> norms =
+          sliceNorms2(*w, shape, output ? out : 1 - out);
+      for (int64_t j = 0; j < block->neurons; ++j)
+        score[j] *= std::sqrt(norms[j]);
+      return absl::OkStatus();
+    };
+    for (LinearOp producer : block->producers)
+      if (status = multiply(producer, /*output=*/true); !status.ok())
+        return;
+    if (status = multiply(down, /*output=*/false); !status.ok())
+      return;
+    std::vector<float> scores(score.begin(), score.end());
+    down->setAttr(kNeuronScores,
+                  mlir::DenseF32ArrayAttr::get(down.getContext(), scores));
+  });
+  return status;
+}
+
+absl::StatusOr<double>
+globalPruneThreshold(mlir::ModuleOp module, const WeightStore &weights,
+                     double fraction, const std::vector<std::string> &exclude) {
+  std::set<std::string> seen(exclude.begin(), exclude.end());
+  std::vector<float> magnitudes;
+  absl::Status status = absl::OkStatus();
+  module.walk([&](LinearOp linear) {
+    if (!status.ok() || !prunableLinear(linear))
+      return;
+    auto param = linear.getWeight().getDefiningOp<ParamOp>();
+    if (!seen.insert(storedWeightKey(param)).second)
+      return;
+    auto w = readWeight(param, weights);
+    if (!w.ok()) {
+      status = w.status();
+      return;
+    }
+    for (float x : *w)
+      magnitudes.push_back(std::fabs(x));
+  });
+  if (!status.ok())
+    return status;
+  const auto count = static_cast<int64_t>(
+      std::floor(fraction * static_cast<double>(magnitudes.size())));
+  if (count <= 0)
+    return 0.0;
+  std::nth_element(magnitudes.begin(), magnitudes.begin() + (count - 1),
+                   magnitudes.end());
+  // Strictly above the count-th smallest, so it is pruned too.
+  return std::nextafter(static_cast<double>(magnitudes[count - 1]),
+                        std::numeric_limits<double>::infinity());
+}
+
+} // namespace kiln
