@@ -54,12 +54,14 @@ def KilnPruneWeights : Pass<"kiln-prune-weights", "::mlir::ModuleOp"> {
     stores a 2:4 f32 gemm weight compressed (values + 2-bit indices) and
     the others dense with their zeros.
 
-    Never pruned: a weight any other op also reads (tied embeddings: the
-    table and the LM head), the last linear of a function (the LM head or
-    classifier, whose result the function returns), weights whose input
-    width `m` does not divide (n:m), and `exclude`. Norms, biases and
-    embeddings are not linear weights. Running the pass twice changes
-    nothing more.
+    Only the transformer blocks' weights are pruned: those whose
+    checkpoint name has a layer index (`h.3.`, `layers.3.`, `layer.3.`,
+    `block.3.`). Never pruned: the LM head and classifier heads, BERT's
+    pooler and MLM transform (outside the blocks; their errors reach the
+    outputs undamped), a weight any other op also reads (a tied embedding
+    table), weights whose input width `m` does not divide (n:m), and
+    `exclude`. Norms, biases and embeddings are not linear weights.
+    Running the pass twice changes nothing more.
   }];
   let options = [
     Option<"n", "n", "int64_t", /*default=*/"0",

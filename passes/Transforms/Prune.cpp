@@ -15,6 +15,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 
 #include <algorithm>
@@ -40,6 +41,16 @@ ParamOp ownParam(Value v) {
       !param->hasOneUse())
     return {};
   return param;
+}
+
+/// Whether a checkpoint name has a dot-separated all-digit component.
+bool inBlock(StringRef name) {
+  SmallVector<StringRef> parts;
+  name.split(parts, '.');
+  for (size_t i = 1; i + 1 < parts.size(); ++i)
+    if (!parts[i].empty() && llvm::all_of(parts[i], llvm::isDigit))
+      return true;
+  return false;
 }
 
 /// The output-channel dim of `linear`'s weight.
@@ -103,11 +114,10 @@ bool prunableLinear(LinearOp linear) {
         other.getInput() == param.getResult())
       return false;
   }
-  // The head: its result is what the function returns.
-  for (Operation *user : linear->getUsers())
-    if (isa<func::ReturnOp>(user))
-      return false;
-  return true;
+  // A transformer block's weight: its checkpoint name has a layer index
+  // (h.3., layers.3., layer.3., block.3.). The LM head, classifier heads,
+  // BERT's pooler and MLM transform are outside the blocks.
+  return inBlock(param.getName());
 }
 
 namespace {

@@ -45,6 +45,7 @@
 #include <iterator>
 #include <optional>
 #include <random>
+#include <tuple>
 #include <unistd.h>
 
 namespace {
@@ -93,7 +94,22 @@ struct Case {
   std::optional<rt::CpuIsa> isa = std::nullopt;
   std::string precision = "fp32";
   std::string quantize = "none";
+  /// kilnc --prune and --prune-scope: compared with what transformers
+  /// computes for the same pruning (test/golden/make_pruned.py), in fp32's
+  /// tolerance.
+  std::string prune = "none";
+  std::string pruneScope = "layer";
+  /// The pruned case's expected outputs: test/golden/pruned/<this>.
+  std::string prunedName() const {
+    std::string tag = prune;
+    std::replace(tag.begin(), tag.end(), ':', '_');
+    std::replace(tag.begin(), tag.end(), ',', '_');
+    tag.erase(std::remove(tag.begin(), tag.end(), '.'), tag.end());
+    return fixture + "_" + tag + (pruneScope == "global" ? "_global" : "");
+  }
   std::string name() const {
+    if (prune != "none")
+      return prunedName() + (isa ? "_" + std::string(rt::isaName(*isa)) : "");
     return fixture +
            (kernels == Kernels::GpuEmulated ? "_gpu_emulated"
             : kernels == Kernels::Cuda      ? "_cuda"
@@ -110,7 +126,10 @@ class RuntimeGoldenTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(RuntimeGoldenTest, MatchesTransformers) {
   const std::string fixture = GetParam().fixture;
-  fs::path dir = fs::path(KILN_GOLDEN_DIR) / fixture;
+  fs::path dir = GetParam().prune == "none" ? fs::path(KILN_GOLDEN_DIR) / fixture
+                                            : fs::path(KILN_GOLDEN_DIR) /
+                                                  ".." / "pruned" /
+                                                  GetParam().prunedName();
   auto goldenJson = kiln::readJsonObject((dir / "golden.json").string());
   ASSERT_TRUE(goldenJson.ok()) << goldenJson.status();
   Json &golden = *goldenJson;
@@ -140,6 +159,8 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
     compile.target = "cuda";
   compile.precision = GetParam().precision;
   compile.quantize = GetParam().quantize;
+  compile.prune = GetParam().prune;
+  compile.pruneScope = GetParam().pruneScope;
   auto compiled = kiln::test::compiledFixture(GetParam().fixture, compile);
   ASSERT_TRUE(compiled.ok()) << compiled.status();
   const std::string &artifactPath = *compiled;
@@ -789,6 +810,31 @@ std::vector<Case> allCases() {
             std::optional(rt::CpuIsa::Generic)})
         if (name != "llama_hot" || std::string(scheme) == "w8a16")
           cases.push_back({name, Kernels::Cpu, isa, "fp32", scheme});
+  }
+  // Pruned builds against the same pruning done in transformers
+  // (test/golden/pruned, make_pruned.py): each case with the CPU's best
+  // ISA, and the 2:4 ones through the generic compressed kernel too.
+  for (const auto &[fixture, prune, scope] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"gpt2_tiny", "2:4", "layer"},
+           {"gpt2_tiny", "unstructured:0.5", "layer"},
+           {"gpt2_tiny", "unstructured:0.6", "global"},
+           {"gpt2_tiny", "ffn:0.25", "layer"},
+           {"gpt2_tiny", "ffn:0.25,2:4", "layer"},
+           {"llama_gqa", "2:4", "layer"},
+           {"llama_gqa", "ffn:0.25,2:4", "layer"},
+           {"bert_tiny", "unstructured:0.5", "layer"},
+           {"bert_tiny", "ffn:0.5", "layer"},
+           {"t5_gated", "ffn:0.25,2:4", "layer"},
+           {"t5_relu", "2:4", "layer"}}) {
+    Case c{fixture, Kernels::Cpu};
+    c.prune = prune;
+    c.pruneScope = scope;
+    cases.push_back(c);
+    if (prune.find("2:4") != std::string::npos) {
+      c.isa = rt::CpuIsa::Generic;
+      cases.push_back(c);
+    }
   }
   return cases;
 }

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Expected outputs of pruned golden fixtures, computed by transformers.
+
+For each case (a fixture and a `kilnc --prune` option), loads the fixture
+folder with transformers, prunes the model here, independently of Kiln, by
+the rules `kilnc --help` and support/Prune.h state, and writes what the
+pruned model computes on the fixture's inputs to pruned/<case>/ in the
+fixtures' own format (golden.json and .npy outputs, greedy ids with their
+top-2 gaps for decoders). RuntimeGoldenTest compiles the fixture with the
+same option and compares.
+
+The rules:
+  * Pruned weights: every nn.Linear / Conv1D weight inside the transformer
+    blocks (embeddings, the LM head, classifier heads and the pooler are
+    outside them; norms and biases are not linear weights).
+  * n:m: along the input features, each run of m keeps its n largest
+    magnitudes (the lower index first on a tie).
+  * unstructured:F, per layer: the floor(F * size) smallest magnitudes of
+    each weight are zeroed (ties by position); global: every magnitude up to
+    the floor(F * total)-th smallest of all pruned weights together.
+  * ffn:F: each FFN keeps its d - floor(F * d) neurons (rounded up to a
+    multiple of 4) with the largest product of weight norms (the up/gate
+    weights' output slices and the down weight's input slice), as a
+    physically smaller model; then n:m or unstructured pruning apply to it.
+    The script checks that the smaller model equals the dense one with
+    those neurons' down-projection inputs zeroed.
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import sys
+
+import numpy as np
+import torch
+import transformers
+from transformers.pytorch_utils import Conv1D
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import make_fixtures as mf  # noqa: E402
+
+CASES = [
+    ("gpt2_tiny", "2:4", "layer"),
+    ("gpt2_tiny", "unstructured:0.5", "layer"),
+    ("gpt2_tiny", "unstructured:0.6", "global"),
+    ("gpt2_tiny", "ffn:0.25", "layer"),
+    ("gpt2_tiny", "ffn:0.25,2:4", "layer"),
+    ("llama_gqa", "2:4", "layer"),
+    ("llama_gqa", "ffn:0.25,2:4", "layer"),
+    ("bert_tiny", "unstructured:0.5", "layer"),
+    ("bert_tiny", "ffn:0.5", "layer"),
+    ("t5_gated", "ffn:0.25,2:4", "layer"),
+    ("t5_relu", "2:4", "layer"),
+]
+
+
+def case_name(fixture, option, scope):
+    tag = option.replace(":", "_").replace(",", "_").replace(".", "")
+    return f"{fixture}_{tag}" + ("_global" if scope == "global" else "")
+
+
+def in_block(name):
+    return re.search(r"\.(h|layer|layers|block)\.\d+\.", "." + name + ".") is not None
+
+
+def prunable(model):
+    """(name, module, input axis of its weight) for every linear in a block."""
+    out = []
+    for name, mod in model.named_modules():
+        if isinstance(mod, torch.nn.Linear) and in_block(name):
+            out.append((name, mod, 1))
+        elif isinstance(mod, Conv1D) and in_block(name):
+            out.append((name, mod, 0))
+    return out
+
+
+def prune_nm(w, axis, n, m):
+    rows = w if axis == 1 else w.t()
+    r, k = rows.shape
+    groups = rows.reshape(r, k // m, m)
+    order = torch.argsort(-groups.abs(), dim=-1, stable=True)
+    keep = torch.zeros_like(groups, dtype=torch.bool)
+    keep.scatter_(-1, order[..., :n], True)
+    pruned = (groups * keep).reshape(r, k)
+    return pruned if axis == 1 else pruned.t().contiguous()
+
+
+def prune_fraction(w, fraction):
+    flat = w.flatten().clone()
+    count = math.floor(fraction * flat.numel())
+    if count > 0:
+        order = torch.argsort(flat.abs(), stable=True)
+        flat[order[:count]] = 0
+    return flat.reshape(w.shape)
+
+
+def ffn_blocks(model, family):
+    """(producers, down) per FFN: producers as (module, output axis)."""
+    mods = dict(model.named_modules())
+    blocks = []
+    for name, mod in mods.items():
+        if family == "gpt2" and name.endswith(".mlp"):
+            blocks.append(([(mod.c_fc, 1)], (mod.c_proj, 0)))
+        elif family in ("bert", "roberta") and re.search(r"\.layer\.\d+$", name):
+            blocks.append(([(mod.intermediate.dense, 0)], (mod.output.dense, 1)))
+        elif family == "llama" and name.endswith(".mlp"):
+            blocks.append(([(mod.gate_proj, 0), (mod.up_proj, 0)], (mod.down_proj, 1)))
+        elif family == "t5" and name.endswith("DenseReluDense"):
+            ups = [mod.wi] if hasattr(mod, "wi") else [mod.wi_0, mod.wi_1]
+            blocks.append(([(u, 0) for u in ups], (mod.wo, 1)))
+    return blocks
+
+
+def kept_neurons(producers, down, fraction):
+    score = None
+    for mod, axis in producers:
+        w = mod.weight.detach().double()
+        norms = w.pow(2).sum(dim=1 - axis).sqrt()
+        score = norms if score is None else score * norms
+    dmod, in_axis = down
+    score = score * dmod.weight.detach().double().pow(2).sum(dim=1 - in_axis).sqrt()
+    score = score.float()
+    d = score.numel()
+    kept = d - math.floor(fraction * d)
+    kept = min(d, max(4, (kept + 3) // 4 * 4))
+    order = torch.argsort(-score, stable=True)[:kept]
+    return torch.sort(order).values
+
+
+def slice_module(mod, axis, keep):
+    """Keeps slices `keep` of the module's weight along `axis` (and of its
+    bias when they are its outputs)."""
+    with torch.no_grad():
+        mod.weight = torch.nn.Parameter(mod.weight.index_select(axis, keep).contiguous())
+        out_axis = 1 if isinstance(mod, Conv1D) else 0
+        if axis == out_axis and mod.bias is not None:
+            mod.bias = torch.nn.Parameter(mod.bias[keep].contiguous())
+    if isinstance(mod, Conv1D) and axis == 1:
+        mod.nf = len(keep)
+    elif isinstance(mod, torch.nn.Linear):
+        if axis == 0:
+            mod.out_features = len(keep)
+        else:
+            mod.in_features = len(keep)
+
+
+def prune_model(model, family, option, scope):
+    ffn = 0.0
+    n = m = 0
+    fraction = 0.0
+    for item in option.split(","):
+        key, _, value = item.partition(":")
+        if key == "ffn":
+            ffn = float(value)
+        elif key == "unstructured":
+            fraction = float(value)
+        else:
+            n, m = int(key), int(value)
+    zeroed = None
+    if ffn > 0:
+        blocks = ffn_blocks(model, family)
+        assert blocks, family
+        plans = [(p, d, kept_neurons(p, d, ffn)) for p, d in blocks]
+        # The dense model with the pruned neurons zeroed, to check slicing.
+        zeroed = []
+        for _, (dmod, in_axis), keep in plans:
+            w = dmod.weight.detach().clone()
+            mask = torch.zeros(w.shape[in_axis], dtype=torch.bool)
+            mask[keep] = True
+            shape = [1, 1]
+            shape[in_axis] = -1
+            zeroed.append((dmod, w * mask.reshape(shape)))
+        for producers, (dmod, in_axis), keep in plans:
+            for mod, axis in producers:
+                slice_module(mod, axis, keep)
+            slice_module(dmod, in_axis, keep)
+    linears = prunable(model)
+    with torch.no_grad():
+        if m > 0:
+            for _, mod, axis in linears:
+                mod.weight.copy_(prune_nm(mod.weight, axis, n, m))
+        elif fraction > 0 and scope == "layer":
+            for _, mod, _ in linears:
+                mod.weight.copy_(prune_fraction(mod.weight, fraction))
+        elif fraction > 0:
+            mags = torch.cat([mod.weight.detach().abs().flatten() for _, mod, _ in linears])
+            count = math.floor(fraction * mags.numel())
+            bound = torch.sort(mags).values[count - 1]
+            for _, mod, _ in linears:
+                mod.weight.copy_(torch.where(mod.weight.abs() <= bound, 0.0, mod.weight))
+    return zeroed
+
+
+def sparsity(model):
+    linears = prunable(model)
+    zeros = sum(int((mod.weight == 0).sum()) for _, mod, _ in linears)
+    total = sum(mod.weight.numel() for _, mod, _ in linears)
+    return zeros / total, total
+
+
+def make_case(fx, fixture_dir, out_root, option, scope):
+    name = case_name(fx["name"], option, scope)
+    with open(os.path.join(fixture_dir, "golden.json")) as f:
+        g = json.load(f)
+    load = lambda: fx["auto"].from_pretrained(fixture_dir, attn_implementation=mf.ATTN).eval()
+    model = load()
+    _, dense_params = sparsity(model)
+    mask = [[1] * n + [0] * (len(g["input_ids"][0]) - n) for n in g["lengths"]]
+    tt = g.get("token_type_ids")
+    zeroed = prune_model(model, fx["family"], option, scope)
+    outputs = mf.forward(model, fx, g["input_ids"], mask, tt)
+    if zeroed is not None and "," not in option:
+        # Slicing neurons away equals zeroing them in the dense model.
+        dense = load()
+        by_name = {id(m): n for n, m in model.named_modules()}
+        dense_mods = dict(dense.named_modules())
+        with torch.no_grad():
+            for dmod, w in zeroed:
+                dense_mods[by_name[id(dmod)]].weight.copy_(w)
+        ref = mf.forward(dense, fx, g["input_ids"], mask, tt)
+        for k in outputs:
+            err = np.linalg.norm(outputs[k] - ref[k]) / max(np.linalg.norm(ref[k]), 1e-30)
+            assert err < 1e-5, (name, k, err)
+    d = os.path.join(out_root, name)
+    if os.path.exists(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    files = {}
+    for k, v in outputs.items():
+        np.save(os.path.join(d, k + ".npy"), v)
+        files[k] = k + ".npy"
+    golden = {key: g[key] for key in ("name", "family", "architecture", "input_ids", "lengths", "pad_id")}
+    if tt is not None:
+        golden["token_type_ids"] = tt
+    golden["fixture"] = fx["name"]
+    golden["prune"] = option
+    golden["prune_scope"] = scope
+    golden["transformers_version"] = transformers.__version__
+    golden["torch_version"] = torch.__version__
+    golden["outputs"] = files
+    if "generate" in g:
+        seqs = [row[:n] for row, n in zip(g["input_ids"], g["lengths"])]
+        ids, gaps = mf.generate(model, fx, seqs)
+        golden["generate"] = {"max_new_tokens": mf.MAX_NEW_TOKENS, "ids": ids, "top2_gaps": gaps}
+        golden["ignore_eos"] = True
+    reached, params = sparsity(model)
+    golden["sparsity"] = reached
+    golden["pruned_weights_kept"] = params / dense_params
+    with open(os.path.join(d, "golden.json"), "w") as f:
+        f.write(mf.dump_json(golden))
+    return name, reached, params / dense_params
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fixtures", default=os.path.join(HERE, "fixtures"))
+    ap.add_argument("--out", default=os.path.join(HERE, "pruned"))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    by_name = {fx["name"]: fx for fx in mf.FIXTURES}
+    os.makedirs(args.out, exist_ok=True)
+    print(f"{'case':<34} {'sparsity':>9} {'weights kept':>13}")
+    for fixture, option, scope in CASES:
+        fx = by_name[fixture]
+        name, reached, kept = make_case(fx, os.path.join(args.fixtures, fixture), args.out, option, scope)
+        print(f"{name:<34} {reached:>9.3f} {kept:>13.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
