@@ -826,3 +826,101 @@ func.func @param_part_unnamed() -> tensor<4x8xf32> {
   %w = kiln.param "merged" parts ["a", ""] : tensor<4x8xf32>
   return %w : tensor<4x8xf32>
 }
+
+// -----
+
+func.func @prune_n_not_below_m() {
+  // expected-error @+1 {{prune needs 0 < n < m, got n = 4, m = 4}}
+  %w = kiln.param "w" prune <n = 4, m = 4, axis = 1> : tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @prune_axis() {
+  // expected-error @+1 {{prune axis must be 0 or 1, got 2}}
+  %w = kiln.param "w" prune <n = 2, m = 4, axis = 2> : tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @prune_fraction() {
+  // expected-error @+1 {{prune fraction must be in [0, 1), got 1.5}}
+  %w = kiln.param "w" prune <fraction = 1.5> : tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @prune_threshold() {
+  // expected-error @+1 {{prune threshold must be finite and >= 0, got -1}}
+  %w = kiln.param "w" prune <threshold = -1.0> : tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @prune_not_a_matrix() {
+  // expected-error @+1 {{'kiln.param' op a pruned weight must be a 2-D float tensor, got 'tensor<64xf32>'}}
+  %w = kiln.param "w" prune <fraction = 0.5> : tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @prune_groups_do_not_divide(%x: tensor<2x66xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'kiln.param' op prune groups of 4 do not divide dim 1 of 'tensor<4x66xf32>'}}
+  %w = kiln.param "w" prune <n = 2, m = 4, axis = 1> : tensor<4x66xf32>
+  %y = kiln.linear %x, %w layout out_in : (tensor<2x66xf32>, tensor<4x66xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @prune_read_by_other_ops() -> tensor<4x64xf32> {
+  // expected-error @+1 {{'kiln.param' op pruned weight 'w' may only be the weight of kiln.linear ops}}
+  %w = kiln.param "w" prune <fraction = 0.5> : tensor<4x64xf32>
+  return %w : tensor<4x64xf32>
+}
+
+// -----
+
+func.func @prune_axis_not_the_input_dim(%x: tensor<2x64xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'kiln.param' op prune axis 0 is not the input-feature dim (1) of its linear's layout}}
+  %w = kiln.param "w" prune <n = 2, m = 4, axis = 0> : tensor<4x64xf32>
+  %y = kiln.linear %x, %w layout out_in : (tensor<2x64xf32>, tensor<4x64xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @keep_not_ascending() {
+  // expected-error @+1 {{keep indices must be ascending and >= 0}}
+  %w = kiln.param "w" keep <axis = 0, indices = [3, 1]> : tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @keep_count() {
+  // expected-error @+1 {{'kiln.param' op keep lists 3 indices, but dim 0 of 'tensor<2x8xf32>' has 2}}
+  %w = kiln.param "w" keep <axis = 0, indices = [0, 1, 5]> : tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @keep_axis() {
+  // expected-error @+1 {{'kiln.param' op keep axis 2 is out of range for 'tensor<2x8xf32>'}}
+  %w = kiln.param "w" keep <axis = 2, indices = [0, 1]> : tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @keep_with_parts() {
+  // expected-error @+1 {{'kiln.param' op keep cannot be combined with parts}}
+  %w = kiln.param "w" parts ["a", "b"] keep <axis = 0, indices = [0, 1]> : tensor<2x8xf32>
+  return
+}

@@ -1,0 +1,96 @@
+// RUN: kiln-opt %s --kiln-prune-weights="n=2 m=4" --split-input-file 2>/dev/null | FileCheck %s --check-prefix=NM
+// RUN: kiln-opt %s --kiln-prune-weights="n=2 m=4" --split-input-file 2>&1 >/dev/null | FileCheck %s --check-prefix=NMREMARK
+// Idempotent, and the result verifies and round-trips.
+// RUN: kiln-opt %s --kiln-prune-weights="n=2 m=4" --split-input-file 2>/dev/null | kiln-opt --kiln-prune-weights="n=2 m=4" --split-input-file --verify-each 2>/dev/null | FileCheck %s --check-prefix=NM
+// RUN: kiln-opt %s --kiln-prune-weights=fraction=0.5 --split-input-file | FileCheck %s --check-prefix=FRACTION
+// RUN: kiln-opt %s --kiln-prune-weights=threshold=0.02 --split-input-file | FileCheck %s --check-prefix=THRESHOLD
+// RUN: kiln-opt %s --kiln-prune-weights="fraction=0.5 exclude=h.0.mlp.c_fc.weight" --split-input-file | FileCheck %s --check-prefix=EXCLUDE
+// RUN: kiln-opt %s --kiln-prune-structured=ffn=0.5 --split-input-file 2>/dev/null | FileCheck %s --check-prefix=FFN
+// RUN: kiln-opt %s --kiln-prune-structured=ffn=0.5 --split-input-file 2>&1 >/dev/null | FileCheck %s --check-prefix=FFNREMARK
+// RUN: kiln-opt %s --kiln-prune-structured=ffn=0.5 --kiln-prune-weights="n=2 m=4" --split-input-file 2>/dev/null | FileCheck %s --check-prefix=BOTH
+// RUN: not kiln-opt %s --kiln-prune-weights="n=4 m=4" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADNM
+// RUN: not kiln-opt %s --kiln-prune-weights=fraction=1 --split-input-file 2>&1 | FileCheck %s --check-prefix=BADFRACTION
+// RUN: not kiln-opt %s --kiln-prune-structured=ffn=-0.5 --split-input-file 2>&1 | FileCheck %s --check-prefix=BADFFN
+
+// BADNM: kiln-prune-weights: n:m needs 0 < n < m, got 4:4
+// BADFRACTION: kiln-prune-weights: fraction must be in [0, 1) and threshold finite and >= 0
+// BADFFN: kiln-prune-structured: ffn must be in [0, 1), got -5.000000e-01
+
+// A GPT-2 MLP (in_out weights: input features along dim 0) and an LM head
+// tied to the embedding table. The block's weights are pruned (n:m groups
+// along dim 0); the tied table and the head, outside the blocks, are not.
+// With ffn=0.5 the 8 neurons keep the 4 best-scoring (1, 3, 5, 7): c_fc's output
+// columns and bias, c_proj's input rows; the activation shrinks with them.
+// NM-LABEL: func.func @gpt2_mlp
+// NM-DAG: kiln.param "h.0.mlp.c_fc.weight" prune <n = 2, m = 4, axis = 0> : tensor<4x8xf32>
+// NM-DAG: kiln.param "h.0.mlp.c_proj.weight" prune <n = 2, m = 4, axis = 0> : tensor<8x4xf32>
+// NM-DAG: kiln.param "h.0.mlp.c_fc.bias" : tensor<8xf32>
+// NM-DAG: kiln.param "wte.weight" : tensor<16x4xf32>
+// FRACTION-LABEL: func.func @gpt2_mlp
+// FRACTION-DAG: kiln.param "h.0.mlp.c_fc.weight" prune <fraction = 5.000000e-01> : tensor<4x8xf32>
+// FRACTION-DAG: kiln.param "h.0.mlp.c_proj.weight" prune <fraction = 5.000000e-01> : tensor<8x4xf32>
+// THRESHOLD-DAG: kiln.param "h.0.mlp.c_fc.weight" prune <threshold = 2.000000e-02> : tensor<4x8xf32>
+// EXCLUDE-DAG: kiln.param "h.0.mlp.c_fc.weight" : tensor<4x8xf32>
+// EXCLUDE-DAG: kiln.param "h.0.mlp.c_proj.weight" prune <fraction = 5.000000e-01>
+// FFN-LABEL: func.func @gpt2_mlp
+// FFN-DAG: %[[FC:.+]] = kiln.param "h.0.mlp.c_fc.weight" keep <axis = 1, indices = [1, 3, 5, 7]> : tensor<4x4xf32>
+// FFN-DAG: %[[B:.+]] = kiln.param "h.0.mlp.c_fc.bias" keep <axis = 0, indices = [1, 3, 5, 7]> : tensor<4xf32>
+// FFN: %[[H:.+]] = kiln.linear %{{.+}}, %[[FC]] bias %[[B]] layout in_out activation gelu_tanh : (tensor<?x4xf32>, tensor<4x4xf32>, tensor<4xf32>) -> tensor<?x4xf32>
+// FFN: %[[PROJ:.+]] = kiln.param "h.0.mlp.c_proj.weight" keep <axis = 0, indices = [1, 3, 5, 7]> : tensor<4x4xf32>
+// FFN: kiln.linear %[[H]], %[[PROJ]] residual %{{.+}} layout in_out : (tensor<?x4xf32>, tensor<4x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+// FFN-NOT: kiln.neuron_scores
+// BOTH-LABEL: func.func @gpt2_mlp
+// BOTH-DAG: kiln.param "h.0.mlp.c_fc.weight" keep <axis = 1, indices = [1, 3, 5, 7]> prune <n = 2, m = 4, axis = 0> : tensor<4x4xf32>
+// BOTH-DAG: kiln.param "h.0.mlp.c_proj.weight" keep <axis = 0, indices = [1, 3, 5, 7]> prune <n = 2, m = 4, axis = 0> : tensor<4x4xf32>
+func.func @gpt2_mlp(%x: tensor<?x4xf32>, %ids: tensor<?xi64>) -> (tensor<?x4xf32>, tensor<?x16xf32>) {
+  %table = kiln.param "wte.weight" : tensor<16x4xf32>
+  %e = kiln.embedding %table[%ids] : tensor<16x4xf32>, tensor<?xi64> -> tensor<?x4xf32>
+  %w1 = kiln.param "h.0.mlp.c_fc.weight" : tensor<4x8xf32>
+  %b1 = kiln.param "h.0.mlp.c_fc.bias" : tensor<8xf32>
+  %h = kiln.linear %e, %w1 bias %b1 layout in_out activation gelu_tanh : (tensor<?x4xf32>, tensor<4x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %w2 = kiln.param "h.0.mlp.c_proj.weight" : tensor<8x4xf32>
+  %y = kiln.linear %h, %w2 residual %x layout in_out {kiln.neuron_scores = array<f32: 1., 9., 2., 8., 3., 7., 0., 6.>} : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %head = kiln.param "wte.weight" : tensor<16x4xf32>
+  %logits = kiln.linear %y, %head layout out_in : (tensor<?x4xf32>, tensor<16x4xf32>) -> tensor<?x16xf32>
+  return %y, %logits : tensor<?x4xf32>, tensor<?x16xf32>
+}
+
+// -----
+
+// A gated MLP (out_in weights: input features along dim 1): gate and up
+// keep the same output rows, down the same input columns, the product
+// shrinks. 12 neurons at ffn=0.5 keep 6, rounded up to 8.
+// NM-LABEL: func.func @gated_mlp
+// NM-DAG: kiln.param "layers.3.mlp.gate_proj.weight" prune <n = 2, m = 4, axis = 1> : tensor<12x8xf32>
+// NM-DAG: kiln.param "layers.3.mlp.down_proj.weight" prune <n = 2, m = 4, axis = 1> : tensor<8x12xf32>
+// FFN-LABEL: func.func @gated_mlp
+// FFN: kiln.param "layers.3.mlp.gate_proj.weight" keep <axis = 0, indices = [0, 2, 4, 6, 8, 9, 10, 11]> : tensor<8x8xf32>
+// FFN: kiln.param "layers.3.mlp.up_proj.weight" keep <axis = 0, indices = [0, 2, 4, 6, 8, 9, 10, 11]> : tensor<8x8xf32>
+// FFN: kiln.mul %{{.+}}, %{{.+}} : tensor<?x8xf32>
+// FFN: kiln.param "layers.3.mlp.down_proj.weight" keep <axis = 1, indices = [0, 2, 4, 6, 8, 9, 10, 11]> : tensor<8x8xf32>
+func.func @gated_mlp(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %wg = kiln.param "layers.3.mlp.gate_proj.weight" : tensor<12x8xf32>
+  %g = kiln.linear %x, %wg layout out_in activation silu : (tensor<?x8xf32>, tensor<12x8xf32>) -> tensor<?x12xf32>
+  %wu = kiln.param "layers.3.mlp.up_proj.weight" : tensor<12x8xf32>
+  %u = kiln.linear %x, %wu layout out_in : (tensor<?x8xf32>, tensor<12x8xf32>) -> tensor<?x12xf32>
+  %p = kiln.mul %g, %u : tensor<?x12xf32>
+  %wd = kiln.param "layers.3.mlp.down_proj.weight" : tensor<8x12xf32>
+  %y = kiln.linear %p, %wd layout out_in {kiln.neuron_scores = array<f32: 5., 1., 5., 1., 5., 1., 5., 1., 2., 2., 2., 2.>} : (tensor<?x12xf32>, tensor<8x12xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// n:m needs m to divide the input features: 6 does not take 2:4. A block
+// without scores is left whole.
+// NMREMARK: remark: weight 'h.1.attn.c_proj.weight' stays dense: 4 does not divide its 6 input features
+// NM-LABEL: func.func @indivisible
+// NM: kiln.param "h.1.attn.c_proj.weight" : tensor<6x8xf32>
+// FFNREMARK: remark: FFN block left whole: its output projection has no kiln.neuron_scores
+func.func @indivisible(%x: tensor<?x6xf32>) -> tensor<?x6xf32> {
+  %w = kiln.param "h.1.attn.c_proj.weight" : tensor<6x8xf32>
+  %y = kiln.linear %x, %w layout in_out activation relu : (tensor<?x6xf32>, tensor<6x8xf32>) -> tensor<?x8xf32>
+  %w2 = kiln.param "h.1.mlp.c_proj.weight" : tensor<8x6xf32>
+  %z = kiln.linear %y, %w2 layout in_out : (tensor<?x8xf32>, tensor<8x6xf32>) -> tensor<?x6xf32>
+  return %z : tensor<?x6xf32>
+}
