@@ -3,7 +3,7 @@
 
     tools/cpu_bench.py [--bin build/bin] [--work DIR] [--threads N]
                        [--rounds 2] [--cases bert-b1,bert-b8,gpt2-prefill,gpt2-decode]
-                       [--png FILE] [--bf16] [--quantize]
+                       [--png FILE] [--bf16] [--quantize] [--prune]
 
 Runs Kiln (kiln-run), PyTorch eager, torch.compile and ONNX Runtime on the
 same inputs, fp32, with the same thread count, case by case, the peers in
@@ -95,18 +95,26 @@ class Kiln:
         self.run_bin = os.path.join(bin_dir, "kiln-run")
         self.kilnc = os.path.join(bin_dir, "kilnc")
         self.threads = threads
+        self.embedded = set()
 
-    def compile(self, folder, out, batch, seq, precision="fp32", quantize="none", extra=()):
+    def compile(self, folder, out, batch, seq, precision="fp32", quantize="none", extra=(),
+                external=True):
+        """External weights (read from the folder at load) unless `external`
+        is False: pruned builds store their rewritten weights."""
+        if not external:
+            self.embedded.add(out)
         if not os.path.exists(out):
-            subprocess.check_call([self.kilnc, folder, "--external-weights", "-o", out,
+            subprocess.check_call([self.kilnc, folder, "-o", out,
                                    "--max-batch", str(batch), "--max-seq", str(seq),
                                    "--precision", precision, "--quantize", quantize,
-                                   "--report", out + ".json", *extra],
+                                   "--report", out + ".json", *extra] +
+                                  (["--external-weights"] if external else []),
                                   stderr=subprocess.DEVNULL)
 
     def args(self, artifact, folder, ids):
         text = ";".join(",".join(str(int(t)) for t in row) for row in ids.tolist())
-        return [self.run_bin, artifact, "--weights", folder, "--input-ids", text,
+        weights = [] if artifact in self.embedded else ["--weights", folder]
+        return [self.run_bin, artifact, *weights, "--input-ids", text,
                 "--threads", str(self.threads)]
 
     def bench(self, artifact, folder, ids, new_tokens=0, iters=10):
@@ -342,6 +350,9 @@ def main():
     parser.add_argument("--quantize", action="store_true",
                         help="also Kiln --quantize w8a16 and w4a16 (GPT-2 decode), with "
                              "the bytes each decoded token reads")
+    parser.add_argument("--prune", action="store_true",
+                        help="also Kiln --prune 2:4, ffn:0.25 and ffn:0.25,2:4 (GPT-2 "
+                             "decode), with each build's weight bytes")
     args = parser.parse_args()
     ensure_packages()
 
@@ -391,6 +402,18 @@ def main():
                     path = os.path.join(args.work, f"{family}-{name}.kiln")
                     kiln.compile(folder, path, 1, 256, quantize=scheme, extra=extra)
                     quantized.append((name, path))
+            if args.prune:
+                # Embedded weights (pruning rewrites them): the dense
+                # baseline is embedded too, so the builds differ only in
+                # pruning.
+                dense = os.path.join(args.work, f"{family}-embedded.kiln")
+                kiln.compile(folder, dense, 1, 256, external=False)
+                quantized.append(("dense", dense))
+                for option in ("2:4", "ffn:0.25", "ffn:0.25,2:4"):
+                    path = os.path.join(args.work, f"{family}-prune-{option.replace(':', '')}.kiln")
+                    kiln.compile(folder, path, 1, 256, extra=["--prune", option],
+                                 external=False)
+                    quantized.append(("prune-" + option, path))
             model = GPT2LMHeadModel.from_pretrained(folder, dtype=torch.float32).eval()
             ids = torch.randint(1000, 50000, (1, 128), generator=generator)
             if "gpt2-prefill" in cases:
@@ -464,6 +487,18 @@ def main():
                   f"{nbytes / ms / 1e6:6.1f} GB/s  "
                   f"{min(times[('gpt2-decode', 'kiln')]) / ms:5.2f}x fp32  {floats[peer]}")
         print("(err for the quantized builds: the share of greedy ids equal to eager's)")
+    if args.prune and "gpt2-decode" in runs:
+        import json
+        print("\ngpt2-decode pruned builds (embedded weights; err: the share of greedy ids "
+              "equal to eager's, which pruning random weights changes)")
+        dense_ms = min(times[("gpt2-decode", "kiln-dense")])
+        for name in ("dense", "prune-2:4", "prune-ffn:0.25", "prune-ffn:0.25,2:4"):
+            tag = "embedded" if name == "dense" else name.replace(":", "")
+            with open(os.path.join(args.work, f"gpt2-small-{tag}.kiln.json")) as f:
+                report = json.load(f)
+            ms = min(times[("gpt2-decode", "kiln-" + name)])
+            print(f"kiln-{name:20s} {report['runtime_weight_bytes'] / 1e6:8.1f} MB weights  "
+                  f"{ms:7.2f} ms/token  {dense_ms / ms:5.2f}x dense")
     png = args.png or os.path.join(args.work, "cpu-bench.png")
     draw(rows, png)
     print(f"chart: {png}")
