@@ -188,8 +188,10 @@ absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
       // The pruning as kilnc did it: the same request, bound and scores.
       KILN_ASSIGN_OR_RETURN(PruneRequest request, parsePruneRequest(m.prune));
       setPruneOptions(request, m.prune_threshold, options);
-      if (request.structured())
+      if (request.structured()) {
         KILN_RETURN_IF_ERROR(recordNeuronScores(*copy, *model.weights));
+        KILN_RETURN_IF_ERROR(recordHeadScores(*copy, *model.weights));
+      }
     }
     bool built;
     if (m.range_limit > 0) {

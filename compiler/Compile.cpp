@@ -300,8 +300,10 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   // Pruning's analyses read the checkpoint: FFN neuron scores, and the one
   // magnitude bound of global scope.
   double globalThreshold = 0;
-  if (stage == "steps" && pruning.structured())
+  if (stage == "steps" && pruning.structured()) {
     KILN_RETURN_IF_ERROR(recordNeuronScores(*model->module, *model->weights));
+    KILN_RETURN_IF_ERROR(recordHeadScores(*model->module, *model->weights));
+  }
   if (stage == "steps" && pruning.fraction > 0 && o.pruneScope == "global") {
     auto threshold = globalPruneThreshold(*model->module, *model->weights,
                                           pruning.fraction, {});

@@ -60,15 +60,13 @@ absl::StatusOr<PruneRequest> parsePruneRequest(const std::string &text) {
   }
   if (request.fraction > 0 && request.m > 0)
     return invalid("unstructured and n:m pruning cannot be combined");
-  if (request.heads > 0)
-    return invalid("attention-head pruning is not built yet (ffn:F, "
-                   "unstructured:F and n:m are)");
   return request;
 }
 
 void setPruneOptions(const PruneRequest &request, double threshold,
                      KilnStepListOptions &options) {
   options.pruneFfn = request.ffn;
+  options.pruneHeads = request.heads;
   options.pruneN = request.n;
   options.pruneM = request.m;
   options.pruneThreshold = threshold;
@@ -136,6 +134,57 @@ absl::Status recordNeuronScores(mlir::ModuleOp module,
     std::vector<float> scores(score.begin(), score.end());
     down->setAttr(kNeuronScores,
                   mlir::DenseF32ArrayAttr::get(down.getContext(), scores));
+  });
+  return status;
+}
+
+absl::Status recordHeadScores(mlir::ModuleOp module,
+                              const WeightStore &weights) {
+  absl::Status status = absl::OkStatus();
+  module.walk([&](AttentionOp attention) {
+    if (!status.ok())
+      return;
+    std::optional<AttentionBlock> block = matchAttentionBlock(attention);
+    if (!block)
+      return;
+    const int64_t groups = attention.getNumKvHeads();
+    const int64_t perGroup = attention.getNumHeads() / groups;
+    const int64_t d = block->headDim;
+    // Squared norms of a weight's slices along its output (or input)
+    // dim, summed per head group.
+    std::vector<double> score(groups, 1.0);
+    auto multiply = [&](LinearOp linear, bool output, int64_t offset,
+                        int64_t headsPerGroup) -> absl::Status {
+      auto param = linear.getWeight().getDefiningOp<ParamOp>();
+      auto w = readWeight(param, weights);
+      if (!w.ok())
+        return w.status();
+      auto shape = param.getType().getShape();
+      if (static_cast<int64_t>(w->size()) != shape[0] * shape[1])
+        return absl::InvalidArgumentError(
+            absl::StrCat("tensor '", param.getName().str(),
+                         "' does not have the IR's shape"));
+      const int64_t out = linear.getLayout() == WeightLayout::InOut ? 1 : 0;
+      std::vector<double> norms =
+          sliceNorms2(*w, shape, output ? out : 1 - out);
+      for (int64_t g = 0; g < groups; ++g) {
+        double sum = 0;
+        for (int64_t c = 0; c < headsPerGroup * d; ++c)
+          sum += norms[offset + g * headsPerGroup * d + c];
+        score[g] *= std::sqrt(sum);
+      }
+      return absl::OkStatus();
+    };
+    for (int i = 0; i < 3 && status.ok(); ++i)
+      status = multiply(block->inputs[i].projection, /*output=*/true,
+                        block->inputs[i].offset, i == 0 ? perGroup : 1);
+    if (status.ok())
+      status = multiply(block->output, /*output=*/false, 0, perGroup);
+    if (!status.ok())
+      return;
+    std::vector<float> scores(score.begin(), score.end());
+    attention->setAttr(kHeadScores, mlir::DenseF32ArrayAttr::get(
+                                        attention.getContext(), scores));
   });
   return status;
 }

@@ -46,6 +46,13 @@ void setPruneOptions(const PruneRequest &request, double threshold,
 absl::Status recordNeuronScores(mlir::ModuleOp module,
                                 const WeightStore &weights);
 
+/// Puts kiln.head_scores on every attention block's attention op: key/value
+/// group g's score is the product of the Frobenius norms of its slices of
+/// the query (all the group's heads), key, value and output-projection
+/// weights.
+absl::Status recordHeadScores(mlir::ModuleOp module,
+                              const WeightStore &weights);
+
 /// The magnitude bound that prunes `fraction` of all the weights
 /// kiln-prune-weights would prune (`exclude` aside), taken together:
 /// every magnitude up to the floor(fraction * count)-th smallest.

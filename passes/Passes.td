@@ -10,7 +10,8 @@
 include "mlir/Pass/PassBase.td"
 
 def KilnPruneStructured : Pass<"kiln-prune-structured", "::mlir::ModuleOp"> {
-  let summary = "Remove the least important FFN neurons: a smaller model";
+  let summary = "Remove the least important FFN neurons and attention "
+                "heads: a smaller model";
   let description = [{
     Finds every feed-forward block: an output projection (`kiln.linear`)
     reading either an up projection with an activation (GPT-2, BERT,
@@ -28,12 +29,30 @@ def KilnPruneStructured : Pass<"kiln-prune-structured", "::mlir::ModuleOp"> {
     smaller model; it computes what the dense model computes with those
     neurons zeroed, since every activation used here maps 0 to 0.
 
+    With `heads`, every attention block (query, key and value each a
+    checkpoint projection or a slice of one merged projection, maybe
+    through `kiln.rotary`, and one output projection reading the heads)
+    whose attention carries `kiln.head_scores` (one f32 per key/value
+    head; kilnc records the product of the Frobenius norms of the group's
+    query, key, value and output-projection slices) keeps its
+    `kv - floor(heads * kv)` best key/value head groups (at least one),
+    each with all its query heads (grouped-query attention keeps groups
+    whole): the projections' output columns, the output projection's input
+    rows, the rotary and attention head counts, and the kv caches, whose
+    entry arguments and results narrow with them. The result equals the
+    dense model with those heads' output-projection rows zeroed. T5's
+    attention (a position bias computed once and shared by every layer) is
+    left whole, with a remark.
+
     A block without scores is left as it is, with a remark; the scores are
-    removed. Attention-head pruning is not built yet.
+    removed.
   }];
   let options = [
     Option<"ffn", "ffn", "double", /*default=*/"0",
-           "fraction of each FFN's neurons to remove, in [0, 1)">
+           "fraction of each FFN's neurons to remove, in [0, 1)">,
+    Option<"heads", "heads", "double", /*default=*/"0",
+           "fraction of each attention's key/value head groups to remove, "
+           "in [0, 1)">
   ];
 }
 

@@ -22,9 +22,10 @@ void buildKilnGraphPipeline(mlir::OpPassManager &pm,
                             const KilnStepListOptions &options) {
   // Pruning first (DESIGN.md section 3): everything after it sees the
   // smaller shapes and the zeros, merged projections included.
-  if (options.pruneFfn > 0) {
+  if (options.pruneFfn > 0 || options.pruneHeads > 0) {
     KilnPruneStructuredOptions structured;
     structured.ffn = options.pruneFfn;
+    structured.heads = options.pruneHeads;
     pm.addPass(createKilnPruneStructured(structured));
   }
   if (options.pruneM > 0 || options.pruneFraction > 0 ||

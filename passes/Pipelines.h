@@ -104,6 +104,11 @@ struct KilnStepListOptions
       llvm::cl::desc("kiln-prune-structured first: fraction of each FFN's "
                      "neurons to remove (0: none)"),
       llvm::cl::init(0.0)};
+  Option<double> pruneHeads{
+      *this, "prune-heads",
+      llvm::cl::desc("kiln-prune-structured: fraction of each attention's "
+                     "key/value head groups to remove (0: none)"),
+      llvm::cl::init(0.0)};
   Option<int64_t> pruneN{
       *this, "prune-n",
       llvm::cl::desc("kiln-prune-weights n:m: weights kept of every m"),

@@ -101,6 +101,72 @@ std::optional<FfnBlock> matchFfn(LinearOp down) {
   return block;
 }
 
+std::optional<AttentionBlock> matchAttentionBlock(AttentionOp attention) {
+  AttentionBlock block;
+  block.attention = attention;
+  if (attention.getBias())
+    return std::nullopt;
+  Value result = attention.getResult();
+  if (!result.hasOneUse())
+    return std::nullopt;
+  auto output = dyn_cast<LinearOp>(*result.getUsers().begin());
+  if (!output || output.getInput() != result || !ownParam(output.getWeight()))
+    return std::nullopt;
+  block.output = output;
+  auto queryType = cast<RankedTensorType>(attention.getQuery().getType());
+  const int64_t width = queryType.getDimSize(queryType.getRank() - 1);
+  if (ShapedType::isDynamic(width) || width % attention.getNumHeads() != 0)
+    return std::nullopt;
+  block.headDim = width / attention.getNumHeads();
+  Value operands[3] = {attention.getQuery(), attention.getKey(),
+                       attention.getValue()};
+  LinearOp merged;
+  for (int i = 0; i < 3; ++i) {
+    AttentionBlock::Input &input = block.inputs[i];
+    Value v = operands[i];
+    if (!v.hasOneUse())
+      return std::nullopt;
+    if (auto rotary = v.getDefiningOp<RotaryOp>()) {
+      input.rotary = rotary;
+      v = rotary.getInput();
+      if (!v.hasOneUse())
+        return std::nullopt;
+    }
+    if (auto slice = v.getDefiningOp<SliceOp>()) {
+      auto type = cast<RankedTensorType>(slice.getInput().getType());
+      if (slice.getDim() != type.getRank() - 1 || slice.getStep() != 1)
+        return std::nullopt;
+      input.slice = slice;
+      input.offset = slice.getStart();
+      v = slice.getInput();
+    } else if (!v.hasOneUse()) {
+      return std::nullopt;
+    }
+    auto projection = v.getDefiningOp<LinearOp>();
+    if (!projection || !ownParam(projection.getWeight()) ||
+        projection.getResidual() ||
+        projection.getActivation() != Activation::None ||
+        (projection.getBias() && !ownParam(projection.getBias())))
+      return std::nullopt;
+    input.projection = projection;
+    if (input.slice) {
+      // One merged projection for all three, read only by their slices.
+      if (merged && merged != projection)
+        return std::nullopt;
+      merged = projection;
+    }
+  }
+  if (merged) {
+    for (const AttentionBlock::Input &input : block.inputs)
+      if (!input.slice)
+        return std::nullopt;
+    if (std::distance(merged->getUsers().begin(), merged->getUsers().end()) !=
+        3)
+      return std::nullopt;
+  }
+  return block;
+}
+
 bool prunableLinear(LinearOp linear) {
   auto param = linear.getWeight().getDefiningOp<ParamOp>();
   if (!param || param.getQuantAttr() ||
@@ -184,6 +250,40 @@ struct KilnPruneStructuredPass
           << ffn.getValue();
       return signalPassFailure();
     }
+    if (!(heads >= 0 && heads < 1)) {
+      getOperation()->emitError()
+          << "kiln-prune-structured: heads must be in [0, 1), got "
+          << heads.getValue();
+      return signalPassFailure();
+    }
+    SmallVector<AttentionOp> attentions;
+    getOperation().walk([&](AttentionOp op) { attentions.push_back(op); });
+    for (AttentionOp attention : attentions) {
+      auto scores = attention->getAttrOfType<DenseF32ArrayAttr>(kHeadScores);
+      attention->removeAttr(kHeadScores);
+      if (heads == 0)
+        continue;
+      std::optional<AttentionBlock> block = matchAttentionBlock(attention);
+      if (!block) {
+        attention.emitRemark()
+            << "attention heads left whole: not a block of plain projections "
+               "(T5's shared position bias, or other readers of the "
+               "projections)";
+        continue;
+      }
+      if (!scores) {
+        attention.emitRemark() << "attention heads left whole: no "
+                                  "kiln.head_scores";
+        continue;
+      }
+      if (static_cast<int64_t>(scores.size()) != attention.getNumKvHeads()) {
+        attention.emitError()
+            << "kiln.head_scores has " << scores.size() << " scores for "
+            << attention.getNumKvHeads() << " key/value heads";
+        return signalPassFailure();
+      }
+      shrinkHeads(*block, keptGroups(scores.asArrayRef()));
+    }
     SmallVector<LinearOp> downs;
     getOperation().walk([&](LinearOp linear) {
       if (linear->hasAttr(kNeuronScores) || ffn > 0)
@@ -225,6 +325,115 @@ struct KilnPruneStructuredPass
     order.resize(kept);
     llvm::sort(order);
     return order;
+  }
+
+  /// The best-scoring key/value head groups, ascending: all but
+  /// floor(heads * groups), at least one.
+  SmallVector<int64_t> keptGroups(ArrayRef<float> scores) const {
+    const auto total = static_cast<int64_t>(scores.size());
+    const int64_t kept = std::max<int64_t>(
+        1, total - static_cast<int64_t>(std::floor(heads * total)));
+    SmallVector<int64_t> order(total);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return scores[a] > scores[b];
+    });
+    order.resize(kept);
+    llvm::sort(order);
+    return order;
+  }
+
+  /// Keeps head groups `groups` of `block`: the projections' output
+  /// columns, the output projection's input rows, the caches' columns.
+  void shrinkHeads(AttentionBlock &block, ArrayRef<int64_t> groups) {
+    AttentionOp attention = block.attention;
+    const int64_t d = block.headDim;
+    const int64_t perGroup =
+        attention.getNumHeads() / attention.getNumKvHeads();
+    const auto keptKv = static_cast<int64_t>(groups.size());
+    if (keptKv == attention.getNumKvHeads())
+      return;
+    // The columns each operand keeps: query heads g * perGroup + i, key and
+    // value head g, each d wide.
+    SmallVector<int64_t> columns[3];
+    for (int64_t g : groups)
+      for (int64_t i = 0; i < perGroup; ++i)
+        for (int64_t c = 0; c < d; ++c)
+          columns[0].push_back((g * perGroup + i) * d + c);
+    for (int64_t g : groups)
+      for (int64_t c = 0; c < d; ++c)
+        columns[1].push_back(g * d + c);
+    columns[2] = columns[1];
+    // The projections: each its own, or one merged one whose slices move.
+    LinearOp merged = block.inputs[0].slice ? block.inputs[0].projection
+                                            : LinearOp();
+    if (merged) {
+      SmallVector<int> order = {0, 1, 2};
+      llvm::sort(order, [&](int a, int b) {
+        return block.inputs[a].offset < block.inputs[b].offset;
+      });
+      SmallVector<int64_t> kept;
+      int64_t start = 0;
+      for (int i : order) {
+        for (int64_t c : columns[i])
+          kept.push_back(block.inputs[i].offset + c);
+        SliceOp slice = block.inputs[i].slice;
+        const auto width = static_cast<int64_t>(columns[i].size());
+        OpBuilder b(slice);
+        slice.setStart(start);
+        slice.setEnd(start + width);
+        narrow(slice.getResult(), width);
+        start += width;
+      }
+      keepOutputs(merged, kept);
+    } else {
+      for (int i = 0; i < 3; ++i)
+        keepOutputs(block.inputs[i].projection, columns[i]);
+    }
+    const int64_t keptHeads = keptKv * perGroup;
+    for (int i = 0; i < 2; ++i)
+      if (RotaryOp rotary = block.inputs[i].rotary) {
+        rotary.setNumHeads(i == 0 ? keptHeads : keptKv);
+        narrow(rotary.getResult(), static_cast<int64_t>(columns[i].size()));
+      }
+    attention.setNumHeads(keptHeads);
+    attention.setNumKvHeads(keptKv);
+    narrow(attention.getResult(), static_cast<int64_t>(columns[0].size()));
+    // The caches hold the kept key/value heads only: the entry's arguments
+    // and results change type with them.
+    for (Value cache : {attention.getKCache(), attention.getVCache()}) {
+      if (!cache)
+        continue;
+      narrow(cache, static_cast<int64_t>(columns[1].size()));
+    }
+    for (Value updated : attention.getUpdatedCaches())
+      narrow(updated, static_cast<int64_t>(columns[1].size()));
+    keep(block.output.getWeight().getDefiningOp<ParamOp>(),
+         1 - outAxis(block.output), columns[0]);
+    if (attention.getKCache())
+      updateSignature(attention->getParentOfType<func::FuncOp>());
+  }
+
+  /// `linear`'s output columns `columns`: its weight's and bias's slices.
+  void keepOutputs(LinearOp linear, ArrayRef<int64_t> columns) {
+    keep(linear.getWeight().getDefiningOp<ParamOp>(), outAxis(linear),
+         columns);
+    if (Value bias = linear.getBias())
+      keep(bias.getDefiningOp<ParamOp>(), 0, columns);
+    narrow(linear.getResult(), static_cast<int64_t>(columns.size()));
+  }
+
+  /// The function type after its arguments' and returned values' types
+  /// changed.
+  static void updateSignature(func::FuncOp fn) {
+    SmallVector<Type> results;
+    fn.walk([&](func::ReturnOp ret) {
+      results.assign(ret.getOperandTypes().begin(),
+                     ret.getOperandTypes().end());
+    });
+    fn.setType(FunctionType::get(fn.getContext(),
+                                 fn.getBody().front().getArgumentTypes(),
+                                 results));
   }
 
   /// `param` (read only by one linear) as the slices `indices` along `axis`.

@@ -33,6 +33,30 @@ struct FfnBlock {
 /// The FFN block `down` is the output projection of, if it is one.
 std::optional<FfnBlock> matchFfn(LinearOp down);
 
+/// The attribute on an attention op that scores its key/value head groups.
+inline constexpr llvm::StringLiteral kHeadScores = "kiln.head_scores";
+
+/// An attention block: the projections making query, key and value (each
+/// its own linear, or a slice of one merged linear, maybe through a
+/// rotary embedding) and the output projection reading the heads. Every
+/// weight is a checkpoint tensor.
+struct AttentionBlock {
+  struct Input {
+    LinearOp projection;
+    SliceOp slice;   // null: the projection's whole output
+    RotaryOp rotary; // null: none
+    int64_t offset = 0; // the slice's first column of the projection
+  };
+  AttentionOp attention;
+  Input inputs[3]; // query, key, value
+  LinearOp output;
+  int64_t headDim = 0;
+};
+
+/// The attention block around `attention`, if it is one pruning can shrink
+/// (T5's attention, with a position bias shared across layers, is not).
+std::optional<AttentionBlock> matchAttentionBlock(AttentionOp attention);
+
 /// Whether kiln-prune-weights prunes `linear`'s weight (see its
 /// description), `exclude` aside.
 bool prunableLinear(LinearOp linear);

@@ -18,6 +18,13 @@ The rules:
   * unstructured:F, per layer: the floor(F * size) smallest magnitudes of
     each weight are zeroed (ties by position); global: every magnitude up to
     the floor(F * total)-th smallest of all pruned weights together.
+  * heads:F: each attention block without a position bias (T5's
+    self-attention has one, shared by every layer) keeps its
+    kv - floor(F * kv) key/value head groups (at least one, each with its
+    query heads) with the largest product of the Frobenius norms of their
+    query, key, value and output-projection slices; here the dense model
+    with the other groups' output-projection inputs zeroed, which the
+    smaller model Kiln builds must equal.
   * ffn:F: each FFN keeps its d - floor(F * d) neurons (rounded up to a
     multiple of 4) with the largest product of weight norms (the up/gate
     weights' output slices and the down weight's input slice), as a
@@ -55,6 +62,11 @@ CASES = [
     ("bert_tiny", "ffn:0.5", "layer"),
     ("t5_gated", "ffn:0.25,2:4", "layer"),
     ("t5_relu", "2:4", "layer"),
+    ("gpt2_tiny", "heads:0.34", "layer"),
+    ("gpt2_tiny", "heads:0.34,ffn:0.25,2:4", "layer"),
+    ("llama_gqa", "heads:0.5", "layer"),
+    ("bert_tiny", "heads:0.5,ffn:0.25", "layer"),
+    ("t5_gated", "heads:0.34", "layer"),
 ]
 
 
@@ -115,6 +127,63 @@ def ffn_blocks(model, family):
     return blocks
 
 
+def head_blocks(model, family):
+    """Attention blocks without a position bias, as kiln-prune-structured
+    finds them: ([q, k, v] as (weight, output axis, first column), the
+    output projection as (module, input axis), heads, kv heads, head dim)."""
+    cfg = model.config
+    blocks = []
+    for name, mod in model.named_modules():
+        if family == "gpt2" and name.endswith(".attn"):
+            hidden = cfg.n_embd
+            w = mod.c_attn.weight
+            qkv = [(w, 1, 0), (w, 1, hidden), (w, 1, 2 * hidden)]
+            blocks.append((qkv, (mod.c_proj, 0), cfg.n_head, cfg.n_head, hidden // cfg.n_head))
+        elif family in ("bert", "roberta") and name.endswith(".attention") and hasattr(mod, "self"):
+            sa = mod.self
+            qkv = [(sa.query.weight, 0, 0), (sa.key.weight, 0, 0), (sa.value.weight, 0, 0)]
+            heads = cfg.num_attention_heads
+            blocks.append((qkv, (mod.output.dense, 1), heads, heads, cfg.hidden_size // heads))
+        elif family == "llama" and name.endswith(".self_attn"):
+            qkv = [(mod.q_proj.weight, 0, 0), (mod.k_proj.weight, 0, 0), (mod.v_proj.weight, 0, 0)]
+            kv = cfg.num_key_value_heads
+            d = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+            blocks.append((qkv, (mod.o_proj, 1), cfg.num_attention_heads, kv, d))
+        elif family == "t5" and name.endswith("EncDecAttention"):
+            # T5's self-attention adds a position bias shared by every
+            # layer: left whole. Cross-attention has none.
+            qkv = [(mod.q.weight, 0, 0), (mod.k.weight, 0, 0), (mod.v.weight, 0, 0)]
+            blocks.append((qkv, (mod.o, 1), mod.n_heads, mod.n_heads, mod.key_value_proj_dim))
+    return blocks
+
+
+def mask_heads(model, family, fraction):
+    """Zeroes the output projection's inputs from the pruned head groups:
+    the dense model kiln-prune-structured's smaller one must equal."""
+    blocks = head_blocks(model, family)
+    assert blocks, family
+    for qkv, (omod, in_axis), heads, kv, d in blocks:
+        per = heads // kv
+        score = torch.ones(kv, dtype=torch.float64)
+        for i, (w, axis, offset) in enumerate(qkv):
+            width = (per if i == 0 else 1) * d
+            w = w.detach().double()
+            sq = w.pow(2).sum(dim=1 - axis)[offset:offset + kv * width]
+            score *= sq.reshape(kv, width).sum(dim=1).sqrt()
+        o = omod.weight.detach().double().pow(2).sum(dim=1 - in_axis)
+        score *= o.reshape(kv, per * d).sum(dim=1).sqrt()
+        score = score.float()
+        kept = max(1, kv - math.floor(fraction * kv))
+        keep = torch.argsort(-score, stable=True)[:kept]
+        mask = torch.zeros(kv, dtype=torch.bool)
+        mask[keep] = True
+        rows = mask.repeat_interleave(per * d)
+        shape = [1, 1]
+        shape[in_axis] = -1
+        with torch.no_grad():
+            omod.weight.mul_(rows.reshape(shape).to(omod.weight.dtype))
+
+
 def kept_neurons(producers, down, fraction):
     score = None
     for mod, axis in producers:
@@ -149,18 +218,22 @@ def slice_module(mod, axis, keep):
 
 
 def prune_model(model, family, option, scope):
-    ffn = 0.0
+    ffn = heads = 0.0
     n = m = 0
     fraction = 0.0
     for item in option.split(","):
         key, _, value = item.partition(":")
         if key == "ffn":
             ffn = float(value)
+        elif key == "heads":
+            heads = float(value)
         elif key == "unstructured":
             fraction = float(value)
         else:
             n, m = int(key), int(value)
     zeroed = None
+    if heads > 0:
+        mask_heads(model, family, heads)
     if ffn > 0:
         blocks = ffn_blocks(model, family)
         assert blocks, family

@@ -826,7 +826,12 @@ std::vector<Case> allCases() {
            {"bert_tiny", "unstructured:0.5", "layer"},
            {"bert_tiny", "ffn:0.5", "layer"},
            {"t5_gated", "ffn:0.25,2:4", "layer"},
-           {"t5_relu", "2:4", "layer"}}) {
+           {"t5_relu", "2:4", "layer"},
+           {"gpt2_tiny", "heads:0.34", "layer"},
+           {"gpt2_tiny", "heads:0.34,ffn:0.25,2:4", "layer"},
+           {"llama_gqa", "heads:0.5", "layer"},
+           {"bert_tiny", "heads:0.5,ffn:0.25", "layer"},
+           {"t5_gated", "heads:0.34", "layer"}}) {
     Case c{fixture, Kernels::Cpu};
     c.prune = prune;
     c.pruneScope = scope;
