@@ -189,8 +189,9 @@ absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
       KILN_ASSIGN_OR_RETURN(PruneRequest request, parsePruneRequest(m.prune));
       setPruneOptions(request, m.prune_threshold, options);
       if (request.structured()) {
-        KILN_RETURN_IF_ERROR(recordNeuronScores(*copy, *model.weights));
-        KILN_RETURN_IF_ERROR(recordHeadScores(*copy, *model.weights));
+        KILN_RETURN_IF_ERROR(
+            recordNeuronScores(*copy, *model.weights).status());
+        KILN_RETURN_IF_ERROR(recordHeadScores(*copy, *model.weights).status());
       }
     }
     bool built;

@@ -301,8 +301,24 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   // magnitude bound of global scope.
   double globalThreshold = 0;
   if (stage == "steps" && pruning.structured()) {
-    KILN_RETURN_IF_ERROR(recordNeuronScores(*model->module, *model->weights));
-    KILN_RETURN_IF_ERROR(recordHeadScores(*model->module, *model->weights));
+    auto ffns = recordNeuronScores(*model->module, *model->weights);
+    if (!ffns.ok())
+      return ffns.status();
+    auto attentions = recordHeadScores(*model->module, *model->weights);
+    if (!attentions.ok())
+      return attentions.status();
+    if (pruning.ffn > 0)
+      progress << "kilnc: ffn:" << llvm::formatv("{0:f2}", pruning.ffn)
+               << " prunes " << *ffns << " FFN blocks\n";
+    if (pruning.heads > 0)
+      progress << "kilnc: heads:" << llvm::formatv("{0:f2}", pruning.heads)
+               << " prunes " << attentions->first << " of "
+               << attentions->second << " attention ops of the entry points"
+               << (attentions->first < attentions->second
+                       ? " (the others, T5's self-attention with a position "
+                         "bias shared by every layer, stay whole)"
+                       : "")
+               << "\n";
   }
   if (stage == "steps" && pruning.fraction > 0 && o.pruneScope == "global") {
     auto threshold = globalPruneThreshold(*model->module, *model->weights,

@@ -99,9 +99,10 @@ std::vector<double> sliceNorms2(const std::vector<float> &w,
 
 } // namespace
 
-absl::Status recordNeuronScores(mlir::ModuleOp module,
-                                const WeightStore &weights) {
+absl::StatusOr<int64_t> recordNeuronScores(mlir::ModuleOp module,
+                                           const WeightStore &weights) {
   absl::Status status = absl::OkStatus();
+  int64_t scored = 0;
   module.walk([&](LinearOp down) {
     if (!status.ok())
       return;
@@ -134,14 +135,19 @@ absl::Status recordNeuronScores(mlir::ModuleOp module,
     std::vector<float> scores(score.begin(), score.end());
     down->setAttr(kNeuronScores,
                   mlir::DenseF32ArrayAttr::get(down.getContext(), scores));
+    ++scored;
   });
-  return status;
+  if (!status.ok())
+    return status;
+  return scored;
 }
 
-absl::Status recordHeadScores(mlir::ModuleOp module,
-                              const WeightStore &weights) {
+absl::StatusOr<std::pair<int64_t, int64_t>>
+recordHeadScores(mlir::ModuleOp module, const WeightStore &weights) {
   absl::Status status = absl::OkStatus();
+  int64_t scored = 0, total = 0;
   module.walk([&](AttentionOp attention) {
+    ++total;
     if (!status.ok())
       return;
     std::optional<AttentionBlock> block = matchAttentionBlock(attention);
@@ -185,8 +191,11 @@ absl::Status recordHeadScores(mlir::ModuleOp module,
     std::vector<float> scores(score.begin(), score.end());
     attention->setAttr(kHeadScores, mlir::DenseF32ArrayAttr::get(
                                         attention.getContext(), scores));
+    ++scored;
   });
-  return status;
+  if (!status.ok())
+    return status;
+  return std::make_pair(scored, total);
 }
 
 absl::StatusOr<double>

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kiln {
@@ -42,16 +43,16 @@ void setPruneOptions(const PruneRequest &request, double threshold,
 /// Puts kiln.neuron_scores on every FFN block's output projection: neuron
 /// j's score is the product of the L2 norms of the weights that make it
 /// (the up/gate weights' output slice j) and read it (the output
-/// projection's input slice j).
-absl::Status recordNeuronScores(mlir::ModuleOp module,
-                                const WeightStore &weights);
+/// projection's input slice j). Returns how many blocks it scored.
+absl::StatusOr<int64_t> recordNeuronScores(mlir::ModuleOp module,
+                                           const WeightStore &weights);
 
 /// Puts kiln.head_scores on every attention block's attention op: key/value
 /// group g's score is the product of the Frobenius norms of its slices of
 /// the query (all the group's heads), key, value and output-projection
-/// weights.
-absl::Status recordHeadScores(mlir::ModuleOp module,
-                              const WeightStore &weights);
+/// weights. Returns how many attention ops it scored (of all of them).
+absl::StatusOr<std::pair<int64_t, int64_t>>
+recordHeadScores(mlir::ModuleOp module, const WeightStore &weights);
 
 /// The magnitude bound that prunes `fraction` of all the weights
 /// kiln-prune-weights would prune (`exclude` aside), taken together:

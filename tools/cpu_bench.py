@@ -38,6 +38,8 @@ import time
 import warnings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# kilnc --prune options cpu_bench --prune builds.
+PRUNE_OPTIONS = ("2:4", "heads:0.25,ffn:0.25", "heads:0.25,ffn:0.25,2:4")
 PACKAGES = ["torch", "transformers", "onnxruntime", "onnx", "onnxscript",
             "matplotlib", "numpy", "safetensors"]
 
@@ -351,8 +353,9 @@ def main():
                         help="also Kiln --quantize w8a16 and w4a16 (GPT-2 decode), with "
                              "the bytes each decoded token reads")
     parser.add_argument("--prune", action="store_true",
-                        help="also Kiln --prune 2:4, ffn:0.25 and ffn:0.25,2:4 (GPT-2 "
-                             "decode), with each build's weight bytes")
+                        help="also Kiln --prune 2:4, heads:0.25,ffn:0.25 and "
+                             "heads:0.25,ffn:0.25,2:4 (GPT-2 decode), with each build's "
+                             "weight bytes")
     args = parser.parse_args()
     ensure_packages()
 
@@ -409,7 +412,7 @@ def main():
                 dense = os.path.join(args.work, f"{family}-embedded.kiln")
                 kiln.compile(folder, dense, 1, 256, external=False)
                 quantized.append(("dense", dense))
-                for option in ("2:4", "ffn:0.25", "ffn:0.25,2:4"):
+                for option in PRUNE_OPTIONS:
                     path = os.path.join(args.work, f"{family}-prune-{option.replace(':', '')}.kiln")
                     kiln.compile(folder, path, 1, 256, extra=["--prune", option],
                                  external=False)
@@ -492,7 +495,7 @@ def main():
         print("\ngpt2-decode pruned builds (embedded weights; err: the share of greedy ids "
               "equal to eager's, which pruning random weights changes)")
         dense_ms = min(times[("gpt2-decode", "kiln-dense")])
-        for name in ("dense", "prune-2:4", "prune-ffn:0.25", "prune-ffn:0.25,2:4"):
+        for name in ["dense"] + ["prune-" + o for o in PRUNE_OPTIONS]:
             tag = "embedded" if name == "dense" else name.replace(":", "")
             with open(os.path.join(args.work, f"gpt2-small-{tag}.kiln.json")) as f:
                 report = json.load(f)

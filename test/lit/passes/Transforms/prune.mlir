@@ -94,3 +94,79 @@ func.func @indivisible(%x: tensor<?x6xf32>) -> tensor<?x6xf32> {
   %z = kiln.linear %y, %w2 layout in_out : (tensor<?x8xf32>, tensor<8x6xf32>) -> tensor<?x6xf32>
   return %z : tensor<?x6xf32>
 }
+
+// -----
+
+// Heads. GPT-2's merged projection read through three slices, with kv
+// caches: 3 heads of 2 features; heads=0.5 removes floor(0.5 * 3) = 1,
+// the lowest-scoring head 1. The merged weight and bias keep q, k and v's
+// columns of heads 0 and 2, the slices move, the output projection keeps
+// those rows, and the caches (the entry's arguments and results) narrow.
+// HEADS-LABEL: func.func @gpt2_attention
+// HEADS-SAME: %{{.+}}: tensor<?x?x4xf32>, %{{.+}}: tensor<?x?x4xf32>
+// HEADS-SAME: -> (tensor<?x?x6xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+// HEADS: kiln.param "h.0.attn.c_attn.weight" keep <axis = 1, indices = [0, 1, 4, 5, 6, 7, 10, 11, 12, 13, 16, 17]> : tensor<6x12xf32>
+// HEADS: kiln.param "h.0.attn.c_attn.bias" keep <axis = 0, indices = [0, 1, 4, 5, 6, 7, 10, 11, 12, 13, 16, 17]> : tensor<12xf32>
+// HEADS: kiln.slice %{{.+}} dim 2 [0 : 4]
+// HEADS: kiln.slice %{{.+}} dim 2 [4 : 8]
+// HEADS: kiln.slice %{{.+}} dim 2 [8 : 12]
+// HEADS: kiln.attention {{.+}} heads 2 kv_heads 2 mask causal cache
+// HEADS: kiln.param "h.0.attn.c_proj.weight" keep <axis = 0, indices = [0, 1, 4, 5]> : tensor<4x6xf32>
+// HEADS-NOT: kiln.head_scores
+// RUN: kiln-opt %s --kiln-prune-structured=heads=0.5 --split-input-file 2>/dev/null | FileCheck %s --check-prefix=HEADS
+// RUN: kiln-opt %s --kiln-prune-structured=heads=0.5 --split-input-file 2>&1 >/dev/null | FileCheck %s --check-prefix=HEADSREMARK
+func.func @gpt2_attention(%x: tensor<?x?x6xf32>, %kc: tensor<?x?x6xf32>, %vc: tensor<?x?x6xf32>, %pos: tensor<?xi64>) -> (tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>) {
+  %w = kiln.param "h.0.attn.c_attn.weight" : tensor<6x18xf32>
+  %b = kiln.param "h.0.attn.c_attn.bias" : tensor<18xf32>
+  %qkv = kiln.linear %x, %w bias %b layout in_out : (tensor<?x?x6xf32>, tensor<6x18xf32>, tensor<18xf32>) -> tensor<?x?x18xf32>
+  %q = kiln.slice %qkv dim 2 [0 : 6] : tensor<?x?x18xf32> -> tensor<?x?x6xf32>
+  %k = kiln.slice %qkv dim 2 [6 : 12] : tensor<?x?x18xf32> -> tensor<?x?x6xf32>
+  %v = kiln.slice %qkv dim 2 [12 : 18] : tensor<?x?x18xf32> -> tensor<?x?x6xf32>
+  %o, %kc2, %vc2 = kiln.attention %q, %k, %v heads 3 kv_heads 3 mask causal cache(%kc, %vc, %pos) {kiln.head_scores = array<f32: 3., 1., 2.>} : (tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?xi64>) -> (tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>)
+  %wo = kiln.param "h.0.attn.c_proj.weight" : tensor<6x6xf32>
+  %y = kiln.linear %o, %wo residual %x layout in_out : (tensor<?x?x6xf32>, tensor<6x6xf32>, tensor<?x?x6xf32>) -> tensor<?x?x6xf32>
+  return %y, %kc2, %vc2 : tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>
+}
+
+// -----
+
+// Grouped-query attention through rotary embeddings: 4 query heads in 2
+// groups of 2 (head dim 2); heads=0.5 keeps the better group, 1, whole:
+// query heads 2 and 3, key/value head 1.
+// HEADS-LABEL: func.func @gqa
+// HEADS: kiln.param "layers.0.self_attn.q_proj.weight" keep <axis = 0, indices = [4, 5, 6, 7]> : tensor<4x8xf32>
+// HEADS: kiln.param "layers.0.self_attn.k_proj.weight" keep <axis = 0, indices = [2, 3]> : tensor<2x8xf32>
+// HEADS: kiln.param "layers.0.self_attn.v_proj.weight" keep <axis = 0, indices = [2, 3]> : tensor<2x8xf32>
+// HEADS: kiln.rotary %{{.+}}, %{{.+}} heads 2 theta
+// HEADS: kiln.rotary %{{.+}}, %{{.+}} heads 1 theta
+// HEADS: kiln.attention {{.+}} heads 2 kv_heads 1 mask causal
+// HEADS: kiln.param "layers.0.self_attn.o_proj.weight" keep <axis = 1, indices = [4, 5, 6, 7]> : tensor<8x4xf32>
+func.func @gqa(%x: tensor<?x?x8xf32>, %pos: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
+  %wq = kiln.param "layers.0.self_attn.q_proj.weight" : tensor<8x8xf32>
+  %q = kiln.linear %x, %wq layout out_in : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+  %wk = kiln.param "layers.0.self_attn.k_proj.weight" : tensor<4x8xf32>
+  %k = kiln.linear %x, %wk layout out_in : (tensor<?x?x8xf32>, tensor<4x8xf32>) -> tensor<?x?x4xf32>
+  %wv = kiln.param "layers.0.self_attn.v_proj.weight" : tensor<4x8xf32>
+  %v = kiln.linear %x, %wv layout out_in : (tensor<?x?x8xf32>, tensor<4x8xf32>) -> tensor<?x?x4xf32>
+  %qr = kiln.rotary %q, %pos heads 4 theta 1.000000e+04 : tensor<?x?x8xf32>, tensor<?x?xi64>
+  %kr = kiln.rotary %k, %pos heads 2 theta 1.000000e+04 : tensor<?x?x4xf32>, tensor<?x?xi64>
+  %o = kiln.attention %qr, %kr, %v heads 4 kv_heads 2 mask causal {kiln.head_scores = array<f32: 1., 2.>} : (tensor<?x?x8xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>) -> tensor<?x?x8xf32>
+  %wo = kiln.param "layers.0.self_attn.o_proj.weight" : tensor<8x8xf32>
+  %y = kiln.linear %o, %wo layout out_in : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+  return %y : tensor<?x?x8xf32>
+}
+
+// -----
+
+// An attention whose projection has another reader is left whole.
+// HEADSREMARK: remark: attention heads left whole: not a block of plain projections
+// HEADS-LABEL: func.func @shared_projection
+// HEADS: kiln.attention {{.+}} heads 2 kv_heads 2 mask causal
+func.func @shared_projection(%x: tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>) {
+  %w = kiln.param "layers.0.q.weight" : tensor<4x4xf32>
+  %q = kiln.linear %x, %w layout out_in : (tensor<?x?x4xf32>, tensor<4x4xf32>) -> tensor<?x?x4xf32>
+  %o = kiln.attention %q, %q, %q heads 2 kv_heads 2 mask causal {kiln.head_scores = array<f32: 1., 2.>} : (tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>) -> tensor<?x?x4xf32>
+  %wo = kiln.param "layers.0.o.weight" : tensor<4x4xf32>
+  %y = kiln.linear %o, %wo layout out_in : (tensor<?x?x4xf32>, tensor<4x4xf32>) -> tensor<?x?x4xf32>
+  return %y, %q : tensor<?x?x4xf32>, tensor<?x?x4xf32>
+}
