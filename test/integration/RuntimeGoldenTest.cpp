@@ -553,6 +553,74 @@ TEST(DamagedStepsTest, QuantizedWeightDamageIsOneClearError) {
   fs::remove(bad);
 }
 
+TEST(DamagedStepsTest, CompressedWeightDamageIsOneClearError) {
+  namespace art = kiln::artifact;
+  kiln::CompileOptions compile;
+  compile.maxBatch = 2;
+  compile.maxSeq = 16;
+  compile.prune = "2:4";
+  auto compiled = kiln::test::compiledFixture("gpt2_tiny", compile);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  std::string good = ::testing::TempDir() + "damaged-sparse-" +
+                     std::to_string(::getpid()) + ".kiln";
+  std::string bad = good + ".bad";
+  fs::copy_file(*compiled, good, fs::copy_options::overwrite_existing);
+  ASSERT_EQ(firstError(good), "");
+  auto compressed = [](art::ManifestT &m) -> art::WeightT & {
+    for (auto &w : m.weights)
+      if (w->sparse == art::SparseFormat::TwoFour)
+        return *w;
+    ADD_FAILURE() << "no compressed weight";
+    return *m.weights[0];
+  };
+  auto expect = [&](const std::function<void(art::ManifestT &)> &change,
+                    const std::string &message) {
+    rewrite(good, bad, change);
+    std::string error = firstError(bad);
+    EXPECT_NE(error.find(message), std::string::npos) << error;
+  };
+  expect([&](art::ManifestT &m) { compressed(m).indices_blob = -1; },
+         "do not match their blob");
+  expect(
+      [&](art::ManifestT &m) {
+        compressed(m).indices_blob = compressed(m).blob; // the wrong size
+      },
+      "do not match their blob");
+  expect(
+      [&](art::ManifestT &m) {
+        compressed(m).blob = compressed(m).indices_blob; // the wrong size
+      },
+      "does not match its blob");
+  expect([&](art::ManifestT &m) { compressed(m).sparse_axis = 5; },
+         "other than as a gemm's B along its output channels");
+  // The same damage on a slot no step reads: the weights' own check.
+  expect(
+      [&](art::ManifestT &m) {
+        auto copy = std::make_unique<art::WeightT>(compressed(m));
+        copy->sparse_axis = 5;
+        m.weights.push_back(std::move(copy));
+      },
+      "is not an embedded 2:4 f32 matrix");
+  expect(
+      [&](art::ManifestT &m) {
+        compressed(m).sparse = static_cast<art::SparseFormat>(7);
+      },
+      "other than as a gemm's B along its output channels");
+  // A norm reading a weight marked compressed.
+  expect(
+      [&](art::ManifestT &m) {
+        for (auto &step : m.entries[0]->steps)
+          if (step->kind == art::StepKind::Norm) {
+            m.weights[step->operands[1]->index]->sparse =
+                art::SparseFormat::TwoFour;
+            return;
+          }
+      },
+      "other than as a gemm's B");
+  fs::remove(good);
+  fs::remove(bad);
+}
+
 TEST(DamagedStepsTest, EachDamageIsOneClearError) {
   namespace art = kiln::artifact;
   std::string good = ::testing::TempDir() + "damaged-steps-" +

@@ -113,9 +113,12 @@ static cl::opt<std::string> prune(
     cl::desc("none, or comma-separated: unstructured:F (the fraction F of "
              "the linear weights with the smallest magnitudes set to zero), "
              "2:4 (2 of every 4 input features kept, stored compressed for "
-             "the CPU's gemms), ffn:F (the fraction F of each FFN's neurons "
-             "removed: a smaller model). E.g. --prune ffn:0.25,2:4 (the "
-             "passes: kiln-prune-structured, kiln-prune-weights)"));
+             "the CPU's gemms), heads:F and ffn:F (the fraction F of each "
+             "attention's key/value head groups, of each FFN's neurons, "
+             "removed: a smaller model). Only transformer-block weights are "
+             "pruned, never embeddings, the LM head or norms. E.g. --prune "
+             "heads:0.25,ffn:0.25,2:4 (the passes: kiln-prune-structured, "
+             "kiln-prune-weights)"));
 static cl::opt<std::string> pruneScope(
     cl::cat(kilncOptions), "prune-scope", cl::init("layer"),
     cl::desc("with --prune unstructured:F: layer (F of each weight) or "
