@@ -26,8 +26,7 @@ absl::StatusOr<PruneRequest> parsePruneRequest(const std::string &text) {
   auto invalid = [&](const std::string &why) {
     return absl::InvalidArgumentError("--prune '" + text + "': " + why);
   };
-  auto fraction = [&](absl::string_view value,
-                      double &out) -> absl::Status {
+  auto fraction = [&](absl::string_view value, double &out) -> absl::Status {
     if (!absl::SimpleAtod(value, &out) || !(out > 0 && out < 1))
       return invalid("'" + std::string(value) +
                      "' is not a fraction in (0, 1)");

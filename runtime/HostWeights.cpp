@@ -111,15 +111,15 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
         continue;
       }
       if (w.sparse != SparseFormat::Dense) {
-        const int64_t indexBytes = sparse.format.indexCount() *
-                                   static_cast<int64_t>(sizeof(uint32_t));
+        const int64_t indexBytes =
+            sparse.format.indexCount() * static_cast<int64_t>(sizeof(uint32_t));
         if (w.indices_blob < 0 ||
             static_cast<size_t>(w.indices_blob) >= m.blobs.size() ||
             m.blobs[w.indices_blob]->kind != BlobKind::Weight ||
             artifact.blobSize(w.indices_blob) !=
                 static_cast<uint64_t>(indexBytes))
-          return error(absl::StrCat("damaged: the indices of weight '",
-                                    w.name, "' do not match their blob"));
+          return error(absl::StrCat("damaged: the indices of weight '", w.name,
+                                    "' do not match their blob"));
         sparse.values = reinterpret_cast<const float *>(hw->data_[i]);
         sparse.indices = reinterpret_cast<const uint32_t *>(
             artifact.blobData(w.indices_blob));

@@ -48,7 +48,9 @@ struct PruneSpec {
 template <typename T>
 void applyPrune(const PruneSpec &spec, T *w, int64_t rows, int64_t cols) {
   const int64_t size = rows * cols;
-  auto magnitude = [&](int64_t i) { return std::fabs(static_cast<double>(w[i])); };
+  auto magnitude = [&](int64_t i) {
+    return std::fabs(static_cast<double>(w[i]));
+  };
   if (spec.semiStructured()) {
     // Runs of m along `axis`: element j of run r of line l.
     const int64_t lines = spec.axis == 0 ? cols : rows;

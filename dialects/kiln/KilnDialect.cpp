@@ -172,12 +172,11 @@ Attribute KeepAttr::parse(AsmParser &parser, Type) {
   int64_t axis = 0;
   SmallVector<int64_t> indices;
   if (parser.parseLess() || parser.parseKeyword("axis") ||
-      parser.parseEqual() || parser.parseInteger(axis) ||
-      parser.parseComma() || parser.parseKeyword("indices") ||
-      parser.parseEqual() ||
-      parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&] {
-        return parser.parseInteger(indices.emplace_back());
-      }) ||
+      parser.parseEqual() || parser.parseInteger(axis) || parser.parseComma() ||
+      parser.parseKeyword("indices") || parser.parseEqual() ||
+      parser.parseCommaSeparatedList(
+          AsmParser::Delimiter::Square,
+          [&] { return parser.parseInteger(indices.emplace_back()); }) ||
       parser.parseGreater())
     return {};
   return getChecked([&] { return parser.emitError(parser.getNameLoc()); },

@@ -235,8 +235,8 @@ LogicalResult ParamOp::verify() {
       int64_t inAxis = linear.getLayout() == WeightLayout::InOut ? 0 : 1;
       if (prune.isSemiStructured() && prune.getAxis() != inAxis)
         return emitOpError("prune axis ")
-               << prune.getAxis() << " is not the input-feature dim ("
-               << inAxis << ") of its linear's layout";
+               << prune.getAxis() << " is not the input-feature dim (" << inAxis
+               << ") of its linear's layout";
     }
   }
   if (QuantAttr quant = getQuantAttr()) {

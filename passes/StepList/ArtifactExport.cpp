@@ -128,8 +128,7 @@ private:
   FailureOr<int64_t> weightSlot(ParamOp op);
   /// Fills in `w` as `quant` stores the weight `views` make.
   LogicalResult quantizeSlot(ParamOp op, QuantAttr quant,
-                             const std::vector<float> &values,
-                             art::WeightT &w);
+                             const std::vector<float> &values, art::WeightT &w);
   /// The weight's values as the IR reads them before quantization: each
   /// part's kept slices (`keep`), pruned (`prune`), concatenated.
   FailureOr<std::vector<float>>
@@ -207,8 +206,7 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
       // along the other dims.
       if (keep.getAxis() < static_cast<int64_t>(shape.size()) &&
           keep.getIndices().back() < shape[keep.getAxis()])
-        shape[keep.getAxis()] =
-            static_cast<int64_t>(keep.getIndices().size());
+        shape[keep.getAxis()] = static_cast<int64_t>(keep.getIndices().size());
     }
     if (shape != expected) {
       (void)fail(op, "tensor '" + source + "' does not have the IR's shape");
@@ -261,8 +259,7 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
   ExportSummary::Pruned pruned;
   if (prune) {
     pruned.name = key;
-    pruned.denseBytes =
-        type.getNumElements() * (element.isF32() ? 4 : 2);
+    pruned.denseBytes = type.getNumElements() * (element.isF32() ? 4 : 2);
     pruned.elements = static_cast<int64_t>(transformed->size());
     pruned.zeros = llvm::count(*transformed, 0.0f);
     pruned.sparsity = static_cast<double>(pruned.zeros) /
@@ -309,10 +306,9 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     w->sparse_axis = outAxis;
     const int64_t bytes = format.totalBytes(sizeof(float));
     weightBytes_ += bytes;
-    w->blob = writer_.addBlob(art::BlobKind::Weight,
-                              compressed->values.data(),
-                              compressed->values.size() * sizeof(float),
-                              compressed);
+    w->blob =
+        writer_.addBlob(art::BlobKind::Weight, compressed->values.data(),
+                        compressed->values.size() * sizeof(float), compressed);
     w->indices_blob = writer_.addBlob(
         art::BlobKind::Weight, compressed->indices.data(),
         compressed->indices.size() * sizeof(uint32_t), compressed);
@@ -379,9 +375,9 @@ Exporter::transformedValues(ParamOp op,
   return out;
 }
 
-LogicalResult
-Exporter::quantizeSlot(ParamOp op, QuantAttr quant,
-                       const std::vector<float> &values, art::WeightT &w) {
+LogicalResult Exporter::quantizeSlot(ParamOp op, QuantAttr quant,
+                                     const std::vector<float> &values,
+                                     art::WeightT &w) {
   auto type = cast<RankedTensorType>(op.getType());
   const int64_t axis = quant.getAxis();
   auto format =

@@ -51,10 +51,10 @@ Value mergedParam(OpBuilder &b, Location loc, ArrayRef<ParamOp> params) {
   auto type = cast<RankedTensorType>(front.getType());
   SmallVector<int64_t> shape(type.getShape());
   shape[0] = rows;
-  return ParamOp::create(
-      b, loc, RankedTensorType::get(shape, type.getElementType()),
-      b.getStringAttr(name), b.getArrayAttr(parts), KeepAttr(),
-      front.getPruneAttr(), QuantAttr());
+  return ParamOp::create(b, loc,
+                         RankedTensorType::get(shape, type.getElementType()),
+                         b.getStringAttr(name), b.getArrayAttr(parts),
+                         KeepAttr(), front.getPruneAttr(), QuantAttr());
 }
 
 struct KilnMergeProjectionsPass

@@ -37,8 +37,7 @@ namespace {
 /// A checkpoint tensor read only by `linear`, as its weight or bias.
 ParamOp ownParam(Value v) {
   auto param = v.getDefiningOp<ParamOp>();
-  if (!param || param.getParts() || param.getQuantAttr() ||
-      !param->hasOneUse())
+  if (!param || param.getParts() || param.getQuantAttr() || !param->hasOneUse())
     return {};
   return param;
 }
@@ -227,8 +226,8 @@ struct KilnPruneWeightsPass
       if (semi) {
         if (param.getType().getDimSize(inAxis) % m != 0) {
           linear.emitRemark()
-              << "weight '" << param.getName() << "' stays dense: "
-              << m.getValue() << " does not divide its "
+              << "weight '" << param.getName()
+              << "' stays dense: " << m.getValue() << " does not divide its "
               << param.getType().getDimSize(inAxis) << " input features";
           return;
         }
@@ -365,8 +364,8 @@ struct KilnPruneStructuredPass
         columns[1].push_back(g * d + c);
     columns[2] = columns[1];
     // The projections: each its own, or one merged one whose slices move.
-    LinearOp merged = block.inputs[0].slice ? block.inputs[0].projection
-                                            : LinearOp();
+    LinearOp merged =
+        block.inputs[0].slice ? block.inputs[0].projection : LinearOp();
     if (merged) {
       SmallVector<int> order = {0, 1, 2};
       llvm::sort(order, [&](int a, int b) {
@@ -416,8 +415,7 @@ struct KilnPruneStructuredPass
 
   /// `linear`'s output columns `columns`: its weight's and bias's slices.
   void keepOutputs(LinearOp linear, ArrayRef<int64_t> columns) {
-    keep(linear.getWeight().getDefiningOp<ParamOp>(), outAxis(linear),
-         columns);
+    keep(linear.getWeight().getDefiningOp<ParamOp>(), outAxis(linear), columns);
     if (Value bias = linear.getBias())
       keep(bias.getDefiningOp<ParamOp>(), 0, columns);
     narrow(linear.getResult(), static_cast<int64_t>(columns.size()));
@@ -431,9 +429,8 @@ struct KilnPruneStructuredPass
       results.assign(ret.getOperandTypes().begin(),
                      ret.getOperandTypes().end());
     });
-    fn.setType(FunctionType::get(fn.getContext(),
-                                 fn.getBody().front().getArgumentTypes(),
-                                 results));
+    fn.setType(FunctionType::get(
+        fn.getContext(), fn.getBody().front().getArgumentTypes(), results));
   }
 
   /// `param` (read only by one linear) as the slices `indices` along `axis`.

@@ -43,8 +43,8 @@ inline constexpr llvm::StringLiteral kHeadScores = "kiln.head_scores";
 struct AttentionBlock {
   struct Input {
     LinearOp projection;
-    SliceOp slice;   // null: the projection's whole output
-    RotaryOp rotary; // null: none
+    SliceOp slice;      // null: the projection's whole output
+    RotaryOp rotary;    // null: none
     int64_t offset = 0; // the slice's first column of the projection
   };
   AttentionOp attention;

@@ -82,10 +82,9 @@ struct KilnQuantizeWeightsPass
     const int64_t features = asked <= 0 ? k : std::min(asked, k);
     auto quant = QuantAttr::get(&getContext(), bits, features, inOut ? 1 : 0);
     OpBuilder b(param);
-    auto quantized =
-        ParamOp::create(b, param.getLoc(), type, param.getNameAttr(),
-                        param.getPartsAttr(), param.getKeepAttr(),
-                        param.getPruneAttr(), quant);
+    auto quantized = ParamOp::create(
+        b, param.getLoc(), type, param.getNameAttr(), param.getPartsAttr(),
+        param.getKeepAttr(), param.getPruneAttr(), quant);
     linear.getWeightMutable().assign(quantized.getResult());
   }
 

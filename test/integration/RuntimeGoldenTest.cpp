@@ -126,10 +126,10 @@ class RuntimeGoldenTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(RuntimeGoldenTest, MatchesTransformers) {
   const std::string fixture = GetParam().fixture;
-  fs::path dir = GetParam().prune == "none" ? fs::path(KILN_GOLDEN_DIR) / fixture
-                                            : fs::path(KILN_GOLDEN_DIR) /
-                                                  ".." / "pruned" /
-                                                  GetParam().prunedName();
+  fs::path dir = GetParam().prune == "none"
+                     ? fs::path(KILN_GOLDEN_DIR) / fixture
+                     : fs::path(KILN_GOLDEN_DIR) / ".." / "pruned" /
+                           GetParam().prunedName();
   auto goldenJson = kiln::readJsonObject((dir / "golden.json").string());
   ASSERT_TRUE(goldenJson.ok()) << goldenJson.status();
   Json &golden = *goldenJson;

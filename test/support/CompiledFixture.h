@@ -36,23 +36,22 @@ inline absl::StatusOr<std::string> compiledFixture(const std::string &fixture,
     }
   };
   static Cache cache;
-  std::string key = fixture + " --target " + options.target + " --gemm-dtype " +
-                    options.gemmDtype + " --precision " + options.precision +
-                    " --keep-f32 " + absl::StrJoin(options.keepF32, ",") +
-                    (options.rangeGuard ? "" : " --range-guard=false") +
-                    " --quantize " + options.quantize + " --quant-group " +
-                    std::to_string(options.quantGroup) +
-                    (options.quantGuard ? "" : " --quant-guard=false") +
-                    " --quant-tolerance " +
-                    std::to_string(options.quantTolerance) + " --max-batch " +
-                    std::to_string(options.maxBatch) + " --max-seq " +
-                    std::to_string(options.maxSeq) + " --emulate-gpu-threads " +
-                    std::to_string(options.emulateGpuThreads) + " -O" +
-                    std::to_string(options.optLevel) + " --cpu " +
-                    absl::StrJoin(options.cpus, ",") +
-                    (options.externalWeights ? " --external-weights" : "") +
-                    " --prune " + options.prune + " --prune-scope " +
-                    options.pruneScope;
+  std::string key =
+      fixture + " --target " + options.target + " --gemm-dtype " +
+      options.gemmDtype + " --precision " + options.precision + " --keep-f32 " +
+      absl::StrJoin(options.keepF32, ",") +
+      (options.rangeGuard ? "" : " --range-guard=false") + " --quantize " +
+      options.quantize + " --quant-group " +
+      std::to_string(options.quantGroup) +
+      (options.quantGuard ? "" : " --quant-guard=false") +
+      " --quant-tolerance " + std::to_string(options.quantTolerance) +
+      " --max-batch " + std::to_string(options.maxBatch) + " --max-seq " +
+      std::to_string(options.maxSeq) + " --emulate-gpu-threads " +
+      std::to_string(options.emulateGpuThreads) + " -O" +
+      std::to_string(options.optLevel) + " --cpu " +
+      absl::StrJoin(options.cpus, ",") +
+      (options.externalWeights ? " --external-weights" : "") + " --prune " +
+      options.prune + " --prune-scope " + options.pruneScope;
   if (auto found = cache.paths.find(key); found != cache.paths.end())
     return found->second;
   options.modelDir = std::string(KILN_GOLDEN_DIR) + "/" + fixture;

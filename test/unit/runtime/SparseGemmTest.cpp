@@ -7,9 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/SparseGemm.h"
 #include "runtime/Blas.h"
 #include "runtime/CpuIsa.h"
-#include "runtime/SparseGemm.h"
 #include "runtime/ThreadPool.h"
 #include "support/Prune.h"
 #include "test/support/Randoms.h"
