@@ -13,6 +13,7 @@
 #include "passes/Registration.h"
 #include "passes/StepList/ArtifactExport.h"
 #include "support/Files.h"
+#include "support/Prune.h"
 #include "support/Status.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -558,19 +559,23 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
                                : "pack artifact with weights",
              secondsSince(start));
       if (!summary.pruned.empty()) {
-        int64_t zeros = 0, elements = 0, compressed = 0, bytes = 0, dense = 0;
+        int64_t zeros = 0, elements = 0, compressed = 0, rows = 0, bytes = 0,
+                dense = 0;
         for (const ExportSummary::Pruned &p : summary.pruned) {
           elements += p.elements;
           zeros += p.zeros;
           compressed += p.storage == "2:4 compressed";
+          rows += p.storage == "sparse rows";
           bytes += p.bytes;
           dense += p.denseBytes;
         }
         progress << "kilnc: pruned " << summary.pruned.size()
                  << " linear weights to "
                  << llvm::formatv("{0:f1}", 100.0 * zeros / elements)
-                 << "% zeros; " << compressed
-                 << " stored 2:4 compressed; their bytes "
+                 << "% zeros; " << compressed << " stored 2:4 compressed, "
+                 << rows << " as sparse rows (from "
+                 << static_cast<int>(sparseRowsThreshold(o.maxBatch) * 100)
+                 << "% zeros), the rest dense; their bytes "
                  << llvm::formatv("{0:f1}", bytes / 1048576.0) << " MiB of "
                  << llvm::formatv("{0:f1}", dense / 1048576.0)
                  << " MiB dense\n";

@@ -18,6 +18,7 @@
 #include "runtime/StepProfile.h"
 #include "runtime/Tensor.h"
 #include "runtime/ThreadPool.h"
+#include "support/Prune.h"
 #include "support/Quantize.h"
 #include "support/Status.h"
 
@@ -434,7 +435,19 @@ CpuExecutor::Impl::run(const EntryT &entry,
           return true;
         });
       }
-      bool done = quantized != nullptr || sparse != nullptr;
+      const SparseRowsMatrix *rows = bBuffer.kind == BufferKind::Weight
+                                         ? weights->sparseRows(bBuffer.index)
+                                         : nullptr;
+      if (rows) {
+        // Sparse rows (--prune unstructured), read the same way.
+        KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
+        forEachProduct(g, [&](const Product &p) {
+          sparseRowsGemm(*rows, p.m, a + p.a, g.lda, c + p.c, g.n, pool, blas,
+                         isa, scratch.b);
+          return true;
+        });
+      }
+      bool done = quantized != nullptr || sparse != nullptr || rows != nullptr;
       if (!done && blas.hasBf16Gemm() && aBuffer.dtype == DType::BF16 &&
           bBuffer.dtype == DType::BF16) {
         auto *a = reinterpret_cast<const uint16_t *>(pointer(aBuffer));

@@ -7,6 +7,7 @@
 #include "runtime/ManifestChecks.h"
 #include "runtime/Tensor.h"
 #include "support/Half.h"
+#include "support/Prune.h"
 #include "support/Quantize.h"
 #include "support/SafeTensors.h"
 #include "support/Status.h"
@@ -26,6 +27,42 @@ using namespace artifact;
 
 HostWeights::~HostWeights() = default;
 
+/// Sparse rows from their three blobs, every offset and index checked
+/// (a kernel gathers at them).
+static absl::Status loadSparseRows(const Artifact &artifact, const WeightT &w,
+                                   SparseRowsMatrix &out) {
+  const ManifestT &m = artifact.manifest();
+  auto error = [&](const std::string &what) {
+    return damagedArtifact(artifact, absl::StrCat("damaged: sparse weight '",
+                                                  w.name, "': ", what));
+  };
+  for (int blob : {w.blob, w.indices_blob, w.offsets_blob})
+    if (m.blobs[blob]->kind != BlobKind::Weight)
+      return error("a blob is not a weight blob");
+  out.rows = w.shape[w.sparse_axis];
+  out.cols = w.shape[1 - w.sparse_axis];
+  const uint64_t entries = artifact.blobSize(w.blob) / sizeof(float);
+  if (artifact.blobSize(w.offsets_blob) !=
+          static_cast<uint64_t>(out.rows + 1) * sizeof(uint32_t) ||
+      artifact.blobSize(w.blob) % sizeof(float) != 0 ||
+      artifact.blobSize(w.indices_blob) != entries * sizeof(uint16_t))
+    return error("its blobs do not match its shape");
+  out.offsets =
+      reinterpret_cast<const uint32_t *>(artifact.blobData(w.offsets_blob));
+  out.indices =
+      reinterpret_cast<const uint16_t *>(artifact.blobData(w.indices_blob));
+  out.values = reinterpret_cast<const float *>(artifact.blobData(w.blob));
+  if (out.offsets[0] != 0 || out.offsets[out.rows] != entries)
+    return error("its row offsets do not span its entries");
+  for (int64_t r = 0; r < out.rows; ++r)
+    if (out.offsets[r + 1] < out.offsets[r] || out.offsets[r] % 16 != 0)
+      return error("its row offsets are not ascending multiples of 16");
+  for (uint64_t e = 0; e < entries; ++e)
+    if (out.indices[e] >= out.cols)
+      return error("an index is past its input features");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<HostWeights>>
 HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
                   const std::string &executor, const std::vector<bool> &widen) {
@@ -41,6 +78,7 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
   };
   hw->quantized_.resize(m.weights.size());
   hw->sparse24_.resize(m.weights.size());
+  hw->sparseRows_.resize(m.weights.size());
   hw->ownedQuantized_.resize(m.weights.size());
   for (size_t i = 0; i < m.weights.size(); ++i) {
     const WeightT &w = *m.weights[i];
@@ -69,6 +107,23 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
       bytes = format->valueBytes();
     }
     Sparse24Matrix &sparse = hw->sparse24_[i];
+    if (w.sparse == SparseFormat::Rows) {
+      if (w.dtype != DType::F32 || w.shape.size() != 2 ||
+          (w.sparse_axis != 0 && w.sparse_axis != 1) || w.blob < 0 ||
+          w.shape[1 - w.sparse_axis] > 65536 || w.offsets_blob < 0 ||
+          static_cast<size_t>(w.offsets_blob) >= m.blobs.size() ||
+          w.indices_blob < 0 ||
+          static_cast<size_t>(w.indices_blob) >= m.blobs.size() ||
+          static_cast<size_t>(w.blob) >= m.blobs.size())
+        return error(absl::StrCat("damaged: sparse weight '", w.name,
+                                  "' is not an embedded f32 matrix with its "
+                                  "offsets and indices"));
+      KILN_RETURN_IF_ERROR(loadSparseRows(artifact, w, hw->sparseRows_[i]));
+      hw->data_[i] =
+          reinterpret_cast<const uint8_t *>(hw->sparseRows_[i].values);
+      hw->bytes_[i] = static_cast<int64_t>(artifact.blobSize(w.blob));
+      continue;
+    }
     if (w.sparse != SparseFormat::Dense) {
       if (w.sparse != SparseFormat::TwoFour || w.dtype != DType::F32 ||
           w.shape.size() != 2 || (w.sparse_axis != 0 && w.sparse_axis != 1) ||

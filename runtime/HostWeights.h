@@ -53,6 +53,11 @@ public:
   const Sparse24Matrix *sparse24(size_t slot) const {
     return sparse24_[slot].values ? &sparse24_[slot] : nullptr;
   }
+  /// A weight stored as sparse rows (kilnc --prune unstructured past
+  /// sparseRowsThreshold); null for the others.
+  const SparseRowsMatrix *sparseRows(size_t slot) const {
+    return sparseRows_[slot].values ? &sparseRows_[slot] : nullptr;
+  }
   size_t size() const { return data_.size(); }
 
 private:
@@ -62,6 +67,7 @@ private:
   std::vector<int64_t> bytes_;
   std::vector<QuantizedMatrix> quantized_;
   std::vector<Sparse24Matrix> sparse24_;
+  std::vector<SparseRowsMatrix> sparseRows_;
   std::vector<QuantizedWeight> ownedQuantized_;
   std::vector<std::vector<float>> owned_;
   std::vector<std::vector<uint16_t>> ownedHalf_;

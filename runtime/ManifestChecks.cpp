@@ -237,17 +237,18 @@ absl::Status validateSteps(const Artifact &artifact, bool lowActivations) {
         KILN_RETURN_IF_ERROR(validateBuffer(artifact, *entry, *b, where));
       for (const auto &b : step.results)
         KILN_RETURN_IF_ERROR(validateBuffer(artifact, *entry, *b, where));
-      // A compressed 2:4 weight (--prune 2:4) is only a CPU gemm's B, read
-      // along its output channels like a quantized one.
+      // A compressed 2:4 or sparse-rows weight (--prune) is only a CPU
+      // gemm's B, read along its output channels like a quantized one.
       for (size_t o = 0; o < step.operands.size(); ++o) {
         const BufferT &b = *step.operands[o];
         if (b.kind != BufferKind::Weight ||
             m.weights[b.index]->sparse == SparseFormat::Dense)
           continue;
         const WeightT &w = *m.weights[b.index];
-        if (w.sparse != SparseFormat::TwoFour || w.dtype != DType::F32 ||
-            step.kind != StepKind::Gemm || o != 1 || step.transpose_lhs ||
-            w.sparse_axis != (step.transpose_rhs ? 0 : 1))
+        if ((w.sparse != SparseFormat::TwoFour &&
+             w.sparse != SparseFormat::Rows) ||
+            w.dtype != DType::F32 || step.kind != StepKind::Gemm || o != 1 ||
+            step.transpose_lhs || w.sparse_axis != (step.transpose_rhs ? 0 : 1))
           return error(absl::StrCat("damaged: ", where,
                                     " reads compressed weight '", w.name,
                                     "' other than as a gemm's B along its "
@@ -255,8 +256,8 @@ absl::Status validateSteps(const Artifact &artifact, bool lowActivations) {
         if (!lowActivations)
           return error(absl::StrCat(
               where, " (", step.location,
-              ") reads a 2:4 compressed weight; this executor runs gemms on "
-              "dense weights (compressed weights run on the CPU)"));
+              ") reads a sparse (pruned) weight; this executor runs gemms on "
+              "dense weights (sparse weights run on the CPU)"));
       }
       // A kernel writes all its results to the arena; an attention's cache
       // results are its cache arguments.

@@ -88,7 +88,66 @@ void kernelGeneric(const Sparse24Matrix &w, int64_t m, const float *x,
   }
 }
 
+/// Output rows [begin, end) of C for m <= kSparseKernelRows rows of A
+/// (leading dimension lda), W as sparse rows.
+__attribute__((target("avx512f"))) void
+rowsKernelAvx512(const SparseRowsMatrix &w, int64_t m, const float *a,
+                 int64_t lda, float *c, int64_t ldc, int64_t begin,
+                 int64_t end) {
+  for (int64_t n = begin; n < end; ++n) {
+    __m512 acc[kSparseKernelRows];
+    for (int64_t r = 0; r < m; ++r)
+      acc[r] = _mm512_setzero_ps();
+    for (uint32_t e = w.offsets[n]; e < w.offsets[n + 1]; e += 16) {
+      _mm_prefetch(reinterpret_cast<const char *>(w.values + e + 256),
+                   _MM_HINT_T0);
+      const __m512 v = _mm512_loadu_ps(w.values + e);
+      const __m512i index = _mm512_cvtepu16_epi32(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(w.indices + e)));
+      for (int64_t r = 0; r < m; ++r)
+        acc[r] = _mm512_fmadd_ps(
+            v, _mm512_i32gather_ps(index, a + r * lda, sizeof(float)), acc[r]);
+    }
+    for (int64_t r = 0; r < m; ++r)
+      c[r * ldc + n] = _mm512_reduce_add_ps(acc[r]);
+  }
+}
+
+void rowsKernelGeneric(const SparseRowsMatrix &w, int64_t m, const float *a,
+                       int64_t lda, float *c, int64_t ldc, int64_t begin,
+                       int64_t end) {
+  for (int64_t n = begin; n < end; ++n)
+    for (int64_t r = 0; r < m; ++r) {
+      const float *row = a + r * lda;
+      float acc[4] = {0, 0, 0, 0};
+      for (uint32_t e = w.offsets[n]; e < w.offsets[n + 1]; ++e)
+        acc[e % 4] += w.values[e] * row[w.indices[e]];
+      c[r * ldc + n] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    }
+}
+
 } // namespace
+
+void sparseRowsGemm(const SparseRowsMatrix &w, int64_t m, const float *a,
+                    int64_t lda, float *c, int64_t ldc, ThreadPool &pool,
+                    Blas &blas, CpuIsa isa, std::vector<float> &scratch) {
+  if (m > kSparseKernelRows) {
+    scratch.resize(w.rows * w.cols);
+    pool.parallelFor(w.rows, [&](int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n)
+        decompressSparseRow(w, n, scratch.data() + n * w.cols);
+    });
+    blas.sgemm(false, true, m, w.rows, w.cols, a, lda, scratch.data(), w.cols,
+               c, ldc);
+    return;
+  }
+  if (!hostSupports(isa))
+    isa = hostIsa();
+  auto *kernel = isa == CpuIsa::Avx512 ? rowsKernelAvx512 : rowsKernelGeneric;
+  pool.parallelFor(w.rows, [&](int64_t begin, int64_t end) {
+    kernel(w, m, a, lda, c, ldc, begin, end);
+  });
+}
 
 void sparse24Gemm(const Sparse24Matrix &w, int64_t m, const float *a,
                   int64_t lda, float *c, int64_t ldc, ThreadPool &pool,

@@ -35,6 +35,14 @@ void sparse24Gemm(const Sparse24Matrix &w, int64_t m, const float *a,
                   int64_t lda, float *c, int64_t ldc, ThreadPool &pool,
                   Blas &blas, CpuIsa isa, std::vector<float> &scratch);
 
+/// The same for a weight stored as sparse rows (unstructured pruning past
+/// sparseRowsThreshold): few rows of A gather A's features at each row's
+/// indices (AVX-512 vgatherdps; any x86-64 a scalar loop), more decompress
+/// W and call the BLAS.
+void sparseRowsGemm(const SparseRowsMatrix &w, int64_t m, const float *a,
+                    int64_t lda, float *c, int64_t ldc, ThreadPool &pool,
+                    Blas &blas, CpuIsa isa, std::vector<float> &scratch);
+
 } // namespace kiln::rt
 
 #endif // KILN_RUNTIME_SPARSEGEMM_H

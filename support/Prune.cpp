@@ -58,4 +58,34 @@ void decompress24Row(const Sparse24Matrix &w, int64_t row, float *out) {
   }
 }
 
+SparseRowsWeight compressRows(int64_t rows, int64_t cols, const float *w,
+                              int outAxis) {
+  SparseRowsWeight out;
+  out.rows = rows;
+  out.cols = cols;
+  out.offsets.reserve(rows + 1);
+  const int64_t rowStride = outAxis == 0 ? cols : 1;
+  const int64_t colStride = outAxis == 0 ? 1 : rows;
+  for (int64_t r = 0; r < rows; ++r) {
+    out.offsets.push_back(static_cast<uint32_t>(out.values.size()));
+    for (int64_t k = 0; k < cols; ++k)
+      if (float x = w[r * rowStride + k * colStride]; x != 0.0f) {
+        out.indices.push_back(static_cast<uint16_t>(k));
+        out.values.push_back(x);
+      }
+    while (out.values.size() % 16 != 0) {
+      out.indices.push_back(0);
+      out.values.push_back(0.0f);
+    }
+  }
+  out.offsets.push_back(static_cast<uint32_t>(out.values.size()));
+  return out;
+}
+
+void decompressSparseRow(const SparseRowsMatrix &w, int64_t row, float *out) {
+  std::memset(out, 0, w.cols * sizeof(float));
+  for (uint32_t e = w.offsets[row]; e < w.offsets[row + 1]; ++e)
+    out[w.indices[e]] += w.values[e]; // padding adds 0 to feature 0
+}
+
 } // namespace kiln

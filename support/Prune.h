@@ -155,6 +155,46 @@ struct Sparse24Matrix {
 /// Row `row` of a compressed weight as dense f32 into `out` (format.cols).
 void decompress24Row(const Sparse24Matrix &w, int64_t row, float *out);
 
+/// Sparsity from which an unstructured-pruned f32 gemm weight is stored as
+/// sparse rows rather than dense with its zeros: 6 bytes per kept value
+/// against 4 per value (0.45x the dense bytes at 70%), but a gather per A
+/// row per 16 values. kiln-sparse-gemm-bench on GPT-2-small's shapes: one
+/// row of A is 1.2-1.5x faster than the dense GEMV at 70%, 1.7-2.0x at
+/// 80%; four rows are 0.75-0.98x at 70% and 0.99-1.9x at 80%. So 70% for
+/// an artifact whose gemms see one row per decode step (max batch 1), 80%
+/// otherwise.
+inline double sparseRowsThreshold(int64_t maxBatch) {
+  return maxBatch <= 1 ? 0.7 : 0.8;
+}
+
+/// A weight stored as sparse rows: per output channel, its non-zero values
+/// and their input-feature indices (uint16, so K <= 65536), each row's
+/// entries padded with zeros (index 0) to a multiple of 16 so a kernel
+/// reads whole vectors; `offsets[r]` is row r's first entry
+/// (rows + 1 of them).
+struct SparseRowsWeight {
+  int64_t rows = 0, cols = 0;
+  std::vector<uint32_t> offsets;
+  std::vector<uint16_t> indices;
+  std::vector<float> values;
+};
+
+/// The sparse rows of a weight as a checkpoint stores it, output channels
+/// along dim `outAxis` ([rows, cols] for 0, [cols, rows] for 1).
+SparseRowsWeight compressRows(int64_t rows, int64_t cols, const float *w,
+                              int outAxis);
+
+/// Sparse rows as stored, wherever they lie.
+struct SparseRowsMatrix {
+  int64_t rows = 0, cols = 0;
+  const uint32_t *offsets = nullptr;
+  const uint16_t *indices = nullptr;
+  const float *values = nullptr;
+};
+
+/// Row `row` as dense f32 into `out` (cols).
+void decompressSparseRow(const SparseRowsMatrix &w, int64_t row, float *out);
+
 } // namespace kiln
 
 #endif // KILN_SUPPORT_PRUNE_H

@@ -20,6 +20,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 using namespace mlir;
@@ -161,6 +162,23 @@ FailureOr<std::vector<std::unique_ptr<art::DimT>>> Exporter::dimsOf(Value v) {
     dims.push_back(std::move(dim));
   }
   return dims;
+}
+
+/// The output-channel dim of `op`'s weight when every reader is a
+/// kiln.linear with one layout.
+static std::optional<int> linearOutputAxis(ParamOp op) {
+  std::optional<int> axis;
+  for (Operation *user : op->getUsers()) {
+    auto linear = dyn_cast<LinearOp>(user);
+    if (!linear || linear.getWeight() != op.getResult() ||
+        linear.getInput() == op.getResult())
+      return std::nullopt;
+    int a = linear.getLayout() == WeightLayout::InOut ? 1 : 0;
+    if (axis && *axis != a)
+      return std::nullopt;
+    axis = a;
+  }
+  return axis;
 }
 
 FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
@@ -313,6 +331,37 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
         art::BlobKind::Weight, compressed->indices.data(),
         compressed->indices.size() * sizeof(uint32_t), compressed);
     record("2:4 compressed", bytes);
+    slots_[key] = weightSlots_.size();
+    weightSlots_.push_back(std::move(w));
+    return slots_[key];
+  }
+  // An unstructured-pruned one past sparseRowsThreshold, as sparse rows.
+  std::optional<int> linearAxis = linearOutputAxis(op);
+  if (prune && !prune.isSemiStructured() && !half && options_.target == "cpu" &&
+      gemmOnly_.count(name) &&
+      pruned.sparsity >= sparseRowsThreshold(options_.maxBatch) && linearAxis &&
+      type.getDimSize(1 - *linearAxis) <= 65536) {
+    const int outAxis = *linearAxis;
+    auto rows = std::make_shared<SparseRowsWeight>(
+        compressRows(type.getDimSize(outAxis), type.getDimSize(1 - outAxis),
+                     transformed->data(), outAxis));
+    w->sparse = art::SparseFormat::Rows;
+    w->sparse_axis = outAxis;
+    const auto valueBytes =
+        static_cast<int64_t>(rows->values.size() * sizeof(float));
+    const auto indexBytes =
+        static_cast<int64_t>(rows->indices.size() * sizeof(uint16_t));
+    const auto offsetBytes =
+        static_cast<int64_t>(rows->offsets.size() * sizeof(uint32_t));
+    const int64_t bytes = valueBytes + indexBytes + offsetBytes;
+    weightBytes_ += bytes;
+    w->blob = writer_.addBlob(art::BlobKind::Weight, rows->values.data(),
+                              valueBytes, rows);
+    w->indices_blob = writer_.addBlob(art::BlobKind::Weight,
+                                      rows->indices.data(), indexBytes, rows);
+    w->offsets_blob = writer_.addBlob(art::BlobKind::Weight,
+                                      rows->offsets.data(), offsetBytes, rows);
+    record("sparse rows", bytes);
     slots_[key] = weightSlots_.size();
     weightSlots_.push_back(std::move(w));
     return slots_[key];

@@ -62,6 +62,8 @@ CASES = [
     ("bert_tiny", "ffn:0.5", "layer"),
     ("t5_gated", "ffn:0.25,2:4", "layer"),
     ("t5_relu", "2:4", "layer"),
+    ("gpt2_tiny", "unstructured:0.85", "layer"),
+    ("llama_gqa", "unstructured:0.85", "global"),
     ("gpt2_tiny", "heads:0.34", "layer"),
     ("gpt2_tiny", "heads:0.34,ffn:0.25,2:4", "layer"),
     ("llama_gqa", "heads:0.5", "layer"),

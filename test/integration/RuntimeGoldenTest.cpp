@@ -621,6 +621,56 @@ TEST(DamagedStepsTest, CompressedWeightDamageIsOneClearError) {
   fs::remove(bad);
 }
 
+TEST(DamagedStepsTest, SparseRowsDamageIsOneClearError) {
+  namespace art = kiln::artifact;
+  kiln::CompileOptions compile;
+  compile.maxBatch = 1;
+  compile.maxSeq = 16;
+  compile.prune = "unstructured:0.85";
+  auto compiled = kiln::test::compiledFixture("gpt2_tiny", compile);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  std::string good = ::testing::TempDir() + "damaged-rows-" +
+                     std::to_string(::getpid()) + ".kiln";
+  std::string bad = good + ".bad";
+  fs::copy_file(*compiled, good, fs::copy_options::overwrite_existing);
+  ASSERT_EQ(firstError(good), "");
+  auto sparse = [](art::ManifestT &m) -> art::WeightT & {
+    for (auto &w : m.weights)
+      if (w->sparse == art::SparseFormat::Rows)
+        return *w;
+    ADD_FAILURE() << "no sparse-rows weight";
+    return *m.weights[0];
+  };
+  auto expect = [&](const std::function<void(art::ManifestT &)> &change,
+                    const std::string &message) {
+    rewrite(good, bad, change);
+    std::string error = firstError(bad);
+    EXPECT_NE(error.find(message), std::string::npos) << error;
+  };
+  expect([&](art::ManifestT &m) { sparse(m).offsets_blob = -1; },
+         "is not an embedded f32 matrix with its offsets and indices");
+  expect([&](art::ManifestT &m) { sparse(m).offsets_blob = sparse(m).blob; },
+         "its blobs do not match its shape");
+  expect([&](art::ManifestT &m) { sparse(m).indices_blob = sparse(m).blob; },
+         "its blobs do not match its shape");
+  // A weight with more output channels than its steps read.
+  expect(
+      [&](art::ManifestT &m) { sparse(m).shape[sparse(m).sparse_axis] *= 2; },
+      "disagrees with weight");
+  // The same on a slot no step reads: its own blobs' check.
+  expect(
+      [&](art::ManifestT &m) {
+        auto copy = std::make_unique<art::WeightT>(sparse(m));
+        copy->shape[copy->sparse_axis] *= 2;
+        m.weights.push_back(std::move(copy));
+      },
+      "its blobs do not match its shape");
+  expect([&](art::ManifestT &m) { sparse(m).sparse_axis = 5; },
+         "other than as a gemm's B along its output channels");
+  fs::remove(good);
+  fs::remove(bad);
+}
+
 TEST(DamagedStepsTest, EachDamageIsOneClearError) {
   namespace art = kiln::artifact;
   std::string good = ::testing::TempDir() + "damaged-steps-" +
@@ -895,6 +945,8 @@ std::vector<Case> allCases() {
            {"bert_tiny", "ffn:0.5", "layer"},
            {"t5_gated", "ffn:0.25,2:4", "layer"},
            {"t5_relu", "2:4", "layer"},
+           {"gpt2_tiny", "unstructured:0.85", "layer"},
+           {"llama_gqa", "unstructured:0.85", "global"},
            {"gpt2_tiny", "heads:0.34", "layer"},
            {"gpt2_tiny", "heads:0.34,ffn:0.25,2:4", "layer"},
            {"llama_gqa", "heads:0.5", "layer"},
@@ -904,7 +956,10 @@ std::vector<Case> allCases() {
     c.prune = prune;
     c.pruneScope = scope;
     cases.push_back(c);
-    if (prune.find("2:4") != std::string::npos) {
+    // The compressed kernels' generic variants: 2:4, and sparse rows
+    // (unstructured past 70%).
+    if (prune.find("2:4") != std::string::npos ||
+        prune.find("unstructured:0.") != std::string::npos) {
       c.isa = rt::CpuIsa::Generic;
       cases.push_back(c);
     }

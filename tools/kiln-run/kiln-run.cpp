@@ -241,11 +241,13 @@ void printInfo(const kiln::Artifact &artifact) {
   if (quantized)
     std::printf("; %zu quantized (%s)", quantized, m.quantize.c_str());
   if (!m.prune.empty() && m.prune != "none") {
-    size_t compressed = 0;
-    for (const auto &w : m.weights)
-      compressed += w->sparse != kiln::artifact::SparseFormat::Dense;
-    std::printf("; pruned (%s), %zu stored 2:4 compressed", m.prune.c_str(),
-                compressed);
+    size_t compressed = 0, rows = 0;
+    for (const auto &w : m.weights) {
+      compressed += w->sparse == kiln::artifact::SparseFormat::TwoFour;
+      rows += w->sparse == kiln::artifact::SparseFormat::Rows;
+    }
+    std::printf("; pruned (%s), %zu stored 2:4 compressed, %zu as sparse rows",
+                m.prune.c_str(), compressed, rows);
   }
   std::printf("\n");
   std::printf("kv cache     %.1f MiB at the maximum shapes\n",

@@ -182,4 +182,74 @@ TEST(SparseGemmTest, MatchesTheProductOfThePrunedWeight) {
   }
 }
 
+TEST(PruneTest, SparseRowsRoundTrip) {
+  for (int outAxis : {0, 1}) {
+    SCOPED_TRACE(outAxis);
+    const int64_t n = 6, k = 70;
+    std::vector<float> w = randoms(n * k, 4);
+    kiln::PruneSpec spec;
+    spec.fraction = 0.8;
+    kiln::applyPrune(spec, w.data(), n, k);
+    w[0] = w[1] = 0; // one row sparser still
+    kiln::SparseRowsWeight s = kiln::compressRows(n, k, w.data(), outAxis);
+    ASSERT_EQ(s.offsets.size(), static_cast<size_t>(n + 1));
+    for (int64_t r = 0; r < n; ++r)
+      EXPECT_EQ(s.offsets[r] % 16, 0u);
+    kiln::SparseRowsMatrix view{n, k, s.offsets.data(), s.indices.data(),
+                                s.values.data()};
+    std::vector<float> row(k);
+    for (int64_t r = 0; r < n; ++r) {
+      kiln::decompressSparseRow(view, r, row.data());
+      for (int64_t x = 0; x < k; ++x)
+        ASSERT_EQ(row[x], outAxis == 0 ? w[r * k + x] : w[x * n + r])
+            << r << ", " << x;
+    }
+  }
+}
+
+TEST(SparseGemmTest, SparseRowsMatchTheProductOfThePrunedWeight) {
+  rt::ThreadPool pool(2);
+  rt::Blas blas(pool);
+  const GemmCase cases[] = {{37, 48}, {64, 200}, {16, 32}, {70, 260}};
+  for (rt::CpuIsa isa :
+       {rt::CpuIsa::Avx512, rt::CpuIsa::Avx2, rt::CpuIsa::Generic}) {
+    if (!rt::hostSupports(isa))
+      continue;
+    for (double fraction : {0.7, 0.95})
+      for (const GemmCase &c : cases)
+        for (int64_t m : {1, 2, 3, 8, 9, 17}) {
+          SCOPED_TRACE(::testing::Message()
+                       << rt::isaName(isa) << ", " << fraction << ", m " << m
+                       << ", n " << c.n << ", k " << c.k);
+          std::vector<float> w = randoms(c.n * c.k, 13);
+          kiln::PruneSpec spec;
+          spec.fraction = fraction;
+          kiln::applyPrune(spec, w.data(), c.n, c.k);
+          kiln::SparseRowsWeight s = kiln::compressRows(c.n, c.k, w.data(), 0);
+          kiln::SparseRowsMatrix view{c.n, c.k, s.offsets.data(),
+                                      s.indices.data(), s.values.data()};
+          const int64_t lda = c.k + 3, ldc = c.n + 5;
+          std::vector<float> a = randoms(m * lda, 14);
+          std::vector<float> got(m * ldc, -1.0f), scratch;
+          rt::sparseRowsGemm(view, m, a.data(), lda, got.data(), ldc, pool,
+                             blas, isa, scratch);
+          double diff = 0, norm = 0;
+          for (int64_t j = 0; j < c.n; ++j)
+            for (int64_t i = 0; i < m; ++i) {
+              double expected = 0;
+              for (int64_t x = 0; x < c.k; ++x)
+                expected +=
+                    static_cast<double>(a[i * lda + x]) * w[j * c.k + x];
+              double d = got[i * ldc + j] - expected;
+              diff += d * d;
+              norm += expected * expected;
+            }
+          EXPECT_LE(std::sqrt(diff / norm), 1e-6);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = c.n; j < ldc; ++j)
+              ASSERT_EQ(got[i * ldc + j], -1.0f);
+        }
+  }
+}
+
 } // namespace
