@@ -403,51 +403,38 @@ CpuExecutor::Impl::run(const EntryT &entry,
       int64_t cElements = g.batch * g.m * g.n;
       float *c =
           f32Destination(result.dtype, pointer(result), cElements, scratch.c);
-      // bf16 A and B go to the library's bf16 gemm as stored (f32
-      // accumulation, f32 C); otherwise, or if it declines, both are read
-      // as f32.
       const BufferT &aBuffer = *step.operands[0], &bBuffer = *step.operands[1];
-      const QuantizedMatrix *quantized = bBuffer.kind == BufferKind::Weight
-                                             ? weights->quantized(bBuffer.index)
-                                             : nullptr;
-      if (quantized) {
-        // An int8/int4 B (--quantize): its stored rows are C's columns.
-        // Its format has g.n rows and g.k columns: the step's dims are the
-        // weight's shape (validateBuffer), read along the output axis
-        // (validateSteps), which is what HostWeights sized the format by.
+      // A B stored int8/int4 (--quantize), compressed 2:4 or as sparse rows
+      // (--prune): its stored rows are C's columns. Its format has g.n rows
+      // and g.k columns: the step's dims are the weight's shape
+      // (validateBuffer), read along the output axis (validateSteps), which
+      // is what HostWeights sized the format by.
+      const bool weightB = bBuffer.kind == BufferKind::Weight;
+      const QuantizedMatrix *quantized =
+          weightB ? weights->quantized(bBuffer.index) : nullptr;
+      const Sparse24Matrix *sparse =
+          weightB ? weights->sparse24(bBuffer.index) : nullptr;
+      const SparseRowsMatrix *rows =
+          weightB ? weights->sparseRows(bBuffer.index) : nullptr;
+      if (quantized || sparse || rows) {
         KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
         forEachProduct(g, [&](const Product &p) {
-          quantizedGemm(*quantized, p.m, a + p.a, g.lda, c + p.c, g.n, pool,
-                        blas, isa, scratch.b);
-          return true;
-        });
-      }
-      const Sparse24Matrix *sparse = bBuffer.kind == BufferKind::Weight
-                                         ? weights->sparse24(bBuffer.index)
-                                         : nullptr;
-      if (sparse) {
-        // A compressed 2:4 B (--prune 2:4), read along its output channels
-        // as a quantized one is (validateSteps).
-        KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
-        forEachProduct(g, [&](const Product &p) {
-          sparse24Gemm(*sparse, p.m, a + p.a, g.lda, c + p.c, g.n, pool, blas,
-                       isa, scratch.b);
-          return true;
-        });
-      }
-      const SparseRowsMatrix *rows = bBuffer.kind == BufferKind::Weight
-                                         ? weights->sparseRows(bBuffer.index)
-                                         : nullptr;
-      if (rows) {
-        // Sparse rows (--prune unstructured), read the same way.
-        KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
-        forEachProduct(g, [&](const Product &p) {
-          sparseRowsGemm(*rows, p.m, a + p.a, g.lda, c + p.c, g.n, pool, blas,
+          if (quantized)
+            quantizedGemm(*quantized, p.m, a + p.a, g.lda, c + p.c, g.n, pool,
+                          blas, isa, scratch.b);
+          else if (sparse)
+            sparse24Gemm(*sparse, p.m, a + p.a, g.lda, c + p.c, g.n, pool, blas,
                          isa, scratch.b);
+          else
+            sparseRowsGemm(*rows, p.m, a + p.a, g.lda, c + p.c, g.n, pool, blas,
+                           isa, scratch.b);
           return true;
         });
       }
       bool done = quantized != nullptr || sparse != nullptr || rows != nullptr;
+      // bf16 A and B go to the library's bf16 gemm as stored (f32
+      // accumulation, f32 C); otherwise, or if it declines, both are read
+      // as f32.
       if (!done && blas.hasBf16Gemm() && aBuffer.dtype == DType::BF16 &&
           bBuffer.dtype == DType::BF16) {
         auto *a = reinterpret_cast<const uint16_t *>(pointer(aBuffer));

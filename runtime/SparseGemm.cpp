@@ -126,19 +126,31 @@ void rowsKernelGeneric(const SparseRowsMatrix &w, int64_t m, const float *a,
     }
 }
 
+/// C = A W^T through the BLAS, W's `rows` rows decompressed (`row(n, out)`)
+/// into `scratch` first: more rows of A than the sparse kernels take.
+template <typename DecompressRow>
+void decompressedGemm(int64_t rows, int64_t cols, DecompressRow row, int64_t m,
+                      const float *a, int64_t lda, float *c, int64_t ldc,
+                      ThreadPool &pool, Blas &blas,
+                      std::vector<float> &scratch) {
+  scratch.resize(rows * cols);
+  pool.parallelFor(rows, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n)
+      row(n, scratch.data() + n * cols);
+  });
+  blas.sgemm(false, true, m, rows, cols, a, lda, scratch.data(), cols, c, ldc);
+}
+
 } // namespace
 
 void sparseRowsGemm(const SparseRowsMatrix &w, int64_t m, const float *a,
                     int64_t lda, float *c, int64_t ldc, ThreadPool &pool,
                     Blas &blas, CpuIsa isa, std::vector<float> &scratch) {
   if (m > kSparseKernelRows) {
-    scratch.resize(w.rows * w.cols);
-    pool.parallelFor(w.rows, [&](int64_t begin, int64_t end) {
-      for (int64_t n = begin; n < end; ++n)
-        decompressSparseRow(w, n, scratch.data() + n * w.cols);
-    });
-    blas.sgemm(false, true, m, w.rows, w.cols, a, lda, scratch.data(), w.cols,
-               c, ldc);
+    decompressedGemm(
+        w.rows, w.cols,
+        [&](int64_t n, float *out) { decompressSparseRow(w, n, out); }, m, a,
+        lda, c, ldc, pool, blas, scratch);
     return;
   }
   if (!hostSupports(isa))
@@ -154,13 +166,10 @@ void sparse24Gemm(const Sparse24Matrix &w, int64_t m, const float *a,
                   Blas &blas, CpuIsa isa, std::vector<float> &scratch) {
   const Sparse24Format &f = w.format;
   if (m > kSparseKernelRows) {
-    scratch.resize(f.rows * f.cols);
-    pool.parallelFor(f.rows, [&](int64_t begin, int64_t end) {
-      for (int64_t n = begin; n < end; ++n)
-        decompress24Row(w, n, scratch.data() + n * f.cols);
-    });
-    blas.sgemm(false, true, m, f.rows, f.cols, a, lda, scratch.data(), f.cols,
-               c, ldc);
+    decompressedGemm(
+        f.rows, f.cols,
+        [&](int64_t n, float *out) { decompress24Row(w, n, out); }, m, a, lda,
+        c, ldc, pool, blas, scratch);
     return;
   }
   // A's rows zero-padded to whole blocks, matching the weight's padding.

@@ -310,13 +310,10 @@ struct KilnPruneStructuredPass
     }
   }
 
-  /// The best-scoring neurons, ascending: all but floor(ffn * d), rounded up
-  /// to a multiple of 4.
-  SmallVector<int64_t> keptNeurons(ArrayRef<float> scores) const {
-    const auto total = static_cast<int64_t>(scores.size());
-    int64_t kept = total - static_cast<int64_t>(std::floor(ffn * total));
-    kept = std::min(total, std::max<int64_t>(4, (kept + 3) / 4 * 4));
-    SmallVector<int64_t> order(total);
+  /// The `kept` best-scoring indices, ascending (the lower index first on
+  /// a tie).
+  static SmallVector<int64_t> best(ArrayRef<float> scores, int64_t kept) {
+    SmallVector<int64_t> order(scores.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
       return scores[a] > scores[b];
@@ -326,20 +323,22 @@ struct KilnPruneStructuredPass
     return order;
   }
 
-  /// The best-scoring key/value head groups, ascending: all but
-  /// floor(heads * groups), at least one.
+  /// The best-scoring neurons: all but floor(ffn * d), rounded up to a
+  /// multiple of 4.
+  SmallVector<int64_t> keptNeurons(ArrayRef<float> scores) const {
+    const auto total = static_cast<int64_t>(scores.size());
+    int64_t kept = total - static_cast<int64_t>(std::floor(ffn * total));
+    return best(scores,
+                std::min(total, std::max<int64_t>(4, (kept + 3) / 4 * 4)));
+  }
+
+  /// The best-scoring key/value head groups: all but floor(heads *
+  /// groups), at least one.
   SmallVector<int64_t> keptGroups(ArrayRef<float> scores) const {
     const auto total = static_cast<int64_t>(scores.size());
-    const int64_t kept = std::max<int64_t>(
-        1, total - static_cast<int64_t>(std::floor(heads * total)));
-    SmallVector<int64_t> order(total);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-      return scores[a] > scores[b];
-    });
-    order.resize(kept);
-    llvm::sort(order);
-    return order;
+    return best(scores,
+                std::max<int64_t>(1, total - static_cast<int64_t>(
+                                                 std::floor(heads * total))));
   }
 
   /// Keeps head groups `groups` of `block`: the projections' output

@@ -80,8 +80,8 @@ int main(int argc, char **argv) {
                    c.data(), n);
       });
       char label[32];
-      std::snprintf(label, sizeof label, "%lldx%lld",
-                    static_cast<long long>(n), static_cast<long long>(k));
+      std::snprintf(label, sizeof label, "%lldx%lld", static_cast<long long>(n),
+                    static_cast<long long>(k));
       std::printf("%-12s %2lld %-18s %10.1f %8s\n", label,
                   static_cast<long long>(m), "dense", base, "1.00x");
       {
@@ -95,8 +95,8 @@ int main(int argc, char **argv) {
           s.push_back(kiln::compress24({n, k}, w.data(), 0));
         }
         double t = micros(copies, [&](int64_t i) {
-          kiln::Sparse24Matrix view{{n, k}, s[i].values.data(),
-                                    s[i].indices.data()};
+          kiln::Sparse24Matrix view{
+              {n, k}, s[i].values.data(), s[i].indices.data()};
           rt::sparse24Gemm(view, m, a.data(), k, c.data(), n, pool, blas, isa,
                            scratch);
         });
@@ -114,8 +114,8 @@ int main(int argc, char **argv) {
         double t = micros(copies, [&](int64_t i) {
           kiln::SparseRowsMatrix view{n, k, s[i].offsets.data(),
                                       s[i].indices.data(), s[i].values.data()};
-          rt::sparseRowsGemm(view, m, a.data(), k, c.data(), n, pool, blas,
-                             isa, scratch);
+          rt::sparseRowsGemm(view, m, a.data(), k, c.data(), n, pool, blas, isa,
+                             scratch);
         });
         char name[32];
         std::snprintf(name, sizeof name, "rows, %.0f%% zeros", fraction * 100);

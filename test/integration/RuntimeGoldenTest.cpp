@@ -438,6 +438,40 @@ std::string firstError(const std::string &path) {
 
 /// A merged weight (Llama's q/k/v) whose parts do not make its shape is
 /// refused at load, before any tensor is read into it.
+/// A fixture compiled with `compile` and copied aside; a call damages a
+/// copy's manifest and checks its first error.
+class ManifestDamage {
+public:
+  ManifestDamage(const std::string &fixture, kiln::CompileOptions compile,
+                 const std::string &tag)
+      : good_(::testing::TempDir() + "damaged-" + tag + "-" +
+              std::to_string(::getpid()) + ".kiln"),
+        bad_(good_ + ".bad") {
+    auto compiled = kiln::test::compiledFixture(fixture, compile);
+    EXPECT_TRUE(compiled.ok()) << compiled.status();
+    if (!compiled.ok())
+      return;
+    fs::copy_file(*compiled, good_, fs::copy_options::overwrite_existing);
+    EXPECT_EQ(firstError(good_), "");
+  }
+  ~ManifestDamage() {
+    fs::remove(good_);
+    fs::remove(bad_);
+  }
+  /// The artifact with `change` made to its manifest fails with an error
+  /// containing `message`.
+  void
+  operator()(const std::function<void(kiln::artifact::ManifestT &)> &change,
+             const std::string &message) {
+    rewrite(good_, bad_, change);
+    std::string error = firstError(bad_);
+    EXPECT_NE(error.find(message), std::string::npos) << error;
+  }
+
+private:
+  std::string good_, bad_;
+};
+
 TEST(DamagedStepsTest, MergedWeightPartsMustMakeTheShape) {
   namespace art = kiln::artifact;
   kiln::CompileOptions compile;
@@ -486,25 +520,13 @@ TEST(DamagedStepsTest, QuantizedWeightDamageIsOneClearError) {
   compile.maxBatch = 2;
   compile.maxSeq = 16;
   compile.quantize = "w8a16";
-  auto compiled = kiln::test::compiledFixture("gpt2_tiny", compile);
-  ASSERT_TRUE(compiled.ok()) << compiled.status();
-  std::string good = ::testing::TempDir() + "damaged-quant-" +
-                     std::to_string(::getpid()) + ".kiln";
-  std::string bad = good + ".bad";
-  fs::copy_file(*compiled, good, fs::copy_options::overwrite_existing);
-  ASSERT_EQ(firstError(good), "");
+  ManifestDamage expect("gpt2_tiny", compile, "quant");
   auto quantized = [](art::ManifestT &m) -> art::WeightT & {
     for (auto &w : m.weights)
       if (w->dtype == art::DType::I8)
         return *w;
     ADD_FAILURE() << "no quantized weight";
     return *m.weights[0];
-  };
-  auto expect = [&](const std::function<void(art::ManifestT &)> &change,
-                    const std::string &message) {
-    rewrite(good, bad, change);
-    std::string error = firstError(bad);
-    EXPECT_NE(error.find(message), std::string::npos) << error;
   };
   expect([&](art::ManifestT &m) { quantized(m).scales_blob = -1; },
          "do not match their blob");
@@ -549,8 +571,6 @@ TEST(DamagedStepsTest, QuantizedWeightDamageIsOneClearError) {
           }
       },
       "holds int4 values outside a weight");
-  fs::remove(good);
-  fs::remove(bad);
 }
 
 TEST(DamagedStepsTest, CompressedWeightDamageIsOneClearError) {
@@ -559,25 +579,13 @@ TEST(DamagedStepsTest, CompressedWeightDamageIsOneClearError) {
   compile.maxBatch = 2;
   compile.maxSeq = 16;
   compile.prune = "2:4";
-  auto compiled = kiln::test::compiledFixture("gpt2_tiny", compile);
-  ASSERT_TRUE(compiled.ok()) << compiled.status();
-  std::string good = ::testing::TempDir() + "damaged-sparse-" +
-                     std::to_string(::getpid()) + ".kiln";
-  std::string bad = good + ".bad";
-  fs::copy_file(*compiled, good, fs::copy_options::overwrite_existing);
-  ASSERT_EQ(firstError(good), "");
+  ManifestDamage expect("gpt2_tiny", compile, "sparse");
   auto compressed = [](art::ManifestT &m) -> art::WeightT & {
     for (auto &w : m.weights)
       if (w->sparse == art::SparseFormat::TwoFour)
         return *w;
     ADD_FAILURE() << "no compressed weight";
     return *m.weights[0];
-  };
-  auto expect = [&](const std::function<void(art::ManifestT &)> &change,
-                    const std::string &message) {
-    rewrite(good, bad, change);
-    std::string error = firstError(bad);
-    EXPECT_NE(error.find(message), std::string::npos) << error;
   };
   expect([&](art::ManifestT &m) { compressed(m).indices_blob = -1; },
          "do not match their blob");
@@ -617,8 +625,6 @@ TEST(DamagedStepsTest, CompressedWeightDamageIsOneClearError) {
           }
       },
       "other than as a gemm's B");
-  fs::remove(good);
-  fs::remove(bad);
 }
 
 TEST(DamagedStepsTest, SparseRowsDamageIsOneClearError) {
@@ -627,25 +633,13 @@ TEST(DamagedStepsTest, SparseRowsDamageIsOneClearError) {
   compile.maxBatch = 1;
   compile.maxSeq = 16;
   compile.prune = "unstructured:0.85";
-  auto compiled = kiln::test::compiledFixture("gpt2_tiny", compile);
-  ASSERT_TRUE(compiled.ok()) << compiled.status();
-  std::string good = ::testing::TempDir() + "damaged-rows-" +
-                     std::to_string(::getpid()) + ".kiln";
-  std::string bad = good + ".bad";
-  fs::copy_file(*compiled, good, fs::copy_options::overwrite_existing);
-  ASSERT_EQ(firstError(good), "");
+  ManifestDamage expect("gpt2_tiny", compile, "rows");
   auto sparse = [](art::ManifestT &m) -> art::WeightT & {
     for (auto &w : m.weights)
       if (w->sparse == art::SparseFormat::Rows)
         return *w;
     ADD_FAILURE() << "no sparse-rows weight";
     return *m.weights[0];
-  };
-  auto expect = [&](const std::function<void(art::ManifestT &)> &change,
-                    const std::string &message) {
-    rewrite(good, bad, change);
-    std::string error = firstError(bad);
-    EXPECT_NE(error.find(message), std::string::npos) << error;
   };
   expect([&](art::ManifestT &m) { sparse(m).offsets_blob = -1; },
          "is not an embedded f32 matrix with its offsets and indices");
@@ -667,8 +661,6 @@ TEST(DamagedStepsTest, SparseRowsDamageIsOneClearError) {
       "its blobs do not match its shape");
   expect([&](art::ManifestT &m) { sparse(m).sparse_axis = 5; },
          "other than as a gemm's B along its output channels");
-  fs::remove(good);
-  fs::remove(bad);
 }
 
 TEST(DamagedStepsTest, EachDamageIsOneClearError) {

@@ -141,6 +141,28 @@ struct GemmCase {
   int64_t n, k;
 };
 
+/// Checks `got` (m rows, leading dimension ldc) against A W^T in double
+/// precision, W [n, k] the pruned weight, and that nothing was written past
+/// each row's n columns.
+void expectProduct(const std::vector<float> &w, int64_t n, int64_t k, int64_t m,
+                   const std::vector<float> &a, int64_t lda,
+                   const std::vector<float> &got, int64_t ldc) {
+  double diff = 0, norm = 0;
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < m; ++i) {
+      double expected = 0;
+      for (int64_t x = 0; x < k; ++x)
+        expected += static_cast<double>(a[i * lda + x]) * w[j * k + x];
+      double d = got[i * ldc + j] - expected;
+      diff += d * d;
+      norm += expected * expected;
+    }
+  EXPECT_LE(std::sqrt(diff / norm), 1e-6);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = n; j < ldc; ++j)
+      ASSERT_EQ(got[i * ldc + j], -1.0f);
+}
+
 TEST(SparseGemmTest, MatchesTheProductOfThePrunedWeight) {
   rt::ThreadPool pool(2);
   rt::Blas blas(pool);
@@ -164,20 +186,7 @@ TEST(SparseGemmTest, MatchesTheProductOfThePrunedWeight) {
         std::vector<float> got(m * ldc, -1.0f), scratch;
         rt::sparse24Gemm(view, m, a.data(), lda, got.data(), ldc, pool, blas,
                          isa, scratch);
-        double diff = 0, norm = 0;
-        for (int64_t j = 0; j < c.n; ++j)
-          for (int64_t i = 0; i < m; ++i) {
-            double expected = 0;
-            for (int64_t x = 0; x < c.k; ++x)
-              expected += static_cast<double>(a[i * lda + x]) * w[j * c.k + x];
-            double d = got[i * ldc + j] - expected;
-            diff += d * d;
-            norm += expected * expected;
-          }
-        EXPECT_LE(std::sqrt(diff / norm), 1e-6);
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = c.n; j < ldc; ++j)
-            ASSERT_EQ(got[i * ldc + j], -1.0f);
+        expectProduct(w, c.n, c.k, m, a, lda, got, ldc);
       }
   }
 }
@@ -233,21 +242,7 @@ TEST(SparseGemmTest, SparseRowsMatchTheProductOfThePrunedWeight) {
           std::vector<float> got(m * ldc, -1.0f), scratch;
           rt::sparseRowsGemm(view, m, a.data(), lda, got.data(), ldc, pool,
                              blas, isa, scratch);
-          double diff = 0, norm = 0;
-          for (int64_t j = 0; j < c.n; ++j)
-            for (int64_t i = 0; i < m; ++i) {
-              double expected = 0;
-              for (int64_t x = 0; x < c.k; ++x)
-                expected +=
-                    static_cast<double>(a[i * lda + x]) * w[j * c.k + x];
-              double d = got[i * ldc + j] - expected;
-              diff += d * d;
-              norm += expected * expected;
-            }
-          EXPECT_LE(std::sqrt(diff / norm), 1e-6);
-          for (int64_t i = 0; i < m; ++i)
-            for (int64_t j = c.n; j < ldc; ++j)
-              ASSERT_EQ(got[i * ldc + j], -1.0f);
+          expectProduct(w, c.n, c.k, m, a, lda, got, ldc);
         }
   }
 }
