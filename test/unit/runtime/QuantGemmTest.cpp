@@ -12,6 +12,7 @@
 #include "runtime/CpuIsa.h"
 #include "runtime/ThreadPool.h"
 #include "support/Quantize.h"
+#include "test/support/GemmRows.h"
 #include "test/support/Randoms.h"
 
 #include <gtest/gtest.h>
@@ -97,15 +98,6 @@ struct GemmCase {
   int64_t n, k, group;
 };
 
-// Rows of A: the fused kernel up to 8, dequantize + BLAS past it. Under
-// AddressSanitizer only the fused kernel: the BLAS (oneDNN) starts OpenMP
-// threads that stop LeakSanitizer at exit.
-#ifdef __SANITIZE_ADDRESS__
-constexpr int64_t kRows[] = {1, 2, 3, 4, 5, 8};
-#else
-constexpr int64_t kRows[] = {1, 2, 3, 4, 5, 8, 9, 17};
-#endif
-
 TEST(QuantGemmTest, MatchesTheProductOfTheDequantizedWeight) {
   rt::ThreadPool pool(2);
   rt::Blas blas(pool);
@@ -117,7 +109,7 @@ TEST(QuantGemmTest, MatchesTheProductOfTheDequantizedWeight) {
     if (!rt::hostSupports(isa))
       continue;
     for (const GemmCase &c : cases)
-      for (int64_t m : kRows) {
+      for (int64_t m : kiln::test::kGemmRows) {
         SCOPED_TRACE(::testing::Message()
                      << rt::isaName(isa) << ", " << c.bits << " bits, m " << m
                      << ", n " << c.n << ", k " << c.k << ", group "

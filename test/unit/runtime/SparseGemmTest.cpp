@@ -12,6 +12,7 @@
 #include "runtime/CpuIsa.h"
 #include "runtime/ThreadPool.h"
 #include "support/Prune.h"
+#include "test/support/GemmRows.h"
 #include "test/support/Randoms.h"
 
 #include <gtest/gtest.h>
@@ -172,7 +173,7 @@ TEST(SparseGemmTest, MatchesTheProductOfThePrunedWeight) {
     if (!rt::hostSupports(isa))
       continue;
     for (const GemmCase &c : cases)
-      for (int64_t m : {1, 2, 3, 5, 8, 9, 17}) {
+      for (int64_t m : kiln::test::kGemmRows) {
         SCOPED_TRACE(::testing::Message() << rt::isaName(isa) << ", m " << m
                                           << ", n " << c.n << ", k " << c.k);
         std::vector<float> w = randoms(c.n * c.k, 11);
@@ -226,7 +227,7 @@ TEST(SparseGemmTest, SparseRowsMatchTheProductOfThePrunedWeight) {
       continue;
     for (double fraction : {0.7, 0.95})
       for (const GemmCase &c : cases)
-        for (int64_t m : {1, 2, 3, 8, 9, 17}) {
+        for (int64_t m : kiln::test::kGemmRows) {
           SCOPED_TRACE(::testing::Message()
                        << rt::isaName(isa) << ", " << fraction << ", m " << m
                        << ", n " << c.n << ", k " << c.k);
