@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <set>
 
 namespace kiln {
@@ -83,14 +84,24 @@ absl::StatusOr<std::vector<float>> readWeight(ParamOp param,
   return (*view)->toFloat();
 }
 
-/// Squared L2 norms of `w` ([d0, d1]) along `axis`'s slices: one per index
-/// of dim `axis`.
-std::vector<double> sliceNorms2(const std::vector<float> &w,
-                                llvm::ArrayRef<int64_t> shape, int64_t axis) {
+/// Squared L2 norms of `linear`'s weight slices: one per output channel
+/// (`output`) or per input feature.
+absl::StatusOr<std::vector<double>>
+weightSliceNorms2(LinearOp linear, bool output, const WeightStore &weights) {
+  auto param = linear.getWeight().getDefiningOp<ParamOp>();
+  auto w = readWeight(param, weights);
+  if (!w.ok())
+    return w.status();
+  auto shape = param.getType().getShape();
+  if (static_cast<int64_t>(w->size()) != shape[0] * shape[1])
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor '", param.getName().str(), "' does not have the IR's shape"));
+  const int64_t out = linear.getLayout() == WeightLayout::InOut ? 1 : 0;
+  const int64_t axis = output ? out : 1 - out;
   std::vector<double> norms(shape[axis], 0.0);
   for (int64_t i = 0; i < shape[0]; ++i)
     for (int64_t j = 0; j < shape[1]; ++j) {
-      double x = w[i * shape[1] + j];
+      double x = (*w)[i * shape[1] + j];
       norms[axis == 0 ? i : j] += x * x;
     }
   return norms;
@@ -110,20 +121,11 @@ absl::StatusOr<int64_t> recordNeuronScores(mlir::ModuleOp module,
       return;
     std::vector<double> score(block->neurons, 1.0);
     auto multiply = [&](LinearOp linear, bool output) -> absl::Status {
-      auto param = linear.getWeight().getDefiningOp<ParamOp>();
-      auto w = readWeight(param, weights);
-      if (!w.ok())
-        return w.status();
-      const int64_t out = linear.getLayout() == WeightLayout::InOut ? 1 : 0;
-      auto shape = param.getType().getShape();
-      if (static_cast<int64_t>(w->size()) != shape[0] * shape[1])
-        return absl::InvalidArgumentError(
-            absl::StrCat("tensor '", param.getName().str(),
-                         "' does not have the IR's shape"));
-      std::vector<double> norms =
-          sliceNorms2(*w, shape, output ? out : 1 - out);
+      auto norms = weightSliceNorms2(linear, output, weights);
+      if (!norms.ok())
+        return norms.status();
       for (int64_t j = 0; j < block->neurons; ++j)
-        score[j] *= std::sqrt(norms[j]);
+        score[j] *= std::sqrt((*norms)[j]);
       return absl::OkStatus();
     };
     for (LinearOp producer : block->producers)
@@ -155,27 +157,25 @@ recordHeadScores(mlir::ModuleOp module, const WeightStore &weights) {
     const int64_t groups = attention.getNumKvHeads();
     const int64_t perGroup = attention.getNumHeads() / groups;
     const int64_t d = block->headDim;
-    // Squared norms of a weight's slices along its output (or input)
-    // dim, summed per head group.
+    // Each group's slices of a weight's squared norms (along its output
+    // or input dim), summed; a merged projection's norms are read once.
     std::vector<double> score(groups, 1.0);
+    std::optional<std::vector<double>> merged;
     auto multiply = [&](LinearOp linear, bool output, int64_t offset,
                         int64_t headsPerGroup) -> absl::Status {
-      auto param = linear.getWeight().getDefiningOp<ParamOp>();
-      auto w = readWeight(param, weights);
-      if (!w.ok())
-        return w.status();
-      auto shape = param.getType().getShape();
-      if (static_cast<int64_t>(w->size()) != shape[0] * shape[1])
-        return absl::InvalidArgumentError(
-            absl::StrCat("tensor '", param.getName().str(),
-                         "' does not have the IR's shape"));
-      const int64_t out = linear.getLayout() == WeightLayout::InOut ? 1 : 0;
-      std::vector<double> norms =
-          sliceNorms2(*w, shape, output ? out : 1 - out);
+      std::optional<std::vector<double>> own;
+      std::optional<std::vector<double>> &norms =
+          block->inputs[0].slice && output ? merged : own;
+      if (!norms) {
+        auto read = weightSliceNorms2(linear, output, weights);
+        if (!read.ok())
+          return read.status();
+        norms = std::move(*read);
+      }
       for (int64_t g = 0; g < groups; ++g) {
         double sum = 0;
         for (int64_t c = 0; c < headsPerGroup * d; ++c)
-          sum += norms[offset + g * headsPerGroup * d + c];
+          sum += (*norms)[offset + g * headsPerGroup * d + c];
         score[g] *= std::sqrt(sum);
       }
       return absl::OkStatus();
