@@ -29,9 +29,10 @@ check: build
 	$(MAKE) check-asan
 	$(MAKE) fuzz
 
-# libFuzzer on every reader of untrusted bytes that links no LLVM (clang-14,
-# ASan + UBSan, build-fuzz/), FUZZ_SECONDS each (tools/fuzz.sh; longer runs
-# by hand: make fuzz FUZZ_SECONDS=600).
+# libFuzzer on every reader of untrusted bytes (ASan + UBSan): the readers
+# that link no LLVM (clang-14, build-fuzz/) and the kiln dialect's parser
+# and verifier (clang-22, build-fuzz-mlir/), FUZZ_SECONDS each
+# (tools/fuzz.sh; longer runs by hand: make fuzz FUZZ_SECONDS=600).
 FUZZ_SECONDS ?= 20
 fuzz: deps
 	bash tools/fuzz.sh $(FUZZ_SECONDS)
@@ -47,4 +48,4 @@ demo: build
 	bash tools/demo.sh $(BUILD_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR) $(BUILD_DIR)-runtime-only build-asan build-fuzz
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-runtime-only build-asan build-fuzz build-fuzz-mlir

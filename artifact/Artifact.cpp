@@ -3,6 +3,7 @@
 #include "artifact/Artifact.h"
 
 #include "support/Files.h"
+#include "support/MapGuard.h"
 #include "support/Status.h"
 
 #include "absl/strings/str_cat.h"
@@ -204,8 +205,10 @@ absl::StatusOr<uint64_t> ArtifactWriter::write(const std::string &path,
 //===----------------------------------------------------------------------===//
 
 Artifact::~Artifact() {
-  if (data_)
+  if (data_) {
+    unguardMapping(data_);
     ::munmap(const_cast<uint8_t *>(data_), size_);
+  }
 }
 
 const uint8_t *Artifact::blobData(uint32_t index) const {
@@ -236,9 +239,12 @@ Artifact::open(const std::string &path) {
     void *map = ::mmap(nullptr, a->size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) {
       ::close(fd);
-      return error(absl::StrCat("cannot map: ", std::strerror(errno)));
+      return absl::ResourceExhaustedError(
+          absl::StrCat(path, ": cannot map its ", a->size_,
+                       " bytes: ", std::strerror(errno)));
     }
     a->data_ = static_cast<const uint8_t *>(map);
+    guardMapping(map, a->size_, path);
   }
   ::close(fd);
   const uint8_t *d = a->data_;

@@ -21,19 +21,19 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <string>
+#include <string_view>
 
 namespace kiln {
 
@@ -243,13 +243,14 @@ absl::Status diagnosed(mlir::MLIRContext &context,
       message.empty() ? "a compiler step failed without saying why" : message);
 }
 
+/// `text` to standard output ("-") or, whole or not at all, to `path`.
 absl::Status writeText(const std::string &path, llvm::StringRef text) {
-  std::error_code ec;
-  llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
-  if (ec)
-    return absl::InvalidArgumentError(path + ": " + ec.message());
-  out << text;
-  return absl::OkStatus();
+  if (path == "-") {
+    llvm::outs() << text;
+    llvm::outs().flush();
+    return absl::OkStatus();
+  }
+  return writeFileAtomically(path, std::string_view(text.data(), text.size()));
 }
 
 } // namespace
@@ -598,16 +599,14 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   }
   std::string irPath = o.emit == "mlir" ? o.output : o.stepsPath;
   if (!irPath.empty()) {
-    std::string error;
-    auto output = mlir::openOutputFile(irPath, &error);
-    if (!output)
-      return absl::InvalidArgumentError(error);
+    std::string ir;
+    llvm::raw_string_ostream os(ir);
     if (gpuKernels)
-      gpuKernels->print(output->os());
+      gpuKernels->print(os);
     else
-      model->module->print(output->os());
-    output->os() << "\n";
-    output->keep();
+      model->module->print(os);
+    os << "\n";
+    KILN_RETURN_IF_ERROR(writeText(irPath, ir));
   }
 
   int64_t kilnOps = 0, linalgOps = 0, weightBytes = 0;

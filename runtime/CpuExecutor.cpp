@@ -568,6 +568,7 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
 
 absl::Status CpuExecutor::resetCaches(int64_t batch, int64_t length) {
   Impl &s = *impl_;
+  KILN_RETURN_IF_ERROR(checkCacheShape(s.artifact, batch, length));
   KILN_ASSIGN_OR_RETURN(auto caches, cacheArguments(s.artifact));
   for (const CacheArgument &c : caches) {
     CacheSlot &slot = s.caches[c.name];

@@ -16,6 +16,7 @@ namespace kiln::rt {
 namespace {
 // Values from cuda.h (stable across driver versions).
 constexpr int kSuccess = 0;
+constexpr int kOutOfMemory = 2; // CUDA_ERROR_OUT_OF_MEMORY
 constexpr int kNoDevice = 100;
 constexpr int kAttrMajor = 75, kAttrMinor = 76, kAttrMultiprocessors = 16;
 } // namespace
@@ -38,6 +39,11 @@ std::string CudaDriver::describe(int result) const {
 absl::Status CudaDriver::check(int result, const std::string &what) const {
   if (result == kSuccess)
     return absl::OkStatus();
+  // An allocation that does not fit is the user's to act on (a smaller
+  // --max-batch or --max-seq, another GPU), not an internal failure.
+  if (result == kOutOfMemory)
+    return absl::ResourceExhaustedError(
+        absl::StrCat(what, ": out of GPU memory (", describe(result), ")"));
   return absl::InternalError(absl::StrCat(what, ": ", describe(result)));
 }
 

@@ -358,8 +358,9 @@ CudaExecutor::DeviceState::planFor(
   const CudaApi &api = driver->api();
   if (!plan.host.empty()) {
     size_t bytes = plan.host.size() * 8;
-    KILN_RETURN_IF_ERROR(check(api.memAlloc(&plan.table, bytes),
-                               "allocating a kernel argument table"));
+    KILN_RETURN_IF_ERROR(check(
+        api.memAlloc(&plan.table, bytes),
+        absl::StrCat("allocating a ", bytes, "-byte kernel argument table")));
     if (absl::Status s = check(
             api.memcpyHtoDAsync(plan.table, plan.host.data(), bytes, stream),
             "uploading the kernel argument table");
@@ -380,8 +381,9 @@ absl::Status CudaExecutor::DeviceState::reserveWorkspace(int64_t bytes) {
     api.memFree(workspace);
   workspace = 0;
   workspaceBytes = 0;
-  KILN_RETURN_IF_ERROR(check(api.memAlloc(&workspace, bytes),
-                             "allocating the attention workspace"));
+  KILN_RETURN_IF_ERROR(check(
+      api.memAlloc(&workspace, bytes),
+      absl::StrCat("allocating the ", bytes, "-byte attention workspace")));
   workspaceBytes = bytes;
   return absl::OkStatus();
 }
@@ -566,8 +568,9 @@ CudaExecutor::DeviceState::run(const EntryT &entry,
         api.memFree(inputs[i]);
       inputs[i] = 0;
       inputBytes[i] = 0;
-      KILN_RETURN_IF_ERROR(check(api.memAlloc(&inputs[i], alignUp(bytes)),
-                                 "allocating an input"));
+      KILN_RETURN_IF_ERROR(check(
+          api.memAlloc(&inputs[i], alignUp(bytes)),
+          absl::StrCat("allocating ", alignUp(bytes), " bytes for input ", i)));
       inputBytes[i] = alignUp(bytes);
     }
     if (!arguments[i].bytes.empty())
@@ -694,6 +697,7 @@ absl::Status CudaExecutor::resetCaches(int64_t batch, int64_t length) {
   const CudaApi &api = state.driver->api();
   KILN_RETURN_IF_ERROR(
       state.check(api.ctxSetCurrent(state.context), "cuCtxSetCurrent"));
+  KILN_RETURN_IF_ERROR(checkCacheShape(state.artifact, batch, length));
   KILN_ASSIGN_OR_RETURN(auto caches, cacheArguments(state.artifact));
   for (const CacheArgument &c : caches) {
     const std::string &name = c.name;
@@ -708,9 +712,11 @@ absl::Status CudaExecutor::resetCaches(int64_t batch, int64_t length) {
       if (cache.data)
         api.memFree(cache.data);
       cache.data = 0;
-      KILN_RETURN_IF_ERROR(
-          state.check(api.memAlloc(&cache.data, std::max<int64_t>(bytes, 1)),
-                      "allocating the kv cache"));
+      cache.shape.clear(); // until the new one is allocated
+      KILN_RETURN_IF_ERROR(state.check(
+          api.memAlloc(&cache.data, std::max<int64_t>(bytes, 1)),
+          absl::StrCat("allocating the ", bytes, "-byte kv cache ", c.name,
+                       " (batch ", batch, ", ", length, " positions)")));
       cache.shape = shape;
     }
     KILN_RETURN_IF_ERROR(

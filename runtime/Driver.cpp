@@ -153,14 +153,20 @@ generate(const ModelInfo &m, const Executor &executor, const Request &request,
   size_t batch = next.size();
   std::vector<std::vector<int64_t>> generated(batch);
   std::vector<bool> done(batch, false);
+  std::vector<int64_t> gained(batch);
   for (int64_t t = 0; t < request.maxNewTokens; ++t) {
     for (size_t b = 0; b < batch; ++b) {
+      gained[b] = done[b] ? -1 : next[b];
       if (done[b])
         continue;
       generated[b].push_back(next[b]);
       if (!request.ignoreEos && std::find(m.eosIds.begin(), m.eosIds.end(),
                                           next[b]) != m.eosIds.end())
         done[b] = true;
+    }
+    if (request.onTokens && !request.onTokens(gained)) {
+      response.stopped = true;
+      break;
     }
     if (t + 1 == request.maxNewTokens ||
         std::all_of(done.begin(), done.end(), [](bool d) { return d; }))

@@ -15,6 +15,8 @@
 #include "runtime/Executor.h"
 #include "runtime/Sampling.h"
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +29,11 @@ struct Request {
   int64_t maxNewTokens = 0;
   bool ignoreEos = false;
   SamplingOptions sampling;
+  /// Called once per generation step, as soon as its tokens are picked,
+  /// with the token each sequence gained (-1 for a sequence that already
+  /// ended): how kiln-run streams. Returning false stops generation there
+  /// (Response::stopped), how it honours Ctrl-C.
+  std::function<bool(const std::vector<int64_t> &)> onTokens;
 };
 
 struct Response {
@@ -34,6 +41,8 @@ struct Response {
   std::vector<NamedTensor> outputs;
   /// New tokens per sequence (decoders, maxNewTokens > 0).
   std::vector<std::vector<int64_t>> generated;
+  /// Whether Request::onTokens stopped generation before its end.
+  bool stopped = false;
   /// Wall time of the first pass (prefill, forward, or encode plus the
   /// first decode) and of each later decode step.
   double firstPassSeconds = 0;

@@ -17,6 +17,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -66,6 +68,25 @@ static absl::Status loadSparseRows(const Artifact &artifact, const WeightT &w,
 absl::StatusOr<std::unique_ptr<HostWeights>>
 HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
                   const std::string &executor, const std::vector<bool> &widen) {
+  // The host copies (widened, narrowed, decoded, read from --weights) are
+  // the load's big allocations: one that does not fit is an error naming
+  // the weights, not an uncaught bad_alloc.
+  try {
+    return loadCopies(artifact, weightsDir, executor, widen);
+  } catch (const std::bad_alloc &) {
+  } catch (const std::length_error &) {
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      artifact.path(), ": out of memory for the host copies of the weights (",
+      artifact.manifest().weights.size(), " weights, ",
+      artifact.manifest().weight_bytes, " bytes as stored, more where the ",
+      executor, " executor widens them to f32)"));
+}
+
+absl::StatusOr<std::unique_ptr<HostWeights>>
+HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
+                        const std::string &executor,
+                        const std::vector<bool> &widen) {
   const ManifestT &m = artifact.manifest();
   std::unique_ptr<HostWeights> hw(new HostWeights());
   hw->data_.assign(m.weights.size(), nullptr);

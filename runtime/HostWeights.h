@@ -62,6 +62,9 @@ public:
 
 private:
   HostWeights() = default;
+  static absl::StatusOr<std::unique_ptr<HostWeights>>
+  loadCopies(const Artifact &artifact, const std::string &weightsDir,
+             const std::string &executor, const std::vector<bool> &widen);
   std::vector<const uint8_t *> data_;
   std::vector<const float *> f32_;
   std::vector<int64_t> bytes_;

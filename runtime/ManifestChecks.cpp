@@ -152,6 +152,24 @@ cacheArguments(const Artifact &artifact) {
   return caches;
 }
 
+absl::Status checkCacheShape(const Artifact &artifact, int64_t batch,
+                             int64_t length) {
+  const ManifestT &m = artifact.manifest();
+  if (batch < 1 || length < 1)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "kv cache: batch ", batch, " of ", length, " positions is empty"));
+  if (m.max_batch > 0 && batch > m.max_batch)
+    return absl::OutOfRangeError(absl::StrCat(
+        "kv cache: batch ", batch, " exceeds the ", m.max_batch,
+        " this artifact was compiled for; recompile it for a larger batch"));
+  if (m.max_seq > 0 && length > m.max_seq)
+    return absl::OutOfRangeError(absl::StrCat(
+        "kv cache: ", length, " positions exceed the ", m.max_seq,
+        " this artifact was compiled for; recompile it for a larger sequence "
+        "length"));
+  return absl::OkStatus();
+}
+
 absl::Status validateSteps(const Artifact &artifact, bool lowActivations) {
   const ManifestT &m = artifact.manifest();
   auto error = [&](const std::string &what) {

@@ -44,6 +44,13 @@ struct CacheArgument {
 absl::StatusOr<std::vector<CacheArgument>>
 cacheArguments(const Artifact &artifact);
 
+/// Caches of `batch` sequences of `length` positions, checked against the
+/// artifact's max batch and sequence length before anything is allocated:
+/// a request past them is one error that says to recompile, never an
+/// allocation of whatever size was asked.
+absl::Status checkCacheShape(const Artifact &artifact, int64_t batch,
+                             int64_t length);
+
 } // namespace kiln::rt
 
 #endif // KILN_RUNTIME_MANIFESTCHECKS_H

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace kiln {
 
@@ -31,13 +32,18 @@ absl::StatusOr<nlohmann::json> readJsonObject(const std::string &path);
 /// writes), or the error.
 absl::Status writeAll(int fd, const void *data, size_t size);
 
-/// Writes `path` whole or not at all: `write` fills `PATH.partial` in the
-/// same folder, which replaces `path` (rename) only once every byte was
-/// written and the file closed. On any failure the partial file is removed,
-/// a previous `path` is left as it was, and the error names `path`.
+/// Writes `path` whole or not at all: `write` fills a file in the same
+/// folder (unnamed where the filesystem allows, else `PATH.partial`) that
+/// replaces `path` (rename) only once every byte was written and synced. On
+/// any failure, or if the process is killed, a previous `path` is left as it
+/// was with no temporary file beside it, and the error names `path`.
 absl::Status
 writeFileAtomically(const std::string &path,
                     const std::function<absl::Status(int fd)> &write);
+
+/// writeFileAtomically for bytes already in memory.
+absl::Status writeFileAtomically(const std::string &path,
+                                 std::string_view contents);
 
 } // namespace kiln
 

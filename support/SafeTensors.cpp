@@ -9,6 +9,8 @@
 
 #include "support/SafeTensors.h"
 
+#include "support/MapGuard.h"
+
 #include "support/Files.h"
 #include "support/Half.h"
 
@@ -175,9 +177,11 @@ SafeTensorsFile::open(const std::string &path) {
   ::close(fd);
   if (file->mapping_ == MAP_FAILED) {
     file->mapping_ = nullptr;
-    return absl::InternalError(
-        absl::StrCat(path, ": mmap failed: ", std::strerror(errno)));
+    return absl::ResourceExhaustedError(
+        absl::StrCat(path, ": cannot map its ", file->size_,
+                     " bytes: ", std::strerror(errno)));
   }
+  guardMapping(file->mapping_, file->size_, path);
   const uint8_t *base = static_cast<const uint8_t *>(file->mapping_);
 
   uint64_t headerLen = load<uint64_t>(base);
@@ -282,7 +286,8 @@ SafeTensorsFile::open(const std::string &path) {
 
 SafeTensorsFile::~SafeTensorsFile() {
   if (mapping_)
-    munmap(mapping_, size_);
+    unguardMapping(mapping_);
+  munmap(mapping_, size_);
 }
 
 //===----------------------------------------------------------------------===//

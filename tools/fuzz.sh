@@ -1,35 +1,65 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of test/fuzz (clang with ASan + UBSan, every
-# library instrumented, no LLVM/MLIR) in BUILD_DIR (default build-fuzz) and
-# runs each for SECONDS (default 20) on a scratch copy of its seed corpus
-# (test/fuzz/corpus/<name>), then prints executions, coverage and crashes.
-# A crash keeps its input under BUILD_DIR/crashes/<name>/ and makes the
-# script exit 1. Longer runs are manual: tools/fuzz.sh 600.
-#   tools/fuzz.sh [SECONDS] [NAME ...]   (names: safetensors npy artifact
-#                                         idlists config)
+# Builds the libFuzzer targets of test/fuzz and runs each for SECONDS
+# (default 20) on a scratch copy of its seed corpus (test/fuzz/corpus/<name>),
+# then prints executions, coverage and crashes. The readers that link no
+# LLVM/MLIR build in BUILD_DIR (default build-fuzz: clang-14, ASan + UBSan,
+# every library instrumented, -DKILN_RUNTIME_ONLY=ON); the kiln dialect's
+# parser and verifier build in BUILD_DIR-mlir (clang-22 to match MLIR 22,
+# only the dialect instrumented). A crash keeps its input under
+# BUILD_DIR/crashes/<name>/ and makes the script exit 1. Longer runs are
+# manual: tools/fuzz.sh 600.
+#   tools/fuzz.sh [SECONDS] [NAME ...]   (names: safetensors safetensorsindex
+#                                         npy artifact idlists runoptions
+#                                         config dialect)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-20}"
 shift || true
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(safetensors npy artifact idlists config)
+[ ${#names[@]} -gt 0 ] ||
+  names=(safetensors safetensorsindex npy artifact idlists runoptions config
+    dialect)
 build="${KILN_FUZZ_BUILD_DIR:-$root/build-fuzz}"
-# Debian 12's clang-14 ships libFuzzer and the sanitizer runtimes.
+# Debian 12's clang-14 ships libFuzzer and the sanitizer runtimes; the
+# dialect's target needs the clang of MLIR's release (libclang-rt-22-dev).
 cxx="${KILN_FUZZ_CXX:-clang++-14}"
 cc="${KILN_FUZZ_CC:-clang-14}"
-command -v "$cxx" > /dev/null || { echo "fuzz.sh: $cxx not found (tools/install-deps.sh installs clang-14)" >&2; exit 1; }
-mkdir -p "$build"
-cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
-  -DKILN_RUNTIME_ONLY=ON -DKILN_FUZZ=ON -DKILN_ENABLE_CUDA=OFF \
-  -DKILN_SANITIZE=fuzzer-no-link,address,undefined > "$build/configure.log" 2>&1 ||
-  { cat "$build/configure.log"; exit 1; }
-ninja -C "$build" fuzz > "$build/build.log" 2>&1 || { tail -40 "$build/build.log"; exit 1; }
+mlir_cxx="${KILN_FUZZ_MLIR_CXX:-clang++-22}"
+mlir_cc="${KILN_FUZZ_MLIR_CC:-clang-22}"
+for tool in "$cxx" "$mlir_cxx"; do
+  command -v "$tool" > /dev/null || { echo "fuzz.sh: $tool not found (tools/install-deps.sh installs it)" >&2; exit 1; }
+done
+sanitize=fuzzer-no-link,address,undefined
+wants_readers=0
+wants_dialect=0
+for name in "${names[@]}"; do
+  if [ "$name" = dialect ]; then wants_dialect=1; else wants_readers=1; fi
+done
+if [ $wants_readers = 1 ]; then
+  mkdir -p "$build"
+  cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
+    -DKILN_RUNTIME_ONLY=ON -DKILN_FUZZ=ON -DKILN_ENABLE_CUDA=OFF \
+    -DKILN_SANITIZE=$sanitize > "$build/configure.log" 2>&1 ||
+    { cat "$build/configure.log"; exit 1; }
+  ninja -C "$build" fuzz > "$build/build.log" 2>&1 || { tail -40 "$build/build.log"; exit 1; }
+fi
+if [ $wants_dialect = 1 ]; then
+  mkdir -p "$build-mlir"
+  cmake -G Ninja -S "$root" -B "$build-mlir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER="$mlir_cc" -DCMAKE_CXX_COMPILER="$mlir_cxx" \
+    -DKILN_FUZZ=ON -DKILN_ENABLE_CUDA=OFF \
+    -DKILN_SANITIZE=$sanitize > "$build-mlir/configure.log" 2>&1 ||
+    { cat "$build-mlir/configure.log"; exit 1; }
+  ninja -C "$build-mlir" fuzz-dialect > "$build-mlir/build.log" 2>&1 ||
+    { tail -40 "$build-mlir/build.log"; exit 1; }
+fi
 
 status=0
-printf '%-12s %10s %8s %8s %8s  %s\n' target execs exec/s cov ft crashes
+printf '%-17s %10s %8s %8s %8s  %s\n' target execs exec/s cov ft crashes
 for name in "${names[@]}"; do
   bin="$build/fuzz/kiln-fuzz-$name"
+  [ "$name" = dialect ] && bin="$build-mlir/fuzz/kiln-fuzz-$name"
   work="$build/runs/$name"
   crashes="$build/crashes/$name"
   rm -rf "$work" "$crashes"
@@ -53,7 +83,7 @@ for name in "${names[@]}"; do
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
   found=$(find "$crashes" -type f | wc -l)
-  printf '%-12s %10s %8s %8s %8s  %s\n' "$name" "$execs" "$rate" "$cov" "$ft" "$found"
+  printf '%-17s %10s %8s %8s %8s  %s\n' "$name" "$execs" "$rate" "$cov" "$ft" "$found"
   if [ "$rc" -ne 0 ] || [ "$found" -ne 0 ]; then
     status=1
     echo "fuzz.sh: $name failed (exit $rc); its log: $log; inputs: $crashes" >&2

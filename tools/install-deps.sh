@@ -21,8 +21,9 @@ PACKAGES=(
   # The format and tidy checks (test/tools/) use LLVM 22's.
   clang-format-22 clang-tidy-22
   # tools/fuzz.sh: Debian 12's clang-14 ships libFuzzer and the sanitizer
-  # runtimes (LLVM 22's packages here do not).
-  clang-14 libclang-common-14-dev
+  # runtimes (the readers' targets); the dialect's target is built by the
+  # clang of MLIR's release, with its libFuzzer from libclang-rt-22-dev.
+  clang-14 libclang-common-14-dev clang-22 libclang-rt-22-dev
   # Libraries that LLVM's exported CMake targets reference.
   zlib1g-dev libzstd-dev libxml2-dev libedit-dev libcurl4-openssl-dev
 )

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Writes the small seed files of test/fuzz/corpus/{safetensors,npy}: valid
-files of each dtype and layout the readers take (standard library only).
-The other seeds are the project's own outputs: .kiln artifacts from kilnc
-(--external-weights, --cpu x86-64) and fixture config.json files."""
+files of each dtype and layout the readers take (standard library only),
+and of corpus/dialect: the kiln dialect's lit tests, one seed per
+`// -----` split (valid modules and each verifier error). The other seeds
+are the project's own outputs: .kiln artifacts from kilnc
+(--external-weights, --cpu x86-64), fixture config.json files and
+hand-written sharded-checkpoint indexes."""
 import json
 import os
 import struct
@@ -46,3 +49,20 @@ npy(os.path.join(ROOT, "npy", "f32.npy"), "<f4", [2, 3],
     struct.pack("<6f", 1, 2, 3, 4, 5, 6))
 npy(os.path.join(ROOT, "npy", "i64.npy"), "<i8", [3], struct.pack("<3q", 1, 2, 3))
 npy(os.path.join(ROOT, "npy", "scalar.npy"), "<f8", [], struct.pack("<d", 0.5))
+
+# The dialect's lit tests, split as kiln-opt --split-input-file splits them.
+DIALECT_TESTS = os.path.join(os.path.dirname(ROOT), "..", "lit", "dialects",
+                             "kiln")
+os.makedirs(os.path.join(ROOT, "dialect"), exist_ok=True)
+for name in sorted(os.listdir(DIALECT_TESTS)):
+    if not name.endswith(".mlir"):
+        continue
+    with open(os.path.join(DIALECT_TESTS, name)) as f:
+        parts = f.read().split("// -----")
+    for i, part in enumerate(parts):
+        lines = [l for l in part.splitlines()
+                 if not l.lstrip().startswith("// RUN")]
+        text = "\n".join(lines).strip() + "\n"
+        with open(os.path.join(ROOT, "dialect",
+                               f"{name[:-5]}-{i:03d}.mlir"), "w") as out:
+            out.write(text)

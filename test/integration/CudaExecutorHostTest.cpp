@@ -76,6 +76,13 @@ Graph *capturing = nullptr;
 constexpr int kCaptureUnsupported =
     900; // CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED
 
+/// Device memory faults: the allocation that `allocationsBeforeFailure`
+/// reaches (counting down, -1: never) fails with CUDA_ERROR_OUT_OF_MEMORY;
+/// `liveAllocations` counts what is not freed.
+int64_t allocationsBeforeFailure = -1;
+int64_t liveAllocations = 0;
+constexpr int kOutOfMemory = 2;
+
 /// Whether the fake cuBLASLt fuses epilogues; without, the executor must
 /// run the plain product and then kiln_gemm_epilogue.
 bool fusesEpilogues = true;
@@ -141,13 +148,20 @@ rt::CudaApi fakeApi() {
   api.memAlloc = [](CUdeviceptr *p, size_t n) {
     if (capturing)
       return kCaptureUnsupported;
+    if (allocationsBeforeFailure >= 0 && allocationsBeforeFailure-- == 0)
+      return kOutOfMemory;
     void *m = std::aligned_alloc(256, (n + 255) / 256 * 256);
+    if (!m)
+      return kOutOfMemory;
     // Poisoned: an output the executor never writes shows as NaN.
     std::memset(m, 0xff, (n + 255) / 256 * 256);
     *p = reinterpret_cast<CUdeviceptr>(m);
-    return m ? 0 : 2;
+    ++liveAllocations;
+    return 0;
   };
   api.memFree = [](CUdeviceptr p) {
+    if (p)
+      --liveAllocations;
     std::free(reinterpret_cast<void *>(p));
     return 0;
   };
@@ -611,6 +625,60 @@ TEST(CudaExecutorHostErrors, NamesACuBLASLtThatCannotOpen) {
                 "cannot open cuBLASLt /nonexistent/libcublasLt.so.13"),
             std::string::npos)
       << executor.status();
+}
+
+/// Every device allocation of loading and running a model (weights,
+/// arena, kv caches, workspace, argument tables, inputs), failed in turn:
+/// each is one error naming what did not fit and its size, and everything
+/// allocated before it is freed with the executor.
+TEST(CudaExecutorHostErrors, EveryAllocationCanFailCleanly) {
+  std::unique_ptr<kiln::Artifact> artifact = openOnFakeDevice("gpt2_tiny");
+  if (!artifact)
+    return;
+  auto model = kiln::fromArtifact(artifact->manifest().model.get());
+  ASSERT_TRUE(model.ok()) << model.status();
+  rt::Request request;
+  request.inputIds = {{5, 6, 7}};
+  request.maxNewTokens = 3;
+  auto attempt = [&]() -> absl::Status {
+    rt::CudaOptions options = fakeDeviceOptions();
+    options.gemm = hostGemm;
+    auto executor = rt::CudaExecutor::create(*artifact, options);
+    if (!executor.ok())
+      return executor.status();
+    return rt::runModel(*model, **executor, request).status();
+  };
+  liveAllocations = 0;
+  ASSERT_TRUE(attempt().ok());
+  EXPECT_EQ(liveAllocations, 0);
+  std::set<std::string> failures;
+  for (int64_t k = 0;; ++k) {
+    allocationsBeforeFailure = k;
+    absl::Status status = attempt();
+    const bool reached = allocationsBeforeFailure < 0;
+    allocationsBeforeFailure = -1;
+    EXPECT_EQ(liveAllocations, 0) << "allocation " << k << " leaked memory";
+    if (!reached) { // every allocation was failed once
+      EXPECT_TRUE(status.ok()) << status;
+      break;
+    }
+    ASSERT_FALSE(status.ok()) << "allocation " << k << " failed unnoticed";
+    EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+    std::string message(status.message());
+    EXPECT_NE(message.find("out of GPU memory"), std::string::npos) << message;
+    EXPECT_TRUE(message.find("byte") != std::string::npos) << message;
+    failures.insert(message.substr(0, message.find(':')));
+  }
+  dlclose(kernelLibrary);
+  // Every kind was reached, each named (inputs, weights, argument tables,
+  // each kv cache, the attention workspace, the arena).
+  std::string all;
+  for (const std::string &f : failures)
+    all += f + "\n";
+  EXPECT_GE(failures.size(), 8u) << all;
+  EXPECT_NE(all.find("bytes of weights"), std::string::npos) << all;
+  EXPECT_NE(all.find("-byte arena"), std::string::npos) << all;
+  EXPECT_NE(all.find("-byte kv cache"), std::string::npos) << all;
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, CudaExecutorHostTest,

@@ -45,6 +45,8 @@
 #include <iterator>
 #include <optional>
 #include <random>
+#include <regex>
+#include <sys/resource.h>
 #include <tuple>
 #include <unistd.h>
 
@@ -778,25 +780,65 @@ TEST(DamagedStepsTest, EachDamageIsOneClearError) {
 /// message that says how to recompile.
 /// A kv cache that does not fit in memory is one clear error naming it and
 /// its size, never an abort (the driver sizes caches from the request).
+/// Lowers the soft RLIMIT_AS to the address space in use now plus `slack`
+/// bytes, for the object's lifetime.
+class AddressSpaceLimit {
+public:
+  explicit AddressSpaceLimit(int64_t slack) {
+    getrlimit(RLIMIT_AS, &saved_);
+    std::ifstream statm("/proc/self/statm");
+    int64_t pages = 0;
+    statm >> pages;
+    rlimit lowered = saved_;
+    lowered.rlim_cur =
+        static_cast<rlim_t>(pages * sysconf(_SC_PAGESIZE) + slack);
+    applied_ = pages > 0 && setrlimit(RLIMIT_AS, &lowered) == 0;
+  }
+  ~AddressSpaceLimit() { setrlimit(RLIMIT_AS, &saved_); }
+  bool applied() const { return applied_; }
+
+private:
+  rlimit saved_ = {};
+  bool applied_ = false;
+};
+
 TEST(ResourceFaultsTest, AnUnallocatableCacheIsAnError) {
-  std::string path = ::testing::TempDir() + "cache-fault-" +
-                     std::to_string(::getpid()) + ".kiln";
-  ASSERT_EQ(compileFixture("gpt2_tiny", path), "");
-  auto artifact = kiln::Artifact::open(path);
+  // 4096 sequences of 64 positions: each of the four caches is 48 MiB, and
+  // the address space leaves room for 16 MiB more once the executor (and
+  // its arena) exists.
+  kiln::CompileOptions compile;
+  compile.maxBatch = 4096;
+  compile.maxSeq = 64;
+  auto compiled = kiln::test::compiledFixture("gpt2_tiny", compile);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  auto artifact = kiln::Artifact::open(*compiled);
   ASSERT_TRUE(artifact.ok()) << artifact.status();
   auto executor = rt::CpuExecutor::create(**artifact, {});
   ASSERT_TRUE(executor.ok()) << executor.status();
-  absl::Status s = (*executor)->resetCaches(1, int64_t{1} << 42);
-  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
-  EXPECT_NE(std::string(s.message()).find("-byte kv cache k_cache.0"),
-            std::string::npos)
-      << s;
-  // Shapes whose byte count overflows are refused as impossible.
-  EXPECT_FALSE(
-      (*executor)->resetCaches(int64_t{1} << 40, int64_t{1} << 40).ok());
+  {
+    AddressSpaceLimit limit(int64_t{16} << 20);
+    ASSERT_TRUE(limit.applied());
+    absl::Status s = (*executor)->resetCaches(4096, 64);
+    EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+    // Which cache fails depends on what the heap holds already.
+    EXPECT_TRUE(std::regex_search(
+        std::string(s.message()),
+        std::regex(
+            ": cannot allocate the 50331648-byte kv cache [kv]_cache\\.[01] "
+            "\\(batch 4096, 64 positions\\)$")))
+        << s;
+  }
+  // Past the compiled shape: refused before anything is allocated.
+  absl::Status past = (*executor)->resetCaches(1, int64_t{1} << 42);
+  EXPECT_EQ(past.code(), absl::StatusCode::kOutOfRange) << past;
+  EXPECT_EQ(past.message(), "kv cache: 4398046511104 positions exceed the 64 "
+                            "this artifact was compiled for; recompile it for "
+                            "a larger sequence length");
+  EXPECT_EQ((*executor)->resetCaches(5000, 8).code(),
+            absl::StatusCode::kOutOfRange);
   // And the executor still works afterwards.
   EXPECT_TRUE((*executor)->resetCaches(1, 8).ok());
-  fs::remove(path);
+  EXPECT_TRUE((*executor)->resetCaches(4096, 64).ok());
 }
 
 TEST(CpuLevelsTest, RefusesKernelsThisCpuCannotRun) {

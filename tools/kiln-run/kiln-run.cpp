@@ -9,10 +9,12 @@
 //            [--threads N] [--profile] [--info]
 //
 // The command line of DESIGN.md §5. Generated tokens are printed one line
-// per sequence; --output writes the first output as float32 .npy,
-// --output-dir every output as NAME.npy. --bench repeats the request and
-// prints latency percentiles and tokens/s. Every failure prints one line
-// and exits 1.
+// per sequence (one sequence streams its line as tokens are picked);
+// --output writes the first output as float32 .npy, --output-dir every
+// output as NAME.npy, each whole or not at all. --bench repeats the request
+// and prints latency percentiles and tokens/s. Every failure prints one
+// line and exits 1; Ctrl-C stops generation after the current step, keeps
+// what was printed and exits 130.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +22,7 @@
 #include "runtime/CpuExecutor.h"
 #include "runtime/CpuIsa.h"
 #include "runtime/CudaDriver.h"
+#include "support/Files.h"
 #include "support/Npy.h"
 #ifdef KILN_CUDA_EXECUTOR
 #include "runtime/CudaExecutor.h"
@@ -28,8 +31,8 @@
 #include "support/Status.h"
 #include "tools/common/CliErrors.h"
 #include "tools/common/IdLists.h"
+#include "tools/kiln-run/RunOptions.h"
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -40,8 +43,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <map>
+#include <new>
+#include <signal.h>
 #include <sys/stat.h>
 
 namespace rt = kiln::rt;
@@ -63,120 +66,24 @@ int fail(const std::string &message) {
   return 1;
 }
 
-const char *kUsage =
-    "usage: kiln-run OUT.kiln --input-ids 1,2,3[;4,5] [options]\n"
-    "  --device cpu|cuda        where to run (default cpu)\n"
-    "  --weights MODEL_DIR      the weights of an artifact compiled with\n"
-    "                           --external-weights\n"
-    "  --token-type-ids LISTS   BERT/RoBERTa segment ids, like --input-ids\n"
-    "  --output FILE.npy        the first output as float32 .npy\n"
-    "  --output-dir DIR         every output as DIR/NAME.npy\n"
-    "  --max-new-tokens N       generate N tokens (decoders, T5)\n"
-    "  --greedy                 pick the most likely token (default)\n"
-    "  --top-k K --top-p P --temperature T --seed S   sample instead\n"
-    "  --ignore-eos             do not stop at an end-of-sequence id\n"
-    "  --bench [--warmup N] [--iters N]   time the request repeatedly\n"
-    "  --report FILE.json       write the measured numbers\n"
-    "  --threads N              CPU threads (default: one per core)\n"
-    "  --cpu-isa generic|avx2|avx512   the highest instruction set to use\n"
-    "                           on the CPU (default: the CPU's best)\n"
-    "  --profile                print the time spent per step kind and "
-    "kernel\n"
-    "  --no-cuda-graphs         with --device cuda, launch every step of\n"
-    "                           every call (no graph capture and replay)\n"
-    "  --cuda-sync-steps        with --device cuda, wait for each step, so a\n"
-    "                           kernel fault names its step (slow; debugging)\n"
-    "  --info                   print the artifact's manifest summary\n";
+/// Set by the first Ctrl-C (SIGINT): generation stops after the step in
+/// flight, the tokens so far stay printed, and kiln-run exits 130 as a shell
+/// expects of an interrupted command. The handler resets itself, so a second
+/// Ctrl-C (say, during a long prefill, which has no step boundary) ends the
+/// process at once.
+volatile sig_atomic_t interrupted = 0;
 
-struct Options {
-  std::string artifact, device = "cpu", weights, inputIds, tokenTypeIds, output,
-                        outputDir, report, cpuIsa;
-  int64_t maxNewTokens = 0, warmup = 1, iters = 5, threads = 0, ranks = 1;
-  bool ignoreEos = false, bench = false, info = false, sample = false,
-       profile = false, cudaGraphs = true, cudaSyncSteps = false;
-  rt::SamplingOptions sampling;
-};
+extern "C" void onInterrupt(int) { interrupted = 1; }
 
-/// Parses argv; returns an error message or "".
-std::string parse(int argc, char **argv, Options &o) {
-  std::map<std::string, std::string *> strings = {
-      {"--device", &o.device},      {"--weights", &o.weights},
-      {"--input-ids", &o.inputIds}, {"--token-type-ids", &o.tokenTypeIds},
-      {"--output", &o.output},      {"--output-dir", &o.outputDir},
-      {"--report", &o.report},      {"--cpu-isa", &o.cpuIsa}};
-  std::map<std::string, int64_t *> ints = {
-      {"--max-new-tokens", &o.maxNewTokens},
-      {"--warmup", &o.warmup},
-      {"--iters", &o.iters},
-      {"--threads", &o.threads},
-      {"--ranks", &o.ranks},
-      {"--top-k", &o.sampling.topK}};
-  std::map<std::string, double *> doubles = {
-      {"--top-p", &o.sampling.topP},
-      {"--temperature", &o.sampling.temperature}};
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i], value;
-    bool hasValue = false;
-    if (size_t eq = arg.find('=');
-        arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      hasValue = true;
-    }
-    auto takeValue = [&]() -> bool {
-      if (hasValue)
-        return true;
-      if (i + 1 >= argc)
-        return false;
-      value = argv[++i];
-      return true;
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    }
-    if (arg == "--ignore-eos") {
-      o.ignoreEos = true;
-    } else if (arg == "--bench") {
-      o.bench = true;
-    } else if (arg == "--info") {
-      o.info = true;
-    } else if (arg == "--profile") {
-      o.profile = true;
-    } else if (arg == "--no-cuda-graphs") {
-      o.cudaGraphs = false;
-    } else if (arg == "--cuda-sync-steps") {
-      o.cudaSyncSteps = true;
-    } else if (arg == "--greedy") {
-      o.sampling.greedy = true;
-    } else if (strings.count(arg)) {
-      if (!takeValue())
-        return arg + " needs a value";
-      *strings[arg] = value;
-    } else if (ints.count(arg)) {
-      if (!takeValue() || !absl::SimpleAtoi(value, ints[arg]))
-        return arg + " needs an integer";
-      if (arg == "--top-k")
-        o.sample = true;
-    } else if (doubles.count(arg)) {
-      if (!takeValue() || !absl::SimpleAtod(value, doubles[arg]))
-        return arg + " needs a number";
-      o.sample = true;
-    } else if (arg == "--seed") {
-      if (!takeValue() || !absl::SimpleAtoi(value, &o.sampling.seed))
-        return "--seed needs a non-negative integer";
-      o.sample = true;
-    } else if (arg.rfind("-", 0) == 0) {
-      return "unknown option " + arg + " (see --help)";
-    } else if (o.artifact.empty()) {
-      o.artifact = arg;
-    } else {
-      return "more than one artifact given: " + o.artifact + " and " + arg;
-    }
-  }
-  o.sampling.greedy = !o.sample;
-  return "";
+void catchInterrupt() {
+  struct sigaction action = {};
+  action.sa_handler = onInterrupt;
+  action.sa_flags = SA_RESETHAND;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
 }
+
+constexpr int kInterruptedExit = 130;
 
 std::string dims(const std::vector<std::unique_ptr<kiln::artifact::DimT>> &ds,
                  const kiln::artifact::EntryT &entry) {
@@ -279,22 +186,18 @@ double percentile(std::vector<double> v, double p) {
   return v[lo] + (v[hi] - v[lo]) * (index - lo);
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
-  Options o;
-  if (std::string e = parse(argc, argv, o); !e.empty())
+int run(int argc, char **argv) {
+  kiln::RunOptions o;
+  if (std::string e = kiln::parseRunOptions(argc, argv, o); !e.empty())
     return fail(e);
+  if (o.help) {
+    std::fputs(kiln::kRunUsage, stdout);
+    return 0;
+  }
   if (o.artifact.empty()) {
-    std::fputs(kUsage, stderr);
+    std::fputs(kiln::kRunUsage, stderr);
     return fail("no artifact given");
   }
-  if (o.device != "cpu" && o.device != "cuda")
-    return fail("--device must be cpu or cuda, got '" + o.device + "'");
-  if (o.ranks != 1)
-    return fail("--ranks: multi-rank execution is not implemented yet");
-  if (o.warmup < 0 || o.iters < 1)
-    return fail("--warmup must be >= 0 and --iters >= 1");
 
   auto artifact = kiln::Artifact::open(o.artifact);
   if (!artifact.ok())
@@ -346,6 +249,19 @@ int main(int argc, char **argv) {
   request.sampling = o.sampling;
   if (absl::Status s = rt::validateRequest(*model, request); !s.ok())
     return fail(kiln::cliMessage(s));
+  // One sequence streams its tokens as they are picked (the line reads the
+  // same as when printed at the end); a batch prints one line per sequence
+  // once generation ends or is interrupted.
+  const bool streaming = !o.bench && request.inputIds.size() == 1;
+  int64_t streamed = 0;
+  request.onTokens = [&](const std::vector<int64_t> &gained) {
+    if (streaming && gained.front() >= 0) {
+      std::printf(streamed++ ? ",%lld" : "%lld",
+                  static_cast<long long>(gained.front()));
+      std::fflush(stdout);
+    }
+    return interrupted == 0;
+  };
 
   using Clock = std::chrono::steady_clock;
   Clock::time_point loadStart = Clock::now();
@@ -408,7 +324,8 @@ int main(int argc, char **argv) {
       deviceDecodeStep;
   int64_t newTokens = 0;
   absl::StatusOr<rt::Response> response;
-  for (int r = 0; r < runs; ++r) {
+  catchInterrupt();
+  for (int r = 0; r < runs && !interrupted; ++r) {
     Clock::time_point start = Clock::now();
     response = rt::runModel(*model, run, request);
     if (!response.ok())
@@ -431,6 +348,18 @@ int main(int argc, char **argv) {
       newTokens += g.size();
   }
 
+  if (interrupted) {
+    // What was generated stays printed; outputs of a cut-short run are not
+    // written.
+    if (streamed > 0)
+      std::printf("\n");
+    else if (!o.bench && response.ok())
+      for (const auto &tokens : response->generated)
+        std::printf("%s\n", absl::StrJoin(tokens, ",").c_str());
+    std::fflush(stdout);
+    std::fprintf(stderr, "kiln-run: interrupted\n");
+    return kInterruptedExit;
+  }
   if (!o.output.empty()) {
     const rt::Tensor &primary = response->outputs.front().second;
     if (absl::Status s =
@@ -446,7 +375,9 @@ int main(int argc, char **argv) {
           !s.ok())
         return fail(kiln::cliMessage(s));
   }
-  if (!o.bench)
+  if (streaming && streamed > 0)
+    std::printf("\n");
+  else if (!o.bench)
     for (const auto &tokens : response->generated)
       std::printf("%s\n", absl::StrJoin(tokens, ",").c_str());
 
@@ -567,10 +498,23 @@ int main(int argc, char **argv) {
                         {"norm", counts[3]}};
     }
     report["steps"] = steps;
-    std::ofstream out(o.report);
-    if (!out)
-      return fail(o.report + ": cannot write");
-    out << report.dump(2) << "\n";
+    if (absl::Status s =
+            kiln::writeFileAtomically(o.report, report.dump(2) + "\n");
+        !s.ok())
+      return fail(kiln::cliMessage(s));
   }
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  // The big allocations (arena, weights, kv caches) each say what did not
+  // fit; this is the net under the small ones.
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc &) {
+    return fail("out of memory (the machine's, or the process's limit: "
+                "ulimit -v)");
+  }
 }

@@ -30,13 +30,14 @@
 #include "support/Files.h"
 #include "tools/common/IdLists.h"
 
+#include "absl/status/status.h"
+
+#include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <optional>
@@ -204,12 +205,16 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::registerPassManagerCLOptions();
   mlir::registerDefaultTimingManagerCLOptions();
+  // --mlir-disable-threading: the compile on one thread (the artifact is
+  // byte-identical either way; test/lit/tools/kilnc-deterministic.test).
+  mlir::registerMLIRContextCLOptions();
   // --help lists kilnc's options and the pass manager's IR printing and
   // timing, not the hundreds of LLVM backend flags libLLVM registers (they
   // still parse).
   for (auto &entry : cl::getRegisteredOptions())
     if (entry.first.starts_with("mlir-print-ir") ||
-        entry.first.starts_with("mlir-timing"))
+        entry.first.starts_with("mlir-timing") ||
+        entry.first == "mlir-disable-threading")
       entry.second->addCategory(kilncOptions);
   cl::HideUnrelatedOptions(kilncOptions);
   cl::ParseCommandLineOptions(argc, argv, "Kiln ahead-of-time compiler\n");
@@ -271,14 +276,16 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (!reportPath.empty()) {
-    std::string error;
-    auto out = mlir::openOutputFile(reportPath, &error);
-    if (!out) {
-      llvm::errs() << "kilnc: error: " << error << "\n";
+    absl::Status written = absl::OkStatus();
+    if (reportPath == "-")
+      llvm::outs() << report->json << "\n";
+    else
+      written = kiln::writeFileAtomically(reportPath, report->json + "\n");
+    if (!written.ok()) {
+      llvm::errs() << "kilnc: error: " << std::string(written.message())
+                   << "\n";
       return 1;
     }
-    out->os() << report->json << "\n";
-    out->keep();
   }
   return 0;
 }

@@ -11,12 +11,15 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
@@ -248,6 +251,29 @@ TEST(FuzzRegressionsTest, EveryKeptInputIsReadCleanly) {
 
 namespace {
 
+/// A file truncated after it was mapped: reading past its new end is one
+/// error naming the file and exit 1 (support/MapGuard.h), not a crash.
+TEST_F(SafeTensorsTest, FileTruncatedWhileMappedIsAnError) {
+  constexpr size_t kBytes = 1 << 16; // 16 pages of data
+  std::string path =
+      write("shrinks.safetensors",
+            R"({"w":{"dtype":"U8","shape":[65536],"data_offsets":[0,65536]}})",
+            kBytes);
+  auto file = kiln::SafeTensorsFile::open(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  const kiln::TensorView &w = (*file)->tensors().at("w");
+  ASSERT_EQ(::truncate(path.c_str(), 4096), 0);
+  EXPECT_EXIT(
+      {
+        volatile uint8_t sum = 0;
+        for (size_t i = 0; i < w.bytes; ++i)
+          sum = sum + w.data[i];
+        std::exit(sum == 255 ? 2 : 3); // not reached
+      },
+      ::testing::ExitedWithCode(1),
+      "error: .*shrinks.safetensors changed on disk while in use");
+}
+
 /// A write that fails leaves the previous file as it was and no partial
 /// file; one that succeeds replaces it whole (kilnc's artifacts and the
 /// tools' .npy outputs go through this).
@@ -278,6 +304,27 @@ TEST(AtomicWriteTest, AFailedWriteLeavesThePreviousFile) {
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->values, (std::vector<float>{4.0f, 5.0f, 6.0f}));
   EXPECT_FALSE(fs::exists(path + ".partial"));
+
+  // A writer killed mid-write leaves the previous file and nothing else.
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    (void)kiln::writeFileAtomically(path, [](int fd) {
+      (void)kiln::writeAll(fd, "half", 4);
+      ::raise(SIGKILL);
+      return absl::OkStatus();
+    });
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  std::vector<std::string> names;
+  for (const auto &entry : fs::directory_iterator(dir))
+    names.push_back(entry.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"out.npy"});
+  EXPECT_EQ(kiln::readNpy(path)->values,
+            (std::vector<float>{4.0f, 5.0f, 6.0f}));
 
   // A folder that does not exist: one error naming the file.
   auto missing = kiln::writeNpy((dir / "no" / "x.npy").string(), {1}, {0});

@@ -1,0 +1,5 @@
+func.func @rope_llama3_band(%x: tensor<?x?x4096xf32>, %p: tensor<?x?xi64>) {
+  // expected-error @+1 {{rope_llama3 needs 0 < low_freq_factor < high_freq_factor, got 4.000000e+00 and 1.000000e+00}}
+  %0 = kiln.rotary %x, %p heads 32 theta 1.0e+04 llama3_scaling <factor = 8.0, low_freq_factor = 4.0, high_freq_factor = 1.0, original_max_position_embeddings = 8192> : tensor<?x?x4096xf32>, tensor<?x?xi64>
+  return
+}

@@ -1,0 +1,135 @@
+//===- RunOptions.cpp - kiln-run's command line ---------------------------===//
+
+#include "tools/kiln-run/RunOptions.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+#include <map>
+
+namespace kiln {
+
+namespace {
+
+/// More threads than any host has cores: a mistyped count, refused before
+/// the pool would try to start them.
+constexpr int64_t kMaxThreads = 1024;
+
+} // namespace
+
+const char *const kRunUsage =
+    "usage: kiln-run OUT.kiln --input-ids 1,2,3[;4,5] [options]\n"
+    "  --device cpu|cuda        where to run (default cpu)\n"
+    "  --weights MODEL_DIR      the weights of an artifact compiled with\n"
+    "                           --external-weights\n"
+    "  --token-type-ids LISTS   BERT/RoBERTa segment ids, like --input-ids\n"
+    "  --output FILE.npy        the first output as float32 .npy\n"
+    "  --output-dir DIR         every output as DIR/NAME.npy\n"
+    "  --max-new-tokens N       generate N tokens (decoders, T5)\n"
+    "  --greedy                 pick the most likely token (default)\n"
+    "  --top-k K --top-p P --temperature T --seed S   sample instead\n"
+    "  --ignore-eos             do not stop at an end-of-sequence id\n"
+    "  --bench [--warmup N] [--iters N]   time the request repeatedly\n"
+    "  --report FILE.json       write the measured numbers\n"
+    "  --threads N              CPU threads, at most 1024 (default: one per\n"
+    "                           core)\n"
+    "  --cpu-isa generic|avx2|avx512   the highest instruction set to use\n"
+    "                           on the CPU (default: the CPU's best)\n"
+    "  --profile                print the time spent per step kind and "
+    "kernel\n"
+    "  --no-cuda-graphs         with --device cuda, launch every step of\n"
+    "                           every call (no graph capture and replay)\n"
+    "  --cuda-sync-steps        with --device cuda, wait for each step, so a\n"
+    "                           kernel fault names its step (slow; debugging)\n"
+    "  --info                   print the artifact's manifest summary\n";
+
+std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
+  std::map<std::string, std::string *> strings = {
+      {"--device", &o.device},      {"--weights", &o.weights},
+      {"--input-ids", &o.inputIds}, {"--token-type-ids", &o.tokenTypeIds},
+      {"--output", &o.output},      {"--output-dir", &o.outputDir},
+      {"--report", &o.report},      {"--cpu-isa", &o.cpuIsa}};
+  std::map<std::string, int64_t *> ints = {
+      {"--max-new-tokens", &o.maxNewTokens},
+      {"--warmup", &o.warmup},
+      {"--iters", &o.iters},
+      {"--threads", &o.threads},
+      {"--ranks", &o.ranks},
+      {"--top-k", &o.sampling.topK}};
+  std::map<std::string, double *> doubles = {
+      {"--top-p", &o.sampling.topP},
+      {"--temperature", &o.sampling.temperature}};
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i], value;
+    bool hasValue = false;
+    if (size_t eq = arg.find('=');
+        arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      hasValue = true;
+    }
+    auto takeValue = [&]() -> bool {
+      if (hasValue)
+        return true;
+      if (i + 1 >= argc)
+        return false;
+      value = argv[++i];
+      return true;
+    };
+    if (arg == "--help" || arg == "-h") {
+      o.help = true;
+      return "";
+    }
+    if (arg == "--ignore-eos") {
+      o.ignoreEos = true;
+    } else if (arg == "--bench") {
+      o.bench = true;
+    } else if (arg == "--info") {
+      o.info = true;
+    } else if (arg == "--profile") {
+      o.profile = true;
+    } else if (arg == "--no-cuda-graphs") {
+      o.cudaGraphs = false;
+    } else if (arg == "--cuda-sync-steps") {
+      o.cudaSyncSteps = true;
+    } else if (arg == "--greedy") {
+      o.sampling.greedy = true;
+    } else if (strings.count(arg)) {
+      if (!takeValue())
+        return arg + " needs a value";
+      *strings[arg] = value;
+    } else if (ints.count(arg)) {
+      if (!takeValue() || !absl::SimpleAtoi(value, ints[arg]))
+        return arg + " needs an integer";
+      if (arg == "--top-k")
+        o.sample = true;
+    } else if (doubles.count(arg)) {
+      if (!takeValue() || !absl::SimpleAtod(value, doubles[arg]))
+        return arg + " needs a number";
+      o.sample = true;
+    } else if (arg == "--seed") {
+      if (!takeValue() || !absl::SimpleAtoi(value, &o.sampling.seed))
+        return "--seed needs a non-negative integer";
+      o.sample = true;
+    } else if (arg.rfind("-", 0) == 0) {
+      return "unknown option " + arg + " (see --help)";
+    } else if (o.artifact.empty()) {
+      o.artifact = arg;
+    } else {
+      return "more than one artifact given: " + o.artifact + " and " + arg;
+    }
+  }
+  o.sampling.greedy = !o.sample;
+  if (o.device != "cpu" && o.device != "cuda")
+    return "--device must be cpu or cuda, got '" + o.device + "'";
+  if (o.ranks != 1)
+    return "--ranks: multi-rank execution is not implemented yet";
+  if (o.warmup < 0 || o.iters < 1)
+    return "--warmup must be >= 0 and --iters >= 1";
+  if (o.threads < 0 || o.threads > kMaxThreads)
+    return absl::StrCat("--threads must be 0 (one per core) to ", kMaxThreads,
+                        ", got ", o.threads);
+  return "";
+}
+
+} // namespace kiln

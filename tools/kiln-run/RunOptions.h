@@ -1,0 +1,39 @@
+//===- RunOptions.h - kiln-run's command line -----------------------------===//
+//
+// kiln-run's options and their parser, apart from the tool so the parser can
+// be fuzzed (test/fuzz/RunOptionsFuzz.cpp): every argv gives either options
+// whose ranges are checked or one error message, never a crash or an exit.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_TOOLS_KILN_RUN_RUNOPTIONS_H
+#define KILN_TOOLS_KILN_RUN_RUNOPTIONS_H
+
+#include "runtime/Sampling.h"
+
+#include <cstdint>
+#include <string>
+
+namespace kiln {
+
+extern const char *const kRunUsage;
+
+struct RunOptions {
+  std::string artifact, device = "cpu", weights, inputIds, tokenTypeIds, output,
+                        outputDir, report, cpuIsa;
+  int64_t maxNewTokens = 0, warmup = 1, iters = 5, threads = 0, ranks = 1;
+  bool help = false, ignoreEos = false, bench = false, info = false,
+       sample = false, profile = false, cudaGraphs = true,
+       cudaSyncSteps = false;
+  rt::SamplingOptions sampling;
+};
+
+/// Parses argv (argv[0] is the program) into `o` and checks the ranges that
+/// need no artifact (--device, --ranks, --warmup, --iters, --threads,
+/// --max-new-tokens and the sampling flags); returns an error message, or
+/// "" when the options hold. --help sets `o.help` and stops parsing.
+std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o);
+
+} // namespace kiln
+
+#endif // KILN_TOOLS_KILN_RUN_RUNOPTIONS_H
