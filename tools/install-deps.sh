@@ -12,8 +12,10 @@ PACKAGES=(
   # can share the readers; OpenBLAS serves the interpreter's matmuls; the
   # runtime loads oneDNN (its gemms; OpenBLAS where oneDNN is missing) at
   # run time. FlatBuffers (the artifact manifest) and xxHash (its
-  # checksums) are used header-only; Abseil is linked statically.
+  # checksums) are used header-only; Abseil and utf8proc (the tokenizer's
+  # Unicode tables) are linked statically.
   libabsl-dev libgtest-dev nlohmann-json3-dev libopenblas-dev libdnnl2
+  libutf8proc-dev
   libflatbuffers-dev flatbuffers-compiler libxxhash-dev pkg-config
   cmake ninja-build ccache lld g++ python3
   # numpy: tools/gpu-check.sh's checks and tools/bench_model.py.

@@ -2,7 +2,9 @@
 """Writes the small seed files of test/fuzz/corpus/{safetensors,npy}: valid
 files of each dtype and layout the readers take (standard library only),
 and of corpus/dialect: the kiln dialect's lit tests, one seed per
-`// -----` split (valid modules and each verifier error). The other seeds
+`// -----` split (valid modules and each verifier error), and of
+corpus/tokenizer: the tiny tokenizers of test/golden/tokenizers with a
+text to encode. The other seeds
 are the project's own outputs: .kiln artifacts from kilnc
 (--external-weights, --cpu x86-64), fixture config.json files and
 hand-written sharded-checkpoint indexes."""
@@ -66,3 +68,27 @@ for name in sorted(os.listdir(DIALECT_TESTS)):
         with open(os.path.join(ROOT, "dialect",
                                f"{name[:-5]}-{i:03d}.mlir"), "w") as out:
             out.write(text)
+
+# The tiny tokenizers of test/golden/tokenizers, each with a text after a
+# NUL byte, and a hand-written one with the other post-processor and an
+# added token with every flag.
+TOKENIZERS = os.path.join(os.path.dirname(ROOT), "..", "golden", "tokenizers")
+os.makedirs(os.path.join(ROOT, "tokenizer"), exist_ok=True)
+for kind in ("uncased", "cased"):
+    with open(os.path.join(TOKENIZERS, f"wordpiece_{kind}", "tokenizer.json"),
+              "rb") as f:
+        text = f.read()
+    with open(os.path.join(ROOT, "tokenizer", f"wordpiece_{kind}"), "wb") as f:
+        f.write(text + b"\0" +
+                "Hello, [MASK] World! Café 東京 🤗\t  end".encode())
+with open(os.path.join(ROOT, "tokenizer", "bertprocessing"), "wb") as f:
+    f.write(json.dumps({
+        "model": {"type": "WordPiece", "unk_token": "[UNK]",
+                  "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "a": 3,
+                            "##b": 4}},
+        "post_processor": {"type": "BertProcessing", "cls": ["[CLS]", 1],
+                           "sep": ["[SEP]", 2]},
+        "added_tokens": [{"id": 5, "content": "<x>", "special": False,
+                          "lstrip": True, "rstrip": True,
+                          "single_word": True, "normalized": True}],
+    }).encode() + b"\0ab a <x> ab")

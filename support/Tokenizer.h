@@ -1,0 +1,65 @@
+//===- Tokenizer.h - Hugging Face tokenizer.json: text to ids and back ----===//
+//
+// Reads a Hugging Face `tokenizer.json` and encodes text as the `tokenizers`
+// library does (and transformers with it: no padding, no truncation unless
+// asked), then decodes ids back to text. What is read today is BERT's
+// pipeline, the one of every WordPiece model on the Hub:
+//   - added tokens ([CLS], [MASK], ...) found in the text first, with their
+//     lstrip / rstrip / single_word / normalized flags;
+//   - the BertNormalizer (clean_text, handle_chinese_chars, strip_accents,
+//     lowercase);
+//   - the BertPreTokenizer (split on whitespace, each punctuation mark a
+//     word of its own);
+//   - the WordPiece model (greedy longest match, `##` continuations, the
+//     unknown token for a word that cannot be split or is too long);
+//   - TemplateProcessing / BertProcessing for single sequences;
+//   - the WordPiece decoder (with its cleanup).
+// Any other component (byte-level BPE, Unigram, other normalizers) is
+// refused with one error naming it, never approximated. Unicode data
+// (categories, NFD, case mapping) comes from utf8proc.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_SUPPORT_TOKENIZER_H
+#define KILN_SUPPORT_TOKENIZER_H
+
+#include "absl/status/statusor.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln {
+
+class Tokenizer {
+public:
+  /// The tokenizer.json text `json`; `origin` names it in errors.
+  static absl::StatusOr<std::unique_ptr<Tokenizer>>
+  parse(std::string_view json, const std::string &origin);
+  /// The tokenizer.json at `path` (a file, or a folder holding one).
+  static absl::StatusOr<std::unique_ptr<Tokenizer>>
+  open(const std::string &path);
+  ~Tokenizer();
+
+  /// The ids of `text` (UTF-8; anything else is an error), with the
+  /// post-processor's special tokens when `addSpecialTokens`.
+  absl::StatusOr<std::vector<int64_t>>
+  encode(std::string_view text, bool addSpecialTokens = true) const;
+  /// The text of `ids`, special tokens left out when `skipSpecialTokens`;
+  /// an id outside the vocabulary is an error.
+  absl::StatusOr<std::string> decode(const std::vector<int64_t> &ids,
+                                     bool skipSpecialTokens = true) const;
+  /// Ids run from 0 to vocabSize() - 1 (the model's and the added tokens).
+  int64_t vocabSize() const;
+
+private:
+  struct Impl;
+  explicit Tokenizer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace kiln
+
+#endif // KILN_SUPPORT_TOKENIZER_H

