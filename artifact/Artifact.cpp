@@ -313,6 +313,13 @@ Artifact::open(const std::string &path) {
           ", bytes ", blob.offset, "..", blob.offset + blob.size,
           ") fails its checksum"));
   }
+  int32_t tokenizer = a->manifest_->tokenizer;
+  if (tokenizer != -1 &&
+      (tokenizer < 0 ||
+       static_cast<size_t>(tokenizer) >= a->manifest_->blobs.size() ||
+       a->manifest_->blobs[tokenizer]->kind != artifact::BlobKind::Tokenizer))
+    return error(absl::StrCat("damaged: the tokenizer is blob ", tokenizer,
+                              ", which is not a tokenizer blob"));
   return a;
 }
 

@@ -15,6 +15,7 @@
 #include "support/Files.h"
 #include "support/Prune.h"
 #include "support/Status.h"
+#include "support/Tokenizer.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -251,6 +252,33 @@ absl::Status writeText(const std::string &path, llvm::StringRef text) {
     return absl::OkStatus();
   }
   return writeFileAtomically(path, std::string_view(text.data(), text.size()));
+}
+
+/// The folder's tokenizer.json, when kiln-run can use it (a tokenizer
+/// Kiln reads); "" otherwise, with a note that says why.
+absl::StatusOr<std::string> embeddedTokenizer(const std::string &modelDir,
+                                              int64_t modelVocab,
+                                              llvm::raw_ostream &progress) {
+  std::string path = modelDir + "/tokenizer.json";
+  if (!llvm::sys::fs::exists(path))
+    return std::string();
+  KILN_ASSIGN_OR_RETURN(std::string text, readFile(path));
+  auto tokenizer = Tokenizer::parse(text, path);
+  std::string unusable;
+  if (!tokenizer.ok())
+    unusable = std::string(tokenizer.status().message());
+  else if ((*tokenizer)->vocabSize() > modelVocab)
+    unusable = llvm::formatv("it has {0} tokens, the model's vocabulary {1}",
+                             (*tokenizer)->vocabSize(), modelVocab)
+                   .str();
+  if (!unusable.empty()) {
+    progress << "kilnc: note: the tokenizer is not embedded (" << unusable
+             << "); kiln-run takes this model's --input-ids only\n";
+    return std::string();
+  }
+  progress << "kilnc: embedding the tokenizer (" << (*tokenizer)->vocabSize()
+           << " tokens)\n";
+  return text;
 }
 
 } // namespace
@@ -549,6 +577,9 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       options.cacheLayers = c.family == Family::T5 ? c.numDecoderLayers
                             : c.isDecoderOnly()    ? c.numLayers
                                                    : 0;
+      KILN_ASSIGN_OR_RETURN(
+          options.tokenizerJson,
+          embeddedTokenizer(o.modelDir, c.vocabSize, progress));
       KILN_RETURN_IF_ERROR(diagnosed(context, [&] {
         auto written = writeArtifact(module, kernels, binaries, modelInfo(c),
                                      *model->weights, options, o.output);

@@ -105,8 +105,8 @@ prepare() {
   # What -DKILN_RUNTIME_ONLY needs that the GPU machine lacks.
   local deps="$bundle/deps"
   mkdir -p "$deps/include" "$deps/lib"
-  cp -r /usr/include/absl /usr/include/flatbuffers /usr/include/nlohmann /usr/include/xxhash.h "$deps/include/"
-  cp /usr/lib/x86_64-linux-gnu/libabsl_*.a "$deps/lib/"
+  cp -r /usr/include/absl /usr/include/flatbuffers /usr/include/nlohmann /usr/include/xxhash.h /usr/include/utf8proc.h "$deps/include/"
+  cp /usr/lib/x86_64-linux-gnu/libabsl_*.a /usr/lib/x86_64-linux-gnu/libutf8proc.a "$deps/lib/"
   # The artifact schema's generated header (the GPU machine has no flatc).
   mkdir -p "$deps/include/artifact"
   cp "$root/build/artifact/include/artifact/Artifact_generated.h" "$deps/include/artifact/"

@@ -680,6 +680,12 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
     manifest.kernels.push_back(std::move(kernel));
   }
 
+  if (!options.tokenizerJson.empty()) {
+    auto bytes = std::make_shared<std::string>(options.tokenizerJson);
+    manifest.tokenizer = static_cast<int32_t>(writer.addBlob(
+        art::BlobKind::Tokenizer, bytes->data(), bytes->size(), bytes));
+  }
+
   Exporter exporter(kernels, weights, options, writer,
                     gemmOnlyWeights(stepModule));
   for (auto fn : stepModule.getOps<func::FuncOp>()) {

@@ -47,6 +47,7 @@ struct ExportOptions {
   double pruneThreshold = 0;           // its global bound, if any
   int64_t cacheWidth = 0;              // for --info
   int64_t cacheLayers = 0;             // for --info
+  std::string tokenizerJson;           // the folder's tokenizer.json ("": none)
 };
 
 struct ExportSummary {

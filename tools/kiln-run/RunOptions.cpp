@@ -19,9 +19,14 @@ constexpr int64_t kMaxThreads = 1024;
 
 const char *const kRunUsage =
     "usage: kiln-run OUT.kiln --input-ids 1,2,3[;4,5] [options]\n"
+    "       kiln-run OUT.kiln --prompt TEXT [--prompt TEXT ...] [options]\n"
     "  --device cpu|cuda        where to run (default cpu)\n"
     "  --weights MODEL_DIR      the weights of an artifact compiled with\n"
     "                           --external-weights\n"
+    "  --prompt TEXT            the input as text, encoded by the tokenizer\n"
+    "                           kilnc embedded; generated tokens print as\n"
+    "                           text (repeat for a batch; --text is the\n"
+    "                           same, for encoders)\n"
     "  --token-type-ids LISTS   BERT/RoBERTa segment ids, like --input-ids\n"
     "  --output FILE.npy        the first output as float32 .npy\n"
     "  --output-dir DIR         every output as DIR/NAME.npy\n"
@@ -107,6 +112,10 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
       if (!takeValue() || !absl::SimpleAtod(value, doubles[arg]))
         return arg + " needs a number";
       o.sample = true;
+    } else if (arg == "--prompt" || arg == "--text") {
+      if (!takeValue())
+        return arg + " needs a value";
+      o.prompts.push_back(value);
     } else if (arg == "--seed") {
       if (!takeValue() || !absl::SimpleAtoi(value, &o.sampling.seed))
         return "--seed needs a non-negative integer";
@@ -120,6 +129,10 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
     }
   }
   o.sampling.greedy = !o.sample;
+  if (!o.prompts.empty() && !o.inputIds.empty())
+    return "give --input-ids or --prompt/--text, not both";
+  if (!o.prompts.empty() && !o.tokenTypeIds.empty())
+    return "--token-type-ids goes with --input-ids, not --prompt/--text";
   if (o.device != "cpu" && o.device != "cuda")
     return "--device must be cpu or cuda, got '" + o.device + "'";
   if (o.ranks != 1)

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kiln {
 
@@ -25,6 +26,7 @@ struct RunOptions {
   bool help = false, ignoreEos = false, bench = false, info = false,
        sample = false, profile = false, cudaGraphs = true,
        cudaSyncSteps = false;
+  std::vector<std::string> prompts; // --prompt / --text, in order
   rt::SamplingOptions sampling;
 };
 

@@ -2,6 +2,7 @@
 //
 //   kiln-run OUT.kiln [--device cpu|cuda] [--weights MODEL_DIR]
 //            --input-ids 1,2,3[;4,5] [--token-type-ids 0,0,1[;...]]
+//            | --prompt TEXT [--prompt TEXT ...] | --text TEXT ...
 //            [--output FILE.npy] [--output-dir DIR]
 //            [--max-new-tokens N] [--greedy | --top-k K --top-p P
 //             --temperature T --seed S] [--ignore-eos]
@@ -9,7 +10,8 @@
 //            [--threads N] [--profile] [--info]
 //
 // The command line of DESIGN.md §5. Generated tokens are printed one line
-// per sequence (one sequence streams its line as tokens are picked);
+// per sequence (one sequence streams its line as tokens are picked), as
+// text decoded by the artifact's tokenizer when the input was --prompt;
 // --output writes the first output as float32 .npy, --output-dir every
 // output as NAME.npy, each whole or not at all. --bench repeats the request
 // and prints latency percentiles and tokens/s. Every failure prints one
@@ -29,6 +31,7 @@
 #endif
 #include "runtime/Driver.h"
 #include "support/Status.h"
+#include "support/Tokenizer.h"
 #include "tools/common/CliErrors.h"
 #include "tools/common/IdLists.h"
 #include "tools/kiln-run/RunOptions.h"
@@ -60,6 +63,61 @@ std::array<int, 4> stepCounts(const kiln::artifact::EntryT &entry) {
       ++counts[static_cast<size_t>(s->kind)];
   return counts;
 }
+
+/// The tokenizer kilnc embedded in `artifact`.
+absl::StatusOr<std::unique_ptr<kiln::Tokenizer>>
+artifactTokenizer(const kiln::Artifact &artifact) {
+  int32_t blob = artifact.manifest().tokenizer;
+  if (blob < 0)
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--prompt: ", artifact.path(),
+        " has no tokenizer (kilnc embeds the model folder's tokenizer.json "
+        "when Kiln reads its kind: WordPiece today); give --input-ids"));
+  const auto *data = reinterpret_cast<const char *>(artifact.blobData(blob));
+  auto tokenizer = kiln::Tokenizer::parse(
+      std::string_view(data, artifact.manifest().blobs[blob]->size),
+      artifact.path() + ": its tokenizer");
+  if (!tokenizer.ok())
+    return tokenizer.status();
+  return std::move(*tokenizer);
+}
+
+/// Prints generated tokens: as ids ("5,6,7"), or as text when the request
+/// came from --prompt. Streaming decodes everything so far and prints what
+/// is new, so a word piece joins the word before it.
+class TokenPrinter {
+public:
+  explicit TokenPrinter(const kiln::Tokenizer *tokenizer)
+      : tokenizer_(tokenizer) {}
+
+  std::string line(const std::vector<int64_t> &tokens) const {
+    if (tokenizer_)
+      if (auto text = tokenizer_->decode(tokens); text.ok())
+        return *text;
+    return absl::StrJoin(tokens, ",");
+  }
+
+  void stream(int64_t token) {
+    if (!tokenizer_) {
+      std::printf(streamed_.empty() ? "%lld" : ",%lld",
+                  static_cast<long long>(token));
+      streamed_.push_back(token);
+    } else {
+      streamed_.push_back(token);
+      std::string text = line(streamed_);
+      if (text.compare(0, printed_.size(), printed_) == 0) {
+        std::fputs(text.c_str() + printed_.size(), stdout);
+        printed_ = std::move(text);
+      }
+    }
+    std::fflush(stdout);
+  }
+
+private:
+  const kiln::Tokenizer *tokenizer_;
+  std::vector<int64_t> streamed_;
+  std::string printed_;
+};
 
 int fail(const std::string &message) {
   std::fprintf(stderr, "kiln-run: error: %s\n", message.c_str());
@@ -159,6 +217,11 @@ void printInfo(const kiln::Artifact &artifact) {
   std::printf("\n");
   std::printf("kv cache     %.1f MiB at the maximum shapes\n",
               m.cache_bytes / 1048576.0);
+  if (m.tokenizer >= 0)
+    std::printf("tokenizer    embedded (%.1f KiB): kiln-run --prompt TEXT\n",
+                m.blobs[m.tokenizer]->size / 1024.0);
+  else
+    std::printf("tokenizer    none: kiln-run --input-ids only\n");
   for (const auto &e : m.entries) {
     std::array<int, 4> counts = stepCounts(*e);
     std::printf("entry @%s   %d kernel, %d gemm, %d attention, %d norm steps; "
@@ -230,14 +293,31 @@ int run(int argc, char **argv) {
   auto model = kiln::fromArtifact((*artifact)->manifest().model.get());
   if (!model.ok())
     return fail(absl::StrCat(o.artifact, ": ", model.status().message()));
-  if (o.inputIds.empty())
-    return fail("--input-ids is required");
+  if (o.inputIds.empty() && o.prompts.empty())
+    return fail("--input-ids or --prompt is required");
 
   rt::Request request;
-  auto ids = kiln::parseIdLists(o.inputIds, "--input-ids");
-  if (!ids.ok())
-    return fail(kiln::cliMessage(ids.status()));
-  request.inputIds = std::move(*ids);
+  std::unique_ptr<kiln::Tokenizer> tokenizer;
+  if (!o.prompts.empty()) {
+    auto loaded = artifactTokenizer(**artifact);
+    if (!loaded.ok())
+      return fail(kiln::cliMessage(loaded.status()));
+    tokenizer = std::move(*loaded);
+    for (const std::string &prompt : o.prompts) {
+      auto encoded = tokenizer->encode(prompt);
+      if (!encoded.ok())
+        return fail("--prompt: " + std::string(encoded.status().message()));
+      if (encoded->empty())
+        return fail("--prompt: '" + prompt + "' encodes to no tokens");
+      request.inputIds.push_back(std::move(*encoded));
+    }
+  } else {
+    auto ids = kiln::parseIdLists(o.inputIds, "--input-ids");
+    if (!ids.ok())
+      return fail(kiln::cliMessage(ids.status()));
+    request.inputIds = std::move(*ids);
+  }
+  TokenPrinter printer(tokenizer.get());
   if (!o.tokenTypeIds.empty()) {
     auto types = kiln::parseIdLists(o.tokenTypeIds, "--token-type-ids");
     if (!types.ok())
@@ -256,9 +336,8 @@ int run(int argc, char **argv) {
   int64_t streamed = 0;
   request.onTokens = [&](const std::vector<int64_t> &gained) {
     if (streaming && gained.front() >= 0) {
-      std::printf(streamed++ ? ",%lld" : "%lld",
-                  static_cast<long long>(gained.front()));
-      std::fflush(stdout);
+      printer.stream(gained.front());
+      ++streamed;
     }
     return interrupted == 0;
   };
@@ -355,7 +434,7 @@ int run(int argc, char **argv) {
       std::printf("\n");
     else if (!o.bench && response.ok())
       for (const auto &tokens : response->generated)
-        std::printf("%s\n", absl::StrJoin(tokens, ",").c_str());
+        std::printf("%s\n", printer.line(tokens).c_str());
     std::fflush(stdout);
     std::fprintf(stderr, "kiln-run: interrupted\n");
     return kInterruptedExit;
@@ -379,7 +458,7 @@ int run(int argc, char **argv) {
     std::printf("\n");
   else if (!o.bench)
     for (const auto &tokens : response->generated)
-      std::printf("%s\n", absl::StrJoin(tokens, ",").c_str());
+      std::printf("%s\n", printer.line(tokens).c_str());
 
   double decodeSeconds = 0;
   for (double s : decodeStep)
