@@ -70,8 +70,16 @@ for name in "${names[@]}"; do
     cp -r "$root/test/fuzz/regressions/$name/." "$work/corpus/"
   fi
   log="$work/log.txt"
+  asan=detect_leaks=1:allocator_may_return_null=1
+  # The dialect's target mixes instrumented code with Debian's
+  # uninstrumented MLIR, and both use LLVM's inline BumpPtrAllocator: the
+  # instrumented copy poisons a slab's free part, the uninstrumented one
+  # hands it out without unpoisoning it, and ASan reports its own
+  # bookkeeping as a use-after-poison. Manual poisoning is switched off
+  # there; every other check stays.
+  [ "$name" = dialect ] && asan="$asan:allow_user_poisoning=0"
   set +e
-  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+  ASAN_OPTIONS=$asan \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$bin" "$work/corpus" -max_total_time="$seconds" -timeout=10 \
     -rss_limit_mb=2048 -max_len=262144 -artifact_prefix="$crashes/" \
