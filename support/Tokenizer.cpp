@@ -18,9 +18,11 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,6 +93,116 @@ bool isWordChar(int32_t c) {
   return c == '_' || (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) ||
          (k >= UTF8PROC_CATEGORY_MN && k <= UTF8PROC_CATEGORY_NO) ||
          k == UTF8PROC_CATEGORY_PC;
+}
+
+bool isLetter(int32_t c) {
+  utf8proc_category_t k = category(c);
+  return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;
+}
+
+bool isNumber(int32_t c) {
+  utf8proc_category_t k = category(c);
+  return k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO;
+}
+
+/// GPT-2's byte-to-character table (pre_tokenizers/byte_level.rs
+/// bytes_char): printable Latin-1 bytes stand for themselves, the others
+/// for U+0100 onwards, so every byte is a visible character.
+const std::vector<int32_t> &byteChars() {
+  static const std::vector<int32_t> table = [] {
+    std::vector<int32_t> t(256, -1);
+    for (int b = 0; b < 256; ++b)
+      if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174)
+        t[b] = b;
+    int32_t next = 256;
+    for (int b = 0; b < 256; ++b)
+      if (t[b] < 0)
+        t[b] = next++;
+    return t;
+  }();
+  return table;
+}
+
+/// `bytes` as UTF-8 with each invalid sequence one U+FFFD, as Rust's
+/// String::from_utf8_lossy (the maximal invalid prefix of a sequence).
+std::string lossyUtf8(const std::string &bytes) {
+  std::string out;
+  const auto *b = reinterpret_cast<const uint8_t *>(bytes.data());
+  size_t n = bytes.size(), i = 0;
+  while (i < n) {
+    uint8_t lead = b[i];
+    size_t need = 0;
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (lead < 0x80)
+      need = 1;
+    else if (lead >= 0xC2 && lead <= 0xDF)
+      need = 2;
+    else if (lead >= 0xE0 && lead <= 0xEF) {
+      need = 3;
+      lo = lead == 0xE0 ? 0xA0 : 0x80;
+      hi = lead == 0xED ? 0x9F : 0xBF;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      need = 4;
+      lo = lead == 0xF0 ? 0x90 : 0x80;
+      hi = lead == 0xF4 ? 0x8F : 0xBF;
+    }
+    size_t good = need ? 1 : 0;
+    while (good > 0 && good < need && i + good < n) {
+      uint8_t c = b[i + good];
+      if (c < (good == 1 ? lo : 0x80) || c > (good == 1 ? hi : 0xBF))
+        break;
+      ++good;
+    }
+    if (need && good == need) {
+      out.append(bytes, i, need);
+      i += need;
+    } else {
+      out += "\xEF\xBF\xBD";
+      i += std::max<size_t>(good, 1);
+    }
+  }
+  return out;
+}
+
+/// The pieces GPT-2's pattern cuts `text` into (pre_tokenizers/byte_level:
+/// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+,
+/// leftmost alternative first). Written out because RE2 has no lookahead.
+std::vector<CodePoints> gpt2Pieces(const CodePoints &t) {
+  std::vector<CodePoints> pieces;
+  size_t n = t.size(), i = 0;
+  auto run = [&](size_t from, auto &&pred) {
+    while (from < n && pred(t[from]))
+      ++from;
+    return from;
+  };
+  auto other = [](int32_t c) {
+    return !isWhitespace(c) && !isLetter(c) && !isNumber(c);
+  };
+  while (i < n) {
+    size_t end = i;
+    if (t[i] == '\'' && i + 1 < n) {
+      int32_t a = t[i + 1], b = i + 2 < n ? t[i + 2] : 0;
+      if (a == 's' || a == 't' || a == 'm' || a == 'd')
+        end = i + 2;
+      else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') ||
+               (a == 'l' && b == 'l'))
+        end = i + 3;
+    }
+    size_t body = t[i] == ' ' ? i + 1 : i; // the optional leading space
+    if (end == i && body < n && isLetter(t[body]))
+      end = run(body, isLetter);
+    if (end == i && body < n && isNumber(t[body]))
+      end = run(body, isNumber);
+    if (end == i && body < n && other(t[body]))
+      end = run(body, other);
+    if (end == i) { // whitespace: all of it, less the last before a non-space
+      size_t stop = run(i, isWhitespace);
+      end = stop == n || stop - i == 1 ? stop : stop - 1;
+    }
+    pieces.emplace_back(t.begin() + i, t.begin() + end);
+    i = end;
+  }
+  return pieces;
 }
 
 absl::StatusOr<CodePoints> decodeUtf8(std::string_view text) {
@@ -235,13 +347,23 @@ struct Tokenizer::Impl {
   std::vector<bool> specialIds;    // by id
   std::vector<AddedToken> added;
   std::optional<BertNormalizer> normalizer;
-  bool bertPreTokenizer = false;
+  enum class Model { WordPiece, Bpe } model = Model::WordPiece;
+  enum class PreTokenizer { None, Bert, ByteLevel } pre = PreTokenizer::None;
+  enum class Decoder { None, WordPiece, ByteLevel } decoderKind = Decoder::None;
+  bool addPrefixSpace = false, useRegex = true; // ByteLevel
   std::string unkToken, prefix = "##";
   int64_t unkId = -1, maxWordChars = 100;
+  std::map<std::pair<std::string, std::string>, int64_t> mergeRanks; // BPE
+  bool ignoreMerges = false;
   std::vector<int64_t> before, after; // the post-processor's ids around A
-  bool wordPieceDecoder = false, cleanup = true;
+  bool cleanup = true;
   std::string decoderPrefix = "##";
 
+  /// Whether `id` names a token (ids may have gaps).
+  bool isToken(int64_t id) const {
+    return id >= 0 && id < static_cast<int64_t>(tokens.size()) &&
+           !tokens[id].empty();
+  }
   absl::Status error(const std::string &what) const {
     return absl::InvalidArgumentError(absl::StrCat(origin, ": ", what));
   }
@@ -260,6 +382,8 @@ struct Tokenizer::Impl {
   std::vector<std::pair<int64_t, CodePoints>> splitAdded(const CodePoints &text,
                                                          bool normalized) const;
   void wordPiece(const CodePoints &word, std::vector<int64_t> &ids) const;
+  void bpe(const CodePoints &word, std::vector<int64_t> &ids) const;
+  absl::Status parseMerges(const Json &merges);
   void tokenize(const CodePoints &text, std::vector<int64_t> &ids) const;
 };
 
@@ -270,22 +394,45 @@ absl::Status Tokenizer::Impl::parseModel(const Json &model) {
                                   std::string("WordPiece"));
   if (!type.ok())
     return type.status();
-  if (*type != "WordPiece")
+  if (*type != "WordPiece" && *type != "BPE")
     return error(absl::StrCat(
         "model type '", *type,
-        "' is not supported yet (Kiln reads WordPiece tokenizers)"));
-  auto unk = member<std::string>(model, "unk_token", origin + ": model");
-  auto prefixValue = member<std::string>(model, "continuing_subword_prefix",
-                                         origin + ": model", std::string("##"));
-  auto maxChars = member<int64_t>(model, "max_input_chars_per_word",
-                                  origin + ": model", int64_t{100});
-  for (const absl::Status &s :
-       {unk.status(), prefixValue.status(), maxChars.status()})
-    if (!s.ok())
-      return s;
-  unkToken = *unk;
-  prefix = *prefixValue;
-  maxWordChars = *maxChars;
+        "' is not supported yet (Kiln reads WordPiece and BPE tokenizers)"));
+  if (*type == "BPE") {
+    this->model = Model::Bpe;
+    const std::string where = origin + ": model";
+    for (const char *key :
+         {"continuing_subword_prefix", "end_of_word_suffix", "dropout"})
+      if (model.contains(key) && !model[key].is_null() &&
+          model[key] != "") // GPT-2's file writes "" for none
+        return error(
+            absl::StrCat("model: BPE with '", key, "' is not supported yet"));
+    auto fallback = member<bool>(model, "byte_fallback", where, false);
+    auto ignore = member<bool>(model, "ignore_merges", where, false);
+    auto unk = member<std::string>(model, "unk_token", where, std::string());
+    for (const absl::Status &st :
+         {fallback.status(), ignore.status(), unk.status()})
+      if (!st.ok())
+        return st;
+    if (*fallback)
+      return error("model: BPE with byte_fallback is not supported yet");
+    ignoreMerges = *ignore;
+    unkToken = *unk;
+  } else {
+    auto unk = member<std::string>(model, "unk_token", origin + ": model");
+    auto prefixValue =
+        member<std::string>(model, "continuing_subword_prefix",
+                            origin + ": model", std::string("##"));
+    auto maxChars = member<int64_t>(model, "max_input_chars_per_word",
+                                    origin + ": model", int64_t{100});
+    for (const absl::Status &s :
+         {unk.status(), prefixValue.status(), maxChars.status()})
+      if (!s.ok())
+        return s;
+    unkToken = *unk;
+    prefix = *prefixValue;
+    maxWordChars = *maxChars;
+  }
   auto vocabIt = model.find("vocab");
   if (vocabIt == model.end() || !vocabIt->is_object() || vocabIt->empty())
     return error("model: 'vocab' is missing or empty");
@@ -304,11 +451,48 @@ absl::Status Tokenizer::Impl::parseModel(const Json &model) {
     tokens[value] = token;
   }
   auto unkIt = vocab.find(unkToken);
+  if (this->model == Model::Bpe) {
+    if (!unkToken.empty() && unkIt != vocab.end())
+      unkId = unkIt->second;
+    auto merges = model.find("merges");
+    if (merges == model.end() || !merges->is_array())
+      return error("model: BPE without a 'merges' list");
+    return parseMerges(*merges);
+  }
   if (unkIt == vocab.end())
     return error(absl::StrCat("model: the unknown token '", unkToken,
                               "' is not in "
                               "the vocabulary"));
   unkId = unkIt->second;
+  return absl::OkStatus();
+}
+
+absl::Status Tokenizer::Impl::parseMerges(const Json &merges) {
+  // Either "a b" strings (older files) or ["a", "b"] pairs.
+  int64_t rank = 0;
+  for (const Json &m : merges) {
+    std::pair<std::string, std::string> pair;
+    if (m.is_string()) {
+      std::string text = m.get<std::string>();
+      size_t space = text.find(' ');
+      if (space == std::string::npos || space == 0 ||
+          space + 1 >= text.size() ||
+          text.find(' ', space + 1) != std::string::npos)
+        return error(absl::StrCat("model: merge ", rank, " ('", text,
+                                  "') is not two tokens"));
+      pair = {text.substr(0, space), text.substr(space + 1)};
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() &&
+               m[1].is_string()) {
+      pair = {m[0].get<std::string>(), m[1].get<std::string>()};
+    } else {
+      return error(absl::StrCat("model: merge ", rank, " is not two tokens"));
+    }
+    if (!vocab.count(pair.first + pair.second))
+      return error(absl::StrCat("model: merge ", rank, " makes '",
+                                pair.first + pair.second,
+                                "', which is not in the vocabulary"));
+    mergeRanks.emplace(std::move(pair), rank++);
+  }
   return absl::OkStatus();
 }
 
@@ -400,8 +584,7 @@ Tokenizer::Impl::specialIdsOf(const Json &specials, const std::string &name) {
         absl::StrCat("post_processor: special token '", name, "' has no ids"));
   std::vector<int64_t> out;
   for (const Json &id : *ids) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
-        id.get<int64_t>() >= static_cast<int64_t>(tokens.size()))
+    if (!id.is_number_integer() || !isToken(id.get<int64_t>()))
       return error(absl::StrCat("post_processor: an id of '", name,
                                 "' is outside the vocabulary"));
     out.push_back(id.get<int64_t>());
@@ -418,14 +601,15 @@ absl::Status Tokenizer::Impl::parsePostProcessor(const Json &p) {
   auto idOf = [&](const char *key) -> absl::StatusOr<int64_t> {
     auto it = p.find(key);
     if (it == p.end() || !it->is_array() || it->size() != 2 ||
-        !(*it)[1].is_number_integer() || (*it)[1].get<int64_t>() < 0 ||
-        (*it)[1].get<int64_t>() >= static_cast<int64_t>(tokens.size()))
+        !(*it)[1].is_number_integer() || !isToken((*it)[1].get<int64_t>()))
       return error(absl::StrCat("post_processor: '", key,
                                 "' is not [token, id] with an id in the "
                                 "vocabulary"));
     return (*it)[1].get<int64_t>();
   };
-  if (*type == "BertProcessing") {
+  if (*type == "ByteLevel") // offsets only: the ids pass through
+    return absl::OkStatus();
+  if (*type == "BertProcessing" || *type == "RobertaProcessing") {
     auto cls = idOf("cls");
     auto sep = idOf("sep");
     if (!cls.ok())
@@ -495,33 +679,48 @@ absl::Status Tokenizer::Impl::parse(const Json &root) {
     auto type = member<std::string>(pre, "type", origin + ": pre_tokenizer");
     if (!type.ok())
       return type.status();
-    if (*type != "BertPreTokenizer")
+    if (*type == "BertPreTokenizer") {
+      this->pre = PreTokenizer::Bert;
+    } else if (*type == "ByteLevel") {
+      const std::string where = origin + ": pre_tokenizer";
+      auto prefixSpace = member<bool>(pre, "add_prefix_space", where, true);
+      auto regex = member<bool>(pre, "use_regex", where, true);
+      if (!prefixSpace.ok())
+        return prefixSpace.status();
+      if (!regex.ok())
+        return regex.status();
+      this->pre = PreTokenizer::ByteLevel;
+      addPrefixSpace = *prefixSpace;
+      useRegex = *regex;
+    } else {
       return error(absl::StrCat("pre_tokenizer '", *type,
                                 "' is not supported yet (Kiln reads "
-                                "BertPreTokenizer)"));
-    bertPreTokenizer = true;
+                                "BertPreTokenizer and ByteLevel)"));
+    }
   }
-  if (absl::Status s = parsePostProcessor(field("post_processor")); !s.ok())
-    return s;
   const Json &decoder = field("decoder");
   if (!decoder.is_null()) {
     const std::string where = origin + ": decoder";
     auto type = member<std::string>(decoder, "type", where);
     if (!type.ok())
       return type.status();
-    if (*type != "WordPiece")
+    if (*type == "ByteLevel") {
+      decoderKind = Decoder::ByteLevel;
+    } else if (*type == "WordPiece") {
+      auto p = member<std::string>(decoder, "prefix", where, std::string("##"));
+      auto c = member<bool>(decoder, "cleanup", where, true);
+      if (!p.ok())
+        return p.status();
+      if (!c.ok())
+        return c.status();
+      decoderKind = Decoder::WordPiece;
+      decoderPrefix = *p;
+      cleanup = *c;
+    } else {
       return error(absl::StrCat("decoder '", *type,
                                 "' is not supported yet (Kiln reads "
-                                "WordPiece)"));
-    auto p = member<std::string>(decoder, "prefix", where, std::string("##"));
-    auto c = member<bool>(decoder, "cleanup", where, true);
-    if (!p.ok())
-      return p.status();
-    if (!c.ok())
-      return c.status();
-    wordPieceDecoder = true;
-    decoderPrefix = *p;
-    cleanup = *c;
+                                "WordPiece and ByteLevel)"));
+    }
   }
 
   // Added tokens take their ids; one outside the model's vocabulary grows
@@ -541,7 +740,8 @@ absl::Status Tokenizer::Impl::parse(const Json &root) {
   for (const AddedToken &a : added)
     if (a.special)
       specialIds[a.id] = true;
-  return absl::OkStatus();
+  // Last: its ids must name tokens of the whole vocabulary.
+  return parsePostProcessor(field("post_processor"));
 }
 
 std::vector<std::pair<int64_t, CodePoints>>
@@ -621,30 +821,98 @@ void Tokenizer::Impl::wordPiece(const CodePoints &word,
   ids.insert(ids.end(), pieces.begin(), pieces.end());
 }
 
+void Tokenizer::Impl::bpe(const CodePoints &word,
+                          std::vector<int64_t> &ids) const {
+  // models/bpe: the word's characters, then, again and again, the pair of
+  // neighbours with the lowest merge rank (the leftmost among equals)
+  // merged into one symbol; each symbol is then a vocabulary entry.
+  std::vector<std::string> symbols;
+  for (int32_t c : word) {
+    symbols.emplace_back();
+    appendUtf8(c, symbols.back());
+  }
+  if (ignoreMerges) {
+    std::string whole;
+    for (const std::string &sym : symbols)
+      whole += sym;
+    if (auto it = vocab.find(whole); it != vocab.end()) {
+      ids.push_back(it->second);
+      return;
+    }
+  }
+  while (symbols.size() > 1) {
+    int64_t best = -1;
+    size_t at = 0;
+    for (size_t i = 0; i + 1 < symbols.size(); ++i) {
+      auto it = mergeRanks.find({symbols[i], symbols[i + 1]});
+      if (it != mergeRanks.end() && (best < 0 || it->second < best)) {
+        best = it->second;
+        at = i;
+      }
+    }
+    if (best < 0)
+      break;
+    symbols[at] += symbols[at + 1];
+    symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+  }
+  for (const std::string &sym : symbols) {
+    if (auto it = vocab.find(sym); it != vocab.end())
+      ids.push_back(it->second);
+    else if (unkId >= 0)
+      ids.push_back(unkId);
+  }
+}
+
 void Tokenizer::Impl::tokenize(const CodePoints &text,
                                std::vector<int64_t> &ids) const {
-  // pre_tokenizers/bert: whitespace separates words and is dropped; each
-  // punctuation mark is a word of its own. Without a pre-tokenizer the
-  // text is one word.
-  if (!bertPreTokenizer) {
-    if (!text.empty())
-      wordPiece(text, ids);
+  auto word = [&](const CodePoints &w) {
+    if (w.empty())
+      return;
+    if (model == Model::Bpe)
+      bpe(w, ids);
+    else
+      wordPiece(w, ids);
+  };
+  switch (pre) {
+  case PreTokenizer::None: // the text is one word
+    word(text);
+    return;
+  case PreTokenizer::Bert: {
+    // pre_tokenizers/bert: whitespace separates words and is dropped; each
+    // punctuation mark is a word of its own.
+    CodePoints current;
+    for (int32_t c : text) {
+      if (isWhitespace(c) || isPunctuation(c)) {
+        word(current);
+        current.clear();
+        if (!isWhitespace(c))
+          word({c});
+        continue;
+      }
+      current.push_back(c);
+    }
+    word(current);
     return;
   }
-  CodePoints word;
-  for (int32_t c : text) {
-    if (isWhitespace(c) || isPunctuation(c)) {
-      if (!word.empty())
-        wordPiece(word, ids);
-      word.clear();
-      if (!isWhitespace(c))
-        wordPiece({c}, ids);
-      continue;
+  case PreTokenizer::ByteLevel: {
+    // pre_tokenizers/byte_level: a space in front (add_prefix_space), GPT-2's
+    // pattern, then each piece's UTF-8 bytes as byte characters.
+    if (text.empty())
+      return;
+    CodePoints spaced = text;
+    if (addPrefixSpace && spaced.front() != ' ')
+      spaced.insert(spaced.begin(), ' ');
+    std::vector<CodePoints> pieces =
+        useRegex ? gpt2Pieces(spaced) : std::vector<CodePoints>{spaced};
+    for (const CodePoints &piece : pieces) {
+      CodePoints mapped;
+      for (char byte : encodeUtf8(piece))
+        mapped.push_back(byteChars()[static_cast<uint8_t>(byte)]);
+      word(mapped);
     }
-    word.push_back(c);
+    return;
   }
-  if (!word.empty())
-    wordPiece(word, ids);
+  }
 }
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -707,15 +975,41 @@ absl::StatusOr<std::string> Tokenizer::decode(const std::vector<int64_t> &ids,
   const Impl &s = *impl_;
   std::vector<std::string> pieces;
   for (int64_t id : ids) {
-    if (id < 0 || id >= static_cast<int64_t>(s.tokens.size()) ||
-        s.tokens[id].empty())
+    if (!s.isToken(id))
       return absl::InvalidArgumentError(
           absl::StrCat("id ", id, " is outside the vocabulary of ", s.origin));
     if (skipSpecialTokens && s.specialIds[id])
       continue;
     pieces.push_back(s.tokens[id]);
   }
-  if (!s.wordPieceDecoder) {
+  if (s.decoderKind == Impl::Decoder::ByteLevel) {
+    // decoders/byte_level: each token's characters back to their bytes (a
+    // token with a character outside the table stays as written), then
+    // the bytes as UTF-8, invalid sequences replaced.
+    static const std::unordered_map<int32_t, uint8_t> kBytes = [] {
+      std::unordered_map<int32_t, uint8_t> m;
+      for (int b = 0; b < 256; ++b)
+        m[byteChars()[b]] = static_cast<uint8_t>(b);
+      return m;
+    }();
+    std::string bytes;
+    for (const std::string &piece : pieces) {
+      auto chars = decodeUtf8(piece);
+      std::string mapped;
+      bool all = chars.ok();
+      for (int32_t c : all ? *chars : CodePoints()) {
+        auto it = kBytes.find(c);
+        if (it == kBytes.end()) {
+          all = false;
+          break;
+        }
+        mapped += static_cast<char>(it->second);
+      }
+      bytes += all ? mapped : piece;
+    }
+    return lossyUtf8(bytes);
+  }
+  if (s.decoderKind != Impl::Decoder::WordPiece) {
     std::string out;
     for (size_t i = 0; i < pieces.size(); ++i)
       out += (i ? " " : "") + pieces[i];

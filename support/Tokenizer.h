@@ -2,20 +2,25 @@
 //
 // Reads a Hugging Face `tokenizer.json` and encodes text as the `tokenizers`
 // library does (and transformers with it: no padding, no truncation unless
-// asked), then decodes ids back to text. What is read today is BERT's
-// pipeline, the one of every WordPiece model on the Hub:
+// asked), then decodes ids back to text. What is read today are BERT's
+// pipeline (every WordPiece model on the Hub) and GPT-2's and RoBERTa's
+// (byte-level BPE):
 //   - added tokens ([CLS], [MASK], ...) found in the text first, with their
 //     lstrip / rstrip / single_word / normalized flags;
 //   - the BertNormalizer (clean_text, handle_chinese_chars, strip_accents,
 //     lowercase);
 //   - the BertPreTokenizer (split on whitespace, each punctuation mark a
-//     word of its own);
+//     word of its own), or ByteLevel (GPT-2's pattern, then bytes as
+//     characters; add_prefix_space);
 //   - the WordPiece model (greedy longest match, `##` continuations, the
-//     unknown token for a word that cannot be split or is too long);
-//   - TemplateProcessing / BertProcessing for single sequences;
-//   - the WordPiece decoder (with its cleanup).
-// Any other component (byte-level BPE, Unigram, other normalizers) is
-// refused with one error naming it, never approximated. Unicode data
+//     unknown token for a word that cannot be split or is too long), or
+//     BPE (merges by rank; ignore_merges);
+//   - TemplateProcessing / BertProcessing / RobertaProcessing / ByteLevel
+//     for single sequences;
+//   - the WordPiece decoder (with its cleanup), or ByteLevel.
+// Any other component (Unigram, SentencePiece's Metaspace, other
+// normalizers, Llama 3's split pattern, byte fallback) is refused with
+// one error naming it, never approximated. Unicode data
 // (categories, NFD, case mapping) comes from utf8proc.
 //
 //===----------------------------------------------------------------------===//

@@ -74,11 +74,11 @@ for name in sorted(os.listdir(DIALECT_TESTS)):
 # added token with every flag.
 TOKENIZERS = os.path.join(os.path.dirname(ROOT), "..", "golden", "tokenizers")
 os.makedirs(os.path.join(ROOT, "tokenizer"), exist_ok=True)
-for kind in ("uncased", "cased"):
-    with open(os.path.join(TOKENIZERS, f"wordpiece_{kind}", "tokenizer.json"),
-              "rb") as f:
+for kind in ("wordpiece_uncased", "wordpiece_cased", "bpe_bytelevel",
+             "bpe_roberta"):
+    with open(os.path.join(TOKENIZERS, kind, "tokenizer.json"), "rb") as f:
         text = f.read()
-    with open(os.path.join(ROOT, "tokenizer", f"wordpiece_{kind}"), "wb") as f:
+    with open(os.path.join(ROOT, "tokenizer", kind), "wb") as f:
         f.write(text + b"\0" +
                 "Hello, [MASK] World! Café 東京 🤗\t  end".encode())
 with open(os.path.join(ROOT, "tokenizer", "bertprocessing"), "wb") as f:

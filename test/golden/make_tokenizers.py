@@ -5,8 +5,10 @@
 
 Trains two tiny WordPiece tokenizers (BERT's pipeline: BertNormalizer,
 BertPreTokenizer, WordPiece, the [CLS] ... [SEP] template; one uncased with
-accents stripped, one cased and keeping them) on a small corpus and writes
-them to test/golden/tokenizers/<name>/tokenizer.json. Then encodes every
+accents stripped, one cased and keeping them) and two byte-level BPE ones
+(GPT-2's pipeline, and RoBERTa's with <s> ... </s> and a prefix space) on
+a small corpus and writes them to
+test/golden/tokenizers/<name>/tokenizer.json. Then encodes every
 string of tokenizers/strings.json (written by hand) and of
 random_strings.json (400 drawn from every character class, seeded,
 written here) with each (and with the real
@@ -22,7 +24,7 @@ import sys
 
 from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers import processors, trainers
-from tokenizers.models import WordPiece
+from tokenizers.models import BPE, WordPiece
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tokenizers")
 
@@ -41,7 +43,17 @@ CORPUS = [
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
+def kept(name):
+    """The committed tokenizer `name`, if there is one: training is not
+    deterministic, so a tokenizer is trained only when its folder is
+    missing (delete it to train it again)."""
+    path = os.path.join(HERE, name, "tokenizer.json")
+    return Tokenizer.from_file(path) if os.path.exists(path) else None
+
+
 def train(name, lowercase, strip_accents):
+    if kept(name):
+        return kept(name)
     tok = Tokenizer(WordPiece(unk_token="[UNK]", max_input_chars_per_word=20))
     tok.normalizer = normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=True,
@@ -100,6 +112,31 @@ def random_strings(count, seed=2026):
     return out
 
 
+def train_bpe(name, roberta):
+    """A byte-level BPE: GPT-2's pipeline, or RoBERTa's (<s> ... </s>,
+    a space put in front)."""
+    if kept(name):
+        return kept(name)
+    tok = Tokenizer(BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=roberta)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"] if roberta else [
+        "<|endoftext|>"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=700, min_frequency=1, special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(CORPUS, trainer)
+    if roberta:
+        tok.post_processor = processors.RobertaProcessing(
+            ("</s>", tok.token_to_id("</s>")), ("<s>", tok.token_to_id("<s>")))
+    else:
+        tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    folder = os.path.join(HERE, name)
+    os.makedirs(folder, exist_ok=True)
+    tok.save(os.path.join(folder, "tokenizer.json"))
+    return tok
+
+
 def minilm_dir():
     if len(sys.argv) > 1:
         return sys.argv[1]
@@ -122,6 +159,8 @@ def main():
     tokenizers = {
         "wordpiece_uncased": train("wordpiece_uncased", True, None),
         "wordpiece_cased": train("wordpiece_cased", False, False),
+        "bpe_bytelevel": train_bpe("bpe_bytelevel", False),
+        "bpe_roberta": train_bpe("bpe_roberta", True),
     }
     folder = minilm_dir()
     if folder:

@@ -72,7 +72,8 @@ artifactTokenizer(const kiln::Artifact &artifact) {
     return absl::FailedPreconditionError(absl::StrCat(
         "--prompt: ", artifact.path(),
         " has no tokenizer (kilnc embeds the model folder's tokenizer.json "
-        "when Kiln reads its kind: WordPiece today); give --input-ids"));
+        "when Kiln reads its kind: WordPiece and byte-level BPE today); give "
+        "--input-ids"));
   const auto *data = reinterpret_cast<const char *>(artifact.blobData(blob));
   auto tokenizer = kiln::Tokenizer::parse(
       std::string_view(data, artifact.manifest().blobs[blob]->size),

@@ -8,6 +8,7 @@
 #include "support/SafeTensors.h"
 #include "support/Files.h"
 #include "support/Npy.h"
+#include "support/Tokenizer.h"
 
 #include <gtest/gtest.h>
 
@@ -225,7 +226,7 @@ TEST(FuzzRegressionsTest, EveryKeptInputIsReadCleanly) {
   namespace fs = std::filesystem;
   const fs::path root = fs::path(KILN_FUZZ_REGRESSIONS);
   size_t inputs = 0;
-  for (const char *reader : {"npy", "safetensors"}) {
+  for (const char *reader : {"npy", "safetensors", "tokenizer"}) {
     if (!fs::exists(root / reader))
       continue;
     for (const auto &entry : fs::directory_iterator(root / reader)) {
@@ -239,6 +240,17 @@ TEST(FuzzRegressionsTest, EveryKeptInputIsReadCleanly) {
             n *= static_cast<size_t>(d);
           EXPECT_EQ(n, array->values.size());
         }
+      } else if (std::string(reader) == "tokenizer") {
+        // A tokenizer.json, then after a NUL byte a text: what it encodes
+        // must decode.
+        auto bytes = kiln::readFile(entry.path().string());
+        ASSERT_TRUE(bytes.ok());
+        size_t nul = bytes->find('\0');
+        auto tokenizer =
+            kiln::Tokenizer::parse(bytes->substr(0, nul), "tokenizer.json");
+        if (tokenizer.ok() && nul != std::string::npos)
+          if (auto ids = (*tokenizer)->encode(bytes->substr(nul + 1)); ids.ok())
+            EXPECT_TRUE((*tokenizer)->decode(*ids, false).ok());
       } else {
         (void)kiln::WeightStore::openFile(entry.path().string());
       }

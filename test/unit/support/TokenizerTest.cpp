@@ -60,7 +60,8 @@ TEST_P(TokenizerGoldenTest, MatchesHuggingFaceTokenizers) {
 INSTANTIATE_TEST_SUITE_P(Tokenizers, TokenizerGoldenTest,
                          ::testing::Values("wordpiece_uncased",
                                            "wordpiece_cased",
-                                           "all-MiniLM-L6-v2"),
+                                           "all-MiniLM-L6-v2", "bpe_bytelevel",
+                                           "bpe_roberta"),
                          [](const auto &info) {
                            std::string name = info.param;
                            for (char &c : name)
@@ -94,9 +95,24 @@ TEST(TokenizerTest, BrokenFilesAreOneError) {
   EXPECT_EQ(errorOf("[1]"),
             "tok.json: not a JSON object (a tokenizer.json is one)");
   EXPECT_EQ(errorOf("{}"), "tok.json: 'model' is missing");
-  EXPECT_EQ(errorOf(R"({"model": {"type": "BPE"}})"),
-            "tok.json: model type 'BPE' is not supported yet (Kiln reads "
-            "WordPiece tokenizers)");
+  EXPECT_EQ(errorOf(R"({"model": {"type": "Unigram"}})"),
+            "tok.json: model type 'Unigram' is not supported yet (Kiln reads "
+            "WordPiece and BPE tokenizers)");
+  EXPECT_EQ(errorOf(R"({"model": {"type": "BPE", "vocab": {"a": 0}}})"),
+            "tok.json: model: BPE without a 'merges' list");
+  EXPECT_EQ(
+      errorOf(
+          R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a"]}})"),
+      "tok.json: model: merge 0 makes 'aa', which is not in the "
+      "vocabulary");
+  EXPECT_EQ(
+      errorOf(
+          R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a"]}})"),
+      "tok.json: model: merge 0 ('a') is not two tokens");
+  EXPECT_EQ(
+      errorOf(
+          R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "byte_fallback": true}})"),
+      "tok.json: model: BPE with byte_fallback is not supported yet");
   EXPECT_EQ(
       errorOf(
           R"({"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {}}})"),
@@ -118,9 +134,9 @@ TEST(TokenizerTest, BrokenFilesAreOneError) {
             "tok.json: normalizer 'NFKC' is not supported yet (Kiln reads "
             "BertNormalizer)");
   EXPECT_EQ(
-      errorOf("{" + model + R"(, "pre_tokenizer": {"type": "ByteLevel"}})"),
-      "tok.json: pre_tokenizer 'ByteLevel' is not supported yet (Kiln "
-      "reads BertPreTokenizer)");
+      errorOf("{" + model + R"(, "pre_tokenizer": {"type": "Metaspace"}})"),
+      "tok.json: pre_tokenizer 'Metaspace' is not supported yet (Kiln "
+      "reads BertPreTokenizer and ByteLevel)");
   EXPECT_EQ(errorOf("{" + model +
                     R"(, "added_tokens": [{"id": 1, "content": "[X]"}]})"),
             "tok.json: added token '[X]' takes id 1, which is 'a'");
@@ -137,9 +153,16 @@ TEST(TokenizerTest, BrokenFilesAreOneError) {
           R"(, "post_processor": {"type": "BertProcessing", "cls": ["[CLS]", 7], "sep": ["[SEP]", 1]}})"),
       "tok.json: post_processor: 'cls' is not [token, id] with an id in "
       "the vocabulary");
-  EXPECT_EQ(errorOf("{" + model + R"(, "decoder": {"type": "ByteLevel"}})"),
-            "tok.json: decoder 'ByteLevel' is not supported yet (Kiln reads "
-            "WordPiece)");
+  EXPECT_EQ(errorOf("{" + model + R"(, "decoder": {"type": "Metaspace"}})"),
+            "tok.json: decoder 'Metaspace' is not supported yet (Kiln reads "
+            "WordPiece and ByteLevel)");
+  // Ids may have gaps; a post-processor id must name a token (a fuzzed
+  // file once encoded [CLS] as an id nothing decodes).
+  EXPECT_EQ(
+      errorOf(
+          R"({"model": {"unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 5}}, "post_processor": {"type": "BertProcessing", "cls": ["[CLS]", 2], "sep": ["[SEP]", 5]}})"),
+      "tok.json: post_processor: 'cls' is not [token, id] with an id in "
+      "the vocabulary");
   EXPECT_EQ(errorOf("{" + model + "}"), "");
 
   auto tokenizer = kiln::Tokenizer::parse("{" + model + "}", "tok.json");
