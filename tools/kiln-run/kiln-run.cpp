@@ -85,7 +85,9 @@ artifactTokenizer(const kiln::Artifact &artifact) {
 
 /// Prints generated tokens: as ids ("5,6,7"), or as text when the request
 /// came from --prompt. Streaming decodes everything so far and prints what
-/// is new, so a word piece joins the word before it.
+/// is new, so a word piece joins the word before it; a character whose
+/// bytes are not all out yet (a trailing U+FFFD of a byte-level decoder)
+/// waits for the next token.
 class TokenPrinter {
 public:
   explicit TokenPrinter(const kiln::Tokenizer *tokenizer)
@@ -106,15 +108,32 @@ public:
     } else {
       streamed_.push_back(token);
       std::string text = line(streamed_);
-      if (text.compare(0, printed_.size(), printed_) == 0) {
-        std::fputs(text.c_str() + printed_.size(), stdout);
-        printed_ = std::move(text);
-      }
+      static const std::string kReplacement = "\xEF\xBF\xBD";
+      while (text.size() >= kReplacement.size() &&
+             text.compare(text.size() - kReplacement.size(),
+                          kReplacement.size(), kReplacement) == 0)
+        text.resize(text.size() - kReplacement.size());
+      show(text);
     }
     std::fflush(stdout);
   }
 
+  /// Ends a streamed line: what was held back, then the newline.
+  void finish() {
+    if (tokenizer_)
+      show(line(streamed_));
+    std::printf("\n");
+  }
+
 private:
+  void show(const std::string &text) {
+    if (text.size() > printed_.size() &&
+        text.compare(0, printed_.size(), printed_) == 0) {
+      std::fputs(text.c_str() + printed_.size(), stdout);
+      printed_ = text;
+    }
+  }
+
   const kiln::Tokenizer *tokenizer_;
   std::vector<int64_t> streamed_;
   std::string printed_;
@@ -432,7 +451,7 @@ int run(int argc, char **argv) {
     // What was generated stays printed; outputs of a cut-short run are not
     // written.
     if (streamed > 0)
-      std::printf("\n");
+      printer.finish();
     else if (!o.bench && response.ok())
       for (const auto &tokens : response->generated)
         std::printf("%s\n", printer.line(tokens).c_str());
@@ -456,7 +475,7 @@ int run(int argc, char **argv) {
         return fail(kiln::cliMessage(s));
   }
   if (streaming && streamed > 0)
-    std::printf("\n");
+    printer.finish();
   else if (!o.bench)
     for (const auto &tokens : response->generated)
       std::printf("%s\n", printer.line(tokens).c_str());
