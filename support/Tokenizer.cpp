@@ -364,6 +364,13 @@ struct Tokenizer::Impl {
     return id >= 0 && id < static_cast<int64_t>(tokens.size()) &&
            !tokens[id].empty();
   }
+  /// The component `field` of kind `type`, which Kiln does not read yet;
+  /// `reads` names the kinds it does.
+  absl::Status unsupported(const char *field, const std::string &type,
+                           const char *reads) const {
+    return error(absl::StrCat(
+        field, " '", type, "' is not supported yet (Kiln reads ", reads, ")"));
+  }
   absl::Status error(const std::string &what) const {
     return absl::InvalidArgumentError(absl::StrCat(origin, ": ", what));
   }
@@ -395,9 +402,7 @@ absl::Status Tokenizer::Impl::parseModel(const Json &model) {
   if (!type.ok())
     return type.status();
   if (*type != "WordPiece" && *type != "BPE")
-    return error(absl::StrCat(
-        "model type '", *type,
-        "' is not supported yet (Kiln reads WordPiece and BPE tokenizers)"));
+    return unsupported("model type", *type, "WordPiece and BPE tokenizers");
   if (*type == "BPE") {
     this->model = Model::Bpe;
     const std::string where = origin + ": model";
@@ -503,9 +508,7 @@ absl::Status Tokenizer::Impl::parseNormalizer(const Json &n) {
   if (!type.ok())
     return type.status();
   if (*type != "BertNormalizer")
-    return error(absl::StrCat("normalizer '", *type,
-                              "' is not supported yet (Kiln reads "
-                              "BertNormalizer)"));
+    return unsupported("normalizer", *type, "BertNormalizer");
   const std::string where = origin + ": normalizer";
   BertNormalizer b;
   auto clean = member<bool>(n, "clean_text", where, true);
@@ -621,9 +624,8 @@ absl::Status Tokenizer::Impl::parsePostProcessor(const Json &p) {
     return absl::OkStatus();
   }
   if (*type != "TemplateProcessing")
-    return error(absl::StrCat("post_processor '", *type,
-                              "' is not supported yet (Kiln reads "
-                              "TemplateProcessing and BertProcessing)"));
+    return unsupported("post_processor", *type,
+                       "TemplateProcessing and BertProcessing");
   auto single = p.find("single");
   auto specials = p.find("special_tokens");
   if (single == p.end() || !single->is_array() || specials == p.end() ||
@@ -693,9 +695,8 @@ absl::Status Tokenizer::Impl::parse(const Json &root) {
       addPrefixSpace = *prefixSpace;
       useRegex = *regex;
     } else {
-      return error(absl::StrCat("pre_tokenizer '", *type,
-                                "' is not supported yet (Kiln reads "
-                                "BertPreTokenizer and ByteLevel)"));
+      return unsupported("pre_tokenizer", *type,
+                         "BertPreTokenizer and ByteLevel");
     }
   }
   const Json &decoder = field("decoder");
@@ -717,9 +718,7 @@ absl::Status Tokenizer::Impl::parse(const Json &root) {
       decoderPrefix = *p;
       cleanup = *c;
     } else {
-      return error(absl::StrCat("decoder '", *type,
-                                "' is not supported yet (Kiln reads "
-                                "WordPiece and ByteLevel)"));
+      return unsupported("decoder", *type, "WordPiece and ByteLevel");
     }
   }
 

@@ -52,8 +52,9 @@ def kept(name):
 
 
 def train(name, lowercase, strip_accents):
-    if kept(name):
-        return kept(name)
+    committed = kept(name)
+    if committed:
+        return committed
     tok = Tokenizer(WordPiece(unk_token="[UNK]", max_input_chars_per_word=20))
     tok.normalizer = normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=True,
@@ -115,8 +116,9 @@ def random_strings(count, seed=2026):
 def train_bpe(name, roberta):
     """A byte-level BPE: GPT-2's pipeline, or RoBERTa's (<s> ... </s>,
     a space put in front)."""
-    if kept(name):
-        return kept(name)
+    committed = kept(name)
+    if committed:
+        return committed
     tok = Tokenizer(BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=roberta)
     tok.decoder = decoders.ByteLevel()
