@@ -92,6 +92,25 @@ TEST_F(ArtifactTest, RoundTrip) {
   EXPECT_EQ((*a)->fileBytes(), bytes_.size());
 }
 
+TEST_F(ArtifactTest, TheTokenizerMustBeATokenizerBlob) {
+  for (int32_t index : {1, 7, -2}) {
+    kiln::ArtifactWriter writer;
+    writer.addBlob(art::BlobKind::Tokenizer, std::vector<uint8_t>{'{', '}'});
+    writer.addBlob(art::BlobKind::Weight, std::vector<uint8_t>(8));
+    art::ManifestT manifest;
+    manifest.tokenizer = index;
+    ASSERT_TRUE(writer.write(path_, std::move(manifest)).ok());
+    auto a = kiln::Artifact::open(path_);
+    ASSERT_FALSE(a.ok());
+    EXPECT_NE(std::string(a.status().message())
+                  .find("damaged: the tokenizer is blob " +
+                        std::to_string(index) +
+                        ", which is not a tokenizer blob"),
+              std::string::npos)
+        << a.status();
+  }
+}
+
 TEST_F(ArtifactTest, RefusesForeignAndEmptyFiles) {
   EXPECT_NE(openBytes({}).find("not a Kiln artifact"), std::string::npos);
   std::vector<uint8_t> json = {'{', '"',  'a', '"', ':', '1',

@@ -163,6 +163,41 @@ TEST(TokenizerTest, BrokenFilesAreOneError) {
           R"({"model": {"unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 5}}, "post_processor": {"type": "BertProcessing", "cls": ["[CLS]", 2], "sep": ["[SEP]", 5]}})"),
       "tok.json: post_processor: 'cls' is not [token, id] with an id in "
       "the vocabulary");
+  EXPECT_EQ(errorOf(R"({"model": 3})"), "tok.json: 'model' is not an object");
+  EXPECT_EQ(
+      errorOf(
+          R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a"]]}})"),
+      "tok.json: model: merge 0 is not two tokens");
+  EXPECT_EQ(
+      errorOf(
+          R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "continuing_subword_prefix": "##"}})"),
+      "tok.json: model: BPE with 'continuing_subword_prefix' is not "
+      "supported yet");
+  EXPECT_EQ(errorOf("{" + model + R"(, "added_tokens": {}})"),
+            "tok.json: 'added_tokens' is not a list");
+  EXPECT_EQ(errorOf("{" + model + R"(, "added_tokens": [3]})"),
+            "tok.json: an added token is not an object");
+  EXPECT_EQ(
+      errorOf("{" + model + R"(, "added_tokens": [{"id": 2, "content": ""}]})"),
+      "tok.json: added token '' is empty or its id is outside [0, "
+      "2^24)");
+  EXPECT_EQ(errorOf("{" + model + "," +
+                    "\"added_tokens\": [{\"id\": 2, \"content\": \"\xff\"}]}"),
+            "tok.json: not valid JSON");
+  const std::string single =
+      R"(, "post_processor": {"type": "TemplateProcessing", "special_tokens": {}, "single": )";
+  EXPECT_EQ(errorOf("{" + model + single + R"([]}})"),
+            "tok.json: post_processor: 'single' does not hold the sequence");
+  EXPECT_EQ(
+      errorOf("{" + model + single +
+              R"([{"Sequence": {"id": "A"}}, {"Sequence": {"id": "A"}}]}})"),
+      "tok.json: post_processor: 'single' holds the sequence twice");
+  EXPECT_EQ(errorOf("{" + model + single + R"([{"Other": 1}]}})"),
+            "tok.json: post_processor: a piece of 'single' is malformed");
+  EXPECT_EQ(
+      errorOf("{" + model + R"(, "post_processor": {"type": "Sequence"}})"),
+      "tok.json: post_processor 'Sequence' is not supported yet (Kiln "
+      "reads TemplateProcessing and BertProcessing)");
   EXPECT_EQ(errorOf("{" + model + "}"), "");
 
   auto tokenizer = kiln::Tokenizer::parse("{" + model + "}", "tok.json");
