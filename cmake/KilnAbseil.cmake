@@ -36,7 +36,12 @@ endforeach()
 list(REMOVE_DUPLICATES _kiln_absl_archives)
 add_library(kiln_absl INTERFACE)
 target_include_directories(kiln_absl SYSTEM INTERFACE ${KILN_ABSL_INCLUDE_DIRS})
-# The archives depend on each other in cycles: one linker group.
+# The archives depend on each other in cycles: one linker group. A shared
+# library (the C API's, property KILN_SHARED_ABSL) links Debian's shared
+# Abseil instead: the archives are not position-independent (cordz uses
+# local-exec TLS), so they cannot go into a shared object.
+set(_shared "$<BOOL:$<TARGET_PROPERTY:KILN_SHARED_ABSL>>")
 target_link_libraries(kiln_absl INTERFACE
-  -Wl,--start-group ${_kiln_absl_archives} -Wl,--end-group
+  "$<$<NOT:${_shared}>:-Wl,--start-group;${_kiln_absl_archives};-Wl,--end-group>"
+  "$<${_shared}:${KILN_ABSL_LINK_LIBRARIES}>"
   atomic rt Threads::Threads)

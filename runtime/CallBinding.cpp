@@ -3,9 +3,11 @@
 #include "runtime/CallBinding.h"
 
 #include "artifact/Artifact.h"
+#include "runtime/ArenaPlan.h"
 #include "runtime/DimExpr.h"
 #include "runtime/ManifestChecks.h"
 #include "runtime/Tensor.h"
+#include "support/Status.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -20,7 +22,7 @@ using namespace artifact;
 absl::StatusOr<CallBinding>
 CallBinding::bind(const Artifact &artifact, const EntryT &entry,
                   const std::vector<Tensor> &arguments,
-                  const CacheShape &cacheShape) {
+                  const CacheShape &cacheShape, ArenaPlans &plans) {
   CallBinding b;
   b.artifact_ = &artifact;
   b.entry_ = &entry;
@@ -53,14 +55,17 @@ CallBinding::bind(const Artifact &artifact, const EntryT &entry,
     return absl::InvalidArgumentError(
         absl::StrCat(entry.name, ": too many arguments"));
 
+  const auto &model = artifact.manifest().model;
+  const int64_t positionLimit = model ? model->position_limit : 0;
+  bool pastMaxima = false;
   for (const auto &s : entry.symbols) {
     int64_t value = shapes[s->argument][s->dim];
-    if (value > s->max)
+    if (s->dim != 0 && positionLimit > 0 && value > positionLimit)
       return absl::OutOfRangeError(absl::StrCat(
-          entry.name, ": ", s->dim == 0 ? "batch " : "length ", value, " (dim ",
-          s->dim, " of ", entry.arguments[s->argument]->name, ") exceeds the ",
-          s->max, " this artifact was compiled for; recompile it for a larger ",
-          s->dim == 0 ? "batch" : "sequence length"));
+          entry.name, ": length ", value, " (dim ", s->dim, " of ",
+          entry.arguments[s->argument]->name, ") exceeds the model's limit of ",
+          positionLimit, " positions"));
+    pastMaxima = pastMaxima || value > s->max;
     b.symbols_.push_back(value);
   }
   for (size_t i = 0; i < entry.arguments.size(); ++i) {
@@ -73,6 +78,11 @@ CallBinding::bind(const Artifact &artifact, const EntryT &entry,
     b.argBytes_.push_back(
         checkedBytes(shapes[i], dtypeBytes(entry.arguments[i]->dtype)));
   }
+  // kilnc's layout holds every call up to the compiled maxima; past them
+  // the arena is laid out again for this call's shapes.
+  if (pastMaxima) {
+    KILN_ASSIGN_OR_RETURN(b.plan_, plans.get(entry, b.symbols_));
+  }
   return b;
 }
 
@@ -81,15 +91,21 @@ CallBinding::dimsOf(const BufferT &b) const {
   // Only a crafted manifest has dims that do not fit the storage.
   std::vector<int64_t> dims = evalDims(b.dims, symbols_);
   int64_t bytes = checkedBytes(dims, dtypeBytes(b.dtype));
-  int64_t capacity = b.kind == BufferKind::Arena ? entry_->arena_bytes - b.index
-                     : b.kind == BufferKind::Argument ? argBytes_[b.index]
-                                                      : INT64_MAX;
+  int64_t capacity =
+      b.kind == BufferKind::Arena
+          ? (plan_ ? plan_->capacity(b) : entry_->arena_bytes - b.index)
+      : b.kind == BufferKind::Argument ? argBytes_[b.index]
+                                       : INT64_MAX;
   if (bytes < 0 || bytes > capacity)
     return damagedArtifact(*artifact_,
                            absl::StrCat("damaged: a buffer of ", entry_->name,
                                         " is ", formatDims(dims),
                                         ", larger than its storage"));
   return dims;
+}
+
+int64_t CallBinding::arenaBytes() const {
+  return plan_ ? plan_->bytes() : entry_->arena_bytes;
 }
 
 } // namespace kiln::rt

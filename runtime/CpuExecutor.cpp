@@ -3,6 +3,7 @@
 #include "runtime/CpuExecutor.h"
 
 #include "artifact/Artifact.h"
+#include "runtime/ArenaPlan.h"
 #include "runtime/Attention.h"
 #include "runtime/Blas.h"
 #include "runtime/CallBinding.h"
@@ -93,6 +94,7 @@ struct CpuExecutor::Impl {
   std::unique_ptr<HostWeights> weights;
   uint8_t *arena = nullptr;
   int64_t arenaBytes = 0;
+  ArenaPlans arenaPlans; // calls past the compiled batch or sequence
   std::map<std::string, CacheSlot> caches;
   bool profiling = false;
   StepProfiles profile;
@@ -114,6 +116,19 @@ struct CpuExecutor::Impl {
   absl::Status error(const std::string &what) const {
     return absl::InvalidArgumentError(
         absl::StrCat(artifact.path(), ": ", what));
+  }
+  /// Makes the arena at least `bytes` long (its contents are not kept).
+  absl::Status reserveArena(int64_t bytes) {
+    if (bytes <= arenaBytes)
+      return absl::OkStatus();
+    void *grown = nullptr;
+    if (posix_memalign(&grown, kBlobAlignment, bytes) != 0)
+      return absl::ResourceExhaustedError(absl::StrCat(
+          artifact.path(), ": cannot allocate the ", bytes, "-byte arena"));
+    std::free(arena);
+    arena = static_cast<uint8_t *>(grown);
+    arenaBytes = bytes;
+    return absl::OkStatus();
   }
 
   CpuIsa isa = CpuIsa::Generic;
@@ -313,9 +328,11 @@ CpuExecutor::Impl::run(const EntryT &entry,
       [&](const std::string &name) -> const std::vector<int64_t> * {
         auto it = caches.find(name);
         return it == caches.end() ? nullptr : &it->second.shape;
-      });
+      },
+      arenaPlans);
   if (!binding.ok())
     return binding.status();
+  KILN_RETURN_IF_ERROR(reserveArena(binding->arenaBytes()));
   std::vector<uint8_t *> argPointers;
   for (size_t i = 0; i < entry.arguments.size(); ++i) {
     int caller = binding->callerArgument(i);
@@ -329,7 +346,7 @@ CpuExecutor::Impl::run(const EntryT &entry,
   auto pointer = [&](const BufferT &b) -> uint8_t * {
     switch (b.kind) {
     case BufferKind::Arena:
-      return arena + b.index;
+      return arena + binding->arenaOffset(b);
     case BufferKind::Argument:
       return argPointers[b.index];
     case BufferKind::Weight:
@@ -553,16 +570,10 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
       auto weights,
       HostWeights::load(artifact, options.weightsDir, "CPU", widen));
   impl->weights = std::move(weights);
+  int64_t arenaBytes = 0;
   for (const auto &e : impl->m.entries)
-    impl->arenaBytes = std::max(impl->arenaBytes, e->arena_bytes);
-  if (impl->arenaBytes > 0) {
-    void *arena = nullptr;
-    if (posix_memalign(&arena, kBlobAlignment, impl->arenaBytes) != 0)
-      return absl::ResourceExhaustedError(
-          absl::StrCat(artifact.path(), ": cannot allocate the ",
-                       impl->arenaBytes, "-byte arena"));
-    impl->arena = static_cast<uint8_t *>(arena);
-  }
+    arenaBytes = std::max(arenaBytes, e->arena_bytes);
+  KILN_RETURN_IF_ERROR(impl->reserveArena(arenaBytes));
   return std::unique_ptr<CpuExecutor>(new CpuExecutor(std::move(impl)));
 }
 

@@ -3,6 +3,7 @@
 #include "runtime/CudaExecutor.h"
 
 #include "artifact/Artifact.h"
+#include "runtime/ArenaPlan.h"
 #include "runtime/CallBinding.h"
 #include "runtime/CudaBlas.h"
 #include "runtime/CudaDriver.h"
@@ -98,6 +99,7 @@ struct CudaExecutor::DeviceState {
   CUdeviceptr weights = 0, arena = 0, workspace = 0;
   std::vector<CUdeviceptr> weightPtrs;
   int64_t arenaBytes = 0, workspaceBytes = 0;
+  ArenaPlans arenaPlans; // calls past the compiled batch or sequence
   struct Cache {
     CUdeviceptr data = 0;
     std::vector<int64_t> shape;
@@ -553,9 +555,22 @@ CudaExecutor::DeviceState::run(const EntryT &entry,
       [&](const std::string &name) -> const std::vector<int64_t> * {
         auto it = caches.find(name);
         return it == caches.end() ? nullptr : &it->second.shape;
-      });
+      },
+      arenaPlans);
   if (!binding.ok())
     return binding.status();
+  // A call past the compiled maxima may need a larger arena.
+  if (binding->arenaBytes() > arenaBytes) {
+    dropPlans(); // they hold the old address
+    if (arena)
+      api.memFree(arena);
+    arena = 0;
+    arenaBytes = 0;
+    KILN_RETURN_IF_ERROR(check(
+        api.memAlloc(&arena, binding->arenaBytes()),
+        absl::StrCat("allocating the ", binding->arenaBytes(), "-byte arena")));
+    arenaBytes = binding->arenaBytes();
+  }
 
   // The caller's tensors go to device buffers kept between calls.
   inputs.resize(std::max(inputs.size(), arguments.size()), 0);
@@ -583,7 +598,7 @@ CudaExecutor::DeviceState::run(const EntryT &entry,
       [&](const BufferT &b) -> CUdeviceptr {
     switch (b.kind) {
     case BufferKind::Arena:
-      return arena + b.index;
+      return arena + binding->arenaOffset(b);
     case BufferKind::Argument: {
       int caller = binding->callerArgument(b.index);
       return caller < 0 ? caches[entry.arguments[b.index]->name].data

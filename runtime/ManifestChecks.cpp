@@ -158,15 +158,11 @@ absl::Status checkCacheShape(const Artifact &artifact, int64_t batch,
   if (batch < 1 || length < 1)
     return absl::InvalidArgumentError(absl::StrCat(
         "kv cache: batch ", batch, " of ", length, " positions is empty"));
-  if (m.max_batch > 0 && batch > m.max_batch)
+  if (m.model && m.model->position_limit > 0 &&
+      length > m.model->position_limit)
     return absl::OutOfRangeError(absl::StrCat(
-        "kv cache: batch ", batch, " exceeds the ", m.max_batch,
-        " this artifact was compiled for; recompile it for a larger batch"));
-  if (m.max_seq > 0 && length > m.max_seq)
-    return absl::OutOfRangeError(absl::StrCat(
-        "kv cache: ", length, " positions exceed the ", m.max_seq,
-        " this artifact was compiled for; recompile it for a larger sequence "
-        "length"));
+        "kv cache: ", length, " positions exceed the model's limit of ",
+        m.model->position_limit));
   return absl::OkStatus();
 }
 

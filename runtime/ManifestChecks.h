@@ -44,10 +44,12 @@ struct CacheArgument {
 absl::StatusOr<std::vector<CacheArgument>>
 cacheArguments(const Artifact &artifact);
 
-/// Caches of `batch` sequences of `length` positions, checked against the
-/// artifact's max batch and sequence length before anything is allocated:
-/// a request past them is one error that says to recompile, never an
-/// allocation of whatever size was asked.
+/// Caches of `batch` sequences of `length` positions, checked before
+/// anything is allocated: a length past the model's position limit is one
+/// error, never an allocation of whatever size was asked. The artifact's
+/// --max-batch and --max-seq are not limits (the arena is laid out again
+/// for a call past them, runtime/ArenaPlan.h); a cache too large for memory
+/// fails its allocation with the bytes it asked for.
 absl::Status checkCacheShape(const Artifact &artifact, int64_t batch,
                              int64_t length);
 

@@ -82,6 +82,12 @@ prepare() {
     "$bin/kilnc" "$fixtures/$f" --target cuda --gemm-dtype bf16 -o "$bundle/$f-bf16.kiln" \
         --max-batch 3 --max-seq 32 2> "$bundle/kilnc-$f-bf16.log"
   done
+  # Compiled for one sequence of 2 positions: the golden requests run past
+  # both maxima (the device arena laid out again per call shape).
+  for f in gpt2_tiny llama_gqa; do
+    "$bin/kilnc" "$fixtures/$f" --target cuda -o "$bundle/$f-small.kiln" \
+        --max-batch 1 --max-seq 2 2> "$bundle/kilnc-$f-small.log"
+  done
   local tmp; tmp="$(mktemp -d)"
   "$PY" "$root/tools/bench_model.py" bert-base "$tmp/bert-base"
   "$bin/kilnc" "$tmp/bert-base" --target cuda --external-weights -o "$bundle/bert-base.kiln" \
@@ -253,6 +259,8 @@ run() {
   fixture fixture-llama llama_gqa llama_gqa.kiln on 1e-3
   fixture fixture-llama-nographs llama_gqa llama_gqa.kiln off 1e-3
   fixture fixture-bert bert_tiny bert_tiny.kiln on 1e-3
+  fixture fixture-gpt2-past-maxima gpt2_tiny gpt2_tiny-small.kiln on 1e-3
+  fixture fixture-llama-past-maxima llama_gqa llama_gqa-small.kiln on 1e-3
   fixture fixture-gpt2-bf16 gpt2_tiny gpt2_tiny-bf16.kiln on 2e-2
   fixture fixture-bert-bf16 bert_tiny bert_tiny-bf16.kiln on 2e-2
 

@@ -4,13 +4,15 @@
 // (`kiln.dims`, see StepShapes.h), sizes it by evaluating them at the
 // maximum batch and sequence, then packs the results into one arena by live
 // range, greedily by size (largest first, lowest fitting 64-byte-aligned
-// offset).
+// offset: support/ArenaPacking.h, which the runtime also uses to lay an
+// arena out again for a call past the maxima).
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialects/kiln/KilnOps.h"
 #include "passes/Passes.h"
 #include "passes/StepList/StepShapes.h"
+#include "support/ArenaPacking.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AffineMap.h"
@@ -24,12 +26,6 @@ using namespace mlir;
 
 namespace kiln {
 namespace {
-
-constexpr int64_t kAlignment = 64;
-
-int64_t alignUp(int64_t v) {
-  return (v + kAlignment - 1) / kAlignment * kAlignment;
-}
 
 struct Buffer {
   Value value;
@@ -111,34 +107,17 @@ struct KilnPlanMemoryPass
       ++index;
     }
 
-    // Greedy by size.
-    std::vector<size_t> order(buffers.size());
-    for (size_t i = 0; i < order.size(); ++i)
-      order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t c) {
-      return buffers[a].bytes > buffers[c].bytes;
-    });
-    int64_t arenaBytes = 0;
-    std::vector<size_t> placed;
-    for (size_t i : order) {
-      Buffer &buffer = buffers[i];
-      std::vector<std::pair<int64_t, int64_t>> taken;
-      for (size_t j : placed) {
-        const Buffer &other = buffers[j];
-        if (other.first <= buffer.last && buffer.first <= other.last)
-          taken.push_back({other.offset, other.offset + other.bytes});
-      }
-      std::sort(taken.begin(), taken.end());
-      int64_t offset = 0;
-      for (auto [begin, end] : taken) {
-        if (offset + buffer.bytes <= begin)
-          break;
-        offset = std::max(offset, alignUp(end));
-      }
-      buffer.offset = offset;
-      arenaBytes = std::max(arenaBytes, alignUp(offset + buffer.bytes));
-      placed.push_back(i);
-    }
+    // Greedy by size (support/ArenaPacking.h, shared with the runtime).
+    std::vector<ArenaBuffer> packed;
+    for (const Buffer &buffer : buffers)
+      packed.push_back({buffer.bytes, buffer.first, buffer.last});
+    int64_t arenaBytes = packArena(packed);
+    if (arenaBytes < 0)
+      return fn.emitError("the arena does not fit in 64-bit offsets at "
+                          "--max-batch ")
+             << maxBatch << " --max-seq " << maxSeq;
+    for (size_t i = 0; i < buffers.size(); ++i)
+      buffers[i].offset = packed[i].offset;
 
     for (Operation &op : fn.getBody().front()) {
       if (isa<func::ReturnOp, ParamOp>(op))

@@ -301,11 +301,13 @@ absl::Status hostGemm(const rt::GemmPlan &g, const rt::GemmBuffers &d) {
 /// `fixture` for the fake device (`cpuThreads` 0: --target cuda with
 /// `gemmDtype`) or, with `cpuThreads` > 0, for the CPU through the CUDA
 /// lowering with that many emulated GPU threads: the fake device's kernels.
+/// `pastMaxima`: compiled for one sequence of 2 positions, so the golden
+/// requests run past both maxima (the device arena laid out per call).
 std::string compile(const std::string &fixture, const std::string &gemmDtype,
-                    int64_t cpuThreads) {
+                    int64_t cpuThreads, bool pastMaxima = false) {
   kiln::CompileOptions options;
-  options.maxBatch = 2;
-  options.maxSeq = 32;
+  options.maxBatch = pastMaxima ? 1 : 2;
+  options.maxSeq = pastMaxima ? 2 : 32;
   if (cpuThreads > 0) {
     options.emulateGpuThreads = cpuThreads;
   } else {
@@ -389,9 +391,10 @@ rt::CudaOptions fakeDeviceOptions() {
 /// reported) when either cannot be had.
 std::unique_ptr<kiln::Artifact>
 openOnFakeDevice(const std::string &fixture,
-                 const std::string &gemmDtype = "f32") {
-  auto cuda = kiln::Artifact::open(compile(fixture, gemmDtype, 0));
-  auto cpu = kiln::Artifact::open(compile(fixture, "f32", 3));
+                 const std::string &gemmDtype = "f32",
+                 bool pastMaxima = false) {
+  auto cuda = kiln::Artifact::open(compile(fixture, gemmDtype, 0, pastMaxima));
+  auto cpu = kiln::Artifact::open(compile(fixture, "f32", 3, pastMaxima));
   EXPECT_TRUE(cuda.ok()) << cuda.status();
   EXPECT_TRUE(cpu.ok()) << cpu.status();
   if (!cuda.ok() || !cpu.ok())
@@ -407,11 +410,14 @@ openOnFakeDevice(const std::string &fixture,
 /// ties). `syncSteps`: CudaOptions::syncSteps (no graphs then).
 /// `throughCublasLt`: gemms through runtime/CudaBlas and the fake cuBLASLt
 /// instead of the plain loop nest.
+/// `pastMaxima`: see compile().
 void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
-               bool syncSteps = false, bool throughCublasLt = false) {
+               bool syncSteps = false, bool throughCublasLt = false,
+               bool pastMaxima = false) {
   const bool exact = gemmDtype == "f32";
   epilogueLaunches = 0;
-  std::unique_ptr<kiln::Artifact> cuda = openOnFakeDevice(fixture, gemmDtype);
+  std::unique_ptr<kiln::Artifact> cuda =
+      openOnFakeDevice(fixture, gemmDtype, pastMaxima);
   if (!cuda)
     return;
   rt::CudaOptions options = fakeDeviceOptions();
@@ -543,6 +549,11 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
 TEST_P(CudaExecutorHostTest, MatchesTransformersOnAFakeDevice) {
   fusesEpilogues = true;
   runFamily(GetParam());
+}
+
+TEST_P(CudaExecutorHostTest, MatchesTransformersPastTheCompiledMaxima) {
+  runFamily(GetParam(), "f32", /*syncSteps=*/false, /*throughCublasLt=*/false,
+            /*pastMaxima=*/true);
 }
 
 TEST_P(CudaExecutorHostTest, MatchesTransformersWithBf16Gemms) {

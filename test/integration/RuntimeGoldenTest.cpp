@@ -101,6 +101,10 @@ struct Case {
   /// tolerance.
   std::string prune = "none";
   std::string pruneScope = "layer";
+  /// Compiled for one sequence of 2 positions (--max-batch 1 --max-seq
+  /// 2), so every call runs past the compiled maxima on an arena laid out
+  /// for its own shapes (runtime/ArenaPlan.h).
+  bool pastMaxima = false;
   /// The pruned case's expected outputs: test/golden/pruned/<this>.
   std::string prunedName() const {
     std::string tag = prune;
@@ -118,7 +122,8 @@ struct Case {
             : isa ? "_" + std::string(rt::isaName(*isa))
                   : "") +
            (precision == "fp32" ? "" : "_" + precision) +
-           (quantize == "none" ? "" : "_" + quantize);
+           (quantize == "none" ? "" : "_" + quantize) +
+           (pastMaxima ? "_past_maxima" : "");
   }
 };
 
@@ -153,8 +158,9 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
   // Compiled in process by the library kilnc calls (kilnc itself is
   // covered by the lit tests).
   kiln::CompileOptions compile;
-  compile.maxBatch = 3;
-  compile.maxSeq = inputs.paddedLength + newTokens + 1;
+  compile.maxBatch = GetParam().pastMaxima ? 1 : 3;
+  compile.maxSeq =
+      GetParam().pastMaxima ? 2 : inputs.paddedLength + newTokens + 1;
   if (GetParam().kernels == Kernels::GpuEmulated)
     compile.emulateGpuThreads = 3;
   if (GetParam().kernels == Kernels::Cuda)
@@ -828,14 +834,15 @@ TEST(ResourceFaultsTest, AnUnallocatableCacheIsAnError) {
             "\\(batch 4096, 64 positions\\)$")))
         << s;
   }
-  // Past the compiled shape: refused before anything is allocated.
+  // Past the model's 64 positions: refused before anything is allocated.
   absl::Status past = (*executor)->resetCaches(1, int64_t{1} << 42);
   EXPECT_EQ(past.code(), absl::StatusCode::kOutOfRange) << past;
-  EXPECT_EQ(past.message(), "kv cache: 4398046511104 positions exceed the 64 "
-                            "this artifact was compiled for; recompile it for "
-                            "a larger sequence length");
-  EXPECT_EQ((*executor)->resetCaches(5000, 8).code(),
+  EXPECT_EQ(past.message(), "kv cache: 4398046511104 positions exceed the "
+                            "model's limit of 64");
+  EXPECT_EQ((*executor)->resetCaches(1, 65).code(),
             absl::StatusCode::kOutOfRange);
+  // A batch past the compiled 4096 is not refused: it is only memory.
+  EXPECT_TRUE((*executor)->resetCaches(5000, 8).ok());
   // And the executor still works afterwards.
   EXPECT_TRUE((*executor)->resetCaches(1, 8).ok());
   EXPECT_TRUE((*executor)->resetCaches(4096, 64).ok());
@@ -944,6 +951,11 @@ std::vector<Case> allCases() {
        kiln::test::goldenFixtureNames(KILN_GOLDEN_DIR)) {
     for (Kernels k : {Kernels::Cpu, Kernels::GpuEmulated, Kernels::Cuda})
       cases.push_back({name, k});
+    for (Kernels k : {Kernels::Cpu, Kernels::Cuda}) {
+      Case past{name, k};
+      past.pastMaxima = true;
+      cases.push_back(past);
+    }
     for (rt::CpuIsa isa : {rt::CpuIsa::Generic, rt::CpuIsa::Avx2})
       cases.push_back({name, Kernels::Cpu, isa});
     // Low precision with the best kernels, and with the baseline x86-64

@@ -29,5 +29,7 @@ if config.have_cuda_toolkit:
 if config.have_cuda_device:
     config.available_features.add("cuda-device")
 
+# Where the build puts its shared libraries (libkiln-runtime.so).
+config.substitutions.append(("%kiln_lib", os.path.join(config.kiln_obj_root, "lib")))
 # The source tree, for tests that inspect it.
 config.substitutions.append(("%kiln_src", config.kiln_src_root))

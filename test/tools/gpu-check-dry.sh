@@ -22,6 +22,9 @@ for f in gpt2_tiny bert_tiny t5_gated llama_gqa; do
   : > "$tmp/bundle/$f.kiln"
   : > "$tmp/bundle/$f-bf16.kiln"
 done
+for f in gpt2_tiny llama_gqa; do
+  : > "$tmp/bundle/$f-small.kiln"
+done
 export PATH="$stubs:$PATH" GPU_CHECK_BUNDLE="$tmp/bundle" \
   GPU_CHECK_KILN_RUN="$stubs/kiln-run" GPU_CHECK_BENCH_PY="$stubs/gpu_bench.py" \
   GPU_CHECK_SKIP=write-bench-models
@@ -45,7 +48,7 @@ expect "logs.tgz holds every step's log" \
   bash -c "tar tzf '$tmp/out1/logs.tgz' | grep -q logs/fixture-llama-nographs.log"
 for s in fixture-gpt2 fixture-gpt2-nographs fixture-t5 fixture-t5-nographs \
     fixture-llama fixture-llama-nographs fixture-bert fixture-gpt2-bf16 \
-    fixture-bert-bf16 kiln-gpt2 kiln-bert-b32 torch-gpt2 torch-bert; do
+    fixture-bert-bf16 fixture-gpt2-past-maxima fixture-llama-past-maxima kiln-gpt2 kiln-bert-b32 torch-gpt2 torch-bert; do
   expect "$s ok" grep -qE "^$s +ok " "$tmp/out1/results.txt"
 done
 expect "results printed as they are appended" grep -qE "^fixture-t5 +ok " "$tmp/run1.txt"

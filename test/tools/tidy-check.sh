@@ -10,7 +10,7 @@ tidy="$(command -v clang-tidy-22 || echo /usr/lib/llvm-22/bin/clang-tidy)"
 [ -x "$tidy" ] || { echo "tidy-check: clang-tidy-22 is not installed (tools/install-deps.sh)" >&2; exit 1; }
 cd "$root"
 failed=0
-for f in support/*.cpp artifact/*.cpp runtime/*.cpp; do
+for f in support/*.cpp artifact/*.cpp runtime/*.cpp runtime/capi/*.cpp; do
   if ! out="$("$tidy" -p "$build" --quiet "$f" 2>&1)"; then
     echo "$out" | grep -E "error:|warning:" | head -20
     failed=1

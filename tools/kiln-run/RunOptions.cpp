@@ -30,6 +30,11 @@ const char *const kRunUsage =
     "  --token-type-ids LISTS   BERT/RoBERTa segment ids, like --input-ids\n"
     "  --output FILE.npy        the first output as float32 .npy\n"
     "  --output-dir DIR         every output as DIR/NAME.npy\n"
+    "  --pool mean|cls          encoders: add sentence_embedding [batch,\n"
+    "                           width], the mean of each sequence's hidden\n"
+    "                           states over its tokens (or its first one),\n"
+    "                           first among the outputs (--output writes it)\n"
+    "  --normalize              scale each sentence_embedding to unit length\n"
     "  --max-new-tokens N       generate N tokens (decoders, T5)\n"
     "  --greedy                 pick the most likely token (default)\n"
     "  --top-k K --top-p P --temperature T --seed S   sample instead\n"
@@ -53,7 +58,8 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
       {"--device", &o.device},      {"--weights", &o.weights},
       {"--input-ids", &o.inputIds}, {"--token-type-ids", &o.tokenTypeIds},
       {"--output", &o.output},      {"--output-dir", &o.outputDir},
-      {"--report", &o.report},      {"--cpu-isa", &o.cpuIsa}};
+      {"--report", &o.report},      {"--cpu-isa", &o.cpuIsa},
+      {"--pool", &o.pool}};
   std::map<std::string, int64_t *> ints = {
       {"--max-new-tokens", &o.maxNewTokens},
       {"--warmup", &o.warmup},
@@ -97,6 +103,8 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
       o.cudaGraphs = false;
     } else if (arg == "--cuda-sync-steps") {
       o.cudaSyncSteps = true;
+    } else if (arg == "--normalize") {
+      o.normalize = true;
     } else if (arg == "--greedy") {
       o.sampling.greedy = true;
     } else if (strings.count(arg)) {
@@ -135,6 +143,12 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
     return "--token-type-ids goes with --input-ids, not --prompt/--text";
   if (o.device != "cpu" && o.device != "cuda")
     return "--device must be cpu or cuda, got '" + o.device + "'";
+  if (!o.pool.empty() && o.pool != "mean" && o.pool != "cls")
+    return "--pool must be mean or cls, got '" + o.pool + "'";
+  if (o.normalize && o.pool.empty())
+    return "--normalize needs --pool mean or --pool cls";
+  if (!o.pool.empty() && o.maxNewTokens > 0)
+    return "--pool is for encoders; it does not go with --max-new-tokens";
   if (o.ranks != 1)
     return "--ranks: multi-rank execution is not implemented yet";
   if (o.warmup < 0 || o.iters < 1)

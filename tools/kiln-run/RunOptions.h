@@ -21,17 +21,17 @@ extern const char *const kRunUsage;
 
 struct RunOptions {
   std::string artifact, device = "cpu", weights, inputIds, tokenTypeIds, output,
-                        outputDir, report, cpuIsa;
+                        outputDir, report, cpuIsa, pool;
   int64_t maxNewTokens = 0, warmup = 1, iters = 5, threads = 0, ranks = 1;
   bool help = false, ignoreEos = false, bench = false, info = false,
        sample = false, profile = false, cudaGraphs = true,
-       cudaSyncSteps = false;
+       cudaSyncSteps = false, normalize = false;
   std::vector<std::string> prompts; // --prompt / --text, in order
   rt::SamplingOptions sampling;
 };
 
 /// Parses argv (argv[0] is the program) into `o` and checks the ranges that
-/// need no artifact (--device, --ranks, --warmup, --iters, --threads,
+/// need no artifact (--device, --ranks, --pool, --warmup, --iters, --threads,
 /// --max-new-tokens and the sampling flags); returns an error message, or
 /// "" when the options hold. --help sets `o.help` and stops parsing.
 std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o);

@@ -30,6 +30,8 @@
 #include "runtime/CudaExecutor.h"
 #endif
 #include "runtime/Driver.h"
+#include "runtime/ModelTokenizer.h"
+#include "runtime/Pooling.h"
 #include "support/Status.h"
 #include "support/Tokenizer.h"
 #include "tools/common/CliErrors.h"
@@ -62,25 +64,6 @@ std::array<int, 4> stepCounts(const kiln::artifact::EntryT &entry) {
     if (static_cast<size_t>(s->kind) < counts.size())
       ++counts[static_cast<size_t>(s->kind)];
   return counts;
-}
-
-/// The tokenizer kilnc embedded in `artifact`.
-absl::StatusOr<std::unique_ptr<kiln::Tokenizer>>
-artifactTokenizer(const kiln::Artifact &artifact) {
-  int32_t blob = artifact.manifest().tokenizer;
-  if (blob < 0)
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--prompt: ", artifact.path(),
-        " has no tokenizer (kilnc embeds the model folder's tokenizer.json "
-        "when Kiln reads its kind: WordPiece and byte-level BPE today); give "
-        "--input-ids"));
-  const auto *data = reinterpret_cast<const char *>(artifact.blobData(blob));
-  auto tokenizer = kiln::Tokenizer::parse(
-      std::string_view(data, artifact.manifest().blobs[blob]->size),
-      artifact.path() + ": its tokenizer");
-  if (!tokenizer.ok())
-    return tokenizer.status();
-  return std::move(*tokenizer);
 }
 
 /// Prints generated tokens: as ids ("5,6,7"), or as text when the request
@@ -319,9 +302,13 @@ int run(int argc, char **argv) {
   rt::Request request;
   std::unique_ptr<kiln::Tokenizer> tokenizer;
   if (!o.prompts.empty()) {
-    auto loaded = artifactTokenizer(**artifact);
+    auto loaded = rt::modelTokenizer(**artifact);
     if (!loaded.ok())
-      return fail(kiln::cliMessage(loaded.status()));
+      return fail(
+          "--prompt: " + std::string(loaded.status().message()) +
+          (loaded.status().code() == absl::StatusCode::kFailedPrecondition
+               ? " with --input-ids"
+               : ""));
     tokenizer = std::move(*loaded);
     for (const std::string &prompt : o.prompts) {
       auto encoded = tokenizer->encode(prompt);
@@ -458,6 +445,26 @@ int run(int argc, char **argv) {
     std::fflush(stdout);
     std::fprintf(stderr, "kiln-run: interrupted\n");
     return kInterruptedExit;
+  }
+  if (!o.pool.empty()) {
+    // The pooled embedding comes first, so --output writes it.
+    auto hidden =
+        std::find_if(response->outputs.begin(), response->outputs.end(),
+                     [](const rt::NamedTensor &t) {
+                       return t.first == "last_hidden_state";
+                     });
+    if (!model->isEncoderOnly() || hidden == response->outputs.end())
+      return fail("--pool: only encoders (BERT, RoBERTa) give hidden states "
+                  "to pool");
+    std::vector<int64_t> lengths;
+    for (const auto &ids : request.inputIds)
+      lengths.push_back(static_cast<int64_t>(ids.size()));
+    auto pooled = rt::poolEmbeddings(hidden->second, lengths,
+                                     *rt::poolingNamed(o.pool), o.normalize);
+    if (!pooled.ok())
+      return fail(kiln::cliMessage(pooled.status()));
+    response->outputs.insert(response->outputs.begin(),
+                             {"sentence_embedding", std::move(*pooled)});
   }
   if (!o.output.empty()) {
     const rt::Tensor &primary = response->outputs.front().second;
