@@ -87,7 +87,7 @@ if [ -z "$minilm" ] || [ ! -f "$minilm/config.json" ]; then
 else
   start=$(date +%s.%N)
   "$bin/kilnc" "$minilm" -o "$work/minilm.kiln" 2> "$work/kilnc-minilm.log"
-  echo "kilnc: $(seconds "$start" "$(date +%s.%N)") s -> $(du -h "$work/minilm.kiln" | cut -f1) artifact, $("$bin/kiln-run" "$work/minilm.kiln" --info | grep '^tokenizer')"
+  echo "kilnc: $(seconds "$start" "$(date +%s.%N)") s -> $(du -h "$work/minilm.kiln" | cut -f1) artifact, $("$bin/kiln-run" "$work/minilm.kiln" --info | sed -n 's/^tokenizer *\(embedded ([^)]*)\).*/tokenizer \1/p')"
   query="Someone is playing music outside."
   texts=()
   while IFS= read -r line; do

@@ -29,6 +29,21 @@ if config.have_cuda_toolkit:
 if config.have_cuda_device:
     config.available_features.add("cuda-device")
 
+# A Python with numpy, for the checks that read .npy files (python3 on the
+# PATH may be one without it; tools/install-deps.sh installs Debian's).
+import shutil
+import subprocess
+
+def _python_with_numpy():
+    for candidate in ("python3", "/usr/bin/python3"):
+        found = shutil.which(candidate)
+        if found and subprocess.call([found, "-c", "import numpy"],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL) == 0:
+            return found
+    return "python3"
+
+config.substitutions.append(("%python", _python_with_numpy()))
 # Where the build puts its shared libraries (libkiln-runtime.so).
 config.substitutions.append(("%kiln_lib", os.path.join(config.kiln_obj_root, "lib")))
 # The source tree, for tests that inspect it.
