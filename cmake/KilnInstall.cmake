@@ -5,11 +5,16 @@
 #   target_link_libraries(app PRIVATE Kiln::runtime)
 # builds against it (examples/embed, checked by test/tools/install-check.sh).
 # Kiln::runtime needs no LLVM, MLIR or CUDA on the user's machine.
+# Components: tools, runtime (the library, its header and the package) and
+# python (what `pip install .` puts in the wheel, python/CMakeLists.txt);
+# a plain `cmake --install` installs tools and runtime (the python
+# component is excluded from it: EXCLUDE_FROM_ALL).
 include(CMakePackageConfigHelpers)
 
 foreach(_tool kiln-run kilnc kiln-opt kiln-interpret)
   if(TARGET ${_tool})
-    install(TARGETS ${_tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+    install(TARGETS ${_tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+      COMPONENT tools)
   endif()
 endforeach()
 
@@ -21,4 +26,4 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/KilnConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/KilnConfig.cmake
               ${CMAKE_BINARY_DIR}/KilnConfigVersion.cmake
-        DESTINATION ${_kiln_cmake_dir})
+        DESTINATION ${_kiln_cmake_dir} COMPONENT runtime)

@@ -34,6 +34,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <exception>
+#include <fcntl.h>
 #include <functional>
 #include <map>
 #include <memory>
@@ -90,6 +91,7 @@ struct CpuExecutor::Impl {
   ThreadPool pool;
   Blas blas;
   void *library = nullptr;
+  int libraryFd = -1; // the memfd `library` was loaded from (its name)
   std::vector<KernelFn> kernels;
   std::unique_ptr<HostWeights> weights;
   uint8_t *arena = nullptr;
@@ -111,6 +113,8 @@ struct CpuExecutor::Impl {
     std::free(arena);
     if (library)
       dlclose(library);
+    if (libraryFd >= 0)
+      ::close(libraryFd);
   }
 
   absl::Status error(const std::string &what) const {
@@ -195,12 +199,36 @@ absl::Status CpuExecutor::Impl::loadKernels() {
     }
     done += n;
   }
+  // dlopen returns an object already loaded under the same name without
+  // reading the file: /proc/self/fd/N must not be the name of a library
+  // still loaded (another executor's, of another artifact). The
+  // descriptor stays open while the library is loaded, so no live one has
+  // its number; a number whose name is still taken (a library that did not
+  // unload at dlclose) is skipped.
+  std::vector<int> skipped;
   std::string path = absl::StrCat("/proc/self/fd/", fd);
+  while (void *taken = dlopen(path.c_str(), RTLD_LAZY | RTLD_NOLOAD)) {
+    dlclose(taken);
+    skipped.push_back(fd);
+    fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0 || skipped.size() > 64)
+      break;
+    path = absl::StrCat("/proc/self/fd/", fd);
+  }
+  for (int s : skipped)
+    ::close(s);
+  if (fd < 0 || skipped.size() > 64) {
+    if (fd >= 0)
+      ::close(fd);
+    return error("cannot find a free name to load the kernel library under");
+  }
   library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  ::close(fd);
-  if (!library)
+  if (!library) {
+    ::close(fd);
     return error(
         absl::StrCat("cannot load the CPU kernel library: ", dlerror()));
+  }
+  libraryFd = fd;
   for (const auto &k : m.kernels) {
     auto fn = reinterpret_cast<KernelFn>(dlsym(library, k->symbol.c_str()));
     if (!fn)

@@ -18,8 +18,10 @@ PACKAGES=(
   libutf8proc-dev
   libflatbuffers-dev flatbuffers-compiler libxxhash-dev pkg-config
   cmake ninja-build ccache lld g++ python3
-  # numpy: tools/gpu-check.sh's checks and tools/bench_model.py.
-  python3-numpy
+  # numpy: tools/gpu-check.sh's checks and tools/bench_model.py. The Python
+  # package (python/): pybind11 and Python's headers for its extension,
+  # pytest for its tests, venv for `pip install .` checks and make demo.
+  python3-numpy python3-dev pybind11-dev python3-pytest python3-venv
   # The format and tidy checks (test/tools/) use LLVM 22's.
   clang-format-22 clang-tidy-22
   # tools/fuzz.sh: Debian 12's clang-14 ships libFuzzer and the sanitizer

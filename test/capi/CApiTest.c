@@ -205,14 +205,21 @@ int main(int argc, char **argv) {
   for (int j = 0; j < 8; ++j) {
     pthread_join(threads[j], NULL);
     mismatches += jobs[j].mismatches;
-    free(jobs[j].logits);
   }
   printf("threads: 8 x 4 requests, %d differ from the serial run\n",
          mismatches);
-  kiln_model_free(model);
 
   if (argc > 2) {
+    /* A second artifact while the first is loaded: each keeps its own
+     * kernels (the first one's results must not change). */
+    kiln_model *first = model;
     CHECK(kiln_model_load(argv[2], NULL, &model) == KILN_OK);
+    jobs[0].mismatches = 0;
+    jobs[0].model = first;
+    runOne(&jobs[0], 1);
+    printf("two models: the first one's result %s\n",
+           jobs[0].mismatches ? "changed" : "unchanged");
+    kiln_model_free(first);
     if (model) {
       const char *text = "Hello, world!";
       int64_t *encoded = NULL;
@@ -231,7 +238,11 @@ int main(int argc, char **argv) {
       printf("bad utf-8: status %d: %s\n", (int)status, kiln_last_error());
       kiln_model_free(model);
     }
+  } else {
+    kiln_model_free(model);
   }
+  for (int j = 0; j < 8; ++j)
+    free(jobs[j].logits);
   printf("%d failures\n", failures);
   return failures ? 1 : 0;
 }
