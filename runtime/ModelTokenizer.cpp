@@ -21,7 +21,8 @@ modelTokenizer(const Artifact &artifact) {
     return absl::FailedPreconditionError(absl::StrCat(
         artifact.path(),
         " has no tokenizer (kilnc embeds the model folder's tokenizer.json "
-        "when Kiln reads its kind: WordPiece and byte-level BPE today): give "
+        "when Kiln reads its kind: WordPiece, byte-level BPE and Unigram "
+        "today): give "
         "token ids"));
   const auto *data = reinterpret_cast<const char *>(artifact.blobData(blob));
   return Tokenizer::parse(

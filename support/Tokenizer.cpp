@@ -12,19 +12,25 @@
 #include "support/Files.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 #include <nlohmann/json.hpp>
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -239,21 +245,144 @@ std::string encodeUtf8(const CodePoints &text) {
   return out;
 }
 
-/// Canonical decomposition (NFD) of `text`.
-CodePoints nfd(const CodePoints &text) {
+/// `text` through utf8proc_map with `options` (NFC, NFKC, ...).
+CodePoints unicodeMap(const CodePoints &text, int options) {
   std::string utf8 = encodeUtf8(text);
   utf8proc_uint8_t *mapped = nullptr;
-  utf8proc_ssize_t n = utf8proc_map(
-      reinterpret_cast<const utf8proc_uint8_t *>(utf8.data()),
-      static_cast<utf8proc_ssize_t>(utf8.size()), &mapped,
-      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
-  if (n < 0) // only on invalid input, which decodeUtf8 has refused
+  utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t *>(utf8.data()),
+                   static_cast<utf8proc_ssize_t>(utf8.size()), &mapped,
+                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | options));
+  if (n < 0)
     return text;
-  std::string decomposed(reinterpret_cast<const char *>(mapped),
-                         static_cast<size_t>(n));
+  std::string out(reinterpret_cast<const char *>(mapped),
+                  static_cast<size_t>(n));
   std::free(mapped);
-  auto out = decodeUtf8(decomposed);
-  return out.ok() ? *out : text;
+  auto chars = decodeUtf8(out);
+  return chars.ok() ? *chars : text;
+}
+
+/// Canonical decomposition (NFD) of `text`.
+CodePoints nfd(const CodePoints &text) {
+  return unicodeMap(text, UTF8PROC_DECOMPOSE);
+}
+
+/// Rust's char::to_lowercase over `text`: the simple mapping, except
+/// U+0130 (capital I with dot above), the one character whose
+/// unconditional lowercase is two.
+CodePoints lowercase(const CodePoints &text) {
+  CodePoints lowered;
+  lowered.reserve(text.size());
+  for (int32_t c : text) {
+    if (c == 0x130)
+      lowered.insert(lowered.end(), {'i', 0x307});
+    else
+      lowered.push_back(utf8proc_tolower(c));
+  }
+  return lowered;
+}
+
+/// SentencePiece's compiled normalization rules, as the Precompiled
+/// normalizer holds them (normalizers/precompiled.rs, the spm_precompiled
+/// crate): a Darts-clone double-array trie over UTF-8 byte strings whose
+/// values index NUL-terminated replacements.
+class CharsMap {
+public:
+  /// The blob: a little-endian u32 trie size in bytes, the trie's u32
+  /// units, then the replacements.
+  static std::optional<CharsMap> parse(const std::string &blob) {
+    if (blob.size() < 4)
+      return std::nullopt;
+    auto u32 = [&](size_t at) {
+      uint32_t v = 0;
+      for (int i = 3; i >= 0; --i)
+        v = (v << 8) | static_cast<uint8_t>(blob[at + i]);
+      return v;
+    };
+    uint32_t trieBytes = u32(0);
+    if (trieBytes % 4 != 0 || trieBytes > blob.size() - 4 || trieBytes == 0)
+      return std::nullopt;
+    CharsMap map;
+    for (size_t at = 4; at < 4 + trieBytes; at += 4)
+      map.units_.push_back(u32(at));
+    map.normalized_ = blob.substr(4 + trieBytes);
+    return map;
+  }
+
+  /// The replacement of the shortest rule that is a prefix of `bytes`
+  /// (the crate takes the first match, whatever its length), or nullopt.
+  std::optional<std::string_view> transform(std::string_view bytes) const {
+    size_t node = 0;
+    if (units_.empty())
+      return std::nullopt;
+    node ^= offset(units_[0]);
+    for (char ch : bytes) {
+      auto c = static_cast<uint8_t>(ch);
+      if (c == 0)
+        break;
+      node ^= c;
+      if (node >= units_.size() || label(units_[node]) != c)
+        return std::nullopt;
+      uint32_t unit = units_[node];
+      node ^= offset(unit);
+      if ((unit >> 8) & 1) { // has a leaf: a rule ends here
+        if (node >= units_.size())
+          return std::nullopt;
+        size_t begin = units_[node] & ((1u << 31) - 1);
+        if (begin >= normalized_.size())
+          return std::nullopt;
+        size_t end = normalized_.find('\0', begin);
+        return std::string_view(normalized_)
+            .substr(begin,
+                    end == std::string::npos ? std::string::npos : end - begin);
+      }
+    }
+    return std::nullopt;
+  }
+
+private:
+  static uint32_t label(uint32_t unit) { return unit & ((1u << 31) | 0xFF); }
+  static size_t offset(uint32_t unit) {
+    return (unit >> 10) << ((unit & (1u << 9)) >> 6);
+  }
+  std::vector<uint32_t> units_;
+  std::string normalized_;
+};
+
+/// The Precompiled normalizer: each extended grapheme cluster shorter than
+/// 6 bytes replaced whole when a rule matches it, else each of its
+/// characters replaced by its rule or kept.
+CodePoints precompiled(const CharsMap &map, const CodePoints &text) {
+  std::string out;
+  auto apply = [&](const std::string &part) {
+    if (auto replaced = map.transform(part)) {
+      out += *replaced;
+      return true;
+    }
+    return false;
+  };
+  utf8proc_int32_t state = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t end = i + 1;
+    while (end < text.size() &&
+           !utf8proc_grapheme_break_stateful(text[end - 1], text[end], &state))
+      ++end;
+    state = 0;
+    std::string grapheme =
+        encodeUtf8(CodePoints(text.begin() + i, text.begin() + end));
+    if (grapheme.size() >= 6 || !apply(grapheme))
+      for (size_t k = i; k < end; ++k) {
+        std::string part;
+        appendUtf8(text[k], part);
+        if (!apply(part))
+          out += part;
+      }
+    i = end;
+  }
+  // Replacements that are not UTF-8 (a damaged map) end the rule's text.
+  auto chars = decodeUtf8(lossyUtf8(out));
+  return chars.ok() ? *chars : text;
 }
 
 //===----------------------------------------------------------------------===//
@@ -294,20 +423,8 @@ struct BertNormalizer {
           kept.push_back(c);
       out = std::move(kept);
     }
-    if (lowercase) {
-      // Rust's char::to_lowercase: the simple mapping, except U+0130
-      // (capital I with dot above), the one character whose unconditional
-      // lowercase is two.
-      CodePoints lowered;
-      lowered.reserve(out.size());
-      for (int32_t c : out) {
-        if (c == 0x130)
-          lowered.insert(lowered.end(), {'i', 0x307});
-        else
-          lowered.push_back(utf8proc_tolower(c));
-      }
-      out = std::move(lowered);
-    }
+    if (lowercase)
+      out = kiln::lowercase(out);
     return out;
   }
 };
@@ -346,18 +463,38 @@ struct Tokenizer::Impl {
   std::vector<std::string> tokens; // by id
   std::vector<bool> specialIds;    // by id
   std::vector<AddedToken> added;
-  std::optional<BertNormalizer> normalizer;
-  enum class Model { WordPiece, Bpe } model = Model::WordPiece;
-  enum class PreTokenizer { None, Bert, ByteLevel } pre = PreTokenizer::None;
-  enum class Decoder { None, WordPiece, ByteLevel } decoderKind = Decoder::None;
-  bool addPrefixSpace = false, useRegex = true; // ByteLevel
+  /// The normalizer, as the steps of a Sequence (one for a single one).
+  using Normalizer = std::function<CodePoints(const CodePoints &)>;
+  std::vector<Normalizer> normalizers;
+  enum class Model { WordPiece, Bpe, Unigram } model = Model::WordPiece;
+  /// The pre-tokenizer, as the steps of a Sequence: each splits every
+  /// piece further. `atStart`: the piece begins the input (Metaspace's
+  /// "first" prepend scheme).
+  struct Piece {
+    CodePoints text;
+    bool atStart = false;
+  };
+  using PreTokenizer = std::function<void(std::vector<Piece> &)>;
+  std::vector<PreTokenizer> preTokenizers;
+  /// The decoder, as the steps of a Sequence: each maps the token strings
+  /// to new ones (decode_chain); the result is their concatenation. None:
+  /// the tokens joined with spaces.
+  using Decoder =
+      std::function<std::vector<std::string>(std::vector<std::string>)>;
+  std::vector<Decoder> decoders;
+  bool hasDecoder = false;
   std::string unkToken, prefix = "##";
+  /// Unigram: each id's log probability, the lowest, the longest piece in
+  /// bytes, and byte fallback (<0xXX> tokens for what is unknown).
+  std::vector<double> scores;
+  double minScore = 0;
+  size_t longestPiece = 0;
+  bool byteFallback = false;
   int64_t unkId = -1, maxWordChars = 100;
   std::map<std::pair<std::string, std::string>, int64_t> mergeRanks; // BPE
   bool ignoreMerges = false;
   std::vector<int64_t> before, after; // the post-processor's ids around A
-  bool cleanup = true;
-  std::string decoderPrefix = "##";
+  bool fuseUnk = false; // BPE: consecutive unknown characters, one token
 
   /// Whether `id` names a token (ids may have gaps).
   bool isToken(int64_t id) const {
@@ -376,6 +513,15 @@ struct Tokenizer::Impl {
   }
   absl::Status parse(const Json &root);
   absl::Status parseModel(const Json &model);
+  absl::Status parseUnigram(const Json &model);
+  absl::Status parsePreTokenizer(const Json &pre);
+  absl::Status parseDecoder(const Json &decoder);
+  CodePoints normalize(const CodePoints &text) const {
+    CodePoints out = text;
+    for (const Normalizer &n : normalizers)
+      out = n(out);
+    return out;
+  }
   absl::Status parseAddedTokens(const Json &list);
   absl::Status parseNormalizer(const Json &n);
   absl::Status parsePostProcessor(const Json &p);
@@ -390,8 +536,10 @@ struct Tokenizer::Impl {
                                                          bool normalized) const;
   void wordPiece(const CodePoints &word, std::vector<int64_t> &ids) const;
   void bpe(const CodePoints &word, std::vector<int64_t> &ids) const;
+  void unigram(const CodePoints &word, std::vector<int64_t> &ids) const;
   absl::Status parseMerges(const Json &merges);
-  void tokenize(const CodePoints &text, std::vector<int64_t> &ids) const;
+  void tokenize(const CodePoints &text, bool atStart,
+                std::vector<int64_t> &ids) const;
 };
 
 absl::Status Tokenizer::Impl::parseModel(const Json &model) {
@@ -401,8 +549,11 @@ absl::Status Tokenizer::Impl::parseModel(const Json &model) {
                                   std::string("WordPiece"));
   if (!type.ok())
     return type.status();
+  if (*type == "Unigram")
+    return parseUnigram(model);
   if (*type != "WordPiece" && *type != "BPE")
-    return unsupported("model type", *type, "WordPiece and BPE tokenizers");
+    return unsupported("model type", *type,
+                       "WordPiece, BPE and Unigram tokenizers");
   if (*type == "BPE") {
     this->model = Model::Bpe;
     const std::string where = origin + ": model";
@@ -413,14 +564,15 @@ absl::Status Tokenizer::Impl::parseModel(const Json &model) {
         return error(
             absl::StrCat("model: BPE with '", key, "' is not supported yet"));
     auto fallback = member<bool>(model, "byte_fallback", where, false);
+    auto fuse = member<bool>(model, "fuse_unk", where, false);
     auto ignore = member<bool>(model, "ignore_merges", where, false);
     auto unk = member<std::string>(model, "unk_token", where, std::string());
     for (const absl::Status &st :
-         {fallback.status(), ignore.status(), unk.status()})
+         {fallback.status(), fuse.status(), ignore.status(), unk.status()})
       if (!st.ok())
         return st;
-    if (*fallback)
-      return error("model: BPE with byte_fallback is not supported yet");
+    byteFallback = *fallback;
+    fuseUnk = *fuse;
     ignoreMerges = *ignore;
     unkToken = *unk;
   } else {
@@ -472,6 +624,47 @@ absl::Status Tokenizer::Impl::parseModel(const Json &model) {
   return absl::OkStatus();
 }
 
+absl::Status Tokenizer::Impl::parseUnigram(const Json &model) {
+  // models/unigram: the vocabulary is a list of [piece, log probability],
+  // ids in order.
+  this->model = Model::Unigram;
+  const std::string where = origin + ": model";
+  auto fallback = member<bool>(model, "byte_fallback", where, false);
+  if (!fallback.ok())
+    return fallback.status();
+  byteFallback = *fallback;
+  auto list = model.find("vocab");
+  if (list == model.end() || !list->is_array() || list->empty() ||
+      list->size() > (size_t{1} << 24))
+    return error("model: 'vocab' is missing, empty or larger than 2^24");
+  for (const Json &entry : *list) {
+    if (!entry.is_array() || entry.size() != 2 || !entry[0].is_string() ||
+        !entry[1].is_number())
+      return error(absl::StrCat("model: vocabulary entry ", tokens.size(),
+                                " is not [piece, score]"));
+    std::string piece = entry[0].get<std::string>();
+    double score = entry[1].get<double>();
+    if (piece.empty() || !std::isfinite(score) || !decodeUtf8(piece).ok())
+      return error(absl::StrCat("model: vocabulary entry ", tokens.size(),
+                                " is empty, not UTF-8 or has no finite score"));
+    if (!vocab.emplace(piece, static_cast<int64_t>(tokens.size())).second)
+      return error(absl::StrCat("model: the piece '", piece,
+                                "' is in the vocabulary twice"));
+    minScore = tokens.empty() ? score : std::min(minScore, score);
+    longestPiece = std::max(longestPiece, piece.size());
+    tokens.push_back(std::move(piece));
+    scores.push_back(score);
+  }
+  auto unk = model.find("unk_id");
+  if (unk != model.end() && !unk->is_null()) {
+    if (!unk->is_number_integer() || unk->get<int64_t>() < 0 ||
+        unk->get<int64_t>() >= static_cast<int64_t>(tokens.size()))
+      return error("model: 'unk_id' is not an id of the vocabulary");
+    unkId = unk->get<int64_t>();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Tokenizer::Impl::parseMerges(const Json &merges) {
   // Either "a b" strings (older files) or ["a", "b"] pairs.
   int64_t rank = 0;
@@ -504,30 +697,162 @@ absl::Status Tokenizer::Impl::parseMerges(const Json &merges) {
 absl::Status Tokenizer::Impl::parseNormalizer(const Json &n) {
   if (n.is_null())
     return absl::OkStatus();
-  auto type = member<std::string>(n, "type", origin + ": normalizer");
+  const std::string where = origin + ": normalizer";
+  auto type = member<std::string>(n, "type", where);
   if (!type.ok())
     return type.status();
-  if (*type != "BertNormalizer")
-    return unsupported("normalizer", *type, "BertNormalizer");
-  const std::string where = origin + ": normalizer";
-  BertNormalizer b;
-  auto clean = member<bool>(n, "clean_text", where, true);
-  auto chinese = member<bool>(n, "handle_chinese_chars", where, true);
-  auto lower = member<bool>(n, "lowercase", where, true);
-  for (const absl::Status &s :
-       {clean.status(), chinese.status(), lower.status()})
-    if (!s.ok())
-      return s;
-  b.cleanText = *clean;
-  b.chineseChars = *chinese;
-  b.lowercase = *lower;
-  // strip_accents: null follows lowercase.
-  auto strip = member<bool>(n, "strip_accents", where, b.lowercase);
-  if (!strip.ok())
-    return strip.status();
-  b.stripAccents = *strip;
-  normalizer = b;
-  return absl::OkStatus();
+  if (*type == "Sequence") {
+    auto list = n.find("normalizers");
+    if (list == n.end() || !list->is_array())
+      return error("normalizer: a Sequence without 'normalizers'");
+    for (const Json &step : *list)
+      if (absl::Status s = parseNormalizer(step); !s.ok())
+        return s;
+    return absl::OkStatus();
+  }
+  if (*type == "BertNormalizer") {
+    BertNormalizer b;
+    auto clean = member<bool>(n, "clean_text", where, true);
+    auto chinese = member<bool>(n, "handle_chinese_chars", where, true);
+    auto lower = member<bool>(n, "lowercase", where, true);
+    for (const absl::Status &s :
+         {clean.status(), chinese.status(), lower.status()})
+      if (!s.ok())
+        return s;
+    b.cleanText = *clean;
+    b.chineseChars = *chinese;
+    b.lowercase = *lower;
+    // strip_accents: null follows lowercase.
+    auto strip = member<bool>(n, "strip_accents", where, b.lowercase);
+    if (!strip.ok())
+      return strip.status();
+    b.stripAccents = *strip;
+    normalizers.push_back(b);
+    return absl::OkStatus();
+  }
+  if (*type == "Precompiled") {
+    // SentencePiece's rules (T5, ALBERT, XLNet...); null or empty: none.
+    auto charsmap = n.find("precompiled_charsmap");
+    if (charsmap == n.end() || charsmap->is_null() ||
+        (charsmap->is_string() && charsmap->get<std::string>().empty()))
+      return absl::OkStatus();
+    std::string blob;
+    std::optional<CharsMap> map;
+    if (charsmap->is_string() &&
+        absl::Base64Unescape(charsmap->get<std::string>(), &blob))
+      map = CharsMap::parse(blob);
+    if (!map)
+      return error("normalizer: Precompiled's 'precompiled_charsmap' is not "
+                   "a base64 SentencePiece character map");
+    normalizers.push_back([map = std::move(*map)](const CodePoints &text) {
+      return precompiled(map, text);
+    });
+    return absl::OkStatus();
+  }
+  if (*type == "Strip") {
+    auto left = member<bool>(n, "strip_left", where, true);
+    auto right = member<bool>(n, "strip_right", where, true);
+    if (!left.ok())
+      return left.status();
+    if (!right.ok())
+      return right.status();
+    normalizers.push_back([left = *left, right = *right](CodePoints text) {
+      size_t begin = 0, end = text.size();
+      while (left && begin < end && isWhitespace(text[begin]))
+        ++begin;
+      while (right && end > begin && isWhitespace(text[end - 1]))
+        --end;
+      return CodePoints(text.begin() + begin, text.begin() + end);
+    });
+    return absl::OkStatus();
+  }
+  if (*type == "Replace") {
+    auto content = member<std::string>(n, "content", where);
+    auto pattern = n.find("pattern");
+    if (!content.ok())
+      return content.status();
+    if (pattern == n.end() || !pattern->is_object() || pattern->size() != 1 ||
+        !pattern->begin()->is_string())
+      return error("normalizer: Replace's 'pattern' is not {String|Regex}");
+    std::string text = pattern->begin()->get<std::string>();
+    if (pattern->contains("String")) {
+      auto from = decodeUtf8(text);
+      auto to = decodeUtf8(*content);
+      if (!from.ok() || !to.ok() || from->empty())
+        return error("normalizer: Replace's pattern or content is not "
+                     "UTF-8 text");
+      normalizers.push_back([from = *from, to = *to](const CodePoints &t) {
+        CodePoints out;
+        for (size_t i = 0; i < t.size();) {
+          if (i + from.size() <= t.size() &&
+              std::equal(from.begin(), from.end(), t.begin() + i)) {
+            out.insert(out.end(), to.begin(), to.end());
+            i += from.size();
+          } else {
+            out.push_back(t[i++]);
+          }
+        }
+        return out;
+      });
+      return absl::OkStatus();
+    }
+    // A regular expression: std::regex matches bytes, which is exact for
+    // an ASCII pattern (the ones SentencePiece conversions write, e.g. "
+    // {2,}").
+    if (!pattern->contains("Regex") ||
+        std::any_of(text.begin(), text.end(),
+                    [](char c) { return static_cast<uint8_t>(c) >= 0x80; }) ||
+        text.find("\\p") != std::string::npos)
+      return error(absl::StrCat("normalizer: Replace's pattern '", text,
+                                "' is not supported yet (Kiln reads strings "
+                                "and ASCII regular expressions)"));
+    std::regex re;
+    try {
+      re = std::regex(text, std::regex::ECMAScript);
+    } catch (const std::regex_error &) {
+      return error(absl::StrCat("normalizer: Replace's pattern '", text,
+                                "' is not a regular expression"));
+    }
+    normalizers.push_back([re, to = *content](const CodePoints &t) {
+      std::string replaced = std::regex_replace(encodeUtf8(t), re, to);
+      auto chars = decodeUtf8(replaced);
+      return chars.ok() ? *chars : t;
+    });
+    return absl::OkStatus();
+  }
+  if (*type == "Prepend") {
+    auto text = member<std::string>(n, "prepend", where);
+    if (!text.ok())
+      return text.status();
+    auto chars = decodeUtf8(*text);
+    if (!chars.ok())
+      return error("normalizer: Prepend's text is not UTF-8");
+    normalizers.push_back([chars = *chars](const CodePoints &t) {
+      CodePoints out = t;
+      if (!out.empty())
+        out.insert(out.begin(), chars.begin(), chars.end());
+      return out;
+    });
+    return absl::OkStatus();
+  }
+  if (*type == "Lowercase") {
+    normalizers.push_back([](const CodePoints &t) { return lowercase(t); });
+    return absl::OkStatus();
+  }
+  static const std::map<std::string, int> kForms = {
+      {"NFC", UTF8PROC_COMPOSE},
+      {"NFD", UTF8PROC_DECOMPOSE},
+      {"NFKC", UTF8PROC_COMPOSE | UTF8PROC_COMPAT},
+      {"NFKD", UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT}};
+  if (auto form = kForms.find(*type); form != kForms.end()) {
+    normalizers.push_back([options = form->second](const CodePoints &t) {
+      return unicodeMap(t, options);
+    });
+    return absl::OkStatus();
+  }
+  return unsupported("normalizer", *type,
+                     "BertNormalizer, Precompiled, Strip, Replace, Prepend, "
+                     "Lowercase, NFC, NFD, NFKC, NFKD and Sequence");
 }
 
 absl::Status Tokenizer::Impl::parseAddedTokens(const Json &list) {
@@ -659,6 +984,401 @@ absl::Status Tokenizer::Impl::parsePostProcessor(const Json &p) {
   return absl::OkStatus();
 }
 
+namespace {
+
+/// Metaspace's settings, in the pre-tokenizer and the decoder: the
+/// replacement character and the prepend scheme ("always", "first",
+/// "never"; older files say add_prefix_space).
+struct MetaspaceSettings {
+  int32_t replacement = 0x2581;
+  std::string prepend = "always";
+  bool split = true;
+};
+
+absl::StatusOr<MetaspaceSettings> metaspaceSettings(const Json &j,
+                                                    const std::string &where) {
+  MetaspaceSettings m;
+  auto replacement =
+      member<std::string>(j, "replacement", where, std::string("\u2581"));
+  auto split = member<bool>(j, "split", where, true);
+  auto legacy = member<bool>(j, "add_prefix_space", where, true);
+  auto scheme = member<std::string>(j, "prepend_scheme", where,
+                                    std::string(*legacy ? "always" : "never"));
+  for (const absl::Status &s :
+       {replacement.status(), split.status(), legacy.status(), scheme.status()})
+    if (!s.ok())
+      return s;
+  auto chars = decodeUtf8(*replacement);
+  if (!chars.ok() || chars->size() != 1)
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": Metaspace's replacement is not one character"));
+  if (*scheme != "always" && *scheme != "first" && *scheme != "never")
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": Metaspace's prepend_scheme '", *scheme, "' is unknown"));
+  m.replacement = chars->front();
+  m.prepend = *scheme;
+  m.split = *split;
+  return m;
+}
+
+} // namespace
+
+absl::Status Tokenizer::Impl::parsePreTokenizer(const Json &pre) {
+  if (pre.is_null())
+    return absl::OkStatus();
+  const std::string where = origin + ": pre_tokenizer";
+  auto type = member<std::string>(pre, "type", where);
+  if (!type.ok())
+    return type.status();
+  if (*type == "Sequence") {
+    auto list = pre.find("pretokenizers");
+    if (list == pre.end() || !list->is_array())
+      return error("pre_tokenizer: a Sequence without 'pretokenizers'");
+    for (const Json &step : *list)
+      if (absl::Status s = parsePreTokenizer(step); !s.ok())
+        return s;
+    return absl::OkStatus();
+  }
+  // Each step maps every piece to the pieces it splits into.
+  auto eachPiece = [](auto split) -> PreTokenizer {
+    return [split](std::vector<Piece> &pieces) {
+      std::vector<Piece> out;
+      for (const Piece &p : pieces)
+        split(p, out);
+      pieces = std::move(out);
+    };
+  };
+  if (*type == "BertPreTokenizer") {
+    // pre_tokenizers/bert: whitespace separates words and is dropped; each
+    // punctuation mark is a word of its own.
+    preTokenizers.push_back(
+        eachPiece([](const Piece &p, std::vector<Piece> &out) {
+          CodePoints current;
+          bool start = p.atStart;
+          auto flush = [&]() {
+            if (!current.empty())
+              out.push_back({current, start});
+            current.clear();
+            start = false;
+          };
+          for (int32_t c : p.text) {
+            if (isWhitespace(c) || isPunctuation(c)) {
+              flush();
+              if (!isWhitespace(c))
+                out.push_back({{c}, false});
+              start = false;
+              continue;
+            }
+            current.push_back(c);
+          }
+          flush();
+        }));
+    return absl::OkStatus();
+  }
+  if (*type == "WhitespaceSplit") {
+    // pre_tokenizers/whitespace: WhitespaceSplit, runs of non-whitespace.
+    preTokenizers.push_back(
+        eachPiece([](const Piece &p, std::vector<Piece> &out) {
+          size_t i = 0;
+          while (i < p.text.size()) {
+            size_t begin = i;
+            while (begin < p.text.size() && isWhitespace(p.text[begin]))
+              ++begin;
+            size_t end = begin;
+            while (end < p.text.size() && !isWhitespace(p.text[end]))
+              ++end;
+            if (end > begin)
+              out.push_back(
+                  {CodePoints(p.text.begin() + begin, p.text.begin() + end),
+                   p.atStart && begin == 0});
+            i = end;
+          }
+        }));
+    return absl::OkStatus();
+  }
+  if (*type == "Metaspace") {
+    // pre_tokenizers/metaspace: spaces become the replacement, which is put
+    // in front (always, or for the input's first piece), and each one
+    // begins a new piece (split, MergedWithNext).
+    auto settings = metaspaceSettings(pre, where);
+    if (!settings.ok())
+      return settings.status();
+    preTokenizers.push_back(eachPiece([m = *settings](const Piece &p,
+                                                      std::vector<Piece> &out) {
+      CodePoints text = p.text;
+      for (int32_t &c : text)
+        if (c == ' ')
+          c = m.replacement;
+      bool prepend =
+          m.prepend == "always" || (m.prepend == "first" && p.atStart);
+      if (prepend && (text.empty() || text.front() != m.replacement))
+        text.insert(text.begin(), m.replacement);
+      if (!m.split) {
+        out.push_back({text, p.atStart});
+        return;
+      }
+      size_t begin = 0;
+      for (size_t i = 1; i <= text.size(); ++i)
+        if (i == text.size() || text[i] == m.replacement) {
+          if (i > begin)
+            out.push_back({CodePoints(text.begin() + begin, text.begin() + i),
+                           p.atStart && begin == 0});
+          begin = i;
+        }
+    }));
+    return absl::OkStatus();
+  }
+  if (*type == "ByteLevel") {
+    // pre_tokenizers/byte_level: a space in front (add_prefix_space),
+    // GPT-2's pattern, then each piece's UTF-8 bytes as byte characters.
+    auto prefixSpace = member<bool>(pre, "add_prefix_space", where, true);
+    auto regex = member<bool>(pre, "use_regex", where, true);
+    if (!prefixSpace.ok())
+      return prefixSpace.status();
+    if (!regex.ok())
+      return regex.status();
+    preTokenizers.push_back(
+        eachPiece([prefixSpace = *prefixSpace,
+                   regex = *regex](const Piece &p, std::vector<Piece> &out) {
+          if (p.text.empty())
+            return;
+          CodePoints spaced = p.text;
+          if (prefixSpace && spaced.front() != ' ')
+            spaced.insert(spaced.begin(), ' ');
+          std::vector<CodePoints> pieces =
+              regex ? gpt2Pieces(spaced) : std::vector<CodePoints>{spaced};
+          bool start = p.atStart;
+          for (const CodePoints &piece : pieces) {
+            CodePoints mapped;
+            for (char byte : encodeUtf8(piece))
+              mapped.push_back(byteChars()[static_cast<uint8_t>(byte)]);
+            out.push_back({std::move(mapped), start});
+            start = false;
+          }
+        }));
+    return absl::OkStatus();
+  }
+  return unsupported("pre_tokenizer", *type,
+                     "BertPreTokenizer, ByteLevel, WhitespaceSplit, "
+                     "Metaspace and Sequence");
+}
+
+absl::Status Tokenizer::Impl::parseDecoder(const Json &decoder) {
+  if (decoder.is_null())
+    return absl::OkStatus();
+  hasDecoder = true;
+  const std::string where = origin + ": decoder";
+  auto type = member<std::string>(decoder, "type", where);
+  if (!type.ok())
+    return type.status();
+  using Tokens = std::vector<std::string>;
+  if (*type == "Sequence") {
+    auto list = decoder.find("decoders");
+    if (list == decoder.end() || !list->is_array())
+      return error("decoder: a Sequence without 'decoders'");
+    for (const Json &step : *list)
+      if (absl::Status s = parseDecoder(step); !s.ok())
+        return s;
+    return absl::OkStatus();
+  }
+  if (*type == "ByteLevel") {
+    // decoders/byte_level: each token's characters back to their bytes (a
+    // token with a character outside the table stays as written), then all
+    // the bytes as one UTF-8 string, invalid sequences replaced.
+    decoders.push_back([](const Tokens &tokens) {
+      static const std::unordered_map<int32_t, uint8_t> kBytes = [] {
+        std::unordered_map<int32_t, uint8_t> m;
+        for (int b = 0; b < 256; ++b)
+          m[byteChars()[b]] = static_cast<uint8_t>(b);
+        return m;
+      }();
+      std::string bytes;
+      for (const std::string &piece : tokens) {
+        auto chars = decodeUtf8(piece);
+        std::string mapped;
+        bool all = chars.ok();
+        for (int32_t c : all ? *chars : CodePoints()) {
+          auto it = kBytes.find(c);
+          if (it == kBytes.end()) {
+            all = false;
+            break;
+          }
+          mapped += static_cast<char>(it->second);
+        }
+        bytes += all ? mapped : piece;
+      }
+      return Tokens{lossyUtf8(bytes)};
+    });
+    return absl::OkStatus();
+  }
+  if (*type == "Metaspace") {
+    // decoders/metaspace: the replacement is a space again, except in the
+    // first token (the one the pre-tokenizer put it in front of) unless
+    // nothing was prepended.
+    auto settings = metaspaceSettings(decoder, where);
+    if (!settings.ok())
+      return settings.status();
+    decoders.push_back(
+        [replacement = settings->replacement,
+         prepends = settings->prepend != "never"](Tokens tokens) {
+          for (size_t i = 0; i < tokens.size(); ++i) {
+            auto chars = decodeUtf8(tokens[i]);
+            if (!chars.ok())
+              continue;
+            std::string out;
+            for (int32_t c : *chars) {
+              if (c != replacement)
+                appendUtf8(c, out);
+              else if (i != 0 || !prepends)
+                out += ' ';
+            }
+            tokens[i] = std::move(out);
+          }
+          return tokens;
+        });
+    return absl::OkStatus();
+  }
+  if (*type == "WordPiece") {
+    // decoders/wordpiece: a continuation joins the previous token, any
+    // other token is preceded by a space; cleanup undoes the
+    // pre-tokenizer's spaces before punctuation and contractions.
+    auto p = member<std::string>(decoder, "prefix", where, std::string("##"));
+    auto c = member<bool>(decoder, "cleanup", where, true);
+    if (!p.ok())
+      return p.status();
+    if (!c.ok())
+      return c.status();
+    decoders.push_back([prefix = *p, cleanup = *c](Tokens tokens) {
+      static const std::pair<const char *, const char *> kCleanup[] = {
+          {" .", "."},   {" ?", "?"},     {" !", "!"},    {" ,", ","},
+          {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},  {" do not", " don't"},
+          {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+      for (size_t i = 0; i < tokens.size(); ++i) {
+        std::string &piece = tokens[i];
+        if (i > 0) {
+          if (piece.rfind(prefix, 0) == 0)
+            piece.erase(0, prefix.size());
+          else
+            piece = " " + piece;
+        }
+        if (cleanup)
+          for (const auto &[from, to] : kCleanup) {
+            std::string f = from;
+            for (size_t at = piece.find(f); at != std::string::npos;
+                 at = piece.find(f, at + std::string_view(to).size()))
+              piece.replace(at, f.size(), to);
+          }
+      }
+      return tokens;
+    });
+    return absl::OkStatus();
+  }
+  if (*type == "Replace") {
+    // decoders: Replace, a string in each token (Llama 2's U+2581 -> " ").
+    auto content = member<std::string>(decoder, "content", where);
+    auto pattern = decoder.find("pattern");
+    if (!content.ok())
+      return content.status();
+    if (pattern == decoder.end() || !pattern->is_object() ||
+        !pattern->contains("String") || !(*pattern)["String"].is_string() ||
+        (*pattern)["String"].get<std::string>().empty())
+      return error("decoder: Replace's pattern is not {String: text} (Kiln "
+                   "reads string patterns)");
+    decoders.push_back([from = (*pattern)["String"].get<std::string>(),
+                        to = *content](Tokens tokens) {
+      for (std::string &token : tokens)
+        for (size_t at = token.find(from); at != std::string::npos;
+             at = token.find(from, at + to.size()))
+          token.replace(at, from.size(), to);
+      return tokens;
+    });
+    return absl::OkStatus();
+  }
+  if (*type == "ByteFallback") {
+    // decoders/byte_fallback: runs of <0xXX> tokens become the text of
+    // their bytes, or one U+FFFD per byte when those are not UTF-8.
+    decoders.push_back([](const Tokens &tokens) {
+      Tokens out;
+      std::string bytes;
+      size_t count = 0;
+      auto flush = [&]() {
+        if (count == 0)
+          return;
+        if (decodeUtf8(bytes).ok())
+          out.push_back(bytes);
+        else
+          for (size_t i = 0; i < count; ++i)
+            out.push_back("\xEF\xBF\xBD");
+        bytes.clear();
+        count = 0;
+      };
+      for (const std::string &token : tokens) {
+        long byte = -1;
+        if (token.size() == 6 && token.rfind("<0x", 0) == 0 &&
+            token[5] == '>' && std::isxdigit(static_cast<uint8_t>(token[3])) &&
+            std::isxdigit(static_cast<uint8_t>(token[4])))
+          byte = std::strtol(token.substr(3, 2).c_str(), nullptr, 16);
+        if (byte >= 0) {
+          bytes += static_cast<char>(byte);
+          ++count;
+          continue;
+        }
+        flush();
+        out.push_back(token);
+      }
+      flush();
+      return out;
+    });
+    return absl::OkStatus();
+  }
+  if (*type == "Fuse") {
+    decoders.push_back([](const Tokens &tokens) {
+      std::string all;
+      for (const std::string &t : tokens)
+        all += t;
+      return Tokens{all};
+    });
+    return absl::OkStatus();
+  }
+  if (*type == "Strip") {
+    // decoders/strip: up to `start` leading and `stop` trailing `content`
+    // characters off each token.
+    auto content = member<std::string>(decoder, "content", where);
+    auto start = member<int64_t>(decoder, "start", where, int64_t{0});
+    auto stop = member<int64_t>(decoder, "stop", where, int64_t{0});
+    for (const absl::Status &s :
+         {content.status(), start.status(), stop.status()})
+      if (!s.ok())
+        return s;
+    auto c = decodeUtf8(*content);
+    if (!c.ok() || c->size() != 1 || *start < 0 || *stop < 0)
+      return error("decoder: Strip's content is not one character or its "
+                   "counts are negative");
+    decoders.push_back(
+        [c = c->front(), start = *start, stop = *stop](Tokens tokens) {
+          for (std::string &token : tokens) {
+            auto chars = decodeUtf8(token);
+            if (!chars.ok())
+              continue;
+            size_t begin = 0, end = chars->size();
+            while (begin < end && static_cast<int64_t>(begin) < start &&
+                   (*chars)[begin] == c)
+              ++begin;
+            for (int64_t k = 0;
+                 k < stop && end > begin && (*chars)[end - 1] == c; ++k)
+              --end;
+            token = encodeUtf8(
+                CodePoints(chars->begin() + begin, chars->begin() + end));
+          }
+          return tokens;
+        });
+    return absl::OkStatus();
+  }
+  return unsupported("decoder", *type,
+                     "WordPiece, ByteLevel, Metaspace, Replace, ByteFallback, "
+                     "Fuse, Strip and Sequence");
+}
+
 absl::Status Tokenizer::Impl::parse(const Json &root) {
   if (!root.is_object())
     return error("not a JSON object (a tokenizer.json is one)");
@@ -676,51 +1396,10 @@ absl::Status Tokenizer::Impl::parse(const Json &root) {
     return s;
   if (absl::Status s = parseNormalizer(field("normalizer")); !s.ok())
     return s;
-  const Json &pre = field("pre_tokenizer");
-  if (!pre.is_null()) {
-    auto type = member<std::string>(pre, "type", origin + ": pre_tokenizer");
-    if (!type.ok())
-      return type.status();
-    if (*type == "BertPreTokenizer") {
-      this->pre = PreTokenizer::Bert;
-    } else if (*type == "ByteLevel") {
-      const std::string where = origin + ": pre_tokenizer";
-      auto prefixSpace = member<bool>(pre, "add_prefix_space", where, true);
-      auto regex = member<bool>(pre, "use_regex", where, true);
-      if (!prefixSpace.ok())
-        return prefixSpace.status();
-      if (!regex.ok())
-        return regex.status();
-      this->pre = PreTokenizer::ByteLevel;
-      addPrefixSpace = *prefixSpace;
-      useRegex = *regex;
-    } else {
-      return unsupported("pre_tokenizer", *type,
-                         "BertPreTokenizer and ByteLevel");
-    }
-  }
-  const Json &decoder = field("decoder");
-  if (!decoder.is_null()) {
-    const std::string where = origin + ": decoder";
-    auto type = member<std::string>(decoder, "type", where);
-    if (!type.ok())
-      return type.status();
-    if (*type == "ByteLevel") {
-      decoderKind = Decoder::ByteLevel;
-    } else if (*type == "WordPiece") {
-      auto p = member<std::string>(decoder, "prefix", where, std::string("##"));
-      auto c = member<bool>(decoder, "cleanup", where, true);
-      if (!p.ok())
-        return p.status();
-      if (!c.ok())
-        return c.status();
-      decoderKind = Decoder::WordPiece;
-      decoderPrefix = *p;
-      cleanup = *c;
-    } else {
-      return unsupported("decoder", *type, "WordPiece and ByteLevel");
-    }
-  }
+  if (absl::Status s = parsePreTokenizer(field("pre_tokenizer")); !s.ok())
+    return s;
+  if (absl::Status s = parseDecoder(field("decoder")); !s.ok())
+    return s;
 
   // Added tokens take their ids; one outside the model's vocabulary grows
   // it. A normalized one is matched in normalized text, so its content is
@@ -732,8 +1411,8 @@ absl::Status Tokenizer::Impl::parse(const Json &root) {
       return error(absl::StrCat("added token '", a.content, "' takes id ", a.id,
                                 ", which is '", tokens[a.id], "'"));
     tokens[a.id] = a.content;
-    if (a.normalized && normalizer)
-      a.chars = (*normalizer)(a.chars);
+    if (a.normalized)
+      a.chars = normalize(a.chars);
   }
   specialIds.assign(tokens.size(), false);
   for (const AddedToken &a : added)
@@ -822,27 +1501,58 @@ void Tokenizer::Impl::wordPiece(const CodePoints &word,
 
 void Tokenizer::Impl::bpe(const CodePoints &word,
                           std::vector<int64_t> &ids) const {
-  // models/bpe: the word's characters, then, again and again, the pair of
-  // neighbours with the lowest merge rank (the leftmost among equals)
-  // merged into one symbol; each symbol is then a vocabulary entry.
+  // models/bpe (merge_word): each character a symbol if it is in the
+  // vocabulary; else its bytes as <0xXX> tokens (byte_fallback), else the
+  // unknown token (consecutive ones fused with fuse_unk; an unknown one
+  // waits until the next known character, as there). Then, again and
+  // again, the pair of neighbours with the lowest merge rank (the leftmost
+  // among equals) merges into one symbol.
   std::vector<std::string> symbols;
-  for (int32_t c : word) {
-    symbols.emplace_back();
-    appendUtf8(c, symbols.back());
-  }
   if (ignoreMerges) {
-    std::string whole;
-    for (const std::string &sym : symbols)
-      whole += sym;
+    std::string whole = encodeUtf8(word);
     if (auto it = vocab.find(whole); it != vocab.end()) {
       ids.push_back(it->second);
       return;
     }
   }
+  // An unknown symbol is kept as an empty string (no merge names one).
+  size_t pendingUnknown = 0;
+  auto flushUnknown = [&]() {
+    for (; pendingUnknown > 0; --pendingUnknown)
+      symbols.emplace_back();
+  };
+  for (int32_t c : word) {
+    std::string piece;
+    appendUtf8(c, piece);
+    if (vocab.count(piece)) {
+      flushUnknown();
+      symbols.push_back(std::move(piece));
+      continue;
+    }
+    if (byteFallback) {
+      std::vector<std::string> bytes;
+      for (char b : piece) {
+        char name[8];
+        std::snprintf(name, sizeof(name), "<0x%02X>", static_cast<uint8_t>(b));
+        if (!vocab.count(name))
+          break;
+        bytes.emplace_back(name);
+      }
+      if (bytes.size() == piece.size()) {
+        symbols.insert(symbols.end(), bytes.begin(), bytes.end());
+        continue;
+      }
+    }
+    if (unkId >= 0)
+      pendingUnknown = fuseUnk ? 1 : pendingUnknown + 1;
+  }
+  flushUnknown();
   while (symbols.size() > 1) {
     int64_t best = -1;
     size_t at = 0;
     for (size_t i = 0; i + 1 < symbols.size(); ++i) {
+      if (symbols[i].empty() || symbols[i + 1].empty())
+        continue;
       auto it = mergeRanks.find({symbols[i], symbols[i + 1]});
       if (it != mergeRanks.end() && (best < 0 || it->second < best)) {
         best = it->second;
@@ -855,62 +1565,124 @@ void Tokenizer::Impl::bpe(const CodePoints &word,
     symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(at) + 1);
   }
   for (const std::string &sym : symbols) {
-    if (auto it = vocab.find(sym); it != vocab.end())
+    if (sym.empty())
+      ids.push_back(unkId);
+    else if (auto it = vocab.find(sym); it != vocab.end())
       ids.push_back(it->second);
+  }
+}
+
+void Tokenizer::Impl::unigram(const CodePoints &word,
+                              std::vector<int64_t> &ids) const {
+  // models/unigram (encode_optimized, SentencePiece's Viterbi): over the
+  // word's bytes, the best-scoring split into vocabulary pieces; where no
+  // one-character piece starts, the character may be unknown (the lowest
+  // score less 10). Among equal scores the path found first stays: the
+  // earliest start of the last piece. Consecutive unknown characters fuse
+  // into one unknown token, or with byte_fallback become <0xXX> tokens.
+  if (word.empty())
+    return;
+  const std::string text = encodeUtf8(word);
+  const size_t size = text.size();
+  const double unkScore = minScore - 10.0;
+  struct Best {
+    double score = 0;
+    int64_t id = -1;
+    size_t start = 0;
+    bool reached = false;
+  };
+  std::vector<Best> best(size + 1);
+  best[0].reached = true;
+  auto offer = [&](size_t start, size_t end, int64_t id, double score) {
+    Best &target = best[end];
+    double total = best[start].score + score;
+    if (!target.reached || total > target.score)
+      target = {total, id, start, true};
+  };
+  for (size_t start = 0; start < size;) {
+    size_t charBytes = 1;
+    while (start + charBytes < size &&
+           (static_cast<uint8_t>(text[start + charBytes]) & 0xC0) == 0x80)
+      ++charBytes;
+    if (best[start].reached) {
+      bool single = false;
+      for (size_t n = 1; n <= longestPiece && start + n <= size; ++n) {
+        auto it = vocab.find(text.substr(start, n));
+        if (it == vocab.end())
+          continue;
+        offer(start, start + n, it->second, scores[it->second]);
+        single = single || n == charBytes;
+      }
+      if (!single && unkId >= 0)
+        offer(start, start + charBytes, unkId, unkScore);
+    }
+    start += charBytes;
+  }
+  if (!best[size].reached) { // no unknown token to fall back on
+    if (unkId >= 0)
+      ids.push_back(unkId);
+    return;
+  }
+  std::vector<std::string> pieces;
+  std::string unknown;
+  for (size_t end = size; end > 0;) {
+    const Best &b = best[end];
+    std::string piece = text.substr(b.start, end - b.start);
+    if (b.id == unkId) {
+      unknown.insert(0, piece);
+    } else {
+      if (!unknown.empty())
+        pieces.push_back(std::move(unknown));
+      unknown.clear();
+      pieces.push_back(std::move(piece));
+    }
+    end = b.start;
+  }
+  if (!unknown.empty())
+    pieces.push_back(std::move(unknown));
+  for (auto it = pieces.rbegin(); it != pieces.rend(); ++it) {
+    if (auto found = vocab.find(*it); found != vocab.end()) {
+      ids.push_back(found->second);
+      continue;
+    }
+    std::vector<int64_t> bytes;
+    if (byteFallback)
+      for (char c : *it) {
+        char name[8];
+        std::snprintf(name, sizeof(name), "<0x%02X>", static_cast<uint8_t>(c));
+        auto byte = vocab.find(name);
+        if (byte == vocab.end()) {
+          bytes.clear();
+          break;
+        }
+        bytes.push_back(byte->second);
+      }
+    if (!bytes.empty())
+      ids.insert(ids.end(), bytes.begin(), bytes.end());
     else if (unkId >= 0)
       ids.push_back(unkId);
   }
 }
 
-void Tokenizer::Impl::tokenize(const CodePoints &text,
+void Tokenizer::Impl::tokenize(const CodePoints &text, bool atStart,
                                std::vector<int64_t> &ids) const {
-  auto word = [&](const CodePoints &w) {
-    if (w.empty())
-      return;
-    if (model == Model::Bpe)
-      bpe(w, ids);
-    else
-      wordPiece(w, ids);
-  };
-  switch (pre) {
-  case PreTokenizer::None: // the text is one word
-    word(text);
-    return;
-  case PreTokenizer::Bert: {
-    // pre_tokenizers/bert: whitespace separates words and is dropped; each
-    // punctuation mark is a word of its own.
-    CodePoints current;
-    for (int32_t c : text) {
-      if (isWhitespace(c) || isPunctuation(c)) {
-        word(current);
-        current.clear();
-        if (!isWhitespace(c))
-          word({c});
-        continue;
-      }
-      current.push_back(c);
+  std::vector<Piece> pieces = {{text, atStart}};
+  for (const PreTokenizer &step : preTokenizers)
+    step(pieces);
+  for (const Piece &p : pieces) {
+    if (p.text.empty())
+      continue;
+    switch (model) {
+    case Model::Bpe:
+      bpe(p.text, ids);
+      break;
+    case Model::Unigram:
+      unigram(p.text, ids);
+      break;
+    case Model::WordPiece:
+      wordPiece(p.text, ids);
+      break;
     }
-    word(current);
-    return;
-  }
-  case PreTokenizer::ByteLevel: {
-    // pre_tokenizers/byte_level: a space in front (add_prefix_space), GPT-2's
-    // pattern, then each piece's UTF-8 bytes as byte characters.
-    if (text.empty())
-      return;
-    CodePoints spaced = text;
-    if (addPrefixSpace && spaced.front() != ' ')
-      spaced.insert(spaced.begin(), ' ');
-    std::vector<CodePoints> pieces =
-        useRegex ? gpt2Pieces(spaced) : std::vector<CodePoints>{spaced};
-    for (const CodePoints &piece : pieces) {
-      CodePoints mapped;
-      for (char byte : encodeUtf8(piece))
-        mapped.push_back(byteChars()[static_cast<uint8_t>(byte)]);
-      word(mapped);
-    }
-    return;
-  }
   }
 }
 
@@ -951,17 +1723,22 @@ Tokenizer::encode(std::string_view text, bool addSpecialTokens) const {
   std::vector<int64_t> ids;
   if (addSpecialTokens)
     ids = s.before;
+  // Each piece between added tokens is normalized and pre-tokenized on its
+  // own; `atStart`: it begins the input.
+  bool atStart = true;
   for (auto &[id, raw] : s.splitAdded(*chars, /*normalized=*/false)) {
     if (id >= 0) {
       ids.push_back(id);
+      atStart = false;
       continue;
     }
-    CodePoints normal = s.normalizer ? (*s.normalizer)(raw) : raw;
+    CodePoints normal = s.normalize(raw);
     for (auto &[innerId, piece] : s.splitAdded(normal, /*normalized=*/true)) {
       if (innerId >= 0)
         ids.push_back(innerId);
       else
-        s.tokenize(piece, ids);
+        s.tokenize(piece, atStart, ids);
+      atStart = false;
     }
   }
   if (addSpecialTokens)
@@ -981,64 +1758,17 @@ absl::StatusOr<std::string> Tokenizer::decode(const std::vector<int64_t> &ids,
       continue;
     pieces.push_back(s.tokens[id]);
   }
-  if (s.decoderKind == Impl::Decoder::ByteLevel) {
-    // decoders/byte_level: each token's characters back to their bytes (a
-    // token with a character outside the table stays as written), then
-    // the bytes as UTF-8, invalid sequences replaced.
-    static const std::unordered_map<int32_t, uint8_t> kBytes = [] {
-      std::unordered_map<int32_t, uint8_t> m;
-      for (int b = 0; b < 256; ++b)
-        m[byteChars()[b]] = static_cast<uint8_t>(b);
-      return m;
-    }();
-    std::string bytes;
-    for (const std::string &piece : pieces) {
-      auto chars = decodeUtf8(piece);
-      std::string mapped;
-      bool all = chars.ok();
-      for (int32_t c : all ? *chars : CodePoints()) {
-        auto it = kBytes.find(c);
-        if (it == kBytes.end()) {
-          all = false;
-          break;
-        }
-        mapped += static_cast<char>(it->second);
-      }
-      bytes += all ? mapped : piece;
-    }
-    return lossyUtf8(bytes);
-  }
-  if (s.decoderKind != Impl::Decoder::WordPiece) {
+  if (!s.hasDecoder) {
     std::string out;
     for (size_t i = 0; i < pieces.size(); ++i)
       out += (i ? " " : "") + pieces[i];
     return out;
   }
-  // decoders/wordpiece: a continuation joins the previous piece, any other
-  // piece is preceded by a space; cleanup undoes the pre-tokenizer's
-  // spaces before punctuation and contractions, piece by piece.
-  static const std::pair<const char *, const char *> kCleanup[] = {
-      {" .", "."},   {" ?", "?"},     {" !", "!"},    {" ,", ","},
-      {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},  {" do not", " don't"},
-      {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+  for (const Impl::Decoder &d : s.decoders)
+    pieces = d(std::move(pieces));
   std::string out;
-  for (size_t i = 0; i < pieces.size(); ++i) {
-    std::string piece = pieces[i];
-    if (i > 0) {
-      if (piece.rfind(s.decoderPrefix, 0) == 0)
-        piece.erase(0, s.decoderPrefix.size());
-      else
-        piece = " " + piece;
-    }
-    if (s.cleanup)
-      for (const auto &[from, to] : kCleanup) {
-        std::string f = from;
-        for (size_t at = piece.find(f); at != std::string::npos;
-             at = piece.find(f, at + std::string_view(to).size()))
-          piece.replace(at, f.size(), to);
-      }
+  for (const std::string &piece : pieces)
     out += piece;
-  }
   return out;
 }
 

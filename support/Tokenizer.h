@@ -3,25 +3,32 @@
 // Reads a Hugging Face `tokenizer.json` and encodes text as the `tokenizers`
 // library does (and transformers with it: no padding, no truncation unless
 // asked), then decodes ids back to text. What is read today are BERT's
-// pipeline (every WordPiece model on the Hub) and GPT-2's and RoBERTa's
-// (byte-level BPE):
-//   - added tokens ([CLS], [MASK], ...) found in the text first, with their
-//     lstrip / rstrip / single_word / normalized flags;
-//   - the BertNormalizer (clean_text, handle_chinese_chars, strip_accents,
-//     lowercase);
-//   - the BertPreTokenizer (split on whitespace, each punctuation mark a
-//     word of its own), or ByteLevel (GPT-2's pattern, then bytes as
-//     characters; add_prefix_space);
-//   - the WordPiece model (greedy longest match, `##` continuations, the
-//     unknown token for a word that cannot be split or is too long), or
-//     BPE (merges by rank; ignore_merges);
+// pipeline (every WordPiece model on the Hub), GPT-2's and RoBERTa's
+// (byte-level BPE), and SentencePiece models converted to tokenizer.json
+// (T5's Unigram, Llama 2's BPE with byte fallback):
+//   - added tokens ([CLS], [MASK], </s>, ...) found in the text first, with
+//     their lstrip / rstrip / single_word / normalized flags;
+//   - normalizers: BertNormalizer (clean_text, handle_chinese_chars,
+//     strip_accents, lowercase), Precompiled (SentencePiece's compiled
+//     rules, per grapheme cluster), Strip, Replace (a string, or an ASCII
+//     regular expression), Prepend, Lowercase, NFC/NFD/NFKC/NFKD, and a
+//     Sequence of them;
+//   - pre-tokenizers: BertPreTokenizer (split on whitespace, each
+//     punctuation mark a word of its own), ByteLevel (GPT-2's pattern, then
+//     bytes as characters; add_prefix_space), WhitespaceSplit, Metaspace
+//     (spaces as U+2581, prepend always / first / never, split), and a
+//     Sequence of them;
+//   - models: WordPiece (greedy longest match, `##` continuations, the
+//     unknown token for a word that cannot be split or is too long), BPE
+//     (merges by rank; ignore_merges, byte_fallback, fuse_unk), Unigram
+//     (SentencePiece's Viterbi, unknown characters fused, byte fallback);
 //   - TemplateProcessing / BertProcessing / RobertaProcessing / ByteLevel
 //     for single sequences;
-//   - the WordPiece decoder (with its cleanup), or ByteLevel.
-// Any other component (Unigram, SentencePiece's Metaspace, other
-// normalizers, Llama 3's split pattern, byte fallback) is refused with
-// one error naming it, never approximated. Unicode data
-// (categories, NFD, case mapping) comes from utf8proc.
+//   - decoders: WordPiece (with its cleanup), ByteLevel, Metaspace,
+//     Replace, ByteFallback, Fuse, Strip, and a Sequence of them.
+// Any other component (WordLevel, Llama 3's split pattern) is refused
+// with one error naming it, never approximated. Unicode data (categories,
+// normalization forms, case mapping, grapheme clusters) comes from utf8proc.
 //
 //===----------------------------------------------------------------------===//
 

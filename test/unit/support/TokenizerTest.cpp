@@ -61,7 +61,8 @@ INSTANTIATE_TEST_SUITE_P(Tokenizers, TokenizerGoldenTest,
                          ::testing::Values("wordpiece_uncased",
                                            "wordpiece_cased",
                                            "all-MiniLM-L6-v2", "bpe_bytelevel",
-                                           "bpe_roberta"),
+                                           "bpe_roberta", "unigram_t5",
+                                           "unigram_bytes", "bpe_llama2"),
                          [](const auto &info) {
                            std::string name = info.param;
                            for (char &c : name)
@@ -95,9 +96,9 @@ TEST(TokenizerTest, BrokenFilesAreOneError) {
   EXPECT_EQ(errorOf("[1]"),
             "tok.json: not a JSON object (a tokenizer.json is one)");
   EXPECT_EQ(errorOf("{}"), "tok.json: 'model' is missing");
-  EXPECT_EQ(errorOf(R"({"model": {"type": "Unigram"}})"),
-            "tok.json: model type 'Unigram' is not supported yet (Kiln reads "
-            "WordPiece and BPE tokenizers)");
+  EXPECT_EQ(errorOf(R"({"model": {"type": "WordLevel"}})"),
+            "tok.json: model type 'WordLevel' is not supported yet (Kiln reads "
+            "WordPiece, BPE and Unigram tokenizers)");
   EXPECT_EQ(errorOf(R"({"model": {"type": "BPE", "vocab": {"a": 0}}})"),
             "tok.json: model: BPE without a 'merges' list");
   EXPECT_EQ(
@@ -111,8 +112,8 @@ TEST(TokenizerTest, BrokenFilesAreOneError) {
       "tok.json: model: merge 0 ('a') is not two tokens");
   EXPECT_EQ(
       errorOf(
-          R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "byte_fallback": true}})"),
-      "tok.json: model: BPE with byte_fallback is not supported yet");
+          R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "dropout": 0.1}})"),
+      "tok.json: model: BPE with 'dropout' is not supported yet");
   EXPECT_EQ(
       errorOf(
           R"({"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {}}})"),
@@ -130,13 +131,42 @@ TEST(TokenizerTest, BrokenFilesAreOneError) {
       errorOf(R"({"model": {"unk_token": "[UNK]", "vocab": {"[UNK]": -4}}})"),
       "tok.json: model: the id of '[UNK]' is not an integer in [0, "
       "2^24)");
-  EXPECT_EQ(errorOf("{" + model + R"(, "normalizer": {"type": "NFKC"}})"),
-            "tok.json: normalizer 'NFKC' is not supported yet (Kiln reads "
-            "BertNormalizer)");
+  EXPECT_EQ(errorOf("{" + model + R"(, "normalizer": {"type": "Nmt"}})"),
+            "tok.json: normalizer 'Nmt' is not supported yet (Kiln reads "
+            "BertNormalizer, Precompiled, Strip, Replace, Prepend, Lowercase, "
+            "NFC, NFD, NFKC, NFKD and Sequence)");
   EXPECT_EQ(
-      errorOf("{" + model + R"(, "pre_tokenizer": {"type": "Metaspace"}})"),
-      "tok.json: pre_tokenizer 'Metaspace' is not supported yet (Kiln "
-      "reads BertPreTokenizer and ByteLevel)");
+      errorOf("{" + model + R"(, "pre_tokenizer": {"type": "Split"}})"),
+      "tok.json: pre_tokenizer 'Split' is not supported yet (Kiln reads "
+      "BertPreTokenizer, ByteLevel, WhitespaceSplit, Metaspace and Sequence)");
+  EXPECT_EQ(
+      errorOf(
+          "{" + model +
+          R"(, "pre_tokenizer": {"type": "Metaspace", "prepend_scheme": "sometimes"}})"),
+      "tok.json: pre_tokenizer: Metaspace's prepend_scheme 'sometimes' is "
+      "unknown");
+  EXPECT_EQ(
+      errorOf(
+          "{" + model +
+          R"(, "normalizer": {"type": "Precompiled", "precompiled_charsmap": "!!"}})"),
+      "tok.json: normalizer: Precompiled's 'precompiled_charsmap' is not a "
+      "base64 SentencePiece character map");
+  EXPECT_EQ(
+      errorOf(
+          "{" + model +
+          R"(, "normalizer": {"type": "Replace", "pattern": {"Regex": "\\p{L}+"}, "content": ""}})"),
+      "tok.json: normalizer: Replace's pattern '\\p{L}+' is not supported "
+      "yet (Kiln reads strings and ASCII regular expressions)");
+  EXPECT_EQ(
+      errorOf(
+          R"({"model": {"type": "Unigram", "vocab": [["a", 0], ["a", -1]]}})"),
+      "tok.json: model: the piece 'a' is in the vocabulary twice");
+  EXPECT_EQ(errorOf(R"({"model": {"type": "Unigram", "vocab": [["a", "x"]]}})"),
+            "tok.json: model: vocabulary entry 0 is not [piece, score]");
+  EXPECT_EQ(
+      errorOf(
+          R"({"model": {"type": "Unigram", "unk_id": 5, "vocab": [["a", 0]]}})"),
+      "tok.json: model: 'unk_id' is not an id of the vocabulary");
   EXPECT_EQ(errorOf("{" + model +
                     R"(, "added_tokens": [{"id": 1, "content": "[X]"}]})"),
             "tok.json: added token '[X]' takes id 1, which is 'a'");
@@ -153,9 +183,14 @@ TEST(TokenizerTest, BrokenFilesAreOneError) {
           R"(, "post_processor": {"type": "BertProcessing", "cls": ["[CLS]", 7], "sep": ["[SEP]", 1]}})"),
       "tok.json: post_processor: 'cls' is not [token, id] with an id in "
       "the vocabulary");
-  EXPECT_EQ(errorOf("{" + model + R"(, "decoder": {"type": "Metaspace"}})"),
-            "tok.json: decoder 'Metaspace' is not supported yet (Kiln reads "
-            "WordPiece and ByteLevel)");
+  EXPECT_EQ(errorOf("{" + model + R"(, "decoder": {"type": "CTC"}})"),
+            "tok.json: decoder 'CTC' is not supported yet (Kiln reads "
+            "WordPiece, ByteLevel, Metaspace, Replace, ByteFallback, Fuse, "
+            "Strip and Sequence)");
+  EXPECT_EQ(errorOf("{" + model +
+                    R"(, "decoder": {"type": "Strip", "content": "ab"}})"),
+            "tok.json: decoder: Strip's content is not one character or its "
+            "counts are negative");
   // Ids may have gaps; a post-processor id must name a token (a fuzzed
   // file once encoded [CLS] as an id nothing decodes).
   EXPECT_EQ(

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""widen-vocab.py SRC DST VOCAB: the GPT-2 folder SRC with its vocabulary
-grown to VOCAB rows (config.json's vocab_size and the token embedding,
-the new rows zero), written to DST as a sparse file: a checkpoint of
-hundreds of MB that costs no disk, for tests of memory that does not fit.
-Standard library only."""
+"""widen-vocab.py SRC DST VOCAB: the model folder SRC (GPT-2 or T5) with
+its vocabulary grown to VOCAB rows (config.json's vocab_size and the
+token embeddings and LM head, the new rows zero), written to DST, the
+last of them as a sparse tail: a checkpoint of hundreds of MB that costs
+no disk, for tests of memory that does not fit. Standard library only."""
 import json
 import os
 import struct
@@ -13,6 +13,7 @@ src, dst, vocab = sys.argv[1], sys.argv[2], int(sys.argv[3])
 os.makedirs(dst, exist_ok=True)
 with open(os.path.join(src, "config.json")) as f:
     config = json.load(f)
+old_vocab = config["vocab_size"]
 config["vocab_size"] = vocab
 with open(os.path.join(dst, "config.json"), "w") as f:
     json.dump(config, f)
@@ -22,8 +23,11 @@ with open(os.path.join(src, "model.safetensors"), "rb") as f:
     header = json.loads(f.read(length))
     data = f.read()
 header.pop("__metadata__", None)
-embedding = "transformer.wte.weight"
-names = sorted(n for n in header if n != embedding) + [embedding]
+vocab_rows = ("wte.weight", "shared.weight", "lm_head.weight",
+              "embed_tokens.weight")
+widened = sorted(n for n in header if n.endswith(vocab_rows) and
+                 header[n]["shape"][0] == old_vocab)
+names = sorted(n for n in header if n not in widened) + widened
 out_header, chunks, offset = {}, [], 0
 for name in names:
     entry = header[name]
@@ -31,9 +35,11 @@ for name in names:
     raw = data[begin:end]
     shape = list(entry["shape"])
     size = len(raw)
-    if name == embedding:
+    if name in widened:
         size = size // shape[0] * vocab
         shape[0] = vocab
+        if name != names[-1]:  # only the last one is a sparse tail
+            raw += bytes(size - len(raw))
     out_header[name] = {"dtype": entry["dtype"], "shape": shape,
                         "data_offsets": [offset, offset + size]}
     chunks.append(raw)
