@@ -211,6 +211,75 @@ std::vector<CodePoints> gpt2Pieces(const CodePoints &t) {
   return pieces;
 }
 
+/// The pieces Llama 3's pattern cuts `text` into
+/// ((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+///  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+, the first
+/// alternative that matches at each position, as a backtracking engine
+/// finds it). Written out because RE2 has no lookahead.
+std::vector<CodePoints> llama3Pieces(const CodePoints &t) {
+  std::vector<CodePoints> pieces;
+  const size_t n = t.size();
+  auto newline = [](int32_t c) { return c == '\r' || c == '\n'; };
+  auto other = [](int32_t c) {
+    return !isWhitespace(c) && !isLetter(c) && !isNumber(c);
+  };
+  auto lower = [](int32_t c) {
+    return c == 0x17F ? 's' : (c >= 'A' && c <= 'Z' ? c + 32 : c);
+  };
+  auto run = [&](size_t from, auto &&pred) {
+    while (from < n && pred(t[from]))
+      ++from;
+    return from;
+  };
+  size_t i = 0;
+  while (i < n) {
+    size_t end = i;
+    // (?i:'s|'t|'re|'ve|'m|'ll|'d)
+    if (t[i] == '\'' && i + 1 < n) {
+      int32_t a = lower(t[i + 1]), b = i + 2 < n ? lower(t[i + 2]) : 0;
+      if (a == 's' || a == 't' || a == 'm' || a == 'd')
+        end = i + 2;
+      else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') ||
+               (a == 'l' && b == 'l'))
+        end = i + 3;
+    }
+    // [^\r\n\p{L}\p{N}]?\p{L}+
+    if (end == i) {
+      if (isLetter(t[i]))
+        end = run(i, isLetter);
+      else if (!newline(t[i]) && !isNumber(t[i]) && i + 1 < n &&
+               isLetter(t[i + 1]))
+        end = run(i + 1, isLetter);
+    }
+    // \p{N}{1,3}
+    if (end == i && isNumber(t[i])) {
+      end = i + 1;
+      while (end < n && end < i + 3 && isNumber(t[end]))
+        ++end;
+    }
+    //  ?[^\s\p{L}\p{N}]+[\r\n]*
+    if (end == i) {
+      size_t body = t[i] == ' ' && i + 1 < n && other(t[i + 1]) ? i + 1 : i;
+      if (other(t[body]))
+        end = run(run(body, other), newline);
+    }
+    if (end == i) {
+      // \s*[\r\n]+: up to the last line break of the whitespace run.
+      size_t stop = run(i, isWhitespace);
+      for (size_t k = stop; k > i && end == i; --k)
+        if (newline(t[k - 1]))
+          end = k;
+      // \s+(?!\S), then \s+: all of it, less the last before a
+      // non-space.
+      if (end == i)
+        end = stop == n || stop - i == 1 ? stop : stop - 1;
+    }
+    pieces.emplace_back(t.begin() + i, t.begin() + end);
+    i = end;
+  }
+  return pieces;
+}
+
 absl::StatusOr<CodePoints> decodeUtf8(std::string_view text) {
   CodePoints out;
   out.reserve(text.size());
@@ -937,6 +1006,15 @@ absl::Status Tokenizer::Impl::parsePostProcessor(const Json &p) {
   };
   if (*type == "ByteLevel") // offsets only: the ids pass through
     return absl::OkStatus();
+  if (*type == "Sequence") {
+    auto list = p.find("processors");
+    if (list == p.end() || !list->is_array())
+      return error("post_processor: a Sequence without 'processors'");
+    for (const Json &step : *list)
+      if (absl::Status s = parsePostProcessor(step); !s.ok())
+        return s;
+    return absl::OkStatus();
+  }
   if (*type == "BertProcessing" || *type == "RobertaProcessing") {
     auto cls = idOf("cls");
     auto sep = idOf("sep");
@@ -950,7 +1028,8 @@ absl::Status Tokenizer::Impl::parsePostProcessor(const Json &p) {
   }
   if (*type != "TemplateProcessing")
     return unsupported("post_processor", *type,
-                       "TemplateProcessing and BertProcessing");
+                       "TemplateProcessing, BertProcessing, "
+                       "RobertaProcessing, ByteLevel and Sequence");
   auto single = p.find("single");
   auto specials = p.find("special_tokens");
   if (single == p.end() || !single->is_array() || specials == p.end() ||
@@ -1128,6 +1207,46 @@ absl::Status Tokenizer::Impl::parsePreTokenizer(const Json &pre) {
     }));
     return absl::OkStatus();
   }
+  if (*type == "Split") {
+    // pre_tokenizers/split with a regular expression, each match a piece
+    // (Isolated). RE2 and std::regex have no lookahead, so the patterns
+    // are the ones written out here: Llama 3's and GPT-2's.
+    static const std::string kLlama3 =
+        "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
+        "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
+        "\\s+(?!\\S)|\\s+";
+    static const std::string kGpt2 =
+        "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| "
+        "?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+    auto pattern = pre.find("pattern");
+    auto behavior = member<std::string>(pre, "behavior", where);
+    auto invert = member<bool>(pre, "invert", where, false);
+    if (!behavior.ok())
+      return behavior.status();
+    if (!invert.ok())
+      return invert.status();
+    std::string regex;
+    if (pattern != pre.end() && pattern->is_object() &&
+        pattern->contains("Regex") && (*pattern)["Regex"].is_string())
+      regex = (*pattern)["Regex"].get<std::string>();
+    if ((regex != kLlama3 && regex != kGpt2) || *behavior != "Isolated" ||
+        *invert)
+      return error(absl::StrCat(
+          "pre_tokenizer: Split by '", regex.empty() ? "?" : regex, "' (",
+          *behavior, *invert ? ", inverted" : "",
+          ") is not supported yet (Kiln reads Llama 3's and GPT-2's "
+          "patterns, isolated)"));
+    auto split = regex == kLlama3 ? llama3Pieces : gpt2Pieces;
+    preTokenizers.push_back(
+        eachPiece([split](const Piece &p, std::vector<Piece> &out) {
+          bool start = p.atStart;
+          for (CodePoints &piece : split(p.text)) {
+            out.push_back({std::move(piece), start});
+            start = false;
+          }
+        }));
+    return absl::OkStatus();
+  }
   if (*type == "ByteLevel") {
     // pre_tokenizers/byte_level: a space in front (add_prefix_space),
     // GPT-2's pattern, then each piece's UTF-8 bytes as byte characters.
@@ -1160,7 +1279,7 @@ absl::Status Tokenizer::Impl::parsePreTokenizer(const Json &pre) {
   }
   return unsupported("pre_tokenizer", *type,
                      "BertPreTokenizer, ByteLevel, WhitespaceSplit, "
-                     "Metaspace and Sequence");
+                     "Metaspace, Split and Sequence");
 }
 
 absl::Status Tokenizer::Impl::parseDecoder(const Json &decoder) {

@@ -4,8 +4,9 @@
 // library does (and transformers with it: no padding, no truncation unless
 // asked), then decodes ids back to text. What is read today are BERT's
 // pipeline (every WordPiece model on the Hub), GPT-2's and RoBERTa's
-// (byte-level BPE), and SentencePiece models converted to tokenizer.json
-// (T5's Unigram, Llama 2's BPE with byte fallback):
+// (byte-level BPE), Llama 3's (byte-level BPE after its Split pattern),
+// and SentencePiece models converted to tokenizer.json (T5's Unigram,
+// Llama 2's BPE with byte fallback):
 //   - added tokens ([CLS], [MASK], </s>, ...) found in the text first, with
 //     their lstrip / rstrip / single_word / normalized flags;
 //   - normalizers: BertNormalizer (clean_text, handle_chinese_chars,
@@ -16,17 +17,18 @@
 //   - pre-tokenizers: BertPreTokenizer (split on whitespace, each
 //     punctuation mark a word of its own), ByteLevel (GPT-2's pattern, then
 //     bytes as characters; add_prefix_space), WhitespaceSplit, Metaspace
-//     (spaces as U+2581, prepend always / first / never, split), and a
-//     Sequence of them;
+//     (spaces as U+2581, prepend always / first / never, split), Split by
+//     Llama 3's or GPT-2's pattern (written out: RE2 has no lookahead),
+//     and a Sequence of them;
 //   - models: WordPiece (greedy longest match, `##` continuations, the
 //     unknown token for a word that cannot be split or is too long), BPE
 //     (merges by rank; ignore_merges, byte_fallback, fuse_unk), Unigram
 //     (SentencePiece's Viterbi, unknown characters fused, byte fallback);
 //   - TemplateProcessing / BertProcessing / RobertaProcessing / ByteLevel
-//     for single sequences;
+//     and a Sequence of them, for single sequences;
 //   - decoders: WordPiece (with its cleanup), ByteLevel, Metaspace,
 //     Replace, ByteFallback, Fuse, Strip, and a Sequence of them.
-// Any other component (WordLevel, Llama 3's split pattern) is refused
+// Any other component (WordLevel, another Split pattern) is refused
 // with one error naming it, never approximated. Unicode data (categories,
 // normalization forms, case mapping, grapheme clusters) comes from utf8proc.
 //

@@ -75,7 +75,8 @@ for name in sorted(os.listdir(DIALECT_TESTS)):
 TOKENIZERS = os.path.join(os.path.dirname(ROOT), "..", "golden", "tokenizers")
 os.makedirs(os.path.join(ROOT, "tokenizer"), exist_ok=True)
 for kind in ("wordpiece_uncased", "wordpiece_cased", "bpe_bytelevel",
-             "bpe_roberta", "unigram_t5", "unigram_bytes", "bpe_llama2"):
+             "bpe_roberta", "unigram_t5", "unigram_bytes", "bpe_llama2",
+             "bpe_llama3"):
     with open(os.path.join(TOKENIZERS, kind, "tokenizer.json"), "rb") as f:
         text = f.read()
     with open(os.path.join(ROOT, "tokenizer", kind), "wb") as f:

@@ -13,8 +13,9 @@ pipeline with SentencePiece's compiled NFKC rules (Precompiled),
 WhitespaceSplit + Metaspace, $A </s>; and one with byte fallback, NFKC,
 Strip, Replace and Lowercase, Metaspace prepending to the first piece
 only), and a SentencePiece BPE one with byte fallback as the Hub's Llama 2
-files have it (extracted by transformers' SentencePieceExtractor) on a
-small corpus and writes them to
+files have it (extracted by transformers' SentencePieceExtractor), and a
+byte-level BPE with Llama 3's split pattern, on a small corpus and writes
+them to
 test/golden/tokenizers/<name>/tokenizer.json. Then encodes every
 string of tokenizers/strings.json (written by hand) and of
 random_strings.json (400 drawn from every character class, seeded,
@@ -242,6 +243,41 @@ def train_spm_bpe(name):
     return tok
 
 
+LLAMA3_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+    r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def train_llama3(name):
+    """A byte-level BPE with Llama 3's pipeline: its Split pattern
+    (isolated), ByteLevel without its own regex, ignore_merges, and
+    <|begin_of_text|> $A after the ByteLevel post-processor."""
+    committed = kept(name)
+    if committed:
+        return committed
+    tok = Tokenizer(BPE(ignore_merges=True))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=700, min_frequency=1,
+        special_tokens=["<|begin_of_text|>", "<|end_of_text|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(CORPUS, trainer)
+    tok.post_processor = processors.Sequence([
+        processors.ByteLevel(trim_offsets=False),
+        processors.TemplateProcessing(
+            single="<|begin_of_text|> $A",
+            pair="<|begin_of_text|> $A <|begin_of_text|> $B",
+            special_tokens=[("<|begin_of_text|>",
+                             tok.token_to_id("<|begin_of_text|>"))])])
+    folder = os.path.join(HERE, name)
+    os.makedirs(folder, exist_ok=True)
+    tok.save(os.path.join(folder, "tokenizer.json"))
+    return tok
+
+
 def minilm_dir():
     if len(sys.argv) > 1:
         return sys.argv[1]
@@ -269,6 +305,7 @@ def main():
         "unigram_t5": train_unigram("unigram_t5", True),
         "unigram_bytes": train_unigram("unigram_bytes", False),
         "bpe_llama2": train_spm_bpe("bpe_llama2"),
+        "bpe_llama3": train_llama3("bpe_llama3"),
     }
     folder = minilm_dir()
     if folder:

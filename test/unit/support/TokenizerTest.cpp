@@ -62,7 +62,8 @@ INSTANTIATE_TEST_SUITE_P(Tokenizers, TokenizerGoldenTest,
                                            "wordpiece_cased",
                                            "all-MiniLM-L6-v2", "bpe_bytelevel",
                                            "bpe_roberta", "unigram_t5",
-                                           "unigram_bytes", "bpe_llama2"),
+                                           "unigram_bytes", "bpe_llama2",
+                                           "bpe_llama3"),
                          [](const auto &info) {
                            std::string name = info.param;
                            for (char &c : name)
@@ -136,9 +137,15 @@ TEST(TokenizerTest, BrokenFilesAreOneError) {
             "BertNormalizer, Precompiled, Strip, Replace, Prepend, Lowercase, "
             "NFC, NFD, NFKC, NFKD and Sequence)");
   EXPECT_EQ(
-      errorOf("{" + model + R"(, "pre_tokenizer": {"type": "Split"}})"),
-      "tok.json: pre_tokenizer 'Split' is not supported yet (Kiln reads "
-      "BertPreTokenizer, ByteLevel, WhitespaceSplit, Metaspace and Sequence)");
+      errorOf("{" + model + R"(, "pre_tokenizer": {"type": "Punctuation"}})"),
+      "tok.json: pre_tokenizer 'Punctuation' is not supported yet (Kiln "
+      "reads BertPreTokenizer, ByteLevel, WhitespaceSplit, Metaspace, Split "
+      "and Sequence)");
+  EXPECT_EQ(
+      errorOf("{" + model +
+              R"(, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\\d+"}, "behavior": "Isolated"}})"),
+      "tok.json: pre_tokenizer: Split by '\\d+' (Isolated) is not "
+      "supported yet (Kiln reads Llama 3's and GPT-2's patterns, isolated)");
   EXPECT_EQ(
       errorOf(
           "{" + model +
@@ -231,8 +238,12 @@ TEST(TokenizerTest, BrokenFilesAreOneError) {
             "tok.json: post_processor: a piece of 'single' is malformed");
   EXPECT_EQ(
       errorOf("{" + model + R"(, "post_processor": {"type": "Sequence"}})"),
-      "tok.json: post_processor 'Sequence' is not supported yet (Kiln "
-      "reads TemplateProcessing and BertProcessing)");
+      "tok.json: post_processor: a Sequence without 'processors'");
+  EXPECT_EQ(
+      errorOf("{" + model + R"(, "post_processor": {"type": "Roberta"}})"),
+      "tok.json: post_processor 'Roberta' is not supported yet (Kiln reads "
+      "TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel and "
+      "Sequence)");
   EXPECT_EQ(errorOf("{" + model + "}"), "");
 
   auto tokenizer = kiln::Tokenizer::parse("{" + model + "}", "tok.json");
