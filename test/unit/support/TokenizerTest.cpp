@@ -142,8 +142,9 @@ TEST(TokenizerTest, BrokenFilesAreOneError) {
       "reads BertPreTokenizer, ByteLevel, WhitespaceSplit, Metaspace, Split "
       "and Sequence)");
   EXPECT_EQ(
-      errorOf("{" + model +
-              R"(, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\\d+"}, "behavior": "Isolated"}})"),
+      errorOf(
+          "{" + model +
+          R"(, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\\d+"}, "behavior": "Isolated"}})"),
       "tok.json: pre_tokenizer: Split by '\\d+' (Isolated) is not "
       "supported yet (Kiln reads Llama 3's and GPT-2's patterns, isolated)");
   EXPECT_EQ(
