@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `cmake --install` of a build into a scratch prefix, then examples/embed
 # configured against that prefix alone (find_package(Kiln), no Kiln source
-# or build tree), built, and run on a fixture compiled by the installed
-# kilnc: the text it streams must be what the installed kiln-run --prompt
+# or build tree) and built: its kiln-compile (Kiln::compiler) must write
+# the artifact the installed kilnc writes, and its kiln-generate
+# (Kiln::runtime) must stream the text the installed kiln-run --prompt
 # prints for the same prompt.
 #   test/tools/install-check.sh BUILD_DIR
 set -euo pipefail
@@ -13,7 +14,9 @@ trap 'rm -rf "$work"' EXIT
 prefix="$work/prefix"
 cmake --install "$build" --prefix "$prefix" > "$work/install.log"
 for f in bin/kilnc bin/kiln-run include/kiln/runtime.h lib/libkiln-runtime.so \
-         lib/cmake/Kiln/KilnConfig.cmake lib/cmake/Kiln/KilnRuntimeTargets.cmake; do
+         include/kiln/compiler.h lib/libkiln-compiler.so \
+         lib/cmake/Kiln/KilnConfig.cmake lib/cmake/Kiln/KilnRuntimeTargets.cmake \
+         lib/cmake/Kiln/KilnCompilerTargets.cmake; do
   [ -e "$prefix/$f" ] || { echo "install-check: $f was not installed" >&2; exit 1; }
 done
 generator=()
@@ -27,7 +30,10 @@ if ! cmake -S "$root/examples/embed" -B "$work/example" "${generator[@]}" \
 fi
 cp -r "$root/test/golden/fixtures/gpt2_tiny" "$work/gpt2"
 cp "$root/test/lit/tools/Inputs/tiny-tokenizer.json" "$work/gpt2/tokenizer.json"
-"$prefix/bin/kilnc" "$work/gpt2" -o "$work/gpt2.kiln" 2> "$work/kilnc.log"
+"$prefix/bin/kilnc" "$work/gpt2" -o "$work/kilnc.kiln" 2> "$work/kilnc.log"
+"$work/example/kiln-compile" "$work/gpt2" "$work/gpt2.kiln" > "$work/report.json"
+cmp "$work/gpt2.kiln" "$work/kilnc.kiln" ||
+  { echo "install-check: kiln-compile and kilnc wrote different artifacts" >&2; exit 1; }
 prompt="Kiln compiles models fast!"
 got="$("$work/example/kiln-generate" "$work/gpt2.kiln" "$prompt" 12)"
 want="$("$prefix/bin/kiln-run" "$work/gpt2.kiln" --prompt "$prompt" --max-new-tokens 12 --ignore-eos)"
@@ -46,4 +52,4 @@ if cmake -S "$work/missing" -B "$work/missing/build" -DCMAKE_PREFIX_PATH="$prefi
   echo "install-check: find_package(Kiln COMPONENTS nonesuch) succeeded" >&2
   exit 1
 fi
-echo "install-check: installed to a prefix; examples/embed built against it and printed: $got"
+echo "install-check: installed to a prefix; examples/embed built against it, compiled the artifact kilnc compiles and printed: $got"
