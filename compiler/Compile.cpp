@@ -254,17 +254,23 @@ absl::Status writeText(const std::string &path, llvm::StringRef text) {
   return writeFileAtomically(path, std::string_view(text.data(), text.size()));
 }
 
-/// The folder's tokenizer.json, when kiln-run can use it (a tokenizer
-/// Kiln reads); "" otherwise, with a note that says why.
+/// The folder's tokenizer as tokenizer.json (its own, or made from
+/// vocab.txt or vocab.json and merges.txt: tokenizerJson), when kiln-run
+/// can use it (a tokenizer Kiln reads); "" otherwise, with a note that says
+/// why.
 absl::StatusOr<std::string> embeddedTokenizer(const std::string &modelDir,
                                               int64_t modelVocab,
                                               llvm::raw_ostream &progress) {
-  std::string path = modelDir + "/tokenizer.json";
-  if (!llvm::sys::fs::exists(path))
+  const std::string path = modelDir + "/tokenizer.json";
+  auto json = tokenizerJson(modelDir);
+  if (absl::IsNotFound(json.status()))
     return std::string();
-  KILN_ASSIGN_OR_RETURN(std::string text, readFile(path));
-  auto tokenizer = Tokenizer::parse(text, path);
+  std::string text = json.ok() ? *json : std::string();
   std::string unusable;
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
+      json.ok() ? Tokenizer::parse(text, llvm::sys::fs::exists(path) ? path
+                                                                     : modelDir)
+                : json.status();
   if (!tokenizer.ok())
     unusable = std::string(tokenizer.status().message());
   else if ((*tokenizer)->vocabSize() > modelVocab)

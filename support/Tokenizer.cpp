@@ -10,6 +10,7 @@
 #include "support/Tokenizer.h"
 
 #include "support/Files.h"
+#include "support/Status.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -1821,16 +1822,218 @@ Tokenizer::parse(std::string_view json, const std::string &origin) {
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(impl)));
 }
 
+namespace {
+
+/// The lines of `text` (LF or CRLF; no empty last line).
+std::vector<std::string> lines(const std::string &text) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string::npos)
+      end = text.size();
+    out.push_back(text.substr(begin, end - begin));
+    if (!out.back().empty() && out.back().back() == '\r')
+      out.back().pop_back();
+    begin = end + 1;
+  }
+  return out;
+}
+
+/// A special token of tokenizer_config.json (a string, or an object with
+/// "content"), or `fallback`.
+std::string specialToken(const Json &config, const char *key,
+                         const std::string &fallback) {
+  auto it = config.find(key);
+  if (it == config.end())
+    return fallback;
+  if (it->is_string())
+    return it->get<std::string>();
+  if (it->is_object() && it->contains("content") &&
+      (*it)["content"].is_string())
+    return (*it)["content"].get<std::string>();
+  return fallback;
+}
+
+/// tokenizer.json for a folder with BERT's vocab.txt, as transformers'
+/// BertConverter writes it (BertNormalizer as tokenizer_config.json says,
+/// BertPreTokenizer, WordPiece, [CLS] $A [SEP], the WordPiece decoder).
+absl::StatusOr<std::string> fromVocabTxt(const std::string &text,
+                                         const Json &config,
+                                         const std::string &origin) {
+  Json vocab = Json::object();
+  for (const std::string &token : lines(text))
+    if (!vocab.contains(token))
+      vocab[token] = static_cast<int64_t>(vocab.size());
+  auto id = [&](const std::string &token) -> absl::StatusOr<int64_t> {
+    if (!vocab.contains(token))
+      return absl::InvalidArgumentError(absl::StrCat(
+          origin, ": the special token '", token, "' is not in vocab.txt"));
+    return vocab[token].get<int64_t>();
+  };
+  const std::string unk = specialToken(config, "unk_token", "[UNK]"),
+                    cls = specialToken(config, "cls_token", "[CLS]"),
+                    sep = specialToken(config, "sep_token", "[SEP]");
+  // BertTokenizer's special tokens, as the config names them or by default.
+  Json added = Json::array();
+  for (auto [key, fallback] :
+       {std::pair<const char *, const char *>{"pad_token", "[PAD]"},
+        {"unk_token", "[UNK]"},
+        {"cls_token", "[CLS]"},
+        {"sep_token", "[SEP]"},
+        {"mask_token", "[MASK]"}}) {
+    std::string token = specialToken(config, key, fallback);
+    if (token.empty() || !vocab.contains(token))
+      continue;
+    added.push_back({{"id", vocab[token]},
+                     {"content", token},
+                     {"special", true},
+                     {"normalized", false}});
+  }
+  KILN_ASSIGN_OR_RETURN(int64_t clsId, id(cls));
+  KILN_ASSIGN_OR_RETURN(int64_t sepId, id(sep));
+  bool lower = config.value("do_lower_case", true);
+  Json strip = config.contains("strip_accents") ? config["strip_accents"]
+                                                : Json(nullptr);
+  Json tokenizer = {
+      {"added_tokens", added},
+      {"normalizer",
+       {{"type", "BertNormalizer"},
+        {"clean_text", true},
+        {"handle_chinese_chars", config.value("tokenize_chinese_chars", true)},
+        {"strip_accents", strip},
+        {"lowercase", lower}}},
+      {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
+      {"post_processor",
+       {{"type", "BertProcessing"},
+        {"cls", {cls, clsId}},
+        {"sep", {sep, sepId}}}},
+      {"decoder", {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}}},
+      {"model",
+       {{"type", "WordPiece"},
+        {"unk_token", unk},
+        {"continuing_subword_prefix", "##"},
+        {"max_input_chars_per_word", 100},
+        {"vocab", vocab}}}};
+  return tokenizer.dump();
+}
+
+/// tokenizer.json for a folder with GPT-2's or RoBERTa's vocab.json and
+/// merges.txt, as transformers' GPT2Converter / RobertaConverter write it
+/// (ByteLevel with tokenizer_config.json's add_prefix_space, BPE, the
+/// ByteLevel decoder; RoBERTa's <s> $A </s>).
+absl::StatusOr<std::string> fromVocabJson(const std::string &vocabText,
+                                          const std::string &mergesText,
+                                          const Json &config,
+                                          const std::string &origin) {
+  Json vocab = Json::parse(vocabText, nullptr, /*allow_exceptions=*/false);
+  if (vocab.is_discarded() || !vocab.is_object())
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": vocab.json is not a JSON object"));
+  Json merges = Json::array();
+  for (const std::string &line : lines(mergesText))
+    if (!line.empty() && line.rfind("#version", 0) != 0)
+      merges.push_back(line);
+  const bool roberta =
+      config.value("tokenizer_class", std::string()).rfind("Roberta", 0) == 0;
+  const bool prefixSpace = config.value("add_prefix_space", false);
+  Json added = Json::array();
+  for (const char *key : {"bos_token", "eos_token", "unk_token", "sep_token",
+                          "cls_token", "pad_token", "mask_token"}) {
+    std::string token = specialToken(config, key, "");
+    if (token.empty() || !vocab.contains(token))
+      continue;
+    bool seen = false;
+    for (const Json &a : added)
+      seen = seen || a["content"] == token;
+    if (!seen)
+      added.push_back(
+          {{"id", vocab[token]},
+           {"content", token},
+           {"special", true},
+           {"normalized", false},
+           {"lstrip", roberta && std::string(key) == "mask_token"}});
+  }
+  Json post = {{"type", "ByteLevel"}};
+  if (roberta) {
+    std::string cls = specialToken(config, "cls_token", "<s>"),
+                sep = specialToken(config, "sep_token", "</s>");
+    if (!vocab.contains(cls) || !vocab.contains(sep))
+      return absl::InvalidArgumentError(absl::StrCat(origin, ": RoBERTa's '",
+                                                     cls, "' or '", sep,
+                                                     "' is not in vocab.json"));
+    post = {{"type", "RobertaProcessing"},
+            {"cls", {cls, vocab[cls]}},
+            {"sep", {sep, vocab[sep]}}};
+  }
+  Json tokenizer = {
+      {"added_tokens", added},
+      {"normalizer", nullptr},
+      {"pre_tokenizer",
+       {{"type", "ByteLevel"},
+        {"add_prefix_space", prefixSpace},
+        {"use_regex", true}}},
+      {"post_processor", post},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
+  return tokenizer.dump();
+}
+
+} // namespace
+
+absl::StatusOr<std::string> tokenizerJson(const std::string &folder) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir(folder);
+  if (fs::exists(dir / "tokenizer.json", ec))
+    return readFile((dir / "tokenizer.json").string());
+  Json config = Json::object();
+  if (fs::exists(dir / "tokenizer_config.json", ec)) {
+    KILN_ASSIGN_OR_RETURN(std::string text,
+                          readFile((dir / "tokenizer_config.json").string()));
+    config = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (config.is_discarded() || !config.is_object())
+      return absl::InvalidArgumentError(absl::StrCat(
+          (dir / "tokenizer_config.json").string(), ": not a JSON object"));
+  }
+  if (fs::exists(dir / "vocab.txt", ec)) {
+    KILN_ASSIGN_OR_RETURN(std::string vocab,
+                          readFile((dir / "vocab.txt").string()));
+    return fromVocabTxt(vocab, config, (dir / "vocab.txt").string());
+  }
+  if (fs::exists(dir / "vocab.json", ec) &&
+      fs::exists(dir / "merges.txt", ec)) {
+    KILN_ASSIGN_OR_RETURN(std::string vocab,
+                          readFile((dir / "vocab.json").string()));
+    KILN_ASSIGN_OR_RETURN(std::string merges,
+                          readFile((dir / "merges.txt").string()));
+    return fromVocabJson(vocab, merges, config, folder);
+  }
+  if (fs::exists(dir / "spiece.model", ec) ||
+      fs::exists(dir / "tokenizer.model", ec))
+    return absl::UnimplementedError(absl::StrCat(
+        folder, ": has a SentencePiece model but no tokenizer.json (Kiln "
+                "reads SentencePiece tokenizers from tokenizer.json; "
+                "transformers writes one with save_pretrained)"));
+  return absl::NotFoundError(absl::StrCat(
+      folder, ": no tokenizer.json, vocab.txt or vocab.json and merges.txt"));
+}
+
 absl::StatusOr<std::unique_ptr<Tokenizer>>
 Tokenizer::open(const std::string &path) {
-  std::string file = path;
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    file = (std::filesystem::path(path) / "tokenizer.json").string();
-  auto text = readFile(file);
+  if (!std::filesystem::is_directory(path, ec)) {
+    auto text = readFile(path);
+    if (!text.ok())
+      return text.status();
+    return parse(*text, path);
+  }
+  auto text = tokenizerJson(path);
   if (!text.ok())
     return text.status();
-  return parse(*text, file);
+  const std::string json =
+      (std::filesystem::path(path) / "tokenizer.json").string();
+  return parse(*text, std::filesystem::exists(json, ec) ? json : path);
 }
 
 absl::StatusOr<std::vector<int64_t>>

@@ -47,12 +47,19 @@
 
 namespace kiln {
 
+/// A model folder's tokenizer as tokenizer.json text: its tokenizer.json,
+/// or, without one, what transformers' converters make of the slow
+/// tokenizer's files: BERT's vocab.txt, or GPT-2's / RoBERTa's vocab.json
+/// and merges.txt (with tokenizer_config.json's lower-casing, prefix space
+/// and special tokens). NotFound when the folder has none of them.
+absl::StatusOr<std::string> tokenizerJson(const std::string &folder);
+
 class Tokenizer {
 public:
   /// The tokenizer.json text `json`; `origin` names it in errors.
   static absl::StatusOr<std::unique_ptr<Tokenizer>>
   parse(std::string_view json, const std::string &origin);
-  /// The tokenizer.json at `path` (a file, or a folder holding one).
+  /// The tokenizer.json at `path`, or a model folder's (tokenizerJson).
   static absl::StatusOr<std::unique_ptr<Tokenizer>>
   open(const std::string &path);
   ~Tokenizer();

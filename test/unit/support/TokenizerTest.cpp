@@ -16,7 +16,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -71,6 +74,81 @@ INSTANTIATE_TEST_SUITE_P(Tokenizers, TokenizerGoldenTest,
                                c = '_';
                            return name;
                          });
+
+/// A folder holding only a slow tokenizer's files, written from golden
+/// tokenizer `name`'s tokenizer.json: BERT's vocab.txt, or GPT-2's and
+/// RoBERTa's vocab.json and merges.txt; plus tokenizer_config.json.
+std::string slowTokenizerFolder(const std::string &name,
+                                const std::string &config) {
+  Json tokenizer = readJson(kDir + "/" + name + "/tokenizer.json");
+  const Json &model = tokenizer["model"];
+  std::string dir = ::testing::TempDir() + "kiln-slow-" + name + "-" +
+                    std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  if (model["type"] == "WordPiece") {
+    std::vector<std::string> tokens(model["vocab"].size());
+    for (const auto &[token, id] : model["vocab"].items())
+      tokens[id.get<size_t>()] = token;
+    std::ofstream vocab(dir + "/vocab.txt");
+    for (const std::string &t : tokens)
+      vocab << t << "\n";
+  } else {
+    std::ofstream(dir + "/vocab.json") << model["vocab"].dump();
+    std::ofstream merges(dir + "/merges.txt");
+    merges << "#version: 0.2\n";
+    for (const Json &m : model["merges"])
+      merges << (m.is_string()
+                     ? m.get<std::string>()
+                     : m[0].get<std::string>() + " " + m[1].get<std::string>())
+             << "\n";
+  }
+  std::ofstream(dir + "/tokenizer_config.json") << config;
+  return dir;
+}
+
+TEST(TokenizerTest, FromSlowTokenizerFiles) {
+  // What transformers' converters make of the files is what the Hub's
+  // tokenizer.json holds: the same ids for every golden string.
+  const std::pair<std::string, std::string> cases[] = {
+      {"all-MiniLM-L6-v2", R"({"do_lower_case": true})"},
+      {"bpe_bytelevel",
+       R"({"tokenizer_class": "GPT2Tokenizer", "add_prefix_space": false,
+           "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
+           "unk_token": "<|endoftext|>"})"},
+      {"bpe_roberta",
+       R"({"tokenizer_class": "RobertaTokenizer", "add_prefix_space": true,
+           "bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>",
+           "cls_token": "<s>", "unk_token": "<unk>", "pad_token": "<pad>",
+           "mask_token": {"content": "<mask>", "lstrip": true}})"}};
+  Json strings = readJson(kDir + "/strings.json");
+  for (const Json &drawn : readJson(kDir + "/random_strings.json"))
+    strings.push_back(drawn);
+  for (const auto &[name, config] : cases) {
+    std::string dir = slowTokenizerFolder(name, config);
+    auto tokenizer = kiln::Tokenizer::open(dir);
+    ASSERT_TRUE(tokenizer.ok()) << name << ": " << tokenizer.status();
+    Json expected = readJson(kDir + "/expected.json")[name];
+    int matched = 0;
+    for (size_t i = 0; i < strings.size(); ++i) {
+      auto ids = (*tokenizer)->encode(strings[i].get<std::string>());
+      ASSERT_TRUE(ids.ok()) << ids.status();
+      matched += *ids == expected[i]["ids"].get<std::vector<int64_t>>();
+    }
+    EXPECT_EQ(matched, static_cast<int>(strings.size())) << name;
+    std::printf("%s from its slow files: %d of %zu strings match\n",
+                name.c_str(), matched, strings.size());
+    std::filesystem::remove_all(dir);
+  }
+  std::string empty =
+      ::testing::TempDir() + "kiln-no-tokenizer-" + std::to_string(::getpid());
+  std::filesystem::create_directories(empty);
+  auto none = kiln::tokenizerJson(empty);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
+  std::ofstream(empty + "/spiece.model") << "x";
+  EXPECT_EQ(kiln::tokenizerJson(empty).status().code(),
+            absl::StatusCode::kUnimplemented);
+  std::filesystem::remove_all(empty);
+}
 
 TEST(TokenizerTest, WithoutSpecialTokensAndBackToText) {
   auto tokenizer = kiln::Tokenizer::open(kDir + "/all-MiniLM-L6-v2");
