@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -37,6 +38,7 @@
 #include <system_error>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -1979,7 +1981,231 @@ absl::StatusOr<std::string> fromVocabJson(const std::string &vocabText,
   return tokenizer.dump();
 }
 
+/// The fields of one protobuf message, in the wire format (varint keys;
+/// varints, 32- and 64-bit words, length-prefixed bytes), as SentencePiece's
+/// model file stores them. Malformed input stops the reading and clears
+/// ok(); nothing is read past the bytes given.
+class ProtoReader {
+public:
+  explicit ProtoReader(std::string_view bytes) : bytes_(bytes) {}
+  struct Field {
+    uint64_t number = 0, varint = 0;
+    uint32_t fixed32 = 0;
+    std::string_view bytes;
+  };
+  /// The next field; false at the end or on malformed input.
+  bool next(Field &f) {
+    if (!ok_ || at_ >= bytes_.size())
+      return false;
+    uint64_t key = 0;
+    if (!varint(key))
+      return ok_ = false;
+    f = Field{key >> 3};
+    switch (key & 7) {
+    case 0:
+      return ok_ = varint(f.varint);
+    case 1:
+      return ok_ = skip(8);
+    case 2: {
+      uint64_t size = 0;
+      if (!varint(size) || size > bytes_.size() - at_)
+        return ok_ = false;
+      f.bytes = bytes_.substr(at_, size);
+      at_ += size;
+      return true;
+    }
+    case 5:
+      if (bytes_.size() - at_ < 4)
+        return ok_ = false;
+      for (int i = 3; i >= 0; --i)
+        f.fixed32 = (f.fixed32 << 8) | static_cast<uint8_t>(bytes_[at_ + i]);
+      at_ += 4;
+      return true;
+    default:
+      return ok_ = false;
+    }
+  }
+  bool ok() const { return ok_; }
+
+private:
+  bool varint(uint64_t &value) {
+    value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (at_ >= bytes_.size())
+        return false;
+      auto byte = static_cast<uint8_t>(bytes_[at_++]);
+      value |= static_cast<uint64_t>(byte & 0x7F) << shift;
+      if (!(byte & 0x80))
+        return true;
+    }
+    return false;
+  }
+  bool skip(size_t n) {
+    if (bytes_.size() - at_ < n)
+      return false;
+    at_ += n;
+    return true;
+  }
+  std::string_view bytes_;
+  size_t at_ = 0;
+  bool ok_ = true;
+};
+
+/// tokenizer.json for a folder with only T5's spiece.model (a SentencePiece
+/// Unigram model), as transformers converts it (SpmConverter, T5): the
+/// pieces and scores, tokenizer_config.json's extra ids (<extra_id_0> the
+/// last), SentencePiece's compiled rules (Precompiled), WhitespaceSplit and
+/// Metaspace, $A </s>, the Metaspace decoder.
+absl::StatusOr<std::string> fromSpieceModel(const std::string &model,
+                                            const Json &config,
+                                            const std::string &origin) {
+  auto damaged = [&](const std::string &what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": not a SentencePiece model (", what, ")"));
+  };
+  Json vocab = Json::array(), added = Json::array();
+  std::unordered_set<std::string> seen;
+  int64_t modelType = 1, unkId = 0;
+  bool byteFallback = false, dummyPrefix = true;
+  std::string charsmap;
+  ProtoReader top(model);
+  ProtoReader::Field f;
+  while (top.next(f)) {
+    if (f.number == 1 && !f.bytes.empty()) { // a piece
+      ProtoReader piece(f.bytes);
+      ProtoReader::Field p;
+      std::string text;
+      float score = 0;
+      uint64_t type = 1;
+      while (piece.next(p)) {
+        if (p.number == 1)
+          text = std::string(p.bytes);
+        else if (p.number == 2)
+          std::memcpy(&score, &p.fixed32, sizeof(score));
+        else if (p.number == 3)
+          type = p.varint;
+      }
+      if (!piece.ok() || text.empty() || !decodeUtf8(text).ok() ||
+          !std::isfinite(score))
+        return damaged(absl::StrCat("piece ", vocab.size(), " is malformed"));
+      // SentencePiece refuses a model that defines a piece twice.
+      if (!seen.insert(text).second)
+        return damaged(
+            absl::StrCat("piece ", vocab.size(), " repeats '", text, "'"));
+      if (type == 2 || type == 3) // unknown and control pieces: special
+        added.push_back({{"id", vocab.size()},
+                         {"content", text},
+                         {"special", true},
+                         {"normalized", false}});
+      vocab.push_back({text, score});
+    } else if (f.number == 2) { // the trainer's settings
+      ProtoReader spec(f.bytes);
+      ProtoReader::Field t;
+      while (spec.next(t)) {
+        if (t.number == 3)
+          modelType = static_cast<int64_t>(t.varint);
+        else if (t.number == 35)
+          byteFallback = t.varint != 0;
+        else if (t.number == 40)
+          unkId = static_cast<int64_t>(t.varint);
+      }
+      if (!spec.ok())
+        return damaged("its trainer_spec is malformed");
+    } else if (f.number == 3) { // the normalizer
+      ProtoReader spec(f.bytes);
+      ProtoReader::Field n;
+      while (spec.next(n)) {
+        if (n.number == 2)
+          charsmap = std::string(n.bytes);
+        else if (n.number == 3)
+          dummyPrefix = n.varint != 0;
+      }
+      if (!spec.ok())
+        return damaged("its normalizer_spec is malformed");
+    }
+  }
+  if (!top.ok() || vocab.empty())
+    return damaged(top.ok() ? "no pieces" : "malformed");
+  if (modelType != 1)
+    return absl::UnimplementedError(absl::StrCat(
+        origin, ": a SentencePiece ",
+        modelType == 2 ? "BPE" : "word or character",
+        " model without tokenizer.json (Kiln converts Unigram models, T5's; "
+        "transformers' save_pretrained writes the tokenizer.json Kiln reads)"));
+  const std::string tokenizerClass = config.value("tokenizer_class", "");
+  if (!tokenizerClass.empty() && tokenizerClass.rfind("T5", 0) != 0)
+    return absl::UnimplementedError(absl::StrCat(
+        origin, ": converting a ", tokenizerClass,
+        "'s spiece.model is not supported yet (Kiln converts T5's; "
+        "transformers' save_pretrained writes the tokenizer.json Kiln reads)"));
+  if (unkId < 0 || unkId >= static_cast<int64_t>(vocab.size()))
+    return damaged("its unknown piece is not one of its pieces");
+  // T5Tokenizer's extra ids: <extra_id_0> is the last id.
+  int64_t extra = config.value("extra_ids", int64_t{100});
+  if (extra < 0 || extra > 100000)
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": tokenizer_config.json's extra_ids is ", extra));
+  for (int64_t i = extra - 1; i >= 0; --i) {
+    std::string token = absl::StrCat("<extra_id_", i, ">");
+    if (!seen.insert(token).second)
+      return damaged(absl::StrCat("a piece is already ", token));
+    added.push_back({{"id", vocab.size()},
+                     {"content", token},
+                     {"special", true},
+                     {"normalized", false}});
+    vocab.push_back({token, 0.0});
+  }
+  const std::string eos = specialToken(config, "eos_token", "</s>");
+  int64_t eosId = -1;
+  for (size_t i = 0; i < vocab.size(); ++i)
+    if (vocab[i][0] == eos)
+      eosId = static_cast<int64_t>(i);
+  if (eosId < 0)
+    return damaged("it has no '" + eos + "' piece");
+  const std::string scheme = dummyPrefix ? "always" : "never";
+  Json metaspace = {{"type", "Metaspace"},
+                    {"replacement", "\u2581"},
+                    {"prepend_scheme", scheme},
+                    {"split", true}};
+  Json tokenizer = {
+      {"added_tokens", added},
+      {"normalizer", charsmap.empty() ? Json(nullptr)
+                                      : Json{{"type", "Precompiled"},
+                                             {"precompiled_charsmap",
+                                              absl::Base64Escape(charsmap)}}},
+      {"pre_tokenizer",
+       {{"type", "Sequence"},
+        {"pretokenizers", {{{"type", "WhitespaceSplit"}}, metaspace}}}},
+      {"post_processor",
+       {{"type", "TemplateProcessing"},
+        {"single",
+         {{{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+          {{"SpecialToken", {{"id", eos}, {"type_id", 0}}}}}},
+        {"special_tokens", {{eos, {{"id", eos}, {"ids", {eosId}}}}}}}},
+      {"decoder", metaspace},
+      {"model",
+       {{"type", "Unigram"},
+        {"unk_id", unkId},
+        {"vocab", vocab},
+        {"byte_fallback", byteFallback}}}};
+  return tokenizer.dump();
+}
+
 } // namespace
+
+absl::StatusOr<std::string>
+tokenizerJsonFromSentencePiece(std::string_view model, std::string_view config,
+                               const std::string &origin) {
+  Json settings = Json::object();
+  if (!config.empty()) {
+    settings = Json::parse(config.begin(), config.end(), nullptr,
+                           /*allow_exceptions=*/false);
+    if (settings.is_discarded() || !settings.is_object())
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": tokenizer_config.json is not a JSON object"));
+  }
+  return fromSpieceModel(std::string(model), settings, origin);
+}
 
 absl::StatusOr<std::string> tokenizerJson(const std::string &folder) {
   namespace fs = std::filesystem;
@@ -2009,12 +2235,11 @@ absl::StatusOr<std::string> tokenizerJson(const std::string &folder) {
                           readFile((dir / "merges.txt").string()));
     return fromVocabJson(vocab, merges, config, folder);
   }
-  if (fs::exists(dir / "spiece.model", ec) ||
-      fs::exists(dir / "tokenizer.model", ec))
-    return absl::UnimplementedError(absl::StrCat(
-        folder, ": has a SentencePiece model but no tokenizer.json (Kiln "
-                "reads SentencePiece tokenizers from tokenizer.json; "
-                "transformers writes one with save_pretrained)"));
+  for (const char *name : {"spiece.model", "tokenizer.model"})
+    if (fs::exists(dir / name, ec)) {
+      KILN_ASSIGN_OR_RETURN(std::string model, readFile((dir / name).string()));
+      return fromSpieceModel(model, config, (dir / name).string());
+    }
   return absl::NotFoundError(absl::StrCat(
       folder, ": no tokenizer.json, vocab.txt or vocab.json and merges.txt"));
 }

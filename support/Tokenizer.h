@@ -49,10 +49,19 @@ namespace kiln {
 
 /// A model folder's tokenizer as tokenizer.json text: its tokenizer.json,
 /// or, without one, what transformers' converters make of the slow
-/// tokenizer's files: BERT's vocab.txt, or GPT-2's / RoBERTa's vocab.json
-/// and merges.txt (with tokenizer_config.json's lower-casing, prefix space
-/// and special tokens). NotFound when the folder has none of them.
+/// tokenizer's files: BERT's vocab.txt, GPT-2's / RoBERTa's vocab.json and
+/// merges.txt (with tokenizer_config.json's lower-casing, prefix space and
+/// special tokens), or T5's spiece.model (a SentencePiece Unigram model,
+/// read from its protobuf; other SentencePiece models are Unimplemented).
+/// NotFound when the folder has none of them.
 absl::StatusOr<std::string> tokenizerJson(const std::string &folder);
+
+/// The tokenizer.json tokenizerJson makes of a spiece.model's bytes
+/// (`config`: tokenizer_config.json's text, "" for none; `origin` names
+/// the model in errors).
+absl::StatusOr<std::string>
+tokenizerJsonFromSentencePiece(std::string_view model, std::string_view config,
+                               const std::string &origin);
 
 class Tokenizer {
 public:

@@ -10,7 +10,7 @@
 # manual: tools/fuzz.sh 600.
 #   tools/fuzz.sh [SECONDS] [NAME ...]   (names: safetensors safetensorsindex
 #                                         npy artifact idlists runoptions
-#                                         config tokenizer dialect)
+#                                         config tokenizer spiece dialect)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-20}"
@@ -18,7 +18,7 @@ shift || true
 names=("$@")
 [ ${#names[@]} -gt 0 ] ||
   names=(safetensors safetensorsindex npy artifact idlists runoptions config
-    tokenizer dialect)
+    tokenizer spiece dialect)
 build="${KILN_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 # Debian 12's clang-14 ships libFuzzer and the sanitizer runtimes; the
 # dialect's target needs the clang of MLIR's release (libclang-rt-22-dev).

@@ -4,7 +4,8 @@ files of each dtype and layout the readers take (standard library only),
 and of corpus/dialect: the kiln dialect's lit tests, one seed per
 `// -----` split (valid modules and each verifier error), and of
 corpus/tokenizer: the tiny tokenizers of test/golden/tokenizers with a
-text to encode. The other seeds
+text to encode, and of corpus/spiece: the golden T5 spiece.model and a
+small hand-encoded one. The other seeds
 are the project's own outputs: .kiln artifacts from kilnc
 (--external-weights, --cpu x86-64), fixture config.json files and
 hand-written sharded-checkpoint indexes."""
@@ -93,3 +94,43 @@ with open(os.path.join(ROOT, "tokenizer", "bertprocessing"), "wb") as f:
                           "lstrip": True, "rstrip": True,
                           "single_word": True, "normalized": True}],
     }).encode() + b"\0ab a <x> ab")
+
+
+# SentencePiece models: the golden T5 one, and a small one written here in
+# protobuf's wire format (pieces with scores and types, a trainer_spec with
+# byte fallback, a normalizer_spec without compiled rules).
+def varint(n):
+    out = b""
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([byte | 0x80])
+        else:
+            return out + bytes([byte])
+
+
+def field(number, payload):
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def piece(text, score, kind):
+    return field(1, field(1, text.encode()) +
+                 varint(2 << 3 | 5) + struct.pack("<f", score) +
+                 varint(3 << 3) + varint(kind))
+
+
+os.makedirs(os.path.join(ROOT, "spiece"), exist_ok=True)
+with open(os.path.join(TOKENIZERS, "unigram_t5_spiece", "spiece.model"),
+          "rb") as f:
+    golden = f.read()
+with open(os.path.join(ROOT, "spiece", "t5"), "wb") as f:
+    f.write(golden)
+small = (piece("<pad>", 0, 3) + piece("</s>", 0, 3) + piece("<unk>", 0, 2) +
+         piece("\u2581", -2, 1) + piece("a", -3, 1) + piece("b", -3.5, 1) +
+         piece("\u2581ab", -4, 1) + piece("<0x41>", 0, 6) +
+         field(2, varint(3 << 3) + varint(1) + varint(35 << 3) + varint(1) +
+               varint(40 << 3) + varint(2)) +
+         field(3, varint(3 << 3) + varint(1)))
+with open(os.path.join(ROOT, "spiece", "small"), "wb") as f:
+    f.write(small)

@@ -16,7 +16,9 @@ only), and a SentencePiece BPE one with byte fallback as the Hub's Llama 2
 files have it (extracted by transformers' SentencePieceExtractor), and a
 byte-level BPE with Llama 3's split pattern, on a small corpus and writes
 them to
-test/golden/tokenizers/<name>/tokenizer.json. Then encodes every
+test/golden/tokenizers/<name>/tokenizer.json; and T5's slow files alone
+(unigram_t5_spiece: spiece.model and tokenizer_config.json, encoded as
+transformers converts them). Then encodes every
 string of tokenizers/strings.json (written by hand) and of
 random_strings.json (400 drawn from every character class, seeded,
 written here) with each (and with the real
@@ -278,6 +280,25 @@ def train_llama3(name):
     return tok
 
 
+def spiece_folder(name):
+    """T5's slow tokenizer files alone (spiece.model, the Unigram model
+    unigram_t5 is made from, and tokenizer_config.json), and the tokenizer
+    transformers converts them to: what Kiln must make of such a folder."""
+    folder = os.path.join(HERE, name)
+    model = os.path.join(folder, "spiece.model")
+    if not os.path.exists(model):
+        os.makedirs(folder, exist_ok=True)
+        with open(model, "wb") as f:
+            f.write(sentencepiece(
+                model_type="unigram", vocab_size=300, pad_id=0, eos_id=1,
+                unk_id=2, bos_id=-1, character_coverage=1.0,
+                byte_fallback=False))
+        with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
+            json.dump({"tokenizer_class": "T5Tokenizer", "extra_ids": 2}, f)
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(folder).backend_tokenizer
+
+
 def minilm_dir():
     if len(sys.argv) > 1:
         return sys.argv[1]
@@ -306,6 +327,7 @@ def main():
         "unigram_bytes": train_unigram("unigram_bytes", False),
         "bpe_llama2": train_spm_bpe("bpe_llama2"),
         "bpe_llama3": train_llama3("bpe_llama3"),
+        "unigram_t5_spiece": spiece_folder("unigram_t5_spiece"),
     }
     folder = minilm_dir()
     if folder:

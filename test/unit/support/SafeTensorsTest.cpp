@@ -226,7 +226,7 @@ TEST(FuzzRegressionsTest, EveryKeptInputIsReadCleanly) {
   namespace fs = std::filesystem;
   const fs::path root = fs::path(KILN_FUZZ_REGRESSIONS);
   size_t inputs = 0;
-  for (const char *reader : {"npy", "safetensors", "tokenizer"}) {
+  for (const char *reader : {"npy", "safetensors", "tokenizer", "spiece"}) {
     if (!fs::exists(root / reader))
       continue;
     for (const auto &entry : fs::directory_iterator(root / reader)) {
@@ -251,6 +251,14 @@ TEST(FuzzRegressionsTest, EveryKeptInputIsReadCleanly) {
         if (tokenizer.ok() && nul != std::string::npos)
           if (auto ids = (*tokenizer)->encode(bytes->substr(nul + 1)); ids.ok())
             EXPECT_TRUE((*tokenizer)->decode(*ids, false).ok());
+      } else if (std::string(reader) == "spiece") {
+        // A spiece.model: an error, or a tokenizer.json that parses.
+        auto bytes = kiln::readFile(entry.path().string());
+        ASSERT_TRUE(bytes.ok());
+        auto json = kiln::tokenizerJsonFromSentencePiece(
+            *bytes, R"({"tokenizer_class": "T5Tokenizer"})", "spiece.model");
+        if (json.ok())
+          EXPECT_TRUE(kiln::Tokenizer::parse(*json, "spiece.model").ok());
       } else {
         (void)kiln::WeightStore::openFile(entry.path().string());
       }

@@ -66,7 +66,7 @@ INSTANTIATE_TEST_SUITE_P(Tokenizers, TokenizerGoldenTest,
                                            "all-MiniLM-L6-v2", "bpe_bytelevel",
                                            "bpe_roberta", "unigram_t5",
                                            "unigram_bytes", "bpe_llama2",
-                                           "bpe_llama3"),
+                                           "bpe_llama3", "unigram_t5_spiece"),
                          [](const auto &info) {
                            std::string name = info.param;
                            for (char &c : name)
@@ -144,7 +144,13 @@ TEST(TokenizerTest, FromSlowTokenizerFiles) {
   std::filesystem::create_directories(empty);
   auto none = kiln::tokenizerJson(empty);
   EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
-  std::ofstream(empty + "/spiece.model") << "x";
+  // A spiece.model that is not one, and a SentencePiece BPE model (one
+  // piece "a", model_type 2), which Kiln does not convert.
+  std::ofstream(empty + "/spiece.model") << "\x0a\x05";
+  EXPECT_EQ(kiln::tokenizerJson(empty).status().message(),
+            empty + "/spiece.model: not a SentencePiece model (malformed)");
+  std::ofstream(empty + "/spiece.model")
+      << std::string("\x0a\x03\x0a\x01\x61\x12\x02\x18\x02", 9);
   EXPECT_EQ(kiln::tokenizerJson(empty).status().code(),
             absl::StatusCode::kUnimplemented);
   std::filesystem::remove_all(empty);
