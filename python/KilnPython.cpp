@@ -79,6 +79,19 @@ public:
     return out;
   }
 
+  py::tuple encodePair(const std::string &first,
+                       const std::string &second) const {
+    int64_t *ids = nullptr, *types = nullptr;
+    size_t count = 0;
+    check(kiln_encode_pair(model_.get(), first.data(), first.size(),
+                           second.data(), second.size(), &ids, &types, &count));
+    std::vector<int64_t> outIds(ids, ids + count),
+        outTypes(types, types + count);
+    kiln_free(ids);
+    kiln_free(types);
+    return py::make_tuple(outIds, outTypes);
+  }
+
   py::str decode(const std::vector<int64_t> &ids) const {
     char *text = nullptr;
     check(kiln_decode(model_.get(), ids.data(), ids.size(), &text));
@@ -213,6 +226,7 @@ PYBIND11_MODULE(_kiln, m) {
       .def_property_readonly("is_encoder", &Model::isEncoder)
       .def_property_readonly("has_tokenizer", &Model::hasTokenizer)
       .def("encode", &Model::encode)
+      .def("encode_pair", &Model::encodePair)
       .def("decode", &Model::decode)
       .def("run", &Model::run, py::arg("ids"), py::arg("types"),
            py::arg("max_new_tokens"), py::arg("ignore_eos"), py::arg("sample"),

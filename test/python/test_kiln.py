@@ -201,6 +201,26 @@ def test_text_in_text_out(tmp_path):
     assert np.array_equal(by_text, by_ids)
 
 
+def test_text_pairs(tmp_path):
+    # A cross-encoder's input: BERT with the 260-token WordPiece tokenizer.
+    folder = tmp_path / "bert"
+    subprocess.run(["python3", os.path.join(ROOT, "test", "lit", "tools", "Inputs",
+                                            "widen-vocab.py"),
+                    os.path.join(FIXTURES, "bert_tiny"), str(folder), "260"], check=True)
+    os.symlink(os.path.join(ROOT, "test", "golden", "tokenizers", "wordpiece_uncased",
+                            "tokenizer.json"), folder / "tokenizer.json")
+    kiln.compile(folder, tmp_path / "bert.kiln")
+    model = kiln.load(tmp_path / "bert.kiln")
+    ids, types = model.encode_pair("The quick brown fox.", "It runs fast!")
+    assert ids == [2, 110, 173, 206, 256, 259, 17, 3, 125, 146, 159, 199, 5, 3]
+    assert types == [0] * 8 + [1] * 6
+    by_text = model.run(text="The quick brown fox.", text_pair="It runs fast!")
+    by_ids = model.run(input_ids=[ids], token_type_ids=[types])
+    assert np.array_equal(by_text["last_hidden_state"], by_ids["last_hidden_state"])
+    with pytest.raises(kiln.KilnError, match="give one per text"):
+        model.run(text=["a", "b"], text_pair=["c"])
+
+
 def test_interpreter_matches_transformers():
     for name in ("gpt2_tiny", "bert_tiny"):
         g, ids, types = golden(name)

@@ -27,6 +27,10 @@ const char *const kRunUsage =
     "                           kilnc embedded; generated tokens print as\n"
     "                           text (repeat for a batch; --text is the\n"
     "                           same, for encoders)\n"
+    "  --text-pair TEXT         the second text of a pair (cross-encoders:\n"
+    "                           [CLS] text [SEP] pair [SEP], with token "
+    "types),\n"
+    "                           one per --text\n"
     "  --token-type-ids LISTS   BERT/RoBERTa segment ids, like --input-ids\n"
     "  --output FILE.npy        the first output as float32 .npy\n"
     "  --output-dir DIR         every output as DIR/NAME.npy\n"
@@ -124,6 +128,10 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
       if (!takeValue())
         return arg + " needs a value";
       o.prompts.push_back(value);
+    } else if (arg == "--text-pair") {
+      if (!takeValue())
+        return arg + " needs a value";
+      o.pairs.push_back(value);
     } else if (arg == "--seed") {
       if (!takeValue() || !absl::SimpleAtoi(value, &o.sampling.seed))
         return "--seed needs a non-negative integer";
@@ -139,6 +147,9 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
   o.sampling.greedy = !o.sample;
   if (!o.prompts.empty() && !o.inputIds.empty())
     return "give --input-ids or --prompt/--text, not both";
+  if (!o.pairs.empty() && o.pairs.size() != o.prompts.size())
+    return absl::StrCat("--text-pair: give one per --text (", o.pairs.size(),
+                        " for ", o.prompts.size(), ")");
   if (!o.prompts.empty() && !o.tokenTypeIds.empty())
     return "--token-type-ids goes with --input-ids, not --prompt/--text";
   if (o.device != "cpu" && o.device != "cuda")

@@ -27,6 +27,7 @@ struct RunOptions {
        sample = false, profile = false, cudaGraphs = true,
        cudaSyncSteps = false, normalize = false;
   std::vector<std::string> prompts; // --prompt / --text, in order
+  std::vector<std::string> pairs;   // --text-pair, one per --text
   rt::SamplingOptions sampling;
 };
 

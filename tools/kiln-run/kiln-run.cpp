@@ -310,7 +310,19 @@ int run(int argc, char **argv) {
                ? " with --input-ids"
                : ""));
     tokenizer = std::move(*loaded);
-    for (const std::string &prompt : o.prompts) {
+    if (!o.pairs.empty() && !model->isEncoderOnly())
+      return fail("--text-pair: only encoders (BERT, RoBERTa) take a pair of "
+                  "texts");
+    for (size_t i = 0; i < o.prompts.size(); ++i) {
+      const std::string &prompt = o.prompts[i];
+      if (!o.pairs.empty()) {
+        auto pair = tokenizer->encodePair(prompt, o.pairs[i]);
+        if (!pair.ok())
+          return fail("--text-pair: " + std::string(pair.status().message()));
+        request.inputIds.push_back(std::move(pair->ids));
+        request.tokenTypeIds.push_back(std::move(pair->typeIds));
+        continue;
+      }
       auto encoded = tokenizer->encode(prompt);
       if (!encoded.ok())
         return fail("--prompt: " + std::string(encoded.status().message()));

@@ -101,6 +101,15 @@ KILN_API int kiln_model_has_tokenizer(const kiln_model *model);
 KILN_API kiln_status kiln_encode(const kiln_model *model, const char *text,
                                  size_t text_bytes, int64_t **ids,
                                  size_t *count);
+/* A pair of texts as the tokenizer's pair template joins them (BERT:
+ * [CLS] first [SEP] second [SEP]), with each token's type id (for
+ * kiln_request.token_type_ids); *ids and *type_ids are freed with
+ * kiln_free. KILN_FAILED_PRECONDITION if the tokenizer has no pair form. */
+KILN_API kiln_status kiln_encode_pair(const kiln_model *model,
+                                      const char *first, size_t first_bytes,
+                                      const char *second, size_t second_bytes,
+                                      int64_t **ids, int64_t **type_ids,
+                                      size_t *count);
 /* The text of `ids` (special tokens skipped), NUL-terminated; *text is
  * freed with kiln_free. */
 KILN_API kiln_status kiln_decode(const kiln_model *model, const int64_t *ids,

@@ -156,6 +156,29 @@ TEST(TokenizerTest, FromSlowTokenizerFiles) {
   std::filesystem::remove_all(empty);
 }
 
+TEST_P(TokenizerGoldenTest, PairsMatchHuggingFaceTokenizers) {
+  // A cross-encoder's input: the pair template's ids and type ids.
+  Json pairs = readJson(kDir + "/pairs.json");
+  Json expected = readJson(kDir + "/expected_pairs.json")[GetParam()];
+  ASSERT_EQ(pairs.size(), expected.size());
+  auto tokenizer = kiln::Tokenizer::open(kDir + "/" + GetParam());
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  int matched = 0;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    auto encoded = (*tokenizer)
+                       ->encodePair(pairs[i][0].get<std::string>(),
+                                    pairs[i][1].get<std::string>());
+    ASSERT_TRUE(encoded.ok()) << encoded.status();
+    auto ids = expected[i]["ids"].get<std::vector<int64_t>>();
+    auto types = expected[i]["type_ids"].get<std::vector<int64_t>>();
+    EXPECT_EQ(encoded->ids, ids) << "pair " << i;
+    EXPECT_EQ(encoded->typeIds, types) << "pair " << i;
+    matched += encoded->ids == ids && encoded->typeIds == types;
+  }
+  std::printf("%s: %d of %zu pairs match\n", GetParam().c_str(), matched,
+              pairs.size());
+}
+
 TEST(TokenizerTest, WithoutSpecialTokensAndBackToText) {
   auto tokenizer = kiln::Tokenizer::open(kDir + "/all-MiniLM-L6-v2");
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();

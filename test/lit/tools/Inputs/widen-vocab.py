@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""widen-vocab.py SRC DST VOCAB: the model folder SRC (GPT-2 or T5) with
+"""widen-vocab.py SRC DST VOCAB: the model folder SRC (GPT-2, T5, BERT) with
 its vocabulary grown to VOCAB rows (config.json's vocab_size and the
 token embeddings and LM head, the new rows zero), written to DST, the
 last of them as a sparse tail: a checkpoint of hundreds of MB that costs
@@ -24,7 +24,7 @@ with open(os.path.join(src, "model.safetensors"), "rb") as f:
     data = f.read()
 header.pop("__metadata__", None)
 vocab_rows = ("wte.weight", "shared.weight", "lm_head.weight",
-              "embed_tokens.weight")
+              "embed_tokens.weight", "word_embeddings.weight")
 widened = sorted(n for n in header if n.endswith(vocab_rows) and
                  header[n]["shape"][0] == old_vocab)
 names = sorted(n for n in header if n not in widened) + widened
