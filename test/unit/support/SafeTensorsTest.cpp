@@ -248,17 +248,21 @@ TEST(FuzzRegressionsTest, EveryKeptInputIsReadCleanly) {
         size_t nul = bytes->find('\0');
         auto tokenizer =
             kiln::Tokenizer::parse(bytes->substr(0, nul), "tokenizer.json");
-        if (tokenizer.ok() && nul != std::string::npos)
-          if (auto ids = (*tokenizer)->encode(bytes->substr(nul + 1)); ids.ok())
+        if (tokenizer.ok() && nul != std::string::npos) {
+          if (auto ids = (*tokenizer)->encode(bytes->substr(nul + 1));
+              ids.ok()) {
             EXPECT_TRUE((*tokenizer)->decode(*ids, false).ok());
+          }
+        }
       } else if (std::string(reader) == "spiece") {
         // A spiece.model: an error, or a tokenizer.json that parses.
         auto bytes = kiln::readFile(entry.path().string());
         ASSERT_TRUE(bytes.ok());
         auto json = kiln::tokenizerJsonFromSentencePiece(
             *bytes, R"({"tokenizer_class": "T5Tokenizer"})", "spiece.model");
-        if (json.ok())
+        if (json.ok()) {
           EXPECT_TRUE(kiln::Tokenizer::parse(*json, "spiece.model").ok());
+        }
       } else {
         (void)kiln::WeightStore::openFile(entry.path().string());
       }
