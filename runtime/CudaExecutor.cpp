@@ -171,6 +171,22 @@ struct CudaExecutor::DeviceState {
   absl::Status check(int result, const std::string &what) const {
     return driver->check(result, what);
   }
+  /// Makes the device buffer `p` (of `have` bytes) at least `need` bytes
+  /// long, contents not kept; the plans and graphs holding its old address
+  /// are dropped.
+  absl::Status grow(CUdeviceptr &p, int64_t &have, int64_t need,
+                    const std::string &what) {
+    if (need <= have)
+      return absl::OkStatus();
+    dropPlans();
+    if (p)
+      driver->api().memFree(p);
+    p = 0;
+    have = 0;
+    KILN_RETURN_IF_ERROR(check(driver->api().memAlloc(&p, need), what));
+    have = need;
+    return absl::OkStatus();
+  }
   void dropPlans() {
     const CudaApi &api = driver->api();
     if (!plans.empty() && stream)
@@ -560,17 +576,9 @@ CudaExecutor::DeviceState::run(const EntryT &entry,
   if (!binding.ok())
     return binding.status();
   // A call past the compiled maxima may need a larger arena.
-  if (binding->arenaBytes() > arenaBytes) {
-    dropPlans(); // they hold the old address
-    if (arena)
-      api.memFree(arena);
-    arena = 0;
-    arenaBytes = 0;
-    KILN_RETURN_IF_ERROR(check(
-        api.memAlloc(&arena, binding->arenaBytes()),
-        absl::StrCat("allocating the ", binding->arenaBytes(), "-byte arena")));
-    arenaBytes = binding->arenaBytes();
-  }
+  KILN_RETURN_IF_ERROR(grow(
+      arena, arenaBytes, binding->arenaBytes(),
+      absl::StrCat("allocating the ", binding->arenaBytes(), "-byte arena")));
 
   // The caller's tensors go to device buffers kept between calls.
   inputs.resize(std::max(inputs.size(), arguments.size()), 0);
@@ -578,15 +586,11 @@ CudaExecutor::DeviceState::run(const EntryT &entry,
   for (size_t i = 0; i < arguments.size(); ++i) {
     size_t bytes = std::max<size_t>(arguments[i].bytes.size(), 1);
     if (bytes > inputBytes[i]) {
-      dropPlans(); // they hold the old address
-      if (inputs[i])
-        api.memFree(inputs[i]);
-      inputs[i] = 0;
-      inputBytes[i] = 0;
-      KILN_RETURN_IF_ERROR(check(
-          api.memAlloc(&inputs[i], alignUp(bytes)),
+      int64_t have = static_cast<int64_t>(inputBytes[i]);
+      KILN_RETURN_IF_ERROR(grow(
+          inputs[i], have, alignUp(bytes),
           absl::StrCat("allocating ", alignUp(bytes), " bytes for input ", i)));
-      inputBytes[i] = alignUp(bytes);
+      inputBytes[i] = static_cast<size_t>(have);
     }
     if (!arguments[i].bytes.empty())
       KILN_RETURN_IF_ERROR(

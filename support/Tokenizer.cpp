@@ -619,6 +619,19 @@ struct Tokenizer::Impl {
                                                          bool normalized) const;
   void wordPiece(const CodePoints &word, std::vector<int64_t> &ids) const;
   void bpe(const CodePoints &word, std::vector<int64_t> &ids) const;
+  /// With byte_fallback, the <0xXX> tokens of `piece`'s bytes when the
+  /// vocabulary has every one; else none.
+  std::vector<std::string> byteTokens(std::string_view piece) const {
+    std::vector<std::string> out;
+    for (char b : byteFallback ? piece : std::string_view()) {
+      char name[8];
+      std::snprintf(name, sizeof(name), "<0x%02X>", static_cast<uint8_t>(b));
+      if (!vocab.count(name))
+        return {};
+      out.emplace_back(name);
+    }
+    return out;
+  }
   void unigram(const CodePoints &word, std::vector<int64_t> &ids) const;
   absl::Status parseMerges(const Json &merges);
   void tokenize(const CodePoints &text, bool atStart,
@@ -1718,19 +1731,9 @@ void Tokenizer::Impl::bpe(const CodePoints &word,
       symbols.push_back(std::move(piece));
       continue;
     }
-    if (byteFallback) {
-      std::vector<std::string> bytes;
-      for (char b : piece) {
-        char name[8];
-        std::snprintf(name, sizeof(name), "<0x%02X>", static_cast<uint8_t>(b));
-        if (!vocab.count(name))
-          break;
-        bytes.emplace_back(name);
-      }
-      if (bytes.size() == piece.size()) {
-        symbols.insert(symbols.end(), bytes.begin(), bytes.end());
-        continue;
-      }
+    if (std::vector<std::string> bytes = byteTokens(piece); !bytes.empty()) {
+      symbols.insert(symbols.end(), bytes.begin(), bytes.end());
+      continue;
     }
     if (unkId >= 0)
       pendingUnknown = fuseUnk ? 1 : pendingUnknown + 1;
@@ -1834,21 +1837,10 @@ void Tokenizer::Impl::unigram(const CodePoints &word,
       ids.push_back(found->second);
       continue;
     }
-    std::vector<int64_t> bytes;
-    if (byteFallback)
-      for (char c : *it) {
-        char name[8];
-        std::snprintf(name, sizeof(name), "<0x%02X>", static_cast<uint8_t>(c));
-        auto byte = vocab.find(name);
-        if (byte == vocab.end()) {
-          bytes.clear();
-          break;
-        }
-        bytes.push_back(byte->second);
-      }
-    if (!bytes.empty())
-      ids.insert(ids.end(), bytes.begin(), bytes.end());
-    else if (unkId >= 0)
+    std::vector<std::string> bytes = byteTokens(*it);
+    for (const std::string &byte : bytes)
+      ids.push_back(vocab.at(byte));
+    if (bytes.empty() && unkId >= 0)
       ids.push_back(unkId);
   }
 }

@@ -107,6 +107,12 @@ absl::StatusOr<std::unique_ptr<rt::Executor>> makeExecutor(kiln_model &m) {
 #endif
 }
 
+/// The error of a text call on a model whose artifact has no tokenizer
+/// (the runtime's own message, saying why).
+kiln_status noTokenizer(const kiln_model &m) {
+  return fail(rt::modelTokenizer(*m.artifact).status());
+}
+
 /// An executor of the model's for one request: an idle one, or a new one.
 class Lease {
 public:
@@ -245,7 +251,7 @@ kiln_status kiln_encode(const kiln_model *model, const char *text,
     *ids = nullptr;
     *count = 0;
     if (!model->tokenizer)
-      return fail(rt::modelTokenizer(*model->artifact).status());
+      return noTokenizer(*model);
     auto encoded =
         model->tokenizer->encode(std::string_view(text ? text : "", textBytes));
     if (!encoded.ok())
@@ -270,7 +276,7 @@ kiln_status kiln_encode_pair(const kiln_model *model, const char *first,
     *typeIds = nullptr;
     *count = 0;
     if (!model->tokenizer)
-      return fail(rt::modelTokenizer(*model->artifact).status());
+      return noTokenizer(*model);
     auto encoded = model->tokenizer->encodePair(
         std::string_view(first ? first : "", firstBytes),
         std::string_view(second ? second : "", secondBytes));
@@ -291,7 +297,7 @@ kiln_status kiln_decode(const kiln_model *model, const int64_t *ids,
                   "kiln_decode: model and text must not be NULL");
     *text = nullptr;
     if (!model->tokenizer)
-      return fail(rt::modelTokenizer(*model->artifact).status());
+      return noTokenizer(*model);
     auto decoded =
         model->tokenizer->decode(std::vector<int64_t>(ids, ids + count));
     if (!decoded.ok())

@@ -64,6 +64,14 @@ def kept(name):
     return Tokenizer.from_file(path) if os.path.exists(path) else None
 
 
+def save(name, tok):
+    """Writes `tok` as tokenizers/<name>/tokenizer.json and returns it."""
+    folder = os.path.join(HERE, name)
+    os.makedirs(folder, exist_ok=True)
+    tok.save(os.path.join(folder, "tokenizer.json"))
+    return tok
+
+
 def train(name, lowercase, strip_accents):
     committed = kept(name)
     if committed:
@@ -81,10 +89,7 @@ def train(name, lowercase, strip_accents):
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
     tok.decoder = decoders.WordPiece(prefix="##", cleanup=True)
-    folder = os.path.join(HERE, name)
-    os.makedirs(folder, exist_ok=True)
-    tok.save(os.path.join(folder, "tokenizer.json"))
-    return tok
+    return save(name, tok)
 
 
 # Characters the random strings are drawn from: every class the BERT
@@ -146,10 +151,7 @@ def train_bpe(name, roberta):
             ("</s>", tok.token_to_id("</s>")), ("<s>", tok.token_to_id("<s>")))
     else:
         tok.post_processor = processors.ByteLevel(trim_offsets=False)
-    folder = os.path.join(HERE, name)
-    os.makedirs(folder, exist_ok=True)
-    tok.save(os.path.join(folder, "tokenizer.json"))
-    return tok
+    return save(name, tok)
 
 
 def sentencepiece(**options):
@@ -205,10 +207,7 @@ def train_unigram(name, t5):
     tok.post_processor = processors.TemplateProcessing(
         single="$A </s>", pair="$A </s> $B </s>",
         special_tokens=[("</s>", tok.token_to_id("</s>"))])
-    folder = os.path.join(HERE, name)
-    os.makedirs(folder, exist_ok=True)
-    tok.save(os.path.join(folder, "tokenizer.json"))
-    return tok
+    return save(name, tok)
 
 
 def train_spm_bpe(name):
@@ -240,10 +239,7 @@ def train_spm_bpe(name):
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A", pair="<s> $A <s> $B",
         special_tokens=[("<s>", tok.token_to_id("<s>"))])
-    folder = os.path.join(HERE, name)
-    os.makedirs(folder, exist_ok=True)
-    tok.save(os.path.join(folder, "tokenizer.json"))
-    return tok
+    return save(name, tok)
 
 
 LLAMA3_PATTERN = (
@@ -275,10 +271,7 @@ def train_llama3(name):
             pair="<|begin_of_text|> $A <|begin_of_text|> $B",
             special_tokens=[("<|begin_of_text|>",
                              tok.token_to_id("<|begin_of_text|>"))])])
-    folder = os.path.join(HERE, name)
-    os.makedirs(folder, exist_ok=True)
-    tok.save(os.path.join(folder, "tokenizer.json"))
-    return tok
+    return save(name, tok)
 
 
 def spiece_folder(name):
