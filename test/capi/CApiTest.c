@@ -119,6 +119,9 @@ int main(int argc, char **argv) {
   printf("device: status %d: %s\n", (int)status, kiln_last_error());
 
   options.device = "cpu";
+  options.threads = 5000;
+  status = kiln_model_load(argv[1], &options, &model);
+  printf("threads: status %d: %s\n", (int)status, kiln_last_error());
   options.threads = 2;
   CHECK(kiln_model_load(argv[1], &options, &model) == KILN_OK);
   if (!model)
@@ -126,6 +129,10 @@ int main(int argc, char **argv) {
   printf("model %s, vocabulary %lld, encoder %d, tokenizer %d\n",
          kiln_model_family(model), (long long)kiln_model_vocab_size(model),
          kiln_model_is_encoder(model), kiln_model_has_tokenizer(model));
+  int64_t *none = NULL;
+  size_t noneCount = 0;
+  status = kiln_encode(model, "a", 1, &none, &noneCount);
+  printf("no tokenizer: status %d\n", (int)status);
 
   /* The batch kiln-run.test generates from. */
   kiln_request request;
@@ -236,6 +243,10 @@ int main(int argc, char **argv) {
       kiln_free(encoded);
       status = kiln_encode(model, "\xff", 1, &encoded, &count);
       printf("bad utf-8: status %d: %s\n", (int)status, kiln_last_error());
+      int64_t *types = NULL;
+      status =
+          kiln_encode_pair(model, "a", 1, "b", 1, &encoded, &types, &count);
+      printf("no pair template: status %d\n", (int)status);
       kiln_model_free(model);
     }
   } else {

@@ -22,7 +22,10 @@ int main(int argc, char **argv) {
   }
   printf("api version %d\n", kiln_compiler_api_version());
   char *report = NULL, *error = NULL;
-  int status = kiln_compile("/nonexistent", argv[2], NULL, &report, &error);
+  int status = kiln_compile(NULL, argv[2], NULL, &report, &error);
+  printf("null: status %d: %s\n", status, error ? error : "");
+  kiln_compiler_free(error);
+  status = kiln_compile("/nonexistent", argv[2], NULL, &report, &error);
   printf("missing: status %d, report %s: %s\n", status, report ? "set" : "NULL",
          error ? error : "");
   kiln_compiler_free(error);

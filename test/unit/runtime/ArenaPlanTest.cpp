@@ -9,6 +9,9 @@
 
 #include "runtime/ArenaPlan.h"
 #include "artifact/Artifact.h"
+#include "runtime/Pooling.h"
+#include "runtime/Tensor.h"
+#include "support/ArenaPacking.h"
 
 #include "absl/status/status.h"
 
@@ -132,6 +135,29 @@ TEST(ArenaPlanTest, PlansAreKeptPerShape) {
   EXPECT_EQ(first->get(), again->get());
   EXPECT_NE(first->get(), other->get());
   EXPECT_EQ((*other)->capacity(*entry.steps[0]->results[0]), 960);
+}
+
+TEST(ArenaPackingTest, AnArenaPastInt64IsRefused) {
+  // Two buffers live together whose offsets would not fit: -1.
+  const int64_t huge = INT64_MAX / 4 - 64;
+  std::vector<kiln::ArenaBuffer> buffers = {{huge, 0, 1}, {huge, 0, 1}};
+  EXPECT_EQ(kiln::packArena(buffers), -1);
+  std::vector<kiln::ArenaBuffer> apart = {{huge, 0, 0}, {huge, 1, 1}};
+  EXPECT_GT(kiln::packArena(apart), 0);
+}
+
+TEST(PoolingTest, RefusesWhatItCannotPool) {
+  rt::Tensor hidden = rt::Tensor::zeros(art::DType::F32, {2, 3, 4});
+  auto mismatch = rt::poolEmbeddings(hidden, {3}, rt::Pooling::Mean, false);
+  EXPECT_EQ(mismatch.status().message(),
+            "pooling needs f32 hidden states [1, length, width], got F32 "
+            "[2, 3, 4]");
+  auto longer = rt::poolEmbeddings(hidden, {3, 4}, rt::Pooling::Mean, false);
+  EXPECT_EQ(longer.status().message(),
+            "pooling: sequence 1 has 4 tokens, the hidden states hold 3");
+  rt::Tensor ids = rt::Tensor::zeros(art::DType::I64, {2, 3, 4});
+  EXPECT_FALSE(rt::poolEmbeddings(ids, {3, 3}, rt::Pooling::Cls, false).ok());
+  EXPECT_FALSE(rt::poolingNamed("max").has_value());
 }
 
 } // namespace

@@ -153,6 +153,35 @@ TEST(TokenizerTest, FromSlowTokenizerFiles) {
       << std::string("\x0a\x03\x0a\x01\x61\x12\x02\x18\x02", 9);
   EXPECT_EQ(kiln::tokenizerJson(empty).status().code(),
             absl::StatusCode::kUnimplemented);
+  // A Unigram model with pieces <pad> </s> <unk> a: refused for another
+  // tokenizer class, without its end token, with too many extra ids, or
+  // with an unknown id outside its pieces.
+  auto piece = [](const std::string &text, char type) {
+    std::string body = std::string("\x0a") + char(text.size()) + text +
+                       std::string("\x15\0\0\0\0", 5) + "\x18" + type;
+    return std::string("\x0a") + char(body.size()) + body;
+  };
+  const std::string unigram =
+      piece("<pad>", 3) + piece("</s>", 3) + piece("<unk>", 2) + piece("a", 1);
+  auto convert = [&](const std::string &model, const std::string &config) {
+    return kiln::tokenizerJsonFromSentencePiece(model, config, "m");
+  };
+  EXPECT_TRUE(convert(unigram, "").ok());
+  EXPECT_EQ(convert(unigram, R"({"tokenizer_class": "AlbertTokenizer"})")
+                .status()
+                .code(),
+            absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(convert(unigram, R"({"eos_token": "<eos>"})").status().message(),
+            "m: not a SentencePiece model (it has no '<eos>' piece)");
+  EXPECT_EQ(convert(unigram, R"({"extra_ids": -1})").status().message(),
+            "m: tokenizer_config.json's extra_ids is -1");
+  EXPECT_EQ(convert(unigram + std::string("\x12\x03\xc0\x02\x09", 5), "")
+                .status()
+                .message(),
+            "m: not a SentencePiece model (its unknown piece is not one of "
+            "its pieces)");
+  EXPECT_EQ(convert(unigram, "[1]").status().message(),
+            "m: tokenizer_config.json is not a JSON object");
   std::filesystem::remove_all(empty);
 }
 
@@ -306,6 +335,48 @@ TEST(TokenizerTest, BrokenFilesAreOneError) {
                     R"(, "decoder": {"type": "Strip", "content": "ab"}})"),
             "tok.json: decoder: Strip's content is not one character or its "
             "counts are negative");
+  EXPECT_EQ(
+      errorOf(
+          "{" + model +
+          R"(, "pre_tokenizer": {"type": "Metaspace", "replacement": "ab"}})"),
+      "tok.json: pre_tokenizer: Metaspace's replacement is not one "
+      "character");
+  EXPECT_EQ(
+      errorOf(
+          "{" + model +
+          R"(, "decoder": {"type": "Replace", "pattern": {"Regex": "a"}, "content": ""}})"),
+      "tok.json: decoder: Replace's pattern is not {String: text} (Kiln "
+      "reads string patterns)");
+  const std::string cls =
+      R"("special_tokens": {"[UNK]": {"id": "[UNK]", "ids": [0]}})";
+  EXPECT_EQ(
+      errorOf(
+          "{" + model +
+          R"(, "post_processor": {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A"}}], "pair": [{"Sequence": {"id": "A"}}, {"Sequence": {"id": "C"}}], )" +
+          cls + "}}"),
+      "tok.json: post_processor: 'pair' names sequence 'C'");
+  EXPECT_EQ(
+      errorOf(
+          "{" + model +
+          R"(, "post_processor": {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A"}}], "pair": [{"Sequence": {"id": "A"}}], )" +
+          cls + "}}"),
+      "tok.json: post_processor: 'pair' does not hold the sequence");
+  EXPECT_EQ(
+      errorOf(
+          "{" + model +
+          R"(, "post_processor": {"type": "Sequence", "processors": [{"type": "BertProcessing", "cls": ["[UNK]", 0], "sep": ["a", 1]}, {"type": "BertProcessing", "cls": ["[UNK]", 0], "sep": ["a", 1]}]}})"),
+      "tok.json: post_processor: more than one processor adds special "
+      "tokens (Kiln reads one)");
+  // A tokenizer without a pair template refuses a pair.
+  auto pairless = kiln::Tokenizer::parse(
+      "{" + model +
+          R"(, "post_processor": {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A"}}], "pair": [], )" +
+          cls + "}}",
+      "tok.json");
+  ASSERT_TRUE(pairless.ok()) << pairless.status();
+  EXPECT_EQ((*pairless)->encodePair("a", "a").status().message(),
+            "tok.json: its post-processor has no template for a pair of "
+            "sequences");
   // Ids may have gaps; a post-processor id must name a token (a fuzzed
   // file once encoded [CLS] as an id nothing decodes).
   EXPECT_EQ(
