@@ -38,7 +38,7 @@ inline constexpr char kArtifactMagic[8] = {'K', 'I', 'L', 'N',
 /// any of them, AVX-512 code included, so it must refuse the file). 6:
 /// int8/int4 weights with a scales blob (kilnc --quantize), which an older
 /// runtime would read as f32.
-inline constexpr uint32_t kArtifactVersion = 8;
+inline constexpr uint32_t kArtifactVersion = 9;
 inline constexpr uint32_t kOldestArtifactVersion = 3;
 
 /// Whether an argument or result is one of the kv caches.

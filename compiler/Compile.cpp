@@ -148,6 +148,22 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
                      "x86-64-v4)");
   if (o.maxBatch < 1 || o.maxSeq < 0)
     return invalid("--max-batch must be >= 1 and --max-seq >= 0");
+  if (o.tp < 1 || o.pp < 1 || o.dp < 1 || o.tp > 1024 || o.pp > 1024 ||
+      o.dp > 1024 || o.tp * o.pp * o.dp > 1024)
+    return invalid("--tp, --pp and --dp must each be >= 1, with a world "
+                   "size (their product) of at most 1024 ranks");
+  if (o.pp > 1)
+    return invalid("--pp " + std::to_string(o.pp) +
+                   ": pipeline parallelism is not built yet (only --pp 1)");
+  if ((o.tp > 1 || o.dp > 1) && o.stage != "steps")
+    return invalid("--tp and --dp apply to the step list: --emit kiln, "
+                   "--emit kernels or --stage steps");
+  if (o.tp > 1 && (o.quantize != "none" || o.precision == "fp16"))
+    return invalid("--tp with --quantize or --precision fp16 is not built "
+                   "yet (their calibration runs the unpartitioned model)");
+  if (o.tp > 1 && o.target == "cuda")
+    return invalid("--tp runs on the CPU so far: the CUDA executor has no "
+                   "collectives yet");
   return o;
 }
 
@@ -369,6 +385,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   }
   // The step-list options, with or without the graph fusions.
   auto stepOptions = [&](KilnStepListOptions &s, bool fuse) {
+    s.tp = o.tp;
     s.maxBatch = o.maxBatch;
     s.maxSeq = seqLimit;
     s.fuse = fuse;
@@ -422,12 +439,16 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     KilnStepListOptions plainSteps;
     stepOptions(plainSteps, /*fuse=*/false);
     buildKilnStepListPipeline(plain, plainSteps);
+    // Only for the report: its errors are the main pipeline's, said there.
+    mlir::ScopedDiagnosticHandler quiet(
+        &context, [](mlir::Diagnostic &) { return mlir::success(); });
     if (mlir::succeeded(plain.run(*copy)))
       unfused = countSteps(*copy, o.maxBatch, seqLimit);
   }
   start = Clock::now();
-  if (mlir::failed(pm.run(*model->module)))
-    return pipelineFailed;
+  // A pass's error (an impossible partitioning, say) is kilnc's one line.
+  KILN_RETURN_IF_ERROR(
+      diagnosed(context, [&] { return pm.run(*model->module); }));
   if (guardRanges) {
     KILN_RETURN_IF_ERROR(o.recordRanges(*model, seqLimit));
     int64_t hot = 0;
@@ -570,6 +591,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       options.maxBatch = o.maxBatch;
       options.maxSeq = seqLimit;
       options.externalWeights = o.externalWeights;
+      options.dataParallel = o.dp;
       options.gemmDtype = o.gemmDtype;
       options.precision = o.precision;
       options.keepF32 = o.keepF32;
@@ -618,6 +640,11 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
                  << llvm::formatv("{0:f1}", dense / 1048576.0)
                  << " MiB dense\n";
       }
+      if (o.tp > 1 || o.dp > 1)
+        progress << "kilnc: " << o.tp * o.dp << " ranks (tensor parallel "
+                 << o.tp << " x data parallel " << o.dp << "): "
+                 << llvm::formatv("{0:f1}", summary.weightBytes / 1048576.0)
+                 << " MiB of weights per rank\n";
       progress << "kilnc: wrote " << o.output << " ("
                << llvm::formatv("{0:f1}", summary.artifactBytes / 1048576.0)
                << " MiB)\n";
@@ -694,6 +721,11 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   if (o.emit == "kiln") {
     report["artifact_bytes"] = summary.artifactBytes;
     report["runtime_weight_bytes"] = summary.weightBytes;
+    report["tensor_parallel"] = o.tp;
+    report["data_parallel"] = o.dp;
+    report["ranks"] = o.tp * o.dp;
+    report["weight_bytes_per_rank"] = summary.weightBytes;
+    report["sharded_weight_bytes_per_rank"] = summary.shardedBytes;
     report["external_weights"] = o.externalWeights;
     report["gemm_dtype"] = o.gemmDtype;
     if (o.quantize != "none") {

@@ -5,14 +5,17 @@
 #include "models/Models.h"
 #include "passes/Passes.h"
 
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 
 namespace kiln {
 
 absl::StatusOr<LoadedModel> loadModel(MLIRContext &context,
-                                      const std::string &dir, bool decompose) {
+                                      const std::string &dir, bool decompose,
+                                      int64_t tp) {
   LoadedModel model;
   auto config = loadModelConfig(dir);
   if (!config.ok())
@@ -26,6 +29,27 @@ absl::StatusOr<LoadedModel> loadModel(MLIRContext &context,
   if (!module.ok())
     return module.status();
   model.module = std::move(*module);
+  if (tp > 1) {
+    // The first error of the partitioning is the message (an impossible
+    // plan, at the op that makes it so).
+    std::string message;
+    ScopedDiagnosticHandler handler(&context, [&](Diagnostic &d) {
+      if (d.getSeverity() == DiagnosticSeverity::Error && message.empty()) {
+        llvm::raw_string_ostream os(message);
+        if (!isa<UnknownLoc>(d.getLocation()))
+          os << d.getLocation() << ": ";
+        os << d.str();
+      }
+      return success();
+    });
+    PassManager pm(&context);
+    KilnPartitionOptions partition;
+    partition.tp = tp;
+    pm.addPass(createKilnPartition(partition));
+    if (failed(pm.run(*model.module)))
+      return absl::InvalidArgumentError(
+          message.empty() ? "--tp: the partitioning failed" : message);
+  }
   if (decompose) {
     PassManager pm(&context);
     pm.addPass(createKilnDecompose());

@@ -26,11 +26,13 @@ struct LoadedModel {
   mlir::OwningOpRef<mlir::ModuleOp> module;
 };
 
-/// Reads config and weights from `dir` and builds the graph; with
+/// Reads config and weights from `dir` and builds the graph; with `tp` >
+/// 1, partitions it for that many tensor-parallel ranks (kiln-partition:
+/// compiler/ReferenceRun.h runs them as simulated ranks); with
 /// `decompose`, runs --kiln-decompose over it.
 absl::StatusOr<LoadedModel> loadModel(mlir::MLIRContext &context,
                                       const std::string &dir,
-                                      bool decompose = false);
+                                      bool decompose = false, int64_t tp = 1);
 
 /// What the runtime's driver needs to know of a model with `config`.
 ModelInfo modelInfo(const ModelConfig &config);

@@ -17,7 +17,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 using namespace mlir;
 
@@ -66,12 +70,22 @@ public:
       : model_(model), interpreter_(interpreter) {}
 
   absl::Status resetCaches(int64_t batch, int64_t length) override {
-    const ModelConfig &c = model_.config;
-    int64_t layers = c.family == Family::T5 ? c.numDecoderLayers : c.numLayers;
+    // The widths of the entries' cache arguments (a partitioned module's
+    // are one rank's heads).
+    std::vector<int64_t> widths;
+    for (auto fn : model_.module.get().getOps<func::FuncOp>()) {
+      for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+        if (fn.getArgAttr(i, "kiln.role"))
+          widths.push_back(cast<RankedTensorType>(fn.getArgumentTypes()[i])
+                               .getShape()
+                               .back());
+      if (!widths.empty())
+        break;
+    }
     caches_.clear();
-    for (int64_t i = 0; i < 2 * layers; ++i)
+    for (int64_t width : widths)
       caches_.push_back(HostTensor::zeros(
-          {batch, length, c.numKvHeads * c.headDim},
+          {batch, length, width},
           Float32Type::get(model_.module.get().getContext())));
     return absl::OkStatus();
   }
@@ -114,16 +128,149 @@ private:
   std::vector<HostTensor> caches_;
 };
 
+/// The simulated ranks of a partitioned module (kiln-partition): each
+/// collective is a barrier at which every rank leaves its input and takes
+/// the group's result, summed in rank order like the runtime's.
+class SimulatedGroup {
+public:
+  explicit SimulatedGroup(int64_t ranks) : inputs_(ranks) {}
+
+  absl::StatusOr<HostTensor> collective(int64_t rank, Operation *op,
+                                        const HostTensor &input) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const uint64_t round = round_;
+    inputs_[rank] = &input;
+    if (++arrived_ == static_cast<int64_t>(inputs_.size())) {
+      results_ = combine(op);
+      arrived_ = 0;
+      ++round_;
+      changed_.notify_all();
+    } else {
+      changed_.wait(lock, [&] { return round_ != round || failed_; });
+    }
+    if (round_ == round)
+      return absl::AbortedError("another simulated rank failed");
+    HostTensor result = results_;
+    // Every rank takes its copy before the inputs are reused.
+    if (++taken_ == static_cast<int64_t>(inputs_.size())) {
+      taken_ = 0;
+      changed_.notify_all();
+    } else {
+      changed_.wait(lock, [&] { return taken_ == 0 || failed_; });
+    }
+    return result;
+  }
+
+  void fail() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    failed_ = true;
+    changed_.notify_all();
+  }
+
+private:
+  HostTensor combine(Operation *op) {
+    const HostTensor &first = *inputs_[0];
+    if (isa<AllReduceOp>(op)) {
+      HostTensor sum = first;
+      for (size_t r = 1; r < inputs_.size(); ++r)
+        for (size_t i = 0; i < sum.values.size(); ++i)
+          sum.values[i] += inputs_[r]->values[i];
+      return sum;
+    }
+    const int64_t cols = first.shape.empty() ? 1 : first.shape.back();
+    const int64_t rows = cols ? first.numElements() / cols : 0;
+    const auto ranks = static_cast<int64_t>(inputs_.size());
+    std::vector<int64_t> shape = first.shape;
+    shape.back() *= ranks;
+    HostTensor out = HostTensor::zeros(shape, first.elementType);
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t r = 0; r < ranks; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          out.values[(row * ranks + r) * cols + c] =
+              inputs_[r]->values[row * cols + c];
+    return out;
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<const HostTensor *> inputs_;
+  HostTensor results_;
+  int64_t arrived_ = 0, taken_ = 0;
+  uint64_t round_ = 0;
+  bool failed_ = false;
+};
+
+/// Every simulated rank of a partitioned module, one thread each per call;
+/// rank 0's outputs (every rank holds the same after the last collective).
+class SimulatedRanks : public rt::Executor {
+public:
+  SimulatedRanks(std::vector<std::unique_ptr<InterpreterExecutor>> ranks,
+                 SimulatedGroup &group)
+      : ranks_(std::move(ranks)), group_(group) {}
+
+  absl::Status resetCaches(int64_t batch, int64_t length) override {
+    for (auto &rank : ranks_)
+      KILN_RETURN_IF_ERROR(rank->resetCaches(batch, length));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<rt::NamedTensor>>
+  run(const std::string &entry,
+      const std::vector<rt::Tensor> &arguments) override {
+    std::vector<absl::StatusOr<std::vector<rt::NamedTensor>>> results(
+        ranks_.size(), absl::UnknownError("not run"));
+    std::vector<std::thread> threads;
+    for (size_t r = 0; r < ranks_.size(); ++r)
+      threads.emplace_back([&, r] {
+        results[r] = ranks_[r]->run(entry, arguments);
+        if (!results[r].ok())
+          group_.fail();
+      });
+    for (std::thread &t : threads)
+      t.join();
+    for (auto &result : results)
+      if (!result.ok() && !absl::IsAborted(result.status()))
+        return result.status();
+    return std::move(results[0]);
+  }
+
+private:
+  std::vector<std::unique_ptr<InterpreterExecutor>> ranks_;
+  SimulatedGroup &group_;
+};
+
 } // namespace
 
 absl::StatusOr<RunResult> runModel(const LoadedModel &model,
                                    const RunRequest &request) {
-  Interpreter interpreter(*model.weights, request.precision);
-  if (request.callHandler)
-    interpreter.setCallHandler(request.callHandler);
-  if (request.observer)
-    interpreter.setObserver(request.observer);
-  InterpreterExecutor executor(model, interpreter);
+  // A partitioned module runs its ranks together, simulated.
+  auto tp =
+      model.module.get()->getAttrOfType<IntegerAttr>("kiln.tensor_parallel");
+  const int64_t ranks = tp ? tp.getInt() : 1;
+  std::vector<std::unique_ptr<Interpreter>> interpreters;
+  std::vector<std::unique_ptr<InterpreterExecutor>> executors;
+  SimulatedGroup group(ranks);
+  for (int64_t r = 0; r < ranks; ++r) {
+    interpreters.push_back(
+        std::make_unique<Interpreter>(*model.weights, request.precision));
+    Interpreter &interpreter = *interpreters.back();
+    if (request.callHandler)
+      interpreter.setCallHandler(request.callHandler);
+    if (request.observer && r == 0)
+      interpreter.setObserver(request.observer);
+    if (ranks > 1)
+      interpreter.setRank(r,
+                          [&group, r](Operation *op, const HostTensor &input) {
+                            return group.collective(r, op, input);
+                          });
+    executors.push_back(
+        std::make_unique<InterpreterExecutor>(model, interpreter));
+  }
+  std::optional<SimulatedRanks> simulated;
+  if (ranks > 1)
+    simulated.emplace(std::move(executors), group);
+  rt::Executor &executor =
+      simulated ? static_cast<rt::Executor &>(*simulated) : *executors[0];
   auto response = rt::runModel(modelInfo(model.config), executor, request);
   if (!response.ok())
     return response.status();

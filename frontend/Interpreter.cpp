@@ -376,6 +376,16 @@ absl::Status OpEvaluator::eval(Operation *op) {
         return absl::OkStatus();
       })
       .Case([&](AttentionOp o) { return evalAttention(o); })
+      .Case<AllReduceOp, AllGatherOp>([&](Operation *o) -> absl::Status {
+        if (!in_.collectiveHandler_)
+          return error("a collective of a partitioned module: run its "
+                       "ranks together (kiln-interpret --tp)");
+        auto result = in_.collectiveHandler_(o, get(o->getOperand(0)));
+        if (!result.ok())
+          return result.status();
+        set(o->getResult(0), std::move(*result));
+        return absl::OkStatus();
+      })
       .Case([&](RotaryOp o) { return evalRotary(o); })
       .Case(
           [&](RelativePositionBiasOp o) { return evalRelativePositionBias(o); })
@@ -425,7 +435,7 @@ static absl::Status fakeQuantize(QuantAttr quant, Tensor &t) {
 
 absl::Status OpEvaluator::evalParam(ParamOp op) {
   std::string name = op.getName().str();
-  auto &cached = in_.params_[storedWeightKey(op)];
+  auto &cached = in_.params_[storedWeightKey(op)]; // one rank's parts
   if (!cached) {
     auto type = cast<RankedTensorType>(op.getType());
     Tensor t;
@@ -455,6 +465,18 @@ absl::Status OpEvaluator::evalParam(ParamOp op) {
         values = keepSlices(values.data(), shape, axis, indices);
         shape[axis] = static_cast<int64_t>(indices.size());
       }
+      // A sharded weight is this rank's part of the (kept) tensor.
+      ShardAttr shard = op.getShardAttr();
+      Shape whole = shape;
+      if (shard) {
+        const int64_t axis = shard.getAxis();
+        if (axis >= static_cast<int64_t>(shape.size()) ||
+            shape[axis] % (shard.getSections() * shard.getParts()) != 0)
+          return error(absl::StrCat("tensor '", source, "' has shape ",
+                                    formatShape(shape),
+                                    ": its shard does not divide it"));
+        shape[axis] /= shard.getParts();
+      }
       Shape expected(type.getShape());
       if (!shape.empty() && !expected.empty() && sources.size() > 1)
         expected[0] = shape[0];
@@ -463,7 +485,13 @@ absl::Status OpEvaluator::evalParam(ParamOp op) {
                                   formatShape(shape), ", the IR says ",
                                   formatShape(expected)));
       if (PruneAttr prune = op.getPruneAttr())
-        applyPrune(pruneSpecOf(prune), values.data(), shape[0], shape[1]);
+        applyPrune(pruneSpecOf(prune), values.data(), whole[0], whole[1]);
+      if (shard) {
+        const int64_t axis = shard.getAxis();
+        SmallVector<int64_t> part = shard.indicesFor(in_.rank_, whole[axis]);
+        values = keepSlices(values.data(), whole, axis,
+                            std::vector<int64_t>(part.begin(), part.end()));
+      }
       t.values.insert(t.values.end(), values.begin(), values.end());
       rows += shape.empty() ? 1 : shape[0];
     }

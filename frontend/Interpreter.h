@@ -53,6 +53,11 @@ using OpObserver = std::function<absl::Status(
     mlir::Operation *op,
     llvm::function_ref<const HostTensor &(mlir::Value)> valueOf)>;
 
+/// Runs a collective op (kiln.all_reduce, kiln.all_gather) among simulated
+/// ranks: its result on this rank for this rank's `input`.
+using CollectiveHandler = std::function<absl::StatusOr<HostTensor>(
+    mlir::Operation *op, const HostTensor &input)>;
+
 class Interpreter {
 public:
   Interpreter(const WeightStore &weights, InterpreterPrecision precision);
@@ -63,6 +68,13 @@ public:
     callHandler_ = std::move(handler);
   }
   void setObserver(OpObserver observer) { observer_ = std::move(observer); }
+  /// A partitioned module (kilnc --tp): this interpreter is tensor-parallel
+  /// rank `rank` (its parts of the sharded weights), its collectives run
+  /// by `handler` (without one they are an error).
+  void setRank(int64_t rank, CollectiveHandler handler) {
+    rank_ = rank;
+    collectiveHandler_ = std::move(handler);
+  }
 
   /// Runs `function` on `args` (one per argument, with concrete shapes that
   /// fit the argument types). Run-time errors (an id outside a table, a
@@ -76,6 +88,8 @@ private:
   std::map<std::string, std::shared_ptr<const HostTensor>> params_;
   CallHandler callHandler_;
   OpObserver observer_;
+  int64_t rank_ = 0;
+  CollectiveHandler collectiveHandler_;
   friend class OpEvaluator;
 };
 

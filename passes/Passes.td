@@ -96,6 +96,52 @@ def KilnPruneWeights : Pass<"kiln-prune-weights", "::mlir::ModuleOp"> {
   ];
 }
 
+def KilnPartition : Pass<"kiln-partition", "::mlir::ModuleOp"> {
+  let summary = "Tensor parallelism in the Megatron layout: every entry as "
+                "the program each of `tp` ranks runs on its part of the "
+                "weights";
+  let description = [{
+    Runs on the kiln graph after pruning and before decomposition, while
+    attention, rotary and linear are whole ops. Every rank runs the same
+    program (SPMD); sharded weights become `kiln.param ... shard
+    #kiln.shard<...>` of one rank's shape, and the runtime or kilnc cuts
+    each rank's part.
+
+    - Attention: heads split over the ranks. The q, k and v projections
+      are column-parallel (GPT-2's fused c_attn by sections, its slices
+      moved to the part's offsets), rotary and the kv caches (entry
+      arguments) take the part's heads, T5's relative-position table is
+      split by heads, and the output projection is row-parallel: a
+      `kiln.linear` without epilogue, `kiln.all_reduce`, then the bias and
+      the residual added once. With fewer key/value heads than ranks, each
+      rank reads the one kv head its query heads share (`kiln.kv_heads =
+      "replicated"` on the attention; `"split"` otherwise).
+    - MLP: linears that feed another linear through elementwise ops only
+      (fc1 and its activation; SwiGLU's gate and up) are column-parallel,
+      the second row-parallel with its all_reduce.
+    - LM head: a linear an entry returns is vocabulary-parallel, its
+      logits joined by `kiln.all_gather`, unless its weight is also an
+      embedding table (tied embeddings) or the ranks do not divide it.
+    - Replicated: embeddings, norms, everything else.
+
+    A plan that cannot work is an error at the op: ranks not dividing the
+    attention heads or the FFN width, kv heads that are neither a multiple
+    nor a divisor of the ranks, an attention whose operands do not come
+    from projections.
+
+    Upstream's `shard` dialect was considered: its sharding annotations and
+    propagation work on tensor ops with known sharding rules, but not on
+    Kiln's composites (attention's head grouping, rotary, the fused c_attn's
+    sections, T5's bias table), where the decisions are; the pass writes
+    the result directly as per-rank shapes, shard attributes and collective
+    ops, which is also what the runtime consumes.
+  }];
+  let options = [
+    Option<"tp", "tp", "int64_t", /*default=*/"1",
+           "ranks of the tensor-parallel group">
+  ];
+}
+
 def KilnDecompose : Pass<"kiln-decompose"> {
   let summary = "Rewrite kiln composites into kiln primitives";
   let description = [{

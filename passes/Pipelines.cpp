@@ -39,6 +39,13 @@ void buildKilnGraphPipeline(mlir::OpPassManager &pm,
                            options.pruneExclude.end());
     pm.addPass(createKilnPruneWeights(weights));
   }
+  // Partitioning after pruning, so the shards are of the pruned shapes,
+  // and before decomposition, while attention and rotary are whole ops.
+  if (options.tp > 1) {
+    KilnPartitionOptions partition;
+    partition.tp = options.tp;
+    pm.addPass(createKilnPartition(partition));
+  }
   KilnDecomposeOptions decompose;
   decompose.keepAttention = true;
   decompose.keepLinear = true;

@@ -56,6 +56,10 @@ buildKilnCudaLoweringPipeline(mlir::OpPassManager &pm,
 
 struct KilnStepListOptions
     : public mlir::PassPipelineOptions<KilnStepListOptions> {
+  Option<int64_t> tp{*this, "tp",
+                     llvm::cl::desc("kiln-partition: ranks of the "
+                                    "tensor-parallel group (1: none)"),
+                     llvm::cl::init(1)};
   Option<int64_t> maxBatch{*this, "max-batch",
                            llvm::cl::desc("largest batch the plan serves"),
                            llvm::cl::init(1)};

@@ -7,6 +7,7 @@
 #include "runtime/Attention.h"
 #include "runtime/Blas.h"
 #include "runtime/CallBinding.h"
+#include "runtime/Collectives.h"
 #include "runtime/CpuIsa.h"
 #include "runtime/DimExpr.h"
 #include "runtime/HostWeights.h"
@@ -106,6 +107,7 @@ struct CpuExecutor::Impl {
     std::vector<float> a, b, c, residual, bias, q, k, v, out;
   } scratch;
   StepHook stepHook;
+  Communicator *communicator = nullptr;
 
   Impl(const Artifact &a, int threads)
       : artifact(a), m(a.manifest()), pool(threads), blas(pool) {}
@@ -538,6 +540,35 @@ CpuExecutor::Impl::run(const EntryT &entry,
     case StepKind::Attention:
       KILN_RETURN_IF_ERROR(runAttention(step, *binding, pointer));
       break;
+    case StepKind::Collective: {
+      if (!communicator)
+        return error(absl::StrCat(
+            "step ", &stepPtr - entry.steps.data(), " (", step.location,
+            ") is a collective of ", step.ranks,
+            " tensor-parallel ranks; run the artifact with --ranks"));
+      const BufferT &in = *step.operands[0], &out = *step.results[0];
+      KILN_ASSIGN_OR_RETURN(auto inDims, dimsOf(in));
+      KILN_ASSIGN_OR_RETURN(auto outDims, dimsOf(out));
+      const std::string where =
+          absl::StrCat("step ", &stepPtr - entry.steps.data(), " of ",
+                       entry.name, " (", step.location, ")");
+      auto *source = reinterpret_cast<const float *>(pointer(in));
+      auto *target = reinterpret_cast<float *>(pointer(out));
+      if (step.collective == CollectiveKind::AllReduce) {
+        if (source != target)
+          std::memmove(target, source, product(inDims) * sizeof(float));
+        KILN_RETURN_IF_ERROR(
+            communicator->allReduce(target, product(outDims), where));
+      } else {
+        const int64_t cols = inDims.empty() ? 1 : inDims.back();
+        if (outDims.empty() || outDims.back() != cols * communicator->size())
+          return error("damaged: " + where + " gathers the wrong width");
+        KILN_RETURN_IF_ERROR(communicator->allGather(
+            source, target, product(inDims) / std::max<int64_t>(1, cols), cols,
+            where));
+      }
+      break;
+    }
     }
     if (profiling)
       account(step);
@@ -574,6 +605,7 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   auto impl = std::make_unique<Impl>(artifact, options.threads);
   impl->profiling = options.profile;
   impl->stepHook = options.stepHook;
+  impl->communicator = options.communicator;
   impl->isa = hostSupports(options.isa) ? options.isa : hostIsa();
   KILN_RETURN_IF_ERROR(impl->loadKernels());
   // The bf16/f16 weights library steps read get an f32 copy (the BLAS and
@@ -594,9 +626,9 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
           widen[b.index] = true;
       }
     }
-  KILN_ASSIGN_OR_RETURN(
-      auto weights,
-      HostWeights::load(artifact, options.weightsDir, "CPU", widen));
+  KILN_ASSIGN_OR_RETURN(auto weights,
+                        HostWeights::load(artifact, options.weightsDir, "CPU",
+                                          widen, options.rank));
   impl->weights = std::move(weights);
   int64_t arenaBytes = 0;
   for (const auto &e : impl->m.entries)

@@ -29,6 +29,8 @@
 
 namespace kiln::rt {
 
+class Communicator;
+
 /// One result buffer of a step, as it lies in the arena: what a step hook
 /// sees (and may overwrite, which is how a test plants a wrong step).
 struct StepBuffer {
@@ -52,6 +54,12 @@ struct CpuOptions {
   /// there is none), the runtime's own kernels take their variant for it.
   /// Lower than the host's only to compare or test the variants.
   CpuIsa isa = hostIsa();
+  /// With an artifact compiled for tensor parallelism (kilnc --tp): the
+  /// rank whose weights to hold, and its end of the group the collective
+  /// steps run in (null: the artifact's collectives are refused at run
+  /// time). Not owned.
+  int64_t rank = 0;
+  Communicator *communicator = nullptr;
 };
 
 class CpuExecutor : public Executor {

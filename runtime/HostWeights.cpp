@@ -10,10 +10,12 @@
 #include "support/Prune.h"
 #include "support/Quantize.h"
 #include "support/SafeTensors.h"
+#include "support/Shard.h"
 #include "support/Status.h"
 
 #include "absl/strings/str_cat.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -67,12 +69,13 @@ static absl::Status loadSparseRows(const Artifact &artifact, const WeightT &w,
 
 absl::StatusOr<std::unique_ptr<HostWeights>>
 HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
-                  const std::string &executor, const std::vector<bool> &widen) {
+                  const std::string &executor, const std::vector<bool> &widen,
+                  int64_t rank) {
   // The host copies (widened, narrowed, decoded, read from --weights) are
   // the load's big allocations: one that does not fit is an error naming
   // the weights, not an uncaught bad_alloc.
   try {
-    return loadCopies(artifact, weightsDir, executor, widen);
+    return loadCopies(artifact, weightsDir, executor, widen, rank);
   } catch (const std::bad_alloc &) {
   } catch (const std::length_error &) {
   }
@@ -86,8 +89,20 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
 absl::StatusOr<std::unique_ptr<HostWeights>>
 HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
                         const std::string &executor,
-                        const std::vector<bool> &widen) {
+                        const std::vector<bool> &widen, int64_t rank) {
   const ManifestT &m = artifact.manifest();
+  // Tensor-parallel rank r > 0 reads its own parts of the sharded slots.
+  std::vector<const WeightT *> slots;
+  for (const auto &w : m.weights)
+    slots.push_back(w.get());
+  if (rank < 0 || rank >= std::max<int64_t>(1, m.tensor_parallel))
+    return absl::InvalidArgumentError(
+        absl::StrCat(artifact.path(), ": has no tensor-parallel rank ", rank));
+  if (rank > 0) {
+    const RankWeightsT &own = *m.rank_weights[rank - 1];
+    for (size_t i = 0; i < own.slots.size(); ++i)
+      slots[own.slots[i]] = own.weights[i].get();
+  }
   std::unique_ptr<HostWeights> hw(new HostWeights());
   hw->data_.assign(m.weights.size(), nullptr);
   hw->bytes_.assign(m.weights.size(), 0);
@@ -102,7 +117,7 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
   hw->sparseRows_.resize(m.weights.size());
   hw->ownedQuantized_.resize(m.weights.size());
   for (size_t i = 0; i < m.weights.size(); ++i) {
-    const WeightT &w = *m.weights[i];
+    const WeightT &w = *slots[i];
     bool half = w.dtype == DType::BF16 || w.dtype == DType::F16;
     bool quantized = w.dtype == DType::I8 || w.dtype == DType::I4;
     if (w.dtype != DType::F32 && !half && !quantized)
@@ -248,6 +263,30 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
             {part->source, part->source_dtype, part->source_hash, shape});
       }
     }
+    // A sharded weight (kilnc --tp) is this rank's part of each source:
+    // the source is whole along the shard axis.
+    const bool sharded = w.shard_parts > 0;
+    if (sharded) {
+      const auto axis = static_cast<size_t>(w.shard_axis);
+      if (w.shard_axis < 0 || axis >= w.shape.size() || w.shard_parts > 4096 ||
+          w.shard_sections < 1 || w.shard_sections > 4096 ||
+          w.shard_replicas < 1 || w.shard_replicas > 4096 ||
+          w.shape[axis] % w.shard_sections != 0)
+        return error(absl::StrCat("damaged: weight '", w.name,
+                                  "' has an impossible shard"));
+      for (Source &source : sources)
+        source.shape[axis] *= w.shard_parts;
+    }
+    // The values this rank reads of one source.
+    auto valuesOf = [&](const TensorView *t, const Source &source) {
+      std::vector<float> values = t->toFloat();
+      if (!sharded)
+        return values;
+      const auto axis = static_cast<size_t>(w.shard_axis);
+      return keepSlices(values.data(), source.shape, w.shard_axis,
+                        shardIndices(rank, source.shape[axis], w.shard_sections,
+                                     w.shard_parts, w.shard_replicas));
+    };
     std::vector<const TensorView *> views;
     for (const Source &source : sources) {
       auto view = hw->store_->get(source.name);
@@ -278,8 +317,8 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
     if (quantized) {
       // Quantized here as kilnc quantizes embedded weights.
       std::vector<float> values;
-      for (const TensorView *t : views) {
-        std::vector<float> part = t->toFloat();
+      for (size_t v = 0; v < views.size(); ++v) {
+        std::vector<float> part = valuesOf(views[v], sources[v]);
         values.insert(values.end(), part.begin(), part.end());
       }
       QuantizedWeight &owned = hw->ownedQuantized_[i];
@@ -291,8 +330,8 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
     }
     if (half) {
       std::vector<uint16_t> &narrow = hw->ownedHalf_[i];
-      for (const TensorView *t : views)
-        for (float x : t->toFloat())
+      for (size_t v = 0; v < views.size(); ++v)
+        for (float x : valuesOf(views[v], sources[v]))
           narrow.push_back(w.dtype == DType::BF16 ? floatToBf16(x)
                                                   : floatToHalf(x));
       hw->data_[i] = reinterpret_cast<const uint8_t *>(narrow.data());
@@ -300,12 +339,12 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
         widenCopy(narrow.data());
       continue;
     }
-    if (views.size() == 1 && views[0]->dtype == kiln::DType::F32 &&
+    if (views.size() == 1 && views[0]->dtype == kiln::DType::F32 && !sharded &&
         reinterpret_cast<uintptr_t>(views[0]->data) % alignof(float) == 0) {
       hw->data_[i] = views[0]->data;
     } else {
-      for (const TensorView *t : views) {
-        std::vector<float> values = t->toFloat();
+      for (size_t v = 0; v < views.size(); ++v) {
+        std::vector<float> values = valuesOf(views[v], sources[v]);
         hw->owned_[i].insert(hw->owned_[i].end(), values.begin(), values.end());
       }
       hw->data_[i] = reinterpret_cast<const uint8_t *>(hw->owned_[i].data());

@@ -34,9 +34,12 @@ public:
   /// `widen` marks an f32 copy as well (the CPU's library steps, whose BLAS is
   /// f32; generated kernels read the stored type). External weights are
   /// narrowed and quantized the way kilnc does it to embedded ones.
+  /// `rank`: the tensor-parallel rank whose parts of the sharded weights
+  /// (kilnc --tp) to hold.
   static absl::StatusOr<std::unique_ptr<HostWeights>>
   load(const Artifact &artifact, const std::string &weightsDir,
-       const std::string &executor, const std::vector<bool> &widen = {});
+       const std::string &executor, const std::vector<bool> &widen = {},
+       int64_t rank = 0);
   ~HostWeights();
   /// As stored.
   const uint8_t *data(size_t slot) const { return data_[slot]; }
@@ -64,7 +67,8 @@ private:
   HostWeights() = default;
   static absl::StatusOr<std::unique_ptr<HostWeights>>
   loadCopies(const Artifact &artifact, const std::string &weightsDir,
-             const std::string &executor, const std::vector<bool> &widen);
+             const std::string &executor, const std::vector<bool> &widen,
+             int64_t rank);
   std::vector<const uint8_t *> data_;
   std::vector<const float *> f32_;
   std::vector<int64_t> bytes_;

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -168,6 +169,26 @@ absl::Status checkCacheShape(const Artifact &artifact, int64_t batch,
 
 absl::Status validateSteps(const Artifact &artifact, bool lowActivations) {
   const ManifestT &m = artifact.manifest();
+  // Tensor parallelism: one weight list per rank past 0, each naming slots
+  // of the first with the same shapes.
+  const int64_t tp = std::max<int64_t>(1, m.tensor_parallel);
+  if (tp > 4096 || m.data_parallel < 0 || m.data_parallel > 4096 ||
+      static_cast<int64_t>(m.rank_weights.size()) != tp - 1)
+    return damagedArtifact(artifact, "damaged: its tensor-parallel ranks do "
+                                     "not match their weight lists");
+  for (const auto &rank : m.rank_weights) {
+    if (!rank || rank->slots.size() != rank->weights.size())
+      return damagedArtifact(artifact, "damaged: a rank's weight list");
+    for (size_t i = 0; i < rank->slots.size(); ++i) {
+      const uint32_t slot = rank->slots[i];
+      if (slot >= m.weights.size() || !rank->weights[i] ||
+          rank->weights[i]->shape != m.weights[slot]->shape ||
+          rank->weights[i]->dtype != m.weights[slot]->dtype)
+        return damagedArtifact(artifact,
+                               "damaged: a rank's weight does not match "
+                               "the slot it replaces");
+    }
+  }
   auto error = [&](const std::string &what) {
     return damagedArtifact(artifact, what);
   };
@@ -242,6 +263,23 @@ absl::Status validateSteps(const Artifact &artifact, bool lowActivations) {
             step.num_heads % step.num_kv_heads != 0)
           return error("damaged: " + where + " has bad head counts");
         break;
+      case StepKind::Collective: {
+        operands = 1;
+        const int64_t group = std::max<int64_t>(1, m.tensor_parallel);
+        if (step.collective > CollectiveKind::MAX || step.ranks != group ||
+            group < 2)
+          return error("damaged: " + where +
+                       " has a collective that does "
+                       "not match the artifact's tensor-parallel group");
+        if (!step.operands.empty() && !step.results.empty() &&
+            (step.operands[0]->dtype != DType::F32 ||
+             step.results[0]->dtype != DType::F32))
+          return error(absl::StrCat(where, " (", step.location,
+                                    ") is a collective on ",
+                                    dtypeName(step.operands[0]->dtype),
+                                    " values; collectives move f32"));
+        break;
+      }
       default:
         return error("damaged: " + where + " has an unknown kind");
       }

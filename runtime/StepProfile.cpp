@@ -19,6 +19,10 @@ std::string stepName(const artifact::ManifestT &m,
     return "norm";
   case artifact::StepKind::Attention:
     return "attention";
+  case artifact::StepKind::Collective:
+    return step.collective == artifact::CollectiveKind::AllReduce
+               ? "all_reduce"
+               : "all_gather";
   }
   return "step";
 }

@@ -186,6 +186,37 @@ def Kiln_PruneAttr : Kiln_Attr<"Prune", "prune"> {
   let genVerifyDecl = 1;
 }
 
+def Kiln_ShardAttr : Kiln_Attr<"Shard", "shard"> {
+  let summary = "the part of a weight one tensor-parallel rank holds (kiln-partition)";
+  let description = [{
+    Under `kilnc --tp T` every rank runs the same program on its own part of
+    the sharded weights (SPMD), so the rank never appears in the IR: the
+    param's type is one rank's shape, and this attribute says how the
+    runtime (or kilnc, for embedded weights) cuts each rank's part from the
+    checkpoint tensor. Dim `axis` of the whole tensor is viewed as
+    [sections, parts, n / (sections * parts)]; tensor-parallel rank r reads
+    part `(r / replicas)` of every section, in section order. `sections` is
+    3 for GPT-2's fused c_attn (q, k and v each split by heads); `replicas`
+    is more than 1 for key/value heads fewer than the ranks (each head is
+    read by `replicas` consecutive ranks, grouped-query attention's
+    replication). Applied after `keep` and `prune`, before `quant`.
+
+    `#kiln.shard<axis = 1, sections = 3, parts = 2, replicas = 1>`
+  }];
+  let parameters = (ins "int64_t":$axis, "int64_t":$sections,
+                        "int64_t":$parts, "int64_t":$replicas);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The ranks of the tensor-parallel group (parts * replicas).
+    int64_t getRanks() const { return getParts() * getReplicas(); }
+    /// The indices along `axis` of the whole tensor (of `wholeSize`) that
+    /// tensor-parallel rank `rank` reads, ascending.
+    ::llvm::SmallVector<int64_t> indicesFor(int64_t rank,
+                                            int64_t wholeSize) const;
+  }];
+}
+
 def Kiln_KeepAttr : Kiln_Attr<"Keep", "keep"> {
   let summary = "the slices of a weight a structured pruning keeps";
   let description = [{

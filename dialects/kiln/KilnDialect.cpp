@@ -6,7 +6,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/kiln/KilnDialect.h"
+
 #include "dialects/kiln/KilnOps.h"
+#include "support/Shard.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -199,6 +201,25 @@ LogicalResult KeepAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     if (indices[i] < 0 || (i > 0 && indices[i] <= indices[i - 1]))
       return emitError() << "keep indices must be ascending and >= 0";
   return success();
+}
+
+LogicalResult ShardAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                int64_t axis, int64_t sections, int64_t parts,
+                                int64_t replicas) {
+  if (axis < 0)
+    return emitError() << "shard axis must be >= 0, got " << axis;
+  if (sections < 1 || parts < 1 || replicas < 1)
+    return emitError() << "shard sections, parts and replicas must be >= 1";
+  if (parts * replicas < 2)
+    return emitError() << "a shard needs a group of at least 2 ranks";
+  return success();
+}
+
+SmallVector<int64_t> ShardAttr::indicesFor(int64_t rank,
+                                           int64_t wholeSize) const {
+  std::vector<int64_t> indices =
+      shardIndices(rank, wholeSize, getSections(), getParts(), getReplicas());
+  return SmallVector<int64_t>(indices.begin(), indices.end());
 }
 
 LogicalResult RopeLlama3ScalingAttr::verify(

@@ -217,6 +217,15 @@ LogicalResult ParamOp::verify() {
              << keep.getAxis() << " of " << getType() << " has "
              << getType().getDimSize(keep.getAxis());
   }
+  if (ShardAttr shard = getShardAttr()) {
+    if (shard.getAxis() >= getType().getRank())
+      return emitOpError("shard axis ")
+             << shard.getAxis() << " is out of range for " << getType();
+    if (getType().getDimSize(shard.getAxis()) % shard.getSections() != 0)
+      return emitOpError("shard sections (")
+             << shard.getSections() << ") do not divide dim " << shard.getAxis()
+             << " of " << getType();
+  }
   if (PruneAttr prune = getPruneAttr()) {
     if (getType().getRank() != 2 || !isa<FloatType>(getType().getElementType()))
       return emitOpError("a pruned weight must be a 2-D float tensor, got ")
@@ -574,6 +583,11 @@ std::string storedWeightKey(ParamOp op) {
     os << prune;
     key += "#" + text.substr(text.find('<'));
   }
+  if (ShardAttr shard = op.getShardAttr())
+    key += "#shard" + std::to_string(shard.getAxis()) + "s" +
+           std::to_string(shard.getSections()) + "p" +
+           std::to_string(shard.getParts()) + "r" +
+           std::to_string(shard.getReplicas());
   if (QuantAttr quant = op.getQuantAttr())
     key += "#int" + std::to_string(quant.getBits()) + "g" +
            std::to_string(quant.getGroup());
@@ -792,6 +806,38 @@ KILN_VERIFY_AND_INFER(SliceOp,
                       inferSliceType(emitError, op.getInput().getType(),
                                      op.getDim(), op.getStart(), op.getEnd(),
                                      op.getStep()))
+
+//===----------------------------------------------------------------------===//
+// AllReduceOp, AllGatherOp
+//===----------------------------------------------------------------------===//
+
+static LogicalResult checkGroup(EmitErrorFn emitError, int64_t ranks) {
+  if (ranks < 2)
+    return emitError() << "needs a group of at least 2 ranks, got " << ranks;
+  return success();
+}
+
+LogicalResult AllReduceOp::verify() {
+  return checkGroup([&] { return emitOpError(); }, getRanks());
+}
+
+static FailureOr<RankedTensorType>
+inferAllGatherType(EmitErrorFn emitError, Type inputType, int64_t ranks) {
+  auto input = cast<RankedTensorType>(inputType);
+  if (failed(checkGroup(emitError, ranks)))
+    return failure();
+  if (input.getRank() == 0)
+    return emitError() << "needs an input of rank >= 1";
+  SmallVector<int64_t> shape(input.getShape());
+  if (ShapedType::isDynamic(shape.back()))
+    return emitError() << "needs a static last dim";
+  shape.back() *= ranks;
+  return RankedTensorType::get(shape, input.getElementType());
+}
+
+KILN_VERIFY_AND_INFER(AllGatherOp,
+                      inferAllGatherType(emitError, op.getInput().getType(),
+                                         op.getRanks()))
 
 //===----------------------------------------------------------------------===//
 // CausalMaskOp, CacheWriteOp

@@ -41,6 +41,9 @@ def Kiln_ParamOp : Kiln_Op<"param"> {
     `kiln.linear` weights are quantized, so a quantized read is the weight
     operand of linears only.
 
+    With `shard` (kiln-partition) the type is one tensor-parallel rank's
+    part of the weight (see `#kiln.shard`).
+
     With `keep` (kiln-prune-structured) the weight is only the listed
     slices of the checkpoint tensor along one dim; with `prune`
     (kiln-prune-weights) some of its elements are zero. They apply in that
@@ -57,16 +60,18 @@ def Kiln_ParamOp : Kiln_Op<"param"> {
   let arguments = (ins StrAttr:$name, OptionalAttr<StrArrayAttr>:$parts,
                        OptionalAttr<Kiln_KeepAttr>:$keep,
                        OptionalAttr<Kiln_PruneAttr>:$prune,
-                       OptionalAttr<Kiln_QuantAttr>:$quant);
+                       OptionalAttr<Kiln_QuantAttr>:$quant,
+                       OptionalAttr<Kiln_ShardAttr>:$shard);
   let results = (outs Kiln_NumericTensor:$result);
   let assemblyFormat = [{
     $name (`parts` $parts^)? (`keep` $keep^)? (`prune` $prune^)?
-    (`quant` $quant^)? attr-dict `:` type($result)
+    (`shard` $shard^)? (`quant` $quant^)? attr-dict `:` type($result)
   }];
   let builders = [
     OpBuilder<(ins "::mlir::Type":$type, "::llvm::StringRef":$name), [{
       build($_builder, $_state, type, $_builder.getStringAttr(name),
-            ::mlir::ArrayAttr(), KeepAttr(), PruneAttr(), QuantAttr());
+            ::mlir::ArrayAttr(), KeepAttr(), PruneAttr(), QuantAttr(),
+            ShardAttr());
     }]>
   ];
   let hasVerifier = 1;
@@ -686,6 +691,50 @@ def Kiln_RelativePositionBiasOp : Kiln_Op<"relative_position_bias",
     (`bidirectional` $bidirectional^)? `buckets` $num_buckets
     `max_distance` $max_distance attr-dict `:` type($table) `,`
     type($query_positions) `,` type($key_positions) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives (kiln-partition)
+//===----------------------------------------------------------------------===//
+
+def Kiln_AllReduceOp : Kiln_Op<"all_reduce", [SameOperandsAndResultType]> {
+  let summary = "the sum of a value over the ranks of a tensor-parallel group";
+  let description = [{
+    Every rank of the group passes its partial `input` and receives the
+    elementwise sum over the ranks, added in rank order so every rank holds
+    the same bits. Placed by kiln-partition after a row-parallel linear.
+    It is a `collective` step for the runtime, which picks the transport
+    (shared memory between ranks of one process, MPI between processes,
+    NCCL between GPUs); it is never lowered to a library call in the IR.
+    `ranks` is the group's size.
+
+    ```mlir
+    %s = kiln.all_reduce %p ranks 2 : tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, I64Attr:$ranks);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$input `ranks` $ranks attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def Kiln_AllGatherOp : Kiln_Op<"all_gather", [InferTypeOpAdaptor]> {
+  let summary = "the ranks' parts of a value concatenated along its last dim";
+  let description = [{
+    Every rank passes its part [..., n] and receives [..., ranks * n]: rank
+    r's part at columns [r * n, (r + 1) * n). Placed by kiln-partition after
+    a vocabulary-parallel LM head; a `collective` step for the runtime.
+
+    ```mlir
+    %l = kiln.all_gather %p ranks 2 : tensor<?x?x512xf32> -> tensor<?x?x1024xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, I64Attr:$ranks);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `ranks` $ranks attr-dict `:` type($input) `->` type($result)
   }];
   let hasVerifier = 1;
 }

@@ -104,11 +104,15 @@ LogicalResult postfix(AffineExpr e, std::vector<art::Term> &terms) {
 
 class Exporter {
 public:
+  /// `rank`: the tensor-parallel rank whose parts of the sharded weights
+  /// are exported; past rank 0 only the sharded slots are made (the others
+  /// are rank 0's, left null in takeWeights()).
   Exporter(const std::vector<CompiledKernel> &kernels,
            const WeightStore &weights, const ExportOptions &options,
-           kiln::ArtifactWriter &writer, std::set<std::string> gemmOnly)
+           kiln::ArtifactWriter &writer, std::set<std::string> gemmOnly,
+           int64_t rank = 0)
       : kernels_(kernels), weights_(weights), options_(options),
-        writer_(writer), gemmOnly_(std::move(gemmOnly)) {}
+        writer_(writer), gemmOnly_(std::move(gemmOnly)), rank_(rank) {}
 
   LogicalResult exportEntry(func::FuncOp fn, art::ManifestT &manifest);
   int64_t weightBytes() const { return weightBytes_; }
@@ -140,6 +144,7 @@ private:
   const ExportOptions &options_;
   kiln::ArtifactWriter &writer_;
   const std::set<std::string> gemmOnly_; // weights --gemm-dtype narrows
+  const int64_t rank_;
   std::vector<std::unique_ptr<art::WeightT>> weightSlots_;
   std::map<std::string, int64_t> slots_;
   int64_t weightBytes_ = 0;
@@ -187,9 +192,12 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
   auto type = cast<RankedTensorType>(op.getType());
   Type element = type.getElementType();
   if (auto it = slots_.find(key); it != slots_.end()) {
-    art::DType stored = weightSlots_[it->second]->dtype;
-    if ((element.isBF16() && stored != art::DType::BF16) ||
-        (element.isF16() && stored != art::DType::F16)) {
+    art::DType stored = weightSlots_[it->second]
+                            ? weightSlots_[it->second]->dtype
+                            : art::DType::F32;
+    if (weightSlots_[it->second] &&
+        ((element.isBF16() && stored != art::DType::BF16) ||
+         (element.isF16() && stored != art::DType::F16))) {
       (void)fail(op, "weight '" + name + "' is read as two element types");
       return failure();
     }
@@ -199,6 +207,13 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     (void)fail(op, "only f32, bf16 and f16 weights can be packed so far");
     return failure();
   }
+  ShardAttr shard = op.getShardAttr();
+  if (rank_ > 0 && !shard) {
+    // Rank 0's slot serves every rank.
+    slots_[key] = weightSlots_.size();
+    weightSlots_.push_back(nullptr);
+    return slots_[key];
+  }
   // The checkpoint tensors it is made of: itself, or the parts a merged
   // projection concatenates along dim 0.
   std::vector<std::string> sources = {name};
@@ -207,6 +222,7 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
                    parts->getAsValueRange<StringAttr>().end());
   const bool merged = op.getParts().has_value();
   std::vector<const TensorView *> views;
+  std::vector<int64_t> partRows; // each part's rows as this rank reads it
   int64_t rows = 0;
   for (const std::string &source : sources) {
     auto view = weights_.get(source);
@@ -216,8 +232,6 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     }
     std::vector<int64_t> expected(type.getShape().begin(),
                                   type.getShape().end());
-    if (merged && !expected.empty())
-      expected[0] = (*view)->shape.empty() ? -1 : (*view)->shape[0];
     std::vector<int64_t> shape = (*view)->shape;
     if (KeepAttr keep = op.getKeepAttr()) {
       // The kept slices must lie in the tensor; then it has the IR's shape
@@ -226,11 +240,21 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
           keep.getIndices().back() < shape[keep.getAxis()])
         shape[keep.getAxis()] = static_cast<int64_t>(keep.getIndices().size());
     }
+    if (shard) {
+      // A rank's part: the parts must divide the (kept) tensor.
+      const auto axis = static_cast<size_t>(shard.getAxis());
+      if (axis < shape.size() &&
+          shape[axis] % (shard.getSections() * shard.getParts()) == 0)
+        shape[axis] /= shard.getParts();
+    }
+    if (merged && !expected.empty())
+      expected[0] = shape.empty() ? -1 : shape[0];
     if (shape != expected) {
       (void)fail(op, "tensor '" + source + "' does not have the IR's shape");
       return failure();
     }
     rows += expected.empty() ? 1 : expected[0];
+    partRows.push_back(expected.empty() ? 1 : expected[0]);
     views.push_back(*view);
   }
   if (merged && rows != type.getDimSize(0)) {
@@ -242,12 +266,12 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
   w->dtype = art::DType::F32;
   w->shape.assign(type.getShape().begin(), type.getShape().end());
   if (merged) {
-    for (auto [source, view] : llvm::zip(sources, views)) {
+    for (auto [source, view, partRow] : llvm::zip(sources, views, partRows)) {
       auto part = std::make_unique<art::WeightPartT>();
       part->source = source;
       part->source_dtype = dtypeName(view->dtype);
       part->source_hash = kiln::checksum(view->data, view->bytes);
-      part->rows = view->shape.empty() ? 1 : view->shape[0];
+      part->rows = partRow;
       w->parts.push_back(std::move(part));
     }
   } else {
@@ -255,9 +279,16 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     w->source_dtype = dtypeName(views[0]->dtype);
     w->source_hash = kiln::checksum(views[0]->data, views[0]->bytes);
   }
-  // Keep and prune change the values; else they are the checkpoint's.
+  if (shard) {
+    w->shard_axis = static_cast<int32_t>(shard.getAxis());
+    w->shard_sections = shard.getSections();
+    w->shard_parts = shard.getParts();
+    w->shard_replicas = shard.getReplicas();
+  }
+  // Keep, prune and shard change the values; else they are the
+  // checkpoint's.
   std::shared_ptr<std::vector<float>> transformed;
-  if (op.getKeepAttr() || op.getPruneAttr()) {
+  if (op.getKeepAttr() || op.getPruneAttr() || shard) {
     auto values = transformedValues(op, views);
     if (failed(values))
       return failure();
@@ -419,6 +450,13 @@ Exporter::transformedValues(ParamOp op,
     }
     if (PruneAttr prune = op.getPruneAttr())
       applyPrune(pruneSpecOf(prune), values.data(), shape[0], shape[1]);
+    if (ShardAttr shard = op.getShardAttr()) {
+      const int64_t axis = shard.getAxis();
+      SmallVector<int64_t> part = shard.indicesFor(rank_, shape[axis]);
+      std::vector<int64_t> indices(part.begin(), part.end());
+      values = keepSlices(values.data(), shape, axis, indices);
+      shape[axis] = static_cast<int64_t>(indices.size());
+    }
     out.insert(out.end(), values.begin(), values.end());
   }
   return out;
@@ -473,7 +511,9 @@ FailureOr<std::unique_ptr<art::BufferT>> Exporter::bufferOf(Value v) {
       return failure();
     buffer->kind = art::BufferKind::Weight;
     buffer->index = *slot;
-    buffer->dtype = weightSlots_[*slot]->dtype; // f32, or --gemm-dtype
+    // f32, or --gemm-dtype (a rank's shared slot: rank 0's, not needed)
+    if (weightSlots_[*slot])
+      buffer->dtype = weightSlots_[*slot]->dtype;
     return buffer;
   }
   unsigned result = cast<OpResult>(v).getResultNumber();
@@ -601,9 +641,17 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
         step->mask = art::MaskKind::CausalPadding;
         break;
       }
+    } else if (auto reduce = dyn_cast<AllReduceOp>(op)) {
+      step->kind = art::StepKind::Collective;
+      step->collective = art::CollectiveKind::AllReduce;
+      step->ranks = reduce.getRanks();
+    } else if (auto gather = dyn_cast<AllGatherOp>(op)) {
+      step->kind = art::StepKind::Collective;
+      step->collective = art::CollectiveKind::AllGather;
+      step->ranks = gather.getRanks();
     } else {
       return fail(&op, "is not a step the runtime runs (kernel call, "
-                       "matmul, linear, norm or attention)");
+                       "matmul, linear, norm, attention or collective)");
     }
     for (Value v : op.getOperands()) {
       auto buffer = bufferOf(v);
@@ -701,8 +749,38 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
   manifest.cache_bytes = cacheBytes;
   manifest.weight_bytes = exporter.weightBytes();
   manifest.weights = exporter.takeWeights();
+  // Tensor parallelism: every rank runs the entries above; ranks past 0
+  // get their own parts of the sharded weights.
+  auto tp = stepModule->getAttrOfType<IntegerAttr>("kiln.tensor_parallel");
+  manifest.tensor_parallel = tp ? tp.getInt() : 1;
+  manifest.data_parallel = options.dataParallel;
+  for (int64_t rank = 1; rank < manifest.tensor_parallel; ++rank) {
+    Exporter ranked(kernels, weights, options, writer,
+                    gemmOnlyWeights(stepModule), rank);
+    art::ManifestT scratch;
+    for (auto fn : stepModule.getOps<func::FuncOp>())
+      if (fn.isPublic() && !fn.isExternal() &&
+          failed(ranked.exportEntry(fn, scratch)))
+        return failure();
+    auto parts = std::make_unique<art::RankWeightsT>();
+    std::vector<std::unique_ptr<art::WeightT>> slots = ranked.takeWeights();
+    for (size_t i = 0; i < slots.size(); ++i)
+      if (slots[i]) {
+        parts->slots.push_back(static_cast<uint32_t>(i));
+        parts->weights.push_back(std::move(slots[i]));
+      }
+    manifest.rank_weights.push_back(std::move(parts));
+  }
   ExportSummary summary;
   summary.weightBytes = manifest.weight_bytes;
+  for (const auto &w : manifest.weights)
+    if (w->shard_parts > 0) {
+      int64_t elements = 1;
+      for (int64_t d : w->shape)
+        elements *= d;
+      summary.shardedBytes +=
+          elements * static_cast<int64_t>(kiln::dtypeBytes(w->dtype));
+    }
   summary.quantizedBytes = exporter.quantizedBytes();
   summary.quantizedF32Bytes = exporter.quantizedF32Bytes();
   summary.pruned = exporter.takePruned();

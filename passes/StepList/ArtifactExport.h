@@ -48,10 +48,12 @@ struct ExportOptions {
   int64_t cacheWidth = 0;              // for --info
   int64_t cacheLayers = 0;             // for --info
   std::string tokenizerJson;           // the folder's tokenizer.json ("": none)
+  int64_t dataParallel = 1;            // kilnc --dp
 };
 
 struct ExportSummary {
-  int64_t weightBytes = 0;   // as the runtime holds them
+  int64_t weightBytes = 0;   // as the runtime holds them (one rank's)
+  int64_t shardedBytes = 0;  // of those, one rank's parts of sharded weights
   int64_t artifactBytes = 0; // the file
   /// The quantized weights: stored bytes (integers and scales) and what
   /// they would take in f32.

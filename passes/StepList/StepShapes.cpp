@@ -65,9 +65,10 @@ FailureOr<SmallVector<DimExprs>> ruleFor(Operation *op,
           })
       .Case<NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SinOp, CosOp,
             ReluOp, SiluOp, GeluOp, CastOp, SoftmaxOp, LayerNormOp, RmsNormOp,
-            CausalMaskOp>([&](Operation *) -> FailureOr<SmallVector<DimExprs>> {
-        return SmallVector<DimExprs>{same(operands[0])};
-      })
+            CausalMaskOp, AllReduceOp>(
+          [&](Operation *) -> FailureOr<SmallVector<DimExprs>> {
+            return SmallVector<DimExprs>{same(operands[0])};
+          })
       .Case([&](CacheWriteOp) -> FailureOr<SmallVector<DimExprs>> {
         return SmallVector<DimExprs>{same(operands[0])};
       })
@@ -173,6 +174,11 @@ FailureOr<SmallVector<DimExprs>> ruleFor(Operation *op,
         for (Value v : cast<YieldOp>(body.getTerminator()).getValues())
           results.push_back(dims.lookup(v));
         return results;
+      })
+      .Case([&](AllGatherOp) -> FailureOr<SmallVector<DimExprs>> {
+        DimExprs dims = operands[0];
+        dims.back() = constant(result.getShape().back());
+        return SmallVector<DimExprs>{dims};
       })
       .Case<ConstantOp, ParamOp>(
           [&](Operation *) -> FailureOr<SmallVector<DimExprs>> {

@@ -51,10 +51,10 @@ Value mergedParam(OpBuilder &b, Location loc, ArrayRef<ParamOp> params) {
   auto type = cast<RankedTensorType>(front.getType());
   SmallVector<int64_t> shape(type.getShape());
   shape[0] = rows;
-  return ParamOp::create(b, loc,
-                         RankedTensorType::get(shape, type.getElementType()),
-                         b.getStringAttr(name), b.getArrayAttr(parts),
-                         KeepAttr(), front.getPruneAttr(), QuantAttr());
+  return ParamOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()),
+      b.getStringAttr(name), b.getArrayAttr(parts), KeepAttr(),
+      front.getPruneAttr(), QuantAttr(), front.getShardAttr());
 }
 
 struct KilnMergeProjectionsPass
@@ -78,11 +78,20 @@ struct KilnMergeProjectionsPass
           auto w = cast<RankedTensorType>(op.getWeight().getType());
           Type key =
               RankedTensorType::get({w.getDimSize(1)}, w.getElementType());
-          // Pruned weights join only weights pruned alike: the merged
-          // weight prunes each part as its attribute says (KilnOps.td).
-          Attribute prune =
-              op.getWeight().getDefiningOp<ParamOp>().getPruneAttr();
-          kinds[{key, prune, op.getBias() ? 1 : 0}].push_back(op);
+          // Pruned or sharded weights join only weights pruned and
+          // sharded alike: the merged weight prunes and shards each part as
+          // its attributes say (KilnOps.td).
+          auto orUnit = [&](Attribute a) -> Attribute {
+            return a ? a : UnitAttr::get(op.getContext());
+          };
+          auto weight = op.getWeight().getDefiningOp<ParamOp>();
+          auto bias =
+              op.getBias() ? op.getBias().getDefiningOp<ParamOp>() : ParamOp();
+          Attribute alike = ArrayAttr::get(
+              op.getContext(),
+              {orUnit(weight.getPruneAttr()), orUnit(weight.getShardAttr()),
+               orUnit(bias ? bias.getShardAttr() : Attribute())});
+          kinds[{key, alike, op.getBias() ? 1 : 0}].push_back(op);
         }
         for (auto &[key, group] : kinds)
           if (group.size() >= 2)

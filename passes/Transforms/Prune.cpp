@@ -442,7 +442,7 @@ struct KilnPruneStructuredPass
         b, param.getLoc(), RankedTensorType::get(shape, type.getElementType()),
         param.getNameAttr(), ArrayAttr(),
         KeepAttr::get(&getContext(), axis, indices), param.getPruneAttr(),
-        QuantAttr());
+        QuantAttr(), param.getShardAttr());
     param.getResult().replaceAllUsesWith(kept.getResult());
     param.erase();
   }

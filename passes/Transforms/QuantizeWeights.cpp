@@ -84,7 +84,7 @@ struct KilnQuantizeWeightsPass
     OpBuilder b(param);
     auto quantized = ParamOp::create(
         b, param.getLoc(), type, param.getNameAttr(), param.getPartsAttr(),
-        param.getKeepAttr(), param.getPruneAttr(), quant);
+        param.getKeepAttr(), param.getPruneAttr(), quant, param.getShardAttr());
     linear.getWeightMutable().assign(quantized.getResult());
   }
 

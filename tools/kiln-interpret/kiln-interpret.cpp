@@ -3,7 +3,7 @@
 //   kiln-interpret MODEL_DIR --input-ids 1,2,3[;4,5] [--token-type-ids ...]
 //                  [--output FILE.npy] [--output-dir DIR]
 //                  [--max-new-tokens N] [--ignore-eos]
-//                  [--fp64] [--decompose] [--emit-mlir]
+//                  [--fp64] [--decompose] [--tp T] [--emit-mlir]
 //
 // The inputs and outputs are kiln-run's (DESIGN.md §5): `--output` writes
 // what transformers returns first for the folder's architecture,
@@ -56,6 +56,10 @@ static cl::opt<bool> fp64(cl::cat(interpretOptions), "fp64",
 static cl::opt<bool>
     decompose(cl::cat(interpretOptions), "decompose",
               cl::desc("run --kiln-decompose before interpreting"));
+static cl::opt<int64_t>
+    tp(cl::cat(interpretOptions), "tp", cl::init(1),
+       cl::desc("partition for T tensor-parallel ranks (kiln-partition) and "
+                "run them as simulated ranks"));
 static cl::opt<bool> emitMlir(cl::cat(interpretOptions), "emit-mlir",
                               cl::desc("print the model's kiln IR and exit"));
 
@@ -75,7 +79,9 @@ int main(int argc, char **argv) {
                               "Run a Hugging Face model folder on Kiln's "
                               "reference interpreter\n");
   mlir::MLIRContext context;
-  auto model = kiln::loadModel(context, modelDir, decompose);
+  if (tp < 1 || tp > 1024)
+    return fail("--tp must be 1 to 1024");
+  auto model = kiln::loadModel(context, modelDir, decompose, tp);
   if (!model.ok())
     return fail(kiln::cliMessage(model.status()));
   if (emitMlir) {

@@ -46,7 +46,12 @@ const char *const kRunUsage =
     "  --bench [--warmup N] [--iters N]   time the request repeatedly\n"
     "  --report FILE.json       write the measured numbers\n"
     "  --threads N              CPU threads, at most 1024 (default: one per\n"
-    "                           core)\n"
+    "                           core; shared out between the ranks)\n"
+    "  --ranks N                run the N ranks of an artifact compiled with\n"
+    "                           kilnc --tp/--dp as threads of this process\n"
+    "                           (N = tp x dp; default 1)\n"
+    "  --collective-timeout S   seconds a rank waits in a collective for\n"
+    "                           the others before every rank fails (60)\n"
     "  --cpu-isa generic|avx2|avx512   the highest instruction set to use\n"
     "                           on the CPU (default: the CPU's best)\n"
     "  --profile                print the time spent per step kind and "
@@ -73,7 +78,8 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
       {"--top-k", &o.sampling.topK}};
   std::map<std::string, double *> doubles = {
       {"--top-p", &o.sampling.topP},
-      {"--temperature", &o.sampling.temperature}};
+      {"--temperature", &o.sampling.temperature},
+      {"--collective-timeout", &o.collectiveTimeout}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;
     bool hasValue = false;
@@ -160,8 +166,13 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
     return "--normalize needs --pool mean or --pool cls";
   if (!o.pool.empty() && o.maxNewTokens > 0)
     return "--pool is for encoders; it does not go with --max-new-tokens";
-  if (o.ranks != 1)
-    return "--ranks: multi-rank execution is not implemented yet";
+  if (o.ranks < 1 || o.ranks > 1024)
+    return absl::StrCat("--ranks must be 1 to 1024, got ", o.ranks);
+  if (o.ranks > 1 && o.device != "cpu")
+    return "--ranks: several ranks run on the CPU so far (--device cpu)";
+  if (!(o.collectiveTimeout > 0) || o.collectiveTimeout > 86400)
+    return "--collective-timeout must be more than 0 and at most 86400 "
+           "seconds";
   if (o.warmup < 0 || o.iters < 1)
     return "--warmup must be >= 0 and --iters >= 1";
   if (o.threads < 0 || o.threads > kMaxThreads)

@@ -29,6 +29,8 @@ struct RunOptions {
   std::vector<std::string> prompts; // --prompt / --text, in order
   std::vector<std::string> pairs;   // --text-pair, one per --text
   rt::SamplingOptions sampling;
+  /// How long a rank waits in a collective for the others (--ranks N).
+  double collectiveTimeout = 60;
 };
 
 /// Parses argv (argv[0] is the program) into `o` and checks the ranges that

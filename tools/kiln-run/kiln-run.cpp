@@ -24,6 +24,7 @@
 #include "runtime/CpuExecutor.h"
 #include "runtime/CpuIsa.h"
 #include "runtime/CudaDriver.h"
+#include "runtime/Ranks.h"
 #include "support/Files.h"
 #include "support/Npy.h"
 #ifdef KILN_CUDA_EXECUTOR
@@ -31,6 +32,7 @@
 #endif
 #include "runtime/Driver.h"
 #include "runtime/ModelTokenizer.h"
+#include "runtime/MpiCollectives.h"
 #include "runtime/Pooling.h"
 #include "support/Status.h"
 #include "support/Tokenizer.h"
@@ -45,12 +47,16 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <new>
 #include <signal.h>
 #include <sys/stat.h>
+#include <thread>
 
 namespace rt = kiln::rt;
 using Json = nlohmann::json;
@@ -364,6 +370,10 @@ int run(int argc, char **argv) {
   using Clock = std::chrono::steady_clock;
   Clock::time_point loadStart = Clock::now();
   std::unique_ptr<rt::CpuExecutor> cpuExecutor;
+  rt::CpuExecutor *cpuView = nullptr; // the CPU executor, or rank 0's
+  // Under mpirun: the job, and this rank's end of its group.
+  std::unique_ptr<rt::MpiWorld> mpiWorld;
+  std::unique_ptr<rt::Communicator> mpiMember;
   std::unique_ptr<rt::Executor> executor;
 #ifdef KILN_CUDA_EXECUTOR
   rt::CudaExecutor *cudaExecutor = nullptr; // owned by `executor`
@@ -374,6 +384,30 @@ int run(int argc, char **argv) {
     cpu.threads = static_cast<int>(o.threads);
     cpu.weightsDir = o.weights;
     cpu.profile = o.profile;
+    // KILN_FAULT_RANK=R:S:kill|stall (tests of the failure paths): after
+    // its step S of the first call, rank R kills its process with SIGKILL
+    // (a crashed rank), or stalls for twice the collective timeout (a hung
+    // one).
+    std::function<void(int, const std::string &, size_t)> killHook;
+    if (const char *fault = std::getenv("KILN_FAULT_RANK")) {
+      int rank = -1;
+      long step = -1;
+      char kind[16] = {0};
+      if (std::sscanf(fault, "%d:%ld:%15s", &rank, &step, kind) != 3 ||
+          (std::string(kind) != "kill" && std::string(kind) != "stall"))
+        return fail("KILN_FAULT_RANK must be RANK:STEP:kill or "
+                    "RANK:STEP:stall");
+      const bool kill = std::string(kind) == "kill";
+      auto fired = std::make_shared<std::atomic<bool>>(false);
+      killHook = [rank, step, kill, fired, timeout = o.collectiveTimeout](
+                     int r, const std::string &, size_t s) {
+        if (r != rank || static_cast<long>(s) != step || fired->exchange(true))
+          return;
+        if (kill)
+          ::raise(SIGKILL);
+        std::this_thread::sleep_for(std::chrono::duration<double>(2 * timeout));
+      };
+    }
     if (!o.cpuIsa.empty()) {
       auto isa = rt::isaNamed(o.cpuIsa);
       if (!isa)
@@ -385,13 +419,97 @@ int run(int argc, char **argv) {
                     ")");
       cpu.isa = *isa;
     }
-    auto created = rt::CpuExecutor::create(**artifact, cpu);
-    if (!created.ok())
-      return fail(kiln::cliMessage(created.status()));
-    cpuExecutor = std::move(*created);
-    deviceDescription = absl::StrCat(
-        "cpu, ", cpuExecutor->threads(), " threads, BLAS ",
-        cpuExecutor->blasProvider(), ", kernels ", cpuExecutor->kernelIsa());
+    const int64_t ranks = rt::artifactRanks(**artifact);
+    if (rt::launchedByMpi()) {
+      // One rank per process: this process runs its tensor-parallel rank;
+      // rank 0 alone prints and writes.
+      auto world = rt::MpiWorld::open();
+      if (!world.ok())
+        return fail(std::string(world.status().message()));
+      mpiWorld = std::move(*world);
+      const auto &m = (*artifact)->manifest();
+      const int64_t tp = std::max<int64_t>(1, m.tensor_parallel);
+      if (mpiWorld->size() != ranks)
+        return fail(absl::StrCat("mpirun started ", mpiWorld->size(),
+                                 " ranks; ", o.artifact, " was compiled for ",
+                                 ranks));
+      if (m.data_parallel > 1)
+        return fail("--dp across MPI processes is not built yet; run a "
+                    "data-parallel artifact with --ranks (threads)");
+      if (o.ranks != 1)
+        return fail("--ranks goes without mpirun (each MPI process is one "
+                    "rank)");
+      auto group = mpiWorld->group(0, mpiWorld->rank(), static_cast<int>(tp),
+                                   o.collectiveTimeout);
+      if (!group.ok())
+        return fail(std::string(group.status().message()));
+      mpiMember = std::move(*group);
+      if (mpiWorld->rank() != 0) {
+        if (!std::freopen("/dev/null", "w", stdout))
+          return fail("cannot silence rank " +
+                      std::to_string(mpiWorld->rank()) + "'s output");
+        o.output.clear();
+        o.outputDir.clear();
+        o.report.clear();
+      }
+      if (cpu.threads == 0)
+        cpu.threads =
+            std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
+                            rt::mpiLocalRanks());
+      cpu.rank = mpiWorld->rank();
+      cpu.communicator = mpiMember.get();
+      if (killHook)
+        cpu.stepHook = [killHook, rank = mpiWorld->rank()](
+                           const std::string &entry, size_t step,
+                           const std::vector<rt::StepBuffer> &) {
+          killHook(rank, entry, step);
+        };
+      auto created = rt::CpuExecutor::create(**artifact, cpu);
+      if (!created.ok())
+        return fail(kiln::cliMessage(created.status()));
+      cpuExecutor = std::move(*created);
+      cpuView = cpuExecutor.get();
+      deviceDescription = absl::StrCat(
+          "cpu, MPI rank ", mpiWorld->rank(), " of ", ranks, ", ",
+          cpuExecutor->threads(), " threads, BLAS ",
+          cpuExecutor->blasProvider(), ", kernels ", cpuExecutor->kernelIsa());
+    } else if (o.ranks != ranks)
+      return fail(
+          ranks == 1
+              ? absl::StrCat("--ranks ", o.ranks, ": ", o.artifact,
+                             " was compiled for one rank (compile it with "
+                             "kilnc --tp/--dp to run it on several)")
+              : absl::StrCat(
+                    o.artifact, " was compiled for ", ranks, " ranks (--tp ",
+                    (*artifact)->manifest().tensor_parallel, " --dp ",
+                    std::max<int64_t>(1, (*artifact)->manifest().data_parallel),
+                    "); run it with --ranks ", ranks));
+    else if (ranks > 1) {
+      rt::RanksOptions options;
+      options.cpu = cpu;
+      options.collectiveTimeoutSeconds = o.collectiveTimeout;
+      options.rankHook = killHook;
+      auto created = rt::RankedExecutor::create(**artifact, options);
+      if (!created.ok())
+        return fail(kiln::cliMessage(created.status()));
+      cpuView = &(*created)->rank(0);
+      deviceDescription = absl::StrCat(
+          "cpu, ", ranks, " ranks in one process (tensor parallel ",
+          (*created)->tensorParallel(), " x data parallel ",
+          (*created)->dataParallel(), "), ", cpuView->threads(),
+          " threads each, BLAS ", cpuView->blasProvider(), ", kernels ",
+          cpuView->kernelIsa());
+      executor = std::move(*created);
+    } else if (!mpiWorld) {
+      auto created = rt::CpuExecutor::create(**artifact, cpu);
+      if (!created.ok())
+        return fail(kiln::cliMessage(created.status()));
+      cpuExecutor = std::move(*created);
+      cpuView = cpuExecutor.get();
+      deviceDescription = absl::StrCat(
+          "cpu, ", cpuExecutor->threads(), " threads, BLAS ",
+          cpuExecutor->blasProvider(), ", kernels ", cpuExecutor->kernelIsa());
+    }
   } else {
 #ifdef KILN_CUDA_EXECUTOR
     rt::CudaOptions cuda;
@@ -426,8 +544,11 @@ int run(int argc, char **argv) {
   for (int r = 0; r < runs && !interrupted; ++r) {
     Clock::time_point start = Clock::now();
     response = rt::runModel(*model, run, request);
-    if (!response.ok())
+    if (!response.ok()) {
+      if (mpiMember) // the other processes end now, not at their deadline
+        mpiMember->abort(std::string(response.status().message()));
       return fail(kiln::cliMessage(response.status()));
+    }
     double seconds =
         std::chrono::duration<double>(Clock::now() - start).count();
     if (o.bench && r < o.warmup)
@@ -547,8 +668,8 @@ int run(int argc, char **argv) {
   }
   if (o.profile) {
     std::vector<rt::StepProfile> profile;
-    if (cpuExecutor)
-      profile = cpuExecutor->profile();
+    if (cpuView)
+      profile = cpuView->profile();
 #ifdef KILN_CUDA_EXECUTOR
     if (cudaExecutor)
       profile = cudaExecutor->profile();
@@ -558,7 +679,7 @@ int run(int argc, char **argv) {
       all += p.seconds;
     std::printf("profile: %.2f ms in steps over %zu runs%s\n", all * 1e3,
                 total.size() + (o.bench ? o.warmup : 0),
-                cpuExecutor ? "" : " (CUDA events per step, no graphs)");
+                cpuView ? "" : " (CUDA events per step, no graphs)");
     for (const rt::StepProfile &p : profile)
       std::printf("  %-28s %7lld calls %10.2f ms %5.1f%%\n", p.name.c_str(),
                   static_cast<long long>(p.calls), p.seconds * 1e3,
@@ -575,7 +696,7 @@ int run(int argc, char **argv) {
         {"executor", deviceDescription},
         {"kernels", m.kernels.size()},
         {"arena_bytes", arenaBytes},
-        {"kv_cache_bytes", cpuExecutor ? cpuExecutor->cacheBytes() : 0},
+        {"kv_cache_bytes", cpuView ? cpuView->cacheBytes() : 0},
         {"weight_bytes", m.weight_bytes},
         {"load_seconds", loadSeconds},
         {"batch", batch},

@@ -7,7 +7,8 @@
 //   kilnc MODEL_DIR --target cuda -o OUT.kiln | --emit kernels -o OUT.fatbin
 //         [--ptx FILE.ptx] [--cuda-toolkit DIR]
 //   kilnc MODEL_DIR -o OUT.o --emit object
-//         [--max-batch B] [--max-seq S] [--report FILE.json]
+//         [--tp T] [--dp D] [--max-batch B] [--max-seq S]
+//         [--report FILE.json]
 //         [--mlir-print-ir-after-all] [--mlir-timing]
 //
 // Reads a Hugging Face folder and builds the kiln graph, then:
@@ -161,6 +162,17 @@ static cl::opt<std::string>
     stepsPath(cl::cat(kilncOptions), "steps",
               cl::desc("with --emit kernels, also write the step "
                        "list (MLIR) here"));
+static cl::opt<int64_t>
+    tp(cl::cat(kilncOptions), "tp", cl::init(1),
+       cl::desc("tensor-parallel ranks: attention heads, MLP widths and an "
+                "untied LM head split over T ranks (kiln-partition)"));
+static cl::opt<int64_t>
+    pp(cl::cat(kilncOptions), "pp", cl::init(1),
+       cl::desc("pipeline-parallel stages (not built yet: only 1)"));
+static cl::opt<int64_t>
+    dp(cl::cat(kilncOptions), "dp", cl::init(1),
+       cl::desc("data-parallel replicas: a call's batch split over D "
+                "replicas of the (tensor-parallel) program"));
 static cl::opt<int64_t> maxBatch(cl::cat(kilncOptions), "max-batch",
                                  cl::init(1),
                                  cl::desc("largest batch the arena serves"));
@@ -254,6 +266,9 @@ int main(int argc, char **argv) {
   o.stepsPath = stepsPath;
   o.maxBatch = maxBatch;
   o.maxSeq = maxSeq;
+  o.tp = tp;
+  o.pp = pp;
+  o.dp = dp;
   o.optLevel = optLevel;
   o.emulateGpuThreads = emulateGpuThreads;
   o.progress = &llvm::errs();

@@ -1,0 +1,163 @@
+//===- Collectives.cpp - collectives between the threads of a process -----===//
+
+#include "runtime/Collectives.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+namespace kiln::rt {
+
+struct LocalGroup::State {
+  std::mutex mutex;
+  std::condition_variable arrived;
+  int ranks = 0;
+  std::chrono::duration<double> timeout;
+  // The barrier: how many ranks wait in this generation.
+  int waiting = 0;
+  uint64_t generation = 0;
+  // Set once, by the first rank that fails or gives up waiting.
+  bool aborted = false;
+  std::string why;
+  // What the ranks publish for the collective in flight.
+  std::vector<const float *> inputs;
+  std::vector<float> result;
+
+  /// Waits until every rank has arrived; an error when the group was
+  /// aborted or the deadline passed (which aborts it for the others).
+  absl::Status barrier(int rank, const std::string &where) {
+    std::unique_lock<std::mutex> lock(mutex);
+    if (aborted)
+      return absl::AbortedError(
+          absl::StrCat("rank ", rank, ": ", where, ": ended because ", why));
+    const uint64_t mine = generation;
+    if (++waiting == ranks) {
+      waiting = 0;
+      ++generation;
+      arrived.notify_all();
+      return absl::OkStatus();
+    }
+    const bool done = arrived.wait_for(
+        lock, timeout, [&] { return generation != mine || aborted; });
+    if (generation != mine)
+      return absl::OkStatus();
+    if (!done && !aborted) {
+      aborted = true;
+      why = absl::StrCat("rank ", rank, " waited ", timeout.count(), " s at ",
+                         where, " for the other ranks");
+      arrived.notify_all();
+      return absl::DeadlineExceededError(absl::StrCat(
+          "rank ", rank, ": collective ", where, " did not complete within ",
+          timeout.count(), " s (", ranks - waiting, " of ", ranks,
+          " ranks never arrived)"));
+    }
+    return absl::AbortedError(
+        absl::StrCat("rank ", rank, ": ", where, ": ended because ", why));
+  }
+
+  void abort(const std::string &message) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (aborted)
+      return;
+    aborted = true;
+    why = message;
+    arrived.notify_all();
+  }
+};
+
+namespace {
+
+class LocalMember : public Communicator {
+public:
+  LocalMember(LocalGroup::State &state, int rank)
+      : state_(state), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override { return state_.ranks; }
+
+  absl::Status allReduce(float *data, int64_t count,
+                         const std::string &where) override {
+    const std::string what = "all_reduce at " + where;
+    return exchange(
+        data, count, what,
+        [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) {
+            float sum = state_.inputs[0][i];
+            for (int r = 1; r < state_.ranks; ++r)
+              sum += state_.inputs[r][i];
+            state_.result[i] = sum;
+          }
+        },
+        data, count);
+  }
+
+  absl::Status allGather(const float *in, float *out, int64_t rows,
+                         int64_t cols, const std::string &where) override {
+    const std::string what = "all_gather at " + where;
+    const int64_t width = cols * state_.ranks;
+    return exchange(
+        in, rows * width, what,
+        [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) {
+            const int64_t row = i / width, col = i % width;
+            state_.result[i] =
+                state_.inputs[col / cols][row * cols + col % cols];
+          }
+        },
+        out, rows * width);
+  }
+
+  void abort(const std::string &why) override {
+    state_.abort(absl::StrCat("rank ", rank_, " failed: ", why));
+  }
+
+private:
+  /// Publish `in`, compute this rank's share of the `total` result
+  /// elements with `share`, then copy all of it to `out`.
+  template <typename Share>
+  absl::Status exchange(const float *in, int64_t total, const std::string &what,
+                        Share share, float *out, int64_t outCount) {
+    if (rank_ == 0) {
+      // Rank 0 sizes the shared result before anyone writes to it.
+      std::lock_guard<std::mutex> lock(state_.mutex);
+      if (static_cast<int64_t>(state_.result.size()) < total)
+        state_.result.resize(total);
+    }
+    {
+      std::lock_guard<std::mutex> lock(state_.mutex);
+      state_.inputs[rank_] = in;
+    }
+    if (absl::Status s = state_.barrier(rank_, what); !s.ok())
+      return s;
+    const int64_t chunk = (total + state_.ranks - 1) / state_.ranks;
+    const int64_t begin = std::min(total, rank_ * chunk);
+    share(begin, std::min(total, begin + chunk));
+    if (absl::Status s = state_.barrier(rank_, what); !s.ok())
+      return s;
+    std::memcpy(out, state_.result.data(), outCount * sizeof(float));
+    // No rank may publish the next collective's buffers (or resize the
+    // result) before every rank has copied this one out.
+    return state_.barrier(rank_, what);
+  }
+
+  LocalGroup::State &state_;
+  int rank_;
+};
+
+} // namespace
+
+LocalGroup::LocalGroup(int ranks, double timeoutSeconds)
+    : ranks_(ranks), state_(std::make_unique<State>()) {
+  state_->ranks = ranks;
+  state_->timeout = std::chrono::duration<double>(timeoutSeconds);
+  state_->inputs.assign(ranks, nullptr);
+}
+
+LocalGroup::~LocalGroup() = default;
+
+std::unique_ptr<Communicator> LocalGroup::member(int rank) {
+  return std::make_unique<LocalMember>(*state_, rank);
+}
+
+} // namespace kiln::rt

@@ -1,0 +1,69 @@
+//===- Collectives.h - the transports of collective steps -----------------===//
+//
+// kilnc --tp compiles collective steps (all_reduce, all_gather) into every
+// rank's step list; the runtime picks how they move data (DESIGN.md §3.1).
+// A Communicator is one rank's end of its tensor-parallel group:
+//   - LocalGroup: ranks that are threads of one process (kiln-run --ranks
+//     N), through shared memory;
+//   - MPI (runtime/MpiCollectives.h): ranks that are processes (mpirun).
+// Every collective has a deadline: a rank that does not arrive in time, or
+// one that failed, ends the collective on every rank with an error naming
+// the rank and the step, never a hang.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_RUNTIME_COLLECTIVES_H
+#define KILN_RUNTIME_COLLECTIVES_H
+
+#include "absl/status/status.h"
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace kiln::rt {
+
+class Communicator {
+public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  /// `data` (count floats) becomes the sum over the ranks, added in rank
+  /// order, so every rank holds the same bits. `where` names the step in
+  /// errors.
+  virtual absl::Status allReduce(float *data, int64_t count,
+                                 const std::string &where) = 0;
+  /// `out` [rows, size() * cols] gets each rank's `in` [rows, cols] at
+  /// columns [rank * cols, (rank + 1) * cols).
+  virtual absl::Status allGather(const float *in, float *out, int64_t rows,
+                                 int64_t cols, const std::string &where) = 0;
+  /// Ends every collective in flight or to come on the other ranks with
+  /// an error saying this rank failed and why.
+  virtual void abort(const std::string &why) = 0;
+};
+
+/// Ranks that are threads of one process. Each collective is three
+/// barriers: every rank publishes its buffer; each rank sums (or copies)
+/// its share of the elements into a shared result; each rank copies the
+/// result into its own buffer.
+class LocalGroup {
+public:
+  LocalGroup(int ranks, double timeoutSeconds);
+  ~LocalGroup();
+  /// Rank `rank`'s end of the group (the group must outlive it).
+  std::unique_ptr<Communicator> member(int rank);
+  int size() const { return ranks_; }
+
+  struct State;
+
+private:
+  int ranks_;
+  std::unique_ptr<State> state_;
+};
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_COLLECTIVES_H

@@ -1,0 +1,120 @@
+//===- CollectivesTest.cpp - in-process collectives and their deadlines ---===//
+
+#include "runtime/Collectives.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+namespace kiln::rt {
+namespace {
+
+/// Runs `body(rank, communicator)` on `ranks` threads; their statuses.
+template <typename Body>
+std::vector<absl::Status> onRanks(LocalGroup &group, Body body) {
+  std::vector<absl::Status> statuses(group.size());
+  std::vector<std::unique_ptr<Communicator>> members;
+  for (int r = 0; r < group.size(); ++r)
+    members.push_back(group.member(r));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < group.size(); ++r)
+    threads.emplace_back([&, r] { statuses[r] = body(r, *members[r]); });
+  for (std::thread &t : threads)
+    t.join();
+  return statuses;
+}
+
+TEST(CollectivesTest, AllReduceSumsInRankOrderOnEveryRank) {
+  LocalGroup group(3, 10);
+  std::vector<std::vector<float>> data(3);
+  auto statuses = onRanks(group, [&](int r, Communicator &c) {
+    data[r] = {1e8f * (r == 0), 1.0f + r, -2.0f * r, 0.5f};
+    // Twice: the group is reusable, call after call.
+    absl::Status s = c.allReduce(data[r].data(), 4, "step 0");
+    if (!s.ok())
+      return s;
+    return c.allReduce(data[r].data(), 4, "step 1");
+  });
+  for (const absl::Status &s : statuses)
+    ASSERT_TRUE(s.ok()) << s;
+  // ((1e8 + 0) + 0) in rank order, then the sum of the sums.
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(data[r], data[0]);
+    EXPECT_FLOAT_EQ(data[r][1], 3 * (1 + 2 + 3));
+    EXPECT_FLOAT_EQ(data[r][2], 3 * (0 - 2 - 4));
+    EXPECT_FLOAT_EQ(data[r][3], 3 * 1.5f);
+  }
+}
+
+TEST(CollectivesTest, AllGatherJoinsPartsAlongTheLastDim) {
+  LocalGroup group(2, 10);
+  std::vector<std::vector<float>> out(2, std::vector<float>(2 * 4));
+  auto statuses = onRanks(group, [&](int r, Communicator &c) {
+    // [2 rows, 2 cols] per rank.
+    std::vector<float> in = {10.0f * r + 0, 10.0f * r + 1, 10.0f * r + 2,
+                             10.0f * r + 3};
+    return c.allGather(in.data(), out[r].data(), 2, 2, "lm head");
+  });
+  for (const absl::Status &s : statuses)
+    ASSERT_TRUE(s.ok()) << s;
+  const std::vector<float> expected = {0, 1, 10, 11, 2, 3, 12, 13};
+  EXPECT_EQ(out[0], expected);
+  EXPECT_EQ(out[1], expected);
+}
+
+TEST(CollectivesTest, AMissingRankEndsEveryRankWithinTheTimeout) {
+  LocalGroup group(2, 0.2);
+  auto start = std::chrono::steady_clock::now();
+  auto statuses = onRanks(group, [&](int r, Communicator &c) {
+    float x = 1;
+    if (r == 1) {
+      // Rank 1 stalls past the deadline before its collective.
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    }
+    return c.allReduce(&x, 1, "step 7 of decode (h.0.attn)");
+  });
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  EXPECT_LT(seconds, 5);
+  ASSERT_TRUE(absl::IsDeadlineExceeded(statuses[0])) << statuses[0];
+  EXPECT_NE(statuses[0].message().find(
+                "rank 0: collective all_reduce at step 7 of decode "
+                "(h.0.attn) did not complete within 0.2 s"),
+            std::string::npos)
+      << statuses[0];
+  // The late rank finds the group ended, with the reason.
+  ASSERT_TRUE(absl::IsAborted(statuses[1])) << statuses[1];
+  EXPECT_NE(statuses[1].message().find("rank 0 waited 0.2 s"),
+            std::string::npos)
+      << statuses[1];
+}
+
+TEST(CollectivesTest, AFailedRankEndsTheOthersAtOnce) {
+  LocalGroup group(3, 60);
+  auto start = std::chrono::steady_clock::now();
+  auto statuses = onRanks(group, [&](int r, Communicator &c) {
+    float x = 1;
+    if (r == 2) {
+      c.abort("cannot allocate the arena");
+      return absl::InternalError("cannot allocate the arena");
+    }
+    return c.allReduce(&x, 1, "step 3");
+  });
+  EXPECT_LT(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count(),
+      30);
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_TRUE(absl::IsAborted(statuses[r])) << statuses[r];
+    EXPECT_NE(statuses[r].message().find(
+                  "ended because rank 2 failed: cannot allocate the arena"),
+              std::string::npos)
+        << statuses[r];
+  }
+}
+
+} // namespace
+} // namespace kiln::rt
