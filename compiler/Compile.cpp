@@ -238,28 +238,6 @@ StepCounts countSteps(mlir::ModuleOp module, int64_t maxBatch, int64_t maxSeq) {
   return c;
 }
 
-/// Runs a compiler step whose errors are MLIR diagnostics and makes its
-/// first error the status kilnc prints: one line, with the location when
-/// the error has one, instead of a diagnostic followed by a second "failed"
-/// line.
-absl::Status diagnosed(mlir::MLIRContext &context,
-                       llvm::function_ref<mlir::LogicalResult()> step) {
-  std::string message;
-  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
-    if (d.getSeverity() != mlir::DiagnosticSeverity::Error || !message.empty())
-      return mlir::success();
-    llvm::raw_string_ostream os(message);
-    if (!mlir::isa<mlir::UnknownLoc>(d.getLocation()))
-      os << d.getLocation() << ": ";
-    os << d.str();
-    return mlir::success();
-  });
-  if (mlir::succeeded(step()))
-    return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      message.empty() ? "a compiler step failed without saying why" : message);
-}
-
 /// `text` to standard output ("-") or, whole or not at all, to `path`.
 absl::Status writeText(const std::string &path, llvm::StringRef text) {
   if (path == "-") {

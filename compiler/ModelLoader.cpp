@@ -4,6 +4,7 @@
 
 #include "models/Models.h"
 #include "passes/Passes.h"
+#include "support/Status.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -12,6 +13,34 @@
 using namespace mlir;
 
 namespace kiln {
+
+absl::Status diagnosed(MLIRContext &context,
+                       llvm::function_ref<LogicalResult()> step) {
+  std::string message;
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &d) {
+    if (d.getSeverity() != DiagnosticSeverity::Error || !message.empty())
+      return success();
+    llvm::raw_string_ostream os(message);
+    if (!isa<UnknownLoc>(d.getLocation()))
+      os << d.getLocation() << ": ";
+    os << d.str();
+    return success();
+  });
+  if (succeeded(step()))
+    return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      message.empty() ? "a compiler step failed without saying why" : message);
+}
+
+absl::Status partitionModule(ModuleOp module, int64_t tp) {
+  if (tp <= 1)
+    return absl::OkStatus();
+  PassManager pm(module.getContext());
+  KilnPartitionOptions partition;
+  partition.tp = tp;
+  pm.addPass(createKilnPartition(partition));
+  return diagnosed(*module.getContext(), [&] { return pm.run(module); });
+}
 
 absl::StatusOr<LoadedModel> loadModel(MLIRContext &context,
                                       const std::string &dir, bool decompose,
@@ -29,27 +58,7 @@ absl::StatusOr<LoadedModel> loadModel(MLIRContext &context,
   if (!module.ok())
     return module.status();
   model.module = std::move(*module);
-  if (tp > 1) {
-    // The first error of the partitioning is the message (an impossible
-    // plan, at the op that makes it so).
-    std::string message;
-    ScopedDiagnosticHandler handler(&context, [&](Diagnostic &d) {
-      if (d.getSeverity() == DiagnosticSeverity::Error && message.empty()) {
-        llvm::raw_string_ostream os(message);
-        if (!isa<UnknownLoc>(d.getLocation()))
-          os << d.getLocation() << ": ";
-        os << d.str();
-      }
-      return success();
-    });
-    PassManager pm(&context);
-    KilnPartitionOptions partition;
-    partition.tp = tp;
-    pm.addPass(createKilnPartition(partition));
-    if (failed(pm.run(*model.module)))
-      return absl::InvalidArgumentError(
-          message.empty() ? "--tp: the partitioning failed" : message);
-  }
+  KILN_RETURN_IF_ERROR(partitionModule(*model.module, tp));
   if (decompose) {
     PassManager pm(&context);
     pm.addPass(createKilnDecompose());

@@ -26,6 +26,17 @@ struct LoadedModel {
   mlir::OwningOpRef<mlir::ModuleOp> module;
 };
 
+/// Runs a compiler step whose errors are MLIR diagnostics and makes its
+/// first error the status kilnc prints: one line, with the location when
+/// the error has one, instead of a diagnostic followed by a second "failed"
+/// line.
+absl::Status diagnosed(mlir::MLIRContext &context,
+                       llvm::function_ref<mlir::LogicalResult()> step);
+
+/// kiln-partition for `tp` tensor-parallel ranks over `module` (nothing for
+/// tp 1); an impossible plan is the status, at the op that makes it so.
+absl::Status partitionModule(mlir::ModuleOp module, int64_t tp);
+
 /// Reads config and weights from `dir` and builds the graph; with `tp` >
 /// 1, partitions it for that many tensor-parallel ranks (kiln-partition:
 /// compiler/ReferenceRun.h runs them as simulated ranks); with

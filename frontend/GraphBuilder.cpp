@@ -125,6 +125,11 @@ Value GraphBuilder::paramAny(ArrayRef<std::string> names, Shape shape) {
 }
 
 Value GraphBuilder::param(const std::string &name, Shape shape) {
+  if (planType_) {
+    Value value = ParamOp::create(b_, RankedTensorType::get(shape, planType_),
+                                  prefix_ + name);
+    return cast(value, b_.getF32Type());
+  }
   std::optional<std::string> resolved = resolveWeight(name);
   Type elementType = b_.getF32Type();
   if (!resolved) {

@@ -49,6 +49,11 @@ public:
 
   GraphBuilder(mlir::MLIRContext &context, const WeightStore &weights);
 
+  /// Plan-only graphs (kilnc --plan): no checkpoint is read; every param
+  /// has the shape the model expects, `prefix + name` and `elementType`
+  /// (the checkpoint dtype config.json names).
+  void setPlanOnly(mlir::Type elementType) { planType_ = elementType; }
+
   /// Weights are looked up as `prefix + name` first, then as `name`.
   void setWeightPrefix(std::string prefix) { prefix_ = std::move(prefix); }
   /// The checkpoint name `name` resolves to, if the tensor exists.
@@ -148,6 +153,7 @@ private:
   /// The updated kv caches of this function's attentions, by role.
   llvm::DenseMap<mlir::Value, const char *> cacheResults_;
   std::string prefix_;
+  mlir::Type planType_;
   absl::Status status_;
 };
 

@@ -6,8 +6,10 @@ namespace kiln {
 
 absl::StatusOr<mlir::OwningOpRef<mlir::ModuleOp>>
 buildModel(mlir::MLIRContext &context, const ModelConfig &config,
-           const WeightStore &weights) {
+           const WeightStore &weights, mlir::Type planType) {
   GraphBuilder g(context, weights);
+  if (planType)
+    g.setPlanOnly(planType);
   switch (config.family) {
   case Family::Gpt2:
     buildGpt2(g, config);

@@ -31,9 +31,11 @@
 
 namespace kiln {
 
+/// With `planType`, a plan-only graph: no tensor is read from `weights`,
+/// every param has that element type (GraphBuilder::setPlanOnly).
 absl::StatusOr<mlir::OwningOpRef<mlir::ModuleOp>>
 buildModel(mlir::MLIRContext &context, const ModelConfig &config,
-           const WeightStore &weights);
+           const WeightStore &weights, mlir::Type planType = nullptr);
 
 // One per family (models/<Family>.cpp), called by buildModel.
 void buildGpt2(GraphBuilder &g, const ModelConfig &config);

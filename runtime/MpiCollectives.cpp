@@ -2,12 +2,18 @@
 
 #include "runtime/MpiCollectives.h"
 
+#include "runtime/Collectives.h"
+
 #include "absl/strings/str_cat.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <dlfcn.h>
+#include <memory>
 #include <string>
+#include <sys/types.h>
 #include <unistd.h>
+#include <utility>
 
 namespace kiln::rt {
 

@@ -2,14 +2,22 @@
 
 #include "runtime/Ranks.h"
 
+#include "artifact/Artifact.h"
 #include "runtime/Collectives.h"
+#include "runtime/CpuExecutor.h"
+#include "runtime/Tensor.h"
 #include "support/Status.h"
 
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace kiln::rt {
 

@@ -354,6 +354,12 @@ WeightStore::openFolder(const std::string &dir) {
   return store;
 }
 
+std::unique_ptr<WeightStore> WeightStore::none(const std::string &source) {
+  std::unique_ptr<WeightStore> store(new WeightStore());
+  store->source_ = source;
+  return store;
+}
+
 bool WeightStore::contains(const std::string &name) const {
   return index_.count(name) != 0;
 }

@@ -103,6 +103,9 @@ public:
   /// Opens one file.
   static absl::StatusOr<std::unique_ptr<WeightStore>>
   openFile(const std::string &path);
+  /// A store without tensors (kilnc --plan builds graphs from a config
+  /// alone); `source` names it in messages.
+  static std::unique_ptr<WeightStore> none(const std::string &source);
 
   bool contains(const std::string &name) const;
   /// The tensor, or NotFound naming it and where it was looked for.

@@ -16,6 +16,9 @@ PACKAGES=(
   # Unicode tables) are linked statically.
   libabsl-dev libgtest-dev nlohmann-json3-dev libopenblas-dev libdnnl2
   libutf8proc-dev
+  # OpenMPI: mpirun and the library runtime/mpi/ links (kiln-run loads it
+  # when started by mpirun).
+  openmpi-bin libopenmpi-dev
   libflatbuffers-dev flatbuffers-compiler libxxhash-dev pkg-config
   cmake ninja-build ccache lld g++ python3
   # numpy: tools/gpu-check.sh's checks and tools/bench_model.py. The Python

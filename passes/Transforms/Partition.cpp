@@ -90,7 +90,19 @@ private:
   /// the shard attribute and the part's type.
   LogicalResult shardOperand(OpOperand &operand, int64_t axis, int64_t sections,
                              int64_t parts, int64_t replicas) {
-    auto param = operand.get().getDefiningOp<ParamOp>();
+    // A weight stored in bf16/f16 is read through a cast to f32: the cast
+    // takes the part's shape too.
+    auto widen = operand.get().getDefiningOp<CastOp>();
+    if (widen && !widen->hasOneUse()) {
+      // Shared with another reader: this reader gets a cast of its own.
+      OpBuilder b(operand.getOwner());
+      auto own =
+          CastOp::create(b, widen.getLoc(), widen.getType(), widen.getInput());
+      operand.set(own.getResult());
+      widen = own;
+    }
+    OpOperand &read = widen ? widen.getInputMutable() : operand;
+    auto param = read.get().getDefiningOp<ParamOp>();
     if (!param)
       return operand.getOwner()->emitError(
           "kiln-partition: a weight to shard is not a kiln.param");
@@ -112,9 +124,12 @@ private:
         param.getNameAttr(), param.getPartsAttr(), param.getKeepAttr(),
         param.getPruneAttr(), param.getQuantAttr(),
         ShardAttr::get(param.getContext(), axis, sections, parts, replicas));
-    operand.set(sharded.getResult());
+    read.set(sharded.getResult());
     if (param->use_empty())
       param.erase();
+    if (widen)
+      widen.getResult().setType(
+          RankedTensorType::get(shape, getElementTypeOrSelf(widen.getType())));
     return success();
   }
 
@@ -370,7 +385,10 @@ private:
   LogicalResult splitHead(LinearOp op) {
     if (!op->hasOneUse() || !isa<func::ReturnOp>(*op->getUsers().begin()))
       return success();
-    auto weight = op.getWeight().getDefiningOp<ParamOp>();
+    Value read = op.getWeight();
+    if (auto widen = read.getDefiningOp<CastOp>()) // a bf16/f16 checkpoint
+      read = widen.getInput();
+    auto weight = read.getDefiningOp<ParamOp>();
     const int64_t vocab = lastDim(op.getResult());
     if (!weight || tied_.contains(weight.getName()) || vocab % ranks_ != 0)
       return success();
@@ -407,7 +425,10 @@ struct KilnPartitionPass : public impl::KilnPartitionBase<KilnPartitionPass> {
     // Embedding tables: a head reading one stays replicated.
     llvm::StringSet<> tied;
     module.walk([&](EmbeddingOp op) {
-      if (auto param = op.getTable().getDefiningOp<ParamOp>())
+      Value table = op.getTable();
+      if (auto widen = table.getDefiningOp<CastOp>())
+        table = widen.getInput();
+      if (auto param = table.getDefiningOp<ParamOp>())
         tied.insert(param.getName());
     });
     for (auto fn : module.getOps<func::FuncOp>())

@@ -359,10 +359,12 @@ std::set<std::pair<int, bool>> expectedEpilogues(const kiln::Artifact &a) {
 }
 
 /// The fake device's generated kernels: the CPU-emulated build of the
-/// same step list (`cpu`), opened as kernelLibrary.
+/// same step list (`cpu`), opened as kernelLibrary. Its first kernel
+/// library, the generic x86-64 one every host runs (the later ones are for
+/// AVX2 and AVX-512).
 void loadDeviceKernels(const kiln::Artifact &cpu) {
   int blob = -1;
-  for (size_t i = 0; i < cpu.manifest().blobs.size(); ++i)
+  for (size_t i = 0; i < cpu.manifest().blobs.size() && blob < 0; ++i)
     if (cpu.manifest().blobs[i]->kind == kiln::artifact::BlobKind::CpuKernels)
       blob = static_cast<int>(i);
   ASSERT_GE(blob, 0);

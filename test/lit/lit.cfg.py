@@ -48,3 +48,9 @@ config.substitutions.append(("%python", _python_with_numpy()))
 config.substitutions.append(("%kiln_lib", os.path.join(config.kiln_obj_root, "lib")))
 # The source tree, for tests that inspect it.
 config.substitutions.append(("%kiln_src", config.kiln_src_root))
+# MPI: mpirun, and the collectives library kiln-run loads under it
+# (tools/install-deps.sh installs OpenMPI; without it the MPI tests are
+# reported unsupported).
+if shutil.which("mpirun") and os.path.exists(
+        os.path.join(config.kiln_tools_dir, "libkiln-mpi.so")):
+    config.available_features.add("mpi")

@@ -204,6 +204,17 @@ void printInfo(const kiln::Artifact &artifact) {
   std::printf("kernels      %zu unique%s%s\n", m.kernels.size(),
               levels.empty() ? "" : ", compiled for ",
               absl::StrJoin(levels, ", ").c_str());
+  if (rt::artifactRanks(artifact) > 1) {
+    size_t sharded = 0;
+    for (const auto &w : m.weights)
+      sharded += w->shard_parts > 0;
+    std::printf("ranks        %lld (tensor parallel %lld x data parallel "
+                "%lld; kiln-run --ranks or mpirun), %zu weights sharded\n",
+                static_cast<long long>(rt::artifactRanks(artifact)),
+                static_cast<long long>(std::max<int64_t>(1, m.tensor_parallel)),
+                static_cast<long long>(std::max<int64_t>(1, m.data_parallel)),
+                sharded);
+  }
   size_t quantized = 0;
   for (const auto &w : m.weights)
     quantized += w->dtype == kiln::artifact::DType::I8 ||

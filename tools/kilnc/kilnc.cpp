@@ -27,6 +27,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Compile.h"
+#include "compiler/Plan.h"
 #include "compiler/ReferenceRun.h"
 #include "support/Files.h"
 #include "tools/common/IdLists.h"
@@ -57,6 +58,11 @@ static cl::opt<std::string>
     emit(cl::cat(kilncOptions), "emit",
          cl::desc("what to write: kiln | mlir | kernels | object (default: "
                   "kiln for an output ending in .kiln, else mlir)"));
+static cl::opt<bool>
+    plan(cl::cat(kilncOptions), "plan",
+         cl::desc("report-only: from config.json alone (no weights), the "
+                  "per-rank weight bytes, kv cache and collective traffic of "
+                  "--tp/--pp/--dp, and the stage split of --pp"));
 static cl::opt<bool> externalWeights(
     cl::cat(kilncOptions), "external-weights",
     cl::desc("with --emit kiln, leave the weights out: kiln-run reads them "
@@ -213,6 +219,22 @@ readCalibration(const std::string &path) {
   return kiln::parseIdLists(lists, "--calibration");
 }
 
+/// --report's JSON to its file (or stdout for "-"); kilnc's exit status.
+static int writeReport(const std::string &json) {
+  if (reportPath.empty())
+    return 0;
+  absl::Status written = absl::OkStatus();
+  if (reportPath == "-")
+    llvm::outs() << json << "\n";
+  else
+    written = kiln::writeFileAtomically(reportPath, json + "\n");
+  if (!written.ok()) {
+    llvm::errs() << "kilnc: error: " << std::string(written.message()) << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::registerPassManagerCLOptions();
@@ -230,6 +252,22 @@ int main(int argc, char **argv) {
       entry.second->addCategory(kilncOptions);
   cl::HideUnrelatedOptions(kilncOptions);
   cl::ParseCommandLineOptions(argc, argv, "Kiln ahead-of-time compiler\n");
+
+  if (plan) {
+    kiln::PlanOptions p;
+    p.modelDir = modelDir;
+    p.tp = tp;
+    p.pp = pp;
+    p.dp = dp;
+    p.progress = &llvm::errs();
+    auto json = kiln::planModel(p);
+    if (!json.ok()) {
+      llvm::errs() << "kilnc: error: " << std::string(json.status().message())
+                   << "\n";
+      return 1;
+    }
+    return writeReport(*json);
+  }
 
   kiln::CompileOptions o;
   o.modelDir = modelDir;
@@ -290,17 +328,5 @@ int main(int argc, char **argv) {
                  << "\n";
     return 1;
   }
-  if (!reportPath.empty()) {
-    absl::Status written = absl::OkStatus();
-    if (reportPath == "-")
-      llvm::outs() << report->json << "\n";
-    else
-      written = kiln::writeFileAtomically(reportPath, report->json + "\n");
-    if (!written.ok()) {
-      llvm::errs() << "kilnc: error: " << std::string(written.message())
-                   << "\n";
-      return 1;
-    }
-  }
-  return 0;
+  return writeReport(report->json);
 }
