@@ -94,20 +94,47 @@ int kiln_mpi_group(int color, int key, char *error, size_t length) {
   return 0;
 }
 
+} // extern "C"
+
+namespace {
+
+/// Every rank's `count` floats of `in`, rank after rank, in a buffer kept
+/// between calls (a decode step makes two per layer); null with `error`
+/// set when they do not arrive in time or do not fit one MPI call.
+const float *gatherAll(const float *in, int64_t count, const char *kind,
+                       const char *where, double timeout, int &ranks,
+                       char *error, size_t length) {
+  static std::vector<float> all;
+  MPI_Comm_size(group, &ranks);
+  if (count > INT32_MAX / ranks) {
+    char message[128];
+    std::snprintf(message, sizeof(message),
+                  "%s: too many elements for one MPI call", kind);
+    say(error, length, message);
+    return nullptr;
+  }
+  all.resize(static_cast<size_t>(count) * ranks);
+  MPI_Request request;
+  MPI_Iallgather(in, static_cast<int>(count), MPI_FLOAT, all.data(),
+                 static_cast<int>(count), MPI_FLOAT, group, &request);
+  if (!waitFor(request, timeout)) {
+    timedOut(kind, where, timeout, error, length);
+    return nullptr;
+  }
+  return all.data();
+}
+
+} // namespace
+
+extern "C" {
+
 int kiln_mpi_allreduce(float *data, int64_t count, const char *where,
                        double timeout, char *error, size_t length) {
   int ranks = 0;
-  MPI_Comm_size(group, &ranks);
-  if (count > INT32_MAX / ranks) {
-    say(error, length, "all_reduce: too many elements for one MPI call");
+  const float *all = gatherAll(data, count, "all_reduce", where, timeout, ranks,
+                               error, length);
+  if (!all)
     return 1;
-  }
-  std::vector<float> all(static_cast<size_t>(count) * ranks);
-  MPI_Request request;
-  MPI_Iallgather(data, static_cast<int>(count), MPI_FLOAT, all.data(),
-                 static_cast<int>(count), MPI_FLOAT, group, &request);
-  if (!waitFor(request, timeout))
-    return timedOut("all_reduce", where, timeout, error, length);
   for (int64_t i = 0; i < count; ++i) {
     float sum = all[i];
     for (int r = 1; r < ranks; ++r)
@@ -121,22 +148,15 @@ int kiln_mpi_allgather(const float *in, float *out, int64_t rows, int64_t cols,
                        const char *where, double timeout, char *error,
                        size_t length) {
   int ranks = 0;
-  MPI_Comm_size(group, &ranks);
   const int64_t count = rows * cols;
-  if (count > INT32_MAX / ranks) {
-    say(error, length, "all_gather: too many elements for one MPI call");
+  const float *all =
+      gatherAll(in, count, "all_gather", where, timeout, ranks, error, length);
+  if (!all)
     return 1;
-  }
-  std::vector<float> all(static_cast<size_t>(count) * ranks);
-  MPI_Request request;
-  MPI_Iallgather(in, static_cast<int>(count), MPI_FLOAT, all.data(),
-                 static_cast<int>(count), MPI_FLOAT, group, &request);
-  if (!waitFor(request, timeout))
-    return timedOut("all_gather", where, timeout, error, length);
   for (int r = 0; r < ranks; ++r)
     for (int64_t row = 0; row < rows; ++row)
       std::memcpy(out + (row * ranks + r) * cols,
-                  all.data() + static_cast<size_t>(r) * count + row * cols,
+                  all + static_cast<size_t>(r) * count + row * cols,
                   cols * sizeof(float));
   return 0;
 }

@@ -431,6 +431,7 @@ int run(int argc, char **argv) {
       cpu.isa = *isa;
     }
     const int64_t ranks = rt::artifactRanks(**artifact);
+    std::string placement; // under mpirun: which rank this process runs
     if (rt::launchedByMpi()) {
       // One rank per process: this process runs its tensor-parallel rank;
       // rank 0 alone prints and writes.
@@ -475,15 +476,8 @@ int run(int argc, char **argv) {
                            const std::vector<rt::StepBuffer> &) {
           killHook(rank, entry, step);
         };
-      auto created = rt::CpuExecutor::create(**artifact, cpu);
-      if (!created.ok())
-        return fail(kiln::cliMessage(created.status()));
-      cpuExecutor = std::move(*created);
-      cpuView = cpuExecutor.get();
-      deviceDescription = absl::StrCat(
-          "cpu, MPI rank ", mpiWorld->rank(), " of ", ranks, ", ",
-          cpuExecutor->threads(), " threads, BLAS ",
-          cpuExecutor->blasProvider(), ", kernels ", cpuExecutor->kernelIsa());
+      placement =
+          absl::StrCat("MPI rank ", mpiWorld->rank(), " of ", ranks, ", ");
     } else if (o.ranks != ranks)
       return fail(
           ranks == 1
@@ -495,7 +489,7 @@ int run(int argc, char **argv) {
                     (*artifact)->manifest().tensor_parallel, " --dp ",
                     std::max<int64_t>(1, (*artifact)->manifest().data_parallel),
                     "); run it with --ranks ", ranks));
-    else if (ranks > 1) {
+    if (ranks > 1 && !mpiWorld) {
       rt::RanksOptions options;
       options.cpu = cpu;
       options.collectiveTimeoutSeconds = o.collectiveTimeout;
@@ -511,14 +505,15 @@ int run(int argc, char **argv) {
           " threads each, BLAS ", cpuView->blasProvider(), ", kernels ",
           cpuView->kernelIsa());
       executor = std::move(*created);
-    } else if (!mpiWorld) {
+    } else {
+      // One rank: the whole artifact, or this MPI process's rank.
       auto created = rt::CpuExecutor::create(**artifact, cpu);
       if (!created.ok())
         return fail(kiln::cliMessage(created.status()));
       cpuExecutor = std::move(*created);
       cpuView = cpuExecutor.get();
       deviceDescription = absl::StrCat(
-          "cpu, ", cpuExecutor->threads(), " threads, BLAS ",
+          "cpu, ", placement, cpuExecutor->threads(), " threads, BLAS ",
           cpuExecutor->blasProvider(), ", kernels ", cpuExecutor->kernelIsa());
     }
   } else {
