@@ -35,3 +35,17 @@ module attributes {kiln.tensor_parallel = 2 : i64} {
     return %x : tensor<?x8xf32>
   }
 }
+
+// -----
+
+func.func @output_not_projected(%x: tensor<?x?x8xf32>) -> tensor<?x?x8xf32> {
+  %w = kiln.param "qkv" : tensor<8x8xf32>
+  %q = kiln.linear %x, %w layout out_in : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+  %wk = kiln.param "k" : tensor<8x8xf32>
+  %k = kiln.linear %x, %wk layout out_in : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+  %wv = kiln.param "v" : tensor<8x8xf32>
+  %v = kiln.linear %x, %wv layout out_in : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+  // expected-error @+1 {{kiln-partition: the attention output is not read by a linear}}
+  %o = kiln.attention %q, %k, %v heads 2 kv_heads 2 mask none : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  return %o : tensor<?x?x8xf32>
+}
