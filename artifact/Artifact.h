@@ -37,8 +37,9 @@ inline constexpr char kArtifactMagic[8] = {'K', 'I', 'L', 'N',
 /// x86-64 level, each blob naming its level (a runtime before it would load
 /// any of them, AVX-512 code included, so it must refuse the file). 6:
 /// int8/int4 weights with a scales blob (kilnc --quantize), which an older
-/// runtime would read as f32.
-inline constexpr uint32_t kArtifactVersion = 9;
+/// runtime would read as f32. 10: pipeline stages (kilnc --pp), which a
+/// runtime before it would run as one program.
+inline constexpr uint32_t kArtifactVersion = 10;
 inline constexpr uint32_t kOldestArtifactVersion = 3;
 
 /// Whether an argument or result is one of the kv caches.

@@ -30,6 +30,7 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -152,18 +153,18 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
       o.dp > 1024 || o.tp * o.pp * o.dp > 1024)
     return invalid("--tp, --pp and --dp must each be >= 1, with a world "
                    "size (their product) of at most 1024 ranks");
-  if (o.pp > 1)
-    return invalid("--pp " + std::to_string(o.pp) +
-                   ": pipeline parallelism is not built yet (only --pp 1)");
-  if ((o.tp > 1 || o.dp > 1) && o.stage != "steps")
-    return invalid("--tp and --dp apply to the step list: --emit kiln, "
-                   "--emit kernels or --stage steps");
-  if (o.tp > 1 && (o.quantize != "none" || o.precision == "fp16"))
-    return invalid("--tp with --quantize or --precision fp16 is not built "
-                   "yet (their calibration runs the unpartitioned model)");
-  if (o.tp > 1 && o.target == "cuda")
-    return invalid("--tp runs on the CPU so far: the CUDA executor has no "
-                   "collectives yet");
+  if (o.pp > 64)
+    return invalid("--pp: at most 64 pipeline stages");
+  if ((o.tp > 1 || o.pp > 1 || o.dp > 1) && o.stage != "steps")
+    return invalid("--tp, --pp and --dp apply to the step list: --emit "
+                   "kiln, --emit kernels or --stage steps");
+  if ((o.tp > 1 || o.pp > 1) && (o.quantize != "none" || o.precision == "fp16"))
+    return invalid("--tp or --pp with --quantize or --precision fp16 is not "
+                   "built yet (their calibration runs the unpartitioned "
+                   "model)");
+  if ((o.tp > 1 || o.pp > 1) && o.target == "cuda")
+    return invalid("--tp and --pp run on the CPU so far: the CUDA executor "
+                   "has no collectives yet");
   return o;
 }
 
@@ -364,6 +365,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   // The step-list options, with or without the graph fusions.
   auto stepOptions = [&](KilnStepListOptions &s, bool fuse) {
     s.tp = o.tp;
+    s.pp = o.pp;
     s.maxBatch = o.maxBatch;
     s.maxSeq = seqLimit;
     s.fuse = fuse;
@@ -618,11 +620,20 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
                  << llvm::formatv("{0:f1}", dense / 1048576.0)
                  << " MiB dense\n";
       }
-      if (o.tp > 1 || o.dp > 1)
-        progress << "kilnc: " << o.tp * o.dp << " ranks (tensor parallel "
-                 << o.tp << " x data parallel " << o.dp << "): "
-                 << llvm::formatv("{0:f1}", summary.weightBytes / 1048576.0)
-                 << " MiB of weights per rank\n";
+      if (o.tp > 1 || o.dp > 1 || o.pp > 1) {
+        progress << "kilnc: " << o.tp * o.pp * o.dp
+                 << " ranks (tensor parallel " << o.tp << " x pipeline " << o.pp
+                 << " x data parallel " << o.dp << "): ";
+        if (o.pp > 1) {
+          progress << "MiB of weights per rank by stage:";
+          for (int64_t bytes : summary.stageWeightBytes)
+            progress << " " << llvm::formatv("{0:f1}", bytes / 1048576.0);
+          progress << "\n";
+        } else {
+          progress << llvm::formatv("{0:f1}", summary.weightBytes / 1048576.0)
+                   << " MiB of weights per rank\n";
+        }
+      }
       progress << "kilnc: wrote " << o.output << " ("
                << llvm::formatv("{0:f1}", summary.artifactBytes / 1048576.0)
                << " MiB)\n";
@@ -700,9 +711,16 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     report["artifact_bytes"] = summary.artifactBytes;
     report["runtime_weight_bytes"] = summary.weightBytes;
     report["tensor_parallel"] = o.tp;
+    report["pipeline_parallel"] = o.pp;
     report["data_parallel"] = o.dp;
-    report["ranks"] = o.tp * o.dp;
-    report["weight_bytes_per_rank"] = summary.weightBytes;
+    report["ranks"] = o.tp * o.pp * o.dp;
+    // With stages, a rank holds its stage's weights: the largest stage's.
+    report["weight_bytes_per_rank"] =
+        o.pp > 1 ? *std::max_element(summary.stageWeightBytes.begin(),
+                                     summary.stageWeightBytes.end())
+                 : summary.weightBytes;
+    report["weight_bytes_per_stage"] =
+        llvm::json::Array(summary.stageWeightBytes);
     report["sharded_weight_bytes_per_rank"] = summary.shardedBytes;
     report["external_weights"] = o.externalWeights;
     report["gemm_dtype"] = o.gemmDtype;

@@ -111,9 +111,9 @@ struct CompileOptions {
   std::string stepsPath;        // with emit kernels: also write the steps
   int64_t maxBatch = 1;
   int64_t maxSeq = 0; // 0: the model's position limit, or 512
-  /// Tensor-parallel ranks (kiln-partition), pipeline stages (only 1 so
-  /// far) and data-parallel replicas; the artifact runs on tp * pp * dp
-  /// ranks.
+  /// Tensor-parallel ranks (kiln-partition), pipeline stages
+  /// (kiln-pipeline) and data-parallel replicas; the artifact runs on
+  /// tp * pp * dp ranks.
   int64_t tp = 1, pp = 1, dp = 1;
   /// 0: no graph optimization (every op its own kernel); 1: kiln-fuse.
   int64_t optLevel = 1;

@@ -32,19 +32,22 @@ absl::Status diagnosed(MLIRContext &context,
       message.empty() ? "a compiler step failed without saying why" : message);
 }
 
-absl::Status partitionModule(ModuleOp module, int64_t tp) {
-  if (tp <= 1)
+absl::Status partitionModule(ModuleOp module, int64_t tp, int64_t pp) {
+  if (tp <= 1 && pp <= 1)
     return absl::OkStatus();
   PassManager pm(module.getContext());
   KilnPartitionOptions partition;
   partition.tp = tp;
   pm.addPass(createKilnPartition(partition));
+  KilnPipelineOptions pipeline;
+  pipeline.pp = pp;
+  pm.addPass(createKilnPipeline(pipeline));
   return diagnosed(*module.getContext(), [&] { return pm.run(module); });
 }
 
 absl::StatusOr<LoadedModel> loadModel(MLIRContext &context,
                                       const std::string &dir, bool decompose,
-                                      int64_t tp) {
+                                      int64_t tp, int64_t pp) {
   LoadedModel model;
   auto config = loadModelConfig(dir);
   if (!config.ok())
@@ -58,7 +61,7 @@ absl::StatusOr<LoadedModel> loadModel(MLIRContext &context,
   if (!module.ok())
     return module.status();
   model.module = std::move(*module);
-  KILN_RETURN_IF_ERROR(partitionModule(*model.module, tp));
+  KILN_RETURN_IF_ERROR(partitionModule(*model.module, tp, pp));
   if (decompose) {
     PassManager pm(&context);
     pm.addPass(createKilnDecompose());

@@ -33,17 +33,21 @@ struct LoadedModel {
 absl::Status diagnosed(mlir::MLIRContext &context,
                        llvm::function_ref<mlir::LogicalResult()> step);
 
-/// kiln-partition for `tp` tensor-parallel ranks over `module` (nothing for
-/// tp 1); an impossible plan is the status, at the op that makes it so.
-absl::Status partitionModule(mlir::ModuleOp module, int64_t tp);
+/// kiln-partition for `tp` tensor-parallel ranks, then kiln-pipeline for
+/// `pp` stages, over `module` (nothing for 1); an impossible plan is the
+/// status, at the op that makes it so.
+absl::Status partitionModule(mlir::ModuleOp module, int64_t tp, int64_t pp = 1);
 
 /// Reads config and weights from `dir` and builds the graph; with `tp` >
 /// 1, partitions it for that many tensor-parallel ranks (kiln-partition:
-/// compiler/ReferenceRun.h runs them as simulated ranks); with
-/// `decompose`, runs --kiln-decompose over it.
+/// compiler/ReferenceRun.h runs them as simulated ranks), with `pp` > 1
+/// places it on that many pipeline stages (kiln-pipeline: the simulated
+/// ranks pass values between stages in place); with `decompose`, runs
+/// --kiln-decompose over it.
 absl::StatusOr<LoadedModel> loadModel(mlir::MLIRContext &context,
                                       const std::string &dir,
-                                      bool decompose = false, int64_t tp = 1);
+                                      bool decompose = false, int64_t tp = 1,
+                                      int64_t pp = 1);
 
 /// What the runtime's driver needs to know of a model with `config`.
 ModelInfo modelInfo(const ModelConfig &config);

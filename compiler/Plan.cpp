@@ -9,6 +9,7 @@
 #include "models/Models.h"
 #include "passes/Registration.h"
 #include "support/SafeTensors.h"
+#include "support/Stages.h"
 #include "support/Status.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -21,8 +22,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <limits>
-#include <regex>
 
 using namespace mlir;
 
@@ -55,51 +54,6 @@ int64_t elements(Type type, int64_t dynamic) {
   for (int64_t d : ranked.getShape())
     n *= ShapedType::isDynamic(d) ? dynamic : d;
   return n;
-}
-
-/// The layer a param belongs to ("model.layers.3", "encoder.block.2"), or
-/// "" for the ones outside the layers (embeddings, final norm, head).
-std::string layerOf(StringRef name) {
-  static const std::regex layer(R"(^(.*\.(layers|h|layer|block)\.\d+)\.)");
-  std::smatch match;
-  std::string text = name.str();
-  if (std::regex_search(text, match, layer))
-    return match[1];
-  return "";
-}
-
-/// Contiguous split of `costs` into `parts` groups minimizing the largest
-/// group's cost (the linear partition problem; n and parts are small).
-std::vector<size_t> splitStages(const std::vector<double> &costs,
-                                size_t parts) {
-  const size_t n = costs.size();
-  std::vector<double> prefix(n + 1, 0);
-  for (size_t i = 0; i < n; ++i)
-    prefix[i + 1] = prefix[i] + costs[i];
-  const double inf = std::numeric_limits<double>::infinity();
-  // best[k][i]: the first i items in k groups; cut[k][i]: where the last
-  // group starts.
-  std::vector<std::vector<double>> best(parts + 1,
-                                        std::vector<double>(n + 1, inf));
-  std::vector<std::vector<size_t>> cut(parts + 1,
-                                       std::vector<size_t>(n + 1, 0));
-  best[0][0] = 0;
-  for (size_t k = 1; k <= parts; ++k)
-    for (size_t i = k; i <= n; ++i)
-      for (size_t j = k - 1; j < i; ++j) {
-        double cost = std::max(best[k - 1][j], prefix[i] - prefix[j]);
-        if (cost < best[k][i]) {
-          best[k][i] = cost;
-          cut[k][i] = j;
-        }
-      }
-  std::vector<size_t> starts(parts);
-  size_t i = n;
-  for (size_t k = parts; k >= 1; --k) {
-    starts[k - 1] = cut[k][i];
-    i = cut[k][i];
-  }
-  return starts;
 }
 
 std::string mib(int64_t bytes) {
@@ -152,7 +106,7 @@ absl::StatusOr<std::string> planModel(const PlanOptions &o) {
       if (!seen.insert(storedWeightKey(param)).second)
         return;
       const int64_t bytes = elements(param.getType(), 1) * elementBytes;
-      std::string layer = layerOf(param.getName());
+      std::string layer = layerOf(param.getName().str());
       int64_t whole = bytes;
       if (ShardAttr shard = param.getShardAttr())
         whole = bytes * shard.getParts();

@@ -7,8 +7,8 @@
 // holds and moves: its weight bytes, its kv cache bytes per token, the
 // bytes its collectives move per decode step, and, for P stages, the
 // layers the cost model gives each stage and what crosses each stage
-// boundary. Pipeline stages are planned only: kilnc does not compile them
-// yet (--pp > 1 is refused elsewhere).
+// boundary (the split kiln-pipeline makes when kilnc compiles --pp: the
+// same cost model, support/Stages.h).
 //
 //===----------------------------------------------------------------------===//
 

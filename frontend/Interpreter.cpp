@@ -386,6 +386,13 @@ absl::Status OpEvaluator::eval(Operation *op) {
         set(o->getResult(0), std::move(*result));
         return absl::OkStatus();
       })
+      // Pipeline stages simulated in one program: the receiving stage
+      // reads the value where the sending one left it.
+      .Case([&](SendRecvOp o) -> absl::Status {
+        Tensor value = get(o.getInput());
+        set(o.getResult(), std::move(value));
+        return absl::OkStatus();
+      })
       .Case([&](RotaryOp o) { return evalRotary(o); })
       .Case(
           [&](RelativePositionBiasOp o) { return evalRelativePositionBias(o); })

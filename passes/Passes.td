@@ -142,6 +142,37 @@ def KilnPartition : Pass<"kiln-partition", "::mlir::ModuleOp"> {
   ];
 }
 
+def KilnPipeline : Pass<"kiln-pipeline", "::mlir::ModuleOp"> {
+  let summary = "Pipeline parallelism: the layers placed on `pp` stages, "
+                "values that cross a stage boundary passed by send_recv";
+  let description = [{
+    Runs after kiln-partition, on whole ops. The layers (named by their
+    weights, "model.layers.3", "encoder.block.1", in program order) are
+    split into `pp` contiguous stages by a cost model: a layer costs its
+    weight bytes (a decode step reads each weight once; prefill FLOPs are
+    proportional to them), the embeddings count with the first layer, the
+    final norm and head with the last; the split minimizes the largest
+    stage (the linear partition problem, solved exactly).
+
+    Every rank keeps the whole program (as with kiln-partition) and runs
+    the ops of its stage: an op of a layer runs on the layer's stage;
+    another op runs on the latest stage among its operands'; an op of
+    arguments and weights only (masks, positions, embedding lookups) runs
+    on each stage that reads it, which the step list decides after fusion.
+    A value read on a later stage than the one computing it goes through
+    one `kiln.send_recv` per receiving stage; outputs go to the last stage,
+    updated kv caches stay on their layer's stage. The module gets
+    `kiln.pipeline_parallel` and `kiln.pipeline_stages` (each stage's
+    first layer).
+
+    More stages than layers is an error. Upstream's `shard` dialect has no
+    notion of pipeline stages, hence the kiln op.
+  }];
+  let options = [
+    Option<"pp", "pp", "int64_t", /*default=*/"1", "pipeline stages">
+  ];
+}
+
 def KilnDecompose : Pass<"kiln-decompose"> {
   let summary = "Rewrite kiln composites into kiln primitives";
   let description = [{

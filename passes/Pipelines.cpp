@@ -46,6 +46,13 @@ void buildKilnGraphPipeline(mlir::OpPassManager &pm,
     partition.tp = options.tp;
     pm.addPass(createKilnPartition(partition));
   }
+  // Pipeline stages on the partitioned graph, before decomposition, while
+  // an op's location still names its layer.
+  if (options.pp > 1) {
+    KilnPipelineOptions pipeline;
+    pipeline.pp = options.pp;
+    pm.addPass(createKilnPipeline(pipeline));
+  }
   KilnDecomposeOptions decompose;
   decompose.keepAttention = true;
   decompose.keepLinear = true;

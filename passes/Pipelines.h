@@ -60,6 +60,10 @@ struct KilnStepListOptions
                      llvm::cl::desc("kiln-partition: ranks of the "
                                     "tensor-parallel group (1: none)"),
                      llvm::cl::init(1)};
+  Option<int64_t> pp{*this, "pp",
+                     llvm::cl::desc("kiln-pipeline: pipeline stages (1: "
+                                    "none)"),
+                     llvm::cl::init(1)};
   Option<int64_t> maxBatch{*this, "max-batch",
                            llvm::cl::desc("largest batch the plan serves"),
                            llvm::cl::init(1)};

@@ -9,9 +9,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kiln::rt {
@@ -152,6 +155,101 @@ private:
 };
 
 } // namespace
+
+struct LocalPipeline::State {
+  std::mutex mutex;
+  std::condition_variable sent;
+  int stages = 0;
+  std::chrono::duration<double> timeout;
+  bool aborted = false;
+  std::string why;
+  /// The values in flight, per (from, to), oldest first.
+  std::map<std::pair<int, int>, std::deque<std::vector<uint8_t>>> mail;
+};
+
+namespace {
+
+class LocalStage : public StageLink {
+public:
+  LocalStage(LocalPipeline::State &state, int stage)
+      : state_(state), stage_(stage) {}
+  int stage() const override { return stage_; }
+  int stages() const override { return state_.stages; }
+
+  absl::Status send(int to, const void *data, int64_t bytes,
+                    const std::string &where) override {
+    const auto *begin = static_cast<const uint8_t *>(data);
+    std::vector<uint8_t> value(begin, begin + bytes);
+    std::lock_guard<std::mutex> lock(state_.mutex);
+    if (state_.aborted)
+      return ended(where);
+    state_.mail[{stage_, to}].push_back(std::move(value));
+    state_.sent.notify_all();
+    return absl::OkStatus();
+  }
+
+  absl::Status recv(int from, void *data, int64_t bytes,
+                    const std::string &where) override {
+    std::unique_lock<std::mutex> lock(state_.mutex);
+    auto &queue = state_.mail[{from, stage_}];
+    const bool arrived = state_.sent.wait_for(
+        lock, state_.timeout, [&] { return !queue.empty() || state_.aborted; });
+    if (state_.aborted)
+      return ended(where);
+    if (!arrived) {
+      state_.aborted = true;
+      state_.why =
+          absl::StrCat("stage ", stage_, " waited ", state_.timeout.count(),
+                       " s at ", where, " for stage ", from);
+      state_.sent.notify_all();
+      return absl::DeadlineExceededError(absl::StrCat(
+          "stage ", stage_, ": send_recv ", where, " did not complete within ",
+          state_.timeout.count(), " s (stage ", from, " never sent)"));
+    }
+    std::vector<uint8_t> value = std::move(queue.front());
+    queue.pop_front();
+    if (static_cast<int64_t>(value.size()) != bytes)
+      return absl::InternalError(absl::StrCat(
+          "stage ", stage_, ": send_recv ", where, " received ", value.size(),
+          " bytes from stage ", from, ", expected ", bytes,
+          " (the stages were called with different shapes)"));
+    std::memcpy(data, value.data(), value.size());
+    return absl::OkStatus();
+  }
+
+  void abort(const std::string &why) override {
+    std::lock_guard<std::mutex> lock(state_.mutex);
+    if (state_.aborted)
+      return;
+    state_.aborted = true;
+    state_.why = absl::StrCat("stage ", stage_, " failed: ", why);
+    state_.sent.notify_all();
+  }
+
+private:
+  /// Needs the lock held.
+  absl::Status ended(const std::string &where) const {
+    return absl::AbortedError(absl::StrCat("stage ", stage_, ": ", where,
+                                           ": ended because ", state_.why));
+  }
+
+  LocalPipeline::State &state_;
+  int stage_;
+};
+
+} // namespace
+
+LocalPipeline::LocalPipeline(int stages, double timeoutSeconds)
+    : state_(std::make_unique<State>()) {
+  state_->stages = stages;
+  state_->timeout = std::chrono::duration<double>(timeoutSeconds);
+}
+
+LocalPipeline::~LocalPipeline() = default;
+
+std::unique_ptr<StageLink> LocalPipeline::member(int stage) {
+  return std::make_unique<LocalStage>(*state_, stage);
+}
 
 LocalGroup::LocalGroup(int ranks, double timeoutSeconds)
     : ranks_(ranks), state_(std::make_unique<State>()) {

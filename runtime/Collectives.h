@@ -17,10 +17,8 @@
 
 #include "absl/status/status.h"
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,6 +41,43 @@ public:
   /// Ends every collective in flight or to come on the other ranks with
   /// an error saying this rank failed and why.
   virtual void abort(const std::string &why) = 0;
+};
+
+/// One rank's end of its pipeline (kilnc --pp): the ranks of the other
+/// stages with its replica and tensor-parallel rank. Values go forward
+/// only, so a send never waits for its receiver; a receive waits for the
+/// next value its sender sent, within the deadline.
+class StageLink {
+public:
+  virtual ~StageLink() = default;
+  virtual int stage() const = 0;
+  virtual int stages() const = 0;
+  /// Hands `bytes` bytes at `data` to stage `to` (copied before it
+  /// returns).
+  virtual absl::Status send(int to, const void *data, int64_t bytes,
+                            const std::string &where) = 0;
+  /// Copies the next value stage `from` sent this rank to `data`, which
+  /// holds `bytes` (a value of another size is an error).
+  virtual absl::Status recv(int from, void *data, int64_t bytes,
+                            const std::string &where) = 0;
+  /// Ends every receive in flight or to come on the other stages with an
+  /// error saying this stage failed and why.
+  virtual void abort(const std::string &why) = 0;
+};
+
+/// The stages of one pipeline as threads of one process: a mailbox per
+/// pair of stages.
+class LocalPipeline {
+public:
+  LocalPipeline(int stages, double timeoutSeconds);
+  ~LocalPipeline();
+  /// Stage `stage`'s end (the pipeline must outlive it).
+  std::unique_ptr<StageLink> member(int stage);
+
+  struct State;
+
+private:
+  std::unique_ptr<State> state_;
 };
 
 /// Ranks that are threads of one process. Each collective is three

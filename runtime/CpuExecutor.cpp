@@ -40,6 +40,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdlib.h>
 #include <string>
 #include <sys/mman.h>
@@ -108,6 +109,21 @@ struct CpuExecutor::Impl {
   } scratch;
   StepHook stepHook;
   Communicator *communicator = nullptr;
+  /// Pipeline stages (kilnc --pp; 1: none), this executor's, and the kv
+  /// caches its steps use (the others are not allocated).
+  int64_t stages = 1, stage = 0;
+  StageLink *stageLink = nullptr;
+  std::set<std::string> stageCaches;
+
+  /// Whether this executor's stage runs `step` (a send_recv: as sender or
+  /// receiver).
+  bool runsHere(const StepT &step) const {
+    if (stages <= 1 || step.stages == 0 || (step.stages >> stage & 1))
+      return true;
+    return step.kind == StepKind::Collective &&
+           step.collective == CollectiveKind::SendRecv &&
+           step.peer_stage == stage;
+  }
 
   Impl(const Artifact &a, int threads)
       : artifact(a), m(a.manifest()), pool(threads), blas(pool) {}
@@ -396,6 +412,8 @@ CpuExecutor::Impl::run(const EntryT &entry,
   };
   for (const auto &stepPtr : entry.steps) {
     const StepT &step = *stepPtr;
+    if (!runsHere(step))
+      continue;
     if (profiling)
       stepStart = Clock::now();
     switch (step.kind) {
@@ -541,6 +559,29 @@ CpuExecutor::Impl::run(const EntryT &entry,
       KILN_RETURN_IF_ERROR(runAttention(step, *binding, pointer));
       break;
     case StepKind::Collective: {
+      if (step.collective == CollectiveKind::SendRecv) {
+        const std::string where =
+            absl::StrCat("step ", &stepPtr - entry.steps.data(), " of ",
+                         entry.name, " (", step.location, ")");
+        if (!stageLink)
+          return error(absl::StrCat(where, " passes a value between pipeline "
+                                           "stages; run the artifact with "
+                                           "--ranks"));
+        const bool sender = step.stages >> stage & 1;
+        const BufferT &b = sender ? *step.operands[0] : *step.results[0];
+        KILN_ASSIGN_OR_RETURN(auto dims, dimsOf(b));
+        const int64_t bytes = checkedBytes(dims, dtypeBytes(b.dtype));
+        if (bytes < 0)
+          return error("damaged: " + where + " has an impossible shape");
+        if (sender) {
+          KILN_RETURN_IF_ERROR(stageLink->send(
+              static_cast<int>(step.peer_stage), pointer(b), bytes, where));
+        } else {
+          const int from = __builtin_ctzll(step.stages);
+          KILN_RETURN_IF_ERROR(stageLink->recv(from, pointer(b), bytes, where));
+        }
+        break;
+      }
       if (!communicator)
         return error(absl::StrCat(
             "step ", &stepPtr - entry.steps.data(), " (", step.location,
@@ -583,6 +624,8 @@ CpuExecutor::Impl::run(const EntryT &entry,
   }
 
   std::vector<NamedTensor> outputs;
+  if (stage != stages - 1)
+    return outputs; // the last stage's
   for (const auto &r : entry.results) {
     if (isCache(r->role))
       continue;
@@ -606,6 +649,13 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   impl->profiling = options.profile;
   impl->stepHook = options.stepHook;
   impl->communicator = options.communicator;
+  impl->stages = std::max<int64_t>(1, impl->m.pipeline_parallel);
+  impl->stage = options.stage;
+  impl->stageLink = options.stageLink;
+  if (impl->stage < 0 || impl->stage >= impl->stages)
+    return absl::InvalidArgumentError(
+        absl::StrCat(artifact.path(), ": has no pipeline stage ", options.stage,
+                     " (it has ", impl->stages, ")"));
   impl->isa = hostSupports(options.isa) ? options.isa : hostIsa();
   KILN_RETURN_IF_ERROR(impl->loadKernels());
   // The bf16/f16 weights library steps read get an f32 copy (the BLAS and
@@ -613,8 +663,21 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   // except a gemm B the bf16 gemm reads as stored (a gemm it declines
   // widens it then).
   std::vector<bool> widen(impl->m.weights.size(), false);
+  // A pipeline stage holds the weights and kv caches its steps read.
+  std::vector<bool> needed(impl->m.weights.size(), impl->stages == 1);
   for (const auto &entry : impl->m.entries)
     for (const auto &step : entry->steps) {
+      if (!impl->runsHere(*step))
+        continue;
+      for (const auto *buffers : {&step->operands, &step->results})
+        for (const auto &b : *buffers) {
+          if (b->kind == BufferKind::Weight && b->index < needed.size())
+            needed[b->index] = true;
+          if (b->kind == BufferKind::Argument &&
+              b->index < entry->arguments.size() &&
+              isCache(entry->arguments[b->index]->role))
+            impl->stageCaches.insert(entry->arguments[b->index]->name);
+        }
       if (step->kind == StepKind::Kernel)
         continue;
       for (size_t o = 0; o < step->operands.size(); ++o) {
@@ -628,7 +691,7 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
     }
   KILN_ASSIGN_OR_RETURN(auto weights,
                         HostWeights::load(artifact, options.weightsDir, "CPU",
-                                          widen, options.rank));
+                                          widen, options.rank, needed));
   impl->weights = std::move(weights);
   int64_t arenaBytes = 0;
   for (const auto &e : impl->m.entries)
@@ -647,6 +710,10 @@ absl::Status CpuExecutor::resetCaches(int64_t batch, int64_t length) {
     if (bytes < 0)
       return absl::InvalidArgumentError(
           absl::StrCat("impossible kv cache shape for ", c.name));
+    // Another pipeline stage's cache: its shape binds the entry's symbols,
+    // its bytes live on that stage.
+    if (s.stages > 1 && !s.stageCaches.count(c.name))
+      bytes = 0;
     try {
       slot.data.assign(bytes, 0);
     } catch (const std::exception &) { // bad_alloc, length_error

@@ -30,6 +30,7 @@
 namespace kiln::rt {
 
 class Communicator;
+class StageLink;
 
 /// One result buffer of a step, as it lies in the arena: what a step hook
 /// sees (and may overwrite, which is how a test plants a wrong step).
@@ -60,6 +61,12 @@ struct CpuOptions {
   /// time). Not owned.
   int64_t rank = 0;
   Communicator *communicator = nullptr;
+  /// With an artifact compiled for pipeline stages (kilnc --pp): the stage
+  /// whose steps, weights and kv caches this executor holds, and its end of
+  /// the pipeline the send_recv steps run in (null: refused at run time).
+  /// Only the last stage returns outputs. Not owned.
+  int64_t stage = 0;
+  StageLink *stageLink = nullptr;
 };
 
 class CpuExecutor : public Executor {

@@ -690,10 +690,14 @@ CudaExecutor::~CudaExecutor() = default;
 absl::StatusOr<std::unique_ptr<CudaExecutor>>
 CudaExecutor::create(const Artifact &artifact, const CudaOptions &options) {
   KILN_RETURN_IF_ERROR(checkArtifact(artifact, "cuda", "CUDA"));
-  if (artifact.manifest().tensor_parallel > 1)
+  if (artifact.manifest().tensor_parallel > 1 ||
+      artifact.manifest().pipeline_parallel > 1)
     return absl::UnimplementedError(absl::StrCat(
-        artifact.path(), ": compiled for ", artifact.manifest().tensor_parallel,
-        " tensor-parallel ranks; the CUDA executor runs one rank so far"));
+        artifact.path(), ": compiled for ",
+        std::max<int64_t>(1, artifact.manifest().tensor_parallel) *
+            std::max<int64_t>(1, artifact.manifest().pipeline_parallel),
+        " tensor-parallel or pipeline ranks; the CUDA executor runs one rank "
+        "so far"));
   auto impl = std::make_unique<DeviceState>(artifact);
   if (options.driver) {
     impl->driver = options.driver;

@@ -70,12 +70,12 @@ static absl::Status loadSparseRows(const Artifact &artifact, const WeightT &w,
 absl::StatusOr<std::unique_ptr<HostWeights>>
 HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
                   const std::string &executor, const std::vector<bool> &widen,
-                  int64_t rank) {
+                  int64_t rank, const std::vector<bool> &needed) {
   // The host copies (widened, narrowed, decoded, read from --weights) are
   // the load's big allocations: one that does not fit is an error naming
   // the weights, not an uncaught bad_alloc.
   try {
-    return loadCopies(artifact, weightsDir, executor, widen, rank);
+    return loadCopies(artifact, weightsDir, executor, widen, rank, needed);
   } catch (const std::bad_alloc &) {
   } catch (const std::length_error &) {
   }
@@ -89,7 +89,8 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
 absl::StatusOr<std::unique_ptr<HostWeights>>
 HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
                         const std::string &executor,
-                        const std::vector<bool> &widen, int64_t rank) {
+                        const std::vector<bool> &widen, int64_t rank,
+                        const std::vector<bool> &needed) {
   const ManifestT &m = artifact.manifest();
   // Tensor-parallel rank r > 0 reads its own parts of the sharded slots.
   std::vector<const WeightT *> slots;
@@ -117,6 +118,8 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
   hw->sparseRows_.resize(m.weights.size());
   hw->ownedQuantized_.resize(m.weights.size());
   for (size_t i = 0; i < m.weights.size(); ++i) {
+    if (i < needed.size() && !needed[i])
+      continue; // another pipeline stage's
     const WeightT &w = *slots[i];
     bool half = w.dtype == DType::BF16 || w.dtype == DType::F16;
     bool quantized = w.dtype == DType::I8 || w.dtype == DType::I4;

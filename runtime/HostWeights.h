@@ -35,11 +35,13 @@ public:
   /// f32; generated kernels read the stored type). External weights are
   /// narrowed and quantized the way kilnc does it to embedded ones.
   /// `rank`: the tensor-parallel rank whose parts of the sharded weights
-  /// (kilnc --tp) to hold.
+  /// (kilnc --tp) to hold. `needed`, when not empty, marks the slots to
+  /// hold (a pipeline stage's, kilnc --pp); the others stay null and are
+  /// neither read nor checked.
   static absl::StatusOr<std::unique_ptr<HostWeights>>
   load(const Artifact &artifact, const std::string &weightsDir,
        const std::string &executor, const std::vector<bool> &widen = {},
-       int64_t rank = 0);
+       int64_t rank = 0, const std::vector<bool> &needed = {});
   ~HostWeights();
   /// As stored.
   const uint8_t *data(size_t slot) const { return data_[slot]; }
@@ -68,7 +70,7 @@ private:
   static absl::StatusOr<std::unique_ptr<HostWeights>>
   loadCopies(const Artifact &artifact, const std::string &weightsDir,
              const std::string &executor, const std::vector<bool> &widen,
-             int64_t rank);
+             int64_t rank, const std::vector<bool> &needed);
   std::vector<const uint8_t *> data_;
   std::vector<const float *> f32_;
   std::vector<int64_t> bytes_;

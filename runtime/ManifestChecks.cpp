@@ -176,6 +176,18 @@ absl::Status validateSteps(const Artifact &artifact, bool lowActivations) {
       static_cast<int64_t>(m.rank_weights.size()) != tp - 1)
     return damagedArtifact(artifact, "damaged: its tensor-parallel ranks do "
                                      "not match their weight lists");
+  // Pipeline stages: every step on stages the pipeline has.
+  const int64_t stages = std::max<int64_t>(1, m.pipeline_parallel);
+  if (stages > 64)
+    return damagedArtifact(artifact, "damaged: more than 64 pipeline stages");
+  const uint64_t allStages =
+      stages == 64 ? ~uint64_t{0} : (uint64_t{1} << stages) - 1;
+  for (const auto &entry : m.entries)
+    for (const auto &step : entry->steps)
+      if (step && (step->stages & ~allStages) != 0)
+        return damagedArtifact(artifact,
+                               "damaged: a step runs on a pipeline stage the "
+                               "artifact does not have");
   for (const auto &rank : m.rank_weights) {
     if (!rank || rank->slots.size() != rank->weights.size())
       return damagedArtifact(artifact, "damaged: a rank's weight list");
@@ -265,6 +277,16 @@ absl::Status validateSteps(const Artifact &artifact, bool lowActivations) {
         break;
       case StepKind::Collective: {
         operands = 1;
+        if (step.collective == CollectiveKind::SendRecv) {
+          // From the step's one stage to a later stage of the pipeline.
+          const int64_t from = step.stages ? __builtin_ctzll(step.stages) : -1;
+          if (from < 0 || (step.stages & (step.stages - 1)) != 0 ||
+              step.peer_stage <= from || step.peer_stage >= stages)
+            return error("damaged: " + where +
+                         " passes a value between stages the pipeline does "
+                         "not have");
+          break;
+        }
         const int64_t group = std::max<int64_t>(1, m.tensor_parallel);
         if (step.collective > CollectiveKind::MAX || step.ranks != group ||
             group < 2)

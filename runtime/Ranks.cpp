@@ -24,6 +24,7 @@ namespace kiln::rt {
 int64_t artifactRanks(const Artifact &artifact) {
   const auto &m = artifact.manifest();
   return std::max<int64_t>(1, m.tensor_parallel) *
+         std::max<int64_t>(1, m.pipeline_parallel) *
          std::max<int64_t>(1, m.data_parallel);
 }
 
@@ -32,60 +33,89 @@ RankedExecutor::~RankedExecutor() = default;
 absl::StatusOr<std::unique_ptr<RankedExecutor>>
 RankedExecutor::create(const Artifact &artifact, const RanksOptions &options) {
   std::unique_ptr<RankedExecutor> ranked(new RankedExecutor());
+  RankedExecutor &x = *ranked;
   const auto &m = artifact.manifest();
-  ranked->tp_ = std::max<int64_t>(1, m.tensor_parallel);
-  ranked->dp_ = std::max<int64_t>(1, m.data_parallel);
-  ranked->timeout_ = options.collectiveTimeoutSeconds;
-  const int64_t ranks = ranked->tp_ * ranked->dp_;
+  x.tp_ = std::max<int64_t>(1, m.tensor_parallel);
+  x.pp_ = std::max<int64_t>(1, m.pipeline_parallel);
+  x.dp_ = std::max<int64_t>(1, m.data_parallel);
+  x.timeout_ = options.collectiveTimeoutSeconds;
+  const int64_t ranks = x.tp_ * x.pp_ * x.dp_;
   if (ranks > 1024)
     return absl::InvalidArgumentError(absl::StrCat(
         artifact.path(), ": ", ranks, " ranks are more than one process runs"));
+  if (options.microBatches < 0 || options.microBatches > 1024)
+    return absl::InvalidArgumentError("micro-batches must be 0 to 1024");
+  x.mb_ = x.pp_ == 1                 ? 1
+          : options.microBatches > 0 ? options.microBatches
+                                     : x.pp_;
   int threads = options.cpu.threads > 0
                     ? options.cpu.threads
                     : static_cast<int>(std::thread::hardware_concurrency());
   const int perRank = std::max(1, threads / static_cast<int>(ranks));
-  for (int64_t d = 0; d < ranked->dp_; ++d)
-    ranked->groups_.push_back(std::make_unique<LocalGroup>(
-        static_cast<int>(ranked->tp_), options.collectiveTimeoutSeconds));
-  for (int64_t r = 0; r < ranks; ++r) {
-    const int64_t replica = r / ranked->tp_, tpRank = r % ranked->tp_;
-    CpuOptions cpu = options.cpu;
-    cpu.threads = perRank;
-    cpu.rank = tpRank;
-    if (r != 0)
-      cpu.stepHook = nullptr;
-    if (options.rankHook) {
-      auto hook = options.rankHook;
-      StepHook own = cpu.stepHook;
-      cpu.stepHook = [hook, own, r](const std::string &entry, size_t step,
-                                    const std::vector<StepBuffer> &results) {
-        if (own)
-          own(entry, step, results);
-        hook(static_cast<int>(r), entry, step);
-      };
+  for (int64_t g = 0; g < x.dp_ * x.pp_; ++g)
+    x.groups_.push_back(std::make_unique<LocalGroup>(
+        static_cast<int>(x.tp_), options.collectiveTimeoutSeconds));
+  for (int64_t p = 0; p < x.dp_ * x.mb_ * x.tp_; ++p)
+    x.pipelines_.push_back(std::make_unique<LocalPipeline>(
+        static_cast<int>(x.pp_), options.collectiveTimeoutSeconds));
+  // Rank r = (replica * pp + stage) * tp + tensor-parallel rank.
+  for (int64_t r = 0; r < ranks; ++r)
+    x.members_.push_back(
+        x.tp_ > 1 ? x.groups_[r / x.tp_]->member(static_cast<int>(r % x.tp_))
+                  : nullptr);
+  for (int64_t mb = 0; mb < x.mb_; ++mb)
+    for (int64_t r = 0; r < ranks; ++r) {
+      const int64_t t = r % x.tp_, stage = r / x.tp_ % x.pp_,
+                    replica = r / (x.tp_ * x.pp_);
+      x.links_.push_back(
+          x.pp_ > 1 ? x.pipelines_[(replica * x.mb_ + mb) * x.tp_ + t]->member(
+                          static_cast<int>(stage))
+                    : nullptr);
+      CpuOptions cpu = options.cpu;
+      cpu.threads = perRank;
+      cpu.rank = t;
+      cpu.stage = stage;
+      cpu.communicator = x.members_[r].get();
+      cpu.stageLink = x.links_.back().get();
+      if (r != 0 || mb != 0)
+        cpu.stepHook = nullptr;
+      if (options.rankHook) {
+        auto hook = options.rankHook;
+        StepHook own = cpu.stepHook;
+        cpu.stepHook = [hook, own, r](const std::string &entry, size_t step,
+                                      const std::vector<StepBuffer> &results) {
+          if (own)
+            own(entry, step, results);
+          hook(static_cast<int>(r), entry, step);
+        };
+      }
+      auto executor = CpuExecutor::create(artifact, cpu);
+      if (!executor.ok())
+        return absl::Status(
+            executor.status().code(),
+            ranks > 1
+                ? absl::StrCat("rank ", r, ": ", executor.status().message())
+                : std::string(executor.status().message()));
+      x.executors_.push_back(std::move(*executor));
     }
-    if (ranked->tp_ > 1) {
-      ranked->members_.push_back(
-          ranked->groups_[replica]->member(static_cast<int>(tpRank)));
-      cpu.communicator = ranked->members_.back().get();
-    }
-    auto executor = CpuExecutor::create(artifact, cpu);
-    if (!executor.ok())
-      return absl::Status(executor.status().code(),
-                          ranks > 1 ? absl::StrCat("rank ", r, ": ",
-                                                   executor.status().message())
-                                    : std::string(executor.status().message()));
-    ranked->executors_.push_back(std::move(*executor));
-  }
-  ranked->cacheRows_.assign(ranked->dp_, 0);
   return ranked;
 }
 
-std::pair<int64_t, int64_t> RankedExecutor::rowsOf(int64_t replica,
+std::pair<int64_t, int64_t> RankedExecutor::rowsOf(int64_t chunk,
                                                    int64_t batch) const {
-  const int64_t chunk = (batch + dp_ - 1) / dp_;
-  const int64_t begin = std::min(batch, replica * chunk);
-  return {begin, std::min(batch, begin + chunk)};
+  const int64_t chunks = dp_ * mb_;
+  const int64_t size = (batch + chunks - 1) / chunks;
+  const int64_t begin = std::min(batch, chunk * size);
+  return {begin, std::min(batch, begin + size)};
+}
+
+void RankedExecutor::abortAll(int64_t rank, const std::string &why) {
+  for (const auto &member : members_)
+    if (member)
+      member->abort(why);
+  for (const auto &link : links_)
+    if (link)
+      link->abort(absl::StrCat("rank ", rank, " failed: ", why));
 }
 
 namespace {
@@ -105,14 +135,15 @@ Tensor rowsOfTensor(const Tensor &t, int64_t begin, int64_t end) {
 } // namespace
 
 absl::Status RankedExecutor::resetCaches(int64_t batch, int64_t length) {
-  for (int64_t d = 0; d < dp_; ++d) {
-    auto [begin, end] = rowsOf(d, batch);
-    cacheRows_[d] = end - begin;
-    if (end == begin)
-      continue;
-    for (int64_t t = 0; t < tp_; ++t)
-      KILN_RETURN_IF_ERROR(
-          executors_[d * tp_ + t]->resetCaches(end - begin, length));
+  const int64_t ranks = this->ranks();
+  for (int64_t r = 0; r < ranks; ++r) {
+    const int64_t replica = r / (tp_ * pp_);
+    for (int64_t mb = 0; mb < mb_; ++mb) {
+      auto [begin, end] = rowsOf(replica * mb_ + mb, batch);
+      if (end > begin)
+        KILN_RETURN_IF_ERROR(
+            executors_[mb * ranks + r]->resetCaches(end - begin, length));
+    }
   }
   return absl::OkStatus();
 }
@@ -122,60 +153,67 @@ RankedExecutor::run(const std::string &entry,
                     const std::vector<Tensor> &arguments) {
   if (executors_.size() == 1)
     return executors_[0]->run(entry, arguments);
+  const int64_t ranks = this->ranks(), chunks = dp_ * mb_;
   // The batch: every argument is batch-major.
   int64_t batch = -1;
   for (const Tensor &t : arguments) {
     if (t.shape.empty() || (batch >= 0 && t.shape[0] != batch))
       return absl::InvalidArgumentError(
-          "the arguments of a data-parallel call must all have the batch as "
-          "their first dim");
+          "the arguments of a data-parallel or pipelined call must all have "
+          "the batch as their first dim");
     batch = t.shape[0];
   }
-  const int64_t ranks = static_cast<int64_t>(executors_.size());
-  std::vector<std::vector<Tensor>> inputs(dp_);
-  for (int64_t d = 0; d < dp_; ++d) {
-    auto [begin, end] = rowsOf(d, std::max<int64_t>(batch, 0));
-    if (dp_ == 1) {
-      inputs[d] = arguments;
+  batch = std::max<int64_t>(batch, 0);
+  std::vector<std::vector<Tensor>> inputs(chunks);
+  for (int64_t c = 0; c < chunks; ++c) {
+    auto [begin, end] = rowsOf(c, batch);
+    if (chunks == 1) {
+      inputs[c] = arguments;
       continue;
     }
     for (const Tensor &t : arguments)
-      inputs[d].push_back(rowsOfTensor(t, begin, end));
+      inputs[c].push_back(rowsOfTensor(t, begin, end));
   }
+  // One thread per rank runs its micro-batches in order: stage s starts
+  // micro-batch m as soon as it has finished m - 1 and received m's
+  // values from the stages before it.
   std::vector<absl::StatusOr<std::vector<NamedTensor>>> results(
-      ranks, absl::UnknownError("not run"));
+      executors_.size(), std::vector<NamedTensor>());
   std::vector<std::thread> threads;
-  for (int64_t r = 0; r < ranks; ++r) {
-    const int64_t d = r / tp_;
-    auto [begin, end] = rowsOf(d, std::max<int64_t>(batch, 0));
-    if (dp_ > 1 && begin == end) {
-      results[r] = std::vector<NamedTensor>();
-      continue;
-    }
-    threads.emplace_back([&, r, d] {
-      results[r] = executors_[r]->run(entry, inputs[d]);
-      // A failed rank ends its group's collectives at once, so the others
-      // do not wait out the timeout.
-      if (!results[r].ok() && tp_ > 1)
-        members_[r]->abort(std::string(results[r].status().message()));
+  for (int64_t r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
+      const int64_t replica = r / (tp_ * pp_);
+      for (int64_t mb = 0; mb < mb_; ++mb) {
+        const int64_t c = replica * mb_ + mb;
+        auto [begin, end] = rowsOf(c, batch);
+        if (chunks > 1 && begin == end)
+          continue;
+        auto &result = results[mb * ranks + r];
+        result = executors_[mb * ranks + r]->run(entry, inputs[c]);
+        // A failed rank ends the others' collectives and receives at
+        // once, so they do not wait out the timeout.
+        if (!result.ok()) {
+          abortAll(r, std::string(result.status().message()));
+          return;
+        }
+      }
     });
-  }
   for (std::thread &t : threads)
     t.join();
   // The first failure is the cause; the other ranks' errors follow from it.
-  for (int64_t r = 0; r < ranks; ++r)
-    if (!results[r].ok() && !absl::IsAborted(results[r].status()))
-      return results[r].status();
-  for (int64_t r = 0; r < ranks; ++r)
-    if (!results[r].ok())
-      return results[r].status();
-  if (dp_ == 1)
-    return std::move(*results[0]);
-  // Each replica's outputs (its tensor-parallel rank 0's), joined along
-  // the batch.
+  for (const auto &result : results)
+    if (!result.ok() && !absl::IsAborted(result.status()))
+      return result.status();
+  for (const auto &result : results)
+    if (!result.ok())
+      return result.status();
+  // Each chunk's outputs (its last stage's tensor-parallel rank 0's),
+  // joined along the batch.
   std::vector<NamedTensor> joined;
-  for (int64_t d = 0; d < dp_; ++d) {
-    const std::vector<NamedTensor> &part = *results[d * tp_];
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t replica = c / mb_, mb = c % mb_;
+    const int64_t last = (replica * pp_ + pp_ - 1) * tp_;
+    const std::vector<NamedTensor> &part = *results[mb * ranks + last];
     if (part.empty())
       continue;
     if (joined.empty()) {

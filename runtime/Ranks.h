@@ -1,15 +1,18 @@
 //===- Ranks.h - every rank of a partitioned artifact in one process ------===//
 //
-// An artifact compiled with kilnc --tp T --dp D runs on T * D ranks: D
-// replicas, each a tensor-parallel group of T ranks running the same step
-// list on their own parts of the weights. RankedExecutor holds all of
-// them in one process (kiln-run --ranks N): one CpuExecutor and one thread
-// per rank, the cores shared out between them, collectives through shared
-// memory (LocalGroup). To the driver it is one Executor: a call's batch is
-// split over the replicas (contiguous rows, in order) and their outputs
-// joined again; within a replica every rank gets the same inputs and rank
-// 0's outputs are returned (after the all_gather of the LM head every
-// rank holds the same ones).
+// An artifact compiled with kilnc --tp T --pp P --dp D runs on T * P * D
+// ranks: D replicas, each a pipeline of P stages, each stage a
+// tensor-parallel group of T ranks running the stage's steps on their own
+// parts of the weights. RankedExecutor holds all of them in one process
+// (kiln-run --ranks N): one thread per rank, the cores shared out between
+// them, collectives and send_recv through shared memory (LocalGroup,
+// LocalPipeline). To the driver it is one Executor: a call's batch is
+// split over the replicas and, within a replica, into micro-batches that
+// flow through the stages one after the other, so stage s runs
+// micro-batch m while stage s + 1 runs m - 1 (each micro-batch has an
+// executor, arena and kv caches of its own on every rank, so decode steps
+// keep each stage's caches local); the last stage's outputs (its
+// tensor-parallel rank 0's) are joined again along the batch.
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,10 +29,12 @@
 namespace kiln::rt {
 
 class LocalGroup;
+class LocalPipeline;
 class Communicator;
+class StageLink;
 
-/// The ranks an artifact was compiled for (tensor_parallel * data_parallel,
-/// at least 1).
+/// The ranks an artifact was compiled for (tensor_parallel *
+/// pipeline_parallel * data_parallel, at least 1).
 int64_t artifactRanks(const Artifact &artifact);
 
 struct RanksOptions {
@@ -38,6 +43,9 @@ struct RanksOptions {
   CpuOptions cpu;
   /// How long a rank waits in a collective for the others.
   double collectiveTimeoutSeconds = 60;
+  /// Micro-batches per replica with pipeline stages (0: one per stage;
+  /// without stages always 1).
+  int microBatches = 0;
   /// For tests: called by every rank after each of its steps (the rank,
   /// the entry, the step's index); a fault planted here ends the call on
   /// every rank within the timeout.
@@ -54,23 +62,34 @@ public:
   absl::StatusOr<std::vector<NamedTensor>>
   run(const std::string &entry, const std::vector<Tensor> &arguments) override;
 
-  int ranks() const { return static_cast<int>(executors_.size()); }
+  int ranks() const { return static_cast<int>(tp_ * pp_ * dp_); }
   int64_t tensorParallel() const { return tp_; }
+  int64_t pipelineParallel() const { return pp_; }
   int64_t dataParallel() const { return dp_; }
+  int64_t microBatches() const { return mb_; }
+  /// Rank r's executor (of micro-batch 0).
   CpuExecutor &rank(int r) { return *executors_[r]; }
 
 private:
   RankedExecutor() = default;
-  /// Rows [begin, end) of the batch replica `replica` serves, of `batch`.
-  std::pair<int64_t, int64_t> rowsOf(int64_t replica, int64_t batch) const;
+  /// Rows [begin, end) of `batch` that chunk `chunk` (replica * micro-
+  /// batches + micro-batch) serves.
+  std::pair<int64_t, int64_t> rowsOf(int64_t chunk, int64_t batch) const;
+  /// Ends every collective and send_recv in flight, after rank `rank`
+  /// failed.
+  void abortAll(int64_t rank, const std::string &why);
 
-  int64_t tp_ = 1, dp_ = 1;
+  int64_t tp_ = 1, pp_ = 1, dp_ = 1, mb_ = 1;
   double timeout_ = 60;
-  std::vector<std::unique_ptr<LocalGroup>> groups_; // one per replica
+  /// Per (replica, stage): its tensor-parallel group.
+  std::vector<std::unique_ptr<LocalGroup>> groups_;
+  /// Per (replica, micro-batch, tensor-parallel rank): its pipeline.
+  std::vector<std::unique_ptr<LocalPipeline>> pipelines_;
+  /// Per rank; per (micro-batch, rank).
   std::vector<std::unique_ptr<Communicator>> members_;
+  std::vector<std::unique_ptr<StageLink>> links_;
+  /// Per (micro-batch, rank): index micro-batch * ranks() + rank.
   std::vector<std::unique_ptr<CpuExecutor>> executors_;
-  /// Per replica, the batch its caches were last reset for (0: none).
-  std::vector<int64_t> cacheRows_;
 };
 
 } // namespace kiln::rt

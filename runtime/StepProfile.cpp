@@ -20,9 +20,15 @@ std::string stepName(const artifact::ManifestT &m,
   case artifact::StepKind::Attention:
     return "attention";
   case artifact::StepKind::Collective:
-    return step.collective == artifact::CollectiveKind::AllReduce
-               ? "all_reduce"
-               : "all_gather";
+    switch (step.collective) {
+    case artifact::CollectiveKind::AllReduce:
+      return "all_reduce";
+    case artifact::CollectiveKind::AllGather:
+      return "all_gather";
+    case artifact::CollectiveKind::SendRecv:
+      return "send_recv";
+    }
+    return "collective";
   }
   return "step";
 }

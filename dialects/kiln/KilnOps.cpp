@@ -808,7 +808,7 @@ KILN_VERIFY_AND_INFER(SliceOp,
                                      op.getStep()))
 
 //===----------------------------------------------------------------------===//
-// AllReduceOp, AllGatherOp
+// AllReduceOp, AllGatherOp, SendRecvOp
 //===----------------------------------------------------------------------===//
 
 static LogicalResult checkGroup(EmitErrorFn emitError, int64_t ranks) {
@@ -838,6 +838,14 @@ inferAllGatherType(EmitErrorFn emitError, Type inputType, int64_t ranks) {
 KILN_VERIFY_AND_INFER(AllGatherOp,
                       inferAllGatherType(emitError, op.getInput().getType(),
                                          op.getRanks()))
+
+LogicalResult SendRecvOp::verify() {
+  if (getFrom() < 0 || getTo() <= getFrom() || getTo() >= 64)
+    return emitOpError() << "passes values from a stage to a later one "
+                            "(of at most 64), got from "
+                         << getFrom() << " to " << getTo();
+  return success();
+}
 
 //===----------------------------------------------------------------------===//
 // CausalMaskOp, CacheWriteOp

@@ -739,6 +739,27 @@ def Kiln_AllGatherOp : Kiln_Op<"all_gather", [InferTypeOpAdaptor]> {
   let hasVerifier = 1;
 }
 
+def Kiln_SendRecvOp : Kiln_Op<"send_recv", [SameOperandsAndResultType]> {
+  let summary = "a value passed from one pipeline stage to a later one";
+  let description = [{
+    Placed by kiln-pipeline where a value computed on pipeline stage `from`
+    is read on stage `to` (> `from`): the ranks of stage `from` send
+    `input`, those of stage `to` receive it as the result (ranks with the
+    same replica and tensor-parallel rank pair up). Every rank holds the
+    whole program; a rank runs the steps of its stage. A `collective` step
+    for the runtime, which picks the transport.
+
+    ```mlir
+    %h = kiln.send_recv %x from 0 to 1 : tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_Tensor:$input, I64Attr:$from, I64Attr:$to);
+  let results = (outs Kiln_Tensor:$result);
+  let assemblyFormat =
+      "$input `from` $from `to` $to attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Fusion
 //===----------------------------------------------------------------------===//

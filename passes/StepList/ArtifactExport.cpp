@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AffineExpr.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -531,6 +532,60 @@ FailureOr<std::unique_ptr<art::BufferT>> Exporter::bufferOf(Value v) {
   return buffer;
 }
 
+/// The pipeline stages that run each step of `fn` (kiln-pipeline), a bit
+/// each. A send_recv runs on its sender (and its receiver, which the
+/// runtime knows from the step); a step reading a value received on stage
+/// s, or computed by a step of stage s, runs on s; a step whose operands
+/// are arguments, weights and such free steps only runs on every stage
+/// that reads its result (outputs: the last stage). A step reading values
+/// of two stages is an error: the pass missed a send_recv.
+FailureOr<llvm::DenseMap<Operation *, uint64_t>>
+pipelineStages(func::FuncOp fn, int64_t stages) {
+  llvm::DenseMap<Operation *, uint64_t> mask;
+  llvm::DenseMap<Operation *, int64_t> pinned; // the stage holding its results
+  Block &body = fn.getBody().front();
+  for (Operation &op : body) {
+    if (isa<ParamOp, func::ReturnOp>(op))
+      continue;
+    if (auto send = dyn_cast<SendRecvOp>(op)) {
+      if (send.getTo() >= stages)
+        return send.emitError("passes a value to stage ")
+               << send.getTo() << " of a " << stages << "-stage pipeline";
+      mask[&op] = uint64_t{1} << send.getFrom();
+      pinned[&op] = send.getTo();
+      continue;
+    }
+    int64_t stage = -1;
+    for (Value v : op.getOperands()) {
+      Operation *def = v.getDefiningOp();
+      auto it = def ? pinned.find(def) : pinned.end();
+      if (it == pinned.end())
+        continue;
+      if (stage >= 0 && it->second != stage)
+        return op.emitError("reads values of pipeline stages ")
+               << stage << " and " << it->second << " without a send_recv";
+      stage = it->second;
+    }
+    if (stage >= 0) {
+      pinned[&op] = stage;
+      mask[&op] = uint64_t{1} << stage;
+    }
+  }
+  for (Operation &op : llvm::reverse(body)) {
+    if (isa<ParamOp, func::ReturnOp>(op) || mask.count(&op))
+      continue;
+    uint64_t readers = 0;
+    for (Operation *user : op.getUsers()) {
+      if (isa<func::ReturnOp>(user))
+        readers |= uint64_t{1} << (stages - 1);
+      else if (auto it = mask.find(user); it != mask.end())
+        readers |= it->second;
+    }
+    mask[&op] = readers ? readers : 1; // read by nothing: stage 0
+  }
+  return mask;
+}
+
 LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
   currentEntry_ = fn;
   auto shapes = computeStepShapes(fn);
@@ -567,6 +622,15 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
     entry->symbols.push_back(std::move(s));
   }
 
+  llvm::DenseMap<Operation *, uint64_t> stages;
+  if (auto pp = fn->getParentOfType<ModuleOp>()->getAttrOfType<IntegerAttr>(
+          "kiln.pipeline_parallel");
+      pp && pp.getInt() > 1) {
+    auto placed = pipelineStages(fn, pp.getInt());
+    if (failed(placed))
+      return failure();
+    stages = std::move(*placed);
+  }
   for (Operation &op : fn.getBody().front()) {
     if (isa<ParamOp>(op))
       continue;
@@ -586,6 +650,8 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
     }
     auto step = std::make_unique<art::StepT>();
     step->location = locationOf(&op);
+    if (auto it = stages.find(&op); it != stages.end())
+      step->stages = it->second;
     if (auto call = dyn_cast<func::CallOp>(op)) {
       step->kind = art::StepKind::Kernel;
       auto it = std::find_if(
@@ -649,6 +715,10 @@ LogicalResult Exporter::exportEntry(func::FuncOp fn, art::ManifestT &manifest) {
       step->kind = art::StepKind::Collective;
       step->collective = art::CollectiveKind::AllGather;
       step->ranks = gather.getRanks();
+    } else if (auto send = dyn_cast<SendRecvOp>(op)) {
+      step->kind = art::StepKind::Collective;
+      step->collective = art::CollectiveKind::SendRecv;
+      step->peer_stage = send.getTo();
     } else {
       return fail(&op, "is not a step the runtime runs (kernel call, "
                        "matmul, linear, norm, attention or collective)");
@@ -754,6 +824,8 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
   auto tp = stepModule->getAttrOfType<IntegerAttr>("kiln.tensor_parallel");
   manifest.tensor_parallel = tp ? tp.getInt() : 1;
   manifest.data_parallel = options.dataParallel;
+  auto pp = stepModule->getAttrOfType<IntegerAttr>("kiln.pipeline_parallel");
+  manifest.pipeline_parallel = pp ? pp.getInt() : 1;
   for (int64_t rank = 1; rank < manifest.tensor_parallel; ++rank) {
     Exporter ranked(kernels, weights, options, writer,
                     gemmOnlyWeights(stepModule), rank);
@@ -781,6 +853,27 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
       summary.shardedBytes +=
           elements * static_cast<int64_t>(kiln::dtypeBytes(w->dtype));
     }
+  // Each stage's weights: the slots its steps read (dense bytes).
+  for (int64_t s = 0; s < manifest.pipeline_parallel; ++s) {
+    std::set<int64_t> slots;
+    for (const auto &entry : manifest.entries)
+      for (const auto &step : entry->steps)
+        if (step->stages == 0 || (step->stages >> s & 1))
+          for (const auto &b : step->operands)
+            if (b->kind == art::BufferKind::Weight)
+              slots.insert(b->index);
+    int64_t bytes = 0;
+    for (int64_t slot : slots) {
+      const art::WeightT &w = *manifest.weights[slot];
+      int64_t elements = 1;
+      for (int64_t d : w.shape)
+        elements *= d;
+      bytes += w.dtype == art::DType::I4
+                   ? (elements + 1) / 2
+                   : elements * static_cast<int64_t>(kiln::dtypeBytes(w.dtype));
+    }
+    summary.stageWeightBytes.push_back(bytes);
+  }
   summary.quantizedBytes = exporter.quantizedBytes();
   summary.quantizedF32Bytes = exporter.quantizedF32Bytes();
   summary.pruned = exporter.takePruned();

@@ -52,8 +52,11 @@ struct ExportOptions {
 };
 
 struct ExportSummary {
-  int64_t weightBytes = 0;   // as the runtime holds them (one rank's)
-  int64_t shardedBytes = 0;  // of those, one rank's parts of sharded weights
+  int64_t weightBytes = 0;  // as the runtime holds them (one rank's)
+  int64_t shardedBytes = 0; // of those, one rank's parts of sharded weights
+  /// Per pipeline stage (one entry without --pp): the weights its steps
+  /// read, one rank's, dense.
+  std::vector<int64_t> stageWeightBytes;
   int64_t artifactBytes = 0; // the file
   /// The quantized weights: stored bytes (integers and scales) and what
   /// they would take in f32.

@@ -30,7 +30,7 @@ namespace {
 
 bool isLibraryOrLeaf(Operation *op) {
   return isa<ParamOp, MatmulOp, LinearOp, AttentionOp, LayerNormOp, RmsNormOp,
-             AllReduceOp, AllGatherOp, func::ReturnOp>(op);
+             AllReduceOp, AllGatherOp, SendRecvOp, func::ReturnOp>(op);
 }
 
 int64_t rankOf(Value v) {

@@ -65,7 +65,7 @@ FailureOr<SmallVector<DimExprs>> ruleFor(Operation *op,
           })
       .Case<NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SinOp, CosOp,
             ReluOp, SiluOp, GeluOp, CastOp, SoftmaxOp, LayerNormOp, RmsNormOp,
-            CausalMaskOp, AllReduceOp>(
+            CausalMaskOp, AllReduceOp, SendRecvOp>(
           [&](Operation *) -> FailureOr<SmallVector<DimExprs>> {
             return SmallVector<DimExprs>{same(operands[0])};
           })

@@ -3,7 +3,7 @@
 //   kiln-interpret MODEL_DIR --input-ids 1,2,3[;4,5] [--token-type-ids ...]
 //                  [--output FILE.npy] [--output-dir DIR]
 //                  [--max-new-tokens N] [--ignore-eos]
-//                  [--fp64] [--decompose] [--tp T] [--emit-mlir]
+//                  [--fp64] [--decompose] [--tp T] [--pp P] [--emit-mlir]
 //
 // The inputs and outputs are kiln-run's (DESIGN.md §5): `--output` writes
 // what transformers returns first for the folder's architecture,
@@ -60,6 +60,10 @@ static cl::opt<int64_t>
     tp(cl::cat(interpretOptions), "tp", cl::init(1),
        cl::desc("partition for T tensor-parallel ranks (kiln-partition) and "
                 "run them as simulated ranks"));
+static cl::opt<int64_t>
+    pp(cl::cat(interpretOptions), "pp", cl::init(1),
+       cl::desc("place the layers on P pipeline stages (kiln-pipeline) and "
+                "run them as simulated stages"));
 static cl::opt<bool> emitMlir(cl::cat(interpretOptions), "emit-mlir",
                               cl::desc("print the model's kiln IR and exit"));
 
@@ -81,7 +85,9 @@ int main(int argc, char **argv) {
   mlir::MLIRContext context;
   if (tp < 1 || tp > 1024)
     return fail("--tp must be 1 to 1024");
-  auto model = kiln::loadModel(context, modelDir, decompose, tp);
+  if (pp < 1 || pp > 64)
+    return fail("--pp must be 1 to 64");
+  auto model = kiln::loadModel(context, modelDir, decompose, tp, pp);
   if (!model.ok())
     return fail(kiln::cliMessage(model.status()));
   if (emitMlir) {

@@ -48,8 +48,12 @@ const char *const kRunUsage =
     "  --threads N              CPU threads, at most 1024 (default: one per\n"
     "                           core; shared out between the ranks)\n"
     "  --ranks N                run the N ranks of an artifact compiled with\n"
-    "                           kilnc --tp/--dp as threads of this process\n"
-    "                           (N = tp x dp; default 1)\n"
+    "                           kilnc --tp/--pp/--dp as threads of this\n"
+    "                           process (N = tp x pp x dp; default 1)\n"
+    "  --micro-batches M        with pipeline stages: split each replica's\n"
+    "                           batch into M micro-batches that flow through\n"
+    "                           the stages one after the other (default: one\n"
+    "                           per stage)\n"
     "  --collective-timeout S   seconds a rank waits in a collective for\n"
     "                           the others before every rank fails (60)\n"
     "  --cpu-isa generic|avx2|avx512   the highest instruction set to use\n"
@@ -75,6 +79,7 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
       {"--iters", &o.iters},
       {"--threads", &o.threads},
       {"--ranks", &o.ranks},
+      {"--micro-batches", &o.microBatches},
       {"--top-k", &o.sampling.topK}};
   std::map<std::string, double *> doubles = {
       {"--top-p", &o.sampling.topP},
@@ -168,6 +173,9 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
     return "--pool is for encoders; it does not go with --max-new-tokens";
   if (o.ranks < 1 || o.ranks > 1024)
     return absl::StrCat("--ranks must be 1 to 1024, got ", o.ranks);
+  if (o.microBatches < 0 || o.microBatches > 1024)
+    return absl::StrCat("--micro-batches must be 1 to 1024, got ",
+                        o.microBatches);
   if (o.ranks > 1 && o.device != "cpu")
     return "--ranks: several ranks run on the CPU so far (--device cpu)";
   if (!(o.collectiveTimeout > 0) || o.collectiveTimeout > 86400)

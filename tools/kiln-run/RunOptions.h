@@ -23,6 +23,7 @@ struct RunOptions {
   std::string artifact, device = "cpu", weights, inputIds, tokenTypeIds, output,
                         outputDir, report, cpuIsa, pool;
   int64_t maxNewTokens = 0, warmup = 1, iters = 5, threads = 0, ranks = 1;
+  int64_t microBatches = 0; // 0: one per pipeline stage
   bool help = false, ignoreEos = false, bench = false, info = false,
        sample = false, profile = false, cudaGraphs = true,
        cudaSyncSteps = false, normalize = false;

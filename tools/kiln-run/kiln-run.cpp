@@ -208,12 +208,14 @@ void printInfo(const kiln::Artifact &artifact) {
     size_t sharded = 0;
     for (const auto &w : m.weights)
       sharded += w->shard_parts > 0;
-    std::printf("ranks        %lld (tensor parallel %lld x data parallel "
-                "%lld; kiln-run --ranks or mpirun), %zu weights sharded\n",
-                static_cast<long long>(rt::artifactRanks(artifact)),
-                static_cast<long long>(std::max<int64_t>(1, m.tensor_parallel)),
-                static_cast<long long>(std::max<int64_t>(1, m.data_parallel)),
-                sharded);
+    std::printf(
+        "ranks        %lld (tensor parallel %lld x pipeline %lld x "
+        "data parallel %lld; kiln-run --ranks or mpirun), %zu weights "
+        "sharded\n",
+        static_cast<long long>(rt::artifactRanks(artifact)),
+        static_cast<long long>(std::max<int64_t>(1, m.tensor_parallel)),
+        static_cast<long long>(std::max<int64_t>(1, m.pipeline_parallel)),
+        static_cast<long long>(std::max<int64_t>(1, m.data_parallel)), sharded);
   }
   size_t quantized = 0;
   for (const auto &w : m.weights)
@@ -448,6 +450,9 @@ int run(int argc, char **argv) {
       if (m.data_parallel > 1)
         return fail("--dp across MPI processes is not built yet; run a "
                     "data-parallel artifact with --ranks (threads)");
+      if (m.pipeline_parallel > 1)
+        return fail("--pp across MPI processes is not built yet; run an "
+                    "artifact with pipeline stages with --ranks (threads)");
       if (o.ranks != 1)
         return fail("--ranks goes without mpirun (each MPI process is one "
                     "rank)");
@@ -486,13 +491,20 @@ int run(int argc, char **argv) {
                              "kilnc --tp/--dp to run it on several)")
               : absl::StrCat(
                     o.artifact, " was compiled for ", ranks, " ranks (--tp ",
-                    (*artifact)->manifest().tensor_parallel, " --dp ",
+                    (*artifact)->manifest().tensor_parallel, " --pp ",
+                    std::max<int64_t>(
+                        1, (*artifact)->manifest().pipeline_parallel),
+                    " --dp ",
                     std::max<int64_t>(1, (*artifact)->manifest().data_parallel),
                     "); run it with --ranks ", ranks));
+    if (o.microBatches > 0 && (*artifact)->manifest().pipeline_parallel <= 1)
+      return fail("--micro-batches: " + o.artifact +
+                  " has no pipeline stages (kilnc --pp)");
     if (ranks > 1 && !mpiWorld) {
       rt::RanksOptions options;
       options.cpu = cpu;
       options.collectiveTimeoutSeconds = o.collectiveTimeout;
+      options.microBatches = static_cast<int>(o.microBatches);
       options.rankHook = killHook;
       auto created = rt::RankedExecutor::create(**artifact, options);
       if (!created.ok())
@@ -500,10 +512,14 @@ int run(int argc, char **argv) {
       cpuView = &(*created)->rank(0);
       deviceDescription = absl::StrCat(
           "cpu, ", ranks, " ranks in one process (tensor parallel ",
-          (*created)->tensorParallel(), " x data parallel ",
-          (*created)->dataParallel(), "), ", cpuView->threads(),
-          " threads each, BLAS ", cpuView->blasProvider(), ", kernels ",
-          cpuView->kernelIsa());
+          (*created)->tensorParallel(), " x pipeline ",
+          (*created)->pipelineParallel(), " x data parallel ",
+          (*created)->dataParallel(),
+          (*created)->pipelineParallel() > 1
+              ? absl::StrCat(", ", (*created)->microBatches(), " micro-batches")
+              : "",
+          "), ", cpuView->threads(), " threads each, BLAS ",
+          cpuView->blasProvider(), ", kernels ", cpuView->kernelIsa());
       executor = std::move(*created);
     } else {
       // One rank: the whole artifact, or this MPI process's rank.

@@ -7,7 +7,7 @@
 //   kilnc MODEL_DIR --target cuda -o OUT.kiln | --emit kernels -o OUT.fatbin
 //         [--ptx FILE.ptx] [--cuda-toolkit DIR]
 //   kilnc MODEL_DIR -o OUT.o --emit object
-//         [--tp T] [--dp D] [--max-batch B] [--max-seq S]
+//         [--tp T] [--pp P] [--dp D] [--max-batch B] [--max-seq S]
 //         [--report FILE.json]
 //         [--mlir-print-ir-after-all] [--mlir-timing]
 //
@@ -174,7 +174,9 @@ static cl::opt<int64_t>
                 "untied LM head split over T ranks (kiln-partition)"));
 static cl::opt<int64_t>
     pp(cl::cat(kilncOptions), "pp", cl::init(1),
-       cl::desc("pipeline-parallel stages (not built yet: only 1)"));
+       cl::desc("pipeline-parallel stages: the layers split over P stages "
+                "by their weight bytes, activations passed between them "
+                "(kiln-pipeline)"));
 static cl::opt<int64_t>
     dp(cl::cat(kilncOptions), "dp", cl::init(1),
        cl::desc("data-parallel replicas: a call's batch split over D "

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -114,6 +116,100 @@ TEST(CollectivesTest, AFailedRankEndsTheOthersAtOnce) {
               std::string::npos)
         << statuses[r];
   }
+}
+
+TEST(CollectivesTest, StagesPassValuesForwardInOrder) {
+  LocalPipeline pipeline(3, 10);
+  std::vector<std::unique_ptr<StageLink>> links;
+  for (int s = 0; s < 3; ++s)
+    links.push_back(pipeline.member(s));
+  std::vector<absl::Status> statuses(3);
+  std::vector<std::vector<float>> got(3);
+  std::vector<std::thread> threads;
+  for (int s = 0; s < 3; ++s)
+    threads.emplace_back([&, s] {
+      StageLink &link = *links[s];
+      EXPECT_EQ(link.stage(), s);
+      EXPECT_EQ(link.stages(), 3);
+      // Stage 0 sends two values to stage 1 (micro-batches, in order) and
+      // one to stage 2; stage 1 adds one to each and passes them on.
+      if (s == 0) {
+        float a[2] = {1, 2}, b[2] = {3, 4}, c = 7;
+        absl::Status st = link.send(1, a, sizeof(a), "a");
+        if (st.ok())
+          st = link.send(1, b, sizeof(b), "b");
+        if (st.ok())
+          st = link.send(2, &c, sizeof(c), "c");
+        statuses[s] = st;
+        return;
+      }
+      if (s == 1) {
+        for (int m = 0; m < 2; ++m) {
+          float v[2];
+          absl::Status st = link.recv(0, v, sizeof(v), "a");
+          if (!st.ok()) {
+            statuses[s] = st;
+            return;
+          }
+          v[0] += 1;
+          v[1] += 1;
+          statuses[s] = link.send(2, v, sizeof(v), "b");
+        }
+        return;
+      }
+      float c = 0, v[2];
+      absl::Status st = link.recv(0, &c, sizeof(c), "c");
+      got[s].push_back(c);
+      for (int m = 0; st.ok() && m < 2; ++m) {
+        st = link.recv(1, v, sizeof(v), "b");
+        got[s].insert(got[s].end(), v, v + 2);
+      }
+      statuses[s] = st;
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (const absl::Status &st : statuses)
+    ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(got[2], (std::vector<float>{7, 2, 3, 4, 5}));
+}
+
+TEST(CollectivesTest, AStageThatNeverSendsEndsTheReceiverWithinTheTimeout) {
+  LocalPipeline pipeline(2, 0.2);
+  auto receiver = pipeline.member(1);
+  float x = 0;
+  absl::Status st = receiver->recv(0, &x, sizeof(x), "step 5 of decode");
+  ASSERT_TRUE(absl::IsDeadlineExceeded(st)) << st;
+  EXPECT_NE(st.message().find("stage 1: send_recv step 5 of decode did not "
+                              "complete within 0.2 s (stage 0 never sent)"),
+            std::string::npos)
+      << st;
+  // The pipeline is ended for the sender too.
+  auto sender = pipeline.member(0);
+  EXPECT_TRUE(absl::IsAborted(sender->send(1, &x, sizeof(x), "step 5")));
+}
+
+TEST(CollectivesTest, AFailedStageEndsTheReceiverAtOnceAndSizesAreChecked) {
+  LocalPipeline pipeline(2, 60);
+  auto sender = pipeline.member(0), receiver = pipeline.member(1);
+  float two[2] = {1, 2}, one = 0;
+  ASSERT_TRUE(sender->send(1, two, sizeof(two), "step 1").ok());
+  absl::Status st = receiver->recv(0, &one, sizeof(one), "step 1");
+  EXPECT_TRUE(absl::IsInternal(st)) << st;
+  EXPECT_NE(st.message().find("received 8 bytes from stage 0, expected 4"),
+            std::string::npos)
+      << st;
+  auto start = std::chrono::steady_clock::now();
+  std::thread failing([&] { sender->abort("cannot allocate the arena"); });
+  st = receiver->recv(0, &one, sizeof(one), "step 2");
+  failing.join();
+  EXPECT_LT(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count(),
+      30);
+  ASSERT_TRUE(absl::IsAborted(st)) << st;
+  EXPECT_NE(st.message().find("ended because stage 0 failed: cannot allocate"),
+            std::string::npos)
+      << st;
 }
 
 } // namespace

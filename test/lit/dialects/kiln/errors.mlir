@@ -924,3 +924,11 @@ func.func @keep_with_parts() {
   %w = kiln.param "w" parts ["a", "b"] keep <axis = 0, indices = [0, 1]> : tensor<2x8xf32>
   return
 }
+
+// -----
+
+func.func @send_recv_backwards(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'kiln.send_recv' op passes values from a stage to a later one (of at most 64), got from 1 to 0}}
+  %r = kiln.send_recv %x from 1 to 0 : tensor<?x8xf32>
+  return %r : tensor<?x8xf32>
+}

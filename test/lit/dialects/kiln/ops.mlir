@@ -260,3 +260,12 @@ func.func @relative_position_bias(%qp: tensor<?xi64>, %kp: tensor<?xi64>) -> (te
       : tensor<32x8xf32>, tensor<?xi64>, tensor<?xi64> -> tensor<1x8x?x?xf32>
   return %0, %1 : tensor<1x8x?x?xf32>, tensor<1x8x?x?xf32>
 }
+
+// CHECK-LABEL: func.func @send_recv
+func.func @send_recv(%x: tensor<?x?x8xf32>, %m: tensor<?x?xi64>) -> (tensor<?x?x8xf32>, tensor<?x?xi64>) {
+  // CHECK: kiln.send_recv %{{.+}} from 0 to 1 : tensor<?x?x8xf32>
+  %0 = kiln.send_recv %x from 0 to 1 : tensor<?x?x8xf32>
+  // CHECK: kiln.send_recv %{{.+}} from 1 to 3 : tensor<?x?xi64>
+  %1 = kiln.send_recv %m from 1 to 3 : tensor<?x?xi64>
+  return %0, %1 : tensor<?x?x8xf32>, tensor<?x?xi64>
+}
