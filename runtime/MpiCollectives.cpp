@@ -23,6 +23,8 @@ struct MpiWorld::Api {
   int (*allReduce)(float *, int64_t, const char *, double, char *, size_t);
   int (*allGather)(const float *, float *, int64_t, int64_t, const char *,
                    double, char *, size_t);
+  int (*send)(int, const void *, int64_t, const char *, double, char *, size_t);
+  int (*recv)(int, void *, int64_t, const char *, double, char *, size_t);
   void (*abort)(const char *);
   void (*finalize)();
 };
@@ -81,6 +83,40 @@ private:
   double timeout_;
 };
 
+class MpiStage : public StageLink {
+public:
+  MpiStage(const MpiWorld::Api &api, int stage, int stages, int firstRank,
+           int stride, double timeout)
+      : api_(api), stage_(stage), stages_(stages), firstRank_(firstRank),
+        stride_(stride), timeout_(timeout) {}
+  int stage() const override { return stage_; }
+  int stages() const override { return stages_; }
+  absl::Status send(int to, const void *data, int64_t bytes,
+                    const std::string &where) override {
+    char error[512] = {0};
+    return status(api_.send(firstRank_ + to * stride_, data, bytes,
+                            where.c_str(), timeout_, error, sizeof(error)),
+                  error);
+  }
+  absl::Status recv(int from, void *data, int64_t bytes,
+                    const std::string &where) override {
+    char error[512] = {0};
+    return status(api_.recv(firstRank_ + from * stride_, data, bytes,
+                            where.c_str(), timeout_, error, sizeof(error)),
+                  error);
+  }
+  void abort(const std::string &why) override { api_.abort(why.c_str()); }
+
+private:
+  static absl::Status status(int failed, const char *error) {
+    return failed ? absl::DeadlineExceededError(error) : absl::OkStatus();
+  }
+
+  const MpiWorld::Api &api_;
+  int stage_, stages_, firstRank_, stride_;
+  double timeout_;
+};
+
 } // namespace
 
 absl::StatusOr<std::unique_ptr<MpiWorld>> MpiWorld::open() {
@@ -108,11 +144,13 @@ absl::StatusOr<std::unique_ptr<MpiWorld>> MpiWorld::open() {
       reinterpret_cast<decltype(api->allReduce)>(load("kiln_mpi_allreduce"));
   api->allGather =
       reinterpret_cast<decltype(api->allGather)>(load("kiln_mpi_allgather"));
+  api->send = reinterpret_cast<decltype(api->send)>(load("kiln_mpi_send"));
+  api->recv = reinterpret_cast<decltype(api->recv)>(load("kiln_mpi_recv"));
   api->abort = reinterpret_cast<decltype(api->abort)>(load("kiln_mpi_abort"));
   api->finalize =
       reinterpret_cast<decltype(api->finalize)>(load("kiln_mpi_finalize"));
   if (!api->init || !api->group || !api->allReduce || !api->allGather ||
-      !api->abort || !api->finalize)
+      !api->send || !api->recv || !api->abort || !api->finalize)
     return absl::UnavailableError(
         "libkiln-mpi lacks a function this kiln-run needs (a library of "
         "another Kiln version?)");
@@ -130,6 +168,13 @@ MpiWorld::group(int color, int key, int groupSize, double timeoutSeconds) {
     return absl::UnavailableError(absl::StrCat("MPI: ", error));
   return std::unique_ptr<Communicator>(
       new MpiMember(*api_, key, groupSize, timeoutSeconds));
+}
+
+std::unique_ptr<StageLink> MpiWorld::pipeline(int stage, int stages,
+                                              int firstRank, int stride,
+                                              double timeoutSeconds) {
+  return std::make_unique<MpiStage>(*api_, stage, stages, firstRank, stride,
+                                    timeoutSeconds);
 }
 
 MpiWorld::~MpiWorld() {

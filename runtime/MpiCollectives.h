@@ -5,7 +5,8 @@
 // one library that links OpenMPI) when it finds itself started by mpirun,
 // from its own folder, the install's lib folder, or the library path. The
 // collectives of runtime/Collectives.h then go through MPI between the
-// processes of a tensor-parallel group.
+// processes of a tensor-parallel group, and pipeline stages pass values
+// by MPI point-to-point messages.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,6 +39,10 @@ public:
   /// `color`, ordered by `key`; collectives wait `timeoutSeconds`.
   absl::StatusOr<std::unique_ptr<Communicator>>
   group(int color, int key, int groupSize, double timeoutSeconds);
+  /// This process's end of its pipeline (kilnc --pp): stage `stage` of
+  /// `stages`, whose stage s is world rank `firstRank + s * stride`.
+  std::unique_ptr<StageLink> pipeline(int stage, int stages, int firstRank,
+                                      int stride, double timeoutSeconds);
 
   struct Api;
 

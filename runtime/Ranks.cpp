@@ -5,6 +5,8 @@
 #include "artifact/Artifact.h"
 #include "runtime/Collectives.h"
 #include "runtime/CpuExecutor.h"
+#include "runtime/DimExpr.h"
+#include "runtime/ManifestChecks.h"
 #include "runtime/Tensor.h"
 #include "support/Status.h"
 
@@ -228,6 +230,66 @@ RankedExecutor::run(const std::string &entry,
     }
   }
   return joined;
+}
+
+PipelineRank::PipelineRank(const Artifact &artifact,
+                           std::unique_ptr<Executor> stage, StageLink &link)
+    : artifact_(artifact), stage_(std::move(stage)), link_(link) {}
+
+PipelineRank::~PipelineRank() = default;
+
+absl::Status PipelineRank::resetCaches(int64_t batch, int64_t length) {
+  return stage_->resetCaches(batch, length);
+}
+
+absl::StatusOr<std::vector<NamedTensor>>
+PipelineRank::run(const std::string &entry,
+                  const std::vector<Tensor> &arguments) {
+  auto outputs = stage_->run(entry, arguments);
+  if (!outputs.ok()) {
+    link_.abort(std::string(outputs.status().message()));
+    return outputs;
+  }
+  const int last = link_.stages() - 1;
+  // A header per output: its dtype, rank and dims (at most 8).
+  constexpr size_t kHeader = 10;
+  const std::string where = absl::StrCat("the outputs of ", entry);
+  if (link_.stage() == last) {
+    for (int s = 0; s < last; ++s)
+      for (const auto &[name, t] : *outputs) {
+        if (t.shape.size() > kHeader - 2)
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ": output ", name, " has too many dims"));
+        int64_t header[kHeader] = {static_cast<int64_t>(t.dtype),
+                                   static_cast<int64_t>(t.shape.size())};
+        std::copy(t.shape.begin(), t.shape.end(), header + 2);
+        KILN_RETURN_IF_ERROR(link_.send(s, header, sizeof(header), where));
+        KILN_RETURN_IF_ERROR(link_.send(
+            s, t.bytes.data(), static_cast<int64_t>(t.bytes.size()), where));
+      }
+    return outputs;
+  }
+  KILN_ASSIGN_OR_RETURN(const artifact::EntryT *found,
+                        findEntry(artifact_, entry));
+  std::vector<NamedTensor> received;
+  for (const auto &r : found->results) {
+    if (isCache(r->role))
+      continue;
+    int64_t header[kHeader] = {};
+    KILN_RETURN_IF_ERROR(link_.recv(last, header, sizeof(header), where));
+    if (header[1] < 0 || header[1] > static_cast<int64_t>(kHeader) - 2 ||
+        header[0] < static_cast<int64_t>(DType::MIN) ||
+        header[0] > static_cast<int64_t>(DType::MAX))
+      return absl::InternalError(where + ": a malformed output header");
+    std::vector<int64_t> shape(header + 2, header + 2 + header[1]);
+    if (checkedBytes(shape, dtypeBytes(static_cast<DType>(header[0]))) < 0)
+      return absl::InternalError(where + ": an impossible output shape");
+    Tensor t = Tensor::zeros(static_cast<DType>(header[0]), shape);
+    KILN_RETURN_IF_ERROR(link_.recv(
+        last, t.bytes.data(), static_cast<int64_t>(t.bytes.size()), where));
+    received.push_back({r->name, std::move(t)});
+  }
+  return received;
 }
 
 } // namespace kiln::rt

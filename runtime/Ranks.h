@@ -92,6 +92,27 @@ private:
   std::vector<std::unique_ptr<CpuExecutor>> executors_;
 };
 
+/// One rank of an artifact with pipeline stages in a process of its own
+/// (mpirun): runs its stage's steps, then the last stage passes its
+/// outputs back to the earlier stages of its pipeline (shape, then
+/// bytes), so every process's driver sees them and can pick the next
+/// token. Not owning `link`.
+class PipelineRank : public Executor {
+public:
+  PipelineRank(const Artifact &artifact, std::unique_ptr<Executor> stage,
+               StageLink &link);
+  ~PipelineRank() override;
+
+  absl::Status resetCaches(int64_t batch, int64_t length) override;
+  absl::StatusOr<std::vector<NamedTensor>>
+  run(const std::string &entry, const std::vector<Tensor> &arguments) override;
+
+private:
+  const Artifact &artifact_;
+  std::unique_ptr<Executor> stage_;
+  StageLink &link_;
+};
+
 } // namespace kiln::rt
 
 #endif // KILN_RUNTIME_RANKS_H

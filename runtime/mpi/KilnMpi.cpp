@@ -124,6 +124,27 @@ const float *gatherAll(const float *in, int64_t count, const char *kind,
   return all.data();
 }
 
+/// One send or receive of kiln_mpi_send / kiln_mpi_recv.
+int pointToPoint(bool send, int peer, void *data, int64_t bytes,
+                 const char *where, double timeout, char *error,
+                 size_t length) {
+  if (bytes > INT32_MAX) {
+    say(error, length, "send_recv: too many bytes for one MPI call");
+    return 1;
+  }
+  MPI_Request request;
+  if (send)
+    MPI_Isend(data, static_cast<int>(bytes), MPI_BYTE, peer, 1, MPI_COMM_WORLD,
+              &request);
+  else
+    MPI_Irecv(data, static_cast<int>(bytes), MPI_BYTE, peer, 1, MPI_COMM_WORLD,
+              &request);
+  if (!waitFor(request, timeout))
+    return timedOut(send ? "send_recv (send)" : "send_recv (receive)", where,
+                    timeout, error, length);
+  return 0;
+}
+
 } // namespace
 
 extern "C" {
@@ -159,6 +180,21 @@ int kiln_mpi_allgather(const float *in, float *out, int64_t rows, int64_t cols,
                   all + static_cast<size_t>(r) * count + row * cols,
                   cols * sizeof(float));
   return 0;
+}
+
+/// Pipeline stages (kilnc --pp): `bytes` bytes to or from world rank
+/// `peer`, waited for until `timeout` seconds pass (then every process
+/// ends). MPI keeps messages between two ranks in order, so the values of
+/// successive send_recv steps pair up.
+int kiln_mpi_send(int peer, const void *data, int64_t bytes, const char *where,
+                  double timeout, char *error, size_t length) {
+  return pointToPoint(true, peer, const_cast<void *>(data), bytes, where,
+                      timeout, error, length);
+}
+
+int kiln_mpi_recv(int peer, void *data, int64_t bytes, const char *where,
+                  double timeout, char *error, size_t length) {
+  return pointToPoint(false, peer, data, bytes, where, timeout, error, length);
 }
 
 /// Ends every process: this rank failed.

@@ -387,6 +387,7 @@ int run(int argc, char **argv) {
   // Under mpirun: the job, and this rank's end of its group.
   std::unique_ptr<rt::MpiWorld> mpiWorld;
   std::unique_ptr<rt::Communicator> mpiMember;
+  std::unique_ptr<rt::StageLink> mpiStage;
   std::unique_ptr<rt::Executor> executor;
 #ifdef KILN_CUDA_EXECUTOR
   rt::CudaExecutor *cudaExecutor = nullptr; // owned by `executor`
@@ -450,18 +451,26 @@ int run(int argc, char **argv) {
       if (m.data_parallel > 1)
         return fail("--dp across MPI processes is not built yet; run a "
                     "data-parallel artifact with --ranks (threads)");
-      if (m.pipeline_parallel > 1)
-        return fail("--pp across MPI processes is not built yet; run an "
-                    "artifact with pipeline stages with --ranks (threads)");
       if (o.ranks != 1)
         return fail("--ranks goes without mpirun (each MPI process is one "
                     "rank)");
-      auto group = mpiWorld->group(0, mpiWorld->rank(), static_cast<int>(tp),
+      // World rank = stage * tp + tensor-parallel rank: each stage's
+      // ranks a group of their own.
+      const int64_t pp = std::max<int64_t>(1, m.pipeline_parallel);
+      const int worldRank = mpiWorld->rank();
+      const int stage = worldRank / static_cast<int>(tp),
+                tpRank = worldRank % static_cast<int>(tp);
+      auto group = mpiWorld->group(stage, tpRank, static_cast<int>(tp),
                                    o.collectiveTimeout);
       if (!group.ok())
         return fail(std::string(group.status().message()));
       mpiMember = std::move(*group);
-      if (mpiWorld->rank() != 0) {
+      if (pp > 1)
+        mpiStage =
+            mpiWorld->pipeline(stage, static_cast<int>(pp), tpRank,
+                               static_cast<int>(tp), o.collectiveTimeout);
+      // The last stage's tensor-parallel rank 0 prints and writes.
+      if (worldRank != (pp - 1) * tp) {
         if (!std::freopen("/dev/null", "w", stdout))
           return fail("cannot silence rank " +
                       std::to_string(mpiWorld->rank()) + "'s output");
@@ -473,8 +482,10 @@ int run(int argc, char **argv) {
         cpu.threads =
             std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
                             rt::mpiLocalRanks());
-      cpu.rank = mpiWorld->rank();
-      cpu.communicator = mpiMember.get();
+      cpu.rank = tpRank;
+      cpu.stage = stage;
+      cpu.communicator = tp > 1 ? mpiMember.get() : nullptr;
+      cpu.stageLink = mpiStage.get();
       if (killHook)
         cpu.stepHook = [killHook, rank = mpiWorld->rank()](
                            const std::string &entry, size_t step,
@@ -531,6 +542,11 @@ int run(int argc, char **argv) {
       deviceDescription = absl::StrCat(
           "cpu, ", placement, cpuExecutor->threads(), " threads, BLAS ",
           cpuExecutor->blasProvider(), ", kernels ", cpuExecutor->kernelIsa());
+      // A pipeline stage's process: the last stage's outputs reach every
+      // stage's driver.
+      if (mpiStage)
+        executor = std::make_unique<rt::PipelineRank>(
+            **artifact, std::move(cpuExecutor), *mpiStage);
     }
   } else {
 #ifdef KILN_CUDA_EXECUTOR
