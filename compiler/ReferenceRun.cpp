@@ -250,14 +250,25 @@ absl::StatusOr<RunResult> runModel(const LoadedModel &model,
   std::vector<std::unique_ptr<Interpreter>> interpreters;
   std::vector<std::unique_ptr<InterpreterExecutor>> executors;
   SimulatedGroup group(ranks);
+  // Calibration observes every rank's part of the values (one rank at a
+  // time).
+  std::mutex observing;
   for (int64_t r = 0; r < ranks; ++r) {
     interpreters.push_back(
         std::make_unique<Interpreter>(*model.weights, request.precision));
     Interpreter &interpreter = *interpreters.back();
     if (request.callHandler)
       interpreter.setCallHandler(request.callHandler);
-    if (request.observer && r == 0)
+    if (request.observer && ranks == 1)
       interpreter.setObserver(request.observer);
+    else if (request.observer)
+      interpreter.setObserver(
+          [&observing,
+           &request](Operation *op,
+                     llvm::function_ref<const HostTensor &(Value)> valueOf) {
+            std::lock_guard<std::mutex> lock(observing);
+            return request.observer(op, valueOf);
+          });
     if (ranks > 1)
       interpreter.setRank(r,
                           [&group, r](Operation *op, const HostTensor &input) {
@@ -363,9 +374,13 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq, int bits,
                                std::vector<std::vector<int64_t>> ids) {
   RunRequest request = calibrationRequest(model, maxSeq, std::move(ids));
   // Per weight (each entry function reads it through its own linear op):
-  // one error over all the calls, so every entry decides alike.
+  // one error over all the calls, so every entry decides alike. With
+  // tensor parallelism each rank quantizes its own part (kilnc quantizes
+  // each rank's shard): the error is over every rank's part of the output
+  // (of a row-parallel linear, the parts before their all_reduce).
   struct Layer {
-    std::vector<double> dequantized; // the weight as stored, in its layout
+    /// The weight as stored, in its layout, per rank's tensor.
+    std::map<const HostTensor *, std::vector<double>> dequantized;
     double errorSquares = 0, referenceSquares = 0;
     std::vector<Operation *> ops;
   };
@@ -387,14 +402,15 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq, int bits,
     Layer &layer = layers[{param.getName().str(), inOut}];
     if (!llvm::is_contained(layer.ops, op))
       layer.ops.push_back(op);
-    if (layer.dequantized.empty()) {
+    std::vector<double> &dequantized = layer.dequantized[&w];
+    if (dequantized.empty()) {
       auto format =
           makeQuantFormat(bits, n, k, group ? group : defaultQuantGroup(bits));
       if (!format.ok())
         return format.status();
       std::vector<float> weights(w.values.begin(), w.values.end());
       fakeQuantize(*format, weights.data(), inOut ? 1 : 0);
-      layer.dequantized.assign(weights.begin(), weights.end());
+      dequantized.assign(weights.begin(), weights.end());
     }
     // The product with the weight as stored and as checkpointed: the
     // error the quantization adds to this layer's output (before bias and
@@ -406,7 +422,7 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq, int bits,
                   x.values.data(), k, weight, inOut ? n : k, 0.0, into, n);
     };
     product(w.values.data(), reference.data());
-    product(layer.dequantized.data(), quantized.data());
+    product(dequantized.data(), quantized.data());
     for (int64_t i = 0; i < m * n; ++i) {
       const double d = quantized[i] - reference[i];
       layer.errorSquares += d * d;
