@@ -210,12 +210,22 @@ LogicalResult ParamOp::verify() {
     if (keep.getAxis() >= getType().getRank())
       return emitOpError("keep axis ")
              << keep.getAxis() << " is out of range for " << getType();
-    if (static_cast<int64_t>(keep.getIndices().size()) !=
-        getType().getDimSize(keep.getAxis()))
-      return emitOpError("keep lists ")
-             << keep.getIndices().size() << " indices, but dim "
-             << keep.getAxis() << " of " << getType() << " has "
-             << getType().getDimSize(keep.getAxis());
+    // Kept, then sharded (kilnc --prune with --tp): the type is one
+    // rank's part of the kept slices.
+    ShardAttr shard = getShardAttr();
+    const int64_t kept =
+        getType().getDimSize(keep.getAxis()) *
+        (shard && shard.getAxis() == keep.getAxis() ? shard.getParts() : 1);
+    if (static_cast<int64_t>(keep.getIndices().size()) != kept) {
+      InFlightDiagnostic diag = emitOpError("keep lists ")
+                                << keep.getIndices().size() << " indices, but "
+                                << "dim " << keep.getAxis() << " of "
+                                << getType() << " has "
+                                << getType().getDimSize(keep.getAxis());
+      if (kept != getType().getDimSize(keep.getAxis()))
+        diag << " in each of its " << shard.getParts() << " shard parts";
+      return diag;
+    }
   }
   if (ShardAttr shard = getShardAttr()) {
     if (shard.getAxis() >= getType().getRank())

@@ -932,3 +932,11 @@ func.func @send_recv_backwards(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %r = kiln.send_recv %x from 1 to 0 : tensor<?x8xf32>
   return %r : tensor<?x8xf32>
 }
+
+// -----
+
+func.func @keep_count_over_shards() {
+  // expected-error @+1 {{'kiln.param' op keep lists 3 indices, but dim 0 of 'tensor<2x8xf32>' has 2 in each of its 2 shard parts}}
+  %w = kiln.param "w" keep <axis = 0, indices = [0, 2, 4]> shard <axis = 0, sections = 1, parts = 2, replicas = 1> : tensor<2x8xf32>
+  return
+}

@@ -269,3 +269,11 @@ func.func @send_recv(%x: tensor<?x?x8xf32>, %m: tensor<?x?xi64>) -> (tensor<?x?x
   %1 = kiln.send_recv %m from 1 to 3 : tensor<?x?xi64>
   return %0, %1 : tensor<?x?x8xf32>, tensor<?x?xi64>
 }
+
+// Kept slices, then one rank's part of them (--prune heads with --tp).
+// CHECK-LABEL: func.func @keep_then_shard
+// CHECK: kiln.param "w" keep <axis = 0, indices = [0, 2, 4, 6]> shard <axis = 0, sections = 1, parts = 2, replicas = 1> : tensor<2x8xf32>
+func.func @keep_then_shard() -> tensor<2x8xf32> {
+  %w = kiln.param "w" keep <axis = 0, indices = [0, 2, 4, 6]> shard <axis = 0, sections = 1, parts = 2, replicas = 1> : tensor<2x8xf32>
+  return %w : tensor<2x8xf32>
+}
