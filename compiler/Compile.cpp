@@ -158,9 +158,6 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
   if ((o.tp > 1 || o.pp > 1 || o.dp > 1) && o.stage != "steps")
     return invalid("--tp, --pp and --dp apply to the step list: --emit "
                    "kiln, --emit kernels or --stage steps");
-  if ((o.tp > 1 || o.pp > 1) && o.target == "cuda")
-    return invalid("--tp and --pp run on the CPU so far: the CUDA executor "
-                   "has no collectives yet");
   return o;
 }
 

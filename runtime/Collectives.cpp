@@ -127,6 +127,8 @@ private:
   template <typename Share>
   absl::Status exchange(const float *in, int64_t total, const std::string &what,
                         Share share, float *out, int64_t outCount) {
+    movedBytes += static_cast<int64_t>(sizeof(float)) *
+                  (in == out ? outCount : total / state_.ranks);
     if (rank_ == 0) {
       // Rank 0 sizes the shared result before anyone writes to it.
       std::lock_guard<std::mutex> lock(state_.mutex);
@@ -183,6 +185,7 @@ public:
     std::lock_guard<std::mutex> lock(state_.mutex);
     if (state_.aborted)
       return ended(where);
+    sentBytes += bytes;
     state_.mail[{stage_, to}].push_back(std::move(value));
     state_.sent.notify_all();
     return absl::OkStatus();

@@ -41,6 +41,11 @@ public:
   /// Ends every collective in flight or to come on the other ranks with
   /// an error saying this rank failed and why.
   virtual void abort(const std::string &why) = 0;
+  /// The bytes this rank has put into collectives so far (its operands).
+  int64_t bytesMoved() const { return movedBytes; }
+
+protected:
+  int64_t movedBytes = 0;
 };
 
 /// One rank's end of its pipeline (kilnc --pp): the ranks of the other
@@ -63,6 +68,11 @@ public:
   /// Ends every receive in flight or to come on the other stages with an
   /// error saying this stage failed and why.
   virtual void abort(const std::string &why) = 0;
+  /// The bytes this stage has sent so far.
+  int64_t bytesSent() const { return sentBytes; }
+
+protected:
+  int64_t sentBytes = 0;
 };
 
 /// The stages of one pipeline as threads of one process: a mailbox per

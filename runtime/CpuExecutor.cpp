@@ -115,14 +115,8 @@ struct CpuExecutor::Impl {
   StageLink *stageLink = nullptr;
   std::set<std::string> stageCaches;
 
-  /// Whether this executor's stage runs `step` (a send_recv: as sender or
-  /// receiver).
   bool runsHere(const StepT &step) const {
-    if (stages <= 1 || step.stages == 0 || (step.stages >> stage & 1))
-      return true;
-    return step.kind == StepKind::Collective &&
-           step.collective == CollectiveKind::SendRecv &&
-           step.peer_stage == stage;
+    return runsOnStage(step, stage, stages);
   }
 
   Impl(const Artifact &a, int threads)
@@ -664,21 +658,11 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
   // widens it then).
   std::vector<bool> widen(impl->m.weights.size(), false);
   // A pipeline stage holds the weights and kv caches its steps read.
-  std::vector<bool> needed(impl->m.weights.size(), impl->stages == 1);
+  StageNeeds needs = stageNeeds(artifact, impl->stage);
+  impl->stageCaches = std::move(needs.caches);
   for (const auto &entry : impl->m.entries)
     for (const auto &step : entry->steps) {
-      if (!impl->runsHere(*step))
-        continue;
-      for (const auto *buffers : {&step->operands, &step->results})
-        for (const auto &b : *buffers) {
-          if (b->kind == BufferKind::Weight && b->index < needed.size())
-            needed[b->index] = true;
-          if (b->kind == BufferKind::Argument &&
-              b->index < entry->arguments.size() &&
-              isCache(entry->arguments[b->index]->role))
-            impl->stageCaches.insert(entry->arguments[b->index]->name);
-        }
-      if (step->kind == StepKind::Kernel)
+      if (step->kind == StepKind::Kernel || !impl->runsHere(*step))
         continue;
       for (size_t o = 0; o < step->operands.size(); ++o) {
         const BufferT &b = *step->operands[o];
@@ -691,7 +675,7 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
     }
   KILN_ASSIGN_OR_RETURN(auto weights,
                         HostWeights::load(artifact, options.weightsDir, "CPU",
-                                          widen, options.rank, needed));
+                                          widen, options.rank, needs.weights));
   impl->weights = std::move(weights);
   int64_t arenaBytes = 0;
   for (const auto &e : impl->m.entries)

@@ -5,6 +5,7 @@
 #include "artifact/Artifact.h"
 #include "runtime/ArenaPlan.h"
 #include "runtime/CallBinding.h"
+#include "runtime/Collectives.h"
 #include "runtime/CudaBlas.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/CudaLaunch.h"
@@ -24,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -105,6 +107,15 @@ struct CudaExecutor::DeviceState {
     std::vector<int64_t> shape;
   };
   std::map<std::string, Cache> caches;
+  /// A partitioned artifact's rank: see CudaOptions. The caches its
+  /// stage's steps use (the others are not allocated), and the host copies
+  /// collective steps move.
+  int64_t stages = 1, stage = 0;
+  Communicator *communicator = nullptr;
+  StageLink *stageLink = nullptr;
+  std::set<std::string> stageCaches;
+  std::vector<float> collectiveIn, collectiveOut;
+  std::vector<uint8_t> passed;
   std::vector<CUdeviceptr> inputs;
   std::vector<size_t> inputBytes;
 
@@ -225,14 +236,104 @@ struct CudaExecutor::DeviceState {
   /// Adds each step's time between its profiling events (after the call's
   /// synchronization).
   absl::Status accountSteps(const EntryT &entry);
+  /// A collective step (kilnc --tp/--pp): the stream synchronized, the
+  /// operand downloaded, the group's or pipeline's transport on the host,
+  /// the result uploaded.
+  absl::Status
+  collective(const StepT &step, const CallBinding &binding,
+             const std::function<CUdeviceptr(const BufferT &)> &pointer,
+             const std::string &where);
 };
+
+absl::Status CudaExecutor::DeviceState::collective(
+    const StepT &step, const CallBinding &binding,
+    const std::function<CUdeviceptr(const BufferT &)> &pointer,
+    const std::string &where) {
+  const CudaApi &api = driver->api();
+  auto sync = [&] { return check(api.streamSynchronize(stream), where); };
+  const BufferT &in = *step.operands[0], &out = *step.results[0];
+  if (step.collective == CollectiveKind::SendRecv) {
+    if (!stageLink)
+      return absl::InvalidArgumentError(absl::StrCat(
+          artifact.path(), ": ", where,
+          " passes a value between pipeline stages; run the artifact with "
+          "--ranks"));
+    const bool sender = step.stages >> stage & 1;
+    const BufferT &b = sender ? in : out;
+    KILN_ASSIGN_OR_RETURN(auto dims, binding.dimsOf(b));
+    const int64_t bytes = checkedBytes(dims, dtypeBytes(b.dtype));
+    if (bytes < 0)
+      return absl::InvalidArgumentError("damaged: " + where +
+                                        " has an impossible shape");
+    passed.resize(bytes);
+    if (sender) {
+      KILN_RETURN_IF_ERROR(sync());
+      KILN_RETURN_IF_ERROR(
+          check(api.memcpyDtoHAsync(passed.data(), pointer(b), bytes, stream),
+                where));
+      KILN_RETURN_IF_ERROR(sync());
+      return stageLink->send(static_cast<int>(step.peer_stage), passed.data(),
+                             bytes, where);
+    }
+    KILN_RETURN_IF_ERROR(stageLink->recv(__builtin_ctzll(step.stages),
+                                         passed.data(), bytes, where));
+    KILN_RETURN_IF_ERROR(check(
+        api.memcpyHtoDAsync(pointer(b), passed.data(), bytes, stream), where));
+    return sync(); // the host copy is reused by the next collective
+  }
+  if (!communicator)
+    return absl::InvalidArgumentError(absl::StrCat(
+        artifact.path(), ": ", where, " is a collective of ", step.ranks,
+        " tensor-parallel ranks; run the artifact with --ranks"));
+  KILN_ASSIGN_OR_RETURN(auto inDims, binding.dimsOf(in));
+  KILN_ASSIGN_OR_RETURN(auto outDims, binding.dimsOf(out));
+  const int64_t inCount = product(inDims), outCount = product(outDims);
+  collectiveIn.resize(inCount);
+  KILN_RETURN_IF_ERROR(sync());
+  KILN_RETURN_IF_ERROR(
+      check(api.memcpyDtoHAsync(collectiveIn.data(), pointer(in),
+                                inCount * sizeof(float), stream),
+            where));
+  KILN_RETURN_IF_ERROR(sync());
+  const float *result = collectiveIn.data();
+  if (step.collective == CollectiveKind::AllReduce) {
+    KILN_RETURN_IF_ERROR(
+        communicator->allReduce(collectiveIn.data(), inCount, where));
+  } else {
+    const int64_t cols = inDims.empty() ? 1 : inDims.back();
+    if (outDims.empty() || outDims.back() != cols * communicator->size())
+      return absl::InvalidArgumentError("damaged: " + where +
+                                        " gathers the wrong width");
+    collectiveOut.resize(outCount);
+    KILN_RETURN_IF_ERROR(communicator->allGather(
+        collectiveIn.data(), collectiveOut.data(),
+        inCount / std::max<int64_t>(1, cols), cols, where));
+    result = collectiveOut.data();
+  }
+  KILN_RETURN_IF_ERROR(
+      check(api.memcpyHtoDAsync(pointer(out), result, outCount * sizeof(float),
+                                stream),
+            where));
+  return sync();
+}
 
 absl::Status CudaExecutor::DeviceState::load(const CudaOptions &options) {
   const CudaApi &api = driver->api();
   device = options.device;
   syncSteps = options.syncSteps;
   profiling = options.profile;
-  useGraphs = options.graphs && !syncSteps && !profiling;
+  stages = std::max<int64_t>(1, manifest.pipeline_parallel);
+  stage = options.stage;
+  communicator = options.communicator;
+  stageLink = options.stageLink;
+  if (stage < 0 || stage >= stages)
+    return absl::InvalidArgumentError(
+        absl::StrCat(artifact.path(), ": has no pipeline stage ", stage,
+                     " (it has ", stages, ")"));
+  // Collective steps wait for the other ranks on the host: not capturable.
+  const bool partitioned =
+      std::max<int64_t>(1, manifest.tensor_parallel) * stages > 1;
+  useGraphs = options.graphs && !syncSteps && !profiling && !partitioned;
   KILN_RETURN_IF_ERROR(check(api.devicePrimaryCtxRetain(&context, device),
                              "creating the CUDA context"));
   KILN_RETURN_IF_ERROR(check(api.ctxSetCurrent(context), "cuCtxSetCurrent"));
@@ -278,8 +379,11 @@ absl::Status CudaExecutor::DeviceState::load(const CudaOptions &options) {
   }
 
   // Weights: one allocation, uploaded once.
-  KILN_ASSIGN_OR_RETURN(
-      auto host, HostWeights::load(artifact, options.weightsDir, "CUDA"));
+  StageNeeds needs = stageNeeds(artifact, stage);
+  stageCaches = std::move(needs.caches);
+  KILN_ASSIGN_OR_RETURN(auto host,
+                        HostWeights::load(artifact, options.weightsDir, "CUDA",
+                                          {}, options.rank, needs.weights));
   size_t total = 0;
   std::vector<size_t> offsets;
   for (size_t i = 0; i < host->size(); ++i) {
@@ -292,6 +396,8 @@ absl::Status CudaExecutor::DeviceState::load(const CudaOptions &options) {
               absl::StrCat("allocating ", total, " bytes of weights")));
     for (size_t i = 0; i < host->size(); ++i) {
       weightPtrs.push_back(weights + offsets[i]);
+      if (host->bytes(i) == 0) // another pipeline stage's
+        continue;
       KILN_RETURN_IF_ERROR(
           check(api.memcpyHtoDAsync(weightPtrs.back(), host->data(i),
                                     host->bytes(i), stream),
@@ -418,6 +524,8 @@ absl::Status CudaExecutor::DeviceState::enqueue(
     }
   for (size_t i = 0; i < entry.steps.size(); ++i) {
     const StepT &step = *entry.steps[i];
+    if (!runsOnStage(step, stage, stages))
+      continue;
     std::string where =
         absl::StrCat("step ", i, " of ", entry.name, " (", step.location, ")");
     if (profiling)
@@ -534,6 +642,9 @@ absl::Status CudaExecutor::DeviceState::enqueue(
         KILN_RETURN_IF_ERROR(launchOwn(l, where));
       break;
     }
+    case StepKind::Collective:
+      KILN_RETURN_IF_ERROR(collective(step, binding, pointer, where));
+      break;
     }
     // A fault inside a kernel surfaces at the next synchronization; with
     // syncSteps that is right here, named by its step.
@@ -661,7 +772,7 @@ CudaExecutor::DeviceState::run(const EntryT &entry,
 
   std::vector<NamedTensor> outputs;
   for (const auto &r : entry.results) {
-    if (isCache(r->role))
+    if (isCache(r->role) || stage != stages - 1) // the last stage's
       continue;
     KILN_ASSIGN_OR_RETURN(auto dims, binding->dimsOf(*r->buffer));
     Tensor t = Tensor::zeros(r->buffer->dtype, dims);
@@ -690,14 +801,6 @@ CudaExecutor::~CudaExecutor() = default;
 absl::StatusOr<std::unique_ptr<CudaExecutor>>
 CudaExecutor::create(const Artifact &artifact, const CudaOptions &options) {
   KILN_RETURN_IF_ERROR(checkArtifact(artifact, "cuda", "CUDA"));
-  if (artifact.manifest().tensor_parallel > 1 ||
-      artifact.manifest().pipeline_parallel > 1)
-    return absl::UnimplementedError(absl::StrCat(
-        artifact.path(), ": compiled for ",
-        std::max<int64_t>(1, artifact.manifest().tensor_parallel) *
-            std::max<int64_t>(1, artifact.manifest().pipeline_parallel),
-        " tensor-parallel or pipeline ranks; the CUDA executor runs one rank "
-        "so far"));
   auto impl = std::make_unique<DeviceState>(artifact);
   if (options.driver) {
     impl->driver = options.driver;
@@ -734,6 +837,12 @@ absl::Status CudaExecutor::resetCaches(int64_t batch, int64_t length) {
     int64_t bytes = checkedBytes(shape, 4);
     if (bytes < 0)
       return absl::InvalidArgumentError("impossible cache shape");
+    // Another pipeline stage's cache: its shape binds the symbols, its
+    // bytes live on that stage.
+    if (state.stages > 1 && !state.stageCaches.count(name)) {
+      cache.shape = shape;
+      continue;
+    }
     if (cache.shape != shape) {
       state.dropPlans(); // they hold the old address
       if (cache.data)

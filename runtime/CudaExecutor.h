@@ -24,11 +24,15 @@
 #include "runtime/Executor.h"
 #include "runtime/StepProfile.h"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
 namespace kiln::rt {
+
+class Communicator;
+class StageLink;
 
 class CudaDriver;
 struct GemmBuffers;
@@ -53,6 +57,15 @@ struct CudaOptions {
   /// Time every step with CUDA events (see profile(); no graphs then, so
   /// each step's launch cost is in its time).
   bool profile = false;
+  /// A partitioned artifact's rank (kilnc --tp/--pp), as in CpuOptions: the
+  /// tensor-parallel rank and its group, the pipeline stage and its link
+  /// (not owned). Collective steps synchronize the stream and move their
+  /// values through host memory, so the transport is any of the CPU's
+  /// (threads sharing one GPU, MPI processes); no CUDA graphs then.
+  int64_t rank = 0;
+  Communicator *communicator = nullptr;
+  int64_t stage = 0;
+  StageLink *stageLink = nullptr;
 };
 
 struct CudaStats {

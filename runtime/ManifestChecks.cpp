@@ -409,4 +409,35 @@ absl::Status validateSteps(const Artifact &artifact, bool lowActivations) {
   return absl::OkStatus();
 }
 
+bool runsOnStage(const StepT &step, int64_t stage, int64_t stages) {
+  if (stages <= 1 || step.stages == 0 || (step.stages >> stage & 1))
+    return true;
+  return step.kind == StepKind::Collective &&
+         step.collective == CollectiveKind::SendRecv &&
+         step.peer_stage == stage;
+}
+
+StageNeeds stageNeeds(const Artifact &artifact, int64_t stage) {
+  const ManifestT &m = artifact.manifest();
+  const int64_t stages = std::max<int64_t>(1, m.pipeline_parallel);
+  StageNeeds needs;
+  needs.weights.assign(m.weights.size(), stages == 1);
+  for (const auto &entry : m.entries)
+    for (const auto &step : entry->steps) {
+      if (!runsOnStage(*step, stage, stages))
+        continue;
+      for (const auto *buffers : {&step->operands, &step->results})
+        for (const auto &b : *buffers) {
+          if (b->kind == BufferKind::Weight && b->index >= 0 &&
+              static_cast<size_t>(b->index) < needs.weights.size())
+            needs.weights[b->index] = true;
+          if (b->kind == BufferKind::Argument && b->index >= 0 &&
+              static_cast<size_t>(b->index) < entry->arguments.size() &&
+              isCache(entry->arguments[b->index]->role))
+            needs.caches.insert(entry->arguments[b->index]->name);
+        }
+    }
+  return needs;
+}
+
 } // namespace kiln::rt

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,18 @@ cacheArguments(const Artifact &artifact);
 /// fails its allocation with the bytes it asked for.
 absl::Status checkCacheShape(const Artifact &artifact, int64_t batch,
                              int64_t length);
+
+/// Pipeline stages (kilnc --pp): whether stage `stage` of `stages` runs
+/// `step` (a send_recv: as its sender or its receiver).
+bool runsOnStage(const artifact::StepT &step, int64_t stage, int64_t stages);
+
+/// What a stage's steps read: its weight slots and kv caches (every slot
+/// and cache without stages).
+struct StageNeeds {
+  std::vector<bool> weights;
+  std::set<std::string> caches;
+};
+StageNeeds stageNeeds(const Artifact &artifact, int64_t stage);
 
 } // namespace kiln::rt
 

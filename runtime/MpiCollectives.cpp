@@ -62,6 +62,7 @@ public:
   absl::Status allReduce(float *data, int64_t count,
                          const std::string &where) override {
     char error[512] = {0};
+    movedBytes += count * static_cast<int64_t>(sizeof(float));
     if (api_.allReduce(data, count, where.c_str(), timeout_, error,
                        sizeof(error)))
       return absl::DeadlineExceededError(error);
@@ -70,6 +71,7 @@ public:
   absl::Status allGather(const float *in, float *out, int64_t rows,
                          int64_t cols, const std::string &where) override {
     char error[512] = {0};
+    movedBytes += rows * cols * static_cast<int64_t>(sizeof(float));
     if (api_.allGather(in, out, rows, cols, where.c_str(), timeout_, error,
                        sizeof(error)))
       return absl::DeadlineExceededError(error);
@@ -94,6 +96,7 @@ public:
   absl::Status send(int to, const void *data, int64_t bytes,
                     const std::string &where) override {
     char error[512] = {0};
+    sentBytes += bytes;
     return status(api_.send(firstRank_ + to * stride_, data, bytes,
                             where.c_str(), timeout_, error, sizeof(error)),
                   error);

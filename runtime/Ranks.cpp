@@ -6,6 +6,7 @@
 #include "runtime/Collectives.h"
 #include "runtime/CpuExecutor.h"
 #include "runtime/DimExpr.h"
+#include "runtime/Executor.h"
 #include "runtime/ManifestChecks.h"
 #include "runtime/Tensor.h"
 #include "support/Status.h"
@@ -91,7 +92,10 @@ RankedExecutor::create(const Artifact &artifact, const RanksOptions &options) {
           hook(static_cast<int>(r), entry, step);
         };
       }
-      auto executor = CpuExecutor::create(artifact, cpu);
+      absl::StatusOr<std::unique_ptr<Executor>> executor =
+          options.makeRank ? options.makeRank(cpu)
+                           : absl::StatusOr<std::unique_ptr<Executor>>(
+                                 CpuExecutor::create(artifact, cpu));
       if (!executor.ok())
         return absl::Status(
             executor.status().code(),
@@ -109,6 +113,14 @@ std::pair<int64_t, int64_t> RankedExecutor::rowsOf(int64_t chunk,
   const int64_t size = (batch + chunks - 1) / chunks;
   const int64_t begin = std::min(batch, chunk * size);
   return {begin, std::min(batch, begin + size)};
+}
+
+int64_t RankedExecutor::collectiveBytes(int r) const {
+  int64_t bytes = members_[r] ? members_[r]->bytesMoved() : 0;
+  for (int64_t mb = 0; mb < mb_; ++mb)
+    if (const auto &link = links_[mb * ranks() + r])
+      bytes += link->bytesSent();
+  return bytes;
 }
 
 void RankedExecutor::abortAll(int64_t rank, const std::string &why) {
@@ -176,6 +188,7 @@ RankedExecutor::run(const std::string &entry,
     for (const Tensor &t : arguments)
       inputs[c].push_back(rowsOfTensor(t, begin, end));
   }
+  const int64_t bytesBefore = collectiveBytes(0);
   // One thread per rank runs its micro-batches in order: stage s starts
   // micro-batch m as soon as it has finished m - 1 and received m's
   // values from the stages before it.
@@ -202,6 +215,7 @@ RankedExecutor::run(const std::string &entry,
     });
   for (std::thread &t : threads)
     t.join();
+  lastCallBytes_ = collectiveBytes(0) - bytesBefore;
   // The first failure is the cause; the other ranks' errors follow from it.
   for (const auto &result : results)
     if (!result.ok() && !absl::IsAborted(result.status()))

@@ -50,6 +50,11 @@ struct RanksOptions {
   /// the entry, the step's index); a fault planted here ends the call on
   /// every rank within the timeout.
   std::function<void(int rank, const std::string &entry, size_t step)> rankHook;
+  /// Ranks on another device than the CPU (kiln-run --device cuda): makes
+  /// a rank's executor from the options a CPU rank would get (its rank,
+  /// stage, group and link). Null: CpuExecutors.
+  std::function<absl::StatusOr<std::unique_ptr<Executor>>(const CpuOptions &)>
+      makeRank;
 };
 
 class RankedExecutor : public Executor {
@@ -67,8 +72,17 @@ public:
   int64_t pipelineParallel() const { return pp_; }
   int64_t dataParallel() const { return dp_; }
   int64_t microBatches() const { return mb_; }
-  /// Rank r's executor (of micro-batch 0).
-  CpuExecutor &rank(int r) { return *executors_[r]; }
+  /// The bytes rank r has put into collectives and sent to other stages,
+  /// over all calls so far, and rank 0's in the last call (a decode step,
+  /// when generating).
+  int64_t collectiveBytes(int r) const;
+  int64_t lastCallBytes() const { return lastCallBytes_; }
+  /// Rank r's executor (of micro-batch 0); its CpuExecutor, or null for
+  /// ranks on another device.
+  Executor &rank(int r) { return *executors_[r]; }
+  CpuExecutor *cpuRank(int r) {
+    return dynamic_cast<CpuExecutor *>(executors_[r].get());
+  }
 
 private:
   RankedExecutor() = default;
@@ -80,6 +94,7 @@ private:
   void abortAll(int64_t rank, const std::string &why);
 
   int64_t tp_ = 1, pp_ = 1, dp_ = 1, mb_ = 1;
+  int64_t lastCallBytes_ = 0;
   double timeout_ = 60;
   /// Per (replica, stage): its tensor-parallel group.
   std::vector<std::unique_ptr<LocalGroup>> groups_;
@@ -89,7 +104,7 @@ private:
   std::vector<std::unique_ptr<Communicator>> members_;
   std::vector<std::unique_ptr<StageLink>> links_;
   /// Per (micro-batch, rank): index micro-batch * ranks() + rank.
-  std::vector<std::unique_ptr<CpuExecutor>> executors_;
+  std::vector<std::unique_ptr<Executor>> executors_;
 };
 
 /// One rank of an artifact with pipeline stages in a process of its own

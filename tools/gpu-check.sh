@@ -27,6 +27,9 @@
 #   gpu-info, find-cublaslt, kiln-run-starts, cuda-tests     ~5 s
 #   device-probe                                             ~3 s
 #   fixture-{gpt2,t5,llama}{,-nographs}, fixture-bert,
+#     fixture-llama-tp2 / -tp2pp2 (2 and 4 ranks on the one GPU,
+#     collectives through host memory; collectives-llama-* lines: the
+#     bytes rank 0 moves per decode step),
 #     fixture-{gpt2,bert}-bf16: prompt logits against the transformers
 #     goldens and the generated ids up to the first near-tie, with CUDA
 #     graphs (captured at the second decode call, replayed from the third;
@@ -82,6 +85,12 @@ prepare() {
     "$bin/kilnc" "$fixtures/$f" --target cuda --gemm-dtype bf16 -o "$bundle/$f-bf16.kiln" \
         --max-batch 3 --max-seq 32 2> "$bundle/kilnc-$f-bf16.log"
   done
+  # Partitioned: tensor parallel 2 with both ranks on the one GPU, and
+  # tp 2 x pp 2 (4 ranks), collectives through host memory.
+  "$bin/kilnc" "$fixtures/llama_gqa" --target cuda --tp 2 -o "$bundle/llama_gqa-tp2.kiln" \
+      --max-batch 3 --max-seq 32 2> "$bundle/kilnc-llama_gqa-tp2.log"
+  "$bin/kilnc" "$fixtures/llama_gqa" --target cuda --tp 2 --pp 2 -o "$bundle/llama_gqa-tp2pp2.kiln" \
+      --max-batch 3 --max-seq 32 2> "$bundle/kilnc-llama_gqa-tp2pp2.log"
   # Compiled for one sequence of 2 positions: the golden requests run past
   # both maxima (the device arena laid out again per call shape).
   for f in gpt2_tiny llama_gqa; do
@@ -230,13 +239,14 @@ run() {
   # Fixtures: prompt logits against the transformers goldens (fp32 within
   # 1e-3, bf16 gemms within 2e-2) and, for the generating families, the
   # new ids up to the first near-tie, with graphs and without.
-  fixture() { # STEP FIXTURE ARTIFACT GRAPHS(on|off) TOLERANCE
-    local name="$1" f="$2" artifact="$3" graphs="$4" tolerance="$5"
+  fixture() { # STEP FIXTURE ARTIFACT GRAPHS(on|off) TOLERANCE [FLAGS]
+    local name="$1" f="$2" artifact="$3" graphs="$4" tolerance="$5" more="${6:-}"
     local golden="$fixtures/$f/golden.json" output lengths ids types tokens
     read -r output lengths ids types tokens < <("$PY" "$bench" golden "$golden")
     local flags=() check_ids=""
     [ "$types" != - ] && flags+=(--token-type-ids "'$types'")
     [ "$graphs" = off ] && flags+=(--no-cuda-graphs)
+    [ -n "$more" ] && flags+=($more)
     if [ "$tokens" -gt 0 ]; then
       flags+=(--max-new-tokens "$tokens" --ignore-eos)
       [ "$tolerance" = 1e-3 ] && check_ids="&& '$PY' '$bench' ids '$work/$name.ids' '$golden' '$work/$name.json' $graphs"
@@ -258,6 +268,15 @@ run() {
   fixture fixture-t5-nographs t5_gated t5_gated.kiln off 1e-3
   fixture fixture-llama llama_gqa llama_gqa.kiln on 1e-3
   fixture fixture-llama-nographs llama_gqa llama_gqa.kiln off 1e-3
+  # Partitioned on the one GPU (no graphs: collectives wait on the host),
+  # and what rank 0 puts into collectives per decode step.
+  fixture fixture-llama-tp2 llama_gqa llama_gqa-tp2.kiln off 1e-3 "--ranks 2"
+  fixture fixture-llama-tp2pp2 llama_gqa llama_gqa-tp2pp2.kiln off 1e-3 "--ranks 4"
+  local r
+  for r in tp2 tp2pp2; do
+    [ -s "$work/fixture-llama-$r.json" ] && record "$(printf '%-24s %s' "collectives-llama-$r" \
+        "$("$PY" -c "import json, sys; r = json.load(open(sys.argv[1]))['ranks']; print(f\"rank 0 moved {r['collective_bytes_rank0_last_call']} B in the last decode step, {r['collective_bytes_rank0']} B in the run\")" "$work/fixture-llama-$r.json")")"
+  done
   fixture fixture-bert bert_tiny bert_tiny.kiln on 1e-3
   fixture fixture-gpt2-past-maxima gpt2_tiny gpt2_tiny-small.kiln on 1e-3
   fixture fixture-llama-past-maxima llama_gqa llama_gqa-small.kiln on 1e-3

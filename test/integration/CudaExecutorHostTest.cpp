@@ -27,6 +27,7 @@
 #include "runtime/CudaLaunch.h"
 #include "runtime/DimExpr.h"
 #include "runtime/Driver.h"
+#include "runtime/Ranks.h"
 #include "runtime/StepPlan.h"
 #include "support/Files.h"
 #include "support/Half.h"
@@ -48,6 +49,7 @@
 #include <dlfcn.h>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <set>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -88,8 +90,13 @@ constexpr int kOutOfMemory = 2;
 bool fusesEpilogues = true;
 int64_t epilogueLaunches = 0;
 
+/// One device runs one kernel at a time here: ranks sharing it (threads of
+/// the test) take turns, as the emulator's thread state is one per process.
+std::mutex deviceTurn;
+
 int runKernel(rt::CUfunction fn, const unsigned grid[3], unsigned shared,
               void **p) {
+  std::lock_guard<std::mutex> turn(deviceTurn);
   if (kiln::test::isEmulatedKernel(fn)) {
     const auto *k = reinterpret_cast<const kiln::test::EmulatedKernel *>(fn);
     epilogueLaunches += k->name == "kiln_gemm_epilogue";
@@ -291,10 +298,12 @@ absl::Status hostGemm(const rt::GemmPlan &g, const rt::GemmBuffers &d) {
                               g.residual >= 0 ? in(d.residual) : nullptr);
     return 0;
   };
-  if (capturing)
+  if (capturing) {
     capturing->push_back(run);
-  else
+  } else {
+    std::lock_guard<std::mutex> turn(deviceTurn);
     run();
+  }
   return absl::OkStatus();
 }
 
@@ -304,8 +313,11 @@ absl::Status hostGemm(const rt::GemmPlan &g, const rt::GemmBuffers &d) {
 /// `pastMaxima`: compiled for one sequence of 2 positions, so the golden
 /// requests run past both maxima (the device arena laid out per call).
 std::string compile(const std::string &fixture, const std::string &gemmDtype,
-                    int64_t cpuThreads, bool pastMaxima = false) {
+                    int64_t cpuThreads, bool pastMaxima = false, int64_t tp = 1,
+                    int64_t pp = 1) {
   kiln::CompileOptions options;
+  options.tp = tp;
+  options.pp = pp;
   options.maxBatch = pastMaxima ? 1 : 2;
   options.maxSeq = pastMaxima ? 2 : 32;
   if (cpuThreads > 0) {
@@ -407,6 +419,56 @@ openOnFakeDevice(const std::string &fixture,
   return std::move(*cuda);
 }
 
+/// The fixture's golden request (its new tokens generated to the end).
+rt::Request goldenRequest(const kiln::test::GoldenInputs &inputs) {
+  rt::Request request;
+  request.inputIds = inputs.ids;
+  request.tokenTypeIds = inputs.tokenTypes;
+  request.maxNewTokens = inputs.newTokens;
+  request.ignoreEos = inputs.newTokens > 0;
+  return request;
+}
+
+/// The response's outputs against the fixture's transformers goldens
+/// (within 1e-4, or 2e-2 and not bit-equal for rounded weights when not
+/// `exact`) and, when `exact`, its generated ids up to the first near-tie.
+void expectGolden(const std::string &fixture, const nlohmann::json &golden,
+                  const rt::Response &response,
+                  const std::vector<int64_t> &lengths, bool exact) {
+  fs::path dir = fs::path(KILN_GOLDEN_DIR) / fixture;
+  for (auto it = golden["outputs"].begin(); it != golden["outputs"].end();
+       ++it) {
+    auto expected =
+        kiln::readNpy((dir / it.value().get<std::string>()).string());
+    ASSERT_TRUE(expected.ok());
+    const rt::Tensor *ours = nullptr;
+    for (const auto &[name, t] : response.outputs)
+      if (name == it.key())
+        ours = &t;
+    ASSERT_NE(ours, nullptr) << it.key();
+    ASSERT_EQ(ours->shape, expected->shape) << it.key();
+    std::vector<float> got(ours->data<float>(),
+                           ours->data<float>() + ours->numElements());
+    bool finite = true;
+    double error = kiln::test::relativeErrorExcludingPadding(
+        expected->shape, got, expected->values, lengths, finite);
+    EXPECT_TRUE(finite) << it.key();
+    EXPECT_LE(error, exact ? 1e-4 : 2e-2) << fixture << " " << it.key();
+    if (!exact) { // rounded weights: not bit-identical to f32
+      EXPECT_GE(error, 1e-6) << fixture << " " << it.key();
+    }
+  }
+  if (golden.contains("generate") && exact) {
+    auto ids =
+        golden["generate"]["ids"].get<std::vector<std::vector<int64_t>>>();
+    auto gaps =
+        golden["generate"]["top2_gaps"].get<std::vector<std::vector<double>>>();
+    for (size_t b = 0; b < ids.size(); ++b)
+      for (size_t t = 0; t < ids[b].size() && gaps[b][t] >= 1e-3; ++t)
+        EXPECT_EQ(response.generated[b][t], ids[b][t]) << b << " " << t;
+  }
+}
+
 /// `gemmDtype`: kilnc --gemm-dtype; with bf16/f16 the outputs must agree
 /// within 2e-2 and the generated ids are not compared (rounding moves near
 /// ties). `syncSteps`: CudaOptions::syncSteps (no graphs then).
@@ -448,16 +510,12 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
   auto model = kiln::fromArtifact(cuda->manifest().model.get());
   ASSERT_TRUE(model.ok());
 
-  fs::path dir = fs::path(KILN_GOLDEN_DIR) / fixture;
-  auto golden = kiln::readJsonObject((dir / "golden.json").string());
+  auto golden = kiln::readJsonObject(
+      (fs::path(KILN_GOLDEN_DIR) / fixture / "golden.json").string());
   ASSERT_TRUE(golden.ok());
   const kiln::test::GoldenInputs inputs = kiln::test::goldenInputs(*golden);
   const auto &lengths = inputs.lengths;
-  rt::Request request;
-  request.inputIds = inputs.ids;
-  request.tokenTypeIds = inputs.tokenTypes;
-  request.maxNewTokens = inputs.newTokens;
-  request.ignoreEos = inputs.newTokens > 0;
+  rt::Request request = goldenRequest(inputs);
   auto response = rt::runModel(*model, **executor, request);
   ASSERT_TRUE(response.ok()) << response.status();
   // Device time is measured per pass, apart from wall time.
@@ -465,37 +523,7 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
   EXPECT_EQ(response->decodeStepDeviceSeconds.size(),
             response->decodeStepSeconds.size());
   EXPECT_GE((*executor)->deviceSeconds(), 0);
-  for (auto it = (*golden)["outputs"].begin(); it != (*golden)["outputs"].end();
-       ++it) {
-    auto expected =
-        kiln::readNpy((dir / it.value().get<std::string>()).string());
-    ASSERT_TRUE(expected.ok());
-    const rt::Tensor *ours = nullptr;
-    for (const auto &[name, t] : response->outputs)
-      if (name == it.key())
-        ours = &t;
-    ASSERT_NE(ours, nullptr) << it.key();
-    ASSERT_EQ(ours->shape, expected->shape) << it.key();
-    std::vector<float> got(ours->data<float>(),
-                           ours->data<float>() + ours->numElements());
-    bool finite = true;
-    double error = kiln::test::relativeErrorExcludingPadding(
-        expected->shape, got, expected->values, lengths, finite);
-    EXPECT_TRUE(finite) << it.key();
-    EXPECT_LE(error, exact ? 1e-4 : 2e-2) << fixture << " " << it.key();
-    if (!exact) { // rounded weights: not bit-identical to f32
-      EXPECT_GE(error, 1e-6) << fixture << " " << it.key();
-    }
-  }
-  if (golden->contains("generate") && exact) {
-    auto ids =
-        (*golden)["generate"]["ids"].get<std::vector<std::vector<int64_t>>>();
-    auto gaps = (*golden)["generate"]["top2_gaps"]
-                    .get<std::vector<std::vector<double>>>();
-    for (size_t b = 0; b < ids.size(); ++b)
-      for (size_t t = 0; t < ids[b].size() && gaps[b][t] >= 1e-3; ++t)
-        EXPECT_EQ(response->generated[b][t], ids[b][t]) << b << " " << t;
-  }
+  expectGolden(fixture, *golden, *response, lengths, exact);
   // Every decode step after the first two replays a graph.
   if (syncSteps)
     EXPECT_EQ((*executor)->stats().graphsCaptured, 0);
@@ -546,6 +574,60 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
     EXPECT_GT(epilogueLaunches, 0);
   else
     EXPECT_EQ(epilogueLaunches, 0);
+}
+
+/// Partitioned artifacts (kilnc --target cuda --tp 2 --pp 2; T5's three
+/// heads take --pp 2 alone) with every
+/// rank a CudaExecutor on the one (fake) device, through RankedExecutor as
+/// kiln-run --device cuda --ranks runs them: the collectives and
+/// send_recv steps synchronize the stream and pass host copies, each stage
+/// uploads only its weights, and the outputs match transformers as the
+/// single-rank build's do.
+TEST(CudaExecutorHostRanks, PartitionedRanksShareOneDevice) {
+  for (const std::string fixture : {"llama_gqa", "gpt2_hd64", "t5_gated"}) {
+    SCOPED_TRACE(fixture);
+    const int64_t tp = fixture == "t5_gated" ? 1 : 2;
+    auto cuda = kiln::Artifact::open(compile(fixture, "f32", 0, false, tp, 2));
+    auto cpu = kiln::Artifact::open(compile(fixture, "f32", 3, false, tp, 2));
+    ASSERT_TRUE(cuda.ok()) << cuda.status();
+    ASSERT_TRUE(cpu.ok()) << cpu.status();
+    loadDeviceKernels(**cpu);
+    ASSERT_NE(kernelLibrary, nullptr);
+    rt::RanksOptions options;
+    options.collectiveTimeoutSeconds = 30;
+    int64_t created = 0;
+    options.makeRank = [&](const rt::CpuOptions &rank)
+        -> absl::StatusOr<std::unique_ptr<rt::Executor>> {
+      rt::CudaOptions own = fakeDeviceOptions();
+      own.gemm = hostGemm;
+      own.rank = rank.rank;
+      own.stage = rank.stage;
+      own.communicator = rank.communicator;
+      own.stageLink = rank.stageLink;
+      ++created;
+      return rt::CudaExecutor::create(**cuda, own);
+    };
+    auto ranked = rt::RankedExecutor::create(**cuda, options);
+    ASSERT_TRUE(ranked.ok()) << ranked.status();
+    // tp x pp ranks, an executor per micro-batch (one per stage).
+    EXPECT_EQ(created, tp * 2 * 2);
+    auto *first = dynamic_cast<rt::CudaExecutor *>(&(*ranked)->rank(0));
+    ASSERT_NE(first, nullptr);
+    auto model = kiln::fromArtifact((*cuda)->manifest().model.get());
+    ASSERT_TRUE(model.ok());
+    auto golden = kiln::readJsonObject(
+        (fs::path(KILN_GOLDEN_DIR) / fixture / "golden.json").string());
+    ASSERT_TRUE(golden.ok());
+    const kiln::test::GoldenInputs inputs = kiln::test::goldenInputs(*golden);
+    auto response = rt::runModel(*model, **ranked, goldenRequest(inputs));
+    ASSERT_TRUE(response.ok()) << response.status();
+    expectGolden(fixture, *golden, *response, inputs.lengths, /*exact=*/true);
+    // No graphs: the collectives wait for the other ranks on the host.
+    EXPECT_EQ(first->stats().graphsCaptured, 0);
+    ranked->reset();
+    dlclose(kernelLibrary);
+    kernelLibrary = nullptr;
+  }
 }
 
 TEST_P(CudaExecutorHostTest, MatchesTransformersOnAFakeDevice) {

@@ -51,7 +51,9 @@ inline absl::StatusOr<std::string> compiledFixture(const std::string &fixture,
       std::to_string(options.optLevel) + " --cpu " +
       absl::StrJoin(options.cpus, ",") +
       (options.externalWeights ? " --external-weights" : "") + " --prune " +
-      options.prune + " --prune-scope " + options.pruneScope;
+      options.prune + " --prune-scope " + options.pruneScope + " --tp " +
+      std::to_string(options.tp) + " --pp " + std::to_string(options.pp) +
+      " --dp " + std::to_string(options.dp);
   if (auto found = cache.paths.find(key); found != cache.paths.end())
     return found->second;
   options.modelDir = std::string(KILN_GOLDEN_DIR) + "/" + fixture;

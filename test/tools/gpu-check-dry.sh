@@ -25,6 +25,8 @@ done
 for f in gpt2_tiny llama_gqa; do
   : > "$tmp/bundle/$f-small.kiln"
 done
+: > "$tmp/bundle/llama_gqa-tp2.kiln"
+: > "$tmp/bundle/llama_gqa-tp2pp2.kiln"
 export PATH="$stubs:$PATH" GPU_CHECK_BUNDLE="$tmp/bundle" \
   GPU_CHECK_KILN_RUN="$stubs/kiln-run" GPU_CHECK_BENCH_PY="$stubs/gpu_bench.py" \
   GPU_CHECK_SKIP=write-bench-models
@@ -48,9 +50,12 @@ expect "logs.tgz holds every step's log" \
   bash -c "tar tzf '$tmp/out1/logs.tgz' | grep -q logs/fixture-llama-nographs.log"
 for s in fixture-gpt2 fixture-gpt2-nographs fixture-t5 fixture-t5-nographs \
     fixture-llama fixture-llama-nographs fixture-bert fixture-gpt2-bf16 \
-    fixture-bert-bf16 fixture-gpt2-past-maxima fixture-llama-past-maxima kiln-gpt2 kiln-bert-b32 torch-gpt2 torch-bert; do
+    fixture-bert-bf16 fixture-gpt2-past-maxima fixture-llama-past-maxima \
+    fixture-llama-tp2 fixture-llama-tp2pp2 kiln-gpt2 kiln-bert-b32 torch-gpt2 torch-bert; do
   expect "$s ok" grep -qE "^$s +ok " "$tmp/out1/results.txt"
 done
+expect "collective bytes per decode step recorded" \
+  grep -qE "^collectives-llama-tp2 +rank 0 moved 384 B in the last decode step, 4096 B in the run" "$tmp/out1/results.txt"
 expect "results printed as they are appended" grep -qE "^fixture-t5 +ok " "$tmp/run1.txt"
 expect "memcheck unavailable, not failed" grep -qE "^memcheck-gpt2 +unavailable " "$tmp/out1/results.txt"
 expect "graph replays checked" bash -c "tar xzf '$tmp/out1/logs.tgz' -C '$tmp' && grep -q 'cuda graphs on: 1 captured, 4 replays (ok)' '$tmp/logs/fixture-llama.log'"

@@ -176,8 +176,6 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
   if (o.microBatches < 0 || o.microBatches > 1024)
     return absl::StrCat("--micro-batches must be 1 to 1024, got ",
                         o.microBatches);
-  if (o.ranks > 1 && o.device != "cpu")
-    return "--ranks: several ranks run on the CPU so far (--device cpu)";
   if (!(o.collectiveTimeout > 0) || o.collectiveTimeout > 86400)
     return "--collective-timeout must be more than 0 and at most 86400 "
            "seconds";

@@ -388,6 +388,7 @@ int run(int argc, char **argv) {
   std::unique_ptr<rt::MpiWorld> mpiWorld;
   std::unique_ptr<rt::Communicator> mpiMember;
   std::unique_ptr<rt::StageLink> mpiStage;
+  rt::RankedExecutor *ranked = nullptr; // owned by `executor`
   std::unique_ptr<rt::Executor> executor;
 #ifdef KILN_CUDA_EXECUTOR
   rt::CudaExecutor *cudaExecutor = nullptr; // owned by `executor`
@@ -520,7 +521,8 @@ int run(int argc, char **argv) {
       auto created = rt::RankedExecutor::create(**artifact, options);
       if (!created.ok())
         return fail(kiln::cliMessage(created.status()));
-      cpuView = &(*created)->rank(0);
+      cpuView = (*created)->cpuRank(0);
+      ranked = created->get();
       deviceDescription = absl::StrCat(
           "cpu, ", ranks, " ranks in one process (tensor parallel ",
           (*created)->tensorParallel(), " x pipeline ",
@@ -556,16 +558,51 @@ int run(int argc, char **argv) {
     cuda.graphs = o.cudaGraphs;
     cuda.syncSteps = o.cudaSyncSteps;
     cuda.profile = o.profile;
-    auto created = rt::CudaExecutor::create(**artifact, cuda);
-    if (!created.ok())
-      return fail(kiln::errorField(created.status())
-                      ? kiln::cliMessage(created.status())
-                      : "--device cuda: " +
-                            std::string(created.status().message()));
-    deviceDescription = absl::StrCat("cuda, ", (*created)->deviceName(),
-                                     ", cuBLASLt ", (*created)->gemmLibrary());
-    cudaExecutor = created->get();
-    executor = std::move(*created);
+    const int64_t ranks = rt::artifactRanks(**artifact);
+    if (o.ranks != ranks)
+      return fail(absl::StrCat("--ranks ", o.ranks, ": ", o.artifact,
+                               " was compiled for ", ranks, " rank",
+                               ranks == 1 ? "" : "s"));
+    if (ranks > 1) {
+      // Every rank on the one device, collectives through host memory.
+      rt::RanksOptions options;
+      options.collectiveTimeoutSeconds = o.collectiveTimeout;
+      options.microBatches = static_cast<int>(o.microBatches);
+      options.makeRank = [&](const rt::CpuOptions &rank)
+          -> absl::StatusOr<std::unique_ptr<rt::Executor>> {
+        rt::CudaOptions own = cuda;
+        own.rank = rank.rank;
+        own.stage = rank.stage;
+        own.communicator = rank.communicator;
+        own.stageLink = rank.stageLink;
+        return rt::CudaExecutor::create(**artifact, own);
+      };
+      auto created = rt::RankedExecutor::create(**artifact, options);
+      if (!created.ok())
+        return fail("--device cuda: " +
+                    std::string(created.status().message()));
+      auto *first = dynamic_cast<rt::CudaExecutor *>(&(*created)->rank(0));
+      deviceDescription = absl::StrCat(
+          "cuda, ", first->deviceName(), ", ", ranks,
+          " ranks on it (tensor parallel ", (*created)->tensorParallel(),
+          " x pipeline ", (*created)->pipelineParallel(), " x data parallel ",
+          (*created)->dataParallel(), "; collectives through host memory)");
+      cudaExecutor = first; // rank 0's stats and profile
+      ranked = created->get();
+      executor = std::move(*created);
+    } else {
+      auto created = rt::CudaExecutor::create(**artifact, cuda);
+      if (!created.ok())
+        return fail(kiln::errorField(created.status())
+                        ? kiln::cliMessage(created.status())
+                        : "--device cuda: " +
+                              std::string(created.status().message()));
+      deviceDescription =
+          absl::StrCat("cuda, ", (*created)->deviceName(), ", cuBLASLt ",
+                       (*created)->gemmLibrary());
+      cudaExecutor = created->get();
+      executor = std::move(*created);
+    }
 #endif
   }
   rt::Executor &run =
@@ -775,6 +812,20 @@ int run(int argc, char **argv) {
                         {"norm", counts[3]}};
     }
     report["steps"] = steps;
+    // What rank 0 put into collectives and sent to later stages: over the
+    // whole run, and in its last call (a decode step when generating).
+    if (ranked)
+      report["ranks"] = {
+          {"count", ranked->ranks()},
+          {"micro_batches", ranked->microBatches()},
+          {"collective_bytes_rank0", ranked->collectiveBytes(0)},
+          {"collective_bytes_rank0_last_call", ranked->lastCallBytes()}};
+    else if (mpiMember)
+      report["ranks"] = {
+          {"count", rt::artifactRanks(**artifact)},
+          {"rank", mpiWorld->rank()}, // the one that writes the report
+          {"collective_bytes",
+           mpiMember->bytesMoved() + (mpiStage ? mpiStage->bytesSent() : 0)}};
     if (absl::Status s =
             kiln::writeFileAtomically(o.report, report.dump(2) + "\n");
         !s.ok())
