@@ -7,6 +7,7 @@
 #include "dialects/kiln/KilnOps.h"
 #include "frontend/HfConfig.h"
 #include "models/Models.h"
+#include "passes/Passes.h"
 #include "passes/Registration.h"
 #include "support/SafeTensors.h"
 #include "support/Stages.h"
@@ -97,28 +98,24 @@ absl::StatusOr<std::string> planModel(const PlanOptions &o) {
     return groups[it->second];
   };
   Group pre{"(embeddings)"}, post{"(final norm, head)"};
-  llvm::StringSet<> seen;
-  bool inLayers = false;
+  // A weight read in several places counts in each (a tied embedding
+  // table is held by the first stage and the last), once in the total.
+  llvm::StringSet<> counted;
   int64_t unshardedWeightBytes = 0;
   const int64_t elementBytes = dtype.getIntOrFloatBitWidth() / 8;
-  for (auto fn : (*module)->getOps<func::FuncOp>()) {
-    fn.walk([&](ParamOp param) {
-      if (!seen.insert(storedWeightKey(param)).second)
-        return;
-      const int64_t bytes = elements(param.getType(), 1) * elementBytes;
-      std::string layer = layerOf(param.getName().str());
-      int64_t whole = bytes;
-      if (ShardAttr shard = param.getShardAttr())
-        whole = bytes * shard.getParts();
-      unshardedWeightBytes += whole;
-      if (layer.empty()) {
-        (inLayers ? post : pre).weightBytes += bytes;
-      } else {
-        inLayers = true;
-        groupOf(layer).weightBytes += bytes;
-      }
-    });
-  }
+  forEachPlacedWeight(
+      **module, [&](ParamOp param, const std::string &layer, bool afterLayers) {
+        const int64_t bytes = elements(param.getType(), 1) * elementBytes;
+        int64_t whole = bytes;
+        if (ShardAttr shard = param.getShardAttr())
+          whole = bytes * shard.getParts();
+        if (counted.insert(storedWeightKey(param)).second)
+          unshardedWeightBytes += whole;
+        if (layer.empty())
+          (afterLayers ? post : pre).weightBytes += bytes;
+        else
+          groupOf(layer).weightBytes += bytes;
+      });
   // Decode: the entry a generating request runs once per token.
   auto decode = (*module)->lookupSymbol<func::FuncOp>("decode");
   if (decode) {

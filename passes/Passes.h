@@ -8,7 +8,11 @@
 #ifndef KILN_PASSES_PASSES_H
 #define KILN_PASSES_PASSES_H
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
+
+#include <string>
 
 namespace kiln {
 
@@ -17,6 +21,18 @@ namespace kiln {
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
+
+class ParamOp;
+
+/// Each weight of `module` once per place it is read: before an entry's
+/// layers, in a layer (`layer` names it), or after them, in program order.
+/// A tied embedding table comes twice: before (the lookup) and after (the
+/// LM head). What kiln-pipeline's cost model and kilnc --plan count.
+void forEachPlacedWeight(
+    mlir::ModuleOp module,
+    llvm::function_ref<void(ParamOp, const std::string &layer,
+                            bool afterLayers)>
+        fn);
 
 } // namespace kiln
 

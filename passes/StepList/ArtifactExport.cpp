@@ -537,8 +537,9 @@ FailureOr<std::unique_ptr<art::BufferT>> Exporter::bufferOf(Value v) {
 /// runtime knows from the step); a step reading a value received on stage
 /// s, or computed by a step of stage s, runs on s; a step whose operands
 /// are arguments, weights and such free steps only runs on every stage
-/// that reads its result (outputs: the last stage). A step reading values
-/// of two stages is an error: the pass missed a send_recv.
+/// that reads its result (outputs: the last stage; an updated kv cache
+/// returned is no reader, the step writes it in place). A step reading
+/// values of two stages is an error: the pass missed a send_recv.
 FailureOr<llvm::DenseMap<Operation *, uint64_t>>
 pipelineStages(func::FuncOp fn, int64_t stages) {
   llvm::DenseMap<Operation *, uint64_t> mask;
@@ -575,11 +576,14 @@ pipelineStages(func::FuncOp fn, int64_t stages) {
     if (isa<ParamOp, func::ReturnOp>(op) || mask.count(&op))
       continue;
     uint64_t readers = 0;
-    for (Operation *user : op.getUsers()) {
-      if (isa<func::ReturnOp>(user))
-        readers |= uint64_t{1} << (stages - 1);
-      else if (auto it = mask.find(user); it != mask.end())
+    for (OpOperand &use : op.getUses()) {
+      Operation *user = use.getOwner();
+      if (isa<func::ReturnOp>(user)) {
+        if (!fn.getResultAttr(use.getOperandNumber(), "kiln.role"))
+          readers |= uint64_t{1} << (stages - 1);
+      } else if (auto it = mask.find(user); it != mask.end()) {
         readers |= it->second;
+      }
     }
     mask[&op] = readers ? readers : 1; // read by nothing: stage 0
   }

@@ -40,10 +40,34 @@ std::string layerOfLoc(Location loc) {
   return layer;
 }
 
+} // namespace
+
+void forEachPlacedWeight(
+    ModuleOp module,
+    llvm::function_ref<void(ParamOp, const std::string &, bool)> fn) {
+  llvm::StringSet<> seen;
+  for (auto entry : module.getOps<func::FuncOp>()) {
+    bool inLayers = false; // each entry: before, in or after its layers
+    entry.walk([&](ParamOp param) {
+      std::string layer = layerOf(param.getName().str());
+      inLayers |= !layer.empty();
+      const char *where = !layer.empty() ? "layer"
+                          : inLayers     ? "after"
+                                         : "before";
+      if (seen.insert(storedWeightKey(param) + "@" + where).second)
+        fn(param, layer, inLayers);
+    });
+  }
+}
+
+namespace {
+
 /// The layers of the module in program order, each with its weight bytes
 /// (the cost model: a decode step reads each weight once, and a layer's
 /// prefill FLOPs are proportional to its weights), the embeddings counted
-/// with the first layer and the final norm and head with the last.
+/// with the first layer and the final norm and head with the last. A
+/// weight read in several places counts in each (a tied embedding table:
+/// the first stage's lookup and the last stage's LM head both hold it).
 struct Layers {
   std::vector<std::string> names;
   std::vector<double> costs;
@@ -52,26 +76,23 @@ struct Layers {
 Layers layersOf(ModuleOp module) {
   Layers layers;
   llvm::StringMap<size_t> index;
-  llvm::StringSet<> seen;
   double before = 0, after = 0;
-  module.walk([&](ParamOp param) {
-    if (!seen.insert(storedWeightKey(param)).second)
-      return;
-    auto type = cast<RankedTensorType>(param.getType());
-    const double bytes = static_cast<double>(type.getNumElements()) *
-                         type.getElementTypeBitWidth() / 8;
-    std::string layer = layerOf(param.getName().str());
-    if (layer.empty()) {
-      (layers.names.empty() ? before : after) += bytes;
-      return;
-    }
-    auto [it, added] = index.try_emplace(layer, layers.names.size());
-    if (added) {
-      layers.names.push_back(layer);
-      layers.costs.push_back(0);
-    }
-    layers.costs[it->second] += bytes;
-  });
+  forEachPlacedWeight(
+      module, [&](ParamOp param, const std::string &layer, bool afterLayers) {
+        auto type = cast<RankedTensorType>(param.getType());
+        const double bytes = static_cast<double>(type.getNumElements()) *
+                             type.getElementTypeBitWidth() / 8;
+        if (layer.empty()) {
+          (afterLayers ? after : before) += bytes;
+          return;
+        }
+        auto [it, added] = index.try_emplace(layer, layers.names.size());
+        if (added) {
+          layers.names.push_back(layer);
+          layers.costs.push_back(0);
+        }
+        layers.costs[it->second] += bytes;
+      });
   if (!layers.costs.empty()) {
     layers.costs.front() += before;
     layers.costs.back() += after;

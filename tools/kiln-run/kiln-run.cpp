@@ -24,6 +24,8 @@
 #include "runtime/CpuExecutor.h"
 #include "runtime/CpuIsa.h"
 #include "runtime/CudaDriver.h"
+#include "runtime/DimExpr.h"
+#include "runtime/ManifestChecks.h"
 #include "runtime/Ranks.h"
 #include "support/Files.h"
 #include "support/Npy.h"
@@ -41,6 +43,7 @@
 #include "tools/kiln-run/RunOptions.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 #include <nlohmann/json.hpp>
@@ -216,6 +219,23 @@ void printInfo(const kiln::Artifact &artifact) {
         static_cast<long long>(std::max<int64_t>(1, m.tensor_parallel)),
         static_cast<long long>(std::max<int64_t>(1, m.pipeline_parallel)),
         static_cast<long long>(std::max<int64_t>(1, m.data_parallel)), sharded);
+    // What each pipeline stage's ranks hold of the weights (rank 0's).
+    const int64_t stages = std::max<int64_t>(1, m.pipeline_parallel);
+    if (stages > 1) {
+      std::string held;
+      for (int64_t s = 0; s < stages; ++s) {
+        const rt::StageNeeds needs = rt::stageNeeds(artifact, s);
+        int64_t bytes = 0;
+        for (size_t w = 0; w < m.weights.size(); ++w)
+          if (needs.weights[w])
+            bytes += rt::checkedBytes(m.weights[w]->shape,
+                                      kiln::dtypeBytes(m.weights[w]->dtype));
+        absl::StrAppend(&held, s ? ", " : "",
+                        absl::StrFormat("%.1f MiB", bytes / 1048576.0), " (",
+                        needs.caches.size(), " kv caches)");
+      }
+      std::printf("stages       %s\n", held.c_str());
+    }
   }
   size_t quantized = 0;
   for (const auto &w : m.weights)
