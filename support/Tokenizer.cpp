@@ -2181,6 +2181,9 @@ absl::StatusOr<std::string> fromSpieceModel(const std::string &model,
       }
       if (!spec.ok())
         return damaged("its normalizer_spec is malformed");
+      // What the tokenizer.json written here holds must read back.
+      if (!charsmap.empty() && !CharsMap::parse(charsmap))
+        return damaged("its normalizer's character map is malformed");
     }
   }
   if (!top.ok() || vocab.empty())

@@ -182,6 +182,20 @@ TEST(TokenizerTest, FromSlowTokenizerFiles) {
             "its pieces)");
   EXPECT_EQ(convert(unigram, "[1]").status().message(),
             "m: tokenizer_config.json is not a JSON object");
+  // A normalizer character map the tokenizer.json reader would refuse
+  // (too short; a trie size that is not whole u32 units) is refused here,
+  // not written (found by fuzzing).
+  for (const std::string &charsmap :
+       {std::string("abc"), std::string("\x03\x00\x00\x00xy", 6)}) {
+    std::string normalizer =
+        std::string("\x12") + char(charsmap.size()) + charsmap;
+    EXPECT_EQ(
+        convert(unigram + "\x1a" + char(normalizer.size()) + normalizer, "")
+            .status()
+            .message(),
+        "m: not a SentencePiece model (its normalizer's character map "
+        "is malformed)");
+  }
   std::filesystem::remove_all(empty);
 }
 
