@@ -2,6 +2,9 @@
 
 #include "runtime/Collectives.h"
 
+#include "artifact/Artifact.h"
+#include "runtime/DimExpr.h"
+
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
@@ -252,6 +255,49 @@ LocalPipeline::~LocalPipeline() = default;
 
 std::unique_ptr<StageLink> LocalPipeline::member(int stage) {
   return std::make_unique<LocalStage>(*state_, stage);
+}
+
+absl::Status runCollectiveStep(const artifact::StepT &step, int64_t stage,
+                               Communicator *communicator, StageLink *link,
+                               const void *in, void *out,
+                               const std::vector<int64_t> &inDims,
+                               const std::vector<int64_t> &outDims,
+                               const std::string &where) {
+  if (step.collective == artifact::CollectiveKind::SendRecv) {
+    if (!link)
+      return absl::InvalidArgumentError(
+          where + " passes a value between pipeline stages; run the "
+                  "artifact's ranks together (--ranks or mpirun)");
+    const bool sender = sendsValue(step, stage);
+    const artifact::BufferT &b = sender ? *step.operands[0] : *step.results[0];
+    const int64_t bytes =
+        checkedBytes(sender ? inDims : outDims, dtypeBytes(b.dtype));
+    if (bytes < 0)
+      return absl::InvalidArgumentError("damaged: " + where +
+                                        " has an impossible shape");
+    if (sender)
+      return link->send(static_cast<int>(step.peer_stage), in, bytes, where);
+    return link->recv(__builtin_ctzll(step.stages), out, bytes, where);
+  }
+  if (!communicator)
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, " is a collective of ", step.ranks,
+        " tensor-parallel ranks; run the artifact's ranks together (--ranks "
+        "or mpirun)"));
+  const auto *source = static_cast<const float *>(in);
+  auto *target = static_cast<float *>(out);
+  if (step.collective == artifact::CollectiveKind::AllReduce) {
+    if (source != target)
+      std::memmove(target, source, product(inDims) * sizeof(float));
+    return communicator->allReduce(target, product(outDims), where);
+  }
+  const int64_t cols = inDims.empty() ? 1 : inDims.back();
+  if (outDims.empty() || outDims.back() != cols * communicator->size())
+    return absl::InvalidArgumentError("damaged: " + where +
+                                      " gathers the wrong width");
+  return communicator->allGather(source, target,
+                                 product(inDims) / std::max<int64_t>(1, cols),
+                                 cols, where);
 }
 
 LocalGroup::LocalGroup(int ranks, double timeoutSeconds)

@@ -15,6 +15,8 @@
 #ifndef KILN_RUNTIME_COLLECTIVES_H
 #define KILN_RUNTIME_COLLECTIVES_H
 
+#include "artifact/Artifact.h"
+
 #include "absl/status/status.h"
 
 #include <cstdint>
@@ -89,6 +91,24 @@ public:
 private:
   std::unique_ptr<State> state_;
 };
+
+/// A collective step (all_reduce, all_gather, send_recv) on host buffers,
+/// for every executor: `in` of `inDims` and `out` of `outDims` (the step's
+/// operand and result; the CUDA executor passes host copies). A
+/// send_recv's sender (this rank's `stage` is the step's) sends `in`, its
+/// receiver fills `out`. A missing transport is an error saying to run
+/// the ranks together; `where` names the step.
+absl::Status runCollectiveStep(const artifact::StepT &step, int64_t stage,
+                               Communicator *communicator, StageLink *link,
+                               const void *in, void *out,
+                               const std::vector<int64_t> &inDims,
+                               const std::vector<int64_t> &outDims,
+                               const std::string &where);
+
+/// Whether this rank (at `stage`) sends a send_recv step's value.
+inline bool sendsValue(const artifact::StepT &step, int64_t stage) {
+  return step.stages >> stage & 1;
+}
 
 /// Ranks that are threads of one process. Each collective is three
 /// barriers: every rank publishes its buffer; each rank sums (or copies)

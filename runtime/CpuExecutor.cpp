@@ -553,55 +553,14 @@ CpuExecutor::Impl::run(const EntryT &entry,
       KILN_RETURN_IF_ERROR(runAttention(step, *binding, pointer));
       break;
     case StepKind::Collective: {
-      if (step.collective == CollectiveKind::SendRecv) {
-        const std::string where =
-            absl::StrCat("step ", &stepPtr - entry.steps.data(), " of ",
-                         entry.name, " (", step.location, ")");
-        if (!stageLink)
-          return error(absl::StrCat(where, " passes a value between pipeline "
-                                           "stages; run the artifact with "
-                                           "--ranks"));
-        const bool sender = step.stages >> stage & 1;
-        const BufferT &b = sender ? *step.operands[0] : *step.results[0];
-        KILN_ASSIGN_OR_RETURN(auto dims, dimsOf(b));
-        const int64_t bytes = checkedBytes(dims, dtypeBytes(b.dtype));
-        if (bytes < 0)
-          return error("damaged: " + where + " has an impossible shape");
-        if (sender) {
-          KILN_RETURN_IF_ERROR(stageLink->send(
-              static_cast<int>(step.peer_stage), pointer(b), bytes, where));
-        } else {
-          const int from = __builtin_ctzll(step.stages);
-          KILN_RETURN_IF_ERROR(stageLink->recv(from, pointer(b), bytes, where));
-        }
-        break;
-      }
-      if (!communicator)
-        return error(absl::StrCat(
-            "step ", &stepPtr - entry.steps.data(), " (", step.location,
-            ") is a collective of ", step.ranks,
-            " tensor-parallel ranks; run the artifact with --ranks"));
-      const BufferT &in = *step.operands[0], &out = *step.results[0];
-      KILN_ASSIGN_OR_RETURN(auto inDims, dimsOf(in));
-      KILN_ASSIGN_OR_RETURN(auto outDims, dimsOf(out));
       const std::string where =
           absl::StrCat("step ", &stepPtr - entry.steps.data(), " of ",
                        entry.name, " (", step.location, ")");
-      auto *source = reinterpret_cast<const float *>(pointer(in));
-      auto *target = reinterpret_cast<float *>(pointer(out));
-      if (step.collective == CollectiveKind::AllReduce) {
-        if (source != target)
-          std::memmove(target, source, product(inDims) * sizeof(float));
-        KILN_RETURN_IF_ERROR(
-            communicator->allReduce(target, product(outDims), where));
-      } else {
-        const int64_t cols = inDims.empty() ? 1 : inDims.back();
-        if (outDims.empty() || outDims.back() != cols * communicator->size())
-          return error("damaged: " + where + " gathers the wrong width");
-        KILN_RETURN_IF_ERROR(communicator->allGather(
-            source, target, product(inDims) / std::max<int64_t>(1, cols), cols,
-            where));
-      }
+      KILN_ASSIGN_OR_RETURN(auto inDims, dimsOf(*step.operands[0]));
+      KILN_ASSIGN_OR_RETURN(auto outDims, dimsOf(*step.results[0]));
+      KILN_RETURN_IF_ERROR(runCollectiveStep(
+          step, stage, communicator, stageLink, pointer(*step.operands[0]),
+          pointer(*step.results[0]), inDims, outDims, where));
       break;
     }
     }

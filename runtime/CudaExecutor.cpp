@@ -114,8 +114,7 @@ struct CudaExecutor::DeviceState {
   Communicator *communicator = nullptr;
   StageLink *stageLink = nullptr;
   std::set<std::string> stageCaches;
-  std::vector<float> collectiveIn, collectiveOut;
-  std::vector<uint8_t> passed;
+  std::vector<uint8_t> hostIn, hostOut;
   std::vector<CUdeviceptr> inputs;
   std::vector<size_t> inputBytes;
 
@@ -252,69 +251,36 @@ absl::Status CudaExecutor::DeviceState::collective(
   const CudaApi &api = driver->api();
   auto sync = [&] { return check(api.streamSynchronize(stream), where); };
   const BufferT &in = *step.operands[0], &out = *step.results[0];
-  if (step.collective == CollectiveKind::SendRecv) {
-    if (!stageLink)
-      return absl::InvalidArgumentError(absl::StrCat(
-          artifact.path(), ": ", where,
-          " passes a value between pipeline stages; run the artifact with "
-          "--ranks"));
-    const bool sender = step.stages >> stage & 1;
-    const BufferT &b = sender ? in : out;
-    KILN_ASSIGN_OR_RETURN(auto dims, binding.dimsOf(b));
-    const int64_t bytes = checkedBytes(dims, dtypeBytes(b.dtype));
-    if (bytes < 0)
-      return absl::InvalidArgumentError("damaged: " + where +
-                                        " has an impossible shape");
-    passed.resize(bytes);
-    if (sender) {
-      KILN_RETURN_IF_ERROR(sync());
-      KILN_RETURN_IF_ERROR(
-          check(api.memcpyDtoHAsync(passed.data(), pointer(b), bytes, stream),
-                where));
-      KILN_RETURN_IF_ERROR(sync());
-      return stageLink->send(static_cast<int>(step.peer_stage), passed.data(),
-                             bytes, where);
-    }
-    KILN_RETURN_IF_ERROR(stageLink->recv(__builtin_ctzll(step.stages),
-                                         passed.data(), bytes, where));
-    KILN_RETURN_IF_ERROR(check(
-        api.memcpyHtoDAsync(pointer(b), passed.data(), bytes, stream), where));
-    return sync(); // the host copy is reused by the next collective
-  }
-  if (!communicator)
-    return absl::InvalidArgumentError(absl::StrCat(
-        artifact.path(), ": ", where, " is a collective of ", step.ranks,
-        " tensor-parallel ranks; run the artifact with --ranks"));
   KILN_ASSIGN_OR_RETURN(auto inDims, binding.dimsOf(in));
   KILN_ASSIGN_OR_RETURN(auto outDims, binding.dimsOf(out));
-  const int64_t inCount = product(inDims), outCount = product(outDims);
-  collectiveIn.resize(inCount);
-  KILN_RETURN_IF_ERROR(sync());
-  KILN_RETURN_IF_ERROR(
-      check(api.memcpyDtoHAsync(collectiveIn.data(), pointer(in),
-                                inCount * sizeof(float), stream),
-            where));
-  KILN_RETURN_IF_ERROR(sync());
-  const float *result = collectiveIn.data();
-  if (step.collective == CollectiveKind::AllReduce) {
+  const int64_t inBytes = checkedBytes(inDims, dtypeBytes(in.dtype));
+  const int64_t outBytes = checkedBytes(outDims, dtypeBytes(out.dtype));
+  if (inBytes < 0 || outBytes < 0)
+    return absl::InvalidArgumentError("damaged: " + where +
+                                      " has an impossible shape");
+  // A send_recv's sender only reads its operand, its receiver only writes
+  // its result.
+  const bool sendRecv = step.collective == CollectiveKind::SendRecv;
+  const bool reads = !sendRecv || sendsValue(step, stage);
+  const bool writes = !sendRecv || !sendsValue(step, stage);
+  hostIn.resize(inBytes);
+  hostOut.resize(outBytes);
+  if (reads) {
+    KILN_RETURN_IF_ERROR(sync());
     KILN_RETURN_IF_ERROR(
-        communicator->allReduce(collectiveIn.data(), inCount, where));
-  } else {
-    const int64_t cols = inDims.empty() ? 1 : inDims.back();
-    if (outDims.empty() || outDims.back() != cols * communicator->size())
-      return absl::InvalidArgumentError("damaged: " + where +
-                                        " gathers the wrong width");
-    collectiveOut.resize(outCount);
-    KILN_RETURN_IF_ERROR(communicator->allGather(
-        collectiveIn.data(), collectiveOut.data(),
-        inCount / std::max<int64_t>(1, cols), cols, where));
-    result = collectiveOut.data();
+        check(api.memcpyDtoHAsync(hostIn.data(), pointer(in), inBytes, stream),
+              where));
+    KILN_RETURN_IF_ERROR(sync());
   }
+  KILN_RETURN_IF_ERROR(runCollectiveStep(step, stage, communicator, stageLink,
+                                         hostIn.data(), hostOut.data(), inDims,
+                                         outDims, where));
+  if (!writes)
+    return absl::OkStatus();
   KILN_RETURN_IF_ERROR(
-      check(api.memcpyHtoDAsync(pointer(out), result, outCount * sizeof(float),
-                                stream),
+      check(api.memcpyHtoDAsync(pointer(out), hostOut.data(), outBytes, stream),
             where));
-  return sync();
+  return sync(); // the host copy is reused by the next collective
 }
 
 absl::Status CudaExecutor::DeviceState::load(const CudaOptions &options) {
