@@ -38,8 +38,10 @@ inline constexpr char kArtifactMagic[8] = {'K', 'I', 'L', 'N',
 /// any of them, AVX-512 code included, so it must refuse the file). 6:
 /// int8/int4 weights with a scales blob (kilnc --quantize), which an older
 /// runtime would read as f32. 10: pipeline stages (kilnc --pp), which a
-/// runtime before it would run as one program.
-inline constexpr uint32_t kArtifactVersion = 10;
+/// runtime before it would run as one program. 11: W8A8 weights (kilnc
+/// --quantize w8a8: int8 input rows, SmoothQuant factors), which an older
+/// runtime would multiply as weight-only int8 without the factors.
+inline constexpr uint32_t kArtifactVersion = 11;
 inline constexpr uint32_t kOldestArtifactVersion = 3;
 
 /// Whether an argument or result is one of the kv caches.

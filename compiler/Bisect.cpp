@@ -15,14 +15,17 @@
 #include "support/Status.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 #include <cmath>
+#include <vector>
 
 using namespace mlir;
 
@@ -150,6 +153,35 @@ private:
   rt::Executor &inner_;
 };
 
+/// Puts each W8A8 weight's SmoothQuant factors, as the artifact stores
+/// them, on the linears reading it (`kiln.smooth`, which
+/// kiln-quantize-weights takes), as kilnc's calibration did.
+void attachSmoothFactors(const Artifact &artifact, ModuleOp module) {
+  const artifact::ManifestT &m = artifact.manifest();
+  llvm::StringMap<std::vector<float>> factors;
+  for (const auto &w : m.weights)
+    if (w->smooth_blob >= 0 &&
+        static_cast<size_t>(w->smooth_blob) < m.blobs.size()) {
+      const auto *data =
+          reinterpret_cast<const float *>(artifact.blobData(w->smooth_blob));
+      // The slot's name is the weight's storage key: the checkpoint (or
+      // merged) name, then '#' and how it is stored.
+      const std::string name = w->name.substr(0, w->name.find('#'));
+      factors[name].assign(data, data + artifact.blobSize(w->smooth_blob) /
+                                            sizeof(float));
+    }
+  module.walk([&](LinearOp linear) {
+    auto param = linear.getWeight().getDefiningOp<ParamOp>();
+    auto it = param ? factors.find(param.getName()) : factors.end();
+    if (it == factors.end())
+      return;
+    auto type = RankedTensorType::get({static_cast<int64_t>(it->second.size())},
+                                      Float32Type::get(module.getContext()));
+    linear->setAttr("kiln.smooth",
+                    DenseFPElementsAttr::get(type, ArrayRef(it->second)));
+  });
+}
+
 } // namespace
 
 absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
@@ -183,6 +215,7 @@ absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
       options.quantBits = quantSchemeBits(m.quantize);
       options.quantGroup = m.quant_group;
       options.quantExclude = m.quant_float;
+      options.quantActBits = m.quantize == "w8a8" ? 8 : 0;
     }
     if (!m.prune.empty() && m.prune != "none") {
       // The pruning as kilnc did it: the same request, bound and scores.
@@ -195,16 +228,22 @@ absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
       }
     }
     bool built;
-    if (m.range_limit > 0) {
+    if (m.range_limit > 0 || options.quantActBits) {
       // The fp16 range guard: calibrated between the graph passes and the
       // rest, as kilnc did (the calibration runs a LoadedModel: the copy
-      // borrows the model's place and weights).
+      // borrows the model's place and weights). W8A8: the SmoothQuant
+      // factors kilnc calibrated, as the artifact stores them.
       buildKilnGraphPipeline(pm, options);
       built = succeeded(pm.run(*copy));
       if (built) {
-        std::swap(copy, model.module);
-        absl::Status ranges = recordValueRanges(model, m.max_seq);
-        std::swap(copy, model.module);
+        absl::Status ranges = absl::OkStatus();
+        if (m.range_limit > 0) {
+          std::swap(copy, model.module);
+          ranges = recordValueRanges(model, m.max_seq);
+          std::swap(copy, model.module);
+        }
+        if (options.quantActBits)
+          attachSmoothFactors(*artifact, *copy);
         PassManager tail(&context);
         buildKilnStepListTail(tail, options);
         built = ranges.ok() && succeeded(tail.run(*copy));

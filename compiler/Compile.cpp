@@ -95,9 +95,22 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
       o.quantize != "w8a8")
     return invalid("--quantize must be none, w8a16, w4a16 or w8a8, got '" +
                    o.quantize + "'");
-  if (o.quantize == "w8a8")
-    return invalid("--quantize w8a8 (int8 activations with SmoothQuant) is "
-                   "not built yet; w8a16 and w4a16 quantize the weights only");
+  if (o.quantize == "w8a8") {
+    if (o.tp > 1)
+      return invalid("--quantize w8a8 with --tp is not built yet: the "
+                     "SmoothQuant factors are calibrated on the whole "
+                     "weight, not per rank's part");
+    if (o.precision != "fp32")
+      return invalid("--quantize w8a8 computes its gemms in int8 with f32 "
+                     "activations around them; --precision " +
+                     o.precision + " is not combined with it yet");
+    if (o.quantGroup != 0)
+      return invalid("--quantize w8a8 scales each output channel once (its "
+                     "int32 sums are scaled after the whole product); "
+                     "--quant-group does not apply");
+    if (!(o.smoothAlpha <= 1))
+      return invalid("--smooth-alpha must be in [0, 1] (or off)");
+  }
   if (o.quantize != "none") {
     if (o.stage != "steps")
       return invalid("--quantize applies to the step list: --emit kiln, "
@@ -316,9 +329,15 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
                                "(CompileOptions::recordRanges)");
   const bool guardQuant =
       stage == "steps" && o.quantize != "none" && o.quantGuard;
-  if (guardQuant && !o.recordQuantErrors)
-    return absl::InternalError("the quantization guardrail needs an error "
-                               "recorder (CompileOptions::recordQuantErrors)");
+  // W8A8's SmoothQuant factors come from the same calibration, guardrail
+  // or not.
+  const bool smoothQuant =
+      stage == "steps" && o.quantize == "w8a8" && o.smoothAlpha >= 0;
+  const bool calibrateQuant = guardQuant || smoothQuant;
+  if (calibrateQuant && !o.recordQuantErrors)
+    return absl::InternalError(
+        "the quantization calibration (the guardrail, W8A8's SmoothQuant "
+        "factors) needs a recorder (CompileOptions::recordQuantErrors)");
   const int quantBits = quantSchemeBits(o.quantize);
   const PruneRequest pruning = *parsePruneRequest(o.prune); // resolve checked
   // Pruning's analyses read the checkpoint: FFN neuron scores, and the one
@@ -367,6 +386,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     if (o.quantize != "none") {
       s.quantBits = quantBits;
       s.quantGroup = o.quantGroup;
+      s.quantActBits = o.quantize == "w8a8" ? 8 : 0;
       s.quantTolerance = guardQuant ? o.quantTolerance : 0.0;
     }
     setPruneOptions(pruning, globalThreshold, s);
@@ -388,7 +408,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     stepOptions(steps, o.optLevel > 0);
     if (guardRanges)
       steps.rangeLimit = kFp16RangeLimit;
-    if (guardRanges || guardQuant) {
+    if (guardRanges || calibrateQuant) {
       // Calibration runs between the graph passes and the rest.
       buildKilnGraphPipeline(pm, steps);
     } else {
@@ -437,10 +457,15 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   }
   llvm::json::Array quantLayers;
   std::vector<std::string> quantFloat;
-  if (guardQuant) {
+  if (calibrateQuant) {
     auto calibrated = Clock::now();
-    KILN_RETURN_IF_ERROR(o.recordQuantErrors(*model, seqLimit, quantBits,
-                                             o.quantGroup, o.calibrationIds));
+    QuantCalibration calibration;
+    calibration.bits = quantBits;
+    calibration.group = o.quantGroup;
+    calibration.actBits = o.quantize == "w8a8" ? 8 : 0;
+    calibration.smoothAlpha = o.smoothAlpha;
+    calibration.ids = o.calibrationIds;
+    KILN_RETURN_IF_ERROR(o.recordQuantErrors(*model, seqLimit, calibration));
     record("calibrate quantization", secondsSince(calibrated));
     int64_t kept = 0, layers = 0;
     llvm::StringSet<> seen; // each entry reads the weight: report it once
@@ -450,7 +475,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       if (!error || !param || !seen.insert(param.getName()).second)
         return;
       const double e = error.getValueAsDouble();
-      const bool fallback = e > o.quantTolerance;
+      const bool fallback = guardQuant && e > o.quantTolerance;
       ++layers;
       kept += fallback;
       if (fallback)
@@ -469,11 +494,12 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
            std::isfinite(e) ? llvm::json::Value(e) : llvm::json::Value("inf")},
           {"quantized", !fallback}});
     });
-    progress << "kilnc: quantization guardrail: " << layers - kept << " of "
-             << layers << " linear layers quantized (" << o.quantize << "), "
-             << kept << " kept in float\n";
+    if (guardQuant)
+      progress << "kilnc: quantization guardrail: " << layers - kept << " of "
+               << layers << " linear layers quantized (" << o.quantize << "), "
+               << kept << " kept in float\n";
   }
-  if (guardRanges || guardQuant) {
+  if (guardRanges || calibrateQuant) {
     mlir::PassManager tail(&context);
     KILN_RETURN_IF_ERROR(configure(tail));
     buildKilnStepListTail(tail, steps);
@@ -684,6 +710,10 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       report["quant_group"] = o.quantGroup;
       report["quant_guard"] = o.quantGuard;
       report["quant_tolerance"] = o.quantTolerance;
+      if (o.quantize == "w8a8")
+        report["smooth_alpha"] = o.smoothAlpha >= 0
+                                     ? llvm::json::Value(o.smoothAlpha)
+                                     : llvm::json::Value("off");
       report["quant_layers"] = std::move(quantLayers);
     }
     if (unfused)
@@ -719,6 +749,8 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     report["gemm_dtype"] = o.gemmDtype;
     if (o.quantize != "none") {
       report["quantized_weight_bytes"] = summary.quantizedBytes;
+      if (o.quantize == "w8a8")
+        report["smooth_factor_bytes"] = summary.smoothBytes;
       report["quantized_weight_fp32_bytes"] = summary.quantizedF32Bytes;
     }
     if (pruning.any()) {

@@ -52,8 +52,24 @@ inline int quantSchemeBits(const std::string &scheme) {
 }
 
 inline double defaultQuantTolerance(const std::string &scheme) {
+  if (scheme == "w8a8")
+    return 0.06;
   return scheme == "w4a16" ? 0.2 : 0.03;
 }
+
+/// What the quantization calibration (CompileOptions::recordQuantErrors)
+/// measures each linear under.
+struct QuantCalibration {
+  int bits = 8;
+  int64_t group = 0; // kiln-quantize-weights' group option
+  /// 8: W8A8, the input rows quantized too (per token).
+  int actBits = 0;
+  /// With actBits 8: SmoothQuant's migration strength in [0, 1]; < 0: no
+  /// smoothing.
+  double smoothAlpha = 0.5;
+  /// Token-id sequences; empty: a fixed set drawn from the vocabulary.
+  std::vector<std::vector<int64_t>> ids;
+};
 
 struct CompileOptions {
   std::string modelDir;
@@ -96,10 +112,12 @@ struct CompileOptions {
   /// Token-id sequences to calibrate on (kilnc --calibration); empty: a
   /// fixed set drawn from the vocabulary.
   std::vector<std::vector<int64_t>> calibrationIds;
-  /// Records kiln.quant_error (kiln::recordQuantErrors, ReferenceRun.h):
-  /// model, max sequence, bits, group, calibration ids.
-  std::function<absl::Status(LoadedModel &, int64_t, int, int64_t,
-                             std::vector<std::vector<int64_t>>)>
+  /// With w8a8: SmoothQuant's alpha (kilnc --smooth-alpha; < 0: off).
+  double smoothAlpha = 0.5;
+  /// Records kiln.quant_error, and for W8A8 kiln.smooth
+  /// (kiln::recordQuantErrors, ReferenceRun.h): model, max sequence, what
+  /// to measure.
+  std::function<absl::Status(LoadedModel &, int64_t, const QuantCalibration &)>
       recordQuantErrors;
   /// With target cpu: the x86-64 levels to compile the kernels for (LLVM
   /// CPU names, CpuObject.h kCpuLevels); the runtime loads the highest its

@@ -369,10 +369,12 @@ absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq) {
   return absl::OkStatus();
 }
 
-absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq, int bits,
-                               int64_t group,
-                               std::vector<std::vector<int64_t>> ids) {
-  RunRequest request = calibrationRequest(model, maxSeq, std::move(ids));
+absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
+                               const QuantCalibration &calibration) {
+  const int bits = calibration.bits;
+  const bool actQuant = calibration.actBits == 8;
+  const bool smoothing = actQuant && calibration.smoothAlpha >= 0;
+  RunRequest request = calibrationRequest(model, maxSeq, calibration.ids);
   // Per weight (each entry function reads it through its own linear op):
   // one error over all the calls, so every entry decides alike. With
   // tensor parallelism each rank quantizes its own part (kilnc quantizes
@@ -383,16 +385,26 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq, int bits,
     std::map<const HostTensor *, std::vector<double>> dequantized;
     double errorSquares = 0, referenceSquares = 0;
     std::vector<Operation *> ops;
+    /// W8A8: each input feature's largest |x| and |w|, then the factors.
+    std::vector<float> activationPeaks, weightPeaks, smooth;
   };
   std::map<std::pair<std::string, bool>, Layer> layers;
-  request.observer = [&](Operation *op,
-                         llvm::function_ref<const HostTensor &(Value)> valueOf)
-      -> absl::Status {
+  // The linear `op` reads a checkpoint weight not yet quantized: its
+  // layer, input, weight and sizes.
+  struct Read {
+    Layer *layer;
+    const HostTensor *x, *w;
+    bool inOut;
+    int64_t m, n, k;
+  };
+  auto readOf = [&](Operation *op,
+                    llvm::function_ref<const HostTensor &(Value)> valueOf)
+      -> std::optional<Read> {
     auto linear = dyn_cast<LinearOp>(op);
     auto param =
         linear ? linear.getWeight().getDefiningOp<ParamOp>() : ParamOp();
     if (!param || param.getQuantAttr() || !isa<func::FuncOp>(op->getParentOp()))
-      return absl::OkStatus();
+      return std::nullopt;
     const HostTensor &x = valueOf(linear.getInput());
     const HostTensor &w = valueOf(linear.getWeight());
     const bool inOut = linear.getLayout() == WeightLayout::InOut;
@@ -402,42 +414,114 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq, int bits,
     Layer &layer = layers[{param.getName().str(), inOut}];
     if (!llvm::is_contained(layer.ops, op))
       layer.ops.push_back(op);
+    return Read{&layer, &x, &w, inOut, m, n, k};
+  };
+  // An observer calling `onRead` for each such read.
+  auto observeReads = [&](auto onRead) {
+    return
+        [&readOf, onRead](Operation *op,
+                          llvm::function_ref<const HostTensor &(Value)> valueOf)
+            -> absl::Status {
+          std::optional<Read> read = readOf(op, valueOf);
+          return read ? onRead(*read) : absl::OkStatus();
+        };
+  };
+  if (smoothing) {
+    // First run: the activation ranges SmoothQuant's factors come from.
+    request.observer = observeReads([&](const Read &r) -> absl::Status {
+      const Read *read = &r;
+      Layer &layer = *read->layer;
+      const int64_t k = read->k, n = read->n;
+      if (layer.weightPeaks.empty()) {
+        layer.activationPeaks.assign(k, 0.0f);
+        layer.weightPeaks.assign(k, 0.0f);
+        const std::vector<double> &w = read->w->values;
+        for (int64_t i = 0; i < n * k; ++i) {
+          // Input feature of element i: its row (in_out) or column.
+          const int64_t j = read->inOut ? i / n : i % k;
+          layer.weightPeaks[j] = std::max(layer.weightPeaks[j],
+                                          static_cast<float>(std::fabs(w[i])));
+        }
+      }
+      const std::vector<double> &x = read->x->values;
+      for (int64_t i = 0; i < read->m * k; ++i)
+        layer.activationPeaks[i % k] = std::max(
+            layer.activationPeaks[i % k], static_cast<float>(std::fabs(x[i])));
+      return absl::OkStatus();
+    });
+    KILN_RETURN_IF_ERROR(calibrate(model, request, "activation ranges"));
+    for (auto &[key, layer] : layers) {
+      layer.smooth.resize(layer.weightPeaks.size());
+      for (size_t j = 0; j < layer.smooth.size(); ++j)
+        layer.smooth[j] =
+            smoothFactor(layer.activationPeaks[j], layer.weightPeaks[j],
+                         calibration.smoothAlpha);
+    }
+  }
+  request.observer = observeReads([&](const Read &r) -> absl::Status {
+    const Read *read = &r;
+    Layer &layer = *read->layer;
+    const HostTensor &x = *read->x, &w = *read->w;
+    const bool inOut = read->inOut;
+    const int64_t m = read->m, n = read->n, k = read->k;
+    const float *smooth = layer.smooth.empty() ? nullptr : layer.smooth.data();
     std::vector<double> &dequantized = layer.dequantized[&w];
     if (dequantized.empty()) {
-      auto format =
-          makeQuantFormat(bits, n, k, group ? group : defaultQuantGroup(bits));
+      auto format = makeQuantFormat(
+          bits, n, k,
+          calibration.group ? calibration.group : defaultQuantGroup(bits));
       if (!format.ok())
         return format.status();
       std::vector<float> weights(w.values.begin(), w.values.end());
+      if (smooth)
+        smoothWeight(*format, weights.data(), inOut ? 1 : 0, smooth);
       fakeQuantize(*format, weights.data(), inOut ? 1 : 0);
       dequantized.assign(weights.begin(), weights.end());
+      if (smooth) // Q(W * s) / s, the value the IR gives the weight
+        for (int64_t i = 0; i < n * k; ++i)
+          dequantized[i] /= smooth[inOut ? i / n : i % k];
     }
-    // The product with the weight as stored and as checkpointed: the
-    // error the quantization adds to this layer's output (before bias and
-    // activation, which both sides share).
+    // The product with the weight (and, for W8A8, the input) as stored and
+    // as checkpointed: the error the quantization adds to this layer's
+    // output (before bias and activation, which both sides share).
+    std::vector<double> quantizedInput;
+    if (actQuant)
+      quantizedInput = fakeQuantizeActivations(x.values.data(), m, k, smooth);
     std::vector<double> reference(m * n), quantized(m * n);
-    auto product = [&](const double *weight, double *into) {
+    auto product = [&](const double *input, const double *weight,
+                       double *into) {
       cblas_dgemm(CblasRowMajor, CblasNoTrans,
-                  inOut ? CblasNoTrans : CblasTrans, m, n, k, 1.0,
-                  x.values.data(), k, weight, inOut ? n : k, 0.0, into, n);
+                  inOut ? CblasNoTrans : CblasTrans, m, n, k, 1.0, input, k,
+                  weight, inOut ? n : k, 0.0, into, n);
     };
-    product(w.values.data(), reference.data());
-    product(dequantized.data(), quantized.data());
+    product(x.values.data(), w.values.data(), reference.data());
+    product(actQuant ? quantizedInput.data() : x.values.data(),
+            dequantized.data(), quantized.data());
     for (int64_t i = 0; i < m * n; ++i) {
       const double d = quantized[i] - reference[i];
       layer.errorSquares += d * d;
       layer.referenceSquares += reference[i] * reference[i];
     }
     return absl::OkStatus();
-  };
+  });
   KILN_RETURN_IF_ERROR(calibrate(model, request, "quantization"));
   for (auto &[key, layer] : layers) {
     double error = layer.referenceSquares > 0
                        ? std::sqrt(layer.errorSquares / layer.referenceSquares)
                        : (layer.errorSquares > 0 ? INFINITY : 0.0);
-    for (Operation *op : layer.ops)
+    for (Operation *op : layer.ops) {
+      MLIRContext *context = op->getContext();
       op->setAttr("kiln.quant_error",
-                  FloatAttr::get(Float64Type::get(op->getContext()), error));
+                  FloatAttr::get(Float64Type::get(context), error));
+      if (!layer.smooth.empty()) {
+        auto type =
+            RankedTensorType::get({static_cast<int64_t>(layer.smooth.size())},
+                                  Float32Type::get(context));
+        op->setAttr("kiln.smooth",
+                    DenseFPElementsAttr::get(
+                        type, llvm::ArrayRef<float>(layer.smooth)));
+      }
+    }
   }
   return absl::OkStatus();
 }

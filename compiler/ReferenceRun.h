@@ -10,6 +10,7 @@
 #ifndef KILN_COMPILER_REFERENCERUN_H
 #define KILN_COMPILER_REFERENCERUN_H
 
+#include "compiler/Compile.h"
 #include "compiler/ModelLoader.h"
 #include "frontend/Interpreter.h"
 #include "runtime/Driver.h"
@@ -65,9 +66,15 @@ absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq);
 /// norm over all calibration rows) of its product x W when W is replaced
 /// by its quantized form. kilnc --quantize's guardrail keeps in float the
 /// layers past --quant-tolerance.
-absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq, int bits,
-                               int64_t group,
-                               std::vector<std::vector<int64_t>> ids);
+///
+/// W8A8 (`calibration.actBits` 8): the input rows are quantized per token
+/// as well, and with smoothAlpha >= 0 a first run records each input
+/// feature's largest |x|; each linear then gets `kiln.smooth`, SmoothQuant's
+/// factors s_j = max|x_j|^alpha / max|w_j|^(1 - alpha) (support/Quantize.h
+/// smoothFactor), one vector per weight over all its linears and calls, and
+/// the error is measured with them.
+absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
+                               const QuantCalibration &calibration);
 
 } // namespace kiln
 

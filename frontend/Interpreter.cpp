@@ -435,8 +435,25 @@ static absl::Status fakeQuantize(QuantAttr quant, Tensor &t) {
   if (!format.ok())
     return format.status();
   std::vector<float> w(t.values.begin(), t.values.end());
+  // W8A8 with SmoothQuant: the stored integers are W * s's, and the value
+  // Q(W * s) / s (the linear multiplies its quantized input by s back).
+  std::vector<float> smooth;
+  if (DenseFPElementsAttr factors = quant.getSmooth()) {
+    smooth.assign(factors.getValues<float>().begin(),
+                  factors.getValues<float>().end());
+    smoothWeight(*format, w.data(), axis, smooth.data());
+  }
   kiln::fakeQuantize(*format, w.data(), axis);
   t.values.assign(w.begin(), w.end());
+  if (!smooth.empty()) {
+    std::vector<double> inverse(smooth.size());
+    for (size_t j = 0; j < smooth.size(); ++j)
+      inverse[j] = 1.0 / smooth[j];
+    const int64_t rows = t.shape[0], cols = t.shape[1];
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        t.values[r * cols + c] *= inverse[axis == 0 ? c : r];
+  }
   return absl::OkStatus();
 }
 
@@ -699,9 +716,23 @@ absl::Status OpEvaluator::evalLinear(LinearOp op) {
   t.shape = x.shape;
   t.shape.back() = n;
   t.values.assign(m * n, 0.0);
+  // A W8A8 weight (act_bits = 8): the input rows are quantized too.
+  const double *input = x.values.data();
+  std::vector<double> quantizedInput;
+  auto param = op.getWeight().getDefiningOp<ParamOp>();
+  if (QuantAttr quant = param ? param.getQuantAttr() : QuantAttr();
+      quant && quant.getActBits() == 8) {
+    std::vector<float> smooth;
+    if (DenseFPElementsAttr factors = quant.getSmooth())
+      smooth.assign(factors.getValues<float>().begin(),
+                    factors.getValues<float>().end());
+    quantizedInput = fakeQuantizeActivations(
+        input, m, k, smooth.empty() ? nullptr : smooth.data());
+    input = quantizedInput.data();
+  }
   cblas_dgemm(CblasRowMajor, CblasNoTrans, inOut ? CblasNoTrans : CblasTrans, m,
-              n, k, 1.0, x.values.data(), k, w.values.data(), inOut ? n : k,
-              0.0, t.values.data(), n);
+              n, k, 1.0, input, k, w.values.data(), inOut ? n : k, 0.0,
+              t.values.data(), n);
   const Tensor *bias = op.getBias() ? &get(op.getBias()) : nullptr;
   const Tensor *residual = op.getResidual() ? &get(op.getResidual()) : nullptr;
   if (residual && residual->shape != t.shape)

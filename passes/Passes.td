@@ -355,6 +355,18 @@ def KilnQuantizeWeights : Pass<"kiln-quantize-weights", "::mlir::ModuleOp"> {
     kilnc records) above `tolerance` stays in float and the pass says so
     in a remark. The attributes are removed. Running the pass twice
     changes nothing more.
+
+    W8A8 (`act-bits=8`, with 8-bit weights): each quantized linear also
+    quantizes its input per row (per token, dynamically), and a linear
+    carrying `kiln.smooth` (SmoothQuant's per-input-feature factors, which
+    kilnc's calibration records from the activation ranges it observes)
+    gets them as the weight's `smooth`: the weight is quantized as W * s
+    and the input as x / s. Why the factors stay with the weight instead
+    of being folded into the preceding norm as the SmoothQuant paper does:
+    the gemm step quantizes its input rows anyway, so dividing by s there
+    costs one multiply per element it already reads, and every linear can
+    be smoothed, not only those that follow a norm (the attention output
+    projection and the MLP's down projection follow no norm).
   }];
   let options = [
     Option<"bits", "bits", "int64_t", /*default=*/"8",
@@ -366,7 +378,10 @@ def KilnQuantizeWeights : Pass<"kiln-quantize-weights", "::mlir::ModuleOp"> {
            "keep in float every linear whose recorded kiln.quant_error "
            "exceeds this (0: no guardrail)">,
     ListOption<"exclude", "exclude", "std::string",
-               "checkpoint names of weights kept in float">
+               "checkpoint names of weights kept in float">,
+    Option<"actBits", "act-bits", "int64_t", /*default=*/"0",
+           "8: W8A8, the linears quantize their input rows to int8 too "
+           "(with their recorded kiln.smooth factors); 0: weights only">
   ];
 }
 

@@ -79,6 +79,7 @@ void buildKilnStepListTail(mlir::OpPassManager &pm,
     KilnQuantizeWeightsOptions quantize;
     quantize.bits = options.quantBits;
     quantize.group = options.quantGroup;
+    quantize.actBits = options.quantActBits;
     quantize.tolerance = options.quantTolerance;
     quantize.exclude.assign(options.quantExclude.begin(),
                             options.quantExclude.end());

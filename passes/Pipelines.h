@@ -94,6 +94,11 @@ struct KilnStepListOptions
       llvm::cl::desc("8 or 4: kiln-quantize-weights after "
                      "kiln-mixed-precision (0: weights stay float)"),
       llvm::cl::init(0)};
+  Option<int64_t> quantActBits{
+      *this, "quant-act-bits",
+      llvm::cl::desc("8: kiln-quantize-weights makes W8A8 linears (int8 "
+                     "input rows too); 0: weights only"),
+      llvm::cl::init(0)};
   Option<int64_t> quantGroup{
       *this, "quant-group",
       llvm::cl::desc("kiln-quantize-weights' input features per scale"),

@@ -67,6 +67,17 @@ bool Blas::loadOneDnn(const char *name) {
         c != 1.0f)
       dnnlGemmBf16_ = nullptr;
   }
+  dnnlGemmS8_ =
+      reinterpret_cast<DnnlGemmS8>(dlsym(handle_, "dnnl_gemm_s8s8s32"));
+  if (dnnlGemmS8_) {
+    const int8_t two = 2, three = -3;
+    const int32_t zero = 0;
+    int32_t c = 0;
+    if (dnnlGemmS8_('N', 'N', 'F', 1, 1, 1, 1.0f, &two, 1, 0, &three, 1, 0,
+                    0.0f, &c, 1, &zero) != 0 ||
+        c != -6)
+      dnnlGemmS8_ = nullptr;
+  }
   return true;
 }
 
@@ -139,6 +150,30 @@ bool Blas::gemmBf16(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
     ompSetThreads_(pool_.threads());
   return dnnlGemmBf16_(transA ? 'T' : 'N', transB ? 'T' : 'N', m, n, k, 1.0f, a,
                        lda, b, ldb, 0.0f, c, ldc) == 0;
+}
+
+void Blas::gemmS8(int64_t m, int64_t n, int64_t k, const int8_t *a, int64_t lda,
+                  const int8_t *b, int64_t ldb, int32_t *c, int64_t ldc) {
+  if (dnnlGemmS8_) {
+    if (ompSetThreads_)
+      ompSetThreads_(pool_.threads());
+    const int32_t zero = 0;
+    if (dnnlGemmS8_('N', 'T', 'F', m, n, k, 1.0f, a, lda, 0, b, ldb, 0, 0.0f, c,
+                    ldc, &zero) == 0)
+      return;
+  }
+  // Built in: each C column is a dot product of an A row with a B row;
+  // products of two int8s summed in int32 (|sum| <= 127 * 127 * k).
+  pool_.parallelFor(n, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j)
+      for (int64_t i = 0; i < m; ++i) {
+        const int8_t *x = a + i * lda, *w = b + j * ldb;
+        int32_t sum = 0;
+        for (int64_t p = 0; p < k; ++p)
+          sum += static_cast<int32_t>(x[p]) * static_cast<int32_t>(w[p]);
+        c[i * ldc + j] = sum;
+      }
+  });
 }
 
 void Blas::builtinSgemm(bool transA, bool transB, int64_t m, int64_t n,

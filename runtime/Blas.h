@@ -57,7 +57,19 @@ public:
                 const uint16_t *a, int64_t lda, const uint16_t *b, int64_t ldb,
                 float *c, int64_t ldc);
 
+  /// Row-major C[M, N] (int32) = A B^T with int8 A [M, K] and B [N, K]
+  /// (both K contiguous): oneDNN's int8 gemm (VNNI or AMX where the CPU has
+  /// them), else a loop nest over C's columns.
+  void gemmS8(int64_t m, int64_t n, int64_t k, const int8_t *a, int64_t lda,
+              const int8_t *b, int64_t ldb, int32_t *c, int64_t ldc);
+  /// Whether gemmS8 runs a library kernel (benchmarks say which).
+  bool hasS8Gemm() const { return dnnlGemmS8_ != nullptr; }
+
 private:
+  using DnnlGemmS8 = int (*)(char, char, char, int64_t, int64_t, int64_t, float,
+                             const int8_t *, int64_t, int8_t, const int8_t *,
+                             int64_t, int8_t, float, int32_t *, int64_t,
+                             const int32_t *);
   using DnnlGemmBf16 = int (*)(char, char, int64_t, int64_t, int64_t, float,
                                const uint16_t *, int64_t, const uint16_t *,
                                int64_t, float, float *, int64_t);
@@ -86,6 +98,7 @@ private:
   CblasSgemv cblasSgemv_ = nullptr;
   DnnlSgemm dnnlSgemm_ = nullptr;
   DnnlGemmBf16 dnnlGemmBf16_ = nullptr;
+  DnnlGemmS8 dnnlGemmS8_ = nullptr;
   SetThreads ompSetThreads_ = nullptr;
   std::string provider_ = "built-in";
 };

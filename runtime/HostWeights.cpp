@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -117,6 +118,8 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
   hw->sparse24_.resize(m.weights.size());
   hw->sparseRows_.resize(m.weights.size());
   hw->ownedQuantized_.resize(m.weights.size());
+  hw->smooth_.assign(m.weights.size(), nullptr);
+  hw->invSmooth_.resize(m.weights.size());
   for (size_t i = 0; i < m.weights.size(); ++i) {
     if (i < needed.size() && !needed[i])
       continue; // another pipeline stage's
@@ -144,6 +147,39 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
                                   "' has an impossible group"));
       q.format = *format;
       bytes = format->valueBytes();
+      if (w.quant_act_bits != 0 &&
+          (w.quant_act_bits != 8 || w.dtype != DType::I8))
+        return error(absl::StrCat("damaged: quantized weight '", w.name,
+                                  "' has ", w.quant_act_bits,
+                                  "-bit activations (W8A8 is int8 only)"));
+      if (w.quant_act_bits && format->groups() != 1)
+        return error(absl::StrCat("damaged: W8A8 weight '", w.name,
+                                  "' has more than one scale per channel"));
+      q.actBits = w.quant_act_bits;
+      if (w.smooth_blob >= 0) {
+        const int64_t smoothBytes =
+            format->cols * static_cast<int64_t>(sizeof(float));
+        if (!q.actBits ||
+            static_cast<size_t>(w.smooth_blob) >= m.blobs.size() ||
+            m.blobs[w.smooth_blob]->kind != BlobKind::Weight ||
+            artifact.blobSize(w.smooth_blob) !=
+                static_cast<uint64_t>(smoothBytes))
+          return error(absl::StrCat("damaged: the smoothing factors of "
+                                    "weight '",
+                                    w.name, "' do not match their blob"));
+        const auto *smooth =
+            reinterpret_cast<const float *>(artifact.blobData(w.smooth_blob));
+        std::vector<float> &inverse = hw->invSmooth_[i];
+        for (int64_t j = 0; j < format->cols; ++j) {
+          if (!(smooth[j] > 0) || !std::isfinite(smooth[j]))
+            return error(absl::StrCat("damaged: weight '", w.name,
+                                      "' has a smoothing factor of ",
+                                      smooth[j]));
+          inverse.push_back(1.0f / smooth[j]);
+        }
+        hw->smooth_[i] = smooth;
+        q.invSmooth = inverse.data();
+      }
     }
     Sparse24Matrix &sparse = hw->sparse24_[i];
     if (w.sparse == SparseFormat::Rows) {
@@ -324,6 +360,8 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
         std::vector<float> part = valuesOf(views[v], sources[v]);
         values.insert(values.end(), part.begin(), part.end());
       }
+      if (hw->smooth_[i])
+        smoothWeight(q.format, values.data(), w.quant_axis, hw->smooth_[i]);
       QuantizedWeight &owned = hw->ownedQuantized_[i];
       owned = quantizeWeight(q.format, values.data(), w.quant_axis);
       q.values = owned.values.data();

@@ -78,6 +78,10 @@ private:
   std::vector<Sparse24Matrix> sparse24_;
   std::vector<SparseRowsMatrix> sparseRows_;
   std::vector<QuantizedWeight> ownedQuantized_;
+  /// W8A8 weights' SmoothQuant factors (in the artifact) and their
+  /// inverses (QuantizedMatrix::invSmooth).
+  std::vector<const float *> smooth_;
+  std::vector<std::vector<float>> invSmooth_;
   std::vector<std::vector<float>> owned_;
   std::vector<std::vector<uint16_t>> ownedHalf_;
   std::unique_ptr<WeightStore> store_;

@@ -294,6 +294,35 @@ KILN_QUANT_KERNELS(Avx512, __attribute__((target("avx512f,avx512bw,avx512dq,"
 KILN_QUANT_KERNELS(Generic, __attribute__((flatten)))
 #undef KILN_QUANT_KERNELS
 
+/// W8A8: A's rows quantized to int8 (support/Quantize.h, after dividing
+/// by the SmoothQuant factors), one int8 x int8 gemm with int32 sums, and
+/// each sum scaled by its row's scale times its output channel's.
+void w8a8Gemm(const QuantizedMatrix &w, int64_t m, const float *a, int64_t lda,
+              float *c, int64_t ldc, ThreadPool &pool, Blas &blas,
+              std::vector<float> &scratch) {
+  const QuantFormat &f = w.format;
+  const int64_t n = f.rows, ldq = f.paddedCols();
+  // scratch: int32 sums [m, n], row scales [m], int8 rows [m, ldq].
+  const int64_t words = m * n + m + (m * ldq + 3) / 4;
+  scratch.resize(words);
+  auto *sums = reinterpret_cast<int32_t *>(scratch.data());
+  float *rowScales = scratch.data() + m * n;
+  auto *rows = reinterpret_cast<int8_t *>(rowScales + m);
+  pool.parallelFor(m, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      rowScales[r] = quantizeActivationRow(a + r * lda, f.cols, w.invSmooth,
+                                           rows + r * ldq, ldq);
+  });
+  blas.gemmS8(m, n, ldq, rows, ldq, reinterpret_cast<const int8_t *>(w.values),
+              ldq, sums, n);
+  pool.parallelFor(m, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      for (int64_t j = 0; j < n; ++j)
+        c[r * ldc + j] =
+            static_cast<float>(sums[r * n + j]) * (rowScales[r] * w.scales[j]);
+  });
+}
+
 } // namespace
 
 void quantizedGemm(const QuantizedMatrix &w, int64_t m, const float *a,
@@ -303,6 +332,10 @@ void quantizedGemm(const QuantizedMatrix &w, int64_t m, const float *a,
     isa = hostIsa();
   const Kernels &k = isa == CpuIsa::Avx512 ? kKernelsAvx512 : kKernelsGeneric;
   const QuantFormat &f = w.format;
+  if (w.actBits == 8) {
+    w8a8Gemm(w, m, a, lda, c, ldc, pool, blas, scratch);
+    return;
+  }
   if (m > kFusedQuantRows) {
     scratch.resize(f.rows * f.cols);
     auto *dequantize = f.bits == 8 ? k.dequantize8 : k.dequantize4;

@@ -128,4 +128,56 @@ void fakeQuantize(const QuantFormat &format, float *w, int axis) {
   }
 }
 
+void smoothWeight(const QuantFormat &format, float *w, int axis,
+                  const float *smooth) {
+  const auto [rowStride, colStride] = strides(format, axis);
+  for (int64_t n = 0; n < format.rows; ++n)
+    for (int64_t k = 0; k < format.cols; ++k)
+      w[n * rowStride + k * colStride] *= smooth[k];
+}
+
+float smoothFactor(float activationPeak, float weightPeak, double alpha) {
+  if (!(activationPeak > 0) || !(weightPeak > 0))
+    return 1.0f;
+  const double s = std::pow(static_cast<double>(activationPeak), alpha) /
+                   std::pow(static_cast<double>(weightPeak), 1.0 - alpha);
+  return static_cast<float>(std::clamp(s, 1e-5, 1e5));
+}
+
+float quantizeActivationRow(const float *x, int64_t k, const float *invSmooth,
+                            int8_t *q, int64_t paddedK) {
+  float peak = 0;
+  for (int64_t j = 0; j < k; ++j)
+    peak = std::max(peak, std::fabs(invSmooth ? x[j] * invSmooth[j] : x[j]));
+  const float scale = peak / 127.0f;
+  const float inverse = scale > 0 ? 1.0f / scale : 0.0f;
+  for (int64_t j = 0; j < k; ++j) {
+    float v = (invSmooth ? x[j] * invSmooth[j] : x[j]) * inverse;
+    q[j] = static_cast<int8_t>(std::clamp(std::nearbyint(v), -127.0f, 127.0f));
+  }
+  std::fill(q + k, q + paddedK, static_cast<int8_t>(0));
+  return scale;
+}
+
+std::vector<double> fakeQuantizeActivations(const double *x, int64_t m,
+                                            int64_t k, const float *smooth) {
+  std::vector<float> inverse;
+  if (smooth)
+    for (int64_t j = 0; j < k; ++j)
+      inverse.push_back(1.0f / smooth[j]);
+  std::vector<double> out(m * k);
+  std::vector<float> row(k);
+  std::vector<int8_t> q(k);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < k; ++j)
+      row[j] = static_cast<float>(x[i * k + j]);
+    const float scale = quantizeActivationRow(
+        row.data(), k, smooth ? inverse.data() : nullptr, q.data(), k);
+    for (int64_t j = 0; j < k; ++j)
+      out[i * k + j] = static_cast<double>(q[j]) * scale *
+                       (smooth ? static_cast<double>(smooth[j]) : 1.0);
+  }
+  return out;
+}
+
 } // namespace kiln

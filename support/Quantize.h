@@ -87,7 +87,40 @@ struct QuantizedMatrix {
   QuantFormat format;
   const uint8_t *values = nullptr;
   const float *scales = nullptr;
+  /// W8A8 (kilnc --quantize w8a8): the gemm quantizes its input rows to
+  /// int8 too, each input feature first divided by its SmoothQuant factor;
+  /// `invSmooth` holds 1 / s per input feature (format.cols), null for
+  /// none. The stored integers are then W * s's.
+  int actBits = 0;
+  const float *invSmooth = nullptr;
 };
+
+/// Multiplies each input feature of a weight (in its checkpoint layout, as
+/// quantizeWeight takes it) by its SmoothQuant factor: W * s, the weight a
+/// W8A8 layer quantizes.
+void smoothWeight(const QuantFormat &format, float *w, int axis,
+                  const float *smooth);
+
+/// The SmoothQuant factor of one input feature, from the largest |x| the
+/// calibration saw on it and the largest |w| of the weight's column:
+/// s = max|x|^alpha / max|w|^(1 - alpha), clamped to [1e-5, 1e5]; 1 where
+/// either is zero (a feature nothing flows through).
+float smoothFactor(float activationPeak, float weightPeak, double alpha);
+
+/// Quantizes one activation row (k features, each multiplied by
+/// invSmooth[j] first when given) to symmetric int8 with scale max / 127,
+/// into q[0, paddedK) (zeros past k); returns the scale (0 for an all-zero
+/// row). The runtime's W8A8 gemm and the reference interpreter both call
+/// it, so they round alike.
+float quantizeActivationRow(const float *x, int64_t k, const float *invSmooth,
+                            int8_t *q, int64_t paddedK);
+
+/// What a W8A8 linear computes with instead of its input x [m, k]: each
+/// row quantized as quantizeActivationRow does (after x / s, `smooth` s
+/// per feature or null) and given back, times s again, so that the product
+/// with the weight's value (Q(W * s) / s) is the int8 product.
+std::vector<double> fakeQuantizeActivations(const double *x, int64_t m,
+                                            int64_t k, const float *smooth);
 
 /// Row `row` of a stored weight, dequantized into `out` (format.cols).
 void dequantizeRow(const QuantizedMatrix &w, int64_t row, float *out);

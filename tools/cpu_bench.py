@@ -179,10 +179,11 @@ def onnx_session(model, example, path, threads, output):
 
 
 def prefill_case(name, kiln, artifact, folder, model, ids, output, work, threads, iters,
-                 bf16_artifact=None):
+                 bf16_artifact=None, quantized=()):
     """Kiln, eager, torch.compile and ONNX Runtime on one forward pass; with
     `bf16_artifact`, Kiln's --precision bf16 build and eager PyTorch in bf16
-    too (errors against eager fp32)."""
+    too, with `quantized` ((scheme, artifact) pairs) Kiln's --quantize builds
+    (errors against eager fp32)."""
     import copy
     import torch
     with torch.no_grad():
@@ -200,6 +201,11 @@ def prefill_case(name, kiln, artifact, folder, model, ids, output, work, threads
             peers["eager-bf16"] = (
                 lambda: median_ms(lambda: model16(input_ids=ids), 2, iters),
                 relative_error(got, expected))
+        for scheme, path in quantized:
+            got = kiln.outputs(path, folder, ids)
+            peers["kiln-" + scheme] = (
+                lambda p=path: kiln.bench(p, folder, ids, iters=iters),
+                relative_error(got[output if output in got else sorted(got)[0]], expected))
         try:
             torch._dynamo.reset()
             compiled = torch.compile(model, dynamic=False)
@@ -350,8 +356,9 @@ def main():
     parser.add_argument("--bf16", action="store_true",
                         help="also Kiln --precision bf16 and eager PyTorch in bf16")
     parser.add_argument("--quantize", action="store_true",
-                        help="also Kiln --quantize w8a16 and w4a16 (GPT-2 decode), with "
-                             "the bytes each decoded token reads")
+                        help="also Kiln --quantize w8a16, w4a16 and w8a8 (GPT-2 decode, "
+                             "and w8a8 GPT-2 prefill), with the bytes each decoded "
+                             "token reads")
     parser.add_argument("--prune", action="store_true",
                         help="also Kiln --prune 2:4, heads:0.25,ffn:0.25 and "
                              "heads:0.25,ffn:0.25,2:4 (GPT-2 decode), with each build's "
@@ -401,7 +408,8 @@ def main():
                 # As kilnc builds them (the guardrail keeps the layers int4
                 # hurts most in float), and int4 everywhere.
                 for name, scheme, extra in (("w8a16", "w8a16", []), ("w4a16", "w4a16", []),
-                                            ("w4a16-all", "w4a16", ["--quant-guard=false"])):
+                                            ("w4a16-all", "w4a16", ["--quant-guard=false"]),
+                                            ("w8a8", "w8a8", [])):
                     path = os.path.join(args.work, f"{family}-{name}.kiln")
                     kiln.compile(folder, path, 1, 256, quantize=scheme, extra=extra)
                     quantized.append((name, path))
@@ -422,7 +430,10 @@ def main():
             if "gpt2-prefill" in cases:
                 runs["gpt2-prefill"] = prefill_case("gpt2-prefill", kiln, artifact, folder,
                                                     model, ids, "logits", args.work,
-                                                    args.threads, args.iters, bf16)
+                                                    args.threads, args.iters, bf16,
+                                                    # W8A8's int8 gemms are for
+                                                    # prefill's compute-bound ones.
+                                                    [q for q in quantized if q[0] == "w8a8"])
             if "gpt2-decode" in cases:
                 runs["gpt2-decode"] = decode_case(kiln, artifact, folder, model, ids, 32,
                                                   args.iters, bf16, quantized)
@@ -473,7 +484,7 @@ def main():
         with open(os.path.join(args.work, "gpt2-small-w8a16.kiln.json")) as f:
             f32_bytes = json.load(f)["quantized_weight_fp32_bytes"]
         stored, floats = {"kiln": f32_bytes}, {"kiln": ""}
-        for name in ("w8a16", "w4a16", "w4a16-all"):
+        for name in ("w8a16", "w4a16", "w4a16-all", "w8a8"):
             with open(os.path.join(args.work, f"gpt2-small-{name}.kiln.json")) as f:
                 report = json.load(f)
             # What it stores quantized, and the layers kept in float.

@@ -144,8 +144,29 @@ def Kiln_QuantAttr : Kiln_Attr<"Quant", "quant"> {
     when `group` does not divide it.
 
     `#kiln.quant<bits = 8, group = 768, axis = 1>`
+
+    W8A8 (`act_bits = 8`, kilnc --quantize w8a8): the linear reading the
+    weight also quantizes its input, per row (per token) and dynamically:
+    symmetric int8 with scale max |row| / 127, so the product is an int8 x
+    int8 gemm with int32 accumulation and one f32 scale per row times one
+    per output channel. `smooth` (optional, one positive factor per input
+    feature: SmoothQuant's s) moves quantization difficulty from the
+    activations to the weight: the weight is quantized as W * s (each input
+    feature's column scaled by its s) and the input as x / s, the two
+    factors cancelling in the product. Values in the IR stay the
+    dequantized ones: reading the weight gives Q(W * s) / s, and the linear
+    computes with Q(x / s) * s, so the product is exactly the int8 one.
+
+    `#kiln.quant<bits = 8, group = 768, axis = 1, act_bits = 8, smooth = dense<...> : tensor<768xf32>>`
   }];
-  let parameters = (ins "int64_t":$bits, "int64_t":$group, "int64_t":$axis);
+  let parameters = (ins "int64_t":$bits, "int64_t":$group, "int64_t":$axis,
+                    DefaultValuedParameter<"int64_t", "0">:$act_bits,
+                    OptionalParameter<"::mlir::DenseFPElementsAttr">:$smooth);
+  let builders = [
+    AttrBuilder<(ins "int64_t":$bits, "int64_t":$group, "int64_t":$axis), [{
+      return $_get($_ctxt, bits, group, axis, 0, ::mlir::DenseFPElementsAttr());
+    }]>
+  ];
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

@@ -82,13 +82,32 @@ void RopeLlama3ScalingAttr::print(AsmPrinter &printer) const {
 }
 
 LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                int64_t bits, int64_t group, int64_t axis) {
+                                int64_t bits, int64_t group, int64_t axis,
+                                int64_t actBits, DenseFPElementsAttr smooth) {
   if (bits != 8 && bits != 4)
     return emitError() << "quant bits must be 8 or 4, got " << bits;
   if (group <= 0)
     return emitError() << "quant group must be positive, got " << group;
   if (axis != 0 && axis != 1)
     return emitError() << "quant axis must be 0 or 1, got " << axis;
+  if (actBits != 0 && actBits != 8)
+    return emitError() << "quant act_bits must be 0 (weights only) or 8, got "
+                       << actBits;
+  if (actBits && bits != 8)
+    return emitError() << "quant act_bits = 8 needs 8-bit weights, got "
+                       << bits;
+  if (smooth) {
+    if (!actBits)
+      return emitError() << "quant smooth factors need act_bits = 8";
+    if (smooth.getType().getRank() != 1 || !smooth.getElementType().isF32())
+      return emitError() << "quant smooth must be a 1-D f32 tensor, got "
+                         << smooth.getType();
+    for (float s : smooth.getValues<float>())
+      if (!(s > 0) || !std::isfinite(s))
+        return emitError() << "quant smooth factors must be positive and "
+                              "finite, got "
+                           << s;
+  }
   return success();
 }
 

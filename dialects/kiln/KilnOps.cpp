@@ -267,6 +267,11 @@ LogicalResult ParamOp::verify() {
       return emitOpError("quant group ")
              << quant.getGroup() << " is neither a multiple of 32 nor all "
              << features << " input features";
+    if (DenseFPElementsAttr smooth = quant.getSmooth();
+        smooth && smooth.getNumElements() != features)
+      return emitOpError("quant smooth has ")
+             << smooth.getNumElements() << " factors for " << features
+             << " input features";
     for (Operation *user : getResult().getUsers()) {
       auto linear = dyn_cast<LinearOp>(user);
       if (!linear || linear.getInput() == getResult() ||
@@ -598,9 +603,13 @@ std::string storedWeightKey(ParamOp op) {
            std::to_string(shard.getSections()) + "p" +
            std::to_string(shard.getParts()) + "r" +
            std::to_string(shard.getReplicas());
-  if (QuantAttr quant = op.getQuantAttr())
+  if (QuantAttr quant = op.getQuantAttr()) {
     key += "#int" + std::to_string(quant.getBits()) + "g" +
            std::to_string(quant.getGroup());
+    if (DenseFPElementsAttr smooth = quant.getSmooth())
+      key += "s" + std::to_string(static_cast<size_t>(
+                       llvm::hash_value(smooth.getRawData())));
+  }
   return key;
 }
 

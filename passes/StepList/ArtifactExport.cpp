@@ -119,6 +119,7 @@ public:
   int64_t weightBytes() const { return weightBytes_; }
   int64_t quantizedBytes() const { return quantizedBytes_; }
   int64_t quantizedF32Bytes() const { return quantizedF32Bytes_; }
+  int64_t smoothBytes() const { return smoothBytes_; }
   std::vector<ExportSummary::Pruned> takePruned() { return std::move(pruned_); }
   std::vector<std::unique_ptr<art::WeightT>> takeWeights() {
     return std::move(weightSlots_);
@@ -149,7 +150,7 @@ private:
   std::vector<std::unique_ptr<art::WeightT>> weightSlots_;
   std::map<std::string, int64_t> slots_;
   int64_t weightBytes_ = 0;
-  int64_t quantizedBytes_ = 0, quantizedF32Bytes_ = 0;
+  int64_t quantizedBytes_ = 0, quantizedF32Bytes_ = 0, smoothBytes_ = 0;
   std::vector<ExportSummary::Pruned> pruned_;
   // Per entry:
   func::FuncOp currentEntry_;
@@ -476,13 +477,28 @@ LogicalResult Exporter::quantizeSlot(ParamOp op, QuantAttr quant,
   w.dtype = quant.getBits() == 8 ? art::DType::I8 : art::DType::I4;
   w.quant_axis = static_cast<int32_t>(axis);
   w.quant_group = format->group;
+  w.quant_act_bits = static_cast<int32_t>(quant.getActBits());
   weightBytes_ += format->totalBytes();
   quantizedBytes_ += format->totalBytes();
   quantizedF32Bytes_ += type.getNumElements() * 4;
+  std::shared_ptr<std::vector<float>> smooth;
+  if (DenseFPElementsAttr factors = quant.getSmooth()) {
+    // Calibrated, not derivable from the checkpoint: embedded always.
+    smooth = std::make_shared<std::vector<float>>(
+        factors.getValues<float>().begin(), factors.getValues<float>().end());
+    w.smooth_blob = writer_.addBlob(art::BlobKind::Weight, smooth->data(),
+                                    smooth->size() * sizeof(float), smooth);
+    weightBytes_ += static_cast<int64_t>(smooth->size() * sizeof(float));
+    smoothBytes_ += static_cast<int64_t>(smooth->size() * sizeof(float));
+  }
   if (options_.externalWeights)
     return success(); // the runtime quantizes at load, the same way
+  std::vector<float> stored = values;
+  if (smooth)
+    smoothWeight(*format, stored.data(), static_cast<int>(axis),
+                 smooth->data());
   auto q = std::make_shared<QuantizedWeight>(
-      quantizeWeight(*format, values.data(), static_cast<int>(axis)));
+      quantizeWeight(*format, stored.data(), static_cast<int>(axis)));
   w.blob = writer_.addBlob(art::BlobKind::Weight, q->values.data(),
                            q->values.size(), q);
   w.scales_blob = writer_.addBlob(art::BlobKind::Weight, q->scales.data(),
@@ -880,6 +896,7 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
   }
   summary.quantizedBytes = exporter.quantizedBytes();
   summary.quantizedF32Bytes = exporter.quantizedF32Bytes();
+  summary.smoothBytes = exporter.smoothBytes();
   summary.pruned = exporter.takePruned();
   auto written = writer.write(path, std::move(manifest));
   if (!written.ok())

@@ -61,6 +61,10 @@ struct ExportSummary {
   /// The quantized weights: stored bytes (integers and scales) and what
   /// they would take in f32.
   int64_t quantizedBytes = 0, quantizedF32Bytes = 0;
+  /// W8A8's SmoothQuant factors (one f32 per input feature of each
+  /// weight), which quantizedBytes leaves out: they belong to the
+  /// activations' quantization.
+  int64_t smoothBytes = 0;
   /// Each pruned weight: the fraction of it that is zero, how it is
   /// stored ("2:4 compressed", "dense", or its quantized dtype) and its
   /// bytes, stored and dense in its type.

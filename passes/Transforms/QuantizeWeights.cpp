@@ -25,6 +25,7 @@ namespace kiln {
 namespace {
 
 constexpr llvm::StringLiteral kQuantError = "kiln.quant_error";
+constexpr llvm::StringLiteral kSmooth = "kiln.smooth";
 
 struct KilnQuantizeWeightsPass
     : public impl::KilnQuantizeWeightsBase<KilnQuantizeWeightsPass> {
@@ -43,12 +44,20 @@ struct KilnQuantizeWeightsPass
                                   << group.getValue();
       return signalPassFailure();
     }
+    if (actBits != 0 && (actBits != 8 || bits != 8 || group != 0)) {
+      getOperation()->emitError()
+          << "kiln-quantize-weights: act-bits must be 0, or 8 with bits=8 "
+             "and group=0 (one scale per output channel), got "
+          << actBits.getValue();
+      return signalPassFailure();
+    }
     excluded_.clear();
     for (const std::string &name : exclude)
       excluded_.insert(name);
     getOperation().walk([&](LinearOp linear) {
       quantize(linear);
       linear->removeAttr(kQuantError);
+      linear->removeAttr(kSmooth);
     });
     // Float reads no linear needs any more.
     getOperation().walk([](ParamOp param) {
@@ -80,7 +89,15 @@ struct KilnQuantizeWeightsPass
     const int64_t k = type.getDimSize(inOut ? 0 : 1);
     const int64_t asked = group ? group.getValue() : defaultQuantGroup(bits);
     const int64_t features = asked <= 0 ? k : std::min(asked, k);
-    auto quant = QuantAttr::get(&getContext(), bits, features, inOut ? 1 : 0);
+    auto smooth = actBits ? linear->getAttrOfType<DenseFPElementsAttr>(kSmooth)
+                          : DenseFPElementsAttr();
+    if (smooth && smooth.getNumElements() != k) {
+      linear.emitError() << "kiln.smooth has " << smooth.getNumElements()
+                         << " factors for " << k << " input features";
+      return signalPassFailure();
+    }
+    auto quant = QuantAttr::get(&getContext(), bits, features, inOut ? 1 : 0,
+                                actBits, smooth);
     OpBuilder b(param);
     auto quantized = ParamOp::create(
         b, param.getLoc(), type, param.getNameAttr(), param.getPartsAttr(),

@@ -41,7 +41,8 @@ TEST(BisectTest, QuantizedArtifactHasNoWrongStep) {
   // quantized weights; gpt2_outlier's guardrail keeps one layer in float,
   // which the rebuilt step list must too.
   for (const auto &[fixture, scheme] :
-       {std::pair{"gpt2_outlier", "w8a16"}, std::pair{"llama_gqa", "w4a16"}}) {
+       {std::pair{"gpt2_outlier", "w8a16"}, std::pair{"llama_gqa", "w4a16"},
+        std::pair{"llama_gqa", "w8a8"}, std::pair{"gpt2_outlier", "w8a8"}}) {
     auto report = kiln::bisect(options(fixture, scheme));
     ASSERT_TRUE(report.ok()) << fixture << ": " << report.status();
     EXPECT_EQ(report->firstWrong, -1) << fixture;

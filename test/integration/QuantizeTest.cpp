@@ -45,7 +45,8 @@ struct Built {
 /// `fixture` compiled with --quantize `scheme` (and the guardrail on or
 /// off), run on its golden inputs; the report and the logits' relative
 /// error against transformers.
-Built build(const std::string &fixture, const std::string &scheme, bool guard) {
+Built build(const std::string &fixture, const std::string &scheme, bool guard,
+            double smoothAlpha = 0.5) {
   Built built;
   const fs::path dir = fs::path(KILN_GOLDEN_DIR) / fixture;
   auto golden = kiln::readJsonObject((dir / "golden.json").string());
@@ -57,7 +58,9 @@ Built build(const std::string &fixture, const std::string &scheme, bool guard) {
   o.modelDir = dir.string();
   o.output = ::testing::TempDir() + "kiln-quantize-" +
              std::to_string(::getpid()) + "-" + scheme +
-             (guard ? "" : "-unguarded") + ".kiln";
+             (guard ? "" : "-unguarded") +
+             (smoothAlpha < 0 ? "-unsmoothed" : "") + ".kiln";
+  o.smoothAlpha = smoothAlpha;
   o.maxBatch = static_cast<int64_t>(inputs.ids.size());
   o.maxSeq = inputs.paddedLength + inputs.newTokens + 1;
   o.quantize = scheme;
@@ -126,12 +129,49 @@ TEST_P(GuardrailTest, KeepsThePlantedLayerInFloat) {
 INSTANTIATE_TEST_SUITE_P(Schemes, GuardrailTest,
                          ::testing::Values("w8a16", "w4a16"));
 
+TEST(W8A8Test, SmoothQuantRescuesThePlantedLayerAndTheGuardrailWithout) {
+  // The planted layer's outlier input channels are SmoothQuant's case: its
+  // factors move them back into the activations (which are small on those
+  // channels), so every layer quantizes under W8A8. Without smoothing the
+  // planted layer's error is several times the tolerance, and the
+  // guardrail keeps it in float.
+  Built smoothed = build("gpt2_outlier", "w8a8", /*guard=*/true);
+  Built plain = build("gpt2_outlier", "w8a8", /*guard=*/true, -1);
+  Built unguarded = build("gpt2_outlier", "w8a8", /*guard=*/false, -1);
+  ASSERT_TRUE(smoothed.report.contains("quant_layers"));
+  EXPECT_EQ(smoothed.report["smooth_alpha"], 0.5);
+  EXPECT_EQ(plain.report["smooth_alpha"], "off");
+  int smoothedQuantized = 0, plainQuantized = 0;
+  for (const auto &layer : smoothed.report["quant_layers"]) {
+    smoothedQuantized += layer["quantized"].get<bool>();
+    if (layer["weight"] == kPlanted)
+      EXPECT_LT(layer["error"].get<double>(), 0.02) << layer.dump();
+  }
+  for (const auto &layer : plain.report["quant_layers"]) {
+    const bool planted = layer["weight"] == kPlanted;
+    EXPECT_EQ(layer["quantized"].get<bool>(), !planted) << layer.dump();
+    plainQuantized += layer["quantized"].get<bool>();
+    if (planted)
+      EXPECT_GT(layer["error"].get<double>(), 0.12) << layer.dump();
+  }
+  EXPECT_EQ(smoothedQuantized, 9);
+  EXPECT_EQ(plainQuantized, 8);
+  std::cout << "[quantize] gpt2_outlier w8a8: logits error "
+            << smoothed.logitsError << " with SmoothQuant (alpha 0.5), "
+            << plain.logitsError << " without it but with the guardrail, "
+            << unguarded.logitsError << " with neither\n";
+  EXPECT_LE(smoothed.logitsError, 6e-2);
+  EXPECT_LE(plain.logitsError, 6e-2);
+  EXPECT_GE(unguarded.logitsError, 4 * smoothed.logitsError);
+  EXPECT_GE(unguarded.logitsError, 4 * plain.logitsError);
+}
+
 TEST(QuantizeBytesTest, QuantizedWeightsFitTheirBudget) {
   // int8 per channel: 1 byte per weight + 4 per row of scales; int4 per
   // 128: half a byte + 4 per 128 features. llama_gqa's K (96, and 32 for
   // down_proj) is whole 32-feature blocks, as real models' is, so no
   // padding; under 128, one int4 scale per row.
-  for (const char *scheme : {"w8a16", "w4a16"}) {
+  for (const char *scheme : {"w8a16", "w4a16", "w8a8"}) {
     kiln::CompileOptions o;
     o.modelDir = std::string(KILN_GOLDEN_DIR) + "/llama_gqa";
     o.output = ::testing::TempDir() + "kiln-quantize-bytes-" +
@@ -139,14 +179,22 @@ TEST(QuantizeBytesTest, QuantizedWeightsFitTheirBudget) {
     o.maxSeq = 16;
     o.quantize = scheme;
     o.quantGuard = false;
+    o.recordQuantErrors = kiln::recordQuantErrors; // W8A8's SmoothQuant
     auto report = kiln::compileModel(o);
     ASSERT_TRUE(report.ok()) << report.status();
     auto json = nlohmann::json::parse(report->json);
     const double ratio = json["quantized_weight_bytes"].get<double>() /
                          json["quantized_weight_fp32_bytes"].get<double>();
     std::cout << "[quantize] llama_gqa " << scheme << ": quantized weights at "
-              << ratio << " of their f32 bytes\n";
-    EXPECT_LE(ratio, std::string(scheme) == "w8a16" ? 0.27 : 0.15);
+              << ratio << " of their f32 bytes";
+    if (json.contains("smooth_factor_bytes"))
+      std::cout << " (and " << json["smooth_factor_bytes"].get<int64_t>()
+                << " bytes of SmoothQuant factors, "
+                << json["smooth_factor_bytes"].get<double>() /
+                       json["quantized_weight_fp32_bytes"].get<double>()
+                << " of them)";
+    std::cout << "\n";
+    EXPECT_LE(ratio, std::string(scheme) == "w4a16" ? 0.15 : 0.27);
     std::remove(o.output.c_str());
   }
 }
@@ -185,7 +233,7 @@ TEST(RealCheckpointTest, MiniLmSentenceEmbeddingsKeepTheirDirection) {
   ASSERT_EQ(reference->shape.size(), 2u);
   ASSERT_EQ(reference->shape[0], static_cast<int64_t>(ids.size()));
   const int64_t width = reference->shape[1];
-  for (const std::string scheme : {"none", "w8a16", "w4a16"}) {
+  for (const std::string scheme : {"none", "w8a16", "w4a16", "w8a8"}) {
     kiln::CompileOptions o;
     o.modelDir = folder;
     o.output = ::testing::TempDir() + "kiln-minilm-" +
@@ -233,9 +281,9 @@ TEST(RealCheckpointTest, MiniLmSentenceEmbeddingsKeepTheirDirection) {
               << ": lowest cosine similarity to transformers' fp32 "
                  "sentence embeddings "
               << worst << " over " << ids.size() << " sentences\n";
-    const double bound = scheme == "none"    ? 0.99999
-                         : scheme == "w8a16" ? 0.995
-                                             : 0.9;
+    const double bound = scheme == "none"                        ? 0.99999
+                         : scheme == "w8a16" || scheme == "w8a8" ? 0.995
+                                                                 : 0.9;
     EXPECT_GE(worst, bound);
     std::remove(o.output.c_str());
   }

@@ -42,6 +42,7 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstdlib>
 #include <optional>
 
 namespace cl = llvm::cl;
@@ -95,11 +96,20 @@ static cl::opt<bool> rangeGuard(
              "overflow)"));
 static cl::opt<std::string> quantize(
     cl::cat(kilncOptions), "quantize", cl::init("none"),
-    cl::desc("none, w8a16 or w4a16 (CPU): linear weights stored as int8 "
-             "with one scale per output channel, or int4 with one per "
+    cl::desc("none, w8a16, w4a16 or w8a8 (CPU): linear weights stored as "
+             "int8 with one scale per output channel, or int4 with one per "
              "output channel and --quant-group input features; the gemms "
              "dequantize them as they multiply. Activations are what "
-             "--precision says (the pass: kiln-quantize-weights)"));
+             "--precision says, except under w8a8: the gemms quantize "
+             "their input rows to int8 (per token) after SmoothQuant's "
+             "scaling and multiply in int8 (the pass: "
+             "kiln-quantize-weights)"));
+static cl::opt<std::string> smoothAlpha(
+    cl::cat(kilncOptions), "smooth-alpha", cl::init("0.5"),
+    cl::desc("with --quantize w8a8: SmoothQuant's migration strength in "
+             "[0, 1] (each input feature scaled by max|x|^alpha / "
+             "max|w|^(1-alpha), from the calibration's activation ranges), "
+             "or off"));
 static cl::opt<int64_t> quantGroup(
     cl::cat(kilncOptions), "quant-group", cl::init(0),
     cl::desc("with --quantize: input features per scale, a multiple of 32 "
@@ -109,7 +119,7 @@ static cl::opt<double> quantTolerance(
     cl::desc("with --quantize: the guardrail keeps in float every linear "
              "layer whose output error (relative, on the calibration "
              "inputs) exceeds this (default 0.03 for w8a16, 0.2 for "
-             "w4a16)"));
+             "w4a16, 0.06 for w8a8)"));
 static cl::opt<bool> quantGuard(
     cl::cat(kilncOptions), "quant-guard", cl::init(true),
     cl::desc("with --quantize: run the model on the calibration inputs on "
@@ -287,6 +297,19 @@ int main(int argc, char **argv) {
   o.quantTolerance = quantTolerance;
   o.quantGuard = quantGuard;
   o.recordQuantErrors = kiln::recordQuantErrors;
+  if (smoothAlpha == "off") {
+    o.smoothAlpha = -1;
+  } else {
+    char *end = nullptr;
+    o.smoothAlpha = std::strtod(smoothAlpha.c_str(), &end);
+    if (smoothAlpha.empty() || *end || !(o.smoothAlpha >= 0) ||
+        o.smoothAlpha > 1) {
+      llvm::errs() << "kilnc: error: --smooth-alpha must be a number in "
+                      "[0, 1] or off, got '"
+                   << smoothAlpha << "'\n";
+      return 1;
+    }
+  }
   o.prune = prune;
   o.pruneScope = pruneScope;
   if (!calibration.empty()) {

@@ -35,7 +35,7 @@ KILN_COMPILER_API int kiln_compiler_api_version(void);
 typedef struct kiln_compile_options {
   const char *target;    /* "cpu" or "cuda" */
   const char *precision; /* "fp32", "bf16" or "fp16" */
-  const char *quantize;  /* "none", "w8a16", "w4a16" */
+  const char *quantize;  /* "none", "w8a16", "w4a16", "w8a8" */
   const char *prune;     /* "none", or e.g. "2:4", "ffn:0.25,2:4" */
   int64_t max_batch;     /* a preallocation hint (the runtime goes past it) */
   int64_t max_seq;       /* 0: the model's position limit, or 512 */

@@ -20,7 +20,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace {
@@ -146,6 +148,87 @@ TEST(QuantGemmTest, MatchesTheProductOfTheDequantizedWeight) {
             ASSERT_EQ(got[i * ldc + j], -1.0f);
       }
   }
+}
+
+TEST(QuantGemmTest, W8A8IsTheInt8ProductOfTheQuantizedRowsAndWeight) {
+  // Every provider of the int8 gemm (oneDNN where installed, the built-in
+  // loop nest): C must be the exact int32 product of the int8 rows and
+  // weight (quantized as support/Quantize.h says, after the SmoothQuant
+  // factors) times the two scales, and close to the float product.
+  rt::ThreadPool pool(2);
+  const char *previous = std::getenv("KILN_GEMM");
+  const std::string saved = previous ? previous : "";
+  for (const char *library : {"onednn", "builtin"}) {
+#ifdef __SANITIZE_ADDRESS__
+    // As GemmLibraryTest: oneDNN's OpenMP threads stop LeakSanitizer at
+    // exit; the regular build runs the oneDNN case.
+    if (std::string(library) == "onednn")
+      continue;
+#endif
+    setenv("KILN_GEMM", library, 1);
+    rt::Blas blas(pool);
+    if (std::string(library) == "onednn" && !blas.hasS8Gemm())
+      continue; // not installed here
+    for (bool smoothed : {false, true})
+      for (int64_t m : kiln::test::kGemmRows) {
+        SCOPED_TRACE(::testing::Message() << library << ", m " << m
+                                          << (smoothed ? ", smoothed" : ""));
+        const int64_t n = 37, k = 70, lda = k + 3, ldc = n + 5;
+        auto format = kiln::makeQuantFormat(8, n, k, 0);
+        ASSERT_TRUE(format.ok());
+        std::vector<float> w = randoms(n * k, 21), a = randoms(m * lda, 22);
+        for (int64_t i = 0; i < m; ++i)
+          a[i * lda + 9] *= 30; // an outlier input feature
+        std::vector<float> smooth(k, 1.0f), inverse(k);
+        if (smoothed)
+          for (int64_t x = 0; x < k; ++x)
+            smooth[x] = x == 9 ? 6.0f : 0.5f + 0.01f * static_cast<float>(x);
+        for (int64_t x = 0; x < k; ++x)
+          inverse[x] = 1.0f / smooth[x];
+        std::vector<float> stored = w;
+        kiln::smoothWeight(*format, stored.data(), 0, smooth.data());
+        kiln::QuantizedWeight q =
+            kiln::quantizeWeight(*format, stored.data(), 0);
+        kiln::QuantizedMatrix matrix = view(q);
+        matrix.actBits = 8;
+        matrix.invSmooth = inverse.data();
+        std::vector<float> got(m * ldc, -1.0f), scratch;
+        rt::quantizedGemm(matrix, m, a.data(), lda, got.data(), ldc, pool, blas,
+                          rt::hostIsa(), scratch);
+        const int64_t padded = format->paddedCols();
+        std::vector<int8_t> row(padded);
+        double diff = 0, norm = 0, floatDiff = 0;
+        for (int64_t i = 0; i < m; ++i) {
+          const float scale = kiln::quantizeActivationRow(
+              a.data() + i * lda, k, inverse.data(), row.data(), padded);
+          for (int64_t j = 0; j < n; ++j) {
+            int64_t sum = 0;
+            for (int64_t x = 0; x < k; ++x)
+              sum += row[x] * static_cast<int8_t>(q.values[j * padded + x]);
+            const double expected =
+                static_cast<double>(sum) * scale * q.scales[j];
+            double exact = 0;
+            for (int64_t x = 0; x < k; ++x)
+              exact += static_cast<double>(a[i * lda + x]) * w[j * k + x];
+            diff +=
+                (got[i * ldc + j] - expected) * (got[i * ldc + j] - expected);
+            floatDiff +=
+                (got[i * ldc + j] - exact) * (got[i * ldc + j] - exact);
+            norm += exact * exact;
+          }
+          for (int64_t j = n; j < ldc; ++j)
+            ASSERT_EQ(got[i * ldc + j], -1.0f);
+        }
+        EXPECT_LE(std::sqrt(diff / norm), 1e-6);
+        // The outlier feature takes most of each row's int8 range; the
+        // factors (6 on it) hand part of it to the weight.
+        EXPECT_LE(std::sqrt(floatDiff / norm), smoothed ? 2.5e-2 : 6e-2);
+      }
+  }
+  if (previous)
+    setenv("KILN_GEMM", saved.c_str(), 1);
+  else
+    unsetenv("KILN_GEMM");
 }
 
 } // namespace

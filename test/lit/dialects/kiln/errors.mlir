@@ -821,6 +821,47 @@ func.func @quant_axis_not_the_output_dim(%x: tensor<2x64xf32>) -> tensor<2x4xf32
 
 // -----
 
+func.func @quant_act_bits() {
+  // expected-error @+1 {{quant act_bits must be 0 (weights only) or 8, got 4}}
+  %w = kiln.param "w" quant <bits = 8, group = 64, axis = 0, act_bits = 4> : tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @quant_act_bits_on_int4() {
+  // expected-error @+1 {{quant act_bits = 8 needs 8-bit weights, got 4}}
+  %w = kiln.param "w" quant <bits = 4, group = 64, axis = 0, act_bits = 8> : tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @quant_smooth_without_act_bits() {
+  // expected-error @+1 {{quant smooth factors need act_bits = 8}}
+  %w = kiln.param "w" quant <bits = 8, group = 4, axis = 0, smooth = dense<1.0> : tensor<4xf32>> : tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @quant_smooth_not_positive() {
+  // expected-error @+1 {{quant smooth factors must be positive and finite, got 0}}
+  %w = kiln.param "w" quant <bits = 8, group = 4, axis = 0, act_bits = 8, smooth = dense<[1.0, 0.0, 1.0, 1.0]> : tensor<4xf32>> : tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @quant_smooth_wrong_size(%x: tensor<2x4xf32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{'kiln.param' op quant smooth has 3 factors for 4 input features}}
+  %w = kiln.param "w" quant <bits = 8, group = 4, axis = 0, act_bits = 8, smooth = dense<1.0> : tensor<3xf32>> : tensor<2x4xf32>
+  %y = kiln.linear %x, %w layout out_in : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x2xf32>
+  return %y : tensor<2x2xf32>
+}
+
+// -----
+
 func.func @param_part_unnamed() -> tensor<4x8xf32> {
   // expected-error @+1 {{'kiln.param' op needs non-empty part names}}
   %w = kiln.param "merged" parts ["a", ""] : tensor<4x8xf32>

@@ -5,10 +5,15 @@
 // RUN: kiln-opt %s --kiln-quantize-weights="bits=4 group=64" --split-input-file | FileCheck %s --check-prefix=G64
 // RUN: kiln-opt %s --kiln-quantize-weights=exclude=fc2.weight --split-input-file | FileCheck %s --check-prefix=EXCLUDE
 // RUN: kiln-opt %s --kiln-quantize-weights=tolerance=0.05 --split-input-file 2>&1 | FileCheck %s --check-prefix=GUARD
+// RUN: kiln-opt %s --kiln-quantize-weights=act-bits=8 --split-input-file | FileCheck %s --check-prefix=W8A8
+// RUN: kiln-opt %s --kiln-quantize-weights=act-bits=8 --split-input-file | kiln-opt --kiln-quantize-weights=act-bits=8 --split-input-file --verify-each | FileCheck %s --check-prefix=W8A8
+// RUN: not kiln-opt %s --kiln-quantize-weights="bits=4 act-bits=8" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADACT
+// RUN: not kiln-opt %s --kiln-quantize-weights="act-bits=8 group=32" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADACT
 // RUN: not kiln-opt %s --kiln-quantize-weights=bits=3 --split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not kiln-opt %s --kiln-quantize-weights="bits=4 group=48" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADGROUP
 
 // BAD: kiln-quantize-weights: bits must be 8 or 4, got 3
+// BADACT: kiln-quantize-weights: act-bits must be 0, or 8 with bits=8 and group=0 (one scale per output channel), got 8
 // BADGROUP: kiln-quantize-weights: group must be 0 or a positive multiple of 32, got 48
 
 // Two linears: fc1 (out_in, [N, K]) quantized per output channel along
@@ -55,6 +60,24 @@ func.func @tied(%ids: tensor<?xi64>) -> tensor<?x100xf32> {
   %e = kiln.embedding %t[%ids] : tensor<100x32xf32>, tensor<?xi64> -> tensor<?x32xf32>
   %l = kiln.linear %e, %t layout out_in : (tensor<?x32xf32>, tensor<100x32xf32>) -> tensor<?x100xf32>
   return %l : tensor<?x100xf32>
+}
+
+// -----
+
+// With act-bits=8 the linears quantize their inputs too (act_bits = 8); the one
+// carrying kiln.smooth (recorded by kilnc's calibration) gets its factors
+// on the weight, the attribute gone.
+// W8A8-LABEL: func.func @smoothed
+// W8A8: kiln.param "fc.weight" quant <bits = 8, group = 4, axis = 0, act_bits = 8, smooth = dense<[2.000000e+00, 5.000000e-01, 1.000000e+00, 4.000000e+00]> : tensor<4xf32>> : tensor<3x4xf32>
+// W8A8: kiln.param "head.weight" quant <bits = 8, group = 3, axis = 1, act_bits = 8> : tensor<3x5xf32>
+// W8A8-NOT: kiln.smooth
+// W8A8: return
+func.func @smoothed(%x: tensor<?x4xf32>) -> tensor<?x5xf32> {
+  %w = kiln.param "fc.weight" : tensor<3x4xf32>
+  %h = kiln.linear %x, %w layout out_in {kiln.smooth = dense<[2.0, 0.5, 1.0, 4.0]> : tensor<4xf32>} : (tensor<?x4xf32>, tensor<3x4xf32>) -> tensor<?x3xf32>
+  %w2 = kiln.param "head.weight" : tensor<3x5xf32>
+  %y = kiln.linear %h, %w2 layout in_out : (tensor<?x3xf32>, tensor<3x5xf32>) -> tensor<?x5xf32>
+  return %y : tensor<?x5xf32>
 }
 
 // -----
