@@ -115,10 +115,6 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
     if (o.stage != "steps")
       return invalid("--quantize applies to the step list: --emit kiln, "
                      "--emit kernels or --stage steps");
-    if (o.target == "cuda")
-      return invalid("--quantize " + o.quantize +
-                     " is built for the CPU so far (the CUDA executor has no "
-                     "dequantizing gemm yet)");
     if (o.gemmDtype != "f32")
       return invalid("--quantize stores the gemm weights as integers; "
                      "--gemm-dtype cannot narrow them too");

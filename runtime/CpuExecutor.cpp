@@ -628,7 +628,8 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
         bool bf16Gemm =
             step->kind == StepKind::Gemm && o == 1 && b.dtype == DType::BF16 &&
             step->operands[0]->dtype == DType::BF16 && impl->blas.hasBf16Gemm();
-        if (b.kind == BufferKind::Weight && b.index < widen.size() && !bf16Gemm)
+        if (b.kind == BufferKind::Weight &&
+            static_cast<size_t>(b.index) < widen.size() && !bf16Gemm)
           widen[b.index] = true;
       }
     }

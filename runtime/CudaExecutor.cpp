@@ -15,6 +15,7 @@
 #include "runtime/StepPlan.h"
 #include "runtime/StepProfile.h"
 #include "runtime/Tensor.h"
+#include "support/Quantize.h"
 #include "support/Status.h"
 
 #include "absl/strings/str_cat.h"
@@ -100,6 +101,9 @@ struct CudaExecutor::DeviceState {
   std::unique_ptr<CudaBlas> blas;
   CUdeviceptr weights = 0, arena = 0, workspace = 0;
   std::vector<CUdeviceptr> weightPtrs;
+  /// Per weight slot: its integers, scales and smoothing factors on the
+  /// device when it is quantized (kilnc --quantize), values 0 otherwise.
+  std::vector<DeviceQuantWeight> quantWeights;
   int64_t arenaBytes = 0, workspaceBytes = 0;
   ArenaPlans arenaPlans; // calls past the compiled batch or sequence
   struct Cache {
@@ -181,6 +185,23 @@ struct CudaExecutor::DeviceState {
   absl::Status check(int result, const std::string &what) const {
     return driver->check(result, what);
   }
+  /// A gemm step's B when it is a quantized weight (kilnc --quantize).
+  const DeviceQuantWeight *quantizedB(const StepT &step) const {
+    const BufferT &b = *step.operands[1];
+    if (b.kind != BufferKind::Weight ||
+        static_cast<size_t>(b.index) >= quantWeights.size() ||
+        !quantWeights[b.index].values)
+      return nullptr;
+    return &quantWeights[b.index];
+  }
+  /// The gemm through cuBLASLt (or the test's function), its epilogue
+  /// fused, or as kiln_gemm_epilogue after it where cuBLASLt cannot fuse it.
+  absl::Status runGemm(const GemmPlan &g, const GemmBuffers &buffers,
+                       const std::string &where);
+  absl::Status enqueueQuantizedGemm(
+      const StepT &step, const GemmPlan &g, const DeviceQuantWeight &w,
+      const std::function<CUdeviceptr(const BufferT &)> &pointer,
+      const std::string &where);
   /// Makes the device buffer `p` (of `have` bytes) at least `need` bytes
   /// long, contents not kept; the plans and graphs holding its old address
   /// are dropped.
@@ -350,12 +371,24 @@ absl::Status CudaExecutor::DeviceState::load(const CudaOptions &options) {
   KILN_ASSIGN_OR_RETURN(auto host,
                         HostWeights::load(artifact, options.weightsDir, "CUDA",
                                           {}, options.rank, needs.weights));
+  // A quantized weight's scales (and W8A8's 1 / smoothing factors) follow
+  // its integers.
+  auto scaleBytes = [](const QuantizedMatrix &q) {
+    return q.format.scaleCount() * static_cast<int64_t>(sizeof(float));
+  };
+  auto invSmoothBytes = [](const QuantizedMatrix &q) {
+    return q.invSmooth ? q.format.cols * static_cast<int64_t>(sizeof(float))
+                       : 0;
+  };
   size_t total = 0;
   std::vector<size_t> offsets;
   for (size_t i = 0; i < host->size(); ++i) {
     offsets.push_back(total);
     total += alignUp(host->bytes(i));
+    if (const QuantizedMatrix *q = host->quantized(i))
+      total += alignUp(scaleBytes(*q)) + alignUp(invSmoothBytes(*q));
   }
+  quantWeights.assign(host->size(), {});
   if (total > 0) {
     KILN_RETURN_IF_ERROR(
         check(api.memAlloc(&weights, total),
@@ -368,6 +401,25 @@ absl::Status CudaExecutor::DeviceState::load(const CudaOptions &options) {
           check(api.memcpyHtoDAsync(weightPtrs.back(), host->data(i),
                                     host->bytes(i), stream),
                 "uploading weight " + manifest.weights[i]->name));
+      const QuantizedMatrix *q = host->quantized(i);
+      if (!q)
+        continue;
+      DeviceQuantWeight &d = quantWeights[i];
+      d.format = q->format;
+      d.actBits = q->actBits;
+      d.values = weightPtrs.back();
+      d.scales = d.values + alignUp(host->bytes(i));
+      KILN_RETURN_IF_ERROR(check(
+          api.memcpyHtoDAsync(d.scales, q->scales, scaleBytes(*q), stream),
+          "uploading the scales of weight " + manifest.weights[i]->name));
+      if (q->invSmooth) {
+        d.invSmooth = d.scales + alignUp(scaleBytes(*q));
+        KILN_RETURN_IF_ERROR(
+            check(api.memcpyHtoDAsync(d.invSmooth, q->invSmooth,
+                                      invSmoothBytes(*q), stream),
+                  "uploading the smoothing factors of weight " +
+                      manifest.weights[i]->name));
+      }
     }
     KILN_RETURN_IF_ERROR(
         check(api.streamSynchronize(stream), "uploading the weights"));
@@ -441,6 +493,10 @@ CudaExecutor::DeviceState::planFor(
       if (g.halfPrecision())
         plan.workspaceBytes =
             std::max(plan.workspaceBytes, 2 * g.batch * g.m * g.k);
+      if (const DeviceQuantWeight *q = quantizedB(*step))
+        plan.workspaceBytes = std::max(
+            plan.workspaceBytes,
+            quantGemmWorkspaceBytes(*q, g.folded ? g.batch * g.m : g.m));
     }
   }
   // Before this plan joins the others: growing the workspace drops them.
@@ -460,6 +516,85 @@ CudaExecutor::DeviceState::planFor(
     }
   }
   return &plans.emplace(key, std::move(plan)).first->second;
+}
+
+absl::Status CudaExecutor::DeviceState::runGemm(const GemmPlan &g,
+                                                const GemmBuffers &buffers,
+                                                const std::string &where) {
+  std::string what = absl::StrCat("gemm ", g.batch, "x[", g.m, ",", g.k, "]x[",
+                                  g.k, ",", g.n, "] at ", where);
+  auto gemm = [&](const GemmPlan &plan, const GemmBuffers &b) {
+    return gemmOverride ? gemmOverride(plan, b) : blas->gemm(plan, b, what);
+  };
+  absl::Status s = gemm(g, buffers);
+  if (!absl::IsUnimplemented(s) || !g.hasEpilogue())
+    return s;
+  // cuBLASLt cannot fuse this epilogue: the plain product, then the
+  // epilogue as a kernel.
+  GemmPlan plain = g;
+  plain.bias = plain.residual = -1;
+  plain.activation = Activation::None;
+  GemmBuffers product{buffers.a, buffers.b, buffers.c};
+  KILN_RETURN_IF_ERROR(gemm(plain, product));
+  KernelLaunch l =
+      gemmEpilogueLaunch(buffers.c, buffers.bias, buffers.residual,
+                         g.batch * g.m, g.n, static_cast<int>(g.activation));
+  return launchOwn(l, where);
+}
+
+/// A gemm on a quantized weight: W's stored rows are C's columns (its
+/// format has g.n rows and g.k columns, as HostWeights sized it), A is read
+/// row-major (validateSteps refuses a transposed one). W8A8
+/// quantizes A's rows and multiplies in int8; weight-only int8/int4 reads
+/// the stored bytes directly for a few rows of A, and for more dequantizes
+/// W into the workspace and runs the f32 gemm (epilogue fused) on it.
+absl::Status CudaExecutor::DeviceState::enqueueQuantizedGemm(
+    const StepT &step, const GemmPlan &g, const DeviceQuantWeight &w,
+    const std::function<CUdeviceptr(const BufferT &)> &pointer,
+    const std::string &where) {
+  if (w.format.rows != g.n || w.format.cols != g.k)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the gemm at ", where, " multiplies [", g.k, ", ", g.n,
+        "] by a quantized weight of ", w.format.rows, " x ", w.format.cols));
+  DeviceEpilogue epilogue;
+  if (g.bias >= 0)
+    epilogue.bias = pointer(*step.operands[g.bias]);
+  if (g.residual >= 0)
+    epilogue.residual = pointer(*step.operands[g.residual]);
+  epilogue.activation = static_cast<int>(g.activation);
+  const CUdeviceptr a = pointer(*step.operands[0]);
+  const CUdeviceptr c = pointer(*step.results[0]);
+  // The batch folded into the rows, or one product per batch entry.
+  const int64_t products = g.folded ? 1 : g.batch;
+  const int64_t m = g.folded ? g.batch * g.m : g.m;
+  if (m == 0)
+    return absl::OkStatus();
+  if (w.actBits == 0 && m > kQuantGemvRows) {
+    KernelLaunch dequantize = dequantizeLaunch(w, workspace);
+    KILN_RETURN_IF_ERROR(launchOwn(dequantize, where));
+    GemmPlan f32 = g;
+    f32.transB = true; // W as [n, k]
+    f32.ldb = g.k;
+    f32.shared = true;
+    f32.bType = DType::F32;
+    return runGemm(f32, {a, workspace, c, epilogue.bias, epilogue.residual},
+                   where);
+  }
+  for (int64_t i = 0; i < products; ++i) {
+    const CUdeviceptr ai = a + 4 * i * g.m * g.lda;
+    const CUdeviceptr ci = c + 4 * i * g.m * g.n;
+    DeviceEpilogue e = epilogue;
+    if (e.residual)
+      e.residual += 4 * i * g.m * g.n;
+    if (w.actBits == 8) {
+      for (KernelLaunch &l : w8a8Launches(w, ci, ai, m, g.lda, workspace, e))
+        KILN_RETURN_IF_ERROR(launchOwn(l, where));
+    } else {
+      KernelLaunch l = quantGemvLaunch(w, ci, ai, m, g.lda, e);
+      KILN_RETURN_IF_ERROR(launchOwn(l, where));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CudaExecutor::DeviceState::reserveWorkspace(int64_t bytes) {
@@ -516,6 +651,10 @@ absl::Status CudaExecutor::DeviceState::enqueue(
     }
     case StepKind::Gemm: {
       KILN_ASSIGN_OR_RETURN(auto g, planGemm(step, binding));
+      if (const DeviceQuantWeight *q = quantizedB(step)) {
+        KILN_RETURN_IF_ERROR(enqueueQuantizedGemm(step, g, *q, pointer, where));
+        break;
+      }
       GemmBuffers buffers;
       buffers.a = pointer(*step.operands[0]);
       if (g.halfPrecision()) {
@@ -532,29 +671,7 @@ absl::Status CudaExecutor::DeviceState::enqueue(
         buffers.bias = pointer(*step.operands[g.bias]);
       if (g.residual >= 0)
         buffers.residual = pointer(*step.operands[g.residual]);
-      std::string what = absl::StrCat("gemm ", g.batch, "x[", g.m, ",", g.k,
-                                      "]x[", g.k, ",", g.n, "] at ", where);
-      auto gemm = [&](const GemmPlan &plan, const GemmBuffers &b) {
-        return gemmOverride ? gemmOverride(plan, b) : blas->gemm(plan, b, what);
-      };
-      absl::Status s = gemm(g, buffers);
-      if (absl::IsUnimplemented(s) && g.hasEpilogue()) {
-        // cuBLASLt cannot fuse this epilogue: the plain product, then the
-        // epilogue as a kernel.
-        GemmPlan plain = g;
-        plain.bias = plain.residual = -1;
-        plain.activation = Activation::None;
-        GemmBuffers product{buffers.a, buffers.b, buffers.c};
-        s = gemm(plain, product);
-        if (s.ok()) {
-          KernelLaunch l = gemmEpilogueLaunch(
-              buffers.c, buffers.bias, buffers.residual, g.batch * g.m, g.n,
-              static_cast<int>(g.activation));
-          s = launchOwn(l, where);
-        }
-      }
-      if (!s.ok())
-        return s;
+      KILN_RETURN_IF_ERROR(runGemm(g, buffers, where));
       break;
     }
     case StepKind::Norm: {

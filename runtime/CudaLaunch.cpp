@@ -4,6 +4,7 @@
 
 #include "runtime/CudaDriver.h"
 #include "runtime/StepPlan.h"
+#include "support/Quantize.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -64,6 +65,14 @@ const char *ownKernelName(OwnKernel kernel) {
     return "kiln_narrow";
   case OwnKernel::Norm:
     return "kiln_norm";
+  case OwnKernel::QuantGemv:
+    return "kiln_quant_gemv";
+  case OwnKernel::Dequantize:
+    return "kiln_dequantize";
+  case OwnKernel::QuantizeRows:
+    return "kiln_quantize_rows";
+  case OwnKernel::Int8Gemm:
+    return "kiln_int8_gemm";
   }
   return "";
 }
@@ -91,6 +100,73 @@ KernelLaunch gemmEpilogueLaunch(CUdeviceptr c, CUdeviceptr bias,
       std::clamp<int64_t>(ceilDiv(rows * n, kOwnKernelThreads), 1, 65535));
   l.add(c).add(bias).add(residual).add(rows).add(n).add(activation);
   return l;
+}
+
+namespace {
+
+/// Output channels per block of kiln_quant_gemv and kiln_int8_gemm (a warp
+/// each), and rows of A per kiln_int8_gemm warp.
+constexpr int64_t kChannelsPerBlock = kOwnKernelThreads / 32;
+constexpr int64_t kInt8RowsPerWarp = 8;
+
+/// W8A8's workspace: the int8 rows, then their f32 scales (aligned).
+int64_t int8RowBytes(const QuantFormat &f, int64_t rows) {
+  return (rows * f.paddedCols() + 255) / 256 * 256;
+}
+
+} // namespace
+
+int64_t quantGemmWorkspaceBytes(const DeviceQuantWeight &w, int64_t rows) {
+  const QuantFormat &f = w.format;
+  if (w.actBits == 8)
+    return int8RowBytes(f, rows) + 4 * rows;
+  return rows > kQuantGemvRows ? 4 * f.rows * f.cols : 0;
+}
+
+KernelLaunch quantGemvLaunch(const DeviceQuantWeight &w, CUdeviceptr c,
+                             CUdeviceptr a, int64_t m, int64_t lda,
+                             const DeviceEpilogue &epilogue) {
+  const QuantFormat &f = w.format;
+  KernelLaunch l;
+  l.kernel = OwnKernel::QuantGemv;
+  l.grid[0] = static_cast<unsigned>(ceilDiv(f.rows, kChannelsPerBlock));
+  l.add(c).add(a).add(w.values).add(w.scales).add(epilogue.bias);
+  l.add(epilogue.residual).add(m).add(f.rows).add(f.cols).add(lda);
+  l.add(f.rowBytes()).add(f.group).add(f.bits).add(epilogue.activation);
+  return l;
+}
+
+KernelLaunch dequantizeLaunch(const DeviceQuantWeight &w, CUdeviceptr out) {
+  const QuantFormat &f = w.format;
+  KernelLaunch l;
+  l.kernel = OwnKernel::Dequantize;
+  l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>(
+      ceilDiv(f.rows * f.cols, kOwnKernelThreads), 1, 65535));
+  l.add(out).add(w.values).add(w.scales).add(f.rows).add(f.cols);
+  l.add(f.rowBytes()).add(f.group).add(f.bits);
+  return l;
+}
+
+std::vector<KernelLaunch> w8a8Launches(const DeviceQuantWeight &w,
+                                       CUdeviceptr c, CUdeviceptr a, int64_t m,
+                                       int64_t lda, CUdeviceptr workspace,
+                                       const DeviceEpilogue &epilogue) {
+  const QuantFormat &f = w.format;
+  const CUdeviceptr rows = workspace;
+  const CUdeviceptr rowScales = workspace + int8RowBytes(f, m);
+  KernelLaunch quantize;
+  quantize.kernel = OwnKernel::QuantizeRows;
+  quantize.grid[0] = static_cast<unsigned>(m);
+  quantize.add(rows).add(rowScales).add(a).add(w.invSmooth).add(f.cols);
+  quantize.add(lda).add(f.paddedCols());
+  KernelLaunch product;
+  product.kernel = OwnKernel::Int8Gemm;
+  product.grid[0] = static_cast<unsigned>(ceilDiv(f.rows, kChannelsPerBlock));
+  product.grid[1] = static_cast<unsigned>(ceilDiv(m, kInt8RowsPerWarp));
+  product.add(c).add(rows).add(rowScales).add(w.values).add(w.scales);
+  product.add(epilogue.bias).add(epilogue.residual).add(m).add(f.rows);
+  product.add(f.paddedCols()).add(epilogue.activation);
+  return {quantize, product};
 }
 
 KernelLaunch narrowLaunch(CUdeviceptr dst, CUdeviceptr src, int64_t count,

@@ -1,7 +1,8 @@
 //===- CudaLaunch.h - launches of the runtime's own CUDA kernels ----------===//
 //
 // What the CUDA executor launches of its own kernels (attention, cache
-// writes, norms, gemm epilogues, narrowing), as data: which of
+// writes, norms, gemm epilogues, narrowing, gemms on quantized weights), as
+// data: which of
 // runtime/cuda/Kernels.cu's kernels, its grid, its dynamic shared memory
 // and its parameters packed as cuLaunchKernel takes them. Kept apart from the
 // executor so that a test runs the very same launches through the CPU
@@ -19,6 +20,7 @@
 
 #include "runtime/CudaDriver.h"
 #include "runtime/StepPlan.h"
+#include "support/Quantize.h"
 
 #include "absl/status/statusor.h"
 
@@ -34,9 +36,13 @@ enum class OwnKernel {
   DecodeCombine,
   GemmEpilogue,
   Narrow,
-  Norm
+  Norm,
+  QuantGemv,
+  Dequantize,
+  QuantizeRows,
+  Int8Gemm
 };
-inline constexpr int kOwnKernelCount = 7;
+inline constexpr int kOwnKernelCount = 11;
 /// The kernel's symbol in the fatbin.
 const char *ownKernelName(OwnKernel kernel);
 
@@ -90,6 +96,45 @@ KernelLaunch cacheWriteLaunch(CUdeviceptr cache, CUdeviceptr rows,
 KernelLaunch gemmEpilogueLaunch(CUdeviceptr c, CUdeviceptr bias,
                                 CUdeviceptr residual, int64_t rows, int64_t n,
                                 int activation);
+
+/// A quantized weight (kilnc --quantize) on the device, in
+/// support/Quantize.h's layout; `invSmooth` 1 / SmoothQuant's factors (W8A8
+/// only, 0 for none).
+struct DeviceQuantWeight {
+  QuantFormat format;
+  CUdeviceptr values = 0, scales = 0, invSmooth = 0;
+  int actBits = 0; // 8: W8A8
+};
+
+/// A gemm step's epilogue on the device (0 for absent buffers; activation
+/// as artifact::Activation).
+struct DeviceEpilogue {
+  CUdeviceptr bias = 0, residual = 0;
+  int activation = 0;
+};
+
+/// Rows of A up to which a weight-only quantized gemm runs kiln_quant_gemv
+/// (the stored bytes read once); above, kiln_dequantize writes W as f32 for
+/// cuBLASLt.
+inline constexpr int64_t kQuantGemvRows = 8;
+
+/// Device workspace bytes a gemm of `rows` rows of A on `w` needs: W8A8's
+/// int8 rows and their scales, or W as f32 past kQuantGemvRows rows.
+int64_t quantGemmWorkspaceBytes(const DeviceQuantWeight &w, int64_t rows);
+
+/// C [m, n] = A [m, k] (leading dim lda) times W^T, with the epilogue, for
+/// m <= kQuantGemvRows rows.
+KernelLaunch quantGemvLaunch(const DeviceQuantWeight &w, CUdeviceptr c,
+                             CUdeviceptr a, int64_t m, int64_t lda,
+                             const DeviceEpilogue &epilogue);
+/// W as f32 row-major [n, k] at `out` (quantGemmWorkspaceBytes of it).
+KernelLaunch dequantizeLaunch(const DeviceQuantWeight &w, CUdeviceptr out);
+/// W8A8: A's m rows quantized into the workspace, then the int8 product
+/// into C with the epilogue (two launches).
+std::vector<KernelLaunch> w8a8Launches(const DeviceQuantWeight &w,
+                                       CUdeviceptr c, CUdeviceptr a, int64_t m,
+                                       int64_t lda, CUdeviceptr workspace,
+                                       const DeviceEpilogue &epilogue);
 
 /// kiln_narrow of `count` f32 values at `src` into bf16 or f16 at `dst`.
 KernelLaunch narrowLaunch(CUdeviceptr dst, CUdeviceptr src, int64_t count,

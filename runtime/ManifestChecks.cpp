@@ -353,8 +353,8 @@ absl::Status validateSteps(const Artifact &artifact, bool lowActivations) {
           // on the CPU any operand may be bf16/f16 (--precision).
           bool halfWeight = step.kind == StepKind::Gemm && o == 1 &&
                             b->kind == BufferKind::Weight && half;
-          // ... or an int8/int4 weight (--quantize), which the CPU executor
-          // dequantizes as it multiplies; its stored rows are the output
+          // ... or an int8/int4 weight (--quantize), which both executors
+          // dequantize as they multiply; its stored rows are the output
           // channels, so they are B's columns (quant_axis 1, [K, N]) or
           // B's rows read transposed (quant_axis 0, [N, K]).
           bool quantized = b->dtype == DType::I8 || b->dtype == DType::I4;
@@ -363,12 +363,6 @@ absl::Status validateSteps(const Artifact &artifact, bool lowActivations) {
               return error(absl::StrCat("damaged: ", where,
                                         " reads a quantized weight other "
                                         "than as a gemm's B"));
-            if (!lowActivations)
-              return error(absl::StrCat(
-                  where, " (", step.location,
-                  ") reads an int8/int4 weight; this executor runs gemms on "
-                  "f32, bf16 and f16 weights (quantized weights run on the "
-                  "CPU)"));
             const WeightT &w = *m.weights[b->index];
             if (w.quant_axis != (step.transpose_rhs ? 0 : 1) ||
                 step.transpose_lhs)

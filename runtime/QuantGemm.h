@@ -6,7 +6,9 @@
 // dequantizes each weight block in registers as it multiplies: the weight is
 // read once per call, as stored, which is the point of quantizing a
 // memory-bound decode. More rows (prefill, compute-bound) dequantize W to f32
-// once per call and hand it to the BLAS.
+// once per call and hand it to the BLAS. W8A8 quantizes A's rows to int8
+// first; many rows then multiply in int8 (the BLAS's s8s8s32 gemm), a few
+// take the fused kernel on the rows' int8 values.
 //
 //===----------------------------------------------------------------------===//
 

@@ -30,7 +30,8 @@
 #     fixture-llama-tp2 / -tp2pp2 (2 and 4 ranks on the one GPU,
 #     collectives through host memory; collectives-llama-* lines: the
 #     bytes rank 0 moves per decode step),
-#     fixture-{gpt2,bert}-bf16: prompt logits against the transformers
+#     fixture-{gpt2,bert}-bf16, fixture-{gpt2,llama}-{w8a16,w4a16,w8a8}
+#     (kilnc --quantize): prompt logits against the transformers
 #     goldens and the generated ids up to the first near-tie, with CUDA
 #     graphs (captured at the second decode call, replayed from the third;
 #     the report must show the replays) and without        ~25 s
@@ -38,6 +39,7 @@
 #     the tool cannot start, e.g. under gVisor)              ~20 s
 #   write-bench-models (CPU, numpy)                          ~20 s
 #   bandwidth, kiln-gpt2, kiln-gpt2-nographs, kiln-gpt2-bf16,
+#     kiln-gpt2-{w8a16,w4a16,w8a8} (quantized at load),
 #     kiln-bert, kiln-bert-b32, and the unfused (-O0)
 #     kiln-gpt2-O0, kiln-bert-b32-O0, and a Llama-shaped model
 #     (12 x 768, GQA 12/4) fused and -O0: kiln-llama{,-O0},
@@ -85,6 +87,14 @@ prepare() {
     "$bin/kilnc" "$fixtures/$f" --target cuda --gemm-dtype bf16 -o "$bundle/$f-bf16.kiln" \
         --max-batch 3 --max-seq 32 2> "$bundle/kilnc-$f-bf16.log"
   done
+  # Quantized weights (kilnc --quantize): the runtime's gemms on int8/int4
+  # weights and W8A8's int8 ones.
+  for f in gpt2_tiny llama_gqa; do
+    for q in w8a16 w4a16 w8a8; do
+      "$bin/kilnc" "$fixtures/$f" --target cuda --quantize "$q" -o "$bundle/$f-$q.kiln" \
+          --max-batch 3 --max-seq 32 2> "$bundle/kilnc-$f-$q.log"
+    done
+  done
   # Partitioned: tensor parallel 2 with both ranks on the one GPU, and
   # tp 2 x pp 2 (4 ranks), collectives through host memory.
   "$bin/kilnc" "$fixtures/llama_gqa" --target cuda --tp 2 -o "$bundle/llama_gqa-tp2.kiln" \
@@ -106,6 +116,15 @@ prepare() {
       --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small.log"
   "$bin/kilnc" "$tmp/gpt2-small" --target cuda --external-weights --gemm-dtype bf16 \
       -o "$bundle/gpt2-small-bf16.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small-bf16.log"
+  # Quantized at load from the same weights (the guardrail's and W8A8's
+  # calibration run here, on the weights bench_model.py writes alike there).
+  local q
+  for q in w8a16 w8a8; do
+    "$bin/kilnc" "$tmp/gpt2-small" --target cuda --external-weights --quantize "$q" \
+        -o "$bundle/gpt2-small-$q.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small-$q.log"
+  done
+  "$bin/kilnc" "$tmp/gpt2-small" --target cuda --external-weights --quantize w4a16 --quant-guard=false \
+      -o "$bundle/gpt2-small-w4a16.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small-w4a16.log"
   "$PY" "$root/tools/bench_model.py" llama-small "$tmp/llama-small"
   "$bin/kilnc" "$tmp/llama-small" --target cuda --external-weights \
       -o "$bundle/llama-small.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-llama-small.log"
@@ -282,6 +301,13 @@ run() {
   fixture fixture-llama-past-maxima llama_gqa llama_gqa-small.kiln on 1e-3
   fixture fixture-gpt2-bf16 gpt2_tiny gpt2_tiny-bf16.kiln on 2e-2
   fixture fixture-bert-bf16 bert_tiny bert_tiny-bf16.kiln on 2e-2
+  # Quantized builds, within the CPU builds' bounds (RuntimeGoldenTest).
+  local q scheme bound
+  for q in "w8a16 3e-2" "w4a16 0.35" "w8a8 6e-2"; do
+    read -r scheme bound <<< "$q"
+    fixture "fixture-gpt2-$scheme" gpt2_tiny "gpt2_tiny-$scheme.kiln" on "$bound"
+    fixture "fixture-llama-$scheme" llama_gqa "llama_gqa-$scheme.kiln" on "$bound"
+  done
 
   # compute-sanitizer's memcheck over prefill and decode (generated and own
   # kernels, cuBLASLt), graphs on as in a normal run. A tool that cannot
@@ -309,6 +335,10 @@ run() {
       --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3 --no-cuda-graphs
   bench_step kiln-gpt2-bf16 90 "$kr" "$bundle/gpt2-small-bf16.kiln" --device cuda --weights "$work/gpt2-small" \
       --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3
+  for q in w8a16 w4a16 w8a8; do
+    bench_step "kiln-gpt2-$q" 90 "$kr" "$bundle/gpt2-small-$q.kiln" --device cuda --weights "$work/gpt2-small" \
+        --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3
+  done
   bench_step kiln-gpt2-O0 90 "$kr" "$bundle/gpt2-small-O0.kiln" --device cuda --weights "$work/gpt2-small" \
       --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3
   bench_step kiln-bert-b32-O0 90 "$kr" "$bundle/bert-base-O0.kiln" --device cuda --weights "$work/bert-base" \

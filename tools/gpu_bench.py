@@ -246,7 +246,10 @@ def table(logs):
     static_decode = number(torch_gpt2, r"static-cache compiled decode, batch 1: ([\d.]+) ms/token")
     for label, log in (("GPT-2-small decode p128 (ms/token)", "kiln-gpt2"),
                        ("  Kiln without CUDA graphs", "kiln-gpt2-nographs"),
-                       ("  Kiln with bf16 gemms", "kiln-gpt2-bf16")):
+                       ("  Kiln with bf16 gemms", "kiln-gpt2-bf16"),
+                       ("  Kiln w8a16 (int8 weights)", "kiln-gpt2-w8a16"),
+                       ("  Kiln w4a16 (int4 weights)", "kiln-gpt2-w4a16"),
+                       ("  Kiln w8a8 (int8 rows too)", "kiln-gpt2-w8a8")):
         text = read(log)
         rows.append((label, number(text, r"device decode\s+p50\s+([\d.]+) ms"),
                      number(text, r"decode step\s+p50\s+([\d.]+) ms"),

@@ -21,6 +21,11 @@
 //   kiln_gemm_epilogue    a gemm step's epilogue (bias, relu or tanh-GELU,
 //                         residual) as a separate pass, for the shapes
 //                         where cuBLASLt offers no algorithm with it fused;
+//   kiln_quant_gemv       gemms on int8/int4 weights (kilnc --quantize):
+//   kiln_dequantize       a few rows of A multiply the stored integers
+//                         directly; more rows dequantize W for cuBLASLt;
+//   kiln_quantize_rows    W8A8: A's rows to int8 per token, then an int8
+//   kiln_int8_gemm        product with int32 sums and both scales;
 //   kiln_narrow           f32 activations to bf16 or f16 (round to nearest
 //                         even, as support/Half.h) for the gemms of
 //                         kilnc --gemm-dtype;
@@ -149,26 +154,172 @@ extern "C" __global__ void kiln_narrow(uint16_t *dst, const float *src,
     dst[i] = bf16 ? kiln::floatToBf16(src[i]) : kiln::floatToHalf(src[i]);
 }
 
-/// c = act(c + bias[col]) + residual over rows x n, in place; activation
-/// 0 none, 1 relu, 2 tanh-GELU (runtime/Blas.cpp's applyGemmEpilogue).
+namespace {
+
+/// act(x + bias[col]) + residual[i]: a gemm step's epilogue on element i of
+/// C (column col); activation 0 none, 1 relu, 2 tanh-GELU
+/// (runtime/Blas.cpp's applyGemmEpilogue).
+__device__ float epilogue(float x, const float *bias, const float *residual,
+                          int64_t i, int64_t col, int activation) {
+  if (bias)
+    x += bias[col];
+  if (activation == 1)
+    x = fmaxf(x, 0.0f);
+  else if (activation == 2)
+    x = 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
+  if (residual)
+    x += residual[i];
+  return x;
+}
+
+/// A quantized weight as support/Quantize.h stores it: `bits` 8 or 4,
+/// `rowBytes` per output channel, one scale per `group` input features.
+struct QuantWeight {
+  const uint8_t *values;
+  const float *scales;
+  int64_t rowBytes, group, groups;
+  int bits;
+
+  /// The stored integer of output channel `col`, input feature `e`.
+  __device__ int q(int64_t col, int64_t e) const {
+    const uint8_t *row = values + col * rowBytes;
+    if (bits == 8)
+      return static_cast<int8_t>(row[e]);
+    // 16 bytes per block of 32 features: feature j of the block in the low
+    // nibble of byte j, feature j + 16 in its high one, each as q + 8.
+    const uint8_t byte = row[(e / 32) * 16 + (e % 16)];
+    return ((e % 32) < 16 ? (byte & 15) : (byte >> 4)) - 8;
+  }
+  __device__ float value(int64_t col, int64_t e) const {
+    return static_cast<float>(q(col, e)) * scales[col * groups + e / group];
+  }
+};
+
+} // namespace
+
+/// c = act(c + bias[col]) + residual over rows x n, in place.
 extern "C" __global__ void kiln_gemm_epilogue(float *c, const float *bias,
                                               const float *residual,
                                               int64_t rows, int64_t n,
                                               int activation) {
   const int64_t total = rows * n;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    float x = c[i];
-    if (bias)
-      x += bias[i % n];
-    if (activation == 1)
-      x = fmaxf(x, 0.0f);
-    else if (activation == 2)
-      x = 0.5f * x *
-          (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
-    if (residual)
-      x += residual[i];
-    c[i] = x;
+       i += int64_t(gridDim.x) * blockDim.x)
+    c[i] = epilogue(c[i], bias, residual, i, i % n, activation);
+}
+
+/// Grid (ceil(n / 8)), 256 threads: C[m, n] = A[m, k] W^T for a quantized W
+/// and m <= kQuantGemvRows, with the step's epilogue. A warp takes one
+/// output channel (one stored row of W) for all m rows of A, its lanes
+/// along k, so each stored byte is read once per call and dequantized in a
+/// register: a memory-bound decode step reads the int8/int4 bytes, not
+/// f32 (cuBLASLt has no such gemm).
+extern "C" __global__ void
+kiln_quant_gemv(float *c, const float *a, const uint8_t *values,
+                const float *scales, const float *bias, const float *residual,
+                int64_t m, int64_t n, int64_t k, int64_t lda, int64_t rowBytes,
+                int64_t group, int bits, int activation) {
+  constexpr int kMaxRows = 8; // CudaLaunch.h's kQuantGemvRows
+  const QuantWeight w{values, scales, rowBytes, group, (k + group - 1) / group,
+                      bits};
+  const int64_t col = blockIdx.x * int64_t(blockDim.x / 32) + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (col >= n)
+    return; // a whole warp: no shuffle is left waiting
+  float acc[kMaxRows] = {};
+  for (int64_t e = lane; e < k; e += 32) {
+    const float x = w.value(col, e);
+    for (int i = 0; i < kMaxRows; ++i)
+      if (i < m)
+        acc[i] += a[i * lda + e] * x;
+  }
+  for (int i = 0; i < kMaxRows; ++i) {
+    if (i >= m)
+      break;
+    const float sum = groupReduce<false>(acc[i], 32);
+    if (lane == 0)
+      c[i * n + col] =
+          epilogue(sum, bias, residual, i * n + col, col, activation);
+  }
+}
+
+/// Grid-stride over n x k: out[col * k + e] = W's value, the quantized
+/// weight as f32 row-major [n, k], for cuBLASLt to multiply by many rows
+/// (a compute-bound prefill, where reading W once more costs little).
+extern "C" __global__ void kiln_dequantize(float *out, const uint8_t *values,
+                                           const float *scales, int64_t n,
+                                           int64_t k, int64_t rowBytes,
+                                           int64_t group, int bits) {
+  const QuantWeight w{values, scales, rowBytes, group, (k + group - 1) / group,
+                      bits};
+  const int64_t total = n * k;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = w.value(i / k, i % k);
+}
+
+/// Grid (rows), 256 threads: each row of A (times invSmooth, when given)
+/// to int8 with scale max|x| / 127, q [rows, paddedK] (zeros past k),
+/// rowScales [rows]: support/Quantize.cpp's quantizeActivationRow, the
+/// same operations in the same order, so W8A8 rounds as on the CPU.
+extern "C" __global__ void kiln_quantize_rows(int8_t *q, float *rowScales,
+                                              const float *a,
+                                              const float *invSmooth, int64_t k,
+                                              int64_t lda, int64_t paddedK) {
+  __shared__ float scratch[32];
+  const float *x = a + blockIdx.x * lda;
+  int8_t *out = q + blockIdx.x * paddedK;
+  float peak = 0.0f;
+  for (int64_t e = threadIdx.x; e < k; e += blockDim.x)
+    peak = fmaxf(peak, fabsf(invSmooth ? x[e] * invSmooth[e] : x[e]));
+  peak = blockReduce<true>(peak, scratch);
+  const float scale = peak / 127.0f;
+  const float inverse = scale > 0.0f ? 1.0f / scale : 0.0f;
+  for (int64_t e = threadIdx.x; e < paddedK; e += blockDim.x) {
+    float v = e < k ? (invSmooth ? x[e] * invSmooth[e] : x[e]) * inverse : 0;
+    out[e] = static_cast<int8_t>(fminf(fmaxf(rintf(v), -127.0f), 127.0f));
+  }
+  if (threadIdx.x == 0)
+    rowScales[blockIdx.x] = scale;
+}
+
+/// Grid (ceil(n / 8), ceil(m / 8)), 256 threads: W8A8's C[m, n] =
+/// (qa[m, paddedK] W^T) * rowScales[i] * scales[col] with the step's
+/// epilogue, int32 sums as on the CPU. A warp takes one output channel for
+/// 8 rows of A, its lanes along k. Plain integer multiply-adds, not
+/// tensor cores: correct everywhere, and the int8 weight is still read as
+/// stored.
+extern "C" __global__ void
+kiln_int8_gemm(float *c, const int8_t *qa, const float *rowScales,
+               const int8_t *values, const float *scales, const float *bias,
+               const float *residual, int64_t m, int64_t n, int64_t paddedK,
+               int activation) {
+  constexpr int kRowsPerWarp = 8;
+  const int64_t col = blockIdx.x * int64_t(blockDim.x / 32) + threadIdx.x / 32;
+  const int64_t row0 = blockIdx.y * int64_t(kRowsPerWarp);
+  const int lane = threadIdx.x % 32;
+  if (col >= n)
+    return;
+  int32_t acc[kRowsPerWarp] = {};
+  const int8_t *w = values + col * paddedK;
+  for (int64_t e = lane; e < paddedK; e += 32) {
+    const int32_t x = w[e];
+    for (int i = 0; i < kRowsPerWarp; ++i)
+      if (row0 + i < m)
+        acc[i] += static_cast<int32_t>(qa[(row0 + i) * paddedK + e]) * x;
+  }
+  for (int i = 0; i < kRowsPerWarp; ++i) {
+    if (row0 + i >= m)
+      break;
+    int32_t sum = acc[i];
+    for (int o = 16; o > 0; o /= 2)
+      sum += __shfl_xor_sync(0xffffffff, sum, o);
+    if (lane == 0) {
+      const int64_t at = (row0 + i) * n + col;
+      c[at] = epilogue(static_cast<float>(sum) *
+                           (rowScales[row0 + i] * scales[col]),
+                       bias, residual, at, col, activation);
+    }
   }
 }
 

@@ -35,6 +35,10 @@ const std::vector<EmulatedKernel> &all() {
       make("kiln_gemm_epilogue", kiln_gemm_epilogue),
       make("kiln_narrow", kiln_narrow),
       make("kiln_norm", kiln_norm),
+      make("kiln_quant_gemv", kiln_quant_gemv),
+      make("kiln_dequantize", kiln_dequantize),
+      make("kiln_quantize_rows", kiln_quantize_rows),
+      make("kiln_int8_gemm", kiln_int8_gemm),
   };
   return kernels;
 }

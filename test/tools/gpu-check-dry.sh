@@ -24,6 +24,9 @@ for f in gpt2_tiny bert_tiny t5_gated llama_gqa; do
 done
 for f in gpt2_tiny llama_gqa; do
   : > "$tmp/bundle/$f-small.kiln"
+  for q in w8a16 w4a16 w8a8; do
+    : > "$tmp/bundle/$f-$q.kiln"
+  done
 done
 : > "$tmp/bundle/llama_gqa-tp2.kiln"
 : > "$tmp/bundle/llama_gqa-tp2pp2.kiln"
@@ -51,7 +54,8 @@ expect "logs.tgz holds every step's log" \
 for s in fixture-gpt2 fixture-gpt2-nographs fixture-t5 fixture-t5-nographs \
     fixture-llama fixture-llama-nographs fixture-bert fixture-gpt2-bf16 \
     fixture-bert-bf16 fixture-gpt2-past-maxima fixture-llama-past-maxima \
-    fixture-llama-tp2 fixture-llama-tp2pp2 kiln-gpt2 kiln-bert-b32 torch-gpt2 torch-bert; do
+    fixture-llama-tp2 fixture-llama-tp2pp2 fixture-gpt2-w4a16 fixture-llama-w8a8 \
+    kiln-gpt2 kiln-gpt2-w8a8 kiln-bert-b32 torch-gpt2 torch-bert; do
   expect "$s ok" grep -qE "^$s +ok " "$tmp/out1/results.txt"
 done
 expect "collective bytes per decode step recorded" \

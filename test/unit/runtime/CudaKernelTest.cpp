@@ -16,8 +16,10 @@
 #include "runtime/Blas.h"
 #include "runtime/CudaLaunch.h"
 #include "runtime/Norm.h"
+#include "runtime/QuantGemm.h"
 #include "runtime/ThreadPool.h"
 #include "support/Half.h"
+#include "support/Quantize.h"
 #include "test/support/EmulatedKernels.h"
 #include "test/support/Golden.h"
 #include "test/support/Randoms.h"
@@ -354,6 +356,128 @@ TEST(GemmEpilogueKernelTest, MatchesTheCpuEpilogue) {
       }
 }
 
+/// A random weight of n output channels and k input features, quantized.
+kiln::QuantizedWeight randomQuantized(int bits, int64_t n, int64_t k,
+                                      int64_t group, std::mt19937 &gen) {
+  auto format = kiln::makeQuantFormat(bits, n, k, group);
+  EXPECT_TRUE(format.ok()) << format.status();
+  std::vector<float> w = kiln::test::normalRandoms(n * k, gen);
+  return kiln::quantizeWeight(*format, w.data(), 0);
+}
+
+rt::DeviceQuantWeight onDevice(const kiln::QuantizedWeight &q,
+                               const std::vector<float> *invSmooth = nullptr) {
+  rt::DeviceQuantWeight d;
+  d.format = q.format;
+  d.values = dev(q.values.data());
+  d.scales = dev(q.scales.data());
+  if (invSmooth) {
+    d.actBits = 8;
+    d.invSmooth = dev(invSmooth->data());
+  }
+  return d;
+}
+
+TEST(QuantGemmKernelTest, GemvMatchesTheCpuGemmWithItsEpilogue) {
+  // kiln_quant_gemv reads int8 and packed int4 rows (K not a multiple of
+  // 32: the padding; groups of 32 and all of K) for 1 to 8 rows of A with
+  // a leading dim past K, and applies the step's epilogue.
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 gen(seed);
+  rt::ThreadPool pool(1);
+  rt::Blas blas(pool);
+  const int64_t n = 37, k = 70, lda = k + 3;
+  std::vector<float> bias = kiln::test::normalRandoms(n, gen);
+  for (auto [bits, group] :
+       {std::pair{8, 0}, std::pair{4, 32}, std::pair{4, 0}})
+    for (int64_t m : {1, 3, 8}) {
+      SCOPED_TRACE(::testing::Message()
+                   << bits << " bits, group " << group << ", m " << m);
+      kiln::QuantizedWeight q = randomQuantized(bits, n, k, group, gen);
+      kiln::QuantizedMatrix matrix{q.format, q.values.data(), q.scales.data()};
+      std::vector<float> a = kiln::test::normalRandoms(m * lda, gen);
+      std::vector<float> residual = kiln::test::normalRandoms(m * n, gen);
+      std::vector<float> expected(m * n), scratch;
+      rt::quantizedGemm(matrix, m, a.data(), lda, expected.data(), n, pool,
+                        blas, rt::CpuIsa::Generic, scratch);
+      rt::GemmPlan g;
+      g.m = m;
+      g.n = n;
+      g.activation = kiln::artifact::Activation::GeluTanh;
+      rt::applyGemmEpilogue(g, expected.data(), bias.data(), residual.data(), 0,
+                            m);
+      std::vector<float> c(m * n, -1.0f);
+      rt::KernelLaunch l = rt::quantGemvLaunch(
+          onDevice(q), dev(c.data()), dev(a.data()), m, lda,
+          {dev(bias.data()), dev(residual.data()),
+           static_cast<int>(kiln::artifact::Activation::GeluTanh)});
+      ASSERT_EQ(run(l), "");
+      for (int64_t i = 0; i < m * n; ++i)
+        ASSERT_NEAR(c[i], expected[i], 1e-4f * (1 + std::fabs(expected[i])))
+            << "element " << i;
+    }
+}
+
+TEST(QuantGemmKernelTest, DequantizeGivesTheStoredValues) {
+  std::mt19937 gen(7);
+  for (auto [bits, group] : {std::pair{8, 0}, std::pair{4, 64}}) {
+    const int64_t n = 19, k = 150;
+    kiln::QuantizedWeight q = randomQuantized(bits, n, k, group, gen);
+    kiln::QuantizedMatrix matrix{q.format, q.values.data(), q.scales.data()};
+    std::vector<float> out(n * k, -1.0f), row(k);
+    rt::KernelLaunch l = rt::dequantizeLaunch(onDevice(q), dev(out.data()));
+    ASSERT_EQ(run(l), "");
+    for (int64_t r = 0; r < n; ++r) {
+      kiln::dequantizeRow(matrix, r, row.data());
+      for (int64_t e = 0; e < k; ++e)
+        ASSERT_EQ(out[r * k + e], row[e])
+            << bits << " bits, " << r << ", " << e;
+    }
+  }
+}
+
+TEST(QuantGemmKernelTest, W8A8IsTheInt8ProductOfTheRowsTheCpuQuantizes) {
+  // The rows quantized on the device are the CPU's (the same rounding), and
+  // C is their int32 product with the weight times both scales; for one
+  // to 17 rows (several row blocks), with SmoothQuant factors and a bias.
+  std::mt19937 gen(11);
+  const int64_t n = 37, k = 70, lda = k + 5;
+  kiln::QuantizedWeight q = randomQuantized(8, n, k, 0, gen);
+  const int64_t padded = q.format.paddedCols();
+  std::vector<float> invSmooth(k), bias = kiln::test::normalRandoms(n, gen);
+  for (int64_t x = 0; x < k; ++x)
+    invSmooth[x] = 1.0f / (0.5f + 0.02f * static_cast<float>(x));
+  for (int64_t m : {1, 9, 17}) {
+    SCOPED_TRACE(::testing::Message() << "m " << m);
+    std::vector<float> a = kiln::test::normalRandoms(m * lda, gen);
+    rt::DeviceQuantWeight w = onDevice(q, &invSmooth);
+    std::vector<float> workspace(rt::quantGemmWorkspaceBytes(w, m) / 4 + 1);
+    std::vector<float> c(m * n, -1.0f);
+    for (rt::KernelLaunch &l :
+         rt::w8a8Launches(w, dev(c.data()), dev(a.data()), m, lda,
+                          dev(workspace.data()), {dev(bias.data()), 0, 0}))
+      ASSERT_EQ(run(l), "");
+    const auto *rows = reinterpret_cast<const int8_t *>(workspace.data());
+    std::vector<int8_t> row(padded);
+    for (int64_t i = 0; i < m; ++i) {
+      const float scale = kiln::quantizeActivationRow(
+          a.data() + i * lda, k, invSmooth.data(), row.data(), padded);
+      for (int64_t x = 0; x < padded; ++x)
+        ASSERT_EQ(rows[i * padded + x], row[x]) << i << ", " << x;
+      for (int64_t j = 0; j < n; ++j) {
+        int64_t sum = 0;
+        for (int64_t x = 0; x < k; ++x)
+          sum += row[x] * static_cast<int8_t>(q.values[j * padded + x]);
+        const double expected =
+            static_cast<double>(sum) * scale * q.scales[j] + bias[j];
+        ASSERT_NEAR(c[i * n + j], expected, 1e-5 * (1 + std::fabs(expected)))
+            << i << ", " << j;
+      }
+    }
+  }
+}
+
 TEST(NormKernelTest, MatchesTheCpuNorm) {
   const unsigned seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
@@ -425,8 +549,9 @@ TEST(NarrowKernelTest, RoundsToNearestEvenLikeTheHost) {
           bf16 ? kiln::floatToBf16(src[i]) : kiln::floatToHalf(src[i]);
       ASSERT_EQ(dst[i], expected) << src[i] << (bf16 ? " bf16" : " f16");
       float back = bf16 ? kiln::bf16ToFloat(dst[i]) : kiln::halfToFloat(dst[i]);
-      if (std::isfinite(back) && std::fabs(src[i]) > 1e-4f)
+      if (std::isfinite(back) && std::fabs(src[i]) > 1e-4f) {
         EXPECT_NEAR(back, src[i], std::fabs(src[i]) * (bf16 ? 4e-3 : 5e-4));
+      }
     }
   }
   // Ties go to even: 1 + 2^-8 sits between two bf16 values.
