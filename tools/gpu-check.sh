@@ -8,9 +8,11 @@
 #                                CUDA tests, and the headers and Abseil
 #                                archives a runtime-only build needs there
 #                                (deps/). Measured on the 2-core build
-#                                machine: 16 s (kilnc on 8 fixture builds
-#                                and 3 benchmark models, weights written
-#                                by numpy); the bundle is about 15 MiB.
+#                                machine: 41 s (kilnc on 14 fixture builds
+#                                and 3 benchmark models in 6 builds, the
+#                                quantized ones calibrated on the
+#                                interpreter, weights written by numpy);
+#                                the bundle is about 21 MiB.
 #                                Needs numpy ($PYTHON or python3).
 #   tools/gpu-check.sh run       on the GPU machine, from the repository root,
 #                                with build/gpu-bundle carried there.
