@@ -8,7 +8,7 @@
 #                                CUDA tests, and the headers and Abseil
 #                                archives a runtime-only build needs there
 #                                (deps/). Measured on the 2-core build
-#                                machine: 41 s (kilnc on 14 fixture builds
+#                                machine: 41 s (kilnc on 18 fixture builds
 #                                and 3 benchmark models in 6 builds, the
 #                                quantized ones calibrated on the
 #                                interpreter, weights written by numpy);
