@@ -15,7 +15,6 @@
 #include "support/Status.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringMap.h"
@@ -173,12 +172,8 @@ void attachSmoothFactors(const Artifact &artifact, ModuleOp module) {
   module.walk([&](LinearOp linear) {
     auto param = linear.getWeight().getDefiningOp<ParamOp>();
     auto it = param ? factors.find(param.getName()) : factors.end();
-    if (it == factors.end())
-      return;
-    auto type = RankedTensorType::get({static_cast<int64_t>(it->second.size())},
-                                      Float32Type::get(module.getContext()));
-    linear->setAttr("kiln.smooth",
-                    DenseFPElementsAttr::get(type, ArrayRef(it->second)));
+    if (it != factors.end())
+      setSmoothFactors(linear, it->second);
   });
 }
 

@@ -369,6 +369,12 @@ absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq) {
   return absl::OkStatus();
 }
 
+void setSmoothFactors(Operation *linear, llvm::ArrayRef<float> factors) {
+  auto type = RankedTensorType::get({static_cast<int64_t>(factors.size())},
+                                    Float32Type::get(linear->getContext()));
+  linear->setAttr("kiln.smooth", DenseFPElementsAttr::get(type, factors));
+}
+
 absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
                                const QuantCalibration &calibration) {
   const int bits = calibration.bits;
@@ -428,23 +434,22 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
   };
   if (smoothing) {
     // First run: the activation ranges SmoothQuant's factors come from.
-    request.observer = observeReads([&](const Read &r) -> absl::Status {
-      const Read *read = &r;
-      Layer &layer = *read->layer;
-      const int64_t k = read->k, n = read->n;
+    request.observer = observeReads([&](const Read &read) -> absl::Status {
+      Layer &layer = *read.layer;
+      const int64_t k = read.k, n = read.n;
       if (layer.weightPeaks.empty()) {
         layer.activationPeaks.assign(k, 0.0f);
         layer.weightPeaks.assign(k, 0.0f);
-        const std::vector<double> &w = read->w->values;
+        const std::vector<double> &w = read.w->values;
         for (int64_t i = 0; i < n * k; ++i) {
           // Input feature of element i: its row (in_out) or column.
-          const int64_t j = read->inOut ? i / n : i % k;
+          const int64_t j = read.inOut ? i / n : i % k;
           layer.weightPeaks[j] = std::max(layer.weightPeaks[j],
                                           static_cast<float>(std::fabs(w[i])));
         }
       }
-      const std::vector<double> &x = read->x->values;
-      for (int64_t i = 0; i < read->m * k; ++i)
+      const std::vector<double> &x = read.x->values;
+      for (int64_t i = 0; i < read.m * k; ++i)
         layer.activationPeaks[i % k] = std::max(
             layer.activationPeaks[i % k], static_cast<float>(std::fabs(x[i])));
       return absl::OkStatus();
@@ -458,12 +463,11 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
                          calibration.smoothAlpha);
     }
   }
-  request.observer = observeReads([&](const Read &r) -> absl::Status {
-    const Read *read = &r;
-    Layer &layer = *read->layer;
-    const HostTensor &x = *read->x, &w = *read->w;
-    const bool inOut = read->inOut;
-    const int64_t m = read->m, n = read->n, k = read->k;
+  request.observer = observeReads([&](const Read &read) -> absl::Status {
+    Layer &layer = *read.layer;
+    const HostTensor &x = *read.x, &w = *read.w;
+    const bool inOut = read.inOut;
+    const int64_t m = read.m, n = read.n, k = read.k;
     const float *smooth = layer.smooth.empty() ? nullptr : layer.smooth.data();
     std::vector<double> &dequantized = layer.dequantized[&w];
     if (dequantized.empty()) {
@@ -472,14 +476,7 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
           calibration.group ? calibration.group : defaultQuantGroup(bits));
       if (!format.ok())
         return format.status();
-      std::vector<float> weights(w.values.begin(), w.values.end());
-      if (smooth)
-        smoothWeight(*format, weights.data(), inOut ? 1 : 0, smooth);
-      fakeQuantize(*format, weights.data(), inOut ? 1 : 0);
-      dequantized.assign(weights.begin(), weights.end());
-      if (smooth) // Q(W * s) / s, the value the IR gives the weight
-        for (int64_t i = 0; i < n * k; ++i)
-          dequantized[i] /= smooth[inOut ? i / n : i % k];
+      dequantized = quantizedValues(*format, w.values, inOut ? 1 : 0, smooth);
     }
     // The product with the weight (and, for W8A8, the input) as stored and
     // as checkpointed: the error the quantization adds to this layer's
@@ -510,17 +507,10 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
                        ? std::sqrt(layer.errorSquares / layer.referenceSquares)
                        : (layer.errorSquares > 0 ? INFINITY : 0.0);
     for (Operation *op : layer.ops) {
-      MLIRContext *context = op->getContext();
       op->setAttr("kiln.quant_error",
-                  FloatAttr::get(Float64Type::get(context), error));
-      if (!layer.smooth.empty()) {
-        auto type =
-            RankedTensorType::get({static_cast<int64_t>(layer.smooth.size())},
-                                  Float32Type::get(context));
-        op->setAttr("kiln.smooth",
-                    DenseFPElementsAttr::get(
-                        type, llvm::ArrayRef<float>(layer.smooth)));
-      }
+                  FloatAttr::get(Float64Type::get(op->getContext()), error));
+      if (!layer.smooth.empty())
+        setSmoothFactors(op, layer.smooth);
     }
   }
   return absl::OkStatus();

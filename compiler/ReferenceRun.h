@@ -16,6 +16,8 @@
 #include "runtime/Driver.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Operation.h"
+#include "llvm/ADT/ArrayRef.h"
 
 #include <memory>
 #include <string>
@@ -75,6 +77,10 @@ absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq);
 /// the error is measured with them.
 absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
                                const QuantCalibration &calibration);
+
+/// Puts SmoothQuant's factors on a linear as `kiln.smooth`, which
+/// kiln-quantize-weights moves into the weight's #kiln.quant.
+void setSmoothFactors(mlir::Operation *linear, llvm::ArrayRef<float> factors);
 
 } // namespace kiln
 

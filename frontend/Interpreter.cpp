@@ -425,6 +425,14 @@ absl::Status OpEvaluator::eval(Operation *op) {
 // Leaves
 //===----------------------------------------------------------------------===//
 
+/// A W8A8 weight's SmoothQuant factors (empty for none).
+static std::vector<float> smoothFactors(QuantAttr quant) {
+  DenseFPElementsAttr factors = quant.getSmooth();
+  if (!factors)
+    return {};
+  return {factors.getValues<float>().begin(), factors.getValues<float>().end()};
+}
+
 /// A quantized weight's value: each element replaced by what the stored
 /// integers and scales give back (support/Quantize.h).
 static absl::Status fakeQuantize(QuantAttr quant, Tensor &t) {
@@ -434,26 +442,9 @@ static absl::Status fakeQuantize(QuantAttr quant, Tensor &t) {
                       t.shape[1 - axis], quant.getGroup());
   if (!format.ok())
     return format.status();
-  std::vector<float> w(t.values.begin(), t.values.end());
-  // W8A8 with SmoothQuant: the stored integers are W * s's, and the value
-  // Q(W * s) / s (the linear multiplies its quantized input by s back).
-  std::vector<float> smooth;
-  if (DenseFPElementsAttr factors = quant.getSmooth()) {
-    smooth.assign(factors.getValues<float>().begin(),
-                  factors.getValues<float>().end());
-    smoothWeight(*format, w.data(), axis, smooth.data());
-  }
-  kiln::fakeQuantize(*format, w.data(), axis);
-  t.values.assign(w.begin(), w.end());
-  if (!smooth.empty()) {
-    std::vector<double> inverse(smooth.size());
-    for (size_t j = 0; j < smooth.size(); ++j)
-      inverse[j] = 1.0 / smooth[j];
-    const int64_t rows = t.shape[0], cols = t.shape[1];
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        t.values[r * cols + c] *= inverse[axis == 0 ? c : r];
-  }
+  std::vector<float> smooth = smoothFactors(quant);
+  t.values = quantizedValues(*format, t.values, axis,
+                             smooth.empty() ? nullptr : smooth.data());
   return absl::OkStatus();
 }
 
@@ -722,10 +713,7 @@ absl::Status OpEvaluator::evalLinear(LinearOp op) {
   auto param = op.getWeight().getDefiningOp<ParamOp>();
   if (QuantAttr quant = param ? param.getQuantAttr() : QuantAttr();
       quant && quant.getActBits() == 8) {
-    std::vector<float> smooth;
-    if (DenseFPElementsAttr factors = quant.getSmooth())
-      smooth.assign(factors.getValues<float>().begin(),
-                    factors.getValues<float>().end());
+    std::vector<float> smooth = smoothFactors(quant);
     quantizedInput = fakeQuantizeActivations(
         input, m, k, smooth.empty() ? nullptr : smooth.data());
     input = quantizedInput.data();

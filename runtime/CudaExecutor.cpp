@@ -495,8 +495,7 @@ CudaExecutor::DeviceState::planFor(
             std::max(plan.workspaceBytes, 2 * g.batch * g.m * g.k);
       if (const DeviceQuantWeight *q = quantizedB(*step))
         plan.workspaceBytes = std::max(
-            plan.workspaceBytes,
-            quantGemmWorkspaceBytes(*q, g.folded ? g.batch * g.m : g.m));
+            plan.workspaceBytes, quantGemmWorkspaceBytes(*q, g.batch * g.m));
     }
   }
   // Before this plan joins the others: growing the workspace drops them.
@@ -543,8 +542,9 @@ absl::Status CudaExecutor::DeviceState::runGemm(const GemmPlan &g,
 }
 
 /// A gemm on a quantized weight: W's stored rows are C's columns (its
-/// format has g.n rows and g.k columns, as HostWeights sized it), A is read
-/// row-major (validateSteps refuses a transposed one). W8A8
+/// format has g.n rows and g.k columns, as HostWeights sized it). B is a
+/// 2-D weight and validateSteps refuses a transposed A, so the batch always
+/// folds into A's rows: one product of g.batch * g.m rows. W8A8
 /// quantizes A's rows and multiplies in int8; weight-only int8/int4 reads
 /// the stored bytes directly for a few rows of A, and for more dequantizes
 /// W into the workspace and runs the f32 gemm (epilogue fused) on it.
@@ -564,9 +564,7 @@ absl::Status CudaExecutor::DeviceState::enqueueQuantizedGemm(
   epilogue.activation = static_cast<int>(g.activation);
   const CUdeviceptr a = pointer(*step.operands[0]);
   const CUdeviceptr c = pointer(*step.results[0]);
-  // The batch folded into the rows, or one product per batch entry.
-  const int64_t products = g.folded ? 1 : g.batch;
-  const int64_t m = g.folded ? g.batch * g.m : g.m;
+  const int64_t m = g.batch * g.m;
   if (m == 0)
     return absl::OkStatus();
   if (w.actBits == 0 && m > kQuantGemvRows) {
@@ -580,21 +578,13 @@ absl::Status CudaExecutor::DeviceState::enqueueQuantizedGemm(
     return runGemm(f32, {a, workspace, c, epilogue.bias, epilogue.residual},
                    where);
   }
-  for (int64_t i = 0; i < products; ++i) {
-    const CUdeviceptr ai = a + 4 * i * g.m * g.lda;
-    const CUdeviceptr ci = c + 4 * i * g.m * g.n;
-    DeviceEpilogue e = epilogue;
-    if (e.residual)
-      e.residual += 4 * i * g.m * g.n;
-    if (w.actBits == 8) {
-      for (KernelLaunch &l : w8a8Launches(w, ci, ai, m, g.lda, workspace, e))
-        KILN_RETURN_IF_ERROR(launchOwn(l, where));
-    } else {
-      KernelLaunch l = quantGemvLaunch(w, ci, ai, m, g.lda, e);
+  if (w.actBits == 8) {
+    for (KernelLaunch &l : w8a8Launches(w, c, a, m, g.lda, workspace, epilogue))
       KILN_RETURN_IF_ERROR(launchOwn(l, where));
-    }
+    return absl::OkStatus();
   }
-  return absl::OkStatus();
+  KernelLaunch l = quantGemvLaunch(w, c, a, m, g.lda, epilogue);
+  return launchOwn(l, where);
 }
 
 absl::Status CudaExecutor::DeviceState::reserveWorkspace(int64_t bytes) {

@@ -128,6 +128,23 @@ void fakeQuantize(const QuantFormat &format, float *w, int axis) {
   }
 }
 
+std::vector<double> quantizedValues(const QuantFormat &format,
+                                    const std::vector<double> &w, int axis,
+                                    const float *smooth) {
+  std::vector<float> stored(w.begin(), w.end());
+  if (smooth)
+    smoothWeight(format, stored.data(), axis, smooth);
+  fakeQuantize(format, stored.data(), axis);
+  std::vector<double> values(stored.begin(), stored.end());
+  if (smooth) {
+    const auto [rowStride, colStride] = strides(format, axis);
+    for (int64_t n = 0; n < format.rows; ++n)
+      for (int64_t k = 0; k < format.cols; ++k)
+        values[n * rowStride + k * colStride] /= smooth[k];
+  }
+  return values;
+}
+
 void smoothWeight(const QuantFormat &format, float *w, int axis,
                   const float *smooth) {
   const auto [rowStride, colStride] = strides(format, axis);

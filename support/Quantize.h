@@ -107,6 +107,15 @@ void smoothWeight(const QuantFormat &format, float *w, int axis,
 /// either is zero (a feature nothing flows through).
 float smoothFactor(float activationPeak, float weightPeak, double alpha);
 
+/// The value a quantized read has in the IR, from the checkpoint's values
+/// (layout as quantizeWeight takes them): fakeQuantize's, or for a W8A8
+/// weight with SmoothQuant factors `smooth` (null for none) Q(W * s) / s,
+/// which the linear's input, quantized after x / s and multiplied by s
+/// back, turns into the int8 product (fakeQuantizeActivations).
+std::vector<double> quantizedValues(const QuantFormat &format,
+                                    const std::vector<double> &w, int axis,
+                                    const float *smooth);
+
 /// Quantizes one activation row (k features, each multiplied by
 /// invSmooth[j] first when given) to symmetric int8 with scale max / 127,
 /// into q[0, paddedK) (zeros past k); returns the scale (0 for an all-zero

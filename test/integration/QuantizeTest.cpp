@@ -144,15 +144,17 @@ TEST(W8A8Test, SmoothQuantRescuesThePlantedLayerAndTheGuardrailWithout) {
   int smoothedQuantized = 0, plainQuantized = 0;
   for (const auto &layer : smoothed.report["quant_layers"]) {
     smoothedQuantized += layer["quantized"].get<bool>();
-    if (layer["weight"] == kPlanted)
+    if (layer["weight"] == kPlanted) {
       EXPECT_LT(layer["error"].get<double>(), 0.02) << layer.dump();
+    }
   }
   for (const auto &layer : plain.report["quant_layers"]) {
     const bool planted = layer["weight"] == kPlanted;
     EXPECT_EQ(layer["quantized"].get<bool>(), !planted) << layer.dump();
     plainQuantized += layer["quantized"].get<bool>();
-    if (planted)
+    if (planted) {
       EXPECT_GT(layer["error"].get<double>(), 0.12) << layer.dump();
+    }
   }
   EXPECT_EQ(smoothedQuantized, 9);
   EXPECT_EQ(plainQuantized, 8);

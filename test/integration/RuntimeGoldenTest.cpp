@@ -481,6 +481,21 @@ private:
   std::string good_, bad_;
 };
 
+/// Finds the manifest's first weight for which `is` holds; reports a
+/// failure naming `what` (and gives the first weight) when none does.
+std::function<kiln::artifact::WeightT &(kiln::artifact::ManifestT &)>
+weightFinder(std::function<bool(const kiln::artifact::WeightT &)> is,
+             std::string what) {
+  return [is = std::move(is), what = std::move(what)](
+             kiln::artifact::ManifestT &m) -> kiln::artifact::WeightT & {
+    for (auto &w : m.weights)
+      if (is(*w))
+        return *w;
+    ADD_FAILURE() << "no " << what << " weight";
+    return *m.weights[0];
+  };
+}
+
 TEST(DamagedStepsTest, MergedWeightPartsMustMakeTheShape) {
   namespace art = kiln::artifact;
   kiln::CompileOptions compile;
@@ -501,13 +516,8 @@ TEST(DamagedStepsTest, MergedWeightPartsMustMakeTheShape) {
     return executor.ok() ? "" : std::string(executor.status().message());
   };
   ASSERT_EQ(load(*good), "");
-  auto merged = [](art::ManifestT &m) -> art::WeightT & {
-    for (auto &w : m.weights)
-      if (!w->parts.empty())
-        return *w;
-    ADD_FAILURE() << "no merged weight";
-    return *m.weights[0];
-  };
+  auto merged = weightFinder(
+      [](const art::WeightT &w) { return !w.parts.empty(); }, "merged");
   for (int64_t rows : {int64_t{0}, int64_t{-5}, int64_t{1} << 62}) {
     rewrite(*good, bad,
             [&](art::ManifestT &m) { merged(m).parts[0]->rows = rows; });
@@ -530,13 +540,8 @@ TEST(DamagedStepsTest, W8A8WeightDamageIsOneClearError) {
   compile.maxSeq = 16;
   compile.quantize = "w8a8";
   ManifestDamage expect("gpt2_tiny", compile, "w8a8");
-  auto smoothed = [](art::ManifestT &m) -> art::WeightT & {
-    for (auto &w : m.weights)
-      if (w->smooth_blob >= 0)
-        return *w;
-    ADD_FAILURE() << "no smoothed weight";
-    return *m.weights[0];
-  };
+  auto smoothed = weightFinder(
+      [](const art::WeightT &w) { return w.smooth_blob >= 0; }, "smoothed");
   expect([&](art::ManifestT &m) { smoothed(m).smooth_blob = 9999; },
          "smoothing factors of weight");
   expect(
@@ -557,13 +562,9 @@ TEST(DamagedStepsTest, QuantizedWeightDamageIsOneClearError) {
   compile.maxSeq = 16;
   compile.quantize = "w8a16";
   ManifestDamage expect("gpt2_tiny", compile, "quant");
-  auto quantized = [](art::ManifestT &m) -> art::WeightT & {
-    for (auto &w : m.weights)
-      if (w->dtype == art::DType::I8)
-        return *w;
-    ADD_FAILURE() << "no quantized weight";
-    return *m.weights[0];
-  };
+  auto quantized = weightFinder(
+      [](const art::WeightT &w) { return w.dtype == art::DType::I8; },
+      "quantized");
   expect([&](art::ManifestT &m) { quantized(m).scales_blob = -1; },
          "do not match their blob");
   expect(
@@ -616,13 +617,11 @@ TEST(DamagedStepsTest, CompressedWeightDamageIsOneClearError) {
   compile.maxSeq = 16;
   compile.prune = "2:4";
   ManifestDamage expect("gpt2_tiny", compile, "sparse");
-  auto compressed = [](art::ManifestT &m) -> art::WeightT & {
-    for (auto &w : m.weights)
-      if (w->sparse == art::SparseFormat::TwoFour)
-        return *w;
-    ADD_FAILURE() << "no compressed weight";
-    return *m.weights[0];
-  };
+  auto compressed = weightFinder(
+      [](const art::WeightT &w) {
+        return w.sparse == art::SparseFormat::TwoFour;
+      },
+      "compressed");
   expect([&](art::ManifestT &m) { compressed(m).indices_blob = -1; },
          "do not match their blob");
   expect(
@@ -670,13 +669,9 @@ TEST(DamagedStepsTest, SparseRowsDamageIsOneClearError) {
   compile.maxSeq = 16;
   compile.prune = "unstructured:0.85";
   ManifestDamage expect("gpt2_tiny", compile, "rows");
-  auto sparse = [](art::ManifestT &m) -> art::WeightT & {
-    for (auto &w : m.weights)
-      if (w->sparse == art::SparseFormat::Rows)
-        return *w;
-    ADD_FAILURE() << "no sparse-rows weight";
-    return *m.weights[0];
-  };
+  auto sparse = weightFinder(
+      [](const art::WeightT &w) { return w.sparse == art::SparseFormat::Rows; },
+      "sparse-rows");
   expect([&](art::ManifestT &m) { sparse(m).offsets_blob = -1; },
          "is not an embedded f32 matrix with its offsets and indices");
   expect([&](art::ManifestT &m) { sparse(m).offsets_blob = sparse(m).blob; },
