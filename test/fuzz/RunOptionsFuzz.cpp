@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (o.device != "cpu" && o.device != "cuda")
     __builtin_trap();
   if (o.warmup < 0 || o.iters < 1 || o.threads < 0 || o.threads > 1024 ||
-      o.ranks != 1)
+      o.ranks < 1 || o.ranks > 1024)
     __builtin_trap();
   if (o.sampling.greedy == o.sample)
     __builtin_trap();
