@@ -552,10 +552,6 @@ absl::Status CudaExecutor::DeviceState::enqueueQuantizedGemm(
     const StepT &step, const GemmPlan &g, const DeviceQuantWeight &w,
     const std::function<CUdeviceptr(const BufferT &)> &pointer,
     const std::string &where) {
-  if (w.format.rows != g.n || w.format.cols != g.k)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the gemm at ", where, " multiplies [", g.k, ", ", g.n,
-        "] by a quantized weight of ", w.format.rows, " x ", w.format.cols));
   DeviceEpilogue epilogue;
   if (g.bias >= 0)
     epilogue.bias = pointer(*step.operands[g.bias]);

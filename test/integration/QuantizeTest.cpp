@@ -168,6 +168,22 @@ TEST(W8A8Test, SmoothQuantRescuesThePlantedLayerAndTheGuardrailWithout) {
   EXPECT_GE(unguarded.logitsError, 4 * plain.logitsError);
 }
 
+TEST(W8A8Test, ASmoothQuantAlphaPastOneIsRefused) {
+  // kilnc refuses it when parsing; a library caller meets the same check.
+  kiln::CompileOptions o;
+  o.modelDir = std::string(KILN_GOLDEN_DIR) + "/gpt2_tiny";
+  o.output = ::testing::TempDir() + "kiln-quantize-alpha.kiln";
+  o.quantize = "w8a8";
+  o.smoothAlpha = 1.5;
+  o.recordQuantErrors = kiln::recordQuantErrors;
+  auto report = kiln::compileModel(o);
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.status().message().find(
+                "--smooth-alpha must be in [0, 1] (or off)"),
+            std::string::npos)
+      << report.status();
+}
+
 TEST(QuantizeBytesTest, QuantizedWeightsFitTheirBudget) {
   // int8 per channel: 1 byte per weight + 4 per row of scales; int4 per
   // 128: half a byte + 4 per 128 features. llama_gqa's K (96, and 32 for

@@ -287,9 +287,10 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
           << GetParam().name() << " " << label << " " << name;
       // A bf16/fp16 or quantized build must show its rounding: an error at
       // fp32's level would mean the steps ran in f32.
-      if (lowPrecision)
+      if (lowPrecision) {
         EXPECT_GE(relative, 1e-4)
             << GetParam().name() << " " << label << " " << name;
+      }
       std::cout << "[runtime] " << GetParam().name() << " " << label << " "
                 << name << ": relative error " << relative << "\n";
     }
@@ -553,6 +554,14 @@ TEST(DamagedStepsTest, W8A8WeightDamageIsOneClearError) {
          "4-bit activations (W8A8 is int8 only)");
   expect([&](art::ManifestT &m) { smoothed(m).quant_act_bits = 0; },
          "smoothing factors of weight");
+  // W8A8 scales the int32 sums once per output channel.
+  auto wide = weightFinder(
+      [](const art::WeightT &w) {
+        return w.quant_act_bits == 8 && w.shape[1 - w.quant_axis] > 32;
+      },
+      "W8A8 with more than 32 input features");
+  expect([&](art::ManifestT &m) { wide(m).quant_group = 32; },
+         "has more than one scale per channel");
 }
 
 TEST(DamagedStepsTest, QuantizedWeightDamageIsOneClearError) {
