@@ -1,6 +1,7 @@
 //===- Blas.cpp - single-precision GEMM for gemm steps --------------------===//
 
 #include "runtime/Blas.h"
+#include "runtime/OneDnnMatmul.h"
 #include "runtime/StepPlan.h"
 #include "runtime/ThreadPool.h"
 
@@ -24,10 +25,15 @@ Blas::Blas(ThreadPool &pool) : pool_(pool) {
   std::string_view want = choice ? choice : "";
   if (want == "builtin")
     return;
-  if (want.empty() || want == "onednn")
+  if (want.empty() || want == "onednn" || want == "onednn-sgemm")
     for (const char *name : {"libdnnl.so.3", "libdnnl.so.2"})
-      if (loadOneDnn(name))
+      if (loadOneDnn(name)) {
+        if (want != "onednn-sgemm")
+          matmul_ = OneDnnMatmul::load(handle_);
+        if (matmul_)
+          provider_ += " (matmul on packed weights)";
         return;
+      }
   if (want.empty() || want == "openblas")
     for (const char *name :
          {"libopenblas.so.0", "libopenblas.so", "libblas.so.3"})
@@ -139,6 +145,24 @@ void Blas::sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
     return;
   }
   builtinSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+PackedBPtr Blas::pack(bool transB, int64_t n, int64_t k, const float *b,
+                      int64_t ldb) {
+  if (!matmul_)
+    return nullptr;
+  if (ompSetThreads_)
+    ompSetThreads_(pool_.threads());
+  return matmul_->pack(transB, n, k, b, ldb);
+}
+
+bool Blas::gemmPacked(PackedB &b, int64_t m, const float *a, int64_t lda,
+                      float *c, const PackedEpilogue &epilogue) {
+  if (!matmul_)
+    return false;
+  if (ompSetThreads_)
+    ompSetThreads_(pool_.threads());
+  return matmul_->multiply(b, m, a, lda, c, epilogue);
 }
 
 bool Blas::gemmBf16(bool transA, bool transB, int64_t m, int64_t n, int64_t k,

@@ -10,10 +10,13 @@
 //     oneDNN 230 GFLOP/s, OpenBLAS 118 with OPENBLAS_CORETYPE=Haswell and
 //     45 without it);
 //   - a plain loop nest parallelized over rows of C, correct but slow.
-// KILN_GEMM=onednn|openblas|builtin picks one (benchmarks compare them);
+// KILN_GEMM=onednn|onednn-sgemm|openblas|builtin picks one (benchmarks
+// compare them; onednn-sgemm: oneDNN without packed weights);
 // --bench says which is in use. With OpenBLAS a single-row product (every
 // decode step's) goes to sgemv, which streams the matrix once instead of
-// packing it first; oneDNN's sgemm does that by itself.
+// packing it first; oneDNN's sgemm does that by itself. With oneDNN, a
+// gemm's weight can be packed once into the matmul primitive's layout
+// (pack, gemmPacked; runtime/OneDnnMatmul.h).
 // applyGemmEpilogue is a gemm step's bias, activation and residual, run
 // after the product.
 //
@@ -22,10 +25,12 @@
 #ifndef KILN_RUNTIME_BLAS_H
 #define KILN_RUNTIME_BLAS_H
 
+#include "runtime/OneDnnMatmul.h"
 #include "runtime/StepPlan.h"
 #include "runtime/ThreadPool.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace kiln::rt {
@@ -37,7 +42,8 @@ public:
   Blas(ThreadPool &pool);
   ~Blas();
 
-  /// Where GEMMs go: the library's path, or "built-in".
+  /// Where GEMMs go: the library's path (and whether weights are packed
+  /// for its matmul), or "built-in".
   const std::string &provider() const { return provider_; }
 
   /// Row-major C[M, N] = op(A) op(B), op(A) [M, K], op(B) [K, N]; lda, ldb,
@@ -45,6 +51,17 @@ public:
   void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
              const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
              int64_t ldc);
+
+  /// B (op(B) [K, N]; stored [N, K] when transB) packed once for
+  /// gemmPacked; null where the library has no packed path (the caller
+  /// keeps calling sgemm).
+  PackedBPtr pack(bool transB, int64_t n, int64_t k, const float *b,
+                  int64_t ldb);
+  /// C[M, N] (row stride N) = A op(B) + the epilogue, B packed; false (C
+  /// untouched) where the library declines, and the caller runs sgemm
+  /// and applyGemmEpilogue.
+  bool gemmPacked(PackedB &b, int64_t m, const float *a, int64_t lda, float *c,
+                  const PackedEpilogue &epilogue);
 
   /// Whether gemmBf16 has a library kernel: oneDNN's bf16 gemm, which
   /// runs where the CPU has AVX-512 (with AVX512-BF16 or AMX it multiplies
@@ -100,6 +117,7 @@ private:
   DnnlGemmBf16 dnnlGemmBf16_ = nullptr;
   DnnlGemmS8 dnnlGemmS8_ = nullptr;
   SetThreads ompSetThreads_ = nullptr;
+  std::unique_ptr<OneDnnMatmul> matmul_;
   std::string provider_ = "built-in";
 };
 

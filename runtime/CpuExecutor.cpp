@@ -13,6 +13,7 @@
 #include "runtime/HostWeights.h"
 #include "runtime/ManifestChecks.h"
 #include "runtime/Norm.h"
+#include "runtime/OneDnnMatmul.h"
 #include "runtime/Precision.h"
 #include "runtime/QuantGemm.h"
 #include "runtime/SparseGemm.h"
@@ -96,6 +97,14 @@ struct CpuExecutor::Impl {
   int libraryFd = -1; // the memfd `library` was loaded from (its name)
   std::vector<KernelFn> kernels;
   std::unique_ptr<HostWeights> weights;
+  /// f32 gemm weights packed once for the library's matmul (Blas::pack),
+  /// by slot and transB: B [n, k] (transB) or [k, n], dense. A weight the
+  /// library declined, or that no f32 gemm reads, is absent.
+  struct Packed {
+    PackedBPtr b;
+    int64_t n = 0, k = 0;
+  };
+  std::map<std::pair<int64_t, bool>, Packed> packed;
   uint8_t *arena = nullptr;
   int64_t arenaBytes = 0;
   ArenaPlans arenaPlans; // calls past the compiled batch or sequence
@@ -127,6 +136,39 @@ struct CpuExecutor::Impl {
       dlclose(library);
     if (libraryFd >= 0)
       ::close(libraryFd);
+  }
+
+  /// Packs the f32 weights the gemm steps on this stage read as B, for
+  /// the library's matmul (where it has one). A weight's manifest shape
+  /// is checked against the bytes held for it, so a slot held in another
+  /// form (a rank's part, an int8 or sparse format) is left as it is.
+  void packWeights() {
+    for (const auto &entry : m.entries)
+      for (const auto &step : entry->steps) {
+        if (step->kind != StepKind::Gemm || !runsHere(*step) ||
+            step->operands.size() < 2)
+          continue;
+        const BufferT &a = *step->operands[0], &b = *step->operands[1];
+        const size_t slot = static_cast<size_t>(b.index);
+        if (b.kind != BufferKind::Weight || slot >= weights->size() ||
+            packed.count({b.index, step->transpose_rhs}))
+          continue;
+        const float *f32 = weights->f32(slot);
+        const auto &shape = m.weights[slot]->shape;
+        const bool bf16Gemm = a.dtype == DType::BF16 &&
+                              b.dtype == DType::BF16 && blas.hasBf16Gemm();
+        if (!f32 || bf16Gemm || weights->quantized(slot) ||
+            weights->sparse24(slot) || weights->sparseRows(slot) ||
+            shape.size() != 2 ||
+            shape[0] * shape[1] * static_cast<int64_t>(dtypeBytes(b.dtype)) !=
+                weights->bytes(slot))
+          continue;
+        const bool transB = step->transpose_rhs;
+        const int64_t n = transB ? shape[0] : shape[1];
+        const int64_t k = transB ? shape[1] : shape[0];
+        if (PackedBPtr p = blas.pack(transB, n, k, f32, shape[1]))
+          packed[{b.index, transB}] = Packed{std::move(p), n, k};
+      }
   }
 
   absl::Status error(const std::string &what) const {
@@ -503,6 +545,21 @@ CpuExecutor::Impl::run(const EntryT &entry,
                                g.lda, b + p.b, g.ldb, c + p.c, g.n);
         });
       }
+      KILN_ASSIGN_OR_RETURN(const float *bias, operand(g.bias, scratch.bias));
+      KILN_ASSIGN_OR_RETURN(const float *residual,
+                            operand(g.residual, scratch.residual));
+      // A packed f32 weight: one product, the epilogue in it.
+      bool epilogueDone = false;
+      auto packedB = weightB && g.folded && !done
+                         ? packed.find({bBuffer.index, g.transB})
+                         : packed.end();
+      if (packedB != packed.end() && packedB->second.n == g.n &&
+          packedB->second.k == g.k && g.ldb == (g.transB ? g.k : g.n)) {
+        KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
+        done = epilogueDone =
+            blas.gemmPacked(*packedB->second.b, g.batch * g.m, a, g.lda, c,
+                            PackedEpilogue{bias, residual, g.activation});
+      }
       if (!done) {
         KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
         KILN_ASSIGN_OR_RETURN(const float *b, operand(1, scratch.b));
@@ -512,10 +569,7 @@ CpuExecutor::Impl::run(const EntryT &entry,
           return true;
         });
       }
-      if (g.hasEpilogue()) {
-        KILN_ASSIGN_OR_RETURN(const float *bias, operand(g.bias, scratch.bias));
-        KILN_ASSIGN_OR_RETURN(const float *residual,
-                              operand(g.residual, scratch.residual));
+      if (g.hasEpilogue() && !epilogueDone) {
         int64_t rows = g.batch * g.m;
         overRows(rows, rows * g.n, [&](int64_t begin, int64_t end) {
           applyGemmEpilogue(g, c, bias, residual, begin, end);
@@ -637,6 +691,7 @@ CpuExecutor::create(const Artifact &artifact, const CpuOptions &options) {
                         HostWeights::load(artifact, options.weightsDir, "CPU",
                                           widen, options.rank, needs.weights));
   impl->weights = std::move(weights);
+  impl->packWeights();
   int64_t arenaBytes = 0;
   for (const auto &e : impl->m.entries)
     arenaBytes = std::max(arenaBytes, e->arena_bytes);

@@ -11,11 +11,12 @@ PACKAGES=(
   # safetensors headers and Hugging Face configs without LLVM, so the runtime
   # can share the readers; OpenBLAS serves the interpreter's matmuls; the
   # runtime loads oneDNN (its gemms; OpenBLAS where oneDNN is missing) at
-  # run time. FlatBuffers (the artifact manifest) and xxHash (its
+  # run time, its headers giving the types of the matmul primitive's C API
+  # (never linked). FlatBuffers (the artifact manifest) and xxHash (its
   # checksums) are used header-only; Abseil and utf8proc (the tokenizer's
   # Unicode tables) are linked statically.
   libabsl-dev libgtest-dev nlohmann-json3-dev libopenblas-dev libdnnl2
-  libutf8proc-dev
+  libdnnl-dev libutf8proc-dev
   # OpenMPI: mpirun and the library runtime/mpi/ links (kiln-run loads it
   # when started by mpirun).
   openmpi-bin libopenmpi-dev

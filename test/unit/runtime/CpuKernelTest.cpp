@@ -9,13 +9,15 @@
 // The gemm step's products (runtime/Blas.h) through every GEMM library this
 // machine has (oneDNN, OpenBLAS, the built-in loop nest) on every layout,
 // single rows (the decode path) included, then each epilogue, against
-// test/support/ReferenceGemm.h.
+// test/support/ReferenceGemm.h; and oneDNN's matmul on packed weights
+// (runtime/OneDnnMatmul.h), epilogues as its post-ops.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Attention.h"
 #include "runtime/Blas.h"
 #include "runtime/CpuIsa.h"
+#include "runtime/OneDnnMatmul.h"
 #include "runtime/ThreadPool.h"
 #include "support/Half.h"
 #include "test/support/Randoms.h"
@@ -265,6 +267,73 @@ TEST(GemmBf16Test, MatchesTheF32ProductOfTheRoundedValues) {
           ASSERT_NEAR(got[i], expected[i], 2e-5 * (1 + std::fabs(expected[i])))
               << "element " << i;
       }
+}
+
+/// oneDNN's matmul on a weight packed once (runtime/OneDnnMatmul.h), the
+/// path f32 gemm steps on weights take: both B layouts, widths that do and
+/// do not fill the 64-wide blocks, row counts past the kept primitives
+/// (the oldest are remade), every epilogue as post-ops, against the plain
+/// product; an A with a row stride the primitive does not take declines.
+TEST(PackedGemmTest, EveryLayoutRowCountAndEpilogueMatchesThePlainProduct) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "oneDNN's OpenMP threads stop LeakSanitizer at exit";
+#endif
+  rt::ThreadPool pool(2);
+  rt::Blas blas(pool);
+  std::vector<float> one(1, 1.0f);
+  if (!blas.pack(true, 1, 1, one.data(), 1)) {
+#if __has_include(<oneapi/dnnl/dnnl.h>)
+    ASSERT_EQ(blas.provider().find("libdnnl.so.2"), std::string::npos)
+        << "oneDNN 2 is loaded but packs nothing";
+#endif
+    GTEST_SKIP() << "no packed matmul here (" << blas.provider() << ")";
+  }
+  using kiln::artifact::Activation;
+  for (int64_t n : {37, 200})
+    for (bool transB : {false, true}) {
+      const int64_t k = 70;
+      rt::GemmPlan plain = densePlan(1, n, k, false, transB);
+      std::vector<float> b = randoms(k * n, 11), bias = randoms(n, 12);
+      rt::PackedBPtr packed = blas.pack(transB, n, k, b.data(), plain.ldb);
+      ASSERT_TRUE(packed);
+      // 1 to 20 rows: more row counts than a weight keeps primitives for,
+      // then the first ones again.
+      std::vector<int64_t> rows;
+      for (int64_t m = 1; m <= 20; ++m)
+        rows.push_back(m);
+      rows.insert(rows.end(), {1, 130, 5});
+      for (int64_t m : rows)
+        for (auto activation :
+             {Activation::None, Activation::Relu, Activation::GeluTanh})
+          for (bool withBias : {false, true})
+            for (bool withResidual : {false, true}) {
+              SCOPED_TRACE(::testing::Message()
+                           << "n " << n << " transB " << transB << " m " << m
+                           << " activation " << int(activation) << " bias "
+                           << withBias << " residual " << withResidual);
+              rt::GemmPlan g = densePlan(m, n, k, false, transB);
+              g.activation = activation;
+              g.bias = withBias ? 2 : -1;
+              g.residual = withResidual ? 3 : -1;
+              std::vector<float> a = randoms(m * k, 13),
+                                 residual = randoms(m * n, 14);
+              std::vector<float> expected(m * n), got(m * n, std::nanf(""));
+              const float *res = withResidual ? residual.data() : nullptr;
+              const float *bi = withBias ? bias.data() : nullptr;
+              kiln::test::referenceGemm(g, a.data(), b.data(), expected.data(),
+                                        bi, res);
+              ASSERT_TRUE(blas.gemmPacked(*packed, m, a.data(), k, got.data(),
+                                          {bi, res, activation}));
+              for (int64_t i = 0; i < m * n; ++i)
+                ASSERT_NEAR(got[i], expected[i],
+                            2e-5 * (1 + std::fabs(expected[i])))
+                    << "element " << i;
+            }
+      // A with a row stride past K: declined, C untouched.
+      std::vector<float> a = randoms(2 * (k + 3), 15), c(2 * n, 7.0f);
+      EXPECT_FALSE(blas.gemmPacked(*packed, 2, a.data(), k + 3, c.data(), {}));
+      EXPECT_EQ(c, std::vector<float>(2 * n, 7.0f));
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Libraries, GemmLibraryTest,
