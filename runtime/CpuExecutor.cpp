@@ -166,8 +166,13 @@ struct CpuExecutor::Impl {
         const bool transB = step->transpose_rhs;
         const int64_t n = transB ? shape[0] : shape[1];
         const int64_t k = transB ? shape[1] : shape[0];
-        if (PackedBPtr p = blas.pack(transB, n, k, f32, shape[1]))
-          packed[{b.index, transB}] = Packed{std::move(p), n, k};
+        PackedBPtr p = blas.pack(transB, n, k, f32, shape[1]);
+        if (!p)
+          continue;
+        packed[{b.index, transB}] = Packed{std::move(p), n, k};
+        // The packed copy is what gemms read now: the file's pages go back
+        // to the page cache.
+        weights->dropMappedPages(slot);
       }
   }
 

@@ -23,6 +23,8 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -107,6 +109,7 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
   }
   std::unique_ptr<HostWeights> hw(new HostWeights());
   hw->data_.assign(m.weights.size(), nullptr);
+  hw->mapped_.assign(m.weights.size(), false);
   hw->bytes_.assign(m.weights.size(), 0);
   hw->f32_.assign(m.weights.size(), nullptr);
   hw->owned_.resize(m.weights.size());
@@ -259,6 +262,7 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
         widenCopy(reinterpret_cast<const uint16_t *>(hw->data_[i]));
       else if (!half)
         hw->f32_[i] = reinterpret_cast<const float *>(hw->data_[i]);
+      hw->mapped_[i] = !half;
       continue;
     }
     if (weightsDir.empty())
@@ -383,6 +387,7 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
     if (views.size() == 1 && views[0]->dtype == kiln::DType::F32 && !sharded &&
         reinterpret_cast<uintptr_t>(views[0]->data) % alignof(float) == 0) {
       hw->data_[i] = views[0]->data;
+      hw->mapped_[i] = true;
     } else {
       for (size_t v = 0; v < views.size(); ++v) {
         std::vector<float> values = valuesOf(views[v], sources[v]);
@@ -393,6 +398,20 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
     hw->f32_[i] = reinterpret_cast<const float *>(hw->data_[i]);
   }
   return hw;
+}
+
+void HostWeights::dropMappedPages(size_t slot) const {
+  if (slot >= data_.size() || !mapped_[slot] || !data_[slot])
+    return;
+  // The whole pages inside the weight: its first and last may hold a
+  // neighbour's bytes, which stay mapped.
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(data_[slot]);
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + bytes_[slot]) / page * page;
+  // Advice only: a mapping that refuses it keeps its pages.
+  if (last > first)
+    madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
 }
 
 } // namespace kiln::rt

@@ -64,6 +64,12 @@ public:
     return sparseRows_[slot].values ? &sparseRows_[slot] : nullptr;
   }
   size_t size() const { return data_.size(); }
+  /// Gives back this process's pages of f32 weight `slot` where it is read
+  /// in place from a mapped file (the artifact or a safetensors file), for
+  /// an executor that now holds it in another form (packed for its gemm
+  /// library): the pages stay in the page cache, reclaimable, and a later
+  /// read maps them back. A copy HostWeights made is kept as it is.
+  void dropMappedPages(size_t slot) const;
 
 private:
   HostWeights() = default;
@@ -72,6 +78,8 @@ private:
              const std::string &executor, const std::vector<bool> &widen,
              int64_t rank, const std::vector<bool> &needed);
   std::vector<const uint8_t *> data_;
+  /// Whether data_ points into a mapped file (not a copy made here).
+  std::vector<bool> mapped_;
   std::vector<const float *> f32_;
   std::vector<int64_t> bytes_;
   std::vector<QuantizedMatrix> quantized_;
