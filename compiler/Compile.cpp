@@ -12,11 +12,13 @@
 #include "passes/Pipelines.h"
 #include "passes/Registration.h"
 #include "passes/StepList/ArtifactExport.h"
+#include "passes/Transforms/Prune.h"
 #include "support/Files.h"
 #include "support/Prune.h"
 #include "support/Status.h"
 #include "support/Tokenizer.h"
 
+#include "absl/strings/str_join.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Diagnostics.h"
@@ -339,6 +341,27 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   // Pruning's analyses read the checkpoint: FFN neuron scores, and the one
   // magnitude bound of global scope.
   double globalThreshold = 0;
+  // With --calibration, head and FFN scores weigh the weights by the
+  // activations they multiply (recordInputNorms); the magnitude pruning
+  // of unstructured:F and n:m stays on weights alone.
+  std::string pruneCalibration;
+  if (stage == "steps" && pruning.structured() && !o.calibrationIds.empty()) {
+    if (!o.recordInputNorms)
+      return absl::InternalError("activation-aware pruning needs a recorder "
+                                 "(CompileOptions::recordInputNorms)");
+    auto calibrated = Clock::now();
+    auto tokens = o.recordInputNorms(*model, seqLimit, o.calibrationIds);
+    if (!tokens.ok())
+      return tokens.status();
+    record("calibrate pruning", secondsSince(calibrated));
+    progress << "kilnc: pruning scores are activation-aware: input norms "
+                "over "
+             << *tokens << " calibration tokens\n";
+    std::vector<std::string> sequences;
+    for (const std::vector<int64_t> &ids : o.calibrationIds)
+      sequences.push_back(absl::StrJoin(ids, ","));
+    pruneCalibration = absl::StrJoin(sequences, ";");
+  }
   if (stage == "steps" && pruning.structured()) {
     auto ffns = recordNeuronScores(*model->module, *model->weights);
     if (!ffns.ok())
@@ -346,14 +369,27 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     auto attentions = recordHeadScores(*model->module, *model->weights);
     if (!attentions.ok())
       return attentions.status();
+    // The norms served the scores; the IR after the passes does not carry
+    // them.
+    model->module->walk(
+        [](LinearOp linear) { linear->removeAttr(kInputNorms); });
     if (pruning.ffn > 0)
       progress << "kilnc: ffn:" << llvm::formatv("{0:f2}", pruning.ffn)
-               << " prunes " << *ffns << " FFN blocks\n";
+               << " prunes " << ffns->scored << " FFN blocks"
+               << (pruneCalibration.empty()
+                       ? ""
+                       : " (" + std::to_string(ffns->activationAware) +
+                             " scored by activations)")
+               << "\n";
     if (pruning.heads > 0)
       progress << "kilnc: heads:" << llvm::formatv("{0:f2}", pruning.heads)
-               << " prunes " << attentions->first << " of "
-               << attentions->second << " attention ops of the entry points"
-               << (attentions->first < attentions->second
+               << " prunes " << attentions->scored << " of "
+               << attentions->total << " attention ops of the entry points"
+               << (pruneCalibration.empty()
+                       ? ""
+                       : " (" + std::to_string(attentions->activationAware) +
+                             " scored by activations)")
+               << (attentions->scored < attentions->total
                        ? " (the others, T5's self-attention with a position "
                          "bias shared by every layer, stay whole)"
                        : "")
@@ -596,6 +632,7 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
       options.quantFloat = quantFloat;
       options.prune = pruning.any() ? o.prune : "none";
       options.pruneThreshold = globalThreshold;
+      options.pruneCalibration = pruneCalibration;
       options.cacheWidth = c.numKvHeads * c.headDim;
       options.cacheLayers = c.family == Family::T5 ? c.numDecoderLayers
                             : c.isDecoderOnly()    ? c.numLayers

@@ -112,6 +112,13 @@ struct CompileOptions {
   /// Token-id sequences to calibrate on (kilnc --calibration); empty: a
   /// fixed set drawn from the vocabulary.
   std::vector<std::vector<int64_t>> calibrationIds;
+  /// Records kiln.input_norms for activation-aware head/FFN pruning
+  /// (kiln::recordInputNorms, ReferenceRun.h): model, max sequence, the
+  /// calibration ids; returns the tokens run. Used with --prune heads/ffn
+  /// and calibrationIds.
+  std::function<absl::StatusOr<int64_t>(
+      LoadedModel &, int64_t, const std::vector<std::vector<int64_t>> &)>
+      recordInputNorms;
   /// With w8a8: SmoothQuant's alpha (kilnc --smooth-alpha; < 0: off).
   double smoothAlpha = 0.5;
   /// Records kiln.quant_error, and for W8A8 kiln.smooth

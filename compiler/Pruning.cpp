@@ -109,10 +109,11 @@ weightSliceNorms2(LinearOp linear, bool output, const WeightStore &weights) {
 
 } // namespace
 
-absl::StatusOr<int64_t> recordNeuronScores(mlir::ModuleOp module,
-                                           const WeightStore &weights) {
+absl::StatusOr<ScoreCounts> recordNeuronScores(mlir::ModuleOp module,
+                                               const WeightStore &weights) {
   absl::Status status = absl::OkStatus();
-  int64_t scored = 0;
+  ScoreCounts counts;
+  int64_t &scored = counts.scored;
   module.walk([&](LinearOp down) {
     if (!status.ok())
       return;
@@ -120,6 +121,29 @@ absl::StatusOr<int64_t> recordNeuronScores(mlir::ModuleOp module,
     if (!block)
       return;
     std::vector<double> score(block->neurons, 1.0);
+    // Activation-aware (a calibration run's norms on the down projection):
+    // neuron j's output is its activation times the down weight's input
+    // slice j, so its score is ||a_j|| * ||W_down[:, j]|| (Wanda's
+    // |w| * ||x||, summed over the slice), and the producers' weights are
+    // already in a_j.
+    auto inputNorms = down->getAttrOfType<mlir::DenseF64ArrayAttr>(kInputNorms);
+    if (inputNorms &&
+        static_cast<int64_t>(inputNorms.size()) == block->neurons) {
+      auto norms = weightSliceNorms2(down, /*output=*/false, weights);
+      if (!norms.ok()) {
+        status = norms.status();
+        return;
+      }
+      std::vector<float> scores;
+      for (int64_t j = 0; j < block->neurons; ++j)
+        scores.push_back(
+            static_cast<float>(inputNorms[j] * std::sqrt((*norms)[j])));
+      down->setAttr(kNeuronScores,
+                    mlir::DenseF32ArrayAttr::get(down.getContext(), scores));
+      ++scored;
+      ++counts.activationAware;
+      return;
+    }
     auto multiply = [&](LinearOp linear, bool output) -> absl::Status {
       auto norms = weightSliceNorms2(linear, output, weights);
       if (!norms.ok())
@@ -140,13 +164,14 @@ absl::StatusOr<int64_t> recordNeuronScores(mlir::ModuleOp module,
   });
   if (!status.ok())
     return status;
-  return scored;
+  return counts;
 }
 
-absl::StatusOr<std::pair<int64_t, int64_t>>
-recordHeadScores(mlir::ModuleOp module, const WeightStore &weights) {
+absl::StatusOr<ScoreCounts> recordHeadScores(mlir::ModuleOp module,
+                                             const WeightStore &weights) {
   absl::Status status = absl::OkStatus();
-  int64_t scored = 0, total = 0;
+  ScoreCounts counts;
+  int64_t &scored = counts.scored, &total = counts.total;
   module.walk([&](AttentionOp attention) {
     ++total;
     if (!status.ok())
@@ -160,6 +185,32 @@ recordHeadScores(mlir::ModuleOp module, const WeightStore &weights) {
     // Each group's slices of a weight's squared norms (along its output
     // or input dim), summed; a merged projection's norms are read once.
     std::vector<double> score(groups, 1.0);
+    // Activation-aware (a calibration run's norms on the output
+    // projection, whose input is the heads' outputs side by side): group
+    // g's score is the L2 norm over its features f of ||x_f|| *
+    // ||W_o[:, f]||, what the group adds to the projection's output.
+    auto inputNorms =
+        block->output->getAttrOfType<mlir::DenseF64ArrayAttr>(kInputNorms);
+    if (inputNorms &&
+        static_cast<int64_t>(inputNorms.size()) == groups * perGroup * d) {
+      auto norms = weightSliceNorms2(block->output, /*output=*/false, weights);
+      if (!norms.ok()) {
+        status = norms.status();
+        return;
+      }
+      std::vector<float> scores;
+      for (int64_t g = 0; g < groups; ++g) {
+        double sum = 0;
+        for (int64_t f = g * perGroup * d; f < (g + 1) * perGroup * d; ++f)
+          sum += inputNorms[f] * inputNorms[f] * (*norms)[f];
+        scores.push_back(static_cast<float>(std::sqrt(sum)));
+      }
+      attention->setAttr(kHeadScores, mlir::DenseF32ArrayAttr::get(
+                                          attention.getContext(), scores));
+      ++scored;
+      ++counts.activationAware;
+      return;
+    }
     std::optional<std::vector<double>> merged;
     auto multiply = [&](LinearOp linear, bool output, int64_t offset,
                         int64_t headsPerGroup) -> absl::Status {
@@ -194,7 +245,7 @@ recordHeadScores(mlir::ModuleOp module, const WeightStore &weights) {
   });
   if (!status.ok())
     return status;
-  return std::make_pair(scored, total);
+  return counts;
 }
 
 absl::StatusOr<double>

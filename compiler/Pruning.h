@@ -40,19 +40,29 @@ absl::StatusOr<PruneRequest> parsePruneRequest(const std::string &text);
 void setPruneOptions(const PruneRequest &request, double threshold,
                      KilnStepListOptions &options);
 
-/// Puts kiln.neuron_scores on every FFN block's output projection: neuron
+/// What a scoring analysis did: blocks scored (of `total`, for heads:
+/// every attention op), and how many of them from a calibration run's
+/// activation norms.
+struct ScoreCounts {
+  int64_t scored = 0, total = 0, activationAware = 0;
+};
+
+/// Puts kiln.neuron_scores on every FFN block's output projection. Neuron
 /// j's score is the product of the L2 norms of the weights that make it
 /// (the up/gate weights' output slice j) and read it (the output
-/// projection's input slice j). Returns how many blocks it scored.
-absl::StatusOr<int64_t> recordNeuronScores(mlir::ModuleOp module,
-                                           const WeightStore &weights);
+/// projection's input slice j); where the output projection carries
+/// kiln.input_norms (a calibration run, ReferenceRun.h recordInputNorms),
+/// it is activation-aware instead: ||a_j|| * ||W_down[:, j]||.
+absl::StatusOr<ScoreCounts> recordNeuronScores(mlir::ModuleOp module,
+                                               const WeightStore &weights);
 
 /// Puts kiln.head_scores on every attention block's attention op: key/value
 /// group g's score is the product of the Frobenius norms of its slices of
 /// the query (all the group's heads), key, value and output-projection
-/// weights. Returns how many attention ops it scored (of all of them).
-absl::StatusOr<std::pair<int64_t, int64_t>>
-recordHeadScores(mlir::ModuleOp module, const WeightStore &weights);
+/// weights; where the output projection carries kiln.input_norms, the L2
+/// norm over the group's features f of ||x_f|| * ||W_o[:, f]||.
+absl::StatusOr<ScoreCounts> recordHeadScores(mlir::ModuleOp module,
+                                             const WeightStore &weights);
 
 /// The magnitude bound that prunes `fraction` of all the weights
 /// kiln-prune-weights would prune (`exclude` aside), taken together:

@@ -3,6 +3,7 @@
 #include "compiler/ReferenceRun.h"
 
 #include "dialects/kiln/KilnOps.h"
+#include "passes/Transforms/Prune.h"
 #include "support/Quantize.h"
 #include "support/Status.h"
 
@@ -22,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 using namespace mlir;
 
@@ -367,6 +369,61 @@ absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq) {
   for (auto &[op, r] : ranges)
     op->setAttr("kiln.max_abs", DenseF64ArrayAttr::get(op->getContext(), r));
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t>
+recordInputNorms(LoadedModel &model, int64_t maxSeq,
+                 const std::vector<std::vector<int64_t>> &ids) {
+  // Per weight as a linear reads it (name, in_out layout): each input
+  // feature's sum of squares.
+  std::map<std::pair<std::string, bool>, std::vector<double>> squares;
+  int64_t tokens = 0;
+  auto keyOf =
+      [](LinearOp linear) -> std::optional<std::pair<std::string, bool>> {
+    auto param = linear.getWeight().getDefiningOp<ParamOp>();
+    if (!param)
+      return std::nullopt;
+    return std::make_pair(param.getName().str(),
+                          linear.getLayout() == WeightLayout::InOut);
+  };
+  for (const std::vector<int64_t> &sequence : ids) {
+    RunRequest request = calibrationRequest(model, maxSeq, {sequence});
+    request.maxNewTokens = 0;
+    tokens += static_cast<int64_t>(request.inputIds.front().size());
+    request.observer =
+        [&](Operation *op,
+            llvm::function_ref<const HostTensor &(Value)> valueOf)
+        -> absl::Status {
+      auto linear = dyn_cast<LinearOp>(op);
+      if (!linear || !isa<func::FuncOp>(op->getParentOp()))
+        return absl::OkStatus();
+      std::optional<std::pair<std::string, bool>> key = keyOf(linear);
+      if (!key)
+        return absl::OkStatus();
+      const HostTensor &x = valueOf(linear.getInput());
+      const int64_t k = x.shape.empty() ? 0 : x.shape.back();
+      if (k <= 0)
+        return absl::OkStatus();
+      std::vector<double> &sum = squares[*key];
+      sum.resize(k, 0.0);
+      for (int64_t i = 0; i < x.numElements(); ++i)
+        sum[i % k] += x.values[i] * x.values[i];
+      return absl::OkStatus();
+    };
+    KILN_RETURN_IF_ERROR(calibrate(model, request, "activation norms"));
+  }
+  model.module->walk([&](LinearOp linear) {
+    std::optional<std::pair<std::string, bool>> key = keyOf(linear);
+    auto found = key ? squares.find(*key) : squares.end();
+    if (found == squares.end())
+      return;
+    std::vector<double> norms;
+    for (double s : found->second)
+      norms.push_back(std::sqrt(s));
+    linear->setAttr(kInputNorms,
+                    DenseF64ArrayAttr::get(linear.getContext(), norms));
+  });
+  return tokens;
 }
 
 void setSmoothFactors(Operation *linear, llvm::ArrayRef<float> factors) {

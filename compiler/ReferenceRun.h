@@ -78,6 +78,18 @@ absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq);
 absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
                                const QuantCalibration &calibration);
 
+/// Activation-aware pruning scores' half (kilnc --prune heads/ffn with
+/// --calibration): runs each sequence of `ids` alone (no padding rows; cut
+/// to fit `maxSeq`; no generated tokens: decoders' prefill, T5's encoder
+/// and first decoder step) on the interpreter in f32 and puts on every
+/// kiln.linear whose weight is a checkpoint tensor `kiln.input_norms`: the
+/// L2 norm of each input feature over every row the weight multiplied, in
+/// every entry point (so each entry's linear reading the weight carries
+/// the same norms, read or not). Returns the calibration tokens run.
+absl::StatusOr<int64_t>
+recordInputNorms(LoadedModel &model, int64_t maxSeq,
+                 const std::vector<std::vector<int64_t>> &ids);
+
 /// Puts SmoothQuant's factors on a linear as `kiln.smooth`, which
 /// kiln-quantize-weights moves into the weight's #kiln.quant.
 void setSmoothFactors(mlir::Operation *linear, llvm::ArrayRef<float> factors);

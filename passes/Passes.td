@@ -19,8 +19,9 @@ def KilnPruneStructured : Pass<"kiln-prune-structured", "::mlir::ModuleOp"> {
     activation and a plain one (Llama, gated T5), all weights checkpoint
     tensors. Each block whose output projection carries
     `kiln.neuron_scores` (one f32 per neuron; kilnc records the product of
-    the neuron's weight norms, or with calibration data its mean absolute
-    activation times its output weights' norm) keeps its
+    the neuron's weight norms, or with calibration data the L2 norm of its
+    activation over the calibration tokens times its output weights'
+    norm) keeps its
     `d_ff - floor(ffn * d_ff)` best-scoring neurons, rounded up to a
     multiple of 4 so the smaller gemms still take 2:4 pruning: the up and
     gate weights and biases keep those output slices and the output
@@ -34,7 +35,9 @@ def KilnPruneStructured : Pass<"kiln-prune-structured", "::mlir::ModuleOp"> {
     through `kiln.rotary`, and one output projection reading the heads)
     whose attention carries `kiln.head_scores` (one f32 per key/value
     head; kilnc records the product of the Frobenius norms of the group's
-    query, key, value and output-projection slices) keeps its
+    query, key, value and output-projection slices, or with calibration
+    data the L2 norm over the group's output-projection input features of
+    activation norm times weight norm) keeps its
     `kv - floor(heads * kv)` best key/value head groups (at least one),
     each with all its query heads (grouped-query attention keeps groups
     whole): the projections' output columns, the output projection's input

@@ -86,6 +86,7 @@ int kiln_compile(const char *model_dir, const char *output,
     c.externalWeights = o.external_weights != 0;
     c.recordRanges = kiln::recordValueRanges;
     c.recordQuantErrors = kiln::recordQuantErrors;
+    c.recordInputNorms = kiln::recordInputNorms;
     auto report = kiln::compileModel(c);
     if (!report.ok())
       return fail(error, static_cast<int>(report.status().code()),

@@ -785,6 +785,7 @@ writeArtifact(ModuleOp stepModule, const std::vector<CompiledKernel> &kernels,
   manifest.quant_group = options.quantGroup;
   manifest.prune = options.prune;
   manifest.prune_threshold = options.pruneThreshold;
+  manifest.prune_calibration = options.pruneCalibration;
   manifest.quant_float = options.quantFloat;
 
   if (!kernels.empty())

@@ -45,10 +45,13 @@ struct ExportOptions {
   std::vector<std::string> quantFloat; // kept in float by the guardrail
   std::string prune = "none";          // kilnc --prune
   double pruneThreshold = 0;           // its global bound, if any
-  int64_t cacheWidth = 0;              // for --info
-  int64_t cacheLayers = 0;             // for --info
-  std::string tokenizerJson;           // the folder's tokenizer.json ("": none)
-  int64_t dataParallel = 1;            // kilnc --dp
+  /// The calibration ids activation-aware structured pruning scored with
+  /// (kilnc --calibration, sequences joined by ';'); empty: weight norms.
+  std::string pruneCalibration;
+  int64_t cacheWidth = 0;    // for --info
+  int64_t cacheLayers = 0;   // for --info
+  std::string tokenizerJson; // the folder's tokenizer.json ("": none)
+  int64_t dataParallel = 1;  // kilnc --dp
 };
 
 struct ExportSummary {

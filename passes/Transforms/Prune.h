@@ -20,6 +20,11 @@ namespace kiln {
 /// The attribute on an FFN's output projection that scores its neurons.
 inline constexpr llvm::StringLiteral kNeuronScores = "kiln.neuron_scores";
 
+/// The attribute on a linear holding the L2 norm of each of its input
+/// features over a calibration run (compiler/ReferenceRun.h
+/// recordInputNorms): what activation-aware scores weigh weights by.
+inline constexpr llvm::StringLiteral kInputNorms = "kiln.input_norms";
+
 /// A feed-forward block: `down` reads the neurons, which `producers` make
 /// (the up projection with its activation, or a gated pair multiplied by
 /// `mul`). Every weight is a checkpoint tensor.

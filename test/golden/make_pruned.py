@@ -31,6 +31,13 @@ The rules:
     physically smaller model; then n:m or unstructured pruning apply to it.
     The script checks that the smaller model equals the dense one with
     those neurons' down-projection inputs zeroed.
+  * With --calibration (the cases marked so, CALIBRATION's sequences, in
+    golden.json's "calibration"): each sequence runs alone (no padding;
+    decoders' prompt, T5's encoder and first decoder step), and every
+    output projection's input features get their L2 norm over all those
+    rows. Then neuron j scores ||a_j|| * ||W_down[:, j]||, and head group g
+    the L2 norm over its features f of ||x_f|| * ||W_o[:, f]||, instead of
+    the weight norms above.
 """
 
 import argparse
@@ -49,6 +56,9 @@ from transformers.pytorch_utils import Conv1D
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import make_fixtures as mf  # noqa: E402
+
+# The calibrated cases' kilnc --calibration sequences.
+CALIBRATION = [[79, 13, 27, 58, 19, 24, 33], [89, 33, 59, 64], [5, 61, 7, 88, 9, 40]]
 
 CASES = [
     ("gpt2_tiny", "2:4", "layer"),
@@ -69,12 +79,36 @@ CASES = [
     ("llama_gqa", "heads:0.5", "layer"),
     ("bert_tiny", "heads:0.5,ffn:0.25", "layer"),
     ("t5_gated", "heads:0.34", "layer"),
+    # Activation-aware scores (kilnc --calibration).
+    ("gpt2_tiny", "heads:0.34,ffn:0.25,2:4", "layer", True),
+    ("llama_gqa", "ffn:0.25,2:4", "layer", True),
+    ("bert_tiny", "heads:0.5,ffn:0.25", "layer", True),
+    ("t5_gated", "ffn:0.25,2:4", "layer", True),
 ]
 
 
-def case_name(fixture, option, scope):
+def case_name(fixture, option, scope, calibrated=False):
     tag = option.replace(":", "_").replace(",", "_").replace(".", "")
-    return f"{fixture}_{tag}" + ("_global" if scope == "global" else "")
+    return (f"{fixture}_{tag}" + ("_global" if scope == "global" else "") +
+            ("_calibrated" if calibrated else ""))
+
+
+def input_norms(model, fx, modules):
+    """The L2 norm of each input feature of `modules` over the calibration
+    rows, as kilnc --calibration measures them: {id(module): norms}."""
+    sums = {}
+
+    def hook(mod, args):
+        x = args[0].detach().double()
+        rows = x.reshape(-1, x.shape[-1])
+        sums[id(mod)] = sums.get(id(mod), 0) + rows.pow(2).sum(dim=0)
+
+    handles = [m.register_forward_pre_hook(hook) for m in modules]
+    for seq in CALIBRATION:
+        mf.forward(model, fx, [seq], [[1] * len(seq)], None)
+    for h in handles:
+        h.remove()
+    return {k: v.sqrt() for k, v in sums.items()}
 
 
 def in_block(name):
@@ -159,21 +193,24 @@ def head_blocks(model, family):
     return blocks
 
 
-def mask_heads(model, family, fraction):
+def mask_heads(model, family, fraction, norms=None):
     """Zeroes the output projection's inputs from the pruned head groups:
     the dense model kiln-prune-structured's smaller one must equal."""
     blocks = head_blocks(model, family)
     assert blocks, family
     for qkv, (omod, in_axis), heads, kv, d in blocks:
         per = heads // kv
-        score = torch.ones(kv, dtype=torch.float64)
-        for i, (w, axis, offset) in enumerate(qkv):
-            width = (per if i == 0 else 1) * d
-            w = w.detach().double()
-            sq = w.pow(2).sum(dim=1 - axis)[offset:offset + kv * width]
-            score *= sq.reshape(kv, width).sum(dim=1).sqrt()
         o = omod.weight.detach().double().pow(2).sum(dim=1 - in_axis)
-        score *= o.reshape(kv, per * d).sum(dim=1).sqrt()
+        if norms is not None:
+            score = (norms[id(omod)].pow(2) * o).reshape(kv, per * d).sum(dim=1).sqrt()
+        else:
+            score = torch.ones(kv, dtype=torch.float64)
+            for i, (w, axis, offset) in enumerate(qkv):
+                width = (per if i == 0 else 1) * d
+                w = w.detach().double()
+                sq = w.pow(2).sum(dim=1 - axis)[offset:offset + kv * width]
+                score *= sq.reshape(kv, width).sum(dim=1).sqrt()
+            score *= o.reshape(kv, per * d).sum(dim=1).sqrt()
         score = score.float()
         kept = max(1, kv - math.floor(fraction * kv))
         keep = torch.argsort(-score, stable=True)[:kept]
@@ -186,13 +223,14 @@ def mask_heads(model, family, fraction):
             omod.weight.mul_(rows.reshape(shape).to(omod.weight.dtype))
 
 
-def kept_neurons(producers, down, fraction):
-    score = None
-    for mod, axis in producers:
-        w = mod.weight.detach().double()
-        norms = w.pow(2).sum(dim=1 - axis).sqrt()
-        score = norms if score is None else score * norms
+def kept_neurons(producers, down, fraction, activations=None):
     dmod, in_axis = down
+    score = activations
+    if score is None:
+        for mod, axis in producers:
+            w = mod.weight.detach().double()
+            norms = w.pow(2).sum(dim=1 - axis).sqrt()
+            score = norms if score is None else score * norms
     score = score * dmod.weight.detach().double().pow(2).sum(dim=1 - in_axis).sqrt()
     score = score.float()
     d = score.numel()
@@ -219,7 +257,8 @@ def slice_module(mod, axis, keep):
             mod.in_features = len(keep)
 
 
-def prune_model(model, family, option, scope):
+def prune_model(model, fx, option, scope, calibrated=False):
+    family = fx["family"]
     ffn = heads = 0.0
     n = m = 0
     fraction = 0.0
@@ -234,12 +273,20 @@ def prune_model(model, family, option, scope):
         else:
             n, m = int(key), int(value)
     zeroed = None
+    norms = None
+    if calibrated:
+        # Measured on the dense model, before any pruning (kilnc scores
+        # heads and neurons on the checkpoint's graph).
+        outputs = [o for _, (o, _), _, _, _ in head_blocks(model, family)]
+        downs = [d for _, (d, _) in ffn_blocks(model, family)]
+        norms = input_norms(model, fx, outputs + downs)
     if heads > 0:
-        mask_heads(model, family, heads)
+        mask_heads(model, family, heads, norms)
     if ffn > 0:
         blocks = ffn_blocks(model, family)
         assert blocks, family
-        plans = [(p, d, kept_neurons(p, d, ffn)) for p, d in blocks]
+        plans = [(p, d, kept_neurons(p, d, ffn, norms[id(d[0])] if norms else None))
+                 for p, d in blocks]
         # The dense model with the pruned neurons zeroed, to check slicing.
         zeroed = []
         for _, (dmod, in_axis), keep in plans:
@@ -277,8 +324,8 @@ def sparsity(model):
     return zeros / total, total
 
 
-def make_case(fx, fixture_dir, out_root, option, scope):
-    name = case_name(fx["name"], option, scope)
+def make_case(fx, fixture_dir, out_root, option, scope, calibrated=False):
+    name = case_name(fx["name"], option, scope, calibrated)
     with open(os.path.join(fixture_dir, "golden.json")) as f:
         g = json.load(f)
     load = lambda: fx["auto"].from_pretrained(fixture_dir, attn_implementation=mf.ATTN).eval()
@@ -286,7 +333,7 @@ def make_case(fx, fixture_dir, out_root, option, scope):
     _, dense_params = sparsity(model)
     mask = [[1] * n + [0] * (len(g["input_ids"][0]) - n) for n in g["lengths"]]
     tt = g.get("token_type_ids")
-    zeroed = prune_model(model, fx["family"], option, scope)
+    zeroed = prune_model(model, fx, option, scope, calibrated)
     outputs = mf.forward(model, fx, g["input_ids"], mask, tt)
     if zeroed is not None and "," not in option:
         # Slicing neurons away equals zeroing them in the dense model.
@@ -314,6 +361,8 @@ def make_case(fx, fixture_dir, out_root, option, scope):
     golden["fixture"] = fx["name"]
     golden["prune"] = option
     golden["prune_scope"] = scope
+    if calibrated:
+        golden["calibration"] = CALIBRATION
     golden["transformers_version"] = transformers.__version__
     golden["torch_version"] = torch.__version__
     golden["outputs"] = files
@@ -334,7 +383,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fixtures", default=os.path.join(HERE, "fixtures"))
     ap.add_argument("--out", default=os.path.join(HERE, "pruned"))
+    ap.add_argument("--only", default="",
+                    help="comma-separated case names to write (default: all)")
     args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     transformers.logging.set_verbosity_error()
@@ -342,9 +394,12 @@ def main():
     by_name = {fx["name"]: fx for fx in mf.FIXTURES}
     os.makedirs(args.out, exist_ok=True)
     print(f"{'case':<34} {'sparsity':>9} {'weights kept':>13}")
-    for fixture, option, scope in CASES:
+    for fixture, option, scope, *calibrated in CASES:
+        if only and case_name(fixture, option, scope, bool(calibrated)) not in only:
+            continue
         fx = by_name[fixture]
-        name, reached, kept = make_case(fx, os.path.join(args.fixtures, fixture), args.out, option, scope)
+        name, reached, kept = make_case(fx, os.path.join(args.fixtures, fixture), args.out,
+                                        option, scope, bool(calibrated))
         print(f"{name:<34} {reached:>9.3f} {kept:>13.3f}", flush=True)
     return 0
 

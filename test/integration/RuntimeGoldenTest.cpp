@@ -46,9 +46,12 @@
 #include <optional>
 #include <random>
 #include <regex>
+#include <set>
+#include <string>
 #include <sys/resource.h>
 #include <tuple>
 #include <unistd.h>
+#include <utility>
 
 namespace {
 
@@ -101,6 +104,9 @@ struct Case {
   /// tolerance.
   std::string prune = "none";
   std::string pruneScope = "layer";
+  /// With kilnc --calibration: activation-aware head/FFN scores, on the
+  /// ids the golden case lists ("calibration").
+  bool calibrated = false;
   /// Compiled for one sequence of 2 positions (--max-batch 1 --max-seq
   /// 2), so every call runs past the compiled maxima on an arena laid out
   /// for its own shapes (runtime/ArenaPlan.h).
@@ -111,7 +117,8 @@ struct Case {
     std::replace(tag.begin(), tag.end(), ':', '_');
     std::replace(tag.begin(), tag.end(), ',', '_');
     tag.erase(std::remove(tag.begin(), tag.end(), '.'), tag.end());
-    return fixture + "_" + tag + (pruneScope == "global" ? "_global" : "");
+    return fixture + "_" + tag + (pruneScope == "global" ? "_global" : "") +
+           (calibrated ? "_calibrated" : "");
   }
   std::string name() const {
     if (prune != "none")
@@ -169,6 +176,11 @@ TEST_P(RuntimeGoldenTest, MatchesTransformers) {
   compile.quantize = GetParam().quantize;
   compile.prune = GetParam().prune;
   compile.pruneScope = GetParam().pruneScope;
+  if (GetParam().calibrated) {
+    ASSERT_TRUE(golden.contains("calibration"));
+    for (const Json &sequence : golden["calibration"])
+      compile.calibrationIds.push_back(sequence.get<std::vector<int64_t>>());
+  }
   auto compiled = kiln::test::compiledFixture(GetParam().fixture, compile);
   ASSERT_TRUE(compiled.ok()) << compiled.status();
   const std::string &artifactPath = *compiled;
@@ -1037,6 +1049,18 @@ std::vector<Case> allCases() {
     c.prune = prune;
     c.pruneScope = scope;
     cases.push_back(c);
+    // Activation-aware scores (kilnc --calibration) for the head/FFN
+    // cases of each family.
+    const std::set<std::pair<std::string, std::string>> activationAware = {
+        {"gpt2_tiny", "heads:0.34,ffn:0.25,2:4"},
+        {"llama_gqa", "ffn:0.25,2:4"},
+        {"bert_tiny", "heads:0.5,ffn:0.25"},
+        {"t5_gated", "ffn:0.25,2:4"}};
+    if (activationAware.count({fixture, prune})) {
+      Case calibrated = c;
+      calibrated.calibrated = true;
+      cases.push_back(calibrated);
+    }
     // The compressed kernels' generic variants: 2:4, and sparse rows
     // (unstructured past 70%).
     if (prune.find("2:4") != std::string::npos ||

@@ -21,6 +21,7 @@
 #include <map>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 namespace kiln::test {
 
@@ -54,6 +55,8 @@ inline absl::StatusOr<std::string> compiledFixture(const std::string &fixture,
       options.prune + " --prune-scope " + options.pruneScope + " --tp " +
       std::to_string(options.tp) + " --pp " + std::to_string(options.pp) +
       " --dp " + std::to_string(options.dp);
+  for (const std::vector<int64_t> &ids : options.calibrationIds)
+    key += " --calibration " + absl::StrJoin(ids, ",");
   if (auto found = cache.paths.find(key); found != cache.paths.end())
     return found->second;
   options.modelDir = std::string(KILN_GOLDEN_DIR) + "/" + fixture;
@@ -63,6 +66,7 @@ inline absl::StatusOr<std::string> compiledFixture(const std::string &fixture,
   options.emit = "kiln";
   options.recordRanges = recordValueRanges;      // the fp16 range guard
   options.recordQuantErrors = recordQuantErrors; // the quantization guardrail
+  options.recordInputNorms = recordInputNorms;   // activation-aware pruning
   auto report = compileModel(options);
   if (!report.ok())
     return absl::Status(report.status().code(),

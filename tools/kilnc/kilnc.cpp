@@ -145,7 +145,10 @@ static cl::opt<std::string> calibration(
     cl::cat(kilncOptions), "calibration",
     cl::desc("with --quantize: a file of token-id sequences to calibrate "
              "on, one per line, ids separated by commas or spaces "
-             "(default: two sequences drawn from the vocabulary)"));
+             "(default: two sequences drawn from the vocabulary); with "
+             "--prune heads:F or ffn:F: score heads and neurons by the "
+             "activations these sequences make (||x|| * ||w|| per input "
+             "feature of the output projections) instead of weight norms"));
 static cl::list<std::string> cpus(
     cl::cat(kilncOptions), "cpu", cl::CommaSeparated,
     cl::desc("with target cpu: the x86-64 levels to compile the kernels for, "
@@ -297,6 +300,7 @@ int main(int argc, char **argv) {
   o.quantTolerance = quantTolerance;
   o.quantGuard = quantGuard;
   o.recordQuantErrors = kiln::recordQuantErrors;
+  o.recordInputNorms = kiln::recordInputNorms;
   if (smoothAlpha == "off") {
     o.smoothAlpha = -1;
   } else {
