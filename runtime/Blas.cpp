@@ -1,6 +1,7 @@
 //===- Blas.cpp - single-precision GEMM for gemm steps --------------------===//
 
 #include "runtime/Blas.h"
+#include "runtime/CpuIsa.h"
 #include "runtime/OneDnnMatmul.h"
 #include "runtime/StepPlan.h"
 #include "runtime/ThreadPool.h"
@@ -157,9 +158,19 @@ PackedBPtr Blas::pack(bool transB, int64_t n, int64_t k, const float *b,
 }
 
 bool Blas::gemmPacked(PackedB &b, int64_t m, const float *a, int64_t lda,
-                      float *c, const PackedEpilogue &epilogue) {
+                      float *c, const PackedEpilogue &epilogue, CpuIsa isa) {
   if (!matmul_)
     return false;
+  // A decode step's rows: the weight streams once through Kiln's kernel on
+  // the pool (no hand-over to the library's threads), then the epilogue
+  // on the few rows.
+  if (matmul_->multiplyFewRows(b, m, a, lda, c, pool_, isa)) {
+    GemmPlan g;
+    g.n = packedColumns(b);
+    g.activation = epilogue.activation;
+    applyGemmEpilogue(g, c, epilogue.bias, epilogue.residual, 0, m);
+    return true;
+  }
   if (ompSetThreads_)
     ompSetThreads_(pool_.threads());
   return matmul_->multiply(b, m, a, lda, c, epilogue);

@@ -25,6 +25,7 @@
 #ifndef KILN_RUNTIME_BLAS_H
 #define KILN_RUNTIME_BLAS_H
 
+#include "runtime/CpuIsa.h"
 #include "runtime/OneDnnMatmul.h"
 #include "runtime/StepPlan.h"
 #include "runtime/ThreadPool.h"
@@ -59,9 +60,11 @@ public:
                   int64_t ldb);
   /// C[M, N] (row stride N) = A op(B) + the epilogue, B packed; false (C
   /// untouched) where the library declines, and the caller runs sgemm
-  /// and applyGemmEpilogue.
+  /// and applyGemmEpilogue. Up to OneDnnMatmul::kFewRows rows (decode)
+  /// run Kiln's panel kernel for `isa` on the pool instead of the
+  /// library's primitive.
   bool gemmPacked(PackedB &b, int64_t m, const float *a, int64_t lda, float *c,
-                  const PackedEpilogue &epilogue);
+                  const PackedEpilogue &epilogue, CpuIsa isa = CpuIsa::Generic);
 
   /// Whether gemmBf16 has a library kernel: oneDNN's bf16 gemm, which
   /// runs where the CPU has AVX-512 (with AVX512-BF16 or AMX it multiplies

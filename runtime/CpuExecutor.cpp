@@ -563,7 +563,7 @@ CpuExecutor::Impl::run(const EntryT &entry,
         KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
         done = epilogueDone =
             blas.gemmPacked(*packedB->second.b, g.batch * g.m, a, g.lda, c,
-                            PackedEpilogue{bias, residual, g.activation});
+                            PackedEpilogue{bias, residual, g.activation}, isa);
       }
       if (!done) {
         KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));

@@ -24,6 +24,8 @@
 #define KILN_RUNTIME_ONEDNNMATMUL_H
 
 #include "artifact/Artifact.h"
+#include "runtime/CpuIsa.h"
+#include "runtime/ThreadPool.h"
 
 #include <cstdint>
 #include <memory>
@@ -61,6 +63,13 @@ public:
   /// false (C untouched) where the library declines this row count.
   bool multiply(PackedB &b, int64_t m, const float *a, int64_t lda, float *c,
                 const PackedEpilogue &epilogue);
+  /// The rows a decode step multiplies (at most kFewRows): C[M, N] (row
+  /// stride N) = A op(B), without the epilogue, by Kiln's own kernel on the
+  /// pool's threads, reading each panel of B once; false (C untouched)
+  /// where B's layout is not the panels it reads or M is larger.
+  static constexpr int64_t kFewRows = 4;
+  bool multiplyFewRows(const PackedB &b, int64_t m, const float *a, int64_t lda,
+                       float *c, ThreadPool &pool, CpuIsa isa);
 
   struct Api;
 
@@ -71,6 +80,10 @@ private:
 
 /// The bytes a packed B holds (the load's memory report).
 int64_t packedBytes(const PackedB &b);
+/// A packed B's N (C's columns).
+int64_t packedColumns(const PackedB &b);
+/// Whether a packed B is in the panels OneDnnMatmul::multiplyFewRows reads.
+bool packedPanels(const PackedB &b);
 
 } // namespace kiln::rt
 

@@ -289,51 +289,64 @@ TEST(PackedGemmTest, EveryLayoutRowCountAndEpilogueMatchesThePlainProduct) {
     GTEST_SKIP() << "no packed matmul here (" << blas.provider() << ")";
   }
   using kiln::artifact::Activation;
-  for (int64_t n : {37, 200})
-    for (bool transB : {false, true}) {
-      const int64_t k = 70;
-      rt::GemmPlan plain = densePlan(1, n, k, false, transB);
-      std::vector<float> b = randoms(k * n, 11), bias = randoms(n, 12);
-      rt::PackedBPtr packed = blas.pack(transB, n, k, b.data(), plain.ldb);
-      ASSERT_TRUE(packed);
-      // 1 to 20 rows: more row counts than a weight keeps primitives for,
-      // then the first ones again.
-      std::vector<int64_t> rows;
-      for (int64_t m = 1; m <= 20; ++m)
-        rows.push_back(m);
-      rows.insert(rows.end(), {1, 130, 5});
-      for (int64_t m : rows)
-        for (auto activation :
-             {Activation::None, Activation::Relu, Activation::GeluTanh})
-          for (bool withBias : {false, true})
-            for (bool withResidual : {false, true}) {
-              SCOPED_TRACE(::testing::Message()
-                           << "n " << n << " transB " << transB << " m " << m
-                           << " activation " << int(activation) << " bias "
-                           << withBias << " residual " << withResidual);
-              rt::GemmPlan g = densePlan(m, n, k, false, transB);
-              g.activation = activation;
-              g.bias = withBias ? 2 : -1;
-              g.residual = withResidual ? 3 : -1;
-              std::vector<float> a = randoms(m * k, 13),
-                                 residual = randoms(m * n, 14);
-              std::vector<float> expected(m * n), got(m * n, std::nanf(""));
-              const float *res = withResidual ? residual.data() : nullptr;
-              const float *bi = withBias ? bias.data() : nullptr;
-              kiln::test::referenceGemm(g, a.data(), b.data(), expected.data(),
-                                        bi, res);
-              ASSERT_TRUE(blas.gemmPacked(*packed, m, a.data(), k, got.data(),
-                                          {bi, res, activation}));
-              for (int64_t i = 0; i < m * n; ++i)
-                ASSERT_NEAR(got[i], expected[i],
-                            2e-5 * (1 + std::fabs(expected[i])))
-                    << "element " << i;
-            }
-      // A with a row stride past K: declined, C untouched.
-      std::vector<float> a = randoms(2 * (k + 3), 15), c(2 * n, 7.0f);
-      EXPECT_FALSE(blas.gemmPacked(*packed, 2, a.data(), k + 3, c.data(), {}));
-      EXPECT_EQ(c, std::vector<float>(2 * n, 7.0f));
-    }
+  // Up to 4 rows run Kiln's panel kernel, in each ISA variant this CPU
+  // runs; more rows the library's primitive.
+  std::vector<rt::CpuIsa> isas = {rt::CpuIsa::Generic};
+  if (rt::hostIsa() == rt::CpuIsa::Avx512)
+    isas.push_back(rt::CpuIsa::Avx512);
+  for (rt::CpuIsa isa : isas)
+    for (int64_t n : {37, 200})
+      for (bool transB : {false, true}) {
+        const int64_t k = 70;
+        rt::GemmPlan plain = densePlan(1, n, k, false, transB);
+        std::vector<float> b = randoms(k * n, 11), bias = randoms(n, 12);
+        rt::PackedBPtr packed = blas.pack(transB, n, k, b.data(), plain.ldb);
+        ASSERT_TRUE(packed);
+        // oneDNN 2's layout on AVX-512, which the panel kernel reads (else
+        // few rows go to the primitive too, and this test would not see the
+        // kernel).
+        if (rt::hostIsa() == rt::CpuIsa::Avx512)
+          EXPECT_TRUE(rt::packedPanels(*packed));
+        // 1 to 20 rows: more row counts than a weight keeps primitives for,
+        // then the first ones again.
+        std::vector<int64_t> rows;
+        for (int64_t m = 1; m <= 20; ++m)
+          rows.push_back(m);
+        rows.insert(rows.end(), {1, 130, 5});
+        for (int64_t m : rows)
+          for (auto activation :
+               {Activation::None, Activation::Relu, Activation::GeluTanh})
+            for (bool withBias : {false, true})
+              for (bool withResidual : {false, true}) {
+                SCOPED_TRACE(::testing::Message()
+                             << rt::isaName(isa) << " n " << n << " transB "
+                             << transB << " m " << m << " activation "
+                             << int(activation) << " bias " << withBias
+                             << " residual " << withResidual);
+                rt::GemmPlan g = densePlan(m, n, k, false, transB);
+                g.activation = activation;
+                g.bias = withBias ? 2 : -1;
+                g.residual = withResidual ? 3 : -1;
+                std::vector<float> a = randoms(m * k, 13),
+                                   residual = randoms(m * n, 14);
+                std::vector<float> expected(m * n), got(m * n, std::nanf(""));
+                const float *res = withResidual ? residual.data() : nullptr;
+                const float *bi = withBias ? bias.data() : nullptr;
+                kiln::test::referenceGemm(g, a.data(), b.data(),
+                                          expected.data(), bi, res);
+                ASSERT_TRUE(blas.gemmPacked(*packed, m, a.data(), k, got.data(),
+                                            {bi, res, activation}, isa));
+                for (int64_t i = 0; i < m * n; ++i)
+                  ASSERT_NEAR(got[i], expected[i],
+                              2e-5 * (1 + std::fabs(expected[i])))
+                      << "element " << i;
+              }
+        // A with a row stride past K: declined, C untouched.
+        std::vector<float> a = randoms(5 * (k + 3), 15), c(5 * n, 7.0f);
+        EXPECT_FALSE(
+            blas.gemmPacked(*packed, 5, a.data(), k + 3, c.data(), {}, isa));
+        EXPECT_EQ(c, std::vector<float>(5 * n, 7.0f));
+      }
 }
 
 INSTANTIATE_TEST_SUITE_P(Libraries, GemmLibraryTest,
