@@ -14,8 +14,11 @@
 #include <oneapi/dnnl/dnnl_types.h>
 
 #include <cstddef>
+#include <cstdlib>
 #include <dlfcn.h>
 #include <mutex>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -152,6 +155,8 @@ public:
   int64_t n = 0, k = 0;
   dnnl_memory_desc_t layout{}; // B as packed
   dnnl_memory_t memory = nullptr;
+  /// The packed values (memory's handle).
+  std::unique_ptr<void, decltype(&std::free)> storage{nullptr, &std::free};
   /// Where the layout is panels of 64 output columns, each its K (padded)
   /// rows of 64 floats one after the other: the panels, for the few-rows
   /// kernel; null otherwise.
@@ -333,8 +338,18 @@ PackedBPtr OneDnnMatmul::pack(bool transB, int64_t n, int64_t k, const float *b,
   packed->n = n;
   packed->k = k;
   packed->layout = *chosen;
-  if (a.memoryCreate(&packed->memory, &packed->layout, a.engine,
-                     DNNL_MEMORY_ALLOCATE))
+  // The packed copy in 2 MiB pages where the kernel gives them (madvise
+  // mode): a decode step streams every weight, and 4 KiB pages cost a
+  // page walk each.
+  const size_t bytes = a.memoryDescGetSize(&packed->layout);
+  constexpr size_t kHugePage = size_t(2) << 20;
+  const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  void *storage = nullptr;
+  if (bytes == 0 || posix_memalign(&storage, kHugePage, rounded) != 0)
+    return nullptr;
+  packed->storage.reset(storage);
+  madvise(storage, rounded, MADV_HUGEPAGE); // advice: 4 KiB pages otherwise
+  if (a.memoryCreate(&packed->memory, &packed->layout, a.engine, storage))
     return nullptr;
   Owned<dnnl_memory_t> from{nullptr, a.memoryDestroy};
   if (a.memoryCreate(&from.value, &plain, a.engine, const_cast<float *>(b)))
