@@ -157,6 +157,10 @@ struct CpuExecutor::Impl {
         const auto &shape = m.weights[slot]->shape;
         const bool bf16Gemm = a.dtype == DType::BF16 &&
                               b.dtype == DType::BF16 && blas.hasBf16Gemm();
+        if (weights->quantized(slot) || weights->sparse24(slot)) {
+          weights->moveToHugePages(slot);
+          continue;
+        }
         if (!f32 || bf16Gemm || weights->quantized(slot) ||
             weights->sparse24(slot) || weights->sparseRows(slot) ||
             shape.size() != 2 ||

@@ -19,9 +19,12 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <stdlib.h>
 #include <string>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -239,6 +242,7 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
           return error(absl::StrCat("damaged: the scales of weight '", w.name,
                                     "' do not match their blob"));
         q.values = hw->data_[i];
+        hw->mapped_[i] = true;
         q.scales =
             reinterpret_cast<const float *>(artifact.blobData(w.scales_blob));
         continue;
@@ -254,6 +258,7 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
           return error(absl::StrCat("damaged: the indices of weight '", w.name,
                                     "' do not match their blob"));
         sparse.values = reinterpret_cast<const float *>(hw->data_[i]);
+        hw->mapped_[i] = true;
         sparse.indices = reinterpret_cast<const uint32_t *>(
             artifact.blobData(w.indices_blob));
         continue;
@@ -400,18 +405,59 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
   return hw;
 }
 
-void HostWeights::dropMappedPages(size_t slot) const {
-  if (slot >= data_.size() || !mapped_[slot] || !data_[slot])
-    return;
-  // The whole pages inside the weight: its first and last may hold a
-  // neighbour's bytes, which stay mapped.
+namespace {
+
+/// Gives back the whole pages inside [data, data + bytes) of a read-only
+/// file mapping: the first and last may hold a neighbour's bytes, which
+/// stay mapped.
+void dropPages(const void *data, int64_t bytes) {
   const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const auto begin = reinterpret_cast<uintptr_t>(data_[slot]);
+  const auto begin = reinterpret_cast<uintptr_t>(data);
   const uintptr_t first = (begin + page - 1) / page * page;
-  const uintptr_t last = (begin + bytes_[slot]) / page * page;
+  const uintptr_t last = (begin + bytes) / page * page;
   // Advice only: a mapping that refuses it keeps its pages.
   if (last > first)
     madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
+}
+
+} // namespace
+
+void HostWeights::dropMappedPages(size_t slot) const {
+  if (slot < data_.size() && mapped_[slot] && data_[slot])
+    dropPages(data_[slot], bytes_[slot]);
+}
+
+void HostWeights::moveToHugePages(size_t slot) {
+  if (slot >= data_.size() || !mapped_[slot])
+    return;
+  // A copy in 2 MiB pages of `bytes` at `data` (null where none can be
+  // had), the file's pages given back.
+  auto move = [&](const void *data, int64_t bytes) -> const void * {
+    constexpr size_t kHugePage = size_t(2) << 20;
+    const size_t rounded =
+        (static_cast<size_t>(bytes) + kHugePage - 1) / kHugePage * kHugePage;
+    void *copy = nullptr;
+    if (bytes <= 0 || posix_memalign(&copy, kHugePage, rounded) != 0)
+      return data;
+    madvise(copy, rounded, MADV_HUGEPAGE); // advice: 4 KiB pages otherwise
+    std::memcpy(copy, data, bytes);
+    hugeCopies_.emplace_back(copy, &std::free);
+    dropPages(data, bytes);
+    return copy;
+  };
+  if (QuantizedMatrix &q = quantized_[slot]; q.values) {
+    q.values = static_cast<const uint8_t *>(move(q.values, bytes_[slot]));
+    data_[slot] = q.values;
+  } else if (Sparse24Matrix &s = sparse24_[slot]; s.values) {
+    s.values = static_cast<const float *>(move(s.values, bytes_[slot]));
+    s.indices = static_cast<const uint32_t *>(
+        move(s.indices,
+             s.format.indexCount() * static_cast<int64_t>(sizeof(uint32_t))));
+    data_[slot] = reinterpret_cast<const uint8_t *>(s.values);
+  } else {
+    return;
+  }
+  mapped_[slot] = false;
 }
 
 } // namespace kiln::rt

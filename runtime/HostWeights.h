@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,11 @@ public:
   /// library): the pages stay in the page cache, reclaimable, and a later
   /// read maps them back. A copy HostWeights made is kept as it is.
   void dropMappedPages(size_t slot) const;
+  /// Moves a quantized or compressed 2:4 weight read in place from a mapped
+  /// file into memory in 2 MiB pages (where the kernel gives them) and
+  /// gives the file's pages back: the CPU's own kernels stream it every
+  /// decode step, and 4 KiB pages cost a page walk each. Others stay.
+  void moveToHugePages(size_t slot);
 
 private:
   HostWeights() = default;
@@ -93,6 +99,7 @@ private:
   std::vector<std::vector<float>> owned_;
   std::vector<std::vector<uint16_t>> ownedHalf_;
   std::unique_ptr<WeightStore> store_;
+  std::vector<std::unique_ptr<void, void (*)(void *)>> hugeCopies_;
 };
 
 } // namespace kiln::rt
