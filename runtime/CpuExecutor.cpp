@@ -143,6 +143,8 @@ struct CpuExecutor::Impl {
   /// is checked against the bytes held for it, so a slot held in another
   /// form (a rank's part, an int8 or sparse format) is left as it is.
   void packWeights() {
+    // Quantized and 2:4 weights, which Kiln's own kernels read.
+    std::vector<size_t> ownKernels;
     for (const auto &entry : m.entries)
       for (const auto &step : entry->steps) {
         if (step->kind != StepKind::Gemm || !runsHere(*step) ||
@@ -158,7 +160,7 @@ struct CpuExecutor::Impl {
         const bool bf16Gemm = a.dtype == DType::BF16 &&
                               b.dtype == DType::BF16 && blas.hasBf16Gemm();
         if (weights->quantized(slot) || weights->sparse24(slot)) {
-          weights->moveToHugePages(slot);
+          ownKernels.push_back(slot);
           continue;
         }
         if (!f32 || bf16Gemm || weights->quantized(slot) ||
@@ -178,6 +180,7 @@ struct CpuExecutor::Impl {
         // to the page cache.
         weights->dropMappedPages(slot);
       }
+    weights->moveToHugePages(ownKernels);
   }
 
   absl::Status error(const std::string &what) const {

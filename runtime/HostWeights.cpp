@@ -4,6 +4,7 @@
 
 #include "artifact/Artifact.h"
 #include "runtime/DimExpr.h"
+#include "runtime/HugePages.h"
 #include "runtime/ManifestChecks.h"
 #include "runtime/Tensor.h"
 #include "support/Half.h"
@@ -19,12 +20,10 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <stdexcept>
-#include <stdlib.h>
 #include <string>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -427,37 +426,60 @@ void HostWeights::dropMappedPages(size_t slot) const {
     dropPages(data_[slot], bytes_[slot]);
 }
 
-void HostWeights::moveToHugePages(size_t slot) {
-  if (slot >= data_.size() || !mapped_[slot])
-    return;
-  // A copy in 2 MiB pages of `bytes` at `data` (null where none can be
-  // had), the file's pages given back.
-  auto move = [&](const void *data, int64_t bytes) -> const void * {
-    constexpr size_t kHugePage = size_t(2) << 20;
-    const size_t rounded =
-        (static_cast<size_t>(bytes) + kHugePage - 1) / kHugePage * kHugePage;
-    void *copy = nullptr;
-    if (bytes <= 0 || posix_memalign(&copy, kHugePage, rounded) != 0)
-      return data;
-    madvise(copy, rounded, MADV_HUGEPAGE); // advice: 4 KiB pages otherwise
-    std::memcpy(copy, data, bytes);
-    hugeCopies_.emplace_back(copy, &std::free);
-    dropPages(data, bytes);
-    return copy;
+void HostWeights::moveToHugePages(std::vector<size_t> slots) {
+  // Each slot once (several steps read a weight): a second move would copy
+  // the copy, and give back pages that are not the file's.
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  // Each moved array: where it is read from, its bytes, and where its
+  // pointer is kept.
+  struct Move {
+    const void **pointer;
+    int64_t bytes;
   };
-  if (QuantizedMatrix &q = quantized_[slot]; q.values) {
-    q.values = static_cast<const uint8_t *>(move(q.values, bytes_[slot]));
-    data_[slot] = q.values;
-  } else if (Sparse24Matrix &s = sparse24_[slot]; s.values) {
-    s.values = static_cast<const float *>(move(s.values, bytes_[slot]));
-    s.indices = static_cast<const uint32_t *>(
-        move(s.indices,
-             s.format.indexCount() * static_cast<int64_t>(sizeof(uint32_t))));
-    data_[slot] = reinterpret_cast<const uint8_t *>(s.values);
-  } else {
-    return;
+  std::vector<Move> moves;
+  std::vector<size_t> moved;
+  for (size_t slot : slots) {
+    if (slot >= data_.size() || !mapped_[slot])
+      continue;
+    if (QuantizedMatrix &q = quantized_[slot]; q.values) {
+      moves.push_back(
+          {reinterpret_cast<const void **>(&q.values), bytes_[slot]});
+    } else if (Sparse24Matrix &w = sparse24_[slot]; w.values) {
+      moves.push_back(
+          {reinterpret_cast<const void **>(&w.values), bytes_[slot]});
+      moves.push_back(
+          {reinterpret_cast<const void **>(&w.indices),
+           w.format.indexCount() * static_cast<int64_t>(sizeof(uint32_t))});
+    } else {
+      continue;
+    }
+    moved.push_back(slot);
   }
-  mapped_[slot] = false;
+  // One buffer for all of them, so that small weights share huge pages;
+  // each array 64-byte aligned in it.
+  auto aligned = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
+  int64_t total = 0;
+  for (const Move &m : moves)
+    total += aligned(m.bytes);
+  WeightBuffer buffer = allocateWeightBuffer(static_cast<size_t>(total));
+  if (!buffer)
+    return; // read in place, as before
+  auto *at = static_cast<uint8_t *>(buffer.get());
+  for (const Move &m : moves) {
+    std::memcpy(at, *m.pointer, m.bytes);
+    dropPages(*m.pointer, m.bytes);
+    *m.pointer = at;
+    at += aligned(m.bytes);
+  }
+  for (size_t slot : moved) {
+    data_[slot] =
+        quantized_[slot].values
+            ? quantized_[slot].values
+            : reinterpret_cast<const uint8_t *>(sparse24_[slot].values);
+    mapped_[slot] = false;
+  }
+  hugeCopies_.push_back(std::move(buffer));
 }
 
 } // namespace kiln::rt

@@ -9,6 +9,7 @@
 #define KILN_RUNTIME_HOSTWEIGHTS_H
 
 #include "artifact/Artifact.h"
+#include "runtime/HugePages.h"
 #include "support/Prune.h"
 #include "support/Quantize.h"
 
@@ -71,11 +72,11 @@ public:
   /// library): the pages stay in the page cache, reclaimable, and a later
   /// read maps them back. A copy HostWeights made is kept as it is.
   void dropMappedPages(size_t slot) const;
-  /// Moves a quantized or compressed 2:4 weight read in place from a mapped
-  /// file into memory in 2 MiB pages (where the kernel gives them) and
-  /// gives the file's pages back: the CPU's own kernels stream it every
-  /// decode step, and 4 KiB pages cost a page walk each. Others stay.
-  void moveToHugePages(size_t slot);
+  /// Moves the quantized and compressed 2:4 weights among `slots` that
+  /// are read in place from a mapped file into one buffer in 2 MiB pages
+  /// (runtime/HugePages.h) and gives the file's pages back: the CPU's own
+  /// kernels stream them every decode step. Others stay as they are.
+  void moveToHugePages(std::vector<size_t> slots);
 
 private:
   HostWeights() = default;
@@ -99,7 +100,7 @@ private:
   std::vector<std::vector<float>> owned_;
   std::vector<std::vector<uint16_t>> ownedHalf_;
   std::unique_ptr<WeightStore> store_;
-  std::vector<std::unique_ptr<void, void (*)(void *)>> hugeCopies_;
+  std::vector<WeightBuffer> hugeCopies_; // moveToHugePages's copies
 };
 
 } // namespace kiln::rt

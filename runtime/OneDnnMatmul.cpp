@@ -3,6 +3,7 @@
 #include "runtime/OneDnnMatmul.h"
 
 #include "runtime/CpuIsa.h"
+#include "runtime/HugePages.h"
 #include "runtime/ThreadPool.h"
 
 #include <algorithm>
@@ -17,8 +18,6 @@
 #include <cstdlib>
 #include <dlfcn.h>
 #include <mutex>
-#include <stdlib.h>
-#include <sys/mman.h>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -156,7 +155,7 @@ public:
   dnnl_memory_desc_t layout{}; // B as packed
   dnnl_memory_t memory = nullptr;
   /// The packed values (memory's handle).
-  std::unique_ptr<void, decltype(&std::free)> storage{nullptr, &std::free};
+  WeightBuffer storage{nullptr, &std::free};
   /// Where the layout is panels of 64 output columns, each its K (padded)
   /// rows of 64 floats one after the other: the panels, for the few-rows
   /// kernel; null otherwise.
@@ -338,18 +337,12 @@ PackedBPtr OneDnnMatmul::pack(bool transB, int64_t n, int64_t k, const float *b,
   packed->n = n;
   packed->k = k;
   packed->layout = *chosen;
-  // The packed copy in 2 MiB pages where the kernel gives them (madvise
-  // mode): a decode step streams every weight, and 4 KiB pages cost a
-  // page walk each.
-  const size_t bytes = a.memoryDescGetSize(&packed->layout);
-  constexpr size_t kHugePage = size_t(2) << 20;
-  const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-  void *storage = nullptr;
-  if (bytes == 0 || posix_memalign(&storage, kHugePage, rounded) != 0)
+  // The packed copy in 2 MiB pages (runtime/HugePages.h).
+  packed->storage = allocateWeightBuffer(a.memoryDescGetSize(&packed->layout));
+  if (!packed->storage)
     return nullptr;
-  packed->storage.reset(storage);
-  madvise(storage, rounded, MADV_HUGEPAGE); // advice: 4 KiB pages otherwise
-  if (a.memoryCreate(&packed->memory, &packed->layout, a.engine, storage))
+  if (a.memoryCreate(&packed->memory, &packed->layout, a.engine,
+                     packed->storage.get()))
     return nullptr;
   Owned<dnnl_memory_t> from{nullptr, a.memoryDestroy};
   if (a.memoryCreate(&from.value, &plain, a.engine, const_cast<float *>(b)))
