@@ -166,7 +166,7 @@ bool Blas::gemmPacked(PackedB &b, int64_t m, const float *a, int64_t lda,
   // on the few rows.
   if (matmul_->multiplyFewRows(b, m, a, lda, c, pool_, isa)) {
     GemmPlan g;
-    g.n = packedColumns(b);
+    g.n = packedShape(b).n;
     g.activation = epilogue.activation;
     applyGemmEpilogue(g, c, epilogue.bias, epilogue.residual, 0, m);
     return true;

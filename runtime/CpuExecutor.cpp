@@ -100,11 +100,7 @@ struct CpuExecutor::Impl {
   /// f32 gemm weights packed once for the library's matmul (Blas::pack),
   /// by slot and transB: B [n, k] (transB) or [k, n], dense. A weight the
   /// library declined, or that no f32 gemm reads, is absent.
-  struct Packed {
-    PackedBPtr b;
-    int64_t n = 0, k = 0;
-  };
-  std::map<std::pair<int64_t, bool>, Packed> packed;
+  std::map<std::pair<int64_t, bool>, PackedBPtr> packed;
   uint8_t *arena = nullptr;
   int64_t arenaBytes = 0;
   ArenaPlans arenaPlans; // calls past the compiled batch or sequence
@@ -163,8 +159,7 @@ struct CpuExecutor::Impl {
           ownKernels.push_back(slot);
           continue;
         }
-        if (!f32 || bf16Gemm || weights->quantized(slot) ||
-            weights->sparse24(slot) || weights->sparseRows(slot) ||
+        if (!f32 || bf16Gemm || weights->sparseRows(slot) ||
             shape.size() != 2 ||
             shape[0] * shape[1] * static_cast<int64_t>(dtypeBytes(b.dtype)) !=
                 weights->bytes(slot))
@@ -175,7 +170,7 @@ struct CpuExecutor::Impl {
         PackedBPtr p = blas.pack(transB, n, k, f32, shape[1]);
         if (!p)
           continue;
-        packed[{b.index, transB}] = Packed{std::move(p), n, k};
+        packed[{b.index, transB}] = std::move(p);
         // The packed copy is what gemms read now: the file's pages go back
         // to the page cache.
         weights->dropMappedPages(slot);
@@ -565,11 +560,14 @@ CpuExecutor::Impl::run(const EntryT &entry,
       auto packedB = weightB && g.folded && !done
                          ? packed.find({bBuffer.index, g.transB})
                          : packed.end();
-      if (packedB != packed.end() && packedB->second.n == g.n &&
-          packedB->second.k == g.k && g.ldb == (g.transB ? g.k : g.n)) {
+      const PackedShape shape = packedB != packed.end()
+                                    ? packedShape(*packedB->second)
+                                    : PackedShape{};
+      if (packedB != packed.end() && shape.n == g.n && shape.k == g.k &&
+          g.ldb == (g.transB ? g.k : g.n)) {
         KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
         done = epilogueDone =
-            blas.gemmPacked(*packedB->second.b, g.batch * g.m, a, g.lda, c,
+            blas.gemmPacked(*packedB->second, g.batch * g.m, a, g.lda, c,
                             PackedEpilogue{bias, residual, g.activation}, isa);
       }
       if (!done) {

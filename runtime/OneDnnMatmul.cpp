@@ -42,7 +42,6 @@ struct OneDnnMatmul::Api {
   decltype(&::dnnl_memory_desc_get_size) memoryDescGetSize = nullptr;
   decltype(&::dnnl_memory_create) memoryCreate = nullptr;
   decltype(&::dnnl_memory_destroy) memoryDestroy = nullptr;
-  decltype(&::dnnl_memory_get_data_handle) memoryGetDataHandle = nullptr;
   decltype(&::dnnl_matmul_desc_init) matmulDescInit = nullptr;
   decltype(&::dnnl_primitive_desc_create) primitiveDescCreate = nullptr;
   decltype(&::dnnl_primitive_desc_destroy) primitiveDescDestroy = nullptr;
@@ -154,7 +153,7 @@ public:
   int64_t n = 0, k = 0;
   dnnl_memory_desc_t layout{}; // B as packed
   dnnl_memory_t memory = nullptr;
-  /// The packed values (memory's handle).
+  /// The packed values (memory's handle; the panels, where they are).
   WeightBuffer storage{nullptr, &std::free};
   /// Where the layout is panels of 64 output columns, each its K (padded)
   /// rows of 64 floats one after the other: the panels, for the few-rows
@@ -243,11 +242,8 @@ private:
 };
 
 void PackedBDelete::operator()(PackedB *b) const { delete b; }
-int64_t packedColumns(const PackedB &b) { return b.n; }
+PackedShape packedShape(const PackedB &b) { return {b.n, b.k}; }
 bool packedPanels(const PackedB &b) { return b.panels != nullptr; }
-int64_t packedBytes(const PackedB &b) {
-  return static_cast<int64_t>(b.api->memoryDescGetSize(&b.layout));
-}
 
 std::unique_ptr<OneDnnMatmul> OneDnnMatmul::load(void *handle) {
   auto api = std::make_unique<Api>();
@@ -268,7 +264,6 @@ std::unique_ptr<OneDnnMatmul> OneDnnMatmul::load(void *handle) {
       resolve(a.memoryDescGetSize, "dnnl_memory_desc_get_size") &&
       resolve(a.memoryCreate, "dnnl_memory_create") &&
       resolve(a.memoryDestroy, "dnnl_memory_destroy") &&
-      resolve(a.memoryGetDataHandle, "dnnl_memory_get_data_handle") &&
       resolve(a.matmulDescInit, "dnnl_matmul_desc_init") &&
       resolve(a.primitiveDescCreate, "dnnl_primitive_desc_create") &&
       resolve(a.primitiveDescDestroy, "dnnl_primitive_desc_destroy") &&
@@ -365,15 +360,13 @@ PackedBPtr OneDnnMatmul::pack(bool transB, int64_t n, int64_t k, const float *b,
   // K rows of 64 floats in a row (padding zeroed by the reorder).
   const dnnl_memory_desc_t &l = packed->layout;
   const dnnl_blocking_desc_t &blocks = l.format_desc.blocking;
-  void *handle = nullptr;
   if (l.format_kind == dnnl_blocked && l.ndims == 2 && l.offset0 == 0 &&
       blocks.inner_nblks == 2 && blocks.inner_idxs[0] == 0 &&
       blocks.inner_idxs[1] == 1 && blocks.inner_blks[1] == kPanel &&
       blocks.strides[0] == blocks.inner_blks[0] * kPanel &&
       blocks.strides[1] == l.padded_dims[0] * kPanel &&
-      l.padded_dims[1] % kPanel == 0 &&
-      a.memoryGetDataHandle(packed->memory, &handle) == dnnl_success) {
-    packed->panels = static_cast<const float *>(handle);
+      l.padded_dims[1] % kPanel == 0) {
+    packed->panels = static_cast<const float *>(packed->storage.get());
     packed->paddedK = l.padded_dims[0];
   }
   return packed;
@@ -444,8 +437,7 @@ bool OneDnnMatmul::multiply(PackedB &b, int64_t m, const float *a, int64_t lda,
 struct OneDnnMatmul::Api {};
 class PackedB {};
 void PackedBDelete::operator()(PackedB *b) const { delete b; }
-int64_t packedBytes(const PackedB &) { return 0; }
-int64_t packedColumns(const PackedB &) { return 0; }
+PackedShape packedShape(const PackedB &) { return {}; }
 bool packedPanels(const PackedB &) { return false; }
 std::unique_ptr<OneDnnMatmul> OneDnnMatmul::load(void *) { return nullptr; }
 OneDnnMatmul::~OneDnnMatmul() = default;

@@ -78,10 +78,11 @@ private:
   std::unique_ptr<Api> api_;
 };
 
-/// The bytes a packed B holds (the load's memory report).
-int64_t packedBytes(const PackedB &b);
-/// A packed B's N (C's columns).
-int64_t packedColumns(const PackedB &b);
+/// A packed B's op(B) shape: N (C's columns) and K.
+struct PackedShape {
+  int64_t n = 0, k = 0;
+};
+PackedShape packedShape(const PackedB &b);
 /// Whether a packed B is in the panels OneDnnMatmul::multiplyFewRows reads.
 bool packedPanels(const PackedB &b);
 
