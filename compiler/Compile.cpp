@@ -390,8 +390,9 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
                        : " (" + std::to_string(attentions->activationAware) +
                              " scored by activations)")
                << (attentions->scored < attentions->total
-                       ? " (the others, T5's self-attention with a position "
-                         "bias shared by every layer, stay whole)"
+                       ? " (the others stay whole: a bias other than T5's "
+                         "relative-position bias, or projections read "
+                         "elsewhere)"
                        : "")
                << "\n";
   }

@@ -44,8 +44,11 @@ def KilnPruneStructured : Pass<"kiln-prune-structured", "::mlir::ModuleOp"> {
     rows, the rotary and attention head counts, and the kv caches, whose
     entry arguments and results narrow with them. The result equals the
     dense model with those heads' output-projection rows zeroed. T5's
-    attention (a position bias computed once and shared by every layer) is
-    left whole, with a remark.
+    self-attention adds a relative-position bias computed once per stack and
+    shared by every layer: a block that loses heads gets its own bias op,
+    reading its kept heads' columns of the table (`keep <axis = 1>`), and
+    the shared op goes once no block reads it. An attention with any other
+    bias is left whole, with a remark.
 
     A block without scores is left as it is, with a remark; the scores are
     removed.

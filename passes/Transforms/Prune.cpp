@@ -103,8 +103,21 @@ std::optional<FfnBlock> matchFfn(LinearOp down) {
 std::optional<AttentionBlock> matchAttentionBlock(AttentionOp attention) {
   AttentionBlock block;
   block.attention = attention;
-  if (attention.getBias())
-    return std::nullopt;
+  if (Value bias = attention.getBias()) {
+    // T5's relative-position bias: the pass gives the block its own copy
+    // of the kept heads' table columns. A bias of any other origin cannot
+    // be narrowed by head here.
+    auto relative = bias.getDefiningOp<RelativePositionBiasOp>();
+    if (!relative)
+      return std::nullopt;
+    auto table = relative.getTable().getDefiningOp<ParamOp>();
+    auto type = cast<RankedTensorType>(bias.getType());
+    if (!table || table.getParts() || table.getKeepAttr() ||
+        table.getQuantAttr() || table.getShardAttr() ||
+        type.getDimSize(1) != attention.getNumHeads())
+      return std::nullopt;
+    block.positionBias = relative;
+  }
   Value result = attention.getResult();
   if (!result.hasOneUse())
     return std::nullopt;
@@ -266,8 +279,8 @@ struct KilnPruneStructuredPass
       if (!block) {
         attention.emitRemark()
             << "attention heads left whole: not a block of plain projections "
-               "(T5's shared position bias, or other readers of the "
-               "projections)";
+               "(a bias other than T5's relative-position bias, or other "
+               "readers of the projections)";
         continue;
       }
       if (!scores) {
@@ -394,6 +407,8 @@ struct KilnPruneStructuredPass
         rotary.setNumHeads(i == 0 ? keptHeads : keptKv);
         narrow(rotary.getResult(), static_cast<int64_t>(columns[i].size()));
       }
+    if (block.positionBias)
+      narrowPositionBias(block, groups, perGroup);
     attention.setNumHeads(keptHeads);
     attention.setNumKvHeads(keptKv);
     narrow(attention.getResult(), static_cast<int64_t>(columns[0].size()));
@@ -410,6 +425,40 @@ struct KilnPruneStructuredPass
          1 - outAxis(block.output), columns[0]);
     if (attention.getKCache())
       updateSignature(attention->getParentOfType<func::FuncOp>());
+  }
+
+  /// Gives `block`'s attention its own relative-position bias over the
+  /// query heads of `groups`: the shared bias op read from the kept
+  /// columns of its table. The shared op goes once no layer reads it.
+  void narrowPositionBias(AttentionBlock &block, ArrayRef<int64_t> groups,
+                          int64_t perGroup) {
+    RelativePositionBiasOp shared = block.positionBias;
+    auto table = shared.getTable().getDefiningOp<ParamOp>();
+    SmallVector<int64_t> heads;
+    for (int64_t g : groups)
+      for (int64_t i = 0; i < perGroup; ++i)
+        heads.push_back(g * perGroup + i);
+    auto type = cast<RankedTensorType>(table.getType());
+    // Before the shared op, whose operands are defined before it.
+    OpBuilder b(shared);
+    auto kept = ParamOp::create(
+        b, table.getLoc(),
+        RankedTensorType::get(
+            {type.getDimSize(0), static_cast<int64_t>(heads.size())},
+            type.getElementType()),
+        table.getNameAttr(), ArrayAttr(),
+        KeepAttr::get(&getContext(), /*axis=*/1, heads), PruneAttr(),
+        QuantAttr(), ShardAttr());
+    auto own = RelativePositionBiasOp::create(
+        b, shared.getLoc(), kept, shared.getQueryPositions(),
+        shared.getKeyPositions(), shared.getBidirectional(),
+        shared.getNumBuckets(), shared.getMaxDistance());
+    block.attention.getBiasMutable().assign(own.getResult());
+    if (shared->use_empty()) {
+      shared.erase();
+      if (table->use_empty())
+        table.erase();
+    }
   }
 
   /// `linear`'s output columns `columns`: its weight's and bias's slices.

@@ -55,11 +55,15 @@ struct AttentionBlock {
   AttentionOp attention;
   Input inputs[3]; // query, key, value
   LinearOp output;
+  /// T5's relative-position bias, computed once from its table and shared
+  /// by every layer of the stack; null without a bias.
+  RelativePositionBiasOp positionBias;
   int64_t headDim = 0;
 };
 
-/// The attention block around `attention`, if it is one pruning can shrink
-/// (T5's attention, with a position bias shared across layers, is not).
+/// The attention block around `attention`, if it is one pruning can shrink.
+/// A bias must be T5's relative-position bias with a head per query head,
+/// read from a checkpoint table.
 std::optional<AttentionBlock> matchAttentionBlock(AttentionOp attention);
 
 /// Whether kiln-prune-weights prunes `linear`'s weight (see its

@@ -18,8 +18,8 @@ The rules:
   * unstructured:F, per layer: the floor(F * size) smallest magnitudes of
     each weight are zeroed (ties by position); global: every magnitude up to
     the floor(F * total)-th smallest of all pruned weights together.
-  * heads:F: each attention block without a position bias (T5's
-    self-attention has one, shared by every layer) keeps its
+  * heads:F: each attention block (T5's self-attention too, whose
+    relative-position bias Kiln narrows per layer) keeps its
     kv - floor(F * kv) key/value head groups (at least one, each with its
     query heads) with the largest product of the Frobenius norms of their
     query, key, value and output-projection slices; here the dense model
@@ -79,11 +79,13 @@ CASES = [
     ("llama_gqa", "heads:0.5", "layer"),
     ("bert_tiny", "heads:0.5,ffn:0.25", "layer"),
     ("t5_gated", "heads:0.34", "layer"),
+    ("t5_gated", "heads:0.34,ffn:0.25", "layer"),
     # Activation-aware scores (kilnc --calibration).
     ("gpt2_tiny", "heads:0.34,ffn:0.25,2:4", "layer", True),
     ("llama_gqa", "ffn:0.25,2:4", "layer", True),
     ("bert_tiny", "heads:0.5,ffn:0.25", "layer", True),
     ("t5_gated", "ffn:0.25,2:4", "layer", True),
+    ("t5_gated", "heads:0.34,ffn:0.25", "layer", True),
 ]
 
 
@@ -164,9 +166,9 @@ def ffn_blocks(model, family):
 
 
 def head_blocks(model, family):
-    """Attention blocks without a position bias, as kiln-prune-structured
-    finds them: ([q, k, v] as (weight, output axis, first column), the
-    output projection as (module, input axis), heads, kv heads, head dim)."""
+    """Attention blocks, as kiln-prune-structured finds them: ([q, k, v] as
+    (weight, output axis, first column), the output projection as (module,
+    input axis), heads, kv heads, head dim)."""
     cfg = model.config
     blocks = []
     for name, mod in model.named_modules():
@@ -185,9 +187,10 @@ def head_blocks(model, family):
             kv = cfg.num_key_value_heads
             d = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
             blocks.append((qkv, (mod.o_proj, 1), cfg.num_attention_heads, kv, d))
-        elif family == "t5" and name.endswith("EncDecAttention"):
-            # T5's self-attention adds a position bias shared by every
-            # layer: left whole. Cross-attention has none.
+        elif family == "t5" and name.endswith(("SelfAttention", "EncDecAttention")):
+            # Self-attention's position bias is the shared one, whatever
+            # heads a layer keeps: zeroing a head's output-projection rows
+            # is the model without it.
             qkv = [(mod.q.weight, 0, 0), (mod.k.weight, 0, 0), (mod.v.weight, 0, 0)]
             blocks.append((qkv, (mod.o, 1), mod.n_heads, mod.n_heads, mod.key_value_proj_dim))
     return blocks

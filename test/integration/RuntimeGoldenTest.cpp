@@ -1044,7 +1044,8 @@ std::vector<Case> allCases() {
            {"gpt2_tiny", "heads:0.34,ffn:0.25,2:4", "layer"},
            {"llama_gqa", "heads:0.5", "layer"},
            {"bert_tiny", "heads:0.5,ffn:0.25", "layer"},
-           {"t5_gated", "heads:0.34", "layer"}}) {
+           {"t5_gated", "heads:0.34", "layer"},
+           {"t5_gated", "heads:0.34,ffn:0.25", "layer"}}) {
     Case c{fixture, Kernels::Cpu};
     c.prune = prune;
     c.pruneScope = scope;
@@ -1055,7 +1056,8 @@ std::vector<Case> allCases() {
         {"gpt2_tiny", "heads:0.34,ffn:0.25,2:4"},
         {"llama_gqa", "ffn:0.25,2:4"},
         {"bert_tiny", "heads:0.5,ffn:0.25"},
-        {"t5_gated", "ffn:0.25,2:4"}};
+        {"t5_gated", "ffn:0.25,2:4"},
+        {"t5_gated", "heads:0.34,ffn:0.25"}};
     if (activationAware.count({fixture, prune})) {
       Case calibrated = c;
       calibrated.calibrated = true;

@@ -170,3 +170,73 @@ func.func @shared_projection(%x: tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>, tenso
   %y = kiln.linear %o, %wo layout out_in : (tensor<?x?x4xf32>, tensor<4x4xf32>) -> tensor<?x?x4xf32>
   return %y, %q : tensor<?x?x4xf32>, tensor<?x?x4xf32>
 }
+
+// -----
+
+// T5's self-attention: one relative-position bias shared by the layers.
+// Each block that loses a head gets its own bias op over its kept heads'
+// table columns (layer 0 keeps heads 0 and 2, layer 1 heads 1 and 2);
+// layer 2, without scores, keeps every head and the shared op.
+// HEADSREMARK: remark: attention heads left whole: no kiln.head_scores
+// HEADS-LABEL: func.func @t5_shared_bias
+// HEADS-DAG: %[[T:.+]] = kiln.param "block.0.rel.weight" : tensor<8x3xf32>
+// HEADS-DAG: %[[T0:.+]] = kiln.param "block.0.rel.weight" keep <axis = 1, indices = [0, 2]> : tensor<8x2xf32>
+// HEADS-DAG: %[[T1:.+]] = kiln.param "block.0.rel.weight" keep <axis = 1, indices = [1, 2]> : tensor<8x2xf32>
+// HEADS-DAG: %[[B:.+]] = kiln.relative_position_bias %[[T]], %[[P:.+]], %[[P]] bidirectional buckets 8 max_distance 16 : tensor<8x3xf32>, tensor<?xi64>, tensor<?xi64> -> tensor<1x3x?x?xf32>
+// HEADS-DAG: %[[B0:.+]] = kiln.relative_position_bias %[[T0]], %[[P]], %[[P]] bidirectional {{.+}} -> tensor<1x2x?x?xf32>
+// HEADS-DAG: %[[B1:.+]] = kiln.relative_position_bias %[[T1]], %[[P]], %[[P]] bidirectional {{.+}} -> tensor<1x2x?x?xf32>
+// HEADS: kiln.attention {{.+}} heads 2 kv_heads 2 mask none bias %[[B0]]
+// HEADS: kiln.attention {{.+}} heads 2 kv_heads 2 mask none bias %[[B1]]
+// HEADS: kiln.attention {{.+}} heads 3 kv_heads 3 mask none bias %[[B]]
+func.func @t5_shared_bias(%x: tensor<?x?x6xf32>, %pos: tensor<?xi64>) -> (tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>) {
+  %t = kiln.param "block.0.rel.weight" : tensor<8x3xf32>
+  %b = kiln.relative_position_bias %t, %pos, %pos bidirectional buckets 8 max_distance 16 : tensor<8x3xf32>, tensor<?xi64>, tensor<?xi64> -> tensor<1x3x?x?xf32>
+  %wq0 = kiln.param "block.0.q.weight" : tensor<6x6xf32>
+  %q0 = kiln.linear %x, %wq0 layout out_in : (tensor<?x?x6xf32>, tensor<6x6xf32>) -> tensor<?x?x6xf32>
+  %wk0 = kiln.param "block.0.k.weight" : tensor<6x6xf32>
+  %k0 = kiln.linear %x, %wk0 layout out_in : (tensor<?x?x6xf32>, tensor<6x6xf32>) -> tensor<?x?x6xf32>
+  %wv0 = kiln.param "block.0.v.weight" : tensor<6x6xf32>
+  %v0 = kiln.linear %x, %wv0 layout out_in : (tensor<?x?x6xf32>, tensor<6x6xf32>) -> tensor<?x?x6xf32>
+  %a0 = kiln.attention %q0, %k0, %v0 heads 3 kv_heads 3 mask none bias %b scale 1.0 {kiln.head_scores = array<f32: 3., 1., 2.>} : (tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<1x3x?x?xf32>) -> tensor<?x?x6xf32>
+  %wo0 = kiln.param "block.0.o.weight" : tensor<6x6xf32>
+  %y0 = kiln.linear %a0, %wo0 layout out_in : (tensor<?x?x6xf32>, tensor<6x6xf32>) -> tensor<?x?x6xf32>
+  %wq1 = kiln.param "block.1.q.weight" : tensor<6x6xf32>
+  %q1 = kiln.linear %y0, %wq1 layout out_in : (tensor<?x?x6xf32>, tensor<6x6xf32>) -> tensor<?x?x6xf32>
+  %wk1 = kiln.param "block.1.k.weight" : tensor<6x6xf32>
+  %k1 = kiln.linear %y0, %wk1 layout out_in : (tensor<?x?x6xf32>, tensor<6x6xf32>) -> tensor<?x?x6xf32>
+  %wv1 = kiln.param "block.1.v.weight" : tensor<6x6xf32>
+  %v1 = kiln.linear %y0, %wv1 layout out_in : (tensor<?x?x6xf32>, tensor<6x6xf32>) -> tensor<?x?x6xf32>
+  %a1 = kiln.attention %q1, %k1, %v1 heads 3 kv_heads 3 mask none bias %b scale 1.0 {kiln.head_scores = array<f32: 1., 3., 2.>} : (tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<1x3x?x?xf32>) -> tensor<?x?x6xf32>
+  %wo1 = kiln.param "block.1.o.weight" : tensor<6x6xf32>
+  %y1 = kiln.linear %a1, %wo1 layout out_in : (tensor<?x?x6xf32>, tensor<6x6xf32>) -> tensor<?x?x6xf32>
+  %wq2 = kiln.param "block.2.q.weight" : tensor<6x6xf32>
+  %q2 = kiln.linear %y1, %wq2 layout out_in : (tensor<?x?x6xf32>, tensor<6x6xf32>) -> tensor<?x?x6xf32>
+  %wk2 = kiln.param "block.2.k.weight" : tensor<6x6xf32>
+  %k2 = kiln.linear %y1, %wk2 layout out_in : (tensor<?x?x6xf32>, tensor<6x6xf32>) -> tensor<?x?x6xf32>
+  %wv2 = kiln.param "block.2.v.weight" : tensor<6x6xf32>
+  %v2 = kiln.linear %y1, %wv2 layout out_in : (tensor<?x?x6xf32>, tensor<6x6xf32>) -> tensor<?x?x6xf32>
+  %a2 = kiln.attention %q2, %k2, %v2 heads 3 kv_heads 3 mask none bias %b scale 1.0 : (tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<1x3x?x?xf32>) -> tensor<?x?x6xf32>
+  %wo2 = kiln.param "block.2.o.weight" : tensor<6x6xf32>
+  %y2 = kiln.linear %a2, %wo2 layout out_in : (tensor<?x?x6xf32>, tensor<6x6xf32>) -> tensor<?x?x6xf32>
+  return %y0, %y1, %y2 : tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>
+}
+
+// -----
+
+// A bias other than T5's relative-position bias cannot be narrowed by
+// head: the block is left whole.
+// HEADSREMARK: remark: attention heads left whole: not a block of plain projections (a bias other than
+// HEADS-LABEL: func.func @other_bias
+// HEADS: kiln.attention {{.+}} heads 2 kv_heads 2 mask none bias
+func.func @other_bias(%x: tensor<?x?x4xf32>, %b: tensor<1x2x?x?xf32>) -> tensor<?x?x4xf32> {
+  %wq = kiln.param "layers.0.q.weight" : tensor<4x4xf32>
+  %q = kiln.linear %x, %wq layout out_in : (tensor<?x?x4xf32>, tensor<4x4xf32>) -> tensor<?x?x4xf32>
+  %wk = kiln.param "layers.0.k.weight" : tensor<4x4xf32>
+  %k = kiln.linear %x, %wk layout out_in : (tensor<?x?x4xf32>, tensor<4x4xf32>) -> tensor<?x?x4xf32>
+  %wv = kiln.param "layers.0.v.weight" : tensor<4x4xf32>
+  %v = kiln.linear %x, %wv layout out_in : (tensor<?x?x4xf32>, tensor<4x4xf32>) -> tensor<?x?x4xf32>
+  %o = kiln.attention %q, %k, %v heads 2 kv_heads 2 mask none bias %b scale 1.0 {kiln.head_scores = array<f32: 1., 2.>} : (tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<1x2x?x?xf32>) -> tensor<?x?x4xf32>
+  %wo = kiln.param "layers.0.o.weight" : tensor<4x4xf32>
+  %y = kiln.linear %o, %wo layout out_in : (tensor<?x?x4xf32>, tensor<4x4xf32>) -> tensor<?x?x4xf32>
+  return %y : tensor<?x?x4xf32>
+}
