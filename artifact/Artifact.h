@@ -41,7 +41,7 @@ inline constexpr char kArtifactMagic[8] = {'K', 'I', 'L', 'N',
 /// runtime before it would run as one program. 11: W8A8 weights (kilnc
 /// --quantize w8a8: int8 input rows, SmoothQuant factors), which an older
 /// runtime would multiply as weight-only int8 without the factors.
-inline constexpr uint32_t kArtifactVersion = 11;
+inline constexpr uint32_t kArtifactVersion = 12;
 inline constexpr uint32_t kOldestArtifactVersion = 3;
 
 /// Whether an argument or result is one of the kv caches.

@@ -107,8 +107,11 @@ absl::StatusOr<std::string> planModel(const PlanOptions &o) {
       **module, [&](ParamOp param, const std::string &layer, bool afterLayers) {
         const int64_t bytes = elements(param.getType(), 1) * elementBytes;
         int64_t whole = bytes;
-        if (ShardAttr shard = param.getShardAttr())
-          whole = bytes * shard.getParts();
+        if (ShardAttr shard = param.getShardAttr()) {
+          // The parts together, less a padded shard's zero slices.
+          const int64_t part = param.getType().getDimSize(shard.getAxis());
+          whole = bytes / part * (part * shard.getParts() - shard.getPad());
+        }
         if (counted.insert(storedWeightKey(param)).second)
           unshardedWeightBytes += whole;
         if (layer.empty())
@@ -119,9 +122,10 @@ absl::StatusOr<std::string> planModel(const PlanOptions &o) {
   // Decode: the entry a generating request runs once per token.
   auto decode = (*module)->lookupSymbol<func::FuncOp>("decode");
   if (decode) {
-    // Collectives, attributed to the layer of their location; a ring
-    // all-reduce sends (and receives) 2 (T - 1) / T of the buffer per rank,
-    // an all-gather (T - 1) / T of its result.
+    // Collectives, attributed to the layer of their location (a
+    // vocabulary-parallel embedding's gather to the first stage, which
+    // looks the ids up); a ring all-reduce sends (and receives) 2 (T - 1) /
+    // T of the buffer per rank, an all-gather (T - 1) / T of its result.
     decode.walk([&](Operation *op) {
       if (!isa<AllReduceOp, AllGatherOp>(op))
         return;
@@ -134,7 +138,9 @@ absl::StatusOr<std::string> planModel(const PlanOptions &o) {
       llvm::raw_string_ostream os(where);
       op->getLoc()->print(os);
       std::string layer = layerOf(where.substr(where.find('"') + 1) + ".");
-      Group &g = layer.empty() || !index.count(layer) ? post : groupOf(layer);
+      Group &g = op->getOperand(0).getDefiningOp<EmbeddingOp>() ? pre
+                 : layer.empty() || !index.count(layer) ? post
+                                                        : groupOf(layer);
       g.collectiveBytes += static_cast<int64_t>(share * bytes);
     });
     // Caches: argument k_cache.l / v_cache.l is layer l of the decoder.
@@ -193,8 +199,10 @@ absl::StatusOr<std::string> planModel(const PlanOptions &o) {
       cacheBytes += groups[i].cacheBytesPerToken;
       collectiveBytes += groups[i].collectiveBytes;
     }
-    if (s == 0)
+    if (s == 0) {
       weightBytes += pre.weightBytes;
+      collectiveBytes += pre.collectiveBytes;
+    }
     if (s + 1 == o.pp) {
       weightBytes += post.weightBytes;
       collectiveBytes += post.collectiveBytes;

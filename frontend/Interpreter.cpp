@@ -486,11 +486,13 @@ absl::Status OpEvaluator::evalParam(ParamOp op) {
       if (shard) {
         const int64_t axis = shard.getAxis();
         if (axis >= static_cast<int64_t>(shape.size()) ||
-            shape[axis] % (shard.getSections() * shard.getParts()) != 0)
+            (shape[axis] + shard.getPad()) %
+                    (shard.getSections() * shard.getParts()) !=
+                0)
           return error(absl::StrCat("tensor '", source, "' has shape ",
                                     formatShape(shape),
                                     ": its shard does not divide it"));
-        shape[axis] /= shard.getParts();
+        shape[axis] = (shape[axis] + shard.getPad()) / shard.getParts();
       }
       Shape expected(type.getShape());
       if (!shape.empty() && !expected.empty() && sources.size() > 1)

@@ -125,10 +125,19 @@ def KilnPartition : Pass<"kiln-partition", "::mlir::ModuleOp"> {
     - MLP: linears that feed another linear through elementwise ops only
       (fc1 and its activation; SwiGLU's gate and up) are column-parallel,
       the second row-parallel with its all_reduce.
+    - Vocabulary: the embedding tables with the most rows (the token
+      embeddings) are cut into parts of rows (padded with zero rows,
+      `pad`, when the ranks do not divide them) when every reader is an
+      embedding or a returned LM head. Each rank looks up row id % n of
+      its part, `kiln.all_gather` joins the parts' rows, and a select and
+      a sum keep the row of part id / n: no rank constant in the program.
+      An id past the vocabulary is looked up as itself, past the part, so
+      the lookup still reports it.
     - LM head: a linear an entry returns is vocabulary-parallel, its
-      logits joined by `kiln.all_gather`, unless its weight is also an
-      embedding table (tied embeddings) or the ranks do not divide it.
-    - Replicated: embeddings, norms, everything else.
+      logits joined by `kiln.all_gather` (the padding's columns sliced
+      off), unless its weight is a table that stays replicated.
+    - Replicated: smaller embedding tables (positions, token types),
+      norms, everything else.
 
     A plan that cannot work is an error at the op: ranks not dividing the
     attention heads or the FFN width, kv heads that are neither a multiple

@@ -318,11 +318,15 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
       if (w.shard_axis < 0 || axis >= w.shape.size() || w.shard_parts > 4096 ||
           w.shard_sections < 1 || w.shard_sections > 4096 ||
           w.shard_replicas < 1 || w.shard_replicas > 4096 ||
-          w.shape[axis] % w.shard_sections != 0)
+          w.shape[axis] % w.shard_sections != 0 || w.shard_pad < 0 ||
+          w.shard_pad >= w.shard_parts ||
+          (w.shard_pad > 0 && w.shard_sections != 1) ||
+          w.shape[axis] * w.shard_parts <= w.shard_pad)
         return error(absl::StrCat("damaged: weight '", w.name,
                                   "' has an impossible shard"));
+      // A padded shard's source is shard_pad slices shorter.
       for (Source &source : sources)
-        source.shape[axis] *= w.shard_parts;
+        source.shape[axis] = source.shape[axis] * w.shard_parts - w.shard_pad;
     }
     // The values this rank reads of one source.
     auto valuesOf = [&](const TensorView *t, const Source &source) {
@@ -332,7 +336,8 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
       const auto axis = static_cast<size_t>(w.shard_axis);
       return keepSlices(values.data(), source.shape, w.shard_axis,
                         shardIndices(rank, source.shape[axis], w.shard_sections,
-                                     w.shard_parts, w.shard_replicas));
+                                     w.shard_parts, w.shard_replicas,
+                                     w.shard_pad));
     };
     std::vector<const TensorView *> views;
     for (const Source &source : sources) {

@@ -93,7 +93,8 @@ void applyPrune(const PruneSpec &spec, T *w, int64_t rows, int64_t cols) {
 }
 
 /// The slices `indices` (ascending) of `w` along dim `axis` of `shape`, in
-/// order. The caller has checked every index is below shape[axis].
+/// order. An index from shape[axis] on is a slice of zeros (a padded
+/// shard, support/Shard.h); the caller has checked every other index.
 template <typename T>
 std::vector<T> keepSlices(const T *w, const std::vector<int64_t> &shape,
                           int64_t axis, const std::vector<int64_t> &indices) {
@@ -107,6 +108,10 @@ std::vector<T> keepSlices(const T *w, const std::vector<int64_t> &shape,
   out.reserve(outer * indices.size() * inner);
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t index : indices) {
+      if (index >= size) {
+        out.insert(out.end(), static_cast<size_t>(inner), T(0));
+        continue;
+      }
       const T *slice = w + (o * size + index) * inner;
       out.insert(out.end(), slice, slice + inner);
     }

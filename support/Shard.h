@@ -3,9 +3,11 @@
 // kilnc --tp cuts each sharded weight into parts (#kiln.shard in the IR,
 // Weight.shard_* in the artifact): dim `axis` of the whole tensor is viewed
 // as [sections, parts, n / (sections * parts)], and tensor-parallel rank r
-// reads part (r / replicas) % parts of every section. The compiler cuts
-// embedded weights with it and the runtime cuts external ones, so both
-// read the same elements.
+// reads part (r / replicas) % parts of every section. A padded shard (a
+// vocabulary the ranks do not divide) views the tensor as `pad` zero
+// slices longer: the last parts end in indices past the tensor, which read
+// as zeros (keepSlices). The compiler cuts embedded weights with it and the
+// runtime cuts external ones, so both read the same elements.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,12 +19,13 @@
 
 namespace kiln {
 
-/// The indices along the sharded dim (of `wholeSize`) that rank `rank`
-/// reads, ascending.
+/// The indices along the sharded dim (of `wholeSize`, then `pad` zero
+/// slices) that rank `rank` reads, ascending; those from `wholeSize` on
+/// are padding.
 inline std::vector<int64_t> shardIndices(int64_t rank, int64_t wholeSize,
                                          int64_t sections, int64_t parts,
-                                         int64_t replicas) {
-  const int64_t section = wholeSize / sections;
+                                         int64_t replicas, int64_t pad = 0) {
+  const int64_t section = (wholeSize + pad) / sections;
   const int64_t chunk = section / parts;
   const int64_t part = (rank / replicas) % parts;
   std::vector<int64_t> indices;

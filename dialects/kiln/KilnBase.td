@@ -220,19 +220,24 @@ def Kiln_ShardAttr : Kiln_Attr<"Shard", "shard"> {
     3 for GPT-2's fused c_attn (q, k and v each split by heads); `replicas`
     is more than 1 for key/value heads fewer than the ranks (each head is
     read by `replicas` consecutive ranks, grouped-query attention's
-    replication). Applied after `keep` and `prune`, before `quant`.
+    replication). `pad` (one section only, fewer than `parts`) views the
+    dim as that many zero slices longer, for a vocabulary the ranks do not
+    divide (GPT-2's 50257 tokens): the last rank's part ends in zero rows.
+    Applied after `keep` and `prune`, before `quant`.
 
     `#kiln.shard<axis = 1, sections = 3, parts = 2, replicas = 1>`
   }];
   let parameters = (ins "int64_t":$axis, "int64_t":$sections,
-                        "int64_t":$parts, "int64_t":$replicas);
+                        "int64_t":$parts, "int64_t":$replicas,
+                        DefaultValuedParameter<"int64_t", "0">:$pad);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     /// The ranks of the tensor-parallel group (parts * replicas).
     int64_t getRanks() const { return getParts() * getReplicas(); }
     /// The indices along `axis` of the whole tensor (of `wholeSize`) that
-    /// tensor-parallel rank `rank` reads, ascending.
+    /// tensor-parallel rank `rank` reads, ascending; those from
+    /// `wholeSize` on are `pad`'s zero slices.
     ::llvm::SmallVector<int64_t> indicesFor(int64_t rank,
                                             int64_t wholeSize) const;
   }];

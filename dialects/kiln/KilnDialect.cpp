@@ -224,20 +224,25 @@ LogicalResult KeepAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 
 LogicalResult ShardAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                 int64_t axis, int64_t sections, int64_t parts,
-                                int64_t replicas) {
+                                int64_t replicas, int64_t pad) {
   if (axis < 0)
     return emitError() << "shard axis must be >= 0, got " << axis;
   if (sections < 1 || parts < 1 || replicas < 1)
     return emitError() << "shard sections, parts and replicas must be >= 1";
   if (parts * replicas < 2)
     return emitError() << "a shard needs a group of at least 2 ranks";
+  if (pad < 0 || pad >= parts || (pad > 0 && sections != 1))
+    return emitError() << "shard pad must be in [0, parts) and needs one "
+                          "section, got pad "
+                       << pad << " with " << parts << " parts and " << sections
+                       << " sections";
   return success();
 }
 
 SmallVector<int64_t> ShardAttr::indicesFor(int64_t rank,
                                            int64_t wholeSize) const {
-  std::vector<int64_t> indices =
-      shardIndices(rank, wholeSize, getSections(), getParts(), getReplicas());
+  std::vector<int64_t> indices = shardIndices(
+      rank, wholeSize, getSections(), getParts(), getReplicas(), getPad());
   return SmallVector<int64_t>(indices.begin(), indices.end());
 }
 

@@ -602,7 +602,8 @@ std::string storedWeightKey(ParamOp op) {
     key += "#shard" + std::to_string(shard.getAxis()) + "s" +
            std::to_string(shard.getSections()) + "p" +
            std::to_string(shard.getParts()) + "r" +
-           std::to_string(shard.getReplicas());
+           std::to_string(shard.getReplicas()) +
+           (shard.getPad() ? "d" + std::to_string(shard.getPad()) : "");
   if (QuantAttr quant = op.getQuantAttr()) {
     key += "#int" + std::to_string(quant.getBits()) + "g" +
            std::to_string(quant.getGroup());

@@ -243,11 +243,13 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
         shape[keep.getAxis()] = static_cast<int64_t>(keep.getIndices().size());
     }
     if (shard) {
-      // A rank's part: the parts must divide the (kept) tensor.
+      // A rank's part: the parts must divide the (kept, padded) tensor.
       const auto axis = static_cast<size_t>(shard.getAxis());
       if (axis < shape.size() &&
-          shape[axis] % (shard.getSections() * shard.getParts()) == 0)
-        shape[axis] /= shard.getParts();
+          (shape[axis] + shard.getPad()) %
+                  (shard.getSections() * shard.getParts()) ==
+              0)
+        shape[axis] = (shape[axis] + shard.getPad()) / shard.getParts();
     }
     if (merged && !expected.empty())
       expected[0] = shape.empty() ? -1 : shape[0];
@@ -286,6 +288,7 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     w->shard_sections = shard.getSections();
     w->shard_parts = shard.getParts();
     w->shard_replicas = shard.getReplicas();
+    w->shard_pad = shard.getPad();
   }
   // Keep, prune and shard change the values; else they are the
   // checkpoint's.

@@ -115,6 +115,16 @@ private:
            llvm::any_of(op->getResults(), above);
   }
 
+  /// Whether `op`'s results reach only the entry's outputs, directly or
+  /// through the gather and slice of a vocabulary-parallel head.
+  static bool onlyOutput(Operation *op) {
+    return !op->use_empty() &&
+           llvm::all_of(op->getUsers(), [](Operation *user) {
+             return isa<func::ReturnOp>(user) ||
+                    (isa<AllGatherOp, SliceOp>(user) && onlyOutput(user));
+           });
+  }
+
   /// A weight is stored in the low type when every use, in every entry, is
   /// a low library op or an embedding's table: it is then converted once,
   /// at compile time, instead of cast on every call. Other weights (norm
@@ -207,13 +217,11 @@ private:
         for (OpOperand &operand : op.getOpOperands())
           if (operand.get() != keyMask && isF32Tensor(operand.get()))
             operand.set(toLow(operand.get()));
-        // A linear whose result is only an entry's output (logits) stores
-        // its f32 accumulation unrounded instead of narrowing then widening.
+        // A linear whose result is only an entry's output (logits, maybe
+        // gathered from vocabulary-parallel parts) stores its f32
+        // accumulation unrounded instead of narrowing then widening.
         if (auto linear = dyn_cast<LinearOp>(op);
-            linear && !linear.getResidual() && !linear->use_empty() &&
-            llvm::all_of(linear->getUsers(), [](Operation *user) {
-              return isa<func::ReturnOp>(user);
-            }))
+            linear && !linear.getResidual() && onlyOutput(linear))
           continue;
         for (OpResult result : op.getResults())
           if (isF32Tensor(result))

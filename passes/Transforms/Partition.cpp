@@ -58,10 +58,32 @@ bool isElementwise(Operation *op) {
              GeluOp, CastOp>(op);
 }
 
+/// The zero slices that make `size` a multiple of `ranks`.
+int64_t padFor(int64_t size, int64_t ranks) {
+  return (ranks - size % ranks) % ranks;
+}
+
+/// The checkpoint tensor a weight operand reads, through the f32 cast of a
+/// bf16/f16 checkpoint.
+ParamOp paramOf(Value v) {
+  if (auto widen = v.getDefiningOp<CastOp>())
+    v = widen.getInput();
+  return v.getDefiningOp<ParamOp>();
+}
+
+/// Whether `op` is an LM head: a linear whose result the entry returns.
+bool isHead(LinearOp op) {
+  return op->hasOneUse() && isa<func::ReturnOp>(*op->getUsers().begin());
+}
+
 class Partitioner {
 public:
-  Partitioner(func::FuncOp fn, int64_t ranks, const llvm::StringSet<> &tied)
-      : fn_(fn), ranks_(ranks), tied_(tied) {}
+  /// `tied`: the embedding tables; `vocabulary`: those of them split by
+  /// vocabulary (every other table is replicated, and so is a head reading
+  /// one).
+  Partitioner(func::FuncOp fn, int64_t ranks, const llvm::StringSet<> &tied,
+              const llvm::StringSet<> &vocabulary)
+      : fn_(fn), ranks_(ranks), tied_(tied), vocabulary_(vocabulary) {}
 
   LogicalResult run() {
     SmallVector<AttentionOp> attentions;
@@ -77,6 +99,14 @@ public:
     for (LinearOp op : linears)
       if (!done_.contains(op) && failed(splitHead(op)))
         return failure();
+    SmallVector<EmbeddingOp> embeddings;
+    fn_.walk([&](EmbeddingOp op) { embeddings.push_back(op); });
+    for (EmbeddingOp op : embeddings) {
+      ParamOp table = paramOf(op.getTable());
+      if (table && vocabulary_.contains(table.getName()) &&
+          failed(splitEmbedding(op)))
+        return failure();
+    }
     // Caches and results changed type: the function's type follows.
     auto ret = cast<func::ReturnOp>(fn_.getBody().front().getTerminator());
     fn_.setType(FunctionType::get(fn_.getContext(),
@@ -89,7 +119,7 @@ private:
   /// `operand` (a param's use) read as this rank's part: a new param with
   /// the shard attribute and the part's type.
   LogicalResult shardOperand(OpOperand &operand, int64_t axis, int64_t sections,
-                             int64_t parts, int64_t replicas) {
+                             int64_t parts, int64_t replicas, int64_t pad = 0) {
     // A weight stored in bf16/f16 is read through a cast to f32: the cast
     // takes the part's shape too.
     auto widen = operand.get().getDefiningOp<CastOp>();
@@ -111,19 +141,20 @@ private:
              << param.getName() << "' is sharded twice";
     auto type = cast<RankedTensorType>(param.getType());
     const int64_t whole = type.getDimSize(axis);
-    if (whole % (sections * parts) != 0)
+    if ((whole + pad) % (sections * parts) != 0)
       return operand.getOwner()->emitError("kiln-partition: ")
              << parts << " parts of " << sections
              << " section(s) do not divide dim " << axis << " (" << whole
              << ") of weight '" << param.getName() << "'";
     SmallVector<int64_t> shape(type.getShape());
-    shape[axis] = whole / parts;
+    shape[axis] = (whole + pad) / parts;
     OpBuilder b(param);
     auto sharded = ParamOp::create(
         b, param.getLoc(), RankedTensorType::get(shape, type.getElementType()),
         param.getNameAttr(), param.getPartsAttr(), param.getKeepAttr(),
         param.getPruneAttr(), param.getQuantAttr(),
-        ShardAttr::get(param.getContext(), axis, sections, parts, replicas));
+        ShardAttr::get(param.getContext(), axis, sections, parts, replicas,
+                       pad));
     read.set(sharded.getResult());
     if (param->use_empty())
       param.erase();
@@ -136,16 +167,16 @@ private:
   /// A column-parallel linear: each rank computes `parts` of its output
   /// features (per section).
   LogicalResult splitColumns(LinearOp op, int64_t sections, int64_t parts,
-                             int64_t replicas) {
+                             int64_t replicas, int64_t pad = 0) {
     if (op.getResidual())
       return op.emitError("kiln-partition: a column-parallel linear with a "
                           "residual");
     const int64_t outAxis = op.getLayout() == WeightLayout::InOut ? 1 : 0;
     if (failed(shardOperand(op.getWeightMutable(), outAxis, sections, parts,
-                            replicas)))
+                            replicas, pad)))
       return failure();
     if (op.getBias() && failed(shardOperand(op.getBiasMutable()[0], 0, sections,
-                                            parts, replicas)))
+                                            parts, replicas, pad)))
       return failure();
     done_.insert(op);
     return retype(op);
@@ -380,30 +411,108 @@ private:
   }
 
   /// The LM head (a linear the entry returns): vocabulary-parallel, its
-  /// logits gathered, unless its weight is the embedding table too (tied
-  /// embeddings stay replicated, so the table is stored once per rank).
+  /// logits gathered. A vocabulary the ranks do not divide is padded with
+  /// zero rows (`pad` of the shard), whose logits are sliced off after the
+  /// gather. A head tied to an embedding table follows the table: split
+  /// with it, or replicated with it.
   LogicalResult splitHead(LinearOp op) {
-    if (!op->hasOneUse() || !isa<func::ReturnOp>(*op->getUsers().begin()))
+    if (!isHead(op))
       return success();
-    Value read = op.getWeight();
-    if (auto widen = read.getDefiningOp<CastOp>()) // a bf16/f16 checkpoint
-      read = widen.getInput();
-    auto weight = read.getDefiningOp<ParamOp>();
+    ParamOp weight = paramOf(op.getWeight());
     const int64_t vocab = lastDim(op.getResult());
-    if (!weight || tied_.contains(weight.getName()) || vocab % ranks_ != 0)
+    if (!weight || (tied_.contains(weight.getName()) &&
+                    !vocabulary_.contains(weight.getName())))
       return success();
+    const int64_t pad = padFor(vocab, ranks_);
     OpBuilder b(op);
     b.setInsertionPointAfter(op);
-    if (failed(splitColumns(op, 1, ranks_, 1)))
+    if (failed(splitColumns(op, 1, ranks_, 1, pad)))
       return failure();
     auto gathered = AllGatherOp::create(b, op.getLoc(), op.getResult(), ranks_);
-    op.getResult().replaceAllUsesExcept(gathered.getResult(), gathered);
+    Value logits = gathered.getResult();
+    if (pad > 0)
+      logits = SliceOp::create(
+          b, op.getLoc(), logits,
+          cast<RankedTensorType>(logits.getType()).getRank() - 1, 0, vocab, 1);
+    op.getResult().replaceAllUsesExcept(logits, gathered);
+    return success();
+  }
+
+  /// A vocabulary-parallel embedding (Megatron's layout, so a tied LM head
+  /// and its table are one part per rank): each rank holds rows
+  /// [r * n, (r + 1) * n) of the (padded) table. A rank does not know r (the
+  /// program is the same on every rank), so each looks up row id % n of its
+  /// part, the parts' rows are gathered, and every rank keeps the one of
+  /// part id / n. The gather moves ranks times the rows an all_reduce of
+  /// masked rows would, once per call, for a program without rank
+  /// constants. An id outside the vocabulary is looked up as itself, past
+  /// the part, so the lookup still reports it.
+  LogicalResult splitEmbedding(EmbeddingOp op) {
+    auto tableType = cast<RankedTensorType>(op.getTable().getType());
+    const int64_t vocab = tableType.getDimSize(0);
+    const int64_t width = tableType.getDimSize(1);
+    const int64_t pad = padFor(vocab, ranks_);
+    const int64_t rows = (vocab + pad) / ranks_;
+    if (failed(shardOperand(op.getTableMutable(), 0, 1, ranks_, 1, pad)))
+      return failure();
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Value ids = op.getIndices();
+    auto idsType = cast<RankedTensorType>(ids.getType());
+    Type idType = idsType.getElementType();
+    auto constant = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
+      SmallVector<APInt> bits;
+      for (int64_t v : values)
+        bits.push_back(APInt(idType.getIntOrFloatBitWidth(), v, true));
+      return ConstantOp::create(
+          b, loc,
+          DenseElementsAttr::get(RankedTensorType::get(shape, idType), bits));
+    };
+    Value partRows = constant({rows}, {});
+    Value part = DivOp::create(b, loc, ids, partRows);
+    Value local =
+        SubOp::create(b, loc, ids, MulOp::create(b, loc, part, partRows));
+    Value known = CompareOp::create(b, loc, ComparePredicate::LT, ids,
+                                    constant({vocab}, {}));
+    local = SelectOp::create(b, loc, known, local, ids);
+    op.getIndicesMutable().assign(local);
+    if (failed(retype(op)))
+      return failure();
+    b.setInsertionPointAfter(op);
+    auto gathered = AllGatherOp::create(b, loc, op.getResult(), ranks_);
+    Type element = getElementTypeOrSelf(op.getType());
+    SmallVector<int64_t> shape(idsType.getShape());
+    shape.append({ranks_, width});
+    Value candidates = ReshapeOp::create(
+        b, loc, RankedTensorType::get(shape, element), gathered);
+    SmallVector<int64_t> column(idsType.getShape());
+    column.push_back(1);
+    SmallVector<int64_t> partIds;
+    for (int64_t r = 0; r < ranks_; ++r)
+      partIds.push_back(r);
+    Value hit = CompareOp::create(
+        b, loc, ComparePredicate::EQ,
+        ReshapeOp::create(b, loc, RankedTensorType::get(column, idType), part),
+        constant(partIds, {ranks_}));
+    SmallVector<int64_t> hitShape(idsType.getShape());
+    hitShape.append({ranks_, 1});
+    hit = ReshapeOp::create(
+        b, loc, RankedTensorType::get(hitShape, b.getI1Type()), hit);
+    Value zero = ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(RankedTensorType::get({}, element),
+                               b.getFloatAttr(element, 0.0)));
+    Value picked = SelectOp::create(b, loc, hit, candidates, zero);
+    Value embedded = ReduceOp::create(b, loc, ReduceKind::Sum, picked,
+                                      ArrayRef<int64_t>{idsType.getRank()},
+                                      /*keep_dims=*/false);
+    op.getResult().replaceAllUsesExcept(embedded, gathered);
     return success();
   }
 
   func::FuncOp fn_;
   int64_t ranks_;
-  const llvm::StringSet<> &tied_;
+  const llvm::StringSet<> &tied_, &vocabulary_;
   llvm::DenseSet<Operation *> done_, sectioned_, biases_;
 };
 
@@ -422,17 +531,46 @@ struct KilnPartitionPass : public impl::KilnPartitionBase<KilnPartitionPass> {
       module.emitError("kiln-partition: the module is partitioned already");
       return signalPassFailure();
     }
-    // Embedding tables: a head reading one stays replicated.
-    llvm::StringSet<> tied;
+    // Embedding tables. The vocabulary's (those with the most rows) are
+    // split by rows when every reader can follow: embeddings, and LM heads
+    // tied to them. Others (positions, token types) are small and
+    // replicated, and so is a head tied to one.
+    llvm::StringSet<> tied, vocabulary;
+    int64_t vocabRows = 0;
     module.walk([&](EmbeddingOp op) {
-      Value table = op.getTable();
-      if (auto widen = table.getDefiningOp<CastOp>())
-        table = widen.getInput();
-      if (auto param = table.getDefiningOp<ParamOp>())
+      if (ParamOp param = paramOf(op.getTable())) {
         tied.insert(param.getName());
+        vocabRows = std::max(vocabRows, param.getType().getDimSize(0));
+      }
+    });
+    module.walk([&](EmbeddingOp op) {
+      if (ParamOp param = paramOf(op.getTable());
+          param && param.getType().getDimSize(0) == vocabRows)
+        vocabulary.insert(param.getName());
+    });
+    module.walk([&](ParamOp param) {
+      if (!vocabulary.contains(param.getName()))
+        return;
+      auto follows = [&](OpOperand &use) {
+        Operation *user = use.getOwner();
+        if (auto embedding = dyn_cast<EmbeddingOp>(user))
+          return use.get() == embedding.getTable();
+        auto linear = dyn_cast<LinearOp>(user);
+        return linear && use.get() == linear.getWeight() && isHead(linear);
+      };
+      for (OpOperand &use : param->getUses()) {
+        auto widen = dyn_cast<CastOp>(use.getOwner());
+        bool ok =
+            widen ? llvm::all_of(widen->getUses(), follows) : follows(use);
+        if (!ok) {
+          vocabulary.erase(param.getName());
+          return;
+        }
+      }
     });
     for (auto fn : module.getOps<func::FuncOp>())
-      if (!fn.isExternal() && failed(Partitioner(fn, tp, tied).run()))
+      if (!fn.isExternal() &&
+          failed(Partitioner(fn, tp, tied, vocabulary).run()))
         return signalPassFailure();
     module->setAttr("kiln.tensor_parallel",
                     IntegerAttr::get(IntegerType::get(&getContext(), 64), tp));

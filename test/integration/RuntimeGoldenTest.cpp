@@ -546,6 +546,46 @@ TEST(DamagedStepsTest, MergedWeightPartsMustMakeTheShape) {
   fs::remove(bad);
 }
 
+TEST(DamagedStepsTest, PaddedShardDamageIsOneClearError) {
+  // GPT-2's 101-token table over 2 ranks: parts of 51 rows, the last one
+  // ending in a zero row. With external weights each rank cuts its part
+  // from the checkpoint at load, so the padding must fit the source.
+  namespace art = kiln::artifact;
+  kiln::CompileOptions compile;
+  compile.maxBatch = 2;
+  compile.maxSeq = 16;
+  compile.tp = 2;
+  compile.externalWeights = true;
+  auto good = kiln::test::compiledFixture("gpt2_hd64", compile);
+  ASSERT_TRUE(good.ok()) << good.status();
+  const std::string bad = *good + ".bad";
+  auto load = [&](const std::string &path, int64_t rank) -> std::string {
+    auto artifact = kiln::Artifact::open(path);
+    if (!artifact.ok())
+      return std::string(artifact.status().message());
+    rt::CpuOptions options;
+    options.weightsDir = std::string(KILN_GOLDEN_DIR) + "/gpt2_hd64";
+    options.rank = rank;
+    auto executor = rt::CpuExecutor::create(**artifact, options);
+    return executor.ok() ? "" : std::string(executor.status().message());
+  };
+  ASSERT_EQ(load(*good, 0), "");
+  ASSERT_EQ(load(*good, 1), "");
+  auto padded = weightFinder(
+      [](const art::WeightT &w) { return w.shard_pad > 0; }, "padded");
+  for (int64_t pad : {int64_t{-1}, int64_t{2}, int64_t{1} << 40}) {
+    rewrite(*good, bad, [&](art::ManifestT &m) { padded(m).shard_pad = pad; });
+    EXPECT_NE(load(bad, 0).find("has an impossible shard"), std::string::npos)
+        << "pad " << pad << ": " << load(bad, 0);
+  }
+  // Without its padding the parts make a 102-row table, not the
+  // checkpoint's 101 rows.
+  rewrite(*good, bad, [&](art::ManifestT &m) { padded(m).shard_pad = 0; });
+  EXPECT_NE(load(bad, 0).find("transformer.wte.weight"), std::string::npos)
+      << load(bad, 0);
+  fs::remove(bad);
+}
+
 TEST(DamagedStepsTest, W8A8WeightDamageIsOneClearError) {
   namespace art = kiln::artifact;
   kiln::CompileOptions compile;

@@ -183,8 +183,9 @@ static cl::opt<std::string>
                        "list (MLIR) here"));
 static cl::opt<int64_t>
     tp(cl::cat(kilncOptions), "tp", cl::init(1),
-       cl::desc("tensor-parallel ranks: attention heads, MLP widths and an "
-                "untied LM head split over T ranks (kiln-partition)"));
+       cl::desc("tensor-parallel ranks: attention heads, MLP widths, the "
+                "vocabulary's embeddings and the LM head split over T ranks "
+                "(kiln-partition)"));
 static cl::opt<int64_t>
     pp(cl::cat(kilncOptions), "pp", cl::init(1),
        cl::desc("pipeline-parallel stages: the layers split over P stages "

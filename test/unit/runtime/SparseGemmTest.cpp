@@ -12,6 +12,7 @@
 #include "runtime/CpuIsa.h"
 #include "runtime/ThreadPool.h"
 #include "support/Prune.h"
+#include "support/Shard.h"
 #include "test/support/GemmRows.h"
 #include "test/support/Randoms.h"
 
@@ -111,6 +112,14 @@ TEST(PruneTest, KeepSlicesAlongEitherAxis) {
   EXPECT_EQ(kiln::keepSlices(w.data(), {3, 4}, 1, {1, 3}),
             (std::vector<int>{1, 3, 5, 7, 9, 11}));
   EXPECT_EQ(kiln::keepSlices(w.data(), {12}, 0, {5}), (std::vector<int>{5}));
+  // A padded shard's indices past the tensor are zero slices: rank 1 of a
+  // 3-row tensor padded to 4 (support/Shard.h).
+  EXPECT_EQ(kiln::shardIndices(1, 3, 1, 2, 1, /*pad=*/1),
+            (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(kiln::keepSlices(w.data(), {3, 4}, 0, {2, 3}),
+            (std::vector<int>{8, 9, 10, 11, 0, 0, 0, 0}));
+  EXPECT_EQ(kiln::keepSlices(w.data(), {3, 4}, 1, {3, 4}),
+            (std::vector<int>{3, 0, 7, 0, 11, 0}));
 }
 
 TEST(PruneTest, CompressedTwoFourRoundTrips) {

@@ -981,3 +981,19 @@ func.func @keep_count_over_shards() {
   %w = kiln.param "w" keep <axis = 0, indices = [0, 2, 4]> shard <axis = 0, sections = 1, parts = 2, replicas = 1> : tensor<2x8xf32>
   return
 }
+
+// -----
+
+func.func @shard_pad_past_parts() {
+  // expected-error @+1 {{shard pad must be in [0, parts) and needs one section, got pad 2 with 2 parts and 1 sections}}
+  %w = kiln.param "w" shard <axis = 0, sections = 1, parts = 2, replicas = 1, pad = 2> : tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @shard_pad_with_sections() {
+  // expected-error @+1 {{shard pad must be in [0, parts) and needs one section, got pad 1 with 2 parts and 3 sections}}
+  %w = kiln.param "w" shard <axis = 1, sections = 3, parts = 2, replicas = 1, pad = 1> : tensor<2x6xf32>
+  return
+}

@@ -66,14 +66,60 @@ func.func @swiglu_head(%x: tensor<?x?x16xf32>) -> tensor<?x?x20xf32> {
 
 // -----
 
-// A head whose weight is also an embedding table (tied) stays whole.
+// Tied embeddings, vocabulary-parallel: the table (the module's largest,
+// 21 rows) padded to 22 and cut in two parts of 11 rows, one slot read by
+// the lookup and the head. Each rank looks up id % 11 in its part; the
+// parts' rows are gathered and each id keeps its part's (id / 11). Ids
+// past the vocabulary are looked up as themselves, so the lookup reports
+// them. The head's logits are gathered and the padding column sliced
+// off. The position table (8 rows) stays whole.
 // CHECK-LABEL: func.func @tied_head
+// CHECK: %[[T:.+]] = kiln.param "wte.weight" shard <axis = 0, sections = 1, parts = 2, replicas = 1, pad = 1> : tensor<11x16xf32>
+// CHECK: %[[N:.+]] = kiln.constant dense<11> : tensor<i64>
+// CHECK: %[[PART:.+]] = kiln.div %arg0, %[[N]]
+// CHECK: %[[M:.+]] = kiln.mul %[[PART]], %[[N]]
+// CHECK: %[[R:.+]] = kiln.sub %arg0, %[[M]]
+// CHECK: %[[V:.+]] = kiln.constant dense<21> : tensor<i64>
+// CHECK: %[[IN:.+]] = kiln.compare lt %arg0, %[[V]]
+// CHECK: %[[LOCAL:.+]] = kiln.select %[[IN]], %[[R]], %arg0
+// CHECK: %[[E:.+]] = kiln.embedding %[[T]][%[[LOCAL]]] : tensor<11x16xf32>, tensor<?x?xi64> -> tensor<?x?x16xf32>
+// CHECK: %[[G:.+]] = kiln.all_gather %[[E]] ranks 2 : tensor<?x?x16xf32> -> tensor<?x?x32xf32>
+// CHECK: %[[C:.+]] = kiln.reshape %[[G]] : tensor<?x?x32xf32> -> tensor<?x?x2x16xf32>
+// CHECK: %[[COL:.+]] = kiln.reshape %[[PART]] : tensor<?x?xi64> -> tensor<?x?x1xi64>
+// CHECK: %[[HIT:.+]] = kiln.compare eq %[[COL]], %{{.+}} : tensor<?x?x1xi64>, tensor<2xi64> -> tensor<?x?x2xi1>
+// CHECK: %[[HIT4:.+]] = kiln.reshape %[[HIT]] : tensor<?x?x2xi1> -> tensor<?x?x2x1xi1>
+// CHECK: %[[PICK:.+]] = kiln.select %[[HIT4]], %[[C]], %{{.+}} : tensor<?x?x2x1xi1>, tensor<?x?x2x16xf32>, tensor<f32> -> tensor<?x?x2x16xf32>
+// CHECK: %[[EMB:.+]] = kiln.reduce sum %[[PICK]] dims [2] : tensor<?x?x2x16xf32> -> tensor<?x?x16xf32>
+// CHECK: kiln.param "wpe.weight" : tensor<8x16xf32>
+// CHECK: kiln.add %[[EMB]]
+// CHECK: %[[H:.+]] = kiln.param "wte.weight" shard <axis = 0, sections = 1, parts = 2, replicas = 1, pad = 1> : tensor<11x16xf32>
+// CHECK: %[[L:.+]] = kiln.linear %{{.+}}, %[[H]] layout out_in : (tensor<?x?x16xf32>, tensor<11x16xf32>) -> tensor<?x?x11xf32>
+// CHECK: %[[LG:.+]] = kiln.all_gather %[[L]] ranks 2 : tensor<?x?x11xf32> -> tensor<?x?x22xf32>
+// CHECK: %[[LOGITS:.+]] = kiln.slice %[[LG]] dim 2 [0 : 21] : tensor<?x?x22xf32> -> tensor<?x?x21xf32>
+// CHECK: return %[[LOGITS]]
+func.func @tied_head(%ids: tensor<?x?xi64>, %pos: tensor<?x?xi64>) -> tensor<?x?x21xf32> {
+  %t = kiln.param "wte.weight" : tensor<21x16xf32>
+  %e = kiln.embedding %t[%ids] : tensor<21x16xf32>, tensor<?x?xi64> -> tensor<?x?x16xf32>
+  %wp = kiln.param "wpe.weight" : tensor<8x16xf32>
+  %p = kiln.embedding %wp[%pos] : tensor<8x16xf32>, tensor<?x?xi64> -> tensor<?x?x16xf32>
+  %x = kiln.add %e, %p : tensor<?x?x16xf32>, tensor<?x?x16xf32> -> tensor<?x?x16xf32>
+  %h = kiln.param "wte.weight" : tensor<21x16xf32>
+  %l = kiln.linear %x, %h layout out_in : (tensor<?x?x16xf32>, tensor<21x16xf32>) -> tensor<?x?x21xf32>
+  return %l : tensor<?x?x21xf32>
+}
+
+// -----
+
+// A vocabulary table something else reads too (here a linear whose
+// result is not returned) stays whole, and so does the head tied to it.
+// CHECK-LABEL: func.func @table_read_elsewhere
 // CHECK-NOT: shard
 // CHECK-NOT: all_gather
-func.func @tied_head(%ids: tensor<?x?xi64>) -> tensor<?x?x20xf32> {
+func.func @table_read_elsewhere(%ids: tensor<?x?xi64>) -> tensor<?x?x20xf32> {
   %t = kiln.param "wte.weight" : tensor<20x16xf32>
   %e = kiln.embedding %t[%ids] : tensor<20x16xf32>, tensor<?x?xi64> -> tensor<?x?x16xf32>
   %h = kiln.param "wte.weight" : tensor<20x16xf32>
   %l = kiln.linear %e, %h layout out_in : (tensor<?x?x16xf32>, tensor<20x16xf32>) -> tensor<?x?x20xf32>
-  return %l : tensor<?x?x20xf32>
+  %r = kiln.relu %l : tensor<?x?x20xf32>
+  return %r : tensor<?x?x20xf32>
 }
