@@ -107,12 +107,16 @@ RankedExecutor::create(const Artifact &artifact, const RanksOptions &options) {
   return ranked;
 }
 
-std::pair<int64_t, int64_t> RankedExecutor::rowsOf(int64_t chunk,
-                                                   int64_t batch) const {
-  const int64_t chunks = dp_ * mb_;
+std::pair<int64_t, int64_t> chunkRows(int64_t chunk, int64_t chunks,
+                                      int64_t batch) {
   const int64_t size = (batch + chunks - 1) / chunks;
   const int64_t begin = std::min(batch, chunk * size);
   return {begin, std::min(batch, begin + size)};
+}
+
+std::pair<int64_t, int64_t> RankedExecutor::rowsOf(int64_t chunk,
+                                                   int64_t batch) const {
+  return chunkRows(chunk, dp_ * mb_, batch);
 }
 
 int64_t RankedExecutor::collectiveBytes(int r) const {
@@ -133,6 +137,99 @@ void RankedExecutor::abortAll(int64_t rank, const std::string &why) {
 }
 
 namespace {
+
+/// The batch of a call split by rows: every argument is batch-major.
+absl::StatusOr<int64_t> batchOf(const std::vector<Tensor> &arguments) {
+  int64_t batch = -1;
+  for (const Tensor &t : arguments) {
+    if (t.shape.empty() || (batch >= 0 && t.shape[0] != batch))
+      return absl::InvalidArgumentError(
+          "the arguments of a data-parallel or pipelined call must all have "
+          "the batch as their first dim");
+    batch = t.shape[0];
+  }
+  return std::max<int64_t>(batch, 0);
+}
+
+/// `part`'s rows after `joined`'s, output by output (`part` empty: a
+/// chunk without rows).
+void appendRows(std::vector<NamedTensor> &joined,
+                const std::vector<NamedTensor> &part) {
+  if (joined.empty()) {
+    joined = part;
+    return;
+  }
+  for (size_t i = 0; i < part.size() && i < joined.size(); ++i) {
+    Tensor &into = joined[i].second;
+    const Tensor &more = part[i].second;
+    into.shape[0] += more.shape[0];
+    into.bytes.insert(into.bytes.end(), more.bytes.begin(), more.bytes.end());
+  }
+}
+
+// Outputs between processes: a count, then per output a header (its
+// dtype, rank and dims, at most 8) and its bytes.
+constexpr size_t kHeader = 10;
+
+absl::Status sendOutputs(StageLink &link, int to,
+                         const std::vector<NamedTensor> &outputs,
+                         const std::string &where) {
+  const auto count = static_cast<int64_t>(outputs.size());
+  KILN_RETURN_IF_ERROR(link.send(to, &count, sizeof(count), where));
+  for (const auto &[name, t] : outputs) {
+    if (t.shape.size() > kHeader - 2)
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": output ", name, " has too many dims"));
+    int64_t header[kHeader] = {static_cast<int64_t>(t.dtype),
+                               static_cast<int64_t>(t.shape.size())};
+    std::copy(t.shape.begin(), t.shape.end(), header + 2);
+    KILN_RETURN_IF_ERROR(link.send(to, header, sizeof(header), where));
+    KILN_RETURN_IF_ERROR(link.send(
+        to, t.bytes.data(), static_cast<int64_t>(t.bytes.size()), where));
+  }
+  return absl::OkStatus();
+}
+
+/// What `from` sent with sendOutputs: `names` in order, or none (a
+/// replica without rows).
+absl::StatusOr<std::vector<NamedTensor>>
+recvOutputs(StageLink &link, int from, const std::vector<std::string> &names,
+            const std::string &where) {
+  int64_t count = -1;
+  KILN_RETURN_IF_ERROR(link.recv(from, &count, sizeof(count), where));
+  if (count != 0 && count != static_cast<int64_t>(names.size()))
+    return absl::InternalError(absl::StrCat(where, ": ", count, " outputs, ",
+                                            names.size(), " expected"));
+  std::vector<NamedTensor> received;
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t header[kHeader] = {};
+    KILN_RETURN_IF_ERROR(link.recv(from, header, sizeof(header), where));
+    if (header[1] < 0 || header[1] > static_cast<int64_t>(kHeader) - 2 ||
+        header[0] < static_cast<int64_t>(DType::MIN) ||
+        header[0] > static_cast<int64_t>(DType::MAX))
+      return absl::InternalError(where + ": a malformed output header");
+    std::vector<int64_t> shape(header + 2, header + 2 + header[1]);
+    if (checkedBytes(shape, dtypeBytes(static_cast<DType>(header[0]))) < 0)
+      return absl::InternalError(where + ": an impossible output shape");
+    Tensor t = Tensor::zeros(static_cast<DType>(header[0]), shape);
+    KILN_RETURN_IF_ERROR(link.recv(
+        from, t.bytes.data(), static_cast<int64_t>(t.bytes.size()), where));
+    received.push_back({names[i], std::move(t)});
+  }
+  return received;
+}
+
+/// The names of `entry`'s outputs (its results but the kv caches).
+absl::StatusOr<std::vector<std::string>> outputNames(const Artifact &artifact,
+                                                     const std::string &entry) {
+  KILN_ASSIGN_OR_RETURN(const artifact::EntryT *found,
+                        findEntry(artifact, entry));
+  std::vector<std::string> names;
+  for (const auto &r : found->results)
+    if (!isCache(r->role))
+      names.push_back(r->name);
+  return names;
+}
 
 /// Rows [begin, end) of a batch-major tensor.
 Tensor rowsOfTensor(const Tensor &t, int64_t begin, int64_t end) {
@@ -168,16 +265,7 @@ RankedExecutor::run(const std::string &entry,
   if (executors_.size() == 1)
     return executors_[0]->run(entry, arguments);
   const int64_t ranks = this->ranks(), chunks = dp_ * mb_;
-  // The batch: every argument is batch-major.
-  int64_t batch = -1;
-  for (const Tensor &t : arguments) {
-    if (t.shape.empty() || (batch >= 0 && t.shape[0] != batch))
-      return absl::InvalidArgumentError(
-          "the arguments of a data-parallel or pipelined call must all have "
-          "the batch as their first dim");
-    batch = t.shape[0];
-  }
-  batch = std::max<int64_t>(batch, 0);
+  KILN_ASSIGN_OR_RETURN(const int64_t batch, batchOf(arguments));
   std::vector<std::vector<Tensor>> inputs(chunks);
   for (int64_t c = 0; c < chunks; ++c) {
     auto [begin, end] = rowsOf(c, batch);
@@ -229,81 +317,87 @@ RankedExecutor::run(const std::string &entry,
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t replica = c / mb_, mb = c % mb_;
     const int64_t last = (replica * pp_ + pp_ - 1) * tp_;
-    const std::vector<NamedTensor> &part = *results[mb * ranks + last];
-    if (part.empty())
-      continue;
-    if (joined.empty()) {
-      joined = part;
-      continue;
-    }
-    for (size_t i = 0; i < part.size() && i < joined.size(); ++i) {
-      Tensor &into = joined[i].second;
-      const Tensor &more = part[i].second;
-      into.shape[0] += more.shape[0];
-      into.bytes.insert(into.bytes.end(), more.bytes.begin(), more.bytes.end());
-    }
+    appendRows(joined, *results[mb * ranks + last]);
   }
   return joined;
 }
 
-PipelineRank::PipelineRank(const Artifact &artifact,
-                           std::unique_ptr<Executor> stage, StageLink &link)
-    : artifact_(artifact), stage_(std::move(stage)), link_(link) {}
+LinkedRank::LinkedRank(const Artifact &artifact,
+                       std::unique_ptr<Executor> inner, StageLink &link)
+    : artifact(artifact), inner(std::move(inner)), link(link) {}
 
-PipelineRank::~PipelineRank() = default;
+LinkedRank::~LinkedRank() = default;
 
-absl::Status PipelineRank::resetCaches(int64_t batch, int64_t length) {
-  return stage_->resetCaches(batch, length);
+absl::Status LinkedRank::resetCaches(int64_t batch, int64_t length) {
+  return inner->resetCaches(batch, length);
 }
 
 absl::StatusOr<std::vector<NamedTensor>>
 PipelineRank::run(const std::string &entry,
                   const std::vector<Tensor> &arguments) {
-  auto outputs = stage_->run(entry, arguments);
+  auto outputs = inner->run(entry, arguments);
   if (!outputs.ok()) {
-    link_.abort(std::string(outputs.status().message()));
+    link.abort(std::string(outputs.status().message()));
     return outputs;
   }
-  const int last = link_.stages() - 1;
-  // A header per output: its dtype, rank and dims (at most 8).
-  constexpr size_t kHeader = 10;
+  const int last = link.stages() - 1;
   const std::string where = absl::StrCat("the outputs of ", entry);
-  if (link_.stage() == last) {
+  if (link.stage() == last) {
     for (int s = 0; s < last; ++s)
-      for (const auto &[name, t] : *outputs) {
-        if (t.shape.size() > kHeader - 2)
-          return absl::InvalidArgumentError(
-              absl::StrCat(where, ": output ", name, " has too many dims"));
-        int64_t header[kHeader] = {static_cast<int64_t>(t.dtype),
-                                   static_cast<int64_t>(t.shape.size())};
-        std::copy(t.shape.begin(), t.shape.end(), header + 2);
-        KILN_RETURN_IF_ERROR(link_.send(s, header, sizeof(header), where));
-        KILN_RETURN_IF_ERROR(link_.send(
-            s, t.bytes.data(), static_cast<int64_t>(t.bytes.size()), where));
-      }
+      KILN_RETURN_IF_ERROR(sendOutputs(link, s, *outputs, where));
     return outputs;
   }
-  KILN_ASSIGN_OR_RETURN(const artifact::EntryT *found,
-                        findEntry(artifact_, entry));
-  std::vector<NamedTensor> received;
-  for (const auto &r : found->results) {
-    if (isCache(r->role))
-      continue;
-    int64_t header[kHeader] = {};
-    KILN_RETURN_IF_ERROR(link_.recv(last, header, sizeof(header), where));
-    if (header[1] < 0 || header[1] > static_cast<int64_t>(kHeader) - 2 ||
-        header[0] < static_cast<int64_t>(DType::MIN) ||
-        header[0] > static_cast<int64_t>(DType::MAX))
-      return absl::InternalError(where + ": a malformed output header");
-    std::vector<int64_t> shape(header + 2, header + 2 + header[1]);
-    if (checkedBytes(shape, dtypeBytes(static_cast<DType>(header[0]))) < 0)
-      return absl::InternalError(where + ": an impossible output shape");
-    Tensor t = Tensor::zeros(static_cast<DType>(header[0]), shape);
-    KILN_RETURN_IF_ERROR(link_.recv(
-        last, t.bytes.data(), static_cast<int64_t>(t.bytes.size()), where));
-    received.push_back({r->name, std::move(t)});
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                        outputNames(artifact, entry));
+  return recvOutputs(link, last, names, where);
+}
+
+absl::Status ReplicaRank::resetCaches(int64_t batch, int64_t length) {
+  auto [begin, end] = chunkRows(link.stage(), link.stages(), batch);
+  return end > begin ? inner->resetCaches(end - begin, length)
+                     : absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<NamedTensor>>
+ReplicaRank::run(const std::string &entry,
+                 const std::vector<Tensor> &arguments) {
+  KILN_ASSIGN_OR_RETURN(const int64_t batch, batchOf(arguments));
+  auto [begin, end] = chunkRows(link.stage(), link.stages(), batch);
+  std::vector<NamedTensor> own;
+  if (end > begin) {
+    std::vector<Tensor> rows;
+    for (const Tensor &t : arguments)
+      rows.push_back(rowsOfTensor(t, begin, end));
+    auto outputs = inner->run(entry, rows);
+    if (!outputs.ok()) {
+      // The other replicas wait in the exchange: end it now.
+      link.abort(std::string(outputs.status().message()));
+      return outputs;
+    }
+    own = std::move(*outputs);
   }
-  return received;
+  return exchange(entry, std::move(own));
+}
+
+absl::StatusOr<std::vector<NamedTensor>>
+ReplicaRank::exchange(const std::string &entry, std::vector<NamedTensor> own) {
+  const std::string where = absl::StrCat("the replicas' outputs of ", entry);
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                        outputNames(artifact, entry));
+  // Through replica 0, so no two processes wait on each other's sends.
+  if (link.stage() != 0) {
+    KILN_RETURN_IF_ERROR(sendOutputs(link, 0, own, where));
+    return recvOutputs(link, 0, names, where);
+  }
+  std::vector<NamedTensor> joined = std::move(own);
+  for (int d = 1; d < link.stages(); ++d) {
+    KILN_ASSIGN_OR_RETURN(std::vector<NamedTensor> part,
+                          recvOutputs(link, d, names, where));
+    appendRows(joined, part);
+  }
+  for (int d = 1; d < link.stages(); ++d)
+    KILN_RETURN_IF_ERROR(sendOutputs(link, d, joined, where));
+  return joined;
 }
 
 } // namespace kiln::rt

@@ -37,6 +37,12 @@ class StageLink;
 /// pipeline_parallel * data_parallel, at least 1).
 int64_t artifactRanks(const Artifact &artifact);
 
+/// Rows [begin, end) of a batch of `batch` rows that chunk `chunk` of
+/// `chunks` serves (a replica's share, or a replica's micro-batch): equal
+/// shares rounded up, so the last chunks may be short or empty.
+std::pair<int64_t, int64_t> chunkRows(int64_t chunk, int64_t chunks,
+                                      int64_t batch);
+
 struct RanksOptions {
   /// Per rank: threads is the whole process's, shared out between the
   /// ranks; stepHook, when set, is called by rank 0 only.
@@ -107,25 +113,54 @@ private:
   std::vector<std::unique_ptr<Executor>> executors_;
 };
 
-/// One rank of an artifact with pipeline stages in a process of its own
-/// (mpirun): runs its stage's steps, then the last stage passes its
-/// outputs back to the earlier stages of its pipeline (shape, then
-/// bytes), so every process's driver sees them and can pick the next
-/// token. Not owning `link`.
-class PipelineRank : public Executor {
+/// One rank in a process of its own (mpirun) whose outputs other
+/// processes need: it wraps the executor of its part (`inner`) and passes
+/// outputs over `link`. Not owning `link`.
+class LinkedRank : public Executor {
 public:
-  PipelineRank(const Artifact &artifact, std::unique_ptr<Executor> stage,
-               StageLink &link);
-  ~PipelineRank() override;
+  LinkedRank(const Artifact &artifact, std::unique_ptr<Executor> inner,
+             StageLink &link);
+  ~LinkedRank() override;
+  /// The inner executor's caches, for the whole batch of each call.
+  absl::Status resetCaches(int64_t batch, int64_t length) override;
 
+protected:
+  const Artifact &artifact;
+  std::unique_ptr<Executor> inner;
+  StageLink &link;
+};
+
+/// One rank of a data-parallel artifact in a process of its own (mpirun):
+/// runs its replica's rows of each call (chunkRows of the replicas, as
+/// RankedExecutor splits them), then every replica's outputs are joined
+/// along the batch through replica 0 (each sends its rows to replica 0,
+/// which sends the whole batch back), so every process's driver sees the
+/// same outputs and picks the same next tokens. A replica without rows
+/// (a batch smaller than the replicas) only takes part in the exchange.
+/// `link` joins the processes of the same stage and tensor-parallel rank
+/// across the replicas: its stage d is replica d.
+class ReplicaRank : public LinkedRank {
+public:
+  using LinkedRank::LinkedRank;
   absl::Status resetCaches(int64_t batch, int64_t length) override;
   absl::StatusOr<std::vector<NamedTensor>>
   run(const std::string &entry, const std::vector<Tensor> &arguments) override;
 
 private:
-  const Artifact &artifact_;
-  std::unique_ptr<Executor> stage_;
-  StageLink &link_;
+  absl::StatusOr<std::vector<NamedTensor>>
+  exchange(const std::string &entry, std::vector<NamedTensor> own);
+};
+
+/// One rank of an artifact with pipeline stages in a process of its own
+/// (mpirun): runs its stage's steps, then the last stage passes its
+/// outputs back to the earlier stages of its pipeline (shape, then
+/// bytes), so every process's driver sees them and can pick the next
+/// token.
+class PipelineRank : public LinkedRank {
+public:
+  using LinkedRank::LinkedRank;
+  absl::StatusOr<std::vector<NamedTensor>>
+  run(const std::string &entry, const std::vector<Tensor> &arguments) override;
 };
 
 } // namespace kiln::rt

@@ -408,7 +408,8 @@ int run(int argc, char **argv) {
   std::unique_ptr<rt::MpiWorld> mpiWorld;
   std::unique_ptr<rt::Communicator> mpiMember;
   std::unique_ptr<rt::StageLink> mpiStage;
-  rt::RankedExecutor *ranked = nullptr; // owned by `executor`
+  std::unique_ptr<rt::StageLink> mpiReplicas; // data parallel: across them
+  rt::RankedExecutor *ranked = nullptr;       // owned by `executor`
   std::unique_ptr<rt::Executor> executor;
 #ifdef KILN_CUDA_EXECUTOR
   rt::CudaExecutor *cudaExecutor = nullptr; // owned by `executor`
@@ -469,28 +470,37 @@ int run(int argc, char **argv) {
         return fail(absl::StrCat("mpirun started ", mpiWorld->size(),
                                  " ranks; ", o.artifact, " was compiled for ",
                                  ranks));
-      if (m.data_parallel > 1)
-        return fail("--dp across MPI processes is not built yet; run a "
-                    "data-parallel artifact with --ranks (threads)");
       if (o.ranks != 1)
         return fail("--ranks goes without mpirun (each MPI process is one "
                     "rank)");
-      // World rank = stage * tp + tensor-parallel rank: each stage's
-      // ranks a group of their own.
+      // World rank = (replica * pp + stage) * tp + tensor-parallel rank,
+      // as RankedExecutor numbers its ranks: each stage of each replica a
+      // tensor-parallel group of its own, each replica a pipeline, and the
+      // processes of one stage and tensor-parallel rank across the
+      // replicas a link that joins their outputs.
       const int64_t pp = std::max<int64_t>(1, m.pipeline_parallel);
+      const int64_t dp = std::max<int64_t>(1, m.data_parallel);
       const int worldRank = mpiWorld->rank();
-      const int stage = worldRank / static_cast<int>(tp),
+      const int perReplica = static_cast<int>(pp * tp);
+      const int replica = worldRank / perReplica;
+      const int stage = worldRank % perReplica / static_cast<int>(tp),
                 tpRank = worldRank % static_cast<int>(tp);
-      auto group = mpiWorld->group(stage, tpRank, static_cast<int>(tp),
-                                   o.collectiveTimeout);
+      auto group =
+          mpiWorld->group(replica * static_cast<int>(pp) + stage, tpRank,
+                          static_cast<int>(tp), o.collectiveTimeout);
       if (!group.ok())
         return fail(std::string(group.status().message()));
       mpiMember = std::move(*group);
       if (pp > 1)
-        mpiStage =
-            mpiWorld->pipeline(stage, static_cast<int>(pp), tpRank,
-                               static_cast<int>(tp), o.collectiveTimeout);
-      // The last stage's tensor-parallel rank 0 prints and writes.
+        mpiStage = mpiWorld->pipeline(
+            stage, static_cast<int>(pp), replica * perReplica + tpRank,
+            static_cast<int>(tp), o.collectiveTimeout);
+      if (dp > 1)
+        mpiReplicas = mpiWorld->pipeline(replica, static_cast<int>(dp),
+                                         worldRank % perReplica, perReplica,
+                                         o.collectiveTimeout);
+      // Replica 0's last stage's tensor-parallel rank 0 prints and writes
+      // (every replica's driver sees the whole batch's outputs).
       if (worldRank != (pp - 1) * tp) {
         if (!std::freopen("/dev/null", "w", stdout))
           return fail("cannot silence rank " +
@@ -569,6 +579,14 @@ int run(int argc, char **argv) {
       if (mpiStage)
         executor = std::make_unique<rt::PipelineRank>(
             **artifact, std::move(cpuExecutor), *mpiStage);
+      // A data-parallel replica's process: it runs its rows, and the
+      // replicas' outputs are joined for every driver.
+      if (mpiReplicas)
+        executor = std::make_unique<rt::ReplicaRank>(
+            **artifact,
+            executor ? std::move(executor)
+                     : std::unique_ptr<rt::Executor>(std::move(cpuExecutor)),
+            *mpiReplicas);
     }
   } else {
 #ifdef KILN_CUDA_EXECUTOR
@@ -640,8 +658,11 @@ int run(int argc, char **argv) {
     Clock::time_point start = Clock::now();
     response = rt::runModel(*model, run, request);
     if (!response.ok()) {
-      if (mpiMember) // the other processes end now, not at their deadline
+      // The other processes end now, not at their deadline.
+      if (mpiMember)
         mpiMember->abort(std::string(response.status().message()));
+      if (mpiReplicas)
+        mpiReplicas->abort(std::string(response.status().message()));
       return fail(kiln::cliMessage(response.status()));
     }
     double seconds =
@@ -845,7 +866,8 @@ int run(int argc, char **argv) {
           {"count", rt::artifactRanks(**artifact)},
           {"rank", mpiWorld->rank()}, // the one that writes the report
           {"collective_bytes",
-           mpiMember->bytesMoved() + (mpiStage ? mpiStage->bytesSent() : 0)}};
+           mpiMember->bytesMoved() + (mpiStage ? mpiStage->bytesSent() : 0) +
+               (mpiReplicas ? mpiReplicas->bytesSent() : 0)}};
     if (absl::Status s =
             kiln::writeFileAtomically(o.report, report.dump(2) + "\n");
         !s.ok())
