@@ -217,18 +217,18 @@ absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
       // The pruning as kilnc did it: the same request, bound and scores.
       KILN_ASSIGN_OR_RETURN(PruneRequest request, parsePruneRequest(m.prune));
       setPruneOptions(request, m.prune_threshold, options);
+      if (!m.prune_calibration.empty()) {
+        // Activation-aware scores: the norms kilnc measured, measured
+        // again on the same ids (the calibration runs a LoadedModel: the
+        // copy borrows the model's place).
+        KILN_ASSIGN_OR_RETURN(
+            auto ids, parseIdLists(m.prune_calibration, "prune_calibration"));
+        std::swap(copy, model.module);
+        auto tokens = recordInputNorms(model, m.max_seq, ids);
+        std::swap(copy, model.module);
+        KILN_RETURN_IF_ERROR(tokens.status());
+      }
       if (request.structured()) {
-        if (!m.prune_calibration.empty()) {
-          // Activation-aware scores: the norms kilnc measured, measured
-          // again on the same ids (the calibration runs a LoadedModel:
-          // the copy borrows the model's place).
-          KILN_ASSIGN_OR_RETURN(
-              auto ids, parseIdLists(m.prune_calibration, "prune_calibration"));
-          std::swap(copy, model.module);
-          auto tokens = recordInputNorms(model, m.max_seq, ids);
-          std::swap(copy, model.module);
-          KILN_RETURN_IF_ERROR(tokens.status());
-        }
         KILN_RETURN_IF_ERROR(
             recordNeuronScores(*copy, *model.weights).status());
         KILN_RETURN_IF_ERROR(recordHeadScores(*copy, *model.weights).status());

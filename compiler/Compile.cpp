@@ -341,11 +341,11 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
   // Pruning's analyses read the checkpoint: FFN neuron scores, and the one
   // magnitude bound of global scope.
   double globalThreshold = 0;
-  // With --calibration, head and FFN scores weigh the weights by the
-  // activations they multiply (recordInputNorms); the magnitude pruning
-  // of unstructured:F and n:m stays on weights alone.
+  // With --calibration, every pruning score weighs the weights by the
+  // activations they multiply (recordInputNorms): head and FFN scores,
+  // and Wanda's |w| * ||x_j|| for unstructured:F and n:m.
   std::string pruneCalibration;
-  if (stage == "steps" && pruning.structured() && !o.calibrationIds.empty()) {
+  if (stage == "steps" && pruning.any() && !o.calibrationIds.empty()) {
     if (!o.recordInputNorms)
       return absl::InternalError("activation-aware pruning needs a recorder "
                                  "(CompileOptions::recordInputNorms)");
@@ -369,10 +369,6 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
     auto attentions = recordHeadScores(*model->module, *model->weights);
     if (!attentions.ok())
       return attentions.status();
-    // The norms served the scores; the IR after the passes does not carry
-    // them.
-    model->module->walk(
-        [](LinearOp linear) { linear->removeAttr(kInputNorms); });
     if (pruning.ffn > 0)
       progress << "kilnc: ffn:" << llvm::formatv("{0:f2}", pruning.ffn)
                << " prunes " << ffns->scored << " FFN blocks"
@@ -396,6 +392,11 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
                        : "")
                << "\n";
   }
+  // The norms serve the scores, and kiln-prune-weights, which removes
+  // them; without it the IR after the passes does not carry them either.
+  if (!pruning.inPlace())
+    model->module->walk(
+        [](LinearOp linear) { linear->removeAttr(kInputNorms); });
   if (stage == "steps" && pruning.fraction > 0 && o.pruneScope == "global") {
     auto threshold = globalPruneThreshold(*model->module, *model->weights,
                                           pruning.fraction, {});

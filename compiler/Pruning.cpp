@@ -252,7 +252,7 @@ absl::StatusOr<double>
 globalPruneThreshold(mlir::ModuleOp module, const WeightStore &weights,
                      double fraction, const std::vector<std::string> &exclude) {
   std::set<std::string> seen(exclude.begin(), exclude.end());
-  std::vector<float> magnitudes;
+  std::vector<double> magnitudes;
   absl::Status status = absl::OkStatus();
   module.walk([&](LinearOp linear) {
     if (!status.ok() || !prunableLinear(linear))
@@ -265,8 +265,22 @@ globalPruneThreshold(mlir::ModuleOp module, const WeightStore &weights,
       status = w.status();
       return;
     }
-    for (float x : *w)
-      magnitudes.push_back(std::fabs(x));
+    // Activation-aware: the scores kiln-prune-weights will rank, |w| *
+    // ||x_j|| with j the element's input feature.
+    auto norms = linear->getAttrOfType<mlir::DenseF64ArrayAttr>(kInputNorms);
+    const int64_t inAxis = linear.getLayout() == WeightLayout::InOut ? 0 : 1;
+    const int64_t cols = param.getType().getDimSize(1);
+    if (norms && static_cast<int64_t>(norms.size()) !=
+                     param.getType().getDimSize(inAxis))
+      norms = {};
+    for (size_t i = 0; i < w->size(); ++i) {
+      double score = std::fabs(static_cast<double>((*w)[i]));
+      if (norms)
+        score *= static_cast<double>(static_cast<float>(
+            norms[inAxis == 0 ? static_cast<int64_t>(i) / cols
+                              : static_cast<int64_t>(i) % cols]));
+      magnitudes.push_back(score);
+    }
   });
   if (!status.ok())
     return status;

@@ -79,6 +79,12 @@ def KilnPruneWeights : Pass<"kiln-prune-weights", "::mlir::ModuleOp"> {
     stores a 2:4 f32 gemm weight compressed (values + 2-bit indices) and
     the others dense with their zeros.
 
+    A linear carrying `kiln.input_norms` (the L2 norm of each input
+    feature over a calibration run, kilnc --calibration) is pruned by
+    Wanda's score instead of the magnitude: `|w| * norm[j]` for the
+    element of input feature j, the norms becoming the attribute's
+    `scale`. The pass removes every `kiln.input_norms` it finds.
+
     Only the transformer blocks' weights are pruned: those whose
     checkpoint name has a layer index (`h.3.`, `layers.3.`, `layer.3.`,
     `block.3.`). Never pruned: the LM head and classifier heads, BERT's

@@ -38,8 +38,11 @@ namespace kiln {
 /// fraction per tensor, or a magnitude threshold.
 struct PruneSpec {
   int64_t n = 0, m = 0;
-  int axis = 0; // the input-feature dim, for n:m
+  int axis = 0; // the input-feature dim, for n:m and with `scale`
   double fraction = 0, threshold = 0;
+  /// Activation-aware (Wanda): one factor per input feature; the rules
+  /// rank |w| * scale[feature] instead of |w|. Empty: magnitudes.
+  std::vector<float> scale;
 
   bool semiStructured() const { return m > 0; }
 };
@@ -48,8 +51,14 @@ struct PruneSpec {
 template <typename T>
 void applyPrune(const PruneSpec &spec, T *w, int64_t rows, int64_t cols) {
   const int64_t size = rows * cols;
+  // The score each rule ranks: the magnitude, times its input feature's
+  // factor when activation-aware.
   auto magnitude = [&](int64_t i) {
-    return std::fabs(static_cast<double>(w[i]));
+    double score = std::fabs(static_cast<double>(w[i]));
+    if (!spec.scale.empty())
+      score *= static_cast<double>(spec.scale[static_cast<size_t>(
+          spec.axis == 0 ? i / cols : i % cols)]);
+    return score;
   };
   if (spec.semiStructured()) {
     // Runs of m along `axis`: element j of run r of line l.

@@ -188,15 +188,25 @@ def Kiln_PruneAttr : Kiln_Attr<"Prune", "prune"> {
       by position, lower first).
     - `#kiln.prune<threshold = 1.5e-02>`: unstructured, one bound for the
       whole model (global scope): every magnitude below it becomes zero.
+
+    Activation-aware (kilnc --calibration, Wanda's score): `scale` holds
+    one factor per input feature (the L2 norm of that feature's input over
+    the calibration run), and every rule above ranks `|w| * scale[j]`
+    instead of `|w|`, j the element's index along `axis`, the input-feature
+    dim (which unstructured pruning then names too):
+    `#kiln.prune<n = 2, m = 4, axis = 0, scale = array<f32: 0.5, ...>>`,
+    `#kiln.prune<fraction = 0.5, axis = 1, scale = array<f32: ...>>`.
   }];
   let parameters = (ins "int64_t":$n, "int64_t":$m, "int64_t":$axis,
                         APFloatParameter<"">:$fraction,
-                        APFloatParameter<"">:$threshold);
+                        APFloatParameter<"">:$threshold,
+                        OptionalParameter<"::mlir::DenseF32ArrayAttr">:$scale);
   let builders = [
     AttrBuilder<(ins "int64_t":$n, "int64_t":$m, "int64_t":$axis,
-                     "double":$fraction, "double":$threshold), [{
+                     "double":$fraction, "double":$threshold,
+                     CArg<"::mlir::DenseF32ArrayAttr", "{}">:$scale), [{
       return $_get($_ctxt, n, m, axis, ::llvm::APFloat(fraction),
-                   ::llvm::APFloat(threshold));
+                   ::llvm::APFloat(threshold), scale);
     }]>
   ];
   let extraClassDeclaration = [{

@@ -118,13 +118,17 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 Attribute PruneAttr::parse(AsmParser &parser, Type) {
   int64_t n = 0, m = 0, axis = 0;
   double fraction = 0, threshold = 0;
+  DenseF32ArrayAttr scale;
   auto error = [&] { return parser.emitError(parser.getNameLoc()); };
   if (parser.parseLess())
     return {};
+  bool magnitude = false;
   if (succeeded(parser.parseOptionalKeyword("fraction"))) {
+    magnitude = true;
     if (parser.parseEqual() || parser.parseFloat(fraction))
       return {};
   } else if (succeeded(parser.parseOptionalKeyword("threshold"))) {
+    magnitude = true;
     if (parser.parseEqual() || parser.parseFloat(threshold))
       return {};
   } else if (parser.parseKeyword("n") || parser.parseEqual() ||
@@ -135,33 +139,62 @@ Attribute PruneAttr::parse(AsmParser &parser, Type) {
              parser.parseInteger(axis)) {
     return {};
   }
+  // Activation-aware: unstructured names its input-feature axis first.
+  if (succeeded(parser.parseOptionalComma())) {
+    if (magnitude && (parser.parseKeyword("axis") || parser.parseEqual() ||
+                      parser.parseInteger(axis) || parser.parseComma()))
+      return {};
+    Attribute parsed;
+    if (parser.parseKeyword("scale") || parser.parseEqual() ||
+        parser.parseAttribute(parsed))
+      return {};
+    scale = dyn_cast<DenseF32ArrayAttr>(parsed);
+    if (!scale) {
+      parser.emitError(parser.getNameLoc(),
+                       "prune scale must be an array<f32: ...>");
+      return {};
+    }
+  }
   if (parser.parseGreater())
     return {};
   return getChecked(error, parser.getContext(), n, m, axis,
-                    llvm::APFloat(fraction), llvm::APFloat(threshold));
+                    llvm::APFloat(fraction), llvm::APFloat(threshold), scale);
 }
 
 void PruneAttr::print(AsmPrinter &printer) const {
   if (isSemiStructured()) {
     printer << "<n = " << getN() << ", m = " << getM()
-            << ", axis = " << getAxis() << ">";
-  } else if (!getThreshold().isZero()) {
-    printer << "<threshold = ";
-    printer.printFloat(getThreshold());
-    printer << ">";
+            << ", axis = " << getAxis();
   } else {
-    printer << "<fraction = ";
-    printer.printFloat(getFraction());
-    printer << ">";
+    const bool bound = !getThreshold().isZero();
+    printer << (bound ? "<threshold = " : "<fraction = ");
+    printer.printFloat(bound ? getThreshold() : getFraction());
+    if (getScale())
+      printer << ", axis = " << getAxis();
   }
+  if (getScale()) {
+    printer << ", scale = ";
+    printer.printAttribute(getScale());
+  }
+  printer << ">";
 }
 
 LogicalResult PruneAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                 int64_t n, int64_t m, int64_t axis,
                                 llvm::APFloat fractionValue,
-                                llvm::APFloat thresholdValue) {
+                                llvm::APFloat thresholdValue,
+                                DenseF32ArrayAttr scale) {
   double fraction = fractionValue.convertToDouble();
   double threshold = thresholdValue.convertToDouble();
+  if (scale) {
+    if (axis != 0 && axis != 1)
+      return emitError() << "prune axis must be 0 or 1, got " << axis;
+    for (float s : scale.asArrayRef())
+      if (!(s >= 0) || std::isinf(s))
+        return emitError() << "prune scale factors must be finite and >= 0, "
+                              "got "
+                           << s;
+  }
   if (m > 0) {
     if (n <= 0 || n >= m)
       return emitError() << "prune needs 0 < n < m, got n = " << n

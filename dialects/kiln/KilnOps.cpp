@@ -22,6 +22,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <cstring>
 
 using namespace mlir;
 using namespace kiln;
@@ -245,6 +246,18 @@ LogicalResult ParamOp::verify() {
       return emitOpError("prune groups of ")
              << prune.getM() << " do not divide dim " << prune.getAxis()
              << " of " << getType();
+    if (DenseF32ArrayAttr scale = prune.getScale()) {
+      // One factor per input feature of the (kept) tensor, which a shard
+      // along that dim cuts after pruning.
+      ShardAttr shard = getShardAttr();
+      int64_t features = getType().getDimSize(prune.getAxis());
+      if (shard && shard.getAxis() == prune.getAxis())
+        features = features * shard.getParts() - shard.getPad();
+      if (static_cast<int64_t>(scale.size()) != features)
+        return emitOpError("prune scale has ")
+               << scale.size() << " factors for " << features
+               << " input features";
+    }
     for (Operation *user : getResult().getUsers()) {
       auto linear = dyn_cast<LinearOp>(user);
       if (!linear || linear.getInput() == getResult() ||
@@ -252,7 +265,8 @@ LogicalResult ParamOp::verify() {
         return emitOpError("pruned weight '")
                << getName() << "' may only be the weight of kiln.linear ops";
       int64_t inAxis = linear.getLayout() == WeightLayout::InOut ? 0 : 1;
-      if (prune.isSemiStructured() && prune.getAxis() != inAxis)
+      if ((prune.isSemiStructured() || prune.getScale()) &&
+          prune.getAxis() != inAxis)
         return emitOpError("prune axis ")
                << prune.getAxis() << " is not the input-feature dim (" << inAxis
                << ") of its linear's layout";
@@ -581,13 +595,22 @@ KILN_VERIFY_AND_INFER(EmbeddingOp,
 //===----------------------------------------------------------------------===//
 
 namespace kiln {
+/// FNV-1a of `values`' bits: stable across runs, unlike llvm::hash_value,
+/// so an artifact's weight names are too.
+template <typename T> static uint64_t fnv1a(ArrayRef<T> values) {
+  uint64_t hash = 1469598103934665603ull;
+  for (T value : values) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, &value, sizeof(T));
+    hash = (hash ^ bits) * 1099511628211ull;
+  }
+  return hash;
+}
+
 std::string storedWeightKey(ParamOp op) {
   std::string key = op.getName().str();
   if (KeepAttr keep = op.getKeepAttr()) {
-    // FNV-1a of the indices: stable across runs, unlike llvm::hash_value.
-    uint64_t hash = 1469598103934665603ull;
-    for (int64_t index : keep.getIndices())
-      hash = (hash ^ static_cast<uint64_t>(index)) * 1099511628211ull;
+    const uint64_t hash = fnv1a(keep.getIndices());
     key += "#keep" + std::to_string(keep.getAxis()) + "x" +
            std::to_string(keep.getIndices().size()) + "h" +
            std::to_string(hash);
@@ -595,7 +618,16 @@ std::string storedWeightKey(ParamOp op) {
   if (PruneAttr prune = op.getPruneAttr()) {
     std::string text;
     llvm::raw_string_ostream os(text);
-    os << prune;
+    if (DenseF32ArrayAttr scale = prune.getScale()) {
+      // The factors by their hash: a key, not a copy of them.
+      os << PruneAttr::get(op.getContext(), prune.getN(), prune.getM(),
+                           prune.getAxis(),
+                           prune.getFraction().convertToDouble(),
+                           prune.getThreshold().convertToDouble())
+         << "s" << fnv1a(scale.asArrayRef());
+    } else {
+      os << prune;
+    }
     key += "#" + text.substr(text.find('<'));
   }
   if (ShardAttr shard = op.getShardAttr())

@@ -60,6 +60,8 @@ inline PruneSpec pruneSpecOf(PruneAttr prune) {
   spec.axis = static_cast<int>(prune.getAxis());
   spec.fraction = prune.getFraction().convertToDouble();
   spec.threshold = prune.getThreshold().convertToDouble();
+  if (auto scale = prune.getScale())
+    spec.scale.assign(scale.asArrayRef().begin(), scale.asArrayRef().end());
   return spec;
 }
 } // namespace kiln

@@ -229,22 +229,37 @@ struct KilnPruneWeightsPass
         /*axis=*/0, semi || threshold > 0 ? 0.0 : fraction.getValue(),
         semi ? 0.0 : threshold.getValue());
     getOperation().walk([&](LinearOp linear) {
+      // The calibration's input norms serve this pass only.
+      auto norms = linear->getAttrOfType<DenseF64ArrayAttr>(kInputNorms);
+      linear->removeAttr(kInputNorms);
       if (!prunableLinear(linear))
         return;
       auto param = linear.getWeight().getDefiningOp<ParamOp>();
       if (param.getPruneAttr() || excluded.contains(param.getName()))
         return;
       const int64_t inAxis = 1 - outAxis(linear);
+      const int64_t features = param.getType().getDimSize(inAxis);
+      // Activation-aware: Wanda's |w| * ||x_j||.
+      DenseF32ArrayAttr scale;
+      if (norms && static_cast<int64_t>(norms.size()) == features) {
+        SmallVector<float> factors(norms.asArrayRef().begin(),
+                                   norms.asArrayRef().end());
+        scale = DenseF32ArrayAttr::get(&getContext(), factors);
+      }
       PruneAttr prune = attr;
       if (semi) {
-        if (param.getType().getDimSize(inAxis) % m != 0) {
+        if (features % m != 0) {
           linear.emitRemark()
               << "weight '" << param.getName()
               << "' stays dense: " << m.getValue() << " does not divide its "
-              << param.getType().getDimSize(inAxis) << " input features";
+              << features << " input features";
           return;
         }
-        prune = PruneAttr::get(&getContext(), n, m, inAxis, 0.0, 0.0);
+        prune = PruneAttr::get(&getContext(), n, m, inAxis, 0.0, 0.0, scale);
+      } else if (scale) {
+        prune = PruneAttr::get(&getContext(), 0, 0, inAxis,
+                               attr.getFraction().convertToDouble(),
+                               attr.getThreshold().convertToDouble(), scale);
       }
       param.setPruneAttr(prune);
     });
@@ -423,6 +438,7 @@ struct KilnPruneStructuredPass
       narrow(updated, static_cast<int64_t>(columns[1].size()));
     keep(block.output.getWeight().getDefiningOp<ParamOp>(),
          1 - outAxis(block.output), columns[0]);
+    keepInputNorms(block.output, columns[0]);
     if (attention.getKCache())
       updateSignature(attention->getParentOfType<func::FuncOp>());
   }
@@ -519,6 +535,21 @@ struct KilnPruneStructuredPass
       narrow(block.mul.getResult(), size);
     keep(block.down.getWeight().getDefiningOp<ParamOp>(),
          1 - outAxis(block.down), indices);
+    keepInputNorms(block.down, indices);
+  }
+
+  /// A calibration's input norms on `linear` (kept for activation-aware
+  /// weight pruning after this pass) narrowed to the input features
+  /// `indices` its weight keeps.
+  static void keepInputNorms(LinearOp linear, ArrayRef<int64_t> indices) {
+    auto norms = linear->getAttrOfType<DenseF64ArrayAttr>(kInputNorms);
+    if (!norms)
+      return;
+    SmallVector<double> kept;
+    for (int64_t i : indices)
+      kept.push_back(norms[i]);
+    linear->setAttr(kInputNorms,
+                    DenseF64ArrayAttr::get(linear.getContext(), kept));
   }
 };
 

@@ -37,7 +37,10 @@ The rules:
     output projection's input features get their L2 norm over all those
     rows. Then neuron j scores ||a_j|| * ||W_down[:, j]||, and head group g
     the L2 norm over its features f of ||x_f|| * ||W_o[:, f]||, instead of
-    the weight norms above.
+    the weight norms above; and n:m and unstructured pruning rank Wanda's
+    |w| * ||x_j|| (j the element's input feature) instead of |w|. The norms
+    are measured on the dense model, so after FFN pruning the down
+    projection's are its kept neurons'.
 """
 
 import argparse
@@ -86,6 +89,9 @@ CASES = [
     ("bert_tiny", "heads:0.5,ffn:0.25", "layer", True),
     ("t5_gated", "ffn:0.25,2:4", "layer", True),
     ("t5_gated", "heads:0.34,ffn:0.25", "layer", True),
+    ("gpt2_tiny", "2:4", "layer", True),
+    ("gpt2_tiny", "unstructured:0.6", "global", True),
+    ("bert_tiny", "unstructured:0.5", "layer", True),
 ]
 
 
@@ -128,22 +134,35 @@ def prunable(model):
     return out
 
 
-def prune_nm(w, axis, n, m):
+def scores(w, axis, norms):
+    """What the pruning rules rank: |w|, or Wanda's |w| * ||x_j|| with the
+    input features along `axis` (in float64, as Kiln ranks them)."""
+    s = w.detach().double().abs()
+    if norms is None:
+        return s
+    shape = [1, 1]
+    shape[axis] = -1
+    return s * norms.float().double().reshape(shape)
+
+
+def prune_nm(w, axis, n, m, norms=None):
     rows = w if axis == 1 else w.t()
+    score = scores(w, axis, norms)
+    score = score if axis == 1 else score.t()
     r, k = rows.shape
     groups = rows.reshape(r, k // m, m)
-    order = torch.argsort(-groups.abs(), dim=-1, stable=True)
+    order = torch.argsort(-score.reshape(r, k // m, m), dim=-1, stable=True)
     keep = torch.zeros_like(groups, dtype=torch.bool)
     keep.scatter_(-1, order[..., :n], True)
     pruned = (groups * keep).reshape(r, k)
     return pruned if axis == 1 else pruned.t().contiguous()
 
 
-def prune_fraction(w, fraction):
+def prune_fraction(w, fraction, axis=1, norms=None):
     flat = w.flatten().clone()
     count = math.floor(fraction * flat.numel())
     if count > 0:
-        order = torch.argsort(flat.abs(), stable=True)
+        order = torch.argsort(scores(w, axis, norms).flatten(), stable=True)
         flat[order[:count]] = 0
     return flat.reshape(w.shape)
 
@@ -279,10 +298,8 @@ def prune_model(model, fx, option, scope, calibrated=False):
     norms = None
     if calibrated:
         # Measured on the dense model, before any pruning (kilnc scores
-        # heads and neurons on the checkpoint's graph).
-        outputs = [o for _, (o, _), _, _, _ in head_blocks(model, family)]
-        downs = [d for _, (d, _) in ffn_blocks(model, family)]
-        norms = input_norms(model, fx, outputs + downs)
+        # heads and neurons on the checkpoint's graph): every block linear.
+        norms = input_norms(model, fx, [mod for _, mod, _ in prunable(model)])
     if heads > 0:
         mask_heads(model, family, heads, norms)
     if ffn > 0:
@@ -303,20 +320,24 @@ def prune_model(model, fx, option, scope, calibrated=False):
             for mod, axis in producers:
                 slice_module(mod, axis, keep)
             slice_module(dmod, in_axis, keep)
+            if norms is not None:
+                norms[id(dmod)] = norms[id(dmod)][keep]
     linears = prunable(model)
+    norm = lambda mod: None if norms is None else norms[id(mod)]
     with torch.no_grad():
         if m > 0:
             for _, mod, axis in linears:
-                mod.weight.copy_(prune_nm(mod.weight, axis, n, m))
+                mod.weight.copy_(prune_nm(mod.weight, axis, n, m, norm(mod)))
         elif fraction > 0 and scope == "layer":
-            for _, mod, _ in linears:
-                mod.weight.copy_(prune_fraction(mod.weight, fraction))
+            for _, mod, axis in linears:
+                mod.weight.copy_(prune_fraction(mod.weight, fraction, axis, norm(mod)))
         elif fraction > 0:
-            mags = torch.cat([mod.weight.detach().abs().flatten() for _, mod, _ in linears])
-            count = math.floor(fraction * mags.numel())
-            bound = torch.sort(mags).values[count - 1]
+            score = {id(mod): scores(mod.weight, axis, norm(mod)) for _, mod, axis in linears}
+            every = torch.cat([s.flatten() for s in score.values()])
+            count = math.floor(fraction * every.numel())
+            bound = torch.sort(every).values[count - 1]
             for _, mod, _ in linears:
-                mod.weight.copy_(torch.where(mod.weight.abs() <= bound, 0.0, mod.weight))
+                mod.weight.copy_(torch.where(score[id(mod)] <= bound, 0.0, mod.weight))
     return zeroed
 
 

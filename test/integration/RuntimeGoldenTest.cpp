@@ -1090,14 +1090,17 @@ std::vector<Case> allCases() {
     c.prune = prune;
     c.pruneScope = scope;
     cases.push_back(c);
-    // Activation-aware scores (kilnc --calibration) for the head/FFN
-    // cases of each family.
+    // Activation-aware scores (kilnc --calibration): head/FFN cases of
+    // each family, and Wanda's scores for n:m and unstructured pruning.
     const std::set<std::pair<std::string, std::string>> activationAware = {
         {"gpt2_tiny", "heads:0.34,ffn:0.25,2:4"},
         {"llama_gqa", "ffn:0.25,2:4"},
         {"bert_tiny", "heads:0.5,ffn:0.25"},
         {"t5_gated", "ffn:0.25,2:4"},
-        {"t5_gated", "heads:0.34,ffn:0.25"}};
+        {"t5_gated", "heads:0.34,ffn:0.25"},
+        {"gpt2_tiny", "2:4"},
+        {"gpt2_tiny", "unstructured:0.6"},
+        {"bert_tiny", "unstructured:0.5"}};
     if (activationAware.count({fixture, prune})) {
       Case calibrated = c;
       calibrated.calibrated = true;

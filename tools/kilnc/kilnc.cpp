@@ -146,9 +146,10 @@ static cl::opt<std::string> calibration(
     cl::desc("with --quantize: a file of token-id sequences to calibrate "
              "on, one per line, ids separated by commas or spaces "
              "(default: two sequences drawn from the vocabulary); with "
-             "--prune heads:F or ffn:F: score heads and neurons by the "
-             "activations these sequences make (||x|| * ||w|| per input "
-             "feature of the output projections) instead of weight norms"));
+             "--prune: score by the activations these sequences make "
+             "instead of weights alone: heads and neurons by ||x|| * ||w|| "
+             "per input feature of the output projections, unstructured "
+             "and n:m pruning by Wanda's |w| * ||x_j||"));
 static cl::list<std::string> cpus(
     cl::cat(kilncOptions), "cpu", cl::CommaSeparated,
     cl::desc("with target cpu: the x86-64 levels to compile the kernels for, "

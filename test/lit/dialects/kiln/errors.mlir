@@ -997,3 +997,27 @@ func.func @shard_pad_with_sections() {
   %w = kiln.param "w" shard <axis = 1, sections = 3, parts = 2, replicas = 1, pad = 1> : tensor<2x6xf32>
   return
 }
+
+// -----
+
+func.func @prune_scale_size() {
+  // expected-error @+1 {{'kiln.param' op prune scale has 3 factors for 4 input features}}
+  %w = kiln.param "w" prune <n = 2, m = 4, axis = 1, scale = array<f32: 1., 2., 3.>> : tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @prune_scale_negative() {
+  // expected-error @+1 {{prune scale factors must be finite and >= 0, got -1}}
+  %w = kiln.param "w" prune <fraction = 0.5, axis = 1, scale = array<f32: 1., -1., 3., 4.>> : tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @prune_scale_not_f32() {
+  // expected-error @+1 {{prune scale must be an array<f32: ...>}}
+  %w = kiln.param "w" prune <fraction = 0.5, axis = 1, scale = array<f64: 1., 1., 3., 4.>> : tensor<2x4xf32>
+  return
+}

@@ -277,3 +277,16 @@ func.func @keep_then_shard() -> tensor<2x8xf32> {
   %w = kiln.param "w" keep <axis = 0, indices = [0, 2, 4, 6]> shard <axis = 0, sections = 1, parts = 2, replicas = 1> : tensor<2x8xf32>
   return %w : tensor<2x8xf32>
 }
+
+// Activation-aware pruning: a factor per input feature; a weight sharded
+// along its input features has factors for all of them.
+// CHECK-LABEL: func.func @prune_scale
+// CHECK: kiln.param "w" prune <n = 2, m = 4, axis = 1, scale = array<f32: 1.000000e+00, 2.000000e+00, 0.000000e+00, 5.000000e-01>> : tensor<2x4xf32>
+// CHECK: kiln.param "v" prune <fraction = 2.500000e-01, axis = 1, scale = array<f32: 1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00>> shard <axis = 1, sections = 1, parts = 2, replicas = 1> : tensor<2x2xf32>
+func.func @prune_scale(%x: tensor<?x4xf32>, %y: tensor<?x2xf32>) -> (tensor<?x2xf32>, tensor<?x2xf32>) {
+  %w = kiln.param "w" prune <n = 2, m = 4, axis = 1, scale = array<f32: 1., 2., 0., 0.5>> : tensor<2x4xf32>
+  %a = kiln.linear %x, %w layout out_in : (tensor<?x4xf32>, tensor<2x4xf32>) -> tensor<?x2xf32>
+  %v = kiln.param "v" prune <fraction = 0.25, axis = 1, scale = array<f32: 1., 2., 3., 4.>> shard <axis = 1, sections = 1, parts = 2, replicas = 1> : tensor<2x2xf32>
+  %b = kiln.linear %y, %v layout out_in : (tensor<?x2xf32>, tensor<2x2xf32>) -> tensor<?x2xf32>
+  return %a, %b : tensor<?x2xf32>, tensor<?x2xf32>
+}

@@ -240,3 +240,25 @@ func.func @other_bias(%x: tensor<?x?x4xf32>, %b: tensor<1x2x?x?xf32>) -> tensor<
   %y = kiln.linear %o, %wo layout out_in : (tensor<?x?x4xf32>, tensor<4x4xf32>) -> tensor<?x?x4xf32>
   return %y : tensor<?x?x4xf32>
 }
+
+// -----
+
+// Activation-aware (Wanda): a linear's kiln.input_norms become the prune
+// attribute's scale, and the pass removes the norms. The FFN pass narrows
+// the down projection's norms to its kept neurons first (BOTH).
+// NM-LABEL: func.func @input_norms
+// NM: kiln.param "h.0.mlp.c_fc.weight" prune <n = 2, m = 4, axis = 0, scale = array<f32: 1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00>> : tensor<4x8xf32>
+// NM: kiln.param "h.0.mlp.c_proj.weight" prune <n = 2, m = 4, axis = 0, scale = array<f32: 8.000000e+00, 7.000000e+00, 6.000000e+00, 5.000000e+00, 4.000000e+00, 3.000000e+00, 2.000000e+00, 1.000000e+00>> : tensor<8x4xf32>
+// NM-NOT: kiln.input_norms
+// FRACTION-LABEL: func.func @input_norms
+// FRACTION: kiln.param "h.0.mlp.c_fc.weight" prune <fraction = 5.000000e-01, axis = 0, scale = array<f32: 1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00>> : tensor<4x8xf32>
+// BOTH-LABEL: func.func @input_norms
+// BOTH: kiln.param "h.0.mlp.c_proj.weight" keep <axis = 0, indices = [0, 1, 2, 3]> prune <n = 2, m = 4, axis = 0, scale = array<f32: 8.000000e+00, 7.000000e+00, 6.000000e+00, 5.000000e+00>> : tensor<4x4xf32>
+// BOTH-NOT: kiln.input_norms
+func.func @input_norms(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %w1 = kiln.param "h.0.mlp.c_fc.weight" : tensor<4x8xf32>
+  %h = kiln.linear %x, %w1 layout in_out activation gelu_tanh {kiln.input_norms = array<f64: 1., 2., 3., 4.>} : (tensor<?x4xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  %w2 = kiln.param "h.0.mlp.c_proj.weight" : tensor<8x4xf32>
+  %y = kiln.linear %h, %w2 residual %x layout in_out {kiln.input_norms = array<f64: 8., 7., 6., 5., 4., 3., 2., 1.>, kiln.neuron_scores = array<f32: 9., 8., 7., 6., 1., 1., 1., 1.>} : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
