@@ -322,6 +322,41 @@ RankedExecutor::run(const std::string &entry,
   return joined;
 }
 
+MicroBatched::MicroBatched(std::vector<std::unique_ptr<Executor>> parts)
+    : parts_(std::move(parts)) {}
+
+MicroBatched::~MicroBatched() = default;
+
+absl::Status MicroBatched::resetCaches(int64_t batch, int64_t length) {
+  const auto chunks = static_cast<int64_t>(parts_.size());
+  for (int64_t mb = 0; mb < chunks; ++mb) {
+    auto [begin, end] = chunkRows(mb, chunks, batch);
+    if (end > begin)
+      KILN_RETURN_IF_ERROR(parts_[mb]->resetCaches(end - begin, length));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<NamedTensor>>
+MicroBatched::run(const std::string &entry,
+                  const std::vector<Tensor> &arguments) {
+  KILN_ASSIGN_OR_RETURN(const int64_t batch, batchOf(arguments));
+  const auto chunks = static_cast<int64_t>(parts_.size());
+  std::vector<NamedTensor> joined;
+  for (int64_t mb = 0; mb < chunks; ++mb) {
+    auto [begin, end] = chunkRows(mb, chunks, batch);
+    if (end == begin)
+      continue;
+    std::vector<Tensor> rows;
+    for (const Tensor &t : arguments)
+      rows.push_back(rowsOfTensor(t, begin, end));
+    KILN_ASSIGN_OR_RETURN(std::vector<NamedTensor> part,
+                          parts_[mb]->run(entry, rows));
+    appendRows(joined, part);
+  }
+  return joined;
+}
+
 LinkedRank::LinkedRank(const Artifact &artifact,
                        std::unique_ptr<Executor> inner, StageLink &link)
     : artifact(artifact), inner(std::move(inner)), link(link) {}

@@ -113,6 +113,25 @@ private:
   std::vector<std::unique_ptr<Executor>> executors_;
 };
 
+/// One rank's micro-batches in a process of its own (mpirun with pipeline
+/// stages): an executor per micro-batch, each with its arena and the kv
+/// caches of its rows (chunkRows of the micro-batches). A call runs the
+/// micro-batches one after the other, so this stage starts micro-batch
+/// m + 1 while the next stage's process runs m, and joins their outputs
+/// along the batch.
+class MicroBatched : public Executor {
+public:
+  explicit MicroBatched(std::vector<std::unique_ptr<Executor>> parts);
+  ~MicroBatched() override;
+
+  absl::Status resetCaches(int64_t batch, int64_t length) override;
+  absl::StatusOr<std::vector<NamedTensor>>
+  run(const std::string &entry, const std::vector<Tensor> &arguments) override;
+
+private:
+  std::vector<std::unique_ptr<Executor>> parts_;
+};
+
 /// One rank in a process of its own (mpirun) whose outputs other
 /// processes need: it wraps the executor of its part (`inner`) and passes
 /// outputs over `link`. Not owning `link`.

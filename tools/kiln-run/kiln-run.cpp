@@ -542,11 +542,21 @@ int run(int argc, char **argv) {
     if (o.microBatches > 0 && (*artifact)->manifest().pipeline_parallel <= 1)
       return fail("--micro-batches: " + o.artifact +
                   " has no pipeline stages (kilnc --pp)");
+    // Micro-batches by default: one per stage when nothing is generated
+    // (the stages overlap on the prompt), one when generating, since each
+    // micro-batch reads every weight again in every decode step (measured
+    // on GPT-2-small, pp 2, 4 x 128 tokens: 2 micro-batches make the
+    // prompt 10-25% faster and each decode step 40-60% slower).
+    const int64_t microBatches =
+        o.microBatches > 0 ? o.microBatches
+        : o.maxNewTokens > 0
+            ? 1
+            : std::max<int64_t>(1, (*artifact)->manifest().pipeline_parallel);
     if (ranks > 1 && !mpiWorld) {
       rt::RanksOptions options;
       options.cpu = cpu;
       options.collectiveTimeoutSeconds = o.collectiveTimeout;
-      options.microBatches = static_cast<int>(o.microBatches);
+      options.microBatches = static_cast<int>(microBatches);
       options.rankHook = killHook;
       auto created = rt::RankedExecutor::create(**artifact, options);
       if (!created.ok())
@@ -574,11 +584,28 @@ int run(int argc, char **argv) {
       deviceDescription = absl::StrCat(
           "cpu, ", placement, cpuExecutor->threads(), " threads, BLAS ",
           cpuExecutor->blasProvider(), ", kernels ", cpuExecutor->kernelIsa());
-      // A pipeline stage's process: the last stage's outputs reach every
-      // stage's driver.
-      if (mpiStage)
+      // A pipeline stage's process: its micro-batches (--micro-batches, one
+      // per stage by default) one after the other, each on an executor of
+      // its own, so the stages' processes overlap; then the last stage's
+      // outputs reach every stage's driver.
+      if (mpiStage) {
+        std::unique_ptr<rt::Executor> stage = std::move(cpuExecutor);
+        if (microBatches > 1) {
+          std::vector<std::unique_ptr<rt::Executor>> parts;
+          parts.push_back(std::move(stage));
+          for (int64_t mb = 1; mb < microBatches; ++mb) {
+            auto part = rt::CpuExecutor::create(**artifact, cpu);
+            if (!part.ok())
+              return fail(kiln::cliMessage(part.status()));
+            parts.push_back(std::move(*part));
+          }
+          stage = std::make_unique<rt::MicroBatched>(std::move(parts));
+          absl::StrAppend(&deviceDescription, ", ", microBatches,
+                          " micro-batches");
+        }
         executor = std::make_unique<rt::PipelineRank>(
-            **artifact, std::move(cpuExecutor), *mpiStage);
+            **artifact, std::move(stage), *mpiStage);
+      }
       // A data-parallel replica's process: it runs its rows, and the
       // replicas' outputs are joined for every driver.
       if (mpiReplicas)
