@@ -133,9 +133,6 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
     if (o.stage != "steps")
       return invalid("--prune applies to the step list: --emit kiln, "
                      "--emit kernels or --stage steps");
-    if (o.externalWeights)
-      return invalid("--prune rewrites the weights, so they are stored in "
-                     "the artifact: drop --external-weights");
   }
   if (o.pruneScope != "layer" && o.pruneScope != "global")
     return invalid("--prune-scope must be layer or global, got '" +

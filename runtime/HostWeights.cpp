@@ -91,6 +91,73 @@ HostWeights::load(const Artifact &artifact, const std::string &weightsDir,
       executor, " executor widens them to f32)"));
 }
 
+namespace {
+
+/// How an external weight is pruned at load (Weight.keep_* and prune_*),
+/// checked against its shape.
+struct ExternalPruning {
+  bool kept = false, pruned = false;
+  std::vector<int64_t> keepIndices;
+  PruneSpec spec;
+};
+
+/// `w`'s pruning, `shape` being one source's shape after the shard's
+/// inverse (the kept tensor's).
+absl::StatusOr<ExternalPruning>
+externalPruning(const WeightT &w, const std::vector<int64_t> &shape) {
+  ExternalPruning p;
+  auto damaged = [&](const std::string &what) {
+    return absl::DataLossError(
+        absl::StrCat("damaged: weight '", w.name, "' ", what));
+  };
+  // Stored compressed: the mask must be what the compression assumes.
+  const bool twoFour = w.sparse == SparseFormat::TwoFour;
+  if ((twoFour && (w.prune_n != 2 || w.prune_m != 4 ||
+                   w.prune_axis != 1 - w.sparse_axis)) ||
+      (w.sparse == SparseFormat::Rows && w.prune_m == 0 &&
+       w.prune_fraction == 0 && w.prune_threshold == 0))
+    return damaged("is stored compressed without its pruning");
+  if (w.keep_axis >= 0) {
+    const auto axis = static_cast<size_t>(w.keep_axis);
+    if (axis >= shape.size() || !w.parts.empty() ||
+        static_cast<int64_t>(w.keep_indices.size()) != shape[axis] ||
+        w.keep_from < shape[axis])
+      return damaged("has kept slices that do not make its shape");
+    for (size_t k = 0; k < w.keep_indices.size(); ++k)
+      if (w.keep_indices[k] < 0 || w.keep_indices[k] >= w.keep_from ||
+          (k > 0 && w.keep_indices[k] <= w.keep_indices[k - 1]))
+        return damaged("has kept slices out of order or out of range");
+    p.kept = true;
+    p.keepIndices = w.keep_indices;
+  }
+  p.spec.n = w.prune_n;
+  p.spec.m = w.prune_m;
+  p.spec.axis = w.prune_axis;
+  p.spec.fraction = w.prune_fraction;
+  p.spec.threshold = w.prune_threshold;
+  p.spec.scale = w.prune_scale;
+  p.pruned = p.spec.m > 0 || p.spec.fraction > 0 || p.spec.threshold > 0;
+  if (!p.pruned)
+    return p.spec.scale.empty() && p.spec.n == 0
+               ? absl::StatusOr<ExternalPruning>(std::move(p))
+               : damaged("has a pruning without a rule");
+  const bool nm = p.spec.m > 0;
+  if (shape.size() != 2 || (p.spec.axis != 0 && p.spec.axis != 1) ||
+      (nm && (p.spec.n <= 0 || p.spec.n >= p.spec.m || p.spec.m > 16 ||
+              shape[p.spec.axis] % p.spec.m != 0)) ||
+      !(p.spec.fraction >= 0 && p.spec.fraction < 1) ||
+      !(p.spec.threshold >= 0) || std::isinf(p.spec.threshold) ||
+      (!p.spec.scale.empty() &&
+       static_cast<int64_t>(p.spec.scale.size()) != shape[p.spec.axis]))
+    return damaged("has an impossible pruning");
+  for (float s : p.spec.scale)
+    if (!(s >= 0) || std::isinf(s))
+      return damaged("has an impossible pruning");
+  return p;
+}
+
+} // namespace
+
 absl::StatusOr<std::unique_ptr<HostWeights>>
 HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
                         const std::string &executor,
@@ -123,6 +190,8 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
   hw->sparse24_.resize(m.weights.size());
   hw->sparseRows_.resize(m.weights.size());
   hw->ownedQuantized_.resize(m.weights.size());
+  hw->ownedSparse24_.resize(m.weights.size());
+  hw->ownedRows_.resize(m.weights.size());
   hw->smooth_.assign(m.weights.size(), nullptr);
   hw->invSmooth_.resize(m.weights.size());
   for (size_t i = 0; i < m.weights.size(); ++i) {
@@ -187,29 +256,36 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
       }
     }
     Sparse24Matrix &sparse = hw->sparse24_[i];
+    // A compressed weight is embedded, or made from the checkpoint below.
+    const bool embedded = !m.external_weights;
     if (w.sparse == SparseFormat::Rows) {
       if (w.dtype != DType::F32 || w.shape.size() != 2 ||
-          (w.sparse_axis != 0 && w.sparse_axis != 1) || w.blob < 0 ||
-          w.shape[1 - w.sparse_axis] > 65536 || w.offsets_blob < 0 ||
-          static_cast<size_t>(w.offsets_blob) >= m.blobs.size() ||
-          w.indices_blob < 0 ||
-          static_cast<size_t>(w.indices_blob) >= m.blobs.size() ||
-          static_cast<size_t>(w.blob) >= m.blobs.size())
-        return error(absl::StrCat("damaged: sparse weight '", w.name,
-                                  "' is not an embedded f32 matrix with its "
-                                  "offsets and indices"));
-      KILN_RETURN_IF_ERROR(loadSparseRows(artifact, w, hw->sparseRows_[i]));
-      hw->data_[i] =
-          reinterpret_cast<const uint8_t *>(hw->sparseRows_[i].values);
-      hw->bytes_[i] = static_cast<int64_t>(artifact.blobSize(w.blob));
-      continue;
+          (w.sparse_axis != 0 && w.sparse_axis != 1) ||
+          w.shape[1 - w.sparse_axis] > 65536 ||
+          (embedded && (w.blob < 0 || w.offsets_blob < 0 ||
+                        static_cast<size_t>(w.offsets_blob) >= m.blobs.size() ||
+                        w.indices_blob < 0 ||
+                        static_cast<size_t>(w.indices_blob) >= m.blobs.size() ||
+                        static_cast<size_t>(w.blob) >= m.blobs.size())))
+        return error(absl::StrCat(
+            "damaged: sparse weight '", w.name, "' is not ",
+            embedded ? "an embedded f32 matrix with its offsets and indices"
+                     : "an f32 matrix"));
+      if (embedded) {
+        KILN_RETURN_IF_ERROR(loadSparseRows(artifact, w, hw->sparseRows_[i]));
+        hw->data_[i] =
+            reinterpret_cast<const uint8_t *>(hw->sparseRows_[i].values);
+        hw->bytes_[i] = static_cast<int64_t>(artifact.blobSize(w.blob));
+        continue;
+      }
     }
-    if (w.sparse != SparseFormat::Dense) {
+    if (w.sparse != SparseFormat::Dense && w.sparse != SparseFormat::Rows) {
       if (w.sparse != SparseFormat::TwoFour || w.dtype != DType::F32 ||
           w.shape.size() != 2 || (w.sparse_axis != 0 && w.sparse_axis != 1) ||
-          w.shape[1 - w.sparse_axis] % 4 != 0 || w.blob < 0)
-        return error(absl::StrCat("damaged: compressed weight '", w.name,
-                                  "' is not an embedded 2:4 f32 matrix"));
+          w.shape[1 - w.sparse_axis] % 4 != 0 || (embedded && w.blob < 0))
+        return error(absl::StrCat(
+            "damaged: compressed weight '", w.name, "' is not ",
+            embedded ? "an embedded 2:4 f32 matrix" : "a 2:4 f32 matrix"));
       sparse.format = {w.shape[w.sparse_axis], w.shape[1 - w.sparse_axis]};
       bytes = sparse.format.valueCount() * static_cast<int64_t>(sizeof(float));
     }
@@ -246,7 +322,7 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
             reinterpret_cast<const float *>(artifact.blobData(w.scales_blob));
         continue;
       }
-      if (w.sparse != SparseFormat::Dense) {
+      if (w.sparse == SparseFormat::TwoFour) {
         const int64_t indexBytes =
             sparse.format.indexCount() * static_cast<int64_t>(sizeof(uint32_t));
         if (w.indices_blob < 0 ||
@@ -328,14 +404,30 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
       for (Source &source : sources)
         source.shape[axis] = source.shape[axis] * w.shard_parts - w.shard_pad;
     }
-    // The values this rank reads of one source.
+    // A pruned one (kilnc --prune): its kept slices, then its mask.
+    auto checked = externalPruning(w, sources.front().shape);
+    if (!checked.ok())
+      return error(std::string(checked.status().message()));
+    const ExternalPruning &pruning = *checked;
+    if (pruning.kept)
+      for (Source &source : sources)
+        source.shape[w.keep_axis] = w.keep_from;
+    // The values this rank reads of one source: kept, pruned, then cut.
     auto valuesOf = [&](const TensorView *t, const Source &source) {
       std::vector<float> values = t->toFloat();
+      std::vector<int64_t> shape = source.shape;
+      if (pruning.kept) {
+        values =
+            keepSlices(values.data(), shape, w.keep_axis, pruning.keepIndices);
+        shape[w.keep_axis] = static_cast<int64_t>(pruning.keepIndices.size());
+      }
+      if (pruning.pruned)
+        applyPrune(pruning.spec, values.data(), shape[0], shape[1]);
       if (!sharded)
         return values;
       const auto axis = static_cast<size_t>(w.shard_axis);
-      return keepSlices(values.data(), source.shape, w.shard_axis,
-                        shardIndices(rank, source.shape[axis], w.shard_sections,
+      return keepSlices(values.data(), shape, w.shard_axis,
+                        shardIndices(rank, shape[axis], w.shard_sections,
                                      w.shard_parts, w.shard_replicas,
                                      w.shard_pad));
     };
@@ -394,6 +486,7 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
       continue;
     }
     if (views.size() == 1 && views[0]->dtype == kiln::DType::F32 && !sharded &&
+        !pruning.kept && !pruning.pruned &&
         reinterpret_cast<uintptr_t>(views[0]->data) % alignof(float) == 0) {
       hw->data_[i] = views[0]->data;
       hw->mapped_[i] = true;
@@ -403,6 +496,27 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
         hw->owned_[i].insert(hw->owned_[i].end(), values.begin(), values.end());
       }
       hw->data_[i] = reinterpret_cast<const uint8_t *>(hw->owned_[i].data());
+    }
+    if (w.sparse == SparseFormat::TwoFour) {
+      // Compressed here as kilnc compresses embedded ones.
+      Sparse24Weight &owned = hw->ownedSparse24_[i];
+      owned = compress24(sparse.format, hw->owned_[i].data(), w.sparse_axis);
+      std::vector<float>().swap(hw->owned_[i]);
+      sparse.values = owned.values.data();
+      sparse.indices = owned.indices.data();
+      hw->data_[i] = reinterpret_cast<const uint8_t *>(sparse.values);
+      continue;
+    }
+    if (w.sparse == SparseFormat::Rows) {
+      SparseRowsWeight &owned = hw->ownedRows_[i];
+      owned = compressRows(w.shape[w.sparse_axis], w.shape[1 - w.sparse_axis],
+                           hw->owned_[i].data(), w.sparse_axis);
+      std::vector<float>().swap(hw->owned_[i]);
+      hw->sparseRows_[i] = {owned.rows, owned.cols, owned.offsets.data(),
+                            owned.indices.data(), owned.values.data()};
+      hw->data_[i] = reinterpret_cast<const uint8_t *>(owned.values.data());
+      hw->bytes_[i] = static_cast<int64_t>(owned.values.size() * sizeof(float));
+      continue;
     }
     hw->f32_[i] = reinterpret_cast<const float *>(hw->data_[i]);
   }

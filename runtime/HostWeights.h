@@ -93,6 +93,9 @@ private:
   std::vector<Sparse24Matrix> sparse24_;
   std::vector<SparseRowsMatrix> sparseRows_;
   std::vector<QuantizedWeight> ownedQuantized_;
+  /// Pruned external weights, compressed here as kilnc would have.
+  std::vector<Sparse24Weight> ownedSparse24_;
+  std::vector<SparseRowsWeight> ownedRows_;
   /// W8A8 weights' SmoothQuant factors (in the artifact) and their
   /// inverses (QuantizedMatrix::invSmooth).
   std::vector<const float *> smooth_;

@@ -283,6 +283,24 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     w->source_dtype = dtypeName(views[0]->dtype);
     w->source_hash = kiln::checksum(views[0]->data, views[0]->bytes);
   }
+  if (options_.externalWeights) {
+    // The runtime prunes the checkpoint at load as kilnc would have.
+    if (KeepAttr keep = op.getKeepAttr()) {
+      w->keep_axis = static_cast<int32_t>(keep.getAxis());
+      w->keep_from = views[0]->shape[keep.getAxis()];
+      w->keep_indices.assign(keep.getIndices().begin(),
+                             keep.getIndices().end());
+    }
+    if (PruneAttr prune = op.getPruneAttr()) {
+      const PruneSpec spec = pruneSpecOf(prune);
+      w->prune_n = spec.n;
+      w->prune_m = spec.m;
+      w->prune_axis = spec.axis;
+      w->prune_fraction = spec.fraction;
+      w->prune_threshold = spec.threshold;
+      w->prune_scale = spec.scale;
+    }
+  }
   if (shard) {
     w->shard_axis = static_cast<int32_t>(shard.getAxis());
     w->shard_sections = shard.getSections();
@@ -360,12 +378,14 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     w->sparse_axis = outAxis;
     const int64_t bytes = format.totalBytes(sizeof(float));
     weightBytes_ += bytes;
-    w->blob =
-        writer_.addBlob(art::BlobKind::Weight, compressed->values.data(),
-                        compressed->values.size() * sizeof(float), compressed);
-    w->indices_blob = writer_.addBlob(
-        art::BlobKind::Weight, compressed->indices.data(),
-        compressed->indices.size() * sizeof(uint32_t), compressed);
+    if (!options_.externalWeights) {
+      w->blob = writer_.addBlob(
+          art::BlobKind::Weight, compressed->values.data(),
+          compressed->values.size() * sizeof(float), compressed);
+      w->indices_blob = writer_.addBlob(
+          art::BlobKind::Weight, compressed->indices.data(),
+          compressed->indices.size() * sizeof(uint32_t), compressed);
+    }
     record("2:4 compressed", bytes);
     slots_[key] = weightSlots_.size();
     weightSlots_.push_back(std::move(w));
@@ -391,12 +411,14 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
         static_cast<int64_t>(rows->offsets.size() * sizeof(uint32_t));
     const int64_t bytes = valueBytes + indexBytes + offsetBytes;
     weightBytes_ += bytes;
-    w->blob = writer_.addBlob(art::BlobKind::Weight, rows->values.data(),
-                              valueBytes, rows);
-    w->indices_blob = writer_.addBlob(art::BlobKind::Weight,
-                                      rows->indices.data(), indexBytes, rows);
-    w->offsets_blob = writer_.addBlob(art::BlobKind::Weight,
-                                      rows->offsets.data(), offsetBytes, rows);
+    if (!options_.externalWeights) {
+      w->blob = writer_.addBlob(art::BlobKind::Weight, rows->values.data(),
+                                valueBytes, rows);
+      w->indices_blob = writer_.addBlob(art::BlobKind::Weight,
+                                        rows->indices.data(), indexBytes, rows);
+      w->offsets_blob = writer_.addBlob(
+          art::BlobKind::Weight, rows->offsets.data(), offsetBytes, rows);
+    }
     record("sparse rows", bytes);
     slots_[key] = weightSlots_.size();
     weightSlots_.push_back(std::move(w));

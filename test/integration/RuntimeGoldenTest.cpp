@@ -509,24 +509,38 @@ weightFinder(std::function<bool(const kiln::artifact::WeightT &)> is,
   };
 }
 
-TEST(DamagedStepsTest, MergedWeightPartsMustMakeTheShape) {
-  namespace art = kiln::artifact;
+/// The first error loading artifact `path` on the CPU with its external
+/// weights from fixture `fixture`'s folder, as tensor-parallel rank
+/// `rank`; empty when it loads.
+std::string externalLoadError(const std::string &path,
+                              const std::string &fixture, int64_t rank = 0) {
+  auto artifact = kiln::Artifact::open(path);
+  if (!artifact.ok())
+    return std::string(artifact.status().message());
+  rt::CpuOptions options;
+  options.weightsDir = std::string(KILN_GOLDEN_DIR) + "/" + fixture;
+  options.rank = rank;
+  auto executor = rt::CpuExecutor::create(**artifact, options);
+  return executor.ok() ? "" : std::string(executor.status().message());
+}
+
+/// Options for a small artifact with external weights (max batch 2, max
+/// sequence 16).
+kiln::CompileOptions smallExternal() {
   kiln::CompileOptions compile;
   compile.maxBatch = 2;
   compile.maxSeq = 16;
   compile.externalWeights = true;
-  auto good = kiln::test::compiledFixture("llama_gqa", compile);
+  return compile;
+}
+
+TEST(DamagedStepsTest, MergedWeightPartsMustMakeTheShape) {
+  namespace art = kiln::artifact;
+  auto good = kiln::test::compiledFixture("llama_gqa", smallExternal());
   ASSERT_TRUE(good.ok()) << good.status();
-  const std::string weights = std::string(KILN_GOLDEN_DIR) + "/llama_gqa";
   const std::string bad = *good + ".bad";
-  auto load = [&](const std::string &path) -> std::string {
-    auto artifact = kiln::Artifact::open(path);
-    if (!artifact.ok())
-      return std::string(artifact.status().message());
-    rt::CpuOptions options;
-    options.weightsDir = weights;
-    auto executor = rt::CpuExecutor::create(**artifact, options);
-    return executor.ok() ? "" : std::string(executor.status().message());
+  auto load = [](const std::string &path) {
+    return externalLoadError(path, "llama_gqa");
   };
   ASSERT_EQ(load(*good), "");
   auto merged = weightFinder(
@@ -551,23 +565,13 @@ TEST(DamagedStepsTest, PaddedShardDamageIsOneClearError) {
   // ending in a zero row. With external weights each rank cuts its part
   // from the checkpoint at load, so the padding must fit the source.
   namespace art = kiln::artifact;
-  kiln::CompileOptions compile;
-  compile.maxBatch = 2;
-  compile.maxSeq = 16;
+  kiln::CompileOptions compile = smallExternal();
   compile.tp = 2;
-  compile.externalWeights = true;
   auto good = kiln::test::compiledFixture("gpt2_hd64", compile);
   ASSERT_TRUE(good.ok()) << good.status();
   const std::string bad = *good + ".bad";
-  auto load = [&](const std::string &path, int64_t rank) -> std::string {
-    auto artifact = kiln::Artifact::open(path);
-    if (!artifact.ok())
-      return std::string(artifact.status().message());
-    rt::CpuOptions options;
-    options.weightsDir = std::string(KILN_GOLDEN_DIR) + "/gpt2_hd64";
-    options.rank = rank;
-    auto executor = rt::CpuExecutor::create(**artifact, options);
-    return executor.ok() ? "" : std::string(executor.status().message());
+  auto load = [](const std::string &path, int64_t rank) {
+    return externalLoadError(path, "gpt2_hd64", rank);
   };
   ASSERT_EQ(load(*good, 0), "");
   ASSERT_EQ(load(*good, 1), "");
@@ -583,6 +587,57 @@ TEST(DamagedStepsTest, PaddedShardDamageIsOneClearError) {
   rewrite(*good, bad, [&](art::ManifestT &m) { padded(m).shard_pad = 0; });
   EXPECT_NE(load(bad, 0).find("transformer.wte.weight"), std::string::npos)
       << load(bad, 0);
+  fs::remove(bad);
+}
+
+TEST(DamagedStepsTest, ExternalPruningDamageIsOneClearError) {
+  // Pruned with external weights: the runtime keeps, masks and compresses
+  // the checkpoint at load, so what says how must fit the weight.
+  namespace art = kiln::artifact;
+  kiln::CompileOptions compile = smallExternal();
+  compile.prune = "heads:0.34,ffn:0.25,2:4";
+  auto good = kiln::test::compiledFixture("gpt2_tiny", compile);
+  ASSERT_TRUE(good.ok()) << good.status();
+  const std::string bad = *good + ".bad";
+  auto load = [](const std::string &path) {
+    return externalLoadError(path, "gpt2_tiny");
+  };
+  ASSERT_EQ(load(*good), "");
+  auto kept = weightFinder(
+      [](const art::WeightT &w) { return w.keep_axis >= 0; }, "kept");
+  auto compressed = weightFinder(
+      [](const art::WeightT &w) {
+        return w.sparse == art::SparseFormat::TwoFour;
+      },
+      "2:4 compressed");
+  const std::vector<
+      std::pair<std::function<void(art::ManifestT &)>, std::string>>
+      damages = {
+          {[&](art::ManifestT &m) { kept(m).keep_indices[0] = 99999; },
+           "kept slices out of order or out of range"},
+          {[&](art::ManifestT &m) {
+             std::swap(kept(m).keep_indices[0], kept(m).keep_indices[1]);
+           },
+           "kept slices out of order or out of range"},
+          {[&](art::ManifestT &m) { kept(m).keep_indices.pop_back(); },
+           "kept slices that do not make its shape"},
+          {[&](art::ManifestT &m) { compressed(m).prune_m = 8; },
+           "stored compressed without its pruning"},
+          {[&](art::ManifestT &m) {
+             compressed(m).prune_scale = {1.0f, 2.0f, 3.0f};
+           },
+           "has an impossible pruning"},
+          {[&](art::ManifestT &m) {
+             compressed(m).prune_scale.assign(
+                 compressed(m).shape[1 - compressed(m).sparse_axis], -1.0f);
+           },
+           "has an impossible pruning"},
+      };
+  for (const auto &[damage, message] : damages) {
+    rewrite(*good, bad, damage);
+    const std::string error = load(bad);
+    EXPECT_NE(error.find(message), std::string::npos) << error;
+  }
   fs::remove(bad);
 }
 
