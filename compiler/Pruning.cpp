@@ -5,6 +5,7 @@
 #include "dialects/kiln/KilnOps.h"
 #include "passes/Pipelines.h"
 #include "passes/Transforms/Prune.h"
+#include "support/Prune.h"
 #include "support/SafeTensors.h"
 
 #include "absl/strings/numbers.h"
@@ -268,19 +269,15 @@ globalPruneThreshold(mlir::ModuleOp module, const WeightStore &weights,
     // Activation-aware: the scores kiln-prune-weights will rank, |w| *
     // ||x_j|| with j the element's input feature.
     auto norms = linear->getAttrOfType<mlir::DenseF64ArrayAttr>(kInputNorms);
-    const int64_t inAxis = linear.getLayout() == WeightLayout::InOut ? 0 : 1;
+    PruneSpec spec;
+    spec.axis = linear.getLayout() == WeightLayout::InOut ? 0 : 1;
+    // As kiln-prune-weights makes them #kiln.prune's f32 factors.
+    if (norms && static_cast<int64_t>(norms.size()) ==
+                     param.getType().getDimSize(spec.axis))
+      spec.scale.assign(norms.asArrayRef().begin(), norms.asArrayRef().end());
     const int64_t cols = param.getType().getDimSize(1);
-    if (norms && static_cast<int64_t>(norms.size()) !=
-                     param.getType().getDimSize(inAxis))
-      norms = {};
-    for (size_t i = 0; i < w->size(); ++i) {
-      double score = std::fabs(static_cast<double>((*w)[i]));
-      if (norms)
-        score *= static_cast<double>(static_cast<float>(
-            norms[inAxis == 0 ? static_cast<int64_t>(i) / cols
-                              : static_cast<int64_t>(i) % cols]));
-      magnitudes.push_back(score);
-    }
+    for (int64_t i = 0; i < static_cast<int64_t>(w->size()); ++i)
+      magnitudes.push_back(pruneScore(spec, w->data(), i, cols));
   });
   if (!status.ok())
     return status;

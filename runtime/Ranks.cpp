@@ -243,6 +243,15 @@ Tensor rowsOfTensor(const Tensor &t, int64_t begin, int64_t end) {
   return out;
 }
 
+/// Rows [begin, end) of each of a call's batch-major arguments.
+std::vector<Tensor> argumentRows(const std::vector<Tensor> &arguments,
+                                 int64_t begin, int64_t end) {
+  std::vector<Tensor> rows;
+  for (const Tensor &t : arguments)
+    rows.push_back(rowsOfTensor(t, begin, end));
+  return rows;
+}
+
 } // namespace
 
 absl::Status RankedExecutor::resetCaches(int64_t batch, int64_t length) {
@@ -273,8 +282,7 @@ RankedExecutor::run(const std::string &entry,
       inputs[c] = arguments;
       continue;
     }
-    for (const Tensor &t : arguments)
-      inputs[c].push_back(rowsOfTensor(t, begin, end));
+    inputs[c] = argumentRows(arguments, begin, end);
   }
   const int64_t bytesBefore = collectiveBytes(0);
   // One thread per rank runs its micro-batches in order: stage s starts
@@ -347,11 +355,9 @@ MicroBatched::run(const std::string &entry,
     auto [begin, end] = chunkRows(mb, chunks, batch);
     if (end == begin)
       continue;
-    std::vector<Tensor> rows;
-    for (const Tensor &t : arguments)
-      rows.push_back(rowsOfTensor(t, begin, end));
-    KILN_ASSIGN_OR_RETURN(std::vector<NamedTensor> part,
-                          parts_[mb]->run(entry, rows));
+    KILN_ASSIGN_OR_RETURN(
+        std::vector<NamedTensor> part,
+        parts_[mb]->run(entry, argumentRows(arguments, begin, end)));
     appendRows(joined, part);
   }
   return joined;
@@ -400,10 +406,7 @@ ReplicaRank::run(const std::string &entry,
   auto [begin, end] = chunkRows(link.stage(), link.stages(), batch);
   std::vector<NamedTensor> own;
   if (end > begin) {
-    std::vector<Tensor> rows;
-    for (const Tensor &t : arguments)
-      rows.push_back(rowsOfTensor(t, begin, end));
-    auto outputs = inner->run(entry, rows);
+    auto outputs = inner->run(entry, argumentRows(arguments, begin, end));
     if (!outputs.ok()) {
       // The other replicas wait in the exchange: end it now.
       link.abort(std::string(outputs.status().message()));

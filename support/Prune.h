@@ -47,19 +47,22 @@ struct PruneSpec {
   bool semiStructured() const { return m > 0; }
 };
 
+/// The score `spec`'s rules rank element i of a [rows, cols] weight by:
+/// its magnitude, times its input feature's factor when activation-aware.
+template <typename T>
+double pruneScore(const PruneSpec &spec, const T *w, int64_t i, int64_t cols) {
+  double score = std::fabs(static_cast<double>(w[i]));
+  if (!spec.scale.empty())
+    score *= static_cast<double>(
+        spec.scale[static_cast<size_t>(spec.axis == 0 ? i / cols : i % cols)]);
+  return score;
+}
+
 /// Zeroes the elements `spec` prunes of a [rows, cols] weight.
 template <typename T>
 void applyPrune(const PruneSpec &spec, T *w, int64_t rows, int64_t cols) {
   const int64_t size = rows * cols;
-  // The score each rule ranks: the magnitude, times its input feature's
-  // factor when activation-aware.
-  auto magnitude = [&](int64_t i) {
-    double score = std::fabs(static_cast<double>(w[i]));
-    if (!spec.scale.empty())
-      score *= static_cast<double>(spec.scale[static_cast<size_t>(
-          spec.axis == 0 ? i / cols : i % cols)]);
-    return score;
-  };
+  auto magnitude = [&](int64_t i) { return pruneScore(spec, w, i, cols); };
   if (spec.semiStructured()) {
     // Runs of m along `axis`: element j of run r of line l.
     const int64_t lines = spec.axis == 0 ? cols : rows;
