@@ -98,10 +98,6 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
     return invalid("--quantize must be none, w8a16, w4a16 or w8a8, got '" +
                    o.quantize + "'");
   if (o.quantize == "w8a8") {
-    if (o.tp > 1)
-      return invalid("--quantize w8a8 with --tp is not built yet: the "
-                     "SmoothQuant factors are calibrated on the whole "
-                     "weight, not per rank's part");
     if (o.precision != "fp32")
       return invalid("--quantize w8a8 computes its gemms in int8 with f32 "
                      "activations around them; --precision " +

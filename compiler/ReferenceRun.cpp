@@ -21,7 +21,9 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <optional>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -261,15 +263,13 @@ absl::StatusOr<RunResult> runModel(const LoadedModel &model,
     Interpreter &interpreter = *interpreters.back();
     if (request.callHandler)
       interpreter.setCallHandler(request.callHandler);
-    if (request.observer && ranks == 1)
-      interpreter.setObserver(request.observer);
-    else if (request.observer)
+    if (request.observer)
       interpreter.setObserver(
-          [&observing,
-           &request](Operation *op,
-                     llvm::function_ref<const HostTensor &(Value)> valueOf) {
+          [&observing, &request,
+           r](Operation *op,
+              llvm::function_ref<const HostTensor &(Value)> valueOf) {
             std::lock_guard<std::mutex> lock(observing);
-            return request.observer(op, valueOf);
+            return request.observer(r, op, valueOf);
           });
     if (ranks > 1)
       interpreter.setRank(r,
@@ -347,7 +347,7 @@ static absl::Status calibrate(const LoadedModel &model,
 absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq) {
   RunRequest request = calibrationRequest(model, maxSeq, {});
   llvm::DenseMap<Operation *, std::vector<double>> ranges;
-  request.observer = [&](Operation *op,
+  request.observer = [&](int64_t, Operation *op,
                          llvm::function_ref<const HostTensor &(Value)> valueOf)
       -> absl::Status {
     auto fn = dyn_cast<func::FuncOp>(op->getParentOp());
@@ -391,7 +391,7 @@ recordInputNorms(LoadedModel &model, int64_t maxSeq,
     request.maxNewTokens = 0;
     tokens += static_cast<int64_t>(request.inputIds.front().size());
     request.observer =
-        [&](Operation *op,
+        [&](int64_t, Operation *op,
             llvm::function_ref<const HostTensor &(Value)> valueOf)
         -> absl::Status {
       auto linear = dyn_cast<LinearOp>(op);
@@ -448,19 +448,23 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
     std::map<const HostTensor *, std::vector<double>> dequantized;
     double errorSquares = 0, referenceSquares = 0;
     std::vector<Operation *> ops;
-    /// W8A8: each input feature's largest |x| and |w|, then the factors.
+    /// W8A8: each input feature's largest |x| and |w| over every rank's
+    /// part (the ranks' tensors whose |w| is in), then the factors.
     std::vector<float> activationPeaks, weightPeaks, smooth;
+    std::set<const HostTensor *> peaked;
   };
   std::map<std::pair<std::string, bool>, Layer> layers;
   // The linear `op` reads a checkpoint weight not yet quantized: its
-  // layer, input, weight and sizes.
+  // layer, input, weight, sizes, and the whole weight's input feature each
+  // of the rank's `k` is (a row-parallel rank holds a part of them).
   struct Read {
     Layer *layer;
     const HostTensor *x, *w;
     bool inOut;
-    int64_t m, n, k;
+    int64_t m, n, k, wholeK;
+    std::vector<int64_t> features;
   };
-  auto readOf = [&](Operation *op,
+  auto readOf = [&](int64_t rank, Operation *op,
                     llvm::function_ref<const HostTensor &(Value)> valueOf)
       -> std::optional<Read> {
     auto linear = dyn_cast<LinearOp>(op);
@@ -474,18 +478,27 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
     const int64_t k = x.shape.back();
     const int64_t n = inOut ? w.shape[1] : w.shape[0];
     const int64_t m = k ? x.numElements() / k : 0;
+    const int64_t inAxis = inOut ? 0 : 1;
+    const int64_t wholeK = wholeInputFeatures(param, inAxis);
+    std::vector<int64_t> features(k);
+    std::iota(features.begin(), features.end(), 0);
+    if (ShardAttr shard = param.getShardAttr();
+        shard && shard.getAxis() == inAxis) {
+      SmallVector<int64_t> part = shard.indicesFor(rank, wholeK);
+      features.assign(part.begin(), part.end());
+    }
     Layer &layer = layers[{param.getName().str(), inOut}];
     if (!llvm::is_contained(layer.ops, op))
       layer.ops.push_back(op);
-    return Read{&layer, &x, &w, inOut, m, n, k};
+    return Read{&layer, &x, &w, inOut, m, n, k, wholeK, std::move(features)};
   };
   // An observer calling `onRead` for each such read.
   auto observeReads = [&](auto onRead) {
     return
-        [&readOf, onRead](Operation *op,
+        [&readOf, onRead](int64_t rank, Operation *op,
                           llvm::function_ref<const HostTensor &(Value)> valueOf)
             -> absl::Status {
-          std::optional<Read> read = readOf(op, valueOf);
+          std::optional<Read> read = readOf(rank, op, valueOf);
           return read ? onRead(*read) : absl::OkStatus();
         };
   };
@@ -494,21 +507,24 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
     request.observer = observeReads([&](const Read &read) -> absl::Status {
       Layer &layer = *read.layer;
       const int64_t k = read.k, n = read.n;
-      if (layer.weightPeaks.empty()) {
-        layer.activationPeaks.assign(k, 0.0f);
-        layer.weightPeaks.assign(k, 0.0f);
+      // A pad feature (past wholeK) has zero weights: no peak of its own.
+      auto peak = [&](std::vector<float> &peaks, int64_t j, double v) {
+        const int64_t feature = read.features[j];
+        if (feature < read.wholeK)
+          peaks[feature] =
+              std::max(peaks[feature], static_cast<float>(std::fabs(v)));
+      };
+      layer.activationPeaks.resize(read.wholeK, 0.0f);
+      layer.weightPeaks.resize(read.wholeK, 0.0f);
+      if (layer.peaked.insert(read.w).second) {
         const std::vector<double> &w = read.w->values;
-        for (int64_t i = 0; i < n * k; ++i) {
+        for (int64_t i = 0; i < n * k; ++i)
           // Input feature of element i: its row (in_out) or column.
-          const int64_t j = read.inOut ? i / n : i % k;
-          layer.weightPeaks[j] = std::max(layer.weightPeaks[j],
-                                          static_cast<float>(std::fabs(w[i])));
-        }
+          peak(layer.weightPeaks, read.inOut ? i / n : i % k, w[i]);
       }
       const std::vector<double> &x = read.x->values;
       for (int64_t i = 0; i < read.m * k; ++i)
-        layer.activationPeaks[i % k] = std::max(
-            layer.activationPeaks[i % k], static_cast<float>(std::fabs(x[i])));
+        peak(layer.activationPeaks, i % k, x[i]);
       return absl::OkStatus();
     });
     KILN_RETURN_IF_ERROR(calibrate(model, request, "activation ranges"));
@@ -525,7 +541,12 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
     const HostTensor &x = *read.x, &w = *read.w;
     const bool inOut = read.inOut;
     const int64_t m = read.m, n = read.n, k = read.k;
-    const float *smooth = layer.smooth.empty() ? nullptr : layer.smooth.data();
+    // This rank's part of the factors (1 on a pad feature).
+    std::vector<float> smooth;
+    for (int64_t feature :
+         layer.smooth.empty() ? std::vector<int64_t>{} : read.features)
+      smooth.push_back(feature < read.wholeK ? layer.smooth[feature] : 1.0f);
+    const float *factors = smooth.empty() ? nullptr : smooth.data();
     std::vector<double> &dequantized = layer.dequantized[&w];
     if (dequantized.empty()) {
       auto format = makeQuantFormat(
@@ -533,14 +554,14 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
           calibration.group ? calibration.group : defaultQuantGroup(bits));
       if (!format.ok())
         return format.status();
-      dequantized = quantizedValues(*format, w.values, inOut ? 1 : 0, smooth);
+      dequantized = quantizedValues(*format, w.values, inOut ? 1 : 0, factors);
     }
     // The product with the weight (and, for W8A8, the input) as stored and
     // as checkpointed: the error the quantization adds to this layer's
     // output (before bias and activation, which both sides share).
     std::vector<double> quantizedInput;
     if (actQuant)
-      quantizedInput = fakeQuantizeActivations(x.values.data(), m, k, smooth);
+      quantizedInput = fakeQuantizeActivations(x.values.data(), m, k, factors);
     std::vector<double> reference(m * n), quantized(m * n);
     auto product = [&](const double *input, const double *weight,
                        double *into) {

@@ -26,13 +26,21 @@
 
 namespace kiln {
 
+/// An OpObserver told which simulated tensor-parallel rank ran the op (0
+/// for a module kiln-partition did not split): a rank sees its own part of
+/// every sharded value.
+using RankObserver = std::function<absl::Status(
+    int64_t rank, mlir::Operation *op,
+    llvm::function_ref<const HostTensor &(mlir::Value)> valueOf)>;
+
 /// The runtime driver's request, and how the interpreter runs it.
 struct RunRequest : rt::Request {
   InterpreterPrecision precision = InterpreterPrecision::F32;
   /// Runs func.call steps (compiled kernels) in place of their bodies.
   CallHandler callHandler;
-  /// Sees every op the interpreter runs (a harness checking the arena plan).
-  OpObserver observer;
+  /// Sees every op the interpreter runs (a harness checking the arena plan,
+  /// a calibration), one rank at a time.
+  RankObserver observer;
 };
 
 /// A runtime tensor as the interpreter holds it, elements as `elementType`.
@@ -74,7 +82,9 @@ absl::Status recordValueRanges(LoadedModel &model, int64_t maxSeq);
 /// feature's largest |x|; each linear then gets `kiln.smooth`, SmoothQuant's
 /// factors s_j = max|x_j|^alpha / max|w_j|^(1 - alpha) (support/Quantize.h
 /// smoothFactor), one vector per weight over all its linears and calls, and
-/// the error is measured with them.
+/// the error is measured with them. Under tensor parallelism the factors
+/// are the whole weight's (each feature's peaks over every rank's part), so
+/// each rank's part of them is what the single-rank build would use.
 absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
                                const QuantCalibration &calibration);
 

@@ -425,24 +425,17 @@ absl::Status OpEvaluator::eval(Operation *op) {
 // Leaves
 //===----------------------------------------------------------------------===//
 
-/// A W8A8 weight's SmoothQuant factors (empty for none).
-static std::vector<float> smoothFactors(QuantAttr quant) {
-  DenseFPElementsAttr factors = quant.getSmooth();
-  if (!factors)
-    return {};
-  return {factors.getValues<float>().begin(), factors.getValues<float>().end()};
-}
-
 /// A quantized weight's value: each element replaced by what the stored
-/// integers and scales give back (support/Quantize.h).
-static absl::Status fakeQuantize(QuantAttr quant, Tensor &t) {
+/// integers and scales give back (support/Quantize.h), with `smooth` the
+/// W8A8 factors of its input features (empty for none).
+static absl::Status fakeQuantize(QuantAttr quant,
+                                 const std::vector<float> &smooth, Tensor &t) {
   const int axis = static_cast<int>(quant.getAxis());
   auto format =
       makeQuantFormat(static_cast<int>(quant.getBits()), t.shape[axis],
                       t.shape[1 - axis], quant.getGroup());
   if (!format.ok())
     return format.status();
-  std::vector<float> smooth = smoothFactors(quant);
   t.values = quantizedValues(*format, t.values, axis,
                              smooth.empty() ? nullptr : smooth.data());
   return absl::OkStatus();
@@ -516,7 +509,9 @@ absl::Status OpEvaluator::evalParam(ParamOp op) {
       return error(absl::StrCat("the parts of '", name, "' have ", rows,
                                 " rows, the IR says ", type.getDimSize(0)));
     if (QuantAttr quant = op.getQuantAttr())
-      if (absl::Status s = fakeQuantize(quant, t); !s.ok())
+      if (absl::Status s =
+              fakeQuantize(quant, rankSmoothFactors(op, in_.rank_), t);
+          !s.ok())
         return error(std::string(s.message()));
     cached = std::make_shared<const Tensor>(std::move(t));
   }
@@ -715,7 +710,7 @@ absl::Status OpEvaluator::evalLinear(LinearOp op) {
   auto param = op.getWeight().getDefiningOp<ParamOp>();
   if (QuantAttr quant = param ? param.getQuantAttr() : QuantAttr();
       quant && quant.getActBits() == 8) {
-    std::vector<float> smooth = smoothFactors(quant);
+    std::vector<float> smooth = rankSmoothFactors(param, in_.rank_);
     quantizedInput = fakeQuantizeActivations(
         input, m, k, smooth.empty() ? nullptr : smooth.data());
     input = quantizedInput.data();

@@ -156,6 +156,9 @@ def Kiln_QuantAttr : Kiln_Attr<"Quant", "quant"> {
     factors cancelling in the product. Values in the IR stay the
     dequantized ones: reading the weight gives Q(W * s) / s, and the linear
     computes with Q(x / s) * s, so the product is exactly the int8 one.
+    The factors are the whole weight's: where a #kiln.shard cuts the input
+    features (a row-parallel linear under --tp), each rank uses its part
+    of them, as it reads its part of the weight.
 
     `#kiln.quant<bits = 8, group = 768, axis = 1, act_bits = 8, smooth = dense<...> : tensor<768xf32>>`
   }];

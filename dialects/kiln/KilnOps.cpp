@@ -249,10 +249,7 @@ LogicalResult ParamOp::verify() {
     if (DenseF32ArrayAttr scale = prune.getScale()) {
       // One factor per input feature of the (kept) tensor, which a shard
       // along that dim cuts after pruning.
-      ShardAttr shard = getShardAttr();
-      int64_t features = getType().getDimSize(prune.getAxis());
-      if (shard && shard.getAxis() == prune.getAxis())
-        features = features * shard.getParts() - shard.getPad();
+      int64_t features = wholeInputFeatures(*this, prune.getAxis());
       if (static_cast<int64_t>(scale.size()) != features)
         return emitOpError("prune scale has ")
                << scale.size() << " factors for " << features
@@ -281,10 +278,13 @@ LogicalResult ParamOp::verify() {
       return emitOpError("quant group ")
              << quant.getGroup() << " is neither a multiple of 32 nor all "
              << features << " input features";
+    // A row-parallel rank quantizes its part with its part of the factors.
     if (DenseFPElementsAttr smooth = quant.getSmooth();
-        smooth && smooth.getNumElements() != features)
+        smooth && smooth.getNumElements() !=
+                      wholeInputFeatures(*this, 1 - quant.getAxis()))
       return emitOpError("quant smooth has ")
-             << smooth.getNumElements() << " factors for " << features
+             << smooth.getNumElements() << " factors for "
+             << wholeInputFeatures(*this, 1 - quant.getAxis())
              << " input features";
     for (Operation *user : getResult().getUsers()) {
       auto linear = dyn_cast<LinearOp>(user);
@@ -644,6 +644,31 @@ std::string storedWeightKey(ParamOp op) {
                        llvm::hash_value(smooth.getRawData())));
   }
   return key;
+}
+
+int64_t wholeInputFeatures(ParamOp op, int64_t inAxis) {
+  int64_t features = op.getType().getDimSize(inAxis);
+  if (ShardAttr shard = op.getShardAttr(); shard && shard.getAxis() == inAxis)
+    features = features * shard.getParts() - shard.getPad();
+  return features;
+}
+
+std::vector<float> rankSmoothFactors(ParamOp op, int64_t rank) {
+  QuantAttr quant = op.getQuantAttr();
+  DenseFPElementsAttr smooth = quant ? quant.getSmooth() : nullptr;
+  if (!smooth)
+    return {};
+  std::vector<float> whole(smooth.getValues<float>().begin(),
+                           smooth.getValues<float>().end());
+  const int64_t inAxis = 1 - quant.getAxis();
+  ShardAttr shard = op.getShardAttr();
+  if (!shard || shard.getAxis() != inAxis)
+    return whole;
+  std::vector<float> part;
+  const auto features = static_cast<int64_t>(whole.size());
+  for (int64_t j : shard.indicesFor(rank, features))
+    part.push_back(j < features ? whole[j] : 1.0f); // pad: zero weights
+  return part;
 }
 
 /// Whether `source` can be reshaped to `target` (see ReshapeOp).

@@ -19,6 +19,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #define GET_OP_CLASSES
 #include "dialects/kiln/KilnOps.h.inc"
@@ -64,6 +65,17 @@ inline PruneSpec pruneSpecOf(PruneAttr prune) {
     spec.scale.assign(scale.asArrayRef().begin(), scale.asArrayRef().end());
   return spec;
 }
+
+/// The number of input features a weight's per-feature factors (a
+/// #kiln.prune scale, a #kiln.quant smooth) cover: the whole input dim
+/// (`inAxis`) of the checkpoint tensor when a shard cuts it, else the
+/// param's own.
+int64_t wholeInputFeatures(ParamOp op, int64_t inAxis);
+
+/// A W8A8 weight's SmoothQuant factors for tensor-parallel rank `rank`'s
+/// input features (empty when it has none): `smooth` covers the whole
+/// input dim, and a row-parallel rank (a shard along it) takes its part.
+std::vector<float> rankSmoothFactors(ParamOp op, int64_t rank);
 } // namespace kiln
 
 #endif // KILN_DIALECTS_KILN_KILNOPS_H

@@ -507,10 +507,10 @@ LogicalResult Exporter::quantizeSlot(ParamOp op, QuantAttr quant,
   quantizedBytes_ += format->totalBytes();
   quantizedF32Bytes_ += type.getNumElements() * 4;
   std::shared_ptr<std::vector<float>> smooth;
-  if (DenseFPElementsAttr factors = quant.getSmooth()) {
-    // Calibrated, not derivable from the checkpoint: embedded always.
-    smooth = std::make_shared<std::vector<float>>(
-        factors.getValues<float>().begin(), factors.getValues<float>().end());
+  if (quant.getSmooth()) {
+    // Calibrated, not derivable from the checkpoint: embedded always (a
+    // row-parallel rank's part of them).
+    smooth = std::make_shared<std::vector<float>>(rankSmoothFactors(op, rank_));
     w.smooth_blob = writer_.addBlob(art::BlobKind::Weight, smooth->data(),
                                     smooth->size() * sizeof(float), smooth);
     weightBytes_ += static_cast<int64_t>(smooth->size() * sizeof(float));

@@ -91,9 +91,11 @@ struct KilnQuantizeWeightsPass
     const int64_t features = asked <= 0 ? k : std::min(asked, k);
     auto smooth = actBits ? linear->getAttrOfType<DenseFPElementsAttr>(kSmooth)
                           : DenseFPElementsAttr();
-    if (smooth && smooth.getNumElements() != k) {
+    // The whole weight's factors (a row-parallel rank uses its part).
+    const int64_t wholeK = wholeInputFeatures(param, inOut ? 0 : 1);
+    if (smooth && smooth.getNumElements() != wholeK) {
       linear.emitError() << "kiln.smooth has " << smooth.getNumElements()
-                         << " factors for " << k << " input features";
+                         << " factors for " << wholeK << " input features";
       return signalPassFailure();
     }
     auto quant = QuantAttr::get(&getContext(), bits, features, inOut ? 1 : 0,

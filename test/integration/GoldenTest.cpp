@@ -363,7 +363,12 @@ TEST_P(GoldenTest, MatchesTransformers) {
     ASSERT_TRUE(compiled.compile(*model, padded.size(), maxSeq, error))
         << error;
     request.callHandler = compiled.handler(reference, param.fixture);
-    request.observer = compiled.observer();
+    request.observer =
+        [observer = compiled.observer()](
+            int64_t, mlir::Operation *op,
+            llvm::function_ref<const kiln::HostTensor &(mlir::Value)> valueOf) {
+          return observer(op, valueOf);
+        };
   }
   auto result = kiln::runModel(*model, request);
   ASSERT_TRUE(result.ok()) << result.status();

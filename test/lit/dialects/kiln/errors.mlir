@@ -862,6 +862,16 @@ func.func @quant_smooth_wrong_size(%x: tensor<2x4xf32>) -> tensor<2x2xf32> {
 
 // -----
 
+func.func @quant_smooth_rank_part(%x: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  // A shard along the input features: the factors are the whole weight's.
+  // expected-error @+1 {{'kiln.param' op quant smooth has 2 factors for 4 input features}}
+  %w = kiln.param "w" shard <axis = 1, sections = 1, parts = 2, replicas = 1> quant <bits = 8, group = 2, axis = 0, act_bits = 8, smooth = dense<1.0> : tensor<2xf32>> : tensor<2x2xf32>
+  %y = kiln.linear %x, %w layout out_in : (tensor<2x2xf32>, tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %y : tensor<2x2xf32>
+}
+
+// -----
+
 func.func @param_part_unnamed() -> tensor<4x8xf32> {
   // expected-error @+1 {{'kiln.param' op needs non-empty part names}}
   %w = kiln.param "merged" parts ["a", ""] : tensor<4x8xf32>

@@ -82,6 +82,20 @@ func.func @smoothed(%x: tensor<?x4xf32>) -> tensor<?x5xf32> {
 
 // -----
 
+// Under --tp a row-parallel weight (a shard along its input features) holds
+// 2 of the 4 features, and its kiln.smooth covers all 4: each rank takes its
+// part of the factors as it takes its part of the weight.
+// W8A8-LABEL: func.func @row_parallel
+// W8A8: kiln.param "proj.weight" shard <axis = 1, sections = 1, parts = 2, replicas = 1> quant <bits = 8, group = 2, axis = 0, act_bits = 8, smooth = dense<[2.000000e+00, 5.000000e-01, 1.000000e+00, 4.000000e+00]> : tensor<4xf32>> : tensor<3x2xf32>
+// W8A8-NOT: kiln.smooth
+func.func @row_parallel(%x: tensor<?x2xf32>) -> tensor<?x3xf32> {
+  %w = kiln.param "proj.weight" shard <axis = 1, sections = 1, parts = 2, replicas = 1> : tensor<3x2xf32>
+  %h = kiln.linear %x, %w layout out_in {kiln.smooth = dense<[2.0, 0.5, 1.0, 4.0]> : tensor<4xf32>} : (tensor<?x2xf32>, tensor<3x2xf32>) -> tensor<?x3xf32>
+  return %h : tensor<?x3xf32>
+}
+
+// -----
+
 // Matmuls and weights that are not checkpoint tensors are left alone.
 // CHECK-LABEL: func.func @activations
 // CHECK-NOT: quant
