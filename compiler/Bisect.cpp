@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -188,6 +189,16 @@ absl::StatusOr<BisectReport> bisect(const BisectOptions &o) {
         absl::StrCat(o.artifact, ": compiled for ", m.target,
                      "; bisection runs CPU artifacts (the same model "
                      "compiled for the cpu target)"));
+  // A partitioned artifact's steps hold one rank's part of each value;
+  // the interpreter's reference is the whole one.
+  if (m.tensor_parallel > 1 || m.pipeline_parallel > 1 || m.data_parallel > 1)
+    return absl::InvalidArgumentError(absl::StrCat(
+        o.artifact, ": compiled for ",
+        std::max<int64_t>(1, m.tensor_parallel) *
+            std::max<int64_t>(1, m.pipeline_parallel) *
+            std::max<int64_t>(1, m.data_parallel),
+        " ranks (--tp/--pp/--dp); bisection runs single-rank artifacts: "
+        "compile one with the same options but those"));
   DialectRegistry registry;
   registerKilnCompilerDialects(registry);
   registerKilnCompilerPasses();

@@ -98,10 +98,6 @@ absl::StatusOr<CompileOptions> resolve(CompileOptions o) {
     return invalid("--quantize must be none, w8a16, w4a16 or w8a8, got '" +
                    o.quantize + "'");
   if (o.quantize == "w8a8") {
-    if (o.precision != "fp32")
-      return invalid("--quantize w8a8 computes its gemms in int8 with f32 "
-                     "activations around them; --precision " +
-                     o.precision + " is not combined with it yet");
     if (o.quantGroup != 0)
       return invalid("--quantize w8a8 scales each output channel once (its "
                      "int32 sums are scaled after the whole product); "

@@ -197,7 +197,9 @@ FailureOr<int64_t> Exporter::weightSlot(ParamOp op) {
     art::DType stored = weightSlots_[it->second]
                             ? weightSlots_[it->second]->dtype
                             : art::DType::F32;
-    if (weightSlots_[it->second] &&
+    // (A quantized read's key names its integers: its float type is the
+    // activations', not the stored one.)
+    if (weightSlots_[it->second] && !op.getQuantAttr() &&
         ((element.isBF16() && stored != art::DType::BF16) ||
          (element.isF16() && stored != art::DType::F16))) {
       (void)fail(op, "weight '" + name + "' is read as two element types");
