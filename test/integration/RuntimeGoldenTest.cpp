@@ -610,6 +610,12 @@ TEST(DamagedStepsTest, ExternalPruningDamageIsOneClearError) {
         return w.sparse == art::SparseFormat::TwoFour;
       },
       "2:4 compressed");
+  auto unpruned = weightFinder(
+      [](const art::WeightT &w) {
+        return w.prune_m == 0 && w.prune_fraction == 0 &&
+               w.prune_threshold == 0 && w.shape.size() == 2;
+      },
+      "unpruned");
   const std::vector<
       std::pair<std::function<void(art::ManifestT &)>, std::string>>
       damages = {
@@ -632,11 +638,52 @@ TEST(DamagedStepsTest, ExternalPruningDamageIsOneClearError) {
                  compressed(m).shape[1 - compressed(m).sparse_axis], -1.0f);
            },
            "has an impossible pruning"},
+          // An n of n:m, or scores' factors, on a weight no rule prunes.
+          {[&](art::ManifestT &m) { unpruned(m).prune_n = 2; },
+           "has a pruning without a rule"},
+          {[&](art::ManifestT &m) { unpruned(m).prune_scale = {1.0f}; },
+           "has a pruning without a rule"},
       };
   for (const auto &[damage, message] : damages) {
     rewrite(*good, bad, damage);
     const std::string error = load(bad);
     EXPECT_NE(error.find(message), std::string::npos) << error;
+  }
+  fs::remove(bad);
+}
+
+TEST(DamagedStepsTest, ExternalSparseRowsDamageIsOneClearError) {
+  // Unstructured pruning past the sparse-rows threshold with external
+  // weights: the runtime builds the rows from the masked checkpoint, an f32
+  // matrix read along its output channels. The steps' checks see a
+  // damaged type or axis first (HostWeights' own check backs them up).
+  namespace art = kiln::artifact;
+  kiln::CompileOptions compile = smallExternal();
+  compile.prune = "unstructured:0.9";
+  auto good = kiln::test::compiledFixture("gpt2_tiny", compile);
+  ASSERT_TRUE(good.ok()) << good.status();
+  const std::string bad = *good + ".bad";
+  auto load = [](const std::string &path) {
+    return externalLoadError(path, "gpt2_tiny");
+  };
+  ASSERT_EQ(load(*good), "");
+  auto rows = weightFinder(
+      [](const art::WeightT &w) { return w.sparse == art::SparseFormat::Rows; },
+      "sparse rows");
+  std::string name; // the damaged weight's
+  for (const auto &damage : std::vector<std::function<void(art::ManifestT &)>>{
+           [&](art::ManifestT &m) {
+             name = rows(m).name;
+             rows(m).dtype = art::DType::BF16;
+           },
+           [&](art::ManifestT &m) {
+             name = rows(m).name;
+             rows(m).sparse_axis = 2;
+           }}) {
+    rewrite(*good, bad, damage);
+    const std::string error = load(bad);
+    EXPECT_NE(error.find("damaged: "), std::string::npos) << error;
+    EXPECT_NE(error.find(name), std::string::npos) << error;
   }
   fs::remove(bad);
 }
