@@ -19,6 +19,7 @@
 #include <link.h>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -70,6 +71,11 @@ struct CudaBlas::Impl {
                  int64_t, bool, int, bool, int, std::array<uint32_t, 4>>;
   std::map<Key, cublasLtMatmulAlgo_t> algos;
   std::set<Key> unfused; // shapes whose epilogue cuBLASLt cannot fuse
+  /// W8A8's int8 products: (m, n, k, alignments), and those it has none for.
+  using Int8Key =
+      std::tuple<int64_t, int64_t, int64_t, std::array<uint32_t, 4>>;
+  std::map<Int8Key, cublasLtMatmulAlgo_t> int8Algos;
+  std::set<Int8Key> int8Unsupported;
 
   Impl(const CudaDriver &d, CUstream s) : driver(d), stream(s) {}
   ~Impl() {
@@ -86,6 +92,82 @@ struct CudaBlas::Impl {
     return absl::InternalError(
         absl::StrCat(what, ": ", statusString ? statusString(s) : "cuBLASLt",
                      " (", static_cast<int>(s), ")"));
+  }
+  /// One matmul's descriptor and its X, Y and D layouts (C is D's),
+  /// destroyed with it.
+  struct Matmul {
+    const Impl &impl;
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t x = nullptr, y = nullptr, d = nullptr;
+    explicit Matmul(const Impl &i) : impl(i) {}
+    Matmul(const Matmul &) = delete;
+    Matmul &operator=(const Matmul &) = delete;
+    ~Matmul() {
+      for (auto layout : {x, y, d})
+        if (layout)
+          impl.layoutDestroy(layout);
+      if (desc)
+        impl.descDestroy(desc);
+    }
+  };
+  /// `m`'s descriptor: the compute and scale types, op(X) and op(Y).
+  absl::Status describe(Matmul &m, cublasComputeType_t compute,
+                        cudaDataType_t scale, cublasOperation_t opX,
+                        cublasOperation_t opY, const std::string &where) const {
+    KILN_RETURN_IF_ERROR(check(descCreate(&m.desc, compute, scale), where));
+    KILN_RETURN_IF_ERROR(
+        check(descSet(m.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opX, sizeof(opX)),
+              where));
+    return check(
+        descSet(m.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opY, sizeof(opY)), where);
+  }
+  /// `m` with `algo` on the stream: D = alpha op(X) op(Y) + beta C.
+  absl::Status run(const Matmul &m, const cublasLtMatmulAlgo_t &algo,
+                   const void *alpha, CUdeviceptr x, CUdeviceptr y,
+                   const void *beta, CUdeviceptr c, CUdeviceptr d,
+                   const std::string &where) const {
+    auto at = [](CUdeviceptr p) { return reinterpret_cast<void *>(p); };
+    return check(matmul(handle, m.desc, alpha, at(x), m.x, at(y), m.y, beta,
+                        at(c), m.d, at(d), m.d, &algo, at(workspace),
+                        kWorkspaceBytes,
+                        reinterpret_cast<cudaStream_t>(stream)),
+                 where);
+  }
+  /// The heuristic's first algorithm for D = op(X) op(Y) (C = D) with the
+  /// workspace and the operands' `aligned` bytes (X, Y, C, D), or nullopt
+  /// when it has none for them.
+  absl::StatusOr<std::optional<cublasLtMatmulAlgo_t>>
+  algorithm(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t x,
+            cublasLtMatrixLayout_t y, cublasLtMatrixLayout_t d,
+            const std::array<uint32_t, 4> &aligned, const std::string &where) {
+    cublasLtMatmulPreference_t pref = nullptr;
+    size_t bytes = kWorkspaceBytes;
+    cublasLtMatmulHeuristicResult_t result = {};
+    int count = 0;
+    absl::Status s = check(prefCreate(&pref), where);
+    if (s.ok())
+      s = check(prefSet(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &bytes,
+                        sizeof(bytes)),
+                where);
+    const cublasLtMatmulPreferenceAttributes_t alignments[4] = {
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+    for (int o = 0; o < 4 && s.ok(); ++o)
+      s = check(prefSet(pref, alignments[o], &aligned[o], sizeof(uint32_t)),
+                where);
+    cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
+    if (s.ok())
+      status = heuristic(handle, desc, x, y, d, d, pref, 1, &result, &count);
+    if (pref)
+      prefDestroy(pref);
+    KILN_RETURN_IF_ERROR(s);
+    if (status == CUBLAS_STATUS_NOT_SUPPORTED ||
+        (status == CUBLAS_STATUS_SUCCESS && count == 0))
+      return std::nullopt;
+    KILN_RETURN_IF_ERROR(check(status, where));
+    return std::optional<cublasLtMatmulAlgo_t>(result.algo);
   }
 };
 
@@ -182,26 +264,11 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
   cublasOperation_t opX = c.transX ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opY = c.transY ? CUBLAS_OP_T : CUBLAS_OP_N;
 
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t x = nullptr, y = nullptr, d = nullptr;
-  cublasLtMatmulPreference_t pref = nullptr;
-  auto cleanup = [&]() {
-    if (pref)
-      i.prefDestroy(pref);
-    for (auto layout : {x, y, d})
-      if (layout)
-        i.layoutDestroy(layout);
-    if (desc)
-      i.descDestroy(desc);
-  };
+  Impl::Matmul matmul(i);
   absl::Status s =
-      i.check(i.descCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), where);
-  if (s.ok())
-    s = i.check(i.descSet(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opX, sizeof(opX)),
-                where);
-  if (s.ok())
-    s = i.check(i.descSet(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opY, sizeof(opY)),
-                where);
+      i.describe(matmul, CUBLAS_COMPUTE_32F, CUDA_R_32F, opX, opY, where);
+  cublasLtMatmulDesc_t &desc = matmul.desc;
+  cublasLtMatrixLayout_t &x = matmul.x, &y = matmul.y, &d = matmul.d;
   if (s.ok() && epilogue != CUBLASLT_EPILOGUE_DEFAULT)
     s = i.check(i.descSet(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
                           sizeof(epilogue)),
@@ -253,46 +320,24 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
                 hasResidual, static_cast<int>(g.bType),
                 aligned};
   if (i.unfused.count(key)) {
-    cleanup();
     return absl::UnimplementedError(
         where + ": cuBLASLt has no algorithm with this epilogue fused");
   }
   auto found = i.algos.find(key);
   if (s.ok() && found == i.algos.end()) {
-    size_t workspace = kWorkspaceBytes;
-    cublasLtMatmulHeuristicResult_t result = {};
-    int count = 0;
-    s = i.check(i.prefCreate(&pref), where);
-    if (s.ok())
-      s = i.check(i.prefSet(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                            &workspace, sizeof(workspace)),
-                  where);
-    const cublasLtMatmulPreferenceAttributes_t alignments[4] = {
-        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
-        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
-        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
-    for (int o = 0; o < 4 && s.ok(); ++o)
-      s = i.check(i.prefSet(pref, alignments[o], &aligned[o], sizeof(uint32_t)),
-                  where);
-    if (s.ok()) {
-      cublasStatus_t status =
-          i.heuristic(i.handle, desc, x, y, d, d, pref, 1, &result, &count);
+    auto chosen = i.algorithm(desc, x, y, d, aligned, where);
+    if (!chosen.ok()) {
+      s = chosen.status();
+    } else if (!*chosen && epilogue != CUBLASLT_EPILOGUE_DEFAULT) {
       // An epilogue cuBLASLt cannot fuse here is the caller's to run.
-      if (epilogue != CUBLASLT_EPILOGUE_DEFAULT &&
-          (status == CUBLAS_STATUS_NOT_SUPPORTED ||
-           (status == CUBLAS_STATUS_SUCCESS && count == 0))) {
-        i.unfused.insert(key);
-        s = absl::UnimplementedError(
-            where + ": cuBLASLt has no algorithm with this epilogue fused");
-      } else {
-        s = i.check(status, where);
-      }
-    }
-    if (s.ok() && count == 0)
+      i.unfused.insert(key);
+      s = absl::UnimplementedError(
+          where + ": cuBLASLt has no algorithm with this epilogue fused");
+    } else if (!*chosen) {
       s = absl::InternalError(where + ": cuBLASLt has no algorithm for it");
-    if (s.ok())
-      found = i.algos.emplace(key, result.algo).first;
+    } else {
+      found = i.algos.emplace(key, **chosen).first;
+    }
   }
   // The residual is C, added with beta = 1; else C is D, scaled by 0.
   float one = 1, beta = hasResidual ? 1.0f : 0.0f;
@@ -301,15 +346,53 @@ absl::Status CudaBlas::gemm(const GemmPlan &g, const GemmBuffers &buffers,
                 dPtr = out + l * c.launchStrideD * 4,
                 cPtr = hasResidual ? buffers.residual + l * c.launchStrideD * 4
                                    : dPtr;
-    s = i.check(i.matmul(i.handle, desc, &one, reinterpret_cast<void *>(b), x,
-                         reinterpret_cast<void *>(yPtr), y, &beta,
-                         reinterpret_cast<void *>(cPtr), d,
-                         reinterpret_cast<void *>(dPtr), d, &found->second,
-                         reinterpret_cast<void *>(i.workspace), kWorkspaceBytes,
-                         reinterpret_cast<cudaStream_t>(i.stream)),
-                where);
+    s = i.run(matmul, found->second, &one, b, yPtr, &beta, cPtr, dPtr, where);
   }
-  cleanup();
+  return s;
+}
+
+absl::Status CudaBlas::gemmInt8(int64_t m, int64_t n, int64_t k, CUdeviceptr q,
+                                CUdeviceptr w, CUdeviceptr sums,
+                                const std::string &where) {
+  Impl &i = *impl_;
+  const std::string what = where + ": int8 gemm";
+  if (k % 4 != 0 || n % 4 != 0)
+    return absl::UnimplementedError(
+        what + ": cuBLASLt's int8 kernels need k and n multiples of 4");
+  // Column-major, D^T [n, m] = op(X) Y with X = W as [k, n] (ld k, op T)
+  // and Y = Q^T as [k, m] (ld k): the row-major S [m, n] (ld n).
+  const std::array<uint32_t, 4> aligned = {alignment(w, {}), alignment(q, {}),
+                                           alignment(sums, {}),
+                                           alignment(sums, {})};
+  const Impl::Int8Key key{m, n, k, aligned};
+  if (i.int8Unsupported.count(key))
+    return absl::UnimplementedError(what + ": cuBLASLt has no algorithm");
+  Impl::Matmul matmul(i);
+  absl::Status s = i.describe(matmul, CUBLAS_COMPUTE_32I, CUDA_R_32I,
+                              CUBLAS_OP_T, CUBLAS_OP_N, what);
+  cublasLtMatrixLayout_t &x = matmul.x, &y = matmul.y, &d = matmul.d;
+  if (s.ok())
+    s = i.check(i.layoutCreate(&x, CUDA_R_8I, k, n, k), what);
+  if (s.ok())
+    s = i.check(i.layoutCreate(&y, CUDA_R_8I, k, m, k), what);
+  if (s.ok())
+    s = i.check(i.layoutCreate(&d, CUDA_R_32I, n, m, n), what);
+  auto found = i.int8Algos.find(key);
+  if (s.ok() && found == i.int8Algos.end()) {
+    auto chosen = i.algorithm(matmul.desc, x, y, d, aligned, what);
+    if (!chosen.ok()) {
+      s = chosen.status();
+    } else if (!*chosen) {
+      i.int8Unsupported.insert(key);
+      s = absl::UnimplementedError(what + ": cuBLASLt has no algorithm");
+    } else {
+      found = i.int8Algos.emplace(key, **chosen).first;
+    }
+  }
+  // int32 alpha and beta, as the compute type says.
+  const int32_t one = 1, zero = 0;
+  if (s.ok())
+    s = i.run(matmul, found->second, &one, w, q, &zero, sums, sums, what);
   return s;
 }
 

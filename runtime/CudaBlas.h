@@ -10,8 +10,9 @@
 // the residual as C with beta = 1. The chosen algorithm is cached per
 // shape, epilogue and operand alignment: the heuristic is told the
 // alignment the real pointers have (arena buffers are 64-byte aligned, not
-// the 256 it assumes). libcublasLt is opened with dlopen, so kiln-run
-// starts without it.
+// the 256 it assumes). W8A8's int8 products past a few rows run there too
+// (gemmInt8). libcublasLt is opened with dlopen, so kiln-run starts
+// without it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -51,6 +52,16 @@ public:
   /// the caller runs the product without it, then the epilogue.
   absl::Status gemm(const GemmPlan &plan, const GemmBuffers &buffers,
                     const std::string &where);
+
+  /// W8A8's int32 sums S[m, n] = Q W^T of int8 row-major Q [m, k] and W
+  /// [n, k] (one output channel per row), S row-major, through cuBLASLt's
+  /// int8 tensor-core gemm (CUBLAS_COMPUTE_32I, the "TN" layout its IMMA
+  /// kernels take without reordered operands). Unimplemented (nothing run)
+  /// when cuBLASLt has no algorithm for it, or k or n is not a multiple of
+  /// 4 as those kernels need: the caller runs its own int8 kernel.
+  absl::Status gemmInt8(int64_t m, int64_t n, int64_t k, CUdeviceptr q,
+                        CUdeviceptr w, CUdeviceptr sums,
+                        const std::string &where);
 
   struct Impl;
 

@@ -18,6 +18,7 @@
 #include "support/Quantize.h"
 #include "support/Status.h"
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
@@ -575,9 +576,25 @@ absl::Status CudaExecutor::DeviceState::enqueueQuantizedGemm(
                    where);
   }
   if (w.actBits == 8) {
-    for (KernelLaunch &l : w8a8Launches(w, c, a, m, g.lda, workspace, epilogue))
-      KILN_RETURN_IF_ERROR(launchOwn(l, where));
-    return absl::OkStatus();
+    // A's rows to int8, then the product: past a few rows on cuBLASLt's
+    // int8 tensor cores (the int32 sums into C's buffer, then scaled there
+    // with the epilogue), else, or where cuBLASLt has no algorithm, on the
+    // own kernel. Both give the same bits.
+    std::vector<KernelLaunch> own =
+        w8a8Launches(w, c, a, m, g.lda, workspace, epilogue);
+    KILN_RETURN_IF_ERROR(launchOwn(own[0], where));
+    if (blas && m > kQuantGemvRows) {
+      absl::Status product =
+          blas->gemmInt8(m, w.format.rows, w.format.paddedCols(), workspace,
+                         w.values, c, where);
+      if (product.ok()) {
+        KernelLaunch scale = int8EpilogueLaunch(w, c, m, workspace, epilogue);
+        return launchOwn(scale, where);
+      }
+      if (!absl::IsUnimplemented(product))
+        return product;
+    }
+    return launchOwn(own[1], where);
   }
   KernelLaunch l = quantGemvLaunch(w, c, a, m, g.lda, epilogue);
   return launchOwn(l, where);

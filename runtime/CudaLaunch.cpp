@@ -73,6 +73,8 @@ const char *ownKernelName(OwnKernel kernel) {
     return "kiln_quantize_rows";
   case OwnKernel::Int8Gemm:
     return "kiln_int8_gemm";
+  case OwnKernel::Int8Epilogue:
+    return "kiln_int8_epilogue";
   }
   return "";
 }
@@ -147,26 +149,55 @@ KernelLaunch dequantizeLaunch(const DeviceQuantWeight &w, CUdeviceptr out) {
   return l;
 }
 
+namespace {
+
+/// Where W8A8's int8 rows' scales follow them in the workspace.
+CUdeviceptr int8RowScales(const DeviceQuantWeight &w, int64_t m,
+                          CUdeviceptr workspace) {
+  return workspace + int8RowBytes(w.format, m);
+}
+
+KernelLaunch quantizeRowsLaunch(const DeviceQuantWeight &w, CUdeviceptr a,
+                                int64_t m, int64_t lda, CUdeviceptr workspace) {
+  const QuantFormat &f = w.format;
+  KernelLaunch quantize;
+  quantize.kernel = OwnKernel::QuantizeRows;
+  quantize.grid[0] = static_cast<unsigned>(m);
+  quantize.add(workspace).add(int8RowScales(w, m, workspace)).add(a);
+  quantize.add(w.invSmooth).add(f.cols).add(lda).add(f.paddedCols());
+  return quantize;
+}
+
+} // namespace
+
+KernelLaunch int8EpilogueLaunch(const DeviceQuantWeight &w, CUdeviceptr c,
+                                int64_t m, CUdeviceptr workspace,
+                                const DeviceEpilogue &epilogue) {
+  const int64_t n = w.format.rows;
+  KernelLaunch l;
+  l.kernel = OwnKernel::Int8Epilogue;
+  l.grid[0] = static_cast<unsigned>(
+      std::clamp<int64_t>(ceilDiv(m * n, kOwnKernelThreads), 1, 65535));
+  l.add(c).add(int8RowScales(w, m, workspace)).add(w.scales);
+  l.add(epilogue.bias).add(epilogue.residual).add(m).add(n);
+  l.add(epilogue.activation);
+  return l;
+}
+
 std::vector<KernelLaunch> w8a8Launches(const DeviceQuantWeight &w,
                                        CUdeviceptr c, CUdeviceptr a, int64_t m,
                                        int64_t lda, CUdeviceptr workspace,
                                        const DeviceEpilogue &epilogue) {
   const QuantFormat &f = w.format;
-  const CUdeviceptr rows = workspace;
-  const CUdeviceptr rowScales = workspace + int8RowBytes(f, m);
-  KernelLaunch quantize;
-  quantize.kernel = OwnKernel::QuantizeRows;
-  quantize.grid[0] = static_cast<unsigned>(m);
-  quantize.add(rows).add(rowScales).add(a).add(w.invSmooth).add(f.cols);
-  quantize.add(lda).add(f.paddedCols());
   KernelLaunch product;
   product.kernel = OwnKernel::Int8Gemm;
   product.grid[0] = static_cast<unsigned>(ceilDiv(f.rows, kChannelsPerBlock));
   product.grid[1] = static_cast<unsigned>(ceilDiv(m, kInt8RowsPerWarp));
-  product.add(c).add(rows).add(rowScales).add(w.values).add(w.scales);
+  product.add(c).add(workspace).add(int8RowScales(w, m, workspace));
+  product.add(w.values).add(w.scales);
   product.add(epilogue.bias).add(epilogue.residual).add(m).add(f.rows);
   product.add(f.paddedCols()).add(epilogue.activation);
-  return {quantize, product};
+  return {quantizeRowsLaunch(w, a, m, lda, workspace), product};
 }
 
 KernelLaunch narrowLaunch(CUdeviceptr dst, CUdeviceptr src, int64_t count,

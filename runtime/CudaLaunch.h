@@ -40,9 +40,10 @@ enum class OwnKernel {
   QuantGemv,
   Dequantize,
   QuantizeRows,
-  Int8Gemm
+  Int8Gemm,
+  Int8Epilogue
 };
-inline constexpr int kOwnKernelCount = 11;
+inline constexpr int kOwnKernelCount = 12;
 /// The kernel's symbol in the fatbin.
 const char *ownKernelName(OwnKernel kernel);
 
@@ -129,12 +130,20 @@ KernelLaunch quantGemvLaunch(const DeviceQuantWeight &w, CUdeviceptr c,
                              const DeviceEpilogue &epilogue);
 /// W as f32 row-major [n, k] at `out` (quantGemmWorkspaceBytes of it).
 KernelLaunch dequantizeLaunch(const DeviceQuantWeight &w, CUdeviceptr out);
-/// W8A8: A's m rows quantized into the workspace, then the int8 product
-/// into C with the epilogue (two launches).
+/// W8A8: A's m rows quantized into the workspace (int8 rows, then their
+/// scales), then the int8 product into C with the epilogue (two launches).
 std::vector<KernelLaunch> w8a8Launches(const DeviceQuantWeight &w,
                                        CUdeviceptr c, CUdeviceptr a, int64_t m,
                                        int64_t lda, CUdeviceptr workspace,
                                        const DeviceEpilogue &epilogue);
+
+/// W8A8 after w8a8Launches' first launch, for a library's int8 gemm that
+/// wrote the int32 sums S [m, n] of the workspace's int8 rows (row-major,
+/// w.format.paddedCols() each) into C's buffer: C = epilogue(S times both
+/// scales), in place.
+KernelLaunch int8EpilogueLaunch(const DeviceQuantWeight &w, CUdeviceptr c,
+                                int64_t m, CUdeviceptr workspace,
+                                const DeviceEpilogue &epilogue);
 
 /// kiln_narrow of `count` f32 values at `src` into bf16 or f16 at `dst`.
 KernelLaunch narrowLaunch(CUdeviceptr dst, CUdeviceptr src, int64_t count,

@@ -25,7 +25,10 @@
 //   kiln_dequantize       a few rows of A multiply the stored integers
 //                         directly; more rows dequantize W for cuBLASLt;
 //   kiln_quantize_rows    W8A8: A's rows to int8 per token, then an int8
-//   kiln_int8_gemm        product with int32 sums and both scales;
+//   kiln_int8_gemm        product with int32 sums and both scales (a few
+//   kiln_int8_epilogue    rows), or, for more rows, cuBLASLt's int8
+//                         tensor-core gemm writing the int32 sums and the
+//                         scales and epilogue applied after it;
 //   kiln_narrow           f32 activations to bf16 or f16 (round to nearest
 //                         even, as support/Half.h) for the gemms of
 //                         kilnc --gemm-dtype;
@@ -47,6 +50,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "support/Half.h"
 
@@ -320,6 +324,25 @@ kiln_int8_gemm(float *c, const int8_t *qa, const float *rowScales,
                            (rowScales[row0 + i] * scales[col]),
                        bias, residual, at, col, activation);
     }
+  }
+}
+
+/// W8A8 after cuBLASLt's int8 gemm wrote the int32 sums S[m, n] into C's
+/// buffer: c = epilogue(S * rowScales[row] * scales[col]) in place, the
+/// operations of kiln_int8_gemm's last step, so both give the same bits.
+extern "C" __global__ void kiln_int8_epilogue(float *c, const float *rowScales,
+                                              const float *scales,
+                                              const float *bias,
+                                              const float *residual, int64_t m,
+                                              int64_t n, int activation) {
+  const int64_t total = m * n;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    int32_t sum;
+    memcpy(&sum, c + i, sizeof(sum)); // the sum's bits, then its value
+    c[i] =
+        epilogue(static_cast<float>(sum) * (rowScales[i / n] * scales[i % n]),
+                 bias, residual, i, i % n, activation);
   }
 }
 

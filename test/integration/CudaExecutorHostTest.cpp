@@ -346,6 +346,17 @@ kiln::test::FakeCublasLt *fakeCublasLt() {
   return state ? state() : nullptr;
 }
 
+/// Runs a fake cuBLASLt product now, or records it in the graph being
+/// captured.
+void enqueueOnFakeStream(std::function<void()> product) {
+  if (!capturing)
+    return product();
+  capturing->push_back([product] {
+    product();
+    return 0;
+  });
+}
+
 /// The cuBLASLt epilogue each gemm step of the artifact should ask for,
 /// with whether it has a residual (C = residual, beta 1).
 std::set<std::pair<int, bool>> expectedEpilogues(const kiln::Artifact &a) {
@@ -506,14 +517,7 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
     bool fuses = fusesEpilogues;
     fake->reset();
     fake->fusesEpilogues = fuses;
-    fake->enqueue = [](std::function<void()> product) {
-      if (!capturing)
-        return product();
-      capturing->push_back([product] {
-        product();
-        return 0;
-      });
-    };
+    fake->enqueue = enqueueOnFakeStream;
     options.cublasLt = KILN_FAKE_CUBLASLT;
   } else {
     options.gemm = hostGemm;
@@ -749,6 +753,76 @@ TEST(CudaExecutorHostQuantized, FewRowsMatchTheCpuExecutor) {
       dlclose(kernelLibrary);
       kernelLibrary = nullptr;
     }
+}
+
+TEST(CudaExecutorHostQuantized, W8A8PrefillRunsOnCuBLASLtInt8) {
+  // W8A8 through the fake cuBLASLt: the prompt's rows (past
+  // kQuantGemvRows) multiply in its int8 gemm (TN, int32 sums into C's
+  // buffer, then kiln_int8_epilogue), decode's few rows on kiln_int8_gemm.
+  // With no int8 algorithm every product falls back to kiln_int8_gemm: the
+  // same bits either way (int32 sums are exact, the scaling the same
+  // operations), and both within W8A8's bound of transformers.
+  for (const char *fixture : {"gpt2_tiny", "llama_gqa", "bert_tiny"}) {
+    SCOPED_TRACE(fixture);
+    std::unique_ptr<kiln::Artifact> cuda =
+        openOnFakeDevice(fixture, "f32", false, "w8a8");
+    ASSERT_NE(cuda, nullptr);
+    kiln::test::FakeCublasLt *fake = fakeCublasLt();
+    ASSERT_NE(fake, nullptr) << KILN_FAKE_CUBLASLT << ": " << dlerror();
+    auto golden = kiln::readJsonObject(
+        (fs::path(KILN_GOLDEN_DIR) / fixture / "golden.json").string());
+    ASSERT_TRUE(golden.ok());
+    const kiln::test::GoldenInputs inputs = kiln::test::goldenInputs(*golden);
+    auto model = kiln::fromArtifact(cuda->manifest().model.get());
+    ASSERT_TRUE(model.ok());
+    std::vector<rt::Response> responses;
+    std::vector<int64_t> int8Calls;
+    for (bool int8 : {true, false}) {
+      fake->reset();
+      fake->int8Algorithms = int8;
+      fake->enqueue = enqueueOnFakeStream;
+      rt::CudaOptions options = fakeDeviceOptions();
+      options.cublasLt = KILN_FAKE_CUBLASLT;
+      auto executor = rt::CudaExecutor::create(*cuda, options);
+      ASSERT_TRUE(executor.ok()) << executor.status();
+      auto response = rt::runModel(*model, **executor, goldenRequest(inputs));
+      ASSERT_TRUE(response.ok()) << response.status();
+      EXPECT_EQ(fake->error, "");
+      int64_t calls = 0;
+      for (const kiln::test::FakeMatmul &call : fake->calls) {
+        if (call.operandType != CUDA_R_8I)
+          continue;
+        ++calls;
+        // op(A) = W (its stored rows), op(B) = the prompt's int8 rows.
+        EXPECT_TRUE(call.transA);
+        EXPECT_FALSE(call.transB);
+        EXPECT_GT(call.n, rt::kQuantGemvRows);
+        EXPECT_EQ(call.k % 32, 0);
+      }
+      int8Calls.push_back(calls);
+      expectGolden(fixture, *golden, *response, inputs.lengths,
+                   /*exact=*/false, 6e-2);
+      responses.push_back(std::move(*response));
+      executor->reset();
+      EXPECT_EQ(fake->live, 0) << "cuBLASLt descriptors leaked";
+    }
+    fake->enqueue = nullptr;
+    EXPECT_GT(int8Calls[0], 0);
+    EXPECT_EQ(int8Calls[1], 0);
+    EXPECT_EQ(responses[0].generated, responses[1].generated);
+    ASSERT_EQ(responses[0].outputs.size(), responses[1].outputs.size());
+    for (size_t o = 0; o < responses[0].outputs.size(); ++o) {
+      const rt::Tensor &a = responses[0].outputs[o].second;
+      const rt::Tensor &b = responses[1].outputs[o].second;
+      ASSERT_EQ(a.shape, b.shape);
+      EXPECT_EQ(std::memcmp(a.data<float>(), b.data<float>(),
+                            a.numElements() * sizeof(float)),
+                0)
+          << responses[0].outputs[o].first;
+    }
+    dlclose(kernelLibrary);
+    kernelLibrary = nullptr;
+  }
 }
 
 TEST_P(CudaExecutorHostTest, CuBLASLtRefusingEpiloguesFallsBackToKernels) {

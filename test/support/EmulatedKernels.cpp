@@ -39,6 +39,7 @@ const std::vector<EmulatedKernel> &all() {
       make("kiln_dequantize", kiln_dequantize),
       make("kiln_quantize_rows", kiln_quantize_rows),
       make("kiln_int8_gemm", kiln_int8_gemm),
+      make("kiln_int8_epilogue", kiln_int8_epilogue),
   };
   return kernels;
 }

@@ -78,7 +78,20 @@ float element(const void *base, cudaDataType_t type, int64_t i) {
   }
 }
 
-int64_t elementBytes(cudaDataType_t type) { return type == CUDA_R_32F ? 4 : 2; }
+int64_t elementBytes(cudaDataType_t type) {
+  switch (type) {
+  case CUDA_R_8I:
+    return 1;
+  case CUDA_R_16BF:
+  case CUDA_R_16F:
+    return 2;
+  default:
+    return 4;
+  }
+}
+
+/// W8A8's int8 gemm: compute and scale type 32I.
+bool isInt8(const Desc &d) { return d.compute == CUBLAS_COMPUTE_32I; }
 
 } // namespace
 
@@ -104,8 +117,10 @@ const char *cublasLtGetStatusString(cublasStatus_t status) {
 cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *desc,
                                         cublasComputeType_t compute,
                                         cudaDataType_t scale) {
-  if (compute != CUBLAS_COMPUTE_32F || scale != CUDA_R_32F)
-    return misuse("compute type other than CUBLAS_COMPUTE_32F with f32 scale");
+  if (!(compute == CUBLAS_COMPUTE_32F && scale == CUDA_R_32F) &&
+      !(compute == CUBLAS_COMPUTE_32I && scale == CUDA_R_32I))
+    return misuse("compute type other than CUBLAS_COMPUTE_32F with f32 "
+                  "scale or CUBLAS_COMPUTE_32I with int32 scale");
   *desc = reinterpret_cast<cublasLtMatmulDesc_t>(new Desc{compute, scale});
   ++state.live;
   return CUBLAS_STATUS_SUCCESS;
@@ -144,7 +159,8 @@ cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t handle,
 cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *layout,
                                           cudaDataType type, uint64_t rows,
                                           uint64_t cols, int64_t ld) {
-  if (type != CUDA_R_32F && type != CUDA_R_16BF && type != CUDA_R_16F)
+  if (type != CUDA_R_32F && type != CUDA_R_16BF && type != CUDA_R_16F &&
+      type != CUDA_R_8I && type != CUDA_R_32I)
     return misuse("layout of an unexpected type");
   if (ld < static_cast<int64_t>(std::max<uint64_t>(rows, 1)))
     return misuse("column-major layout with ld " + std::to_string(ld) +
@@ -237,7 +253,20 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(
   int64_t n = d.transB == CUBLAS_OP_T ? b.rows : b.cols;
   if (k != kb || o.rows != m || o.cols != n || c.rows != m || c.cols != n)
     return misuse("shapes that do not chain");
-  if (a.type != b.type || c.type != CUDA_R_32F || o.type != CUDA_R_32F)
+  if (isInt8(d)) {
+    // What the IMMA kernels take in the regular (column-major) order.
+    if (a.type != CUDA_R_8I || b.type != CUDA_R_8I || c.type != CUDA_R_32I ||
+        o.type != CUDA_R_32I)
+      return misuse("int8 gemm operands other than A, B int8, C = D int32");
+    if (d.transA != CUBLAS_OP_T || d.transB != CUBLAS_OP_N)
+      return misuse("int8 gemm in a layout other than TN");
+    if (a.ld % 4 != 0 || b.ld % 4 != 0 || o.ld % 4 != 0)
+      return misuse("int8 gemm leading dimensions not multiples of 4");
+    if (d.epilogue != CUBLASLT_EPILOGUE_DEFAULT)
+      return misuse("int8 gemm with an epilogue");
+    if (!state.int8Algorithms)
+      return CUBLAS_STATUS_SUCCESS; // no algorithm: *count stays 0
+  } else if (a.type != b.type || c.type != CUDA_R_32F || o.type != CUDA_R_32F)
     return misuse("operand types other than A = B, C = D = f32");
   if (a.batch != o.batch || b.batch != o.batch || c.batch != o.batch)
     return misuse("batch counts that differ");
@@ -274,8 +303,12 @@ cublasStatus_t cublasLtMatmul(
   call.n = o.cols;
   call.k = call.transA ? a.rows : a.cols;
   call.batch = o.batch;
-  call.alpha = *static_cast<const float *>(alphaPtr);
-  call.beta = *static_cast<const float *>(betaPtr);
+  const bool int8 = isInt8(d);
+  call.alpha = int8
+                   ? static_cast<float>(*static_cast<const int32_t *>(alphaPtr))
+                   : *static_cast<const float *>(alphaPtr);
+  call.beta = int8 ? static_cast<float>(*static_cast<const int32_t *>(betaPtr))
+                   : *static_cast<const float *>(betaPtr);
   call.cIsD = cPtr == dPtr;
   const void *pointers[4] = {aPtr, bPtr, cPtr, dPtr};
   const Layout *layouts[4] = {&a, &b, &c, &o};
@@ -305,6 +338,28 @@ cublasStatus_t cublasLtMatmul(
   if (wantsBias != call.bias)
     return misuse("a bias pointer without a bias epilogue, or the reverse");
   state.calls.push_back(call);
+
+  if (int8) {
+    if (call.alpha != 1 || call.beta != 0 || !call.cIsD || o.batch != 1)
+      return misuse("an int8 gemm other than D = op(A) op(B), one batch");
+    auto product = [=] {
+      const auto *x = static_cast<const int8_t *>(aPtr);
+      const auto *y = static_cast<const int8_t *>(bPtr);
+      auto *out = static_cast<int32_t *>(dPtr);
+      for (int64_t col = 0; col < call.n; ++col)
+        for (int64_t row = 0; row < call.m; ++row) {
+          int32_t sum = 0; // op(A) = A^T: A's column `row`
+          for (int64_t p = 0; p < call.k; ++p)
+            sum += int32_t(x[p + row * a.ld]) * int32_t(y[p + col * b.ld]);
+          out[row + col * o.ld] = sum;
+        }
+    };
+    if (state.enqueue)
+      state.enqueue(product);
+    else
+      product();
+    return CUBLAS_STATUS_SUCCESS;
+  }
 
   auto run = [=] {
     const int64_t m = call.m, n = call.n, k = call.k;
