@@ -588,12 +588,14 @@ absl::Status CudaExecutor::DeviceState::enqueueQuantizedGemm(
           blas->gemmInt8(m, w.format.rows, w.format.paddedCols(), workspace,
                          w.values, c, where);
       if (product.ok()) {
+        ++stats.int8TensorCoreGemms;
         KernelLaunch scale = int8EpilogueLaunch(w, c, m, workspace, epilogue);
         return launchOwn(scale, where);
       }
       if (!absl::IsUnimplemented(product))
         return product;
     }
+    ++stats.int8KernelGemms;
     return launchOwn(own[1], where);
   }
   KernelLaunch l = quantGemvLaunch(w, c, a, m, g.lda, epilogue);

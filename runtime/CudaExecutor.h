@@ -70,6 +70,9 @@ struct CudaOptions {
 
 struct CudaStats {
   int64_t graphsCaptured = 0, graphReplays = 0;
+  /// W8A8 products enqueued on cuBLASLt's int8 tensor cores, and on
+  /// kiln_int8_gemm (a few rows, or no cuBLASLt algorithm for the shape).
+  int64_t int8TensorCoreGemms = 0, int8KernelGemms = 0;
 };
 
 class CudaExecutor : public Executor {

@@ -41,7 +41,8 @@
 #     the tool cannot start, e.g. under gVisor)              ~20 s
 #   write-bench-models (CPU, numpy)                          ~20 s
 #   bandwidth, kiln-gpt2, kiln-gpt2-nographs, kiln-gpt2-bf16,
-#     kiln-gpt2-{w8a16,w4a16,w8a8} (quantized at load),
+#     kiln-gpt2-{w8a16,w4a16,w8a8} (quantized at load; w8a8's last
+#     line counts its products on cuBLASLt's int8 tensor cores),
 #     kiln-bert, kiln-bert-b32, and the unfused (-O0)
 #     kiln-gpt2-O0, kiln-bert-b32-O0, and a Llama-shaped model
 #     (12 x 768, GQA 12/4) fused and -O0: kiln-llama{,-O0},

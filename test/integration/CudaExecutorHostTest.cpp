@@ -800,6 +800,14 @@ TEST(CudaExecutorHostQuantized, W8A8PrefillRunsOnCuBLASLtInt8) {
         EXPECT_EQ(call.k % 32, 0);
       }
       int8Calls.push_back(calls);
+      // Enqueued products, not calls (a replayed graph calls again).
+      const rt::CudaStats &stats = (*executor)->stats();
+      EXPECT_EQ(stats.int8TensorCoreGemms > 0, int8);
+      // Decode's few rows (and widths not a multiple of 4), or every
+      // product without an int8 algorithm.
+      if (!int8 || golden->contains("generate")) {
+        EXPECT_GT(stats.int8KernelGemms, 0);
+      }
       expectGolden(fixture, *golden, *response, inputs.lengths,
                    /*exact=*/false, 6e-2);
       responses.push_back(std::move(*response));

@@ -807,6 +807,12 @@ int run(int argc, char **argv) {
                   o.cudaGraphs ? "on" : "off",
                   static_cast<long long>(cudaExecutor->stats().graphsCaptured),
                   static_cast<long long>(cudaExecutor->stats().graphReplays));
+    if (cudaExecutor && (cudaExecutor->stats().int8TensorCoreGemms ||
+                         cudaExecutor->stats().int8KernelGemms))
+      std::printf(
+          "  w8a8 gemms     %lld on cuBLASLt int8, %lld on kiln_int8_gemm\n",
+          static_cast<long long>(cudaExecutor->stats().int8TensorCoreGemms),
+          static_cast<long long>(cudaExecutor->stats().int8KernelGemms));
 #endif
   }
   if (o.profile) {
@@ -869,6 +875,8 @@ int run(int argc, char **argv) {
           {"graphs", o.cudaGraphs},
           {"graphs_captured", cudaExecutor->stats().graphsCaptured},
           {"graph_replays", cudaExecutor->stats().graphReplays},
+          {"int8_tensor_core_gemms", cudaExecutor->stats().int8TensorCoreGemms},
+          {"int8_kernel_gemms", cudaExecutor->stats().int8KernelGemms},
           {"cublaslt", cudaExecutor->gemmLibrary()}};
 #endif
     Json steps = Json::object();
