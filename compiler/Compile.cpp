@@ -662,6 +662,17 @@ absl::StatusOr<CompileReport> compileModel(const CompileOptions &given) {
                  << llvm::formatv("{0:f1}", bytes / 1048576.0) << " MiB of "
                  << llvm::formatv("{0:f1}", dense / 1048576.0)
                  << " MiB dense\n";
+        const bool twoFour = pruning.m == 4 && pruning.n == 2;
+        if (o.target == "cuda" && twoFour)
+          progress << "kilnc: "
+                   << (o.gemmDtype != "f32"
+                           ? "the CUDA executor compresses the 2:4 " +
+                                 o.gemmDtype +
+                                 " weights for cuSPARSELt at load (where "
+                                 "libcusparseLt is installed)\n"
+                           : std::string("2:4 weights stay dense on the GPU "
+                                         "in f32 (cuSPARSELt's 2:4 kernels "
+                                         "are bf16/f16: --gemm-dtype bf16)\n"));
       }
       if (o.tp > 1 || o.dp > 1 || o.pp > 1) {
         progress << "kilnc: " << o.tp * o.pp * o.dp

@@ -3,6 +3,7 @@
 #include "runtime/CudaBlas.h"
 
 #include "runtime/CudaDriver.h"
+#include "runtime/LoadedLibrary.h"
 #include "runtime/StepPlan.h"
 #include "support/Status.h"
 
@@ -16,14 +17,12 @@
 #include <cublasLt.h>
 #include <dlfcn.h>
 #include <initializer_list>
-#include <link.h>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <tuple>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -201,15 +200,9 @@ CudaBlas::load(const CudaDriver &driver, CUstream stream,
             ? "cuBLASLt (libcublasLt.so.13) is not installed; gemm steps "
               "need it (add its folder to LD_LIBRARY_PATH)"
             : absl::StrCat("cannot open cuBLASLt ", library, ": ", lastError));
-  // Which file the loader chose, for the logs.
-  impl->libraryPath = candidates.front();
-  if (struct link_map *map = nullptr;
-      dlinfo(impl->library, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name)
-    impl->libraryPath = map->l_name;
-  auto resolve = [&](auto &fn, const char *name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
-        dlsym(impl->library, name));
-    return fn != nullptr;
+  impl->libraryPath = loadedPath(impl->library, candidates.front());
+  auto resolve = [&](auto &fn, const char *symbol) {
+    return resolveSymbol(impl->library, fn, symbol);
   };
   Impl &i = *impl;
   if (!resolve(i.create, "cublasLtCreate") ||

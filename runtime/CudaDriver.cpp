@@ -2,12 +2,13 @@
 
 #include "runtime/CudaDriver.h"
 
+#include "runtime/LoadedLibrary.h"
+
 #include "absl/strings/str_cat.h"
 
 #include <dlfcn.h>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -54,9 +55,7 @@ absl::StatusOr<std::unique_ptr<CudaDriver>> CudaDriver::load() {
     return absl::UnavailableError(
         absl::StrCat("no NVIDIA driver on this machine (", dlerror(), ")"));
   auto resolve = [&](auto &fn, const char *name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
-        dlsym(d->handle_, name));
-    return fn != nullptr;
+    return resolveSymbol(d->handle_, fn, name);
   };
   if (!resolve(d->getErrorName_, "cuGetErrorName") ||
       !resolve(d->getErrorString_, "cuGetErrorString") ||

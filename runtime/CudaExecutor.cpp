@@ -9,6 +9,7 @@
 #include "runtime/CudaBlas.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/CudaLaunch.h"
+#include "runtime/CudaSparse.h"
 #include "runtime/DimExpr.h"
 #include "runtime/HostWeights.h"
 #include "runtime/ManifestChecks.h"
@@ -100,6 +101,10 @@ struct CudaExecutor::DeviceState {
   std::vector<CUfunction> generatedKernels;    // the artifact's, by index
   CUfunction ownKernels[kOwnKernelCount] = {}; // the runtime's, by OwnKernel
   std::unique_ptr<CudaBlas> blas;
+  /// cuSPARSELt (null without it), and per weight slot the index of its
+  /// compressed 2:4 form there (-1: dense).
+  std::unique_ptr<CudaSparse> sparse;
+  std::vector<int> sparseWeights;
   CUdeviceptr weights = 0, arena = 0, workspace = 0;
   std::vector<CUdeviceptr> weightPtrs;
   /// Per weight slot: its integers, scales and smoothing factors on the
@@ -187,6 +192,19 @@ struct CudaExecutor::DeviceState {
     return driver->check(result, what);
   }
   /// A gemm step's B when it is a quantized weight (kilnc --quantize).
+  /// A gemm step's compressed 2:4 B on cuSPARSELt, or -1: a half-precision
+  /// product of row-major A rows (the batch folded into them).
+  int sparseB(const StepT &step, const GemmPlan &g) const {
+    const BufferT &b = *step.operands[1];
+    if (!sparse || b.kind != BufferKind::Weight ||
+        static_cast<size_t>(b.index) >= sparseWeights.size() ||
+        !g.halfPrecision() || g.transA || g.lda != g.k ||
+        (g.batch > 1 && !g.shared))
+      return -1;
+    return sparseWeights[b.index];
+  }
+  /// Compresses the weights cuSPARSELt can take (see CudaOptions).
+  absl::Status compressSparseWeights(const HostWeights &host);
   const DeviceQuantWeight *quantizedB(const StepT &step) const {
     const BufferT &b = *step.operands[1];
     if (b.kind != BufferKind::Weight ||
@@ -426,12 +444,72 @@ absl::Status CudaExecutor::DeviceState::load(const CudaOptions &options) {
         check(api.streamSynchronize(stream), "uploading the weights"));
   }
 
+  sparseWeights.assign(host->size(), -1);
+  if (options.cusparseLt != "none") {
+    auto loaded = CudaSparse::load(*driver, stream, options.cusparseLt);
+    if (loaded.ok())
+      sparse = std::move(*loaded);
+    else if (!options.cusparseLt.empty()) // asked for by name
+      return loaded.status();
+  }
+  if (sparse)
+    KILN_RETURN_IF_ERROR(compressSparseWeights(*host));
+
   for (const auto &e : manifest.entries)
     arenaBytes = std::max(arenaBytes, e->arena_bytes);
   if (arenaBytes > 0)
     KILN_RETURN_IF_ERROR(
         check(api.memAlloc(&arena, arenaBytes),
               absl::StrCat("allocating the ", arenaBytes, "-byte arena")));
+  return absl::OkStatus();
+}
+
+absl::Status
+CudaExecutor::DeviceState::compressSparseWeights(const HostWeights &host) {
+  // How each slot is read as a gemm's B: stored [n, k] (1) or [k, n] (2);
+  // -1 both ways (one compressed form serves one), 0 never.
+  std::vector<int> read(host.size(), 0);
+  for (const auto &e : manifest.entries)
+    for (const auto &step : e->steps) {
+      if (step->kind != StepKind::Gemm || step->operands.size() < 2)
+        continue;
+      const BufferT &b = *step->operands[1];
+      if (b.kind != BufferKind::Weight ||
+          static_cast<size_t>(b.index) >= host.size())
+        continue;
+      const int way = step->transpose_rhs ? 1 : 2;
+      int &r = read[b.index];
+      r = r == 0 || r == way ? way : -1;
+    }
+  for (size_t slot = 0; slot < host.size(); ++slot) {
+    const WeightT &w = host.weight(slot);
+    const bool bf16 = w.dtype == DType::BF16;
+    if (read[slot] <= 0 || (!bf16 && w.dtype != DType::F16) ||
+        w.shape.size() != 2 || host.bytes(slot) == 0)
+      continue;
+    const bool outIn = read[slot] == 1;
+    const int64_t n = outIn ? w.shape[0] : w.shape[1];
+    const int64_t k = outIn ? w.shape[1] : w.shape[0];
+    if (k % 4 != 0 || n == 0)
+      continue;
+    // Every 4 input features of an output channel: at most 2 non-zeros
+    // (either sign of zero is zero).
+    const auto *v = reinterpret_cast<const uint16_t *>(host.data(slot));
+    bool twoFour = true;
+    for (int64_t c = 0; c < n && twoFour; ++c)
+      for (int64_t f = 0; f < k && twoFour; f += 4) {
+        int kept = 0;
+        for (int64_t j = f; j < f + 4; ++j)
+          kept += (v[outIn ? c * k + j : j * n + c] & 0x7fff) != 0;
+        twoFour = kept <= 2;
+      }
+    if (!twoFour)
+      continue;
+    KILN_ASSIGN_OR_RETURN(sparseWeights[slot],
+                          sparse->compress(weightPtrs[slot], n, k, outIn, bf16,
+                                           "compressing 2:4 weight " + w.name));
+    ++stats.sparseWeights;
+  }
   return absl::OkStatus();
 }
 
@@ -494,6 +572,10 @@ CudaExecutor::DeviceState::planFor(
       if (g.halfPrecision())
         plan.workspaceBytes =
             std::max(plan.workspaceBytes, 2 * g.batch * g.m * g.k);
+      if (sparseB(*step, g) >= 0) // A narrowed, then cuSPARSELt's D
+        plan.workspaceBytes = std::max<int64_t>(
+            plan.workspaceBytes,
+            alignUp(2 * g.batch * g.m * g.k) + 2 * g.batch * g.m * g.n);
       if (const DeviceQuantWeight *q = quantizedB(*step))
         plan.workspaceBytes = std::max(
             plan.workspaceBytes, quantGemmWorkspaceBytes(*q, g.batch * g.m));
@@ -542,6 +624,21 @@ absl::Status CudaExecutor::DeviceState::runGemm(const GemmPlan &g,
   return launchOwn(l, where);
 }
 
+namespace {
+/// A gemm step's epilogue with its buffers' device addresses.
+DeviceEpilogue
+epilogueOf(const StepT &step, const GemmPlan &g,
+           const std::function<CUdeviceptr(const BufferT &)> &pointer) {
+  DeviceEpilogue epilogue;
+  if (g.bias >= 0)
+    epilogue.bias = pointer(*step.operands[g.bias]);
+  if (g.residual >= 0)
+    epilogue.residual = pointer(*step.operands[g.residual]);
+  epilogue.activation = static_cast<int>(g.activation);
+  return epilogue;
+}
+} // namespace
+
 /// A gemm on a quantized weight: W's stored rows are C's columns (its
 /// format has g.n rows and g.k columns, as HostWeights sized it). B is a
 /// 2-D weight and validateSteps refuses a transposed A, so the batch always
@@ -553,12 +650,7 @@ absl::Status CudaExecutor::DeviceState::enqueueQuantizedGemm(
     const StepT &step, const GemmPlan &g, const DeviceQuantWeight &w,
     const std::function<CUdeviceptr(const BufferT &)> &pointer,
     const std::string &where) {
-  DeviceEpilogue epilogue;
-  if (g.bias >= 0)
-    epilogue.bias = pointer(*step.operands[g.bias]);
-  if (g.residual >= 0)
-    epilogue.residual = pointer(*step.operands[g.residual]);
-  epilogue.activation = static_cast<int>(g.activation);
+  const DeviceEpilogue epilogue = epilogueOf(step, g, pointer);
   const CUdeviceptr a = pointer(*step.operands[0]);
   const CUdeviceptr c = pointer(*step.results[0]);
   const int64_t m = g.batch * g.m;
@@ -658,6 +750,23 @@ absl::Status CudaExecutor::DeviceState::enqueue(
       KILN_ASSIGN_OR_RETURN(auto g, planGemm(step, binding));
       if (const DeviceQuantWeight *q = quantizedB(step)) {
         KILN_RETURN_IF_ERROR(enqueueQuantizedGemm(step, g, *q, pointer, where));
+        break;
+      }
+      if (int weight = sparseB(step, g); weight >= 0) {
+        // A narrowed, the product on cuSPARSELt in the weight's type, then
+        // widened to C with the epilogue.
+        const int64_t rows = g.batch * g.m;
+        const bool bf16 = g.bType == DType::BF16;
+        KernelLaunch narrow = narrowLaunch(
+            workspace, pointer(*step.operands[0]), rows * g.k, bf16);
+        KILN_RETURN_IF_ERROR(launchOwn(narrow, where));
+        const CUdeviceptr d = workspace + alignUp(2 * rows * g.k);
+        KILN_RETURN_IF_ERROR(sparse->gemm(weight, rows, workspace, d, where));
+        KernelLaunch widen =
+            widenEpilogueLaunch(pointer(*step.results[0]), d,
+                                epilogueOf(step, g, pointer), rows, g.n, bf16);
+        KILN_RETURN_IF_ERROR(launchOwn(widen, where));
+        ++stats.sparseGemms;
         break;
       }
       GemmBuffers buffers;

@@ -49,6 +49,12 @@ struct CudaOptions {
   /// The cuBLASLt library to open (a path or a soname); empty: the
   /// loader's path, then the toolkit's folders (CudaBlas::load).
   std::string cublasLt;
+  /// cuSPARSELt for 2:4 weights (bf16/f16 weights read only as gemm B
+  /// whose every 4 input features hold at most 2 non-zeros: kilnc --prune
+  /// 2:4 --gemm-dtype bf16): a path or soname; empty: libcusparseLt.so.0
+  /// where the loader finds it, else those weights stay dense on
+  /// cuBLASLt; "none": dense.
+  std::string cusparseLt;
   /// Capture repeated call shapes as CUDA graphs and replay them.
   bool graphs = true;
   /// Synchronize after every step, so that a kernel fault is reported with
@@ -73,6 +79,8 @@ struct CudaStats {
   /// W8A8 products enqueued on cuBLASLt's int8 tensor cores, and on
   /// kiln_int8_gemm (a few rows, or no cuBLASLt algorithm for the shape).
   int64_t int8TensorCoreGemms = 0, int8KernelGemms = 0;
+  /// 2:4 weights compressed for cuSPARSELt, and products enqueued there.
+  int64_t sparseWeights = 0, sparseGemms = 0;
 };
 
 class CudaExecutor : public Executor {

@@ -75,6 +75,8 @@ const char *ownKernelName(OwnKernel kernel) {
     return "kiln_int8_gemm";
   case OwnKernel::Int8Epilogue:
     return "kiln_int8_epilogue";
+  case OwnKernel::WidenEpilogue:
+    return "kiln_widen_epilogue";
   }
   return "";
 }
@@ -198,6 +200,18 @@ std::vector<KernelLaunch> w8a8Launches(const DeviceQuantWeight &w,
   product.add(epilogue.bias).add(epilogue.residual).add(m).add(f.rows);
   product.add(f.paddedCols()).add(epilogue.activation);
   return {quantizeRowsLaunch(w, a, m, lda, workspace), product};
+}
+
+KernelLaunch widenEpilogueLaunch(CUdeviceptr c, CUdeviceptr d,
+                                 const DeviceEpilogue &epilogue, int64_t rows,
+                                 int64_t n, bool bf16) {
+  KernelLaunch l;
+  l.kernel = OwnKernel::WidenEpilogue;
+  l.grid[0] = static_cast<unsigned>(
+      std::clamp<int64_t>(ceilDiv(rows * n, kOwnKernelThreads), 1, 65535));
+  l.add(c).add(d).add(epilogue.bias).add(epilogue.residual).add(rows).add(n);
+  l.add(epilogue.activation).add(int(bf16));
+  return l;
 }
 
 KernelLaunch narrowLaunch(CUdeviceptr dst, CUdeviceptr src, int64_t count,

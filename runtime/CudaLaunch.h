@@ -41,9 +41,10 @@ enum class OwnKernel {
   Dequantize,
   QuantizeRows,
   Int8Gemm,
-  Int8Epilogue
+  Int8Epilogue,
+  WidenEpilogue
 };
-inline constexpr int kOwnKernelCount = 12;
+inline constexpr int kOwnKernelCount = 13;
 /// The kernel's symbol in the fatbin.
 const char *ownKernelName(OwnKernel kernel);
 
@@ -144,6 +145,12 @@ std::vector<KernelLaunch> w8a8Launches(const DeviceQuantWeight &w,
 KernelLaunch int8EpilogueLaunch(const DeviceQuantWeight &w, CUdeviceptr c,
                                 int64_t m, CUdeviceptr workspace,
                                 const DeviceEpilogue &epilogue);
+
+/// kiln_widen_epilogue: C [rows, n] f32 = epilogue(D as f32), D bf16 or
+/// f16.
+KernelLaunch widenEpilogueLaunch(CUdeviceptr c, CUdeviceptr d,
+                                 const DeviceEpilogue &epilogue, int64_t rows,
+                                 int64_t n, bool bf16);
 
 /// kiln_narrow of `count` f32 values at `src` into bf16 or f16 at `dst`.
 KernelLaunch narrowLaunch(CUdeviceptr dst, CUdeviceptr src, int64_t count,

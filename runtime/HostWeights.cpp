@@ -177,6 +177,7 @@ HostWeights::loadCopies(const Artifact &artifact, const std::string &weightsDir,
       slots[own.slots[i]] = own.weights[i].get();
   }
   std::unique_ptr<HostWeights> hw(new HostWeights());
+  hw->slots_ = slots;
   hw->data_.assign(m.weights.size(), nullptr);
   hw->mapped_.assign(m.weights.size(), false);
   hw->bytes_.assign(m.weights.size(), 0);

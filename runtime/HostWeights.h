@@ -66,6 +66,9 @@ public:
     return sparseRows_[slot].values ? &sparseRows_[slot] : nullptr;
   }
   size_t size() const { return data_.size(); }
+  /// What the artifact says of `slot` for this rank (its part of a sharded
+  /// weight).
+  const artifact::WeightT &weight(size_t slot) const { return *slots_[slot]; }
   /// Gives back this process's pages of f32 weight `slot` where it is read
   /// in place from a mapped file (the artifact or a safetensors file), for
   /// an executor that now holds it in another form (packed for its gemm
@@ -84,6 +87,7 @@ private:
   loadCopies(const Artifact &artifact, const std::string &weightsDir,
              const std::string &executor, const std::vector<bool> &widen,
              int64_t rank, const std::vector<bool> &needed);
+  std::vector<const artifact::WeightT *> slots_;
   std::vector<const uint8_t *> data_;
   /// Whether data_ points into a mapped file (not a copy made here).
   std::vector<bool> mapped_;

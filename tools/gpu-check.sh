@@ -32,7 +32,8 @@
 #     fixture-llama-tp2 / -tp2pp2 (2 and 4 ranks on the one GPU,
 #     collectives through host memory; collectives-llama-* lines: the
 #     bytes rank 0 moves per decode step),
-#     fixture-{gpt2,bert}-bf16, fixture-{gpt2,llama}-{w8a16,w4a16,w8a8}
+#     fixture-{gpt2,bert}-bf16, fixture-{gpt2,llama}-2_4-bf16 (cuSPARSELt,
+#     against transformers' pruned model), fixture-{gpt2,llama}-{w8a16,w4a16,w8a8}
 #     (kilnc --quantize): prompt logits against the transformers
 #     goldens and the generated ids up to the first near-tie, with CUDA
 #     graphs (captured at the second decode call, replayed from the third;
@@ -43,6 +44,8 @@
 #   bandwidth, kiln-gpt2, kiln-gpt2-nographs, kiln-gpt2-bf16,
 #     kiln-gpt2-{w8a16,w4a16,w8a8} (quantized at load; w8a8's last
 #     line counts its products on cuBLASLt's int8 tensor cores),
+#     kiln-gpt2-2_4-bf16 (pruned at load; its last line counts the
+#     weights and products on cuSPARSELt),
 #     kiln-bert, kiln-bert-b32, and the unfused (-O0)
 #     kiln-gpt2-O0, kiln-bert-b32-O0, and a Llama-shaped model
 #     (12 x 768, GQA 12/4) fused and -O0: kiln-llama{,-O0},
@@ -90,6 +93,12 @@ prepare() {
     "$bin/kilnc" "$fixtures/$f" --target cuda --gemm-dtype bf16 -o "$bundle/$f-bf16.kiln" \
         --max-batch 3 --max-seq 32 2> "$bundle/kilnc-$f-bf16.log"
   done
+  # 2:4 weights in bf16 (kilnc --prune 2:4 --gemm-dtype bf16): compressed
+  # at load and multiplied on cuSPARSELt.
+  for f in gpt2_tiny llama_gqa; do
+    "$bin/kilnc" "$fixtures/$f" --target cuda --prune 2:4 --gemm-dtype bf16 \
+        -o "$bundle/$f-2_4-bf16.kiln" --max-batch 3 --max-seq 32 2> "$bundle/kilnc-$f-2_4-bf16.log"
+  done
   # Quantized weights (kilnc --quantize): the runtime's gemms on int8/int4
   # weights and W8A8's int8 ones.
   for f in gpt2_tiny llama_gqa; do
@@ -119,6 +128,9 @@ prepare() {
       --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small.log"
   "$bin/kilnc" "$tmp/gpt2-small" --target cuda --external-weights --gemm-dtype bf16 \
       -o "$bundle/gpt2-small-bf16.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small-bf16.log"
+  # Pruned 2:4 at load (cuSPARSELt's gemms), bf16 as the dense one above.
+  "$bin/kilnc" "$tmp/gpt2-small" --target cuda --external-weights --gemm-dtype bf16 --prune 2:4 \
+      -o "$bundle/gpt2-small-2_4-bf16.kiln" --max-batch 1 --max-seq 256 2> "$bundle/kilnc-gpt2-small-2_4-bf16.log"
   # Quantized at load from the same weights (the guardrail's and W8A8's
   # calibration run here, on the weights bench_model.py writes alike there).
   local q
@@ -247,6 +259,16 @@ run() {
   else
     record "$(printf '%-24s FAIL: no libcublasLt.so.13 in the toolkit folders or PyTorch wheels' find-cublaslt)"
   fi
+  # cuSPARSELt (2:4 weights): PyTorch's wheels carry it; without it those
+  # weights run dense.
+  local sparse_lib
+  sparse_lib="$("$PY" -c "import glob, site; d = [g for p in site.getsitepackages() for g in glob.glob(p + '/nvidia/cusparselt/lib')]; print(d[0] if d else '')" 2> /dev/null)"
+  if [ -n "$sparse_lib" ] && [ -e "$sparse_lib/libcusparseLt.so.0" ]; then
+    export LD_LIBRARY_PATH="$sparse_lib:$LD_LIBRARY_PATH"
+    record "$(printf '%-24s %s' find-cusparselt "$sparse_lib/libcusparseLt.so.0")"
+  else
+    record "$(printf '%-24s none: 2:4 weights run dense' find-cusparselt)"
+  fi
 
   step kiln-run-starts 20 "$kr" --help
   if ! "$kr" --help > /dev/null 2>&1; then
@@ -306,6 +328,9 @@ run() {
   fixture fixture-bert-bf16 bert_tiny bert_tiny-bf16.kiln on 2e-2
   # Quantized builds, within the CPU builds' bounds (RuntimeGoldenTest).
   local q scheme bound
+  # 2:4 bf16 weights on cuSPARSELt, against transformers' pruned model.
+  fixture fixture-gpt2-2_4-bf16 ../pruned/gpt2_tiny_2_4 gpt2_tiny-2_4-bf16.kiln on 2e-2
+  fixture fixture-llama-2_4-bf16 ../pruned/llama_gqa_2_4 llama_gqa-2_4-bf16.kiln on 2e-2
   for q in "w8a16 3e-2" "w4a16 0.35" "w8a8 6e-2"; do
     read -r scheme bound <<< "$q"
     fixture "fixture-gpt2-$scheme" gpt2_tiny "gpt2_tiny-$scheme.kiln" on "$bound"
@@ -337,6 +362,8 @@ run() {
   bench_step kiln-gpt2-nographs 90 "$kr" "$bundle/gpt2-small.kiln" --device cuda --weights "$work/gpt2-small" \
       --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3 --no-cuda-graphs
   bench_step kiln-gpt2-bf16 90 "$kr" "$bundle/gpt2-small-bf16.kiln" --device cuda --weights "$work/gpt2-small" \
+      --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3
+  bench_step kiln-gpt2-2_4-bf16 90 "$kr" "$bundle/gpt2-small-2_4-bf16.kiln" --device cuda --weights "$work/gpt2-small" \
       --input-ids "$prompt" --max-new-tokens 128 --ignore-eos --bench --iters 3
   for q in w8a16 w4a16 w8a8; do
     bench_step "kiln-gpt2-$q" 90 "$kr" "$bundle/gpt2-small-$q.kiln" --device cuda --weights "$work/gpt2-small" \

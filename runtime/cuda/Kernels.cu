@@ -32,6 +32,8 @@
 //   kiln_narrow           f32 activations to bf16 or f16 (round to nearest
 //                         even, as support/Half.h) for the gemms of
 //                         kilnc --gemm-dtype;
+//   kiln_widen_epilogue   a 2:4 weight's product from cuSPARSELt (bf16 or
+//                         f16) to f32 with the step's epilogue;
 //   kiln_norm             layer and RMS norm, a block per row: the
 //                         generated kernels give a row to one thread,
 //                         which leaves a decode step's norm (one row) on a
@@ -325,6 +327,20 @@ kiln_int8_gemm(float *c, const int8_t *qa, const float *rowScales,
                        bias, residual, at, col, activation);
     }
   }
+}
+
+/// c = epilogue(d as f32) over rows x n: cuSPARSELt's product of a 2:4
+/// weight, in bf16 (bf16 != 0) or f16, to the step's f32 result.
+extern "C" __global__ void kiln_widen_epilogue(float *c, const uint16_t *d,
+                                               const float *bias,
+                                               const float *residual,
+                                               int64_t rows, int64_t n,
+                                               int activation, int bf16) {
+  const int64_t total = rows * n;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x)
+    c[i] = epilogue(bf16 ? kiln::bf16ToFloat(d[i]) : kiln::halfToFloat(d[i]),
+                    bias, residual, i, i % n, activation);
 }
 
 /// W8A8 after cuBLASLt's int8 gemm wrote the int32 sums S[m, n] into C's

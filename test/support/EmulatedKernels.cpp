@@ -40,6 +40,7 @@ const std::vector<EmulatedKernel> &all() {
       make("kiln_quantize_rows", kiln_quantize_rows),
       make("kiln_int8_gemm", kiln_int8_gemm),
       make("kiln_int8_epilogue", kiln_int8_epilogue),
+      make("kiln_widen_epilogue", kiln_widen_epilogue),
   };
   return kernels;
 }

@@ -813,6 +813,10 @@ int run(int argc, char **argv) {
           "  w8a8 gemms     %lld on cuBLASLt int8, %lld on kiln_int8_gemm\n",
           static_cast<long long>(cudaExecutor->stats().int8TensorCoreGemms),
           static_cast<long long>(cudaExecutor->stats().int8KernelGemms));
+    if (cudaExecutor && cudaExecutor->stats().sparseWeights)
+      std::printf("  2:4 weights    %lld on cuSPARSELt, %lld products there\n",
+                  static_cast<long long>(cudaExecutor->stats().sparseWeights),
+                  static_cast<long long>(cudaExecutor->stats().sparseGemms));
 #endif
   }
   if (o.profile) {
@@ -877,6 +881,8 @@ int run(int argc, char **argv) {
           {"graph_replays", cudaExecutor->stats().graphReplays},
           {"int8_tensor_core_gemms", cudaExecutor->stats().int8TensorCoreGemms},
           {"int8_kernel_gemms", cudaExecutor->stats().int8KernelGemms},
+          {"sparse_weights", cudaExecutor->stats().sparseWeights},
+          {"sparse_gemms", cudaExecutor->stats().sparseGemms},
           {"cublaslt", cudaExecutor->gemmLibrary()}};
 #endif
     Json steps = Json::object();
