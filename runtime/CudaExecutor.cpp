@@ -505,9 +505,13 @@ CudaExecutor::DeviceState::compressSparseWeights(const HostWeights &host) {
       }
     if (!twoFour)
       continue;
-    KILN_ASSIGN_OR_RETURN(sparseWeights[slot],
-                          sparse->compress(weightPtrs[slot], n, k, outIn, bf16,
-                                           "compressing 2:4 weight " + w.name));
+    auto index = sparse->compress(weightPtrs[slot], n, k, outIn, bf16,
+                                  "compressing 2:4 weight " + w.name);
+    if (!index.ok()) { // a shape or type this cuSPARSELt does not take
+      ++stats.sparseRefused;
+      continue;
+    }
+    sparseWeights[slot] = *index;
     ++stats.sparseWeights;
   }
   return absl::OkStatus();
@@ -761,13 +765,18 @@ absl::Status CudaExecutor::DeviceState::enqueue(
             workspace, pointer(*step.operands[0]), rows * g.k, bf16);
         KILN_RETURN_IF_ERROR(launchOwn(narrow, where));
         const CUdeviceptr d = workspace + alignUp(2 * rows * g.k);
-        KILN_RETURN_IF_ERROR(sparse->gemm(weight, rows, workspace, d, where));
-        KernelLaunch widen =
-            widenEpilogueLaunch(pointer(*step.results[0]), d,
-                                epilogueOf(step, g, pointer), rows, g.n, bf16);
-        KILN_RETURN_IF_ERROR(launchOwn(widen, where));
-        ++stats.sparseGemms;
-        break;
+        absl::Status product = sparse->gemm(weight, rows, workspace, d, where);
+        if (product.ok()) {
+          KernelLaunch widen = widenEpilogueLaunch(pointer(*step.results[0]), d,
+                                                   epilogueOf(step, g, pointer),
+                                                   rows, g.n, bf16);
+          KILN_RETURN_IF_ERROR(launchOwn(widen, where));
+          ++stats.sparseGemms;
+          break;
+        }
+        if (!absl::IsUnimplemented(product))
+          return product;
+        // A shape cuSPARSELt would not plan: the dense weight on cuBLASLt.
       }
       GemmBuffers buffers;
       buffers.a = pointer(*step.operands[0]);

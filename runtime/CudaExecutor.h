@@ -79,8 +79,9 @@ struct CudaStats {
   /// W8A8 products enqueued on cuBLASLt's int8 tensor cores, and on
   /// kiln_int8_gemm (a few rows, or no cuBLASLt algorithm for the shape).
   int64_t int8TensorCoreGemms = 0, int8KernelGemms = 0;
-  /// 2:4 weights compressed for cuSPARSELt, and products enqueued there.
-  int64_t sparseWeights = 0, sparseGemms = 0;
+  /// 2:4 weights compressed for cuSPARSELt, those it would not take (kept
+  /// dense), and products enqueued there.
+  int64_t sparseWeights = 0, sparseRefused = 0, sparseGemms = 0;
 };
 
 class CudaExecutor : public Executor {

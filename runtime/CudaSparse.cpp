@@ -67,7 +67,7 @@ struct CudaSparse::Impl {
     lt::MatmulDescriptor matmul{};
     lt::AlgSelection alg{};
     lt::Plan plan{};
-    bool described = false, planned = false;
+    bool described = false, planned = false, ready = false;
     /// Its own: a graph captured with it keeps the address.
     CUdeviceptr workspace = 0;
   };
@@ -226,46 +226,54 @@ absl::Status CudaSparse::gemm(int index, int64_t m, CUdeviceptr a,
   if (!slot) {
     // The first call of this shape: its plan and workspace (outside any
     // graph capture). Kept even when a step fails, so the destructor
-    // frees what was made; a failed plan is not used again.
+    // frees what was made; a shape cuSPARSELt would not plan is not asked
+    // again.
     slot = std::make_unique<Impl::Product>();
     Impl::Product &p = *slot;
-    KILN_RETURN_IF_ERROR(
-        i.check(i.denseInit(&i.handle, &p.a, m, w.k, w.k, kAlignment, w.type,
-                            CUSPARSE_ORDER_ROW),
-                where));
-    if (absl::Status s =
-            i.check(i.denseInit(&i.handle, &p.d, m, w.n, w.n, kAlignment,
-                                w.type, CUSPARSE_ORDER_ROW),
-                    where);
-        !s.ok()) {
-      i.descriptorDestroy(&p.a);
-      return s;
-    }
-    p.described = true;
-    KILN_RETURN_IF_ERROR(i.check(
-        i.matmulInit(&i.handle, &p.matmul, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                     w.outIn ? CUSPARSE_OPERATION_TRANSPOSE
-                             : CUSPARSE_OPERATION_NON_TRANSPOSE,
-                     &p.a, &w.descriptor, &p.d, &p.d, lt::kCompute32F),
-        where));
-    KILN_RETURN_IF_ERROR(i.check(
-        i.algInit(&i.handle, &p.alg, &p.matmul, lt::kAlgDefault), where));
-    if (absl::Status s =
-            i.check(i.planInit(&i.handle, &p.plan, &p.matmul, &p.alg), where);
-        !s.ok()) {
-      i.algDestroy(&p.alg);
-      return s;
-    }
-    p.planned = true;
-    size_t bytes = 0;
-    KILN_RETURN_IF_ERROR(
-        i.check(i.getWorkspace(&i.handle, &p.plan, &bytes), where));
-    if (bytes > 0)
+    auto plan = [&]() -> absl::Status {
       KILN_RETURN_IF_ERROR(
-          i.device(i.driver.api().memAlloc(&p.workspace, bytes),
-                   "allocating cuSPARSELt's workspace"));
-  } else if (!slot->planned) {
-    return absl::InternalError(where + ": cuSPARSELt could not plan it");
+          i.check(i.denseInit(&i.handle, &p.a, m, w.k, w.k, kAlignment, w.type,
+                              CUSPARSE_ORDER_ROW),
+                  where));
+      if (absl::Status s =
+              i.check(i.denseInit(&i.handle, &p.d, m, w.n, w.n, kAlignment,
+                                  w.type, CUSPARSE_ORDER_ROW),
+                      where);
+          !s.ok()) {
+        i.descriptorDestroy(&p.a);
+        return s;
+      }
+      p.described = true;
+      KILN_RETURN_IF_ERROR(i.check(
+          i.matmulInit(&i.handle, &p.matmul, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                       w.outIn ? CUSPARSE_OPERATION_TRANSPOSE
+                               : CUSPARSE_OPERATION_NON_TRANSPOSE,
+                       &p.a, &w.descriptor, &p.d, &p.d, lt::kCompute32F),
+          where));
+      KILN_RETURN_IF_ERROR(i.check(
+          i.algInit(&i.handle, &p.alg, &p.matmul, lt::kAlgDefault), where));
+      if (absl::Status s =
+              i.check(i.planInit(&i.handle, &p.plan, &p.matmul, &p.alg), where);
+          !s.ok()) {
+        i.algDestroy(&p.alg);
+        return s;
+      }
+      p.planned = true;
+      size_t bytes = 0;
+      KILN_RETURN_IF_ERROR(
+          i.check(i.getWorkspace(&i.handle, &p.plan, &bytes), where));
+      if (bytes > 0)
+        KILN_RETURN_IF_ERROR(
+            i.device(i.driver.api().memAlloc(&p.workspace, bytes),
+                     "allocating cuSPARSELt's workspace"));
+      p.ready = true;
+      return absl::OkStatus();
+    };
+    if (absl::Status s = plan(); !s.ok())
+      return absl::UnimplementedError(s.message());
+  } else if (!slot->ready) {
+    return absl::UnimplementedError(where +
+                                    ": cuSPARSELt could not plan this shape");
   }
   const float one = 1, zero = 0;
   cudaStream_t stream = reinterpret_cast<cudaStream_t>(i.stream);

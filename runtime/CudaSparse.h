@@ -39,14 +39,16 @@ public:
 
   /// Compresses weight `w` on the device: n output channels of k input
   /// features, stored [n, k] (`outIn`) or [k, n], bf16 or f16, 2:4 along
-  /// k. Returns its index for gemm().
+  /// k. Returns its index for gemm(), or why cuSPARSELt would not take it
+  /// (the caller keeps it dense).
   absl::StatusOr<int> compress(CUdeviceptr w, int64_t n, int64_t k, bool outIn,
                                bool bf16, const std::string &where);
   /// Device bytes the compressed weights hold.
   int64_t compressedBytes() const;
 
   /// D [m, n] = A [m, k] op(W) for compressed weight `weight`, A and D
-  /// row-major in its type.
+  /// row-major in its type. Unimplemented (nothing run) when cuSPARSELt
+  /// cannot plan that shape: the caller runs the weight dense.
   absl::Status gemm(int weight, int64_t m, CUdeviceptr a, CUdeviceptr d,
                     const std::string &where);
 

@@ -846,9 +846,9 @@ TEST(CudaExecutorHostSparse, TwoFourWeightsRunOnCuSPARSELt) {
   // weight is bf16 and 2:4 along its input features, so the executor
   // compresses it through the fake cuSPARSELt at load and runs its gemms
   // there (A narrowed, D in bf16, kiln_widen_epilogue to f32 with the
-  // epilogue); with cuSPARSELt "none" the same weights run dense. Both
-  // within bf16's bound of transformers' pruned model, and of each other
-  // (D's rounding to bf16 is the difference).
+  // epilogue); with cuSPARSELt "none", or one that refuses them, the same
+  // weights run dense. All within bf16's bound of transformers' pruned
+  // model, and of each other (D's rounding to bf16 is the difference).
   static void *library = dlopen(KILN_FAKE_CUSPARSELT, RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(library, nullptr) << dlerror();
   auto *fake = reinterpret_cast<kiln::test::FakeCusparseLt *(*)()>(
@@ -884,12 +884,15 @@ TEST(CudaExecutorHostSparse, TwoFourWeightsRunOnCuSPARSELt) {
     auto model = kiln::fromArtifact((*cuda)->manifest().model.get());
     ASSERT_TRUE(model.ok());
     std::vector<rt::Response> responses;
-    for (bool sparse : {true, false}) {
+    // On cuSPARSELt; without it; with a cuSPARSELt that takes none of them.
+    for (int mode : {0, 1, 2}) {
+      const bool sparse = mode == 0;
       fake->reset();
+      fake->takes = mode != 2;
       fake->enqueue = enqueueOnFakeStream;
       rt::CudaOptions options = fakeDeviceOptions();
       options.gemm = hostGemm;
-      if (sparse)
+      if (mode != 1)
         options.cusparseLt = KILN_FAKE_CUSPARSELT;
       auto executor = rt::CudaExecutor::create(**cuda, options);
       ASSERT_TRUE(executor.ok()) << executor.status();
@@ -902,6 +905,7 @@ TEST(CudaExecutorHostSparse, TwoFourWeightsRunOnCuSPARSELt) {
         // Llama's merged qkv, o, merged gate/up, down); the tied or
         // unpruned LM head stays dense.
         EXPECT_EQ(stats.sparseWeights, 8);
+        EXPECT_EQ(stats.sparseRefused, 0);
         EXPECT_EQ(static_cast<int64_t>(fake->compressed.size()), 8);
         EXPECT_GT(stats.sparseGemms, 0);
         EXPECT_FALSE(fake->calls.empty());
@@ -909,8 +913,9 @@ TEST(CudaExecutorHostSparse, TwoFourWeightsRunOnCuSPARSELt) {
           EXPECT_EQ(call.type, CUDA_R_16BF);
           EXPECT_EQ(call.k % 4, 0);
         }
-      } else {
+      } else { // dense: the refused ones counted as such
         EXPECT_EQ(stats.sparseWeights, 0);
+        EXPECT_EQ(stats.sparseRefused, mode == 2 ? 8 : 0);
         EXPECT_TRUE(fake->calls.empty());
       }
       expectGolden(pruned, *golden, *response, inputs.lengths,
@@ -921,6 +926,7 @@ TEST(CudaExecutorHostSparse, TwoFourWeightsRunOnCuSPARSELt) {
     }
     fake->enqueue = nullptr;
     expectClose(responses[0], responses[1], 1e-2);
+    expectClose(responses[2], responses[1], 0); // both dense: the same
     dlclose(kernelLibrary);
     kernelLibrary = nullptr;
   }

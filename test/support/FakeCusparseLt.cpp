@@ -117,6 +117,8 @@ cusparseLtStructuredDescriptorInit(const lt::Handle *, lt::MatDescriptor *d,
                                    cusparseOrder_t order, int sparsity) {
   if (sparsity != lt::kSparsity50Percent)
     return misuse("a sparsity other than 50%");
+  if (!state.takes)
+    return CUSPARSE_STATUS_NOT_SUPPORTED;
   return describe(d, 2, rows, cols, ld, alignment, type, order);
 }
 

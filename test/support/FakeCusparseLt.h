@@ -40,6 +40,9 @@ struct FakeCusparseLt {
   /// Weights compressed (rows x cols of B as stored), products run.
   std::vector<std::pair<int64_t, int64_t>> compressed;
   std::vector<FakeSparseMatmul> calls;
+  /// False: every structured descriptor is refused (NOT_SUPPORTED), as
+  /// cuSPARSELt refuses shapes its kernels do not take.
+  bool takes = true;
   /// The first misuse seen ("" if none).
   std::string error;
   /// Descriptors and plans made and not destroyed.
@@ -49,6 +52,7 @@ struct FakeCusparseLt {
     compressed.clear();
     calls.clear();
     error.clear();
+    takes = true;
   }
 };
 

@@ -813,10 +813,14 @@ int run(int argc, char **argv) {
           "  w8a8 gemms     %lld on cuBLASLt int8, %lld on kiln_int8_gemm\n",
           static_cast<long long>(cudaExecutor->stats().int8TensorCoreGemms),
           static_cast<long long>(cudaExecutor->stats().int8KernelGemms));
-    if (cudaExecutor && cudaExecutor->stats().sparseWeights)
-      std::printf("  2:4 weights    %lld on cuSPARSELt, %lld products there\n",
-                  static_cast<long long>(cudaExecutor->stats().sparseWeights),
-                  static_cast<long long>(cudaExecutor->stats().sparseGemms));
+    if (cudaExecutor && (cudaExecutor->stats().sparseWeights ||
+                         cudaExecutor->stats().sparseRefused))
+      std::printf(
+          "  2:4 weights    %lld on cuSPARSELt (%lld refused by it, dense), "
+          "%lld products there\n",
+          static_cast<long long>(cudaExecutor->stats().sparseWeights),
+          static_cast<long long>(cudaExecutor->stats().sparseRefused),
+          static_cast<long long>(cudaExecutor->stats().sparseGemms));
 #endif
   }
   if (o.profile) {
@@ -882,6 +886,7 @@ int run(int argc, char **argv) {
           {"int8_tensor_core_gemms", cudaExecutor->stats().int8TensorCoreGemms},
           {"int8_kernel_gemms", cudaExecutor->stats().int8KernelGemms},
           {"sparse_weights", cudaExecutor->stats().sparseWeights},
+          {"sparse_refused", cudaExecutor->stats().sparseRefused},
           {"sparse_gemms", cudaExecutor->stats().sparseGemms},
           {"cublaslt", cudaExecutor->gemmLibrary()}};
 #endif
