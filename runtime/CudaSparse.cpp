@@ -10,8 +10,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
+#include <cstddef>
 #include <cstdint>
+#include <cusparse.h>
 #include <dlfcn.h>
+#include <library_types.h>
 #include <map>
 #include <memory>
 #include <string>

@@ -24,6 +24,7 @@ for f in gpt2_tiny bert_tiny t5_gated llama_gqa; do
 done
 for f in gpt2_tiny llama_gqa; do
   : > "$tmp/bundle/$f-small.kiln"
+  : > "$tmp/bundle/$f-2_4-bf16.kiln"
   for q in w8a16 w4a16 w8a8; do
     : > "$tmp/bundle/$f-$q.kiln"
   done
@@ -55,6 +56,7 @@ for s in fixture-gpt2 fixture-gpt2-nographs fixture-t5 fixture-t5-nographs \
     fixture-llama fixture-llama-nographs fixture-bert fixture-gpt2-bf16 \
     fixture-bert-bf16 fixture-gpt2-past-maxima fixture-llama-past-maxima \
     fixture-llama-tp2 fixture-llama-tp2pp2 fixture-gpt2-w4a16 fixture-llama-w8a8 \
+    fixture-gpt2-2_4-bf16 fixture-llama-2_4-bf16 \
     kiln-gpt2 kiln-gpt2-w8a8 kiln-bert-b32 torch-gpt2 torch-bert; do
   expect "$s ok" grep -qE "^$s +ok " "$tmp/out1/results.txt"
 done
@@ -98,7 +100,7 @@ expect "ids after the near-tie are not compared" python3 "$root/tools/gpu_bench.
 # 4. A selection reruns only what matters.
 OUT="$tmp/out3" GPU_CHECK_STEPS=fixture-bert,fixture-bert- bash "$root/tools/gpu-check.sh" run > "$tmp/run3.txt" 2>&1
 expect "selection runs only the chosen steps" \
-  test "$(grep -cvE '^(fixture-bert|fixture-bert-bf16|find-cublaslt) ' "$tmp/out3/results.txt")" -eq 0
+  test "$(grep -cvE '^(fixture-bert|fixture-bert-bf16|find-cublaslt|find-cusparselt) ' "$tmp/out3/results.txt")" -eq 0
 expect "selection ran fixture-bert-bf16" grep -qE "^fixture-bert-bf16 +ok " "$tmp/out3/results.txt"
 
 if [ "$errors" -ne 0 ]; then
