@@ -856,9 +856,10 @@ TEST(CudaExecutorHostSparse, TwoFourWeightsRunOnCuSPARSELt) {
   for (const char *fixture : {"gpt2_tiny", "llama_gqa"}) {
     SCOPED_TRACE(fixture);
     const std::string pruned = std::string("../pruned/") + fixture + "_2_4";
-    auto build = [&](int64_t cpuThreads) {
+    auto build = [&](int64_t cpuThreads, bool external = false) {
       kiln::CompileOptions options;
       options.prune = "2:4";
+      options.externalWeights = external;
       options.maxBatch = 2;
       options.maxSeq = 32;
       if (cpuThreads > 0) {
@@ -927,6 +928,24 @@ TEST(CudaExecutorHostSparse, TwoFourWeightsRunOnCuSPARSELt) {
     fake->enqueue = nullptr;
     expectClose(responses[0], responses[1], 1e-2);
     expectClose(responses[2], responses[1], 0); // both dense: the same
+    // External weights: pruned and narrowed at load to the embedded bits,
+    // then compressed alike.
+    auto external = build(0, /*external=*/true);
+    ASSERT_TRUE(external.ok()) << external.status();
+    fake->reset();
+    fake->enqueue = enqueueOnFakeStream;
+    rt::CudaOptions options = fakeDeviceOptions();
+    options.gemm = hostGemm;
+    options.cusparseLt = KILN_FAKE_CUSPARSELT;
+    options.weightsDir = (fs::path(KILN_GOLDEN_DIR) / fixture).string();
+    auto executor = rt::CudaExecutor::create(**external, options);
+    ASSERT_TRUE(executor.ok()) << executor.status();
+    auto response = rt::runModel(*model, **executor, goldenRequest(inputs));
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ((*executor)->stats().sparseWeights, 8);
+    EXPECT_EQ(fake->error, "");
+    expectClose(*response, responses[0], 0);
+    executor->reset();
     dlclose(kernelLibrary);
     kernelLibrary = nullptr;
   }
