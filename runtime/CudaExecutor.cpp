@@ -191,20 +191,20 @@ struct CudaExecutor::DeviceState {
   absl::Status check(int result, const std::string &what) const {
     return driver->check(result, what);
   }
-  /// A gemm step's B when it is a quantized weight (kilnc --quantize).
   /// A gemm step's compressed 2:4 B on cuSPARSELt, or -1: a half-precision
-  /// product of row-major A rows (the batch folded into them).
+  /// product of row-major A rows (the batch folded into them), some rows.
   int sparseB(const StepT &step, const GemmPlan &g) const {
     const BufferT &b = *step.operands[1];
     if (!sparse || b.kind != BufferKind::Weight ||
         static_cast<size_t>(b.index) >= sparseWeights.size() ||
         !g.halfPrecision() || g.transA || g.lda != g.k ||
-        (g.batch > 1 && !g.shared))
+        (g.batch > 1 && !g.shared) || g.batch * g.m == 0)
       return -1;
     return sparseWeights[b.index];
   }
   /// Compresses the weights cuSPARSELt can take (see CudaOptions).
   absl::Status compressSparseWeights(const HostWeights &host);
+  /// A gemm step's B when it is a quantized weight (kilnc --quantize).
   const DeviceQuantWeight *quantizedB(const StepT &step) const {
     const BufferT &b = *step.operands[1];
     if (b.kind != BufferKind::Weight ||

@@ -54,14 +54,13 @@ struct CudaSparse::Impl {
   lt::CompressedSize2Fn compressedSize = nullptr;
   lt::Compress2Fn compress = nullptr;
 
-  /// One compressed weight: its descriptor (cuSPARSELt's B) and bytes.
+  /// One compressed weight: its descriptor (cuSPARSELt's B) and form.
   struct Weight {
     lt::MatDescriptor descriptor{};
     int64_t n = 0, k = 0;
     bool outIn = true;
     cudaDataType type = CUDA_R_16BF;
     CUdeviceptr compressed = 0;
-    int64_t bytes = 0;
   };
   std::vector<std::unique_ptr<Weight>> weights;
   /// One (weight, m) product: A's and D's descriptors and the plan.
@@ -159,13 +158,6 @@ const std::string &CudaSparse::libraryPath() const {
   return impl_->libraryPath;
 }
 
-int64_t CudaSparse::compressedBytes() const {
-  int64_t bytes = 0;
-  for (const auto &w : impl_->weights)
-    bytes += w->bytes;
-  return bytes;
-}
-
 absl::StatusOr<int> CudaSparse::compress(CUdeviceptr w, int64_t n, int64_t k,
                                          bool outIn, bool bf16,
                                          const std::string &where) {
@@ -214,7 +206,6 @@ absl::StatusOr<int> CudaSparse::compress(CUdeviceptr w, int64_t n, int64_t k,
       api.memFree(weight->compressed);
     return s;
   }
-  weight->bytes = static_cast<int64_t>(bytes);
   i.weights.push_back(std::move(weight));
   return static_cast<int>(i.weights.size() - 1);
 }

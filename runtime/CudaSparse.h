@@ -43,8 +43,6 @@ public:
   /// (the caller keeps it dense).
   absl::StatusOr<int> compress(CUdeviceptr w, int64_t n, int64_t k, bool outIn,
                                bool bf16, const std::string &where);
-  /// Device bytes the compressed weights hold.
-  int64_t compressedBytes() const;
 
   /// D [m, n] = A [m, k] op(W) for compressed weight `weight`, A and D
   /// row-major in its type. Unimplemented (nothing run) when cuSPARSELt
