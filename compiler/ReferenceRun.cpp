@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallVector.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -21,7 +22,6 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <numeric>
 #include <optional>
 #include <set>
 #include <thread>
@@ -462,7 +462,7 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
     const HostTensor *x, *w;
     bool inOut;
     int64_t m, n, k, wholeK;
-    std::vector<int64_t> features;
+    SmallVector<int64_t> features;
   };
   auto readOf = [&](int64_t rank, Operation *op,
                     llvm::function_ref<const HostTensor &(Value)> valueOf)
@@ -480,13 +480,7 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
     const int64_t m = k ? x.numElements() / k : 0;
     const int64_t inAxis = inOut ? 0 : 1;
     const int64_t wholeK = wholeInputFeatures(param, inAxis);
-    std::vector<int64_t> features(k);
-    std::iota(features.begin(), features.end(), 0);
-    if (ShardAttr shard = param.getShardAttr();
-        shard && shard.getAxis() == inAxis) {
-      SmallVector<int64_t> part = shard.indicesFor(rank, wholeK);
-      features.assign(part.begin(), part.end());
-    }
+    SmallVector<int64_t> features = rankInputFeatures(param, inAxis, rank);
     Layer &layer = layers[{param.getName().str(), inOut}];
     if (!llvm::is_contained(layer.ops, op))
       layer.ops.push_back(op);
@@ -541,11 +535,10 @@ absl::Status recordQuantErrors(LoadedModel &model, int64_t maxSeq,
     const HostTensor &x = *read.x, &w = *read.w;
     const bool inOut = read.inOut;
     const int64_t m = read.m, n = read.n, k = read.k;
-    // This rank's part of the factors (1 on a pad feature).
-    std::vector<float> smooth;
-    for (int64_t feature :
-         layer.smooth.empty() ? std::vector<int64_t>{} : read.features)
-      smooth.push_back(feature < read.wholeK ? layer.smooth[feature] : 1.0f);
+    // This rank's part of the factors.
+    const std::vector<float> smooth =
+        layer.smooth.empty() ? std::vector<float>{}
+                             : rankFactors(layer.smooth, read.features);
     const float *factors = smooth.empty() ? nullptr : smooth.data();
     std::vector<double> &dequantized = layer.dequantized[&w];
     if (dequantized.empty()) {

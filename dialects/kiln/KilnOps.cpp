@@ -23,6 +23,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <numeric>
+#include <vector>
 
 using namespace mlir;
 using namespace kiln;
@@ -653,6 +655,25 @@ int64_t wholeInputFeatures(ParamOp op, int64_t inAxis) {
   return features;
 }
 
+SmallVector<int64_t> rankInputFeatures(ParamOp op, int64_t inAxis,
+                                       int64_t rank) {
+  const int64_t local = op.getType().getDimSize(inAxis);
+  if (ShardAttr shard = op.getShardAttr(); shard && shard.getAxis() == inAxis)
+    return shard.indicesFor(rank, wholeInputFeatures(op, inAxis));
+  SmallVector<int64_t> all(local);
+  std::iota(all.begin(), all.end(), 0);
+  return all;
+}
+
+std::vector<float> rankFactors(ArrayRef<float> whole,
+                               ArrayRef<int64_t> features) {
+  std::vector<float> part;
+  const auto count = static_cast<int64_t>(whole.size());
+  for (int64_t j : features)
+    part.push_back(j < count ? whole[j] : 1.0f); // pad: zero weights
+  return part;
+}
+
 std::vector<float> rankSmoothFactors(ParamOp op, int64_t rank) {
   QuantAttr quant = op.getQuantAttr();
   DenseFPElementsAttr smooth = quant ? quant.getSmooth() : nullptr;
@@ -660,15 +681,7 @@ std::vector<float> rankSmoothFactors(ParamOp op, int64_t rank) {
     return {};
   std::vector<float> whole(smooth.getValues<float>().begin(),
                            smooth.getValues<float>().end());
-  const int64_t inAxis = 1 - quant.getAxis();
-  ShardAttr shard = op.getShardAttr();
-  if (!shard || shard.getAxis() != inAxis)
-    return whole;
-  std::vector<float> part;
-  const auto features = static_cast<int64_t>(whole.size());
-  for (int64_t j : shard.indicesFor(rank, features))
-    part.push_back(j < features ? whole[j] : 1.0f); // pad: zero weights
-  return part;
+  return rankFactors(whole, rankInputFeatures(op, 1 - quant.getAxis(), rank));
 }
 
 /// Whether `source` can be reshaped to `target` (see ReshapeOp).

@@ -16,6 +16,8 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "support/Prune.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
 
 #include <optional>
 #include <string>
@@ -71,6 +73,19 @@ inline PruneSpec pruneSpecOf(PruneAttr prune) {
 /// (`inAxis`) of the checkpoint tensor when a shard cuts it, else the
 /// param's own.
 int64_t wholeInputFeatures(ParamOp op, int64_t inAxis);
+
+/// The whole weight's input feature (along `inAxis`) that each of
+/// tensor-parallel rank `rank`'s input features is: all of them in order,
+/// unless a shard cuts that dim (indices from wholeInputFeatures on are a
+/// padded shard's zero slices).
+llvm::SmallVector<int64_t> rankInputFeatures(ParamOp op, int64_t inAxis,
+                                             int64_t rank);
+
+/// Per-input-feature factors of the whole weight (`whole`) for a rank's
+/// `features` (rankInputFeatures); 1 on a pad feature, whose weights are
+/// zero.
+std::vector<float> rankFactors(llvm::ArrayRef<float> whole,
+                               llvm::ArrayRef<int64_t> features);
 
 /// A W8A8 weight's SmoothQuant factors for tensor-parallel rank `rank`'s
 /// input features (empty when it has none): `smooth` covers the whole

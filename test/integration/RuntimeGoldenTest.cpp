@@ -590,19 +590,26 @@ TEST(DamagedStepsTest, PaddedShardDamageIsOneClearError) {
   fs::remove(bad);
 }
 
+/// gpt2_tiny pruned with `prune` and compiled with external weights.
+absl::StatusOr<std::string> externalPrunedGpt2(const std::string &prune) {
+  kiln::CompileOptions compile = smallExternal();
+  compile.prune = prune;
+  return kiln::test::compiledFixture("gpt2_tiny", compile);
+}
+
+/// The first error loading a gpt2_tiny artifact with its external weights.
+std::string loadGpt2(const std::string &path) {
+  return externalLoadError(path, "gpt2_tiny");
+}
+
 TEST(DamagedStepsTest, ExternalPruningDamageIsOneClearError) {
   // Pruned with external weights: the runtime keeps, masks and compresses
   // the checkpoint at load, so what says how must fit the weight.
   namespace art = kiln::artifact;
-  kiln::CompileOptions compile = smallExternal();
-  compile.prune = "heads:0.34,ffn:0.25,2:4";
-  auto good = kiln::test::compiledFixture("gpt2_tiny", compile);
+  auto good = externalPrunedGpt2("heads:0.34,ffn:0.25,2:4");
   ASSERT_TRUE(good.ok()) << good.status();
   const std::string bad = *good + ".bad";
-  auto load = [](const std::string &path) {
-    return externalLoadError(path, "gpt2_tiny");
-  };
-  ASSERT_EQ(load(*good), "");
+  ASSERT_EQ(loadGpt2(*good), "");
   auto kept = weightFinder(
       [](const art::WeightT &w) { return w.keep_axis >= 0; }, "kept");
   auto compressed = weightFinder(
@@ -646,7 +653,7 @@ TEST(DamagedStepsTest, ExternalPruningDamageIsOneClearError) {
       };
   for (const auto &[damage, message] : damages) {
     rewrite(*good, bad, damage);
-    const std::string error = load(bad);
+    const std::string error = loadGpt2(bad);
     EXPECT_NE(error.find(message), std::string::npos) << error;
   }
   fs::remove(bad);
@@ -658,15 +665,10 @@ TEST(DamagedStepsTest, ExternalSparseRowsDamageIsOneClearError) {
   // matrix read along its output channels. The steps' checks see a
   // damaged type or axis first (HostWeights' own check backs them up).
   namespace art = kiln::artifact;
-  kiln::CompileOptions compile = smallExternal();
-  compile.prune = "unstructured:0.9";
-  auto good = kiln::test::compiledFixture("gpt2_tiny", compile);
+  auto good = externalPrunedGpt2("unstructured:0.9");
   ASSERT_TRUE(good.ok()) << good.status();
   const std::string bad = *good + ".bad";
-  auto load = [](const std::string &path) {
-    return externalLoadError(path, "gpt2_tiny");
-  };
-  ASSERT_EQ(load(*good), "");
+  ASSERT_EQ(loadGpt2(*good), "");
   auto rows = weightFinder(
       [](const art::WeightT &w) { return w.sparse == art::SparseFormat::Rows; },
       "sparse rows");
@@ -681,7 +683,7 @@ TEST(DamagedStepsTest, ExternalSparseRowsDamageIsOneClearError) {
              rows(m).sparse_axis = 2;
            }}) {
     rewrite(*good, bad, damage);
-    const std::string error = load(bad);
+    const std::string error = loadGpt2(bad);
     EXPECT_NE(error.find("damaged: "), std::string::npos) << error;
     EXPECT_NE(error.find(name), std::string::npos) << error;
   }
