@@ -1009,6 +1009,29 @@ TEST(CudaExecutorHostErrors, NamesACuBLASLtThatCannotOpen) {
       << executor.status();
 }
 
+TEST(CudaExecutorHostErrors, NamesACuSPARSELtThatCannotOpenOrLacksEntryPoints) {
+  // Asked for by name, a cuSPARSELt that does not open, or a library that
+  // is not cuSPARSELt, is one error (unnamed and absent: dense weights).
+  std::unique_ptr<kiln::Artifact> artifact = openOnFakeDevice("gpt2_tiny");
+  if (!artifact)
+    return;
+  for (const auto &[library, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"/nonexistent/libcusparseLt.so.0",
+            "cannot open cuSPARSELt /nonexistent/libcusparseLt.so.0"},
+           {KILN_FAKE_CUBLASLT,
+            "cuSPARSELt lacks the entry points Kiln uses"}}) {
+    rt::CudaOptions options = fakeDeviceOptions();
+    options.gemm = hostGemm;
+    options.cusparseLt = library;
+    auto executor = rt::CudaExecutor::create(*artifact, options);
+    ASSERT_FALSE(executor.ok()) << library;
+    EXPECT_NE(executor.status().message().find(message), std::string::npos)
+        << executor.status();
+  }
+  dlclose(kernelLibrary);
+}
+
 /// Every device allocation of loading and running a model (weights,
 /// arena, kv caches, workspace, argument tables, inputs), failed in turn:
 /// each is one error naming what did not fit and its size, and everything
