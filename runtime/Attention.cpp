@@ -292,8 +292,13 @@ KILN_INLINE void attendBlock(const AttentionArgs &a, Scratch &s, int64_t b,
           o[e] *= correction;
       }
     }
-    accumulateTile<kRowBlock>(s.scores.data(), v, ldv, s.out.data(), padded, n,
-                              dp);
+    // A decode step's one row alone: the row block's padding rows would
+    // multiply zeros into zeros (4x the products of the row).
+    if (oneRow)
+      accumulateTile<1>(s.scores.data(), v, ldv, s.out.data(), 1, n, dp);
+    else
+      accumulateTile<kRowBlock>(s.scores.data(), v, ldv, s.out.data(), padded,
+                                n, dp);
   }
 
   for (int64_t r = 0; r < rows; ++r) {

@@ -282,20 +282,24 @@ void epilogueRow(float *row, const float *bias, const float *residual,
 } // namespace
 
 void applyGemmEpilogue(const GemmPlan &g, float *c, const float *bias,
-                       const float *residual, int64_t rowBegin,
-                       int64_t rowEnd) {
+                       const float *residual, int64_t rowBegin, int64_t rowEnd,
+                       int64_t colBegin, int64_t colEnd) {
+  if (colEnd < 0)
+    colEnd = g.n;
+  const int64_t width = colEnd - colBegin;
+  const float *b = bias ? bias + colBegin : nullptr;
   for (int64_t r = rowBegin; r < rowEnd; ++r) {
-    float *row = c + r * g.n;
-    const float *res = residual ? residual + r * g.n : nullptr;
+    float *row = c + r * g.n + colBegin;
+    const float *res = residual ? residual + r * g.n + colBegin : nullptr;
     switch (g.activation) {
     case artifact::Activation::Relu:
-      epilogueRow<artifact::Activation::Relu>(row, bias, res, g.n);
+      epilogueRow<artifact::Activation::Relu>(row, b, res, width);
       break;
     case artifact::Activation::GeluTanh:
-      epilogueRow<artifact::Activation::GeluTanh>(row, bias, res, g.n);
+      epilogueRow<artifact::Activation::GeluTanh>(row, b, res, width);
       break;
     default:
-      epilogueRow<artifact::Activation::None>(row, bias, res, g.n);
+      epilogueRow<artifact::Activation::None>(row, b, res, width);
       break;
     }
   }

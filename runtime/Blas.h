@@ -125,9 +125,12 @@ private:
 };
 
 /// Applies a gemm step's epilogue to rows [rowBegin, rowEnd) of C, which
-/// the product has just written (the CPU path; cuBLASLt fuses it).
+/// the product has just written (the CPU path; cuBLASLt fuses it); to
+/// their columns [colBegin, colEnd) only where given (a kernel that writes
+/// C by column ranges applies it to each range as it finishes it).
 void applyGemmEpilogue(const GemmPlan &plan, float *c, const float *bias,
-                       const float *residual, int64_t rowBegin, int64_t rowEnd);
+                       const float *residual, int64_t rowBegin, int64_t rowEnd,
+                       int64_t colBegin = 0, int64_t colEnd = -1);
 
 } // namespace kiln::rt
 

@@ -524,12 +524,26 @@ CpuExecutor::Impl::run(const EntryT &entry,
           weightB ? weights->sparse24(bBuffer.index) : nullptr;
       const SparseRowsMatrix *rows =
           weightB ? weights->sparseRows(bBuffer.index) : nullptr;
+      KILN_ASSIGN_OR_RETURN(const float *bias, operand(g.bias, scratch.bias));
+      KILN_ASSIGN_OR_RETURN(const float *residual,
+                            operand(g.residual, scratch.residual));
+      bool epilogueDone = false;
       if (quantized || sparse || rows) {
         KILN_ASSIGN_OR_RETURN(const float *a, operand(0, scratch.a));
+        // The quantized kernels apply the epilogue to each range of
+        // columns they finish (rows p.c / n ... of C are this product's).
+        epilogueDone = quantized != nullptr && g.hasEpilogue();
         forEachProduct(g, [&](const Product &p) {
+          const int64_t row = p.c / g.n;
+          ColumnsBody epilogue;
+          if (epilogueDone)
+            epilogue = [&](int64_t begin, int64_t end) {
+              applyGemmEpilogue(g, c, bias, residual, row, row + p.m, begin,
+                                end);
+            };
           if (quantized)
             quantizedGemm(*quantized, p.m, a + p.a, g.lda, c + p.c, g.n, pool,
-                          blas, isa, scratch.b);
+                          blas, isa, scratch.b, epilogue);
           else if (sparse)
             sparse24Gemm(*sparse, p.m, a + p.a, g.lda, c + p.c, g.n, pool, blas,
                          isa, scratch.b);
@@ -552,11 +566,7 @@ CpuExecutor::Impl::run(const EntryT &entry,
                                g.lda, b + p.b, g.ldb, c + p.c, g.n);
         });
       }
-      KILN_ASSIGN_OR_RETURN(const float *bias, operand(g.bias, scratch.bias));
-      KILN_ASSIGN_OR_RETURN(const float *residual,
-                            operand(g.residual, scratch.residual));
       // A packed f32 weight: one product, the epilogue in it.
-      bool epilogueDone = false;
       auto packedB = weightB && g.folded && !done
                          ? packed.find({bBuffer.index, g.transB})
                          : packed.end();

@@ -16,6 +16,7 @@
 #include "support/Quantize.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <immintrin.h>
@@ -294,6 +295,173 @@ KILN_QUANT_KERNELS(Avx512, __attribute__((target("avx512f,avx512bw,avx512dq,"
 KILN_QUANT_KERNELS(Generic, __attribute__((flatten)))
 #undef KILN_QUANT_KERNELS
 
+// The 4-bit kernel on AVX-512 BF16 (vdpbf16ps: 32 products of bf16 pairs
+// summed into 16 f32 lanes per instruction). The f32 kernel above spends
+// most of its cycles turning nibbles into floats (a widening shuffle and
+// a conversion per 16 features) and then needs one FMA per 16; here a
+// table lookup (vpermw) turns 32 nibbles straight into the bf16 values
+// q - 8, exact, and one vdpbf16ps multiplies them. A's rows are split
+// into bf16 pairs, x = hi + lo (hi = x rounded to bf16, lo = the rest
+// rounded again): the products keep 16 of x's 24 significant bits, a
+// relative error under 2^-16 per product, summed in f32, where rounding A
+// to bf16 alone would have cost 2^-9. Where every lo is zero (A already
+// bf16, as a --precision bf16 build's activations are) the kernel skips
+// the lo products and gives the same sums. Measured on GPT-2-small's
+// decode shapes (kiln-quant-gemm-bench, 2 threads): see the commit that
+// introduced it.
+
+/// How A's rows are laid out for the BF16 kernel, per 32-feature block:
+/// within a group, blocks go in pairs, and a pair's 64 features are
+/// stored as the words the kernel's two weight vectors hold: [0, 16) and
+/// [32, 48) (the low nibbles of the pair's 32 bytes), then [16, 32) and
+/// [48, 64) (the high nibbles). A group's odd last block stays in order.
+/// Returns where the 16 features from `feature` (a multiple of 16) go.
+int64_t bf16Slot(const QuantFormat &f, int64_t feature) {
+  const int64_t blocksPerGroup =
+      f.group == f.cols ? f.paddedCols() / 32 : f.group / 32;
+  const int64_t block = feature / 32, half = feature % 32 / 16;
+  const int64_t first = block / blocksPerGroup * blocksPerGroup;
+  const int64_t last =
+      std::min(f.paddedCols() / 32, first + blocksPerGroup); // exclusive
+  const int64_t pairStart = first + (block - first) / 2 * 2;
+  if (pairStart + 1 >= last) // the group's odd last block
+    return feature;
+  const int64_t second = block - pairStart; // 0 or 1 within the pair
+  return pairStart * 32 + half * 32 + second * 16;
+}
+
+/// A's m rows (padded with zeros to whole blocks) as bf16 hi and lo words
+/// in bf16Slot's layout, ldx words per row; whether any lo is non-zero.
+__attribute__((target("avx512f,avx512bw,avx512bf16,avx512vl"))) bool
+splitRowsBf16(const QuantFormat &f, int64_t m, const float *a, int64_t lda,
+              uint16_t *hi, uint16_t *lo, int64_t ldx) {
+  __m512i anyLo = _mm512_setzero_si512();
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t k = 0; k < ldx; k += 16) {
+      const int64_t valid = std::clamp<int64_t>(f.cols - k, 0, 16);
+      const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+      const __m512 x = _mm512_maskz_loadu_ps(mask, a + r * lda + k);
+      const __m256bh h = _mm512_cvtneps_pbh(x);
+      const __m512 back = _mm512_castsi512_ps(_mm512_slli_epi32(
+          _mm512_cvtepu16_epi32(reinterpret_cast<__m256i>(h)), 16));
+      const __m256bh l = _mm512_cvtneps_pbh(_mm512_sub_ps(x, back));
+      const int64_t at = r * ldx + bf16Slot(f, k);
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(hi + at),
+                          reinterpret_cast<__m256i>(h));
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(lo + at),
+                          reinterpret_cast<__m256i>(l));
+      anyLo = _mm512_or_si512(
+          anyLo, _mm512_castsi256_si512(reinterpret_cast<__m256i>(l)));
+    }
+  return _mm512_test_epi64_mask(anyLo, anyLo) != 0;
+}
+
+/// acc + the products of 32 bf16 weights with 32 bf16 words at x.
+__attribute__((target("avx512f,avx512bw,avx512bf16,avx512vl"),
+               always_inline)) inline __m512
+dot(__m512 acc, __m512i weights, const uint16_t *x) {
+  return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(weights),
+                          reinterpret_cast<__m512bh>(_mm512_loadu_si512(x)));
+}
+
+template <int M, bool Lo>
+__attribute__((target("avx512f,avx512bw,avx512bf16,avx512vl"),
+               always_inline)) inline void
+dotRowsBf16(const QuantizedMatrix &w, const uint16_t *hi, const uint16_t *lo,
+            int64_t ldx, float *c, int64_t ldc, int64_t begin, int64_t end) {
+  const QuantFormat &f = w.format;
+  const int64_t groups = f.groups();
+  const int64_t blocksPerGroup =
+      f.group == f.cols ? f.paddedCols() / 32 : f.group / 32;
+  const int64_t blocks = f.paddedCols() / 32;
+  // bf16 of (i & 15) - 8: vpermw reads each index word's low 5 bits, so
+  // a word holding a whole stored byte looks up its low nibble.
+  alignas(64) uint16_t table[32];
+  for (int i = 0; i < 32; ++i) {
+    const float v = static_cast<float>((i & 15) - 8);
+    uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    table[i] = static_cast<uint16_t>(bits >> 16); // exact: small integers
+  }
+  const __m512i lut = _mm512_load_si512(table);
+  for (int64_t n = begin; n < end; ++n) {
+    const uint8_t *row = w.values + n * f.rowBytes();
+    const float *scales = w.scales + n * groups;
+    __m512 total[M];
+    for (int r = 0; r < M; ++r)
+      total[r] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < groups; ++g) {
+      __m512 acc[M][4];
+      for (int r = 0; r < M; ++r)
+        for (__m512 &a : acc[r])
+          a = _mm512_setzero_ps();
+      const int64_t last = std::min(blocks, (g + 1) * blocksPerGroup);
+      int64_t b = g * blocksPerGroup;
+      for (; b + 2 <= last; b += 2) {
+        __builtin_prefetch(row + b * 16 + kPrefetchBytes);
+        const __m512i bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256(
+            reinterpret_cast<const __m256i *>(row + b * 16)));
+        const __m512i low = _mm512_permutexvar_epi16(bytes, lut);
+        const __m512i high =
+            _mm512_permutexvar_epi16(_mm512_srli_epi16(bytes, 4), lut);
+        for (int r = 0; r < M; ++r) {
+          const int64_t at = r * ldx + b * 32;
+          acc[r][0] = dot(acc[r][0], low, hi + at);
+          acc[r][1] = dot(acc[r][1], high, hi + at + 32);
+          if constexpr (Lo) {
+            acc[r][2] = dot(acc[r][2], low, lo + at);
+            acc[r][3] = dot(acc[r][3], high, lo + at + 32);
+          }
+        }
+      }
+      if (b < last) { // one block: its low then its high nibbles
+        const __m256i bytes = _mm256_cvtepu8_epi16(
+            _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + b * 16)));
+        const __m512i both = _mm512_permutexvar_epi16(
+            _mm512_inserti64x4(_mm512_castsi256_si512(bytes),
+                               _mm256_srli_epi16(bytes, 4), 1),
+            lut);
+        for (int r = 0; r < M; ++r) {
+          const int64_t at = r * ldx + b * 32;
+          acc[r][0] = dot(acc[r][0], both, hi + at);
+          if constexpr (Lo)
+            acc[r][2] = dot(acc[r][2], both, lo + at);
+        }
+      }
+      for (int r = 0; r < M; ++r)
+        total[r] =
+            _mm512_fmadd_ps(_mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]),
+                                          _mm512_add_ps(acc[r][2], acc[r][3])),
+                            _mm512_set1_ps(scales[g]), total[r]);
+    }
+    for (int r = 0; r < M; ++r)
+      c[r * ldc + n] = _mm512_reduce_add_ps(total[r]);
+  }
+}
+
+template <bool Lo>
+__attribute__((target("avx512f,avx512bw,avx512bf16,avx512vl"), flatten)) void
+fused4Bf16(const QuantizedMatrix &w, int64_t m, const uint16_t *hi,
+           const uint16_t *lo, int64_t ldx, float *c, int64_t ldc,
+           int64_t begin, int64_t end) {
+  int64_t r = 0;
+  for (; r + 4 <= m; r += 4)
+    dotRowsBf16<4, Lo>(w, hi + r * ldx, lo + r * ldx, ldx, c + r * ldc, ldc,
+                       begin, end);
+  const int64_t left = m - r;
+  hi += r * ldx;
+  lo += r * ldx;
+  c += r * ldc;
+  if (left == 3)
+    dotRowsBf16<3, Lo>(w, hi, lo, ldx, c, ldc, begin, end);
+  else if (left == 2)
+    dotRowsBf16<2, Lo>(w, hi, lo, ldx, c, ldc, begin, end);
+  else if (left == 1)
+    dotRowsBf16<1, Lo>(w, hi, lo, ldx, c, ldc, begin, end);
+}
+
+std::atomic<bool> bf16KernelAllowed{true};
+
 /// W8A8: A's rows quantized to int8 (support/Quantize.h, after dividing
 /// by the SmoothQuant factors), one int8 x int8 gemm with int32 sums, and
 /// each sum scaled by its row's scale times its output channel's.
@@ -325,15 +493,35 @@ void w8a8Gemm(const QuantizedMatrix &w, int64_t m, const float *a, int64_t lda,
 
 } // namespace
 
+bool hostHasBf16Dot() {
+#if defined(__x86_64__)
+  static const bool has =
+      hostSupports(CpuIsa::Avx512) && __builtin_cpu_supports("avx512bf16");
+  return has;
+#else
+  return false;
+#endif
+}
+
+void allowBf16QuantKernel(bool allow) {
+  bf16KernelAllowed.store(allow, std::memory_order_relaxed);
+}
+
 void quantizedGemm(const QuantizedMatrix &w, int64_t m, const float *a,
                    int64_t lda, float *c, int64_t ldc, ThreadPool &pool,
-                   Blas &blas, CpuIsa isa, std::vector<float> &scratch) {
+                   Blas &blas, CpuIsa isa, std::vector<float> &scratch,
+                   const ColumnsBody &epilogue) {
   if (!hostSupports(isa))
     isa = hostIsa();
   const Kernels &k = isa == CpuIsa::Avx512 ? kKernelsAvx512 : kKernelsGeneric;
   const QuantFormat &f = w.format;
+  auto epilogueAfter = [&] {
+    if (epilogue)
+      pool.parallelFor(f.rows, epilogue);
+  };
   if (w.actBits == 8 && m > kFusedQuantRows) {
     w8a8Gemm(w, m, a, lda, c, ldc, pool, blas, scratch);
+    epilogueAfter();
     return;
   }
   if (w.actBits == 8) {
@@ -358,7 +546,7 @@ void quantizedGemm(const QuantizedMatrix &w, int64_t m, const float *a,
     weightOnly.actBits = 0;
     weightOnly.invSmooth = nullptr;
     quantizedGemm(weightOnly, m, rows.data(), ldq, c, ldc, pool, blas, isa,
-                  scratch);
+                  scratch, epilogue);
     return;
   }
   if (m > kFusedQuantRows) {
@@ -369,11 +557,37 @@ void quantizedGemm(const QuantizedMatrix &w, int64_t m, const float *a,
     });
     blas.sgemm(false, true, m, f.rows, f.cols, a, lda, scratch.data(), f.cols,
                c, ldc);
+    epilogueAfter();
+    return;
+  }
+  // Chunks of about kChunkBytes of the weight, taken by whichever thread
+  // is free: the threads share the memory bus unevenly, and equal halves
+  // left one waiting for the other (GPT-2-small's decode: 12% of the main
+  // thread's time, measured with perf; 0.3-0.6 ms of 5.5-6.3 per token).
+  constexpr int64_t kChunkBytes = 128 << 10;
+  const int64_t grain = std::max<int64_t>(16, kChunkBytes / f.rowBytes());
+  const int64_t ldx = f.paddedCols();
+  if (f.bits == 4 && isa == CpuIsa::Avx512 && hostHasBf16Dot() &&
+      bf16KernelAllowed.load(std::memory_order_relaxed)) {
+    // scratch: A's rows as bf16 hi words, then lo words.
+    scratch.resize((2 * m * ldx + 1) / 2);
+    auto *hi = reinterpret_cast<uint16_t *>(scratch.data());
+    uint16_t *lo = hi + m * ldx;
+    const bool anyLo = splitRowsBf16(f, m, a, lda, hi, lo, ldx);
+    auto *kernel = anyLo ? fused4Bf16<true> : fused4Bf16<false>;
+    pool.parallelFor(
+        f.rows,
+        [&](int64_t begin, int64_t end) {
+          kernel(w, m, hi, lo, ldx, c, ldc, begin, end);
+          if (epilogue)
+            epilogue(begin, end);
+        },
+        grain);
     return;
   }
   // A's rows zero-padded to whole blocks, matching the weight's padding,
   // then each row's sum per group (what 4-bit values stored + 8 need).
-  const int64_t ldx = f.paddedCols(), groups = f.groups();
+  const int64_t groups = f.groups();
   scratch.assign(m * ldx + m * groups, 0.0f);
   float *xsum = scratch.data() + m * ldx;
   for (int64_t r = 0; r < m; ++r) {
@@ -382,9 +596,14 @@ void quantizedGemm(const QuantizedMatrix &w, int64_t m, const float *a,
       xsum[r * groups + x / f.group] += a[r * lda + x];
   }
   auto *fused = f.bits == 8 ? k.fused8 : k.fused4;
-  pool.parallelFor(f.rows, [&](int64_t begin, int64_t end) {
-    fused(w, m, scratch.data(), ldx, xsum, c, ldc, begin, end);
-  });
+  pool.parallelFor(
+      f.rows,
+      [&](int64_t begin, int64_t end) {
+        fused(w, m, scratch.data(), ldx, xsum, c, ldc, begin, end);
+        if (epilogue)
+          epilogue(begin, end);
+      },
+      grain);
 }
 
 } // namespace kiln::rt

@@ -19,6 +19,7 @@
 #include "support/Quantize.h"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace kiln::rt {
@@ -29,12 +30,29 @@ class ThreadPool;
 /// Rows of A up to which the fused kernel runs (above: dequantize + BLAS).
 inline constexpr int64_t kFusedQuantRows = 8;
 
+/// Whether this CPU has AVX-512 BF16, which 4-bit weights' fused kernel
+/// uses on top of AVX-512 (see QuantGemm.cpp).
+bool hostHasBf16Dot();
+
+/// Lets the fused 4-bit kernel use AVX-512 BF16 where the host has it
+/// (the default), or keeps it on the f32 kernel: for tests and benchmarks
+/// that compare the two on one machine.
+void allowBf16QuantKernel(bool allow);
+
+/// A range [begin, end) of C's columns.
+using ColumnsBody = std::function<void(int64_t begin, int64_t end)>;
+
 /// C[m, n] = A[m, k] W^T, n = W's rows and k its columns; A has leading
 /// dimension lda, C ldc. `scratch` holds the padded A rows or the
-/// dequantized W between calls.
+/// dequantized W between calls. `epilogue`, where given, is called on
+/// every range of C's columns once all m rows of it hold their products:
+/// the fused kernel calls it on each range it has just written (still in
+/// cache, on the thread that wrote it), the other paths on C's columns in
+/// parallel after the product.
 void quantizedGemm(const QuantizedMatrix &w, int64_t m, const float *a,
                    int64_t lda, float *c, int64_t ldc, ThreadPool &pool,
-                   Blas &blas, CpuIsa isa, std::vector<float> &scratch);
+                   Blas &blas, CpuIsa isa, std::vector<float> &scratch,
+                   const ColumnsBody &epilogue = nullptr);
 
 } // namespace kiln::rt
 

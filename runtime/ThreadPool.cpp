@@ -53,8 +53,26 @@ template <typename Ready> static bool spinUntil(Ready ready) {
   }
 }
 
-void ThreadPool::parallelFor(int64_t n, const Body &body) {
-  int chunks = static_cast<int>(std::min<int64_t>(n, threads()));
+/// Runs thread `index`'s share of a loop: its chunk, or with a grain the
+/// chunks it takes from `next` until there are none left.
+static void runShare(const ThreadPool::Body &body, int64_t n, int chunks,
+                     int64_t grain, std::atomic<int64_t> &next, int index) {
+  if (grain <= 0) {
+    auto [begin, end] = chunk(n, chunks, index);
+    body(begin, end);
+    return;
+  }
+  for (;;) {
+    const int64_t begin = next.fetch_add(grain, std::memory_order_relaxed);
+    if (begin >= n)
+      return;
+    body(begin, std::min(n, begin + grain));
+  }
+}
+
+void ThreadPool::parallelFor(int64_t n, const Body &body, int64_t grain) {
+  int chunks = static_cast<int>(
+      std::min<int64_t>(grain > 0 ? (n + grain - 1) / grain : n, threads()));
   if (chunks <= 1) {
     if (n > 0)
       body(0, n);
@@ -65,12 +83,13 @@ void ThreadPool::parallelFor(int64_t n, const Body &body) {
     body_ = &body;
     n_ = n;
     chunks_ = chunks;
+    grain_ = grain;
+    next_.store(0, std::memory_order_relaxed);
     pending_.store(chunks - 1, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
-  auto [begin, end] = chunk(n, chunks, 0);
-  body(begin, end);
+  runShare(body, n, chunks, grain, next_, 0);
   auto finished = [&] { return pending_.load(std::memory_order_acquire) == 0; };
   if (!spinUntil(finished)) {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -84,7 +103,7 @@ void ThreadPool::work(int index) {
   uint64_t seen = 0;
   for (;;) {
     const Body *body;
-    int64_t n;
+    int64_t n, grain;
     int chunks;
     auto woken = [&] {
       return stop_.load(std::memory_order_acquire) ||
@@ -103,10 +122,10 @@ void ThreadPool::work(int index) {
       body = body_;
       n = n_;
       chunks = chunks_;
+      grain = grain_;
     }
     if (index < chunks) {
-      auto [begin, end] = chunk(n, chunks, index);
-      (*body)(begin, end);
+      runShare(*body, n, chunks, grain, next_, index);
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lock(mutex_);
         done_.notify_one();

@@ -11,6 +11,7 @@
 #include "runtime/Blas.h"
 #include "runtime/CpuIsa.h"
 #include "runtime/ThreadPool.h"
+#include "support/Half.h"
 #include "support/Quantize.h"
 #include "test/support/GemmRows.h"
 #include "test/support/Randoms.h"
@@ -103,51 +104,72 @@ struct GemmCase {
 TEST(QuantGemmTest, MatchesTheProductOfTheDequantizedWeight) {
   rt::ThreadPool pool(2);
   rt::Blas blas(pool);
-  const GemmCase cases[] = {{8, 37, 48, 0},    {8, 64, 200, 64},
-                            {4, 37, 48, 0},    {4, 70, 200, 32},
-                            {4, 33, 256, 128}, {8, 16, 32, 0}};
-  for (rt::CpuIsa isa :
-       {rt::CpuIsa::Avx512, rt::CpuIsa::Avx2, rt::CpuIsa::Generic}) {
+  // 4 bits: groups of one block, of two, of three (a pair and an odd
+  // block, as the BF16 kernel lays A out) and all of K (two and three
+  // blocks, K padded).
+  const GemmCase cases[] = {{8, 37, 48, 0},   {8, 64, 200, 64},  {4, 37, 48, 0},
+                            {4, 70, 200, 32}, {4, 33, 256, 128}, {8, 16, 32, 0},
+                            {4, 21, 192, 96}, {4, 19, 90, 0}};
+  struct Kernel {
+    rt::CpuIsa isa;
+    bool bf16; // AVX-512 BF16 for 4 bits, where the host has it
+  };
+  std::vector<Kernel> kernels = {{rt::CpuIsa::Avx512, false},
+                                 {rt::CpuIsa::Avx2, false},
+                                 {rt::CpuIsa::Generic, false}};
+  if (rt::hostHasBf16Dot())
+    kernels.push_back({rt::CpuIsa::Avx512, true});
+  for (auto [isa, bf16] : kernels) {
     if (!rt::hostSupports(isa))
       continue;
-    for (const GemmCase &c : cases)
-      for (int64_t m : kiln::test::kGemmRows) {
-        SCOPED_TRACE(::testing::Message()
-                     << rt::isaName(isa) << ", " << c.bits << " bits, m " << m
-                     << ", n " << c.n << ", k " << c.k << ", group "
-                     << c.group);
-        auto format = kiln::makeQuantFormat(c.bits, c.n, c.k, c.group);
-        ASSERT_TRUE(format.ok()) << format.status();
-        std::vector<float> w = randoms(c.n * c.k, 11);
-        kiln::QuantizedWeight q = kiln::quantizeWeight(*format, w.data(), 0);
-        // A with a leading dimension past k, C with one past n.
-        const int64_t lda = c.k + 3, ldc = c.n + 5;
-        std::vector<float> a = randoms(m * lda, 12);
-        std::vector<float> got(m * ldc, -1.0f), scratch;
-        rt::quantizedGemm(view(q), m, a.data(), lda, got.data(), ldc, pool,
-                          blas, isa, scratch);
-        std::vector<float> row(c.k);
-        double diff = 0, norm = 0;
-        for (int64_t j = 0; j < c.n; ++j) {
-          kiln::dequantizeRow(view(q), j, row.data());
-          for (int64_t i = 0; i < m; ++i) {
-            double expected = 0;
-            for (int64_t x = 0; x < c.k; ++x)
-              expected += static_cast<double>(a[i * lda + x]) * row[x];
-            double d = got[i * ldc + j] - expected;
-            diff += d * d;
-            norm += expected * expected;
+    rt::allowBf16QuantKernel(bf16);
+    // A as f32 (the BF16 kernel splits it in two bf16 halves) and as
+    // values bf16 holds exactly (it skips the low halves).
+    for (bool bf16A : {false, true})
+      for (const GemmCase &c : cases)
+        for (int64_t m : kiln::test::kGemmRows) {
+          SCOPED_TRACE(::testing::Message()
+                       << rt::isaName(isa) << (bf16 ? " bf16" : "") << ", "
+                       << c.bits << " bits, m " << m << ", n " << c.n << ", k "
+                       << c.k << ", group " << c.group
+                       << (bf16A ? ", A bf16" : ""));
+          auto format = kiln::makeQuantFormat(c.bits, c.n, c.k, c.group);
+          ASSERT_TRUE(format.ok()) << format.status();
+          std::vector<float> w = randoms(c.n * c.k, 11);
+          kiln::QuantizedWeight q = kiln::quantizeWeight(*format, w.data(), 0);
+          // A with a leading dimension past k, C with one past n.
+          const int64_t lda = c.k + 3, ldc = c.n + 5;
+          std::vector<float> a = randoms(m * lda, 12);
+          if (bf16A)
+            for (float &x : a)
+              x = kiln::bf16ToFloat(kiln::floatToBf16(x));
+          std::vector<float> got(m * ldc, -1.0f), scratch;
+          rt::quantizedGemm(view(q), m, a.data(), lda, got.data(), ldc, pool,
+                            blas, isa, scratch);
+          std::vector<float> row(c.k);
+          double diff = 0, norm = 0;
+          for (int64_t j = 0; j < c.n; ++j) {
+            kiln::dequantizeRow(view(q), j, row.data());
+            for (int64_t i = 0; i < m; ++i) {
+              double expected = 0;
+              for (int64_t x = 0; x < c.k; ++x)
+                expected += static_cast<double>(a[i * lda + x]) * row[x];
+              double d = got[i * ldc + j] - expected;
+              diff += d * d;
+              norm += expected * expected;
+            }
           }
+          // f32 accumulation; 4-bit values multiply as stored (q + 8) and
+          // lose the 8 per group afterwards, a little cancellation; the BF16
+          // kernel keeps 16 bits of each f32 A.
+          EXPECT_LE(std::sqrt(diff / norm), 1e-5);
+          // Nothing written past each row's n columns.
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = c.n; j < ldc; ++j)
+              ASSERT_EQ(got[i * ldc + j], -1.0f);
         }
-        // f32 accumulation; 4-bit values multiply as stored (q + 8) and
-        // lose the 8 per group afterwards, a little cancellation.
-        EXPECT_LE(std::sqrt(diff / norm), 1e-5);
-        // Nothing written past each row's n columns.
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = c.n; j < ldc; ++j)
-            ASSERT_EQ(got[i * ldc + j], -1.0f);
-      }
   }
+  rt::allowBf16QuantKernel(true);
 }
 
 TEST(QuantGemmTest, W8A8IsTheInt8ProductOfTheQuantizedRowsAndWeight) {
