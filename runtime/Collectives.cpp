@@ -33,8 +33,10 @@ struct LocalGroup::State {
   // Set once, by the first rank that fails or gives up waiting.
   bool aborted = false;
   std::string why;
-  // What the ranks publish for the collective in flight.
+  // What the ranks publish for the collective in flight (on the device:
+  // their operands and their share buffers).
   std::vector<const float *> inputs;
+  std::vector<float *> shares;
   std::vector<float> result;
 
   /// Waits until every rank has arrived; an error when the group was
@@ -120,11 +122,79 @@ public:
         out, rows * width);
   }
 
+  bool sharesMemory() const override { return true; }
+
+  absl::Status allReduceOnDevice(DeviceCollectiveOps &ops, const float *in,
+                                 float *out, int64_t count,
+                                 const std::string &where) override {
+    return exchangeOnDevice(ops, in, out, count, 0, "all_reduce at " + where);
+  }
+
+  absl::Status allGatherOnDevice(DeviceCollectiveOps &ops, const float *in,
+                                 float *out, int64_t rows, int64_t cols,
+                                 const std::string &where) override {
+    return exchangeOnDevice(ops, in, out, rows * cols * state_.ranks, cols,
+                            "all_gather at " + where);
+  }
+
   void abort(const std::string &why) override {
     state_.abort(absl::StrCat("rank ", rank_, " failed: ", why));
   }
 
 private:
+  /// exchange's three barriers with device buffers: each rank publishes
+  /// its operand and its share buffer, `ops` computes its share of the
+  /// `total` result elements into that buffer (a sum when cols == 0, else
+  /// a gather of [rows, cols] operands), then copies every rank's share
+  /// into `out`. No rank writes `out` (which may be its operand) before
+  /// every rank has read the operands.
+  absl::Status exchangeOnDevice(DeviceCollectiveOps &ops, const float *in,
+                                float *out, int64_t total, int64_t cols,
+                                const std::string &what) {
+    const int ranks = state_.ranks;
+    movedBytes += static_cast<int64_t>(sizeof(float)) *
+                  (cols == 0 ? total : total / ranks);
+    const int64_t chunk = (total + ranks - 1) / ranks;
+    auto shareOf = [&](int r) {
+      const int64_t begin = std::min(total, r * chunk);
+      return std::pair{begin, std::min(total, begin + chunk)};
+    };
+    absl::StatusOr<float *> buffer =
+        ops.shareBuffer(std::max<int64_t>(1, chunk) * sizeof(float));
+    if (!buffer.ok()) {
+      abort(std::string(buffer.status().message()));
+      return buffer.status();
+    }
+    {
+      std::lock_guard<std::mutex> lock(state_.mutex);
+      state_.inputs[rank_] = in;
+      state_.shares[rank_] = *buffer;
+    }
+    if (absl::Status s = state_.barrier(rank_, what); !s.ok())
+      return s;
+    auto [begin, end] = shareOf(rank_);
+    if (absl::Status s = ops.share(*buffer, state_.inputs, begin, end, cols);
+        !s.ok()) {
+      abort(std::string(s.message()));
+      return s;
+    }
+    if (absl::Status s = state_.barrier(rank_, what); !s.ok())
+      return s;
+    for (int r = 0; r < ranks; ++r) {
+      auto [from, to] = shareOf(r);
+      if (to <= from)
+        continue;
+      if (absl::Status s = ops.copy(out + from, state_.shares[r],
+                                    (to - from) * sizeof(float));
+          !s.ok()) {
+        abort(std::string(s.message()));
+        return s;
+      }
+    }
+    // As exchange: nobody publishes again before every rank copied out.
+    return state_.barrier(rank_, what);
+  }
+
   /// Publish `in`, compute this rank's share of the `total` result
   /// elements with `share`, then copy all of it to `out`.
   template <typename Share>
@@ -257,6 +327,21 @@ std::unique_ptr<StageLink> LocalPipeline::member(int stage) {
   return std::make_unique<LocalStage>(*state_, stage);
 }
 
+absl::Status Communicator::allReduceOnDevice(DeviceCollectiveOps &,
+                                             const float *, float *, int64_t,
+                                             const std::string &where) {
+  return absl::UnimplementedError(where +
+                                  ": this transport moves host buffers only");
+}
+
+absl::Status Communicator::allGatherOnDevice(DeviceCollectiveOps &,
+                                             const float *, float *, int64_t,
+                                             int64_t,
+                                             const std::string &where) {
+  return absl::UnimplementedError(where +
+                                  ": this transport moves host buffers only");
+}
+
 absl::Status runCollectiveStep(const artifact::StepT &step, int64_t stage,
                                Communicator *communicator, StageLink *link,
                                const void *in, void *out,
@@ -305,6 +390,7 @@ LocalGroup::LocalGroup(int ranks, double timeoutSeconds)
   state_->ranks = ranks;
   state_->timeout = std::chrono::duration<double>(timeoutSeconds);
   state_->inputs.assign(ranks, nullptr);
+  state_->shares.assign(ranks, nullptr);
 }
 
 LocalGroup::~LocalGroup() = default;

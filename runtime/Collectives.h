@@ -26,6 +26,26 @@
 
 namespace kiln::rt {
 
+/// What a collective on device buffers needs from a rank's executor, for
+/// ranks that share one GPU in one process (their buffers lie in one
+/// context, so each rank reads the others' directly). Each call is
+/// complete on the device when it returns.
+class DeviceCollectiveOps {
+public:
+  virtual ~DeviceCollectiveOps() = default;
+  /// out[0, end - begin) = elements [begin, end) of the collective's result
+  /// from the ranks' operands `inputs` (rank order): their sum
+  /// (cols == 0), or their [rows, cols] side by side (cols > 0).
+  virtual absl::Status share(float *out,
+                             const std::vector<const float *> &inputs,
+                             int64_t begin, int64_t end, int64_t cols) = 0;
+  /// Copies `bytes` between two device buffers.
+  virtual absl::Status copy(void *to, const void *from, int64_t bytes) = 0;
+  /// A device buffer of this rank's of at least `bytes`, kept between
+  /// collectives (the other ranks read it until the collective ends).
+  virtual absl::StatusOr<float *> shareBuffer(int64_t bytes) = 0;
+};
+
 class Communicator {
 public:
   virtual ~Communicator() = default;
@@ -40,6 +60,23 @@ public:
   /// columns [rank * cols, (rank + 1) * cols).
   virtual absl::Status allGather(const float *in, float *out, int64_t rows,
                                  int64_t cols, const std::string &where) = 0;
+  /// Whether the ranks are threads of one process, whose device buffers
+  /// the *OnDevice collectives can exchange (the group's ranks on one GPU).
+  virtual bool sharesMemory() const { return false; }
+  /// allReduce from device buffer `in` into `out` (may be `in`) and
+  /// allGather of device buffers, the data moved by `ops` (kernels and
+  /// device-to-device copies): each rank sums or gathers its share of the
+  /// result from every rank's operand into its own buffer, then copies
+  /// every rank's share. The same bits as allReduce and allGather.
+  /// Unimplemented unless sharesMemory().
+  virtual absl::Status allReduceOnDevice(DeviceCollectiveOps &ops,
+                                         const float *in, float *out,
+                                         int64_t count,
+                                         const std::string &where);
+  virtual absl::Status allGatherOnDevice(DeviceCollectiveOps &ops,
+                                         const float *in, float *out,
+                                         int64_t rows, int64_t cols,
+                                         const std::string &where);
   /// Ends every collective in flight or to come on the other ranks with
   /// an error saying this rank failed and why.
   virtual void abort(const std::string &why) = 0;

@@ -79,6 +79,7 @@ absl::StatusOr<std::unique_ptr<CudaDriver>> CudaDriver::load() {
       !resolve(a.memFree, "cuMemFree_v2") ||
       !resolve(a.memcpyHtoDAsync, "cuMemcpyHtoDAsync_v2") ||
       !resolve(a.memcpyDtoHAsync, "cuMemcpyDtoHAsync_v2") ||
+      !resolve(a.memcpyDtoDAsync, "cuMemcpyDtoDAsync_v2") ||
       !resolve(a.memsetD8Async, "cuMemsetD8Async") ||
       !resolve(a.moduleLoadData, "cuModuleLoadData") ||
       !resolve(a.moduleUnload, "cuModuleUnload") ||

@@ -50,6 +50,9 @@ struct CudaApi {
   int (*memFree)(CUdeviceptr) = nullptr;
   int (*memcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream) = nullptr;
   int (*memcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream) = nullptr;
+  /// Between two buffers of one context (collectives among ranks that
+  /// share the GPU); null: those go through host memory.
+  int (*memcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream) = nullptr;
   int (*memsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream) = nullptr;
   int (*moduleLoadData)(CUmodule *, const void *) = nullptr;
   int (*moduleUnload)(CUmodule) = nullptr;

@@ -76,7 +76,7 @@ int maskKind(DType dtype) {
 /// Everything the executor holds on the device (context, stream, modules,
 /// weights, arena, caches, per-call plans and graphs) and the code that
 /// drives it; the executor's methods are thin calls into it.
-struct CudaExecutor::DeviceState {
+struct CudaExecutor::DeviceState : DeviceCollectiveOps {
   const Artifact &artifact;
   const ManifestT &manifest;
   std::shared_ptr<CudaDriver> driver;
@@ -123,6 +123,13 @@ struct CudaExecutor::DeviceState {
   int64_t stages = 1, stage = 0;
   Communicator *communicator = nullptr;
   StageLink *stageLink = nullptr;
+  /// Collectives among ranks that share this GPU exchange device buffers
+  /// (CudaOptions::deviceCollectives): this rank's share of each result,
+  /// which the other ranks copy from, and the step in flight (for errors).
+  bool deviceCollectives = true;
+  CUdeviceptr collectiveShare = 0;
+  int64_t collectiveShareBytes = 0;
+  std::string collectiveWhere;
   std::set<std::string> stageCaches;
   std::vector<uint8_t> hostIn, hostOut;
   std::vector<CUdeviceptr> inputs;
@@ -157,7 +164,7 @@ struct CudaExecutor::DeviceState {
   CudaStats stats;
 
   DeviceState(const Artifact &a) : artifact(a), manifest(a.manifest()) {}
-  ~DeviceState() {
+  ~DeviceState() override {
     if (!driver)
       return;
     const CudaApi &api = driver->api();
@@ -165,7 +172,7 @@ struct CudaExecutor::DeviceState {
       api.streamSynchronize(stream);
     dropPlans();
     blas.reset();
-    for (CUdeviceptr p : {weights, arena, workspace})
+    for (CUdeviceptr p : {weights, arena, workspace, collectiveShare})
       if (p)
         api.memFree(p);
     for (auto &[name, cache] : caches)
@@ -275,13 +282,52 @@ struct CudaExecutor::DeviceState {
   /// Adds each step's time between its profiling events (after the call's
   /// synchronization).
   absl::Status accountSteps(const EntryT &entry);
-  /// A collective step (kilnc --tp/--pp): the stream synchronized, the
-  /// operand downloaded, the group's or pipeline's transport on the host,
-  /// the result uploaded.
+  /// A collective step (kilnc --tp/--pp): the stream synchronized, then
+  /// either the ranks sharing this GPU exchange the device buffers
+  /// themselves (all_reduce and all_gather among threads of one process:
+  /// kiln_rank_share and device-to-device copies), or the operand is
+  /// downloaded, moved by the group's or pipeline's transport on the host
+  /// (MPI processes; send_recv) and the result uploaded.
   absl::Status
   collective(const StepT &step, const CallBinding &binding,
              const std::function<CUdeviceptr(const BufferT &)> &pointer,
              const std::string &where);
+
+  // DeviceCollectiveOps: on this rank's stream, each synchronized.
+  absl::Status share(float *out, const std::vector<const float *> &inputs,
+                     int64_t begin, int64_t end, int64_t cols) override {
+    std::vector<CUdeviceptr> from;
+    for (const float *p : inputs)
+      from.push_back(reinterpret_cast<CUdeviceptr>(p));
+    KILN_ASSIGN_OR_RETURN(KernelLaunch l,
+                          rankShareLaunch(reinterpret_cast<CUdeviceptr>(out),
+                                          begin, end, cols, from));
+    KILN_RETURN_IF_ERROR(launchOwn(l, collectiveWhere));
+    return check(driver->api().streamSynchronize(stream), collectiveWhere);
+  }
+  absl::Status copy(void *to, const void *from, int64_t bytes) override {
+    const CudaApi &api = driver->api();
+    KILN_RETURN_IF_ERROR(check(
+        api.memcpyDtoDAsync(reinterpret_cast<CUdeviceptr>(to),
+                            reinterpret_cast<CUdeviceptr>(from), bytes, stream),
+        collectiveWhere));
+    return check(api.streamSynchronize(stream), collectiveWhere);
+  }
+  absl::StatusOr<float *> shareBuffer(int64_t bytes) override {
+    if (bytes > collectiveShareBytes) {
+      // Not in any call plan (collective steps are not captured), so no
+      // plan holds its address.
+      if (collectiveShare)
+        driver->api().memFree(collectiveShare);
+      collectiveShare = 0;
+      collectiveShareBytes = 0;
+      KILN_RETURN_IF_ERROR(
+          check(driver->api().memAlloc(&collectiveShare, bytes),
+                "allocating the collective buffer at " + collectiveWhere));
+      collectiveShareBytes = bytes;
+    }
+    return reinterpret_cast<float *>(collectiveShare);
+  }
 };
 
 absl::Status CudaExecutor::DeviceState::collective(
@@ -301,6 +347,34 @@ absl::Status CudaExecutor::DeviceState::collective(
   // A send_recv's sender only reads its operand, its receiver only writes
   // its result.
   const bool sendRecv = step.collective == CollectiveKind::SendRecv;
+  if (deviceCollectives && !sendRecv && communicator &&
+      communicator->sharesMemory() && api.memcpyDtoDAsync &&
+      static_cast<size_t>(communicator->size()) <= kRankShareMaxRanks &&
+      in.dtype == DType::F32 && out.dtype == DType::F32) {
+    // The operand is complete once the stream is; then the ranks read one
+    // another's buffers.
+    KILN_RETURN_IF_ERROR(sync());
+    collectiveWhere = where;
+    const auto *source = reinterpret_cast<const float *>(pointer(in));
+    auto *target = reinterpret_cast<float *>(pointer(out));
+    ++stats.deviceCollectives;
+    if (step.collective == CollectiveKind::AllReduce) {
+      if (inBytes != outBytes)
+        return absl::InvalidArgumentError("damaged: " + where +
+                                          " sums operands of another size");
+      return communicator->allReduceOnDevice(*this, source, target,
+                                             outBytes / 4, where);
+    }
+    const int64_t cols = inDims.empty() ? 1 : inDims.back();
+    if (outDims.empty() || outDims.back() != cols * communicator->size() ||
+        inBytes * communicator->size() != outBytes)
+      return absl::InvalidArgumentError("damaged: " + where +
+                                        " gathers the wrong width");
+    return communicator->allGatherOnDevice(
+        *this, source, target, inBytes / 4 / std::max<int64_t>(1, cols), cols,
+        where);
+  }
+  ++stats.hostCollectives;
   const bool reads = !sendRecv || sendsValue(step, stage);
   const bool writes = !sendRecv || !sendsValue(step, stage);
   hostIn.resize(inBytes);
@@ -332,6 +406,7 @@ absl::Status CudaExecutor::DeviceState::load(const CudaOptions &options) {
   stage = options.stage;
   communicator = options.communicator;
   stageLink = options.stageLink;
+  deviceCollectives = options.deviceCollectives;
   if (stage < 0 || stage >= stages)
     return absl::InvalidArgumentError(
         absl::StrCat(artifact.path(), ": has no pipeline stage ", stage,

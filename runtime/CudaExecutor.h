@@ -65,13 +65,17 @@ struct CudaOptions {
   bool profile = false;
   /// A partitioned artifact's rank (kilnc --tp/--pp), as in CpuOptions: the
   /// tensor-parallel rank and its group, the pipeline stage and its link
-  /// (not owned). Collective steps synchronize the stream and move their
-  /// values through host memory, so the transport is any of the CPU's
-  /// (threads sharing one GPU, MPI processes); no CUDA graphs then.
+  /// (not owned). Collective steps synchronize the stream (no CUDA graphs
+  /// then). Ranks that are threads of one process on this GPU exchange
+  /// all_reduce and all_gather values device-to-device (each rank reads
+  /// the others' buffers: kiln_rank_share, then copies); other transports
+  /// (MPI processes) and send_recv move them through host memory.
   int64_t rank = 0;
   Communicator *communicator = nullptr;
   int64_t stage = 0;
   StageLink *stageLink = nullptr;
+  /// false: every collective through host memory, as other transports.
+  bool deviceCollectives = true;
 };
 
 struct CudaStats {
@@ -82,6 +86,9 @@ struct CudaStats {
   /// 2:4 weights compressed for cuSPARSELt, those it would not take (kept
   /// dense), and products enqueued there.
   int64_t sparseWeights = 0, sparseRefused = 0, sparseGemms = 0;
+  /// Collective steps run device-to-device (ranks sharing this GPU) and
+  /// through host copies.
+  int64_t deviceCollectives = 0, hostCollectives = 0;
 };
 
 class CudaExecutor : public Executor {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -75,6 +76,8 @@ const char *ownKernelName(OwnKernel kernel) {
     return "kiln_int8_gemm";
   case OwnKernel::Int8Epilogue:
     return "kiln_int8_epilogue";
+  case OwnKernel::RankShare:
+    return "kiln_rank_share";
   case OwnKernel::WidenEpilogue:
     return "kiln_widen_epilogue";
   }
@@ -211,6 +214,23 @@ KernelLaunch widenEpilogueLaunch(CUdeviceptr c, CUdeviceptr d,
       std::clamp<int64_t>(ceilDiv(rows * n, kOwnKernelThreads), 1, 65535));
   l.add(c).add(d).add(epilogue.bias).add(epilogue.residual).add(rows).add(n);
   l.add(epilogue.activation).add(int(bf16));
+  return l;
+}
+
+absl::StatusOr<KernelLaunch>
+rankShareLaunch(CUdeviceptr out, int64_t begin, int64_t end, int64_t cols,
+                const std::vector<CUdeviceptr> &inputs) {
+  if (inputs.empty() || inputs.size() > kRankShareMaxRanks)
+    return absl::InvalidArgumentError(
+        absl::StrCat("kiln_rank_share takes 1 to ", kRankShareMaxRanks,
+                     " ranks, not ", inputs.size()));
+  KernelLaunch l;
+  l.kernel = OwnKernel::RankShare;
+  l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>(
+      ceilDiv(std::max<int64_t>(end - begin, 1), kOwnKernelThreads), 1, 65535));
+  l.add(out).add(begin).add(end).add(cols).add(int(inputs.size()));
+  for (size_t r = 0; r < kRankShareMaxRanks; ++r)
+    l.add(r < inputs.size() ? inputs[r] : CUdeviceptr{0});
   return l;
 }
 

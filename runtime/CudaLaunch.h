@@ -42,9 +42,10 @@ enum class OwnKernel {
   QuantizeRows,
   Int8Gemm,
   Int8Epilogue,
-  WidenEpilogue
+  WidenEpilogue,
+  RankShare
 };
-inline constexpr int kOwnKernelCount = 13;
+inline constexpr int kOwnKernelCount = 14;
 /// The kernel's symbol in the fatbin.
 const char *ownKernelName(OwnKernel kernel);
 
@@ -151,6 +152,18 @@ KernelLaunch int8EpilogueLaunch(const DeviceQuantWeight &w, CUdeviceptr c,
 KernelLaunch widenEpilogueLaunch(CUdeviceptr c, CUdeviceptr d,
                                  const DeviceEpilogue &epilogue, int64_t rows,
                                  int64_t n, bool bf16);
+
+/// The most ranks kiln_rank_share reads from (its operands are parameters).
+inline constexpr size_t kRankShareMaxRanks = 8;
+
+/// kiln_rank_share: elements [begin, end) of a collective's result into
+/// out[0, end - begin), from every rank's operand (`inputs`, rank order,
+/// device pointers of one context): their sum (cols == 0), or their
+/// [rows, cols] side by side (all_gather, cols > 0). More ranks than
+/// kRankShareMaxRanks, or none, is an error.
+absl::StatusOr<KernelLaunch>
+rankShareLaunch(CUdeviceptr out, int64_t begin, int64_t end, int64_t cols,
+                const std::vector<CUdeviceptr> &inputs);
 
 /// kiln_narrow of `count` f32 values at `src` into bf16 or f16 at `dst`.
 KernelLaunch narrowLaunch(CUdeviceptr dst, CUdeviceptr src, int64_t count,

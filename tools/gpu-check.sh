@@ -30,8 +30,9 @@
 #   device-probe                                             ~3 s
 #   fixture-{gpt2,t5,llama}{,-nographs}, fixture-bert,
 #     fixture-llama-tp2 / -tp2pp2 (2 and 4 ranks on the one GPU,
-#     collectives through host memory; collectives-llama-* lines: the
-#     bytes rank 0 moves per decode step),
+#     all_reduce/all_gather device-to-device, send_recv through host
+#     memory; collectives-llama-* lines: the bytes rank 0 moves per
+#     decode step and how many collectives took each path),
 #     fixture-{gpt2,bert}-bf16, fixture-{gpt2,llama}-2_4-bf16 (cuSPARSELt,
 #     against transformers' pruned model), fixture-{gpt2,llama}-{w8a16,w4a16,w8a8}
 #     (kilnc --quantize): prompt logits against the transformers
@@ -108,7 +109,7 @@ prepare() {
     done
   done
   # Partitioned: tensor parallel 2 with both ranks on the one GPU, and
-  # tp 2 x pp 2 (4 ranks), collectives through host memory.
+  # tp 2 x pp 2 (4 ranks): all_reduce/all_gather device-to-device.
   "$bin/kilnc" "$fixtures/llama_gqa" --target cuda --tp 2 -o "$bundle/llama_gqa-tp2.kiln" \
       --max-batch 3 --max-seq 32 2> "$bundle/kilnc-llama_gqa-tp2.log"
   "$bin/kilnc" "$fixtures/llama_gqa" --target cuda --tp 2 --pp 2 -o "$bundle/llama_gqa-tp2pp2.kiln" \
@@ -319,7 +320,7 @@ run() {
   local r
   for r in tp2 tp2pp2; do
     [ -s "$work/fixture-llama-$r.json" ] && record "$(printf '%-24s %s' "collectives-llama-$r" \
-        "$("$PY" -c "import json, sys; r = json.load(open(sys.argv[1]))['ranks']; print(f\"rank 0 moved {r['collective_bytes_rank0_last_call']} B in the last decode step, {r['collective_bytes_rank0']} B in the run\")" "$work/fixture-llama-$r.json")")"
+        "$("$PY" -c "import json, sys; j = json.load(open(sys.argv[1])); r = j['ranks']; c = j.get('cuda', {}); print(f\"rank 0 moved {r['collective_bytes_rank0_last_call']} B in the last decode step, {r['collective_bytes_rank0']} B in the run; {c.get('device_collectives', '?')} collectives device-to-device, {c.get('host_collectives', '?')} through host memory\")" "$work/fixture-llama-$r.json")")"
   done
   fixture fixture-bert bert_tiny bert_tiny.kiln on 1e-3
   fixture fixture-gpt2-past-maxima gpt2_tiny gpt2_tiny-small.kiln on 1e-3

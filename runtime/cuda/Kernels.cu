@@ -34,6 +34,9 @@
 //                         kilnc --gemm-dtype;
 //   kiln_widen_epilogue   a 2:4 weight's product from cuSPARSELt (bf16 or
 //                         f16) to f32 with the step's epilogue;
+//   kiln_rank_share       a rank's share of an all_reduce or all_gather
+//                         among ranks sharing this GPU, read from the
+//                         other ranks' buffers (device-to-device);
 //   kiln_norm             layer and RMS norm, a block per row: the
 //                         generated kernels give a row to one thread,
 //                         which leaves a decode step's norm (one row) on a
@@ -603,5 +606,33 @@ extern "C" __global__ void kiln_decode_combine(const float *partial, float *out,
         acc += r[2 + e] * expf(r[0] - best);
     }
     out[(b * heads + h) * D + e] = acc * inv;
+  }
+}
+
+/// Elements [begin, end) of a collective's result, into out[0, end - begin),
+/// from the operands of `ranks` ranks that share this GPU (in0..in7, rank
+/// order): their sum (cols == 0), added in rank order as the host's
+/// LocalGroup adds them, so both paths give every rank the same bits; or,
+/// cols > 0, the ranks' [rows, cols] operands side by side, rank r's at
+/// columns [r * cols, (r + 1) * cols) of [rows, ranks * cols].
+extern "C" __global__ void kiln_rank_share(float *out, int64_t begin,
+                                           int64_t end, int64_t cols, int ranks,
+                                           const float *in0, const float *in1,
+                                           const float *in2, const float *in3,
+                                           const float *in4, const float *in5,
+                                           const float *in6, const float *in7) {
+  const float *in[8] = {in0, in1, in2, in3, in4, in5, in6, in7};
+  const int64_t width = cols * ranks;
+  for (int64_t i = begin + blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+       i < end; i += int64_t(gridDim.x) * blockDim.x) {
+    if (cols > 0) {
+      const int64_t row = i / width, col = i % width;
+      out[i - begin] = in[col / cols][row * cols + col % cols];
+      continue;
+    }
+    float sum = in[0][i];
+    for (int r = 1; r < ranks; ++r)
+      sum += in[r][i];
+    out[i - begin] = sum;
   }
 }

@@ -44,6 +44,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -91,6 +92,8 @@ constexpr int kOutOfMemory = 2;
 /// run the plain product and then kiln_gemm_epilogue.
 bool fusesEpilogues = true;
 int64_t epilogueLaunches = 0;
+/// Device-to-device copies (collectives among ranks sharing the device).
+std::atomic<int64_t> deviceCopies{0};
 
 /// One device runs one kernel at a time here: ranks sharing it (threads of
 /// the test) take turns, as the emulator's thread state is one per process.
@@ -185,6 +188,14 @@ rt::CudaApi fakeApi() {
     if (capturing)
       return kCaptureUnsupported;
     std::memcpy(d, reinterpret_cast<const void *>(s), n);
+    return 0;
+  };
+  api.memcpyDtoDAsync = [](CUdeviceptr d, CUdeviceptr s, size_t n,
+                           rt::CUstream) {
+    if (capturing)
+      return kCaptureUnsupported;
+    ++deviceCopies;
+    std::memmove(reinterpret_cast<void *>(d), reinterpret_cast<void *>(s), n);
     return 0;
   };
   api.memsetD8Async = [](CUdeviceptr d, unsigned char v, size_t n,
@@ -617,55 +628,82 @@ void runFamily(const std::string &fixture, const std::string &gemmDtype = "f32",
 /// Partitioned artifacts (kilnc --target cuda --tp 2 --pp 2; T5's three
 /// heads take --pp 2 alone) with every
 /// rank a CudaExecutor on the one (fake) device, through RankedExecutor as
-/// kiln-run --device cuda --ranks runs them: the collectives and
-/// send_recv steps synchronize the stream and pass host copies, each stage
-/// uploads only its weights, and the outputs match transformers as the
-/// single-rank build's do.
+/// kiln-run --device cuda --ranks runs them: all_reduce and all_gather
+/// exchange device buffers (kiln_rank_share and device-to-device copies),
+/// or, with deviceCollectives off, host copies, with the same bits;
+/// send_recv steps pass host copies; each stage uploads only its weights,
+/// and the outputs match transformers as the single-rank build's do.
 TEST(CudaExecutorHostRanks, PartitionedRanksShareOneDevice) {
-  for (const std::string fixture : {"llama_gqa", "gpt2_hd64", "t5_gated"}) {
-    SCOPED_TRACE(fixture);
-    const int64_t tp = fixture == "t5_gated" ? 1 : 2;
-    auto cuda = kiln::Artifact::open(compile(fixture, "f32", 0, false, tp, 2));
-    auto cpu = kiln::Artifact::open(compile(fixture, "f32", 3, false, tp, 2));
-    ASSERT_TRUE(cuda.ok()) << cuda.status();
-    ASSERT_TRUE(cpu.ok()) << cpu.status();
-    loadDeviceKernels(**cpu);
-    ASSERT_NE(kernelLibrary, nullptr);
-    rt::RanksOptions options;
-    options.collectiveTimeoutSeconds = 30;
-    int64_t created = 0;
-    options.makeRank = [&](const rt::CpuOptions &rank)
-        -> absl::StatusOr<std::unique_ptr<rt::Executor>> {
-      rt::CudaOptions own = fakeDeviceOptions();
-      own.gemm = hostGemm;
-      own.rank = rank.rank;
-      own.stage = rank.stage;
-      own.communicator = rank.communicator;
-      own.stageLink = rank.stageLink;
-      ++created;
-      return rt::CudaExecutor::create(**cuda, own);
-    };
-    auto ranked = rt::RankedExecutor::create(**cuda, options);
-    ASSERT_TRUE(ranked.ok()) << ranked.status();
-    // tp x pp ranks, an executor per micro-batch (one per stage).
-    EXPECT_EQ(created, tp * 2 * 2);
-    auto *first = dynamic_cast<rt::CudaExecutor *>(&(*ranked)->rank(0));
-    ASSERT_NE(first, nullptr);
-    auto model = kiln::fromArtifact((*cuda)->manifest().model.get());
-    ASSERT_TRUE(model.ok());
-    auto golden = kiln::readJsonObject(
-        (fs::path(KILN_GOLDEN_DIR) / fixture / "golden.json").string());
-    ASSERT_TRUE(golden.ok());
-    const kiln::test::GoldenInputs inputs = kiln::test::goldenInputs(*golden);
-    auto response = rt::runModel(*model, **ranked, goldenRequest(inputs));
-    ASSERT_TRUE(response.ok()) << response.status();
-    expectGolden(fixture, *golden, *response, inputs.lengths, /*exact=*/true);
-    // No graphs: the collectives wait for the other ranks on the host.
-    EXPECT_EQ(first->stats().graphsCaptured, 0);
-    ranked->reset();
-    dlclose(kernelLibrary);
-    kernelLibrary = nullptr;
-  }
+  for (const std::string fixture : {"llama_gqa", "gpt2_hd64", "t5_gated"})
+    for (bool onDevice : {true, false}) {
+      SCOPED_TRACE(fixture +
+                   (onDevice ? ", device collectives" : ", host collectives"));
+      const int64_t tp = fixture == "t5_gated" ? 1 : 2;
+      auto cuda =
+          kiln::Artifact::open(compile(fixture, "f32", 0, false, tp, 2));
+      auto cpu = kiln::Artifact::open(compile(fixture, "f32", 3, false, tp, 2));
+      ASSERT_TRUE(cuda.ok()) << cuda.status();
+      ASSERT_TRUE(cpu.ok()) << cpu.status();
+      loadDeviceKernels(**cpu);
+      ASSERT_NE(kernelLibrary, nullptr);
+      rt::RanksOptions options;
+      options.collectiveTimeoutSeconds = 30;
+      int64_t created = 0;
+      options.makeRank = [&](const rt::CpuOptions &rank)
+          -> absl::StatusOr<std::unique_ptr<rt::Executor>> {
+        rt::CudaOptions own = fakeDeviceOptions();
+        own.gemm = hostGemm;
+        own.rank = rank.rank;
+        own.stage = rank.stage;
+        own.communicator = rank.communicator;
+        own.stageLink = rank.stageLink;
+        own.deviceCollectives = onDevice;
+        ++created;
+        return rt::CudaExecutor::create(**cuda, own);
+      };
+      deviceCopies = 0;
+      auto ranked = rt::RankedExecutor::create(**cuda, options);
+      ASSERT_TRUE(ranked.ok()) << ranked.status();
+      // tp x pp ranks, an executor per micro-batch (one per stage).
+      EXPECT_EQ(created, tp * 2 * 2);
+      auto *first = dynamic_cast<rt::CudaExecutor *>(&(*ranked)->rank(0));
+      ASSERT_NE(first, nullptr);
+      auto model = kiln::fromArtifact((*cuda)->manifest().model.get());
+      ASSERT_TRUE(model.ok());
+      auto golden = kiln::readJsonObject(
+          (fs::path(KILN_GOLDEN_DIR) / fixture / "golden.json").string());
+      ASSERT_TRUE(golden.ok());
+      const kiln::test::GoldenInputs inputs = kiln::test::goldenInputs(*golden);
+      auto response = rt::runModel(*model, **ranked, goldenRequest(inputs));
+      ASSERT_TRUE(response.ok()) << response.status();
+      expectGolden(fixture, *golden, *response, inputs.lengths, /*exact=*/true);
+      // No graphs: the collectives wait for the other ranks on the host.
+      EXPECT_EQ(first->stats().graphsCaptured, 0);
+      const rt::CudaStats &stats = first->stats();
+      if (tp == 1) { // send_recv alone, through host copies
+        EXPECT_EQ(stats.deviceCollectives, 0);
+      } else if (onDevice) {
+        EXPECT_GT(stats.deviceCollectives, 0);
+        EXPECT_GT(deviceCopies.load(), 0);
+      } else {
+        EXPECT_EQ(stats.deviceCollectives, 0);
+        EXPECT_EQ(deviceCopies.load(), 0);
+      }
+      EXPECT_GT(stats.hostCollectives, 0); // send_recv, or everything
+      // Both transports give the same bits.
+      static std::vector<rt::NamedTensor> previous;
+      if (onDevice) {
+        previous = response->outputs;
+      } else {
+        ASSERT_EQ(previous.size(), response->outputs.size());
+        for (size_t i = 0; i < previous.size(); ++i)
+          EXPECT_EQ(previous[i].second.bytes, response->outputs[i].second.bytes)
+              << previous[i].first;
+      }
+      ranked->reset();
+      dlclose(kernelLibrary);
+      kernelLibrary = nullptr;
+    }
 }
 
 TEST_P(CudaExecutorHostTest, MatchesTransformersOnAFakeDevice) {

@@ -41,6 +41,7 @@ const std::vector<EmulatedKernel> &all() {
       make("kiln_int8_gemm", kiln_int8_gemm),
       make("kiln_int8_epilogue", kiln_int8_epilogue),
       make("kiln_widen_epilogue", kiln_widen_epilogue),
+      make("kiln_rank_share", kiln_rank_share),
   };
   return kernels;
 }

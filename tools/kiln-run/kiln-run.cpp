@@ -629,7 +629,8 @@ int run(int argc, char **argv) {
                                " was compiled for ", ranks, " rank",
                                ranks == 1 ? "" : "s"));
     if (ranks > 1) {
-      // Every rank on the one device, collectives through host memory.
+      // Every rank on the one device: all_reduce and all_gather read the
+      // other ranks' device buffers; send_recv goes through host memory.
       rt::RanksOptions options;
       options.collectiveTimeoutSeconds = o.collectiveTimeout;
       options.microBatches = static_cast<int>(o.microBatches);
@@ -651,7 +652,9 @@ int run(int argc, char **argv) {
           "cuda, ", first->deviceName(), ", ", ranks,
           " ranks on it (tensor parallel ", (*created)->tensorParallel(),
           " x pipeline ", (*created)->pipelineParallel(), " x data parallel ",
-          (*created)->dataParallel(), "; collectives through host memory)");
+          (*created)->dataParallel(),
+          "; all_reduce and all_gather device-to-device, send_recv through "
+          "host memory)");
       cudaExecutor = first; // rank 0's stats and profile
       ranked = created->get();
       executor = std::move(*created);
@@ -813,6 +816,13 @@ int run(int argc, char **argv) {
           "  w8a8 gemms     %lld on cuBLASLt int8, %lld on kiln_int8_gemm\n",
           static_cast<long long>(cudaExecutor->stats().int8TensorCoreGemms),
           static_cast<long long>(cudaExecutor->stats().int8KernelGemms));
+    if (cudaExecutor && (cudaExecutor->stats().deviceCollectives ||
+                         cudaExecutor->stats().hostCollectives))
+      std::printf(
+          "  collectives    %lld device-to-device, %lld through host memory "
+          "(rank 0, all calls)\n",
+          static_cast<long long>(cudaExecutor->stats().deviceCollectives),
+          static_cast<long long>(cudaExecutor->stats().hostCollectives));
     if (cudaExecutor && (cudaExecutor->stats().sparseWeights ||
                          cudaExecutor->stats().sparseRefused))
       std::printf(
@@ -888,6 +898,8 @@ int run(int argc, char **argv) {
           {"sparse_weights", cudaExecutor->stats().sparseWeights},
           {"sparse_refused", cudaExecutor->stats().sparseRefused},
           {"sparse_gemms", cudaExecutor->stats().sparseGemms},
+          {"device_collectives", cudaExecutor->stats().deviceCollectives},
+          {"host_collectives", cudaExecutor->stats().hostCollectives},
           {"cublaslt", cudaExecutor->gemmLibrary()}};
 #endif
     Json steps = Json::object();

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -64,6 +67,88 @@ TEST(CollectivesTest, AllGatherJoinsPartsAlongTheLastDim) {
   const std::vector<float> expected = {0, 1, 10, 11, 2, 3, 12, 13};
   EXPECT_EQ(out[0], expected);
   EXPECT_EQ(out[1], expected);
+}
+
+/// DeviceCollectiveOps on host memory: what kiln_rank_share and the
+/// device-to-device copies do, for the exchange's protocol alone (the
+/// kernel itself runs in the CUDA executor's fake-device tests).
+class HostOps : public DeviceCollectiveOps {
+public:
+  absl::Status share(float *out, const std::vector<const float *> &inputs,
+                     int64_t begin, int64_t end, int64_t cols) override {
+    if (fail)
+      return absl::InternalError("the share kernel failed");
+    const int64_t ranks = static_cast<int64_t>(inputs.size());
+    for (int64_t i = begin; i < end; ++i) {
+      if (cols > 0) {
+        const int64_t row = i / (cols * ranks), col = i % (cols * ranks);
+        out[i - begin] = inputs[col / cols][row * cols + col % cols];
+        continue;
+      }
+      float sum = inputs[0][i];
+      for (int64_t r = 1; r < ranks; ++r)
+        sum += inputs[r][i];
+      out[i - begin] = sum;
+    }
+    return absl::OkStatus();
+  }
+  absl::Status copy(void *to, const void *from, int64_t bytes) override {
+    std::memmove(to, from, bytes);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<float *> shareBuffer(int64_t bytes) override {
+    buffer.resize(std::max<size_t>(buffer.size(), bytes / sizeof(float)));
+    return buffer.data();
+  }
+  std::vector<float> buffer;
+  bool fail = false;
+};
+
+TEST(CollectivesTest, DeviceExchangesGiveTheHostPathsBits) {
+  // 3 ranks over 7 elements: shares of 3, 3 and 1; the result written
+  // over the operand (all_reduce in place), then out of place.
+  LocalGroup group(3, 10);
+  std::vector<HostOps> ops(3);
+  std::vector<std::vector<float>> host(3), device(3), gathered(3);
+  auto statuses = onRanks(group, [&](int r, Communicator &c) {
+    EXPECT_TRUE(c.sharesMemory());
+    host[r] = {1e8f * (r == 0), 1.0f + r, -2.0f * r, 0.5f, 3.0f,
+               1e-3f * r,       7.0f};
+    device[r] = host[r];
+    if (absl::Status s = c.allReduce(host[r].data(), 7, "step 0"); !s.ok())
+      return s;
+    if (absl::Status s = c.allReduceOnDevice(ops[r], device[r].data(),
+                                             device[r].data(), 7, "step 0");
+        !s.ok())
+      return s;
+    std::vector<float> part = {10.0f * r, 10.0f * r + 1};
+    gathered[r].assign(6, -1.0f);
+    return c.allGatherOnDevice(ops[r], part.data(), gathered[r].data(), 1, 2,
+                               "lm head");
+  });
+  for (const absl::Status &s : statuses)
+    ASSERT_TRUE(s.ok()) << s;
+  const std::vector<float> expected = {0, 1, 10, 11, 20, 21};
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(device[r], host[0]);
+    EXPECT_EQ(gathered[r], expected);
+  }
+}
+
+TEST(CollectivesTest, AFailedDeviceShareEndsEveryRank) {
+  LocalGroup group(2, 10);
+  std::vector<HostOps> ops(2);
+  ops[1].fail = true;
+  auto statuses = onRanks(group, [&](int r, Communicator &c) {
+    std::vector<float> data(4, 1.0f);
+    return c.allReduceOnDevice(ops[r], data.data(), data.data(), 4, "step 3");
+  });
+  EXPECT_FALSE(statuses[0].ok());
+  EXPECT_NE(statuses[0].message().find("rank 1 failed"), std::string::npos)
+      << statuses[0];
+  EXPECT_NE(statuses[1].message().find("share kernel failed"),
+            std::string::npos)
+      << statuses[1];
 }
 
 TEST(CollectivesTest, AMissingRankEndsEveryRankWithinTheTimeout) {
