@@ -4,6 +4,7 @@
 
 #include "artifact/Artifact.h"
 #include "runtime/DimExpr.h"
+#include "support/Status.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -238,8 +239,15 @@ struct LocalPipeline::State {
   std::chrono::duration<double> timeout;
   bool aborted = false;
   std::string why;
+  /// A value in flight: a host copy, or (stages sharing one GPU) a device
+  /// buffer the sender filled and the receiver frees.
+  struct Mail {
+    std::vector<uint8_t> host;
+    void *device = nullptr;
+    int64_t bytes = 0;
+  };
   /// The values in flight, per (from, to), oldest first.
-  std::map<std::pair<int, int>, std::deque<std::vector<uint8_t>>> mail;
+  std::map<std::pair<int, int>, std::deque<Mail>> mail;
 };
 
 namespace {
@@ -254,18 +262,81 @@ public:
   absl::Status send(int to, const void *data, int64_t bytes,
                     const std::string &where) override {
     const auto *begin = static_cast<const uint8_t *>(data);
-    std::vector<uint8_t> value(begin, begin + bytes);
+    LocalPipeline::State::Mail value;
+    value.host.assign(begin, begin + bytes);
+    value.bytes = bytes;
+    return post(to, std::move(value), where);
+  }
+
+  absl::Status recv(int from, void *data, int64_t bytes,
+                    const std::string &where) override {
+    KILN_ASSIGN_OR_RETURN(LocalPipeline::State::Mail value,
+                          take(from, bytes, where));
+    if (value.device)
+      return mixed(where);
+    std::memcpy(data, value.host.data(), value.host.size());
+    return absl::OkStatus();
+  }
+
+  bool sharesMemory() const override { return true; }
+
+  absl::Status sendOnDevice(DeviceCollectiveOps &ops, int to, const void *data,
+                            int64_t bytes, const std::string &where) override {
+    LocalPipeline::State::Mail value;
+    value.bytes = bytes;
+    KILN_ASSIGN_OR_RETURN(value.device,
+                          ops.allocate(std::max<int64_t>(bytes, 1)));
+    if (absl::Status s = ops.copy(value.device, data, bytes); !s.ok()) {
+      ops.release(value.device);
+      return s;
+    }
+    return post(to, std::move(value), where);
+  }
+
+  absl::Status recvOnDevice(DeviceCollectiveOps &ops, int from, void *data,
+                            int64_t bytes, const std::string &where) override {
+    KILN_ASSIGN_OR_RETURN(LocalPipeline::State::Mail value,
+                          take(from, bytes, where));
+    if (!value.device)
+      return mixed(where);
+    absl::Status s = ops.copy(data, value.device, bytes);
+    ops.release(value.device);
+    return s;
+  }
+
+  void abort(const std::string &why) override {
+    std::lock_guard<std::mutex> lock(state_.mutex);
+    if (state_.aborted)
+      return;
+    state_.aborted = true;
+    state_.why = absl::StrCat("stage ", stage_, " failed: ", why);
+    state_.sent.notify_all();
+  }
+
+private:
+  /// Queues `value` for stage `to` (a send never waits for its receiver).
+  absl::Status post(int to, LocalPipeline::State::Mail value,
+                    const std::string &where) {
     std::lock_guard<std::mutex> lock(state_.mutex);
     if (state_.aborted)
       return ended(where);
-    sentBytes += bytes;
+    sentBytes += value.bytes;
     state_.mail[{stage_, to}].push_back(std::move(value));
     state_.sent.notify_all();
     return absl::OkStatus();
   }
 
-  absl::Status recv(int from, void *data, int64_t bytes,
-                    const std::string &where) override {
+  absl::Status mixed(const std::string &where) const {
+    return absl::InternalError(absl::StrCat(
+        "stage ", stage_, ": send_recv ", where,
+        ": one stage sent through host memory, the other through the "
+        "device"));
+  }
+
+  /// The next value stage `from` sent, of `bytes` bytes, within the
+  /// deadline.
+  absl::StatusOr<LocalPipeline::State::Mail> take(int from, int64_t bytes,
+                                                  const std::string &where) {
     std::unique_lock<std::mutex> lock(state_.mutex);
     auto &queue = state_.mail[{from, stage_}];
     const bool arrived = state_.sent.wait_for(
@@ -282,27 +353,16 @@ public:
           "stage ", stage_, ": send_recv ", where, " did not complete within ",
           state_.timeout.count(), " s (stage ", from, " never sent)"));
     }
-    std::vector<uint8_t> value = std::move(queue.front());
+    LocalPipeline::State::Mail value = std::move(queue.front());
     queue.pop_front();
-    if (static_cast<int64_t>(value.size()) != bytes)
+    if (value.bytes != bytes)
       return absl::InternalError(absl::StrCat(
-          "stage ", stage_, ": send_recv ", where, " received ", value.size(),
+          "stage ", stage_, ": send_recv ", where, " received ", value.bytes,
           " bytes from stage ", from, ", expected ", bytes,
           " (the stages were called with different shapes)"));
-    std::memcpy(data, value.data(), value.size());
-    return absl::OkStatus();
+    return value;
   }
 
-  void abort(const std::string &why) override {
-    std::lock_guard<std::mutex> lock(state_.mutex);
-    if (state_.aborted)
-      return;
-    state_.aborted = true;
-    state_.why = absl::StrCat("stage ", stage_, " failed: ", why);
-    state_.sent.notify_all();
-  }
-
-private:
   /// Needs the lock held.
   absl::Status ended(const std::string &where) const {
     return absl::AbortedError(absl::StrCat("stage ", stage_, ": ", where,
@@ -338,6 +398,18 @@ absl::Status Communicator::allGatherOnDevice(DeviceCollectiveOps &,
                                              const float *, float *, int64_t,
                                              int64_t,
                                              const std::string &where) {
+  return absl::UnimplementedError(where +
+                                  ": this transport moves host buffers only");
+}
+
+absl::Status StageLink::sendOnDevice(DeviceCollectiveOps &, int, const void *,
+                                     int64_t, const std::string &where) {
+  return absl::UnimplementedError(where +
+                                  ": this transport moves host buffers only");
+}
+
+absl::Status StageLink::recvOnDevice(DeviceCollectiveOps &, int, void *,
+                                     int64_t, const std::string &where) {
   return absl::UnimplementedError(where +
                                   ": this transport moves host buffers only");
 }

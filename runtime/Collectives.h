@@ -44,6 +44,10 @@ public:
   /// A device buffer of this rank's of at least `bytes`, kept between
   /// collectives (the other ranks read it until the collective ends).
   virtual absl::StatusOr<float *> shareBuffer(int64_t bytes) = 0;
+  /// A device buffer of `bytes` that outlives the call (a value sent to
+  /// another stage), and its release (by whichever rank received it).
+  virtual absl::StatusOr<void *> allocate(int64_t bytes) = 0;
+  virtual void release(void *buffer) = 0;
 };
 
 class Communicator {
@@ -104,6 +108,20 @@ public:
   /// holds `bytes` (a value of another size is an error).
   virtual absl::Status recv(int from, void *data, int64_t bytes,
                             const std::string &where) = 0;
+  /// Whether the stages are threads of one process, which the *OnDevice
+  /// calls need (the pipeline's stages on one GPU).
+  virtual bool sharesMemory() const { return false; }
+  /// send and recv of device buffers through `ops`: the sender copies the
+  /// value into a device buffer of its own (ops.allocate) and queues it,
+  /// the receiver copies it out and releases it. Unimplemented unless
+  /// sharesMemory(). A value queued but never received (an aborted run)
+  /// keeps its buffer until the device context ends.
+  virtual absl::Status sendOnDevice(DeviceCollectiveOps &ops, int to,
+                                    const void *data, int64_t bytes,
+                                    const std::string &where);
+  virtual absl::Status recvOnDevice(DeviceCollectiveOps &ops, int from,
+                                    void *data, int64_t bytes,
+                                    const std::string &where);
   /// Ends every receive in flight or to come on the other stages with an
   /// error saying this stage failed and why.
   virtual void abort(const std::string &why) = 0;

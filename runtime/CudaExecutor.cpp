@@ -284,10 +284,11 @@ struct CudaExecutor::DeviceState : DeviceCollectiveOps {
   absl::Status accountSteps(const EntryT &entry);
   /// A collective step (kilnc --tp/--pp): the stream synchronized, then
   /// either the ranks sharing this GPU exchange the device buffers
-  /// themselves (all_reduce and all_gather among threads of one process:
-  /// kiln_rank_share and device-to-device copies), or the operand is
+  /// themselves (threads of one process: kiln_rank_share and
+  /// device-to-device copies for all_reduce and all_gather, a device
+  /// buffer handed from stage to stage for send_recv), or the operand is
   /// downloaded, moved by the group's or pipeline's transport on the host
-  /// (MPI processes; send_recv) and the result uploaded.
+  /// (MPI processes) and the result uploaded.
   absl::Status
   collective(const StepT &step, const CallBinding &binding,
              const std::function<CUdeviceptr(const BufferT &)> &pointer,
@@ -327,6 +328,16 @@ struct CudaExecutor::DeviceState : DeviceCollectiveOps {
       collectiveShareBytes = bytes;
     }
     return reinterpret_cast<float *>(collectiveShare);
+  }
+  absl::StatusOr<void *> allocate(int64_t bytes) override {
+    CUdeviceptr p = 0;
+    KILN_RETURN_IF_ERROR(
+        check(driver->api().memAlloc(&p, bytes),
+              "allocating the value sent at " + collectiveWhere));
+    return reinterpret_cast<void *>(p);
+  }
+  void release(void *buffer) override {
+    driver->api().memFree(reinterpret_cast<CUdeviceptr>(buffer));
   }
 };
 
@@ -373,6 +384,20 @@ absl::Status CudaExecutor::DeviceState::collective(
     return communicator->allGatherOnDevice(
         *this, source, target, inBytes / 4 / std::max<int64_t>(1, cols), cols,
         where);
+  }
+  if (deviceCollectives && sendRecv && stageLink && stageLink->sharesMemory() &&
+      api.memcpyDtoDAsync) {
+    // Stages on this GPU: the sender's value waits in a device buffer.
+    KILN_RETURN_IF_ERROR(sync());
+    collectiveWhere = where;
+    ++stats.deviceCollectives;
+    if (sendsValue(step, stage))
+      return stageLink->sendOnDevice(
+          *this, static_cast<int>(step.peer_stage),
+          reinterpret_cast<const void *>(pointer(in)), inBytes, where);
+    return stageLink->recvOnDevice(*this, __builtin_ctzll(step.stages),
+                                   reinterpret_cast<void *>(pointer(out)),
+                                   outBytes, where);
   }
   ++stats.hostCollectives;
   const bool reads = !sendRecv || sendsValue(step, stage);

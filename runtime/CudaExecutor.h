@@ -67,9 +67,10 @@ struct CudaOptions {
   /// tensor-parallel rank and its group, the pipeline stage and its link
   /// (not owned). Collective steps synchronize the stream (no CUDA graphs
   /// then). Ranks that are threads of one process on this GPU exchange
-  /// all_reduce and all_gather values device-to-device (each rank reads
-  /// the others' buffers: kiln_rank_share, then copies); other transports
-  /// (MPI processes) and send_recv move them through host memory.
+  /// values device-to-device (all_reduce and all_gather: each rank reads
+  /// the others' buffers with kiln_rank_share, then copies; send_recv: the
+  /// sender's copy waits in a device buffer for the receiver); other
+  /// transports (MPI processes) move them through host memory.
   int64_t rank = 0;
   Communicator *communicator = nullptr;
   int64_t stage = 0;

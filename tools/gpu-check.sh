@@ -30,9 +30,9 @@
 #   device-probe                                             ~3 s
 #   fixture-{gpt2,t5,llama}{,-nographs}, fixture-bert,
 #     fixture-llama-tp2 / -tp2pp2 (2 and 4 ranks on the one GPU,
-#     all_reduce/all_gather device-to-device, send_recv through host
-#     memory; collectives-llama-* lines: the bytes rank 0 moves per
-#     decode step and how many collectives took each path),
+#     collectives and send_recv device-to-device; collectives-llama-*
+#     lines: the bytes rank 0 moves per decode step and how many
+#     collectives took each path),
 #     fixture-{gpt2,bert}-bf16, fixture-{gpt2,llama}-2_4-bf16 (cuSPARSELt,
 #     against transformers' pruned model), fixture-{gpt2,llama}-{w8a16,w4a16,w8a8}
 #     (kilnc --quantize): prompt logits against the transformers
@@ -109,7 +109,7 @@ prepare() {
     done
   done
   # Partitioned: tensor parallel 2 with both ranks on the one GPU, and
-  # tp 2 x pp 2 (4 ranks): all_reduce/all_gather device-to-device.
+  # tp 2 x pp 2 (4 ranks): collectives device-to-device.
   "$bin/kilnc" "$fixtures/llama_gqa" --target cuda --tp 2 -o "$bundle/llama_gqa-tp2.kiln" \
       --max-batch 3 --max-seq 32 2> "$bundle/kilnc-llama_gqa-tp2.log"
   "$bin/kilnc" "$fixtures/llama_gqa" --target cuda --tp 2 --pp 2 -o "$bundle/llama_gqa-tp2pp2.kiln" \

@@ -629,8 +629,8 @@ int run(int argc, char **argv) {
                                " was compiled for ", ranks, " rank",
                                ranks == 1 ? "" : "s"));
     if (ranks > 1) {
-      // Every rank on the one device: all_reduce and all_gather read the
-      // other ranks' device buffers; send_recv goes through host memory.
+      // Every rank on the one device: collectives and send_recv move
+      // device buffers (device-to-device copies).
       rt::RanksOptions options;
       options.collectiveTimeoutSeconds = o.collectiveTimeout;
       options.microBatches = static_cast<int>(o.microBatches);
@@ -652,9 +652,7 @@ int run(int argc, char **argv) {
           "cuda, ", first->deviceName(), ", ", ranks,
           " ranks on it (tensor parallel ", (*created)->tensorParallel(),
           " x pipeline ", (*created)->pipelineParallel(), " x data parallel ",
-          (*created)->dataParallel(),
-          "; all_reduce and all_gather device-to-device, send_recv through "
-          "host memory)");
+          (*created)->dataParallel(), "; collectives device-to-device)");
       cudaExecutor = first; // rank 0's stats and profile
       ranked = created->get();
       executor = std::move(*created);

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -100,8 +102,18 @@ public:
     buffer.resize(std::max<size_t>(buffer.size(), bytes / sizeof(float)));
     return buffer.data();
   }
+  absl::StatusOr<void *> allocate(int64_t bytes) override {
+    ++live;
+    return std::malloc(bytes);
+  }
+  void release(void *p) override {
+    --live;
+    std::free(p);
+  }
   std::vector<float> buffer;
   bool fail = false;
+  /// Buffers allocated and not released, over every HostOps.
+  static inline std::atomic<int> live{0};
 };
 
 TEST(CollectivesTest, DeviceExchangesGiveTheHostPathsBits) {
@@ -133,6 +145,31 @@ TEST(CollectivesTest, DeviceExchangesGiveTheHostPathsBits) {
     EXPECT_EQ(device[r], host[0]);
     EXPECT_EQ(gathered[r], expected);
   }
+}
+
+TEST(CollectivesTest, StagesHandOverDeviceBuffersInOrder) {
+  // Stage 0 sends two values before stage 1 takes either; each lies in a
+  // buffer the sender allocated until the receiver copies and frees it.
+  LocalPipeline pipeline(2, 10);
+  auto first = pipeline.member(0), second = pipeline.member(1);
+  EXPECT_TRUE(first->sharesMemory());
+  HostOps sender, receiver;
+  std::vector<float> a = {1, 2, 3}, b = {4, 5, 6}, got(3);
+  ASSERT_TRUE(first->sendOnDevice(sender, 1, a.data(), 12, "s0").ok());
+  ASSERT_TRUE(first->sendOnDevice(sender, 1, b.data(), 12, "s1").ok());
+  a.assign(3, 0.0f); // the value was copied at send
+  EXPECT_EQ(HostOps::live.load(), 2);
+  ASSERT_TRUE(second->recvOnDevice(receiver, 0, got.data(), 12, "s0").ok());
+  EXPECT_EQ(got, (std::vector<float>{1, 2, 3}));
+  ASSERT_TRUE(second->recvOnDevice(receiver, 0, got.data(), 12, "s1").ok());
+  EXPECT_EQ(got, b);
+  EXPECT_EQ(HostOps::live.load(), 0);
+  EXPECT_EQ(first->bytesSent(), 24);
+  // A value sent through host memory is not taken as a device buffer.
+  ASSERT_TRUE(first->send(1, a.data(), 12, "s2").ok());
+  absl::Status mixed = second->recvOnDevice(receiver, 0, got.data(), 12, "s2");
+  EXPECT_NE(mixed.message().find("through host memory"), std::string::npos)
+      << mixed;
 }
 
 TEST(CollectivesTest, AFailedDeviceShareEndsEveryRank) {
