@@ -30,7 +30,8 @@
 #   device-probe                                             ~3 s
 #   fixture-{gpt2,t5,llama}{,-nographs}, fixture-bert,
 #     fixture-llama-tp2 / -tp2pp2 (2 and 4 ranks on the one GPU,
-#     collectives and send_recv device-to-device; collectives-llama-*
+#     collectives and send_recv device-to-device; -tp2-host: the same
+#     through host memory; collectives-llama-*
 #     lines: the bytes rank 0 moves per decode step and how many
 #     collectives took each path),
 #     fixture-{gpt2,bert}-bf16, fixture-{gpt2,llama}-2_4-bf16 (cuSPARSELt,
@@ -317,8 +318,11 @@ run() {
   # and what rank 0 puts into collectives per decode step.
   fixture fixture-llama-tp2 llama_gqa llama_gqa-tp2.kiln off 1e-3 "--ranks 2"
   fixture fixture-llama-tp2pp2 llama_gqa llama_gqa-tp2pp2.kiln off 1e-3 "--ranks 4"
+  # The same tp 2 with every value through host memory (the path MPI
+  # ranks take): its decode time against fixture-llama-tp2's in the logs.
+  fixture fixture-llama-tp2-host llama_gqa llama_gqa-tp2.kiln off 1e-3 "--ranks 2 --host-collectives"
   local r
-  for r in tp2 tp2pp2; do
+  for r in tp2 tp2pp2 tp2-host; do
     [ -s "$work/fixture-llama-$r.json" ] && record "$(printf '%-24s %s' "collectives-llama-$r" \
         "$("$PY" -c "import json, sys; j = json.load(open(sys.argv[1])); r = j['ranks']; c = j.get('cuda', {}); print(f\"rank 0 moved {r['collective_bytes_rank0_last_call']} B in the last decode step, {r['collective_bytes_rank0']} B in the run; {c.get('device_collectives', '?')} collectives device-to-device, {c.get('host_collectives', '?')} through host memory\")" "$work/fixture-llama-$r.json")")"
   done

@@ -55,13 +55,16 @@ expect "logs.tgz holds every step's log" \
 for s in fixture-gpt2 fixture-gpt2-nographs fixture-t5 fixture-t5-nographs \
     fixture-llama fixture-llama-nographs fixture-bert fixture-gpt2-bf16 \
     fixture-bert-bf16 fixture-gpt2-past-maxima fixture-llama-past-maxima \
-    fixture-llama-tp2 fixture-llama-tp2pp2 fixture-gpt2-w4a16 fixture-llama-w8a8 \
+    fixture-llama-tp2 fixture-llama-tp2pp2 fixture-llama-tp2-host \
+    fixture-gpt2-w4a16 fixture-llama-w8a8 \
     fixture-gpt2-2_4-bf16 fixture-llama-2_4-bf16 \
     kiln-gpt2 kiln-gpt2-w8a8 kiln-bert-b32 torch-gpt2 torch-bert; do
   expect "$s ok" grep -qE "^$s +ok " "$tmp/out1/results.txt"
 done
 expect "collective bytes per decode step recorded" \
-  grep -qE "^collectives-llama-tp2 +rank 0 moved 384 B in the last decode step, 4096 B in the run" "$tmp/out1/results.txt"
+  grep -qE "^collectives-llama-tp2 +rank 0 moved 384 B in the last decode step, 4096 B in the run; 24 collectives device-to-device, 0 through host memory" "$tmp/out1/results.txt"
+expect "host-memory collectives recorded" \
+  grep -qE "^collectives-llama-tp2-host +rank 0 moved .*; 0 collectives device-to-device, 24 through host memory" "$tmp/out1/results.txt"
 expect "results printed as they are appended" grep -qE "^fixture-t5 +ok " "$tmp/run1.txt"
 expect "memcheck unavailable, not failed" grep -qE "^memcheck-gpt2 +unavailable " "$tmp/out1/results.txt"
 expect "graph replays checked" bash -c "tar xzf '$tmp/out1/logs.tgz' -C '$tmp' && grep -q 'cuda graphs on: 1 captured, 4 replays (ok)' '$tmp/logs/fixture-llama.log'"

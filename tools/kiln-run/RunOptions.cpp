@@ -66,6 +66,9 @@ const char *const kRunUsage =
     "                           every call (no graph capture and replay)\n"
     "  --cuda-sync-steps        with --device cuda, wait for each step, so a\n"
     "                           kernel fault names its step (slow; debugging)\n"
+    "  --host-collectives       with --device cuda --ranks N, move collective\n"
+    "                           values through host memory instead of\n"
+    "                           device-to-device (to compare the two)\n"
     "  --info                   print the artifact's manifest summary\n";
 
 std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
@@ -120,6 +123,8 @@ std::string parseRunOptions(int argc, const char *const *argv, RunOptions &o) {
       o.cudaGraphs = false;
     } else if (arg == "--cuda-sync-steps") {
       o.cudaSyncSteps = true;
+    } else if (arg == "--host-collectives") {
+      o.hostCollectives = true;
     } else if (arg == "--normalize") {
       o.normalize = true;
     } else if (arg == "--greedy") {

@@ -26,7 +26,7 @@ struct RunOptions {
   int64_t microBatches = 0; // 0: one per pipeline stage
   bool help = false, ignoreEos = false, bench = false, info = false,
        sample = false, profile = false, cudaGraphs = true,
-       cudaSyncSteps = false, normalize = false;
+       cudaSyncSteps = false, normalize = false, hostCollectives = false;
   std::vector<std::string> prompts; // --prompt / --text, in order
   std::vector<std::string> pairs;   // --text-pair, one per --text
   rt::SamplingOptions sampling;

@@ -622,6 +622,7 @@ int run(int argc, char **argv) {
     cuda.driver = cudaDriver;
     cuda.graphs = o.cudaGraphs;
     cuda.syncSteps = o.cudaSyncSteps;
+    cuda.deviceCollectives = !o.hostCollectives;
     cuda.profile = o.profile;
     const int64_t ranks = rt::artifactRanks(**artifact);
     if (o.ranks != ranks)
@@ -652,7 +653,9 @@ int run(int argc, char **argv) {
           "cuda, ", first->deviceName(), ", ", ranks,
           " ranks on it (tensor parallel ", (*created)->tensorParallel(),
           " x pipeline ", (*created)->pipelineParallel(), " x data parallel ",
-          (*created)->dataParallel(), "; collectives device-to-device)");
+          (*created)->dataParallel(),
+          o.hostCollectives ? "; collectives through host memory)"
+                            : "; collectives device-to-device)");
       cudaExecutor = first; // rank 0's stats and profile
       ranked = created->get();
       executor = std::move(*created);

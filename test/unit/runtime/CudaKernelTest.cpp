@@ -478,6 +478,43 @@ TEST(QuantGemmKernelTest, W8A8IsTheInt8ProductOfTheRowsTheCpuQuantizes) {
   }
 }
 
+TEST(RankShareKernelTest, SumsInRankOrderAndGathersColumns) {
+  // 3 ranks' operands of 2 rows x 5 columns; a share from element 4 to 9
+  // of the sum (rank order: (a + b) + c, as LocalGroup adds them), and of
+  // the gather [2, 15].
+  std::mt19937 gen(5);
+  std::vector<std::vector<float>> in(3);
+  for (auto &x : in)
+    x = kiln::test::normalRandoms(10, gen);
+  // (1e8 + 4) + 4 rounds to 1e8 twice; 1e8 + (4 + 4) is 1e8 + 8.
+  in[0][5] = 1e8f;
+  in[1][5] = 4.0f;
+  in[2][5] = 4.0f;
+  std::vector<CUdeviceptr> inputs;
+  for (const auto &x : in)
+    inputs.push_back(dev(x.data()));
+  std::vector<float> sum(5, -1.0f);
+  auto l = rt::rankShareLaunch(dev(sum.data()), 4, 9, 0, inputs);
+  ASSERT_TRUE(l.ok()) << l.status();
+  ASSERT_EQ(run(*l), "");
+  for (int64_t i = 4; i < 9; ++i) {
+    const float expected = (in[0][i] + in[1][i]) + in[2][i];
+    EXPECT_EQ(sum[i - 4], expected) << i;
+  }
+  std::vector<float> gathered(30, -1.0f);
+  auto g = rt::rankShareLaunch(dev(gathered.data()), 0, 30, 5, inputs);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(run(*g), "");
+  for (int64_t row = 0; row < 2; ++row)
+    for (int64_t col = 0; col < 15; ++col)
+      EXPECT_EQ(gathered[row * 15 + col], in[col / 5][row * 5 + col % 5])
+          << row << ", " << col;
+  // At most rt::kRankShareMaxRanks operands, at least one.
+  std::vector<CUdeviceptr> nine(9, inputs[0]);
+  EXPECT_FALSE(rt::rankShareLaunch(dev(sum.data()), 0, 1, 0, nine).ok());
+  EXPECT_FALSE(rt::rankShareLaunch(dev(sum.data()), 0, 1, 0, {}).ok());
+}
+
 TEST(NormKernelTest, MatchesTheCpuNorm) {
   const unsigned seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
