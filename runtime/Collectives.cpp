@@ -84,6 +84,14 @@ struct LocalGroup::State {
 
 namespace {
 
+/// The elements [begin, end) of a `total`-element result rank `rank` of
+/// `ranks` computes: equal shares rounded up, the last ones short.
+std::pair<int64_t, int64_t> shareOf(int rank, int ranks, int64_t total) {
+  const int64_t chunk = (total + ranks - 1) / ranks;
+  const int64_t begin = std::min(total, rank * chunk);
+  return {begin, std::min(total, begin + chunk)};
+}
+
 class LocalMember : public Communicator {
 public:
   LocalMember(LocalGroup::State &state, int rank)
@@ -155,13 +163,9 @@ private:
     const int ranks = state_.ranks;
     movedBytes += static_cast<int64_t>(sizeof(float)) *
                   (cols == 0 ? total : total / ranks);
-    const int64_t chunk = (total + ranks - 1) / ranks;
-    auto shareOf = [&](int r) {
-      const int64_t begin = std::min(total, r * chunk);
-      return std::pair{begin, std::min(total, begin + chunk)};
-    };
+    auto [first, firstEnd] = shareOf(0, ranks, total); // the largest
     absl::StatusOr<float *> buffer =
-        ops.shareBuffer(std::max<int64_t>(1, chunk) * sizeof(float));
+        ops.shareBuffer(std::max<int64_t>(1, firstEnd - first) * sizeof(float));
     if (!buffer.ok()) {
       abort(std::string(buffer.status().message()));
       return buffer.status();
@@ -173,7 +177,7 @@ private:
     }
     if (absl::Status s = state_.barrier(rank_, what); !s.ok())
       return s;
-    auto [begin, end] = shareOf(rank_);
+    auto [begin, end] = shareOf(rank_, ranks, total);
     if (absl::Status s = ops.share(*buffer, state_.inputs, begin, end, cols);
         !s.ok()) {
       abort(std::string(s.message()));
@@ -182,7 +186,7 @@ private:
     if (absl::Status s = state_.barrier(rank_, what); !s.ok())
       return s;
     for (int r = 0; r < ranks; ++r) {
-      auto [from, to] = shareOf(r);
+      auto [from, to] = shareOf(r, ranks, total);
       if (to <= from)
         continue;
       if (absl::Status s = ops.copy(out + from, state_.shares[r],
@@ -215,9 +219,8 @@ private:
     }
     if (absl::Status s = state_.barrier(rank_, what); !s.ok())
       return s;
-    const int64_t chunk = (total + state_.ranks - 1) / state_.ranks;
-    const int64_t begin = std::min(total, rank_ * chunk);
-    share(begin, std::min(total, begin + chunk));
+    auto [begin, end] = shareOf(rank_, state_.ranks, total);
+    share(begin, end);
     if (absl::Status s = state_.barrier(rank_, what); !s.ok())
       return s;
     std::memcpy(out, state_.result.data(), outCount * sizeof(float));
@@ -434,7 +437,7 @@ absl::Status runCollectiveStep(const artifact::StepT &step, int64_t stage,
                                         " has an impossible shape");
     if (sender)
       return link->send(static_cast<int>(step.peer_stage), in, bytes, where);
-    return link->recv(__builtin_ctzll(step.stages), out, bytes, where);
+    return link->recv(senderStage(step), out, bytes, where);
   }
   if (!communicator)
     return absl::InvalidArgumentError(absl::StrCat(

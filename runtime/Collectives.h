@@ -165,6 +165,11 @@ inline bool sendsValue(const artifact::StepT &step, int64_t stage) {
   return step.stages >> stage & 1;
 }
 
+/// The stage that sends a send_recv step's value (step.stages non-zero).
+inline int senderStage(const artifact::StepT &step) {
+  return __builtin_ctzll(step.stages);
+}
+
 /// Ranks that are threads of one process. Each collective is three
 /// barriers: every rank publishes its buffer; each rank sums (or copies)
 /// its share of the elements into a shared result; each rank copies the

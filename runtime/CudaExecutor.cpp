@@ -395,7 +395,7 @@ absl::Status CudaExecutor::DeviceState::collective(
       return stageLink->sendOnDevice(
           *this, static_cast<int>(step.peer_stage),
           reinterpret_cast<const void *>(pointer(in)), inBytes, where);
-    return stageLink->recvOnDevice(*this, __builtin_ctzll(step.stages),
+    return stageLink->recvOnDevice(*this, senderStage(step),
                                    reinterpret_cast<void *>(pointer(out)),
                                    outBytes, where);
   }

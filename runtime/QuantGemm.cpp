@@ -16,6 +16,7 @@
 #include "support/Quantize.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -140,8 +141,7 @@ KILN_INLINE void dotRows(const QuantizedMatrix &w, const float *x, int64_t ldx,
                          int64_t begin, int64_t end) {
   const QuantFormat &f = w.format;
   const int64_t groups = f.groups();
-  const int64_t blocksPerGroup =
-      f.group == f.cols ? f.paddedCols() / 32 : f.group / 32;
+  const int64_t blocksPerGroup = f.blocksPerGroup();
   const int64_t blocks = f.paddedCols() / 32;
   for (int64_t n = begin; n < end; ++n) {
     const uint8_t *row = w.values + n * f.rowBytes();
@@ -317,8 +317,7 @@ KILN_QUANT_KERNELS(Generic, __attribute__((flatten)))
 /// [48, 64) (the high nibbles). A group's odd last block stays in order.
 /// Returns where the 16 features from `feature` (a multiple of 16) go.
 int64_t bf16Slot(const QuantFormat &f, int64_t feature) {
-  const int64_t blocksPerGroup =
-      f.group == f.cols ? f.paddedCols() / 32 : f.group / 32;
+  const int64_t blocksPerGroup = f.blocksPerGroup();
   const int64_t block = feature / 32, half = feature % 32 / 16;
   const int64_t first = block / blocksPerGroup * blocksPerGroup;
   const int64_t last =
@@ -356,6 +355,23 @@ splitRowsBf16(const QuantFormat &f, int64_t m, const float *a, int64_t lda,
   return _mm512_test_epi64_mask(anyLo, anyLo) != 0;
 }
 
+/// bf16 of (i & 15) - 8 for i < 32, made once: vpermw reads each index
+/// word's low 5 bits, so a word holding a whole stored byte looks up its
+/// low nibble.
+const uint16_t *nibbleTable() {
+  static const std::array<uint16_t, 32> table = [] {
+    std::array<uint16_t, 32> t{};
+    for (int i = 0; i < 32; ++i) {
+      const float v = static_cast<float>((i & 15) - 8);
+      uint32_t bits;
+      std::memcpy(&bits, &v, sizeof bits);
+      t[i] = static_cast<uint16_t>(bits >> 16); // exact: small integers
+    }
+    return t;
+  }();
+  return table.data();
+}
+
 /// acc + the products of 32 bf16 weights with 32 bf16 words at x.
 __attribute__((target("avx512f,avx512bw,avx512bf16,avx512vl"),
                always_inline)) inline __m512
@@ -371,19 +387,9 @@ dotRowsBf16(const QuantizedMatrix &w, const uint16_t *hi, const uint16_t *lo,
             int64_t ldx, float *c, int64_t ldc, int64_t begin, int64_t end) {
   const QuantFormat &f = w.format;
   const int64_t groups = f.groups();
-  const int64_t blocksPerGroup =
-      f.group == f.cols ? f.paddedCols() / 32 : f.group / 32;
+  const int64_t blocksPerGroup = f.blocksPerGroup();
   const int64_t blocks = f.paddedCols() / 32;
-  // bf16 of (i & 15) - 8: vpermw reads each index word's low 5 bits, so
-  // a word holding a whole stored byte looks up its low nibble.
-  alignas(64) uint16_t table[32];
-  for (int i = 0; i < 32; ++i) {
-    const float v = static_cast<float>((i & 15) - 8);
-    uint32_t bits;
-    std::memcpy(&bits, &v, sizeof bits);
-    table[i] = static_cast<uint16_t>(bits >> 16); // exact: small integers
-  }
-  const __m512i lut = _mm512_load_si512(table);
+  const __m512i lut = _mm512_loadu_si512(nibbleTable());
   for (int64_t n = begin; n < end; ++n) {
     const uint8_t *row = w.values + n * f.rowBytes();
     const float *scales = w.scales + n * groups;

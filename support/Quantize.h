@@ -42,6 +42,10 @@ struct QuantFormat {
   int64_t group = 0; // features per scale, 1..cols
 
   int64_t groups() const { return (cols + group - 1) / group; }
+  /// 32-feature blocks per group (a group of all of K spans its padding).
+  int64_t blocksPerGroup() const {
+    return group == cols ? paddedCols() / 32 : group / 32;
+  }
   /// Features per row as stored: K padded to whole 32-feature blocks.
   int64_t paddedCols() const { return (cols + 31) / 32 * 32; }
   /// Bytes of one stored row.
